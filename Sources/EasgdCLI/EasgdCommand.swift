@@ -1,0 +1,45 @@
+// The `easgd` command: a thin layer that parses, validates and calls `Dynamics` and `Plotting`.
+
+import ArgumentParser
+import Foundation
+
+public struct EasgdCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "easgd",
+        abstract: "Stability analysis of Elastic Averaging SGD and round-robin ADMM (Zhang, Choromanska, LeCun 2015).",
+        discussion: """
+            The round map F of a round-robin scheme on F(x) = h·x²/2 is linear; the scheme is stable when its
+            spectral radius ρ(F) ≤ 1. Start with:
+              easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5
+              easgd compare --workers 3,8 --out plots/figure1
+            """,
+        version: "0.1.0",
+        subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
+                      NotebookCommand.self, BenchCommand.self]
+    )
+
+    public init() {}
+
+    /// Entry point: parse, run, and turn every error into one line on standard error and a non-zero exit.
+    public static func run() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"
+            printError("easgd: \(line)")
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// Exit status of a command that wrote its data but could not draw its figure.
+let figureMissingExitCode: Int32 = 3
+
+struct FigureNotDrawn: Error, CustomStringConvertible {
+    var warnings: [String]
+    var description: String { warnings.joined(separator: "; ") }
+}

@@ -1,0 +1,82 @@
+// easgd map: a stability map over (η, ρ) or (η, α), with the exactly traced boundary.
+
+import ArgumentParser
+import Dynamics
+import Plotting
+
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Compute a stability map: ρ(F) over a grid of η and ρ (or α).",
+        discussion: """
+            Writes PREFIX.csv (eta, rho|alpha, radius), PREFIX-boundary.csv (ρ(F) = 1 traced by Brent's method
+            along η for each row, to 1e-10 relative), PREFIX.json (summary) and PREFIX.png.
+            Grid points are LO + k·(HI − LO)/(N − 1), both ends included (log-spaced with --log-eta).
+            Figure 1 of the paper, p = 3:
+              easgd map --method admm --workers 3 --eta 0.00001:0.01 --rho 0.01:10 --grid 400x400 --out admm-p3
+            """
+    )
+
+    @Option(help: "easgd or admm.") var method: Method
+    @Option(help: "Number of workers p (≥ 1).") var workers: Int
+    @Option(help: "η range LO:HI (LO ≥ 0).") var eta: ParameterRange
+    @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ParameterRange?
+    @Option(help: "α range LO:HI, instead of --rho.") var alpha: ParameterRange?
+    @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid: GridSize = GridSize(etaPoints: 200, secondPoints: 200)
+    @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
+    @Flag(help: "Space η logarithmically.") var logEta = false
+    @Flag(help: "Also write PREFIX.svg.") var svg = false
+    @Option(help: "Output prefix; its directory must exist.") var out: String
+
+    func validate() throws {
+        try checkWorkers(workers)
+        try checkPositive("--h", h)
+        try grid.validate()
+        try checkRange("--eta", eta, positiveLower: logEta)
+        guard (rho == nil) != (alpha == nil) else { throw ValidationError("give exactly one of --rho or --alpha") }
+        if let rho { try checkRange("--rho", rho) }
+        if let alpha {
+            try checkRange("--alpha", alpha)
+            if eta.lower == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
+        }
+        try checkOutputDirectory(ofPrefix: out)
+    }
+
+    var options: MapOptions {
+        MapOptions(method: method, workers: workers, eta: eta, second: rho ?? alpha!,
+                   secondKind: rho != nil ? .rho : .alpha, grid: grid, h: h, logEta: logEta)
+    }
+
+    func run() throws {
+        let computed = try computeMap(options)
+        let transaction = OutputTransaction()
+        let panel = try stageMapData(computed, prefix: out, transaction: transaction)
+        try transaction.write(try mapSummary(computed).render() + "\n", to: out + ".json")
+        var warnings: [String] = []
+        let terminals: [Terminal] = svg ? [.png, .svg] : [.png]
+        for terminal in terminals {
+            if let warning = stageFigure("\(out).\(terminal.rawValue)", transaction: transaction, {
+                HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: terminal)
+            }) { warnings.append(warning) }
+        }
+        try transaction.commit()
+        let map = computed.map
+        print("""
+            \(map.spec.method.rawValue) p=\(map.spec.workers): \(map.radii.count) points, \
+            unstable fraction \(formatFraction(map.unstableFraction)), max radius \(try number(map.maxRadius)), \
+            \(computed.boundary.count) boundary points
+            """)
+        printError("computed in \(String(format: "%.3f", map.seconds)) s (boundary \(String(format: "%.3f", computed.boundarySeconds)) s); wrote \(out).csv, \(out)-boundary.csv, \(out).json" + (warnings.isEmpty ? ", \(out).png" : ""))
+        if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
+    }
+}
+
+func formatFraction(_ f: Double) -> String { String(format: "%.6f", f) }
+
+extension ExitCode {
+    /// Print the warnings (one line each) and exit with `code`.
+    init(_ code: Int32, warnings: [String]) {
+        for warning in warnings { printError("easgd: \(warning)") }
+        self.init(code)
+    }
+}

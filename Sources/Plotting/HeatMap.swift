@@ -1,0 +1,84 @@
+// Spectral-radius heat maps: a diverging colour scale centred at radius 1 (blue stable, white marginal,
+// red unstable; each side scaled to its own extreme), the exactly traced boundary drawn on top.
+
+import Foundation
+
+public struct HeatMapPanel: Sendable {
+    /// CSV with a header line and columns x, y, value, in row order (x fastest).
+    public var csv: String
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var logX: Bool
+    public var minValue: Double
+    public var maxValue: Double
+    /// Optional CSV (header line; x in column 1, y in column 2) of boundary points drawn over the map.
+    public var boundaryCSV: String?
+    /// Optional gnuplot expressions in x to draw as dashed curves, with their titles.
+    public var curves: [(expression: String, title: String)]
+
+    public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
+                minValue: Double, maxValue: Double, boundaryCSV: String? = nil,
+                curves: [(expression: String, title: String)] = []) {
+        self.csv = csv
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.logX = logX
+        self.minValue = minValue
+        self.maxValue = maxValue
+        self.boundaryCSV = boundaryCSV
+        self.curves = curves
+    }
+}
+
+public enum HeatMap {
+    /// The gnuplot script drawing `panels` in a grid of `columns` columns into `output`.
+    public static func script(panels: [HeatMapPanel], columns: Int, output: String, terminal: Terminal,
+                              panelSize: (width: Int, height: Int) = (760, 600), title: String? = nil) -> String {
+        precondition(!panels.isEmpty && columns >= 1, "nothing to draw")
+        let rows = (panels.count + columns - 1) / columns
+        var s: [String] = []
+        s.append(terminal.setTerminal(width: panelSize.width * columns, height: panelSize.height * rows + (title == nil ? 0 : 40)))
+        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set datafile separator ','")
+        s.append("set palette defined (-1 '#08306b', -0.5 '#6baed6', 0 '#f7f7f7', 0.5 '#fb6a4a', 1 '#67000d')")
+        s.append("set cbrange [-1:1]")
+        s.append("set key top right opaque box")
+        s.append("set tics out")
+        if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
+        else { s.append("set multiplot layout \(rows),\(columns)") }
+        for panel in panels {
+            let below = max(1 - panel.minValue, 1e-300), above = max(panel.maxValue - 1, 1e-300)
+            s.append("below = \(below); above = \(above)")
+            s.append("norm(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
+            s.append("set title \(Gnuplot.quote(panel.title))")
+            s.append("set xlabel \(Gnuplot.quote(panel.logX ? "log_{10} " + panel.xLabel : panel.xLabel))")
+            s.append("set ylabel \(Gnuplot.quote(panel.yLabel))")
+            s.append("set cblabel 'spectral radius {/Symbol r}(F)'")
+            var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
+            if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
+            if panel.maxValue > 1 {
+                tics.append("'\(label(panel.maxValue))' 1")
+                tics.append("'\(label(1 + above / 2))' 0.5")
+            }
+            s.append("set cbtics (\(tics.joined(separator: ", ")))")
+            s.append("set autoscale xfix; set autoscale yfix")
+            let x = panel.logX ? "(log10($1))" : "1"
+            var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using \(x):2:(norm($3)) with image notitle"]
+            if let boundary = panel.boundaryCSV {
+                let bx = panel.logX ? "(log10($1))" : "1"
+                plots.append("\(Gnuplot.quote(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.35 lc rgb 'black' title '{/Symbol r}(F) = 1 (traced)'")
+            }
+            for curve in panel.curves {
+                plots.append("\(curve.expression) with lines dt 2 lw 2 lc rgb '#1b7837' title \(Gnuplot.quote(curve.title))")
+            }
+            s.append("plot " + plots.joined(separator: ", \\\n     "))
+        }
+        s.append("unset multiplot")
+        s.append("set output")
+        return s.joined(separator: "\n") + "\n"
+    }
+
+    static func label(_ v: Double) -> String { String(format: "%.5g", v) }
+}

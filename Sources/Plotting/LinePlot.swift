@@ -1,0 +1,39 @@
+// Line figures: one or more CSV series against a common x, optionally with reference lines.
+
+import Foundation
+
+public struct LineSeries: Sendable {
+    public var csv: String
+    public var xColumn: Int
+    public var yColumn: Int
+    public var title: String
+    public init(csv: String, xColumn: Int, yColumn: Int, title: String) {
+        self.csv = csv
+        self.xColumn = xColumn
+        self.yColumn = yColumn
+        self.title = title
+    }
+}
+
+public enum LinePlot {
+    public static func script(series: [LineSeries], references: [(expression: String, title: String)] = [],
+                              title: String, xLabel: String, yLabel: String, output: String, terminal: Terminal,
+                              size: (width: Int, height: Int) = (900, 600)) -> String {
+        var s: [String] = []
+        s.append(terminal.setTerminal(width: size.width, height: size.height))
+        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set datafile separator ','")
+        s.append("set title \(Gnuplot.quote(title))")
+        s.append("set xlabel \(Gnuplot.quote(xLabel))")
+        s.append("set ylabel \(Gnuplot.quote(yLabel))")
+        s.append("set key top left opaque box")
+        s.append("set grid")
+        var plots = series.map {
+            "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2 title \(Gnuplot.quote($0.title))"
+        }
+        plots += references.map { "\($0.expression) with lines dt 2 lw 2 title \(Gnuplot.quote($0.title))" }
+        s.append("plot " + plots.joined(separator: ", \\\n     "))
+        s.append("set output")
+        return s.joined(separator: "\n") + "\n"
+    }
+}

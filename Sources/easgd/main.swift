@@ -1,0 +1,2 @@
+import EasgdCLI
+EasgdCommand.run()
