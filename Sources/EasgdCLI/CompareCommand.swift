@@ -64,7 +64,7 @@ struct CompareCommand: ParsableCommand {
             }
         }
         var warnings: [String] = []
-        let figureTitle = "Largest |eigenvalue| of the round map, F(x) = \(h == 1 ? "" : "\(h)·")x^2/2"
+        let figureTitle = "Colour: largest |eigenvalue| {/Symbol r}(F) of the round map on F(x) = \(h == 1 ? "" : "\(h)·")x^2/2 (blue stable, red unstable)"
         for terminal in svg ? [Terminal.png, .svg] : [.png] {
             if let warning = stageFigure("\(out)/compare.\(terminal.rawValue)", transaction: transaction, {
                 HeatMap.script(panels: panels, columns: 2, output: $0, terminal: terminal, title: figureTitle)

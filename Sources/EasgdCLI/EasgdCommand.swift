@@ -25,6 +25,8 @@ public struct EasgdCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)        // the command has already said why
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }

@@ -44,18 +44,19 @@ public enum HeatMap {
         s.append("set datafile separator ','")
         s.append("set palette defined (-1 '#08306b', -0.5 '#6baed6', 0 '#f7f7f7', 0.5 '#fb6a4a', 1 '#67000d')")
         s.append("set cbrange [-1:1]")
-        s.append("set key top right opaque box")
         s.append("set tics out")
         if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
         else { s.append("set multiplot layout \(rows),\(columns)") }
         for panel in panels {
             let below = max(1 - panel.minValue, 1e-300), above = max(panel.maxValue - 1, 1e-300)
             s.append("below = \(below); above = \(above)")
-            s.append("norm(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
+            s.append("twoslope(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
             s.append("set title \(Gnuplot.quote(panel.title))")
             s.append("set xlabel \(Gnuplot.quote(panel.logX ? "log_{10} " + panel.xLabel : panel.xLabel))")
             s.append("set ylabel \(Gnuplot.quote(panel.yLabel))")
-            s.append("set cblabel 'spectral radius {/Symbol r}(F)'")
+            // One panel: label the colour bar; several: the bar label would run into the next panel.
+            s.append(panels.count == 1 ? "set cblabel 'spectral radius {/Symbol r}(F)'" : "unset cblabel")
+            s.append(panel.boundaryCSV == nil && panel.curves.isEmpty ? "unset key" : "set key top right opaque box")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
             if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
             if panel.maxValue > 1 {
@@ -65,7 +66,7 @@ public enum HeatMap {
             s.append("set cbtics (\(tics.joined(separator: ", ")))")
             s.append("set autoscale xfix; set autoscale yfix")
             let x = panel.logX ? "(log10($1))" : "1"
-            var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using \(x):2:(norm($3)) with image notitle"]
+            var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using \(x):2:(twoslope($3)) with image notitle"]
             if let boundary = panel.boundaryCSV {
                 let bx = panel.logX ? "(log10($1))" : "1"
                 plots.append("\(Gnuplot.quote(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.35 lc rgb 'black' title '{/Symbol r}(F) = 1 (traced)'")
