@@ -1,0 +1,43 @@
+# The README's two commands: `make run` (the stability maps of the paper) and `make test`.
+# Both install the Debian packages they need when missing (root, or sudo).
+
+SWIFT   ?= swift
+EASGD   := .build/release/easgd
+DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox
+GRID    ?= 400x400
+
+.PHONY: deps build run test bench clean
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product easgd
+
+# Figure 1 of the paper (ADMM, p = 3 and 8) next to EASGD, the EASGD condition for odd and even p,
+# and the chaotic ADMM run; figures into plots/ (their CSV/JSON beside them are not committed).
+run: build
+	@mkdir -p plots
+	$(EASGD) compare --workers 3,8 --grid $(GRID) --out plots/figure1
+	$(EASGD) map --method easgd --workers 3 --eta 0.002:2.4 --alpha 0.002:1.2 --grid 300x300 --out plots/easgd-condition-p3
+	$(EASGD) map --method easgd --workers 2 --eta 0.002:2.4 --alpha 0.002:1.2 --grid 300x300 --out plots/easgd-condition-p2
+	$(EASGD) simulate --method admm --workers 3 --eta 0.001 --rho 2.5 --rounds 100000 --init 1000 --out plots/admm-chaos-p3
+
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+
+# ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio).
+bench: build
+	@mkdir -p .build/bench
+	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
+	python3 benchmarks/peers/numpy_map.py .build/bench/admm-p8
+
+clean:
+	rm -rf .build
