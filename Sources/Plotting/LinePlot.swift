@@ -28,6 +28,7 @@ public enum LinePlot {
         s.append("set ylabel \(Gnuplot.quote(yLabel))")
         s.append("set key top left opaque box")
         s.append("set grid")
+        s.append("set rmargin 6")
         var plots = series.map {
             "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2 title \(Gnuplot.quote($0.title))"
         }
