@@ -33,28 +33,20 @@ extension RoundRobinScheme {
     }
 
     /// The round map probed column by column: one round of the `Elastic` code applied to each basis vector.
-    public func probedRoundMap() -> Matrix {
-        let n = stateDimension
-        var f = Matrix(rows: n, columns: n)
-        var s = [Double](repeating: 0, count: n)
-        for k in 0..<n {
-            for i in 0..<n { s[i] = 0 }
-            s[k] = 1
-            s.withUnsafeMutableBufferPointer { round($0) }
-            for i in 0..<n { f[i, k] = s[i] }
-        }
-        return f
-    }
+    public func probedRoundMap() -> Matrix { probe { round($0) } }
 
     /// Worker i's activation probed column by column from the `Elastic` code.
-    public func probedActivationMatrix(worker w: Int) -> Matrix {
+    public func probedActivationMatrix(worker w: Int) -> Matrix { probe { activate(worker: w, state: $0) } }
+
+    /// The matrix of a linear map of the state, one column per basis vector.
+    private func probe(_ apply: (UnsafeMutableBufferPointer<Double>) -> Void) -> Matrix {
         let n = stateDimension
         var m = Matrix(rows: n, columns: n)
         var s = [Double](repeating: 0, count: n)
         for k in 0..<n {
             for i in 0..<n { s[i] = 0 }
             s[k] = 1
-            s.withUnsafeMutableBufferPointer { activate(worker: w, state: $0) }
+            s.withUnsafeMutableBufferPointer { apply($0) }
             for i in 0..<n { m[i, k] = s[i] }
         }
         return m

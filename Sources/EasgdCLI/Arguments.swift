@@ -125,3 +125,26 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
     default: throw ValidationError("give only one of --rho or --alpha (alpha = eta * rho)")
     }
 }
+
+/// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
+struct SchemeOptions: ParsableArguments {
+    @Option(help: "easgd or admm.") var method: Method
+    @Option(help: "Number of workers p (≥ 1).") var workers: Int
+    @Option(help: "Learning rate η (≥ 0).") var eta: Double
+    @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
+    @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
+    @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
+
+    func validate() throws {
+        try checkWorkers(workers)
+        try checkNonNegative("--eta", eta)
+        try checkPositive("--h", h)
+        if case .alpha = try coupling, eta == 0 { throw ValidationError("--alpha needs --eta > 0 (rho = alpha / eta)") }
+    }
+
+    var coupling: Coupling { get throws { try EasgdCLI.coupling(rho: rho, alpha: alpha) } }
+
+    func scheme() throws -> any RoundRobinScheme {
+        makeScheme(method, workers: workers, eta: eta, coupling: try coupling, h: h)
+    }
+}

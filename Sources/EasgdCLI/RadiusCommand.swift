@@ -14,25 +14,12 @@ struct RadiusCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd or admm.") var method: Method
-    @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(help: "Learning rate η (≥ 0).") var eta: Double
-    @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
-    @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
-    @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
+    @OptionGroup var point: SchemeOptions
     @Flag(help: "Print JSON with every eigenvalue as [re, im] and \"stable\".") var json = false
 
-    func validate() throws {
-        try checkWorkers(workers)
-        try checkNonNegative("--eta", eta)
-        try checkPositive("--h", h)
-        let c = try coupling(rho: rho, alpha: alpha)
-        if case .alpha = c, eta == 0 { throw ValidationError("--alpha needs --eta > 0 (rho = alpha / eta)") }
-    }
-
     func run() throws {
-        let c = try coupling(rho: rho, alpha: alpha)
-        let scheme = makeScheme(method, workers: workers, eta: eta, coupling: c, h: h)
+        let c = try point.coupling, eta = point.eta
+        let scheme = try point.scheme()
         let solver = EigenSolver(maxDimension: scheme.stateDimension)
         let eigenvalues = try scheme.roundMapEigenvalues(solver: solver)
         let radius = eigenvalues.reduce(0) { max($0, $1.magnitude) }
@@ -42,12 +29,12 @@ struct RadiusCommand: ParsableCommand {
             return
         }
         let document = JSON.object([
-            ("method", .string(method.rawValue)),
-            ("workers", .integer(workers)),
+            ("method", .string(point.method.rawValue)),
+            ("workers", .integer(point.workers)),
             ("eta", .number(eta)),
             ("rho", .number(c.rho(eta: eta))),
             ("alpha", .number(c.alpha(eta: eta))),
-            ("h", .number(h)),
+            ("h", .number(point.h)),
             ("radius", .number(radius)),
             ("stable", .bool(radius <= 1 + StabilityMap.marginalBand)),
             ("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })),

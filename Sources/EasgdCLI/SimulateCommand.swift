@@ -16,12 +16,7 @@ struct SimulateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd or admm.") var method: Method
-    @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(help: "Learning rate η (≥ 0).") var eta: Double
-    @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
-    @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
-    @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
+    @OptionGroup var point: SchemeOptions
     @Option(help: "Number of rounds (each = p activations), at most 10000000.") var rounds: Int
     @Option(name: .customLong("init"), help: "Initial state: a number X (λ = 0, x_i = x̃ = X) or 'random'.")
     var initial: InitArgument = .constant(1000)
@@ -29,18 +24,14 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Output prefix; its directory must exist.") var out: String
 
     func validate() throws {
-        try checkWorkers(workers)
-        try checkNonNegative("--eta", eta)
-        try checkPositive("--h", h)
-        let c = try coupling(rho: rho, alpha: alpha)
-        if case .alpha = c, eta == 0 { throw ValidationError("--alpha needs --eta > 0 (rho = alpha / eta)") }
         guard rounds >= 1, rounds <= 10_000_000 else { throw ValidationError("--rounds must be between 1 and 10000000 (got \(rounds))") }
         try checkOutputDirectory(ofPrefix: out)
     }
 
     func run() throws {
-        let c = try coupling(rho: rho, alpha: alpha)
-        let scheme = makeScheme(method, workers: workers, eta: eta, coupling: c, h: h)
+        let c = try point.coupling
+        let (method, workers, eta) = (point.method, point.workers, point.eta)
+        let scheme = try point.scheme()
         let start: InitialState = {
             switch initial {
             case .constant(let v): return .constant(v)
