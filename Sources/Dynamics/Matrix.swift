@@ -42,16 +42,6 @@ public struct Matrix: Equatable, Sendable {
         return result
     }
 
-    /// The product self · v.
-    public static func * (lhs: Matrix, v: [Double]) -> [Double] {
-        precondition(lhs.columns == v.count, "matrix and vector sizes do not agree")
-        var out = [Double](repeating: 0, count: lhs.rows)
-        for j in 0..<lhs.columns where v[j] != 0 {
-            for i in 0..<lhs.rows { out[i] += lhs.storage[i + j * lhs.rows] * v[j] }
-        }
-        return out
-    }
-
     /// Largest |a_ij − b_ij|.
     public func maxAbsoluteDifference(_ other: Matrix) -> Double {
         precondition(rows == other.rows && columns == other.columns, "matrix sizes differ")
