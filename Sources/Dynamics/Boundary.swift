@@ -21,17 +21,23 @@ public struct BoundaryPoint: Sendable, Equatable {
 /// Brent's method for a root of f in [a, b] with f(a)·f(b) ≤ 0, to |b − a| ≤ relativeTolerance·|root|.
 public func brentRoot(_ a0: Double, _ b0: Double, relativeTolerance: Double = 1e-10, maxIterations: Int = 200,
                       _ f: (Double) throws -> Double) rethrows -> Double {
+    try brentRootWithValue(a0, b0, relativeTolerance: relativeTolerance, maxIterations: maxIterations, f).x
+}
+
+/// Brent's method, returning the root and f there (f is evaluated there anyway).
+func brentRootWithValue(_ a0: Double, _ b0: Double, relativeTolerance: Double, maxIterations: Int = 200,
+                        _ f: (Double) throws -> Double) rethrows -> (x: Double, fx: Double) {
     var a = a0, b = b0
     var fa = try f(a), fb = try f(b)
-    if fa == 0 { return a }
-    if fb == 0 { return b }
+    if fa == 0 { return (a, fa) }
+    if fb == 0 { return (b, fb) }
     precondition(fa * fb < 0, "the bracket does not change sign")
     if abs(fa) < abs(fb) { swap(&a, &b); swap(&fa, &fb) }
     var c = a, fc = fa, d = b - a
     var bisected = true
     for _ in 0..<maxIterations {
         let tol = relativeTolerance * max(abs(b), Double.leastNormalMagnitude) / 2
-        if fb == 0 || abs(b - a) <= 2 * tol { return b }
+        if fb == 0 || abs(b - a) <= 2 * tol { return (b, fb) }
         var s: Double
         if fa != fc && fb != fc {
             s = a * fb * fc / ((fa - fb) * (fa - fc)) + b * fa * fc / ((fb - fa) * (fb - fc))
@@ -56,7 +62,7 @@ public func brentRoot(_ a0: Double, _ b0: Double, relativeTolerance: Double = 1e
         if fa * fs < 0 { b = s; fb = fs } else { a = s; fa = fs }
         if abs(fa) < abs(fb) { swap(&a, &b); swap(&fa, &fb) }
     }
-    return b
+    return (b, fb)
 }
 
 extension StabilityMap {
@@ -73,20 +79,18 @@ extension StabilityMap {
         @Sendable func side(_ r: Double) -> Int { r > 1 + Self.marginalBand ? 1 : (r < 1 - Self.marginalBand ? -1 : 0) }
         try forEachRowInParallel(rows: seconds.count, solverDimension: dimension, threads: threads) { j, solver in
             var points: [BoundaryPoint] = []
-            var lastIndex: Int? = nil
+            var last: (index: Int, side: Int)? = nil      // the previous point off the marginal band
             for i in 0..<columns {
                 let s = side(radii[j * columns + i])
                 if s == 0 { continue }
-                if let last = lastIndex, side(radii[j * columns + last]) != s {
-                    let f: (Double) throws -> Double = { eta in
+                if let last, last.side != s {
+                    let root = try brentRootWithValue(etas[last.index], etas[i], relativeTolerance: relativeTolerance) { eta in
                         try spec.scheme(eta: eta, second: seconds[j]).spectralRadiusFromCyclicStructure(solver: solver) - 1
                     }
-                    let eta = try brentRoot(etas[last], etas[i], relativeTolerance: relativeTolerance, f)
-                    let r = try f(eta) + 1
-                    points.append(BoundaryPoint(second: seconds[j], eta: eta, crossing: points.count,
-                                                becomesUnstable: s > 0, radius: r))
+                    points.append(BoundaryPoint(second: seconds[j], eta: root.x, crossing: points.count,
+                                                becomesUnstable: s > 0, radius: root.fx + 1))
                 }
-                lastIndex = i
+                last = (i, s)
             }
             perRow.withLock { $0[j] = points }
         }

@@ -9,16 +9,16 @@ import Foundation
 // polynomial (each scheme's `cyclicPolynomial()`), of degree p+1 (EASGD) or 2p (ADMM).
 // ρ(F) = max|μ|^p. The tests hold this against dgeev on the probed F.
 
+/// ρ(F) = max|μ|^p from the largest root of the cyclic polynomial.
+func roundMapRadius(largestRootMagnitude: Double, workers: Int) -> Double {
+    pow(largestRootMagnitude, Double(workers))
+}
+
 extension RoundRobinScheme {
     /// ρ(F) from the roots of the cyclic polynomial (LAPACK dhseqr on its companion matrix).
     public func spectralRadiusFromCyclicStructure(solver: EigenSolver) throws -> Double {
         let roots = try solver.roots(ofMonic: cyclicPolynomial())
-        return Self.radius(fromRoots: roots, workers: workers)
-    }
-
-    static func radius(fromRoots roots: [Eigenvalue], workers: Int) -> Double {
-        let largest = roots.reduce(0) { max($0, $1.magnitude) }
-        return pow(largest, Double(workers))
+        return roundMapRadius(largestRootMagnitude: roots.reduce(0) { max($0, $1.magnitude) }, workers: workers)
     }
 
     /// Every eigenvalue of F (dgeev on the probed round map): the reference path, used by `easgd radius`.

@@ -35,7 +35,7 @@ public final class RootTracker {
         }
         var largest = 0.0
         for k in 0..<re.count { largest = max(largest, (re[k] * re[k] + im[k] * im[k]).squareRoot()) }
-        return pow(largest, Double(scheme.workers))
+        return roundMapRadius(largestRootMagnitude: largest, workers: scheme.workers)
     }
 
     /// Aberth–Ehrlich iteration (Gauss–Seidel order) from the stored roots; true if it converged and passed the checks.

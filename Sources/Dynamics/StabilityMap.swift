@@ -59,12 +59,10 @@ public struct StabilityMap: Sendable {
 
 public enum StabilityMapError: Error, CustomStringConvertible {
     case nonFinite(eta: Double, second: Double)
-    case solver(String)
     public var description: String {
         switch self {
         case .nonFinite(let eta, let second):
             return "the spectral radius is not finite at eta = \(eta), second parameter = \(second)"
-        case .solver(let message): return message
         }
     }
 }

@@ -58,7 +58,8 @@ extension RoundRobinScheme {
         record.reserveCapacity(rounds + 1)
         var diverged: Int? = nil, vanished: Int? = nil
         s.withUnsafeMutableBufferPointer { buffer in
-            for t in 1...max(rounds, 1) where rounds > 0 {
+            guard rounds > 0 else { return }
+            for t in 1...rounds {
                 round(buffer)
                 var m = 0.0, finite = true
                 for v in buffer { if !v.isFinite { finite = false }; m = max(m, abs(v)) }

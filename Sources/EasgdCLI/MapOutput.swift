@@ -53,18 +53,14 @@ func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTr
     for j in 0..<seconds.count {
         for i in 0..<etas.count { try csv.row([etas[i], seconds[j], map.radius(etaIndex: i, secondIndex: j)]) }
     }
-    let csvPath = prefix + ".csv"
-    let csvTemporary = transaction.stage(csvPath)
-    try writeText(csv.text, to: csvTemporary, reportedAs: csvPath)
+    let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
 
     var boundaryCSV = CSV(header: ["eta", spec.secondKind.rawValue, "crossing", "becomes_unstable", "radius"])
     for point in computed.boundary {
         boundaryCSV.row([try number(point.eta), try number(point.second), String(point.crossing),
                          point.becomesUnstable ? "1" : "0", try number(point.radius)])
     }
-    let boundaryPath = prefix + "-boundary.csv"
-    let boundaryTemporary = transaction.stage(boundaryPath)
-    try writeText(boundaryCSV.text, to: boundaryTemporary, reportedAs: boundaryPath)
+    let boundaryTemporary = try transaction.write(boundaryCSV.text, to: prefix + "-boundary.csv")
 
     var curves: [(expression: String, title: String)] = []
     if spec.method == .easgd && spec.secondKind == .alpha {
@@ -77,12 +73,6 @@ func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTr
                         xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
                         minValue: map.minRadius, maxValue: map.maxRadius,
                         boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
-}
-
-func writeText(_ text: String, to path: String, reportedAs final: String) throws {
-    do { try text.write(toFile: path, atomically: false, encoding: .utf8) } catch {
-        throw OutputError("cannot write \(final): \(error.localizedDescription)")
-    }
 }
 
 func mapSummary(_ computed: ComputedMap) -> JSON {

@@ -43,12 +43,14 @@ final class OutputTransaction {
         return temporary
     }
 
-    /// Write text to a staged file.
-    func write(_ text: String, to final: String) throws {
+    /// Write text to a staged file; returns the temporary path (for a figure drawn from it before commit).
+    @discardableResult
+    func write(_ text: String, to final: String) throws -> String {
         let temporary = stage(final)
         do { try text.write(toFile: temporary, atomically: false, encoding: .utf8) } catch {
             throw OutputError("cannot write \(final): \(error.localizedDescription)")
         }
+        return temporary
     }
 
     /// Drop a staged file that was not produced (e.g. a figure when gnuplot failed).

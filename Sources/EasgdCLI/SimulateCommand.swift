@@ -47,8 +47,7 @@ struct SimulateCommand: ParsableCommand {
         for (t, m) in trajectory.maxAbs.enumerated() {
             if m > 0 { try csv.row([Double(t), m, log10(m)]) } else { csv.row([String(t), "0", ""]) }
         }
-        let csvTemporary = transaction.stage(out + ".csv")
-        try writeText(csv.text, to: csvTemporary, reportedAs: out + ".csv")
+        let csvTemporary = try transaction.write(csv.text, to: out + ".csv")
         let lnRadius = log(radius)
         let start0 = trajectory.maxAbs[0]
         let reference = start0 > 0 && radius > 0
