@@ -3,7 +3,9 @@
 //
 //   COpenBLAS   C shim: OpenBLAS CBLAS + LAPACKE (system library, Debian libopenblas-dev + liblapacke-dev)
 //   Elastic     the update rules over flat buffers, generic over Float/Double (the shared heart)
+//   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
+//   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
 //   Plotting    gnuplot figures, at the edge
 //   EasgdCLI    the swift-argument-parser commands (thin: parse, validate, call, write)
 //   easgd       the executable
@@ -15,6 +17,7 @@ let package = Package(
         .executable(name: "easgd", targets: ["easgd"]),
         .library(name: "Elastic", targets: ["Elastic"]),
         .library(name: "Dynamics", targets: ["Dynamics"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,13 +28,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Elastic"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
+        .target(name: "Training", dependencies: ["Elastic", "COpenBLAS", "CZlib"]),
         .target(name: "Plotting"),
         .target(
             name: "EasgdCLI",
             dependencies: [
-                "Dynamics", "Plotting",
+                "Dynamics", "Training", "Plotting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +45,7 @@ let package = Package(
         .target(name: "NumericTesting"),
         .testTarget(name: "ElasticTests", dependencies: ["Elastic", "NumericTesting"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Dynamics", "NumericTesting"]),
     ]

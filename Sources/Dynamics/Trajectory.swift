@@ -1,6 +1,7 @@
 // Trajectories: the round-robin scheme run round after round by the `Elastic` update code itself
 // (not by the matrix), with the growth rate per round measured from the run and overflow detected.
 
+import Elastic
 import Foundation
 
 public struct Trajectory: Sendable {
@@ -70,18 +71,4 @@ extension RoundRobinScheme {
         }
         return Trajectory(maxAbs: record, divergedAtRound: diverged, vanishedAtRound: vanished)
     }
-}
-
-/// SplitMix64: a small, seedable, reproducible generator.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

@@ -1,6 +1,7 @@
 // The round maps built two ways (closed form from the equations; probed from the Elastic code) must agree,
 // and the fast cyclic-structure radius must agree with dgeev on the full map.
 @testable import Dynamics
+import Elastic
 import NumericTesting
 import Foundation
 import Testing

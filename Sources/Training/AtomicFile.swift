@@ -1,0 +1,40 @@
+// Files that are either completely old or completely new: write a temporary file beside the target,
+// fsync it, rename it over the target, fsync the directory. A crash or a signal never leaves a half file.
+
+import Foundation
+
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DataError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { ok = false; return }
+                offset += n
+            }
+        }
+        let reason = String(cString: strerror(errno))
+        if !ok || fsync(fd) != 0 {
+            close(fd)
+            unlink(temporary)
+            throw DataError("\(path): write failed (\(reason))")
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DataError("\(path): cannot rename into place (\(why))")
+        }
+        let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+}

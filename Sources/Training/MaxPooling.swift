@@ -1,0 +1,73 @@
+// Max pooling over square windows (window w, stride s, no padding). Forward remembers where each
+// maximum came from; backward routes the gradient back to exactly that input.
+
+import Elastic
+
+public final class MaxPooling<Scalar: NetworkScalar>: Layer {
+    public let inputShape: Shape
+    public let outputShape: Shape
+    public let window: Int
+    public let stride: Int
+    public var parameterOffset = 0
+    private var argmax: [Int32] = []
+
+    public init(input: Shape, window: Int, stride: Int) {
+        precondition(window >= 1 && stride >= 1 && input.height >= window && input.width >= window)
+        inputShape = input
+        self.window = window
+        self.stride = stride
+        outputShape = Shape(channels: input.channels, height: (input.height - window) / stride + 1,
+                            width: (input.width - window) / stride + 1)
+    }
+
+    public var kind: String { "max pool \(window)×\(window)/\(stride)" }
+    public var parameterCount: Int { 0 }
+    public var forwardFlopsPerImage: Int { 0 }
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
+
+    public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
+                        parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
+        let (h, w) = (inputShape.height, inputShape.width)
+        let (ho, wo) = (outputShape.height, outputShape.width)
+        let planes = n * inputShape.channels
+        if argmax.count < planes * ho * wo { argmax = [Int32](repeating: 0, count: planes * ho * wo) }
+        argmax.withUnsafeMutableBufferPointer { arg in
+            for p in 0..<planes {
+                let src = x + p * h * w
+                let dst = y + p * ho * wo
+                let idx = arg.baseAddress! + p * ho * wo
+                for oy in 0..<ho {
+                    for ox in 0..<wo {
+                        var best = (oy * stride) * w + ox * stride
+                        var value = src[best]
+                        for ky in 0..<window {
+                            let rowStart = (oy * stride + ky) * w + ox * stride
+                            for kx in 0..<window where src[rowStart + kx] > value {
+                                value = src[rowStart + kx]
+                                best = rowStart + kx
+                            }
+                        }
+                        dst[oy * wo + ox] = value
+                        idx[oy * wo + ox] = Int32(best)
+                    }
+                }
+            }
+        }
+    }
+
+    public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
+                         _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
+                         parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+        guard let dx else { return }
+        let (h, w) = (inputShape.height, inputShape.width)
+        let out = outputShape.height * outputShape.width
+        let planes = n * inputShape.channels
+        dx.update(repeating: 0, count: planes * h * w)
+        argmax.withUnsafeBufferPointer { arg in
+            for p in 0..<planes {
+                let d = dx + p * h * w
+                for o in 0..<out { d[Int(arg[p * out + o])] += dy[p * out + o] }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+// A network is the architecture plus the scratch space of ONE replica. Its parameters are not inside:
+// every call takes a flat parameter buffer (and writes a flat gradient buffer), so p replicas, a center,
+// a look-ahead point or an average are all just vectors of `parameterCount` numbers.
+
+import Dispatch
+import Elastic
+
+public final class Network<Scalar: NetworkScalar> {
+    public let spec: NetSpec
+    public let layers: [any Layer<Scalar>]
+    public let parameterCount: Int
+    public let maxBatch: Int
+    public var classes: Int { spec.classes }
+    public var inputShape: Shape { spec.input }
+
+    /// Activations: outputs[i] is the output of layers[i]; the input is the caller's buffer.
+    private let outputs: [FlatBuffer<Scalar>]
+    private let outputGradients: [FlatBuffer<Scalar>]
+    private let probabilities: FlatBuffer<Scalar>
+
+    /// Seconds spent in each layer's forward and backward since the last reset (when `profiling` is on).
+    public var profiling = false
+    public private(set) var forwardSeconds: [Double]
+    public private(set) var backwardSeconds: [Double]
+
+    public init(spec: NetSpec, maxBatch: Int) {
+        precondition(maxBatch >= 1)
+        self.spec = spec
+        self.maxBatch = maxBatch
+        var built: [any Layer<Scalar>] = []
+        var shape = spec.input
+        for layer in spec.layers {
+            switch layer {
+            case let .convolution(channels, _, kernel, stride):
+                let conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
+                built.append(conv)
+                built.append(ReLU<Scalar>(input: conv.outputShape))
+            case let .pooling(_, _, window):
+                built.append(MaxPooling<Scalar>(input: shape, window: window, stride: window))
+            case let .dense(units):
+                let fc = FullyConnected<Scalar>(input: shape, outputs: units)
+                built.append(fc)
+                built.append(ReLU<Scalar>(input: fc.outputShape))
+                built.append(Dropout<Scalar>(input: fc.outputShape, rate: 0.5))
+            case let .softmax(classes):
+                built.append(FullyConnected<Scalar>(input: shape, outputs: classes))
+            }
+            shape = built.last!.outputShape
+        }
+        var offset = 0
+        for layer in built {
+            layer.parameterOffset = offset
+            offset += layer.parameterCount
+        }
+        layers = built
+        parameterCount = offset
+        outputs = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
+        outputGradients = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
+        probabilities = FlatBuffer(count: maxBatch * spec.classes)
+        forwardSeconds = Array(repeating: 0, count: built.count)
+        backwardSeconds = Array(repeating: 0, count: built.count)
+    }
+
+    public convenience init(_ text: String, maxBatch: Int) throws {
+        self.init(spec: try NetSpec(parsing: text), maxBatch: maxBatch)
+    }
+
+    /// Forward floating-point operations per image (a multiply-add counts 2).
+    public var forwardFlopsPerImage: Int { layers.reduce(0) { $0 + $1.forwardFlopsPerImage } }
+
+    /// He-normal weights and zero biases, reproducibly from `seed`.
+    public func initialize(_ parameters: FlatBuffer<Scalar>, seed: UInt64) {
+        precondition(parameters.count == parameterCount, "parameter buffer has the wrong size")
+        var rng = SplitMix64.derived(from: seed, stream: 0x1A17)
+        for layer in layers where layer.parameterCount > 0 {
+            layer.initialize(parameters.view(offset: layer.parameterOffset, count: layer.parameterCount), rng: &rng)
+        }
+    }
+
+    public func resetProfile() {
+        for i in layers.indices { forwardSeconds[i] = 0; backwardSeconds[i] = 0 }
+    }
+
+    /// Runs the layers; returns the logits (batch × classes), valid until the next call.
+    @discardableResult
+    public func forward(parameters: UnsafeBufferPointer<Scalar>, input: UnsafePointer<Scalar>, batch: Int,
+                        training: Bool, rng: inout SplitMix64) -> UnsafeMutablePointer<Scalar> {
+        precondition(batch >= 1 && batch <= maxBatch, "batch \(batch) outside 1...\(maxBatch)")
+        precondition(parameters.count == parameterCount, "parameter buffer has the wrong size")
+        let theta = parameters.baseAddress!
+        var x = input
+        for (i, layer) in layers.enumerated() {
+            let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+            layer.forward(x, outputs[i].base, batch: batch, parameters: theta + layer.parameterOffset,
+                          training: training, rng: &rng)
+            if profiling { forwardSeconds[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            x = UnsafePointer(outputs[i].base)
+        }
+        return outputs[layers.count - 1].base
+    }
+
+    /// Mean cross-entropy of the batch at `parameters` and its gradient (overwrites `gradient`).
+    /// Dropout is on and draws its masks from `rng`.
+    public func lossAndGradient(parameters: UnsafeBufferPointer<Scalar>, input: UnsafePointer<Scalar>,
+                                labels: UnsafeBufferPointer<Int32>, batch: Int,
+                                gradient: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) -> Double {
+        precondition(gradient.count == parameterCount, "gradient buffer has the wrong size")
+        precondition(labels.count >= batch, "fewer labels than images")
+        let logits = forward(parameters: parameters, input: input, batch: batch, training: true, rng: &rng)
+        let k = classes
+        let dLogits = outputGradients[layers.count - 1].base
+        var total = 0.0
+        let scale = 1 / Scalar(batch)
+        for i in 0..<batch {
+            let z = logits + i * k
+            let p = probabilities.base + i * k
+            let lse = logSumExp(z, count: k, probabilities: p)
+            let label = Int(labels[i])
+            precondition(label >= 0 && label < k, "label \(label) outside 0..<\(k)")
+            total += Double(lse - z[label])
+            for j in 0..<k { dLogits[i * k + j] = p[j] * scale }
+            dLogits[i * k + label] -= scale
+        }
+        let theta = parameters.baseAddress!
+        let g = gradient.baseAddress!
+        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[i]
+            let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+            let x = i == 0 ? input : UnsafePointer(outputs[i - 1].base)
+            let dx = i == 0 ? nil : outputGradients[i - 1].base
+            layer.backward(x, outputs[i].base, outputGradients[i].base, dx, batch: batch,
+                           parameters: theta + layer.parameterOffset, gradient: g + layer.parameterOffset)
+            if profiling { backwardSeconds[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+        }
+        return total / Double(batch)
+    }
+
+    /// Summed cross-entropy and the number of misclassified images of a batch, with dropout off.
+    public func evaluate(parameters: UnsafeBufferPointer<Scalar>, input: UnsafePointer<Scalar>,
+                         labels: UnsafeBufferPointer<Int32>, batch: Int) -> (lossSum: Double, errors: Int) {
+        var unused = SplitMix64(seed: 0)
+        let logits = forward(parameters: parameters, input: input, batch: batch, training: false, rng: &unused)
+        let k = classes
+        var total = 0.0
+        var errors = 0
+        for i in 0..<batch {
+            let z = logits + i * k
+            let lse = logSumExp(z, count: k, probabilities: probabilities.base + i * k)
+            let label = Int(labels[i])
+            total += Double(lse - z[label])
+            var best = 0
+            for j in 1..<k where z[j] > z[best] { best = j }
+            if best != label { errors += 1 }
+        }
+        return (total, errors)
+    }
+
+    /// log Σ exp z_j, computed stably; also writes the softmax probabilities.
+    private func logSumExp(_ z: UnsafePointer<Scalar>, count k: Int, probabilities p: UnsafeMutablePointer<Scalar>) -> Scalar {
+        var m = z[0]
+        for j in 1..<k where z[j] > m { m = z[j] }
+        var sum: Scalar = 0
+        for j in 0..<k {
+            p[j] = Scalar.exponential(z[j] - m)
+            sum += p[j]
+        }
+        for j in 0..<k { p[j] /= sum }
+        return m + Scalar.logarithm(sum)
+    }
+}

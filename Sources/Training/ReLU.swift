@@ -1,0 +1,27 @@
+// The rectifier of every inner layer: y = max(0, x); dL/dx = dL/dy where y > 0.
+
+import Elastic
+
+public final class ReLU<Scalar: NetworkScalar>: Layer {
+    public let inputShape: Shape
+    public var outputShape: Shape { inputShape }
+    public var parameterOffset = 0
+    public init(input: Shape) { inputShape = input }
+
+    public var kind: String { "ReLU" }
+    public var parameterCount: Int { 0 }
+    public var forwardFlopsPerImage: Int { 0 }
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
+
+    public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
+                        parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
+        for k in 0..<(n * inputShape.count) { y[k] = x[k] > 0 ? x[k] : 0 }
+    }
+
+    public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
+                         _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
+                         parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+        guard let dx else { return }
+        for k in 0..<(n * inputShape.count) { dx[k] = y[k] > 0 ? dy[k] : 0 }
+    }
+}

@@ -1,0 +1,174 @@
+// What a run directory holds besides the checkpoint: config.json (every setting, the seed, versions),
+// metrics.jsonl (one JSON object per evaluation) and metrics.csv (the same numbers as a table).
+// Both metrics files are rewritten atomically at each evaluation, so they never hold half a line and
+// always agree with each other.
+
+import Foundation
+
+public enum Toolkit {
+    public static let version = "0.2.0"
+}
+
+/// When a run stops: whichever budget is reached first. Each is a total over the run, across resumptions.
+public struct Budget: Codable, Equatable, Sendable {
+    public var epochs: Double?
+    public var minutes: Double?
+    public var steps: Int?
+    public init(epochs: Double? = nil, minutes: Double? = nil, steps: Int? = nil) {
+        self.epochs = epochs
+        self.minutes = minutes
+        self.steps = steps
+    }
+    public var isEmpty: Bool { epochs == nil && minutes == nil && steps == nil }
+}
+
+public struct TrainingSettings: Codable, Equatable, Sendable {
+    /// The net as given ("cifar", "small" or a notation string) and its notation.
+    public var net: String
+    public var netSpec: String
+    /// "fashion-mnist" or a directory.
+    public var data: String
+    public var optimizer: OptimizerSettings
+    public var batch: Int
+    public var seed: UInt64
+    public var budget: Budget
+    /// Evaluate every this many steps (nil: four times per epoch).
+    public var evalEvery: Int?
+    /// Checkpoint every this many minutes of wall-clock time (and always at the end).
+    public var checkpointEveryMinutes: Double
+    /// OpenBLAS threads.
+    public var threads: Int
+
+    public init(net: String, netSpec: String, data: String, optimizer: OptimizerSettings, batch: Int, seed: UInt64,
+                budget: Budget, evalEvery: Int? = nil, checkpointEveryMinutes: Double = 10, threads: Int = 1) {
+        self.net = net
+        self.netSpec = netSpec
+        self.data = data
+        self.optimizer = optimizer
+        self.batch = batch
+        self.seed = seed
+        self.budget = budget
+        self.evalEvery = evalEvery
+        self.checkpointEveryMinutes = checkpointEveryMinutes
+        self.threads = threads
+    }
+}
+
+/// One evaluation of the model.
+public struct MetricRecord: Equatable, Sendable {
+    public var step: Int
+    public var samples: Int
+    public var epoch: Double
+    /// Seconds spent training (evaluation and checkpoints excluded), and since the run started.
+    public var seconds: Double
+    public var wallSeconds: Double
+    /// Mean minibatch loss since the previous evaluation (nil at step 0).
+    public var trainLoss: Double?
+    public var testLoss: Double
+    public var testError: Double
+
+    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error"
+
+    var jsonLine: String {
+        let train = trainLoss.map { "\($0)" } ?? "null"
+        return "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
+            + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(train),\"test_loss\":\(testLoss),\"test_error\":\(testError)}"
+    }
+
+    var csvLine: String {
+        "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError)"
+    }
+
+    /// Parses one metrics.jsonl line.
+    init(jsonLine line: String) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw DataError("metrics.jsonl: unreadable line: \(line.prefix(80))")
+        }
+        // Numbers are re-read from their text: Foundation's parser can be off by an ulp.
+        func number(_ key: String) throws -> Double {
+            guard let v = object[key], let d = Double("\(v)") else { throw DataError("metrics.jsonl: missing \(key)") }
+            return d
+        }
+        step = Int(try number("step"))
+        samples = Int(try number("samples"))
+        epoch = try number("epoch")
+        seconds = try number("seconds")
+        wallSeconds = try number("wall_seconds")
+        trainLoss = object["train_loss"] is NSNull ? nil : try number("train_loss")
+        testLoss = try number("test_loss")
+        testError = try number("test_error")
+    }
+
+    public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
+                testLoss: Double, testError: Double) {
+        self.step = step
+        self.samples = samples
+        self.epoch = epoch
+        self.seconds = seconds
+        self.wallSeconds = wallSeconds
+        self.trainLoss = trainLoss
+        self.testLoss = testLoss
+        self.testError = testError
+    }
+}
+
+public enum RunFiles {
+    public static func config(_ dir: String) -> String { (dir as NSString).appendingPathComponent("config.json") }
+    public static func checkpoint(_ dir: String) -> String { (dir as NSString).appendingPathComponent("checkpoint.bin") }
+    public static func metricsJSONL(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.jsonl") }
+    public static func metricsCSV(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.csv") }
+
+    static func writeMetrics(_ records: [MetricRecord], to dir: String) throws {
+        try AtomicFile.write(records.map { $0.jsonLine + "\n" }.joined(), to: metricsJSONL(dir))
+        try AtomicFile.write(([MetricRecord.csvHeader] + records.map(\.csvLine)).joined(separator: "\n") + "\n",
+                             to: metricsCSV(dir))
+    }
+
+    /// The records of a run directory (metrics.jsonl).
+    public static func readMetrics(_ dir: String) throws -> [MetricRecord] {
+        let path = metricsJSONL(dir)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DataError("\(path): cannot read (is \(dir) a training run directory?)")
+        }
+        return try text.split(separator: "\n").map { try MetricRecord(jsonLine: String($0)) }
+    }
+
+    /// The settings of a run directory (config.json).
+    public static func readSettings(_ dir: String) throws -> TrainingSettings {
+        let path = config(dir)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError("\(path): cannot read (is \(dir) a training run directory?)")
+        }
+        do {
+            return try JSONDecoder().decode(RunConfig.self, from: data).settings
+        } catch {
+            throw DataError("\(path): not a valid run configuration (\(error))")
+        }
+    }
+}
+
+/// config.json: the settings plus what is needed to know what ran.
+struct RunConfig: Codable {
+    var settings: TrainingSettings
+    var toolkit: String
+    var openblas: String
+    var data: DataDescription
+    var model: ModelDescription
+    var created: String
+
+    struct DataDescription: Codable {
+        var format: String
+        var source: String
+        var train: Int
+        var test: Int
+        var storedShape: [Int]
+        var inputShape: [Int]
+        var preprocessing: String
+        var channelMean: [Float]
+    }
+
+    struct ModelDescription: Codable {
+        var parameters: Int
+        var forwardMFLOPPerImage: Double
+    }
+}

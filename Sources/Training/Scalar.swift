@@ -1,0 +1,47 @@
+// The number types a network can run in: Float for training, Double for the gradient checks.
+// Each supplies its BLAS matrix product and the two transcendental functions the layers need.
+
+import COpenBLAS
+import Foundation
+
+public protocol NetworkScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
+    /// C ← α·op(A)·op(B) + β·C, row-major (cblas_sgemm / cblas_dgemm).
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+@inline(__always)
+private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: NetworkScalar {
+    @inlinable public static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
+    @inlinable public static func logarithm(_ x: Float) -> Float { Foundation.log(x) }
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+extension Double: NetworkScalar {
+    @inlinable public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+    @inlinable public static func logarithm(_ x: Double) -> Double { Foundation.log(x) }
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// The number of threads OpenBLAS uses for every matrix product in this process.
+public enum BLASThreads {
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var current: Int { Int(openblas_get_num_threads()) }
+    /// OpenBLAS's build description (version, core), for run records.
+    public static var configuration: String { String(cString: openblas_get_config()) }
+}

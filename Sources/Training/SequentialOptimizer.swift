@@ -1,0 +1,96 @@
+// The p = 1 reference methods, each a few calls into the shared `Elastic` rules:
+//   sgd     x ← x − η(g(x) + λx)
+//   msgd    Nesterov: v ← δv − η(g(x + δv) + λ(x + δv)); x ← x + v
+//   asgd    sgd, then z ← z + (x − z)/(t + 1): z is the mean of the iterates x_1 … x_t
+//   mvasgd  sgd, then z ← z + a(x − z) with a constant moving rate a
+// ASGD and MVASGD are evaluated (and saved as the model) at z, the others at x.
+
+import Elastic
+
+public enum SequentialMethod: String, Codable, CaseIterable, Sendable {
+    case sgd, msgd, asgd, mvasgd
+    public var averages: Bool { self == .asgd || self == .mvasgd }
+}
+
+public struct OptimizerSettings: Codable, Equatable, Sendable {
+    public var method: SequentialMethod
+    public var learningRate: Double
+    public var momentum: Double
+    public var movingRate: Double
+    public var weightDecay: Double
+    public init(method: SequentialMethod, learningRate: Double, momentum: Double = 0.99,
+                movingRate: Double = 0.001, weightDecay: Double = 1e-4) {
+        self.method = method
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.movingRate = movingRate
+        self.weightDecay = weightDecay
+    }
+}
+
+public final class SequentialOptimizer {
+    public let settings: OptimizerSettings
+    /// The iterate x, the velocity v (msgd), the average z (asgd, mvasgd).
+    public let parameters: FlatBuffer<Float>
+    public let velocity: FlatBuffer<Float>
+    public let average: FlatBuffer<Float>
+    /// Steps taken so far.
+    public var step = 0
+    private let gradient: FlatBuffer<Float>
+    private let lookahead: FlatBuffer<Float>
+
+    public init(settings: OptimizerSettings, count: Int) {
+        self.settings = settings
+        parameters = FlatBuffer(count: count)
+        velocity = FlatBuffer(count: settings.method == .msgd ? count : 0)
+        average = FlatBuffer(count: settings.method.averages ? count : 0)
+        gradient = FlatBuffer(count: count)
+        lookahead = FlatBuffer(count: settings.method == .msgd ? count : 0)
+    }
+
+    /// The model that is evaluated and saved: the average where there is one.
+    public var model: FlatBuffer<Float> { settings.method.averages ? average : parameters }
+
+    /// Call once after the parameters are initialised (the average starts at x_0).
+    public func start() {
+        if settings.method.averages { average.copy(from: parameters) }
+    }
+
+    /// One step on the replica's next minibatch; returns that minibatch's loss.
+    public func step(_ replica: Replica) -> Double {
+        let eta = Float(settings.learningRate)
+        let lambda = Float(settings.weightDecay)
+        let loss: Double
+        switch settings.method {
+        case .msgd:
+            let delta = Float(settings.momentum)
+            Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta,
+                               into: lookahead.pointer)
+            loss = replica.lossAndGradient(at: lookahead, into: gradient)
+            LocalStep.addWeightDecay(gradient.pointer, parameters: lookahead.readOnly, decay: lambda)
+            Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer,
+                          lookaheadGradient: gradient.readOnly, learningRate: eta, momentum: delta)
+        case .sgd, .asgd, .mvasgd:
+            loss = replica.lossAndGradient(at: parameters, into: gradient)
+            LocalStep.addWeightDecay(gradient.pointer, parameters: parameters.readOnly, decay: lambda)
+            LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
+            if settings.method == .asgd {
+                Averaging.update(average: average.pointer, parameters: parameters.readOnly,
+                                 rate: Averaging.runningMeanRate(after: step))
+            } else if settings.method == .mvasgd {
+                Averaging.update(average: average.pointer, parameters: parameters.readOnly,
+                                 rate: Float(settings.movingRate))
+            }
+        }
+        step += 1
+        return loss
+    }
+
+    /// The buffers that make up the optimizer's state, by name, for checkpoints.
+    public var stateBuffers: [(name: String, buffer: FlatBuffer<Float>)] {
+        var list = [("parameters", parameters)]
+        if settings.method == .msgd { list.append(("velocity", velocity)) }
+        if settings.method.averages { list.append(("average", average)) }
+        return list
+    }
+}

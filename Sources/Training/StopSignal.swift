@@ -1,0 +1,33 @@
+// SIGINT and SIGTERM as a polled flag: the handler only records the signal; the training loop notices
+// it between steps, writes a final checkpoint and stops cleanly.
+
+import Foundation
+import Synchronization
+
+public enum StopSignal {
+    private static let received = Atomic<Int32>(0)
+
+    /// Routes SIGINT and SIGTERM to the flag (a second signal of the same kind still interrupts the process
+    /// in the usual way only after the loop has restored the default handlers).
+    public static func install() {
+        signal(SIGINT) { StopSignal.record($0) }
+        signal(SIGTERM) { StopSignal.record($0) }
+    }
+
+    public static func uninstall() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+
+    private static func record(_ sig: Int32) { received.store(sig, ordering: .relaxed) }
+
+    /// The signal received since the last reset, or nil.
+    public static var pending: Int32? {
+        let s = received.load(ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
+
+    /// Pretends a signal arrived (tests, and a `--steps` style stop from elsewhere in the program).
+    public static func raise(_ sig: Int32) { record(sig) }
+    public static func reset() { received.store(0, ordering: .relaxed) }
+}

@@ -1,0 +1,258 @@
+// A sequential (p = 1) training run in a run directory: evaluate, log, checkpoint, stop on budget,
+// signal or divergence, and resume bit for bit. Everything that influences the next step (parameters,
+// velocity, average, step counter, the data stream, the dropout stream, the running loss) is in the
+// checkpoint; the wall clock is the only thing that differs between an interrupted and a straight run.
+
+import Dispatch
+import Elastic
+import Foundation
+
+public enum RunOutcome: Equatable, Sendable {
+    case completed
+    /// Stopped by a signal after writing a checkpoint.
+    case interrupted(signal: Int32)
+    /// The loss or the parameters stopped being finite; `lastCheckpointStep` is what the directory still holds.
+    case diverged(step: Int, reason: String, lastCheckpointStep: Int)
+}
+
+/// What the progress display is told after each step.
+public struct TrainingProgress: Sendable {
+    public var step: Int
+    public var targetSteps: Int?
+    public var epoch: Double
+    public var epochTarget: Double?
+    public var seconds: Double
+    public var minutesTarget: Double?
+    public var recentLoss: Double
+    public var imagesPerSecond: Double
+}
+
+struct RunState: Codable {
+    var method: SequentialMethod
+    var parameterCount: Int
+    var step: Int
+    var samples: Int
+    var trainingSeconds: Double
+    var stream: StreamState
+    var dropout: UInt64
+    var lossSum: Double
+    var lossCount: Int
+    var metricsCount: Int
+}
+
+public final class TrainingRun {
+    public let settings: TrainingSettings
+    public let directory: String
+    public let data: DataSplit
+    public let spec: NetSpec
+    public let replica: Replica
+    public let optimizer: SequentialOptimizer
+    public let evaluator: Evaluator
+    public private(set) var records: [MetricRecord] = []
+    public private(set) var samples = 0
+    public private(set) var trainingSeconds = 0.0
+    public private(set) var lastCheckpointStep = 0
+    private var lossSum = 0.0
+    private var lossCount = 0
+    private let preprocessing: Preprocessing
+    private var resumed = false
+
+    /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
+    public init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
+        self.settings = settings
+        self.directory = directory
+        spec = try NetSpec(parsing: settings.netSpec)
+        self.data = try data ?? DataSource.load(settings.data)
+        guard spec.classes == self.data.train.classes else {
+            throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
+        }
+        preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
+        let stream = try BatchStream(data: self.data.train, preprocessing: preprocessing, batchSize: settings.batch,
+                                     seed: SplitMix64.derived(from: settings.seed, stream: 0xDA7A).state)
+        replica = Replica(spec: spec, stream: stream, seed: settings.seed)
+        optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
+        evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
+        replica.network.initialize(optimizer.parameters, seed: settings.seed)
+        optimizer.start()
+    }
+
+    /// Continues the run in `directory` from its checkpoint; `budget` (when not empty) replaces the saved one.
+    public static func resume(directory: String, budget: Budget, data: DataSplit? = nil) throws -> TrainingRun {
+        var settings = try RunFiles.readSettings(directory)
+        if !budget.isEmpty { settings.budget = budget }
+        let run = try TrainingRun(settings: settings, directory: directory, data: data)
+        try run.restore()
+        return run
+    }
+
+    public var stepsPerEpoch: Int { replica.stream.batchesPerEpoch }
+    public var evalEvery: Int { settings.evalEvery ?? max(1, stepsPerEpoch / 4) }
+    public var step: Int { optimizer.step }
+
+    /// The step at which the step and epoch budgets stop the run (nil: only the time budget applies).
+    public var targetSteps: Int? {
+        var target: Int? = settings.budget.steps
+        if let e = settings.budget.epochs {
+            let s = Int((e * Double(stepsPerEpoch)).rounded(.up))
+            target = min(target ?? s, s)
+        }
+        return target
+    }
+
+    // MARK: Running
+
+    /// Trains until a budget is reached, a signal arrives or the run diverges.
+    public func run(progress: (TrainingProgress) -> Void = { _ in },
+                    log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        let wallOffset = records.last?.wallSeconds ?? 0
+        func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }
+        var lastCheckpointWall = wall()
+
+        if !resumed {
+            try writeConfig()
+            let record = evaluateRecord(wallSeconds: wall())
+            guard record.testLoss.isFinite else {
+                return .diverged(step: 0, reason: "the initial test loss is \(record.testLoss)", lastCheckpointStep: 0)
+            }
+            records.append(record)
+            log(record)
+            try RunFiles.writeMetrics(records, to: directory)
+            try writeCheckpoint()
+        }
+
+        let target = targetSteps
+        let timeLimit = settings.budget.minutes.map { $0 * 60 }
+        var recentLoss = Double.nan
+        while true {
+            if let sig = StopSignal.pending {
+                try finish(wallSeconds: wall(), evaluate: false)
+                return .interrupted(signal: sig)
+            }
+            if let target, step >= target { break }
+            if let timeLimit, trainingSeconds >= timeLimit { break }
+
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let loss = optimizer.step(replica)
+            trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            samples += settings.batch
+            guard loss.isFinite else {
+                return .diverged(step: step, reason: "the training loss became \(loss)", lastCheckpointStep: lastCheckpointStep)
+            }
+            lossSum += loss
+            lossCount += 1
+            recentLoss = recentLoss.isNaN ? loss : 0.95 * recentLoss + 0.05 * loss
+
+            if step % evalEvery == 0 {
+                let record = evaluateRecord(wallSeconds: wall())
+                guard record.testLoss.isFinite, optimizer.model.isFinite else {
+                    return .diverged(step: step, reason: "the model's parameters or test loss are no longer finite",
+                                     lastCheckpointStep: lastCheckpointStep)
+                }
+                records.append(record)
+                log(record)
+                try RunFiles.writeMetrics(records, to: directory)
+            }
+            if wall() - lastCheckpointWall >= settings.checkpointEveryMinutes * 60 {
+                guard stateIsFinite else {
+                    return .diverged(step: step, reason: "the optimizer state is no longer finite",
+                                     lastCheckpointStep: lastCheckpointStep)
+                }
+                try writeCheckpoint()
+                lastCheckpointWall = wall()
+            }
+            progress(TrainingProgress(step: step, targetSteps: target, epoch: epochs, epochTarget: settings.budget.epochs,
+                                      seconds: trainingSeconds, minutesTarget: settings.budget.minutes,
+                                      recentLoss: recentLoss, imagesPerSecond: Double(samples) / max(trainingSeconds, 1e-9)))
+        }
+        try finish(wallSeconds: wall(), evaluate: true)
+        if !(records.last?.testLoss.isFinite ?? true) {
+            return .diverged(step: step, reason: "the final test loss is not finite", lastCheckpointStep: lastCheckpointStep)
+        }
+        return .completed
+    }
+
+    /// The final evaluation (when the last step was not evaluated yet) and the final checkpoint.
+    private func finish(wallSeconds: Double, evaluate: Bool) throws {
+        if evaluate, records.last?.step != step {
+            let record = evaluateRecord(wallSeconds: wallSeconds)
+            if record.testLoss.isFinite {
+                records.append(record)
+                try RunFiles.writeMetrics(records, to: directory)
+            }
+        }
+        if stateIsFinite { try writeCheckpoint() }
+    }
+
+    public var epochs: Double { Double(samples) / Double(data.train.count) }
+
+    private var stateIsFinite: Bool { optimizer.stateBuffers.allSatisfy { $0.buffer.isFinite } }
+
+    private func evaluateRecord(wallSeconds: Double) -> MetricRecord {
+        let (loss, error) = evaluator.evaluate(optimizer.model)
+        let train = lossCount > 0 ? lossSum / Double(lossCount) : nil
+        lossSum = 0
+        lossCount = 0
+        return MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds,
+                            wallSeconds: wallSeconds, trainLoss: train, testLoss: loss, testError: error)
+    }
+
+    // MARK: Files
+
+    private func writeConfig() throws {
+        let formatter = ISO8601DateFormatter()
+        let config = RunConfig(
+            settings: settings, toolkit: Toolkit.version, openblas: BLASThreads.configuration,
+            data: .init(format: data.format, source: data.source, train: data.train.count, test: data.test.count,
+                        storedShape: [data.train.shape.channels, data.train.shape.height, data.train.shape.width],
+                        inputShape: [spec.input.channels, spec.input.height, spec.input.width],
+                        preprocessing: preprocessing.crops
+                            ? "pixels/255 minus the per-channel training mean; random crop + horizontal flip (train), centre crop (test)"
+                            : "pixels/255 minus the per-channel training mean",
+                        channelMean: preprocessing.mean),
+            model: .init(parameters: replica.parameterCount,
+                         forwardMFLOPPerImage: Double(replica.network.forwardFlopsPerImage) / 1e6),
+            created: formatter.string(from: Date()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(directory))
+    }
+
+    private func writeCheckpoint() throws {
+        let state = RunState(method: settings.optimizer.method, parameterCount: replica.parameterCount, step: step,
+                             samples: samples, trainingSeconds: trainingSeconds, stream: replica.stream.state,
+                             dropout: replica.dropout.state, lossSum: lossSum, lossCount: lossCount,
+                             metricsCount: records.count)
+        try Checkpoint.write(state, buffers: optimizer.stateBuffers, to: RunFiles.checkpoint(directory))
+        lastCheckpointStep = step
+    }
+
+    private func restore() throws {
+        let path = RunFiles.checkpoint(directory)
+        let (state, buffers) = try Checkpoint.read(path, as: RunState.self)
+        guard state.method == settings.optimizer.method, state.parameterCount == replica.parameterCount else {
+            throw DataError("\(path): holds a \(state.method.rawValue) run of \(state.parameterCount) parameters, config.json describes \(settings.optimizer.method.rawValue) with \(replica.parameterCount)")
+        }
+        for (name, buffer) in optimizer.stateBuffers {
+            guard let values = buffers[name], values.count == buffer.count else {
+                throw DataError("\(path): missing or mis-sized buffer '\(name)'")
+            }
+            values.withUnsafeBufferPointer { buffer.base.update(from: $0.baseAddress!, count: values.count) }
+        }
+        optimizer.step = state.step
+        samples = state.samples
+        trainingSeconds = state.trainingSeconds
+        replica.stream.restore(state.stream)
+        replica.dropout.state = state.dropout
+        lossSum = state.lossSum
+        lossCount = state.lossCount
+        let saved = try RunFiles.readMetrics(directory)
+        guard saved.count >= state.metricsCount else {
+            throw DataError("\(RunFiles.metricsJSONL(directory)): has \(saved.count) records, the checkpoint expects \(state.metricsCount)")
+        }
+        records = Array(saved.prefix(state.metricsCount))
+        lastCheckpointStep = state.step
+        resumed = true
+    }
+}

@@ -1,0 +1,178 @@
+// Every layer's backward pass against central finite differences of its forward pass, in Double,
+// and a whole small network's gradient too. Stated tolerance: relative 1e-6 (h = 1e-5, Double).
+// Convolution's forward is also checked against a direct (six-loop) convolution.
+import Elastic
+import NumericTesting
+import Testing
+@testable import Training
+
+/// L(θ, x) = Σ_k r_k · y_k(θ, x) for a fixed random r; backward with dy = r gives dL/dθ and dL/dx.
+func checkLayer(_ layer: any Layer<Double>, batch: Int, seed: UInt64, dropoutSeed: UInt64 = 1,
+                sampleLimit: Int = 400) {
+    var rng = SplitMix64(seed: seed)
+    let inCount = batch * layer.inputShape.count
+    let outCount = batch * layer.outputShape.count
+    var x = (0..<inCount).map { _ in rng.nextGaussian() }
+    var theta = (0..<layer.parameterCount).map { _ in 0.5 * rng.nextGaussian() }
+    let r = (0..<outCount).map { _ in rng.nextGaussian() }
+
+    func loss(_ x: [Double], _ theta: [Double]) -> Double {
+        var y = [Double](repeating: 0, count: outCount)
+        var drop = SplitMix64(seed: dropoutSeed)
+        x.withUnsafeBufferPointer { xp in theta.withUnsafeBufferPointer { tp in y.withUnsafeMutableBufferPointer { yp in
+            layer.forward(xp.baseAddress!, yp.baseAddress!, batch: batch, parameters: tp.baseAddress ?? UnsafePointer(yp.baseAddress!),
+                          training: true, rng: &drop)
+        } } }
+        return zip(y, r).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
+    // Analytic.
+    var y = [Double](repeating: 0, count: outCount)
+    var dx = [Double](repeating: 0, count: inCount)
+    var dTheta = [Double](repeating: 0, count: max(layer.parameterCount, 1))
+    var drop = SplitMix64(seed: dropoutSeed)
+    x.withUnsafeBufferPointer { xp in theta.withUnsafeBufferPointer { tp in y.withUnsafeMutableBufferPointer { yp in
+        r.withUnsafeBufferPointer { rp in dx.withUnsafeMutableBufferPointer { dxp in dTheta.withUnsafeMutableBufferPointer { gp in
+            let params = tp.baseAddress ?? UnsafePointer(gp.baseAddress!)
+            layer.forward(xp.baseAddress!, yp.baseAddress!, batch: batch, parameters: params, training: true, rng: &drop)
+            layer.backward(xp.baseAddress!, UnsafePointer(yp.baseAddress!), rp.baseAddress!, dxp.baseAddress!, batch: batch,
+                           parameters: params, gradient: gp.baseAddress!)
+        } } }
+    } } }
+
+    let h = 1e-5
+    let xStride = max(1, inCount / sampleLimit)
+    for k in stride(from: 0, to: inCount, by: xStride) {
+        let saved = x[k]
+        x[k] = saved + h; let plus = loss(x, theta)
+        x[k] = saved - h; let minus = loss(x, theta)
+        x[k] = saved
+        let numeric = (plus - minus) / (2 * h)
+        #expect(isClose(dx[k], numeric, relative: 1e-6, absolute: 1e-8), "\(layer.kind) dL/dx[\(k)]: \(dx[k]) vs \(numeric)")
+    }
+    let tStride = max(1, layer.parameterCount / sampleLimit)
+    for k in stride(from: 0, to: layer.parameterCount, by: tStride) {
+        let saved = theta[k]
+        theta[k] = saved + h; let plus = loss(x, theta)
+        theta[k] = saved - h; let minus = loss(x, theta)
+        theta[k] = saved
+        let numeric = (plus - minus) / (2 * h)
+        #expect(isClose(dTheta[k], numeric, relative: 1e-6, absolute: 1e-8), "\(layer.kind) dL/dθ[\(k)]: \(dTheta[k]) vs \(numeric)")
+    }
+}
+
+@Test(arguments: [(5, 1), (3, 2), (2, 1), (4, 3)])
+func convolutionGradientMatchesFiniteDifferences(kernel: Int, stride: Int) {
+    let layer = Convolution<Double>(input: Shape(channels: 2, height: 9, width: 9), outputChannels: 3,
+                                    kernel: kernel, stride: stride)
+    checkLayer(layer, batch: 3, seed: UInt64(10 * kernel + stride))
+}
+
+@Test func convolutionForwardMatchesDirectConvolution() {
+    let layer = Convolution<Double>(input: Shape(channels: 3, height: 8, width: 8), outputChannels: 4, kernel: 3, stride: 2)
+    var rng = SplitMix64(seed: 3)
+    let batch = 2
+    let x = (0..<(batch * 3 * 64)).map { _ in rng.nextGaussian() }
+    let theta = (0..<layer.parameterCount).map { _ in rng.nextGaussian() }
+    var y = [Double](repeating: 0, count: batch * layer.outputShape.count)
+    var unused = SplitMix64(seed: 0)
+    layer.forward(x, &y, batch: batch, parameters: theta, training: false, rng: &unused)
+    let (ho, wo) = (layer.outputShape.height, layer.outputShape.width)
+    #expect(ho == 3 && wo == 3)
+    for n in 0..<batch { for o in 0..<4 { for oy in 0..<ho { for ox in 0..<wo {
+        var s = theta[4 * 27 + o]
+        for c in 0..<3 { for ky in 0..<3 { for kx in 0..<3 {
+            s += theta[((o * 3 + c) * 3 + ky) * 3 + kx] * x[((n * 3 + c) * 8 + oy * 2 + ky) * 8 + ox * 2 + kx]
+        } } }
+        let got = y[((n * 4 + o) * ho + oy) * wo + ox]
+        #expect(isClose(got, s, relative: 1e-13, absolute: 1e-13))
+    } } } }
+}
+
+@Test(arguments: [(2, 2), (3, 3), (3, 2)])
+func maxPoolingGradientMatchesFiniteDifferences(window: Int, stride: Int) {
+    checkLayer(MaxPooling<Double>(input: Shape(channels: 3, height: 7, width: 7), window: window, stride: stride),
+               batch: 2, seed: UInt64(window * 7 + stride))
+}
+
+@Test func reluGradientMatchesFiniteDifferences() {
+    checkLayer(ReLU<Double>(input: Shape(channels: 4, height: 3, width: 3)), batch: 3, seed: 21)
+}
+
+@Test func fullyConnectedGradientMatchesFiniteDifferences() {
+    checkLayer(FullyConnected<Double>(input: Shape(channels: 3, height: 2, width: 2), outputs: 5), batch: 4, seed: 22)
+}
+
+@Test func dropoutGradientMatchesFiniteDifferencesAndScales() {
+    let layer = Dropout<Double>(input: Shape(channels: 50, height: 1, width: 1), rate: 0.5)
+    checkLayer(layer, batch: 4, seed: 23)
+    // Inverted scaling: kept units are doubled, the rest zeroed; about half are kept; evaluation is the identity.
+    let x = [Double](repeating: 1, count: 200)
+    var y = [Double](repeating: 0, count: 200)
+    var rng = SplitMix64(seed: 5)
+    layer.forward(x, &y, batch: 4, parameters: x, training: true, rng: &rng)
+    #expect(y.allSatisfy { $0 == 0 || $0 == 2 })
+    let kept = y.filter { $0 == 2 }.count
+    #expect(kept > 70 && kept < 130)
+    layer.forward(x, &y, batch: 4, parameters: x, training: false, rng: &rng)
+    #expect(y == x)
+}
+
+/// The whole network: mean cross-entropy of a batch, gradient against finite differences for every parameter.
+@Test func wholeNetworkGradientMatchesFiniteDifferences() throws {
+    let net = try Network<Double>("(2,10)C(3,8)P(3,4)C(4,2)D(6,1)S(3,1)", maxBatch: 4)
+    let theta = FlatBuffer<Double>(count: net.parameterCount)
+    net.initialize(theta, seed: 9)
+    var rng = SplitMix64(seed: 11)
+    for k in 0..<theta.count { theta[k] += 0.05 * rng.nextGaussian() }   // non-zero biases too
+    let input = (0..<(4 * 200)).map { _ in rng.nextGaussian() }
+    let labels: [Int32] = [0, 2, 1, 2]
+    let gradient = FlatBuffer<Double>(count: net.parameterCount)
+    func loss() -> Double {
+        var drop = SplitMix64(seed: 77)
+        let g = FlatBuffer<Double>(count: net.parameterCount)
+        return labels.withUnsafeBufferPointer {
+            net.lossAndGradient(parameters: theta.readOnly, input: input, labels: $0, batch: 4, gradient: g.pointer, rng: &drop)
+        }
+    }
+    var drop = SplitMix64(seed: 77)
+    _ = labels.withUnsafeBufferPointer {
+        net.lossAndGradient(parameters: theta.readOnly, input: input, labels: $0, batch: 4, gradient: gradient.pointer, rng: &drop)
+    }
+    let h = 1e-5
+    var checked = 0
+    for k in 0..<theta.count {
+        let saved = theta[k]
+        theta[k] = saved + h; let plus = loss()
+        theta[k] = saved - h; let minus = loss()
+        theta[k] = saved
+        let numeric = (plus - minus) / (2 * h)
+        #expect(isClose(gradient[k], numeric, relative: 1e-6, absolute: 1e-9), "θ[\(k)]: \(gradient[k]) vs \(numeric)")
+        checked += 1
+    }
+    #expect(checked == net.parameterCount)
+    #expect(net.parameterCount == (3 * 2 * 9 + 3) + (4 * 3 * 9 + 4) + (16 * 6 + 6) + (6 * 3 + 3))
+}
+
+/// The Float network (what training runs) agrees with the Double network on the same parameters.
+@Test func floatNetworkAgreesWithDouble() throws {
+    let spec = "(1,12)C(4,8)P(4,4)D(8,1)S(5,1)"
+    let nd = try Network<Double>(spec, maxBatch: 3)
+    let nf = try Network<Float>(spec, maxBatch: 3)
+    let td = FlatBuffer<Double>(count: nd.parameterCount)
+    nd.initialize(td, seed: 4)
+    let tf = FlatBuffer<Float>(count: nf.parameterCount)
+    for k in 0..<td.count { tf[k] = Float(td[k]) ; td[k] = Double(tf[k]) }
+    var rng = SplitMix64(seed: 8)
+    let xd = (0..<(3 * 144)).map { _ in Double(Float(rng.nextGaussian())) }
+    let xf = xd.map { Float($0) }
+    let labels: [Int32] = [4, 0, 2]
+    let gd = FlatBuffer<Double>(count: nd.parameterCount)
+    let gf = FlatBuffer<Float>(count: nf.parameterCount)
+    var r1 = SplitMix64(seed: 1), r2 = SplitMix64(seed: 1)
+    let ld = labels.withUnsafeBufferPointer { nd.lossAndGradient(parameters: td.readOnly, input: xd, labels: $0, batch: 3, gradient: gd.pointer, rng: &r1) }
+    let lf = labels.withUnsafeBufferPointer { nf.lossAndGradient(parameters: tf.readOnly, input: xf, labels: $0, batch: 3, gradient: gf.pointer, rng: &r2) }
+    #expect(isClose(ld, lf, relative: 1e-5))
+    let scale = gd.array.map(abs).max()!
+    for k in 0..<gd.count { #expect(isClose(gd[k], Double(gf[k]), relative: 1e-4, absolute: 1e-5 * scale)) }
+}
