@@ -36,6 +36,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         for k in weightCount..<parameterCount { parameters[k] = 0 }
     }
 
+    @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
         let plane = outputShape.height * outputShape.width
@@ -56,6 +57,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
@@ -87,6 +89,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     }
 
     /// col[(c, ky, kx), i·L + oy·Wo + ox] = x[i, c, oy·s + ky, ox·s + kx].
+    @_specialize(where Scalar == Float)
     private func im2col(_ x: UnsafePointer<Scalar>, _ col: UnsafeMutablePointer<Scalar>, batch n: Int) {
         let (h, w) = (inputShape.height, inputShape.width)
         let (ho, wo) = (outputShape.height, outputShape.width)
@@ -114,6 +117,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     }
 
     /// The adjoint of im2col: dx[i, c, oy·s + ky, ox·s + kx] += dcol[(c, ky, kx), i·L + oy·Wo + ox].
+    @_specialize(where Scalar == Float)
     private func col2im(_ dCol: UnsafePointer<Scalar>, _ dx: UnsafeMutablePointer<Scalar>, batch n: Int) {
         let (h, w) = (inputShape.height, inputShape.width)
         let (ho, wo) = (outputShape.height, outputShape.width)

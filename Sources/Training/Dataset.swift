@@ -12,6 +12,15 @@ public struct Dataset: Sendable {
     public var labels: [UInt8]
     public var classes: Int
     public var count: Int { labels.count }
+
+    public init(name: String, shape: Shape, pixels: [UInt8], labels: [UInt8], classes: Int) {
+        precondition(pixels.count == labels.count * shape.count, "pixel count does not match labels × image size")
+        self.name = name
+        self.shape = shape
+        self.pixels = pixels
+        self.labels = labels
+        self.classes = classes
+    }
 }
 
 public struct DataSplit: Sendable {

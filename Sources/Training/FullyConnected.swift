@@ -25,6 +25,7 @@ public final class FullyConnected<Scalar: NetworkScalar>: Layer {
         for k in weightCount..<parameterCount { parameters[k] = 0 }
     }
 
+    @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
         let bias = parameters + weightCount
@@ -33,6 +34,7 @@ public final class FullyConnected<Scalar: NetworkScalar>: Layer {
                     a: x, lda: inputs, b: parameters, ldb: inputs, beta: 1, c: y, ldc: outputs)
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {

@@ -25,6 +25,7 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
     public var forwardFlopsPerImage: Int { 0 }
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
 
+    @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
         let (h, w) = (inputShape.height, inputShape.width)
@@ -55,6 +56,7 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
         }
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {

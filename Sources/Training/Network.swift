@@ -68,6 +68,15 @@ public final class Network<Scalar: NetworkScalar> {
     /// Forward floating-point operations per image (a multiply-add counts 2).
     public var forwardFlopsPerImage: Int { layers.reduce(0) { $0 + $1.forwardFlopsPerImage } }
 
+    /// Floating-point operations of one training step per image: each convolution and fully connected layer
+    /// does three products of equal size (forward, weight gradient, input gradient), except that the first
+    /// layer needs no input gradient.
+    public var trainingFlopsPerImage: Int {
+        var total = 0
+        for (i, layer) in layers.enumerated() { total += (i == 0 ? 2 : 3) * layer.forwardFlopsPerImage }
+        return total
+    }
+
     /// He-normal weights and zero biases, reproducibly from `seed`.
     public func initialize(_ parameters: FlatBuffer<Scalar>, seed: UInt64) {
         precondition(parameters.count == parameterCount, "parameter buffer has the wrong size")

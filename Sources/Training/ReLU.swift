@@ -13,15 +13,17 @@ public final class ReLU<Scalar: NetworkScalar>: Layer {
     public var forwardFlopsPerImage: Int { 0 }
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
 
+    @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
         for k in 0..<(n * inputShape.count) { y[k] = x[k] > 0 ? x[k] : 0 }
     }
 
+    @_specialize(where Scalar == Float)
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
         guard let dx else { return }
-        for k in 0..<(n * inputShape.count) { dx[k] = y[k] > 0 ? dy[k] : 0 }
+        Scalar.maskByPositive(dy, where: y, into: dx, count: n * inputShape.count)
     }
 }

@@ -4,12 +4,16 @@
 import COpenBLAS
 import Foundation
 
-public protocol NetworkScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
+public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable where Self.RawSignificand: FixedWidthInteger {
     /// C ← α·op(A)·op(B) + β·C, row-major (cblas_sgemm / cblas_dgemm).
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     static func exponential(_ x: Self) -> Self
+    /// out_k = g_k where y_k > 0, else 0 (the ReLU backward). A concrete, branch-free loop per type: written
+    /// generically the select compiles to an unpredictable branch and costs ~20× more.
+    static func maskByPositive(_ g: UnsafePointer<Self>, where y: UnsafePointer<Self>,
+                               into out: UnsafeMutablePointer<Self>, count: Int)
     static func logarithm(_ x: Self) -> Self
 }
 
@@ -19,6 +23,10 @@ private func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : Cbl
 extension Float: NetworkScalar {
     @inlinable public static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
     @inlinable public static func logarithm(_ x: Float) -> Float { Foundation.log(x) }
+    public static func maskByPositive(_ g: UnsafePointer<Float>, where y: UnsafePointer<Float>,
+                                      into out: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count { out[k] = Float(bitPattern: g[k].bitPattern & (y[k] > 0 ? ~0 : 0)) }
+    }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -30,6 +38,10 @@ extension Float: NetworkScalar {
 extension Double: NetworkScalar {
     @inlinable public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
     @inlinable public static func logarithm(_ x: Double) -> Double { Foundation.log(x) }
+    public static func maskByPositive(_ g: UnsafePointer<Double>, where y: UnsafePointer<Double>,
+                                      into out: UnsafeMutablePointer<Double>, count: Int) {
+        for k in 0..<count { out[k] = Double(bitPattern: g[k].bitPattern & (y[k] > 0 ? ~0 : 0)) }
+    }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
