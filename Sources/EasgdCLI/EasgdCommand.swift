@@ -15,7 +15,7 @@ public struct EasgdCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
-                      NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self]
+                      NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self]
     )
 
     public init() {}

@@ -101,6 +101,11 @@ struct CSV {
     mutating func row(_ fields: [String]) {
         text += fields.joined(separator: ",") + "\n"
     }
+    /// A text field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+    static func quote(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
 }
 
 /// A JSON value with ordered keys.
