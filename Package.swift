@@ -47,6 +47,6 @@ let package = Package(
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Dynamics", "NumericTesting"]),
+        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Dynamics", "Training", "NumericTesting"]),
     ]
 )

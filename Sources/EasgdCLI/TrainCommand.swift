@@ -91,13 +91,21 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        StopSignal.install()
+        defer { StopSignal.uninstall() }
         let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
         let run: TrainingRun
         if let resume {
-            run = try TrainingRun.resume(directory: resume, budget: budget)
+            // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
+            var saved = try RunFiles.readSettings(resume)
+            if let threads { saved.threads = threads }
+            if !budget.isEmpty { saved.budget = budget }
+            BLASThreads.set(saved.threads)
+            run = try TrainingRun.resume(directory: resume, settings: saved)
             printError("resuming \(resume) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs)))")
         } else {
+            let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            BLASThreads.set(threadCount)
             let dataArgument = data ?? "fashion-mnist"
             let netName = net ?? (dataArgument.lowercased() == "fashion-mnist" ? "small" : "cifar")
             let spec = try NetSpec(parsing: netName)
@@ -106,15 +114,12 @@ struct TrainCommand: ParsableCommand {
                 optimizer: OptimizerSettings(method: method!, learningRate: learningRate!, momentum: momentum ?? 0.99,
                                              movingRate: movingRate ?? 0.001, weightDecay: weightDecay ?? 1e-4),
                 batch: batch ?? 128, seed: seed ?? 1, budget: budget, evalEvery: evalEvery,
-                checkpointEveryMinutes: checkpointEvery ?? 10, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            try FileManager.default.createDirectory(atPath: out!, withIntermediateDirectories: false)
-            run = try TrainingRun(settings: settings, directory: out!)
+                checkpointEveryMinutes: checkpointEvery ?? 10, threads: threadCount)
+            run = try TrainingRun(settings: settings, directory: out!)     // creates RUN_DIR only when it starts
             printError("training \(settings.optimizer.method.rawValue) on \(run.data.train.name) (\(run.data.train.count) images), net \(netName): \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
         }
 
         let bar = ProgressBar(enabled: !quiet)
-        StopSignal.install()
-        defer { StopSignal.uninstall() }
         let outcome = try run.run(progress: { bar.update($0) }, log: { record in
             bar.clear()
             if !quiet { print(describe(record)); fflush(nil) }

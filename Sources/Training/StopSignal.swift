@@ -12,6 +12,14 @@ public enum StopSignal {
     public static func install() {
         signal(SIGINT) { StopSignal.record($0) }
         signal(SIGTERM) { StopSignal.record($0) }
+        // A process inherits its parent's blocked-signal mask (test runners and some launchers block
+        // SIGINT); a blocked signal would wait unseen until the run ends. Unblock both for this thread,
+        // before the BLAS threads are started, so that they inherit the unblocked mask.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     public static func uninstall() {

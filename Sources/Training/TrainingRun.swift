@@ -80,6 +80,19 @@ public final class TrainingRun {
     public static func resume(directory: String, budget: Budget, data: DataSplit? = nil) throws -> TrainingRun {
         var settings = try RunFiles.readSettings(directory)
         if !budget.isEmpty { settings.budget = budget }
+        return try resume(directory: directory, settings: settings, data: data)
+    }
+
+    /// Continues the run in `directory` with `settings`, which may differ from the saved ones only in the
+    /// budget and the thread count (the new values are written to config.json when the run starts).
+    public static func resume(directory: String, settings: TrainingSettings, data: DataSplit? = nil) throws -> TrainingRun {
+        let saved = try RunFiles.readSettings(directory)
+        var comparable = settings
+        comparable.budget = saved.budget
+        comparable.threads = saved.threads
+        guard comparable == saved else {
+            throw DataError("\(RunFiles.config(directory)): only the budget and the thread count may change on resume")
+        }
         let run = try TrainingRun(settings: settings, directory: directory, data: data)
         try run.restore()
         return run
@@ -110,8 +123,10 @@ public final class TrainingRun {
         func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }
         var lastCheckpointWall = wall()
 
-        if !resumed {
-            try writeConfig()
+        try writeConfig()
+        if resumed {
+            try RunFiles.writeMetrics(records, to: directory)     // drop records made after the checkpoint
+        } else {
             let record = evaluateRecord(wallSeconds: wall())
             guard record.testLoss.isFinite else {
                 return .diverged(step: 0, reason: "the initial test loss is \(record.testLoss)", lastCheckpointStep: 0)

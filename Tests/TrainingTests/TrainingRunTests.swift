@@ -77,7 +77,8 @@ func settings(_ method: SequentialMethod, steps: Int) -> TrainingSettings {
         #expect(try second.run() == .completed)
 
         for ((name, a), (_, b)) in zip(straight.optimizer.stateBuffers, second.optimizer.stateBuffers) {
-            #expect(a.array.map(\.bitPattern) == b.array.map(\.bitPattern), "\(name) differs")
+            let same = a.array.map(\.bitPattern) == b.array.map(\.bitPattern)
+            #expect(same, "\(name) differs")
         }
         let strip = { (r: MetricRecord) in [Double(r.step), Double(r.samples), r.trainLoss ?? -1, r.testLoss, r.testError] }
         #expect(straight.records.map(strip) == second.records.map(strip))
