@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench torch quality clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -33,11 +33,28 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 
-# ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio).
-bench: build
+# ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
+# then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads.
+bench: build torch
 	@mkdir -p .build/bench
 	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
 	python3 benchmarks/peers/numpy_map.py .build/bench/admm-p8
+	$(EASGD) bench train --net cifar --batch 128 --threads 1 --peer benchmarks/peers/torch_cnn.py
+	$(EASGD) bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
+
+# The CPU build of PyTorch for the training peer (installs offline on these machines).
+torch:
+	@python3 -c "import torch" 2>/dev/null || pip install torch==2.13.0+cpu
+
+# The training quality bars (benchmarks/README.md): Fashion-MNIST, small net, MSGD, 5 epochs; the paper's
+# CIFAR-10 net on the CIFAR-10 copy, MSGD, 10 epochs. Runs into .build/quality/, figures into plots/.
+CIFAR   ?= ../shared/data/cifar10-jpeg
+quality: build
+	@rm -rf .build/quality && mkdir -p .build/quality
+	$(EASGD) train --method msgd --net small --data fashion-mnist --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out .build/quality/fashion-msgd
+	$(EASGD) plot .build/quality/fashion-msgd --label "MSGD, lr 0.02, momentum 0.9, batch 64" --title "Fashion-MNIST, small net" --x epochs --out plots/fashion-mnist-msgd
+	$(EASGD) train --method msgd --net cifar --data $(CIFAR) --lr 0.002 --momentum 0.99 --epochs 10 --out .build/quality/cifar-msgd
+	$(EASGD) plot .build/quality/cifar-msgd --label "MSGD, lr 0.002, momentum 0.99" --title "CIFAR-10 copy, the paper's 7-layer net" --out plots/cifar-msgd
 
 clean:
 	rm -rf .build

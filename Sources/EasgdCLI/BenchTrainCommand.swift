@@ -22,7 +22,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "cifar, small, imagenet or a notation string.") var net = "cifar"
     @Option(help: "Minibatch size.") var batch = 128
-    @Option(help: "OpenBLAS threads.") var threads = 1
+    @Option(help: "Threads for the matrix products and element-wise loops.") var threads = 1
     @Option(help: "Steps per timed block.") var steps = 10
     @Option(help: "Timed blocks; the median is reported.") var repeats = 5
     @Option(help: "Path of the PyTorch peer script to run with the same settings.") var peer: String?
@@ -36,7 +36,7 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         let spec = try NetSpec(parsing: net)
         let input = spec.input
         let stored = Shape(channels: input.channels, height: input.height + 4, width: input.width + 4)
@@ -68,7 +68,7 @@ struct BenchTrainCommand: ParsableCommand {
         let net = replica.network
         let totalSteps = Double(steps * repeats)
         let stepSeconds = Double(batch) / rate
-        print("net \(spec.text), batch \(batch), \(threads) OpenBLAS thread(s), \(grouped(net.parameterCount)) parameters")
+        print("net \(spec.text), batch \(batch), \(threads) thread(s), \(grouped(net.parameterCount)) parameters")
         print(String(format: "easgd: %.1f img/s (median of %d blocks of %d steps; range %.1f–%.1f); %.1f ms per step",
                      rate, repeats, steps, rates.min()!, rates.max()!, stepSeconds * 1000))
         let flops = Double(net.trainingFlopsPerImage)

@@ -18,27 +18,27 @@ struct PlotCommand: ParsableCommand {
             run, label, step, samples, epoch, seconds, wall_seconds, train_loss, test_loss, test_error) and
             PREFIX.png (left: test error; right: test loss solid, train loss dashed). The time axis is the
             training time (evaluation and checkpoints excluded). Example:
-              easgd plot runs/msgd runs/asgd --labels MSGD,ASGD --out plots/fashion
+              easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
             """
     )
 
     @Argument(help: "Run directories (each with metrics.jsonl).") var runs: [String]
     @Option(help: "Output prefix (PREFIX.png and PREFIX.csv).") var out = "plot"
     @Option(help: "x axis: seconds (training wall-clock), epochs or steps.") var x: PlotAxis = .seconds
-    @Option(help: "Comma-separated curve labels, one per run (default: the directory names).") var labels: String?
+    @Option(name: .customLong("label"), help: "A curve label; repeat once per run, in order (default: the directory names).")
+    var labels: [String] = []
     @Option(help: "Figure title.") var title: String?
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
-        if let labels, labels.split(separator: ",", omittingEmptySubsequences: false).count != runs.count {
-            throw ValidationError("--labels has \(labels.split(separator: ",", omittingEmptySubsequences: false).count) labels for \(runs.count) runs")
+        if !labels.isEmpty, labels.count != runs.count {
+            throw ValidationError("--label given \(labels.count) times for \(runs.count) runs (give one per run, or none)")
         }
         try checkOutputDirectory(ofPrefix: out)
     }
 
     func run() throws {
-        let names = labels.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-            ?? runs.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let names = labels.isEmpty ? runs.map { URL(fileURLWithPath: $0).lastPathComponent } : labels
         var csv = CSV(header: ["run", "label", "step", "samples", "epoch", "seconds", "wall_seconds",
                                "train_loss", "test_loss", "test_error"])
         var blocks: [RunBlock] = []

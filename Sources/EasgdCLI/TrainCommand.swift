@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initialisation, data order, crops and dropout (default 1).") var seed: UInt64?
     @Option(help: "Evaluate every N steps (default: four times per epoch).") var evalEvery: Int?
     @Option(help: "Checkpoint every M minutes (default 10).") var checkpointEvery: Double?
-    @Option(help: "OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Threads for the matrix products and element-wise loops (default: all cores).") var threads: Int?
     @Option(help: "The run directory to create.") var out: String?
     @Option(help: "Continue the run in RUN_DIR from its checkpoint (settings from its config.json).") var resume: String?
     @Flag(help: "No progress bar or per-evaluation lines.") var quiet = false
@@ -100,12 +100,12 @@ struct TrainCommand: ParsableCommand {
             var saved = try RunFiles.readSettings(resume)
             if let threads { saved.threads = threads }
             if !budget.isEmpty { saved.budget = budget }
-            BLASThreads.set(saved.threads)
+            ComputeThreads.set(saved.threads)
             run = try TrainingRun.resume(directory: resume, settings: saved)
             printError("resuming \(resume) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs)))")
         } else {
             let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-            BLASThreads.set(threadCount)
+            ComputeThreads.set(threadCount)
             let dataArgument = data ?? "fashion-mnist"
             let netName = net ?? (dataArgument.lowercased() == "fashion-mnist" ? "small" : "cifar")
             let spec = try NetSpec(parsing: netName)

@@ -47,12 +47,15 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         Scalar.gemm(transA: false, transB: false, m: outputShape.channels, n: width, k: rows, alpha: 1,
                     a: parameters, lda: rows, b: col, ldb: width, beta: 0, c: out, ldc: width)
         let bias = parameters + weightCount
-        for i in 0..<n {
-            for c in 0..<outputShape.channels {
-                let src = out + c * width + i * plane
-                let dst = y + (i * outputShape.channels + c) * plane
-                let b = bias[c]
-                for l in 0..<plane { dst[l] = src[l] + b }
+        let channels = outputShape.channels
+        Parallel.forEach(n) { images in
+            for i in images {
+                for c in 0..<channels {
+                    let src = out + c * width + i * plane
+                    let dst = y + (i * channels + c) * plane
+                    let b = bias[c]
+                    for l in 0..<plane { dst[l] = src[l] + b }
+                }
             }
         }
     }
@@ -66,17 +69,19 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         let channels = outputShape.channels
         let dOut = product.pointer(count: channels * width)
         let biasGradient = gradient + weightCount
-        for c in 0..<channels {
-            var sum: Scalar = 0
-            for i in 0..<n {
-                let src = dy + (i * channels + c) * plane
-                let dst = dOut + c * width + i * plane
-                for l in 0..<plane {
-                    dst[l] = src[l]
-                    sum += src[l]
+        Parallel.forEach(channels) { range in
+            for c in range {
+                var sum: Scalar = 0
+                for i in 0..<n {
+                    let src = dy + (i * channels + c) * plane
+                    let dst = dOut + c * width + i * plane
+                    for l in 0..<plane {
+                        dst[l] = src[l]
+                        sum += src[l]
+                    }
                 }
+                biasGradient[c] = sum
             }
-            biasGradient[c] = sum
         }
         let col = columns.pointer(count: rows * width)    // as left by forward
         Scalar.gemm(transA: false, transB: true, m: channels, n: rows, k: width, alpha: 1,
@@ -94,21 +99,21 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         let (h, w) = (inputShape.height, inputShape.width)
         let (ho, wo) = (outputShape.height, outputShape.width)
         let plane = ho * wo, width = n * plane, s = stride
-        for c in 0..<inputShape.channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = col + ((c * kernel + ky) * kernel + kx) * width
-                    for i in 0..<n {
-                        let image = x + (i * inputShape.channels + c) * h * w
-                        let dst = row + i * plane
-                        for oy in 0..<ho {
-                            let src = image + (oy * s + ky) * w + kx
-                            let d = dst + oy * wo
-                            if s == 1 {
-                                d.update(from: src, count: wo)
-                            } else {
-                                for ox in 0..<wo { d[ox] = src[ox * s] }
-                            }
+        let (channels, k) = (inputShape.channels, kernel)
+        Parallel.forEach(channels * k * k) { rows in
+            for r in rows {
+                let (c, ky, kx) = (r / (k * k), r / k % k, r % k)
+                let row = col + r * width
+                for i in 0..<n {
+                    let image = x + (i * channels + c) * h * w
+                    let dst = row + i * plane
+                    for oy in 0..<ho {
+                        let src = image + (oy * s + ky) * w + kx
+                        let d = dst + oy * wo
+                        if s == 1 {
+                            d.update(from: src, count: wo)
+                        } else {
+                            for ox in 0..<wo { d[ox] = src[ox * s] }
                         }
                     }
                 }
@@ -122,18 +127,23 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         let (h, w) = (inputShape.height, inputShape.width)
         let (ho, wo) = (outputShape.height, outputShape.width)
         let plane = ho * wo, width = n * plane, s = stride
-        dx.update(repeating: 0, count: n * inputShape.count)
-        for c in 0..<inputShape.channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let row = dCol + ((c * kernel + ky) * kernel + kx) * width
-                    for i in 0..<n {
-                        let image = dx + (i * inputShape.channels + c) * h * w
-                        let src = row + i * plane
-                        for oy in 0..<ho {
-                            let d = image + (oy * s + ky) * w + kx
-                            let r = src + oy * wo
-                            for ox in 0..<wo { d[ox * s] += r[ox] }
+        let channels = inputShape.channels
+        // In parallel over input channels: each owns its planes of dx, and the order of the sums within a
+        // channel does not depend on the thread count.
+        Parallel.forEach(channels) { range in
+            for c in range {
+                for i in 0..<n { (dx + (i * channels + c) * h * w).update(repeating: 0, count: h * w) }
+                for ky in 0..<kernel {
+                    for kx in 0..<kernel {
+                        let row = dCol + ((c * kernel + ky) * kernel + kx) * width
+                        for i in 0..<n {
+                            let image = dx + (i * channels + c) * h * w
+                            let src = row + i * plane
+                            for oy in 0..<ho {
+                                let d = image + (oy * s + ky) * w + kx
+                                let r = src + oy * wo
+                                for ox in 0..<wo { d[ox * s] += r[ox] }
+                            }
                         }
                     }
                 }

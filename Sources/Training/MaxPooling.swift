@@ -32,11 +32,13 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
         let (ho, wo) = (outputShape.height, outputShape.width)
         let planes = n * inputShape.channels
         if argmax.count < planes * ho * wo { argmax = [Int32](repeating: 0, count: planes * ho * wo) }
+        let (window, stride) = (self.window, self.stride)
         argmax.withUnsafeMutableBufferPointer { arg in
-            for p in 0..<planes {
+            let argBase = arg.baseAddress!
+            Parallel.forEach(planes) { range in for p in range {
                 let src = x + p * h * w
                 let dst = y + p * ho * wo
-                let idx = arg.baseAddress! + p * ho * wo
+                let idx = argBase + p * ho * wo
                 for oy in 0..<ho {
                     for ox in 0..<wo {
                         var best = (oy * stride) * w + ox * stride
@@ -52,7 +54,7 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
                         idx[oy * wo + ox] = Int32(best)
                     }
                 }
-            }
+            } }
         }
     }
 
@@ -64,11 +66,14 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
         let (h, w) = (inputShape.height, inputShape.width)
         let out = outputShape.height * outputShape.width
         let planes = n * inputShape.channels
-        dx.update(repeating: 0, count: planes * h * w)
         argmax.withUnsafeBufferPointer { arg in
-            for p in 0..<planes {
-                let d = dx + p * h * w
-                for o in 0..<out { d[Int(arg[p * out + o])] += dy[p * out + o] }
+            let argBase = arg.baseAddress!
+            Parallel.forEach(planes) { range in
+                for p in range {
+                    let d = dx + p * h * w
+                    d.update(repeating: 0, count: h * w)
+                    for o in 0..<out { d[Int(argBase[p * out + o])] += dy[p * out + o] }
+                }
             }
         }
     }

@@ -154,7 +154,7 @@ struct RunConfig: Codable {
     var openblas: String
     var data: DataDescription
     var model: ModelDescription
-    var created: String
+    var written: String
 
     struct DataDescription: Codable {
         var format: String

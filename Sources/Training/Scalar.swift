@@ -2,7 +2,9 @@
 // Each supplies its BLAS matrix product and the two transcendental functions the layers need.
 
 import COpenBLAS
+import Dispatch
 import Foundation
+import Synchronization
 
 public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable where Self.RawSignificand: FixedWidthInteger {
     /// C ← α·op(A)·op(B) + β·C, row-major (cblas_sgemm / cblas_dgemm).
@@ -50,10 +52,41 @@ extension Double: NetworkScalar {
     }
 }
 
-/// The number of threads OpenBLAS uses for every matrix product in this process.
-public enum BLASThreads {
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var current: Int { Int(openblas_get_num_threads()) }
+/// The threads one network uses inside a step: OpenBLAS's for the matrix products, and the same number for
+/// the element-wise loops (im2col, col2im, pooling, bias). Process-wide, like OpenBLAS's own setting; a
+/// multi-worker engine sets it to 1 and runs one worker per thread instead.
+public enum ComputeThreads {
+    private static let elementwise = Atomic<Int>(1)
+
+    public static func set(_ n: Int) {
+        precondition(n >= 1, "thread count must be positive")
+        openblas_set_num_threads(Int32(n))
+        elementwise.store(n, ordering: .relaxed)
+    }
+    public static var current: Int { elementwise.load(ordering: .relaxed) }
     /// OpenBLAS's build description (version, core), for run records.
-    public static var configuration: String { String(cString: openblas_get_config()) }
+    public static var blasConfiguration: String { String(cString: openblas_get_config()) }
+}
+
+/// Splits 0..<count into `ComputeThreads.current` contiguous chunks run concurrently. Each index is handled by
+/// exactly one chunk, in order, so results do not depend on the thread count.
+enum Parallel {
+    static func forEach(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let threads = min(ComputeThreads.current, count)
+        if threads <= 1 {
+            body(0..<count)
+            return
+        }
+        // The chunks touch disjoint memory (the callers' contract), so handing the closure to other threads is safe.
+        withoutActuallyEscaping(body) { escapable in
+            let chunk = UncheckedClosure(run: escapable)
+            DispatchQueue.concurrentPerform(iterations: threads) { k in
+                chunk.run((count * k / threads)..<(count * (k + 1) / threads))
+            }
+        }
+    }
+
+    private struct UncheckedClosure: @unchecked Sendable {
+        let run: (Range<Int>) -> Void
+    }
 }

@@ -218,7 +218,7 @@ public final class TrainingRun {
     private func writeConfig() throws {
         let formatter = ISO8601DateFormatter()
         let config = RunConfig(
-            settings: settings, toolkit: Toolkit.version, openblas: BLASThreads.configuration,
+            settings: settings, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
             data: .init(format: data.format, source: data.source, train: data.train.count, test: data.test.count,
                         storedShape: [data.train.shape.channels, data.train.shape.height, data.train.shape.width],
                         inputShape: [spec.input.channels, spec.input.height, spec.input.width],
@@ -228,7 +228,7 @@ public final class TrainingRun {
                         channelMean: preprocessing.mean),
             model: .init(parameters: replica.parameterCount,
                          forwardMFLOPPerImage: Double(replica.network.forwardFlopsPerImage) / 1e6),
-            created: formatter.string(from: Date()))
+            written: formatter.string(from: Date()))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(directory))

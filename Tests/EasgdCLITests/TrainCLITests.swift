@@ -131,15 +131,15 @@ func badTrainingInputGetsOneLineError(arguments template: [String], needle: Stri
     }
     let prefix = root.appendingPathComponent("fig").path
     let r = try easgd(["plot", root.appendingPathComponent("a").path, root.appendingPathComponent("b").path,
-                       "--labels", "η=0.01,η=0.02", "--out", prefix])
+                       "--label", "η=0.01", "--label", "η=0.02", "--out", prefix])
     #expect(r.status == 0, "\(r.stderr)")
     let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n")
     #expect(csv.count == 1 + 3 + 3)
     #expect(csv[1].hasPrefix("0,η=0.01,0,0,") && csv[4].hasPrefix("1,η=0.02,0,0,"))
     let png = try Data(contentsOf: URL(fileURLWithPath: prefix + ".png"))
     #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000)
-    let bad = try easgd(["plot", root.appendingPathComponent("a").path, "--labels", "x,y", "--out", prefix])
-    #expect(bad.status != 0 && bad.stderr.contains("--labels has 2 labels for 1 runs"))
+    let bad = try easgd(["plot", root.appendingPathComponent("a").path, "--label", "x", "--label", "y", "--out", prefix])
+    #expect(bad.status != 0 && bad.stderr.contains("--label given 2 times for 1 runs"))
 }
 
 @Test func netDescribeCountsTheCifarNet() throws {

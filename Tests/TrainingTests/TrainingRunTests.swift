@@ -26,6 +26,31 @@ func settings(_ method: SequentialMethod, steps: Int) -> TrainingSettings {
 }
 
 @Suite(.serialized) struct TrainingRuns {
+    /// The element-wise loops split over threads give the same numbers as one thread (each output is computed
+    /// by one chunk in the same order); the products are small enough that OpenBLAS stays on one thread.
+    @Test func elementwiseThreadsDoNotChangeTheNumbers() throws {
+        let net = try Network<Double>("(3,14)C(6,10)P(6,5)C(4,3)D(8,1)S(4,1)", maxBatch: 5)
+        let theta = FlatBuffer<Double>(count: net.parameterCount)
+        net.initialize(theta, seed: 3)
+        var rng = SplitMix64(seed: 4)
+        let input = (0..<(5 * 3 * 14 * 14)).map { _ in rng.nextGaussian() }
+        let labels: [Int32] = [0, 3, 1, 2, 3]
+        func gradient(threads: Int) -> [Double] {
+            ComputeThreads.set(threads)
+            defer { ComputeThreads.set(1) }
+            let g = FlatBuffer<Double>(count: net.parameterCount)
+            var drop = SplitMix64(seed: 9)
+            _ = labels.withUnsafeBufferPointer {
+                net.lossAndGradient(parameters: theta.readOnly, input: input, labels: $0, batch: 5, gradient: g.pointer, rng: &drop)
+            }
+            return g.array
+        }
+        let one = gradient(threads: 1), two = gradient(threads: 2), three = gradient(threads: 3)
+        for k in one.indices {
+            #expect(isClose(one[k], two[k], relative: 1e-14, absolute: 1e-15) && isClose(one[k], three[k], relative: 1e-14, absolute: 1e-15))
+        }
+    }
+
     @Test func asgdAverageIsTheMeanOfTheIterates() throws {
         let dir = try temporaryDirectory("asgd")
         defer { try? FileManager.default.removeItem(atPath: dir) }
