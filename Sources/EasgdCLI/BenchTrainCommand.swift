@@ -11,10 +11,10 @@ struct BenchTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Time training steps of a CNN (forward + backward + MSGD update) and compare with PyTorch.",
         discussion: """
-            Synthetic images (random bytes, stored 4 pixels larger than the net input so the crop path runs) go
-            through the same data path, network and Nesterov update as `easgd train`. Prints img/s (median over
-            --repeats blocks of --steps steps), time per layer, the FLOP count per image and the achieved GFLOP/s,
-            and the peak resident memory. With --peer, runs benchmarks/peers/torch_cnn.py with the same net,
+            Synthetic images (random bytes, stored 4 pixels larger than the net input so the crop path runs) go \
+            through the same data path, network and Nesterov update as `easgd train`. Prints img/s (median over \
+            --repeats blocks of --steps steps), time per layer, the FLOP count per image and the achieved GFLOP/s, \
+            and the peak resident memory. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
             batch and thread count and prints both rates and their ratio:
               easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
             """

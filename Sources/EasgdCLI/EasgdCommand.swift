@@ -1,19 +1,22 @@
-// The `easgd` command: a thin layer that parses, validates and calls `Dynamics` and `Plotting`.
+// The `easgd` command: a thin layer that parses, validates and calls `Dynamics`, `Training` and `Plotting`.
 
 import ArgumentParser
 import Foundation
+import Training
 
 public struct EasgdCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "easgd",
-        abstract: "Stability analysis of Elastic Averaging SGD and round-robin ADMM (Zhang, Choromanska, LeCun 2015).",
+        abstract: "Stability analysis and CNN training for Elastic Averaging SGD (Zhang, Choromanska, LeCun 2015).",
         discussion: """
-            The round map F of a round-robin scheme on F(x) = h·x²/2 is linear; the scheme is stable when its
+            The round map F of a round-robin scheme on F(x) = h·x²/2 is linear; the scheme is stable when its \
             spectral radius ρ(F) ≤ 1. Start with:
               easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5
               easgd compare --workers 3,8 --out plots/figure1
+            Train the paper's networks (Fashion-MNIST from Debian by default, CIFAR-10 with --data DIR):
+              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
             """,
-        version: "0.1.0",
+        version: Toolkit.version,
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self]
     )

@@ -17,12 +17,12 @@ struct NetDescribeCommand: ParsableCommand {
         commandName: "describe",
         abstract: "Print a network's layers, shapes, parameter count and MFLOP per image.",
         discussion: """
-            SPEC is a name (cifar, imagenet, small) or the paper's notation, where (c,y) is the size of a layer's
-            input (c channels of y×y) and the letter before it the layer that produced it: C convolution + ReLU,
+            SPEC is a name (cifar, imagenet, small) or the paper's notation, where (c,y) is the size of a layer's \
+            input (c channels of y×y) and the letter before it the layer that produced it: C convolution + ReLU, \
             P max pooling, D fully connected + ReLU + dropout 0.5, S softmax output. Examples:
               easgd net describe cifar
               easgd net describe "(1,28)C(32,24)P(32,12)C(64,8)P(64,4)D(256,1)S(10,1)"
-            Kernel and stride follow from the sizes: a valid convolution with the smallest stride s whose kernel
+            Kernel and stride follow from the sizes: a valid convolution with the smallest stride s whose kernel \
             k = y_in − s(y_out − 1) satisfies s ≤ k ≤ 7; pooling windows are y_in/y_out wide and do not overlap.
             """
     )

@@ -14,9 +14,9 @@ struct PlotCommand: ParsableCommand {
         commandName: "plot",
         abstract: "Plot test error and losses of training runs against wall-clock time.",
         discussion: """
-            Reads RUN_DIR/metrics.jsonl of each run and writes PREFIX.csv (all runs, one block of rows per run:
-            run, label, step, samples, epoch, seconds, wall_seconds, train_loss, test_loss, test_error) and
-            PREFIX.png (left: test error; right: test loss solid, train loss dashed). The time axis is the
+            Reads RUN_DIR/metrics.jsonl of each run and writes PREFIX.csv (all runs, one block of rows per run: \
+            run, label, step, samples, epoch, seconds, wall_seconds, train_loss, test_loss, test_error) and \
+            PREFIX.png (left: test error; right: test loss solid, train loss dashed). The time axis is the \
             training time (evaluation and checkpoints excluded). Example:
               easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
             """

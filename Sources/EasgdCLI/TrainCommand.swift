@@ -11,24 +11,24 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a CNN on one worker (the p = 1 reference methods of the paper).",
         discussion: """
-            Methods: sgd; msgd (Nesterov momentum δ); asgd (the running mean of the iterates, rate 1/(t+1));
-            mvasgd (a moving average with constant rate). ASGD and MVASGD are evaluated at their average.
+            Methods: sgd; msgd (Nesterov momentum δ); asgd (the running mean of the iterates, rate 1/(t+1)); \
+            mvasgd (a moving average with constant rate). ASGD and MVASGD are evaluated at their average. \
             The objective is the mean cross-entropy plus (weight decay)/2·‖x‖² over all parameters.
 
-            Data: 'fashion-mnist' (the Debian package dataset-fashion-mnist, the default) or a directory with
-            CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin, plain or .gz) or IDX files
-            (train-images-idx3-ubyte, ..., plain or .gz). Pixels are scaled to [0, 1] and the per-channel training
-            mean is subtracted; CIFAR's 32×32 images give random 28×28 crops with horizontal flips for training and
+            Data: 'fashion-mnist' (the Debian package dataset-fashion-mnist, the default) or a directory with \
+            CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin, plain or .gz) or IDX files \
+            (train-images-idx3-ubyte, ..., plain or .gz). Pixels are scaled to [0, 1] and the per-channel training \
+            mean is subtracted; CIFAR's 32×32 images give random 28×28 crops with horizontal flips for training and \
             the centre crop for testing. The default net is 'small' for Fashion-MNIST and 'cifar' otherwise.
 
-            RUN_DIR receives config.json (every setting, the seed, versions), metrics.jsonl and metrics.csv (one
-            record per evaluation: step, samples, epoch, training seconds, wall seconds, train loss, test loss, test
-            error) and checkpoint.bin (atomic, checksummed; every --checkpoint-every minutes, at the end, and on
+            RUN_DIR receives config.json (every setting, the seed, versions), metrics.jsonl and metrics.csv (one \
+            record per evaluation: step, samples, epoch, training seconds, wall seconds, train loss, test loss, test \
+            error) and checkpoint.bin (atomic, checksummed; every --checkpoint-every minutes, at the end, and on \
             SIGINT/SIGTERM). A run stops at the first budget reached. Examples:
-              easgd train --method msgd --lr 0.01 --momentum 0.9 --epochs 5 --out runs/fashion
-              easgd train --method msgd --data ../shared/data/cifar10-jpeg --net cifar --lr 0.005 --epochs 10 --out runs/cifar
+              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
+              easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
-            Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by
+            Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by \
             SIGINT/SIGTERM after writing a checkpoint.
             """
     )
