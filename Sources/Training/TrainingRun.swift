@@ -33,6 +33,7 @@ struct RunState: Codable {
     var step: Int
     var samples: Int
     var trainingSeconds: Double
+    var wallSeconds: Double
     var stream: StreamState
     var dropout: UInt64
     var lossSum: Double
@@ -56,6 +57,9 @@ public final class TrainingRun {
     private var lossCount = 0
     private let preprocessing: Preprocessing
     private var resumed = false
+    /// Wall seconds of the run before this process (from the checkpoint), and the clock while running.
+    private var wallSecondsAtStart = 0.0
+    private var currentWall: () -> Double = { 0 }
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
     public init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
@@ -119,8 +123,9 @@ public final class TrainingRun {
                     log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let wallStart = DispatchTime.now().uptimeNanoseconds
-        let wallOffset = records.last?.wallSeconds ?? 0
+        let wallOffset = wallSecondsAtStart
         func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }
+        currentWall = wall
         var lastCheckpointWall = wall()
 
         try writeConfig()
@@ -129,7 +134,7 @@ public final class TrainingRun {
         } else {
             let record = evaluateRecord(wallSeconds: wall())
             guard record.testLoss.isFinite else {
-                return .diverged(step: 0, reason: "the initial test loss is \(record.testLoss)", lastCheckpointStep: 0)
+                return .diverged(step: 0, reason: "the initial test loss is not finite", lastCheckpointStep: 0)
             }
             records.append(record)
             log(record)
@@ -153,7 +158,8 @@ public final class TrainingRun {
             trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             samples += settings.batch
             guard loss.isFinite else {
-                return .diverged(step: step, reason: "the training loss became \(loss)", lastCheckpointStep: lastCheckpointStep)
+                return .diverged(step: step, reason: "the training loss is \(loss.isNaN ? "NaN" : "infinite")",
+                                 lastCheckpointStep: lastCheckpointStep)
             }
             lossSum += loss
             lossCount += 1
@@ -236,7 +242,8 @@ public final class TrainingRun {
 
     private func writeCheckpoint() throws {
         let state = RunState(method: settings.optimizer.method, parameterCount: replica.parameterCount, step: step,
-                             samples: samples, trainingSeconds: trainingSeconds, stream: replica.stream.state,
+                             samples: samples, trainingSeconds: trainingSeconds, wallSeconds: currentWall(),
+                             stream: replica.stream.state,
                              dropout: replica.dropout.state, lossSum: lossSum, lossCount: lossCount,
                              metricsCount: records.count)
         try Checkpoint.write(state, buffers: optimizer.stateBuffers, to: RunFiles.checkpoint(directory))
@@ -258,6 +265,7 @@ public final class TrainingRun {
         optimizer.step = state.step
         samples = state.samples
         trainingSeconds = state.trainingSeconds
+        wallSecondsAtStart = state.wallSeconds
         replica.stream.restore(state.stream)
         replica.dropout.state = state.dropout
         lossSum = state.lossSum
