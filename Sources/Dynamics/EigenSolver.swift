@@ -111,3 +111,23 @@ public final class EigenSolver {
         return (0..<n).map { Eigenvalue(re: wr[$0], im: wi[$0]) }
     }
 }
+
+/// Eigen-decomposition of a symmetric matrix (LAPACK dsyev): ascending eigenvalues and orthonormal eigenvectors
+/// (column j of `vectors` belongs to `values[j]`).
+public func symmetricEigen(_ m: Matrix) throws -> (values: [Double], vectors: Matrix) {
+    precondition(m.rows == m.columns, "symmetric eigen-decomposition needs a square matrix")
+    guard m.storage.allSatisfy({ $0.isFinite }) else { throw EigenSolverError.nonFinite }
+    let n = m.rows
+    var a = m.storage                       // column-major; dsyev reads the upper triangle
+    var w = [Double](repeating: 0, count: n)
+    let info = a.withUnsafeMutableBufferPointer { ap in
+        w.withUnsafeMutableBufferPointer { wp in
+            LAPACKE_dsyev(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), easgd_lapack_int(n),
+                          ap.baseAddress, easgd_lapack_int(n), wp.baseAddress)
+        }
+    }
+    guard info == 0 else { throw EigenSolverError.lapack(routine: "dsyev", info: Int(info)) }
+    var vectors = Matrix(rows: n, columns: n)
+    vectors.storage = a
+    return (w, vectors)
+}

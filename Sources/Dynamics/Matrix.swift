@@ -26,6 +26,13 @@ public struct Matrix: Equatable, Sendable {
     }
 
     /// The product self · other through CBLAS dgemm.
+    /// Every entry multiplied by s.
+    public func scaled(by s: Double) -> Matrix {
+        var m = self
+        for k in 0..<m.storage.count { m.storage[k] *= s }
+        return m
+    }
+
     public static func * (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.columns == rhs.rows, "matrix sizes do not agree for a product")
         var result = Matrix(rows: lhs.rows, columns: rhs.columns)

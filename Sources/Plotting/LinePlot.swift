@@ -18,7 +18,7 @@ public struct LineSeries: Sendable {
 public enum LinePlot {
     public static func script(series: [LineSeries], references: [(expression: String, title: String)] = [],
                               title: String, xLabel: String, yLabel: String, output: String, terminal: Terminal,
-                              size: (width: Int, height: Int) = (900, 600)) -> String {
+                              size: (width: Int, height: Int) = (900, 600), logY: Bool = false) -> String {
         var s: [String] = []
         s.append(terminal.setTerminal(width: size.width, height: size.height))
         s.append("set output \(Gnuplot.quote(output))")
@@ -28,6 +28,7 @@ public enum LinePlot {
         s.append("set ylabel \(Gnuplot.quote(yLabel))")
         s.append("set key top left opaque box")
         s.append("set grid")
+        if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")
         var plots = series.map {
             "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2 title \(Gnuplot.quote($0.title))"

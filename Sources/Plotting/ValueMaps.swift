@@ -1,0 +1,49 @@
+// Panels of positive quantities on a log colour scale (e.g. an MSE over (ηh, β)), sharing one colour range.
+// Missing values (divergence) show the grey background; optional dashed curves mark boundaries.
+
+public struct ValueMapPanel: Sendable {
+    /// CSV with a header line and columns x, y, log10(value) (NaN where there is no value), x fastest.
+    public var csv: String
+    public var title: String
+    public var curves: [(expression: String, title: String)]
+    public init(csv: String, title: String, curves: [(expression: String, title: String)] = []) {
+        self.csv = csv
+        self.title = title
+        self.curves = curves
+    }
+}
+
+public enum ValueMaps {
+    public static func script(panels: [ValueMapPanel], columns: Int, xLabel: String, yLabel: String,
+                              colourLabel: String, log10Range: (Double, Double), title: String,
+                              output: String, terminal: Terminal, panelSize: (Int, Int) = (420, 360)) -> String {
+        let rows = (panels.count + columns - 1) / columns
+        var s: [String] = []
+        s.append(terminal.setTerminal(width: panelSize.0 * columns, height: panelSize.1 * rows + 50))
+        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set datafile separator ','")
+        s.append("set palette defined (0 '#fff5eb', 0.25 '#fdbe85', 0.5 '#fd8d3c', 0.75 '#d94701', 1 '#7f2704')")
+        s.append("set cbrange [\(log10Range.0):\(log10Range.1)]")
+        s.append("set cblabel \(Gnuplot.quote(colourLabel))")
+        s.append("set tics out")
+        s.append("set xlabel \(Gnuplot.quote(xLabel)) offset 0,0.5")
+        s.append("set ylabel \(Gnuplot.quote(yLabel)) offset 1,0")
+        s.append("set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb '#bdbdbd' fillstyle solid noborder")
+        s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',13'")
+        s.append("unset key")
+        for (k, panel) in panels.enumerated() {
+            s.append("set title \(Gnuplot.quote(panel.title)) font ',11'")
+            s.append("set autoscale xfix; set autoscale yfix")
+            // One colour bar per row, on the last panel; the scale is shared.
+            s.append(k % columns == columns - 1 || k == panels.count - 1 ? "set colorbox" : "unset colorbox")
+            var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using 1:2:3 with image notitle"]
+            for c in panel.curves {
+                plots.append("\(c.expression) with lines dt 2 lw 1.5 lc rgb 'black' title \(Gnuplot.quote(c.title))")
+            }
+            s.append("plot " + plots.joined(separator: ", \\\n     "))
+        }
+        s.append("unset multiplot")
+        s.append("set output")
+        return s.joined(separator: "\n") + "\n"
+    }
+}
