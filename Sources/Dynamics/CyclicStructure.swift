@@ -26,3 +26,48 @@ extension RoundRobinScheme {
         try solver.eigenvalues(of: probedRoundMap())
     }
 }
+
+extension RoundRobinScheme {
+    /// The cyclic polynomial of a scheme whose workers each own a block of k = 1 or 2 coordinates
+    /// (worker i's block starts at k·i) and a center at the last index that persists between activations
+    /// (EASGD, EAMSGD, DOWNPOUR). Worker 0's activation acts on its block w and the center c as
+    /// w' = A w + b c, c' = gᵀw + d c. With Q = Π·G₁, an eigenvector has w_j = μ^{j−1} w_1 and
+    ///   det(zI − A)(μ − d) − gᵀ adj(zI − A) b = 0,  z = μ^p,
+    /// a polynomial of degree kp + 1 in μ. For k = 2, adj(zI − A) = zI + adj(−A).
+    func blockCyclicPolynomial() -> [Double] {
+        let k = blockSize, p = workers, center = stateDimension - 1
+        precondition(k == 1 || k == 2, "block cyclic polynomial for blocks of 1 or 2 coordinates")
+        precondition(center == k * p, "the center must follow the workers' blocks")
+        var scratch = [Double](repeating: 0, count: stateDimension)
+        let rows = Array(0..<k) + [center]
+        let columns = (Array(0..<k) + [center]).map { probeWorker0(column: $0, rows: rows, scratch: &scratch) }
+        // columns[col][row]: A = rows/cols 0..<k, b = column center rows 0..<k, gᵀ = row center cols 0..<k, d.
+        func entry(_ row: Int, _ col: Int) -> Double { columns[col][row] }
+        let d = entry(k, k)
+        var c = [Double](repeating: 0, count: k * p + 2)
+        if k == 1 {
+            let a = entry(0, 0), b = entry(0, 1), g = entry(1, 0)
+            // (z − a)(μ − d) − g b
+            c[p + 1] += 1
+            c[p] -= d
+            c[1] -= a
+            c[0] += a * d - g * b
+        } else {
+            let (a11, a12, a21, a22) = (entry(0, 0), entry(0, 1), entry(1, 0), entry(1, 1))
+            let (b1, b2) = (entry(0, 2), entry(1, 2))
+            let (g1, g2) = (entry(2, 0), entry(2, 1))
+            let trace = a11 + a22, det = a11 * a22 - a12 * a21
+            // gᵀ adj(zI − A) b = (gᵀb) z + gᵀ adj(−A) b, adj(−A) = [[−a22, a12], [a21, −a11]]
+            let r1 = g1 * b1 + g2 * b2
+            let r0 = g1 * (-a22 * b1 + a12 * b2) + g2 * (a21 * b1 - a11 * b2)
+            // (z² − tr z + det)(μ − d) − r1 z − r0, z = μ^p
+            c[2 * p + 1] += 1
+            c[2 * p] -= d
+            c[p + 1] -= trace
+            c[p] += trace * d - r1
+            c[1] += det
+            c[0] += -det * d - r0
+        }
+        return c
+    }
+}

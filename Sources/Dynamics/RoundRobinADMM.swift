@@ -1,5 +1,5 @@
 // Round-robin linearized ADMM on the quadratic (section 4). State (λ_1, x_1, …, λ_p, x_p, x̃) ∈ R^{2p+1}.
-// Worker i's activation is F3∘F2∘F1:
+// Worker i's activation is F3∘F2^τ∘F1 (τ = 1 in the paper; τ > 1 takes τ primal steps per activation):
 //   F1: λ_i ← λ_i − (x_i − x̃)
 //   F2: x_i ← (x_i − η∇F(x_i) + ηρ(λ_i + x̃)) / (1 + ηρ)
 //   F3: x̃ ← (1/p) Σ_j (x_j − λ_j)
@@ -10,14 +10,19 @@ public struct RoundRobinADMM: RoundRobinScheme {
     public let eta: Double
     public let rho: Double
     public let objective: Quadratic
+    public let tau: Int
 
-    public init(workers: Int, eta: Double, rho: Double, objective: Quadratic = Quadratic()) {
+    public init(workers: Int, eta: Double, rho: Double, objective: Quadratic = Quadratic(), tau: Int = 1) {
         precondition(workers >= 1, "ADMM needs at least one worker")
+        precondition(tau >= 1, "τ must be positive")
         self.workers = workers
         self.eta = eta
         self.rho = rho
         self.objective = objective
+        self.tau = tau
     }
+
+    public var blockSize: Int { 2 }
 
     public var stateDimension: Int { 2 * workers + 1 }
     public var centerIndex: Int { 2 * workers }
@@ -36,6 +41,11 @@ public struct RoundRobinADMM: RoundRobinScheme {
             objective.gradient(at: UnsafeBufferPointer(x), into: g)
             ADMM.workerStep(multiplier: lambda, parameters: x, center: UnsafeBufferPointer(c),
                             gradient: UnsafeBufferPointer(g), learningRate: eta, rho: rho)
+            for _ in 1..<tau {
+                objective.gradient(at: UnsafeBufferPointer(x), into: g)
+                ADMM.primalStep(multiplier: UnsafeBufferPointer(lambda), parameters: x, center: UnsafeBufferPointer(c),
+                                gradient: UnsafeBufferPointer(g), learningRate: eta, rho: rho)
+            }
         }
         let base = UnsafeBufferPointer(s)
         let xs = (0..<workers).map { UnsafeBufferPointer(rebasing: base[parameterIndex($0)..<(parameterIndex($0) + 1)]) }
@@ -59,7 +69,9 @@ public struct RoundRobinADMM: RoundRobinScheme {
             f3[c, parameterIndex(j)] = 1 / Double(workers)
             f3[c, multiplierIndex(j)] = -1 / Double(workers)
         }
-        return f3 * (f2 * f1)
+        var local = f1
+        for _ in 0..<tau { local = f2 * local }
+        return f3 * local
     }
 
     /// With Q = Π·G₁, an eigenvector with μ ≠ 0 has w_j = μ^{j−1} w_1 (w = (λ, x)), x̃ = s(μ)·eᵀw_1/p with

@@ -1,6 +1,8 @@
-// Round-robin EASGD on the quadratic. State (x_1, …, x_p, x̃) ∈ R^{p+1}. For the active worker i
-// (Algorithm 1 with τ = 1, gradient taken at the pre-exchange point):
-//   x_i ← x_i − η∇F(x_i) − α(x_i − x̃);   x̃ ← x̃ + α(x_i − x̃).
+// Round-robin EASGD on the quadratic. State (x_1, …, x_p, x̃) ∈ R^{p+1}. An activation of worker i is τ ticks
+// of its clock under Algorithm 1, starting at a multiple of τ: the first tick exchanges with the center and
+// steps with the gradient at the pre-exchange point,
+//   x_i ← x_i − η∇F(x_i) − α(x_i − x̃);   x̃ ← x̃ + α(x_i − x̃),
+// and the other τ − 1 ticks are local SGD steps x_i ← x_i − η∇F(x_i). (τ = 1 is the paper's section 4.)
 import Elastic
 
 public struct RoundRobinEASGD: RoundRobinScheme {
@@ -8,14 +10,19 @@ public struct RoundRobinEASGD: RoundRobinScheme {
     public let eta: Double
     public let alpha: Double
     public let objective: Quadratic
+    public let tau: Int
 
-    public init(workers: Int, eta: Double, alpha: Double, objective: Quadratic = Quadratic()) {
+    public init(workers: Int, eta: Double, alpha: Double, objective: Quadratic = Quadratic(), tau: Int = 1) {
         precondition(workers >= 1, "EASGD needs at least one worker")
+        precondition(tau >= 1, "τ must be positive")
         self.workers = workers
         self.eta = eta
         self.alpha = alpha
         self.objective = objective
+        self.tau = tau
     }
+
+    public var blockSize: Int { 1 }
 
     public var stateDimension: Int { workers + 1 }
     public var centerIndex: Int { workers }
@@ -28,6 +35,10 @@ public struct RoundRobinEASGD: RoundRobinScheme {
             objective.gradient(at: UnsafeBufferPointer(x), into: g)
             ElasticExchange.exchange(worker: x, center: c, alpha: alpha)
             LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
+            for _ in 1..<tau {
+                objective.gradient(at: UnsafeBufferPointer(x), into: g)
+                LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
+            }
         }
     }
 
@@ -38,22 +49,13 @@ public struct RoundRobinEASGD: RoundRobinScheme {
         m[i, c] = alpha
         m[c, i] = alpha
         m[c, c] = 1 - alpha
+        var local = Matrix.identity(stateDimension)
+        local[i, i] = 1 - eta * objective.h
+        for _ in 1..<tau { m = local * m }
         return m
     }
 
     /// With Q = Π·G₁ (worker 0's activation followed by the cyclic relabelling), an eigenvector has
     /// x_j = μ^{j−1} x_1 and (μ^p − k₁₁)(μ − k₂₂) − k₁₂k₂₁ = 0, where (x', x̃') = K (x, x̃) is worker 0's block.
-    public func cyclicPolynomial() -> [Double] {
-        var scratch = [Double](repeating: 0, count: stateDimension)
-        let rows = [0, centerIndex]
-        let colX = probeWorker0(column: 0, rows: rows, scratch: &scratch)
-        let colC = probeWorker0(column: centerIndex, rows: rows, scratch: &scratch)
-        let (k11, k21, k12, k22) = (colX[0], colX[1], colC[0], colC[1])
-        var c = [Double](repeating: 0, count: workers + 2)
-        c[workers + 1] += 1
-        c[workers] -= k22
-        c[1] -= k11
-        c[0] += k11 * k22 - k12 * k21
-        return c
-    }
+    public func cyclicPolynomial() -> [Double] { blockCyclicPolynomial() }
 }

@@ -8,6 +8,8 @@ public protocol RoundRobinScheme: Sendable {
     var workers: Int { get }
     /// The size of the state vector.
     var stateDimension: Int { get }
+    /// Coordinates per worker: worker i owns k·i ..< k·(i+1); the center is the last coordinate.
+    var blockSize: Int { get }
     /// Names of the state's coordinates, in order (for CSV headers).
     var coordinateNames: [String] { get }
     /// Worker i's activation (0-based i), applied in place by the `Elastic` update functions.
@@ -65,6 +67,17 @@ extension RoundRobinScheme {
 public enum Method: String, CaseIterable, Sendable {
     case easgd
     case admm
+    case eamsgd
+    case downpour
+
+    public var name: String {
+        switch self {
+        case .easgd: "EASGD"
+        case .admm: "ADMM"
+        case .eamsgd: "EAMSGD"
+        case .downpour: "DOWNPOUR"
+        }
+    }
 }
 
 /// The coupling between a worker and the center: the paper's ρ, or the moving rate α = η·ρ.
@@ -87,12 +100,20 @@ public enum Coupling: Sendable, Equatable {
     }
 }
 
-/// Build the scheme for a method at one parameter point.
-public func makeScheme(_ method: Method, workers: Int, eta: Double, coupling: Coupling, h: Double) -> any RoundRobinScheme {
+/// Build the scheme for a method at one parameter point. `momentum` is EAMSGD's δ; `tau` the local steps per
+/// activation; DOWNPOUR ignores the coupling.
+public func makeScheme(_ method: Method, workers: Int, eta: Double, coupling: Coupling, h: Double,
+                       momentum: Double = 0, tau: Int = 1) -> any RoundRobinScheme {
+    let objective = Quadratic(h: h)
     switch method {
     case .easgd:
-        return RoundRobinEASGD(workers: workers, eta: eta, alpha: coupling.alpha(eta: eta), objective: Quadratic(h: h))
+        return RoundRobinEASGD(workers: workers, eta: eta, alpha: coupling.alpha(eta: eta), objective: objective, tau: tau)
     case .admm:
-        return RoundRobinADMM(workers: workers, eta: eta, rho: coupling.rho(eta: eta), objective: Quadratic(h: h))
+        return RoundRobinADMM(workers: workers, eta: eta, rho: coupling.rho(eta: eta), objective: objective, tau: tau)
+    case .eamsgd:
+        return RoundRobinEAMSGD(workers: workers, eta: eta, alpha: coupling.alpha(eta: eta), momentum: momentum,
+                                objective: objective, tau: tau)
+    case .downpour:
+        return RoundRobinDownpour(workers: workers, eta: eta, objective: objective, tau: tau)
     }
 }

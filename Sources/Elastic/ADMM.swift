@@ -22,6 +22,20 @@ public enum ADMM {
         }
     }
 
+    /// The primal step alone, with λ_i held: x_i ← (x_i − η∇F(x_i) + ηρ(λ_i + x̃)) / (1 + ηρ). A worker that
+    /// takes τ local steps per activation does `workerStep` once and then this τ − 1 times.
+    @inlinable
+    public static func primalStep<T: BinaryFloatingPoint>(
+        multiplier lambda: UnsafeBufferPointer<T>, parameters x: UnsafeMutableBufferPointer<T>,
+        center c: UnsafeBufferPointer<T>, gradient g: UnsafeBufferPointer<T>,
+        learningRate eta: T, rho: T
+    ) {
+        precondition(lambda.count == x.count && x.count == c.count && x.count == g.count, "buffers differ in size")
+        let etaRho = eta * rho
+        let scale = 1 / (1 + etaRho)
+        for k in 0..<x.count { x[k] = (x[k] - eta * g[k] + etaRho * (lambda[k] + c[k])) * scale }
+    }
+
     /// The master's update: x̃ ← (1/p) Σ_j (x_j − λ_j) over all p workers.
     @inlinable
     public static func updateCenter<T: BinaryFloatingPoint>(
