@@ -42,8 +42,9 @@ func scheme(_ v: (method: Method, momentum: Double, tau: Int), p: Int, eta: Doub
             let fast = try s.spectralRadiusFromCyclicStructure(solver: solver)
             let gap = abs(fast - reference) / max(reference, 1e-300)
             worst = max(worst, reference > 1e-6 ? gap : 0)
-            // dgeev resolves an eigenvalue to about ε·‖F‖ absolutely, so tiny radii are compared absolutely.
-            #expect(isClose(fast, reference, relative: 1e-8, absolute: 1e-10), "\(v) p=\(p) η=\(eta) second=\(second): \(fast) vs \(reference)")
+            // dgeev resolves an eigenvalue to about ε·‖F‖ absolutely (√ε when it is defective, as near 0), so
+            // radii below 1e-4 are compared absolutely; they are far from the stability boundary anyway.
+            #expect(isClose(fast, reference, relative: 1e-8, absolute: reference < 1e-4 ? 1e-7 : 0), "\(v) p=\(p) η=\(eta) second=\(second): \(fast) vs \(reference)")
         }
     }
     #expect(worst > 0)      // the comparison ran on nonzero radii
