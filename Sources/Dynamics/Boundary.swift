@@ -75,7 +75,7 @@ extension StabilityMap {
         let etas = etaValues, seconds = secondValues, columns = spec.eta.count
         let spec = self.spec, radii = self.radii
         let perRow = Mutex<[Int: [BoundaryPoint]]>([:])
-        let dimension = spec.scheme(eta: etas[0], second: seconds[0]).stateDimension
+        let dimension = spec.solverDimension
         @Sendable func side(_ r: Double) -> Int { r > 1 + Self.marginalBand ? 1 : (r < 1 - Self.marginalBand ? -1 : 0) }
         try forEachRowInParallel(rows: seconds.count, solverDimension: dimension, threads: threads) { j, solver in
             var points: [BoundaryPoint] = []
@@ -85,7 +85,7 @@ extension StabilityMap {
                 if s == 0 { continue }
                 if let last, last.side != s {
                     let root = try brentRootWithValue(etas[last.index], etas[i], relativeTolerance: relativeTolerance) { eta in
-                        try spec.scheme(eta: eta, second: seconds[j]).spectralRadiusFromCyclicStructure(solver: solver) - 1
+                        try spec.radius(eta: eta, second: seconds[j], solver: solver) - 1
                     }
                     points.append(BoundaryPoint(second: seconds[j], eta: root.x, crossing: points.count,
                                                 becomesUnstable: s > 0, radius: root.fx + 1))

@@ -5,14 +5,26 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// What the second axis of a map holds.
+/// What the second axis of a map holds: the coupling ρ or α, or (for DOWNPOUR, which has no coupling) the
+/// number of local steps τ per activation (rounded to an integer).
 public enum CouplingAxis: String, Sendable {
     case rho
     case alpha
+    case tau
 
     public func coupling(_ value: Double) -> Coupling {
-        self == .rho ? .rho(value) : .alpha(value)
+        switch self {
+        case .rho: .rho(value)
+        case .alpha: .alpha(value)
+        case .tau: .alpha(0)
+        }
     }
+}
+
+/// The order in which workers activate: the paper's round-robin, or uniformly at random (mean-square stability).
+public enum Schedule: String, Sendable, CaseIterable {
+    case roundRobin = "round-robin"
+    case random
 }
 
 public struct StabilityMapSpec: Sendable, Equatable {
@@ -22,18 +34,48 @@ public struct StabilityMapSpec: Sendable, Equatable {
     public var eta: GridAxis
     public var second: GridAxis
     public var secondKind: CouplingAxis
+    /// EAMSGD's momentum δ.
+    public var momentum: Double
+    /// Local steps per activation (unless the second axis is τ).
+    public var tau: Int
+    public var schedule: Schedule
 
-    public init(method: Method, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis) {
+    public init(method: Method, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis,
+                momentum: Double = 0, tau: Int = 1, schedule: Schedule = .roundRobin) {
         self.method = method
         self.workers = workers
         self.h = h
         self.eta = eta
         self.second = second
         self.secondKind = secondKind
+        self.momentum = momentum
+        self.tau = tau
+        self.schedule = schedule
     }
 
     public func scheme(eta: Double, second: Double) -> any RoundRobinScheme {
-        makeScheme(method, workers: workers, eta: eta, coupling: secondKind.coupling(second), h: h)
+        let steps = secondKind == .tau ? max(1, Int(second.rounded())) : tau
+        return makeScheme(method, workers: workers, eta: eta, coupling: secondKind.coupling(second), h: h,
+                          momentum: momentum, tau: steps)
+    }
+
+    /// The size of LAPACK workspace a point needs.
+    public var solverDimension: Int {
+        let s = scheme(eta: eta.lower, second: second.lower)
+        return max(s.stateDimension, 1 + s.blockSize + s.blockSize * (s.blockSize + 1))
+    }
+
+    /// The radius the map shows at one point: ρ(F) of the round map (round-robin), or the mean-square radius
+    /// per round ρ(T)^{p/2} (random order). `tracker` (round-robin only) warm-starts along a row.
+    public func radius(eta: Double, second: Double, solver: EigenSolver, tracker: RootTracker? = nil) throws -> Double {
+        let s = scheme(eta: eta, second: second)
+        switch schedule {
+        case .roundRobin:
+            if let tracker { return try tracker.spectralRadius(s) }
+            return try s.spectralRadiusFromCyclicStructure(solver: solver)
+        case .random:
+            return try RandomOrderScheme(s).meanSquareRadiusPerRound(solver: solver)
+        }
     }
 }
 
@@ -102,17 +144,15 @@ extension StabilityMap {
         let columns = spec.eta.count, rows = spec.second.count
         let results = SharedResults(count: rows * columns)
         let etas = spec.eta.values, seconds = spec.second.values
-        let dimension = spec.scheme(eta: etas[0], second: seconds[0]).stateDimension
         let lapack = Atomic<Int>(0), tracked = Atomic<Int>(0)
-        try forEachRowInParallel(rows: rows, solverDimension: dimension, threads: threads) { j, solver in
+        try forEachRowInParallel(rows: rows, solverDimension: spec.solverDimension, threads: threads) { j, solver in
             let tracker = RootTracker(solver: solver)
             defer {
                 lapack.add(tracker.lapackSolves, ordering: .relaxed)
                 tracked.add(tracker.trackedSolves, ordering: .relaxed)
             }
             for i in 0..<columns {
-                let scheme = spec.scheme(eta: etas[i], second: seconds[j])
-                let r = try tracker.spectralRadius(scheme)
+                let r = try spec.radius(eta: etas[i], second: seconds[j], solver: solver, tracker: tracker)
                 guard r.isFinite else { throw StabilityMapError.nonFinite(eta: etas[i], second: seconds[j]) }
                 results.pointer[j * columns + i] = r
             }

@@ -4,6 +4,17 @@ import ArgumentParser
 import Dynamics
 
 extension Method: ExpressibleByArgument {}
+extension Schedule: ExpressibleByArgument {}
+
+/// Momentum only for EAMSGD, in [0, 1); τ in 1...1024.
+func checkSchemeExtras(method: Method, momentum: Double?, tau: Int) throws {
+    if let momentum {
+        guard method == .eamsgd else { throw ValidationError("--momentum applies to eamsgd only") }
+        try checkFinite("--momentum", momentum)
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
+    }
+    guard tau >= 1, tau <= 1024 else { throw ValidationError("--tau must be between 1 and 1024 (got \(tau))") }
+}
 
 /// `LO:HI` with finite LO < HI.
 public struct ParameterRange: ExpressibleByArgument, Sendable, Equatable {
@@ -128,23 +139,32 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
 struct SchemeOptions: ParsableArguments {
-    @Option(help: "easgd or admm.") var method: Method
+    @Option(help: "easgd, admm, eamsgd or downpour.") var method: Method
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(help: "Learning rate η (≥ 0).") var eta: Double
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
     @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
+    @Option(help: "EAMSGD's momentum δ in [0, 1).") var momentum: Double?
+    @Option(help: "Local steps per activation τ.") var tau: Int = 1
 
     func validate() throws {
         try checkWorkers(workers)
         try checkNonNegative("--eta", eta)
         try checkPositive("--h", h)
+        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+        if method == .downpour {
+            if rho != nil || alpha != nil { throw ValidationError("DOWNPOUR has no coupling: drop --rho and --alpha") }
+            return
+        }
         if case .alpha = try coupling, eta == 0 { throw ValidationError("--alpha needs --eta > 0 (rho = alpha / eta)") }
     }
 
-    var coupling: Coupling { get throws { try EasgdCLI.coupling(rho: rho, alpha: alpha) } }
+    var coupling: Coupling {
+        get throws { method == .downpour ? .alpha(0) : try EasgdCLI.coupling(rho: rho, alpha: alpha) }
+    }
 
     func scheme() throws -> any RoundRobinScheme {
-        makeScheme(method, workers: workers, eta: eta, coupling: try coupling, h: h)
+        makeScheme(method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
     }
 }

@@ -1,4 +1,5 @@
-// easgd compare: EASGD and ADMM side by side on the same (η, ρ) grid for each p, in one figure.
+// easgd compare: stability maps side by side on the same grid for each p, in one figure (by default the
+// paper's Figure 1, ADMM, next to EASGD).
 
 import ArgumentParser
 import Dynamics
@@ -8,22 +9,31 @@ import Plotting
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Stability maps of ADMM and EASGD side by side for several p (the paper's Figure 1 and its EASGD counterpart).",
+        abstract: "Stability maps side by side for several p (default: the paper's Figure 1, ADMM, next to EASGD).",
         discussion: """
-            For each p writes DIR/admm-pP.{csv,json}, DIR/admm-pP-boundary.csv and the same for easgd (α = ηρ), then
-            DIR/compare.png with one row per p, and prints a summary table.
+            For each p and each --variant writes DIR/NAME-pP.{csv,json} and DIR/NAME-pP-boundary.csv, then \
+            DIR/compare.png with one row per p and one column per variant, and prints a summary table. A variant \
+            is a method with optional settings: "eamsgd delta=0.9", "easgd tau=16", "admm schedule=random". The \
+            second axis is --rho (EASGD and EAMSGD use α = ηρ) or --alpha (ADMM uses ρ = α/η).
               easgd compare --workers 3,8 --out plots/figure1
+              easgd compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant "eamsgd delta=0" \
+                --variant "eamsgd delta=0.9" --variant "eamsgd delta=0.99" --out plots/eamsgd
             """
     )
 
     @Option(help: "Comma-separated worker counts, e.g. 3,8.") var workers: WorkerList
     @Option(help: "η range LO:HI.") var eta = ParameterRange(lower: 1e-5, upper: 0.01)
-    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ).") var rho = ParameterRange(lower: 0.01, upper: 10)
+    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ); the default second axis.") var rho: ParameterRange?
+    @Option(help: "α range LO:HI instead of --rho (ADMM uses ρ = α/η).") var alpha: ParameterRange?
+    @Option(help: "A map to draw: METHOD [delta=δ] [tau=τ] [schedule=round-robin|random]; repeat (default: admm, easgd).")
+    var variant: [MapVariant] = []
     @Option(help: "Grid NxM for every map.") var grid = GridSize(etaPoints: 200, secondPoints: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
     @Flag(help: "Also write compare.svg.") var svg = false
     @Option(help: "Output directory (created if its parent exists).") var out: String
+
+    var variants: [MapVariant] { variant.isEmpty ? [MapVariant(method: .admm), MapVariant(method: .easgd)] : variant }
 
     func validate() throws {
         for p in workers.counts { try checkWorkers(p) }
@@ -31,7 +41,17 @@ struct CompareCommand: ParsableCommand {
         try checkPositive("--h", h)
         try grid.validate()
         try checkRange("--eta", eta, positiveLower: logEta)
-        try checkRange("--rho", rho)
+        if rho != nil && alpha != nil { throw ValidationError("give only one of --rho or --alpha") }
+        if let rho { try checkRange("--rho", rho) }
+        if let alpha {
+            try checkRange("--alpha", alpha)
+            if eta.lower == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
+        }
+        for v in variants {
+            if v.method == .downpour { throw ValidationError("DOWNPOUR has no coupling axis; map it with easgd map --method downpour --tau-range") }
+            try checkSchemeExtras(method: v.method, momentum: v.momentum, tau: v.tau)
+        }
+        guard Set(variants.map(\.name)).count == variants.count else { throw ValidationError("--variant lists the same map twice") }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
@@ -47,27 +67,33 @@ struct CompareCommand: ParsableCommand {
         let transaction = OutputTransaction()
         var panels: [HeatMapPanel] = []
         var rows: [[String]] = []
+        let second = alpha ?? rho ?? ParameterRange(lower: 0.01, upper: 10)
+        let kind: CouplingAxis = alpha != nil ? .alpha : .rho
         for p in workers.counts {
-            for method in [Method.admm, .easgd] {
-                let options = MapOptions(method: method, workers: p, eta: eta, second: rho, secondKind: .rho,
-                                         grid: grid, h: h, logEta: logEta)
+            for v in variants {
+                let options = MapOptions(method: v.method, workers: p, eta: eta, second: second, secondKind: kind,
+                                         grid: grid, h: h, logEta: logEta, momentum: v.momentum ?? 0, tau: v.tau,
+                                         schedule: v.schedule)
                 let computed = try computeMap(options)
-                let prefix = "\(out)/\(method.rawValue)-p\(p)"
+                let prefix = "\(out)/\(v.name)-p\(p)"
                 var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
-                if method == .easgd { panel.title += " ({/Symbol a} = {/Symbol hr})" }
+                if kind == .rho && v.method != .admm { panel.title += " ({/Symbol a} = {/Symbol hr})" }
+                if kind == .alpha && v.method == .admm { panel.title += " ({/Symbol r} = {/Symbol a}/{/Symbol h})" }
                 panels.append(panel)
                 try transaction.write(try mapSummary(computed).render() + "\n", to: prefix + ".json")
                 let map = computed.map
-                rows.append([method.rawValue, String(p), formatFraction(map.unstableFraction),
+                rows.append([v.name, String(p), formatFraction(map.unstableFraction),
                              try number(map.maxRadius), try number(map.minRadius), String(computed.boundary.count),
                              String(format: "%.3f", map.seconds)])
             }
         }
         var warnings: [String] = []
-        let figureTitle = "Colour: largest |eigenvalue| {/Symbol r}(F) of the round map on F(x) = \(h == 1 ? "" : "\(h)·")x^2/2 (blue stable, red unstable)"
+        let random = variants.contains { $0.schedule == .random }
+        let figureTitle = "Colour: largest |eigenvalue| {/Symbol r}(F) of the round map" + (random ? " (random order: mean-square radius per round)" : "")
+            + " on F(x) = \(h == 1 ? "" : "\(h)·")x^2/2 (blue stable, red unstable)"
         for terminal in svg ? [Terminal.png, .svg] : [.png] {
             if let warning = stageFigure("\(out)/compare.\(terminal.rawValue)", transaction: transaction, {
-                HeatMap.script(panels: panels, columns: 2, output: $0, terminal: terminal, title: figureTitle)
+                HeatMap.script(panels: panels, columns: variants.count, output: $0, terminal: terminal, title: figureTitle)
             }) { warnings.append(warning) }
         }
         try transaction.commit()
@@ -75,6 +101,41 @@ struct CompareCommand: ParsableCommand {
         print(table([header] + rows.map { Array($0.prefix(header.count)) }))
         printError("map seconds: " + rows.map { "\($0[0]) p=\($0[1]) \($0[6])" }.joined(separator: ", ") + "; wrote \(out)/")
         if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
+    }
+}
+
+/// One map of a comparison: a method and its settings, e.g. "eamsgd delta=0.9 tau=4 schedule=random".
+struct MapVariant: ExpressibleByArgument, Equatable {
+    var method: Method
+    var momentum: Double?
+    var tau = 1
+    var schedule = Schedule.roundRobin
+
+    init(method: Method) { self.method = method }
+
+    init?(argument: String) {
+        let words = argument.split(whereSeparator: { $0 == " " || $0 == "," })
+        guard let first = words.first, let m = Method(rawValue: String(first).lowercased()) else { return nil }
+        method = m
+        for word in words.dropFirst() {
+            let kv = word.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { return nil }
+            switch kv[0].lowercased() {
+            case "delta", "momentum": guard let d = Double(kv[1]) else { return nil }; momentum = d
+            case "tau": guard let t = Int(kv[1]) else { return nil }; tau = t
+            case "schedule": guard let s = Schedule(rawValue: kv[1]) else { return nil }; schedule = s
+            default: return nil
+            }
+        }
+    }
+
+    /// A file-name-safe name: method, then the settings that differ from the defaults.
+    var name: String {
+        var parts = [method.rawValue]
+        if let momentum { parts.append("delta\(momentum)") }
+        if tau != 1 { parts.append("tau\(tau)") }
+        if schedule == .random { parts.append("random") }
+        return parts.joined(separator: "-")
     }
 }
 

@@ -14,14 +14,26 @@ struct MapCommand: ParsableCommand {
             Grid points are LO + k·(HI − LO)/(N − 1), both ends included (log-spaced with --log-eta).
             Figure 1 of the paper, p = 3:
               easgd map --method admm --workers 3 --eta 0.00001:0.01 --rho 0.01:10 --grid 400x400 --out admm-p3
+            Beyond the paper: EAMSGD with momentum δ (each worker keeps its velocity; gradient at the look-ahead point); \
+            τ local steps per activation (Algorithm 1's clock: exchange on the first tick, then τ − 1 local steps); \
+            DOWNPOUR over (η, τ) with --tau-range; and --schedule random, where a uniformly random worker activates \
+            at each step and the map shows the mean-square radius per round ρ(T)^{p/2} of the second-moment operator:
+              easgd map --method eamsgd --momentum 0.9 --workers 8 --eta 0.001:2 --alpha 0.001:1 --out eamsgd-p8
+              easgd map --method easgd --tau 16 --workers 8 --eta 0.001:0.5 --alpha 0.001:1 --out easgd-tau16
+              easgd map --method downpour --workers 8 --eta 0.001:1 --tau-range 1:64 --grid 200x64 --out downpour-p8
+              easgd map --method admm --schedule random --workers 8 --eta 0.00001:0.01 --rho 0.01:10 --out admm-random
             """
     )
 
-    @Option(help: "easgd or admm.") var method: Method
+    @Option(help: "easgd, admm, eamsgd or downpour.") var method: Method
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(help: "η range LO:HI (LO ≥ 0).") var eta: ParameterRange
     @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ParameterRange?
     @Option(help: "α range LO:HI, instead of --rho.") var alpha: ParameterRange?
+    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ParameterRange?
+    @Option(help: "EAMSGD's momentum δ in [0, 1).") var momentum: Double?
+    @Option(help: "Local steps per activation τ (1 to 1024).") var tau: Int = 1
+    @Option(help: "round-robin or random.") var schedule: Schedule = .roundRobin
     @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid: GridSize = GridSize(etaPoints: 200, secondPoints: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
@@ -33,6 +45,16 @@ struct MapCommand: ParsableCommand {
         try checkPositive("--h", h)
         try grid.validate()
         try checkRange("--eta", eta, positiveLower: logEta)
+        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+        if method == .downpour {
+            guard let tauRange, rho == nil, alpha == nil else {
+                throw ValidationError("DOWNPOUR has no coupling: give its second axis as --tau-range LO:HI (and no --rho or --alpha)")
+            }
+            guard tauRange.lower >= 1, tauRange.upper <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
+            try checkOutputDirectory(ofPrefix: out)
+            return
+        }
+        if tauRange != nil { throw ValidationError("--tau-range is the second axis of DOWNPOUR maps only (use --tau for a fixed τ)") }
         guard (rho == nil) != (alpha == nil) else { throw ValidationError("give exactly one of --rho or --alpha") }
         if let rho { try checkRange("--rho", rho) }
         if let alpha {
@@ -43,8 +65,9 @@ struct MapCommand: ParsableCommand {
     }
 
     var options: MapOptions {
-        MapOptions(method: method, workers: workers, eta: eta, second: rho ?? alpha!,
-                   secondKind: rho != nil ? .rho : .alpha, grid: grid, h: h, logEta: logEta)
+        MapOptions(method: method, workers: workers, eta: eta, second: tauRange ?? rho ?? alpha!,
+                   secondKind: tauRange != nil ? .tau : (rho != nil ? .rho : .alpha), grid: grid, h: h, logEta: logEta,
+                   momentum: momentum ?? 0, tau: tau, schedule: schedule)
     }
 
     func run() throws {
@@ -62,7 +85,7 @@ struct MapCommand: ParsableCommand {
         try transaction.commit()
         let map = computed.map
         print("""
-            \(map.spec.method.rawValue) p=\(map.spec.workers): \(map.radii.count) points, \
+            \(map.spec.method.rawValue) p=\(map.spec.workers)\(map.spec.schedule == .random ? " (random order, mean-square per round)" : ""): \(map.radii.count) points, \
             unstable fraction \(formatFraction(map.unstableFraction)), max radius \(try number(map.maxRadius)), \
             \(computed.boundary.count) boundary points
             """)

@@ -15,12 +15,15 @@ struct MapOptions {
     var grid: GridSize
     var h: Double
     var logEta: Bool
+    var momentum: Double = 0
+    var tau: Int = 1
+    var schedule: Schedule = .roundRobin
 
     var spec: StabilityMapSpec {
         StabilityMapSpec(method: method, workers: workers, h: h,
                          eta: GridAxis(lower: eta.lower, upper: eta.upper, count: grid.etaPoints, logarithmic: logEta),
                          second: GridAxis(lower: second.lower, upper: second.upper, count: grid.secondPoints),
-                         secondKind: secondKind)
+                         secondKind: secondKind, momentum: momentum, tau: tau, schedule: schedule)
     }
 }
 
@@ -38,11 +41,20 @@ func computeMap(_ options: MapOptions) throws -> ComputedMap {
 }
 
 /// The symbol of a map's second axis, for labels.
-func symbol(_ kind: CouplingAxis) -> String { kind == .rho ? "{/Symbol r}" : "{/Symbol a}" }
+func symbol(_ kind: CouplingAxis) -> String {
+    switch kind {
+    case .rho: "{/Symbol r}"
+    case .alpha: "{/Symbol a}"
+    case .tau: "{/Symbol t} (local steps per activation)"
+    }
+}
 
-func title(_ method: Method, workers: Int, h: Double) -> String {
-    let name = method == .admm ? "ADMM" : "EASGD"
-    return "\(name), round-robin, p = \(workers)" + (h == 1 ? "" : ", h = \(h)")
+func title(_ spec: StabilityMapSpec) -> String {
+    var parts = ["\(spec.method.name), \(spec.schedule == .random ? "random order" : "round-robin"), p = \(spec.workers)"]
+    if spec.method == .eamsgd { parts.append("{/Symbol d} = \(spec.momentum)") }
+    if spec.secondKind != .tau && spec.tau != 1 { parts.append("{/Symbol t} = \(spec.tau)") }
+    if spec.h != 1 { parts.append("h = \(spec.h)") }
+    return parts.joined(separator: ", ")
 }
 
 /// Stage the CSV files of a computed map; returns the panel that draws it.
@@ -63,13 +75,13 @@ func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTr
     let boundaryTemporary = try transaction.write(boundaryCSV.text, to: prefix + "-boundary.csv")
 
     var curves: [(expression: String, title: String)] = []
-    if spec.method == .easgd && spec.secondKind == .alpha {
+    if spec.method == .easgd && spec.secondKind == .alpha && spec.tau == 1 && spec.schedule == .roundRobin {
         // The paper's condition, drawn independently of the computed radii: α = (4 − 2ηh)/(4 − ηh).
         let x = spec.eta.logarithmic ? "(10**x)" : "x"
         curves.append((expression: "(\(x) * \(spec.h) <= 2 ? (4 - 2 * \(x) * \(spec.h)) / (4 - \(x) * \(spec.h)) : 1/0)",
                        title: "paper: {/Symbol a} = (4 - 2{/Symbol h}h)/(4 - {/Symbol h}h)"))
     }
-    return HeatMapPanel(csv: csvTemporary, title: title(spec.method, workers: spec.workers, h: spec.h),
+    return HeatMapPanel(csv: csvTemporary, title: title(spec),
                         xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
                         minValue: map.minRadius, maxValue: map.maxRadius,
                         boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
@@ -84,6 +96,10 @@ func mapSummary(_ computed: ComputedMap) -> JSON {
         ("method", .string(spec.method.rawValue)),
         ("workers", .integer(spec.workers)),
         ("h", .number(spec.h)),
+        ("momentum", .number(spec.momentum)),
+        ("tau", .integer(spec.tau)),
+        ("schedule", .string(spec.schedule.rawValue)),
+        ("radius", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)" : "spectral radius of the round map")),
         ("eta", axis(spec.eta)),
         (spec.secondKind.rawValue, axis(spec.second)),
         ("grid_points", .integer(map.radii.count)),

@@ -76,3 +76,18 @@ func scheme(_ v: (method: Method, momentum: Double, tau: Int), p: Int, eta: Doub
     let m = e.activationMatrix(worker: 1)
     #expect(m[1, 1] == 1 - 0.4 - 0.25 && m[1, 3] == 0.25 && m[3, 1] == 0.25 && m[3, 3] == 0.75)
 }
+
+@Test(arguments: [0.0, 0.5, 0.9, 0.99])
+func eamsgdWithoutCouplingIsNesterovsStabilityCondition(momentum: Double) throws {
+    // With α = 0 the center is idle and each worker runs Nesterov on h·x²/2, which is stable exactly when
+    // ηh < 2(1 + δ)/(1 + 2δ) (the closed form for the 2×2 map v' = δ(1 − e)v − e x, x' = x + v', e = ηh).
+    let limit = 2 * (1 + momentum) / (1 + 2 * momentum)
+    let solver = EigenSolver(maxDimension: 16)
+    for k in 1...60 {
+        let eta = 2.2 * Double(k) / 60
+        if abs(eta - limit) < 1e-3 { continue }
+        let s = RoundRobinEAMSGD(workers: 3, eta: eta, alpha: 0, momentum: momentum)
+        let radius = try s.spectralRadiusFromCyclicStructure(solver: solver)
+        #expect((radius < 1 - 1e-12) == (eta < limit) || abs(radius - 1) < 1e-12, "δ=\(momentum) η=\(eta) ρ=\(radius)")
+    }
+}
