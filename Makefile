@@ -21,13 +21,22 @@ build: deps
 	$(SWIFT) build -c release --product easgd
 
 # Figure 1 of the paper (ADMM, p = 3 and 8) next to EASGD, the EASGD condition for odd and even p,
-# and the chaotic ADMM run; figures into plots/ (their CSV/JSON beside them are not committed).
+# and the chaotic ADMM run; then the analyses beyond it: synchronous EASGD's MSE (the appendix), EAMSGD,
+# τ local steps, DOWNPOUR and random-order asynchrony. Figures into plots/ (their CSV/JSON are not committed).
 run: build
 	@mkdir -p plots
 	$(EASGD) compare --workers 3,8 --grid $(GRID) --out plots/figure1
 	$(EASGD) map --method easgd --workers 3 --eta 0.002:2.4 --alpha 0.002:1.2 --grid 300x300 --out plots/easgd-condition-p3
 	$(EASGD) map --method easgd --workers 2 --eta 0.002:2.4 --alpha 0.002:1.2 --grid 300x300 --out plots/easgd-condition-p2
 	$(EASGD) simulate --method admm --workers 3 --eta 0.001 --rho 2.5 --rounds 100000 --init 1000 --out plots/admm-chaos-p3
+	@mkdir -p plots/variance plots/beyond
+	$(EASGD) variance-map --out plots/variance/mse
+	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant "eamsgd delta=0" --variant "eamsgd delta=0.9" --variant "eamsgd delta=0.99" --out plots/beyond/eamsgd
+	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant easgd --variant "easgd tau=4" --variant "easgd tau=16" --variant "easgd tau=64" --out plots/beyond/easgd-tau
+	$(EASGD) compare --workers 8 --variant admm --variant "admm tau=4" --variant "admm tau=16" --variant "admm tau=64" --out plots/beyond/admm-tau
+	$(EASGD) map --method downpour --workers 8 --eta 0.001:2 --tau-range 1:64 --grid 300x64 --out plots/beyond/downpour-p8
+	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant easgd --variant "easgd schedule=random" --out plots/beyond/easgd-random
+	$(EASGD) compare --workers 8 --variant admm --variant "admm schedule=random" --out plots/beyond/admm-random
 
 test: deps
 	$(SWIFT) build

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Dynamics
 import Foundation
+import Training
 import Plotting
 
 struct CompareCommand: ParsableCommand {
@@ -57,7 +58,7 @@ struct CompareCommand: ParsableCommand {
             guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
             try checkDirectory(out, for: "into \(out)")
         } else {
-            let parent = (out as NSString).deletingLastPathComponent
+            let parent = splitPath(out).directory
             try checkDirectory(parent.isEmpty ? "." : parent, for: out)
         }
     }

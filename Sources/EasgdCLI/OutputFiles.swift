@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import Foundation
+import Training
 
 struct OutputError: Error, CustomStringConvertible {
     var description: String
@@ -13,7 +14,7 @@ struct OutputError: Error, CustomStringConvertible {
 
 /// Check that PREFIX (or DIR) can be written: its directory exists, is a directory and is writable.
 func checkOutputDirectory(ofPrefix prefix: String) throws {
-    let dir = (prefix as NSString).deletingLastPathComponent
+    let dir = splitPath(prefix).directory
     try checkDirectory(dir.isEmpty ? "." : dir, for: prefix)
 }
 
@@ -34,8 +35,8 @@ final class OutputTransaction {
 
     /// A temporary path in the same directory as `final`, to be renamed onto it at commit.
     func stage(_ final: String) -> String {
-        let dir = (final as NSString).deletingLastPathComponent
-        let name = (final as NSString).lastPathComponent
+        let dir = splitPath(final).directory
+        let name = splitPath(final).name
         let ext = (name as NSString).pathExtension
         let temporaryName = ".\(name).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(staged.count)" + (ext.isEmpty ? "" : ".\(ext)")
         let temporary = dir.isEmpty ? temporaryName : "\(dir)/\(temporaryName)"

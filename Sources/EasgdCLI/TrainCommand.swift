@@ -86,7 +86,7 @@ struct TrainCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: RunFiles.config(out)) {
                 throw ValidationError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
             }
-            try checkDirectory((out as NSString).deletingLastPathComponent, for: "--out")
+            try checkDirectory(splitPath(out).directory, for: "--out")
         }
     }
 

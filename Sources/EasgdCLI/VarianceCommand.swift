@@ -86,7 +86,8 @@ struct VarianceCommand: ParsableCommand {
     @Flag(help: "Print JSON: also the two eigenvalues, \"stable\" and each direction.") var json = false
 
     func validate() throws {
-        try checkWorkers(workers)
+        // The model is the 2×2 map on (Σ x_i, x̃), so p can be large.
+        guard workers >= 1, workers <= 1_000_000_000 else { throw ValidationError("--workers must be between 1 and 1000000000 (got \(workers))") }
         try checkPositive("--eta", eta)
         try checkFinite("--x0", x0)
         if let center0 { try checkFinite("--center0", center0) }

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Dynamics
 import Foundation
+import Training
 import Plotting
 
 struct VarianceMapCommand: ParsableCommand {
@@ -99,7 +100,7 @@ struct VarianceMapCommand: ParsableCommand {
 
         let transaction = OutputTransaction()
         try transaction.write(csv.text, to: out + ".csv")
-        let dir = (out as NSString).deletingLastPathComponent
+        let dir = splitPath(out).directory
         var panels: [ValueMapPanel] = []
         for (k, panel) in panelTexts.enumerated() {
             let path = (dir.isEmpty ? "" : dir + "/") + ".variance-panel-\(getpid())-\(k).csv"

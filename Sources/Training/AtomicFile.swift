@@ -5,7 +5,7 @@ import Foundation
 
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = splitPath(path).directory
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else { throw DataError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
@@ -37,4 +37,12 @@ public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
+}
+
+/// A path split at its last "/": the directory ("" when there is none) and the name. Written out because
+/// Foundation's NSString path helpers crash on one-character paths on Linux (swift-corelibs-foundation).
+public func splitPath(_ path: String) -> (directory: String, name: String) {
+    guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+    let directory = String(path[..<slash])
+    return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
 }

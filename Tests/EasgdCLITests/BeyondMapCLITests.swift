@@ -51,3 +51,12 @@ func badBeyondMapInputGetsOneLineError(arguments: [String], needle: String) thro
     #expect(r.status != 0)
     #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains(needle), "\(r.stderr)")
 }
+
+/// A one-character output prefix in the current directory (Foundation's NSString path helpers crash on it).
+@Test func oneCharacterOutputPrefixWorks() throws {
+    let dir = try temporaryDirectory()
+    let r = try easgd(["map", "--method", "easgd", "--workers", "2", "--eta", "0.1:1", "--alpha", "0.1:1", "--grid", "5x5",
+                       "--out", "e"], in: dir)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(files(in: dir) == ["e-boundary.csv", "e.csv", "e.json", "e.png"])
+}

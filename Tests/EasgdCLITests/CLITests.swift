@@ -162,7 +162,7 @@ func badInputGetsOneLineAndLeavesNothing(arguments: [String]) throws {
     #expect(!run.stdout.lowercased().contains("nan") && !run.stdout.contains(" inf"))
 }
 
-@Test(arguments: ["01-admm-vs-easgd-round-robin.md"])
+@Test(arguments: ["01-admm-vs-easgd-round-robin.md", "03-synchronous-easgd-variance.md", "04-beyond-the-paper.md"])
 func notebookOutputsStillHold(name: String) throws {
     let path = packageRoot.appendingPathComponent("notebooks-text").appendingPathComponent(name).path
     let run = try easgd(["notebook", "check", path])

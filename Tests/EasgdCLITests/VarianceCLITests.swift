@@ -59,7 +59,7 @@ func jsonNumber(_ any: Any?) -> Double? { any.flatMap { Double("\($0)") } }
 @Test(arguments: [
     (["variance", "--workers", "4", "--eta", "0.1"], "give one of --alpha or --beta"),
     (["variance", "--workers", "4", "--eta", "0.1", "--alpha", "0.1", "--beta", "0.4"], "only one of --alpha or --beta"),
-    (["variance", "--workers", "0", "--eta", "0.1", "--beta", "0.9"], "--workers"),
+    (["variance", "--workers", "0", "--eta", "0.1", "--beta", "0.9"], "--workers must be between 1"),
     (["variance", "--workers", "4", "--eta", "-0.1", "--beta", "0.9"], "--eta"),
     (["variance", "--workers", "4", "--eta", "0.1", "--beta", "0.9", "--h", "1,-2"], "--h values must be positive"),
     (["variance", "--workers", "4", "--eta", "0.1", "--beta", "0.9", "--h", "1,2", "--sigma", "1,2,3"], "--sigma needs 1 or 2 values"),
