@@ -18,7 +18,8 @@ public struct LineSeries: Sendable {
 public enum LinePlot {
     public static func script(series: [LineSeries], references: [(expression: String, title: String)] = [],
                               title: String, xLabel: String, yLabel: String, output: String, terminal: Terminal,
-                              size: (width: Int, height: Int) = (900, 600), logY: Bool = false) -> String {
+                              size: (width: Int, height: Int) = (900, 600), logY: Bool = false,
+                              markers: [(x: Double, y: Double, title: String)] = []) -> String {
         var s: [String] = []
         s.append(terminal.setTerminal(width: size.width, height: size.height))
         s.append("set output \(Gnuplot.quote(output))")
@@ -34,6 +35,10 @@ public enum LinePlot {
             "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2 title \(Gnuplot.quote($0.title))"
         }
         plots += references.map { "\($0.expression) with lines dt 2 lw 2 title \(Gnuplot.quote($0.title))" }
+        // One point each, from gnuplot's '+' pseudo-file restricted to its first sample.
+        plots += markers.map {
+            "'+' every ::0::0 using (\($0.x)):(\($0.y)) with points pt 7 ps 2.2 lc rgb 'black' title \(Gnuplot.quote($0.title))"
+        }
         s.append("plot " + plots.joined(separator: ", \\\n     "))
         s.append("set output")
         return s.joined(separator: "\n") + "\n"

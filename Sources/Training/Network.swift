@@ -109,13 +109,15 @@ public final class Network<Scalar: NetworkScalar> {
     }
 
     /// Mean cross-entropy of the batch at `parameters` and its gradient (overwrites `gradient`).
-    /// Dropout is on and draws its masks from `rng`.
+    /// In training mode dropout is on and draws its masks from `rng`; with `training: false` the loss is a
+    /// deterministic function of the parameters (used for curvature).
     public func lossAndGradient(parameters: UnsafeBufferPointer<Scalar>, input: UnsafePointer<Scalar>,
                                 labels: UnsafeBufferPointer<Int32>, batch: Int,
-                                gradient: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) -> Double {
+                                gradient: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64,
+                                training: Bool = true) -> Double {
         precondition(gradient.count == parameterCount, "gradient buffer has the wrong size")
         precondition(labels.count >= batch, "fewer labels than images")
-        let logits = forward(parameters: parameters, input: input, batch: batch, training: true, rng: &rng)
+        let logits = forward(parameters: parameters, input: input, batch: batch, training: training, rng: &rng)
         let k = classes
         let dLogits = outputGradients[layers.count - 1].base
         var total = 0.0

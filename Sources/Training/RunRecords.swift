@@ -140,7 +140,9 @@ public enum RunFiles {
             throw DataError("\(path): cannot read (is \(dir) a training run directory?)")
         }
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: data).settings
+            // Only the settings are needed; the descriptive fields may differ between versions.
+            struct SettingsOnly: Codable { var settings: TrainingSettings }
+            return try JSONDecoder().decode(SettingsOnly.self, from: data).settings
         } catch {
             throw DataError("\(path): not a valid run configuration (\(error))")
         }

@@ -56,8 +56,8 @@ public final class SequentialOptimizer {
         if settings.method.averages { average.copy(from: parameters) }
     }
 
-    /// One step on the replica's next minibatch; returns that minibatch's loss.
-    public func step(_ replica: Replica) -> Double {
+    /// One step on the objective's next sample (a CNN replica's next minibatch); returns its loss.
+    public func step(_ replica: some Objective) -> Double {
         let eta = Float(settings.learningRate)
         let lambda = Float(settings.weightDecay)
         let loss: Double

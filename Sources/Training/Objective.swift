@@ -1,0 +1,55 @@
+// What an optimizer minimises: anything that turns a parameter vector into a (minibatch) loss and gradient.
+// A CNN replica draws its next minibatch; the quadratic objective adds optional Gaussian gradient noise. The
+// sequential methods (and the parallel engine) take any objective, so the same update code runs on both.
+
+import Elastic
+
+public protocol Objective: AnyObject {
+    var parameterCount: Int { get }
+    /// The next sample's loss and gradient at `parameters` (weight decay not included).
+    func lossAndGradient(at parameters: FlatBuffer<Float>, into gradient: FlatBuffer<Float>) -> Double
+}
+
+extension Replica: Objective {}
+
+/// F(x) = ½ Σ_j h_j (x_j − x*_j)², a quadratic with Hessian diag(h) and minimum 0 at x*, with optional
+/// Gaussian noise of standard deviation σ on each gradient coordinate (g = H(x − x*) − ξ).
+public final class QuadraticObjective: Objective {
+    public let curvatures: [Double]
+    public let minimizer: [Double]
+    public let noise: Double
+    public var rng: SplitMix64
+
+    public init(curvatures: [Double], minimizer: [Double], noise: Double = 0, seed: UInt64 = 1) {
+        precondition(curvatures.count == minimizer.count && !curvatures.isEmpty, "one curvature per coordinate")
+        self.curvatures = curvatures
+        self.minimizer = minimizer
+        self.noise = noise
+        rng = SplitMix64(seed: seed)
+    }
+
+    public var parameterCount: Int { curvatures.count }
+
+    public func lossAndGradient(at parameters: FlatBuffer<Float>, into gradient: FlatBuffer<Float>) -> Double {
+        var loss = 0.0
+        for j in 0..<curvatures.count {
+            let d = Double(parameters[j]) - minimizer[j]
+            loss += 0.5 * curvatures[j] * d * d
+            let xi = noise > 0 ? noise * rng.nextGaussian() : 0
+            gradient[j] = Float(curvatures[j] * d - xi)
+        }
+        return loss
+    }
+
+    /// The exact gradient in Double (no noise), for curvature estimates.
+    public func exactGradient(at x: UnsafeBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>) {
+        for j in 0..<curvatures.count { g[j] = curvatures[j] * (x[j] - minimizer[j]) }
+    }
+
+    /// ‖x − x*‖.
+    public func distance(_ x: FlatBuffer<Float>) -> Double {
+        var s = 0.0
+        for j in 0..<curvatures.count { let d = Double(x[j]) - minimizer[j]; s += d * d }
+        return s.squareRoot()
+    }
+}

@@ -1,0 +1,114 @@
+// easgd advise: the curvature estimate against exact answers (a quadratic; a tiny CNN's dense Hessian from
+// dsyev), the sequential stability map against the round-robin EAMSGD machinery, and the validation the issue
+// asks for: on the quadratic objective in the training engine, predicted stable/unstable agrees with observed
+// convergence/divergence on settings on both sides of the boundary.
+
+import Dynamics
+import Elastic
+import Foundation
+import NumericTesting
+import Testing
+import Training
+
+@Test func curvatureOfAQuadraticIsItsLargestEigenvalue() {
+    for (h, top) in [([0.5, 2, 10], 10.0), ([-5, 1, 2], 2.0), ([3, -0.5], 3.0)] {
+        let q = QuadraticObjective(curvatures: h, minimizer: h.map { _ in 0.3 })
+        let estimate = Curvature.topEigenvalue(dimension: h.count, at: h.map { _ in 1.0 }, tolerance: 1e-10, maxIterations: 2000) {
+            q.exactGradient(at: $0, into: $1)
+        }
+        #expect(estimate.converged)
+        #expect(isClose(estimate.topEigenvalue, top, relative: 1e-6), "\(h): \(estimate.topEigenvalue)")
+    }
+}
+
+@Test func curvatureOfATinyNetMatchesItsDenseHessian() throws {
+    // A net small enough for its whole Hessian: columns by central differences of gradients, eigenvalues by dsyev.
+    let net = try Network<Double>("(1,6)C(2,4)P(2,2)D(3,1)S(3,1)", maxBatch: 4)
+    let theta = FlatBuffer<Double>(count: net.parameterCount)
+    net.initialize(theta, seed: 2)
+    var rng = SplitMix64(seed: 3)
+    let input = (0..<(4 * 36)).map { _ in rng.nextGaussian() }
+    let labels: [Int32] = [0, 1, 2, 1]
+    var unused = SplitMix64(seed: 0)
+    func gradient(_ x: UnsafeBufferPointer<Double>, _ g: UnsafeMutableBufferPointer<Double>) {
+        _ = labels.withUnsafeBufferPointer {
+            net.lossAndGradient(parameters: x, input: input, labels: $0, batch: 4, gradient: g, rng: &unused, training: false)
+        }
+    }
+    let n = net.parameterCount, x = theta.array, eps = 1e-5
+    var hessian = Matrix(rows: n, columns: n)
+    var plus = x, minus = x, gp = x, gm = x
+    for j in 0..<n {
+        plus = x; minus = x
+        plus[j] += eps; minus[j] -= eps
+        plus.withUnsafeBufferPointer { p in gp.withUnsafeMutableBufferPointer { gradient(p, $0) } }
+        minus.withUnsafeBufferPointer { m in gm.withUnsafeMutableBufferPointer { gradient(m, $0) } }
+        for i in 0..<n { hessian[i, j] = (gp[i] - gm[i]) / (2 * eps) }
+    }
+    for i in 0..<n { for j in 0..<i { let s = (hessian[i, j] + hessian[j, i]) / 2; hessian[i, j] = s; hessian[j, i] = s } }
+    let reference = try symmetricEigen(hessian).values.max()!
+    let estimate = Curvature.topEigenvalue(dimension: n, at: x, tolerance: 1e-9, maxIterations: 5000, gradient: gradient)
+    #expect(estimate.converged)
+    #expect(isClose(estimate.topEigenvalue, reference, relative: 1e-5), "\(estimate.topEigenvalue) vs \(reference)")
+}
+
+@Test(arguments: [0.0, 0.5, 0.9, 0.99])
+func sequentialStabilityIsOneWorkerEAMSGDWithoutCoupling(momentum: Double) throws {
+    let solver = EigenSolver(maxDimension: 4)
+    for k in 1...50 {
+        let e = 2.5 * Double(k) / 50
+        // The worker's (x, v) block of round-robin EAMSGD with p = 1 and α = 0, probed from the Elastic code.
+        let full = RoundRobinEAMSGD(workers: 1, eta: e, alpha: 0, momentum: momentum).probedRoundMap()
+        var block = Matrix(rows: 2, columns: 2)
+        for i in 0..<2 { for j in 0..<2 { block[i, j] = full[i, j] } }
+        let reference = try solver.spectralRadius(of: block)
+        #expect(isClose(SequentialStability.radius(etaH: e, momentum: momentum), reference, relative: 1e-9, absolute: 1e-12))
+    }
+}
+
+@Test func predictionAgreesWithTheEngineOnBothSidesOfTheBoundary() {
+    let curvatures = [0.3, 1.0, 4.0]
+    let q = QuadraticObjective(curvatures: curvatures, minimizer: [0.5, -1, 2])
+    // h_max as advise estimates it (power iteration on central-difference Hessian-vector products).
+    let hMax = Curvature.topEigenvalue(dimension: 3, at: [0, 0, 0], tolerance: 1e-8, maxIterations: 1000) {
+        q.exactGradient(at: $0, into: $1)
+    }.topEigenvalue
+    var checked = 0
+    for (method, momentum, etaHs) in [(SequentialMethod.sgd, 0.0, [1.8, 1.95, 2.05, 2.3]),
+                                      (.msgd, 0.9, [1.0, 1.3, 1.42, 1.7]),
+                                      (.msgd, 0.5, [1.4, 1.45, 1.55, 1.8])] {
+        for etaH in etaHs {
+            let eta = etaH / hMax
+            let predictedStable = SequentialStability.radius(etaH: eta * hMax, momentum: momentum) < 1
+            let optimizer = SequentialOptimizer(settings: OptimizerSettings(method: method, learningRate: eta, momentum: momentum,
+                                                                            weightDecay: 0), count: 3)
+            for j in 0..<3 { optimizer.parameters[j] = Float(q.minimizer[j] + 1) }
+            let start = q.distance(optimizer.parameters)
+            for _ in 0..<3000 { _ = optimizer.step(q) }
+            let end = q.distance(optimizer.parameters)
+            let converged = end.isFinite && end < 1e-3 * start
+            let diverged = !end.isFinite || end > 1e3 * start
+            #expect(converged != diverged, "\(method) δ=\(momentum) ηh=\(etaH): neither converged nor diverged (\(end))")
+            #expect(predictedStable == converged, "\(method) δ=\(momentum) ηh=\(etaH): predicted \(predictedStable), distance \(start) → \(end)")
+            checked += 1
+        }
+    }
+    #expect(checked == 12)
+}
+
+@Test func adviseOnARealRun() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let train = try easgd(["train", "--method", "msgd", "--net", "(1,28)C(4,24)P(4,12)D(16,1)S(10,1)", "--lr", "0.01",
+                           "--momentum", "0.9", "--batch", "16", "--steps", "20", "--threads", "1", "--quiet", "--out", dir.path])
+    #expect(train.status == 0, "\(train.stderr)")
+    let r = try easgd(["advise", dir.path, "--batch", "32", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    let hMax = try #require(jsonNumber(o["h_max"])), radius = try #require(jsonNumber(o["radius"]))
+    #expect(hMax > 0 && hMax.isFinite && o["converged"] as? Bool == true)
+    #expect(isClose(radius, SequentialStability.radius(etaH: 0.01 * hMax, momentum: 0.9), relative: 1e-12))
+    #expect(o["stable"] as? Bool == (radius < 1))
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("advise.png").path))
+    let bad = try easgd(["advise", dir.appendingPathComponent("nothing").path])
+    #expect(bad.status != 0 && bad.stderr.hasPrefix("easgd: ") && bad.stderr.contains("config.json"))
+}
