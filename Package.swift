@@ -6,6 +6,7 @@
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
 //   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
+//   Engine      the parallel engine: master + p workers, every method of the paper, simulated and threaded backends
 //   Plotting    gnuplot figures, at the edge
 //   EasgdCLI    the swift-argument-parser commands (thin: parse, validate, call, write)
 //   easgd       the executable
@@ -32,6 +33,7 @@ let package = Package(
         .target(name: "Elastic"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
         .target(name: "Training", dependencies: ["Elastic", "COpenBLAS", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Elastic", "Training"]),
         .target(name: "Plotting"),
         .target(
             name: "EasgdCLI",
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "ElasticTests", dependencies: ["Elastic", "NumericTesting"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Dynamics", "Training", "NumericTesting"]),
     ]

@@ -4,17 +4,24 @@
 
 import Elastic
 
-public protocol Objective: AnyObject {
+public protocol Objective<Scalar>: AnyObject {
+    associatedtype Scalar: NetworkScalar
     var parameterCount: Int { get }
     /// The next sample's loss and gradient at `parameters` (weight decay not included).
-    func lossAndGradient(at parameters: FlatBuffer<Float>, into gradient: FlatBuffer<Float>) -> Double
+    func lossAndGradient(at parameters: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) -> Double
+}
+
+extension Objective {
+    public func lossAndGradient(at parameters: FlatBuffer<Scalar>, into gradient: FlatBuffer<Scalar>) -> Double {
+        lossAndGradient(at: parameters.readOnly, into: gradient.pointer)
+    }
 }
 
 extension Replica: Objective {}
 
 /// F(x) = ½ Σ_j h_j (x_j − x*_j)², a quadratic with Hessian diag(h) and minimum 0 at x*, with optional
 /// Gaussian noise of standard deviation σ on each gradient coordinate (g = H(x − x*) − ξ).
-public final class QuadraticObjective: Objective {
+public final class QuadraticObjective<Scalar: NetworkScalar>: Objective {
     public let curvatures: [Double]
     public let minimizer: [Double]
     public let noise: Double
@@ -30,13 +37,13 @@ public final class QuadraticObjective: Objective {
 
     public var parameterCount: Int { curvatures.count }
 
-    public func lossAndGradient(at parameters: FlatBuffer<Float>, into gradient: FlatBuffer<Float>) -> Double {
+    public func lossAndGradient(at parameters: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) -> Double {
         var loss = 0.0
         for j in 0..<curvatures.count {
             let d = Double(parameters[j]) - minimizer[j]
             loss += 0.5 * curvatures[j] * d * d
             let xi = noise > 0 ? noise * rng.nextGaussian() : 0
-            gradient[j] = Float(curvatures[j] * d - xi)
+            gradient[j] = Scalar(curvatures[j] * d - xi)
         }
         return loss
     }
@@ -47,7 +54,7 @@ public final class QuadraticObjective: Objective {
     }
 
     /// ‖x − x*‖.
-    public func distance(_ x: FlatBuffer<Float>) -> Double {
+    public func distance(_ x: FlatBuffer<Scalar>) -> Double {
         var s = 0.0
         for j in 0..<curvatures.count { let d = Double(x[j]) - minimizer[j]; s += d * d }
         return s.squareRoot()

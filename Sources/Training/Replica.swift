@@ -24,13 +24,13 @@ public final class Replica {
 
     /// Draws the next minibatch and computes the mean loss and its gradient at `parameters`
     /// (weight decay not included).
-    public func lossAndGradient(at parameters: FlatBuffer<Float>, into gradient: FlatBuffer<Float>) -> Double {
+    public func lossAndGradient(at parameters: UnsafeBufferPointer<Float>, into gradient: UnsafeMutableBufferPointer<Float>) -> Double {
         labels.withUnsafeMutableBufferPointer { l in
             stream.next(images: images.base, labels: l.baseAddress!)
         }
         return labels.withUnsafeBufferPointer { l in
-            network.lossAndGradient(parameters: parameters.readOnly, input: images.base, labels: l,
-                                    batch: stream.batchSize, gradient: gradient.pointer, rng: &dropout)
+            network.lossAndGradient(parameters: parameters, input: images.base, labels: l,
+                                    batch: stream.batchSize, gradient: gradient, rng: &dropout)
         }
     }
 }

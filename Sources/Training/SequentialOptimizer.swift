@@ -57,7 +57,7 @@ public final class SequentialOptimizer {
     }
 
     /// One step on the objective's next sample (a CNN replica's next minibatch); returns its loss.
-    public func step(_ replica: some Objective) -> Double {
+    public func step(_ replica: some Objective<Float>) -> Double {
         let eta = Float(settings.learningRate)
         let lambda = Float(settings.weightDecay)
         let loss: Double

@@ -12,7 +12,7 @@ import Training
 
 @Test func curvatureOfAQuadraticIsItsLargestEigenvalue() {
     for (h, top) in [([0.5, 2, 10], 10.0), ([-5, 1, 2], 2.0), ([3, -0.5], 3.0)] {
-        let q = QuadraticObjective(curvatures: h, minimizer: h.map { _ in 0.3 })
+        let q = QuadraticObjective<Float>(curvatures: h, minimizer: h.map { _ in 0.3 })
         let estimate = Curvature.topEigenvalue(dimension: h.count, at: h.map { _ in 1.0 }, tolerance: 1e-10, maxIterations: 2000) {
             q.exactGradient(at: $0, into: $1)
         }
@@ -68,7 +68,7 @@ func sequentialStabilityIsOneWorkerEAMSGDWithoutCoupling(momentum: Double) throw
 
 @Test func predictionAgreesWithTheEngineOnBothSidesOfTheBoundary() {
     let curvatures = [0.3, 1.0, 4.0]
-    let q = QuadraticObjective(curvatures: curvatures, minimizer: [0.5, -1, 2])
+    let q = QuadraticObjective<Float>(curvatures: curvatures, minimizer: [0.5, -1, 2])
     // h_max as advise estimates it (power iteration on central-difference Hessian-vector products).
     let hMax = Curvature.topEigenvalue(dimension: 3, at: [0, 0, 0], tolerance: 1e-8, maxIterations: 1000) {
         q.exactGradient(at: $0, into: $1)

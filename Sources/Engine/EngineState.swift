@@ -1,0 +1,63 @@
+// The state of the whole system, each part a flat buffer: the master's center (and its velocity for MDOWNPOUR,
+// its average for the A/MVA variants, its copies of the workers' (x_j, λ_j) for ADMM) and clock; each worker's
+// parameters, velocity, accumulator, multiplier, clock and its objective. Checkpoints and messages move these
+// buffers whole.
+
+import Elastic
+import Training
+
+public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
+    public let center: FlatBuffer<Scalar>
+    public let velocity: FlatBuffer<Scalar>
+    public let average: FlatBuffer<Scalar>
+    /// ADMM: the master's copy of every worker's x_j and λ_j, from which it recomputes the center.
+    public let workerParameters: [FlatBuffer<Scalar>]
+    public let workerMultipliers: [FlatBuffer<Scalar>]
+    /// Center updates so far.
+    public var clock = 0
+    /// Exchanges (or pushes, or gradient updates) the master accepted and rejected (non-finite).
+    public var accepted = 0
+    public var rejected = 0
+
+    init(settings: EngineSettings, count n: Int) {
+        center = FlatBuffer(count: n)
+        velocity = FlatBuffer(count: settings.method == .mdownpour ? n : 0)
+        average = FlatBuffer(count: settings.method.evaluatesAverage ? n : 0)
+        let admm = settings.method == .admm
+        workerParameters = (0..<(admm ? settings.workers : 0)).map { _ in FlatBuffer(count: n) }
+        workerMultipliers = (0..<(admm ? settings.workers : 0)).map { _ in FlatBuffer(count: n) }
+    }
+
+    /// The model that is evaluated and saved.
+    public func model(_ method: ParallelMethod) -> FlatBuffer<Scalar> { method.evaluatesAverage ? average : center }
+}
+
+public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
+    public let index: Int
+    public let objective: any Objective<Scalar>
+    public let parameters: FlatBuffer<Scalar>
+    public let velocity: FlatBuffer<Scalar>
+    public let accumulator: FlatBuffer<Scalar>
+    public let multiplier: FlatBuffer<Scalar>
+    let gradient: FlatBuffer<Scalar>
+    let lookahead: FlatBuffer<Scalar>
+    /// Local steps taken (the worker's clock t_i).
+    public var clock = 0
+    /// Steps whose exchange happened, and the worker's last loss.
+    public var exchanges = 0
+    public var lastLoss = Double.nan
+    /// False once the worker's loss or parameters stopped being finite; it takes no more steps.
+    public var alive = true
+
+    init(index: Int, settings: EngineSettings, objective: any Objective<Scalar>) {
+        let n = objective.parameterCount
+        self.index = index
+        self.objective = objective
+        parameters = FlatBuffer(count: n)
+        velocity = FlatBuffer(count: settings.method.usesVelocity ? n : 0)
+        accumulator = FlatBuffer(count: settings.method.accumulates ? n : 0)
+        multiplier = FlatBuffer(count: settings.method == .admm ? n : 0)
+        gradient = FlatBuffer(count: n)
+        lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour ? n : 0)
+    }
+}

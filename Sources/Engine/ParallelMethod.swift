@@ -1,0 +1,53 @@
+// The parallel methods of the paper (section 3 and the experiments of section 5), and their settings.
+//   easgd        Algorithm 1: when τ divides the worker's clock, it and the master move towards each other by
+//                α(x_i − x̃) (one difference, applied to both); the local step uses the gradient at the
+//                pre-exchange point.
+//   eamsgd       Algorithm 2: the same exchange; local Nesterov momentum, gradient at x_i + δv_i.
+//   downpour     τ local steps accumulated (acc ← acc − ηg), pushed (x̃ ← x̃ + acc), then the center pulled.
+//   mdownpour    τ = 1; Nesterov momentum at the master; the worker's gradient at the master's look-ahead point.
+//   adownpour    DOWNPOUR plus the master's running average z ← z + (x̃ − z)/(t + 1), t the master clock.
+//   mvadownpour  the same with a constant rate.
+//   sync-easgd   every worker steps, then x_i −= α(x_i − x̃) and x̃ += αΣ_i(x_i − x̃), all from one time step.
+//   admm         round-robin linearized ADMM (quadratic objective; section 4's chaotic example).
+
+public enum ParallelMethod: String, CaseIterable, Codable, Sendable {
+    case easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour
+    case syncEasgd = "sync-easgd"
+    case admm
+
+    /// The model that is evaluated and saved: the master's average for the A/MVA variants, else the center.
+    public var evaluatesAverage: Bool { self == .adownpour || self == .mvadownpour }
+    public var usesVelocity: Bool { self == .eamsgd }
+    public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour }
+}
+
+public struct EngineSettings: Codable, Equatable, Sendable {
+    public var method: ParallelMethod
+    public var workers: Int
+    public var learningRate: Double
+    /// The elastic moving rate α (EASGD, EAMSGD, sync-EASGD).
+    public var alpha: Double
+    /// Communication period τ (1 for MDOWNPOUR).
+    public var tau: Int
+    /// Nesterov momentum δ (EAMSGD at the workers, MDOWNPOUR at the master).
+    public var momentum: Double
+    /// The constant rate of MVADOWNPOUR's average.
+    public var movingRate: Double
+    public var weightDecay: Double
+    /// ADMM's ρ.
+    public var rho: Double
+
+    public init(method: ParallelMethod, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = 0.9,
+                tau: Int = 1, momentum: Double = 0.99, movingRate: Double = 0.001, weightDecay: Double = 0, rho: Double = 1) {
+        precondition(workers >= 1 && tau >= 1)
+        self.method = method
+        self.workers = workers
+        self.learningRate = learningRate
+        self.alpha = alpha ?? beta / Double(workers)
+        self.tau = method == .mdownpour ? 1 : tau
+        self.momentum = momentum
+        self.movingRate = movingRate
+        self.weightDecay = weightDecay
+        self.rho = rho
+    }
+}

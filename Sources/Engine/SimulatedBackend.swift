@@ -1,0 +1,92 @@
+// The simulated backend: one thread and a virtual clock. Each worker step costs `compute` seconds of virtual time
+// and each exchange with the master `communication` more. Events run in virtual-time order, ties broken by the
+// lower worker index, so a run is bit-identical for the same seed. With the round-robin schedule the workers take
+// turns, each activation being τ consecutive steps (the paper's section 4 scheme); the virtual clock then shows
+// what p devices would have taken.
+
+import Training
+
+public struct VirtualCosts: Codable, Equatable, Sendable {
+    public var compute: Double
+    public var communication: Double
+    public init(compute: Double = 1, communication: Double = 0) {
+        self.compute = compute
+        self.communication = communication
+    }
+}
+
+public enum SimulatedSchedule: String, Codable, Sendable {
+    /// Workers in virtual-time order (equal costs: one step each in turn).
+    case clock
+    /// Workers in turn, τ steps per activation.
+    case roundRobin = "round-robin"
+}
+
+public final class SimulatedBackend<Scalar: NetworkScalar> {
+    public let engine: ParallelEngine<Scalar>
+    public let costs: VirtualCosts
+    public let schedule: SimulatedSchedule
+    /// Each worker's virtual time, and the time of the last event processed.
+    public private(set) var workerTimes: [Double]
+    public private(set) var now = 0.0
+    /// Virtual seconds spent communicating, summed over workers.
+    public private(set) var communicationTime = 0.0
+    private var nextRoundRobin = 0
+
+    public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: SimulatedSchedule = .clock) {
+        self.engine = engine
+        self.costs = costs
+        self.schedule = schedule
+        workerTimes = Array(repeating: 0, count: engine.workers.count)
+    }
+
+    /// Runs `events` events: a worker step (clock), an activation of τ steps (round-robin), or a synchronous step
+    /// of all workers (sync-EASGD). `observe` is called after each event.
+    public func run(events: Int, observe: (SimulatedBackend) -> Void = { _ in }) {
+        for _ in 0..<events {
+            if engine.settings.method == .syncEasgd {
+                let exchange = (engine.workers.first { $0.alive }?.clock ?? 0) % engine.settings.tau == 0
+                engine.synchronousStep()
+                let cost = costs.compute + (exchange ? costs.communication : 0)
+                for i in workerTimes.indices where engine.workers[i].alive { workerTimes[i] += cost }
+                if exchange { communicationTime += costs.communication * Double(engine.aliveWorkers) }
+                now = workerTimes.max() ?? now
+            } else if schedule == .roundRobin {
+                guard let w = nextLiveWorker() else { return }
+                for _ in 0..<engine.settings.tau { advance(w) }
+            } else {
+                guard let w = earliestLiveWorker() else { return }
+                advance(w)
+            }
+            observe(self)
+        }
+    }
+
+    private func advance(_ w: WorkerState<Scalar>) {
+        let communicated = engine.step(w) { $0() }
+        let cost = costs.compute + (communicated ? costs.communication : 0)
+        if communicated { communicationTime += costs.communication }
+        workerTimes[w.index] += cost
+        now = max(now, workerTimes[w.index])
+    }
+
+    private func earliestLiveWorker() -> WorkerState<Scalar>? {
+        var best: WorkerState<Scalar>? = nil
+        for w in engine.workers where w.alive {
+            if best == nil || workerTimes[w.index] < workerTimes[best!.index] { best = w }
+        }
+        return best
+    }
+
+    private func nextLiveWorker() -> WorkerState<Scalar>? {
+        let p = engine.workers.count
+        for k in 0..<p {
+            let w = engine.workers[(nextRoundRobin + k) % p]
+            if w.alive {
+                nextRoundRobin = (w.index + 1) % p
+                return w
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,43 @@
+// The threads backend: p worker threads and the master's state in one process. The master is guarded by one
+// lock. An exchange is O(n) element-wise work, far cheaper than the gradient that precedes it, so per-shard
+// locks would buy little and a single lock keeps each exchange atomic without further reasoning. Each worker
+// uses one compute thread (ComputeThreads.set(1)) unless told otherwise.
+
+import Dispatch
+import Foundation
+import Training
+
+public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
+    public let engine: ParallelEngine<Scalar>
+    private let lock = NSLock()
+    /// Seconds each worker spent inside the master's critical sections (waiting for and holding the lock).
+    public private(set) var communicationSeconds: [Double]
+
+    public init(engine: ParallelEngine<Scalar>) {
+        precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
+                     "sync-easgd and admm run on the simulated backend")
+        self.engine = engine
+        communicationSeconds = Array(repeating: 0, count: engine.workers.count)
+    }
+
+    /// Every worker takes `steps` steps on its own thread (or stops early if it becomes non-finite).
+    public func run(stepsPerWorker steps: Int) {
+        let workers = engine.workers
+        DispatchQueue.concurrentPerform(iterations: workers.count) { i in
+            let w = workers[i]
+            var waited = 0.0
+            for _ in 0..<steps where w.alive {
+                engine.step(w) { body in
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    lock.lock()
+                    body()
+                    lock.unlock()
+                    waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                }
+            }
+            lock.lock()
+            communicationSeconds[i] = waited
+            lock.unlock()
+        }
+    }
+}
