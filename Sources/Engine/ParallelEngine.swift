@@ -33,6 +33,12 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
 
     public var aliveWorkers: Int { workers.filter(\.alive).count }
 
+    func restoreStopped(_ list: [(worker: Int, clock: Int, reason: String)]) {
+        stopLock.lock()
+        stopped = list
+        stopLock.unlock()
+    }
+
     private func stop(_ w: WorkerState<Scalar>, _ reason: String) {
         w.alive = false
         stopLock.lock()

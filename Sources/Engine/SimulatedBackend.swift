@@ -62,6 +62,17 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         }
     }
 
+    /// The virtual clocks, for checkpoints.
+    var simulatorState: SimulatorState {
+        get { SimulatorState(workerTimes: workerTimes, now: now, communicationTime: communicationTime, nextRoundRobin: nextRoundRobin) }
+        set {
+            workerTimes = newValue.workerTimes
+            now = newValue.now
+            communicationTime = newValue.communicationTime
+            nextRoundRobin = newValue.nextRoundRobin
+        }
+    }
+
     private func advance(_ w: WorkerState<Scalar>) {
         let communicated = engine.step(w) { $0() }
         let cost = costs.compute + (communicated ? costs.communication : 0)

@@ -9,6 +9,8 @@ public protocol Objective<Scalar>: AnyObject {
     var parameterCount: Int { get }
     /// The next sample's loss and gradient at `parameters` (weight decay not included).
     func lossAndGradient(at parameters: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) -> Double
+    /// Everything random about the objective's future samples (data order, crops, dropout, noise), for checkpoints.
+    var randomState: [UInt64] { get set }
 }
 
 extension Objective {
@@ -17,7 +19,19 @@ extension Objective {
     }
 }
 
-extension Replica: Objective {}
+extension Replica: Objective {
+    public var randomState: [UInt64] {
+        get {
+            let s = stream.state
+            return [UInt64(s.epoch), UInt64(s.position), s.augmentation, dropout.state]
+        }
+        set {
+            precondition(newValue.count == 4, "a replica's random state has 4 words")
+            stream.restore(StreamState(epoch: Int(newValue[0]), position: Int(newValue[1]), augmentation: newValue[2]))
+            dropout.state = newValue[3]
+        }
+    }
+}
 
 /// F(x) = ½ Σ_j h_j (x_j − x*_j)², a quadratic with Hessian diag(h) and minimum 0 at x*, with optional
 /// Gaussian noise of standard deviation σ on each gradient coordinate (g = H(x − x*) − ξ).
@@ -36,6 +50,11 @@ public final class QuadraticObjective<Scalar: NetworkScalar>: Objective {
     }
 
     public var parameterCount: Int { curvatures.count }
+
+    public var randomState: [UInt64] {
+        get { [rng.state] }
+        set { rng.state = newValue[0] }
+    }
 
     public func lossAndGradient(at parameters: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) -> Double {
         var loss = 0.0

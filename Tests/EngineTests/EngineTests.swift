@@ -119,6 +119,7 @@ func everyMethodConvergesOnANoisyQuadratic(method: ParallelMethod) throws {
 final class ConstantGradient: Objective {
     typealias Scalar = Double
     var parameterCount: Int { 1 }
+    var randomState: [UInt64] = []
     func lossAndGradient(at parameters: UnsafeBufferPointer<Double>, into gradient: UnsafeMutableBufferPointer<Double>) -> Double {
         gradient[0] = 1
         return parameters[0]
@@ -153,6 +154,10 @@ final class PoisonedQuadratic: Objective {
     let after: Int
     init(after: Int) { inner = QuadraticObjective(curvatures: [1, 1], minimizer: [0.5, 0.5]); self.after = after }
     var parameterCount: Int { 2 }
+    var randomState: [UInt64] {
+        get { inner.randomState + [UInt64(calls)] }
+        set { inner.randomState = [newValue[0]]; calls = Int(newValue[1]) }
+    }
     func lossAndGradient(at parameters: UnsafeBufferPointer<Float>, into gradient: UnsafeMutableBufferPointer<Float>) -> Double {
         calls += 1
         let loss = inner.lossAndGradient(at: parameters, into: gradient)
@@ -185,4 +190,36 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: ParallelMethod) {
         return (engine.master.center.array + engine.workers.flatMap { $0.parameters.array + $0.velocity.array }).map(\.bitPattern)
     }
     #expect(run() == run())
+}
+
+@Test(arguments: [ParallelMethod.easgd, .eamsgd, .adownpour, .mdownpour])
+func simulatedRunResumedFromACheckpointIsBitIdentical(method: ParallelMethod) throws {
+    func build() -> SimulatedBackend<Float> {
+        var objectives: [any Objective<Float>] = quadratics(3, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 5)
+        objectives.insert(PoisonedQuadratic(after: 50), at: 2)       // a worker stops before the checkpoint
+        let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: 4, learningRate: 0.05, tau: 3, momentum: 0.6),
+                                           objectives: objectives, initial: [0, 0])
+        return SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.3))
+    }
+    func bits(_ s: SimulatedBackend<Float>) -> [UInt32] {
+        let e = s.engine
+        return (e.master.center.array + e.master.average.array + e.master.velocity.array
+                + e.workers.flatMap { $0.parameters.array + $0.velocity.array + $0.accumulator.array }).map(\.bitPattern)
+            + s.workerTimes.map { UInt32(truncatingIfNeeded: $0.bitPattern) }
+    }
+    let straight = build()
+    straight.run(events: 1000)
+    let first = build()
+    first.run(events: 400)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-engine-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("engine.ckpt").path
+    try first.writeCheckpoint(to: path)
+    let resumed = build()
+    try resumed.restoreCheckpoint(from: path)
+    resumed.run(events: 600)
+    #expect(bits(resumed) == bits(straight))
+    #expect(resumed.engine.stopped.map(\.worker) == straight.engine.stopped.map(\.worker) && straight.engine.stopped.map(\.worker) == [2])
+    #expect(resumed.engine.master.clock == straight.engine.master.clock)
 }
