@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "EasgdCLI",
             dependencies: [
-                "Dynamics", "Training", "Plotting",
+                "Dynamics", "Training", "Engine", "Plotting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

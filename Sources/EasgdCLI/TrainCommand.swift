@@ -1,10 +1,29 @@
 // easgd train: sequential (p = 1) training of a CNN with SGD, MSGD, ASGD or MVASGD; resumable.
 
 import ArgumentParser
+import Engine
 import Foundation
 import Training
 
 extension SequentialMethod: ExpressibleByArgument {}
+extension ParallelMethod: ExpressibleByArgument {}
+extension Backend: ExpressibleByArgument {}
+extension SimulatedSchedule: ExpressibleByArgument {}
+
+/// Every method `easgd train` knows: the sequential ones (p = 1) and the parallel ones.
+enum TrainMethod: ExpressibleByArgument, Equatable {
+    case sequential(SequentialMethod)
+    case parallel(ParallelMethod)
+
+    init?(argument: String) {
+        if let s = SequentialMethod(rawValue: argument) { self = .sequential(s); return }
+        if let p = ParallelMethod(rawValue: argument), p != .admm { self = .parallel(p); return }
+        return nil
+    }
+    static var allValueStrings: [String] {
+        SequentialMethod.allCases.map(\.rawValue) + ParallelMethod.allCases.filter { $0 != .admm }.map(\.rawValue)
+    }
+}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +52,9 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "sgd, msgd, asgd or mvasgd.") var method: SequentialMethod?
+    @Option(help: "sgd, msgd, asgd, mvasgd (one worker) or easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd.")
+    var method: TrainMethod?
+    @OptionGroup var parallel: ParallelOptions
     @Option(help: "cifar, small, imagenet or a notation string (see `easgd net describe`).") var net: String?
     @Option(help: "fashion-mnist or a data directory.") var data: String?
     @Option(name: .customLong("lr"), help: "Learning rate η.") var learningRate: Double?
@@ -78,7 +99,12 @@ struct TrainCommand: ParsableCommand {
             }
         } else {
             guard let out else { throw ValidationError("give --out RUN_DIR (or --resume RUN_DIR)") }
-            guard method != nil else { throw ValidationError("give --method sgd|msgd|asgd|mvasgd") }
+            guard let method else { throw ValidationError("give --method (sgd, msgd, asgd, mvasgd, easgd, eamsgd, downpour, ...)") }
+            if case .parallel = method {
+                try parallel.validate(steps: steps, epochs: epochs, minutes: minutes)
+            } else if parallel.given {
+                throw ValidationError("--workers, --tau, --alpha, --beta, --backend, --schedule and the virtual costs apply to the parallel methods")
+            }
             guard learningRate != nil else { throw ValidationError("give the learning rate --lr") }
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw ValidationError("give a budget: --epochs, --minutes or --steps")
@@ -109,9 +135,14 @@ struct TrainCommand: ParsableCommand {
             let dataArgument = data ?? "fashion-mnist"
             let netName = net ?? (dataArgument.lowercased() == "fashion-mnist" ? "small" : "cifar")
             let spec = try NetSpec(parsing: netName)
+            guard case .sequential(let sequentialMethod) = method! else {
+                guard case .parallel(let parallelMethod) = method! else { return }
+                try runParallel(parallelMethod, netName: netName, spec: spec, dataArgument: dataArgument)
+                return
+            }
             let settings = TrainingSettings(
                 net: netName, netSpec: spec.text, data: dataArgument,
-                optimizer: OptimizerSettings(method: method!, learningRate: learningRate!, momentum: momentum ?? 0.99,
+                optimizer: OptimizerSettings(method: sequentialMethod, learningRate: learningRate!, momentum: momentum ?? 0.99,
                                              movingRate: movingRate ?? 0.001, weightDecay: weightDecay ?? 1e-4),
                 batch: batch ?? 128, seed: seed ?? 1, budget: budget, evalEvery: evalEvery,
                 checkpointEveryMinutes: checkpointEvery ?? 10, threads: threadCount)

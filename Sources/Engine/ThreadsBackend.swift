@@ -5,19 +5,36 @@
 
 import Dispatch
 import Foundation
+import Synchronization
 import Training
 
 public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     public let engine: ParallelEngine<Scalar>
     private let lock = NSLock()
+    /// Steps completed by all workers so far (read by the tester while the workers run).
+    private let completed = Atomic<Int>(0)
+    public var completedSteps: Int { completed.load(ordering: .relaxed) }
     /// Seconds each worker spent inside the master's critical sections (waiting for and holding the lock).
     public private(set) var communicationSeconds: [Double]
+
+    /// Each worker's last loss and exchange count, published under the lock after every step for the tester.
+    public private(set) var publishedLoss: [Double]
+    public private(set) var publishedExchanges: [Int]
 
     public init(engine: ParallelEngine<Scalar>) {
         precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
                      "sync-easgd and admm run on the simulated backend")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
+        publishedLoss = Array(repeating: .nan, count: engine.workers.count)
+        publishedExchanges = Array(repeating: 0, count: engine.workers.count)
+    }
+
+    /// Runs `body` while holding the master's lock (the tester's snapshot of the center).
+    public func withMaster(_ body: () -> Void) {
+        lock.lock()
+        body()
+        lock.unlock()
     }
 
     /// Every worker takes `steps` steps on its own thread (or stops early if it becomes non-finite).
@@ -34,6 +51,11 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                     lock.unlock()
                     waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 }
+                lock.lock()
+                publishedLoss[i] = w.alive ? w.lastLoss : .nan
+                publishedExchanges[i] = w.exchanges
+                lock.unlock()
+                completed.add(1, ordering: .relaxed)
             }
             lock.lock()
             communicationSeconds[i] = waited

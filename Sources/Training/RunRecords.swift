@@ -66,17 +66,24 @@ public struct MetricRecord: Equatable, Sendable {
     public var trainLoss: Double?
     public var testLoss: Double
     public var testError: Double
+    /// Parallel runs: exchanges with the master so far, and seconds the workers spent communicating (summed).
+    public var exchanges: Int?
+    public var communicationSeconds: Double?
 
-    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error"
+    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds"
 
     var jsonLine: String {
         let train = trainLoss.map { "\($0)" } ?? "null"
-        return "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
-            + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(train),\"test_loss\":\(testLoss),\"test_error\":\(testError)}"
+        var line = "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
+            + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(train),\"test_loss\":\(testLoss),\"test_error\":\(testError)"
+        if let exchanges { line += ",\"exchanges\":\(exchanges)" }
+        if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
+        return line + "}"
     }
 
     var csvLine: String {
-        "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError)"
+        "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError),"
+            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? "")"
     }
 
     /// Parses one metrics.jsonl line.
@@ -97,10 +104,14 @@ public struct MetricRecord: Equatable, Sendable {
         trainLoss = object["train_loss"] is NSNull ? nil : try number("train_loss")
         testLoss = try number("test_loss")
         testError = try number("test_error")
+        exchanges = object["exchanges"].flatMap { Int("\($0)") }
+        communicationSeconds = object["communication_seconds"].flatMap { Double("\($0)") }
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
-                testLoss: Double, testError: Double) {
+                testLoss: Double, testError: Double, exchanges: Int? = nil, communicationSeconds: Double? = nil) {
+        self.exchanges = exchanges
+        self.communicationSeconds = communicationSeconds
         self.step = step
         self.samples = samples
         self.epoch = epoch
@@ -118,7 +129,7 @@ public enum RunFiles {
     public static func metricsJSONL(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.jsonl") }
     public static func metricsCSV(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.csv") }
 
-    static func writeMetrics(_ records: [MetricRecord], to dir: String) throws {
+    public static func writeMetrics(_ records: [MetricRecord], to dir: String) throws {
         try AtomicFile.write(records.map { $0.jsonLine + "\n" }.joined(), to: metricsJSONL(dir))
         try AtomicFile.write(([MetricRecord.csvHeader] + records.map(\.csvLine)).joined(separator: "\n") + "\n",
                              to: metricsCSV(dir))

@@ -1,0 +1,66 @@
+// easgd train with a parallel method: p workers and a master on the simulated or the threads backend.
+
+import ArgumentParser
+import Engine
+import Foundation
+import Training
+
+struct ParallelOptions: ParsableArguments {
+    @Option(help: "Workers p (parallel methods; default 4).") var workers: Int?
+    @Option(help: "Communication period τ (default 1; MDOWNPOUR always 1).") var tau: Int?
+    @Option(help: "Elastic moving rate α (default β/p).") var alpha: Double?
+    @Option(help: "β = pα (default 0.9).") var beta: Double?
+    @Option(help: "simulated (one thread, virtual clock; default) or threads.") var backend: Backend?
+    @Option(help: "Simulated schedule: clock (default) or round-robin.") var schedule: SimulatedSchedule?
+    @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
+    @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
+
+    var given: Bool {
+        workers != nil || tau != nil || alpha != nil || beta != nil || backend != nil || schedule != nil
+            || computeSeconds != nil || communicationSeconds != nil
+    }
+
+    func validate(steps: Int?, epochs: Double?, minutes: Double?) throws {
+        if let workers { guard workers >= 1, workers <= 64 else { throw ValidationError("--workers must be between 1 and 64") } }
+        if let tau { guard tau >= 1, tau <= 100_000 else { throw ValidationError("--tau must be between 1 and 100000") } }
+        if alpha != nil && beta != nil { throw ValidationError("give only one of --alpha or --beta (beta = p * alpha)") }
+        if let alpha { try checkNonNegative("--alpha", alpha); guard alpha <= 1 else { throw ValidationError("--alpha must be at most 1") } }
+        if let beta { try checkNonNegative("--beta", beta) }
+        if let computeSeconds { try checkPositive("--compute-seconds", computeSeconds) }
+        if let communicationSeconds { try checkNonNegative("--communication-seconds", communicationSeconds) }
+        if schedule != nil && backend == .threads { throw ValidationError("--schedule applies to the simulated backend") }
+        guard steps != nil, epochs == nil, minutes == nil else {
+            throw ValidationError("parallel runs take their budget as --steps (per worker)")
+        }
+    }
+}
+
+extension TrainCommand {
+    func runParallel(_ method: ParallelMethod, netName: String, spec: NetSpec, dataArgument: String) throws {
+        let p = parallel.workers ?? 4
+        let engineSettings = EngineSettings(method: method, workers: p, learningRate: learningRate!, alpha: parallel.alpha,
+                                            beta: parallel.beta ?? 0.9, tau: parallel.tau ?? 1, momentum: momentum ?? 0.99,
+                                            movingRate: movingRate ?? 0.001, weightDecay: weightDecay ?? 1e-4)
+        let backend = parallel.backend ?? .simulated
+        if backend == .threads && method == .syncEasgd { throw ValidationError("sync-easgd runs on the simulated backend") }
+        let settings = ParallelRunSettings(
+            engine: engineSettings, net: netName, netSpec: spec.text, data: dataArgument, batch: batch ?? 128, seed: seed ?? 1,
+            backend: backend, schedule: parallel.schedule ?? .clock, computeSeconds: parallel.computeSeconds,
+            communicationSeconds: parallel.communicationSeconds ?? 0, steps: steps!,
+            evalEvery: evalEvery ?? max(1, p * steps! / 8))
+        let run = try ParallelTrainingRun(settings: settings, directory: out!)
+        printError("training \(method.rawValue) with p = \(p) (α = \(engineSettings.alpha), τ = \(engineSettings.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
+        try run.run { r in
+            if !quiet {
+                print(String(format: "step %7d  epoch %6.2f  %10.2f s%@  test loss %.4f  test error %6.2f%%  exchanges %d",
+                             r.step, r.epoch, r.seconds, backend == .simulated ? " (virtual)" : "", r.testLoss, r.testError * 100,
+                             r.exchanges ?? 0))
+                fflush(nil)
+            }
+        }
+        for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
+        if let last = run.records.last {
+            printError(String(format: "done: %d steps, test error %.2f%%; run in %@", last.step, last.testError * 100, run.directory))
+        }
+    }
+}

@@ -1,0 +1,204 @@
+// A parallel training run of a CNN in a run directory: p workers, each with its own replica (its own shuffled
+// data stream, crops and dropout from its own seed), a master, a tester that evaluates the center (or the
+// master's average) on the test set, and metrics.jsonl / metrics.csv in the same format as sequential runs, with
+// the exchanges and the time spent communicating added. Time is virtual on the simulated backend (the seconds
+// p devices would have taken at the given per-step costs) and wall-clock on the threads backend.
+
+import Dispatch
+import Elastic
+import Foundation
+import Training
+
+public enum Backend: String, Codable, CaseIterable, Sendable {
+    case simulated, threads
+}
+
+public struct ParallelRunSettings: Codable, Equatable, Sendable {
+    public var engine: EngineSettings
+    public var net: String
+    public var netSpec: String
+    public var data: String
+    public var batch: Int
+    public var seed: UInt64
+    public var backend: Backend
+    public var schedule: SimulatedSchedule
+    /// Virtual costs (simulated backend); compute nil means "measure one worker step on this machine".
+    public var computeSeconds: Double?
+    public var communicationSeconds: Double
+    /// Steps per worker.
+    public var steps: Int
+    /// Evaluate after this many worker steps in total.
+    public var evalEvery: Int
+
+    public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
+                schedule: SimulatedSchedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
+                steps: Int, evalEvery: Int) {
+        self.engine = engine
+        self.net = net
+        self.netSpec = netSpec
+        self.data = data
+        self.batch = batch
+        self.seed = seed
+        self.backend = backend
+        self.schedule = schedule
+        self.computeSeconds = computeSeconds
+        self.communicationSeconds = communicationSeconds
+        self.steps = steps
+        self.evalEvery = evalEvery
+    }
+}
+
+public final class ParallelTrainingRun {
+    public let settings: ParallelRunSettings
+    public let directory: String
+    public let data: DataSplit
+    public let engine: ParallelEngine<Float>
+    public let evaluator: Evaluator
+    public private(set) var records: [MetricRecord] = []
+    /// The virtual compute cost per step actually used (given or measured).
+    public private(set) var computeSeconds = 0.0
+
+    public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
+        guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
+        if settings.backend == .threads && settings.engine.method == .syncEasgd {
+            throw DataError("sync-easgd runs on the simulated backend")
+        }
+        self.settings = settings
+        self.directory = directory
+        let spec = try NetSpec(parsing: settings.netSpec)
+        self.data = try data ?? DataSource.load(settings.data)
+        guard spec.classes == self.data.train.classes else {
+            throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
+        }
+        let preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
+        var replicas: [Replica] = []
+        for i in 0..<settings.engine.workers {
+            let seed = SplitMix64.derived(from: settings.seed, stream: 0x3000 + UInt64(i)).state
+            let stream = try BatchStream(data: self.data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed)
+            replicas.append(Replica(spec: spec, stream: stream, seed: seed))
+        }
+        // Every worker and the center start from the same He initialisation.
+        let initial = FlatBuffer<Float>(count: replicas[0].parameterCount)
+        replicas[0].network.initialize(initial, seed: settings.seed)
+        engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial.array)
+        evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
+    }
+
+    private var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
+    private var trainLoss: Double? {
+        let losses = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
+        return losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count)
+    }
+
+    private func record(seconds: Double, wall: Double, communication: Double) throws {
+        let (loss, error) = evaluator.evaluate(engine.master.model(settings.engine.method))
+        let samples = totalSteps * settings.batch
+        records.append(MetricRecord(step: totalSteps, samples: samples, epoch: Double(samples) / Double(data.train.count),
+                                    seconds: seconds, wallSeconds: wall, trainLoss: records.isEmpty ? nil : trainLoss,
+                                    testLoss: loss, testError: error,
+                                    exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication))
+        try RunFiles.writeMetrics(records, to: directory)
+    }
+
+    /// Trains until every live worker has taken `steps` steps; `log` sees each evaluation.
+    public func run(log: (MetricRecord) -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let start = DispatchTime.now().uptimeNanoseconds
+        func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+        ComputeThreads.set(1)        // one compute thread per worker
+
+        switch settings.backend {
+        case .simulated:
+            computeSeconds = try settings.computeSeconds ?? measureStep()
+            try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: computeSeconds)),
+                                 to: RunFiles.config(directory))
+            let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
+                                       schedule: settings.schedule)
+            try record(seconds: 0, wall: wall(), communication: 0)
+            log(records.last!)
+            var lastEvaluated = 0
+            while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
+                sim.run(events: 1)
+                if totalSteps - lastEvaluated >= settings.evalEvery {
+                    lastEvaluated = totalSteps
+                    try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime)
+                    log(records.last!)
+                }
+            }
+            if records.last?.step != totalSteps { try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime); log(records.last!) }
+            try sim.writeCheckpoint(to: RunFiles.checkpoint(directory))
+        case .threads:
+            try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: nil)),
+                                 to: RunFiles.config(directory))
+            let threads = ThreadsBackend(engine: engine)
+            try record(seconds: 0, wall: 0, communication: 0)
+            log(records.last!)
+            let group = DispatchGroup()
+            let finished = ManagedFlag()
+            let steps = settings.steps
+            DispatchQueue.global().async(group: group) {
+                threads.run(stepsPerWorker: steps)
+                finished.set()
+            }
+            // The tester: evaluate a snapshot of the model, taken under the master's lock, every evalEvery steps.
+            var lastEvaluated = 0
+            let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
+            while !finished.isSet {
+                usleep(2_000)
+                let done = threads.completedSteps
+                if done - lastEvaluated >= settings.evalEvery {
+                    lastEvaluated = done
+                    var losses: [Double] = [], exchanges = 0
+                    threads.withMaster {
+                        snapshot.copy(from: engine.master.model(settings.engine.method))
+                        losses = threads.publishedLoss.filter(\.isFinite)
+                        exchanges = threads.publishedExchanges.reduce(0, +)
+                    }
+                    let (loss, error) = evaluator.evaluate(snapshot)
+                    let samples = lastEvaluated * settings.batch
+                    records.append(MetricRecord(step: lastEvaluated, samples: samples, epoch: Double(samples) / Double(data.train.count),
+                                                seconds: wall(), wallSeconds: wall(),
+                                                trainLoss: losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count),
+                                                testLoss: loss, testError: error, exchanges: exchanges))
+                    try RunFiles.writeMetrics(records, to: directory)
+                    log(records.last!)
+                }
+            }
+            group.wait()          // after this the workers' state may be read freely
+            try record(seconds: wall(), wall: wall(), communication: threads.communicationSeconds.reduce(0, +))
+            log(records.last!)
+        }
+    }
+
+    /// Seconds of one worker step on this machine (median of 3, after one warm-up), on a copy of worker 0.
+    private func measureStep() throws -> Double {
+        let w = engine.workers[0]
+        let x = FlatBuffer<Float>(copying: w.parameters), g = FlatBuffer<Float>(count: x.count)
+        let saved = w.objective.randomState
+        var times: [Double] = []
+        for k in 0..<4 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = w.objective.lossAndGradient(at: x.readOnly, into: g.pointer)
+            if k > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
+        }
+        w.objective.randomState = saved        // the measurement must not shift the worker's data stream
+        return times.sorted()[1]
+    }
+
+    struct ConfigRecord: Codable {
+        var settings: ParallelRunSettings
+        var measuredComputeSeconds: Double?
+        var toolkit = Toolkit.version
+        var openblas = ComputeThreads.blasConfiguration
+    }
+}
+
+/// A flag set by one thread and read by another.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
