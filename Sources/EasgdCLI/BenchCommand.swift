@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks.",
-        subcommands: [BenchMapCommand.self, BenchTrainCommand.self]
+        subcommands: [BenchMapCommand.self, BenchTrainCommand.self, BenchEngineCommand.self]
     )
 }
 
