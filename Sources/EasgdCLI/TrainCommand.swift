@@ -91,6 +91,9 @@ struct TrainCommand: ParsableCommand {
                                            ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
                                            ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
                                            ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEvery != nil)]
+            if parallel.given {
+                throw ValidationError("the parallel settings cannot change on --resume (only --steps may be given)")
+            }
             if let given = fixed.first(where: \.1) {
                 throw ValidationError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
             }
@@ -121,6 +124,13 @@ struct TrainCommand: ParsableCommand {
         defer { StopSignal.uninstall() }
         let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
         let run: TrainingRun
+        if let resume, try ParallelTrainingRun.readConfig(resume) != nil {
+            guard epochs == nil, minutes == nil else { throw ValidationError("a parallel run resumes with --steps (per worker) only") }
+            let run = try ParallelTrainingRun.resume(directory: resume, steps: steps)
+            printError("resuming \(resume) (\(run.settings.engine.method.rawValue), p = \(run.settings.engine.workers), \(run.settings.backend.rawValue))")
+            try finishParallel(run)
+            return
+        }
         if let resume {
             // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
             var saved = try RunFiles.readSettings(resume)

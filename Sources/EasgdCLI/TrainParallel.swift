@@ -50,7 +50,13 @@ extension TrainCommand {
             evalEvery: evalEvery ?? max(1, p * steps! / 8))
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
         printError("training \(method.rawValue) with p = \(p) (α = \(engineSettings.alpha), τ = \(engineSettings.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
-        try run.run { r in
+        try finishParallel(run)
+    }
+
+    /// Runs (or continues) a parallel run and reports how it ended.
+    func finishParallel(_ run: ParallelTrainingRun) throws {
+        let backend = run.settings.backend
+        let outcome = try run.run { r in
             if !quiet {
                 print(String(format: "step %7d  epoch %6.2f  %10.2f s%@  test loss %.4f  test error %6.2f%%  exchanges %d",
                              r.step, r.epoch, r.seconds, backend == .simulated ? " (virtual)" : "", r.testLoss, r.testError * 100,
@@ -59,6 +65,11 @@ extension TrainCommand {
             }
         }
         for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
+        if case .interrupted(let sig) = outcome {
+            printError("stopped by signal \(sig); the whole system is checkpointed; continue with: easgd train --resume \(run.directory)")
+            throw ExitCode(128 + sig)
+        }
+        if run.engine.aliveWorkers == 0 { throw ValidationError("every worker stopped (non-finite loss or parameters); see the lines above") }
         if let last = run.records.last {
             printError(String(format: "done: %d steps, test error %.2f%%; run in %@", last.step, last.testError * 100, run.directory))
         }

@@ -14,6 +14,8 @@ struct EngineCheckpointState: Codable {
     var workers: [WorkerRecord]
     var stopped: [StoppedRecord]
     var simulator: SimulatorRecord?
+    /// Records in the run's metrics.jsonl when the checkpoint was written (run directories only).
+    var metricsCount: Int?
 
     struct WorkerRecord: Codable {
         var clock: Int
@@ -48,13 +50,28 @@ extension ParallelEngine where Scalar == Float {
         return list
     }
 
-    func checkpointState(simulator: SimulatorState?) -> EngineCheckpointState {
+    func checkpointState(simulator: SimulatorState?, metricsCount: Int? = nil) -> EngineCheckpointState {
         EngineCheckpointState(
             settings: settings, masterClock: master.clock, accepted: master.accepted, rejected: master.rejected,
             workers: workers.map { .init(clock: $0.clock, exchanges: $0.exchanges, alive: $0.alive, randomState: $0.objective.randomState) },
             stopped: stopped.map { .init(worker: $0.worker, clock: $0.clock, reason: $0.reason) },
             simulator: simulator.map { .init(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
-                                              nextRoundRobin: $0.nextRoundRobin) })
+                                              nextRoundRobin: $0.nextRoundRobin) },
+            metricsCount: metricsCount)
+    }
+
+    /// Writes the whole system (and, for a simulated run, its clocks) atomically to `path`.
+    func writeCheckpoint(to path: String, simulator: SimulatorState?, metricsCount: Int?) throws {
+        try Checkpoint.write(checkpointState(simulator: simulator, metricsCount: metricsCount), buffers: namedBuffers, to: path)
+    }
+
+    /// Restores the whole system from `path`; returns the simulator clocks and the metrics count it holds.
+    func restoreCheckpoint(from path: String) throws -> (simulator: SimulatorState?, metricsCount: Int?) {
+        let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
+        try restore(state, buffers: buffers, path: path)
+        let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
+                                                       nextRoundRobin: $0.nextRoundRobin) }
+        return (sim, state.metricsCount)
     }
 
     func restore(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
@@ -87,17 +104,16 @@ struct SimulatorState {
 
 extension SimulatedBackend where Scalar == Float {
     /// Writes the whole system atomically to `path`.
-    public func writeCheckpoint(to path: String) throws {
-        let state = engine.checkpointState(simulator: simulatorState)
-        try Checkpoint.write(state, buffers: engine.namedBuffers, to: path)
+    public func writeCheckpoint(to path: String, metricsCount: Int? = nil) throws {
+        try engine.writeCheckpoint(to: path, simulator: simulatorState, metricsCount: metricsCount)
     }
 
     /// Restores the whole system from `path` into this (freshly built, same settings) simulator.
-    public func restoreCheckpoint(from path: String) throws {
-        let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
-        try engine.restore(state, buffers: buffers, path: path)
-        guard let sim = state.simulator else { throw DataError("\(path): no simulator clocks (not a simulated run)") }
-        simulatorState = SimulatorState(workerTimes: sim.workerTimes, now: sim.now, communicationTime: sim.communicationTime,
-                                        nextRoundRobin: sim.nextRoundRobin)
+    @discardableResult
+    public func restoreCheckpoint(from path: String) throws -> Int? {
+        let (sim, metricsCount) = try engine.restoreCheckpoint(from: path)
+        guard let sim else { throw DataError("\(path): no simulator clocks (not a simulated run)") }
+        simulatorState = sim
+        return metricsCount
     }
 }

@@ -57,6 +57,9 @@ public final class ParallelTrainingRun {
     public private(set) var records: [MetricRecord] = []
     /// The virtual compute cost per step actually used (given or measured).
     public private(set) var computeSeconds = 0.0
+    /// Set by `resume`: the simulator's clocks and the wall seconds already spent.
+    private var restoredSimulator: SimulatorState? = nil
+    private var resumed = false
 
     public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
         guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
@@ -84,6 +87,38 @@ public final class ParallelTrainingRun {
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
     }
 
+    /// Continues the run in `directory` from its checkpoint, with a new total of steps per worker if given.
+    /// A simulated run continues bit for bit; a threads run continues from the saved state (thread timing is not
+    /// reproducible).
+    public static func resume(directory: String, steps: Int?, data: DataSplit? = nil) throws -> ParallelTrainingRun {
+        guard let saved = try ParallelTrainingRun.readConfig(directory) else {
+            throw DataError("\(RunFiles.config(directory)): not a parallel run")
+        }
+        var settings = saved.settings
+        if let steps { settings.steps = steps }
+        if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
+        let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data)
+        let path = RunFiles.checkpoint(directory)
+        let (sim, metricsCount) = try run.engine.restoreCheckpoint(from: path)
+        run.restoredSimulator = sim
+        let records = try RunFiles.readMetrics(directory)
+        guard let count = metricsCount, records.count >= count else {
+            throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")
+        }
+        run.records = Array(records.prefix(count))
+        run.resumed = true
+        return run
+    }
+
+    /// The config of a parallel run directory, or nil when the directory holds a sequential run.
+    public static func readConfig(_ directory: String) throws -> (settings: ParallelRunSettings, measuredComputeSeconds: Double?)? {
+        guard let data = FileManager.default.contents(atPath: RunFiles.config(directory)) else {
+            throw DataError("\(RunFiles.config(directory)): cannot read (is \(directory) a training run directory?)")
+        }
+        guard let config = try? JSONDecoder().decode(ConfigRecord.self, from: data) else { return nil }
+        return (config.settings, config.measuredComputeSeconds)
+    }
+
     private var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
     private var trainLoss: Double? {
         let losses = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
@@ -100,14 +135,16 @@ public final class ParallelTrainingRun {
         try RunFiles.writeMetrics(records, to: directory)
     }
 
-    /// Trains until every live worker has taken `steps` steps; `log` sees each evaluation.
-    public func run(log: (MetricRecord) -> Void = { _ in }) throws {
+    /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
+    /// checkpointed); `log` sees each evaluation.
+    public func run(log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let start = DispatchTime.now().uptimeNanoseconds
         func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
         ComputeThreads.set(1)        // one compute thread per worker
+        let engineStartSteps = totalSteps
 
         switch settings.backend {
         case .simulated:
@@ -116,10 +153,19 @@ public final class ParallelTrainingRun {
                                  to: RunFiles.config(directory))
             let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
                                        schedule: settings.schedule)
-            try record(seconds: 0, wall: wall(), communication: 0)
-            log(records.last!)
-            var lastEvaluated = 0
+            if let restoredSimulator { sim.simulatorState = restoredSimulator }
+            if resumed {
+                try RunFiles.writeMetrics(records, to: directory)          // drop records made after the checkpoint
+            } else {
+                try record(seconds: 0, wall: wall(), communication: 0)
+                log(records.last!)
+            }
+            var lastEvaluated = records.last?.step ?? 0
             while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
+                if let sig = StopSignal.pending {
+                    try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
+                    return .interrupted(signal: sig)
+                }
                 sim.run(events: 1)
                 if totalSteps - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = totalSteps
@@ -128,26 +174,30 @@ public final class ParallelTrainingRun {
                 }
             }
             if records.last?.step != totalSteps { try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime); log(records.last!) }
-            try sim.writeCheckpoint(to: RunFiles.checkpoint(directory))
+            try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
         case .threads:
             try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: nil)),
                                  to: RunFiles.config(directory))
             let threads = ThreadsBackend(engine: engine)
-            try record(seconds: 0, wall: 0, communication: 0)
-            log(records.last!)
+            if resumed {
+                try RunFiles.writeMetrics(records, to: directory)
+            } else {
+                try record(seconds: 0, wall: 0, communication: 0)
+                log(records.last!)
+            }
             let group = DispatchGroup()
             let finished = ManagedFlag()
             let steps = settings.steps
             DispatchQueue.global().async(group: group) {
-                threads.run(stepsPerWorker: steps)
+                threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil })
                 finished.set()
             }
             // The tester: evaluate a snapshot of the model, taken under the master's lock, every evalEvery steps.
-            var lastEvaluated = 0
+            var lastEvaluated = records.last?.step ?? 0
             let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
             while !finished.isSet {
                 usleep(2_000)
-                let done = threads.completedSteps
+                let done = engineStartSteps + threads.completedSteps
                 if done - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = done
                     var losses: [Double] = [], exchanges = 0
@@ -167,9 +217,15 @@ public final class ParallelTrainingRun {
                 }
             }
             group.wait()          // after this the workers' state may be read freely
+            if let sig = StopSignal.pending {
+                try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
+                return .interrupted(signal: sig)
+            }
             try record(seconds: wall(), wall: wall(), communication: threads.communicationSeconds.reduce(0, +))
             log(records.last!)
+            try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
         }
+        return .completed
     }
 
     /// Seconds of one worker step on this machine (median of 3, after one warm-up), on a copy of worker 0.

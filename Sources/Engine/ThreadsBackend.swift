@@ -39,11 +39,17 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// Every worker takes `steps` steps on its own thread (or stops early if it becomes non-finite).
     public func run(stepsPerWorker steps: Int) {
+        run(untilClock: (engine.workers.map(\.clock).max() ?? 0) + steps) { false }
+    }
+
+    /// Every worker steps until its clock reaches `clock`, it becomes non-finite, or `shouldStop()` is true
+    /// (checked before each step).
+    public func run(untilClock clock: Int, shouldStop: @escaping @Sendable () -> Bool) {
         let workers = engine.workers
         DispatchQueue.concurrentPerform(iterations: workers.count) { i in
             let w = workers[i]
             var waited = 0.0
-            for _ in 0..<steps where w.alive {
+            while w.alive && w.clock < clock && !shouldStop() {
                 engine.step(w) { body in
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     lock.lock()

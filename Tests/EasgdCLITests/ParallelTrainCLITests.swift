@@ -34,3 +34,30 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains(needle), "\(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: out))
 }
+
+@Test func simulatedParallelRunResumesBitForBit() throws {
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "eamsgd", "--workers", "3", "--tau", "2", "--lr", "0.01", "--momentum", "0.5",
+                  "--net", learnNet, "--batch", "16", "--eval-every", "30", "--compute-seconds", "0.01",
+                  "--communication-seconds", "0.002", "--quiet"]
+    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
+    #expect(try easgd(common + ["--steps", "40", "--out", straight.path]).status == 0)
+    #expect(try easgd(common + ["--steps", "25", "--out", split.path]).status == 0)
+    let resumed = try easgd(["train", "--resume", split.path, "--steps", "40", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    struct Probe: Codable { var masterClock: Int }
+    let a = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: Probe.self)
+    let b = try Checkpoint.read(RunFiles.checkpoint(split.path), as: Probe.self)
+    #expect(a.state.masterClock == b.state.masterClock)
+    #expect(Set(a.buffers.keys) == Set(b.buffers.keys) && !a.buffers.isEmpty)
+    for (name, x) in a.buffers {
+        let y = try #require(b.buffers[name])
+        let same = x.map(\.bitPattern) == y.map(\.bitPattern)
+        #expect(same, "\(name) differs after resume")
+    }
+    let strip = { (r: MetricRecord) in [Double(r.step), r.seconds, r.testLoss, r.testError, Double(r.exchanges ?? -1)] }
+    let ra = try RunFiles.readMetrics(straight.path).map(strip), rb = try RunFiles.readMetrics(split.path).map(strip)
+    #expect(ra.last == rb.last)
+    let again = try easgd(["train", "--resume", split.path, "--workers", "5"])
+    #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
+}
