@@ -6,7 +6,9 @@
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
 //   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
+//   CMPI        C shim: Open MPI (system library, Debian libopenmpi-dev); used by EngineMPI only
 //   Engine      the parallel engine: master + p workers, every method of the paper, simulated and threaded backends
+//   EngineMPI   the MPI backend: rank 0 the master and tester, ranks 1…p the workers
 //   Plotting    gnuplot figures, at the edge
 //   EasgdCLI    the swift-argument-parser commands (thin: parse, validate, call, write)
 //   easgd       the executable
@@ -30,15 +32,18 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Elastic"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
         .target(name: "Training", dependencies: ["Elastic", "COpenBLAS", "CZlib"]),
         .target(name: "Engine", dependencies: ["Elastic", "Training"]),
+        // The MPI backend in its own target: nothing else in the package depends on Open MPI.
+        .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Training", "CMPI"]),
         .target(name: "Plotting"),
         .target(
             name: "EasgdCLI",
             dependencies: [
-                "Dynamics", "Training", "Engine", "Plotting",
+                "Dynamics", "Training", "Engine", "EngineMPI", "Plotting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

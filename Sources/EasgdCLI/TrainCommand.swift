@@ -112,7 +112,9 @@ struct TrainCommand: ParsableCommand {
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw ValidationError("give a budget: --epochs, --minutes or --steps")
             }
-            if FileManager.default.fileExists(atPath: RunFiles.config(out)) {
+            // Under mpirun only rank 0 writes the run directory; the other ranks must not race it.
+            let mpiWorkerRank = parallel.backend == .mpi && (ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0") != "0"
+            if !mpiWorkerRank && FileManager.default.fileExists(atPath: RunFiles.config(out)) {
                 throw ValidationError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
             }
             try checkDirectory(splitPath(out).directory, for: "--out")

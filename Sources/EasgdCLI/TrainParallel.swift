@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Engine
+import EngineMPI
 import Foundation
 import Training
 
@@ -10,7 +11,7 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Communication period τ (default 1; MDOWNPOUR always 1).") var tau: Int?
     @Option(help: "Elastic moving rate α (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default 0.9).") var beta: Double?
-    @Option(help: "simulated (one thread, virtual clock; default) or threads.") var backend: Backend?
+    @Option(help: "simulated (one thread, virtual clock; default), threads, or mpi (under mpirun -np P+1).") var backend: Backend?
     @Option(help: "Simulated schedule: clock (default) or round-robin.") var schedule: SimulatedSchedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
     @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
@@ -37,10 +38,12 @@ struct ParallelOptions: ParsableArguments {
 
 extension TrainCommand {
     func runParallel(_ method: ParallelMethod, netName: String, spec: NetSpec, dataArgument: String) throws {
+        if parallel.backend == .mpi {
+            try runMPI(method, netName: netName, spec: spec, dataArgument: dataArgument)
+            return
+        }
         let p = parallel.workers ?? 4
-        let engineSettings = EngineSettings(method: method, workers: p, learningRate: learningRate!, alpha: parallel.alpha,
-                                            beta: parallel.beta ?? 0.9, tau: parallel.tau ?? 1, momentum: momentum ?? 0.99,
-                                            movingRate: movingRate ?? 0.001, weightDecay: weightDecay ?? 1e-4)
+        let engineSettings = engineSettings(method, workers: p)
         let backend = parallel.backend ?? .simulated
         if backend == .threads && method == .syncEasgd { throw ValidationError("sync-easgd runs on the simulated backend") }
         let settings = ParallelRunSettings(
@@ -51,6 +54,55 @@ extension TrainCommand {
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
         printError("training \(method.rawValue) with p = \(p) (α = \(engineSettings.alpha), τ = \(engineSettings.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
         try finishParallel(run)
+    }
+
+    func engineSettings(_ method: ParallelMethod, workers p: Int) -> EngineSettings {
+        EngineSettings(method: method, workers: p, learningRate: learningRate!, alpha: parallel.alpha, beta: parallel.beta ?? 0.9,
+                       tau: parallel.tau ?? 1, momentum: momentum ?? 0.99, movingRate: movingRate ?? 0.001,
+                       weightDecay: weightDecay ?? 1e-4)
+    }
+
+    /// Under mpirun: rank 0 is the master and tester, ranks 1…P the workers (P = ranks − 1). An error on any rank
+    /// aborts them all (MPI_Abort), so none is left waiting.
+    func runMPI(_ method: ParallelMethod, netName: String, spec: NetSpec, dataArgument: String) throws {
+        let (rank, size) = try MPIRuntime.start()
+        do {
+            guard size >= 2 else { throw ValidationError("--backend mpi needs at least 2 ranks: mpirun -np P+1 easgd train ...") }
+            let p = size - 1
+            if let w = parallel.workers, w != p { throw ValidationError("--workers \(w) but mpirun started \(size) ranks (P + 1 = \(p + 1))") }
+            guard method != .syncEasgd else { throw ValidationError("sync-easgd runs on the simulated backend") }
+            let settings = ParallelRunSettings(engine: engineSettings(method, workers: p), net: netName, netSpec: spec.text,
+                                               data: dataArgument, batch: batch ?? 128, seed: seed ?? 1, backend: .mpi,
+                                               steps: steps!, evalEvery: evalEvery ?? max(1, p * steps! / 8))
+            ComputeThreads.set(1)
+            if rank == 0 {
+                let run = try ParallelTrainingRun(settings: settings, directory: out!)
+                printError("training \(method.rawValue) with p = \(p) on the mpi backend (rank 0: master and tester), net \(netName)")
+                try MPIBackend.master(run) { r in
+                    if !quiet {
+                        print(String(format: "step %7d  epoch %6.2f  %10.2f s  test loss %.4f  test error %6.2f%%  exchanges %d",
+                                     r.step, r.epoch, r.seconds, r.testLoss, r.testError * 100, r.exchanges ?? 0))
+                        fflush(nil)
+                    }
+                }
+                if let last = run.records.last {
+                    printError(String(format: "done: %d steps, test error %.2f%%; run in %@", last.step, last.testError * 100, run.directory))
+                }
+            } else {
+                let data = try DataSource.load(dataArgument)
+                let preprocessing = try Preprocessing(train: data.train, input: spec.input)
+                let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
+                                                                  worker: rank - 1)
+                let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replica)
+                if let reason = MPIBackend.worker(settings: settings, replica: replica, initial: initial) {
+                    printError("worker \(rank - 1) stopped: \(reason)")
+                }
+            }
+        } catch {
+            printError("easgd (rank \(rank)): \(error)")
+            MPIRuntime.abort(1)
+        }
+        MPIRuntime.finish()
     }
 
     /// Runs (or continues) a parallel run and reports how it ended.

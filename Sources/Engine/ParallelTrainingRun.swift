@@ -10,7 +10,7 @@ import Foundation
 import Training
 
 public enum Backend: String, Codable, CaseIterable, Sendable {
-    case simulated, threads
+    case simulated, threads, mpi
 }
 
 public struct ParallelRunSettings: Codable, Equatable, Sendable {
@@ -74,17 +74,49 @@ public final class ParallelTrainingRun {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
         }
         let preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
-        var replicas: [Replica] = []
-        for i in 0..<settings.engine.workers {
-            let seed = SplitMix64.derived(from: settings.seed, stream: 0x3000 + UInt64(i)).state
-            let stream = try BatchStream(data: self.data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed)
-            replicas.append(Replica(spec: spec, stream: stream, seed: seed))
+        let loaded = self.data
+        let replicas = try (0..<settings.engine.workers).map {
+            try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: loaded, preprocessing: preprocessing, worker: $0)
         }
-        // Every worker and the center start from the same He initialisation.
-        let initial = FlatBuffer<Float>(count: replicas[0].parameterCount)
-        replicas[0].network.initialize(initial, seed: settings.seed)
-        engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial.array)
+        let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
+        engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
+    }
+
+    /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
+    package static func makeReplica(settings: ParallelRunSettings, spec: NetSpec, data: DataSplit, preprocessing: Preprocessing,
+                                    worker i: Int) throws -> Replica {
+        let seed = SplitMix64.derived(from: settings.seed, stream: 0x3000 + UInt64(i)).state
+        let stream = try BatchStream(data: data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed)
+        return Replica(spec: spec, stream: stream, seed: seed)
+    }
+
+    /// The starting point of every worker and the center: He initialisation from the run's seed.
+    package static func initialParameters(settings: ParallelRunSettings, replica: Replica) -> [Float] {
+        let initial = FlatBuffer<Float>(count: replica.parameterCount)
+        replica.network.initialize(initial, seed: settings.seed)
+        return initial.array
+    }
+
+    /// Appends an evaluation of `model` to the records and rewrites the metrics files.
+    package func appendRecord(model: FlatBuffer<Float>, step: Int, seconds: Double, wall: Double, trainLoss: Double?,
+                              exchanges: Int, communication: Double?) throws -> MetricRecord {
+        let (loss, error) = evaluator.evaluate(model)
+        let samples = step * settings.batch
+        records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
+                                    seconds: seconds, wallSeconds: wall, trainLoss: trainLoss, testLoss: loss, testError: error,
+                                    exchanges: exchanges, communicationSeconds: communication))
+        try RunFiles.writeMetrics(records, to: directory)
+        return records.last!
+    }
+
+    /// Writes config.json.
+    package func writeConfig(measuredComputeSeconds: Double?) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: measuredComputeSeconds)),
+                             to: RunFiles.config(directory))
     }
 
     /// Continues the run in `directory` from its checkpoint, with a new total of steps per worker if given.
@@ -175,6 +207,8 @@ public final class ParallelTrainingRun {
             }
             if records.last?.step != totalSteps { try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime); log(records.last!) }
             try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
+        case .mpi:
+            throw DataError("the MPI backend runs under mpirun through EngineMPI (easgd train --backend mpi)")
         case .threads:
             try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: nil)),
                                  to: RunFiles.config(directory))

@@ -61,3 +61,29 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     let again = try easgd(["train", "--resume", split.path, "--workers", "5"])
     #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
 }
+
+/// mpirun from Open MPI (installed by `make test` with openmpi-bin); as root it needs the two variables below.
+let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "downpour", "mdownpour"])
+func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: mpirun!)
+    process.arguments = ["--oversubscribe", "-np", "3", easgdBinary.path, "train", "--backend", "mpi", "--method", method,
+                         "--tau", "2", "--lr", "0.02", "--momentum", "0.5", "--net", learnNet, "--batch", "32", "--steps", "60",
+                         "--eval-every", "60", "--quiet", "--out", dir.path]
+    process.environment = ProcessInfo.processInfo.environment.merging(
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]) { $1 }
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(message)")         // every rank exited 0: the stop protocol ended the run
+    let records = try RunFiles.readMetrics(dir.path)
+    let first = try #require(records.first), last = try #require(records.last)
+    #expect(last.step == 120 && first.testError > 0.7 && last.testError < first.testError - 0.1, "\(method): \(first.testError) → \(last.testError)")
+    #expect((last.exchanges ?? 0) == (method == "mdownpour" ? 120 : 60))
+}
