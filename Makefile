@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench torch quality clean
+.PHONY: deps build run test bench torch quality experiments clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -64,6 +64,10 @@ quality: build
 	$(EASGD) plot .build/quality/fashion-msgd --label "MSGD, lr 0.02, momentum 0.9, batch 64" --title "Fashion-MNIST, small net" --x epochs --out plots/fashion-mnist-msgd
 	$(EASGD) train --method msgd --net cifar --data $(CIFAR) --lr 0.002 --momentum 0.99 --epochs 10 --out .build/quality/cifar-msgd
 	$(EASGD) plot .build/quality/cifar-msgd --label "MSGD, lr 0.002, momentum 0.99" --title "CIFAR-10 copy, the paper's 7-layer net" --out plots/cifar-msgd
+
+# The paper's Figures 2 and 3, budget-limited, on the simulated backend (benchmarks/experiments/run.sh).
+experiments: build
+	benchmarks/experiments/run.sh
 
 clean:
 	rm -rf .build

@@ -19,7 +19,7 @@ public struct EasgdCommand: ParsableCommand {
         version: Toolkit.version,
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self,
-                      VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self]
+                      VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self]
     )
 
     public init() {}

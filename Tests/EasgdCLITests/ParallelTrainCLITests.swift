@@ -87,3 +87,21 @@ func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
     #expect(last.step == 120 && first.testError > 0.7 && last.testError < first.testError - 0.1, "\(method): \(first.testError) → \(last.testError)")
     #expect((last.exchanges ?? 0) == (method == "mdownpour" ? 120 : 60))
 }
+
+@Test func engineWatchesThePapersADMMDiverge() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("chaos")
+    let r = try easgd(["train-quadratic", "--method", "admm", "--workers", "3", "--lr", "0.001", "--rho", "2.5", "--x0", "1000",
+                       "--schedule", "round-robin", "--steps", "60000", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    /// The first number on the line starting with `prefix` after `marker`.
+    func value(after prefix: String, marker: String) -> Double? {
+        guard let line = r.stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
+              let range = line.range(of: marker) else { return nil }
+        return line[range.upperBound...].split(separator: " ").first.flatMap { Double($0) }
+    }
+    let measured = try #require(value(after: "growth", marker: "activations: "))
+    let theory = try #require(value(after: "theory", marker: "ln ρ(F) = "))
+    #expect(abs(measured - theory) / theory < 0.02, "engine \(measured) vs theory \(theory)")
+    let rows = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
+    #expect(rows.count > 100 && !rows.contains { $0.lowercased().contains("nan") || $0.lowercased().contains("inf") })
+}
