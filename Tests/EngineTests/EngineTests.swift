@@ -223,3 +223,18 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: ParallelMethod) th
     #expect(resumed.engine.stopped.map(\.worker) == straight.engine.stopped.map(\.worker) && straight.engine.stopped.map(\.worker) == [2])
     #expect(resumed.engine.master.clock == straight.engine.master.clock)
 }
+
+@Test func mdownpourWithOneWorkerIsMSGD() {
+    // The experiments' MSGD reference on the virtual clock relies on this.
+    let engine = ParallelEngine<Float>(settings: EngineSettings(method: .mdownpour, workers: 1, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3),
+                                       objectives: quadratics(1, curvatures: [0.5, 2], minimizer: [1, -1], noise: 0.3, seed: 4),
+                                       initial: [3, 3])
+    SimulatedBackend(engine: engine).run(events: 200)
+    let objective = QuadraticObjective<Float>(curvatures: [0.5, 2], minimizer: [1, -1], noise: 0.3, seed: 4)
+    let msgd = SequentialOptimizer(settings: OptimizerSettings(method: .msgd, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3), count: 2)
+    msgd.parameters[0] = 3; msgd.parameters[1] = 3
+    for _ in 0..<200 { _ = msgd.step(objective) }
+    let same = engine.master.center.array.map(\.bitPattern) == msgd.parameters.array.map(\.bitPattern)
+        && engine.master.velocity.array.map(\.bitPattern) == msgd.velocity.array.map(\.bitPattern)
+    #expect(same)
+}

@@ -25,8 +25,11 @@ add() {  # name, arguments
   echo "$E train $* $COMMON --out $OUT/$name > $OUT/$name.log 2>&1" >> "$jobs_file"
 }
 
-# MSGD reference, p = 1: the same number of steps as one worker, its time charged like one device.
-add msgd-p1 --method msgd --lr 0.002 --momentum 0.99 --steps "$STEPS" --eval-every $((STEPS / 4))
+# MSGD reference, p = 1, on the same virtual clock: MDOWNPOUR with one worker and free communication is exactly
+# MSGD (the worker's gradient at the look-ahead x + δv, Nesterov's step at the "master"), and its steps are
+# charged like one device's.
+add msgd-p1 --method mdownpour --workers 1 --lr 0.002 --momentum 0.99 --steps "$STEPS" --eval-every $((STEPS / 4)) \
+  --compute-seconds 0.1325 --communication-seconds 0
 for tau in 1 4 16 64; do
   add easgd-p4-tau$tau --method easgd --workers 4 --tau $tau --lr 0.05 --steps "$STEPS" --eval-every "$STEPS" $COSTS
   add eamsgd-p4-tau$tau --method eamsgd --workers 4 --tau $tau --lr 0.002 --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
