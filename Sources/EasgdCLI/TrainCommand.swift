@@ -47,6 +47,11 @@ struct TrainCommand: ParsableCommand {
               easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
               easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
+            Parallel methods (easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd) run p workers \
+            and a master: --workers P, --tau, --alpha or --beta, --backend simulated (virtual clock; default), \
+            threads, or mpi (under mpirun -np P+1), with the budget as --steps per worker:
+              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --out runs/easgd-p4
+              mpirun --oversubscribe -np 5 easgd train --backend mpi --method eamsgd --tau 10 --lr 0.002 --steps 300 --out runs/mpi
             Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by \
             SIGINT/SIGTERM after writing a checkpoint.
             """
