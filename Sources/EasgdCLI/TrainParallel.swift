@@ -50,7 +50,7 @@ extension TrainCommand {
             engine: engineSettings, net: netName, netSpec: spec.text, data: dataArgument, batch: batch ?? 128, seed: seed ?? 1,
             backend: backend, schedule: parallel.schedule ?? .clock, computeSeconds: parallel.computeSeconds,
             communicationSeconds: parallel.communicationSeconds ?? 0, steps: steps!,
-            evalEvery: evalEvery ?? max(1, p * steps! / 8))
+            evalEvery: evalEvery ?? max(1, p * steps! / 8), checkpointEveryMinutes: checkpointEvery ?? 10)
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
         printError("training \(method.rawValue) with p = \(p) (α = \(engineSettings.alpha), τ = \(engineSettings.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
         try finishParallel(run)

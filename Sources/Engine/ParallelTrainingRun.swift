@@ -29,10 +29,13 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var steps: Int
     /// Evaluate after this many worker steps in total.
     public var evalEvery: Int
+    /// Checkpoint the whole system every this many minutes of wall-clock time (simulated backend; always at the
+    /// end and on SIGINT/SIGTERM).
+    public var checkpointEveryMinutes: Double?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: SimulatedSchedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
-                steps: Int, evalEvery: Int) {
+                steps: Int, evalEvery: Int, checkpointEveryMinutes: Double? = nil) {
         self.engine = engine
         self.net = net
         self.netSpec = netSpec
@@ -45,6 +48,7 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.communicationSeconds = communicationSeconds
         self.steps = steps
         self.evalEvery = evalEvery
+        self.checkpointEveryMinutes = checkpointEveryMinutes
     }
 }
 
@@ -54,6 +58,9 @@ public final class ParallelTrainingRun {
     public let data: DataSplit
     public let engine: ParallelEngine<Float>
     public let evaluator: Evaluator
+    /// The training loss of the model on a fixed subset (the first 1,000 training images, centre crop, dropout
+    /// off), so that it is comparable across evaluations and methods.
+    public let trainEvaluator: Evaluator
     public private(set) var records: [MetricRecord] = []
     /// The virtual compute cost per step actually used (given or measured).
     public private(set) var computeSeconds = 0.0
@@ -81,6 +88,12 @@ public final class ParallelTrainingRun {
         let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
+        let subset = min(1000, self.data.train.count)
+        let train = self.data.train
+        trainEvaluator = Evaluator(spec: spec, test: Dataset(name: train.name + " (first \(subset))", shape: train.shape,
+                                                            pixels: Array(train.pixels.prefix(subset * train.shape.count)),
+                                                            labels: Array(train.labels.prefix(subset)), classes: train.classes),
+                                   preprocessing: preprocessing)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
@@ -99,12 +112,13 @@ public final class ParallelTrainingRun {
     }
 
     /// Appends an evaluation of `model` to the records and rewrites the metrics files.
-    package func appendRecord(model: FlatBuffer<Float>, step: Int, seconds: Double, wall: Double, trainLoss: Double?,
+    package func appendRecord(model: FlatBuffer<Float>, step: Int, seconds: Double, wall: Double,
                               exchanges: Int, communication: Double?) throws -> MetricRecord {
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
         records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                    seconds: seconds, wallSeconds: wall, trainLoss: trainLoss, testLoss: loss, testError: error,
+                                    seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
+                                    testLoss: loss, testError: error,
                                     exchanges: exchanges, communicationSeconds: communication))
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
@@ -152,16 +166,12 @@ public final class ParallelTrainingRun {
     }
 
     private var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
-    private var trainLoss: Double? {
-        let losses = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
-        return losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count)
-    }
 
     private func record(seconds: Double, wall: Double, communication: Double) throws {
         let (loss, error) = evaluator.evaluate(engine.master.model(settings.engine.method))
         let samples = totalSteps * settings.batch
         records.append(MetricRecord(step: totalSteps, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                    seconds: seconds, wallSeconds: wall, trainLoss: records.isEmpty ? nil : trainLoss,
+                                    seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(engine.master.model(settings.engine.method)).loss,
                                     testLoss: loss, testError: error,
                                     exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication))
         try RunFiles.writeMetrics(records, to: directory)
@@ -193,7 +203,12 @@ public final class ParallelTrainingRun {
                 log(records.last!)
             }
             var lastEvaluated = records.last?.step ?? 0
+            var lastCheckpoint = wall()
             while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
+                if let minutes = settings.checkpointEveryMinutes, wall() - lastCheckpoint >= minutes * 60 {
+                    try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
+                    lastCheckpoint = wall()
+                }
                 if let sig = StopSignal.pending {
                     try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
                     return .interrupted(signal: sig)
@@ -234,17 +249,16 @@ public final class ParallelTrainingRun {
                 let done = engineStartSteps + threads.completedSteps
                 if done - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = done
-                    var losses: [Double] = [], exchanges = 0
+                    var exchanges = 0
                     threads.withMaster {
                         snapshot.copy(from: engine.master.model(settings.engine.method))
-                        losses = threads.publishedLoss.filter(\.isFinite)
                         exchanges = threads.publishedExchanges.reduce(0, +)
                     }
                     let (loss, error) = evaluator.evaluate(snapshot)
                     let samples = lastEvaluated * settings.batch
                     records.append(MetricRecord(step: lastEvaluated, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                                 seconds: wall(), wallSeconds: wall(),
-                                                trainLoss: losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count),
+                                                trainLoss: trainEvaluator.evaluate(snapshot).loss,
                                                 testLoss: loss, testError: error, exchanges: exchanges))
                     try RunFiles.writeMetrics(records, to: directory)
                     log(records.last!)

@@ -17,8 +17,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// Seconds each worker spent inside the master's critical sections (waiting for and holding the lock).
     public private(set) var communicationSeconds: [Double]
 
-    /// Each worker's last loss and exchange count, published under the lock after every step for the tester.
-    public private(set) var publishedLoss: [Double]
+    /// Each worker's exchange count, published under the lock after every step for the tester.
     public private(set) var publishedExchanges: [Int]
 
     public init(engine: ParallelEngine<Scalar>) {
@@ -26,7 +25,6 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                      "sync-easgd and admm run on the simulated backend")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
-        publishedLoss = Array(repeating: .nan, count: engine.workers.count)
         publishedExchanges = Array(repeating: 0, count: engine.workers.count)
     }
 
@@ -58,7 +56,6 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                     waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 }
                 lock.lock()
-                publishedLoss[i] = w.alive ? w.lastLoss : .nan
                 publishedExchanges[i] = w.exchanges
                 lock.unlock()
                 completed.add(1, ordering: .relaxed)

@@ -66,8 +66,7 @@ public enum MPIBackend {
         try run.writeConfig(measuredComputeSeconds: nil)
         let start = DispatchTime.now().uptimeNanoseconds
         func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        log(try run.appendRecord(model: master.model(s.method), step: 0, seconds: 0, wall: 0, trainLoss: nil, exchanges: 0,
-                                 communication: nil))
+        log(try run.appendRecord(model: master.model(s.method), step: 0, seconds: 0, wall: 0, exchanges: 0, communication: nil))
         let message = FlatBuffer<Float>(count: n + 1)
         let lookahead = FlatBuffer<Float>(count: n)
         var losses = [Double](repeating: .nan, count: p + 1)
@@ -120,18 +119,17 @@ public enum MPIBackend {
             }
             if steps - lastEvaluated >= run.settings.evalEvery {
                 lastEvaluated = steps
-                let live = losses.dropFirst().filter(\.isFinite)
                 log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: wall(), wall: wall(),
-                                         trainLoss: live.isEmpty ? nil : live.reduce(0, +) / Double(live.count),
                                          exchanges: master.accepted, communication: nil))
             }
         }
         if lastEvaluated != steps || steps == 0 {
-            let live = losses.dropFirst().filter(\.isFinite)
             log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: wall(), wall: wall(),
-                                     trainLoss: live.isEmpty ? nil : live.reduce(0, +) / Double(live.count),
                                      exchanges: master.accepted, communication: nil))
         }
+        // The workers' own last minibatch losses, as they reported them.
+        let reported = losses.dropFirst().map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
+        FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
     }
 
     /// Rank r ≥ 1: worker r − 1. Takes `steps` steps, talking to rank 0 when its method says so, then sends DONE.
