@@ -35,7 +35,7 @@ public enum RunCurves {
         }
         s.append("plot " + errors.joined(separator: ", \\\n     "))
         s.append("set ylabel 'cross-entropy loss'")
-        s.append("set title 'loss (solid: test, dashed: train, mean since the previous evaluation)'")
+        s.append("set title 'loss (solid: test, dashed: train, as each run records it)'")
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
             losses.append("\(Gnuplot.quote(csv)) \(range(r)) using \(xColumn):\(testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " test"))")
