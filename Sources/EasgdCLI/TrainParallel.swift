@@ -108,7 +108,9 @@ extension TrainCommand {
     /// Runs (or continues) a parallel run and reports how it ended.
     func finishParallel(_ run: ParallelTrainingRun) throws {
         let backend = run.settings.backend
-        let outcome = try run.run { r in
+        let bar = ProgressBar(enabled: !quiet)
+        let outcome = try run.run(progress: { bar.update($0) }) { r in
+            bar.clear()
             if !quiet {
                 print(String(format: "step %7d  epoch %6.2f  %10.2f s%@  test loss %.4f  test error %6.2f%%  exchanges %d",
                              r.step, r.epoch, r.seconds, backend == .simulated ? " (virtual)" : "", r.testLoss, r.testError * 100,
@@ -116,6 +118,7 @@ extension TrainCommand {
                 fflush(nil)
             }
         }
+        bar.clear()
         for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
         if case .interrupted(let sig) = outcome {
             printError("stopped by signal \(sig); the whole system is checkpointed; continue with: easgd train --resume \(run.directory)")

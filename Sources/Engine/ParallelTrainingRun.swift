@@ -179,7 +179,14 @@ public final class ParallelTrainingRun {
 
     /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
     /// checkpointed); `log` sees each evaluation.
-    public func run(log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
+    public func run(progress: (TrainingProgress) -> Void = { _ in }, log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
+        let target = settings.steps * settings.engine.workers
+        func report(_ done: Int, seconds: Double, loss: Double) {
+            let samples = done * settings.batch
+            progress(TrainingProgress(step: done, targetSteps: target, epoch: Double(samples) / Double(data.train.count),
+                                      epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
+                                      imagesPerSecond: Double(samples) / max(seconds, 1e-9)))
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -214,6 +221,8 @@ public final class ParallelTrainingRun {
                     return .interrupted(signal: sig)
                 }
                 sim.run(events: 1)
+                let live = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
+                report(totalSteps, seconds: sim.now, loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count))
                 if totalSteps - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = totalSteps
                     try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime)
@@ -246,6 +255,7 @@ public final class ParallelTrainingRun {
             let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
             while !finished.isSet {
                 usleep(2_000)
+                report(engineStartSteps + threads.completedSteps, seconds: wall(), loss: .nan)
                 let done = engineStartSteps + threads.completedSteps
                 if done - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = done

@@ -17,6 +17,17 @@ public enum RunOutcome: Equatable, Sendable {
 
 /// What the progress display is told after each step.
 public struct TrainingProgress: Sendable {
+    public init(step: Int, targetSteps: Int?, epoch: Double, epochTarget: Double?, seconds: Double, minutesTarget: Double?,
+                recentLoss: Double, imagesPerSecond: Double) {
+        self.step = step
+        self.targetSteps = targetSteps
+        self.epoch = epoch
+        self.epochTarget = epochTarget
+        self.seconds = seconds
+        self.minutesTarget = minutesTarget
+        self.recentLoss = recentLoss
+        self.imagesPerSecond = imagesPerSecond
+    }
     public var step: Int
     public var targetSteps: Int?
     public var epoch: Double
