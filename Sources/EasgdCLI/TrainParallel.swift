@@ -94,7 +94,7 @@ extension TrainCommand {
                 let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
                                                                   worker: rank - 1)
                 let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replica)
-                if let reason = MPIBackend.worker(settings: settings, replica: replica, initial: initial) {
+                if let reason = MPIBackend.worker(settings: settings, replica: replica, index: rank - 1, initial: initial) {
                     printError("worker \(rank - 1) stopped: \(reason)")
                 }
             }

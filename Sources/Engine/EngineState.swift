@@ -18,8 +18,10 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// Exchanges (or pushes, or gradient updates) the master accepted and rejected (non-finite).
     public var accepted = 0
     public var rejected = 0
+    let settings: EngineSettings
 
     init(settings: EngineSettings, count n: Int) {
+        self.settings = settings
         center = FlatBuffer(count: n)
         velocity = FlatBuffer(count: settings.method == .mdownpour ? n : 0)
         average = FlatBuffer(count: settings.method.evaluatesAverage ? n : 0)
@@ -30,6 +32,49 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// The model that is evaluated and saved.
     public func model(_ method: ParallelMethod) -> FlatBuffer<Scalar> { method.evaluatesAverage ? average : center }
+
+    // MARK: The master's side of every interaction, the same on every backend (shared memory or messages).
+    // Each refuses a non-finite payload (counting a rejection) and then leaves the center as it was.
+
+    /// Elastic exchange with a worker's x: both move by d = α(x − x̃); `x` is replaced by x − d.
+    package func acceptExchange(_ x: UnsafeMutableBufferPointer<Scalar>) -> Bool {
+        guard x.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        ElasticExchange.exchange(worker: x, center: center.pointer, alpha: Scalar(settings.alpha))
+        accepted += 1
+        return true
+    }
+
+    /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock; then `pull` receives x̃.
+    package func acceptPush(_ acc: UnsafeMutableBufferPointer<Scalar>, pull: (UnsafeBufferPointer<Scalar>) -> Void) -> Bool {
+        guard acc.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        Downpour.push(acc, into: center.pointer)
+        switch settings.method {
+        case .adownpour:   // z is the mean of x̃ after each update
+            Averaging.update(average: average.pointer, parameters: center.readOnly, rate: Averaging.runningMeanRate(after: clock))
+        case .mvadownpour:
+            Averaging.update(average: average.pointer, parameters: center.readOnly, rate: Scalar(settings.movingRate))
+        default: break
+        }
+        clock += 1
+        accepted += 1
+        pull(center.readOnly)
+        return true
+    }
+
+    /// MDOWNPOUR: the look-ahead point x̃ + δV at which a worker takes its gradient.
+    package func lookahead(into y: UnsafeMutableBufferPointer<Scalar>) {
+        Nesterov.lookahead(parameters: center.readOnly, velocity: velocity.readOnly, momentum: Scalar(settings.momentum), into: y)
+    }
+
+    /// MDOWNPOUR: Nesterov's step at the master with a worker's gradient.
+    package func acceptGradient(_ g: UnsafeBufferPointer<Scalar>) -> Bool {
+        guard g.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        Nesterov.step(parameters: center.pointer, velocity: velocity.pointer, lookaheadGradient: g,
+                      learningRate: Scalar(settings.learningRate), momentum: Scalar(settings.momentum))
+        clock += 1
+        accepted += 1
+        return true
+    }
 }
 
 public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
@@ -49,7 +94,7 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// False once the worker's loss or parameters stopped being finite; it takes no more steps.
     public var alive = true
 
-    init(index: Int, settings: EngineSettings, objective: any Objective<Scalar>) {
+    package init(index: Int, settings: EngineSettings, objective: any Objective<Scalar>) {
         let n = objective.parameterCount
         self.index = index
         self.objective = objective

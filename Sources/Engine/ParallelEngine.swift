@@ -46,92 +46,39 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         stopLock.unlock()
     }
 
-    /// One local step of worker `w`; true if it communicated with the master.
+    /// One local step of worker `w`; true if it communicated with the master. ADMM is handled here (it needs
+    /// every worker's state); the other methods run the shared `WorkerState.step` against the local master.
     @discardableResult
     public func step(_ w: WorkerState<Scalar>, critical: (() -> Void) -> Void) -> Bool {
         guard w.alive else { return false }
-        let s = settings
-        let eta = Scalar(s.learningRate), decay = Scalar(s.weightDecay), delta = Scalar(s.momentum)
-        let exchangeDue = w.clock % s.tau == 0
-        var communicated = false
-        switch s.method {
-        case .easgd:
-            let loss = gradient(w, at: w.parameters)
-            guard loss.isFinite, w.gradient.isFinite else { stop(w, "non-finite loss or gradient"); return false }
-            if exchangeDue {
-                guard w.parameters.isFinite else { reject(w, "non-finite parameters"); return false }
-                critical {
-                    ElasticExchange.exchange(worker: w.parameters.pointer, center: master.center.pointer, alpha: Scalar(s.alpha))
-                    master.accepted += 1
-                }
-                communicated = true
-            }
-            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
-        case .eamsgd:
-            Nesterov.lookahead(parameters: w.parameters.readOnly, velocity: w.velocity.readOnly, momentum: delta, into: w.lookahead.pointer)
-            let loss = gradient(w, at: w.lookahead)
-            guard loss.isFinite, w.gradient.isFinite else { stop(w, "non-finite loss or gradient"); return false }
-            if exchangeDue {
-                guard w.parameters.isFinite else { reject(w, "non-finite parameters"); return false }
-                critical {
-                    ElasticExchange.exchange(worker: w.parameters.pointer, center: master.center.pointer, alpha: Scalar(s.alpha))
-                    master.accepted += 1
-                }
-                communicated = true
-            }
-            Nesterov.step(parameters: w.parameters.pointer, velocity: w.velocity.pointer, lookaheadGradient: w.gradient.readOnly,
-                          learningRate: eta, momentum: delta)
-        case .downpour, .adownpour, .mvadownpour:
-            let loss = gradient(w, at: w.parameters)
-            guard loss.isFinite, w.gradient.isFinite else { stop(w, "non-finite loss or gradient"); return false }
-            Downpour.accumulate(w.accumulator.pointer, gradient: w.gradient.readOnly, learningRate: eta)
-            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
-            if (w.clock + 1) % s.tau == 0 {
-                guard w.accumulator.isFinite else { reject(w, "non-finite accumulated update"); return false }
-                critical {
-                    Downpour.push(w.accumulator.pointer, into: master.center.pointer)
-                    updateAverage()
-                    master.clock += 1
-                    master.accepted += 1
-                    Downpour.pull(master.center.readOnly, into: w.parameters.pointer)
-                }
-                communicated = true
-            }
-        case .mdownpour:
-            critical {
-                Nesterov.lookahead(parameters: master.center.readOnly, velocity: master.velocity.readOnly, momentum: delta,
-                                   into: w.lookahead.pointer)
-            }
-            let loss = gradient(w, at: w.lookahead)
-            guard loss.isFinite, w.gradient.isFinite else { reject(w, "non-finite loss or gradient"); return false }
-            critical {
-                Nesterov.step(parameters: master.center.pointer, velocity: master.velocity.pointer, lookaheadGradient: w.gradient.readOnly,
-                              learningRate: eta, momentum: delta)
-                master.clock += 1
-                master.accepted += 1
-            }
-            w.parameters.copy(from: w.lookahead)
-            communicated = true
-        case .admm:
-            // The whole activation is one critical section: the worker reads the center, and the master
-            // recomputes it from every worker's last (x_j, λ_j).
-            critical {
-                _ = gradient(w, at: w.parameters)
-                ADMM.workerStep(multiplier: w.multiplier.pointer, parameters: w.parameters.pointer, center: master.center.readOnly,
-                                gradient: w.gradient.readOnly, learningRate: eta, rho: Scalar(s.rho))
-                master.workerParameters[w.index].copy(from: w.parameters)
-                master.workerMultipliers[w.index].copy(from: w.multiplier)
-                ADMM.updateCenter(master.center.pointer, parameters: master.workerParameters.map(\.readOnly),
-                                  multipliers: master.workerMultipliers.map(\.readOnly))
-                master.clock += 1
-            }
-            communicated = true
-        case .syncEasgd:
-            preconditionFailure("sync-easgd steps all workers at once: use synchronousStep")
+        if settings.method == .admm { return admmStep(w, critical: critical) }
+        let outcome = withoutActuallyEscaping(critical) { critical in
+            w.step(settings: settings, link: LocalMasterLink(master: master, critical: critical))
         }
-        if communicated { w.exchanges += 1 }
+        switch outcome {
+        case .stepped(let communicated): return communicated
+        case .stopped(let reason):
+            stop(w, reason)
+            return false
+        }
+    }
+
+    /// Round-robin ADMM: the whole activation is one critical section. The worker reads the center, and the
+    /// master recomputes it from every worker's last (x_j, λ_j).
+    private func admmStep(_ w: WorkerState<Scalar>, critical: (() -> Void) -> Void) -> Bool {
+        critical {
+            _ = w.evaluate(at: w.parameters, decay: settings.weightDecay)
+            ADMM.workerStep(multiplier: w.multiplier.pointer, parameters: w.parameters.pointer, center: master.center.readOnly,
+                            gradient: w.gradient.readOnly, learningRate: Scalar(settings.learningRate), rho: Scalar(settings.rho))
+            master.workerParameters[w.index].copy(from: w.parameters)
+            master.workerMultipliers[w.index].copy(from: w.multiplier)
+            ADMM.updateCenter(master.center.pointer, parameters: master.workerParameters.map(\.readOnly),
+                              multipliers: master.workerMultipliers.map(\.readOnly))
+            master.clock += 1
+        }
+        w.exchanges += 1
         w.clock += 1
-        return communicated
+        return true
     }
 
     /// One step of sync-EASGD: every live worker's gradient at its current point, then (every τ steps) the
@@ -141,7 +88,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         precondition(s.method == .syncEasgd)
         let live = workers.filter(\.alive)
         for w in live {
-            let loss = gradient(w, at: w.parameters)
+            let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
             if !(loss.isFinite && w.gradient.isFinite && w.parameters.isFinite) { stop(w, "non-finite loss, gradient or parameters") }
         }
         let stepping = live.filter(\.alive)
@@ -156,29 +103,5 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             w.clock += 1
         }
         master.clock += 1
-    }
-
-    private func gradient(_ w: WorkerState<Scalar>, at point: FlatBuffer<Scalar>) -> Double {
-        let loss = w.objective.lossAndGradient(at: point.readOnly, into: w.gradient.pointer)
-        LocalStep.addWeightDecay(w.gradient.pointer, parameters: point.readOnly, decay: Scalar(settings.weightDecay))
-        w.lastLoss = loss
-        return loss
-    }
-
-    private func reject(_ w: WorkerState<Scalar>, _ reason: String) {
-        master.rejected += 1
-        stop(w, reason + " (rejected by the master)")
-    }
-
-    /// ADOWNPOUR: z ← z + (x̃ − z)/(t + 1) with the master clock t; MVADOWNPOUR: a constant rate.
-    private func updateAverage() {
-        switch settings.method {
-        case .adownpour:
-            Averaging.update(average: master.average.pointer, parameters: master.center.readOnly,
-                             rate: Averaging.runningMeanRate(after: master.clock))     // z = mean of x̃ after each update
-        case .mvadownpour:
-            Averaging.update(average: master.average.pointer, parameters: master.center.readOnly, rate: Scalar(settings.movingRate))
-        default: break
-        }
     }
 }

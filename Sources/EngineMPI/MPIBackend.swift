@@ -77,41 +77,28 @@ public enum MPIBackend {
             guard let tag, source >= 1, source <= p else { throw MPIError(description: "unexpected message from rank \(source)") }
             if count > 0 { losses[source] = Double(message[count - 1]) }
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
-            func finite(_ b: UnsafeMutableBufferPointer<Float>) -> Bool { b.allSatisfy(\.isFinite) }
+            /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
+            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag, steps taken: Int) {
+                if accepted {
+                    send(reply, count: replyCount, to: source, tag: tag)
+                    steps += taken
+                } else {
+                    send(message.base, count: 0, to: source, tag: .reject)
+                }
+            }
             switch tag {
             case .exchange:
-                guard count == n + 1, finite(payload) else { master.rejected += 1; send(message.base, count: 0, to: source, tag: .reject); continue }
-                ElasticExchange.exchange(worker: payload, center: master.center.pointer, alpha: Float(s.alpha))
-                master.accepted += 1
-                send(message.base, count: n, to: source, tag: .exchange)
-                steps += stepsPerRequest
+                let ok = count == n + 1 && master.acceptExchange(payload)
+                answer(ok, with: message.base, count: n, tag: .exchange, steps: stepsPerRequest)
             case .push:
-                guard count == n + 1, finite(payload) else { master.rejected += 1; send(message.base, count: 0, to: source, tag: .reject); continue }
-                Downpour.push(payload, into: master.center.pointer)
-                switch s.method {
-                case .adownpour:
-                    Averaging.update(average: master.average.pointer, parameters: master.center.readOnly,
-                                     rate: Averaging.runningMeanRate(after: master.clock))
-                case .mvadownpour:
-                    Averaging.update(average: master.average.pointer, parameters: master.center.readOnly, rate: Float(s.movingRate))
-                default: break
-                }
-                master.clock += 1
-                master.accepted += 1
-                send(master.center.base, count: n, to: source, tag: .push)
-                steps += stepsPerRequest
+                let ok = count == n + 1 && master.acceptPush(payload) { _ in }
+                answer(ok, with: master.center.base, count: n, tag: .push, steps: stepsPerRequest)
             case .lookahead:
-                Nesterov.lookahead(parameters: master.center.readOnly, velocity: master.velocity.readOnly, momentum: Float(s.momentum),
-                                   into: lookahead.pointer)
+                master.lookahead(into: lookahead.pointer)
                 send(lookahead.base, count: n, to: source, tag: .lookahead)
             case .gradient:
-                guard count == n + 1, finite(payload) else { master.rejected += 1; send(message.base, count: 0, to: source, tag: .reject); continue }
-                Nesterov.step(parameters: master.center.pointer, velocity: master.velocity.pointer, lookaheadGradient: UnsafeBufferPointer(payload),
-                              learningRate: Float(s.learningRate), momentum: Float(s.momentum))
-                master.clock += 1
-                master.accepted += 1
-                send(message.base, count: 0, to: source, tag: .gradient)
-                steps += 1
+                let ok = count == n + 1 && master.acceptGradient(UnsafeBufferPointer(payload))
+                answer(ok, with: message.base, count: 0, tag: .gradient, steps: 1)
             case .done:
                 done += 1
             case .reject:
@@ -132,69 +119,54 @@ public enum MPIBackend {
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
     }
 
-    /// Rank r ≥ 1: worker r − 1. Takes `steps` steps, talking to rank 0 when its method says so, then sends DONE.
-    /// Returns the reason it stopped early, if it did.
-    public static func worker(settings: ParallelRunSettings, replica: Replica, initial: [Float]) -> String? {
-        let s = settings.engine
-        let n = initial.count
-        let x = FlatBuffer<Float>(count: n), v = FlatBuffer<Float>(count: n), acc = FlatBuffer<Float>(count: n)
-        let y = FlatBuffer<Float>(count: n), g = FlatBuffer<Float>(count: n)
-        let message = FlatBuffer<Float>(count: n + 1)
-        initial.withUnsafeBufferPointer { x.base.update(from: $0.baseAddress!, count: n) }
-        let eta = Float(s.learningRate), decay = Float(s.weightDecay), delta = Float(s.momentum)
-        var loss = 0.0
+    /// Rank r ≥ 1: worker r − 1. Takes `steps` steps of the shared `WorkerState.step`, reaching rank 0 through
+    /// messages, then sends DONE. Returns the reason it stopped early, if it did.
+    public static func worker(settings: ParallelRunSettings, replica: Replica, index: Int, initial: [Float]) -> String? {
+        let w = WorkerState<Float>(index: index, settings: settings.engine, objective: replica)
+        initial.withUnsafeBufferPointer { w.parameters.base.update(from: $0.baseAddress!, count: initial.count) }
+        let link = MessageLink(count: initial.count)
         var stopped: String? = nil
-        func gradient(at point: FlatBuffer<Float>) -> Bool {
-            loss = replica.lossAndGradient(at: point.readOnly, into: g.pointer)
-            LocalStep.addWeightDecay(g.pointer, parameters: point.readOnly, decay: decay)
-            return loss.isFinite && g.isFinite
-        }
-        /// Sends `payload` and the loss with `tag`; receives the reply into `into` (if any). False when rejected.
-        func request(_ payload: FlatBuffer<Float>?, tag: MessageTag, into reply: FlatBuffer<Float>?) -> Bool {
-            var count = 0
-            if let payload { message.base.update(from: payload.base, count: n); count = n }
-            message[count] = Float(loss)
-            send(message.base, count: count + 1, to: 0, tag: tag)
-            let (_, answer, _) = receive(reply?.base ?? message.base, capacity: n + 1, from: 0)
-            return answer != .reject
-        }
-        outer: for clock in 0..<settings.steps {
-            switch s.method {
-            case .easgd, .eamsgd:
-                let point: FlatBuffer<Float>
-                if s.method == .eamsgd {
-                    Nesterov.lookahead(parameters: x.readOnly, velocity: v.readOnly, momentum: delta, into: y.pointer)
-                    point = y
-                } else { point = x }
-                guard gradient(at: point) else { stopped = "non-finite loss or gradient"; break outer }
-                if clock % s.tau == 0 {
-                    guard request(x, tag: .exchange, into: x) else { stopped = "the master rejected a non-finite exchange"; break outer }
-                }
-                if s.method == .eamsgd {
-                    Nesterov.step(parameters: x.pointer, velocity: v.pointer, lookaheadGradient: g.readOnly, learningRate: eta, momentum: delta)
-                } else {
-                    LocalStep.sgd(x.pointer, gradient: g.readOnly, learningRate: eta)
-                }
-            case .downpour, .adownpour, .mvadownpour:
-                guard gradient(at: x) else { stopped = "non-finite loss or gradient"; break outer }
-                Downpour.accumulate(acc.pointer, gradient: g.readOnly, learningRate: eta)
-                LocalStep.sgd(x.pointer, gradient: g.readOnly, learningRate: eta)
-                if (clock + 1) % s.tau == 0 {
-                    guard request(acc, tag: .push, into: x) else { stopped = "the master rejected a non-finite push"; break outer }
-                    acc.fill(0)
-                }
-            case .mdownpour:
-                guard request(nil, tag: .lookahead, into: y) else { stopped = "rejected"; break outer }
-                guard gradient(at: y) else { stopped = "non-finite loss or gradient"; break outer }
-                guard request(g, tag: .gradient, into: nil) else { stopped = "the master rejected a non-finite gradient"; break outer }
-                x.copy(from: y)
-            case .syncEasgd, .admm:
-                stopped = "\(s.method.rawValue) does not run on the MPI backend"
-                break outer
+        while w.clock < settings.steps {
+            if case .stopped(let reason) = w.step(settings: settings.engine, link: link) {
+                stopped = reason
+                break
             }
         }
-        message[0] = Float(loss)
-        send(message.base, count: 1, to: 0, tag: .done)
+        link.message[0] = Float(w.lastLoss)
+        send(link.message.base, count: 1, to: 0, tag: .done)
         return stopped
     }
+}
+
+/// The worker's way to rank 0: each request carries its vector (if any) and the worker's last loss, and waits
+/// for the answer (the new vector, or REJECT).
+struct MessageLink: MasterLink {
+    let n: Int
+    let message: FlatBuffer<Float>
+
+    init(count: Int) {
+        n = count
+        message = FlatBuffer(count: count + 1)
+    }
+
+    private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?) -> Bool {
+        var count = 0
+        if let payload {
+            message.base.update(from: payload.base, count: n)
+            count = n
+        }
+        message[count] = Float(loss)
+        send(message.base, count: count + 1, to: 0, tag: tag)
+        let (_, answer, _) = receive(reply?.base ?? message.base, capacity: n + 1, from: 0)
+        return answer != .reject
+    }
+
+    func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x) }
+    func pushAndPull(_ acc: FlatBuffer<Float>, into x: FlatBuffer<Float>, loss: Double) -> Bool {
+        guard request(acc, loss: loss, tag: .push, reply: x) else { return false }
+        acc.fill(0)                 // the master applied it
+        return true
+    }
+    func lookahead(into y: FlatBuffer<Float>, loss: Double) -> Bool { request(nil, loss: loss, tag: .lookahead, reply: y) }
+    func applyGradient(_ g: FlatBuffer<Float>, loss: Double) -> Bool { request(g, loss: loss, tag: .gradient, reply: nil) }
 }

@@ -1,0 +1,112 @@
+// One local step of one worker, written once for every backend. The worker's side of each method is a few
+// `Elastic` calls; whatever involves the master goes through a `MasterLink`: shared memory inside a critical
+// section (simulator, threads) or messages to rank 0 (MPI). Either way the master's side is `MasterState`.
+
+import Elastic
+import Training
+
+/// How a worker reaches the master. Each call returns false when the master rejected the payload.
+public protocol MasterLink<Scalar> {
+    associatedtype Scalar: NetworkScalar
+    /// The elastic exchange: `x` becomes x − α(x − x̃) and the center moves by the same difference.
+    func exchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool
+    /// Push `acc` into the center (acc is zeroed), then pull the center into `x`.
+    func pushAndPull(_ acc: FlatBuffer<Scalar>, into x: FlatBuffer<Scalar>, loss: Double) -> Bool
+    /// The master's look-ahead point into `y`.
+    func lookahead(into y: FlatBuffer<Scalar>, loss: Double) -> Bool
+    /// A gradient for the master's Nesterov step.
+    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double) -> Bool
+}
+
+/// The master in the same process, reached inside `critical` (which a backend makes atomic).
+struct LocalMasterLink<Scalar: NetworkScalar>: MasterLink {
+    let master: MasterState<Scalar>
+    let critical: (() -> Void) -> Void
+
+    func exchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool {
+        var ok = false
+        critical { ok = master.acceptExchange(x.pointer) }
+        return ok
+    }
+    func pushAndPull(_ acc: FlatBuffer<Scalar>, into x: FlatBuffer<Scalar>, loss: Double) -> Bool {
+        var ok = false
+        critical { ok = master.acceptPush(acc.pointer) { Downpour.pull($0, into: x.pointer) } }
+        return ok
+    }
+    func lookahead(into y: FlatBuffer<Scalar>, loss: Double) -> Bool {
+        critical { master.lookahead(into: y.pointer) }
+        return true
+    }
+    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double) -> Bool {
+        var ok = false
+        critical { ok = master.acceptGradient(g.readOnly) }
+        return ok
+    }
+}
+
+public enum StepOutcome: Equatable, Sendable {
+    case stepped(communicated: Bool)
+    /// The worker must stop: its loss or gradient was not finite, or the master rejected its payload.
+    case stopped(String)
+}
+
+extension WorkerState {
+    /// One local step (with its exchange, push or gradient update when the method calls for one). The caller
+    /// records a stop; the worker's clock and exchange count advance only on a completed step.
+    package func step(settings s: EngineSettings, link: some MasterLink<Scalar>) -> StepOutcome {
+        let eta = Scalar(s.learningRate), delta = Scalar(s.momentum)
+        let exchangeDue = clock % s.tau == 0
+        var communicated = false
+        switch s.method {
+        case .easgd, .eamsgd:
+            // Algorithm 1 takes the gradient at the pre-exchange point, Algorithm 2 at its look-ahead point.
+            let point = s.method == .eamsgd ? lookahead : parameters
+            if s.method == .eamsgd {
+                Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta, into: lookahead.pointer)
+            }
+            let loss = evaluate(at: point, decay: s.weightDecay)
+            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            if exchangeDue {
+                guard link.exchange(parameters, loss: loss) else { return .stopped("non-finite parameters (rejected by the master)") }
+                communicated = true
+            }
+            if s.method == .eamsgd {
+                Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer, lookaheadGradient: gradient.readOnly,
+                              learningRate: eta, momentum: delta)
+            } else {
+                LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
+            }
+        case .downpour, .adownpour, .mvadownpour:
+            let loss = evaluate(at: parameters, decay: s.weightDecay)
+            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            Downpour.accumulate(accumulator.pointer, gradient: gradient.readOnly, learningRate: eta)
+            LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
+            if (clock + 1) % s.tau == 0 {
+                guard link.pushAndPull(accumulator, into: parameters, loss: loss) else {
+                    return .stopped("non-finite accumulated update (rejected by the master)")
+                }
+                communicated = true
+            }
+        case .mdownpour:
+            guard link.lookahead(into: lookahead, loss: lastLoss) else { return .stopped("the master refused the look-ahead") }
+            let loss = evaluate(at: lookahead, decay: s.weightDecay)
+            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            guard link.applyGradient(gradient, loss: loss) else { return .stopped("non-finite gradient (rejected by the master)") }
+            parameters.copy(from: lookahead)
+            communicated = true
+        case .admm, .syncEasgd:
+            preconditionFailure("\(s.method.rawValue) is stepped by ParallelEngine (it needs every worker's state)")
+        }
+        if communicated { exchanges += 1 }
+        clock += 1
+        return .stepped(communicated: communicated)
+    }
+
+    /// The objective's loss and gradient at `point`, weight decay included; remembers the loss.
+    func evaluate(at point: FlatBuffer<Scalar>, decay: Double) -> Double {
+        let loss = objective.lossAndGradient(at: point.readOnly, into: gradient.pointer)
+        LocalStep.addWeightDecay(gradient.pointer, parameters: point.readOnly, decay: Scalar(decay))
+        lastLoss = loss
+        return loss
+    }
+}
