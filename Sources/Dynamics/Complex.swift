@@ -33,4 +33,10 @@ public struct Complex: Sendable, Equatable, CustomStringConvertible {
     public static func sqrt(_ x: Double) -> Complex {
         x >= 0 ? Complex(x.squareRoot()) : Complex(0, (-x).squareRoot())
     }
+
+    /// The two roots of λ² − Tλ + D = 0: the eigenvalues of a 2×2 matrix with trace T and determinant D.
+    public static func quadraticRoots(trace t: Double, determinant d: Double) -> (Complex, Complex) {
+        let root = Complex.sqrt(t * t - 4 * d)
+        return (Complex(t / 2) + Complex(0.5) * root, Complex(t / 2) - Complex(0.5) * root)
+    }
 }

@@ -1,6 +1,6 @@
 // Random-order asynchrony: at each step one worker, chosen uniformly at random, performs its activation F_i
-// (the same activation as in the round-robin scheme, probed from the `Elastic` code). The mean converges
-// iff the averaged map (1/p)Σ F_i is stable; the scheme is mean-square stable iff the second-moment map
+// (the same activation as in the round-robin scheme, probed from the `Elastic` code). The scheme is
+// mean-square stable iff the second-moment map
 //   T(C) = (1/p) Σ_i F_i C F_iᵀ,   C = E[s sᵀ],
 // has spectral radius < 1. T has size n² × n² (n = kp + 1), but it needs much less:
 //
@@ -45,13 +45,6 @@ public struct RandomOrderScheme {
             let term = activations[i] * c * transposes[i]
             for k in 0..<sum.storage.count { sum.storage[k] += term.storage[k] }
         }
-        return sum.scaled(by: 1 / Double(workers))
-    }
-
-    /// The mean's map (1/p) Σ_i F_i.
-    public var meanMap: Matrix {
-        var sum = Matrix(rows: stateDimension, columns: stateDimension)
-        for a in activations { for k in 0..<sum.storage.count { sum.storage[k] += a.storage[k] } }
         return sum.scaled(by: 1 / Double(workers))
     }
 

@@ -11,9 +11,7 @@ public enum SequentialStability {
     /// Spectral radius of the method's map at e = ηh (momentum 0 for SGD).
     public static func radius(etaH e: Double, momentum d: Double) -> Double {
         if d == 0 { return abs(1 - e) }
-        let t = (1 + d) * (1 - e), det = d * (1 - e)
-        let root = Complex.sqrt(t * t - 4 * det)
-        let l1 = Complex(t / 2) + Complex(0.5) * root, l2 = Complex(t / 2) - Complex(0.5) * root
+        let (l1, l2) = Complex.quadraticRoots(trace: (1 + d) * (1 - e), determinant: d * (1 - e))
         return max(l1.magnitude, l2.magnitude)
     }
 

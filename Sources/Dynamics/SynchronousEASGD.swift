@@ -73,12 +73,12 @@ public struct LinearGaussian2: Sendable {
         return (a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2])
     }
 
-    public var spectralRadius: Double {
+    public var eigenvalues: (Complex, Complex) {
         let (m11, m12, m21, m22) = m
-        let t = m11 + m22, d = m11 * m22 - m12 * m21
-        let root = Complex.sqrt(t * t - 4 * d)
-        return max((Complex(t / 2) + Complex(0.5) * root).magnitude, (Complex(t / 2) - Complex(0.5) * root).magnitude)
+        return Complex.quadraticRoots(trace: m11 + m22, determinant: m11 * m22 - m12 * m21)
     }
+
+    public var spectralRadius: Double { max(eigenvalues.0.magnitude, eigenvalues.1.magnitude) }
 }
 
 public struct SynchronousEASGD: Sendable {
@@ -111,12 +111,7 @@ public struct SynchronousEASGD: Sendable {
     }
 
     /// The two eigenvalues of M.
-    public var eigenvalues: (Complex, Complex) {
-        let (m11, m12, m21, m22) = recursion.m
-        let t = m11 + m22, d = m11 * m22 - m12 * m21
-        let root = Complex.sqrt(t * t - 4 * d)
-        return (Complex(t / 2) + Complex(0.5) * root, Complex(t / 2) - Complex(0.5) * root)
-    }
+    public var eigenvalues: (Complex, Complex) { recursion.eigenvalues }
 
     public var spectralRadius: Double { max(eigenvalues.0.magnitude, eigenvalues.1.magnitude) }
 

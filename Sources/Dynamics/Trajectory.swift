@@ -19,16 +19,18 @@ public struct Trajectory: Sendable {
     public var growthRate: Double? {
         let n = maxAbs.count
         guard n >= 4 else { return nil }
-        let first = n / 2
-        var sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0, m = 0.0
-        for t in first..<n where maxAbs[t] > 0 && maxAbs[t].isFinite {
-            let x = Double(t), y = log(maxAbs[t])
-            sx += x; sy += y; sxx += x * x; sxy += x * y; m += 1
-        }
-        guard m >= 2 else { return nil }
-        let denominator = m * sxx - sx * sx
-        return denominator > 0 ? (m * sxy - sx * sy) / denominator : nil
+        return leastSquaresSlope((n / 2..<n).filter { maxAbs[$0] > 0 && maxAbs[$0].isFinite }.map { (Double($0), log(maxAbs[$0])) })
     }
+}
+
+/// The least-squares slope of y against x, or nil with fewer than two points or no spread in x.
+public func leastSquaresSlope(_ points: [(x: Double, y: Double)]) -> Double? {
+    guard points.count >= 2 else { return nil }
+    var sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+    for (x, y) in points { sx += x; sy += y; sxx += x * x; sxy += x * y }
+    let m = Double(points.count)
+    let denominator = m * sxx - sx * sx
+    return denominator > 0 ? (m * sxy - sx * sy) / denominator : nil
 }
 
 public enum InitialState: Sendable, Equatable {

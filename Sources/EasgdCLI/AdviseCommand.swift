@@ -52,27 +52,14 @@ struct AdviseCommand: ParsableCommand {
         guard let model = buffers[name] else { throw ValidationError("\(path) holds no '\(name)' buffer") }
         let data = try DataSource.load(settings.data)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        let n = min(batch, data.train.count)
-        let net = Network<Double>(spec: spec, maxBatch: n)
-        guard model.count == net.parameterCount else {
-            throw ValidationError("\(path) holds \(model.count) parameters, the run's net has \(net.parameterCount)")
+        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing, count: batch,
+                                  weightDecay: settings.optimizer.weightDecay)
+        let n = loss.count, lambda = settings.optimizer.weightDecay
+        guard model.count == loss.network.parameterCount else {
+            throw ValidationError("\(path) holds \(model.count) parameters, the run's net has \(loss.network.parameterCount)")
         }
-        let size = spec.input.count
-        var floats = [Float](repeating: 0, count: n * size)
-        floats.withUnsafeMutableBufferPointer { p in
-            for i in 0..<n { preprocessing.writeCentre(data.train, index: i, into: p.baseAddress! + i * size) }
-        }
-        let input = floats.map(Double.init)
-        let labels = data.train.labels.prefix(n).map { Int32($0) }
-        let lambda = settings.optimizer.weightDecay
-        var rng = SplitMix64(seed: 0)
-        let estimate = Curvature.topEigenvalue(dimension: net.parameterCount, at: model.map(Double.init),
-                                               tolerance: tolerance, maxIterations: maxIterations) { x, g in
-            _ = labels.withUnsafeBufferPointer {
-                net.lossAndGradient(parameters: x, input: input, labels: $0, batch: n, gradient: g, rng: &rng, training: false)
-            }
-            for k in 0..<g.count { g[k] += lambda * x[k] }
-        }
+        let estimate = Curvature.topEigenvalue(dimension: model.count, at: model.map(Double.init), tolerance: tolerance,
+                                               maxIterations: maxIterations, gradient: loss.gradient)
         let hMax = estimate.topEigenvalue
         guard hMax.isFinite else { throw OutputError("the curvature estimate is not finite (the model may have diverged)") }
         let eta = settings.optimizer.learningRate

@@ -75,7 +75,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         let events = (steps * workers + stepsPerEvent - 1) / stepsPerEvent
         let every = max(1, evalEvery ?? max(1, steps * workers / 200))
         var csv = CSV(header: ["step", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
-        var points: [(step: Double, log: Double)] = []
+        var points: [(x: Double, y: Double)] = []
         var lastRecorded = -1, overflowAt: Int? = nil
         func recordNow() throws {
             let c = engine.master.model(method)
@@ -102,11 +102,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         try transaction.commit()
 
         // Growth per round (p activations) of ln‖x̃ − x*‖, least squares over the second half of the records.
-        let tail = points.suffix(max(points.count / 2, 2))
-        if tail.count >= 2 {
-            let mx = tail.reduce(0) { $0 + $1.step } / Double(tail.count), my = tail.reduce(0) { $0 + $1.log } / Double(tail.count)
-            let sxy = tail.reduce(0) { $0 + ($1.step - mx) * ($1.log - my) }, sxx = tail.reduce(0) { $0 + ($1.step - mx) * ($1.step - mx) }
-            let perStep = sxx > 0 ? sxy / sxx : 0
+        if let perStep = leastSquaresSlope(Array(points.suffix(max(points.count / 2, 2)))) {
             print("growth of ln‖x̃ − x*‖ per round of \(workers) activations: \(String(format: "%.9g", perStep * Double(workers * settings.tau)))")
         }
         if schedule == .roundRobin, sigma == 0, n == 1, [.easgd, .eamsgd, .downpour, .admm].contains(method) {

@@ -13,17 +13,12 @@ public enum ADMM {
         learningRate eta: T, rho: T
     ) {
         precondition(lambda.count == x.count && x.count == c.count && x.count == g.count, "buffers differ in size")
-        let etaRho = eta * rho
-        let scale = 1 / (1 + etaRho)
-        for k in 0..<x.count {
-            let l = lambda[k] - (x[k] - c[k])
-            lambda[k] = l
-            x[k] = (x[k] - eta * g[k] + etaRho * (l + c[k])) * scale
-        }
+        for k in 0..<x.count { lambda[k] -= x[k] - c[k] }
+        primalStep(multiplier: UnsafeBufferPointer(lambda), parameters: x, center: c, gradient: g, learningRate: eta, rho: rho)
     }
 
-    /// The primal step alone, with λ_i held: x_i ← (x_i − η∇F(x_i) + ηρ(λ_i + x̃)) / (1 + ηρ). A worker that
-    /// takes τ local steps per activation does `workerStep` once and then this τ − 1 times.
+    /// The primal step with λ_i held: x_i ← (x_i − η∇F(x_i) + ηρ(λ_i + x̃)) / (1 + ηρ). `workerStep` is the λ update
+    /// followed by this; a worker that takes τ local steps per activation then repeats this τ − 1 times.
     @inlinable
     public static func primalStep<T: BinaryFloatingPoint>(
         multiplier lambda: UnsafeBufferPointer<T>, parameters x: UnsafeMutableBufferPointer<T>,

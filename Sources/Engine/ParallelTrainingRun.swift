@@ -88,12 +88,7 @@ public final class ParallelTrainingRun {
         let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
-        let subset = min(1000, self.data.train.count)
-        let train = self.data.train
-        trainEvaluator = Evaluator(spec: spec, test: Dataset(name: train.name + " (first \(subset))", shape: train.shape,
-                                                            pixels: Array(train.pixels.prefix(subset * train.shape.count)),
-                                                            labels: Array(train.labels.prefix(subset)), classes: train.classes),
-                                   preprocessing: preprocessing)
+        trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
@@ -167,14 +162,11 @@ public final class ParallelTrainingRun {
 
     private var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
 
-    private func record(seconds: Double, wall: Double, communication: Double) throws {
-        let (loss, error) = evaluator.evaluate(engine.master.model(settings.engine.method))
-        let samples = totalSteps * settings.batch
-        records.append(MetricRecord(step: totalSteps, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                    seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(engine.master.model(settings.engine.method)).loss,
-                                    testLoss: loss, testError: error,
-                                    exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication))
-        try RunFiles.writeMetrics(records, to: directory)
+    /// Evaluates the center (or the average) after every worker's steps so far and appends the record.
+    @discardableResult
+    private func recordModel(seconds: Double, wall: Double, communication: Double) throws -> MetricRecord {
+        try appendRecord(model: engine.master.model(settings.engine.method), step: totalSteps, seconds: seconds, wall: wall,
+                         exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication)
     }
 
     /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
@@ -187,9 +179,6 @@ public final class ParallelTrainingRun {
                                       epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
                                       imagesPerSecond: Double(samples) / max(seconds, 1e-9)))
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let start = DispatchTime.now().uptimeNanoseconds
         func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
         ComputeThreads.set(1)        // one compute thread per worker
@@ -198,16 +187,14 @@ public final class ParallelTrainingRun {
         switch settings.backend {
         case .simulated:
             computeSeconds = try settings.computeSeconds ?? measureStep()
-            try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: computeSeconds)),
-                                 to: RunFiles.config(directory))
+            try writeConfig(measuredComputeSeconds: computeSeconds)
             let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
                                        schedule: settings.schedule)
             if let restoredSimulator { sim.simulatorState = restoredSimulator }
             if resumed {
                 try RunFiles.writeMetrics(records, to: directory)          // drop records made after the checkpoint
             } else {
-                try record(seconds: 0, wall: wall(), communication: 0)
-                log(records.last!)
+                log(try recordModel(seconds: 0, wall: wall(), communication: 0))
             }
             var lastEvaluated = records.last?.step ?? 0
             var lastCheckpoint = wall()
@@ -225,23 +212,20 @@ public final class ParallelTrainingRun {
                 report(totalSteps, seconds: sim.now, loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count))
                 if totalSteps - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = totalSteps
-                    try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime)
-                    log(records.last!)
+                    log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
                 }
             }
-            if records.last?.step != totalSteps { try record(seconds: sim.now, wall: wall(), communication: sim.communicationTime); log(records.last!) }
+            if records.last?.step != totalSteps { log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime)) }
             try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
         case .mpi:
             throw DataError("the MPI backend runs under mpirun through EngineMPI (easgd train --backend mpi)")
         case .threads:
-            try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: nil)),
-                                 to: RunFiles.config(directory))
+            try writeConfig(measuredComputeSeconds: nil)
             let threads = ThreadsBackend(engine: engine)
             if resumed {
                 try RunFiles.writeMetrics(records, to: directory)
             } else {
-                try record(seconds: 0, wall: 0, communication: 0)
-                log(records.last!)
+                log(try recordModel(seconds: 0, wall: 0, communication: 0))
             }
             let group = DispatchGroup()
             let finished = ManagedFlag()
@@ -255,8 +239,8 @@ public final class ParallelTrainingRun {
             let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
             while !finished.isSet {
                 usleep(2_000)
-                report(engineStartSteps + threads.completedSteps, seconds: wall(), loss: .nan)
                 let done = engineStartSteps + threads.completedSteps
+                report(done, seconds: wall(), loss: .nan)
                 if done - lastEvaluated >= settings.evalEvery {
                     lastEvaluated = done
                     var exchanges = 0
@@ -264,14 +248,8 @@ public final class ParallelTrainingRun {
                         snapshot.copy(from: engine.master.model(settings.engine.method))
                         exchanges = threads.publishedExchanges.reduce(0, +)
                     }
-                    let (loss, error) = evaluator.evaluate(snapshot)
-                    let samples = lastEvaluated * settings.batch
-                    records.append(MetricRecord(step: lastEvaluated, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                                seconds: wall(), wallSeconds: wall(),
-                                                trainLoss: trainEvaluator.evaluate(snapshot).loss,
-                                                testLoss: loss, testError: error, exchanges: exchanges))
-                    try RunFiles.writeMetrics(records, to: directory)
-                    log(records.last!)
+                    let now = wall()
+                    log(try appendRecord(model: snapshot, step: done, seconds: now, wall: now, exchanges: exchanges, communication: nil))
                 }
             }
             group.wait()          // after this the workers' state may be read freely
@@ -279,8 +257,7 @@ public final class ParallelTrainingRun {
                 try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
                 return .interrupted(signal: sig)
             }
-            try record(seconds: wall(), wall: wall(), communication: threads.communicationSeconds.reduce(0, +))
-            log(records.last!)
+            log(try recordModel(seconds: wall(), wall: wall(), communication: threads.communicationSeconds.reduce(0, +)))
             try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
         }
         return .completed

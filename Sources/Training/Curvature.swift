@@ -58,3 +58,38 @@ public enum Curvature {
         return norm
     }
 }
+
+/// A run's training loss as a deterministic function of the parameters, in Double: the mean cross-entropy on a
+/// fixed batch (the first `count` training images, centre crop, dropout off) plus λ/2·‖x‖². What `Curvature`
+/// differentiates when a run is placed on the stability map.
+public final class FixedBatchLoss {
+    public let network: Network<Double>
+    public let count: Int
+    private let input: [Double]
+    private let labels: [Int32]
+    private let weightDecay: Double
+    private var unused = SplitMix64(seed: 0)      // dropout is off; the stream is never drawn from
+
+    public init(spec: NetSpec, train: Dataset, preprocessing: Preprocessing, count requested: Int, weightDecay: Double) {
+        let batch = train.prefix(requested)
+        let n = batch.count
+        count = n
+        network = Network<Double>(spec: spec, maxBatch: max(n, 1))
+        let size = spec.input.count
+        var floats = [Float](repeating: 0, count: n * size)
+        floats.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n { preprocessing.writeCentre(batch, index: i, into: p.baseAddress! + i * size) }
+        }
+        input = floats.map(Double.init)
+        labels = batch.labels.map { Int32($0) }
+        self.weightDecay = weightDecay
+    }
+
+    /// ∇L(x) into g.
+    public func gradient(_ x: UnsafeBufferPointer<Double>, _ g: UnsafeMutableBufferPointer<Double>) {
+        _ = labels.withUnsafeBufferPointer {
+            network.lossAndGradient(parameters: x, input: input, labels: $0, batch: count, gradient: g, rng: &unused, training: false)
+        }
+        LocalStep.addWeightDecay(g, parameters: x, decay: weightDecay)
+    }
+}

@@ -21,6 +21,13 @@ public struct Dataset: Sendable {
         self.labels = labels
         self.classes = classes
     }
+
+    /// The first `n` images (a fixed subset: training loss on it, quick tests).
+    public func prefix(_ n: Int) -> Dataset {
+        let k = min(max(n, 0), count)
+        return Dataset(name: k == count ? name : "\(name) (first \(k))", shape: shape,
+                       pixels: Array(pixels.prefix(k * shape.count)), labels: Array(labels.prefix(k)), classes: classes)
+    }
 }
 
 public struct DataSplit: Sendable {
