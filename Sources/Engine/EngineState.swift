@@ -38,7 +38,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// Elastic exchange with a worker's x: both move by d = α(x − x̃); `x` is replaced by x − d.
     package func acceptExchange(_ x: UnsafeMutableBufferPointer<Scalar>) -> Bool {
-        guard x.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        guard Scalar.allFinite(UnsafeBufferPointer(x)) else { rejected += 1; return false }
         ElasticExchange.exchange(worker: x, center: center.pointer, alpha: Scalar(settings.alpha))
         accepted += 1
         return true
@@ -46,7 +46,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock; then `pull` receives x̃.
     package func acceptPush(_ acc: UnsafeMutableBufferPointer<Scalar>, pull: (UnsafeBufferPointer<Scalar>) -> Void) -> Bool {
-        guard acc.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        guard Scalar.allFinite(UnsafeBufferPointer(acc)) else { rejected += 1; return false }
         Downpour.push(acc, into: center.pointer)
         switch settings.method {
         case .adownpour:   // z is the mean of x̃ after each update
@@ -68,7 +68,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// MDOWNPOUR: Nesterov's step at the master with a worker's gradient.
     package func acceptGradient(_ g: UnsafeBufferPointer<Scalar>) -> Bool {
-        guard g.allSatisfy(\.isFinite) else { rejected += 1; return false }
+        guard Scalar.allFinite(g) else { rejected += 1; return false }
         Nesterov.step(parameters: center.pointer, velocity: velocity.pointer, lookaheadGradient: g,
                       learningRate: Scalar(settings.learningRate), momentum: Scalar(settings.momentum))
         clock += 1

@@ -65,7 +65,7 @@ extension WorkerState {
                 Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta, into: lookahead.pointer)
             }
             let loss = evaluate(at: point, decay: s.weightDecay)
-            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
             if exchangeDue {
                 guard link.exchange(parameters, loss: loss) else { return .stopped("non-finite parameters (rejected by the master)") }
                 communicated = true
@@ -78,7 +78,7 @@ extension WorkerState {
             }
         case .downpour, .adownpour, .mvadownpour:
             let loss = evaluate(at: parameters, decay: s.weightDecay)
-            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
             Downpour.accumulate(accumulator.pointer, gradient: gradient.readOnly, learningRate: eta)
             LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
             if (clock + 1) % s.tau == 0 {
@@ -90,7 +90,7 @@ extension WorkerState {
         case .mdownpour:
             guard link.lookahead(into: lookahead, loss: lastLoss) else { return .stopped("the master refused the look-ahead") }
             let loss = evaluate(at: lookahead, decay: s.weightDecay)
-            guard loss.isFinite, gradient.isFinite else { return .stopped("non-finite loss or gradient") }
+            guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
             guard link.applyGradient(gradient, loss: loss) else { return .stopped("non-finite gradient (rejected by the master)") }
             parameters.copy(from: lookahead)
             communicated = true

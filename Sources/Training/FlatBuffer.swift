@@ -50,3 +50,8 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
 
     public var array: [Scalar] { Array(pointer) }
 }
+
+extension FlatBuffer where Scalar: NetworkScalar {
+    /// True when every entry is finite (the concrete, vectorisable check of `NetworkScalar`).
+    public var isFinite: Bool { Scalar.allFinite(readOnly) }
+}

@@ -16,6 +16,9 @@ public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable where S
     /// generically the select compiles to an unpredictable branch and costs ~20× more.
     static func maskByPositive(_ g: UnsafePointer<Self>, where y: UnsafePointer<Self>,
                                into out: UnsafeMutablePointer<Self>, count: Int)
+    /// True when every entry is finite. Concrete per type for the same reason: the engine checks whole
+    /// parameter vectors on every step and every exchange.
+    static func allFinite(_ values: UnsafeBufferPointer<Self>) -> Bool
     static func logarithm(_ x: Self) -> Self
 }
 
@@ -28,6 +31,12 @@ extension Float: NetworkScalar {
     public static func maskByPositive(_ g: UnsafePointer<Float>, where y: UnsafePointer<Float>,
                                       into out: UnsafeMutablePointer<Float>, count: Int) {
         for k in 0..<count { out[k] = Float(bitPattern: g[k].bitPattern & (y[k] > 0 ? ~0 : 0)) }
+    }
+    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        // x − x is 0 for finite x and NaN otherwise; the sum is NaN as soon as one entry is not finite.
+        var sum: Float = 0
+        for v in values { sum += v - v }
+        return sum == 0
     }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -43,6 +52,11 @@ extension Double: NetworkScalar {
     public static func maskByPositive(_ g: UnsafePointer<Double>, where y: UnsafePointer<Double>,
                                       into out: UnsafeMutablePointer<Double>, count: Int) {
         for k in 0..<count { out[k] = Double(bitPattern: g[k].bitPattern & (y[k] > 0 ? ~0 : 0)) }
+    }
+    public static func allFinite(_ values: UnsafeBufferPointer<Double>) -> Bool {
+        var sum: Double = 0
+        for v in values { sum += v - v }
+        return sum == 0
     }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
