@@ -58,8 +58,7 @@ struct CompareCommand: ParsableCommand {
             guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
             try checkDirectory(out, for: "into \(out)")
         } else {
-            let parent = splitPath(out).directory
-            try checkDirectory(parent.isEmpty ? "." : parent, for: out)
+            try checkDirectory(splitPath(out).directory, for: out)
         }
     }
 

@@ -14,11 +14,12 @@ struct OutputError: Error, CustomStringConvertible {
 
 /// Check that PREFIX (or DIR) can be written: its directory exists, is a directory and is writable.
 func checkOutputDirectory(ofPrefix prefix: String) throws {
-    let dir = splitPath(prefix).directory
-    try checkDirectory(dir.isEmpty ? "." : dir, for: prefix)
+    try checkDirectory(splitPath(prefix).directory, for: prefix)
 }
 
+/// `dir` "" is the current directory (the directory part of a bare file name).
 func checkDirectory(_ dir: String, for what: String) throws {
+    let dir = dir.isEmpty ? "." : dir
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
         throw ValidationError("cannot write \(what): directory \(dir) does not exist")

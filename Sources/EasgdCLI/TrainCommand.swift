@@ -71,7 +71,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes of training.") var minutes: Double?
     @Option(help: "Stop after this many steps.") var steps: Int?
     @Option(help: "Seed of the initialisation, data order, crops and dropout (default 1).") var seed: UInt64?
-    @Option(help: "Evaluate every N steps (default: four times per epoch).") var evalEvery: Int?
+    @Option(help: ArgumentHelp("Evaluate every N steps (default: four times per epoch), or every S seconds ('30s', parallel runs).",
+                               discussion: "Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
+                               valueName: "N|Ss")) var evalEvery: EvaluationInterval?
     @Option(help: "Checkpoint every M minutes (default 10).") var checkpointEvery: Double?
     @Option(help: "Threads for the matrix products and element-wise loops (default: all cores).") var threads: Int?
     @Option(help: "The run directory to create.") var out: String?
@@ -87,7 +89,6 @@ struct TrainCommand: ParsableCommand {
         if let epochs { try checkPositive("--epochs", epochs) }
         if let minutes { try checkPositive("--minutes", minutes) }
         if let steps { guard steps >= 1 else { throw ValidationError("--steps must be positive (got \(steps))") } }
-        if let evalEvery { guard evalEvery >= 1 else { throw ValidationError("--eval-every must be positive (got \(evalEvery))") } }
         if let checkpointEvery { try checkPositive("--checkpoint-every", checkpointEvery) }
         if let threads { guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") } }
         if let resume {
@@ -102,7 +103,8 @@ struct TrainCommand: ParsableCommand {
             if let given = fixed.first(where: \.1) {
                 throw ValidationError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
             }
-            guard FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
+            // Under mpirun only rank 0 reads the run directory (it may not exist on the workers' hosts).
+            guard mpiWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
                 throw ValidationError("\(resume) holds no checkpoint.bin to resume from")
             }
         } else {
@@ -112,14 +114,15 @@ struct TrainCommand: ParsableCommand {
                 try parallel.validate(steps: steps, epochs: epochs, minutes: minutes)
             } else if parallel.given {
                 throw ValidationError("--workers, --tau, --alpha, --beta, --backend, --schedule and the virtual costs apply to the parallel methods")
+            } else if evalEvery?.seconds != nil {
+                throw ValidationError("--eval-every in seconds applies to the parallel methods; give a step count for \(method)")
             }
             guard learningRate != nil else { throw ValidationError("give the learning rate --lr") }
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw ValidationError("give a budget: --epochs, --minutes or --steps")
             }
             // Under mpirun only rank 0 writes the run directory; the other ranks must not race it.
-            let mpiWorkerRank = parallel.backend == .mpi && (ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "0") != "0"
-            if !mpiWorkerRank && FileManager.default.fileExists(atPath: RunFiles.config(out)) {
+            if !(parallel.backend == .mpi && mpiWorkerRank) && FileManager.default.fileExists(atPath: RunFiles.config(out)) {
                 throw ValidationError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
             }
             try checkDirectory(splitPath(out).directory, for: "--out")
@@ -131,6 +134,11 @@ struct TrainCommand: ParsableCommand {
         defer { StopSignal.uninstall() }
         let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
         let run: TrainingRun
+        if let resume, underMPI {
+            guard epochs == nil, minutes == nil else { throw ValidationError("a parallel run resumes with --steps (per worker) only") }
+            try runMPI(resume: resume)
+            return
+        }
         if let resume, try ParallelTrainingRun.readConfig(resume) != nil {
             guard epochs == nil, minutes == nil else { throw ValidationError("a parallel run resumes with --steps (per worker) only") }
             let run = try ParallelTrainingRun.resume(directory: resume, steps: steps)
@@ -161,7 +169,7 @@ struct TrainCommand: ParsableCommand {
                 net: netName, netSpec: spec.text, data: dataArgument,
                 optimizer: OptimizerSettings(method: sequentialMethod, learningRate: learningRate!, momentum: momentum ?? 0.99,
                                              movingRate: movingRate ?? 0.001, weightDecay: weightDecay ?? 1e-4),
-                batch: batch ?? 128, seed: seed ?? 1, budget: budget, evalEvery: evalEvery,
+                batch: batch ?? 128, seed: seed ?? 1, budget: budget, evalEvery: evalEvery?.steps,
                 checkpointEveryMinutes: checkpointEvery ?? 10, threads: threadCount)
             run = try TrainingRun(settings: settings, directory: out!)     // creates RUN_DIR only when it starts
             printError("training \(settings.optimizer.method.rawValue) on \(run.data.train.name) (\(run.data.train.count) images), net \(netName): \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
@@ -188,6 +196,10 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("training diverged at step \(step): \(reason); the last good checkpoint (step \(lastCheckpointStep)) is kept in \(RunFiles.checkpoint(directory))")
         }
     }
+
+    /// Started by Open MPI's mpirun (which sets OMPI_COMM_WORLD_RANK), and not as its rank 0.
+    private var underMPI: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] != nil }
+    private var mpiWorkerRank: Bool { underMPI && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] != "0" }
 
     private func describe(_ r: MetricRecord) -> String {
         let train = r.trainLoss.map { String(format: "%.4f", $0) } ?? "-"

@@ -39,21 +39,27 @@ struct ParallelOptions: ParsableArguments {
 extension TrainCommand {
     func runParallel(_ method: ParallelMethod, netName: String, spec: NetSpec, dataArgument: String) throws {
         if parallel.backend == .mpi {
-            try runMPI(method, netName: netName, spec: spec, dataArgument: dataArgument)
+            try runMPI(resume: nil)
             return
         }
         let p = parallel.workers ?? 4
-        let engineSettings = engineSettings(method, workers: p)
         let backend = parallel.backend ?? .simulated
         if backend == .threads && method == .syncEasgd { throw ValidationError("sync-easgd runs on the simulated backend") }
-        let settings = ParallelRunSettings(
-            engine: engineSettings, net: netName, netSpec: spec.text, data: dataArgument, batch: batch ?? 128, seed: seed ?? 1,
-            backend: backend, schedule: parallel.schedule ?? .clock, computeSeconds: parallel.computeSeconds,
-            communicationSeconds: parallel.communicationSeconds ?? 0, steps: steps!,
-            evalEvery: evalEvery ?? max(1, p * steps! / 8), checkpointEveryMinutes: checkpointEvery ?? 10)
+        let settings = parallelSettings(method, workers: p, backend: backend, netName: netName, spec: spec, dataArgument: dataArgument)
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
-        printError("training \(method.rawValue) with p = \(p) (α = \(engineSettings.alpha), τ = \(engineSettings.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
+        printError("training \(method.rawValue) with p = \(p) (α = \(settings.engine.alpha), τ = \(settings.engine.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
         try finishParallel(run)
+    }
+
+    /// The run's settings from the arguments (defaults: 8 evaluations, a checkpoint every 10 minutes).
+    func parallelSettings(_ method: ParallelMethod, workers p: Int, backend: Backend, netName: String, spec: NetSpec,
+                          dataArgument: String) -> ParallelRunSettings {
+        ParallelRunSettings(
+            engine: engineSettings(method, workers: p), net: netName, netSpec: spec.text, data: dataArgument, batch: batch ?? 128,
+            seed: seed ?? 1, backend: backend, schedule: parallel.schedule ?? .clock, computeSeconds: parallel.computeSeconds,
+            communicationSeconds: parallel.communicationSeconds ?? 0, steps: steps!,
+            evalEvery: evalEvery?.steps ?? max(1, p * steps! / 8), evalEverySeconds: evalEvery?.seconds,
+            checkpointEveryMinutes: checkpointEvery ?? 10)
     }
 
     func engineSettings(_ method: ParallelMethod, workers p: Int) -> EngineSettings {
@@ -62,47 +68,57 @@ extension TrainCommand {
                        weightDecay: weightDecay ?? 1e-4)
     }
 
-    /// Under mpirun: rank 0 is the master and tester, ranks 1…P the workers (P = ranks − 1). An error on any rank
-    /// aborts them all (MPI_Abort), so none is left waiting.
-    func runMPI(_ method: ParallelMethod, netName: String, spec: NetSpec, dataArgument: String) throws {
+    /// Under mpirun: rank 0 is the master and tester, ranks 1…P the workers (P = ranks − 1). Rank 0 builds the
+    /// run (or resumes `resume`) and sends the workers their settings and states, so only rank 0 reads the
+    /// arguments' run directory. An error on any rank aborts them all (MPI_Abort), so none is left waiting.
+    func runMPI(resume: String?) throws {
         let (rank, size) = try MPIRuntime.start()
+        var status: Int32 = 0
         do {
             guard size >= 2 else { throw ValidationError("--backend mpi needs at least 2 ranks: mpirun -np P+1 easgd train ...") }
             let p = size - 1
-            if let w = parallel.workers, w != p { throw ValidationError("--workers \(w) but mpirun started \(size) ranks (P + 1 = \(p + 1))") }
-            guard method != .syncEasgd else { throw ValidationError("sync-easgd runs on the simulated backend") }
-            let settings = ParallelRunSettings(engine: engineSettings(method, workers: p), net: netName, netSpec: spec.text,
-                                               data: dataArgument, batch: batch ?? 128, seed: seed ?? 1, backend: .mpi,
-                                               steps: steps!, evalEvery: evalEvery ?? max(1, p * steps! / 8))
             ComputeThreads.set(1)
             if rank == 0 {
-                let run = try ParallelTrainingRun(settings: settings, directory: out!)
-                printError("training \(method.rawValue) with p = \(p) on the mpi backend (rank 0: master and tester), net \(netName)")
-                try MPIBackend.master(run) { r in
+                let run: ParallelTrainingRun
+                if let resume {
+                    run = try ParallelTrainingRun.resume(directory: resume, steps: steps)
+                    guard run.settings.backend == .mpi else {
+                        throw ValidationError("\(resume) is a \(run.settings.backend.rawValue) run; resume it without mpirun")
+                    }
+                    guard run.settings.engine.workers == p else {
+                        throw ValidationError("\(resume) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks (use -np \(run.settings.engine.workers + 1))")
+                    }
+                    printError("resuming \(resume) (\(run.settings.engine.method.rawValue), p = \(p), mpi)")
+                } else {
+                    guard case .parallel(let method) = method!, method != .syncEasgd else {
+                        throw ValidationError("the mpi backend runs easgd, eamsgd, downpour, mdownpour, adownpour or mvadownpour")
+                    }
+                    if let w = parallel.workers, w != p { throw ValidationError("--workers \(w) but mpirun started \(size) ranks (P + 1 = \(p + 1))") }
+                    let dataArgument = data ?? "fashion-mnist"
+                    let netName = net ?? (dataArgument.lowercased() == "fashion-mnist" ? "small" : "cifar")
+                    let settings = parallelSettings(method, workers: p, backend: .mpi, netName: netName,
+                                                    spec: try NetSpec(parsing: netName), dataArgument: dataArgument)
+                    run = try ParallelTrainingRun(settings: settings, directory: out!)
+                    printError("training \(method.rawValue) with p = \(p) on the mpi backend (rank 0: master and tester), net \(netName)")
+                }
+                printError("rank 0 is process \(getpid()): kill -TERM \(getpid()) checkpoints the whole system and stops it")
+                let outcome = try MPIBackend.master(run) { r in
                     if !quiet {
                         print(String(format: "step %7d  epoch %6.2f  %10.2f s  test loss %.4f  test error %6.2f%%  exchanges %d",
                                      r.step, r.epoch, r.seconds, r.testLoss, r.testError * 100, r.exchanges ?? 0))
                         fflush(nil)
                     }
                 }
-                if let last = run.records.last {
-                    printError(String(format: "done: %d steps, test error %.2f%%; run in %@", last.step, last.testError * 100, run.directory))
-                }
-            } else {
-                let data = try DataSource.load(dataArgument)
-                let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-                let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
-                                                                  worker: rank - 1)
-                let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replica)
-                if let reason = MPIBackend.worker(settings: settings, replica: replica, index: rank - 1, initial: initial) {
-                    printError("worker \(rank - 1) stopped: \(reason)")
-                }
+                status = report(run, outcome)
+            } else if let reason = try MPIBackend.worker(rank: rank) {
+                printError("worker \(rank - 1) stopped: \(reason)")
             }
         } catch {
             printError("easgd (rank \(rank)): \(error)")
             MPIRuntime.abort(1)
         }
         MPIRuntime.finish()
+        if status != 0 { throw ExitCode(status) }
     }
 
     /// Runs (or continues) a parallel run and reports how it ended.
@@ -119,14 +135,25 @@ extension TrainCommand {
             }
         }
         bar.clear()
+        let status = report(run, outcome)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Prints how a parallel run ended; returns the exit status (0, 1 when every worker stopped, 128 + signal).
+    func report(_ run: ParallelTrainingRun, _ outcome: RunOutcome) -> Int32 {
         for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
         if case .interrupted(let sig) = outcome {
-            printError("stopped by signal \(sig); the whole system is checkpointed; continue with: easgd train --resume \(run.directory)")
-            throw ExitCode(128 + sig)
+            let again = run.settings.backend == .mpi ? "mpirun -np \(run.settings.engine.workers + 1) easgd train" : "easgd train"
+            printError("stopped by signal \(sig); the whole system is checkpointed; continue with: \(again) --resume \(run.directory)")
+            return 128 + sig
         }
-        if run.engine.aliveWorkers == 0 { throw ValidationError("every worker stopped (non-finite loss or parameters); see the lines above") }
+        if run.engine.aliveWorkers == 0 {
+            printError("easgd: every worker stopped (non-finite loss or parameters); see the lines above")
+            return 1
+        }
         if let last = run.records.last {
             printError(String(format: "done: %d steps, test error %.2f%%; run in %@", last.step, last.testError * 100, run.directory))
         }
+        return 0
     }
 }

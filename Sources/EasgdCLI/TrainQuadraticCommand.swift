@@ -58,7 +58,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         if let evalEvery { guard evalEvery >= 1 else { throw ValidationError("--eval-every must be positive") } }
         if method == .admm && schedule != .roundRobin { throw ValidationError("admm runs round-robin: add --schedule round-robin") }
         if FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) already exists") }
-        try checkDirectory(splitPath(out).directory.isEmpty ? "." : splitPath(out).directory, for: "--out")
+        try checkDirectory(splitPath(out).directory, for: "--out")
     }
 
     func run() throws {

@@ -1,7 +1,9 @@
 // The whole system in one checkpoint file (the Training module's checksummed container): the master's center,
 // velocity, average and ADMM copies and its clock and counters; every worker's parameters, velocity,
-// accumulator, multiplier, clocks, liveness and its objective's random state; and the simulator's virtual clocks.
-// A simulated run resumed from it is bit-identical to one that never stopped.
+// accumulator, multiplier, clocks, liveness and its objective's random state; the simulator's virtual clocks, or
+// the seconds a wall-clock run (threads, MPI) had run. A simulated run resumed from it is bit-identical to one
+// that never stopped. A worker's part alone (`WorkerSnapshot` and `transferBuffers`) is also what the MPI
+// backend sends between ranks.
 
 import Foundation
 import Training
@@ -11,18 +13,14 @@ struct EngineCheckpointState: Codable {
     var masterClock: Int
     var accepted: Int
     var rejected: Int
-    var workers: [WorkerRecord]
+    var workers: [WorkerSnapshot]
     var stopped: [StoppedRecord]
     var simulator: SimulatorRecord?
     /// Records in the run's metrics.jsonl when the checkpoint was written (run directories only).
     var metricsCount: Int?
-
-    struct WorkerRecord: Codable {
-        var clock: Int
-        var exchanges: Int
-        var alive: Bool
-        var randomState: [UInt64]
-    }
+    /// Wall-clock backends: seconds of running so far, and seconds the workers spent communicating.
+    var elapsedSeconds: Double?
+    var communicationSeconds: Double?
     struct StoppedRecord: Codable {
         var worker: Int
         var clock: Int
@@ -34,6 +32,45 @@ struct EngineCheckpointState: Codable {
         var communicationTime: Double
         var nextRoundRobin: Int
     }
+}
+
+/// One worker's clocks, liveness, last loss and its objective's random state (its buffers travel beside it).
+public struct WorkerSnapshot: Codable, Equatable, Sendable {
+    public var clock: Int
+    public var exchanges: Int
+    public var alive: Bool
+    public var randomState: [UInt64]
+    /// nil when the last loss was not finite (or there was none yet).
+    public var lastLoss: Double?
+}
+
+/// The wall-clock seconds a threads or MPI run had run when its checkpoint was written.
+public struct WallClock: Sendable {
+    public var elapsed: Double
+    public var communication: Double?
+    public init(elapsed: Double, communication: Double?) {
+        self.elapsed = elapsed
+        self.communication = communication
+    }
+}
+
+extension WorkerState {
+    public var snapshot: WorkerSnapshot {
+        WorkerSnapshot(clock: clock, exchanges: exchanges, alive: alive, randomState: objective.randomState,
+                       lastLoss: lastLoss.isFinite ? lastLoss : nil)
+    }
+
+    /// Takes over a snapshot's clocks, liveness, loss and random state (not the buffers).
+    public func apply(_ s: WorkerSnapshot) {
+        clock = s.clock
+        exchanges = s.exchanges
+        alive = s.alive
+        lastLoss = s.lastLoss ?? .nan
+        objective.randomState = s.randomState
+    }
+
+    /// The buffers that make up the worker's state, in a fixed order.
+    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier] }
 }
 
 extension ParallelEngine where Scalar == Float {
@@ -50,28 +87,30 @@ extension ParallelEngine where Scalar == Float {
         return list
     }
 
-    func checkpointState(simulator: SimulatorState?, metricsCount: Int? = nil) -> EngineCheckpointState {
+    func checkpointState(simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int? = nil) -> EngineCheckpointState {
         EngineCheckpointState(
             settings: settings, masterClock: master.clock, accepted: master.accepted, rejected: master.rejected,
-            workers: workers.map { .init(clock: $0.clock, exchanges: $0.exchanges, alive: $0.alive, randomState: $0.objective.randomState) },
+            workers: workers.map(\.snapshot),
             stopped: stopped.map { .init(worker: $0.worker, clock: $0.clock, reason: $0.reason) },
             simulator: simulator.map { .init(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                               nextRoundRobin: $0.nextRoundRobin) },
-            metricsCount: metricsCount)
+            metricsCount: metricsCount, elapsedSeconds: wall?.elapsed, communicationSeconds: wall?.communication)
     }
 
-    /// Writes the whole system (and, for a simulated run, its clocks) atomically to `path`.
-    func writeCheckpoint(to path: String, simulator: SimulatorState?, metricsCount: Int?) throws {
-        try Checkpoint.write(checkpointState(simulator: simulator, metricsCount: metricsCount), buffers: namedBuffers, to: path)
+    /// Writes the whole system (and a simulated run's clocks, or a wall-clock run's seconds) atomically to `path`.
+    func writeCheckpoint(to path: String, simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int?) throws {
+        try Checkpoint.write(checkpointState(simulator: simulator, wall: wall, metricsCount: metricsCount), buffers: namedBuffers, to: path)
     }
 
-    /// Restores the whole system from `path`; returns the simulator clocks and the metrics count it holds.
-    func restoreCheckpoint(from path: String) throws -> (simulator: SimulatorState?, metricsCount: Int?) {
+    /// Restores the whole system from `path`; returns the simulator clocks (or wall seconds) and the metrics
+    /// count it holds.
+    func restoreCheckpoint(from path: String) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?) {
         let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                                        nextRoundRobin: $0.nextRoundRobin) }
-        return (sim, state.metricsCount)
+        let wall = state.elapsedSeconds.map { WallClock(elapsed: $0, communication: state.communicationSeconds) }
+        return (sim, wall, state.metricsCount)
     }
 
     func restore(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
@@ -84,12 +123,7 @@ extension ParallelEngine where Scalar == Float {
         master.clock = state.masterClock
         master.accepted = state.accepted
         master.rejected = state.rejected
-        for (w, record) in zip(workers, state.workers) {
-            w.clock = record.clock
-            w.exchanges = record.exchanges
-            w.alive = record.alive
-            w.objective.randomState = record.randomState
-        }
+        for (w, record) in zip(workers, state.workers) { w.apply(record) }
         restoreStopped(state.stopped.map { ($0.worker, $0.clock, $0.reason) })
     }
 }
@@ -111,7 +145,7 @@ extension SimulatedBackend where Scalar == Float {
     /// Restores the whole system from `path` into this (freshly built, same settings) simulator.
     @discardableResult
     public func restoreCheckpoint(from path: String) throws -> Int? {
-        let (sim, metricsCount) = try engine.restoreCheckpoint(from: path)
+        let (sim, _, metricsCount) = try engine.restoreCheckpoint(from: path)
         guard let sim else { throw DataError("\(path): no simulator clocks (not a simulated run)") }
         simulatorState = sim
         return metricsCount

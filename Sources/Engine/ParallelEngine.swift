@@ -39,6 +39,9 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         stopLock.unlock()
     }
 
+    /// Records that worker `w` stopped (on this process or on its own MPI rank) for `reason`.
+    package func recordStop(_ w: WorkerState<Scalar>, reason: String) { stop(w, reason) }
+
     private func stop(_ w: WorkerState<Scalar>, _ reason: String) {
         w.alive = false
         stopLock.lock()

@@ -27,15 +27,17 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var communicationSeconds: Double
     /// Steps per worker.
     public var steps: Int
-    /// Evaluate after this many worker steps in total.
+    /// Evaluate after this many worker steps in total (the master's ticks) ...
     public var evalEvery: Int
-    /// Checkpoint the whole system every this many minutes of wall-clock time (simulated backend; always at the
-    /// end and on SIGINT/SIGTERM).
+    /// ... or, when set, every this many seconds of run time (virtual on the simulated backend).
+    public var evalEverySeconds: Double?
+    /// Checkpoint the whole system every this many minutes of wall-clock time (always at the end and on
+    /// SIGINT/SIGTERM).
     public var checkpointEveryMinutes: Double?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: SimulatedSchedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
-                steps: Int, evalEvery: Int, checkpointEveryMinutes: Double? = nil) {
+                steps: Int, evalEvery: Int, evalEverySeconds: Double? = nil, checkpointEveryMinutes: Double? = nil) {
         self.engine = engine
         self.net = net
         self.netSpec = netSpec
@@ -48,6 +50,7 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.communicationSeconds = communicationSeconds
         self.steps = steps
         self.evalEvery = evalEvery
+        self.evalEverySeconds = evalEverySeconds
         self.checkpointEveryMinutes = checkpointEveryMinutes
     }
 }
@@ -64,9 +67,10 @@ public final class ParallelTrainingRun {
     public private(set) var records: [MetricRecord] = []
     /// The virtual compute cost per step actually used (given or measured).
     public private(set) var computeSeconds = 0.0
-    /// Set by `resume`: the simulator's clocks and the wall seconds already spent.
+    /// Set by `resume`: the simulator's clocks, or the wall-clock seconds a threads or MPI run had run.
     private var restoredSimulator: SimulatorState? = nil
-    private var resumed = false
+    private var restoredWall: WallClock? = nil
+    public private(set) var resumed = false
 
     public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
         guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
@@ -140,8 +144,9 @@ public final class ParallelTrainingRun {
         if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data)
         let path = RunFiles.checkpoint(directory)
-        let (sim, metricsCount) = try run.engine.restoreCheckpoint(from: path)
+        let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path)
         run.restoredSimulator = sim
+        run.restoredWall = wall
         let records = try RunFiles.readMetrics(directory)
         guard let count = metricsCount, records.count >= count else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")
@@ -160,11 +165,35 @@ public final class ParallelTrainingRun {
         return (config.settings, config.measuredComputeSeconds)
     }
 
-    private var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
+    /// Worker steps in total so far (every worker's clock).
+    package var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
+
+    /// Seconds (and communication seconds) a resumed wall-clock run had already run.
+    package var wallClockAtStart: WallClock { restoredWall ?? WallClock(elapsed: 0, communication: 0) }
+
+    /// The tester's schedule, continuing from the last record kept.
+    package func evaluationSchedule() -> EvaluationSchedule {
+        EvaluationSchedule(everySteps: settings.evalEverySeconds == nil ? settings.evalEvery : nil, everySeconds: settings.evalEverySeconds,
+                           lastSteps: records.last?.step ?? 0, lastSeconds: records.last?.seconds ?? 0)
+    }
+
+    /// A fresh run evaluates its starting point; a resumed one drops the records made after its checkpoint.
+    package func startRecords(log: (MetricRecord) -> Void) throws {
+        if resumed {
+            try RunFiles.writeMetrics(records, to: directory)
+        } else {
+            log(try recordModel(seconds: 0, wall: 0, communication: 0))
+        }
+    }
+
+    /// Checkpoints the whole system of a wall-clock run (threads, MPI), with its records so far.
+    package func writeCheckpoint(wall: WallClock) throws {
+        try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, wall: wall, metricsCount: records.count)
+    }
 
     /// Evaluates the center (or the average) after every worker's steps so far and appends the record.
     @discardableResult
-    private func recordModel(seconds: Double, wall: Double, communication: Double) throws -> MetricRecord {
+    package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
         try appendRecord(model: engine.master.model(settings.engine.method), step: totalSteps, seconds: seconds, wall: wall,
                          exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication)
     }
@@ -191,17 +220,12 @@ public final class ParallelTrainingRun {
             let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
                                        schedule: settings.schedule)
             if let restoredSimulator { sim.simulatorState = restoredSimulator }
-            if resumed {
-                try RunFiles.writeMetrics(records, to: directory)          // drop records made after the checkpoint
-            } else {
-                log(try recordModel(seconds: 0, wall: wall(), communication: 0))
-            }
-            var lastEvaluated = records.last?.step ?? 0
-            var lastCheckpoint = wall()
+            try startRecords(log: log)
+            var evaluations = evaluationSchedule()
+            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
             while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
-                if let minutes = settings.checkpointEveryMinutes, wall() - lastCheckpoint >= minutes * 60 {
+                if checkpoints.due(now: wall()) {
                     try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
-                    lastCheckpoint = wall()
                 }
                 if let sig = StopSignal.pending {
                     try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
@@ -210,55 +234,62 @@ public final class ParallelTrainingRun {
                 sim.run(events: 1)
                 let live = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
                 report(totalSteps, seconds: sim.now, loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count))
-                if totalSteps - lastEvaluated >= settings.evalEvery {
-                    lastEvaluated = totalSteps
+                if evaluations.due(steps: totalSteps, seconds: sim.frontier) {
                     log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
                 }
             }
             if records.last?.step != totalSteps { log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime)) }
             try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
         case .mpi:
-            throw DataError("the MPI backend runs under mpirun through EngineMPI (easgd train --backend mpi)")
+            throw DataError("\(directory) is an MPI run: continue it under mpirun (mpirun -np \(settings.engine.workers + 1) easgd train --resume \(directory))")
         case .threads:
             try writeConfig(measuredComputeSeconds: nil)
             let threads = ThreadsBackend(engine: engine)
-            if resumed {
-                try RunFiles.writeMetrics(records, to: directory)
-            } else {
-                log(try recordModel(seconds: 0, wall: 0, communication: 0))
+            let before = wallClockAtStart
+            func now() -> Double { before.elapsed + wall() }
+            func clock() -> WallClock {
+                WallClock(elapsed: now(), communication: (before.communication ?? 0) + threads.communicationSeconds.reduce(0, +))
             }
-            let group = DispatchGroup()
-            let finished = ManagedFlag()
-            let steps = settings.steps
-            DispatchQueue.global().async(group: group) {
-                threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil })
-                finished.set()
-            }
-            // The tester: evaluate a snapshot of the model, taken under the master's lock, every evalEvery steps.
-            var lastEvaluated = records.last?.step ?? 0
+            try startRecords(log: log)
+            var evaluations = evaluationSchedule()
+            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
             let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
-            while !finished.isSet {
-                usleep(2_000)
-                let done = engineStartSteps + threads.completedSteps
-                report(done, seconds: wall(), loss: .nan)
-                if done - lastEvaluated >= settings.evalEvery {
-                    lastEvaluated = done
-                    var exchanges = 0
-                    threads.withMaster {
-                        snapshot.copy(from: engine.master.model(settings.engine.method))
-                        exchanges = threads.publishedExchanges.reduce(0, +)
-                    }
-                    let now = wall()
-                    log(try appendRecord(model: snapshot, step: done, seconds: now, wall: now, exchanges: exchanges, communication: nil))
+            let steps = settings.steps
+            // The workers run until they are done, a signal arrives, or a checkpoint is due: a checkpoint needs every
+            // worker between two steps, so the tester pauses them all, writes it, and lets them go on.
+            while true {
+                let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
+                DispatchQueue.global().async(group: group) {
+                    threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil || pause.isSet })
+                    finished.set()
                 }
+                // The tester: evaluates a snapshot of the model, taken under the master's lock.
+                while !finished.isSet {
+                    usleep(2_000)
+                    let done = engineStartSteps + threads.completedSteps, seconds = now()
+                    report(done, seconds: seconds, loss: .nan)
+                    if evaluations.due(steps: done, seconds: seconds) {
+                        var exchanges = 0
+                        threads.withMaster {
+                            snapshot.copy(from: engine.master.model(settings.engine.method))
+                            exchanges = threads.publishedExchanges.reduce(0, +)
+                        }
+                        log(try appendRecord(model: snapshot, step: done, seconds: seconds, wall: seconds, exchanges: exchanges,
+                                             communication: nil))
+                    }
+                    if checkpoints.due(now: wall()) { pause.set() }
+                }
+                group.wait()          // after this the workers' state may be read freely
+                if let sig = StopSignal.pending {
+                    try writeCheckpoint(wall: clock())
+                    return .interrupted(signal: sig)
+                }
+                guard pause.isSet else { break }
+                try writeCheckpoint(wall: clock())
             }
-            group.wait()          // after this the workers' state may be read freely
-            if let sig = StopSignal.pending {
-                try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
-                return .interrupted(signal: sig)
-            }
-            log(try recordModel(seconds: wall(), wall: wall(), communication: threads.communicationSeconds.reduce(0, +)))
-            try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, metricsCount: records.count)
+            let end = clock()
+            log(try recordModel(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0))
+            try writeCheckpoint(wall: clock())
         }
         return .completed
     }

@@ -62,6 +62,12 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         }
     }
 
+    /// The virtual time every live worker has reached (the earliest live worker's clock): every step that ends
+    /// by then has been taken, so this is the time at which the system can be observed whole.
+    public var frontier: Double {
+        engine.workers.filter(\.alive).map { workerTimes[$0.index] }.min() ?? now
+    }
+
     /// The virtual clocks, for checkpoints.
     var simulatorState: SimulatorState {
         get { SimulatorState(workerTimes: workerTimes, now: now, communicationTime: communicationTime, nextRoundRobin: nextRoundRobin) }

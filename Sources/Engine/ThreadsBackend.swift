@@ -14,7 +14,8 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// Steps completed by all workers so far (read by the tester while the workers run).
     private let completed = Atomic<Int>(0)
     public var completedSteps: Int { completed.load(ordering: .relaxed) }
-    /// Seconds each worker spent inside the master's critical sections (waiting for and holding the lock).
+    /// Seconds each worker spent inside the master's critical sections (waiting for and holding the lock), over
+    /// every `run` so far.
     public private(set) var communicationSeconds: [Double]
 
     /// Each worker's exchange count, published under the lock after every step for the tester.
@@ -61,7 +62,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                 completed.add(1, ordering: .relaxed)
             }
             lock.lock()
-            communicationSeconds[i] = waited
+            communicationSeconds[i] += waited
             lock.unlock()
         }
     }

@@ -1,10 +1,20 @@
 // The MPI backend, launched as `mpirun -np P+1 easgd train --backend mpi ...`: rank 0 is the master (the parameter
-// server) and runs the tester; ranks 1…P are the workers. Point-to-point messages carry raw Float32 payloads, one
-// tag per message kind. A request carries the worker's vector followed by its last loss; the master answers
-// every request, with the new vector or with REJECT when the payload is not finite (the worker then stops, and
-// the center is untouched). A worker that is done sends DONE; the master serves the others until every worker
-// has sent DONE, evaluates the final model and returns, so every rank exits 0 and none waits on a finished one.
-// The master applies exactly the `Elastic` calls of the threads backend to its copy of the worker's vector.
+// server) and runs the tester; ranks 1…P are the workers. Point-to-point messages, one tag per message kind;
+// vectors travel as raw Float32, a worker's clocks and settings as JSON bytes.
+//
+// The protocol:
+// - Start: rank 0 sends every worker the run's settings and its state (fresh, or restored from a checkpoint), so
+//   worker ranks need no run directory, only the data set.
+// - Training: a request carries the worker's vector followed by its last loss; the master answers every request,
+//   with the new vector or with REJECT when the payload is not finite (the worker then stops, and the center is
+//   untouched). The master's side is `MasterState`, the same code as the other backends.
+// - Control, read by a worker between two steps: PAUSE (send your state, then wait for RESUME or FINISH), STOP
+//   (send your state, then wait for FINISH). A periodic checkpoint is a PAUSE of every worker, a signal a STOP.
+// - End: a worker that is done (or was signalled itself) sends its state and waits for FINISH. When every worker
+//   has, rank 0 evaluates, checkpoints the whole system and sends FINISH, so every rank exits and none waits on a
+//   finished one.
+// Waiting ranks poll (MPI_Iprobe, then a short sleep) rather than spin in MPI_Recv: on a machine with fewer cores
+// than ranks, a spinning master or a worker waiting for its answer would take cores from the workers computing.
 
 import CMPI
 import Dispatch
@@ -18,8 +28,29 @@ enum MessageTag: Int32 {
     case push = 2          // worker → master: acc, loss;   master → worker: the center
     case lookahead = 3     // worker → master: loss;        master → worker: x̃ + δV
     case gradient = 4      // worker → master: g, loss;     master → worker: empty acknowledgement
-    case done = 5          // worker → master: loss
+    case state = 5         // either way: a `StateMessage` (JSON), followed by the worker's buffers (.stateBuffers)
     case reject = 6        // master → worker: the payload was not finite
+    case control = 7       // master → worker: one `Control` code
+    case settings = 8      // master → worker: the run's settings (JSON)
+    case stateBuffers = 9  // parameters, velocity, accumulator, multiplier: one message each
+}
+
+enum Control: Float {
+    case pause = 1, resume = 2, stop = 3, finish = 4
+}
+
+/// A worker's state with why it is sent.
+struct StateMessage: Codable {
+    enum Kind: String, Codable {
+        case start          // master → worker, at the start
+        case paused         // answering PAUSE: the worker waits for RESUME or FINISH
+        case done           // its steps are done, it stopped (non-finite), or it answers STOP
+        case interrupted    // the worker's own rank received a signal
+    }
+    var kind: Kind
+    var worker: WorkerSnapshot
+    var stopReason: String? = nil
+    var signal: Int32? = nil
 }
 
 public struct MPIError: Error, CustomStringConvertible {
@@ -43,39 +74,173 @@ public enum MPIRuntime {
     public static func abort(_ code: Int32) { MPI_Abort(easgd_mpi_comm_world(), code) }
 }
 
+// MARK: Messages
+
 private func send(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag) {
     MPI_Send(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world())
 }
 
-/// Receives from `rank` (or any source) into `buffer`; returns (source, tag, count).
-private func receive(_ buffer: UnsafeMutablePointer<Float>, capacity: Int, from rank: Int32 = easgd_mpi_any_source())
-    -> (source: Int, tag: MessageTag?, count: Int) {
-    var status = MPI_Status()
-    MPI_Recv(buffer, Int32(capacity), easgd_mpi_float(), rank, easgd_mpi_any_tag(), easgd_mpi_comm_world(), &status)
-    var count: Int32 = 0
-    MPI_Get_count(&status, easgd_mpi_float(), &count)
-    return (Int(status.MPI_SOURCE), MessageTag(rawValue: status.MPI_TAG), Int(count))
+private func send(_ data: Data, to rank: Int, tag: MessageTag) {
+    data.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32(data.count), easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world()) }
 }
 
+private func send(_ control: Control, to rank: Int) {
+    var code = control.rawValue
+    send(&code, count: 1, to: rank, tag: .control)
+}
+
+/// Waits for a message from `source` (or any source) with one of `tags` (or any tag), polling; returns its status.
+private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil) -> MPI_Status {
+    var status = MPI_Status()
+    var flag: Int32 = 0
+    var pause: UInt32 = 0
+    while true {
+        for tag in tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()] {
+            MPI_Iprobe(source, tag, easgd_mpi_comm_world(), &flag, &status)
+            if flag != 0 { return status }
+        }
+        // A few hundred fast probes first (answers usually come at once), then sleeps of up to 0.2 ms.
+        if pause < 200 { pause += 1 } else { usleep(min(20 + (pause - 200), 200)); pause += 5 }
+    }
+}
+
+/// True when a message from `source` with `tag` is waiting.
+private func waiting(from source: Int, tag: MessageTag) -> Bool {
+    var status = MPI_Status()
+    var flag: Int32 = 0
+    MPI_Iprobe(Int32(source), tag.rawValue, easgd_mpi_comm_world(), &flag, &status)
+    return flag != 0
+}
+
+/// Receives the message `status` announced into `buffer`; returns its count of Floats.
+private func receive(_ status: MPI_Status, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+    var status = status
+    var count: Int32 = 0
+    MPI_Get_count(&status, easgd_mpi_float(), &count)
+    guard count >= 0, Int(count) <= capacity else {
+        throw MPIError(description: "a message of \(count) values from rank \(status.MPI_SOURCE) exceeds \(capacity)")
+    }
+    MPI_Recv(buffer, count, easgd_mpi_float(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
+    return Int(count)
+}
+
+private func receive(from rank: Int, tag: MessageTag, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+    try receive(probe(from: Int32(rank), tags: [tag]), into: buffer, capacity: capacity)
+}
+
+private func receiveData(from rank: Int, tag: MessageTag) -> Data {
+    var status = probe(from: Int32(rank), tags: [tag])
+    var count: Int32 = 0
+    MPI_Get_count(&status, easgd_mpi_byte(), &count)
+    var data = Data(count: Int(count))
+    data.withUnsafeMutableBytes { _ = MPI_Recv($0.baseAddress, count, easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &status) }
+    return data
+}
+
+private func receiveControl(from rank: Int = 0) throws -> Control {
+    var code: Float = 0
+    _ = try receive(from: rank, tag: .control, into: &code, capacity: 1)
+    guard let control = Control(rawValue: code) else { throw MPIError(description: "unknown control code \(code)") }
+    return control
+}
+
+private func send(_ message: StateMessage, of w: WorkerState<Float>, to rank: Int) throws {
+    send(try JSONEncoder().encode(message), to: rank, tag: .state)
+    for b in w.transferBuffers { send(b.base, count: b.count, to: rank, tag: .stateBuffers) }
+}
+
+/// Receives a state message from `rank` into `w` (its buffers and clocks).
+private func receiveState(from rank: Int, into w: WorkerState<Float>) throws -> StateMessage {
+    let message = try JSONDecoder().decode(StateMessage.self, from: receiveData(from: rank, tag: .state))
+    for b in w.transferBuffers {
+        let count = try receive(from: rank, tag: .stateBuffers, into: b.base, capacity: b.count)
+        guard count == b.count else { throw MPIError(description: "rank \(rank) sent a state buffer of \(count) values, expected \(b.count)") }
+    }
+    w.apply(message.worker)
+    return message
+}
+
+// MARK: The master
+
 public enum MPIBackend {
-    /// Rank 0: the master and tester. Serves requests until all `run.settings.engine.workers` workers are done.
-    public static func master(_ run: ParallelTrainingRun, log: (MetricRecord) -> Void) throws {
+    /// Rank 0: the master and tester. Hands every worker its settings and state, serves requests, evaluates the
+    /// model on the run's schedule, checkpoints the whole system every `checkpointEveryMinutes`, at the end and on
+    /// a signal (to rank 0 or to any worker), and returns when every worker has sent its final state.
+    public static func master(_ run: ParallelTrainingRun, log: (MetricRecord) -> Void) throws -> RunOutcome {
         let s = run.settings.engine
         let p = s.workers, n = run.engine.master.center.count
-        let master = run.engine.master
+        let master = run.engine.master, workers = run.engine.workers
         try run.writeConfig(measuredComputeSeconds: nil)
+        let settings = try JSONEncoder().encode(run.settings)
+        for w in workers {
+            send(settings, to: w.index + 1, tag: .settings)
+            try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: w.index + 1)
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        log(try run.appendRecord(model: master.model(s.method), step: 0, seconds: 0, wall: 0, exchanges: 0, communication: nil))
+        let before = run.wallClockAtStart.elapsed
+        func now() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+        try run.startRecords(log: log)
+        var evaluations = run.evaluationSchedule()
+        var checkpoints = Periodic(minutes: run.settings.checkpointEveryMinutes, now: now())
+
+        enum Status { case running, paused, finished }
+        var status = workers.map { _ in Status.running }
+        var losses = workers.map(\.lastLoss)
+        var signal: Int32? = nil           // a signal seen by rank 0 or reported by a worker: stop everything
+        var pausing = false                // PAUSE or STOP sent; waiting for every running worker's state
+        var steps = run.totalSteps
+        let stepsPerRequest = s.method == .mdownpour ? 1 : s.tau
         let message = FlatBuffer<Float>(count: n + 1)
         let lookahead = FlatBuffer<Float>(count: n)
-        var losses = [Double](repeating: .nan, count: p + 1)
-        var done = 0, steps = 0, lastEvaluated = 0
-        let stepsPerRequest = s.method == .mdownpour ? 1 : s.tau
-        while done < p {
-            let (source, tag, count) = receive(message.base, capacity: n + 1)
-            guard let tag, source >= 1, source <= p else { throw MPIError(description: "unexpected message from rank \(source)") }
-            if count > 0 { losses[source] = Double(message[count - 1]) }
+
+        while status.contains(where: { $0 != .finished }) {
+            if !pausing {
+                signal = signal ?? StopSignal.pending
+                let checkpointDue = checkpoints.due(now: now())
+                if signal != nil || checkpointDue {
+                    for (i, state) in status.enumerated() where state == .running { send(signal != nil ? .stop : .pause, to: i + 1) }
+                    pausing = true
+                }
+            }
+            if pausing && !status.contains(.running) {
+                // Every worker is between two steps (paused) or has sent its final state: the system is consistent.
+                signal = signal ?? StopSignal.pending
+                if signal == nil {
+                    try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
+                    for (i, state) in status.enumerated() where state == .paused { send(.resume, to: i + 1) }
+                    status = status.map { $0 == .paused ? .running : $0 }
+                } else {
+                    status = status.map { _ in .finished }      // paused workers are told FINISH below
+                }
+                pausing = false
+                continue
+            }
+            let announced = probe()
+            let source = Int(announced.MPI_SOURCE)
+            guard let tag = MessageTag(rawValue: announced.MPI_TAG), source >= 1, source <= p else {
+                throw MPIError(description: "unexpected message (tag \(announced.MPI_TAG)) from rank \(source)")
+            }
+            if tag == .state {
+                let w = workers[source - 1]
+                let m = try receiveState(from: source, into: w)
+                losses[source - 1] = w.lastLoss
+                if let reason = m.stopReason { run.engine.recordStop(w, reason: reason) }
+                switch m.kind {
+                case .paused: status[source - 1] = .paused
+                case .done: status[source - 1] = .finished
+                case .interrupted:
+                    status[source - 1] = .finished
+                    signal = signal ?? m.signal ?? SIGTERM
+                    if !pausing {        // tell the others to stop too
+                        for (i, state) in status.enumerated() where state == .running { send(.stop, to: i + 1) }
+                        pausing = true
+                    }
+                case .start: throw MPIError(description: "rank \(source) sent a start state")
+                }
+                continue
+            }
+            let count = try receive(announced, into: message.base, capacity: n + 1)
+            if count > 0 { losses[source - 1] = Double(message[count - 1]) }
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
             func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag, steps taken: Int) {
@@ -99,47 +264,81 @@ public enum MPIBackend {
             case .gradient:
                 let ok = count == n + 1 && master.acceptGradient(UnsafeBufferPointer(payload))
                 answer(ok, with: message.base, count: 0, tag: .gradient, steps: 1)
-            case .done:
-                done += 1
-            case .reject:
-                throw MPIError(description: "a worker sent REJECT")
+            default:
+                throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
-            if steps - lastEvaluated >= run.settings.evalEvery {
-                lastEvaluated = steps
-                log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: wall(), wall: wall(),
+            if evaluations.due(steps: steps, seconds: now()) {
+                log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: now(), wall: now(),
                                          exchanges: master.accepted, communication: nil))
             }
         }
-        if lastEvaluated != steps || steps == 0 {
-            log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: wall(), wall: wall(),
-                                     exchanges: master.accepted, communication: nil))
+        // Every worker's final state is here: the clocks are exact now.
+        if signal == nil && run.records.last?.step != run.totalSteps {
+            log(try run.recordModel(seconds: now(), wall: now(), communication: nil))
         }
-        // The workers' own last minibatch losses, as they reported them.
-        let reported = losses.dropFirst().map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
+        try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
+        for w in workers { send(.finish, to: w.index + 1) }
+        let reported = losses.map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
+        return signal.map { .interrupted(signal: $0) } ?? .completed
     }
 
-    /// Rank r ≥ 1: worker r − 1. Takes `steps` steps of the shared `WorkerState.step`, reaching rank 0 through
-    /// messages, then sends DONE. Returns the reason it stopped early, if it did.
-    public static func worker(settings: ParallelRunSettings, replica: Replica, index: Int, initial: [Float]) -> String? {
-        let w = WorkerState<Float>(index: index, settings: settings.engine, objective: replica)
-        initial.withUnsafeBufferPointer { w.parameters.base.update(from: $0.baseAddress!, count: initial.count) }
-        let link = MessageLink(count: initial.count)
-        var stopped: String? = nil
-        while w.clock < settings.steps {
+    // MARK: A worker
+
+    /// Rank r ≥ 1: worker r − 1. Receives the settings and its state from rank 0, loads the data, and steps with
+    /// the shared `WorkerState.step` (reaching rank 0 through messages) until its steps are done, it stops, or rank
+    /// 0 says STOP; then sends its final state and waits for FINISH. Returns why it stopped early, if it did.
+    public static func worker(rank: Int) throws -> String? {
+        let settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
+        let spec = try NetSpec(parsing: settings.netSpec)
+        let data = try DataSource.load(settings.data)
+        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
+        let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
+                                                          worker: rank - 1)
+        let w = WorkerState<Float>(index: rank - 1, settings: settings.engine, objective: replica)
+        _ = try receiveState(from: 0, into: w)
+        let link = MessageLink(count: w.parameters.count)
+        var stopReason: String? = nil
+
+        func finish(_ kind: StateMessage.Kind, signal: Int32? = nil) throws {
+            try send(StateMessage(kind: kind, worker: w.snapshot, stopReason: stopReason, signal: signal), of: w, to: 0)
+            while try receiveControl() != .finish {}       // a PAUSE or STOP may have crossed our state
+        }
+        while true {
+            if waiting(from: 0, tag: .control) {
+                switch try receiveControl() {
+                case .pause:
+                    try send(StateMessage(kind: .paused, worker: w.snapshot), of: w, to: 0)
+                    switch try receiveControl() {
+                    case .resume: continue
+                    case .finish: return stopReason
+                    case let other: throw MPIError(description: "a paused worker was sent \(other)")
+                    }
+                case .stop:
+                    try finish(.done)
+                    return stopReason
+                case let other:
+                    throw MPIError(description: "a running worker was sent \(other)")
+                }
+            }
+            if let sig = StopSignal.pending {
+                try finish(.interrupted, signal: sig)
+                return stopReason
+            }
+            if !w.alive || w.clock >= settings.steps {
+                try finish(.done)
+                return stopReason
+            }
             if case .stopped(let reason) = w.step(settings: settings.engine, link: link) {
-                stopped = reason
-                break
+                w.alive = false
+                stopReason = reason
             }
         }
-        link.message[0] = Float(w.lastLoss)
-        send(link.message.base, count: 1, to: 0, tag: .done)
-        return stopped
     }
 }
 
 /// The worker's way to rank 0: each request carries its vector (if any) and the worker's last loss, and waits
-/// for the answer (the new vector, or REJECT).
+/// for the answer (the new vector, or REJECT); a control message waiting meanwhile is left for later.
 struct MessageLink: MasterLink {
     let n: Int
     let message: FlatBuffer<Float>
@@ -157,8 +356,9 @@ struct MessageLink: MasterLink {
         }
         message[count] = Float(loss)
         send(message.base, count: count + 1, to: 0, tag: tag)
-        let (_, answer, _) = receive(reply?.base ?? message.base, capacity: n + 1, from: 0)
-        return answer != .reject
+        let answer = probe(from: 0, tags: [tag, .reject])
+        let received = try? receive(answer, into: reply?.base ?? message.base, capacity: n + 1)
+        return answer.MPI_TAG != MessageTag.reject.rawValue && received != nil
     }
 
     func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x) }

@@ -46,21 +46,112 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     #expect(try easgd(common + ["--steps", "25", "--out", split.path]).status == 0)
     let resumed = try easgd(["train", "--resume", split.path, "--steps", "40", "--quiet"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    struct Probe: Codable { var masterClock: Int }
-    let a = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: Probe.self)
-    let b = try Checkpoint.read(RunFiles.checkpoint(split.path), as: Probe.self)
-    #expect(a.state.masterClock == b.state.masterClock)
-    #expect(Set(a.buffers.keys) == Set(b.buffers.keys) && !a.buffers.isEmpty)
-    for (name, x) in a.buffers {
-        let y = try #require(b.buffers[name])
-        let same = x.map(\.bitPattern) == y.map(\.bitPattern)
-        #expect(same, "\(name) differs after resume")
-    }
+    try expectSameSystem(straight, split)
     let strip = { (r: MetricRecord) in [Double(r.step), r.seconds, r.testLoss, r.testError, Double(r.exchanges ?? -1)] }
     let ra = try RunFiles.readMetrics(straight.path).map(strip), rb = try RunFiles.readMetrics(split.path).map(strip)
     #expect(ra.last == rb.last)
     let again = try easgd(["train", "--resume", split.path, "--workers", "5"])
     #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
+}
+
+/// The fields of a parallel run's checkpoint that the tests compare.
+struct SystemProbe: Codable {
+    struct Worker: Codable { var clock: Int; var exchanges: Int }
+    var masterClock: Int
+    var workers: [Worker]
+}
+
+/// The two runs' checkpoints hold the same master clock, worker clocks and bit-identical buffers.
+func expectSameSystem(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let x = try Checkpoint.read(RunFiles.checkpoint(a.path), as: SystemProbe.self)
+    let y = try Checkpoint.read(RunFiles.checkpoint(b.path), as: SystemProbe.self)
+    #expect(x.state.masterClock == y.state.masterClock, sourceLocation: sourceLocation)
+    #expect(x.state.workers.map(\.clock) == y.state.workers.map(\.clock), sourceLocation: sourceLocation)
+    #expect(Set(x.buffers.keys) == Set(y.buffers.keys) && !x.buffers.isEmpty, sourceLocation: sourceLocation)
+    for (name, u) in x.buffers {
+        let v = try #require(y.buffers[name], sourceLocation: sourceLocation)
+        let same = u.map(\.bitPattern) == v.map(\.bitPattern)
+        #expect(same, "\(name) differs between \(a.lastPathComponent) and \(b.lastPathComponent)", sourceLocation: sourceLocation)
+    }
+}
+
+@Test func evaluationEveryVirtualSeconds() throws {
+    // p = 2 workers, 0.01 virtual seconds per step, 120 steps each: 1.2 s in all, an evaluation every 0.3 s.
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let r = try easgd(["train", "--method", "easgd", "--workers", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                       "--steps", "120", "--eval-every", "0.3s", "--compute-seconds", "0.01", "--quiet", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let seconds = try RunFiles.readMetrics(dir.path).map(\.seconds)
+    let expected = [0, 0.3, 0.6, 0.9, 1.2]
+    #expect(seconds.count == expected.count && zip(seconds, expected).allSatisfy { $0 >= $1 - 1e-9 && $0 < $1 + 0.0101 }, "\(seconds)")
+    let sequential = try easgd(["train", "--method", "msgd", "--lr", "0.02", "--steps", "5", "--eval-every", "30s",
+                                "--out", dir.path + "-msgd"])
+    #expect(sequential.status != 0 && sequential.stderr.contains("applies to the parallel methods"), "\(sequential.stderr)")
+    let zero = try easgd(["train", "--method", "easgd", "--lr", "0.02", "--steps", "5", "--eval-every", "0s", "--out", dir.path + "-0"])
+    #expect(zero.status != 0 && zero.stderr.split(separator: "\n").count == 1, "\(zero.stderr)")
+}
+
+/// Starts `easgd arguments` (under `mpirun -np ranks` when given) with its standard error in `log`.
+func launch(_ arguments: [String], ranks: Int? = nil, log: URL) throws -> Process {
+    let process = Process()
+    if let ranks {
+        process.executableURL = URL(fileURLWithPath: mpirun!)
+        process.arguments = ["--oversubscribe", "-np", "\(ranks)", easgdBinary.path] + arguments
+    } else {
+        process.executableURL = easgdBinary
+        process.arguments = arguments
+    }
+    process.environment = ProcessInfo.processInfo.environment.merging(
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]) { $1 }
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+    process.standardError = try FileHandle(forWritingTo: log)
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+/// Runs `easgd arguments` under `mpirun -np ranks`; returns its status and standard error.
+func mpiRun(_ ranks: Int, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    let log = try temporaryDirectory().appendingPathComponent("stderr")
+    let process = try launch(arguments, ranks: ranks, log: log)
+    process.waitUntilExit()
+    return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+}
+
+/// Waits until the run in `dir` has written at least `count` records (or `seconds` pass).
+func waitForRecords(_ count: Int, in dir: URL, seconds: Double = 120) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if let records = try? RunFiles.readMetrics(dir.path), records.count >= count { return }
+        usleep(50_000)
+    }
+    Issue.record("no \(count) records in \(dir.path) after \(seconds) s")
+}
+
+@Test func threadsRunPausesForCheckpointsAndResumesAfterASignal() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run")
+    let process = try launch(["train", "--method", "easgd", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet,
+                              "--batch", "16", "--steps", "1000000", "--eval-every", "40", "--backend", "threads",
+                              "--checkpoint-every", "0.0002", "--quiet", "--out", dir.path], log: root.appendingPathComponent("log"))
+    try waitForRecords(3, in: dir)
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    let target = ((saved.workers.map(\.clock).max() ?? 0) + 30) / 2 * 2      // even: an exchange every τ = 2 steps
+    let before = try RunFiles.readMetrics(dir.path)
+    // Resumed, it pauses for a checkpoint every 12 ms; no step may be lost or taken twice.
+    let resumed = try easgd(["train", "--resume", dir.path, "--steps", "\(target)", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let final = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(final.workers.map(\.clock) == [target, target])
+    #expect(final.workers.map(\.exchanges) == [target / 2, target / 2])
+    let records = try RunFiles.readMetrics(dir.path)
+    #expect(records.last?.step == 2 * target && records.last?.exchanges == target)
+    // The clock goes on from where the checkpoint left it.
+    let times = records.map(\.seconds)
+    #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && records.count > before.count, "\(times)")
 }
 
 /// mpirun from Open MPI (installed by `make test` with openmpi-bin); as root it needs the two variables below.
@@ -69,24 +160,70 @@ let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileM
 @Test(.enabled(if: mpirun != nil), arguments: ["easgd", "downpour", "mdownpour"])
 func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
     let dir = try temporaryDirectory().appendingPathComponent("run")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: mpirun!)
-    process.arguments = ["--oversubscribe", "-np", "3", easgdBinary.path, "train", "--backend", "mpi", "--method", method,
-                         "--tau", "2", "--lr", "0.02", "--momentum", "0.5", "--net", learnNet, "--batch", "32", "--steps", "60",
-                         "--eval-every", "60", "--quiet", "--out", dir.path]
-    process.environment = ProcessInfo.processInfo.environment.merging(
-        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]) { $1 }
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(message)")         // every rank exited 0: the stop protocol ended the run
+    let (status, message) = try mpiRun(3, ["train", "--backend", "mpi", "--method", method, "--tau", "2", "--lr", "0.02",
+                                           "--momentum", "0.5", "--net", learnNet, "--batch", "32", "--steps", "60",
+                                           "--eval-every", "60", "--quiet", "--out", dir.path])
+    #expect(status == 0, "\(message)")         // every rank exited 0: the stop protocol ended the run
     let records = try RunFiles.readMetrics(dir.path)
     let first = try #require(records.first), last = try #require(records.last)
     #expect(last.step == 120 && first.testError > 0.7 && last.testError < first.testError - 0.1, "\(method): \(first.testError) → \(last.testError)")
     #expect((last.exchanges ?? 0) == (method == "mdownpour" ? 120 : 60))
+}
+
+@Test(.enabled(if: mpirun != nil))
+func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
+    // With one worker the order of messages is fixed, so rank 0's master and rank 1's worker must compute exactly
+    // what the simulator computes in one process; and an MPI run stopped and resumed must equal a straight one.
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "eamsgd", "--tau", "2", "--lr", "0.01", "--momentum", "0.5", "--net", learnNet,
+                  "--batch", "16", "--eval-every", "30", "--quiet"]
+    let simulated = root.appendingPathComponent("simulated"), straight = root.appendingPathComponent("straight"),
+        split = root.appendingPathComponent("split")
+    let s = try easgd(common + ["--workers", "1", "--compute-seconds", "0.01", "--steps", "40", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    for (steps, dir) in [(40, straight), (25, split)] {
+        let r = try mpiRun(2, common + ["--backend", "mpi", "--steps", "\(steps)", "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let resumed = try mpiRun(2, ["train", "--resume", split.path, "--steps", "40", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    try expectSameSystem(simulated, straight)
+    try expectSameSystem(straight, split)
+    let wrong = try mpiRun(3, ["train", "--resume", split.path, "--steps", "50"])
+    #expect(wrong.status != 0 && wrong.stderr.contains("has p = 1 but mpirun started 3 ranks"), "\(wrong.stderr)")
+}
+
+@Test(.enabled(if: mpirun != nil))
+func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let process = try launch(["train", "--backend", "mpi", "--method", "downpour", "--tau", "2", "--lr", "0.02", "--net", learnNet,
+                              "--batch", "16", "--steps", "1000000", "--eval-every", "60", "--quiet", "--out", dir.path],
+                             ranks: 3, log: log)
+    try waitForRecords(2, in: dir)
+    // mpirun's children are the ranks; rank 0 has OMPI_COMM_WORLD_RANK=0 in its environment.
+    let children = (try FileManager.default.contentsOfDirectory(atPath: "/proc")).compactMap(Int32.init).filter { pid in
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        return fields.count > 2 && Int32(fields[1]) == process.processIdentifier
+    }
+    let rankZero = children.first { pid in
+        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+        return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=0" }
+    }
+    let pid = try #require(rankZero, "rank 0 among mpirun's children \(children)")
+    kill(pid, SIGTERM)
+    process.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus != 0 && message.contains("stopped by signal 15"), "\(message)")
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    let target = ((saved.workers.map(\.clock).max() ?? 0) + 20) / 2 * 2      // even: a push every τ = 2 steps
+    let resumed = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "\(target)", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let final = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(final.workers.map(\.clock) == [target, target])
+    #expect(final.masterClock == target, "one push every τ = 2 steps from each of 2 workers")
+    #expect(try RunFiles.readMetrics(dir.path).last?.step == 2 * target)
 }
 
 @Test func engineWatchesThePapersADMMDiverge() throws {
