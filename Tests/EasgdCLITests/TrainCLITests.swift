@@ -33,6 +33,14 @@ let learnNet = "(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
     #expect(!files(in: dir).contains { $0.contains(".tmp-") })
 }
 
+@Test func aBareRunNameIsCreatedInTheCurrentDirectory() throws {
+    let here = try temporaryDirectory()
+    let r = try easgd(["train", "--method", "sgd", "--net", learnNet, "--lr", "0.01", "--batch", "8", "--steps", "2", "--quiet",
+                       "--out", "run"], in: here)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(files(in: here.appendingPathComponent("run")).contains("checkpoint.bin"))
+}
+
 @Test func sigintWritesACheckpointAndResumeMatchesAStraightRun() throws {
     let root = try temporaryDirectory()
     let common = ["train", "--method", "msgd", "--net", learnNet, "--lr", "0.01", "--momentum", "0.9", "--batch", "32",
