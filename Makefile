@@ -43,13 +43,16 @@ test: deps
 	$(SWIFT) test
 
 # ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
-# then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads.
+# then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads; then the parallel engine
+# (img/s of 1, 2, 4 workers, exchange share) and the MPI backend against the threads backend.
 bench: build torch
 	@mkdir -p .build/bench
 	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
 	python3 benchmarks/peers/numpy_map.py .build/bench/admm-p8
 	$(EASGD) bench train --net cifar --batch 128 --threads 1 --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
+	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 20
+	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 
 # The CPU build of PyTorch for the training peer (installs offline on these machines).
 torch:

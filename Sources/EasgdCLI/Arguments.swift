@@ -80,6 +80,9 @@ public struct WorkerList: ExpressibleByArgument, Sendable, Equatable {
         guard !counts.isEmpty else { return nil }
         self.counts = counts
     }
+
+    /// As it is written on the command line (the help's default).
+    public var defaultValueDescription: String { counts.map(String.init).joined(separator: ",") }
 }
 
 /// `--init 1000` (λ = 0, every x and the center at that value) or `--init random`.

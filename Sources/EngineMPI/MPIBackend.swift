@@ -3,8 +3,9 @@
 // vectors travel as raw Float32, a worker's clocks and settings as JSON bytes.
 //
 // The protocol:
-// - Start: rank 0 sends every worker the run's settings and its state (fresh, or restored from a checkpoint), so
-//   worker ranks need no run directory, only the data set.
+// - Start: rank 0 sends every worker the run's settings; each loads its data and answers READY; rank 0 starts its
+//   clock, evaluates the starting point and sends every worker its state (fresh, or restored from a checkpoint).
+//   Worker ranks need no run directory, only the data set.
 // - Training: a request carries the worker's vector followed by its last loss; the master answers every request,
 //   with the new vector or with REJECT when the payload is not finite (the worker then stops, and the center is
 //   untouched). The master's side is `MasterState`, the same code as the other backends.
@@ -33,6 +34,7 @@ enum MessageTag: Int32 {
     case control = 7       // master → worker: one `Control` code
     case settings = 8      // master → worker: the run's settings (JSON)
     case stateBuffers = 9  // parameters, velocity, accumulator, multiplier: one message each
+    case ready = 10        // worker → master: its data is loaded (empty)
 }
 
 enum Control: Float {
@@ -93,14 +95,14 @@ private func send(_ control: Control, to rank: Int) {
 private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil) -> MPI_Status {
     var status = MPI_Status()
     var flag: Int32 = 0
-    var pause: UInt32 = 0
+    var idle: UInt32 = 0
     while true {
         for tag in tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()] {
             MPI_Iprobe(source, tag, easgd_mpi_comm_world(), &flag, &status)
             if flag != 0 { return status }
         }
         // A few hundred fast probes first (answers usually come at once), then sleeps of up to 0.2 ms.
-        if pause < 200 { pause += 1 } else { usleep(min(20 + (pause - 200), 200)); pause += 5 }
+        if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
     }
 }
 
@@ -171,15 +173,17 @@ public enum MPIBackend {
         let p = s.workers, n = run.engine.master.center.count
         let master = run.engine.master, workers = run.engine.workers
         try run.writeConfig(measuredComputeSeconds: nil)
+        // The settings first; once every worker has loaded its data, the clock starts as on the threads backend
+        // (whose data is loaded before it starts): the first evaluation, then the states, and the workers go.
         let settings = try JSONEncoder().encode(run.settings)
-        for w in workers {
-            send(settings, to: w.index + 1, tag: .settings)
-            try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: w.index + 1)
-        }
+        for w in workers { send(settings, to: w.index + 1, tag: .settings) }
+        var none: Float = 0
+        for w in workers { _ = try receive(from: w.index + 1, tag: .ready, into: &none, capacity: 0) }
         let start = DispatchTime.now().uptimeNanoseconds
         let before = run.wallClockAtStart.elapsed
         func now() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
         try run.startRecords(log: log)
+        for w in workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: w.index + 1) }
         var evaluations = run.evaluationSchedule()
         var checkpoints = Periodic(minutes: run.settings.checkpointEveryMinutes, now: now())
 
@@ -296,6 +300,8 @@ public enum MPIBackend {
         let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
                                                           worker: rank - 1)
         let w = WorkerState<Float>(index: rank - 1, settings: settings.engine, objective: replica)
+        var none: Float = 0
+        send(&none, count: 0, to: 0, tag: .ready)
         _ = try receiveState(from: 0, into: w)
         let link = MessageLink(count: w.parameters.count)
         var stopReason: String? = nil
