@@ -110,15 +110,18 @@ public final class ParallelTrainingRun {
         return initial.array
     }
 
-    /// Appends an evaluation of `model` to the records and rewrites the metrics files.
+    /// Appends an evaluation of `model` to the records and rewrites the metrics files. `workerLosses` are the
+    /// workers' last minibatch losses as known to the caller (non-finite ones, of stopped workers, are left out).
     package func appendRecord(model: FlatBuffer<Float>, step: Int, seconds: Double, wall: Double,
-                              exchanges: Int, communication: Double?) throws -> MetricRecord {
+                              exchanges: Int, communication: Double?, workerLosses: [Double]) throws -> MetricRecord {
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
+        let reported = workerLosses.filter(\.isFinite)
         records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                     seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
                                     testLoss: loss, testError: error,
-                                    exchanges: exchanges, communicationSeconds: communication))
+                                    exchanges: exchanges, communicationSeconds: communication,
+                                    workerLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count)))
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
     }
@@ -195,7 +198,8 @@ public final class ParallelTrainingRun {
     @discardableResult
     package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
         try appendRecord(model: engine.master.model(settings.engine.method), step: totalSteps, seconds: seconds, wall: wall,
-                         exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication)
+                         exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication,
+                         workerLosses: engine.workers.filter(\.alive).map(\.lastLoss))
     }
 
     /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
@@ -269,13 +273,14 @@ public final class ParallelTrainingRun {
                     let done = engineStartSteps + threads.completedSteps, seconds = now()
                     report(done, seconds: seconds, loss: .nan)
                     if evaluations.due(steps: done, seconds: seconds) {
-                        var exchanges = 0
+                        var exchanges = 0, losses: [Double] = []
                         threads.withMaster {
                             snapshot.copy(from: engine.master.model(settings.engine.method))
                             exchanges = threads.publishedExchanges.reduce(0, +)
+                            losses = threads.publishedLosses
                         }
                         log(try appendRecord(model: snapshot, step: done, seconds: seconds, wall: seconds, exchanges: exchanges,
-                                             communication: nil))
+                                             communication: nil, workerLosses: losses))
                     }
                     if checkpoints.due(now: wall()) { pause.set() }
                 }

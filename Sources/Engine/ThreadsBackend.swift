@@ -18,15 +18,18 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// every `run` so far.
     public private(set) var communicationSeconds: [Double]
 
-    /// Each worker's exchange count, published under the lock after every step for the tester.
+    /// Each worker's exchange count and last minibatch loss (NaN once stopped), published under the lock after
+    /// every step for the tester.
     public private(set) var publishedExchanges: [Int]
+    public private(set) var publishedLosses: [Double]
 
     public init(engine: ParallelEngine<Scalar>) {
         precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
                      "sync-easgd and admm run on the simulated backend")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
-        publishedExchanges = Array(repeating: 0, count: engine.workers.count)
+        publishedExchanges = engine.workers.map(\.exchanges)
+        publishedLosses = engine.workers.map { $0.alive ? $0.lastLoss : .nan }
     }
 
     /// Runs `body` while holding the master's lock (the tester's snapshot of the center).
@@ -58,6 +61,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                 }
                 lock.lock()
                 publishedExchanges[i] = w.exchanges
+                publishedLosses[i] = w.alive ? w.lastLoss : .nan
                 lock.unlock()
                 completed.add(1, ordering: .relaxed)
             }

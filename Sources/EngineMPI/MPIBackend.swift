@@ -6,7 +6,9 @@
 // - Start: rank 0 sends every worker the run's settings; each loads its data and answers READY; rank 0 starts its
 //   clock, evaluates the starting point and sends every worker its state (fresh, or restored from a checkpoint).
 //   Worker ranks need no run directory, only the data set.
-// - Training: a request carries the worker's vector followed by its last loss; the master answers every request,
+// - Training: a request carries the worker's vector followed by a trailer (its last loss, and its clock counting
+//   the step in progress when the request completes the master's part of it: the tester's step count); the
+//   master answers every request,
 //   with the new vector or with REJECT when the payload is not finite (the worker then stops, and the center is
 //   untouched). The master's side is `MasterState`, the same code as the other backends.
 // - Control, read by a worker between two steps: PAUSE (send your state, then wait for RESUME or FINISH), STOP
@@ -192,9 +194,8 @@ public enum MPIBackend {
         var losses = workers.map(\.lastLoss)
         var signal: Int32? = nil           // a signal seen by rank 0 or reported by a worker: stop everything
         var pausing = false                // PAUSE or STOP sent; waiting for every running worker's state
-        var steps = run.totalSteps
-        let stepsPerRequest = s.method == .mdownpour ? 1 : s.tau
-        let message = FlatBuffer<Float>(count: n + 1)
+        var clocks = workers.map(\.clock)          // as the workers' requests report them
+        let message = FlatBuffer<Float>(count: n + Trailer.count)
         let lookahead = FlatBuffer<Float>(count: n)
 
         while status.contains(where: { $0 != .finished }) {
@@ -228,6 +229,7 @@ public enum MPIBackend {
                 let w = workers[source - 1]
                 let m = try receiveState(from: source, into: w)
                 losses[source - 1] = w.lastLoss
+                clocks[source - 1] = w.clock
                 if let reason = m.stopReason { run.engine.recordStop(w, reason: reason) }
                 switch m.kind {
                 case .paused: status[source - 1] = .paused
@@ -243,37 +245,41 @@ public enum MPIBackend {
                 }
                 continue
             }
-            let count = try receive(announced, into: message.base, capacity: n + 1)
-            if count > 0 { losses[source - 1] = Double(message[count - 1]) }
+            let count = try receive(announced, into: message.base, capacity: n + Trailer.count)
+            guard count >= Trailer.count else { throw MPIError(description: "rank \(source) sent a request without its trailer") }
+            let trailer = Trailer(message.base + count - Trailer.count)
+            losses[source - 1] = trailer.loss
+            clocks[source - 1] = trailer.clock
+            let full = count == n + Trailer.count
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
-            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag, steps taken: Int) {
+            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) {
                 if accepted {
                     send(reply, count: replyCount, to: source, tag: tag)
-                    steps += taken
                 } else {
                     send(message.base, count: 0, to: source, tag: .reject)
                 }
             }
             switch tag {
             case .exchange:
-                let ok = count == n + 1 && master.acceptExchange(payload)
-                answer(ok, with: message.base, count: n, tag: .exchange, steps: stepsPerRequest)
+                let ok = full && master.acceptExchange(payload)
+                answer(ok, with: message.base, count: n, tag: .exchange)
             case .push:
-                let ok = count == n + 1 && master.acceptPush(payload) { _ in }
-                answer(ok, with: master.center.base, count: n, tag: .push, steps: stepsPerRequest)
+                let ok = full && master.acceptPush(payload) { _ in }
+                answer(ok, with: master.center.base, count: n, tag: .push)
             case .lookahead:
                 master.lookahead(into: lookahead.pointer)
                 send(lookahead.base, count: n, to: source, tag: .lookahead)
             case .gradient:
-                let ok = count == n + 1 && master.acceptGradient(UnsafeBufferPointer(payload))
-                answer(ok, with: message.base, count: 0, tag: .gradient, steps: 1)
+                let ok = full && master.acceptGradient(UnsafeBufferPointer(payload))
+                answer(ok, with: message.base, count: 0, tag: .gradient)
             default:
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
+            let steps = clocks.reduce(0, +)
             if evaluations.due(steps: steps, seconds: now()) {
                 log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: now(), wall: now(),
-                                         exchanges: master.accepted, communication: nil))
+                                         exchanges: master.accepted, communication: nil, workerLosses: losses))
             }
         }
         // Every worker's final state is here: the clocks are exact now.
@@ -303,7 +309,7 @@ public enum MPIBackend {
         var none: Float = 0
         send(&none, count: 0, to: 0, tag: .ready)
         _ = try receiveState(from: 0, into: w)
-        let link = MessageLink(count: w.parameters.count)
+        var link = MessageLink(count: w.parameters.count)
         var stopReason: String? = nil
 
         func finish(_ kind: StateMessage.Kind, signal: Int32? = nil) throws {
@@ -335,6 +341,7 @@ public enum MPIBackend {
                 try finish(.done)
                 return stopReason
             }
+            link.clock = w.clock + 1
             if case .stopped(let reason) = w.step(settings: settings.engine, link: link) {
                 w.alive = false
                 stopReason = reason
@@ -343,36 +350,68 @@ public enum MPIBackend {
     }
 }
 
-/// The worker's way to rank 0: each request carries its vector (if any) and the worker's last loss, and waits
-/// for the answer (the new vector, or REJECT); a control message waiting meanwhile is left for later.
+/// What follows a request's vector: the worker's last loss and its clock (as two 16-bit halves, each exact in a
+/// Float).
+struct Trailer {
+    static let count = 3
+    var loss: Double
+    var clock: Int
+
+    init(loss: Double, clock: Int) {
+        self.loss = loss
+        self.clock = clock
+    }
+
+    init(_ p: UnsafePointer<Float>) {
+        loss = Double(p[0])
+        clock = Int(p[1]) << 16 + Int(p[2])
+    }
+
+    func write(to p: UnsafeMutablePointer<Float>) {
+        p[0] = Float(loss)
+        p[1] = Float(clock >> 16)
+        p[2] = Float(clock & 0xFFFF)
+    }
+}
+
+/// The worker's way to rank 0: each request carries its vector (if any) and the trailer, and waits for the answer
+/// (the new vector, or REJECT); a control message waiting meanwhile is left for later.
 struct MessageLink: MasterLink {
     let n: Int
     let message: FlatBuffer<Float>
+    /// The worker's clock once the step in progress is done (set before each step). A request reports it when the
+    /// master's part of that step is done once it is served; a look-ahead reports one less.
+    var clock = 0
 
     init(count: Int) {
         n = count
-        message = FlatBuffer(count: count + 1)
+        message = FlatBuffer(count: count + Trailer.count)
     }
 
-    private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?) -> Bool {
+    private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?,
+                         clock: Int) -> Bool {
         var count = 0
         if let payload {
             message.base.update(from: payload.base, count: n)
             count = n
         }
-        message[count] = Float(loss)
-        send(message.base, count: count + 1, to: 0, tag: tag)
+        Trailer(loss: loss, clock: clock).write(to: message.base + count)
+        send(message.base, count: count + Trailer.count, to: 0, tag: tag)
         let answer = probe(from: 0, tags: [tag, .reject])
-        let received = try? receive(answer, into: reply?.base ?? message.base, capacity: n + 1)
+        let received = try? receive(answer, into: reply?.base ?? message.base, capacity: n + Trailer.count)
         return answer.MPI_TAG != MessageTag.reject.rawValue && received != nil
     }
 
-    func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x) }
+    func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x, clock: clock) }
     func pushAndPull(_ acc: FlatBuffer<Float>, into x: FlatBuffer<Float>, loss: Double) -> Bool {
-        guard request(acc, loss: loss, tag: .push, reply: x) else { return false }
+        guard request(acc, loss: loss, tag: .push, reply: x, clock: clock) else { return false }
         acc.fill(0)                 // the master applied it
         return true
     }
-    func lookahead(into y: FlatBuffer<Float>, loss: Double) -> Bool { request(nil, loss: loss, tag: .lookahead, reply: y) }
-    func applyGradient(_ g: FlatBuffer<Float>, loss: Double) -> Bool { request(g, loss: loss, tag: .gradient, reply: nil) }
+    func lookahead(into y: FlatBuffer<Float>, loss: Double) -> Bool {
+        request(nil, loss: loss, tag: .lookahead, reply: y, clock: clock - 1)
+    }
+    func applyGradient(_ g: FlatBuffer<Float>, loss: Double) -> Bool {
+        request(g, loss: loss, tag: .gradient, reply: nil, clock: clock)
+    }
 }

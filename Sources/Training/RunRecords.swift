@@ -69,8 +69,10 @@ public struct MetricRecord: Equatable, Sendable {
     /// Parallel runs: exchanges with the master so far, and seconds the workers spent communicating (summed).
     public var exchanges: Int?
     public var communicationSeconds: Double?
+    /// Parallel runs: the mean of the live workers' last minibatch losses, as they reported them.
+    public var workerLoss: Double?
 
-    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds"
+    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds,worker_loss"
 
     var jsonLine: String {
         let train = trainLoss.map { "\($0)" } ?? "null"
@@ -78,12 +80,13 @@ public struct MetricRecord: Equatable, Sendable {
             + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(train),\"test_loss\":\(testLoss),\"test_error\":\(testError)"
         if let exchanges { line += ",\"exchanges\":\(exchanges)" }
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
+        if let workerLoss { line += ",\"worker_loss\":\(workerLoss)" }
         return line + "}"
     }
 
     var csvLine: String {
         "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError),"
-            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? "")"
+            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? ""),\(workerLoss.map { "\($0)" } ?? "")"
     }
 
     /// Parses one metrics.jsonl line.
@@ -106,12 +109,15 @@ public struct MetricRecord: Equatable, Sendable {
         testError = try number("test_error")
         exchanges = object["exchanges"].flatMap { Int("\($0)") }
         communicationSeconds = object["communication_seconds"].flatMap { Double("\($0)") }
+        workerLoss = object["worker_loss"].flatMap { Double("\($0)") }
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
-                testLoss: Double, testError: Double, exchanges: Int? = nil, communicationSeconds: Double? = nil) {
+                testLoss: Double, testError: Double, exchanges: Int? = nil, communicationSeconds: Double? = nil,
+                workerLoss: Double? = nil) {
         self.exchanges = exchanges
         self.communicationSeconds = communicationSeconds
+        self.workerLoss = workerLoss
         self.step = step
         self.samples = samples
         self.epoch = epoch

@@ -6,7 +6,7 @@ import Dispatch
 import Foundation
 import Synchronization
 
-public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable where Self.RawSignificand: FixedWidthInteger {
+public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable where Self.RawSignificand: FixedWidthInteger {
     /// C ← α·op(A)·op(B) + β·C, row-major (cblas_sgemm / cblas_dgemm).
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,

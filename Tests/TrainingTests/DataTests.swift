@@ -26,7 +26,7 @@ func idx(dims: [Int], data: [UInt8]) -> [UInt8] {
     return b + data
 }
 
-func write(_ bytes: [UInt8], _ path: String) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+func write(_ bytes: [UInt8], _ path: String) { _ = FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
 
 func expectDataError(_ substring: String, _ body: () throws -> Void) {
     do {

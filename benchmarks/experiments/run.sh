@@ -5,6 +5,7 @@
 # Runs go two at a time (one core each); runs that already finished are skipped.
 #   Figure 2: p = 4, τ ∈ {1, 4, 16, 64}: EASGD, EAMSGD, DOWNPOUR; MDOWNPOUR (τ = 1); MSGD (p = 1) as reference.
 #   Figure 3: EASGD and DOWNPOUR, τ = 10, p ∈ {4, 8, 16}, the same number of steps per worker.
+#   A learning-rate check: each method of Figure 2 at p = 4 with a smaller and a larger η (in the summary only).
 # Usage: benchmarks/experiments/run.sh   (or make experiments); STEPS, DATA, OUT and JOBS can be overridden.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,6 +40,18 @@ add mdownpour-p4-tau1 --method mdownpour --workers 4 --lr 0.002 --momentum 0.99 
 for p in 4 8 16; do
   add easgd-p$p-tau10 --method easgd --workers $p --tau 10 --lr 0.05 --steps "$STEPS" --eval-every $((p * STEPS / 4)) $COSTS
   add downpour-p$p-tau10 --method downpour --workers $p --tau 10 --lr 0.05 --steps "$STEPS" --eval-every $((p * STEPS / 4)) $COSTS
+done
+# A learning-rate check at p = 4, τ = 4 (τ = 1 for MDOWNPOUR): each method also at a smaller and a larger η than
+# its guess above, to see whether the ranking is an artefact of one guess.
+for eta in 0.02 0.1; do
+  add lr-easgd-p4-tau4-eta$eta --method easgd --workers 4 --tau 4 --lr $eta --steps "$STEPS" --eval-every "$STEPS" $COSTS
+done
+for eta in 0.001 0.004; do
+  add lr-eamsgd-p4-tau4-eta$eta --method eamsgd --workers 4 --tau 4 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
+  add lr-mdownpour-p4-tau1-eta$eta --method mdownpour --workers 4 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
+done
+for eta in 0.005 0.02; do
+  add lr-downpour-p4-tau4-eta$eta --method downpour --workers 4 --tau 4 --lr $eta --steps "$STEPS" --eval-every "$STEPS" $COSTS
 done
 
 echo "$(wc -l < "$jobs_file") runs to do, $JOBS at a time, into $OUT"
