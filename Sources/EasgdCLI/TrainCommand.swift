@@ -1,4 +1,4 @@
-// easgd train: sequential (p = 1) training of a CNN with SGD, MSGD, ASGD or MVASGD; resumable.
+// easgd train: a CNN on one worker (SGD, MSGD, ASGD, MVASGD) or, through TrainParallel.swift, on p workers; resumable.
 
 import ArgumentParser
 import Engine
@@ -28,7 +28,7 @@ enum TrainMethod: ExpressibleByArgument, Equatable {
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a CNN on one worker (the p = 1 reference methods of the paper).",
+        abstract: "Train a CNN: on one worker (sgd, msgd, asgd, mvasgd) or on p workers and a master (easgd, eamsgd, downpour, ...).",
         discussion: """
             Methods: sgd; msgd (Nesterov momentum δ); asgd (the running mean of the iterates, rate 1/(t+1)); \
             mvasgd (a moving average with constant rate). ASGD and MVASGD are evaluated at their average. \
@@ -50,8 +50,11 @@ struct TrainCommand: ParsableCommand {
             Parallel methods (easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd) run p workers \
             and a master: --workers P, --tau, --alpha or --beta, --backend simulated (virtual clock; default), \
             threads, or mpi (under mpirun -np P+1), with the budget as --steps per worker:
-              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --out runs/easgd-p4
+              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --eval-every 2s --out runs/easgd-p4
               mpirun --oversubscribe -np 5 easgd train --backend mpi --method eamsgd --tau 10 --lr 0.002 --steps 300 --out runs/mpi
+              mpirun --oversubscribe -np 5 easgd train --resume runs/mpi --steps 600
+            A parallel run checkpoints the whole system (every worker and the master) on the same schedule. Under \
+            mpirun, send SIGTERM to rank 0 (its pid is printed) to checkpoint and stop every rank.
             Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by \
             SIGINT/SIGTERM after writing a checkpoint.
             """

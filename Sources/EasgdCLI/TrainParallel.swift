@@ -1,4 +1,4 @@
-// easgd train with a parallel method: p workers and a master on the simulated or the threads backend.
+// easgd train with a parallel method: p workers and a master on the simulated, threads or MPI backend.
 
 import ArgumentParser
 import Engine

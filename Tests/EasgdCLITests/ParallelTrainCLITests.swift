@@ -1,5 +1,6 @@
-// easgd train with parallel methods (issue 5, first part): both backends learn on Fashion-MNIST, the records
-// carry exchanges, and bad combinations are refused.
+// easgd train with parallel methods: every backend learns on Fashion-MNIST and its records carry exchanges and the
+// workers' losses; evaluations on a virtual-time schedule; checkpoints, signals and resume on every backend (an
+// MPI run with one worker equals the simulated run bit for bit); bad combinations are refused.
 
 import Foundation
 import NumericTesting

@@ -41,18 +41,20 @@ for p in 4 8 16; do
   add easgd-p$p-tau10 --method easgd --workers $p --tau 10 --lr 0.05 --steps "$STEPS" --eval-every $((p * STEPS / 4)) $COSTS
   add downpour-p$p-tau10 --method downpour --workers $p --tau 10 --lr 0.05 --steps "$STEPS" --eval-every $((p * STEPS / 4)) $COSTS
 done
-# A learning-rate check at p = 4, τ = 4 (τ = 1 for MDOWNPOUR): each method also at a smaller and a larger η than
-# its guess above, to see whether the ranking is an artefact of one guess.
-for eta in 0.02 0.1; do
+# A learning-rate check at p = 4, τ = 4 (τ = 1 for MDOWNPOUR): each method also at smaller and larger η than its
+# guess above, and MSGD at twice its η, to see whether the ranking is an artefact of one guess.
+for eta in 0.02 0.1 0.2; do
   add lr-easgd-p4-tau4-eta$eta --method easgd --workers 4 --tau 4 --lr $eta --steps "$STEPS" --eval-every "$STEPS" $COSTS
 done
-for eta in 0.001 0.004; do
+for eta in 0.001 0.004 0.008; do
   add lr-eamsgd-p4-tau4-eta$eta --method eamsgd --workers 4 --tau 4 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
   add lr-mdownpour-p4-tau1-eta$eta --method mdownpour --workers 4 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
 done
 for eta in 0.005 0.02; do
   add lr-downpour-p4-tau4-eta$eta --method downpour --workers 4 --tau 4 --lr $eta --steps "$STEPS" --eval-every "$STEPS" $COSTS
 done
+add lr-msgd-p1-eta0.004 --method mdownpour --workers 1 --lr 0.004 --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" \
+  --compute-seconds 0.1325 --communication-seconds 0
 
 echo "$(wc -l < "$jobs_file") runs to do, $JOBS at a time, into $OUT"
 xargs -P "$JOBS" -I{} sh -c '{}' < "$jobs_file" || true
