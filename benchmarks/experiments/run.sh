@@ -5,7 +5,8 @@
 # Runs go two at a time (one core each); runs that already finished are skipped.
 #   Figure 2: p = 4, τ ∈ {1, 4, 16, 64}: EASGD, EAMSGD, DOWNPOUR; MDOWNPOUR (τ = 1); MSGD (p = 1) as reference.
 #   Figure 3: EASGD and DOWNPOUR, τ = 10, p ∈ {4, 8, 16}, the same number of steps per worker.
-#   A learning-rate check: each method of Figure 2 at p = 4 with a smaller and a larger η (in the summary only).
+#   A learning-rate check: each method of Figure 2 at p = 4 (τ = 4) over a range of η, and MSGD too (in the
+#   summary only; notebook 02 tabulates it).
 # Usage: benchmarks/experiments/run.sh   (or make experiments); STEPS, DATA, OUT and JOBS can be overridden.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,8 +54,13 @@ done
 for eta in 0.005 0.02; do
   add lr-downpour-p4-tau4-eta$eta --method downpour --workers 4 --tau 4 --lr $eta --steps "$STEPS" --eval-every "$STEPS" $COSTS
 done
-add lr-msgd-p1-eta0.004 --method mdownpour --workers 1 --lr 0.004 --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" \
-  --compute-seconds 0.1325 --communication-seconds 0
+for eta in 0.016 0.032 0.064; do
+  add lr-eamsgd-p4-tau4-eta$eta --method eamsgd --workers 4 --tau 4 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" $COSTS
+done
+for eta in 0.004 0.008 0.016; do
+  add lr-msgd-p1-eta$eta --method mdownpour --workers 1 --lr $eta --momentum 0.99 --steps "$STEPS" --eval-every "$STEPS" \
+    --compute-seconds 0.1325 --communication-seconds 0
+done
 
 echo "$(wc -l < "$jobs_file") runs to do, $JOBS at a time, into $OUT"
 xargs -P "$JOBS" -I{} sh -c '{}' < "$jobs_file" || true
