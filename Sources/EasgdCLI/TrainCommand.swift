@@ -113,8 +113,11 @@ struct TrainCommand: ParsableCommand {
         } else {
             guard let out else { throw ValidationError("give --out RUN_DIR (or --resume RUN_DIR)") }
             guard let method else { throw ValidationError("give --method (sgd, msgd, asgd, mvasgd, easgd, eamsgd, downpour, ...)") }
-            if case .parallel = method {
+            if case .parallel(let parallelMethod) = method {
                 try parallel.validate(steps: steps, epochs: epochs, minutes: minutes)
+                if parallelMethod == .syncEasgd, let backend = parallel.backend, backend != .simulated {
+                    throw ValidationError("sync-easgd runs on the simulated backend (not \(backend.rawValue))")
+                }
             } else if parallel.given {
                 throw ValidationError("--workers, --tau, --alpha, --beta, --backend, --schedule and the virtual costs apply to the parallel methods")
             } else if evalEvery?.seconds != nil {

@@ -44,7 +44,6 @@ extension TrainCommand {
         }
         let p = parallel.workers ?? 4
         let backend = parallel.backend ?? .simulated
-        if backend == .threads && method == .syncEasgd { throw ValidationError("sync-easgd runs on the simulated backend") }
         let settings = parallelSettings(method, workers: p, backend: backend, netName: netName, spec: spec, dataArgument: dataArgument)
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
         printError("training \(method.rawValue) with p = \(p) (α = \(settings.engine.alpha), τ = \(settings.engine.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")
@@ -90,9 +89,7 @@ extension TrainCommand {
                     }
                     printError("resuming \(resume) (\(run.settings.engine.method.rawValue), p = \(p), mpi)")
                 } else {
-                    guard case .parallel(let method) = method!, method != .syncEasgd else {
-                        throw ValidationError("the mpi backend runs easgd, eamsgd, downpour, mdownpour, adownpour or mvadownpour")
-                    }
+                    guard case .parallel(let method) = method else { throw ValidationError("give a parallel --method for --backend mpi") }
                     if let w = parallel.workers, w != p { throw ValidationError("--workers \(w) but mpirun started \(size) ranks (P + 1 = \(p + 1))") }
                     let dataArgument = data ?? "fashion-mnist"
                     let netName = net ?? (dataArgument.lowercased() == "fashion-mnist" ? "small" : "cifar")
