@@ -48,9 +48,11 @@ struct TrainCommand: ParsableCommand {
               easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
             Parallel methods (easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd) run p workers \
-            and a master: --workers P, --tau, --alpha or --beta, --backend simulated (virtual clock; default), \
-            threads, or mpi (under mpirun -np P+1), with the budget as --steps per worker:
-              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --eval-every 2s --out runs/easgd-p4
+            and a master: --workers P, --tau, --alpha or --beta, --backend threads (one thread per worker; the \
+            default), simulated (one thread, a virtual clock of p devices; --compute-seconds, --communication-seconds, \
+            --schedule), or mpi (under mpirun -np P+1), with the budget as --steps per worker:
+              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --eval-every 30s --out runs/easgd-p4
+              easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 --backend simulated --out runs/p16
               mpirun --oversubscribe -np 5 easgd train --backend mpi --method eamsgd --tau 10 --lr 0.002 --steps 300 --out runs/mpi
               mpirun --oversubscribe -np 5 easgd train --resume runs/mpi --steps 600
             A parallel run checkpoints the whole system (every worker and the master) on the same schedule. Under \
@@ -114,10 +116,7 @@ struct TrainCommand: ParsableCommand {
             guard let out else { throw ValidationError("give --out RUN_DIR (or --resume RUN_DIR)") }
             guard let method else { throw ValidationError("give --method (sgd, msgd, asgd, mvasgd, easgd, eamsgd, downpour, ...)") }
             if case .parallel(let parallelMethod) = method {
-                try parallel.validate(steps: steps, epochs: epochs, minutes: minutes)
-                if parallelMethod == .syncEasgd, let backend = parallel.backend, backend != .simulated {
-                    throw ValidationError("sync-easgd runs on the simulated backend (not \(backend.rawValue))")
-                }
+                try parallel.validate(method: parallelMethod, steps: steps, epochs: epochs, minutes: minutes)
             } else if parallel.given {
                 throw ValidationError("--workers, --tau, --alpha, --beta, --backend, --schedule and the virtual costs apply to the parallel methods")
             } else if evalEvery?.seconds != nil {

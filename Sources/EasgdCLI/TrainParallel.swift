@@ -11,7 +11,8 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Communication period τ (default 1; MDOWNPOUR always 1).") var tau: Int?
     @Option(help: "Elastic moving rate α (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default 0.9).") var beta: Double?
-    @Option(help: "simulated (one thread, virtual clock; default), threads, or mpi (under mpirun -np P+1).") var backend: Backend?
+    @Option(help: "threads (default; sync-easgd: simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
+    var backend: Backend?
     @Option(help: "Simulated schedule: clock (default) or round-robin.") var schedule: SimulatedSchedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
     @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
@@ -21,7 +22,10 @@ struct ParallelOptions: ParsableArguments {
             || computeSeconds != nil || communicationSeconds != nil
     }
 
-    func validate(steps: Int?, epochs: Double?, minutes: Double?) throws {
+    /// The backend a method runs on when none is given: threads, except sync-easgd, which only the simulator runs.
+    func backend(for method: ParallelMethod) -> Backend { backend ?? (method == .syncEasgd ? .simulated : .threads) }
+
+    func validate(method: ParallelMethod, steps: Int?, epochs: Double?, minutes: Double?) throws {
         if let workers { guard workers >= 1, workers <= 64 else { throw ValidationError("--workers must be between 1 and 64") } }
         if let tau { guard tau >= 1, tau <= 100_000 else { throw ValidationError("--tau must be between 1 and 100000") } }
         if alpha != nil && beta != nil { throw ValidationError("give only one of --alpha or --beta (beta = p * alpha)") }
@@ -29,7 +33,14 @@ struct ParallelOptions: ParsableArguments {
         if let beta { try checkNonNegative("--beta", beta) }
         if let computeSeconds { try checkPositive("--compute-seconds", computeSeconds) }
         if let communicationSeconds { try checkNonNegative("--communication-seconds", communicationSeconds) }
-        if schedule != nil && backend == .threads { throw ValidationError("--schedule applies to the simulated backend") }
+        let backend = backend(for: method)
+        if backend != .simulated, let given = [("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
+                                               ("--communication-seconds", communicationSeconds != nil)].first(where: \.1) {
+            throw ValidationError("\(given.0) applies to the simulated backend: add --backend simulated")
+        }
+        if method == .syncEasgd && backend != .simulated {
+            throw ValidationError("sync-easgd runs on the simulated backend (not \(backend.rawValue))")
+        }
         guard steps != nil, epochs == nil, minutes == nil else {
             throw ValidationError("parallel runs take their budget as --steps (per worker)")
         }
@@ -43,7 +54,7 @@ extension TrainCommand {
             return
         }
         let p = parallel.workers ?? 4
-        let backend = parallel.backend ?? .simulated
+        let backend = parallel.backend(for: method)
         let settings = parallelSettings(method, workers: p, backend: backend, netName: netName, spec: spec, dataArgument: dataArgument)
         let run = try ParallelTrainingRun(settings: settings, directory: out!)
         printError("training \(method.rawValue) with p = \(p) (α = \(settings.engine.alpha), τ = \(settings.engine.tau)) on the \(backend.rawValue) backend, \(run.data.train.name), net \(netName)")

@@ -29,6 +29,9 @@ func parallelTrainingRunsLearn(method: String, backend: String) throws {
     (["train", "--method", "msgd", "--lr", "0.01", "--steps", "1", "--workers", "4", "--out", "OUT"], "apply to the parallel methods"),
     (["train", "--method", "sync-easgd", "--lr", "0.01", "--steps", "1", "--backend", "threads", "--out", "OUT"], "simulated backend"),
     (["train", "--method", "sync-easgd", "--lr", "0.01", "--steps", "1", "--backend", "mpi", "--out", "OUT"], "simulated backend"),
+    (["train", "--method", "easgd", "--lr", "0.01", "--steps", "1", "--compute-seconds", "0.1", "--out", "OUT"], "add --backend simulated"),
+    (["train", "--method", "easgd", "--lr", "0.01", "--steps", "1", "--backend", "threads", "--schedule", "round-robin", "--out", "OUT"],
+     "--schedule applies to the simulated backend"),
     (["train", "--method", "msgd", "--lr", "0.01", "--steps", "1", "--eval-every", "3s", "--out", "OUT"], "seconds applies to the parallel"),
     (["train", "--method", "easgd", "--lr", "0.01", "--steps", "1", "--alpha", "0.1", "--beta", "0.9", "--out", "OUT"], "only one of --alpha or --beta"),
     (["train", "--method", "admm", "--lr", "0.01", "--steps", "1", "--out", "OUT"], "admm"),
@@ -44,7 +47,7 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
 @Test func simulatedParallelRunResumesBitForBit() throws {
     let root = try temporaryDirectory()
     let common = ["train", "--method", "eamsgd", "--workers", "3", "--tau", "2", "--lr", "0.01", "--momentum", "0.5",
-                  "--net", learnNet, "--batch", "16", "--eval-every", "30", "--compute-seconds", "0.01",
+                  "--net", learnNet, "--batch", "16", "--eval-every", "30", "--backend", "simulated", "--compute-seconds", "0.01",
                   "--communication-seconds", "0.002", "--quiet"]
     let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
     #expect(try easgd(common + ["--steps", "40", "--out", straight.path]).status == 0)
@@ -95,7 +98,8 @@ func expectSameSystem(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sou
     // p = 2 workers, 0.01 virtual seconds per step, 120 steps each: 1.2 s in all, an evaluation every 0.3 s.
     let dir = try temporaryDirectory().appendingPathComponent("run")
     let r = try easgd(["train", "--method", "easgd", "--workers", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
-                       "--steps", "120", "--eval-every", "0.3s", "--compute-seconds", "0.01", "--quiet", "--out", dir.path])
+                       "--steps", "120", "--eval-every", "0.3s", "--backend", "simulated", "--compute-seconds", "0.01", "--quiet",
+                       "--out", dir.path])
     #expect(r.status == 0, "\(r.stderr)")
     let seconds = try RunFiles.readMetrics(dir.path).map(\.seconds)
     let expected = [0, 0.3, 0.6, 0.9, 1.2]
@@ -193,7 +197,8 @@ func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
                   "--batch", "16", "--eval-every", "30", "--quiet"]
     let simulated = root.appendingPathComponent("simulated"), straight = root.appendingPathComponent("straight"),
         split = root.appendingPathComponent("split")
-    let s = try easgd(common + ["--workers", "1", "--compute-seconds", "0.01", "--steps", "40", "--out", simulated.path])
+    let s = try easgd(common + ["--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--steps", "40",
+                                "--out", simulated.path])
     #expect(s.status == 0, "\(s.stderr)")
     for (steps, dir) in [(40, straight), (25, split)] {
         let r = try mpiRun(2, common + ["--backend", "mpi", "--steps", "\(steps)", "--out", dir.path])

@@ -16,7 +16,7 @@ OUT=${OUT:-.build/experiments}
 STEPS=${STEPS:-200}
 JOBS=${JOBS:-2}
 COSTS="--compute-seconds 0.1325 --communication-seconds 0.01"
-COMMON="--data $DATA --net cifar --batch 128 --quiet"
+COMMON="--backend simulated --data $DATA --net cifar --batch 128 --quiet"
 mkdir -p "$OUT"
 
 jobs_file=$(mktemp)
