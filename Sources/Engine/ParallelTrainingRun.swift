@@ -110,10 +110,12 @@ public final class ParallelTrainingRun {
         return initial.array
     }
 
-    /// Appends an evaluation of `model` to the records and rewrites the metrics files. `workerLosses` are the
-    /// workers' last minibatch losses as known to the caller (non-finite ones, of stopped workers, are left out).
-    package func appendRecord(model: FlatBuffer<Float>, step: Int, seconds: Double, wall: Double,
-                              exchanges: Int, communication: Double?, workerLosses: [Double]) throws -> MetricRecord {
+    /// Appends an evaluation of `model` to the records and rewrites the metrics files. `workerLosses` and
+    /// `workerSteps` are the workers' last minibatch losses and clocks as known to the caller (non-finite losses,
+    /// of stopped workers, are left out of the mean); the record's step is the sum of the clocks.
+    package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, exchanges: Int, communication: Double?,
+                              workerLosses: [Double], workerSteps: [Int]) throws -> MetricRecord {
+        let step = workerSteps.reduce(0, +)
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
         let reported = workerLosses.filter(\.isFinite)
@@ -121,7 +123,8 @@ public final class ParallelTrainingRun {
                                     seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
                                     testLoss: loss, testError: error,
                                     exchanges: exchanges, communicationSeconds: communication,
-                                    workerLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count)))
+                                    workerLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count),
+                                    workerSteps: workerSteps))
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
     }
@@ -197,9 +200,9 @@ public final class ParallelTrainingRun {
     /// Evaluates the center (or the average) after every worker's steps so far and appends the record.
     @discardableResult
     package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
-        try appendRecord(model: engine.master.model(settings.engine.method), step: totalSteps, seconds: seconds, wall: wall,
+        try appendRecord(model: engine.master.model(settings.engine.method), seconds: seconds, wall: wall,
                          exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication,
-                         workerLosses: engine.workers.filter(\.alive).map(\.lastLoss))
+                         workerLosses: engine.workers.filter(\.alive).map(\.lastLoss), workerSteps: engine.workers.map(\.clock))
     }
 
     /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
@@ -273,14 +276,15 @@ public final class ParallelTrainingRun {
                     let done = engineStartSteps + threads.completedSteps, seconds = now()
                     report(done, seconds: seconds, loss: .nan)
                     if evaluations.due(steps: done, seconds: seconds) {
-                        var exchanges = 0, losses: [Double] = []
+                        var exchanges = 0, losses: [Double] = [], clocks: [Int] = []
                         threads.withMaster {
                             snapshot.copy(from: engine.master.model(settings.engine.method))
                             exchanges = threads.publishedExchanges.reduce(0, +)
                             losses = threads.publishedLosses
+                            clocks = threads.publishedClocks
                         }
-                        log(try appendRecord(model: snapshot, step: done, seconds: seconds, wall: seconds, exchanges: exchanges,
-                                             communication: nil, workerLosses: losses))
+                        log(try appendRecord(model: snapshot, seconds: seconds, wall: seconds, exchanges: exchanges,
+                                             communication: nil, workerLosses: losses, workerSteps: clocks))
                     }
                     if checkpoints.due(now: wall()) { pause.set() }
                 }

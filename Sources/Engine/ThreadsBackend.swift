@@ -18,10 +18,11 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// every `run` so far.
     public private(set) var communicationSeconds: [Double]
 
-    /// Each worker's exchange count and last minibatch loss (NaN once stopped), published under the lock after
-    /// every step for the tester.
+    /// Each worker's exchange count, last minibatch loss (NaN once stopped) and clock, published under the lock
+    /// after every step for the tester.
     public private(set) var publishedExchanges: [Int]
     public private(set) var publishedLosses: [Double]
+    public private(set) var publishedClocks: [Int]
 
     public init(engine: ParallelEngine<Scalar>) {
         precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
@@ -30,6 +31,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
         publishedExchanges = engine.workers.map(\.exchanges)
         publishedLosses = engine.workers.map { $0.alive ? $0.lastLoss : .nan }
+        publishedClocks = engine.workers.map(\.clock)
     }
 
     /// Runs `body` while holding the master's lock (the tester's snapshot of the center).
@@ -62,6 +64,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                 lock.lock()
                 publishedExchanges[i] = w.exchanges
                 publishedLosses[i] = w.alive ? w.lastLoss : .nan
+                publishedClocks[i] = w.clock
                 lock.unlock()
                 completed.add(1, ordering: .relaxed)
             }

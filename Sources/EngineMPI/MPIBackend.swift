@@ -276,10 +276,9 @@ public enum MPIBackend {
             default:
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
-            let steps = clocks.reduce(0, +)
-            if evaluations.due(steps: steps, seconds: now()) {
-                log(try run.appendRecord(model: master.model(s.method), step: steps, seconds: now(), wall: now(),
-                                         exchanges: master.accepted, communication: nil, workerLosses: losses))
+            if evaluations.due(steps: clocks.reduce(0, +), seconds: now()) {
+                log(try run.appendRecord(model: master.model(s.method), seconds: now(), wall: now(), exchanges: master.accepted,
+                                         communication: nil, workerLosses: losses, workerSteps: clocks))
             }
         }
         // Every worker's final state is here: the clocks are exact now.

@@ -69,10 +69,12 @@ public struct MetricRecord: Equatable, Sendable {
     /// Parallel runs: exchanges with the master so far, and seconds the workers spent communicating (summed).
     public var exchanges: Int?
     public var communicationSeconds: Double?
-    /// Parallel runs: the mean of the live workers' last minibatch losses, as they reported them.
+    /// Parallel runs: the mean of the live workers' last minibatch losses, as they reported them, and each
+    /// worker's steps so far.
     public var workerLoss: Double?
+    public var workerSteps: [Int]?
 
-    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds,worker_loss"
+    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds,worker_loss,worker_steps"
 
     var jsonLine: String {
         let train = trainLoss.map { "\($0)" } ?? "null"
@@ -81,12 +83,14 @@ public struct MetricRecord: Equatable, Sendable {
         if let exchanges { line += ",\"exchanges\":\(exchanges)" }
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
         if let workerLoss { line += ",\"worker_loss\":\(workerLoss)" }
+        if let workerSteps { line += ",\"worker_steps\":[\(workerSteps.map(String.init).joined(separator: ","))]" }
         return line + "}"
     }
 
     var csvLine: String {
         "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError),"
-            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? ""),\(workerLoss.map { "\($0)" } ?? "")"
+            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? ""),\(workerLoss.map { "\($0)" } ?? ""),"
+            + (workerSteps?.map(String.init).joined(separator: " ") ?? "")
     }
 
     /// Parses one metrics.jsonl line.
@@ -110,11 +114,13 @@ public struct MetricRecord: Equatable, Sendable {
         exchanges = object["exchanges"].flatMap { Int("\($0)") }
         communicationSeconds = object["communication_seconds"].flatMap { Double("\($0)") }
         workerLoss = object["worker_loss"].flatMap { Double("\($0)") }
+        workerSteps = (object["worker_steps"] as? [Any])?.compactMap { Int("\($0)") }
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
                 testLoss: Double, testError: Double, exchanges: Int? = nil, communicationSeconds: Double? = nil,
-                workerLoss: Double? = nil) {
+                workerLoss: Double? = nil, workerSteps: [Int]? = nil) {
+        self.workerSteps = workerSteps
         self.exchanges = exchanges
         self.communicationSeconds = communicationSeconds
         self.workerLoss = workerLoss

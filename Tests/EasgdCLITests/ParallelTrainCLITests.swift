@@ -19,7 +19,7 @@ func parallelTrainingRunsLearn(method: String, backend: String) throws {
     let first = try #require(records.first), last = try #require(records.last)
     #expect(first.testError > 0.7 && last.testError < 0.5, "\(method)/\(backend): \(first.testError) → \(last.testError)")
     #expect((last.exchanges ?? 0) > 0 && last.step == 240)
-    try expectWorkerLoss(of: last, in: dir)
+    try expectWorkerReports(in: dir)
     // Virtual time: every worker takes 120 steps of 0.01 s (communication costs 0), so p devices take 1.2 s.
     if backend == "simulated" { #expect(abs(last.seconds - 1.2) < 1e-9, "\(last.seconds)") }
 }
@@ -69,11 +69,17 @@ struct SystemProbe: Codable {
     var workers: [Worker]
 }
 
-/// A record's worker loss is the mean of the workers' last minibatch losses, as the final checkpoint holds them
-/// (to Float precision: MPI workers report theirs in Float32 messages), and it is a loss of a net that has learned
-/// something (below ln 10, chance).
-func expectWorkerLoss(of record: MetricRecord, in dir: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let losses = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state.workers.compactMap(\.lastLoss)
+/// What the workers report in the records: every record's step is the sum of its per-worker steps, the last
+/// record's per-worker steps are the final checkpoint's clocks, and its worker loss is the mean of the workers' last
+/// minibatch losses there (to Float precision: MPI workers report theirs in Float32 messages), the loss of a net that
+/// has learned something (below ln 10, chance).
+func expectWorkerReports(in dir: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let records = try RunFiles.readMetrics(dir.path)
+    let record = try #require(records.last, sourceLocation: sourceLocation)
+    #expect(records.allSatisfy { $0.workerSteps?.reduce(0, +) == $0.step }, "\(records.map(\.workerSteps))", sourceLocation: sourceLocation)
+    let workers = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state.workers
+    #expect(record.workerSteps == workers.map(\.clock), sourceLocation: sourceLocation)
+    let losses = workers.compactMap(\.lastLoss)
     let mean = losses.reduce(0, +) / Double(losses.count)
     let reported = try #require(record.workerLoss, sourceLocation: sourceLocation)
     #expect(!losses.isEmpty && isClose(reported, mean, relative: 1e-6) && reported < 2.0, "\(reported) vs \(losses)",
@@ -185,7 +191,7 @@ func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
     let first = try #require(records.first), last = try #require(records.last)
     #expect(last.step == 120 && first.testError > 0.7 && last.testError < first.testError - 0.1, "\(method): \(first.testError) → \(last.testError)")
     #expect((last.exchanges ?? 0) == (method == "mdownpour" ? 120 : 60))
-    try expectWorkerLoss(of: last, in: dir)
+    try expectWorkerReports(in: dir)
 }
 
 @Test(.enabled(if: mpirun != nil))
