@@ -171,23 +171,3 @@ struct SchemeOptions: ParsableArguments {
         makeScheme(method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
     }
 }
-
-/// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time, virtual on
-/// the simulated backend; parallel runs only).
-enum EvaluationInterval: ExpressibleByArgument, Equatable {
-    case steps(Int)
-    case seconds(Double)
-
-    init?(argument: String) {
-        if argument.hasSuffix("s") {
-            guard let s = Double(argument.dropLast()), s.isFinite, s > 0 else { return nil }
-            self = .seconds(s)
-        } else {
-            guard let n = Int(argument), n >= 1 else { return nil }
-            self = .steps(n)
-        }
-    }
-
-    var steps: Int? { if case .steps(let n) = self { n } else { nil } }
-    var seconds: Double? { if case .seconds(let s) = self { s } else { nil } }
-}

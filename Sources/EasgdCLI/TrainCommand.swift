@@ -9,6 +9,11 @@ extension SequentialMethod: ExpressibleByArgument {}
 extension ParallelMethod: ExpressibleByArgument {}
 extension Backend: ExpressibleByArgument {}
 extension SimulatedSchedule: ExpressibleByArgument {}
+/// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time, virtual on
+/// the simulated backend; parallel runs only).
+extension EvaluationInterval: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+}
 
 /// Every method `easgd train` knows: the sequential ones (p = 1) and the parallel ones.
 enum TrainMethod: ExpressibleByArgument, Equatable {

@@ -68,7 +68,7 @@ extension TrainCommand {
             engine: engineSettings(method, workers: p), net: netName, netSpec: spec.text, data: dataArgument, batch: batch ?? 128,
             seed: seed ?? 1, backend: backend, schedule: parallel.schedule ?? .clock, computeSeconds: parallel.computeSeconds,
             communicationSeconds: parallel.communicationSeconds ?? 0, steps: steps!,
-            evalEvery: evalEvery?.steps ?? max(1, p * steps! / 8), evalEverySeconds: evalEvery?.seconds,
+            evalEvery: evalEvery ?? .steps(max(1, p * steps! / 8)),
             checkpointEveryMinutes: checkpointEvery ?? 10)
     }
 

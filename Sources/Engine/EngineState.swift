@@ -106,3 +106,20 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour ? n : 0)
     }
 }
+
+/// What the tester hears of a worker: its clock, its exchanges and its last minibatch loss (NaN once stopped).
+public struct WorkerProgress: Equatable, Sendable {
+    public var clock: Int
+    public var exchanges: Int
+    public var loss: Double
+
+    public init(clock: Int, exchanges: Int, loss: Double) {
+        self.clock = clock
+        self.exchanges = exchanges
+        self.loss = loss
+    }
+}
+
+extension WorkerState {
+    public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }
+}

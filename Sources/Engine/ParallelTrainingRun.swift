@@ -27,17 +27,16 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var communicationSeconds: Double
     /// Steps per worker.
     public var steps: Int
-    /// Evaluate after this many worker steps in total (the master's ticks) ...
-    public var evalEvery: Int
-    /// ... or, when set, every this many seconds of run time (virtual on the simulated backend).
-    public var evalEverySeconds: Double?
+    /// Evaluate every N worker steps in total (the master's ticks) or every S seconds of run time (virtual on the
+    /// simulated backend).
+    public var evalEvery: EvaluationInterval
     /// Checkpoint the whole system every this many minutes of wall-clock time (always at the end and on
     /// SIGINT/SIGTERM).
     public var checkpointEveryMinutes: Double?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: SimulatedSchedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
-                steps: Int, evalEvery: Int, evalEverySeconds: Double? = nil, checkpointEveryMinutes: Double? = nil) {
+                steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil) {
         self.engine = engine
         self.net = net
         self.netSpec = netSpec
@@ -50,7 +49,6 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.communicationSeconds = communicationSeconds
         self.steps = steps
         self.evalEvery = evalEvery
-        self.evalEverySeconds = evalEverySeconds
         self.checkpointEveryMinutes = checkpointEveryMinutes
     }
 }
@@ -67,10 +65,9 @@ public final class ParallelTrainingRun {
     public private(set) var records: [MetricRecord] = []
     /// The virtual compute cost per step actually used (given or measured).
     public private(set) var computeSeconds = 0.0
-    /// Set by `resume`: the simulator's clocks, or the wall-clock seconds a threads or MPI run had run.
-    private var restoredSimulator: SimulatorState? = nil
-    private var restoredWall: WallClock? = nil
-    public private(set) var resumed = false
+    /// Set by `resume`: the clocks the checkpoint held (the simulator's, or the seconds a threads or MPI run had run).
+    private var restored: (simulator: SimulatorState?, wall: WallClock?)? = nil
+    private var resumed: Bool { restored != nil }
 
     public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
         guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
@@ -110,21 +107,21 @@ public final class ParallelTrainingRun {
         return initial.array
     }
 
-    /// Appends an evaluation of `model` to the records and rewrites the metrics files. `workerLosses` and
-    /// `workerSteps` are the workers' last minibatch losses and clocks as known to the caller (non-finite losses,
-    /// of stopped workers, are left out of the mean); the record's step is the sum of the clocks.
-    package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, exchanges: Int, communication: Double?,
-                              workerLosses: [Double], workerSteps: [Int]) throws -> MetricRecord {
-        let step = workerSteps.reduce(0, +)
+    /// Appends an evaluation of `model` to the records and rewrites the metrics files, with the workers' progress
+    /// as known to the caller: the record's step and exchanges are their sums, and its worker loss is the mean of
+    /// the finite losses (stopped workers are left out).
+    package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, communication: Double?,
+                              workers: [WorkerProgress]) throws -> MetricRecord {
+        let step = workers.reduce(0) { $0 + $1.clock }
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
-        let reported = workerLosses.filter(\.isFinite)
+        let reported = workers.map(\.loss).filter(\.isFinite)
         records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                     seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
                                     testLoss: loss, testError: error,
-                                    exchanges: exchanges, communicationSeconds: communication,
+                                    exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
                                     workerLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count),
-                                    workerSteps: workerSteps))
+                                    workerSteps: workers.map(\.clock)))
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
     }
@@ -151,14 +148,12 @@ public final class ParallelTrainingRun {
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data)
         let path = RunFiles.checkpoint(directory)
         let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path)
-        run.restoredSimulator = sim
-        run.restoredWall = wall
+        run.restored = (sim, wall)
         let records = try RunFiles.readMetrics(directory)
         guard let count = metricsCount, records.count >= count else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")
         }
         run.records = Array(records.prefix(count))
-        run.resumed = true
         return run
     }
 
@@ -175,12 +170,11 @@ public final class ParallelTrainingRun {
     package var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
 
     /// Seconds (and communication seconds) a resumed wall-clock run had already run.
-    package var wallClockAtStart: WallClock { restoredWall ?? WallClock(elapsed: 0, communication: 0) }
+    package var wallClockAtStart: WallClock { restored?.wall ?? WallClock(elapsed: 0, communication: 0) }
 
     /// The tester's schedule, continuing from the last record kept.
     package func evaluationSchedule() -> EvaluationSchedule {
-        EvaluationSchedule(everySteps: settings.evalEverySeconds == nil ? settings.evalEvery : nil, everySeconds: settings.evalEverySeconds,
-                           lastSteps: records.last?.step ?? 0, lastSeconds: records.last?.seconds ?? 0)
+        EvaluationSchedule(settings.evalEvery, lastSteps: records.last?.step ?? 0, lastSeconds: records.last?.seconds ?? 0)
     }
 
     /// A fresh run evaluates its starting point; a resumed one drops the records made after its checkpoint.
@@ -201,8 +195,7 @@ public final class ParallelTrainingRun {
     @discardableResult
     package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
         try appendRecord(model: engine.master.model(settings.engine.method), seconds: seconds, wall: wall,
-                         exchanges: engine.workers.reduce(0) { $0 + $1.exchanges }, communication: communication,
-                         workerLosses: engine.workers.filter(\.alive).map(\.lastLoss), workerSteps: engine.workers.map(\.clock))
+                         communication: communication, workers: engine.workers.map(\.progress))
     }
 
     /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
@@ -226,7 +219,7 @@ public final class ParallelTrainingRun {
             try writeConfig(measuredComputeSeconds: computeSeconds)
             let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
                                        schedule: settings.schedule)
-            if let restoredSimulator { sim.simulatorState = restoredSimulator }
+            if let clocks = restored?.simulator { sim.simulatorState = clocks }
             try startRecords(log: log)
             var evaluations = evaluationSchedule()
             var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
@@ -276,15 +269,12 @@ public final class ParallelTrainingRun {
                     let done = engineStartSteps + threads.completedSteps, seconds = now()
                     report(done, seconds: seconds, loss: .nan)
                     if evaluations.due(steps: done, seconds: seconds) {
-                        var exchanges = 0, losses: [Double] = [], clocks: [Int] = []
+                        var progress: [WorkerProgress] = []
                         threads.withMaster {
                             snapshot.copy(from: engine.master.model(settings.engine.method))
-                            exchanges = threads.publishedExchanges.reduce(0, +)
-                            losses = threads.publishedLosses
-                            clocks = threads.publishedClocks
+                            progress = threads.published
                         }
-                        log(try appendRecord(model: snapshot, seconds: seconds, wall: seconds, exchanges: exchanges,
-                                             communication: nil, workerLosses: losses, workerSteps: clocks))
+                        log(try appendRecord(model: snapshot, seconds: seconds, wall: seconds, communication: nil, workers: progress))
                     }
                     if checkpoints.due(now: wall()) { pause.set() }
                 }

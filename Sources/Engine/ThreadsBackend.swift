@@ -18,20 +18,15 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// every `run` so far.
     public private(set) var communicationSeconds: [Double]
 
-    /// Each worker's exchange count, last minibatch loss (NaN once stopped) and clock, published under the lock
-    /// after every step for the tester.
-    public private(set) var publishedExchanges: [Int]
-    public private(set) var publishedLosses: [Double]
-    public private(set) var publishedClocks: [Int]
+    /// Each worker's progress, published under the lock after every step for the tester.
+    public private(set) var published: [WorkerProgress]
 
     public init(engine: ParallelEngine<Scalar>) {
         precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
                      "sync-easgd and admm run on the simulated backend")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
-        publishedExchanges = engine.workers.map(\.exchanges)
-        publishedLosses = engine.workers.map { $0.alive ? $0.lastLoss : .nan }
-        publishedClocks = engine.workers.map(\.clock)
+        published = engine.workers.map(\.progress)
     }
 
     /// Runs `body` while holding the master's lock (the tester's snapshot of the center).
@@ -62,9 +57,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                     waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 }
                 lock.lock()
-                publishedExchanges[i] = w.exchanges
-                publishedLosses[i] = w.alive ? w.lastLoss : .nan
-                publishedClocks[i] = w.clock
+                published[i] = w.progress
                 lock.unlock()
                 completed.add(1, ordering: .relaxed)
             }

@@ -191,10 +191,9 @@ public enum MPIBackend {
 
         enum Status { case running, paused, finished }
         var status = workers.map { _ in Status.running }
-        var losses = workers.map(\.lastLoss)
         var signal: Int32? = nil           // a signal seen by rank 0 or reported by a worker: stop everything
         var pausing = false                // PAUSE or STOP sent; waiting for every running worker's state
-        var clocks = workers.map(\.clock)          // as the workers' requests report them
+        var progress = workers.map(\.progress)     // as the workers' requests and states report it
         let message = FlatBuffer<Float>(count: n + Trailer.count)
         let lookahead = FlatBuffer<Float>(count: n)
 
@@ -228,8 +227,7 @@ public enum MPIBackend {
             if tag == .state {
                 let w = workers[source - 1]
                 let m = try receiveState(from: source, into: w)
-                losses[source - 1] = w.lastLoss
-                clocks[source - 1] = w.clock
+                progress[source - 1] = w.progress
                 if let reason = m.stopReason { run.engine.recordStop(w, reason: reason) }
                 switch m.kind {
                 case .paused: status[source - 1] = .paused
@@ -248,14 +246,15 @@ public enum MPIBackend {
             let count = try receive(announced, into: message.base, capacity: n + Trailer.count)
             guard count >= Trailer.count else { throw MPIError(description: "rank \(source) sent a request without its trailer") }
             let trailer = Trailer(message.base + count - Trailer.count)
-            losses[source - 1] = trailer.loss
-            clocks[source - 1] = trailer.clock
+            progress[source - 1].loss = trailer.loss
+            progress[source - 1].clock = trailer.clock
             let full = count == n + Trailer.count
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
             func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) {
                 if accepted {
                     send(reply, count: replyCount, to: source, tag: tag)
+                    progress[source - 1].exchanges += 1
                 } else {
                     send(message.base, count: 0, to: source, tag: .reject)
                 }
@@ -276,9 +275,9 @@ public enum MPIBackend {
             default:
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
-            if evaluations.due(steps: clocks.reduce(0, +), seconds: now()) {
-                log(try run.appendRecord(model: master.model(s.method), seconds: now(), wall: now(), exchanges: master.accepted,
-                                         communication: nil, workerLosses: losses, workerSteps: clocks))
+            if evaluations.due(steps: progress.reduce(0) { $0 + $1.clock }, seconds: now()) {
+                log(try run.appendRecord(model: master.model(s.method), seconds: now(), wall: now(), communication: nil,
+                                         workers: progress))
             }
         }
         // Every worker's final state is here: the clocks are exact now.
@@ -287,7 +286,7 @@ public enum MPIBackend {
         }
         try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
         for w in workers { send(.finish, to: w.index + 1) }
-        let reported = losses.map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
+        let reported = progress.map(\.loss).map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
         return signal.map { .interrupted(signal: $0) } ?? .completed
     }

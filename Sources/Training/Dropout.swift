@@ -3,11 +3,10 @@
 
 import Elastic
 
-public final class Dropout<Scalar: NetworkScalar>: Layer {
+public final class Dropout<Scalar: NetworkScalar>: ParameterFreeLayer {
     public let inputShape: Shape
     public var outputShape: Shape { inputShape }
     public let rate: Double
-    public var parameterOffset = 0
     private let mask = Scratch<Scalar>()
 
     public init(input: Shape, rate: Double) {
@@ -17,9 +16,6 @@ public final class Dropout<Scalar: NetworkScalar>: Layer {
     }
 
     public var kind: String { "dropout \(rate)" }
-    public var parameterCount: Int { 0 }
-    public var forwardFlopsPerImage: Int { 0 }
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
 
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,

@@ -43,6 +43,20 @@ public protocol Layer<Scalar>: AnyObject {
                   parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>)
 }
 
+/// A layer without parameters (ReLU, pooling, dropout): nothing to initialise, no place in the flat buffer, and
+/// its forward FLOPs (comparisons and copies) are not counted.
+public protocol ParameterFreeLayer: Layer {}
+
+extension ParameterFreeLayer {
+    public var parameterCount: Int { 0 }
+    public var parameterOffset: Int {
+        get { 0 }
+        set {}
+    }
+    public var forwardFlopsPerImage: Int { 0 }
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
+}
+
 /// Scratch space that grows to the largest size asked for and is then reused.
 final class Scratch<Scalar: BinaryFloatingPoint> {
     private(set) var buffer = FlatBuffer<Scalar>(count: 0)

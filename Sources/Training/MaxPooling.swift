@@ -3,12 +3,11 @@
 
 import Elastic
 
-public final class MaxPooling<Scalar: NetworkScalar>: Layer {
+public final class MaxPooling<Scalar: NetworkScalar>: ParameterFreeLayer {
     public let inputShape: Shape
     public let outputShape: Shape
     public let window: Int
     public let stride: Int
-    public var parameterOffset = 0
     private var argmax: [Int32] = []
 
     public init(input: Shape, window: Int, stride: Int) {
@@ -21,9 +20,6 @@ public final class MaxPooling<Scalar: NetworkScalar>: Layer {
     }
 
     public var kind: String { "max pool \(window)×\(window)/\(stride)" }
-    public var parameterCount: Int { 0 }
-    public var forwardFlopsPerImage: Int { 0 }
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
 
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,

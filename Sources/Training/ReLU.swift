@@ -2,16 +2,12 @@
 
 import Elastic
 
-public final class ReLU<Scalar: NetworkScalar>: Layer {
+public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
     public let inputShape: Shape
     public var outputShape: Shape { inputShape }
-    public var parameterOffset = 0
     public init(input: Shape) { inputShape = input }
 
     public var kind: String { "ReLU" }
-    public var parameterCount: Int { 0 }
-    public var forwardFlopsPerImage: Int { 0 }
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {}
 
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,

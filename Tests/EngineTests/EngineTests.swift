@@ -238,3 +238,12 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: ParallelMethod) th
         && engine.master.velocity.array.map(\.bitPattern) == msgd.velocity.array.map(\.bitPattern)
     #expect(same)
 }
+
+@Test func evaluationIntervalsReadOldAndNewConfigs() throws {
+    // config.json written before seconds existed holds a bare step count; newer ones hold "N" or "Ss".
+    let decode = { (json: String) in try JSONDecoder().decode([EvaluationInterval].self, from: Data(json.utf8)) }
+    #expect(try decode("[500, \"500\", \"30s\", \"0.25s\"]") == [.steps(500), .steps(500), .seconds(30), .seconds(0.25)])
+    let written = String(decoding: try JSONEncoder().encode([EvaluationInterval.steps(7), .seconds(1.5)]), as: UTF8.self)
+    #expect(written == "[\"7\",\"1.5s\"]")
+    for bad in ["[0]", "[\"0s\"]", "[\"-3\"]", "[\"s\"]", "[\"ten\"]"] { #expect(throws: (any Error).self) { try decode(bad) } }
+}
