@@ -1,6 +1,7 @@
 // When a parallel run's tester evaluates and when it checkpoints. Evaluations come every N worker steps in total
 // (the master's ticks) or every S seconds of run time, virtual on the simulated backend and wall-clock on the
-// threads and MPI backends. Checkpoints come every M minutes of wall-clock time, whatever the backend.
+// threads and MPI backends. Checkpoints come every M minutes of wall-clock time, whatever the backend
+// (`Periodic`, shared with sequential runs).
 
 /// How often the tester evaluates: every N worker steps in total, or every S seconds of run time. Written (on the
 /// command line and in config.json) as "N" or "Ss".
@@ -69,22 +70,5 @@ public struct EvaluationSchedule: Sendable {
             lastSeconds = seconds
         }
         return due
-    }
-}
-
-/// A wall-clock period (checkpoints): due every `seconds`, counted from the start or the last time it fired.
-public struct Periodic: Sendable {
-    public let seconds: Double?
-    private var last: Double
-
-    public init(minutes: Double?, now: Double) {
-        seconds = minutes.map { $0 * 60 }
-        last = now
-    }
-
-    public mutating func due(now: Double) -> Bool {
-        guard let seconds, now - last >= seconds else { return false }
-        last = now
-        return true
     }
 }

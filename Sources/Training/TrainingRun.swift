@@ -137,7 +137,7 @@ public final class TrainingRun {
         let wallOffset = wallSecondsAtStart
         func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }
         currentWall = wall
-        var lastCheckpointWall = wall()
+        var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
 
         try writeConfig()
         if resumed {
@@ -186,13 +186,12 @@ public final class TrainingRun {
                 log(record)
                 try RunFiles.writeMetrics(records, to: directory)
             }
-            if wall() - lastCheckpointWall >= settings.checkpointEveryMinutes * 60 {
+            if checkpoints.due(now: wall()) {
                 guard stateIsFinite else {
                     return .diverged(step: step, reason: "the optimizer state is no longer finite",
                                      lastCheckpointStep: lastCheckpointStep)
                 }
                 try writeCheckpoint()
-                lastCheckpointWall = wall()
             }
             progress(TrainingProgress(step: step, targetSteps: target, epoch: epochs, epochTarget: settings.budget.epochs,
                                       seconds: trainingSeconds, minutesTarget: settings.budget.minutes,
