@@ -71,7 +71,7 @@ public final class ParallelTrainingRun {
 
     public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
         guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
-        if settings.backend == .threads && settings.engine.method == .syncEasgd {
+        if settings.backend != .simulated && settings.engine.method == .syncEasgd {
             throw DataError("sync-easgd runs on the simulated backend")
         }
         self.settings = settings
@@ -101,7 +101,7 @@ public final class ParallelTrainingRun {
     }
 
     /// The starting point of every worker and the center: He initialisation from the run's seed.
-    package static func initialParameters(settings: ParallelRunSettings, replica: Replica) -> [Float] {
+    private static func initialParameters(settings: ParallelRunSettings, replica: Replica) -> [Float] {
         let initial = FlatBuffer<Float>(count: replica.parameterCount)
         replica.network.initialize(initial, seed: settings.seed)
         return initial.array
