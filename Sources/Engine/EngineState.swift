@@ -112,12 +112,6 @@ public struct WorkerProgress: Equatable, Sendable {
     public var clock: Int
     public var exchanges: Int
     public var loss: Double
-
-    public init(clock: Int, exchanges: Int, loss: Double) {
-        self.clock = clock
-        self.exchanges = exchanges
-        self.loss = loss
-    }
 }
 
 extension WorkerState {
