@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 // The reference toolkit for Elastic Averaging SGD (Zhang, Choromanska, LeCun, NeurIPS 2015).
 //
+//   Records     the one writer of data files: atomic files, output transactions, CSV, JSON, output paths
 //   COpenBLAS   C shim: OpenBLAS CBLAS + LAPACKE (system library, Debian libopenblas-dev + liblapacke-dev)
-//   Elastic     the update rules over flat buffers, generic over Float/Double (the shared heart)
+//   Elastic     the algorithm vocabulary and the update rules over flat buffers, generic over Float/Double (the shared heart)
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
 //   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
@@ -10,7 +11,9 @@
 //   Engine      the parallel engine: master + p workers, every method of the paper, simulated and threaded backends
 //   EngineMPI   the MPI backend: rank 0 the master and tester, ranks 1…p the workers
 //   Plotting    gnuplot figures, at the edge
-//   EasgdCLI    the swift-argument-parser commands (thin: parse, validate, call, write)
+//   Analysis    what the commands compute and write: maps and their files, the engine on quadratics, advise's
+//               verdict, the text-notebook runner
+//   EasgdCLI    the swift-argument-parser commands (thin: argument types, help, calls)
 //   easgd       the executable
 import PackageDescription
 
@@ -21,6 +24,8 @@ let package = Package(
         .library(name: "Elastic", targets: ["Elastic"]),
         .library(name: "Dynamics", targets: ["Dynamics"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Analysis", targets: ["Analysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,16 +39,18 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Elastic"),
+        .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
-        .target(name: "Training", dependencies: ["Elastic", "COpenBLAS", "CZlib"]),
-        .target(name: "Engine", dependencies: ["Elastic", "Training"]),
+        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Elastic", "Records", "Training"]),
         // The MPI backend in its own target: nothing else in the package depends on Open MPI.
-        .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Training", "CMPI"]),
+        .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),
         .target(name: "Plotting"),
+        .target(name: "Analysis", dependencies: ["Elastic", "Records", "Dynamics", "Training", "Engine", "Plotting"]),
         .target(
             name: "EasgdCLI",
             dependencies: [
-                "Dynamics", "Training", "Engine", "EngineMPI", "Plotting",
+                "Elastic", "Records", "Dynamics", "Training", "Engine", "EngineMPI", "Plotting", "Analysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,8 +60,10 @@ let package = Package(
         .testTarget(name: "ElasticTests", dependencies: ["Elastic", "NumericTesting"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "NumericTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "Records", "NumericTesting"]),
+        .testTarget(name: "EngineMPITests", dependencies: ["EngineMPI", "Engine", "Training", "Elastic", "NumericTesting"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Dynamics", "Training", "NumericTesting"]),
+        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
     ]
 )

@@ -63,23 +63,6 @@ extension RoundRobinScheme {
     }
 }
 
-/// Which algorithm a round-robin scheme runs.
-public enum Method: String, CaseIterable, Sendable {
-    case easgd
-    case admm
-    case eamsgd
-    case downpour
-
-    public var name: String {
-        switch self {
-        case .easgd: "EASGD"
-        case .admm: "ADMM"
-        case .eamsgd: "EAMSGD"
-        case .downpour: "DOWNPOUR"
-        }
-    }
-}
-
 /// The coupling between a worker and the center: the paper's ρ, or the moving rate α = η·ρ.
 public enum Coupling: Sendable, Equatable {
     case rho(Double)
@@ -102,8 +85,10 @@ public enum Coupling: Sendable, Equatable {
 
 /// Build the scheme for a method at one parameter point. `momentum` is EAMSGD's δ; `tau` the local steps per
 /// activation; DOWNPOUR ignores the coupling.
-public func makeScheme(_ method: Method, workers: Int, eta: Double, coupling: Coupling, h: Double,
+/// Only the algorithms with `hasRoundRobinMap` have a scheme.
+public func makeScheme(_ method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double,
                        momentum: Double = 0, tau: Int = 1) -> any RoundRobinScheme {
+    precondition(method.hasRoundRobinMap, "\(method.rawValue) has no round-robin map")
     let objective = Quadratic(h: h)
     switch method {
     case .easgd:
@@ -115,5 +100,7 @@ public func makeScheme(_ method: Method, workers: Int, eta: Double, coupling: Co
                                 objective: objective, tau: tau)
     case .downpour:
         return RoundRobinDownpour(workers: workers, eta: eta, objective: objective, tau: tau)
+    default:
+        preconditionFailure("\(method.rawValue) has no round-robin map")
     }
 }

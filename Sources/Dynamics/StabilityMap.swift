@@ -2,6 +2,7 @@
 // parallel over all cores, each thread with its own LAPACK workspace.
 
 import Dispatch
+import Elastic
 import Foundation
 import Synchronization
 
@@ -21,14 +22,8 @@ public enum CouplingAxis: String, Sendable {
     }
 }
 
-/// The order in which workers activate: the paper's round-robin, or uniformly at random (mean-square stability).
-public enum Schedule: String, Sendable, CaseIterable {
-    case roundRobin = "round-robin"
-    case random
-}
-
 public struct StabilityMapSpec: Sendable, Equatable {
-    public var method: Method
+    public var method: Algorithm
     public var workers: Int
     public var h: Double
     public var eta: GridAxis
@@ -40,7 +35,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
     public var tau: Int
     public var schedule: Schedule
 
-    public init(method: Method, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis,
+    public init(method: Algorithm, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis,
                 momentum: Double = 0, tau: Int = 1, schedule: Schedule = .roundRobin) {
         self.method = method
         self.workers = workers
@@ -75,6 +70,8 @@ public struct StabilityMapSpec: Sendable, Equatable {
             return try s.spectralRadiusFromCyclicStructure(solver: solver)
         case .random:
             return try RandomOrderScheme(s).meanSquareRadiusPerRound(solver: solver)
+        case .clock:
+            preconditionFailure("clock order has no stability map (Schedule.hasMap)")
         }
     }
 }

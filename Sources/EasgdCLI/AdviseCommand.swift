@@ -2,7 +2,9 @@
 // training loss at the run's model, convert the run's settings to the map's dimensionless coordinates and
 // report the predicted spectral radius and the margin to the boundary.
 
+import Analysis
 import ArgumentParser
+import Records
 import Dynamics
 import Elastic
 import Foundation
@@ -38,7 +40,7 @@ struct AdviseCommand: ParsableCommand {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
         guard tolerance > 0, tolerance < 1 else { throw ValidationError("--tolerance must be in (0, 1)") }
         guard maxIterations >= 2, maxIterations <= 10_000 else { throw ValidationError("--max-iterations must be between 2 and 10000") }
-        if let out { try checkOutputDirectory(ofPrefix: out) }
+        if let out { try OutputPath.checkParent(of: out, for: out) }
     }
 
     func run() throws {
@@ -48,7 +50,7 @@ struct AdviseCommand: ParsableCommand {
         let path = checkpoint ?? RunFiles.checkpoint(runDirectory)
         let (_, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
         let method = settings.optimizer.method
-        let name = method.averages ? "average" : "parameters"
+        let name = method.evaluatesAverage ? "average" : "parameters"
         guard let model = buffers[name] else { throw ValidationError("\(path) holds no '\(name)' buffer") }
         let data = try DataSource.load(settings.data)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)

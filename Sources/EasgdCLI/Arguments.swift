@@ -2,12 +2,26 @@
 
 import ArgumentParser
 import Dynamics
+import Elastic
+import Engine
+import Records
 
-extension Method: ExpressibleByArgument {}
-extension Schedule: ExpressibleByArgument {}
+// Each command accepts only some algorithms and orders, and its help names exactly those: the type-wide list of
+// every value would be wrong for all of them, so it is left out of the help.
+extension Algorithm: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [] }
+}
+extension Schedule: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [] }
+}
+extension Backend: ExpressibleByArgument {}
+/// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
+extension EvaluationInterval: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+}
 
 /// Momentum only for EAMSGD, in [0, 1); τ in 1...1024.
-func checkSchemeExtras(method: Method, momentum: Double?, tau: Int) throws {
+func checkSchemeExtras(method: Algorithm, momentum: Double?, tau: Int) throws {
     if let momentum {
         guard method == .eamsgd else { throw ValidationError("--momentum applies to eamsgd only") }
         try checkFinite("--momentum", momentum)
@@ -16,54 +30,38 @@ func checkSchemeExtras(method: Method, momentum: Double?, tau: Int) throws {
     guard tau >= 1, tau <= 1024 else { throw ValidationError("--tau must be between 1 and 1024 (got \(tau))") }
 }
 
-/// `LO:HI` with finite LO < HI.
-public struct ParameterRange: ExpressibleByArgument, Sendable, Equatable {
-    public var lower: Double
-    public var upper: Double
-
-    public init(lower: Double, upper: Double) {
-        self.lower = lower
-        self.upper = upper
-    }
-
+/// `LO:HI` with finite LO < HI, parsed straight into the library's range type.
+extension ClosedRange<Double>: @retroactive ExpressibleByArgument {
     public init?(argument: String) {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let lo = Double(parts[0]), let hi = Double(parts[1]),
               lo.isFinite, hi.isFinite, lo < hi else { return nil }
-        self.init(lower: lo, upper: hi)
+        self = lo...hi
     }
-
+    /// As a user types it (the help's default).
+    public var defaultValueDescription: String { "\(plain(lowerBound)):\(plain(upperBound))" }
     public static var defaultCompletionKind: CompletionKind { .default }
 }
 
+/// A number as a user would type it: the shortest plain decimal that reads back exactly (0.00001, not 1e-05).
+func plain(_ v: Double) -> String {
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+    for digits in 1...17 {
+        let text = String(format: "%.\(digits)f", v)
+        if Double(text) == v { return text }
+    }
+    return "\(v)"
+}
+
 /// `NxM`: N points along η, M along the second parameter.
-public struct GridSize: ExpressibleByArgument, Sendable, Equatable {
-    public var etaPoints: Int
-    public var secondPoints: Int
-    /// The most grid points a map may have: its radii, CSV rows and boundary search must fit in memory.
-    public static let maxPoints = 16_777_216
+extension GridPoints: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+    public var defaultValueDescription: String { description }
+}
 
-    public init(etaPoints: Int, secondPoints: Int) {
-        self.etaPoints = etaPoints
-        self.secondPoints = secondPoints
-    }
-
-    public init?(argument: String) {
-        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]) else { return nil }
-        self.init(etaPoints: n, secondPoints: m)
-    }
-
-    public var description: String { "\(etaPoints)x\(secondPoints)" }
-
+extension GridPoints {
     func validate() throws {
-        guard etaPoints >= 2, secondPoints >= 2 else {
-            throw ValidationError("grid \(description): each side needs at least 2 points")
-        }
-        let (points, overflow) = etaPoints.multipliedReportingOverflow(by: secondPoints)
-        guard !overflow, points <= GridSize.maxPoints else {
-            throw ValidationError("grid \(description) is too large: at most \(GridSize.maxPoints) points (4096x4096) fit the memory budget of a map")
-        }
+        if let problem { throw ValidationError(problem) }
     }
 }
 
@@ -89,6 +87,13 @@ public struct WorkerList: ExpressibleByArgument, Sendable, Equatable {
 public enum InitArgument: ExpressibleByArgument, Sendable, Equatable {
     case constant(Double)
     case random
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .constant(let v): plain(v)
+        case .random: "random"
+        }
+    }
 
     public init?(argument: String) {
         if argument == "random" { self = .random; return }
@@ -119,10 +124,10 @@ func checkPositive(_ name: String, _ v: Double) throws {
     guard v > 0 else { throw ValidationError("\(name) must be positive (got \(v))") }
 }
 
-func checkRange(_ name: String, _ r: ParameterRange, positiveLower: Bool = false) throws {
-    guard r.lower >= 0 else { throw ValidationError("\(name) \(r.lower):\(r.upper): values must not be negative") }
-    if positiveLower, r.lower <= 0 {
-        throw ValidationError("\(name) \(r.lower):\(r.upper): a logarithmic axis needs LO > 0")
+func checkRange(_ name: String, _ r: ClosedRange<Double>, positiveLower: Bool = false) throws {
+    guard r.lowerBound >= 0 else { throw ValidationError("\(name) \(r.defaultValueDescription): values must not be negative") }
+    if positiveLower, r.lowerBound <= 0 {
+        throw ValidationError("\(name) \(r.defaultValueDescription): a logarithmic axis needs LO > 0")
     }
 }
 
@@ -142,16 +147,20 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
 struct SchemeOptions: ParsableArguments {
-    @Option(help: "easgd, admm, eamsgd or downpour.") var method: Method
+    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).") var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(help: "Learning rate η (≥ 0).") var eta: Double
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (≥ 0; --lr is the same option).") var eta: Double
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
     @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
-    @Option(help: "EAMSGD's momentum δ in [0, 1).") var momentum: Double?
+    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
+    var momentum: Double?
     @Option(help: "Local steps per activation τ.") var tau: Int = 1
 
     func validate() throws {
+        guard method.hasRoundRobinMap else {
+            throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))")
+        }
         try checkWorkers(workers)
         try checkNonNegative("--eta", eta)
         try checkPositive("--h", h)

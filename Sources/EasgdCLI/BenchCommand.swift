@@ -1,7 +1,10 @@
 // easgd bench map: time a stability map and the reference path (dgeev on the full round map) it replaces.
 
+import Analysis
 import ArgumentParser
+import Records
 import Dynamics
+import Elastic
 import Foundation
 
 struct BenchCommand: ParsableCommand {
@@ -23,11 +26,11 @@ struct BenchMapCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd or admm.") var method: Method = .admm
+    @Option(help: "easgd or admm.") var method: Algorithm = .admm
     @Option(help: "Number of workers p.") var workers = 8
-    @Option(help: "η range LO:HI.") var eta = ParameterRange(lower: 1e-5, upper: 0.01)
-    @Option(help: "ρ range LO:HI.") var rho = ParameterRange(lower: 0.01, upper: 10)
-    @Option(help: "Grid NxM.") var grid = GridSize(etaPoints: 1000, secondPoints: 1000)
+    @Option(help: "η range LO:HI.") var eta: ClosedRange<Double> = 0.00001...0.01
+    @Option(help: "ρ range LO:HI.") var rho: ClosedRange<Double> = 0.01...10
+    @Option(help: "Grid NxM.") var grid = GridPoints(eta: 1000, second: 1000)
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Repetitions of the map; the median is reported.") var repeats = 3
     @Option(help: "Grid points sampled for the dgeev reference timing.") var sample = 20000
@@ -40,12 +43,12 @@ struct BenchMapCommand: ParsableCommand {
         try checkRange("--rho", rho)
         guard repeats >= 1, sample >= 1 else { throw ValidationError("--repeats and --sample must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
-        if let out { try checkOutputDirectory(ofPrefix: out) }
+        if let out { try OutputPath.checkParent(of: out, for: out) }
     }
 
     func run() throws {
-        let spec = MapOptions(method: method, workers: workers, eta: eta, second: rho, secondKind: .rho,
-                              grid: grid, h: 1, logEta: false).spec
+        let spec = StabilityMapSpec(method: method, workers: workers, eta: GridAxis(eta, count: grid.eta),
+                                    second: GridAxis(rho, count: grid.second), secondKind: .rho)
         var times: [Double] = []
         var last: StabilityMap? = nil
         for _ in 0..<repeats {
@@ -95,8 +98,8 @@ struct BenchMapCommand: ParsableCommand {
             try data.write(to: URL(fileURLWithPath: binary))
             let summary = JSON.object([
                 ("method", .string(method.rawValue)), ("workers", .integer(workers)), ("h", .number(1)),
-                ("eta", .object([("lo", .number(eta.lower)), ("hi", .number(eta.upper)), ("points", .integer(grid.etaPoints))])),
-                ("rho", .object([("lo", .number(rho.lower)), ("hi", .number(rho.upper)), ("points", .integer(grid.secondPoints))])),
+                ("eta", .object([("lo", .number(eta.lowerBound)), ("hi", .number(eta.upperBound)), ("points", .integer(grid.eta))])),
+                ("rho", .object([("lo", .number(rho.lowerBound)), ("hi", .number(rho.upperBound)), ("points", .integer(grid.second))])),
                 ("threads", .integer(threadCount)),
                 ("map_seconds_median", .number(median)),
                 ("map_seconds", .array(times.map { .number($0) })),

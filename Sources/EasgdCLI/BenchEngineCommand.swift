@@ -1,7 +1,9 @@
 // easgd bench engine: throughput of the threads backend on the paper's CIFAR net, and the share of worker time
 // spent in exchanges with the master.
 
+import Analysis
 import ArgumentParser
+import Records
 import Elastic
 import Engine
 import Foundation
@@ -50,7 +52,7 @@ struct BenchEngineCommand: ParsableCommand {
                 }
                 let initial = FlatBuffer<Float>(count: replicas[0].parameterCount)
                 replicas[0].network.initialize(initial, seed: 3)
-                let engine = ParallelEngine<Float>(settings: EngineSettings(method: .easgd, workers: p, learningRate: 1e-3, tau: tau),
+                let engine = ParallelEngine<Float>(settings: EngineSettings(method: .easgd, workers: p, learningRate: 1e-3, tau: tau, weightDecay: 0),
                                                    objectives: replicas, initial: initial.array)
                 let threads = ThreadsBackend(engine: engine)
                 threads.run(stepsPerWorker: 2)                         // warm-up: scratch space, caches

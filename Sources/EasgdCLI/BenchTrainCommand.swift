@@ -1,7 +1,9 @@
 // easgd bench train: images per second of a training step (forward + backward + update) on synthetic
 // data, per-layer timing, achieved GFLOP/s, peak memory; optionally the PyTorch peer in the same run.
 
+import Analysis
 import ArgumentParser
+import Records
 import Elastic
 import Foundation
 import Training

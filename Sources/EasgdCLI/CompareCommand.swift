@@ -1,11 +1,13 @@
 // easgd compare: stability maps side by side on the same grid for each p, in one figure (by default the
 // paper's Figure 1, ADMM, next to EASGD).
 
+import Analysis
 import ArgumentParser
 import Dynamics
+import Elastic
 import Foundation
-import Training
 import Plotting
+import Records
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,12 +25,13 @@ struct CompareCommand: ParsableCommand {
     )
 
     @Option(help: "Comma-separated worker counts, e.g. 3,8.") var workers: WorkerList
-    @Option(help: "η range LO:HI.") var eta = ParameterRange(lower: 1e-5, upper: 0.01)
-    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ); the default second axis.") var rho: ParameterRange?
-    @Option(help: "α range LO:HI instead of --rho (ADMM uses ρ = α/η).") var alpha: ParameterRange?
-    @Option(help: "A map to draw: METHOD [delta=δ] [tau=τ] [schedule=round-robin|random]; repeat (default: admm, easgd).")
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).")
+    var eta: ClosedRange<Double> = 0.00001...0.01
+    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ); the default second axis, 0.01:10.") var rho: ClosedRange<Double>?
+    @Option(help: "α range LO:HI instead of --rho (ADMM uses ρ = α/η).") var alpha: ClosedRange<Double>?
+    @Option(help: "A map to draw: METHOD [momentum=δ] [tau=τ] [schedule=round-robin|random]; repeat (default: admm, easgd).")
     var variant: [MapVariant] = []
-    @Option(help: "Grid NxM for every map.") var grid = GridSize(etaPoints: 200, secondPoints: 200)
+    @Option(help: "Grid NxM for every map.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
     @Flag(help: "Also write compare.svg.") var svg = false
@@ -46,35 +49,32 @@ struct CompareCommand: ParsableCommand {
         if let rho { try checkRange("--rho", rho) }
         if let alpha {
             try checkRange("--alpha", alpha)
-            if eta.lower == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
+            if eta.lowerBound == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
         }
         for v in variants {
+            guard v.method.hasRoundRobinMap else { throw ValidationError("\(v.method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
+            guard v.schedule.hasMap else { throw ValidationError("schedule=clock has no map (use round-robin or random)") }
             if v.method == .downpour { throw ValidationError("DOWNPOUR has no coupling axis; map it with easgd map --method downpour --tau-range") }
             try checkSchemeExtras(method: v.method, momentum: v.momentum, tau: v.tau)
         }
         guard Set(variants.map(\.name)).count == variants.count else { throw ValidationError("--variant lists the same map twice") }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
-            try checkDirectory(out, for: "into \(out)")
-        } else {
-            try checkDirectory(splitPath(out).directory, for: out)
-        }
+        try OutputPath.checkDirectory(out, for: "into \(out)")
     }
 
     func run() throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(out)
         let transaction = OutputTransaction()
         var panels: [HeatMapPanel] = []
         var rows: [[String]] = []
-        let second = alpha ?? rho ?? ParameterRange(lower: 0.01, upper: 10)
+        let second = alpha ?? rho ?? 0.01...10
         let kind: CouplingAxis = alpha != nil ? .alpha : .rho
         for p in workers.counts {
             for v in variants {
-                let options = MapOptions(method: v.method, workers: p, eta: eta, second: second, secondKind: kind,
-                                         grid: grid, h: h, logEta: logEta, momentum: v.momentum ?? 0, tau: v.tau,
-                                         schedule: v.schedule)
-                let computed = try computeMap(options)
+                let spec = StabilityMapSpec(method: v.method, workers: p, h: h,
+                                            eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
+                                            second: GridAxis(second, count: grid.second), secondKind: kind,
+                                            momentum: v.momentum ?? 0, tau: v.tau, schedule: v.schedule)
+                let computed = try computeMap(spec)
                 let prefix = "\(out)/\(v.name)-p\(p)"
                 var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
                 if kind == .rho && v.method != .admm { panel.title += " ({/Symbol a} = {/Symbol hr})" }
@@ -106,16 +106,16 @@ struct CompareCommand: ParsableCommand {
 
 /// One map of a comparison: a method and its settings, e.g. "eamsgd delta=0.9 tau=4 schedule=random".
 struct MapVariant: ExpressibleByArgument, Equatable {
-    var method: Method
+    var method: Algorithm
     var momentum: Double?
     var tau = 1
     var schedule = Schedule.roundRobin
 
-    init(method: Method) { self.method = method }
+    init(method: Algorithm) { self.method = method }
 
     init?(argument: String) {
         let words = argument.split(whereSeparator: { $0 == " " || $0 == "," })
-        guard let first = words.first, let m = Method(rawValue: String(first).lowercased()) else { return nil }
+        guard let first = words.first, let m = Algorithm(rawValue: String(first).lowercased()) else { return nil }
         method = m
         for word in words.dropFirst() {
             let kv = word.split(separator: "=", maxSplits: 1).map(String.init)

@@ -1,6 +1,8 @@
 // The `easgd` command: a thin layer that parses, validates and calls `Dynamics`, `Training` and `Plotting`.
 
+import Analysis
 import ArgumentParser
+import Records
 import Foundation
 import Training
 
@@ -48,4 +50,9 @@ let figureMissingExitCode: Int32 = 3
 struct FigureNotDrawn: Error, CustomStringConvertible {
     var warnings: [String]
     var description: String { warnings.joined(separator: "; ") }
+}
+
+/// Print to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

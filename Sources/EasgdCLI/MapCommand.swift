@@ -1,8 +1,11 @@
 // easgd map: a stability map over (η, ρ) or (η, α), with the exactly traced boundary.
 
+import Analysis
 import ArgumentParser
 import Dynamics
+import Elastic
 import Plotting
+import Records
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,22 +28,27 @@ struct MapCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd, admm, eamsgd or downpour.") var method: Method
+    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).") var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(help: "η range LO:HI (LO ≥ 0).") var eta: ParameterRange
-    @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ParameterRange?
-    @Option(help: "α range LO:HI, instead of --rho.") var alpha: ParameterRange?
-    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ParameterRange?
-    @Option(help: "EAMSGD's momentum δ in [0, 1).") var momentum: Double?
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).")
+    var eta: ClosedRange<Double>
+    @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ClosedRange<Double>?
+    @Option(help: "α range LO:HI, instead of --rho.") var alpha: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ClosedRange<Double>?
+    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
+    var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to 1024).") var tau: Int = 1
-    @Option(help: "round-robin or random.") var schedule: Schedule = .roundRobin
-    @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid: GridSize = GridSize(etaPoints: 200, secondPoints: 200)
+    @Option(help: "Worker order: round-robin or random (a uniformly random worker at each step).") var schedule: Schedule = .roundRobin
+    @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
     @Flag(help: "Also write PREFIX.svg.") var svg = false
     @Option(help: "Output prefix; its directory must exist.") var out: String
+    @Flag(help: "Also print the summary as JSON (the same as PREFIX.json) on standard output.") var json = false
 
     func validate() throws {
+        guard method.hasRoundRobinMap else { throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
+        guard schedule.hasMap else { throw ValidationError("--schedule clock has no map: clock order depends on the workers' costs (use round-robin or random)") }
         try checkWorkers(workers)
         try checkPositive("--h", h)
         try grid.validate()
@@ -50,8 +58,8 @@ struct MapCommand: ParsableCommand {
             guard let tauRange, rho == nil, alpha == nil else {
                 throw ValidationError("DOWNPOUR has no coupling: give its second axis as --tau-range LO:HI (and no --rho or --alpha)")
             }
-            guard tauRange.lower >= 1, tauRange.upper <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
-            try checkOutputDirectory(ofPrefix: out)
+            guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
+            try OutputPath.checkParent(of: out, for: out)
             return
         }
         if tauRange != nil { throw ValidationError("--tau-range is the second axis of DOWNPOUR maps only (use --tau for a fixed τ)") }
@@ -59,22 +67,30 @@ struct MapCommand: ParsableCommand {
         if let rho { try checkRange("--rho", rho) }
         if let alpha {
             try checkRange("--alpha", alpha)
-            if eta.lower == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
+            if eta.lowerBound == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
         }
-        try checkOutputDirectory(ofPrefix: out)
+        try OutputPath.checkParent(of: out, for: out)
     }
 
-    var options: MapOptions {
-        MapOptions(method: method, workers: workers, eta: eta, second: tauRange ?? rho ?? alpha!,
-                   secondKind: tauRange != nil ? .tau : (rho != nil ? .rho : .alpha), grid: grid, h: h, logEta: logEta,
-                   momentum: momentum ?? 0, tau: tau, schedule: schedule)
+    /// The second axis and what it holds: τ (DOWNPOUR), ρ or α; validate() made sure exactly one is given.
+    var second: (range: ClosedRange<Double>, kind: CouplingAxis) {
+        if let tauRange { return (tauRange, .tau) }
+        if let rho { return (rho, .rho) }
+        return (alpha ?? 0...1, .alpha)
+    }
+
+    var spec: StabilityMapSpec {
+        StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
+                         second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
+                         momentum: momentum ?? 0, tau: tau, schedule: schedule)
     }
 
     func run() throws {
-        let computed = try computeMap(options)
+        let computed = try computeMap(spec)
         let transaction = OutputTransaction()
         let panel = try stageMapData(computed, prefix: out, transaction: transaction)
-        try transaction.write(try mapSummary(computed).render() + "\n", to: out + ".json")
+        let summary = try mapSummary(computed).render()
+        try transaction.write(summary + "\n", to: out + ".json")
         var warnings: [String] = []
         let terminals: [Terminal] = svg ? [.png, .svg] : [.png]
         for terminal in terminals {
@@ -84,11 +100,11 @@ struct MapCommand: ParsableCommand {
         }
         try transaction.commit()
         let map = computed.map
-        print("""
+        if json { print(summary) } else { print("""
             \(map.spec.method.rawValue) p=\(map.spec.workers)\(map.spec.schedule == .random ? " (random order, mean-square per round)" : ""): \(map.radii.count) points, \
             unstable fraction \(formatFraction(map.unstableFraction)), max radius \(try number(map.maxRadius)), \
             \(computed.boundary.count) boundary points
-            """)
+            """) }
         printError("computed in \(String(format: "%.3f", map.seconds)) s (boundary \(String(format: "%.3f", computed.boundarySeconds)) s); wrote \(out).csv, \(out)-boundary.csv, \(out).json" + (warnings.isEmpty ? ", \(out).png" : ""))
         if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
     }

@@ -1,6 +1,8 @@
 // easgd net describe: what a network in the paper's notation is, layer by layer.
 
+import Analysis
 import ArgumentParser
+import Records
 import Foundation
 import Training
 

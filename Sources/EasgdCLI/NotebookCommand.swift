@@ -1,6 +1,8 @@
 // easgd notebook check FILE: run a text notebook's cells and compare with the recorded outputs.
 
+import Analysis
 import ArgumentParser
+import Records
 import Foundation
 
 struct NotebookCommand: ParsableCommand {
@@ -34,46 +36,10 @@ struct NotebookCheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = try String(contentsOfFile: file, encoding: .utf8)
-        var notebook = try Notebook(text: text)
-        guard !notebook.cells.isEmpty else { throw OutputError("\(file) has no ```sh cells") }
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().path
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-notebook-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-
-        var failures = 0
-        var replacements: [(Range<Int>, String)] = []
-        for cell in notebook.cells {
-            let (output, status) = try runCell(cell.command, directory: work.path, binDirectory: binDirectory)
-            let first = cell.command.split(separator: "\n").first.map(String.init) ?? ""
-            if update {
-                if let lines = cell.outputLines { replacements.append((lines, output.trimmingCharacters(in: .newlines))) }
-                continue
-            }
-            if status != 0 {
-                failures += 1
-                print("FAIL line \(cell.line): \(first): exit status \(status)")
-            } else if let expected = cell.expected,
-                      let problem = Notebook.difference(expected: expected, actual: output, relativeTolerance: notebook.relativeTolerance) {
-                failures += 1
-                print("FAIL line \(cell.line): \(first): \(problem)")
-            } else {
-                print("ok   line \(cell.line): \(first)")
-            }
-        }
-        if update {
-            for (range, output) in replacements.sorted(by: { $0.0.lowerBound > $1.0.lowerBound }) {
-                notebook.lines.replaceSubrange(range, with: output.components(separatedBy: "\n"))
-            }
-            let transaction = OutputTransaction()
-            try transaction.write(notebook.lines.joined(separator: "\n"), to: file)
-            try transaction.commit()
-            print("updated \(replacements.count) outputs in \(file)")
-            return
-        }
-        print("\(notebook.cells.count - failures) passed, \(failures) failed")
-        if failures > 0 { throw ExitCode.failure }
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let (passed, failed) = try checkNotebook(file, update: update, binDirectory: binDirectory) { print($0) }
+        if update { return }
+        print("\(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode.failure }
     }
 }

@@ -1,6 +1,8 @@
 // easgd plot: test error and losses of several training runs against time in one figure.
 
+import Analysis
 import ArgumentParser
+import Records
 import Foundation
 import Plotting
 import Training
@@ -34,7 +36,7 @@ struct PlotCommand: ParsableCommand {
         if !labels.isEmpty, labels.count != runs.count {
             throw ValidationError("--label given \(labels.count) times for \(runs.count) runs (give one per run, or none)")
         }
-        try checkOutputDirectory(ofPrefix: out)
+        try OutputPath.checkParent(of: out, for: out)
     }
 
     func run() throws {

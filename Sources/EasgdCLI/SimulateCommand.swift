@@ -1,6 +1,8 @@
 // easgd simulate: run a round-robin scheme with the Elastic update code and measure its growth per round.
 
+import Analysis
 import ArgumentParser
+import Records
 import Dynamics
 import Foundation
 import Plotting
@@ -25,7 +27,7 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         guard rounds >= 1, rounds <= 10_000_000 else { throw ValidationError("--rounds must be between 1 and 10000000 (got \(rounds))") }
-        try checkOutputDirectory(ofPrefix: out)
+        try OutputPath.checkParent(of: out, for: out)
     }
 
     func run() throws {

@@ -1,5 +1,6 @@
 // easgd variance: mean, variance and MSE of the center of synchronous EASGD on a noisy quadratic.
 
+import Records
 import ArgumentParser
 import Dynamics
 import Foundation
@@ -16,6 +17,7 @@ enum TimeArgument: ExpressibleByArgument, Equatable {
     }
     var steps: Int? { if case .steps(let t) = self { return t } else { return nil } }
     var label: String { steps.map(String.init) ?? "inf" }
+    var defaultValueDescription: String { label }
 }
 
 /// A comma-separated list of finite numbers.
@@ -27,6 +29,7 @@ struct NumberList: ExpressibleByArgument, Equatable {
         values = parts.map { $0! }
     }
     init(_ values: [Double]) { self.values = values }
+    var defaultValueDescription: String { values.map(plain).joined(separator: ",") }
 }
 
 /// A matrix file: one row per line, numbers separated by spaces, tabs or commas; '#' starts a comment.

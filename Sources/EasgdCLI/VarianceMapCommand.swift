@@ -1,7 +1,9 @@
 // easgd variance-map: the MSE of synchronous EASGD's center over (ηh, β) for several p and t, and the
 // comparison with SGD and MVASGD at equal η.
 
+import Analysis
 import ArgumentParser
+import Records
 import Dynamics
 import Foundation
 import Training
@@ -42,7 +44,7 @@ struct VarianceMapCommand: ParsableCommand {
         try checkNonNegative("--sigma", sigma)
         try checkFinite("--x0", x0)
         try checkPositive("--compare-beta", compareBeta)
-        try checkOutputDirectory(ofPrefix: out)
+        try OutputPath.checkParent(of: out, for: out)
     }
 
     func parsedTimes() throws -> [TimeArgument] {

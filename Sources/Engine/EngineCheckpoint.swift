@@ -129,7 +129,7 @@ extension ParallelEngine where Scalar == Float {
 }
 
 /// The simulator's clocks, as saved.
-struct SimulatorState {
+package struct SimulatorState {
     var workerTimes: [Double]
     var now: Double
     var communicationTime: Double

@@ -31,7 +31,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     }
 
     /// The model that is evaluated and saved.
-    public func model(_ method: ParallelMethod) -> FlatBuffer<Scalar> { method.evaluatesAverage ? average : center }
+    public func model(_ method: Algorithm) -> FlatBuffer<Scalar> { method.evaluatesAverage ? average : center }
 
     // MARK: The master's side of every interaction, the same on every backend (shared memory or messages).
     // Each refuses a non-finite payload (counting a rejection) and then leaves the center as it was.

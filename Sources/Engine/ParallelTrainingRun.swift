@@ -4,14 +4,11 @@
 // the exchanges and the time spent communicating added. Time is virtual on the simulated backend (the seconds
 // p devices would have taken at the given per-step costs) and wall-clock on the threads backend.
 
+import Records
 import Dispatch
 import Elastic
 import Foundation
 import Training
-
-public enum Backend: String, Codable, CaseIterable, Sendable {
-    case simulated, threads, mpi
-}
 
 public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var engine: EngineSettings
@@ -21,7 +18,8 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var batch: Int
     public var seed: UInt64
     public var backend: Backend
-    public var schedule: SimulatedSchedule
+    /// The simulator's order: clock or round-robin.
+    public var schedule: Schedule
     /// Virtual costs (simulated backend); compute nil means "measure one worker step on this machine".
     public var computeSeconds: Double?
     public var communicationSeconds: Double
@@ -35,7 +33,7 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var checkpointEveryMinutes: Double?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
-                schedule: SimulatedSchedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
+                schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
                 steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil) {
         self.engine = engine
         self.net = net
@@ -64,16 +62,18 @@ public final class ParallelTrainingRun {
     public let trainEvaluator: Evaluator
     public private(set) var records: [MetricRecord] = []
     /// The virtual compute cost per step actually used (given or measured).
-    public private(set) var computeSeconds = 0.0
+    public package(set) var computeSeconds = 0.0
     /// Set by `resume`: the clocks the checkpoint held (the simulator's, or the seconds a threads or MPI run had run).
     private var restored: (simulator: SimulatorState?, wall: WallClock?)? = nil
     private var resumed: Bool { restored != nil }
+    /// The simulator's clocks from the checkpoint of a resumed simulated run.
+    package var restoredSimulator: SimulatorState? { restored?.simulator }
 
     public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
-        guard settings.engine.method != .admm else { throw DataError("admm runs on the quadratic objective only") }
-        if settings.backend != .simulated && settings.engine.method == .syncEasgd {
-            throw DataError("sync-easgd runs on the simulated backend")
+        guard settings.engine.method.trainsNetworks, settings.engine.method.isParallel else {
+            throw DataError("\(settings.engine.method.rawValue) does not train a network on p workers")
         }
+        try settings.backend.check(settings.engine.method)
         self.settings = settings
         self.directory = directory
         let spec = try NetSpec(parsing: settings.netSpec)
@@ -118,10 +118,10 @@ public final class ParallelTrainingRun {
         let reported = workers.map(\.loss).filter(\.isFinite)
         records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                     seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
+                                    minibatchLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count),
                                     testLoss: loss, testError: error,
                                     exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
-                                    workerLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count),
-                                    workerSteps: workers.map(\.clock)))
+                                    workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil }))
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
     }
@@ -198,103 +198,26 @@ public final class ParallelTrainingRun {
                          communication: communication, workers: engine.workers.map(\.progress))
     }
 
-    /// Trains until every live worker has taken `steps` steps or a stop signal arrives (then the whole system is
-    /// checkpointed); `log` sees each evaluation.
-    public func run(progress: (TrainingProgress) -> Void = { _ in }, log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
-        let target = settings.steps * settings.engine.workers
-        func report(_ done: Int, seconds: Double, loss: Double) {
-            let samples = done * settings.batch
-            progress(TrainingProgress(step: done, targetSteps: target, epoch: Double(samples) / Double(data.train.count),
-                                      epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
-                                      imagesPerSecond: Double(samples) / max(seconds, 1e-9)))
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
-        ComputeThreads.set(1)        // one compute thread per worker
-        let engineStartSteps = totalSteps
+    /// Worker steps in total when every worker is done.
+    package var targetSteps: Int { settings.steps * settings.engine.workers }
 
-        switch settings.backend {
-        case .simulated:
-            computeSeconds = try settings.computeSeconds ?? measureStep()
-            try writeConfig(measuredComputeSeconds: computeSeconds)
-            let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
-                                       schedule: settings.schedule)
-            if let clocks = restored?.simulator { sim.simulatorState = clocks }
-            try startRecords(log: log)
-            var evaluations = evaluationSchedule()
-            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
-            while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
-                if checkpoints.due(now: wall()) {
-                    try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
-                }
-                if let sig = StopSignal.pending {
-                    try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
-                    return .interrupted(signal: sig)
-                }
-                sim.run(events: 1)
-                let live = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
-                report(totalSteps, seconds: sim.now, loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count))
-                if evaluations.due(steps: totalSteps, seconds: sim.frontier) {
-                    log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
-                }
-            }
-            if records.last?.step != totalSteps { log(try recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime)) }
-            try sim.writeCheckpoint(to: RunFiles.checkpoint(directory), metricsCount: records.count)
-        case .mpi:
-            throw DataError("\(directory) is an MPI run: continue it under mpirun (mpirun -np \(settings.engine.workers + 1) easgd train --resume \(directory))")
-        case .threads:
-            try writeConfig(measuredComputeSeconds: nil)
-            let threads = ThreadsBackend(engine: engine)
-            let before = wallClockAtStart
-            func now() -> Double { before.elapsed + wall() }
-            func clock() -> WallClock {
-                WallClock(elapsed: now(), communication: (before.communication ?? 0) + threads.communicationSeconds.reduce(0, +))
-            }
-            try startRecords(log: log)
-            var evaluations = evaluationSchedule()
-            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
-            let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
-            let steps = settings.steps
-            // The workers run until they are done, a signal arrives, or a checkpoint is due: a checkpoint needs every
-            // worker between two steps, so the tester pauses them all, writes it, and lets them go on.
-            while true {
-                let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
-                DispatchQueue.global().async(group: group) {
-                    threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil || pause.isSet })
-                    finished.set()
-                }
-                // The tester: evaluates a snapshot of the model, taken under the master's lock.
-                while !finished.isSet {
-                    usleep(2_000)
-                    let done = engineStartSteps + threads.completedSteps, seconds = now()
-                    report(done, seconds: seconds, loss: .nan)
-                    if evaluations.due(steps: done, seconds: seconds) {
-                        var progress: [WorkerProgress] = []
-                        threads.withMaster {
-                            snapshot.copy(from: engine.master.model(settings.engine.method))
-                            progress = threads.published
-                        }
-                        log(try appendRecord(model: snapshot, seconds: seconds, wall: seconds, communication: nil, workers: progress))
-                    }
-                    if checkpoints.due(now: wall()) { pause.set() }
-                }
-                group.wait()          // after this the workers' state may be read freely
-                if let sig = StopSignal.pending {
-                    try writeCheckpoint(wall: clock())
-                    return .interrupted(signal: sig)
-                }
-                guard pause.isSet else { break }
-                try writeCheckpoint(wall: clock())
-            }
-            let end = clock()
-            log(try recordModel(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0))
-            try writeCheckpoint(wall: clock())
-        }
-        return .completed
+    /// What the progress display is told: worker steps in total against the target, and the images per second of
+    /// the run's own clock (virtual on the simulator).
+    package func progress(done: Int, seconds: Double, loss: Double) -> TrainingProgress {
+        let samples = done * settings.batch
+        return TrainingProgress(step: done, targetSteps: targetSteps, epoch: Double(samples) / Double(data.train.count),
+                                epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
+                                imagesPerSecond: Double(samples) / max(seconds, 1e-9), virtualTime: settings.backend == .simulated)
+    }
+
+    /// The final evaluation, unless the last record already holds this state (a resumed run that had finished).
+    package func recordFinal(seconds: Double, wall: Double, communication: Double?, log: (MetricRecord) -> Void) throws {
+        guard records.last?.step != totalSteps else { return }
+        log(try recordModel(seconds: seconds, wall: wall, communication: communication))
     }
 
     /// Seconds of one worker step on this machine (median of 3, after one warm-up), on a copy of worker 0.
-    private func measureStep() throws -> Double {
+    package func measureStep() throws -> Double {
         let w = engine.workers[0]
         let x = FlatBuffer<Float>(copying: w.parameters), g = FlatBuffer<Float>(count: x.count)
         let saved = w.objective.randomState

@@ -4,6 +4,7 @@
 // turns, each activation being τ consecutive steps (the paper's section 4 scheme); the virtual clock then shows
 // what p devices would have taken.
 
+import Elastic
 import Training
 
 public struct VirtualCosts: Codable, Equatable, Sendable {
@@ -15,17 +16,10 @@ public struct VirtualCosts: Codable, Equatable, Sendable {
     }
 }
 
-public enum SimulatedSchedule: String, Codable, Sendable {
-    /// Workers in virtual-time order (equal costs: one step each in turn).
-    case clock
-    /// Workers in turn, τ steps per activation.
-    case roundRobin = "round-robin"
-}
-
 public final class SimulatedBackend<Scalar: NetworkScalar> {
     public let engine: ParallelEngine<Scalar>
     public let costs: VirtualCosts
-    public let schedule: SimulatedSchedule
+    public let schedule: Schedule
     /// Each worker's virtual time, and the time of the last event processed.
     public private(set) var workerTimes: [Double]
     public private(set) var now = 0.0
@@ -33,7 +27,9 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     public private(set) var communicationTime = 0.0
     private var nextRoundRobin = 0
 
-    public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: SimulatedSchedule = .clock) {
+    /// `schedule` is clock or round-robin (`Schedule.simulatorRuns`).
+    public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: Schedule = .clock) {
+        precondition(schedule.simulatorRuns, "the simulator runs clock or round-robin order")
         self.engine = engine
         self.costs = costs
         self.schedule = schedule

@@ -96,6 +96,8 @@ extension WorkerState {
             communicated = true
         case .admm, .syncEasgd:
             preconditionFailure("\(s.method.rawValue) is stepped by ParallelEngine (it needs every worker's state)")
+        case .sgd, .msgd, .asgd, .mvasgd:
+            preconditionFailure("\(s.method.rawValue) is a sequential method (SequentialOptimizer)")
         }
         if communicated { exchanges += 1 }
         clock += 1

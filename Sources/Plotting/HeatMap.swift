@@ -14,12 +14,13 @@ public struct HeatMapPanel: Sendable {
     public var maxValue: Double
     /// Optional CSV (header line; x in column 1, y in column 2) of boundary points drawn over the map.
     public var boundaryCSV: String?
-    /// Optional gnuplot expressions in x to draw as dashed curves, with their titles.
-    public var curves: [(expression: String, title: String)]
+    /// Optional reference curves drawn dashed over the map: CSV files (header line; x in column 1, y in
+    /// column 2), with their titles.
+    public var curves: [(csv: String, title: String)]
 
     public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
                 minValue: Double, maxValue: Double, boundaryCSV: String? = nil,
-                curves: [(expression: String, title: String)] = []) {
+                curves: [(csv: String, title: String)] = []) {
         self.csv = csv
         self.title = title
         self.xLabel = xLabel
@@ -50,12 +51,14 @@ public enum HeatMap {
         for panel in panels {
             let below = max(1 - panel.minValue, 1e-300), above = max(panel.maxValue - 1, 1e-300)
             s.append("below = \(below); above = \(above)")
+            // A panel whose radii are all on one side of 1 shows only that side of the scale.
+            s.append("set cbrange [\(panel.minValue < 1 ? -1 : 0):\(panel.maxValue > 1 ? 1 : 0)]")
             s.append("twoslope(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
             s.append("set title \(Gnuplot.quote(panel.title))")
             s.append("set xlabel \(Gnuplot.quote(panel.logX ? "log_{10} " + panel.xLabel : panel.xLabel))")
             s.append("set ylabel \(Gnuplot.quote(panel.yLabel))")
-            // One panel: label the colour bar; several: the bar label would run into the next panel.
-            s.append(panels.count == 1 ? "set cblabel 'spectral radius {/Symbol r}(F)'" : "unset cblabel")
+            // Every colour bar carries its title (short beside a panel of several, which would otherwise collide).
+            s.append(panels.count == 1 ? "set cblabel 'spectral radius {/Symbol r}(F)'" : "set cblabel '{/Symbol r}(F)' offset -1,0")
             s.append(panel.boundaryCSV == nil && panel.curves.isEmpty ? "unset key" : "set key top right opaque box")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
             if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
@@ -69,10 +72,12 @@ public enum HeatMap {
             var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using \(x):2:(twoslope($3)) with image notitle"]
             if let boundary = panel.boundaryCSV {
                 let bx = panel.logX ? "(log10($1))" : "1"
-                plots.append("\(Gnuplot.quote(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.35 lc rgb 'black' title '{/Symbol r}(F) = 1 (traced)'")
+                plots.append("\(Gnuplot.quote(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.25 lc rgb 'black' title '{/Symbol r}(F) = 1 (traced)'")
             }
+            // Drawn last and wider than the traced points, so a curve that agrees with them stays visible.
             for curve in panel.curves {
-                plots.append("\(curve.expression) with lines dt 2 lw 2 lc rgb '#1b7837' title \(Gnuplot.quote(curve.title))")
+                let cx = panel.logX ? "(log10($1))" : "1"
+                plots.append("\(Gnuplot.quote(curve.csv)) skip 1 using \(cx):2 with lines dt (8,6) lw 3.5 lc rgb '#00c853' title \(Gnuplot.quote(curve.title))")
             }
             s.append("plot " + plots.joined(separator: ", \\\n     "))
         }

@@ -3,6 +3,7 @@
 //   "EASGDCKP" · UInt32 format version · UInt32 header length H · H bytes of JSON
 //   · the buffers' Float32 values in header order · UInt32 CRC-32 of everything before · "EASGDEND"
 
+import Records
 import CZlib
 import Foundation
 

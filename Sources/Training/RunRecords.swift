@@ -3,6 +3,7 @@
 // Both metrics files are rewritten atomically at each evaluation, so they never hold half a line and
 // always agree with each other.
 
+import Records
 import Foundation
 
 public enum Toolkit {
@@ -54,46 +55,60 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// One evaluation of the model.
+/// One evaluation of the model. Each field has one meaning in sequential and parallel runs alike.
 public struct MetricRecord: Equatable, Sendable {
+    /// Steps so far (worker steps in total for parallel runs), the images they used, and the epochs those make.
     public var step: Int
     public var samples: Int
     public var epoch: Double
-    /// Seconds spent training (evaluation and checkpoints excluded), and since the run started.
+    /// Seconds of the run's clock (training only for sequential runs; virtual on the simulator), and since the
+    /// run started.
     public var seconds: Double
     public var wallSeconds: Double
-    /// Mean minibatch loss since the previous evaluation (nil at step 0).
+    /// The evaluated model's loss on a fixed training subset (the first 1,000 training images, centre crop,
+    /// dropout off), comparable across evaluations and methods. Nil in records written before it existed.
     public var trainLoss: Double?
+    /// The mean of the recent minibatch losses: since the previous evaluation (one worker), or the workers' last
+    /// ones (p workers; stopped workers left out). Nil at the start.
+    public var minibatchLoss: Double?
     public var testLoss: Double
     public var testError: Double
     /// Parallel runs: exchanges with the master so far, and seconds the workers spent communicating (summed).
     public var exchanges: Int?
     public var communicationSeconds: Double?
-    /// Parallel runs: the mean of the live workers' last minibatch losses, as they reported them, and each
-    /// worker's steps so far.
-    public var workerLoss: Double?
+    /// Parallel runs: each worker's steps so far and its last minibatch loss (nil for a stopped worker).
     public var workerSteps: [Int]?
+    public var workerLoss: [Double?]?
 
-    static let csvHeader = "step,samples,epoch,seconds,wall_seconds,train_loss,test_loss,test_error,exchanges,communication_seconds,worker_loss,worker_steps"
+    /// The CSV header of a run's records; parallel runs add one column per worker.
+    static func csvHeader(workers: Int) -> [String] {
+        ["step", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
+         "exchanges", "communication_seconds"]
+            + (0..<workers).map { "worker_steps_\($0)" } + (0..<workers).map { "worker_loss_\($0)" }
+    }
+
+    private static func text(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "" } ?? "" }
+    private static func json(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
 
     var jsonLine: String {
-        let train = trainLoss.map { "\($0)" } ?? "null"
         var line = "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
-            + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(train),\"test_loss\":\(testLoss),\"test_error\":\(testError)"
+            + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(Self.json(trainLoss)),\"minibatch_loss\":\(Self.json(minibatchLoss)),"
+            + "\"test_loss\":\(testLoss),\"test_error\":\(testError)"
         if let exchanges { line += ",\"exchanges\":\(exchanges)" }
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
-        if let workerLoss { line += ",\"worker_loss\":\(workerLoss)" }
         if let workerSteps { line += ",\"worker_steps\":[\(workerSteps.map(String.init).joined(separator: ","))]" }
+        if let workerLoss { line += ",\"worker_loss\":[\(workerLoss.map { Self.json($0) }.joined(separator: ","))]" }
         return line + "}"
     }
 
-    var csvLine: String {
-        "\(step),\(samples),\(epoch),\(seconds),\(wallSeconds),\(trainLoss.map { "\($0)" } ?? ""),\(testLoss),\(testError),"
-            + "\(exchanges.map(String.init) ?? ""),\(communicationSeconds.map { "\($0)" } ?? ""),\(workerLoss.map { "\($0)" } ?? ""),"
-            + (workerSteps?.map(String.init).joined(separator: " ") ?? "")
+    func csvFields(workers: Int) -> [String] {
+        let steps = (0..<workers).map { k in workerSteps.flatMap { k < $0.count ? String($0[k]) : nil } ?? "" }
+        let losses = (0..<workers).map { k in workerLoss.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
+        return ["\(step)", "\(samples)", "\(epoch)", "\(seconds)", "\(wallSeconds)", Self.text(trainLoss), Self.text(minibatchLoss),
+                "\(testLoss)", "\(testError)", exchanges.map(String.init) ?? "", Self.text(communicationSeconds)] + steps + losses
     }
 
-    /// Parses one metrics.jsonl line.
+    /// Parses one metrics.jsonl line (also those of earlier versions, whose worker_loss was the workers' mean).
     init(jsonLine line: String) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw DataError("metrics.jsonl: unreadable line: \(line.prefix(80))")
@@ -103,35 +118,42 @@ public struct MetricRecord: Equatable, Sendable {
             guard let v = object[key], let d = Double("\(v)") else { throw DataError("metrics.jsonl: missing \(key)") }
             return d
         }
+        func optional(_ key: String) -> Double? { object[key].flatMap { $0 is NSNull ? nil : Double("\($0)") } }
         step = Int(try number("step"))
         samples = Int(try number("samples"))
         epoch = try number("epoch")
         seconds = try number("seconds")
         wallSeconds = try number("wall_seconds")
-        trainLoss = object["train_loss"] is NSNull ? nil : try number("train_loss")
+        trainLoss = optional("train_loss")
+        minibatchLoss = optional("minibatch_loss")
         testLoss = try number("test_loss")
         testError = try number("test_error")
         exchanges = object["exchanges"].flatMap { Int("\($0)") }
-        communicationSeconds = object["communication_seconds"].flatMap { Double("\($0)") }
-        workerLoss = object["worker_loss"].flatMap { Double("\($0)") }
+        communicationSeconds = optional("communication_seconds")
         workerSteps = (object["worker_steps"] as? [Any])?.compactMap { Int("\($0)") }
+        if let losses = object["worker_loss"] as? [Any] {
+            workerLoss = losses.map { $0 is NSNull ? nil : Double("\($0)") }
+        } else if let mean = optional("worker_loss") {
+            minibatchLoss = minibatchLoss ?? mean
+        }
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
-                testLoss: Double, testError: Double, exchanges: Int? = nil, communicationSeconds: Double? = nil,
-                workerLoss: Double? = nil, workerSteps: [Int]? = nil) {
-        self.workerSteps = workerSteps
-        self.exchanges = exchanges
-        self.communicationSeconds = communicationSeconds
-        self.workerLoss = workerLoss
+                minibatchLoss: Double?, testLoss: Double, testError: Double, exchanges: Int? = nil,
+                communicationSeconds: Double? = nil, workerSteps: [Int]? = nil, workerLoss: [Double?]? = nil) {
         self.step = step
         self.samples = samples
         self.epoch = epoch
         self.seconds = seconds
         self.wallSeconds = wallSeconds
         self.trainLoss = trainLoss
+        self.minibatchLoss = minibatchLoss
         self.testLoss = testLoss
         self.testError = testError
+        self.exchanges = exchanges
+        self.communicationSeconds = communicationSeconds
+        self.workerSteps = workerSteps
+        self.workerLoss = workerLoss
     }
 }
 
@@ -143,8 +165,10 @@ public enum RunFiles {
 
     public static func writeMetrics(_ records: [MetricRecord], to dir: String) throws {
         try AtomicFile.write(records.map { $0.jsonLine + "\n" }.joined(), to: metricsJSONL(dir))
-        try AtomicFile.write(([MetricRecord.csvHeader] + records.map(\.csvLine)).joined(separator: "\n") + "\n",
-                             to: metricsCSV(dir))
+        let workers = records.map { $0.workerSteps?.count ?? 0 }.max() ?? 0
+        var csv = CSV(header: MetricRecord.csvHeader(workers: workers))
+        for r in records { csv.row(r.csvFields(workers: workers)) }
+        try AtomicFile.write(csv.text, to: metricsCSV(dir))
     }
 
     /// The records of a run directory (metrics.jsonl).

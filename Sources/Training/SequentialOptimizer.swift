@@ -7,19 +7,15 @@
 
 import Elastic
 
-public enum SequentialMethod: String, Codable, CaseIterable, Sendable {
-    case sgd, msgd, asgd, mvasgd
-    public var averages: Bool { self == .asgd || self == .mvasgd }
-}
-
 public struct OptimizerSettings: Codable, Equatable, Sendable {
-    public var method: SequentialMethod
+    public var method: Algorithm
     public var learningRate: Double
     public var momentum: Double
     public var movingRate: Double
     public var weightDecay: Double
-    public init(method: SequentialMethod, learningRate: Double, momentum: Double = 0.99,
-                movingRate: Double = 0.001, weightDecay: Double = 1e-4) {
+    /// `method` is one of the sequential algorithms (`Algorithm.isSequential`).
+    public init(method: Algorithm, learningRate: Double, momentum: Double = TrainingDefaults.momentum,
+                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double = TrainingDefaults.weightDecay) {
         self.method = method
         self.learningRate = learningRate
         self.momentum = momentum
@@ -43,17 +39,17 @@ public final class SequentialOptimizer {
         self.settings = settings
         parameters = FlatBuffer(count: count)
         velocity = FlatBuffer(count: settings.method == .msgd ? count : 0)
-        average = FlatBuffer(count: settings.method.averages ? count : 0)
+        average = FlatBuffer(count: settings.method.evaluatesAverage ? count : 0)
         gradient = FlatBuffer(count: count)
         lookahead = FlatBuffer(count: settings.method == .msgd ? count : 0)
     }
 
     /// The model that is evaluated and saved: the average where there is one.
-    public var model: FlatBuffer<Float> { settings.method.averages ? average : parameters }
+    public var model: FlatBuffer<Float> { settings.method.evaluatesAverage ? average : parameters }
 
     /// Call once after the parameters are initialised (the average starts at x_0).
     public func start() {
-        if settings.method.averages { average.copy(from: parameters) }
+        if settings.method.evaluatesAverage { average.copy(from: parameters) }
     }
 
     /// One step on the objective's next sample (a CNN replica's next minibatch); returns its loss.
@@ -70,7 +66,7 @@ public final class SequentialOptimizer {
             LocalStep.addWeightDecay(gradient.pointer, parameters: lookahead.readOnly, decay: lambda)
             Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer,
                           lookaheadGradient: gradient.readOnly, learningRate: eta, momentum: delta)
-        case .sgd, .asgd, .mvasgd:
+        default:
             loss = replica.lossAndGradient(at: parameters, into: gradient)
             LocalStep.addWeightDecay(gradient.pointer, parameters: parameters.readOnly, decay: lambda)
             LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
@@ -90,7 +86,7 @@ public final class SequentialOptimizer {
     public var stateBuffers: [(name: String, buffer: FlatBuffer<Float>)] {
         var list = [("parameters", parameters)]
         if settings.method == .msgd { list.append(("velocity", velocity)) }
-        if settings.method.averages { list.append(("average", average)) }
+        if settings.method.evaluatesAverage { list.append(("average", average)) }
         return list
     }
 }

@@ -3,6 +3,7 @@
 // velocity, average, step counter, the data stream, the dropout stream, the running loss) is in the
 // checkpoint; the wall clock is the only thing that differs between an interrupted and a straight run.
 
+import Records
 import Dispatch
 import Elastic
 import Foundation
@@ -18,7 +19,8 @@ public enum RunOutcome: Equatable, Sendable {
 /// What the progress display is told after each step.
 public struct TrainingProgress: Sendable {
     public init(step: Int, targetSteps: Int?, epoch: Double, epochTarget: Double?, seconds: Double, minutesTarget: Double?,
-                recentLoss: Double, imagesPerSecond: Double) {
+                recentLoss: Double, imagesPerSecond: Double, virtualTime: Bool = false) {
+        self.virtualTime = virtualTime
         self.step = step
         self.targetSteps = targetSteps
         self.epoch = epoch
@@ -36,10 +38,12 @@ public struct TrainingProgress: Sendable {
     public var minutesTarget: Double?
     public var recentLoss: Double
     public var imagesPerSecond: Double
+    /// The seconds (and so the images per second) are the simulator's virtual time, not the machine's.
+    public var virtualTime: Bool
 }
 
 struct RunState: Codable {
-    var method: SequentialMethod
+    var method: Algorithm
     var parameterCount: Int
     var step: Int
     var samples: Int
@@ -60,6 +64,9 @@ public final class TrainingRun {
     public let replica: Replica
     public let optimizer: SequentialOptimizer
     public let evaluator: Evaluator
+    /// The model's loss on a fixed training subset (the first 1,000 training images, centre crop, dropout off),
+    /// the `train_loss` of every record, as in parallel runs.
+    public let trainEvaluator: Evaluator
     public private(set) var records: [MetricRecord] = []
     public private(set) var samples = 0
     public private(set) var trainingSeconds = 0.0
@@ -87,6 +94,7 @@ public final class TrainingRun {
         replica = Replica(spec: spec, stream: stream, seed: settings.seed)
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
+        trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
     }
@@ -114,7 +122,7 @@ public final class TrainingRun {
     }
 
     public var stepsPerEpoch: Int { replica.stream.batchesPerEpoch }
-    public var evalEvery: Int { settings.evalEvery ?? max(1, stepsPerEpoch / 4) }
+    public var evalEvery: Int { settings.evalEvery ?? max(1, stepsPerEpoch / TrainingDefaults.evaluationsPerEpoch) }
     public var step: Int { optimizer.step }
 
     /// The step at which the step and epoch budgets stop the run (nil: only the time budget applies).
@@ -222,11 +230,12 @@ public final class TrainingRun {
 
     private func evaluateRecord(wallSeconds: Double) -> MetricRecord {
         let (loss, error) = evaluator.evaluate(optimizer.model)
-        let train = lossCount > 0 ? lossSum / Double(lossCount) : nil
+        let minibatch = lossCount > 0 ? lossSum / Double(lossCount) : nil
         lossSum = 0
         lossCount = 0
-        return MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds,
-                            wallSeconds: wallSeconds, trainLoss: train, testLoss: loss, testError: error)
+        return MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds, wallSeconds: wallSeconds,
+                            trainLoss: trainEvaluator.evaluate(optimizer.model).loss, minibatchLoss: minibatch,
+                            testLoss: loss, testError: error)
     }
 
     // MARK: Files

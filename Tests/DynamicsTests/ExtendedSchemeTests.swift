@@ -6,12 +6,12 @@ import Foundation
 import NumericTesting
 import Testing
 
-let variants: [(method: Method, momentum: Double, tau: Int)] = [
+let variants: [(method: Algorithm, momentum: Double, tau: Int)] = [
     (.easgd, 0, 4), (.easgd, 0, 16), (.admm, 0, 3), (.eamsgd, 0, 1), (.eamsgd, 0.9, 1), (.eamsgd, 0.99, 2),
     (.eamsgd, 0.9, 4), (.downpour, 0, 1), (.downpour, 0, 5),
 ]
 
-func scheme(_ v: (method: Method, momentum: Double, tau: Int), p: Int, eta: Double, second: Double) -> any RoundRobinScheme {
+func scheme(_ v: (method: Algorithm, momentum: Double, tau: Int), p: Int, eta: Double, second: Double) -> any RoundRobinScheme {
     let coupling: Coupling = v.method == .admm ? .rho(second) : .alpha(second)
     return makeScheme(v.method, workers: p, eta: eta, coupling: coupling, h: 1, momentum: v.momentum, tau: v.tau)
 }

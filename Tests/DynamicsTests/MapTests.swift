@@ -1,4 +1,5 @@
 @testable import Dynamics
+import Elastic
 import NumericTesting
 import Testing
 

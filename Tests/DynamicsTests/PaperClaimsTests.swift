@@ -1,5 +1,6 @@
 // The paper's claims (a)–(c), quantitatively.
 @testable import Dynamics
+import Elastic
 import Foundation
 import NumericTesting
 import Testing

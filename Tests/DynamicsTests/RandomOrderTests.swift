@@ -10,7 +10,7 @@ import Testing
 @Test func reducedOperatorHasTheFullOperatorsRadius() throws {
     var rng = SplitMix64(seed: 5)
     let solver = EigenSolver(maxDimension: 64)
-    for v in [(Method.easgd, 0.0, 1), (.admm, 0.0, 1), (.eamsgd, 0.9, 1), (.downpour, 0.0, 2), (.easgd, 0.0, 3)] {
+    for v in [(Algorithm.easgd, 0.0, 1), (.admm, 0.0, 1), (.eamsgd, 0.9, 1), (.downpour, 0.0, 2), (.easgd, 0.0, 3)] {
         for p in [1, 2, 3] {
             for _ in 0..<8 {
                 let eta = (v.0 == .admm ? 0.01 : 1.5) * rng.nextUniform()
@@ -31,15 +31,15 @@ import Testing
 
 @Test func oneWorkerRandomOrderIsTheRoundRobinMapSquared() throws {
     let solver = EigenSolver(maxDimension: 16)
-    for method in [Method.easgd, .admm, .eamsgd] {
+    for method in [Algorithm.easgd, .admm, .eamsgd] {
         let scheme = makeScheme(method, workers: 1, eta: 0.3, coupling: method == .admm ? .rho(2) : .alpha(0.4), h: 1, momentum: 0.5)
         let perRound = try RandomOrderScheme(scheme).meanSquareRadiusPerRound(solver: solver)
         #expect(isClose(perRound, try solver.spectralRadius(of: scheme.probedRoundMap()), relative: 1e-9))
     }
 }
 
-@Test(arguments: [(Method.easgd, 0.6, 0.3), (.eamsgd, 0.2, 0.3), (.admm, 0.004, 3.0)])
-func secondMomentPredictionMatchesMonteCarlo(method: Method, eta: Double, second: Double) throws {
+@Test(arguments: [(Algorithm.easgd, 0.6, 0.3), (.eamsgd, 0.2, 0.3), (.admm, 0.004, 3.0)])
+func secondMomentPredictionMatchesMonteCarlo(method: Algorithm, eta: Double, second: Double) throws {
     let coupling: Coupling = method == .admm ? .rho(second) : .alpha(second)
     let scheme = makeScheme(method, workers: 3, eta: eta, coupling: coupling, h: 1, momentum: 0.5)
     let random = RandomOrderScheme(scheme)

@@ -10,8 +10,8 @@ let settings: [(p: Int, eta: Double, rho: Double, h: Double)] = [
     (1, 0.001, 2.5, 1), (2, 0.005, 0.3, 1), (3, 0.001, 2.5, 1), (3, 0.2, 4, 0.7), (5, 0.008, 9.5, 2.5), (8, 0.003, 1.1, 1),
 ]
 
-@Test(arguments: [Method.easgd, .admm])
-func closedFormEqualsProbedMap(method: Method) {
+@Test(arguments: [Algorithm.easgd, .admm])
+func closedFormEqualsProbedMap(method: Algorithm) {
     for s in settings {
         let scheme = makeScheme(method, workers: s.p, eta: s.eta, coupling: .rho(s.rho), h: s.h)
         for i in 0..<s.p {
@@ -21,8 +21,8 @@ func closedFormEqualsProbedMap(method: Method) {
     }
 }
 
-@Test(arguments: [Method.easgd, .admm])
-func cyclicStructureGivesEveryEigenvalue(method: Method) throws {
+@Test(arguments: [Algorithm.easgd, .admm])
+func cyclicStructureGivesEveryEigenvalue(method: Algorithm) throws {
     // Nonzero eigenvalues of F are exactly μ^p over the roots μ of the cyclic polynomial (F = (ΠG₁)^p).
     let solver = EigenSolver(maxDimension: 40)
     for s in settings {
@@ -48,8 +48,8 @@ func cyclicStructureGivesEveryEigenvalue(method: Method) throws {
     }
 }
 
-@Test(arguments: [Method.easgd, .admm])
-func fastRadiusMatchesDgeevOnRandomPoints(method: Method) throws {
+@Test(arguments: [Algorithm.easgd, .admm])
+func fastRadiusMatchesDgeevOnRandomPoints(method: Algorithm) throws {
     var rng = SplitMix64(seed: 7)
     let solver = EigenSolver(maxDimension: 40)
     var worst = 0.0

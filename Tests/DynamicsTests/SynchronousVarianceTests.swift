@@ -2,6 +2,7 @@
 // Monte-Carlo with the Elastic update code (within its confidence interval); the stability condition
 // against the eigenvalues; the large-p limit against the closed form at large p.
 @testable import Dynamics
+import Elastic
 import Foundation
 import NumericTesting
 import Testing

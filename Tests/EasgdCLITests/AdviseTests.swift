@@ -74,7 +74,7 @@ func sequentialStabilityIsOneWorkerEAMSGDWithoutCoupling(momentum: Double) throw
         q.exactGradient(at: $0, into: $1)
     }.topEigenvalue
     var checked = 0
-    for (method, momentum, etaHs) in [(SequentialMethod.sgd, 0.0, [1.8, 1.95, 2.05, 2.3]),
+    for (method, momentum, etaHs) in [(Algorithm.sgd, 0.0, [1.8, 1.95, 2.05, 2.3]),
                                       (.msgd, 0.9, [1.0, 1.3, 1.42, 1.7]),
                                       (.msgd, 0.5, [1.4, 1.45, 1.55, 1.8])] {
         for etaH in etaHs {

@@ -81,7 +81,15 @@ func expectWorkerReports(in dir: URL, sourceLocation: SourceLocation = #_sourceL
     #expect(record.workerSteps == workers.map(\.clock), sourceLocation: sourceLocation)
     let losses = workers.compactMap(\.lastLoss)
     let mean = losses.reduce(0, +) / Double(losses.count)
-    let reported = try #require(record.workerLoss, sourceLocation: sourceLocation)
+    // Each worker's own loss, one per worker, and their mean as the minibatch loss.
+    let each = try #require(record.workerLoss, sourceLocation: sourceLocation)
+    #expect(each.count == workers.count, sourceLocation: sourceLocation)
+    for (k, w) in workers.enumerated() {
+        if let l = w.lastLoss, let r = each[k] {
+            #expect(isClose(r, l, relative: 1e-6), "worker \(k): \(r) vs \(l)", sourceLocation: sourceLocation)
+        }
+    }
+    let reported = try #require(record.minibatchLoss, sourceLocation: sourceLocation)
     #expect(!losses.isEmpty && isClose(reported, mean, relative: 1e-6) && reported < 2.0, "\(reported) vs \(losses)",
             sourceLocation: sourceLocation)
 }
@@ -183,9 +191,11 @@ let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileM
 @Test(.enabled(if: mpirun != nil), arguments: ["easgd", "downpour", "mdownpour"])
 func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
     let dir = try temporaryDirectory().appendingPathComponent("run")
-    let (status, message) = try mpiRun(3, ["train", "--backend", "mpi", "--method", method, "--tau", "2", "--lr", "0.02",
-                                           "--momentum", "0.5", "--net", learnNet, "--batch", "32", "--steps", "60",
-                                           "--eval-every", "60", "--quiet", "--out", dir.path])
+    // Each method gets only the settings it takes: MDOWNPOUR its momentum (and τ = 1), the others τ = 2.
+    let own = method == "mdownpour" ? ["--momentum", "0.5"] : ["--tau", "2"]
+    let (status, message) = try mpiRun(3, ["train", "--backend", "mpi", "--method", method, "--lr", "0.02"] + own
+                                           + ["--net", learnNet, "--batch", "32", "--steps", "60",
+                                              "--eval-every", "60", "--quiet", "--out", dir.path])
     #expect(status == 0, "\(message)")         // every rank exited 0: the stop protocol ended the run
     let records = try RunFiles.readMetrics(dir.path)
     let first = try #require(records.first), last = try #require(records.last)

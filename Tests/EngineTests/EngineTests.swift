@@ -15,11 +15,13 @@ func quadratics<S: NetworkScalar>(_ p: Int, curvatures: [Double], minimizer: [Do
     (0..<p).map { QuadraticObjective<S>(curvatures: curvatures, minimizer: minimizer, noise: noise, seed: seed &+ UInt64($0)) }
 }
 
+// One algorithm value names both the map (Dynamics) and the run (Engine): no bridge between them.
 @Test(arguments: [
-    (Dynamics.Method.easgd, ParallelMethod.easgd, 0.0, 1), (.easgd, .easgd, 0.0, 4), (.eamsgd, .eamsgd, 0.9, 1),
-    (.eamsgd, .eamsgd, 0.5, 3), (.downpour, .downpour, 0.0, 1), (.downpour, .downpour, 0.0, 5), (.admm, .admm, 0.0, 1),
+    (Algorithm.easgd, 0.0, 1), (.easgd, 0.0, 4), (.eamsgd, 0.9, 1),
+    (.eamsgd, 0.5, 3), (.downpour, 0.0, 1), (.downpour, 0.0, 5), (.admm, 0.0, 1),
 ])
-func roundRobinEngineReproducesTheDynamicsTrajectory(theory: Dynamics.Method, method: ParallelMethod, momentum: Double, tau: Int) {
+func roundRobinEngineReproducesTheDynamicsTrajectory(method: Algorithm, momentum: Double, tau: Int) {
+    let theory = method
     let p = 3, h = 1.0, x0 = 1000.0
     let (eta, second): (Double, Double) = theory == .admm ? (0.001, 2.5) : (0.4, 0.3)
     let scheme = makeScheme(theory, workers: p, eta: eta, coupling: theory == .admm ? .rho(second) : .alpha(second), h: h,
@@ -30,7 +32,7 @@ func roundRobinEngineReproducesTheDynamicsTrajectory(theory: Dynamics.Method, me
     state[scheme.stateDimension - 1] = x0
 
     let settings = EngineSettings(method: method, workers: p, learningRate: eta, alpha: theory == .admm ? 0 : second,
-                                  tau: tau, momentum: momentum, rho: second)
+                                  tau: tau, momentum: momentum, weightDecay: 0, rho: second)
     let engine = ParallelEngine<Double>(settings: settings, objectives: quadratics(p, curvatures: [h], minimizer: [0]), initial: [x0])
     let simulator = SimulatedBackend(engine: engine, schedule: .roundRobin)
     let rounds = theory == .admm ? 3000 : 40
@@ -61,8 +63,8 @@ func roundRobinEngineReproducesTheDynamicsTrajectory(theory: Dynamics.Method, me
     #expect(engine.master.center.array == [3, 3])
 }
 
-@Test(arguments: ParallelMethod.allCases.filter { $0 != .admm })
-func everyMethodConvergesOnANoisyQuadratic(method: ParallelMethod) throws {
+@Test(arguments: Algorithm.allCases.filter { $0.isParallel && $0 != .admm })
+func everyMethodConvergesOnANoisyQuadratic(method: Algorithm) throws {
     let p = 4, curv = [0.5, 1, 2, 3.0], xStar = [1, -2, 0.5, 3.0], noise = 0.05
     // DOWNPOUR's pushes are stale by p − 1 others' updates: round-robin DOWNPOUR with p = 4 is unstable at
     // η·h_max·τ = 0.6 (easgd radius --method downpour --workers 4 --eta 0.6 --tau 1 > 1), so it gets a smaller
@@ -74,7 +76,7 @@ func everyMethodConvergesOnANoisyQuadratic(method: ParallelMethod) throws {
         #expect(radius < 1)
     }
     let settings = EngineSettings(method: method, workers: p, learningRate: eta, beta: 0.9, tau: tau,
-                                  momentum: method == .eamsgd || method == .mdownpour ? 0.5 : 0.99, movingRate: 0.05)
+                                  momentum: method == .eamsgd || method == .mdownpour ? 0.5 : 0.99, movingRate: 0.05, weightDecay: 0)
     let engine = ParallelEngine<Double>(settings: settings, objectives: quadratics(p, curvatures: curv, minimizer: xStar, noise: noise),
                                         initial: [0, 0, 0, 0])
     let start = zip(engine.master.model(method).array, xStar).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
@@ -100,7 +102,7 @@ func everyMethodConvergesOnANoisyQuadratic(method: ParallelMethod) throws {
     let p = 4, eta = 0.1, beta = 0.9, sigma = 2.0, steps = 30, replicas = 4000
     var sum = 0.0, sumSquares = 0.0
     for r in 0..<replicas {
-        let engine = ParallelEngine<Double>(settings: EngineSettings(method: .syncEasgd, workers: p, learningRate: eta, beta: beta),
+        let engine = ParallelEngine<Double>(settings: EngineSettings(method: .syncEasgd, workers: p, learningRate: eta, beta: beta, weightDecay: 0),
                                             objectives: quadratics(p, curvatures: [1], minimizer: [0], noise: sigma, seed: UInt64(r * 101)),
                                             initial: [1])
         SimulatedBackend(engine: engine).run(events: steps)
@@ -128,7 +130,7 @@ final class ConstantGradient: Objective {
 
 @Test func threadsBackendLosesNoUpdate() {
     let p = 4, steps = 5000, eta = 1.0 / 1024
-    let engine = ParallelEngine<Double>(settings: EngineSettings(method: .downpour, workers: p, learningRate: eta, tau: 1),
+    let engine = ParallelEngine<Double>(settings: EngineSettings(method: .downpour, workers: p, learningRate: eta, tau: 1, weightDecay: 0),
                                         objectives: (0..<p).map { _ in ConstantGradient() }, initial: [0])
     ThreadsBackend(engine: engine).run(stepsPerWorker: steps)
     #expect(engine.master.center[0] == -eta * Double(p * steps))
@@ -137,7 +139,7 @@ final class ConstantGradient: Objective {
 
 @Test func threadsBackendTrainsEASGD() {
     let p = 4, curv = [0.5, 2.0], xStar = [1.0, -1.0]
-    let engine = ParallelEngine<Float>(settings: EngineSettings(method: .easgd, workers: p, learningRate: 0.1, tau: 2),
+    let engine = ParallelEngine<Float>(settings: EngineSettings(method: .easgd, workers: p, learningRate: 0.1, tau: 2, weightDecay: 0),
                                        objectives: quadratics(p, curvatures: curv, minimizer: xStar, noise: 0.01),
                                        initial: [4, 4])
     ThreadsBackend(engine: engine).run(stepsPerWorker: 2000)
@@ -166,12 +168,12 @@ final class PoisonedQuadratic: Objective {
     }
 }
 
-@Test(arguments: [ParallelMethod.easgd, .eamsgd, .downpour, .mdownpour])
-func aPoisonedWorkerDoesNotPoisonTheCenter(method: ParallelMethod) {
+@Test(arguments: [Algorithm.easgd, .eamsgd, .downpour, .mdownpour])
+func aPoisonedWorkerDoesNotPoisonTheCenter(method: Algorithm) {
     let p = 3
     var objectives: [any Objective<Float>] = quadratics(2, curvatures: [1, 1], minimizer: [0.5, 0.5])
     objectives.insert(PoisonedQuadratic(after: 20), at: 1)
-    let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: p, learningRate: 0.1, tau: 1, momentum: 0.5),
+    let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: p, learningRate: 0.1, tau: 1, momentum: 0.5, weightDecay: 0),
                                        objectives: objectives, initial: [2, 2])
     SimulatedBackend(engine: engine).run(events: 600)
     #expect(engine.stopped.map(\.worker) == [1])
@@ -183,7 +185,7 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: ParallelMethod) {
 
 @Test func simulatedRunsAreBitIdentical() {
     func run() -> [UInt32] {
-        let engine = ParallelEngine<Float>(settings: EngineSettings(method: .eamsgd, workers: 5, learningRate: 0.05, tau: 3, momentum: 0.9),
+        let engine = ParallelEngine<Float>(settings: EngineSettings(method: .eamsgd, workers: 5, learningRate: 0.05, tau: 3, momentum: 0.9, weightDecay: 0),
                                            objectives: quadratics(5, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 77),
                                            initial: [0, 0])
         SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.25)).run(events: 777)
@@ -192,12 +194,12 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: ParallelMethod) {
     #expect(run() == run())
 }
 
-@Test(arguments: [ParallelMethod.easgd, .eamsgd, .adownpour, .mdownpour])
-func simulatedRunResumedFromACheckpointIsBitIdentical(method: ParallelMethod) throws {
+@Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour])
+func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws {
     func build() -> SimulatedBackend<Float> {
         var objectives: [any Objective<Float>] = quadratics(3, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 5)
         objectives.insert(PoisonedQuadratic(after: 50), at: 2)       // a worker stops before the checkpoint
-        let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: 4, learningRate: 0.05, tau: 3, momentum: 0.6),
+        let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: 4, learningRate: 0.05, tau: 3, momentum: 0.6, weightDecay: 0),
                                            objectives: objectives, initial: [0, 0])
         return SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.3))
     }

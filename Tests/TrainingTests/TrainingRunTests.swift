@@ -15,7 +15,7 @@ let fashionSlice: DataSplit = {
 
 let tinyNet = "(1,28)C(4,24)P(4,12)D(16,1)S(10,1)"
 
-func settings(_ method: SequentialMethod, steps: Int) -> TrainingSettings {
+func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
     TrainingSettings(net: tinyNet, netSpec: tinyNet, data: "fashion-mnist",
                      optimizer: OptimizerSettings(method: method, learningRate: 0.01, momentum: 0.9, movingRate: 0.05),
                      batch: 32, seed: 7, budget: Budget(steps: steps), evalEvery: 10, checkpointEveryMinutes: 60)
@@ -76,8 +76,8 @@ func settings(_ method: SequentialMethod, steps: Int) -> TrainingSettings {
         for k in z.indices { #expect(isClose(Double(run.optimizer.average[k]), z[k], relative: 1e-5, absolute: 1e-7)) }
     }
 
-    @Test(arguments: [SequentialMethod.msgd, .asgd])
-    func interruptedAndResumedRunEqualsAStraightRun(method: SequentialMethod) throws {
+    @Test(arguments: [Algorithm.msgd, .asgd])
+    func interruptedAndResumedRunEqualsAStraightRun(method: Algorithm) throws {
         let straightDir = try temporaryDirectory("straight")
         let splitDir = try temporaryDirectory("split")
         defer {

@@ -3,12 +3,31 @@
 
 import Foundation
 
+/// A file that could not be written, read or moved into place.
+public struct FileError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let directory = splitPath(path).directory
         let temporary = path + ".tmp-\(getpid())"
+        try writeDurably(data, to: temporary, reporting: path)
+        guard rename(temporary, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError("\(path): cannot rename into place (\(why))")
+        }
+        syncDirectory(directory)
+    }
+
+    /// Writes `data` to `path` (created or truncated) and fsyncs it; on failure removes it and throws.
+    public static func writeDurably(_ data: Data, to path: String, reporting name: String? = nil) throws {
+        let temporary = path
+        let path = name ?? path
         let fd = open(temporary, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw DataError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw FileError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
         var ok = true
         data.withUnsafeBytes { raw in
             var offset = 0
@@ -22,14 +41,13 @@ public enum AtomicFile {
         if !ok || fsync(fd) != 0 {
             close(fd)
             unlink(temporary)
-            throw DataError("\(path): write failed (\(reason))")
+            throw FileError("\(path): write failed (\(reason))")
         }
         close(fd)
-        guard rename(temporary, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw DataError("\(path): cannot rename into place (\(why))")
-        }
+    }
+
+    /// fsync a directory after a rename into it, so the new name survives a crash.
+    public static func syncDirectory(_ directory: String) {
         let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }

@@ -4,8 +4,9 @@
 // output matches any number of lines.
 
 import Foundation
+import Records
 
-struct NotebookCell {
+public struct NotebookCell {
     var command: String
     var expected: String?
     /// Line range of the recorded output block's body, for `--update`.
@@ -13,12 +14,12 @@ struct NotebookCell {
     var line: Int
 }
 
-struct Notebook {
+public struct Notebook {
     var lines: [String]
     var cells: [NotebookCell]
     var relativeTolerance: Double
 
-    init(text: String) throws {
+    public init(text: String) throws {
         lines = text.components(separatedBy: "\n")
         cells = []
         relativeTolerance = 1e-6
@@ -56,7 +57,7 @@ struct Notebook {
     }
 
     /// Compare an actual output with the recorded one; nil if they agree, else the first difference.
-    static func difference(expected: String, actual: String, relativeTolerance: Double) -> String? {
+    public static func difference(expected: String, actual: String, relativeTolerance: Double) -> String? {
         let want = expected.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let got = actual.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return match(want[...], got[...], relativeTolerance)
@@ -76,7 +77,7 @@ struct Notebook {
         return match(want.dropFirst(), got.dropFirst(), rtol)
     }
 
-    static func compareLine(_ want: String, _ got: String, _ rtol: Double) -> String? {
+    public static func compareLine(_ want: String, _ got: String, _ rtol: Double) -> String? {
         let a = tokens(want), b = tokens(got)
         guard a.count == b.count else { return "expected '\(want)', got '\(got)'" }
         for (x, y) in zip(a, b) {
@@ -93,7 +94,7 @@ struct Notebook {
     }
 
     /// Words and numbers: split at whitespace and at the punctuation that surrounds numbers in our output.
-    static func tokens(_ s: String) -> [String] {
+    public static func tokens(_ s: String) -> [String] {
         var out: [String] = []
         var current = ""
         for ch in s {
@@ -125,4 +126,49 @@ func runCell(_ command: String, directory: String, binDirectory: String) throws 
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
+}
+
+/// Runs a notebook's cells in order in a fresh temporary directory, with `binDirectory` first on PATH, and
+/// compares each output with the recorded one (or, with `update`, records the outputs instead, atomically).
+/// `report` sees one line per cell. Returns how many cells passed and failed.
+public func checkNotebook(_ file: String, update: Bool, binDirectory: String,
+                          report: (String) -> Void) throws -> (passed: Int, failed: Int) {
+    let text = try String(contentsOfFile: file, encoding: .utf8)
+    var notebook = try Notebook(text: text)
+    guard !notebook.cells.isEmpty else { throw OutputError("\(file) has no ```sh cells") }
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-notebook-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+
+    var failures = 0
+    var replacements: [(Range<Int>, String)] = []
+    for cell in notebook.cells {
+        let (output, status) = try runCell(cell.command, directory: work.path, binDirectory: binDirectory)
+        let first = cell.command.split(separator: "\n").first.map(String.init) ?? ""
+        if update {
+            if let lines = cell.outputLines { replacements.append((lines, output.trimmingCharacters(in: .newlines))) }
+            continue
+        }
+        if status != 0 {
+            failures += 1
+            report("FAIL line \(cell.line): \(first): exit status \(status)")
+        } else if let expected = cell.expected,
+                  let problem = Notebook.difference(expected: expected, actual: output, relativeTolerance: notebook.relativeTolerance) {
+            failures += 1
+            report("FAIL line \(cell.line): \(first): \(problem)")
+        } else {
+            report("ok   line \(cell.line): \(first)")
+        }
+    }
+    if update {
+        for (range, output) in replacements.sorted(by: { $0.0.lowerBound > $1.0.lowerBound }) {
+            notebook.lines.replaceSubrange(range, with: output.components(separatedBy: "\n"))
+        }
+        let transaction = OutputTransaction()
+        try transaction.write(notebook.lines.joined(separator: "\n"), to: file)
+        try transaction.commit()
+        report("updated \(replacements.count) outputs in \(file)")
+        return (replacements.count, 0)
+    }
+    return (notebook.cells.count - failures, failures)
 }

@@ -2,46 +2,27 @@
 // PREFIX.png; used by `easgd map` and `easgd compare`.
 
 import Dynamics
+import Elastic
 import Foundation
 import Plotting
+import Records
 
-/// The validated settings of one map.
-struct MapOptions {
-    var method: Method
-    var workers: Int
-    var eta: ParameterRange
-    var second: ParameterRange
-    var secondKind: CouplingAxis
-    var grid: GridSize
-    var h: Double
-    var logEta: Bool
-    var momentum: Double = 0
-    var tau: Int = 1
-    var schedule: Schedule = .roundRobin
-
-    var spec: StabilityMapSpec {
-        StabilityMapSpec(method: method, workers: workers, h: h,
-                         eta: GridAxis(lower: eta.lower, upper: eta.upper, count: grid.etaPoints, logarithmic: logEta),
-                         second: GridAxis(lower: second.lower, upper: second.upper, count: grid.secondPoints),
-                         secondKind: secondKind, momentum: momentum, tau: tau, schedule: schedule)
-    }
+public struct ComputedMap {
+    public var map: StabilityMap
+    public var boundary: [BoundaryPoint]
+    public var boundarySeconds: Double
 }
 
-struct ComputedMap {
-    var map: StabilityMap
-    var boundary: [BoundaryPoint]
-    var boundarySeconds: Double
-}
-
-func computeMap(_ options: MapOptions) throws -> ComputedMap {
-    let map = try StabilityMap.compute(options.spec)
+/// The map on every core, and its boundary traced to 1e-10 relative.
+public func computeMap(_ spec: StabilityMapSpec) throws -> ComputedMap {
+    let map = try StabilityMap.compute(spec)
     let start = Date()
     let boundary = try map.traceBoundary()
     return ComputedMap(map: map, boundary: boundary, boundarySeconds: Date().timeIntervalSince(start))
 }
 
 /// The symbol of a map's second axis, for labels.
-func symbol(_ kind: CouplingAxis) -> String {
+public func symbol(_ kind: CouplingAxis) -> String {
     switch kind {
     case .rho: "{/Symbol r}"
     case .alpha: "{/Symbol a}"
@@ -49,7 +30,7 @@ func symbol(_ kind: CouplingAxis) -> String {
     }
 }
 
-func title(_ spec: StabilityMapSpec) -> String {
+public func title(_ spec: StabilityMapSpec) -> String {
     var parts = ["\(spec.method.name), \(spec.schedule == .random ? "random order" : "round-robin"), p = \(spec.workers)"]
     if spec.method == .eamsgd { parts.append("{/Symbol d} = \(spec.momentum)") }
     if spec.secondKind != .tau && spec.tau != 1 { parts.append("{/Symbol t} = \(spec.tau)") }
@@ -58,7 +39,7 @@ func title(_ spec: StabilityMapSpec) -> String {
 }
 
 /// Stage the CSV files of a computed map; returns the panel that draws it.
-func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTransaction) throws -> HeatMapPanel {
+public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTransaction) throws -> HeatMapPanel {
     let map = computed.map, spec = map.spec
     let etas = map.etaValues, seconds = map.secondValues
     var csv = CSV(header: ["eta", spec.secondKind.rawValue, "radius"])
@@ -74,12 +55,12 @@ func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTr
     }
     let boundaryTemporary = try transaction.write(boundaryCSV.text, to: prefix + "-boundary.csv")
 
-    var curves: [(expression: String, title: String)] = []
-    if spec.method == .easgd && spec.secondKind == .alpha && spec.tau == 1 && spec.schedule == .roundRobin {
-        // The paper's condition, drawn independently of the computed radii: α = (4 − 2ηh)/(4 − ηh).
-        let x = spec.eta.logarithmic ? "(10**x)" : "x"
-        curves.append((expression: "(\(x) * \(spec.h) <= 2 ? (4 - 2 * \(x) * \(spec.h)) / (4 - \(x) * \(spec.h)) : 1/0)",
-                       title: "paper: {/Symbol a} = (4 - 2{/Symbol h}h)/(4 - {/Symbol h}h)"))
+    var curves: [(csv: String, title: String)] = []
+    if let curve = PaperCurves.easgdCondition(for: spec) {
+        // The paper's condition, computed independently of the radii and drawn over them.
+        var data = CSV(header: ["eta", "alpha"])
+        for point in curve.points { try data.row([point.x, point.y]) }
+        curves.append((csv: try transaction.scratch(data.text, beside: prefix), title: curve.title))
     }
     return HeatMapPanel(csv: csvTemporary, title: title(spec),
                         xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
@@ -87,7 +68,9 @@ func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTr
                         boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
 }
 
-func mapSummary(_ computed: ComputedMap) -> JSON {
+/// The map's JSON summary: every setting that determined it, and the quantities under the toolkit's keys
+/// (`spectral_radius` names ρ(F) everywhere; here its range over the grid).
+public func mapSummary(_ computed: ComputedMap) -> JSON {
     let map = computed.map, spec = map.spec
     func axis(_ a: GridAxis) -> JSON {
         .object([("lo", .number(a.lower)), ("hi", .number(a.upper)), ("points", .integer(a.count)), ("log", .bool(a.logarithmic))])
@@ -99,13 +82,12 @@ func mapSummary(_ computed: ComputedMap) -> JSON {
         ("momentum", .number(spec.momentum)),
         ("tau", .integer(spec.tau)),
         ("schedule", .string(spec.schedule.rawValue)),
-        ("radius", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)" : "spectral radius of the round map")),
+        ("quantity", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)" : "spectral radius of the round map")),
         ("eta", axis(spec.eta)),
         (spec.secondKind.rawValue, axis(spec.second)),
         ("grid_points", .integer(map.radii.count)),
         ("unstable_fraction", .number(map.unstableFraction)),
-        ("max_radius", .number(map.maxRadius)),
-        ("min_radius", .number(map.minRadius)),
+        ("spectral_radius", .object([("min", .number(map.minRadius)), ("max", .number(map.maxRadius))])),
         ("boundary_points", .integer(computed.boundary.count)),
         ("timing", .object([
             ("map_seconds", .number(map.seconds)),
@@ -121,7 +103,7 @@ func mapSummary(_ computed: ComputedMap) -> JSON {
 
 /// Render a figure into a staged file. Returns a warning (gnuplot missing or failing) instead of throwing,
 /// so the data already staged are still committed.
-func stageFigure(_ path: String, transaction: OutputTransaction, _ script: (String) -> String) -> String? {
+public func stageFigure(_ path: String, transaction: OutputTransaction, _ script: (String) -> String) -> String? {
     let temporary = transaction.stage(path)
     do {
         try Gnuplot.run(script: script(temporary))

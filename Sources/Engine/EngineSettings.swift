@@ -1,4 +1,5 @@
-// The parallel methods of the paper (section 3 and the experiments of section 5), and their settings.
+// The settings of the parallel methods (section 3 and the experiments of section 5); the methods themselves are
+// `Algorithm`s (Elastic), and each below is a few calls into the `Elastic` rules:
 //   easgd        Algorithm 1: when τ divides the worker's clock, it and the master move towards each other by
 //                α(x_i − x̃) (one difference, applied to both); the local step uses the gradient at the
 //                pre-exchange point.
@@ -10,19 +11,11 @@
 //   sync-easgd   every worker steps, then x_i −= α(x_i − x̃) and x̃ += αΣ_i(x_i − x̃), all from one time step.
 //   admm         round-robin linearized ADMM (quadratic objective; section 4's chaotic example).
 
-public enum ParallelMethod: String, CaseIterable, Codable, Sendable {
-    case easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour
-    case syncEasgd = "sync-easgd"
-    case admm
-
-    /// The model that is evaluated and saved: the master's average for the A/MVA variants, else the center.
-    public var evaluatesAverage: Bool { self == .adownpour || self == .mvadownpour }
-    public var usesVelocity: Bool { self == .eamsgd }
-    public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour }
-}
+import Elastic
+import Training
 
 public struct EngineSettings: Codable, Equatable, Sendable {
-    public var method: ParallelMethod
+    public var method: Algorithm
     public var workers: Int
     public var learningRate: Double
     /// The elastic moving rate α (EASGD, EAMSGD, sync-EASGD).
@@ -33,12 +26,14 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var momentum: Double
     /// The constant rate of MVADOWNPOUR's average.
     public var movingRate: Double
+    /// λ of the objective's λ/2‖x‖² (given always: a network's is `TrainingDefaults.weightDecay`, a quadratic's 0).
     public var weightDecay: Double
     /// ADMM's ρ.
     public var rho: Double
 
-    public init(method: ParallelMethod, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = 0.9,
-                tau: Int = 1, momentum: Double = 0.99, movingRate: Double = 0.001, weightDecay: Double = 0, rho: Double = 1) {
+    public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
+                tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,
+                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double, rho: Double = TrainingDefaults.rho) {
         precondition(workers >= 1 && tau >= 1)
         self.method = method
         self.workers = workers

@@ -1,0 +1,105 @@
+// The parallel engine on F(x) = ½Σ_j h_j (x_j − 1)² with Gaussian gradient noise, on the simulated backend: the
+// records of the center's loss and distance, the growth rate per round of ln‖x̃ − x*‖, and (for a noiseless
+// one-dimensional round-robin run) the same scheme's ln ρ(F) from `Dynamics`, so that theory and engine meet.
+
+import Dynamics
+import Elastic
+import Engine
+import Foundation
+import Records
+import Training
+
+public struct QuadraticRun {
+    public var settings: EngineSettings
+    public var curvatures: [Double]
+    public var sigma: Double
+    public var x0: Double
+    /// clock or round-robin.
+    public var schedule: Schedule
+    public var steps: Int
+    /// Record every this many worker steps in total (default: 200 records).
+    public var evalEvery: Int?
+    public var seed: UInt64
+
+    public init(settings: EngineSettings, curvatures: [Double], sigma: Double, x0: Double, schedule: Schedule, steps: Int,
+                evalEvery: Int?, seed: UInt64) {
+        self.settings = settings
+        self.curvatures = curvatures
+        self.sigma = sigma
+        self.x0 = x0
+        self.schedule = schedule
+        self.steps = steps
+        self.evalEvery = evalEvery
+        self.seed = seed
+    }
+
+    /// Nil if the run can go, else why not.
+    public var problem: String? {
+        if settings.method.needsEveryWorkerAtOnce && settings.method == .admm && schedule != .roundRobin {
+            return "admm runs round-robin: add --schedule round-robin"
+        }
+        if !settings.method.isParallel { return "\(settings.method.rawValue) is a sequential method; train-quadratic runs p workers and a master" }
+        if !schedule.simulatorRuns { return "--schedule \(schedule.rawValue): the simulator runs clock or round-robin order" }
+        return nil
+    }
+
+    public struct Result {
+        /// metrics.csv: step, virtual_seconds, center_loss, center_distance, exchanges.
+        public var csv: String
+        /// The least-squares growth of ln‖x̃ − x*‖ per round of p activations (of τ steps each) over the second
+        /// half of the records.
+        public var growthPerRound: Double?
+        /// ln ρ(F) and ρ(F) of the same scheme from `Dynamics`, where one exists (noiseless, one-dimensional,
+        /// round-robin, a method with a round map).
+        public var theory: (lnRadius: Double, radius: Double)?
+        /// Worker steps in total after which the center left the double range.
+        public var overflowAt: Int?
+        public var stopped: [(worker: Int, clock: Int, reason: String)]
+    }
+
+    public func run() throws -> Result {
+        let n = curvatures.count, workers = settings.workers, method = settings.method
+        let objectives: [any Objective<Double>] = (0..<workers).map {
+            QuadraticObjective<Double>(curvatures: curvatures, minimizer: Array(repeating: 1, count: n), noise: sigma,
+                                       seed: SplitMix64.derived(from: seed, stream: UInt64($0)).state)
+        }
+        let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: Array(repeating: x0, count: n))
+        let simulator = SimulatedBackend(engine: engine, schedule: schedule)
+        let stepsPerEvent = method == .syncEasgd ? workers : (schedule == .roundRobin ? settings.tau : 1)
+        let events = (steps * workers + stepsPerEvent - 1) / stepsPerEvent
+        let every = max(1, evalEvery ?? max(1, steps * workers / 200))
+        var csv = CSV(header: ["step", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
+        var points: [(x: Double, y: Double)] = []
+        var lastRecorded = -1, overflowAt: Int? = nil
+        func total() -> Int { engine.workers.reduce(0) { $0 + $1.clock } }
+        func recordNow() throws {
+            let c = engine.master.model(method)
+            var loss = 0.0, dist = 0.0
+            for j in 0..<n { let d = c[j] - 1; loss += 0.5 * curvatures[j] * d * d; dist += d * d }
+            guard loss.isFinite, dist.isFinite else { overflowAt = overflowAt ?? total(); return }
+            csv.row([String(total()), try number(simulator.now), try number(loss), try number(dist.squareRoot()),
+                     String(engine.workers.reduce(0) { $0 + $1.exchanges })])
+            if dist > 0 { points.append((Double(total()), 0.5 * log(dist))) }
+            lastRecorded = total()
+        }
+        try recordNow()
+        for _ in 0..<events {
+            simulator.run(events: 1)
+            if total() - max(lastRecorded, 0) >= every { try recordNow() }
+            if overflowAt != nil || engine.aliveWorkers == 0 { break }
+        }
+        if total() != lastRecorded { try recordNow() }
+
+        let slope = leastSquaresSlope(Array(points.suffix(max(points.count / 2, 2))))
+        var theory: (Double, Double)? = nil
+        if schedule == .roundRobin, sigma == 0, n == 1, method.hasRoundRobinMap {
+            let scheme = makeScheme(method, workers: workers, eta: settings.learningRate,
+                                    coupling: method == .admm ? .rho(settings.rho) : .alpha(settings.alpha),
+                                    h: curvatures[0], momentum: settings.momentum, tau: settings.tau)
+            let radius = try scheme.spectralRadiusFromCyclicStructure(solver: EigenSolver(maxDimension: scheme.stateDimension))
+            theory = (log(radius), radius)
+        }
+        return Result(csv: csv.text, growthPerRound: slope.map { $0 * Double(workers * settings.tau) }, theory: theory,
+                      overflowAt: overflowAt, stopped: engine.stopped)
+    }
+}

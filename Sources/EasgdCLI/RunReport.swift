@@ -1,0 +1,170 @@
+// What `easgd train` shows of a run: the settings at its start, a progress bar, a line per evaluation, and a
+// summary at its end. Sequential and parallel runs are shown alike; virtual time is labelled as such.
+
+import Records
+import ArgumentParser
+import Elastic
+import Engine
+import Foundation
+import Training
+
+struct RunReport {
+    var quiet: Bool
+
+    // MARK: One worker
+
+    func finish(_ run: TrainingRun, resumed: Bool) throws {
+        let s = run.settings, o = s.optimizer
+        printError((resumed ? "resuming \(run.directory) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs))): " : "training: ")
+                   + settingsLine(method: o.method, workers: 1, eta: o.learningRate, momentum: o.momentum, alpha: nil, tau: nil,
+                                  movingRate: o.movingRate, seed: s.seed, backend: nil, net: s.net, data: run.data.train.name)
+                   + "; \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
+        let bar = ProgressBar(enabled: !quiet)
+        let outcome = try run.run(progress: { bar.update($0) }, log: { record in
+            bar.clear()
+            if !quiet { print(describe(record, virtual: false)); fflush(nil) }
+        })
+        bar.clear()
+        switch outcome {
+        case .completed:
+            if let last = run.records.last {
+                printError(String(format: "done: step %d, epoch %.2f, %.1f s of training (%.0f img/s); test error final %.2f%%, best %.2f%%; run in %@",
+                                  last.step, last.epoch, last.seconds, Double(last.samples) / max(last.seconds, 1e-9),
+                                  last.testError * 100, bestError(run.records) * 100, run.directory))
+            }
+        case .interrupted(let sig):
+            printError("stopped by signal \(sig) at step \(run.step); checkpoint written; continue with: easgd train --resume \(run.directory)")
+            throw ExitCode(128 + sig)
+        case let .diverged(step, reason, lastCheckpointStep):
+            throw OutputError("training diverged at step \(step): \(reason); the last good checkpoint (step \(lastCheckpointStep)) is kept in \(RunFiles.checkpoint(run.directory))")
+        }
+    }
+
+    // MARK: p workers
+
+    func finish(_ driver: any BackendDriver, resumed: Bool, _ make: () throws -> ParallelTrainingRun) throws {
+        let bar = ProgressBar(enabled: !quiet)
+        var virtual = false
+        let observer = RunObserver(
+            started: { run in
+                let s = run.settings, e = s.engine
+                virtual = s.backend == .simulated
+                printError((resumed ? "resuming \(run.directory) at \(run.totalSteps) worker steps: " : "training: ")
+                           + settingsLine(method: e.method, workers: e.workers, eta: e.learningRate, momentum: e.momentum,
+                                          alpha: e.alpha, tau: e.tau, movingRate: e.movingRate, seed: s.seed, backend: s.backend,
+                                          net: s.net, data: run.data.train.name)
+                           + "; \(s.steps) steps per worker")
+            },
+            progress: { bar.update($0) },
+            record: { r in
+                bar.clear()
+                if !quiet { print(describe(r, virtual: virtual)); fflush(nil) }
+            })
+        let start = Date()
+        guard let (run, outcome) = try driver.run(make, observer: observer) else { return }   // an MPI worker rank
+        bar.clear()
+        let status = summary(run, outcome, wall: Date().timeIntervalSince(start))
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Prints how a parallel run ended; returns the exit status (0, 1 when every worker stopped, 128 + signal).
+    func summary(_ run: ParallelTrainingRun, _ outcome: RunOutcome, wall: Double) -> Int32 {
+        for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
+        if case .interrupted(let sig) = outcome {
+            let again = run.settings.backend == .mpi ? "mpirun -np \(run.settings.engine.workers + 1) easgd train" : "easgd train"
+            printError("stopped by signal \(sig); the whole system is checkpointed; continue with: \(again) --resume \(run.directory)")
+            return 128 + sig
+        }
+        if run.engine.aliveWorkers == 0 {
+            printError("easgd: every worker stopped (non-finite loss or parameters); see the lines above")
+            return 1
+        }
+        guard let last = run.records.last else { return 0 }
+        let p = run.settings.engine.workers
+        let perWorker = last.workerSteps.map { steps in Set(steps).count == 1 ? "\(steps[0])" : steps.map(String.init).joined(separator: "/") }
+            ?? "\(last.step / p)"
+        var line = String(format: "done: %@ steps per worker (%d in all), %.1f s wall (this process), ", perWorker, last.step, wall)
+        if run.settings.backend == .simulated {
+            line += String(format: "%.1f s virtual (%.0f virtual img/s)", last.seconds, Double(last.samples) / max(last.seconds, 1e-9))
+        } else {
+            line += String(format: "%.0f img/s", Double(last.samples) / max(last.seconds, 1e-9))
+        }
+        line += String(format: "; test error final %.2f%%, best %.2f%%; run in %@", last.testError * 100,
+                       bestError(run.records) * 100, run.directory)
+        printError(line)
+        return 0
+    }
+
+    // MARK: Lines
+
+    /// The settings that determine a run, each only where its method takes it.
+    func settingsLine(method: Algorithm, workers: Int, eta: Double, momentum: Double, alpha: Double?, tau: Int?,
+                      movingRate: Double, seed: UInt64, backend: Backend?, net: String, data: String) -> String {
+        var parts = ["method \(method.rawValue)", "p = \(workers)"]
+        if method.takes(.tau), let tau { parts.append("τ = \(tau)") }
+        parts.append("η = \(eta)")
+        if method.takes(.momentum) { parts.append("δ = \(momentum)") }
+        if method.takes(.alpha), let alpha { parts.append("α = \(alpha) (β = \(alpha * Double(workers)))") }
+        if method.takes(.movingRate) { parts.append("moving rate \(movingRate)") }
+        parts.append("seed \(seed)")
+        if let backend { parts.append("backend \(backend.rawValue)") }
+        parts.append("net \(net)")
+        parts.append("data \(data)")
+        return parts.joined(separator: ", ")
+    }
+
+    func describe(_ r: MetricRecord, virtual: Bool) -> String {
+        let train = r.trainLoss.map { String(format: "%.4f", $0) } ?? "-"
+        let minibatch = r.minibatchLoss.map { String(format: "%.4f", $0) } ?? "-"
+        var line = String(format: "step %7d  epoch %6.2f  %8.1f s%@  train loss %@  minibatch loss %@  test loss %.4f  test error %6.2f%%",
+                          r.step, r.epoch, r.seconds, virtual ? " (virtual)" : "", train, minibatch, r.testLoss, r.testError * 100)
+        if let exchanges = r.exchanges { line += "  exchanges \(exchanges)" }
+        return line
+    }
+
+    func bestError(_ records: [MetricRecord]) -> Double { records.map(\.testError).min() ?? .nan }
+}
+
+/// A one-line progress bar on standard error, drawn only on a terminal, at most a few times a second.
+final class ProgressBar {
+    private let enabled: Bool
+    private var lastDraw = 0.0
+    private var drawn = false
+    private let started = Date()
+
+    init(enabled: Bool) {
+        self.enabled = enabled && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["CI"] == nil
+    }
+
+    func update(_ p: TrainingProgress) {
+        guard enabled else { return }
+        let now = Date().timeIntervalSince1970
+        guard now - lastDraw >= 0.25 else { return }
+        lastDraw = now
+        var fraction: Double? = nil
+        if let target = p.targetSteps { fraction = Double(p.step) / Double(max(target, 1)) }
+        if let minutes = p.minutesTarget { fraction = max(fraction ?? 0, p.seconds / (minutes * 60)) }
+        let width = 24
+        let done = min(fraction ?? 0, 1)
+        let filled = Int((done * Double(width)).rounded(.down))
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let loss = p.recentLoss.isFinite ? String(format: "%.4f", p.recentLoss) : "-"
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = done > 0.001 ? clock(elapsed * (1 - done) / done) : "-"
+        let line = String(format: "\r[%@] %5.1f%%  %@ elapsed, ETA %@  step %d  epoch %.2f  loss %@  %.0f %@img/s ",
+                          bar, done * 100, clock(elapsed), eta, p.step, p.epoch, loss, p.imagesPerSecond, p.virtualTime ? "virtual " : "")
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    private func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+
+    func clear() {
+        guard drawn else { return }
+        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 120) + "\r").utf8))
+        drawn = false
+    }
+}

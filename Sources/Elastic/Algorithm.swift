@@ -1,0 +1,92 @@
+// The one vocabulary of the toolkit: every algorithm the paper names, and what each one is. Dynamics (the
+// round-robin maps), Engine (the parallel runs), sequential training and the CLI all speak it; a setting or a
+// command that does not apply to an algorithm is refused from what is stated here, and nowhere else.
+//
+//   sgd          x ← x − η(g(x) + λx)                                        (p = 1)
+//   msgd         Nesterov momentum δ                                          (p = 1)
+//   asgd         sgd, evaluated at the running mean of the iterates           (p = 1)
+//   mvasgd       sgd, evaluated at a moving average with a constant rate      (p = 1)
+//   easgd        Algorithm 1: every τ steps x_i and x̃ move towards each other by α(x_i − x̃)
+//   eamsgd       Algorithm 2: the same exchange, local Nesterov momentum δ
+//   downpour     τ local steps accumulated, pushed to the center, the center pulled
+//   mdownpour    τ = 1; Nesterov momentum δ at the master
+//   adownpour    downpour plus the master's running average
+//   mvadownpour  downpour plus the master's moving average with a constant rate
+//   sync-easgd   every worker steps at once, then one elastic exchange of all of them
+//   admm         round-robin linearized ADMM with penalty ρ (the quadratic of section 4)
+
+public enum Algorithm: String, CaseIterable, Codable, Sendable {
+    case sgd, msgd, asgd, mvasgd
+    case easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour
+    case syncEasgd = "sync-easgd"
+    case admm
+
+    /// The hyper-parameters an algorithm can take besides the learning rate η.
+    public enum HyperParameter: String, CaseIterable, Sendable {
+        /// Nesterov momentum δ.
+        case momentum
+        /// The elastic moving rate α (or β = pα).
+        case alpha
+        /// ADMM's penalty ρ (the coupling of its map; α = ηρ for the elastic methods' maps).
+        case rho
+        /// The communication period τ.
+        case tau
+        /// The constant rate of a moving average.
+        case movingRate = "moving-rate"
+    }
+
+    /// As the paper writes it.
+    public var name: String {
+        switch self {
+        case .syncEasgd: "synchronous EASGD"
+        default: rawValue.uppercased()
+        }
+    }
+
+    /// One worker and no master (the p = 1 references of the paper).
+    public var isSequential: Bool { [.sgd, .msgd, .asgd, .mvasgd].contains(self) }
+    /// p workers and a master.
+    public var isParallel: Bool { !isSequential }
+
+    /// The hyper-parameters this algorithm takes besides η.
+    public var hyperParameters: Set<HyperParameter> {
+        switch self {
+        case .sgd, .asgd: []
+        case .msgd: [.momentum]
+        case .mvasgd: [.movingRate]
+        case .easgd, .syncEasgd: [.alpha, .tau]
+        case .eamsgd: [.alpha, .tau, .momentum]
+        case .downpour, .adownpour: [.tau]
+        case .mvadownpour: [.tau, .movingRate]
+        case .mdownpour: [.momentum]
+        case .admm: [.rho, .tau]
+        }
+    }
+
+    public func takes(_ parameter: HyperParameter) -> Bool { hyperParameters.contains(parameter) }
+
+    /// Every worker must be stepped at the same moment (one synchronous step, or a fixed round-robin order),
+    /// so only a backend that schedules every worker itself (the simulator) can run it.
+    public var needsEveryWorkerAtOnce: Bool { self == .syncEasgd || self == .admm }
+
+    /// Trains a network (ADMM runs on the quadratic objective only).
+    public var trainsNetworks: Bool { self != .admm }
+
+    /// Has a round-robin round map on the quadratic (section 4) and, from it, a random-order second-moment map.
+    public var hasRoundRobinMap: Bool { [.easgd, .eamsgd, .downpour, .admm].contains(self) }
+
+    /// Couples each worker to the center (a map over (η, ρ) or (η, α)); DOWNPOUR maps over (η, τ) instead.
+    public var hasCoupling: Bool { takes(.alpha) || takes(.rho) }
+
+    /// The model that is evaluated and saved is an average of the iterates (the master's for the A/MVA variants).
+    public var evaluatesAverage: Bool { [.asgd, .mvasgd, .adownpour, .mvadownpour].contains(self) }
+    /// Each worker keeps a velocity (EAMSGD), or the single optimizer does (MSGD).
+    public var usesVelocity: Bool { self == .eamsgd || self == .msgd }
+    /// The worker accumulates its steps and pushes them (the DOWNPOUR family without master momentum).
+    public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour }
+
+    /// Every algorithm with a property, in declaration order, for help texts and errors.
+    public static func names(where include: (Algorithm) -> Bool) -> String {
+        allCases.filter(include).map(\.rawValue).joined(separator: ", ")
+    }
+}

@@ -1,0 +1,65 @@
+// The one seam between a parallel training run and the machinery that runs it. Each backend owns its drive
+// loop: the tester's evaluation schedule, the periodic and the signal checkpoints, and how it ends. The CLI
+// (or any caller) makes one call, `driver.run(...)`; which algorithms a backend can run is stated once, here.
+//   simulated  one thread, a virtual clock of p devices (SimulatedDriver.swift)
+//   threads    one thread per worker, a tester on the caller's thread (ThreadsDriver.swift)
+//   mpi        rank 0 the master and tester, ranks 1…p the workers (EngineMPI's MPIDriver)
+
+import Records
+import Elastic
+import Training
+
+public enum Backend: String, Codable, CaseIterable, Sendable {
+    case simulated, threads, mpi
+
+    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks.
+    public func canRun(_ method: Algorithm) -> Bool { self == .simulated || !method.needsEveryWorkerAtOnce }
+
+    /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
+    public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
+
+    /// Refuses a method this backend cannot run, with the reason.
+    public func check(_ method: Algorithm) throws {
+        guard canRun(method) else {
+            throw SettingsError("\(method.rawValue) needs every worker at once, so only the simulated backend runs it (not \(rawValue))")
+        }
+    }
+}
+
+/// What a caller sees of a run while it goes: its start, the progress after each step, and each evaluation.
+public struct RunObserver {
+    public var started: (ParallelTrainingRun) -> Void
+    public var progress: (TrainingProgress) -> Void
+    public var record: (MetricRecord) -> Void
+
+    public init(started: @escaping (ParallelTrainingRun) -> Void = { _ in },
+                progress: @escaping (TrainingProgress) -> Void = { _ in },
+                record: @escaping (MetricRecord) -> Void = { _ in }) {
+        self.started = started
+        self.progress = progress
+        self.record = record
+    }
+}
+
+public protocol BackendDriver {
+    var backend: Backend { get }
+    /// Runs the parallel run that `make` builds (a new one or a resumed one), in this process's role, until
+    /// every live worker has taken its steps or a stop signal arrives (then the whole system is checkpointed).
+    /// Returns the run and how it ended, or nil in a process that only serves a run driven elsewhere (an MPI
+    /// worker rank).
+    func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)?
+}
+
+extension BackendDriver {
+    /// The common case: build the run here and drive it here.
+    func drive(_ make: () throws -> ParallelTrainingRun, observer: RunObserver,
+               _ loop: (ParallelTrainingRun) throws -> RunOutcome) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+        let run = try make()
+        guard run.settings.backend == backend else {
+            throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run, not a \(backend.rawValue) one")
+        }
+        observer.started(run)
+        ComputeThreads.set(1)        // one compute thread per worker
+        return (run, try loop(run))
+    }
+}

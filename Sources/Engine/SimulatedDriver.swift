@@ -1,0 +1,45 @@
+// The simulated backend's drive loop: one event at a time on the virtual clock; the tester evaluates at the
+// frontier every worker has reached; checkpoints hold the simulator's clocks, so a resumed run is bit-identical.
+
+import Dispatch
+import Training
+
+public struct SimulatedDriver: BackendDriver {
+    public init() {}
+    public var backend: Backend { .simulated }
+
+    public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+        try drive(make, observer: observer) { run in
+            let settings = run.settings, engine = run.engine
+            let start = DispatchTime.now().uptimeNanoseconds
+            func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            let computeSeconds = try settings.computeSeconds ?? run.measureStep()
+            run.computeSeconds = computeSeconds
+            try run.writeConfig(measuredComputeSeconds: computeSeconds)
+            let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
+                                       schedule: settings.schedule)
+            if let clocks = run.restoredSimulator { sim.simulatorState = clocks }
+            let checkpoint = RunFiles.checkpoint(run.directory)
+            try run.startRecords(log: observer.record)
+            var evaluations = run.evaluationSchedule()
+            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
+            while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
+                if checkpoints.due(now: wall()) { try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count) }
+                if let sig = StopSignal.pending {
+                    try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count)
+                    return .interrupted(signal: sig)
+                }
+                sim.run(events: 1)
+                let live = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
+                observer.progress(run.progress(done: run.totalSteps, seconds: sim.now,
+                                               loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count)))
+                if evaluations.due(steps: run.totalSteps, seconds: sim.frontier) {
+                    observer.record(try run.recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
+                }
+            }
+            try run.recordFinal(seconds: sim.now, wall: wall(), communication: sim.communicationTime, log: observer.record)
+            try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count)
+            return .completed
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// The threads backend's drive loop: one thread per worker, and the tester on the caller's thread, which
+// evaluates a snapshot of the model taken under the master's lock. A checkpoint needs every worker between two
+// steps, so for one the tester pauses them all, writes it, and lets them go on. Time is the wall clock.
+
+import Dispatch
+import Foundation
+import Training
+
+public struct ThreadsDriver: BackendDriver {
+    public init() {}
+    public var backend: Backend { .threads }
+
+    public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+        try drive(make, observer: observer) { run in
+            let settings = run.settings, engine = run.engine
+            let start = DispatchTime.now().uptimeNanoseconds
+            func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            let engineStartSteps = run.totalSteps
+            try run.writeConfig(measuredComputeSeconds: nil)
+            let threads = ThreadsBackend(engine: engine)
+            let before = run.wallClockAtStart
+            func now() -> Double { before.elapsed + wall() }
+            func clock() -> WallClock {
+                WallClock(elapsed: now(), communication: (before.communication ?? 0) + threads.communicationSeconds.reduce(0, +))
+            }
+            try run.startRecords(log: observer.record)
+            var evaluations = run.evaluationSchedule()
+            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
+            let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
+            let steps = settings.steps, target = run.targetSteps
+            var loss = Double.nan, lossRead = -1.0
+            while true {
+                let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
+                DispatchQueue.global().async(group: group) {
+                    threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil || pause.isSet })
+                    finished.set()
+                }
+                while !finished.isSet {
+                    usleep(2_000)
+                    let done = engineStartSteps + threads.completedSteps, seconds = now()
+                    if seconds - lossRead >= 0.25 {         // the workers' own losses, a few times a second
+                        var published: [WorkerProgress] = []
+                        threads.withMaster { published = threads.published }
+                        let finite = published.map(\.loss).filter(\.isFinite)
+                        loss = finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+                        lossRead = seconds
+                    }
+                    observer.progress(run.progress(done: done, seconds: seconds, loss: loss))
+                    // The state after the last step is evaluated once every worker has joined (below).
+                    if done < target, evaluations.due(steps: done, seconds: seconds) {
+                        var progress: [WorkerProgress] = []
+                        threads.withMaster {
+                            snapshot.copy(from: engine.master.model(settings.engine.method))
+                            progress = threads.published
+                        }
+                        observer.record(try run.appendRecord(model: snapshot, seconds: seconds, wall: seconds, communication: nil,
+                                                             workers: progress))
+                    }
+                    if checkpoints.due(now: wall()) { pause.set() }
+                }
+                group.wait()          // after this the workers' state may be read freely
+                if let sig = StopSignal.pending {
+                    try run.writeCheckpoint(wall: clock())
+                    return .interrupted(signal: sig)
+                }
+                guard pause.isSet else { break }
+                try run.writeCheckpoint(wall: clock())
+            }
+            let end = clock()
+            try run.recordFinal(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0, log: observer.record)
+            try run.writeCheckpoint(wall: clock())
+            return .completed
+        }
+    }
+}

@@ -1,0 +1,207 @@
+// A training request as a user gives it (every field optional, as on the command line), its validation, and the
+// settings it resolves to with the defaults of `TrainingDefaults`. The CLI parses into it and calls `validate()`
+// and `plan()`; nothing else restates a default or a rule.
+
+import Records
+import Elastic
+import Foundation
+import Training
+
+public struct TrainRequest: Sendable, Equatable {
+    public var method: Algorithm?
+    public var net: String?
+    public var data: String?
+    public var learningRate: Double?
+    public var momentum: Double?
+    public var movingRate: Double?
+    public var weightDecay: Double?
+    public var batch: Int?
+    public var epochs: Double?
+    public var minutes: Double?
+    /// Steps (per worker, for the parallel methods).
+    public var steps: Int?
+    public var seed: UInt64?
+    public var evalEvery: EvaluationInterval?
+    public var checkpointEveryMinutes: Double?
+    public var threads: Int?
+    // The parallel methods.
+    public var workers: Int?
+    public var tau: Int?
+    public var alpha: Double?
+    public var beta: Double?
+    public var backend: Backend?
+    /// The simulator's order: clock or round-robin.
+    public var schedule: Schedule?
+    public var computeSeconds: Double?
+    public var communicationSeconds: Double?
+    /// A new run directory, or one to resume.
+    public var out: String?
+    public var resume: String?
+
+    public init() {}
+
+    /// Under mpirun, the ranks it started (P + 1): p of a new MPI run. Only rank 0 reads or writes the run
+    /// directory (`isMPIWorkerRank` skips the checks that need it).
+    public var mpiWorldSize: Int? = nil
+    public var isMPIWorkerRank = false
+
+    /// The settings a parallel run may not change on --resume, and those a sequential one may not.
+    private var parallelGiven: [(String, Bool)] {
+        [("--workers", workers != nil), ("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil),
+         ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
+         ("--communication-seconds", communicationSeconds != nil)]
+    }
+
+    /// The backend the run uses: the one given, else the preferred one for its method.
+    public var resolvedBackend: Backend? { backend ?? method.map(Backend.preferred(for:)) }
+
+    public func validate() throws {
+        if let learningRate { try check(learningRate, "--lr", .positive) }
+        if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
+        if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
+        if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
+        if let batch { guard batch >= 1, batch <= 4096 else { throw SettingsError("--batch must be between 1 and 4096 (got \(batch))") } }
+        if let epochs { try check(epochs, "--epochs", .positive) }
+        if let minutes { try check(minutes, "--minutes", .positive) }
+        if let steps { guard steps >= 1 else { throw SettingsError("--steps must be positive (got \(steps))") } }
+        if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
+        if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
+        if let resume {
+            let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
+                                           ("--lr", learningRate != nil), ("--momentum", momentum != nil),
+                                           ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
+                                           ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
+                                           ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil)]
+            if let given = parallelGiven.first(where: \.1) {
+                throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps may be given)")
+            }
+            if let given = fixed.first(where: \.1) {
+                throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
+            }
+            guard isMPIWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
+                throw SettingsError("\(resume) holds no checkpoint.bin to resume from")
+            }
+            return
+        }
+        guard let out else { throw SettingsError("give --out RUN_DIR (or --resume RUN_DIR)") }
+        guard let method else { throw SettingsError("give --method (\(Algorithm.names { $0.trainsNetworks }))") }
+        guard method.trainsNetworks else {
+            throw SettingsError("\(method.rawValue) runs on the quadratic objective only: use easgd train-quadratic")
+        }
+        guard learningRate != nil else { throw SettingsError("give the learning rate --lr") }
+        if method.isParallel {
+            try validateParallel(method)
+        } else {
+            if let given = parallelGiven.first(where: \.1) {
+                throw SettingsError("\(given.0) applies to the parallel methods (\(Algorithm.names { $0.isParallel && $0.trainsNetworks })), not \(method.rawValue)")
+            }
+            if evalEvery?.seconds != nil {
+                throw SettingsError("--eval-every in seconds applies to the parallel methods; give a step count for \(method.rawValue)")
+            }
+            guard epochs != nil || minutes != nil || steps != nil else {
+                throw SettingsError("give a budget: --epochs, --minutes or --steps")
+            }
+        }
+        if let momentum, !method.takes(.momentum) {
+            throw SettingsError("--momentum applies to \(Algorithm.names { $0.takes(.momentum) }), not \(method.rawValue)")
+        }
+        if let movingRate, !method.takes(.movingRate) {
+            _ = movingRate
+            throw SettingsError("--moving-rate applies to \(Algorithm.names { $0.takes(.movingRate) }), not \(method.rawValue)")
+        }
+        // Under mpirun only rank 0 writes the run directory; the other ranks must not race it.
+        if !isMPIWorkerRank && FileManager.default.fileExists(atPath: RunFiles.config(out)) {
+            throw SettingsError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
+        }
+        try OutputPath.checkParent(of: out, for: "--out")
+    }
+
+    private func validateParallel(_ method: Algorithm) throws {
+        if let workers { guard workers >= 1, workers <= 64 else { throw SettingsError("--workers must be between 1 and 64 (got \(workers))") } }
+        if let tau {
+            guard method.takes(.tau) else { throw SettingsError("--tau applies to \(Algorithm.names { $0.takes(.tau) && $0.trainsNetworks }); \(method.rawValue) exchanges every step") }
+            guard tau >= 1, tau <= 100_000 else { throw SettingsError("--tau must be between 1 and 100000 (got \(tau))") }
+        }
+        if alpha != nil || beta != nil, !method.takes(.alpha) {
+            throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
+        }
+        if alpha != nil && beta != nil { throw SettingsError("give only one of --alpha or --beta (beta = p * alpha)") }
+        if let alpha { try check(alpha, "--alpha", .nonNegative); guard alpha <= 1 else { throw SettingsError("--alpha must be at most 1 (got \(alpha))") } }
+        if let beta { try check(beta, "--beta", .nonNegative) }
+        if let computeSeconds { try check(computeSeconds, "--compute-seconds", .positive) }
+        if let communicationSeconds { try check(communicationSeconds, "--communication-seconds", .nonNegative) }
+        let backend = resolvedBackend ?? .threads
+        if backend != .simulated, let given = [("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
+                                               ("--communication-seconds", communicationSeconds != nil)].first(where: \.1) {
+            throw SettingsError("\(given.0) applies to the simulated backend: add --backend simulated")
+        }
+        if let schedule, !schedule.simulatorRuns {
+            throw SettingsError("--schedule \(schedule.rawValue): the simulator runs clock or round-robin order")
+        }
+        try backend.check(method)
+        guard steps != nil, epochs == nil, minutes == nil else {
+            throw SettingsError("parallel runs take their budget as --steps (per worker)")
+        }
+        if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - 1 {
+            throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (P + 1 = \(workers + 1))")
+        }
+    }
+
+    /// What to run, with every default filled in. Call after `validate()`.
+    public enum Plan: Equatable {
+        case sequential(TrainingSettings, directory: String)
+        case resumeSequential(directory: String, budget: Budget, threads: Int?)
+        case parallel(ParallelRunSettings, directory: String)
+        case resumeParallel(directory: String, steps: Int?)
+    }
+
+    public func plan() throws -> Plan {
+        if let resume {
+            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps) }
+            if try ParallelTrainingRun.readConfig(resume) != nil {
+                guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
+                return .resumeParallel(directory: resume, steps: steps)
+            }
+            return .resumeSequential(directory: resume, budget: Budget(epochs: epochs, minutes: minutes, steps: steps), threads: threads)
+        }
+        guard let method, let out, let learningRate else { throw SettingsError("give --method, --lr and --out") }
+        let data = data ?? TrainingDefaults.data
+        let net = net ?? TrainingDefaults.net(for: data)
+        let spec = try NetSpec(parsing: net)
+        if method.isSequential {
+            let optimizer = OptimizerSettings(method: method, learningRate: learningRate, momentum: momentum ?? TrainingDefaults.momentum,
+                                              movingRate: movingRate ?? TrainingDefaults.movingRate,
+                                              weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
+            return .sequential(TrainingSettings(net: net, netSpec: spec.text, data: data, optimizer: optimizer,
+                                                batch: batch ?? TrainingDefaults.batch, seed: seed ?? TrainingDefaults.seed,
+                                                budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
+                                                evalEvery: evalEvery?.steps,
+                                                checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
+                                                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount),
+                               directory: out)
+        }
+        let backend = resolvedBackend ?? .threads
+        let p = backend == .mpi ? (mpiWorldSize.map { $0 - 1 } ?? workers ?? TrainingDefaults.workers) : (workers ?? TrainingDefaults.workers)
+        guard let steps else { throw SettingsError("parallel runs take their budget as --steps (per worker)") }
+        let engine = EngineSettings(method: method, workers: p, learningRate: learningRate, alpha: alpha,
+                                    beta: beta ?? TrainingDefaults.beta, tau: tau ?? TrainingDefaults.tau,
+                                    momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
+                                    weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
+        let settings = ParallelRunSettings(
+            engine: engine, net: net, netSpec: spec.text, data: data, batch: batch ?? TrainingDefaults.batch,
+            seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
+            communicationSeconds: communicationSeconds ?? 0, steps: steps,
+            evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
+            checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes)
+        return .parallel(settings, directory: out)
+    }
+
+    enum Sign { case positive, nonNegative }
+    private func check(_ v: Double, _ name: String, _ sign: Sign) throws {
+        guard v.isFinite else { throw SettingsError("\(name) must be a finite number (got \(v))") }
+        switch sign {
+        case .positive: guard v > 0 else { throw SettingsError("\(name) must be positive (got \(v))") }
+        case .nonNegative: guard v >= 0 else { throw SettingsError("\(name) must not be negative (got \(v))") }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+// The library side of the commands: the paper's curves as data, checked against their formulas at points
+// worked by hand, and the quadratic engine run against the closed-form round map.
+
+import Analysis
+import Dynamics
+import Elastic
+import Engine
+import Foundation
+import NumericTesting
+import Testing
+
+@Test func easgdConditionCurveIsThePapersFormula() throws {
+    let spec = StabilityMapSpec(method: .easgd, workers: 3, eta: GridAxis(lower: 0, upper: 2.4, count: 5),
+                                second: GridAxis(lower: 0, upper: 1.2, count: 5), secondKind: .alpha)
+    let curve = try #require(PaperCurves.easgdCondition(for: spec, samples: 5))
+    // η = 0, 0.6, 1.2, 1.8 (2.4 > 2 is left out): α = (4 − 2η)/(4 − η) by hand: 1, 2.8/3.4, 1.6/2.8, 0.4/2.2.
+    let expected = [1.0, 2.8 / 3.4, 1.6 / 2.8, 0.4 / 2.2]
+    #expect(curve.points.count == 4)
+    for (point, want) in zip(curve.points, expected) { #expect(isClose(point.y, want, relative: 1e-14)) }
+    // Not EASGD over (η, α) with τ = 1, round-robin: no curve.
+    var other = spec
+    other.tau = 4
+    #expect(PaperCurves.easgdCondition(for: other) == nil)
+}
+
+@Test func synchronousBoundaryIsTheAppendixFormula() {
+    let curve = PaperCurves.synchronousBoundary(workers: 1, extent: 2, samples: 2)
+    // p = 1: β = (4 − 2x)/(4 − x); at x = 1: 2/3, at x = 2: 0.
+    #expect(curve.points.count == 2)
+    #expect(isClose(curve.points[0].y, 2.0 / 3.0, relative: 1e-14) && curve.points[1].y == 0)
+}
+
+@Test func quadraticRunGrowsAtTheRoundMapsRate() throws {
+    // The paper's chaotic ADMM (p = 3, η = 0.001, ρ = 2.5) run by the engine: the fitted growth per round must
+    // equal ln ρ(F) of the closed-form map computed independently by dgeev on the matrix product.
+    let settings = EngineSettings(method: .admm, workers: 3, learningRate: 0.001, weightDecay: 0, rho: 2.5)
+    let run = QuadraticRun(settings: settings, curvatures: [1], sigma: 0, x0: 1000, schedule: .roundRobin, steps: 20000,
+                           evalEvery: nil, seed: 1)
+    #expect(run.problem == nil)
+    let result = try run.run()
+    let scheme = makeScheme(.admm, workers: 3, eta: 0.001, coupling: .rho(2.5), h: 1)
+    let radius = try EigenSolver(maxDimension: scheme.stateDimension).spectralRadius(of: scheme.roundMap())
+    let theory = try #require(result.theory)
+    #expect(isClose(theory.radius, radius, relative: 1e-10))
+    #expect(isClose(try #require(result.growthPerRound), log(radius), relative: 0.05))
+    var clock = run
+    clock.schedule = .clock
+    #expect(clock.problem != nil)       // ADMM needs its round-robin order
+}
