@@ -93,7 +93,7 @@ public struct TrainRequest: Sendable, Equatable {
             try validateParallel(method)
         } else {
             if let given = parallelGiven.first(where: \.1) {
-                throw SettingsError("\(given.0) applies to the parallel methods (\(Algorithm.names { $0.isParallel && $0.trainsNetworks })), not \(method.rawValue)")
+                throw SettingsError("\(given.0) and the other parallel settings apply to the parallel methods (\(Algorithm.names { $0.isParallel && $0.trainsNetworks })), not \(method.rawValue)")
             }
             if evalEvery?.seconds != nil {
                 throw SettingsError("--eval-every in seconds applies to the parallel methods; give a step count for \(method.rawValue)")
