@@ -35,7 +35,7 @@ public struct QuadraticRun {
 
     /// Nil if the run can go, else why not.
     public var problem: String? {
-        if settings.method.needsEveryWorkerAtOnce && settings.method == .admm && schedule != .roundRobin {
+        if settings.method == .admm && schedule != .roundRobin {
             return "admm runs round-robin: add --schedule round-robin"
         }
         if !settings.method.isParallel { return "\(settings.method.rawValue) is a sequential method; train-quadratic runs p workers and a master" }

@@ -51,10 +51,10 @@ struct TrainCommand: ParsableCommand {
                                valueName: "method"))
     var method: Algorithm?
     @Option(help: "Workers p (parallel methods; default \(TrainingDefaults.workers); under mpirun the ranks − 1).") var workers: Int?
-    @Option(help: "Communication period τ (default \(TrainingDefaults.tau); not for mdownpour, which exchanges every step).") var tau: Int?
-    @Option(help: "Elastic moving rate α (easgd, eamsgd, sync-easgd; default β/p).") var alpha: Double?
+    @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
+    @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
-    @Option(help: "threads (default; sync-easgd: simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
+    @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
@@ -64,9 +64,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "fashion-mnist (default) or a data directory.") var data: String?
     @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double?
     @Option(name: [.customLong("momentum"), .customLong("delta")],
-            help: "Nesterov momentum δ for msgd, eamsgd, mdownpour (default \(TrainingDefaults.momentum); --delta is the same option).")
+            help: "Nesterov momentum δ of \(Algorithm.names { $0.takes(.momentum) }) (default \(TrainingDefaults.momentum); --delta is the same option).")
     var momentum: Double?
-    @Option(help: "Moving rate of mvasgd and mvadownpour (default \(TrainingDefaults.movingRate)).") var movingRate: Double?
+    @Option(help: "Moving rate of \(Algorithm.names { $0.takes(.movingRate) }) (default \(TrainingDefaults.movingRate)).") var movingRate: Double?
     @Option(help: "Weight decay λ (default \(TrainingDefaults.weightDecay)).") var weightDecay: Double?
     @Option(help: "Minibatch size (default \(TrainingDefaults.batch)).") var batch: Int?
     @Option(help: "Stop after this many epochs (sequential methods).") var epochs: Double?
@@ -107,22 +107,14 @@ struct TrainCommand: ParsableCommand {
         case .sequential(let settings, let directory):
             ComputeThreads.set(settings.threads)
             try report.finish(try TrainingRun(settings: settings, directory: directory), resumed: false)
-        case .resumeSequential(let directory, let budget, let threads):
-            // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
-            var saved = try RunFiles.readSettings(directory)
-            if let threads { saved.threads = threads }
-            if !budget.isEmpty { saved.budget = budget }
+        case .resumeSequential(let saved, let directory):
             ComputeThreads.set(saved.threads)
             try report.finish(try TrainingRun.resume(directory: directory, settings: saved), resumed: true)
         case .parallel(let settings, let directory):
             try report.finish(driver(settings.backend), resumed: false) {
                 try ParallelTrainingRun(settings: settings, directory: directory)
             }
-        case .resumeParallel(let directory, let steps):
-            let backend = MPIDriver.launched ? Backend.mpi : try ParallelTrainingRun.readConfig(directory)?.settings.backend ?? .threads
-            if backend == .mpi && !MPIDriver.launched {
-                throw SettingsError("\(directory) is an MPI run: continue it under mpirun (mpirun -np P+1 easgd train --resume \(directory))")
-            }
+        case .resumeParallel(let directory, let steps, let backend):
             try report.finish(driver(backend), resumed: true) {
                 try ParallelTrainingRun.resume(directory: directory, steps: steps)
             }

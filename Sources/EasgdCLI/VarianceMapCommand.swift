@@ -102,16 +102,19 @@ struct VarianceMapCommand: ParsableCommand {
 
         let transaction = OutputTransaction()
         try transaction.write(csv.text, to: out + ".csv")
-        let dir = splitPath(out).directory
         var panels: [ValueMapPanel] = []
-        for (k, panel) in panelTexts.enumerated() {
-            let path = (dir.isEmpty ? "" : dir + "/") + ".variance-panel-\(getpid())-\(k).csv"
-            try panel.text.write(toFile: path, atomically: false, encoding: .utf8)
-            let pp = Double(panel.p)
-            panels.append(ValueMapPanel(csv: path, title: "p = \(panel.p), t = \(panel.t.steps.map(String.init) ?? "∞")",
-                                        curves: [("x <= 2 ? (4 - 2*x)/(2*(1 + 1/\(pp)) - x) : 1/0", "stability boundary")]))
+        var boundaries: [Int: String] = [:]       // one curve file per p, shared by that row's panels
+        for panel in panelTexts {
+            if boundaries[panel.p] == nil {
+                let curve = PaperCurves.synchronousBoundary(workers: panel.p, extent: extent)
+                var data = CSV(header: ["eta_h", "beta"])
+                for point in curve.points { try data.row([point.x, point.y]) }
+                boundaries[panel.p] = try transaction.scratch(data.text, beside: out)
+            }
+            panels.append(ValueMapPanel(csv: try transaction.scratch(panel.text, beside: out),
+                                        title: "p = \(panel.p), t = \(panel.t.steps.map(String.init) ?? "∞")",
+                                        curves: [(boundaries[panel.p]!, "stability boundary")]))
         }
-        defer { for p in panels { try? FileManager.default.removeItem(atPath: p.csv) } }
         let compareTemporary = try transaction.write(compare.text, to: out + "-compare.csv")
         var warnings: [String] = []
         if let w = stageFigure(out + ".png", transaction: transaction, { output in

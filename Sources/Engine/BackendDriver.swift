@@ -51,13 +51,19 @@ public protocol BackendDriver {
 }
 
 extension BackendDriver {
-    /// The common case: build the run here and drive it here.
-    func drive(_ make: () throws -> ParallelTrainingRun, observer: RunObserver,
-               _ loop: (ParallelTrainingRun) throws -> RunOutcome) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+    /// Builds the run and refuses one made for another backend.
+    public func make(_ make: () throws -> ParallelTrainingRun) throws -> ParallelTrainingRun {
         let run = try make()
         guard run.settings.backend == backend else {
             throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run, not a \(backend.rawValue) one")
         }
+        return run
+    }
+
+    /// The common case: build the run here and drive it here.
+    func drive(_ make: () throws -> ParallelTrainingRun, observer: RunObserver,
+               _ loop: (ParallelTrainingRun) throws -> RunOutcome) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+        let run = try self.make(make)
         observer.started(run)
         ComputeThreads.set(1)        // one compute thread per worker
         return (run, try loop(run))

@@ -114,6 +114,15 @@ public struct WorkerProgress: Equatable, Sendable {
     public var loss: Double
 }
 
+extension Array where Element == WorkerProgress {
+    /// The mean of the live workers' last minibatch losses (stopped workers report NaN and are left out); nil
+    /// when none has a finite loss.
+    public var meanLoss: Double? {
+        let finite = map(\.loss).filter(\.isFinite)
+        return finite.isEmpty ? nil : finite.reduce(0, +) / Double(finite.count)
+    }
+}
+
 extension WorkerState {
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }
 }

@@ -115,10 +115,9 @@ public final class ParallelTrainingRun {
         let step = workers.reduce(0) { $0 + $1.clock }
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
-        let reported = workers.map(\.loss).filter(\.isFinite)
         records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                     seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
-                                    minibatchLoss: reported.isEmpty ? nil : reported.reduce(0, +) / Double(reported.count),
+                                    minibatchLoss: workers.meanLoss,
                                     testLoss: loss, testError: error,
                                     exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
                                     workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil }))

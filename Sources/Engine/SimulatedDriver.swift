@@ -1,7 +1,6 @@
 // The simulated backend's drive loop: one event at a time on the virtual clock; the tester evaluates at the
 // frontier every worker has reached; checkpoints hold the simulator's clocks, so a resumed run is bit-identical.
 
-import Dispatch
 import Training
 
 public struct SimulatedDriver: BackendDriver {
@@ -11,8 +10,8 @@ public struct SimulatedDriver: BackendDriver {
     public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
         try drive(make, observer: observer) { run in
             let settings = run.settings, engine = run.engine
-            let start = DispatchTime.now().uptimeNanoseconds
-            func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            let stopwatch = Stopwatch()
+            func wall() -> Double { stopwatch.seconds }
             let computeSeconds = try settings.computeSeconds ?? run.measureStep()
             run.computeSeconds = computeSeconds
             try run.writeConfig(measuredComputeSeconds: computeSeconds)
@@ -30,9 +29,8 @@ public struct SimulatedDriver: BackendDriver {
                     return .interrupted(signal: sig)
                 }
                 sim.run(events: 1)
-                let live = engine.workers.filter(\.alive).map(\.lastLoss).filter(\.isFinite)
                 observer.progress(run.progress(done: run.totalSteps, seconds: sim.now,
-                                               loss: live.isEmpty ? .nan : live.reduce(0, +) / Double(live.count)))
+                                               loss: engine.workers.map(\.progress).meanLoss ?? .nan))
                 if evaluations.due(steps: run.totalSteps, seconds: sim.frontier) {
                     observer.record(try run.recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
                 }

@@ -13,8 +13,8 @@ public struct ThreadsDriver: BackendDriver {
     public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
         try drive(make, observer: observer) { run in
             let settings = run.settings, engine = run.engine
-            let start = DispatchTime.now().uptimeNanoseconds
-            func wall() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            let stopwatch = Stopwatch()
+            func wall() -> Double { stopwatch.seconds }
             let engineStartSteps = run.totalSteps
             try run.writeConfig(measuredComputeSeconds: nil)
             let threads = ThreadsBackend(engine: engine)
@@ -41,8 +41,7 @@ public struct ThreadsDriver: BackendDriver {
                     if seconds - lossRead >= 0.25 {         // the workers' own losses, a few times a second
                         var published: [WorkerProgress] = []
                         threads.withMaster { published = threads.published }
-                        let finite = published.map(\.loss).filter(\.isFinite)
-                        loss = finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+                        loss = published.meanLoss ?? .nan
                         lossRead = seconds
                     }
                     observer.progress(run.progress(done: done, seconds: seconds, loss: loss))

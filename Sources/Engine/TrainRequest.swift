@@ -102,11 +102,10 @@ public struct TrainRequest: Sendable, Equatable {
                 throw SettingsError("give a budget: --epochs, --minutes or --steps")
             }
         }
-        if let momentum, !method.takes(.momentum) {
+        if momentum != nil, !method.takes(.momentum) {
             throw SettingsError("--momentum applies to \(Algorithm.names { $0.takes(.momentum) }), not \(method.rawValue)")
         }
-        if let movingRate, !method.takes(.movingRate) {
-            _ = movingRate
+        if movingRate != nil, !method.takes(.movingRate) {
             throw SettingsError("--moving-rate applies to \(Algorithm.names { $0.takes(.movingRate) }), not \(method.rawValue)")
         }
         // Under mpirun only rank 0 writes the run directory; the other ranks must not race it.
@@ -150,19 +149,33 @@ public struct TrainRequest: Sendable, Equatable {
     /// What to run, with every default filled in. Call after `validate()`.
     public enum Plan: Equatable {
         case sequential(TrainingSettings, directory: String)
-        case resumeSequential(directory: String, budget: Budget, threads: Int?)
+        /// The saved settings, with the new budget (when given) and thread count (when given).
+        case resumeSequential(TrainingSettings, directory: String)
         case parallel(ParallelRunSettings, directory: String)
-        case resumeParallel(directory: String, steps: Int?)
+        /// `backend` from the run's config.json (on an MPI worker rank, which reads no directory: mpi).
+        case resumeParallel(directory: String, steps: Int?, backend: Backend)
     }
 
     public func plan() throws -> Plan {
         if let resume {
-            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps) }
-            if try ParallelTrainingRun.readConfig(resume) != nil {
+            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, backend: .mpi) }
+            if let saved = try ParallelTrainingRun.readConfig(resume) {
                 guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
-                return .resumeParallel(directory: resume, steps: steps)
+                let backend = saved.settings.backend
+                if backend == .mpi && mpiWorldSize == nil {
+                    throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume))")
+                }
+                if backend != .mpi && mpiWorldSize != nil {
+                    throw SettingsError("\(resume) is a \(backend.rawValue) run; resume it without mpirun")
+                }
+                return .resumeParallel(directory: resume, steps: steps, backend: backend)
             }
-            return .resumeSequential(directory: resume, budget: Budget(epochs: epochs, minutes: minutes, steps: steps), threads: threads)
+            // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
+            var saved = try RunFiles.readSettings(resume)
+            if let threads { saved.threads = threads }
+            let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
+            if !budget.isEmpty { saved.budget = budget }
+            return .resumeSequential(saved, directory: resume)
         }
         guard let method, let out, let learningRate else { throw SettingsError("give --method, --lr and --out") }
         let data = data ?? TrainingDefaults.data

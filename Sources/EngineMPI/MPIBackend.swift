@@ -181,9 +181,9 @@ public enum MPIBackend {
         for w in workers { send(settings, to: w.index + 1, tag: .settings) }
         var none: Float = 0
         for w in workers { _ = try receive(from: w.index + 1, tag: .ready, into: &none, capacity: 0) }
-        let start = DispatchTime.now().uptimeNanoseconds
+        let stopwatch = Stopwatch()
         let before = run.wallClockAtStart.elapsed
-        func now() -> Double { before + Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+        func now() -> Double { before + stopwatch.seconds }
         try run.startRecords(log: log)
         for w in workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: w.index + 1) }
         var evaluations = run.evaluationSchedule()
@@ -281,9 +281,7 @@ public enum MPIBackend {
             }
         }
         // Every worker's final state is here: the clocks are exact now.
-        if signal == nil && run.records.last?.step != run.totalSteps {
-            log(try run.recordModel(seconds: now(), wall: now(), communication: nil))
-        }
+        if signal == nil { try run.recordFinal(seconds: now(), wall: now(), communication: nil, log: log) }
         try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
         for w in workers { send(.finish, to: w.index + 1) }
         let reported = progress.map(\.loss).map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }

@@ -25,10 +25,7 @@ public struct MPIDriver: BackendDriver {
             guard size >= 2 else { throw SettingsError("--backend mpi needs at least 2 ranks: mpirun -np P+1 easgd train ...") }
             ComputeThreads.set(1)
             if rank == 0 {
-                let run = try make()
-                guard run.settings.backend == .mpi else {
-                    throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run; resume it without mpirun")
-                }
+                let run = try self.make(make)
                 guard run.settings.engine.workers == size - 1 else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks (use -np \(run.settings.engine.workers + 1))")
                 }

@@ -44,7 +44,6 @@ public enum HeatMap {
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
         s.append("set palette defined (-1 '#08306b', -0.5 '#6baed6', 0 '#f7f7f7', 0.5 '#fb6a4a', 1 '#67000d')")
-        s.append("set cbrange [-1:1]")
         s.append("set tics out")
         if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
         else { s.append("set multiplot layout \(rows),\(columns)") }

@@ -1,12 +1,13 @@
 // Panels of positive quantities on a log colour scale (e.g. an MSE over (ηh, β)), sharing one colour range.
-// Missing values (divergence) show the grey background; optional dashed curves mark boundaries.
+// Missing values (divergence) show the grey background; optional dashed curves (data files) mark boundaries.
 
 public struct ValueMapPanel: Sendable {
     /// CSV with a header line and columns x, y, log10(value) (NaN where there is no value), x fastest.
     public var csv: String
     public var title: String
-    public var curves: [(expression: String, title: String)]
-    public init(csv: String, title: String, curves: [(expression: String, title: String)] = []) {
+    /// Curves drawn dashed: CSV files (header line; x in column 1, y in column 2), with their titles.
+    public var curves: [(csv: String, title: String)]
+    public init(csv: String, title: String, curves: [(csv: String, title: String)] = []) {
         self.csv = csv
         self.title = title
         self.curves = curves
@@ -38,7 +39,7 @@ public enum ValueMaps {
             s.append(k % columns == columns - 1 || k == panels.count - 1 ? "set colorbox" : "unset colorbox")
             var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using 1:2:3 with image notitle"]
             for c in panel.curves {
-                plots.append("\(c.expression) with lines dt 2 lw 1.5 lc rgb 'black' title \(Gnuplot.quote(c.title))")
+                plots.append("\(Gnuplot.quote(c.csv)) skip 1 using 1:2 with lines dt 2 lw 1.5 lc rgb 'black' title \(Gnuplot.quote(c.title))")
             }
             s.append("plot " + plots.joined(separator: ", \\\n     "))
         }

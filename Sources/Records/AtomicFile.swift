@@ -13,7 +13,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let directory = splitPath(path).directory
         let temporary = path + ".tmp-\(getpid())"
-        try writeDurably(data, to: temporary, reporting: path)
+        try writeDurably(data, to: temporary, naming: path)
         guard rename(temporary, path) == 0 else {
             let why = String(cString: strerror(errno))
             unlink(temporary)
@@ -22,10 +22,10 @@ public enum AtomicFile {
         syncDirectory(directory)
     }
 
-    /// Writes `data` to `path` (created or truncated) and fsyncs it; on failure removes it and throws.
-    public static func writeDurably(_ data: Data, to path: String, reporting name: String? = nil) throws {
-        let temporary = path
-        let path = name ?? path
+    /// Writes `data` to `temporary` (created or truncated) and fsyncs it; on failure removes it and throws,
+    /// naming the file the user knows (`name`, the final path, when given).
+    public static func writeDurably(_ data: Data, to temporary: String, naming name: String? = nil) throws {
+        let path = name ?? temporary
         let fd = open(temporary, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else { throw FileError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
         var ok = true

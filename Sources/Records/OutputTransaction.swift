@@ -20,20 +20,21 @@ public enum OutputPath {
         try checkWritable(splitPath(path).directory, for: what)
     }
 
-    /// Checks that DIR itself can be made or written into.
+    /// Checks that DIR can be written into: an existing writable directory, or a new one in a writable parent.
     public static func checkDirectory(_ dir: String, for what: String) throws {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw SettingsError("cannot write \(what): \(dir) exists and is not a directory") }
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
+            return try checkParent(of: dir, for: what)
         }
+        guard isDirectory.boolValue else { throw SettingsError("cannot write \(what): \(dir) exists and is not a directory") }
         try checkWritable(dir, for: what)
     }
 
-    /// Creates DIR (its parent was checked to exist).
+    /// Creates DIR unless it exists (its parent was checked to exist).
     public static func createDirectory(_ dir: String) throws {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false) } catch CocoaError.fileWriteFileExists {
-            return
-        } catch {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false) } catch {
             throw OutputError("cannot create directory \(dir): \(error.localizedDescription)")
         }
     }
@@ -73,7 +74,7 @@ public final class OutputTransaction {
     @discardableResult
     public func write(_ text: String, to final: String) throws -> String {
         let temporary = stage(final)
-        try AtomicFile.writeDurably(Data(text.utf8), to: temporary, reporting: final)
+        try AtomicFile.writeDurably(Data(text.utf8), to: temporary, naming: final)
         return temporary
     }
 

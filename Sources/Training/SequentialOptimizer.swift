@@ -38,10 +38,10 @@ public final class SequentialOptimizer {
     public init(settings: OptimizerSettings, count: Int) {
         self.settings = settings
         parameters = FlatBuffer(count: count)
-        velocity = FlatBuffer(count: settings.method == .msgd ? count : 0)
+        velocity = FlatBuffer(count: settings.method.usesVelocity ? count : 0)
         average = FlatBuffer(count: settings.method.evaluatesAverage ? count : 0)
         gradient = FlatBuffer(count: count)
-        lookahead = FlatBuffer(count: settings.method == .msgd ? count : 0)
+        lookahead = FlatBuffer(count: settings.method.usesVelocity ? count : 0)
     }
 
     /// The model that is evaluated and saved: the average where there is one.
@@ -85,7 +85,7 @@ public final class SequentialOptimizer {
     /// The buffers that make up the optimizer's state, by name, for checkpoints.
     public var stateBuffers: [(name: String, buffer: FlatBuffer<Float>)] {
         var list = [("parameters", parameters)]
-        if settings.method == .msgd { list.append(("velocity", velocity)) }
+        if settings.method.usesVelocity { list.append(("velocity", velocity)) }
         if settings.method.evaluatesAverage { list.append(("average", average)) }
         return list
     }

@@ -103,6 +103,15 @@ func jsonNumber(_ text: String, _ key: String) -> Double? {
     return Double(text[range.upperBound...].prefix { !",\n}".contains($0) })
 }
 
+@Test func learningRateAndMomentumHaveOneNameEach() throws {
+    // --lr and --eta are one option (and --momentum and --delta): the same scheme whichever is typed.
+    let a = try easgd(["radius", "--method", "eamsgd", "--workers", "3", "--eta", "0.3", "--alpha", "0.2", "--momentum", "0.5"])
+    let b = try easgd(["radius", "--method", "eamsgd", "--workers", "3", "--lr", "0.3", "--alpha", "0.2", "--delta", "0.5"])
+    #expect(a.status == 0 && b.status == 0 && a.stdout == b.stdout && !a.stdout.isEmpty, "\(a.stderr)\(b.stderr)")
+    let c = try easgd(["radius", "--method", "eamsgd", "--workers", "3", "--lr", "0.3", "--alpha", "0.2", "--delta", "0.6"])
+    #expect(c.stdout != a.stdout)          // the alias really sets δ
+}
+
 @Test func missingGnuplotStillWritesTheDataAndSaysHowToInstall() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }

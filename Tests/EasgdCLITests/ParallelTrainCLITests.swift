@@ -62,6 +62,28 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
 }
 
+@Test func threadsRunRecordsItsFinalStateOnceAndResumingAFinishedRunAddsNoRecord() throws {
+    // --eval-every 40 with p = 2 and 40 steps per worker makes the tester due exactly at the end (80 in all), where
+    // the final evaluation also falls: the state after the last step must be one record, not two.
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let r = try easgd(["train", "--method", "easgd", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet,
+                       "--batch", "16", "--steps", "40", "--eval-every", "40", "--quiet", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let steps = try RunFiles.readMetrics(dir.path).map(\.step)
+    #expect(steps.first == 0 && steps.last == 80 && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }, "\(steps)")
+    let again = try easgd(["train", "--resume", dir.path, "--steps", "40", "--quiet"])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(try RunFiles.readMetrics(dir.path).map(\.step) == steps)
+    // metrics.csv: one row per record, one column per quantity and per worker.
+    let csv = try String(contentsOfFile: RunFiles.metricsCSV(dir.path), encoding: .utf8).split(separator: "\n")
+    let header = "step,samples,epoch,seconds,wall_seconds,train_loss,minibatch_loss,test_loss,test_error,exchanges,"
+        + "communication_seconds,worker_steps_0,worker_steps_1,worker_loss_0,worker_loss_1"
+    #expect(csv.first.map(String.init) == header)
+    #expect(csv.count == steps.count + 1)
+    let last = try #require(csv.last).split(separator: ",", omittingEmptySubsequences: false)
+    #expect(last.count == 15 && last[11] == "40" && last[12] == "40")
+}
+
 /// The fields of a parallel run's checkpoint that the tests compare.
 struct SystemProbe: Codable {
     struct Worker: Codable { var clock: Int; var exchanges: Int; var lastLoss: Double? }

@@ -21,8 +21,12 @@ let learnNet = "(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
     #expect(first.testError > 0.7)
     #expect(last.testError < 0.35, "test error \(last.testError)")
     #expect(last.testLoss < 0.5 * first.testLoss)
+    // The minibatch losses since each evaluation (none at the start), and the model on the fixed training subset
+    // at every record, the start included: both fall.
+    let minibatchLosses = records.compactMap(\.minibatchLoss)
+    #expect(minibatchLosses.count == 3 && minibatchLosses[2] < minibatchLosses[0])
     let trainLosses = records.compactMap(\.trainLoss)
-    #expect(trainLosses.count == 3 && trainLosses[2] < trainLosses[0])
+    #expect(trainLosses.count == 4 && trainLosses[3] < 0.5 * trainLosses[0], "\(trainLosses)")
     // config.json records the settings, the seed and versions; metrics.csv has the same records.
     let config = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
     for key in ["\"seed\" : 1", "\"method\" : \"msgd\"", "\"toolkit\"", "\"openblas\"", "\"learningRate\" : 0.01"] {

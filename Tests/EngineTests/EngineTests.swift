@@ -7,6 +7,7 @@ import Elastic
 @testable import Engine
 import Foundation
 import NumericTesting
+import Records
 import Testing
 import Training
 
@@ -21,26 +22,25 @@ func quadratics<S: NetworkScalar>(_ p: Int, curvatures: [Double], minimizer: [Do
     (.eamsgd, 0.5, 3), (.downpour, 0.0, 1), (.downpour, 0.0, 5), (.admm, 0.0, 1),
 ])
 func roundRobinEngineReproducesTheDynamicsTrajectory(method: Algorithm, momentum: Double, tau: Int) {
-    let theory = method
     let p = 3, h = 1.0, x0 = 1000.0
-    let (eta, second): (Double, Double) = theory == .admm ? (0.001, 2.5) : (0.4, 0.3)
-    let scheme = makeScheme(theory, workers: p, eta: eta, coupling: theory == .admm ? .rho(second) : .alpha(second), h: h,
+    let (eta, second): (Double, Double) = method == .admm ? (0.001, 2.5) : (0.4, 0.3)
+    let scheme = makeScheme(method, workers: p, eta: eta, coupling: method == .admm ? .rho(second) : .alpha(second), h: h,
                             momentum: momentum, tau: tau)
     var state = [Double](repeating: 0, count: scheme.stateDimension)
     // All workers and the center at x0; velocities and multipliers 0.
-    for i in 0..<p { state[i * scheme.blockSize + (theory == .admm ? 1 : 0)] = x0 }
+    for i in 0..<p { state[i * scheme.blockSize + (method == .admm ? 1 : 0)] = x0 }
     state[scheme.stateDimension - 1] = x0
 
-    let settings = EngineSettings(method: method, workers: p, learningRate: eta, alpha: theory == .admm ? 0 : second,
+    let settings = EngineSettings(method: method, workers: p, learningRate: eta, alpha: method == .admm ? 0 : second,
                                   tau: tau, momentum: momentum, weightDecay: 0, rho: second)
     let engine = ParallelEngine<Double>(settings: settings, objectives: quadratics(p, curvatures: [h], minimizer: [0]), initial: [x0])
     let simulator = SimulatedBackend(engine: engine, schedule: .roundRobin)
-    let rounds = theory == .admm ? 3000 : 40
+    let rounds = method == .admm ? 3000 : 40
     for _ in 0..<rounds {
         state.withUnsafeMutableBufferPointer { scheme.round($0) }
         simulator.run(events: p)
         for i in 0..<p {
-            let x = state[i * scheme.blockSize + (theory == .admm ? 1 : 0)]
+            let x = state[i * scheme.blockSize + (method == .admm ? 1 : 0)]
             #expect(engine.workers[i].parameters[0].bitPattern == x.bitPattern, "\(method) worker \(i)")
         }
         #expect(engine.master.center[0].bitPattern == state[scheme.stateDimension - 1].bitPattern, "\(method) center")
@@ -248,4 +248,20 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws 
     let written = String(decoding: try JSONEncoder().encode([EvaluationInterval.steps(7), .seconds(1.5)]), as: UTF8.self)
     #expect(written == "[\"7\",\"1.5s\"]")
     for bad in ["[0]", "[\"0s\"]", "[\"-3\"]", "[\"s\"]", "[\"ten\"]"] { #expect(throws: (any Error).self) { try decode(bad) } }
+}
+
+@Test func onlyTheSimulatorRunsWhatNeedsEveryWorkerAtOnce() throws {
+    // Sync-EASGD steps every worker together and ADMM keeps a fixed round-robin order: threads and MPI workers run
+    // on their own clocks, so they refuse both, and a method given no backend goes where it can run.
+    for method in Algorithm.allCases where method.isParallel {
+        let together = method == .syncEasgd || method == .admm
+        #expect(Backend.simulated.canRun(method))
+        #expect(Backend.threads.canRun(method) == !together && Backend.mpi.canRun(method) == !together, "\(method)")
+        #expect(Backend.preferred(for: method) == (together ? .simulated : .threads), "\(method)")
+        if together {
+            #expect(throws: SettingsError.self) { try Backend.threads.check(method) }
+        } else {
+            #expect(throws: Never.self) { try Backend.mpi.check(method) }
+        }
+    }
 }
