@@ -65,6 +65,7 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
     return HeatMapPanel(csv: csvTemporary, title: title(spec),
                         xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
                         minValue: map.minRadius, maxValue: map.maxRadius,
+                        quantity: spec.schedule == .random ? "{/Symbol r}(T)^{p/2} (mean square)" : "{/Symbol r}(F)",
                         boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
 }
 

@@ -24,10 +24,13 @@ public enum PaperCurves {
 
     /// Synchronous EASGD's stability boundary β = (4 − 2ηh)/(2(1 + 1/p) − ηh) for ηh ≤ 2, over ηh in (0, extent].
     public static func synchronousBoundary(workers p: Int, extent: Double, samples: Int = 400) -> ReferenceCurve {
-        let points = (1...samples).compactMap { k -> (x: Double, y: Double)? in
+        func beta(_ x: Double) -> Double { (4 - 2 * x) / (2 * (1 + 1 / Double(p)) - x) }
+        var points = (1...samples).compactMap { k -> (x: Double, y: Double)? in
             let x = extent * Double(k) / Double(samples)
-            return x <= 2 ? (x, (4 - 2 * x) / (2 * (1 + 1 / Double(p)) - x)) : nil
+            return x <= 2 ? (x, beta(x)) : nil
         }
+        // For large p the curve falls almost vertically to β = 0 at ηh = 2: end it there, not at the last sample.
+        if extent >= 2, points.last?.x != 2 { points.append((2, beta(2))) }
         return ReferenceCurve(title: "stability boundary", points: points)
     }
 }

@@ -12,6 +12,8 @@ public struct HeatMapPanel: Sendable {
     public var logX: Bool
     public var minValue: Double
     public var maxValue: Double
+    /// What the colour shows, for the colour bar's title (gnuplot enhanced text).
+    public var quantity: String
     /// Optional CSV (header line; x in column 1, y in column 2) of boundary points drawn over the map.
     public var boundaryCSV: String?
     /// Optional reference curves drawn dashed over the map: CSV files (header line; x in column 1, y in
@@ -19,7 +21,7 @@ public struct HeatMapPanel: Sendable {
     public var curves: [(csv: String, title: String)]
 
     public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
-                minValue: Double, maxValue: Double, boundaryCSV: String? = nil,
+                minValue: Double, maxValue: Double, quantity: String = "{/Symbol r}(F)", boundaryCSV: String? = nil,
                 curves: [(csv: String, title: String)] = []) {
         self.csv = csv
         self.title = title
@@ -28,6 +30,7 @@ public struct HeatMapPanel: Sendable {
         self.logX = logX
         self.minValue = minValue
         self.maxValue = maxValue
+        self.quantity = quantity
         self.boundaryCSV = boundaryCSV
         self.curves = curves
     }
@@ -43,21 +46,26 @@ public enum HeatMap {
         s.append(terminal.setTerminal(width: panelSize.width * columns, height: panelSize.height * rows + (title == nil ? 0 : 40)))
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
-        s.append("set palette defined (-1 '#08306b', -0.5 '#6baed6', 0 '#f7f7f7', 0.5 '#fb6a4a', 1 '#67000d')")
         s.append("set tics out")
         if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
         else { s.append("set multiplot layout \(rows),\(columns)") }
         for panel in panels {
             let below = max(1 - panel.minValue, 1e-300), above = max(panel.maxValue - 1, 1e-300)
             s.append("below = \(below); above = \(above)")
-            // A panel whose radii are all on one side of 1 shows only that side of the scale.
-            s.append("set cbrange [\(panel.minValue < 1 ? -1 : 0):\(panel.maxValue > 1 ? 1 : 0)]")
+            // A panel whose radii are all on one side of 1 shows only that side of the scale: both the range and
+            // the palette are cut at 1 (gnuplot stretches a palette over whatever range it is given).
+            let (lower, upper) = (panel.minValue < 1 ? -1 : 0, panel.maxValue > 1 ? 1 : 0)
+            let stops = HeatMap.palette.filter { $0.at >= Double(lower) && $0.at <= Double(upper) }
+            s.append("set palette defined (" + stops.map { "\($0.at) '\($0.colour)'" }.joined(separator: ", ") + ")")
+            s.append("set cbrange [\(lower):\(upper)]")
             s.append("twoslope(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
             s.append("set title \(Gnuplot.quote(panel.title))")
             s.append("set xlabel \(Gnuplot.quote(panel.logX ? "log_{10} " + panel.xLabel : panel.xLabel))")
             s.append("set ylabel \(Gnuplot.quote(panel.yLabel))")
             // Every colour bar carries its title (short beside a panel of several, which would otherwise collide).
-            s.append(panels.count == 1 ? "set cblabel 'spectral radius {/Symbol r}(F)'" : "set cblabel '{/Symbol r}(F)' offset -1,0")
+            // The right margin leaves the bar's title room beside its tic labels.
+            s.append("set rmargin 15")
+            s.append("set cblabel '\(panels.count == 1 ? "spectral radius " : "")\(panel.quantity)' rotate by -90 offset 1,0")
             s.append(panel.boundaryCSV == nil && panel.curves.isEmpty ? "unset key" : "set key top right opaque box")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
             if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
@@ -84,6 +92,10 @@ public enum HeatMap {
         s.append("set output")
         return s.joined(separator: "\n") + "\n"
     }
+
+    /// The diverging scale on twoslope(r): −1 the smallest radius, 0 radius 1, +1 the largest.
+    static let palette: [(at: Double, colour: String)] = [(-1, "#08306b"), (-0.5, "#6baed6"), (0, "#f7f7f7"),
+                                                          (0.5, "#fb6a4a"), (1, "#67000d")]
 
     static func label(_ v: Double) -> String { String(format: "%.5g", v) }
 }

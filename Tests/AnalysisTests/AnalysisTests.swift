@@ -28,6 +28,12 @@ import Testing
     // p = 1: β = (4 − 2x)/(4 − x); at x = 1: 2/3, at x = 2: 0.
     #expect(curve.points.count == 2)
     #expect(isClose(curve.points[0].y, 2.0 / 3.0, relative: 1e-14) && curve.points[1].y == 0)
+    // p = 1000 over (0, 2.2] in 400 samples: the last sample below 2 is at 1.9965, β = 2·0.0035/(0.0035 + 0.002)
+    // by hand; the curve then ends at (2, 0).
+    let steep = PaperCurves.synchronousBoundary(workers: 1000, extent: 2.2)
+    let end = Array(steep.points.suffix(2))
+    #expect(isClose(end[0].x, 1.9965, relative: 1e-12) && isClose(end[0].y, 0.007 / 0.0055, relative: 1e-9))
+    #expect(end[1].x == 2 && end[1].y == 0)
 }
 
 @Test func quadraticRunGrowsAtTheRoundMapsRate() throws {

@@ -35,3 +35,24 @@ import Testing
     try Gnuplot.run(script: HeatMap.script(panels: [panel, panel], columns: 2, output: svg, terminal: .svg))
     #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("<svg"))
 }
+
+@Test func aPanelOnOneSideOfOneShowsOnlyThatSideOfTheScale() {
+    // All radii below 1: blue to white, no red stop (gnuplot would stretch a full palette over the half range and
+    // draw a stable map red); all above 1: white to red; both sides: the whole diverging scale.
+    func palette(_ lo: Double, _ hi: Double) -> (palette: String, range: String) {
+        let panel = HeatMapPanel(csv: "d.csv", title: "t", xLabel: "x", yLabel: "y", minValue: lo, maxValue: hi)
+        let lines = HeatMap.script(panels: [panel], columns: 1, output: "o.png", terminal: .png).split(separator: "\n")
+        return (String(lines.first { $0.hasPrefix("set palette") } ?? ""), String(lines.first { $0.hasPrefix("set cbrange") } ?? ""))
+    }
+    let stable = palette(0.99, 0.999)
+    #expect(stable.range == "set cbrange [-1:0]" && stable.palette.contains("#08306b") && !stable.palette.contains("#67000d")
+            && !stable.palette.contains("#fb6a4a"), "\(stable)")
+    let unstable = palette(1.01, 1.2)
+    #expect(unstable.range == "set cbrange [0:1]" && unstable.palette.contains("#67000d") && !unstable.palette.contains("#08306b"))
+    let both = palette(0.9, 1.1)
+    #expect(both.range == "set cbrange [-1:1]" && both.palette.contains("#67000d") && both.palette.contains("#08306b"))
+    // Every colour bar has a title.
+    let panel = HeatMapPanel(csv: "d.csv", title: "t", xLabel: "x", yLabel: "y", minValue: 0.9, maxValue: 1.1)
+    let script = HeatMap.script(panels: [panel, panel], columns: 2, output: "o.png", terminal: .png)
+    #expect(script.components(separatedBy: "set cblabel '{/Symbol r}(F)'").count == 3)
+}
