@@ -55,7 +55,7 @@ extension BackendDriver {
     public func make(_ make: () throws -> ParallelTrainingRun) throws -> ParallelTrainingRun {
         let run = try make()
         guard run.settings.backend == backend else {
-            throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run, not a \(backend.rawValue) one")
+            throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run: continue it on that backend (not \(backend.rawValue)\(backend == .mpi ? ", so without mpirun" : ""))")
         }
         return run
     }

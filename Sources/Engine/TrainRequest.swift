@@ -152,7 +152,7 @@ public struct TrainRequest: Sendable, Equatable {
         /// The saved settings, with the new budget (when given) and thread count (when given).
         case resumeSequential(TrainingSettings, directory: String)
         case parallel(ParallelRunSettings, directory: String)
-        /// `backend` from the run's config.json (on an MPI worker rank, which reads no directory: mpi).
+        /// `backend` from the run's config.json; mpi on every rank under mpirun (worker ranks read no directory).
         case resumeParallel(directory: String, steps: Int?, backend: Backend)
     }
 
@@ -165,10 +165,9 @@ public struct TrainRequest: Sendable, Equatable {
                 if backend == .mpi && mpiWorldSize == nil {
                     throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume))")
                 }
-                if backend != .mpi && mpiWorldSize != nil {
-                    throw SettingsError("\(resume) is a \(backend.rawValue) run; resume it without mpirun")
-                }
-                return .resumeParallel(directory: resume, steps: steps, backend: backend)
+                // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
+                // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
+                return .resumeParallel(directory: resume, steps: steps, backend: mpiWorldSize != nil ? .mpi : backend)
             }
             // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
             var saved = try RunFiles.readSettings(resume)
