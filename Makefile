@@ -34,7 +34,7 @@ run: build
 	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant "eamsgd delta=0" --variant "eamsgd delta=0.9" --variant "eamsgd delta=0.99" --out plots/beyond/eamsgd
 	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant easgd --variant "easgd tau=4" --variant "easgd tau=16" --variant "easgd tau=64" --out plots/beyond/easgd-tau
 	$(EASGD) compare --workers 8 --variant admm --variant "admm tau=4" --variant "admm tau=16" --variant "admm tau=64" --out plots/beyond/admm-tau
-	$(EASGD) map --method downpour --workers 8 --eta 0.001:2 --tau-range 1:64 --grid 300x64 --out plots/beyond/downpour-p8
+	$(EASGD) map --method downpour --workers 8 --eta 0.001:2 --log-eta --tau-range 1:64 --grid 300x64 --out plots/beyond/downpour-p8
 	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant easgd --variant "easgd schedule=random" --out plots/beyond/easgd-random
 	$(EASGD) compare --workers 8 --variant admm --variant "admm schedule=random" --out plots/beyond/admm-random
 

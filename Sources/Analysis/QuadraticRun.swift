@@ -102,4 +102,26 @@ public struct QuadraticRun {
         return Result(csv: csv.text, growthPerRound: slope.map { $0 * Double(workers * settings.tau) }, theory: theory,
                       overflowAt: overflowAt, stopped: engine.stopped)
     }
+
+    /// Every setting that determined the run, and what it measured, under the toolkit's keys.
+    public func json(_ result: Result) -> JSON {
+        let m = settings.method
+        var fields: [(String, JSON)] = [("method", .string(m.rawValue)), ("workers", .integer(settings.workers)),
+                                        ("eta", .number(settings.learningRate))]
+        if m.takes(.alpha) { fields.append(("alpha", .number(settings.alpha))) }
+        if m.takes(.rho) { fields.append(("rho", .number(settings.rho))) }
+        if m.takes(.momentum) { fields.append(("momentum", .number(settings.momentum))) }
+        if m.takes(.tau) { fields.append(("tau", .integer(settings.tau))) }
+        if m.takes(.movingRate) { fields.append(("moving_rate", .number(settings.movingRate))) }
+        fields += [("h", .array(curvatures.map { .number($0) })), ("sigma", .number(sigma)), ("x0", .number(x0)),
+                   ("schedule", .string(schedule.rawValue)), ("steps", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
+                   ("growth_per_round", result.growthPerRound.map { .number($0) } ?? .null)]
+        if let theory = result.theory {
+            fields += [("ln_spectral_radius", .number(theory.lnRadius)), ("spectral_radius", .number(theory.radius)),
+                       ("stable", .bool(theory.radius <= 1 + StabilityMap.marginalBand))]
+        }
+        fields.append(("overflow_at_step", result.overflowAt.map { .integer($0) } ?? .null))
+        fields.append(("stopped_workers", .integer(result.stopped.count)))
+        return .object(fields)
+    }
 }

@@ -1,5 +1,6 @@
 // Argument types shared by the commands, each validating itself so that a bad value gets a one-line error.
 
+import Analysis
 import ArgumentParser
 import Dynamics
 import Elastic
@@ -41,16 +42,6 @@ extension ClosedRange<Double>: @retroactive ExpressibleByArgument {
     /// As a user types it (the help's default).
     public var defaultValueDescription: String { "\(plain(lowerBound)):\(plain(upperBound))" }
     public static var defaultCompletionKind: CompletionKind { .default }
-}
-
-/// A number as a user would type it: the shortest plain decimal that reads back exactly (0.00001, not 1e-05).
-func plain(_ v: Double) -> String {
-    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
-    for digits in 1...17 {
-        let text = String(format: "%.\(digits)f", v)
-        if Double(text) == v { return text }
-    }
-    return "\(v)"
 }
 
 /// `NxM`: N points along η, M along the second parameter.
@@ -176,7 +167,9 @@ struct SchemeOptions: ParsableArguments {
         get throws { method == .downpour ? .alpha(0) : try EasgdCLI.coupling(rho: rho, alpha: alpha) }
     }
 
-    func scheme() throws -> any RoundRobinScheme {
-        makeScheme(method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+    var schemePoint: SchemePoint {
+        get throws {
+            SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+        }
     }
 }

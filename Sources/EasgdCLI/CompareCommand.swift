@@ -5,8 +5,6 @@ import Analysis
 import ArgumentParser
 import Dynamics
 import Elastic
-import Foundation
-import Plotting
 import Records
 
 struct CompareCommand: ParsableCommand {
@@ -36,6 +34,7 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Space η logarithmically.") var logEta = false
     @Flag(help: "Also write compare.svg.") var svg = false
     @Option(help: "Output directory (created if its parent exists).") var out: String
+    @Flag(help: "Print a JSON array of the maps' summaries (each as in NAME-pP.json) instead of the table.") var json = false
 
     var variants: [MapVariant] { variant.isEmpty ? [MapVariant(method: .admm), MapVariant(method: .easgd)] : variant }
 
@@ -62,89 +61,16 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        try OutputPath.createDirectory(out)
-        let transaction = OutputTransaction()
-        var panels: [HeatMapPanel] = []
-        var rows: [[String]] = []
-        let second = alpha ?? rho ?? 0.01...10
-        let kind: CouplingAxis = alpha != nil ? .alpha : .rho
-        for p in workers.counts {
-            for v in variants {
-                let spec = StabilityMapSpec(method: v.method, workers: p, h: h,
-                                            eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
-                                            second: GridAxis(second, count: grid.second), secondKind: kind,
-                                            momentum: v.momentum ?? 0, tau: v.tau, schedule: v.schedule)
-                let computed = try computeMap(spec)
-                let prefix = "\(out)/\(v.name)-p\(p)"
-                var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
-                if kind == .rho && v.method != .admm { panel.title += " ({/Symbol a} = {/Symbol hr})" }
-                if kind == .alpha && v.method == .admm { panel.title += " ({/Symbol r} = {/Symbol a}/{/Symbol h})" }
-                panels.append(panel)
-                try transaction.write(try mapSummary(computed).render() + "\n", to: prefix + ".json")
-                let map = computed.map
-                rows.append([v.name, String(p), formatFraction(map.unstableFraction),
-                             try number(map.maxRadius), try number(map.minRadius), String(computed.boundary.count),
-                             String(format: "%.3f", map.seconds)])
-            }
-        }
-        var warnings: [String] = []
-        let random = variants.contains { $0.schedule == .random }
-        let figureTitle = "Colour: largest |eigenvalue| {/Symbol r}(F) of the round map" + (random ? " (random order: mean-square radius per round)" : "")
-            + " on F(x) = \(h == 1 ? "" : "\(h)·")x^2/2 (blue stable, red unstable)"
-        for terminal in svg ? [Terminal.png, .svg] : [.png] {
-            if let warning = stageFigure("\(out)/compare.\(terminal.rawValue)", transaction: transaction, {
-                HeatMap.script(panels: panels, columns: variants.count, output: $0, terminal: terminal, title: figureTitle)
-            }) { warnings.append(warning) }
-        }
-        try transaction.commit()
-        let header = ["method", "p", "unstable_fraction", "max_radius", "min_radius", "boundary_points"]
-        print(table([header] + rows.map { Array($0.prefix(header.count)) }))
-        printError("map seconds: " + rows.map { "\($0[0]) p=\($0[1]) \($0[6])" }.joined(separator: ", ") + "; wrote \(out)/")
-        if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
+        let comparison = MapComparison(workers: workers.counts, variants: variants,
+                                       eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
+                                       second: GridAxis(alpha ?? rho ?? 0.01...10, count: grid.second), secondKind: alpha != nil ? .alpha : .rho, h: h)
+        let result = try comparison.write(into: out, terminals: svg ? [.png, .svg] : [.png])
+        print(json ? try JSON.array(result.summaries).render() : table([MapComparison.tableHeader] + result.rows))
+        printError("map seconds: " + result.seconds.map { "\($0.name) p=\($0.workers) \(String(format: "%.3f", $0.seconds))" }.joined(separator: ", ") + "; wrote \(out)/")
+        if !result.warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: result.warnings) }
     }
 }
 
-/// One map of a comparison: a method and its settings, e.g. "eamsgd delta=0.9 tau=4 schedule=random".
-struct MapVariant: ExpressibleByArgument, Equatable {
-    var method: Algorithm
-    var momentum: Double?
-    var tau = 1
-    var schedule = Schedule.roundRobin
-
-    init(method: Algorithm) { self.method = method }
-
-    init?(argument: String) {
-        let words = argument.split(whereSeparator: { $0 == " " || $0 == "," })
-        guard let first = words.first, let m = Algorithm(rawValue: String(first).lowercased()) else { return nil }
-        method = m
-        for word in words.dropFirst() {
-            let kv = word.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2 else { return nil }
-            switch kv[0].lowercased() {
-            case "delta", "momentum": guard let d = Double(kv[1]) else { return nil }; momentum = d
-            case "tau": guard let t = Int(kv[1]) else { return nil }; tau = t
-            case "schedule": guard let s = Schedule(rawValue: kv[1]) else { return nil }; schedule = s
-            default: return nil
-            }
-        }
-    }
-
-    /// A file-name-safe name: method, then the settings that differ from the defaults.
-    var name: String {
-        var parts = [method.rawValue]
-        if let momentum { parts.append("delta\(momentum)") }
-        if tau != 1 { parts.append("tau\(tau)") }
-        if schedule == .random { parts.append("random") }
-        return parts.joined(separator: "-")
-    }
-}
-
-/// Left-aligned columns separated by two spaces.
-func table(_ rows: [[String]]) -> String {
-    guard let first = rows.first else { return "" }
-    let widths = (0..<first.count).map { c in rows.map { $0[c].count }.max() ?? 0 }
-    return rows.map { row in
-        row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ")
-    }.joined(separator: "\n")
+extension MapVariant: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
 }

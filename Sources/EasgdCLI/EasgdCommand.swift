@@ -21,7 +21,8 @@ public struct EasgdCommand: ParsableCommand {
         version: Toolkit.version,
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self,
-                      VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self]
+                      VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self,
+                      RunsCommand.self]
     )
 
     public init() {}
@@ -33,6 +34,8 @@ public struct EasgdCommand: ParsableCommand {
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)        // the command has already said why
+        } catch let exit as RunExit {
+            Foundation.exit(exit.status)          // the run has already said why
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }

@@ -110,8 +110,6 @@ struct MapCommand: ParsableCommand {
     }
 }
 
-func formatFraction(_ f: Double) -> String { String(format: "%.6f", f) }
-
 extension ExitCode {
     /// Print the warnings (one line each) and exit with `code`.
     init(_ code: Int32, warnings: [String]) {

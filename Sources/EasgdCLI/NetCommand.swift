@@ -57,13 +57,3 @@ struct NetDescribeCommand: ParsableCommand {
                      Double(net.forwardFlopsPerImage) / 1e6, Double(net.trainingFlopsPerImage) / 1e6))
     }
 }
-
-func grouped(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, ch) in s.enumerated() {
-        if i > 0, (s.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return out
-}

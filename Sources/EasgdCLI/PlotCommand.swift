@@ -2,74 +2,68 @@
 
 import Analysis
 import ArgumentParser
-import Records
-import Foundation
 import Plotting
-import Training
+import Records
 
-enum PlotAxis: String, ExpressibleByArgument, CaseIterable {
-    case seconds, epochs, steps
+extension PlotAxis: ExpressibleByArgument {}
+extension RunCurves.Legend: ExpressibleByArgument {}
+
+/// `png,svg,pdf`: the figure formats to write.
+struct FormatList: ExpressibleByArgument {
+    var formats: [Terminal]
+    init?(argument: String) {
+        let list = argument.split(separator: ",").map { Terminal(rawValue: String($0).trimmingCharacters(in: .whitespaces)) }
+        guard !list.isEmpty, list.allSatisfy({ $0 != nil }) else { return nil }
+        formats = list.map { $0! }
+    }
+    var defaultValueDescription: String { formats.map(\.rawValue).joined(separator: ",") }
 }
 
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Plot test error and losses of training runs against wall-clock time.",
+        abstract: "Plot test error and losses of training runs against time, epochs or steps.",
         discussion: """
-            Reads RUN_DIR/metrics.jsonl of each run and writes PREFIX.csv (all runs, one block of rows per run: \
-            run, label, step, samples, epoch, seconds, wall_seconds, train_loss, test_loss, test_error) and \
-            PREFIX.png (left: test error; right: test loss solid, train loss dashed). The time axis is the \
-            training time (evaluation and checkpoints excluded). Example:
+            Reads each run's metrics.jsonl and config.json and writes PREFIX.csv (one block of rows per curve: \
+            curve, label, runs, step, samples, epoch, seconds, wall_seconds, train_loss, test_loss, test_error and \
+            the min and max of test_error and test_loss over seeds) and PREFIX.png (left: test error; right: test \
+            loss solid, train loss dashed). Time is the run's clock: wall-clock training time, or the simulated \
+            backend's virtual seconds, said so on the axis; runs of both kinds cannot share a time axis. With \
+            --group-seeds, runs that differ only in their seed are one curve: the mean at the evaluations they \
+            share, with a band from min to max. Examples:
               easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
+              easgd plot runs/easgd-s1 runs/easgd-s2 runs/easgd-s3 --group-seeds --log-y --format png,pdf --out fig
             """
     )
 
-    @Argument(help: "Run directories (each with metrics.jsonl).") var runs: [String]
-    @Option(help: "Output prefix (PREFIX.png and PREFIX.csv).") var out = "plot"
-    @Option(help: "x axis: seconds (training wall-clock), epochs or steps.") var x: PlotAxis = .seconds
-    @Option(name: .customLong("label"), help: "A curve label; repeat once per run, in order (default: the directory names).")
+    @Argument(help: "Run directories (each with metrics.jsonl and config.json).") var runs: [String]
+    @Option(help: "Output prefix (PREFIX.csv and a figure per --format).") var out = "plot"
+    @Option(help: "x axis: seconds (the run's clock), epochs or steps.") var x: PlotAxis = .seconds
+    @Option(name: .customLong("label"), help: "A curve label; repeat once per curve, in order (default: the directory names).")
     var labels: [String] = []
     @Option(help: "Figure title.") var title: String?
+    @Flag(help: "Logarithmic loss axis (a diverged run then does not flatten the others).") var logY = false
+    @Flag(help: "Logarithmic test-error axis too.") var logError = false
+    @Option(help: "Test-error axis LO:HI in percent (default: fitted).") var errorRange: ClosedRange<Double>?
+    @Option(help: "Loss axis LO:HI (default: fitted).") var lossRange: ClosedRange<Double>?
+    @Option(help: "Legend: below (never over a curve), right, inside or off.") var legend: RunCurves.Legend = .below
+    @Option(help: "Figure formats, comma-separated: png, svg, pdf.") var format = FormatList(argument: "png")!
+    @Flag(help: "One curve per group of runs that differ only in their seed: the mean and a min–max band.") var groupSeeds = false
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
-        if !labels.isEmpty, labels.count != runs.count {
-            throw ValidationError("--label given \(labels.count) times for \(runs.count) runs (give one per run, or none)")
-        }
+        if logError, let r = errorRange, r.lowerBound <= 0 { throw ValidationError("--error-range: a logarithmic axis needs LO > 0") }
+        if logY, let r = lossRange, r.lowerBound <= 0 { throw ValidationError("--loss-range: a logarithmic axis needs LO > 0") }
         try OutputPath.checkParent(of: out, for: out)
     }
 
     func run() throws {
-        let names = labels.isEmpty ? runs.map { URL(fileURLWithPath: $0).lastPathComponent } : labels
-        var csv = CSV(header: ["run", "label", "step", "samples", "epoch", "seconds", "wall_seconds",
-                               "train_loss", "test_loss", "test_error"])
-        var blocks: [RunBlock] = []
-        var row = 0
-        for (i, dir) in runs.enumerated() {
-            let records = try RunFiles.readMetrics(dir)
-            guard !records.isEmpty else { throw ValidationError("\(dir)/metrics.jsonl holds no records yet") }
-            for r in records {
-                csv.row([String(i), CSV.quote(names[i]), String(r.step), String(r.samples), try number(r.epoch),
-                         try number(r.seconds), try number(r.wallSeconds), try r.trainLoss.map(number) ?? "",
-                         try number(r.testLoss), try number(r.testError)])
-            }
-            blocks.append(RunBlock(title: names[i], firstRow: row, lastRow: row + records.count - 1))
-            row += records.count
-        }
-        let transaction = OutputTransaction()
-        let csvTemporary = try transaction.write(csv.text, to: out + ".csv")
-        let (column, label): (Int, String) = switch x {
-        case .seconds: (6, "training time (s)")
-        case .epochs: (5, "epochs")
-        case .steps: (3, "steps")
-        }
-        let warning = stageFigure(out + ".png", transaction: transaction) {
-            RunCurves.script(csv: csvTemporary, runs: blocks, xColumn: column, xLabel: label, testError: 10,
-                             testLoss: 9, trainLoss: 8, title: title ?? runs.joined(separator: ", "),
-                             output: $0, terminal: .png)
-        }
-        try transaction.commit()
-        printError("wrote \(out).csv" + (warning == nil ? ", \(out).png" : ""))
-        if let warning { throw FigureNotDrawn(warnings: [warning]) }
+        let plot = RunPlot(runs: try runs.map(RunSummary.read), axis: x, labels: labels.isEmpty ? nil : labels, groupSeeds: groupSeeds)
+        if let problem = plot.problem { throw SettingsError(problem) }
+        let warnings = try plot.write(prefix: out, formats: format.formats, title: title ?? runs.joined(separator: ", "),
+                                      style: RunCurves.Style(logLoss: logY, logError: logError, errorRange: errorRange, lossRange: lossRange, legend: legend))
+        let drawn = format.formats.map { "\(out).\($0.rawValue)" }.filter { f in !warnings.contains { $0.hasPrefix(f) } }
+        printError((["wrote \(out).csv"] + drawn).joined(separator: ", "))
+        if !warnings.isEmpty { throw FigureNotDrawn(warnings: warnings) }
     }
 }

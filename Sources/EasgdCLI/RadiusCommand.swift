@@ -4,8 +4,6 @@ import Analysis
 import ArgumentParser
 import Elastic
 import Records
-import Dynamics
-import Foundation
 
 struct RadiusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,33 +28,7 @@ struct RadiusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let c = try point.coupling, eta = point.eta
-        let scheme = try point.scheme()
-        var fields: [(String, JSON)] = [
-            ("method", .string(point.method.rawValue)), ("workers", .integer(point.workers)), ("eta", .number(eta)),
-        ]
-        if point.method.hasCoupling { fields += [("rho", .number(c.rho(eta: eta))), ("alpha", .number(c.alpha(eta: eta)))] }
-        if point.method.takes(.momentum) { fields.append(("momentum", .number(point.momentum ?? 0))) }
-        fields += [("tau", .integer(point.tau)), ("h", .number(point.h)), ("schedule", .string(schedule.rawValue))]
-        let radius: Double
-        var extra: [(String, JSON)] = []
-        if schedule == .random {
-            let random = RandomOrderScheme(scheme)
-            let perActivation = try random.secondMomentRadius(solver: EigenSolver(maxDimension: random.reducedDimension))
-            radius = pow(perActivation, Double(point.workers) / 2)
-            guard radius.isFinite else { throw OutputError("the mean-square radius is not finite") }
-            extra.append(("second_moment_radius_per_activation", .number(perActivation)))
-        } else {
-            let eigenvalues = try scheme.roundMapEigenvalues(solver: EigenSolver(maxDimension: scheme.stateDimension))
-            radius = eigenvalues.reduce(0) { max($0, $1.magnitude) }
-            guard radius.isFinite else { throw OutputError("the spectral radius is not finite") }
-            extra.append(("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })))
-        }
-        let stable = radius <= 1 + StabilityMap.marginalBand
-        if json {
-            print(try JSON.object(fields + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra).render())
-        } else {
-            print("\(try number(radius)) \(stable ? "stable" : "unstable")")
-        }
+        let result = try point.schemePoint.radius(schedule: schedule)
+        print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
     }
 }

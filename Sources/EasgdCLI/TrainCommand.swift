@@ -2,6 +2,7 @@
 // ...); resumable. The options parse into Engine's `TrainRequest`, which validates them and fills in the defaults;
 // a parallel run goes to its backend's driver in one call.
 
+import Analysis
 import Records
 import ArgumentParser
 import Elastic

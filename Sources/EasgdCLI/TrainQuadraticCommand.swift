@@ -43,6 +43,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "Record every this many steps in total (default: 200 records).") var evalEvery: Int?
     @Option(help: "Seed of the gradient noise.") var seed: UInt64 = 1
     @Option(help: "The run directory to create.") var out: String
+    @Flag(help: "Print JSON: every setting, growth_per_round and, where the scheme has a map, spectral_radius and stable.") var json = false
 
     func validate() throws {
         guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be between 1 and 256") }
@@ -76,6 +77,11 @@ struct TrainQuadraticCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         try transaction.write(result.csv, to: out + "/metrics.csv")
         try transaction.commit()
+        if json {
+            print(try quadraticRun.json(result).render())
+            printError("wrote \(out)/metrics.csv")
+            return
+        }
         print("method \(method.rawValue), p = \(workers), η = \(learningRate), schedule \(schedule.rawValue), \(steps) steps per worker")
         if let growth = result.growthPerRound {
             print("growth of ln‖x̃ − x*‖ per round of \(workers) activations: \(String(format: "%.9g", growth))")

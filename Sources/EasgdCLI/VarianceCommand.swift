@@ -1,9 +1,8 @@
 // easgd variance: mean, variance and MSE of the center of synchronous EASGD on a noisy quadratic.
 
-import Records
+import Analysis
 import ArgumentParser
-import Dynamics
-import Foundation
+import Records
 
 /// A time: a step count or "inf".
 enum TimeArgument: ExpressibleByArgument, Equatable {
@@ -30,30 +29,6 @@ struct NumberList: ExpressibleByArgument, Equatable {
     }
     init(_ values: [Double]) { self.values = values }
     var defaultValueDescription: String { values.map(plain).joined(separator: ",") }
-}
-
-/// A matrix file: one row per line, numbers separated by spaces, tabs or commas; '#' starts a comment.
-func readMatrixFile(_ path: String, option: String) throws -> Matrix {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw ValidationError("\(option): cannot read \(path)")
-    }
-    var rows: [[Double]] = []
-    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" })
-        if fields.isEmpty { continue }
-        let row = fields.map { Double($0) }
-        guard row.allSatisfy({ $0 != nil && $0!.isFinite }) else {
-            throw ValidationError("\(option): \(path) line \(n + 1) holds something that is not a finite number")
-        }
-        rows.append(row.map { $0! })
-    }
-    guard !rows.isEmpty, rows.allSatisfy({ $0.count == rows.count }) else {
-        throw ValidationError("\(option): \(path) must hold a square matrix (\(rows.count) rows of \(rows.count) numbers)")
-    }
-    var m = Matrix(rows: rows.count, columns: rows.count)
-    for i in 0..<rows.count { for j in 0..<rows.count { m[i, j] = rows[i][j] } }
-    return m
 }
 
 struct VarianceCommand: ParsableCommand {
@@ -107,118 +82,9 @@ struct VarianceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let a = alpha ?? (beta! / Double(workers))
-        let problem = try makeProblem()
-        let results = problem.directions.map { d in
-            (d, SynchronousEASGD(workers: workers, eta: eta, alpha: a, h: d.curvature, sigma: d.noiseVariance.squareRoot()))
-        }
-        var rows: [(direction: NoisyQuadraticDirection, model: SynchronousEASGD, moments: CenterMoments?)] = []
-        for (d, model) in results {
-            let m = model.centerMoments(at: t.steps, x0: d.x0, center0: d.center0)?.moments
-            if let m, !(m.mean.isFinite && m.variance.isFinite && m.mse.isFinite) {
-                throw OutputError("the moments at t = \(t.label) overflow the double range (ρ(M) = \(model.spectralRadius) > 1)")
-            }
-            rows.append((d, model, m))
-        }
-        let stable = rows.allSatisfy { $0.model.isStable }
-        let total: CenterMoments? = rows.contains { $0.moments == nil } ? nil : rows.reduce(CenterMoments(mean: 0, variance: 0)) {
-            CenterMoments(mean: 0, variance: $0.variance + $1.moments!.mse)       // total MSE carried in `variance`
-        }
-        if json {
-            try printJSON(rows: rows, stable: stable, alpha: a, totalMSE: total?.variance)
-            return
-        }
-        print("synchronous EASGD: p = \(workers), η = \(eta), α = \(a) (β = \(a * Double(workers))), t = \(t.label)")
-        if rows.count == 1, let row = rows.first {
-            let (l1, l2) = row.model.eigenvalues
-            let state = row.model.isStable ? "stable" : "not stable"
-            print("eigenvalues of M: \(l1), \(l2); \(state) (ρ(M) = \(try number(row.model.spectralRadius)))")
-            if let m = row.moments {
-                print("center − x*: mean \(try number(m.mean)), variance \(try number(m.variance)), MSE \(try number(m.mse))")
-            } else {
-                print("center − x*: the MSE diverges as t → ∞ (the map is not stable)")
-            }
-            return
-        }
-        print("direction,h,noise_variance,spectral_radius,stable,mean,variance,mse")
-        for (k, row) in rows.enumerated() {
-            let d = row.direction
-            let values = try row.moments.map { [try number($0.mean), try number($0.variance), try number($0.mse)] }
-                ?? ["diverges", "diverges", "diverges"]
-            print(([String(k + 1), try number(d.curvature), try number(d.noiseVariance), try number(row.model.spectralRadius),
-                    String(row.model.isStable)] + values).joined(separator: ","))
-        }
-        if let total {
-            print("total MSE E‖x̃ − x*‖²: \(try number(total.variance))")
-        } else {
-            print("total MSE: diverges as t → ∞ (a direction is not stable)")
-        }
-    }
-
-    private func makeProblem() throws -> NoisyQuadratic {
-        do {
-            if let hessian {
-                let hm = try readMatrixFile(hessian, option: "--hessian")
-                let n = hm.rows
-                let noise: Matrix
-                if let noiseCov { noise = try readMatrixFile(noiseCov, option: "--noise-cov") } else {
-                    let s = try single(sigma?.values ?? [1], n: 1, option: "--sigma")[0]
-                    noise = Matrix.identity(n).scaled(by: s * s)
-                }
-                return try NoisyQuadratic(hessian: hm, noiseCovariance: noise, x0: Array(repeating: x0, count: n),
-                                          center0: Array(repeating: center0 ?? x0, count: n))
-            }
-            let curvatures = h?.values ?? [1]
-            let n = curvatures.count
-            if let noiseCov {
-                let noise = try readMatrixFile(noiseCov, option: "--noise-cov")
-                var hm = Matrix(rows: n, columns: n)
-                for i in 0..<n { hm[i, i] = curvatures[i] }
-                return try NoisyQuadratic(hessian: hm, noiseCovariance: noise, x0: Array(repeating: x0, count: n),
-                                          center0: Array(repeating: center0 ?? x0, count: n))
-            }
-            return try NoisyQuadratic(curvatures: curvatures, sigmas: try single(sigma?.values ?? [1], n: n, option: "--sigma"),
-                                      x0: Array(repeating: x0, count: n), center0: Array(repeating: center0 ?? x0, count: n))
-        } catch let problem as NoisyQuadratic.Problem {
-            throw ValidationError(problem.description)
-        }
-    }
-
-    /// One value for all n directions, or exactly n values.
-    private func single(_ values: [Double], n: Int, option: String) throws -> [Double] {
-        if values.count == 1 { return Array(repeating: values[0], count: n) }
-        guard values.count == n else { throw ValidationError("\(option) needs 1 or \(n) values (got \(values.count))") }
-        return values
-    }
-
-    private func printJSON(rows: [(direction: NoisyQuadraticDirection, model: SynchronousEASGD, moments: CenterMoments?)],
-                           stable: Bool, alpha a: Double, totalMSE: Double?) throws {
-        func value(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
-        func eigen(_ m: SynchronousEASGD) -> JSON {
-            let (l1, l2) = m.eigenvalues
-            return .array([.array([.number(l1.re), .number(l1.im)]), .array([.number(l2.re), .number(l2.im)])])
-        }
-        var fields: [(String, JSON)] = [
-            ("workers", .integer(workers)), ("eta", .number(eta)), ("alpha", .number(a)),
-            ("beta", .number(a * Double(workers))), ("t", t.steps.map { .integer($0) } ?? .string("inf")),
-            ("stable", .bool(stable)),
-        ]
-        if rows.count == 1, let row = rows.first {
-            fields += [("h", .number(row.direction.curvature)), ("sigma", .number(row.direction.noiseVariance.squareRoot())),
-                       ("mean", value(row.moments?.mean)), ("variance", value(row.moments?.variance)),
-                       ("mse", value(row.moments?.mse)), ("eigenvalues", eigen(row.model)),
-                       ("spectral_radius", .number(row.model.spectralRadius))]
-        } else {
-            fields.append(("directions", .array(rows.map { row in
-                .object([("h", .number(row.direction.curvature)), ("noise_variance", .number(row.direction.noiseVariance)),
-                         ("x0", .number(row.direction.x0)), ("center0", .number(row.direction.center0)),
-                         ("stable", .bool(row.model.isStable)), ("mean", value(row.moments?.mean)),
-                         ("variance", value(row.moments?.variance)), ("mse", value(row.moments?.mse)),
-                         ("eigenvalues", eigen(row.model)), ("spectral_radius", .number(row.model.spectralRadius))])
-            })))
-            fields.append(("total_mse", value(totalMSE)))
-        }
-        if t.steps == nil && !stable { fields.append(("diverges", .bool(true))) }
-        print(try JSON.object(fields).render())
+        let problem = try VarianceReport.problem(curvatures: h?.values, hessian: hessian, sigmas: sigma?.values,
+                                                 noiseCovariance: noiseCov, x0: x0, center0: center0 ?? x0)
+        let report = try VarianceReport(problem: problem, workers: workers, eta: eta, alpha: alpha ?? (beta ?? 0) / Double(workers), t: t.steps)
+        print(json ? try report.json.render() : try report.lines.joined(separator: "\n"))
     }
 }

@@ -4,10 +4,6 @@
 import Analysis
 import ArgumentParser
 import Records
-import Dynamics
-import Foundation
-import Training
-import Plotting
 
 struct VarianceMapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +30,7 @@ struct VarianceMapCommand: ParsableCommand {
     @Option(help: "Starting point of the workers and of the center.") var x0 = 1.0
     @Option(help: "β of the comparison figure.") var compareBeta = 0.9
     @Option(help: "Output prefix; its directory must exist.") var out: String
+    @Flag(help: "Print JSON: every setting and, per panel, the stable fraction and the range of the MSE.") var json = false
 
     func validate() throws {
         for p in workers.counts { guard p >= 1, p <= 1_000_000 else { throw ValidationError("--workers values must be between 1 and 1000000") } }
@@ -56,84 +53,10 @@ struct VarianceMapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let ts = try parsedTimes()
-        let axis = (1...grid).map { extent * Double($0) / Double(grid) }
-        var csv = CSV(header: ["p", "t", "eta_h", "beta", "stable", "mse"])
-        var panelTexts: [(text: String, p: Int, t: TimeArgument)] = []
-        var lo = Double.infinity, hi = -Double.infinity
-        for p in workers.counts {
-            for t in ts {
-                var panel = CSV(header: ["eta_h", "beta", "log10_mse"])
-                for beta in axis {
-                    for etaH in axis {
-                        let model = SynchronousEASGD(workers: p, eta: etaH / h, beta: beta, h: h, sigma: sigma)
-                        let m = model.centerMoments(at: t.steps, x0: x0, center0: x0)?.moments.mse
-                        let stable = model.isStable
-                        let value = m.flatMap { $0.isFinite ? $0 : nil }
-                        csv.row([String(p), t.label, try number(etaH), try number(beta), String(stable),
-                                 try value.map(number) ?? ""])
-                        // Where the map is not stable the MSE grows without bound: drawn grey at every t.
-                        if stable, let value, value > 0 {
-                            let l = log10(value)
-                            panel.row([try number(etaH), try number(beta), try number(l)])
-                            lo = min(lo, l); hi = max(hi, l)
-                        } else {
-                            panel.row([try number(etaH), try number(beta), "NaN"])
-                        }
-                    }
-                }
-                panelTexts.append((panel.text, p, t))
-            }
-        }
-        // The comparison at t = ∞ along ηh.
-        var compare = CSV(header: ["eta_h"] + workers.counts.map { "easgd_p\($0)" } + ["sgd", "mvasgd"])
-        for etaH in (1...400).map({ 2.0 * Double($0) / 401 }) {
-            var row = [try number(etaH)]
-            for p in workers.counts {
-                let m = SynchronousEASGD(workers: p, eta: etaH / h, beta: compareBeta, h: h, sigma: sigma)
-                    .centerMoments(at: nil, x0: x0, center0: x0)?.moments.mse
-                row.append(try m.map(number) ?? "")
-            }
-            row.append(try SequentialNoisyQuadratic.sgd(eta: etaH / h, h: h, sigma: sigma, x0: x0, at: nil).map { try number($0.mse) } ?? "")
-            row.append(try SequentialNoisyQuadratic.mvasgd(eta: etaH / h, h: h, sigma: sigma, rate: compareBeta, x0: x0, at: nil)
-                .map { try number($0.mse) } ?? "")
-            compare.row(row)
-        }
-
-        let transaction = OutputTransaction()
-        try transaction.write(csv.text, to: out + ".csv")
-        var panels: [ValueMapPanel] = []
-        var boundaries: [Int: String] = [:]       // one curve file per p, shared by that row's panels
-        for panel in panelTexts {
-            if boundaries[panel.p] == nil {
-                let curve = PaperCurves.synchronousBoundary(workers: panel.p, extent: extent)
-                var data = CSV(header: ["eta_h", "beta"])
-                for point in curve.points { try data.row([point.x, point.y]) }
-                boundaries[panel.p] = try transaction.scratch(data.text, beside: out)
-            }
-            panels.append(ValueMapPanel(csv: try transaction.scratch(panel.text, beside: out),
-                                        title: "p = \(panel.p), t = \(panel.t.steps.map(String.init) ?? "∞")",
-                                        curves: [(boundaries[panel.p]!, "stability boundary")]))
-        }
-        let compareTemporary = try transaction.write(compare.text, to: out + "-compare.csv")
-        var warnings: [String] = []
-        if let w = stageFigure(out + ".png", transaction: transaction, { output in
-            ValueMaps.script(panels: panels, columns: ts.count, xLabel: "{/Symbol h}h", yLabel: "{/Symbol b} = p{/Symbol a}",
-                             colourLabel: "log_{10} E(x̃_t - x*)^2", log10Range: (lo.rounded(.down), hi.rounded(.up)),
-                             title: "synchronous EASGD, MSE of the center (h = \(h), {/Symbol s} = \(sigma), x_0 = x̃_0 = \(x0)); grey: not stable, the MSE diverges; dashed: the boundary",
-                             output: output, terminal: .png)
-        }) { warnings.append(w) }
-        if let w = stageFigure(out + "-compare.png", transaction: transaction, { output in
-            var series = workers.counts.enumerated().map { k, p in
-                LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + k, title: "EASGD center, p = \(p), {/Symbol b} = \(compareBeta)")
-            }
-            series.append(LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + workers.counts.count, title: "SGD"))
-            series.append(LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 3 + workers.counts.count,
-                                     title: "MVASGD, moving rate \(compareBeta)"))
-            return LinePlot.script(series: series, title: "MSE at t = ∞ at equal {/Symbol h} (h = \(h), {/Symbol s} = \(sigma))",
-                                   xLabel: "{/Symbol h}h", yLabel: "E(x - x*)^2", output: output, terminal: .png, logY: true)
-        }) { warnings.append(w) }
-        try transaction.commit()
+        let maps = VarianceMaps(workers: workers.counts, times: try parsedTimes().map(\.steps), grid: grid, extent: extent, h: h,
+                                sigma: sigma, x0: x0, compareBeta: compareBeta)
+        let (summary, warnings) = try maps.write(prefix: out)
+        if json { print(try summary.render()) }
         printError("wrote \(out).csv, \(out)-compare.csv" + (warnings.isEmpty ? ", \(out).png, \(out)-compare.png" : ""))
         if !warnings.isEmpty { throw FigureNotDrawn(warnings: warnings) }
     }

@@ -64,8 +64,11 @@ extension BackendDriver {
     func drive(_ make: () throws -> ParallelTrainingRun, observer: RunObserver,
                _ loop: (ParallelTrainingRun) throws -> RunOutcome) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
         let run = try self.make(make)
+        try RunFiles.clearStatus(run.directory)
         observer.started(run)
         ComputeThreads.set(1)        // one compute thread per worker
-        return (run, try loop(run))
+        let outcome = try loop(run)
+        try RunFiles.writeStatus(run.status(outcome), to: run.directory)
+        return (run, outcome)
     }
 }

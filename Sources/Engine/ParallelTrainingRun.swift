@@ -165,6 +165,14 @@ public final class ParallelTrainingRun {
         return (config.settings, config.measuredComputeSeconds)
     }
 
+    /// How the run ended, for status.json: a run whose every worker stopped has diverged.
+    public func status(_ outcome: RunOutcome) -> RunStatus {
+        if case .completed = outcome, engine.aliveWorkers == 0 {
+            return RunStatus(.diverged, reason: "every worker stopped (non-finite loss or parameters)")
+        }
+        return RunStatus(outcome: outcome)
+    }
+
     /// Worker steps in total so far (every worker's clock).
     package var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
 

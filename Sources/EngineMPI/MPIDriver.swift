@@ -29,9 +29,12 @@ public struct MPIDriver: BackendDriver {
                 guard run.settings.engine.workers == size - 1 else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks (use -np \(run.settings.engine.workers + 1))")
                 }
+                try RunFiles.clearStatus(run.directory)
                 observer.started(run)
                 FileHandle.standardError.write(Data("rank 0 is process \(getpid()): kill -TERM \(getpid()) checkpoints the whole system and stops it\n".utf8))
-                result = (run, try MPIBackend.master(run, log: observer.record))
+                let outcome = try MPIBackend.master(run, log: observer.record)
+                try RunFiles.writeStatus(run.status(outcome), to: run.directory)
+                result = (run, outcome)
             } else if let reason = try MPIBackend.worker(rank: rank) {
                 FileHandle.standardError.write(Data("worker \(rank - 1) stopped: \(reason)\n".utf8))
             }

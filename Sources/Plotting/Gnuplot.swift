@@ -21,11 +21,14 @@ public enum GnuplotError: Error, CustomStringConvertible, Equatable {
 public enum Terminal: String, Sendable, CaseIterable {
     case png
     case svg
+    case pdf
 
     func setTerminal(width: Int, height: Int) -> String {
         switch self {
         case .png: return "set terminal pngcairo enhanced size \(width),\(height) font 'DejaVu Sans,11'"
         case .svg: return "set terminal svg enhanced size \(width),\(height) font 'DejaVu Sans,11' background rgb 'white'"
+        // Vector output for papers: the same layout at 100 pixels to the inch.
+        case .pdf: return "set terminal pdfcairo enhanced size \(Double(width) / 100)in,\(Double(height) / 100)in font 'DejaVu Sans,8'"
         }
     }
 }

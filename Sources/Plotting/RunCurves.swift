@@ -1,45 +1,113 @@
 // Training curves of several runs in one figure: test error on the left, losses on the right, against a
-// common x (wall-clock seconds, epochs or steps). The data come from one CSV in which each run occupies a
-// contiguous block of rows.
+// common x (seconds, epochs or steps). The data come from one CSV in which each curve occupies a contiguous
+// block of rows; a curve that stands for several seeds carries min and max columns, drawn as a band.
 
 public struct RunBlock: Sendable {
     public var title: String
-    /// Data rows (0-based, after the header) holding this run.
+    /// Data rows (0-based, after the header) holding this curve.
     public var firstRow: Int
     public var lastRow: Int
-    public init(title: String, firstRow: Int, lastRow: Int) {
+    /// Draw the min–max band of the columns given in `RunCurves.Columns` (a group of seeds).
+    public var band: Bool
+    public init(title: String, firstRow: Int, lastRow: Int, band: Bool = false) {
         self.title = title
         self.firstRow = firstRow
         self.lastRow = lastRow
+        self.band = band
     }
 }
 
 public enum RunCurves {
-    /// Columns are 1-based positions in `csv`; `trainLoss` may be empty in some rows (gnuplot skips them).
-    public static func script(csv: String, runs: [RunBlock], xColumn: Int, xLabel: String, testError: Int,
-                              testLoss: Int, trainLoss: Int, title: String, output: String, terminal: Terminal) -> String {
+    /// 1-based column positions in the CSV. Train-loss cells may be empty (gnuplot skips them).
+    public struct Columns: Sendable {
+        public var x, testError, testLoss, trainLoss: Int
+        /// Min and max of the test error and the test loss over a group's seeds.
+        public var testErrorBand: (min: Int, max: Int)?
+        public var testLossBand: (min: Int, max: Int)?
+        public init(x: Int, testError: Int, testLoss: Int, trainLoss: Int, testErrorBand: (min: Int, max: Int)? = nil,
+                    testLossBand: (min: Int, max: Int)? = nil) {
+            self.x = x
+            self.testError = testError
+            self.testLoss = testLoss
+            self.trainLoss = trainLoss
+            self.testErrorBand = testErrorBand
+            self.testLossBand = testLossBand
+        }
+    }
+
+    /// Where the key goes: below the panels (default; it never covers a curve), right of them, inside, or none.
+    public enum Legend: String, Sendable, CaseIterable {
+        case below, right, inside, off
+        var command: String {
+            switch self {
+            case .below: "set key below horizontal maxrows 4 box"
+            case .right: "set key outside right top vertical box"
+            case .inside: "set key inside top right opaque box"
+            case .off: "unset key"
+            }
+        }
+    }
+
+    public struct Style: Sendable {
+        /// Logarithmic loss axis (one diverged run no longer flattens the others), and error axis.
+        public var logLoss = false
+        public var logError = false
+        /// Test error in percent, and the loss.
+        public var errorRange: ClosedRange<Double>?
+        public var lossRange: ClosedRange<Double>?
+        public var legend = Legend.below
+        public init(logLoss: Bool = false, logError: Bool = false, errorRange: ClosedRange<Double>? = nil,
+                    lossRange: ClosedRange<Double>? = nil, legend: Legend = .below) {
+            self.logLoss = logLoss
+            self.logError = logError
+            self.errorRange = errorRange
+            self.lossRange = lossRange
+            self.legend = legend
+        }
+    }
+
+    public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
+                              style: Style = Style(), output: String, terminal: Terminal) -> String {
         var s: [String] = []
-        s.append(terminal.setTerminal(width: 1400, height: 560))
+        let keyRows = style.legend == .below ? min(4, runs.count * 2) : 0
+        s.append(terminal.setTerminal(width: style.legend == .right ? 1700 : 1400, height: 560 + 22 * keyRows))
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
         s.append("set datafile missing ''")
         s.append("set multiplot layout 1,2 title \(Gnuplot.quote(title))")
         s.append("set grid")
-        s.append("set key top right opaque box")
+        s.append(style.legend.command)
+        // Room under the x label for a key below (gnuplot's multiplot does not reserve it).
+        if style.legend == .below { s.append("set bmargin \(4 + keyRows)") }
+        s.append("set style fill transparent solid 0.2 noborder")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
-        func range(_ r: RunBlock) -> String { "skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
+        func rows(_ r: RunBlock) -> String { "\(Gnuplot.quote(csv)) skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
+        func range(_ r: ClosedRange<Double>?) -> String { r.map { "set yrange [\($0.lowerBound):\($0.upperBound)]" } ?? "set yrange [*:*]" }
+
         s.append("set ylabel 'test error (%)'")
-        s.append("set title 'test error'")
-        let errors = runs.enumerated().map { i, r in
-            "\(Gnuplot.quote(csv)) \(range(r)) using \(xColumn):(100*$\(testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.quote(r.title))"
+        s.append("set title 'test error" + (runs.contains(where: \.band) ? " (band: min to max over seeds)'" : "'"))
+        s.append(range(style.errorRange))
+        s.append(style.logError ? "set logscale y" : "unset logscale y")
+        var errors: [String] = []
+        for (i, r) in runs.enumerated() {
+            if r.band, let b = c.testErrorBand {
+                errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(i + 1) notitle")
+            }
+            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.quote(r.title))")
         }
         s.append("plot " + errors.joined(separator: ", \\\n     "))
+
         s.append("set ylabel 'cross-entropy loss'")
-        s.append("set title 'loss (solid: test, dashed: train, as each run records it)'")
+        s.append("set title 'loss (solid: test, dashed: train" + (runs.contains(where: \.band) ? "; band: test, min to max over seeds)'" : ")'"))
+        s.append(range(style.lossRange))
+        s.append(style.logLoss ? "set logscale y\nset mytics 10\nset format y '%g'" : "unset logscale y")
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
-            losses.append("\(Gnuplot.quote(csv)) \(range(r)) using \(xColumn):\(testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " test"))")
-            losses.append("\(Gnuplot.quote(csv)) \(range(r)) using \(xColumn):\(trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " train"))")
+            if r.band, let b = c.testLossBand {
+                losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc \(i + 1) notitle")
+            }
+            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " test"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " train"))")
         }
         s.append("plot " + losses.joined(separator: ", \\\n     "))
         s.append("unset multiplot")

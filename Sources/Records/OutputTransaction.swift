@@ -127,6 +127,16 @@ public final class OutputTransaction {
     deinit { if !done { rollback() } }
 }
 
+/// A number as a user would type it: the shortest plain decimal that reads back exactly (0.00001, not 1e-05).
+public func plain(_ v: Double) -> String {
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+    for digits in 1...17 {
+        let text = String(format: "%.\(digits)f", v)
+        if Double(text) == v { return text }
+    }
+    return "\(v)"
+}
+
 /// A number as written to CSV and JSON: shortest round-trip form; non-finite numbers are an error.
 public func number(_ v: Double) throws -> String {
     guard v.isFinite else { throw OutputError("refusing to write a non-finite number (\(v))") }

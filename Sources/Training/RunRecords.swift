@@ -157,8 +157,62 @@ public struct MetricRecord: Equatable, Sendable {
     }
 }
 
+/// How a run ended, as `status.json` records it. A run removes the file when it starts and writes it when it
+/// stops, so a directory without one holds a run that is still going or was killed before it could say.
+public struct RunStatus: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Sendable, CaseIterable {
+        /// Every budget reached (parallel: every live worker took its steps).
+        case completed
+        /// Stopped by a signal after checkpointing, or (no status.json) killed or still running.
+        case interrupted
+        /// The loss or the parameters stopped being finite (parallel: every worker stopped).
+        case diverged
+    }
+    public var state: State
+    public var reason: String?
+
+    public init(_ state: State, reason: String? = nil) {
+        self.state = state
+        self.reason = reason
+    }
+
+    public init(outcome: RunOutcome) {
+        switch outcome {
+        case .completed: self.init(State.completed)
+        case .interrupted(let signal): self.init(State.interrupted, reason: "signal \(signal)")
+        case .diverged(let step, let reason, _): self.init(State.diverged, reason: "step \(step): \(reason)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case state = "status", reason }
+}
+
 public enum RunFiles {
     public static func config(_ dir: String) -> String { (dir as NSString).appendingPathComponent("config.json") }
+    public static func status(_ dir: String) -> String { (dir as NSString).appendingPathComponent("status.json") }
+
+    /// Records how the run ended (atomically).
+    public static func writeStatus(_ status: RunStatus, to dir: String) throws {
+        var fields: [(String, JSON)] = [("status", .string(status.state.rawValue))]
+        if let reason = status.reason { fields.append(("reason", .string(reason))) }
+        try AtomicFile.write(try JSON.object(fields).render() + "\n", to: self.status(dir))
+    }
+
+    /// A run that starts or resumes has no outcome yet.
+    public static func clearStatus(_ dir: String) throws {
+        let path = status(dir)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        try FileManager.default.removeItem(atPath: path)
+    }
+
+    /// How the run in `dir` ended, or nil when it has not said (still running, killed, or written before status
+    /// files existed).
+    public static func readStatus(_ dir: String) throws -> RunStatus? {
+        guard let data = FileManager.default.contents(atPath: status(dir)) else { return nil }
+        do { return try JSONDecoder().decode(RunStatus.self, from: data) } catch {
+            throw DataError("\(status(dir)): not a valid status file (\(error))")
+        }
+    }
     public static func checkpoint(_ dir: String) -> String { (dir as NSString).appendingPathComponent("checkpoint.bin") }
     public static func metricsJSONL(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.jsonl") }
     public static func metricsCSV(_ dir: String) -> String { (dir as NSString).appendingPathComponent("metrics.csv") }

@@ -89,4 +89,7 @@ public final class SequentialOptimizer {
         if settings.method.evaluatesAverage { list.append(("average", average)) }
         return list
     }
+
+    /// The checkpoint buffer holding the model a run of `method` evaluates (one of `stateBuffers`' names).
+    public static func evaluatedBuffer(_ method: Algorithm) -> String { method.evaluatesAverage ? "average" : "parameters" }
 }

@@ -138,9 +138,17 @@ public final class TrainingRun {
     // MARK: Running
 
     /// Trains until a budget is reached, a signal arrives or the run diverges.
+    /// `status.json` says how it ended.
     public func run(progress: (TrainingProgress) -> Void = { _ in },
                     log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try RunFiles.clearStatus(directory)
+        let outcome = try train(progress: progress, log: log)
+        try RunFiles.writeStatus(RunStatus(outcome: outcome), to: directory)
+        return outcome
+    }
+
+    private func train(progress: (TrainingProgress) -> Void, log: (MetricRecord) -> Void) throws -> RunOutcome {
         let wallStart = DispatchTime.now().uptimeNanoseconds
         let wallOffset = wallSecondsAtStart
         func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }

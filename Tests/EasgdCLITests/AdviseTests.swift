@@ -104,7 +104,7 @@ func sequentialStabilityIsOneWorkerEAMSGDWithoutCoupling(momentum: Double) throw
     let r = try easgd(["advise", dir.path, "--batch", "32", "--json"])
     #expect(r.status == 0, "\(r.stderr)")
     let o = try jsonObject(r.stdout)
-    let hMax = try #require(jsonNumber(o["h_max"])), radius = try #require(jsonNumber(o["radius"]))
+    let hMax = try #require(jsonNumber(o["h_max"])), radius = try #require(jsonNumber(o["spectral_radius"]))
     #expect(hMax > 0 && hMax.isFinite && o["converged"] as? Bool == true)
     #expect(isClose(radius, SequentialStability.radius(etaH: 0.01 * hMax, momentum: 0.9), relative: 1e-12))
     #expect(o["stable"] as? Bool == (radius < 1))

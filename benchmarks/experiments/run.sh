@@ -73,12 +73,10 @@ for tau in 1 4 16 64; do
   labels=(--label "MSGD p=1" --label "EASGD" --label "EAMSGD" --label "DOWNPOUR")
   if [ $tau = 1 ]; then runs="$runs $OUT/mdownpour-p4-tau1"; labels+=(--label "MDOWNPOUR"); fi
   $E plot $runs "${labels[@]}" --title "CIFAR-10 copy, p = 4, tau = $tau (virtual time; $STEPS steps per worker)" \
-    --out plots/experiments/figure2-tau$tau
+    --log-y --out plots/experiments/figure2-tau$tau
 done
 $E plot $OUT/easgd-p4-tau10 $OUT/easgd-p8-tau10 $OUT/easgd-p16-tau10 $OUT/downpour-p4-tau10 $OUT/downpour-p8-tau10 $OUT/downpour-p16-tau10 \
   --label "EASGD p=4" --label "EASGD p=8" --label "EASGD p=16" --label "DOWNPOUR p=4" --label "DOWNPOUR p=8" --label "DOWNPOUR p=16" \
-  --title "CIFAR-10 copy, tau = 10 (virtual time; $STEPS steps per worker)" --out plots/experiments/figure3
-# The summary table: final test error and virtual time of every run.
-for d in "$OUT"/*/; do
-  tail -1 "$d/metrics.csv" | awk -F, -v n="$(basename "$d")" '{ printf "%-22s step %6d  virtual %8.1f s  test error %6.2f%%\n", n, $1, $4, 100 * $8 }'
-done | tee "$OUT/summary.txt"
+  --title "CIFAR-10 copy, tau = 10 (virtual time; $STEPS steps per worker)" --log-y --out plots/experiments/figure3
+# The summary table: settings, best and final test error, virtual time and status of every run.
+$E runs "$OUT"/*/ | tee "$OUT/summary.txt"

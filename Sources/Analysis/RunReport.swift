@@ -1,21 +1,28 @@
 // What `easgd train` shows of a run: the settings at its start, a progress bar, a line per evaluation, and a
 // summary at its end. Sequential and parallel runs are shown alike; virtual time is labelled as such.
 
-import Records
-import ArgumentParser
 import Elastic
 import Engine
 import Foundation
+import Records
 import Training
 
-struct RunReport {
-    var quiet: Bool
+/// The exit status a run ends with when it is not 0 (128 + signal when interrupted, 1 when every worker stopped);
+/// the run has already said why.
+public struct RunExit: Error {
+    public var status: Int32
+}
+
+public struct RunReport {
+    public var quiet: Bool
+
+    public init(quiet: Bool) { self.quiet = quiet }
 
     // MARK: One worker
 
-    func finish(_ run: TrainingRun, resumed: Bool) throws {
+    public func finish(_ run: TrainingRun, resumed: Bool) throws {
         let s = run.settings, o = s.optimizer
-        printError((resumed ? "resuming \(run.directory) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs))): " : "training: ")
+        report((resumed ? "resuming \(run.directory) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs))): " : "training: ")
                    + settingsLine(method: o.method, workers: 1, eta: o.learningRate, momentum: o.momentum, alpha: nil, tau: nil,
                                   movingRate: o.movingRate, seed: s.seed, backend: nil, net: s.net, data: run.data.train.name)
                    + "; \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
@@ -28,13 +35,13 @@ struct RunReport {
         switch outcome {
         case .completed:
             if let last = run.records.last {
-                printError(String(format: "done: step %d, epoch %.2f, %.1f s of training (%.0f img/s); test error final %.2f%%, best %.2f%%; run in %@",
+                report(String(format: "done: step %d, epoch %.2f, %.1f s of training (%.0f img/s); test error final %.2f%%, best %.2f%%; run in %@",
                                   last.step, last.epoch, last.seconds, Double(last.samples) / max(last.seconds, 1e-9),
                                   last.testError * 100, bestError(run.records) * 100, run.directory))
             }
         case .interrupted(let sig):
-            printError("stopped by signal \(sig) at step \(run.step); checkpoint written; continue with: easgd train --resume \(run.directory)")
-            throw ExitCode(128 + sig)
+            report("stopped by signal \(sig) at step \(run.step); checkpoint written; continue with: easgd train --resume \(run.directory)")
+            throw RunExit(status: 128 + sig)
         case let .diverged(step, reason, lastCheckpointStep):
             throw OutputError("training diverged at step \(step): \(reason); the last good checkpoint (step \(lastCheckpointStep)) is kept in \(RunFiles.checkpoint(run.directory))")
         }
@@ -42,14 +49,14 @@ struct RunReport {
 
     // MARK: p workers
 
-    func finish(_ driver: any BackendDriver, resumed: Bool, _ make: () throws -> ParallelTrainingRun) throws {
+    public func finish(_ driver: any BackendDriver, resumed: Bool, _ make: () throws -> ParallelTrainingRun) throws {
         let bar = ProgressBar(enabled: !quiet)
         var virtual = false
         let observer = RunObserver(
             started: { run in
                 let s = run.settings, e = s.engine
                 virtual = s.backend == .simulated
-                printError((resumed ? "resuming \(run.directory) at \(run.totalSteps) worker steps: " : "training: ")
+                report((resumed ? "resuming \(run.directory) at \(run.totalSteps) worker steps: " : "training: ")
                            + settingsLine(method: e.method, workers: e.workers, eta: e.learningRate, momentum: e.momentum,
                                           alpha: e.alpha, tau: e.tau, movingRate: e.movingRate, seed: s.seed, backend: s.backend,
                                           net: s.net, data: run.data.train.name)
@@ -64,19 +71,19 @@ struct RunReport {
         guard let (run, outcome) = try driver.run(make, observer: observer) else { return }   // an MPI worker rank
         bar.clear()
         let status = summary(run, outcome, wall: Date().timeIntervalSince(start))
-        if status != 0 { throw ExitCode(status) }
+        if status != 0 { throw RunExit(status: status) }
     }
 
     /// Prints how a parallel run ended; returns the exit status (0, 1 when every worker stopped, 128 + signal).
     func summary(_ run: ParallelTrainingRun, _ outcome: RunOutcome, wall: Double) -> Int32 {
-        for s in run.engine.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
+        for s in run.engine.stopped { report("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
         if case .interrupted(let sig) = outcome {
             let again = run.settings.backend == .mpi ? "mpirun -np \(run.settings.engine.workers + 1) easgd train" : "easgd train"
-            printError("stopped by signal \(sig); the whole system is checkpointed; continue with: \(again) --resume \(run.directory)")
+            report("stopped by signal \(sig); the whole system is checkpointed; continue with: \(again) --resume \(run.directory)")
             return 128 + sig
         }
         if run.engine.aliveWorkers == 0 {
-            printError("easgd: every worker stopped (non-finite loss or parameters); see the lines above")
+            report("easgd: every worker stopped (non-finite loss or parameters); see the lines above")
             return 1
         }
         guard let last = run.records.last else { return 0 }
@@ -91,7 +98,7 @@ struct RunReport {
         }
         line += String(format: "; test error final %.2f%%, best %.2f%%; run in %@", last.testError * 100,
                        bestError(run.records) * 100, run.directory)
-        printError(line)
+        report(line)
         return 0
     }
 
@@ -123,6 +130,11 @@ struct RunReport {
     }
 
     func bestError(_ records: [MetricRecord]) -> Double { records.map(\.testError).min() ?? .nan }
+}
+
+/// A line on standard error.
+func report(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// A one-line progress bar on standard error, drawn only on a terminal, at most a few times a second.
@@ -167,4 +179,14 @@ final class ProgressBar {
         FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 120) + "\r").utf8))
         drawn = false
     }
+}
+
+public func grouped(_ n: Int) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, ch) in s.enumerated() {
+        if i > 0, (s.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return out
 }

@@ -1,0 +1,114 @@
+// `easgd compare`: stability maps on one grid for several p and several methods (the paper's Figure 1 by
+// default), each map's files, one figure with a row per p and a column per variant, and the summary rows.
+
+import Dynamics
+import Elastic
+import Foundation
+import Plotting
+import Records
+
+/// One map of a comparison: a method and its settings, e.g. "eamsgd momentum=0.9 tau=4 schedule=random".
+public struct MapVariant: Equatable, Sendable {
+    public var method: Algorithm
+    public var momentum: Double?
+    public var tau = 1
+    public var schedule = Schedule.roundRobin
+
+    public init(method: Algorithm) { self.method = method }
+
+    /// METHOD [momentum=δ] [tau=τ] [schedule=round-robin|random]; `delta=` is the same as `momentum=`.
+    public init?(text: String) {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "," })
+        guard let first = words.first, let m = Algorithm(rawValue: String(first).lowercased()) else { return nil }
+        method = m
+        for word in words.dropFirst() {
+            let kv = word.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { return nil }
+            switch kv[0].lowercased() {
+            case "delta", "momentum": guard let d = Double(kv[1]) else { return nil }; momentum = d
+            case "tau": guard let t = Int(kv[1]) else { return nil }; tau = t
+            case "schedule": guard let s = Schedule(rawValue: kv[1]) else { return nil }; schedule = s
+            default: return nil
+            }
+        }
+    }
+
+    /// A file-name-safe name: method, then the settings that differ from the defaults.
+    public var name: String {
+        var parts = [method.rawValue]
+        if let momentum { parts.append("delta\(momentum)") }
+        if tau != 1 { parts.append("tau\(tau)") }
+        if schedule == .random { parts.append("random") }
+        return parts.joined(separator: "-")
+    }
+}
+
+public struct MapComparison {
+    public var workers: [Int]
+    public var variants: [MapVariant]
+    public var eta: GridAxis
+    public var second: GridAxis
+    public var secondKind: CouplingAxis
+    public var h: Double
+
+    public init(workers: [Int], variants: [MapVariant], eta: GridAxis, second: GridAxis, secondKind: CouplingAxis, h: Double) {
+        self.workers = workers
+        self.variants = variants
+        self.eta = eta
+        self.second = second
+        self.secondKind = secondKind
+        self.h = h
+    }
+
+    public static let tableHeader = ["method", "p", "unstable_fraction", "max_radius", "min_radius", "boundary_points"]
+
+    public struct Result {
+        /// One per map, in the order of `tableHeader`.
+        public var rows: [[String]]
+        /// Each map's summary (as in its NAME-pP.json), in the same order.
+        public var summaries: [JSON]
+        public var seconds: [(name: String, workers: Int, seconds: Double)]
+        /// Figures gnuplot could not draw.
+        public var warnings: [String]
+    }
+
+    /// Writes DIR/NAME-pP.{csv,json}, DIR/NAME-pP-boundary.csv and DIR/compare.<terminal> for each terminal.
+    public func write(into out: String, terminals: [Terminal]) throws -> Result {
+        try OutputPath.createDirectory(out)
+        let transaction = OutputTransaction()
+        var panels: [HeatMapPanel] = []
+        var result = Result(rows: [], summaries: [], seconds: [], warnings: [])
+        for p in workers {
+            for v in variants {
+                let spec = StabilityMapSpec(method: v.method, workers: p, h: h, eta: eta, second: second, secondKind: secondKind,
+                                            momentum: v.momentum ?? 0, tau: v.tau, schedule: v.schedule)
+                let computed = try computeMap(spec)
+                let prefix = "\(out)/\(v.name)-p\(p)"
+                var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
+                if secondKind == .rho && v.method != .admm { panel.title += " ({/Symbol a} = {/Symbol hr})" }
+                if secondKind == .alpha && v.method == .admm { panel.title += " ({/Symbol r} = {/Symbol a}/{/Symbol h})" }
+                panels.append(panel)
+                let summary = mapSummary(computed)
+                try transaction.write(try summary.render() + "\n", to: prefix + ".json")
+                let map = computed.map
+                result.rows.append([v.name, String(p), formatFraction(map.unstableFraction), try number(map.maxRadius),
+                                    try number(map.minRadius), String(computed.boundary.count)])
+                result.summaries.append(summary)
+                result.seconds.append((v.name, p, map.seconds))
+            }
+        }
+        let random = variants.contains { $0.schedule == .random }
+        let figureTitle = "Colour: largest |eigenvalue| {/Symbol r}(F) of the round map" + (random ? " (random order: mean-square radius per round)" : "")
+            + " on F(x) = \(h == 1 ? "" : "\(h)·")x^2/2 (blue stable, red unstable)"
+        for terminal in terminals {
+            if let warning = stageFigure("\(out)/compare.\(terminal.rawValue)", transaction: transaction, {
+                HeatMap.script(panels: panels, columns: variants.count, output: $0, terminal: terminal, title: figureTitle)
+            }) { result.warnings.append(warning) }
+        }
+        try transaction.commit()
+        return result
+    }
+}
+
+/// A fraction as the summaries print it.
+public func formatFraction(_ f: Double) -> String { String(format: "%.6f", f) }

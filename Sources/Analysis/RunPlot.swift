@@ -1,0 +1,105 @@
+// The data of `easgd plot`: one block of CSV rows per curve (a run, or a group of runs that differ only in their
+// seed, averaged at the evaluations they share, with the min and max), the time axis named for what it is, and
+// the figure staged beside the CSV in every format asked for.
+
+import Foundation
+import Plotting
+import Records
+import Training
+
+public enum PlotAxis: String, Sendable, CaseIterable {
+    case seconds, epochs, steps
+}
+
+public struct RunPlot {
+    public var runs: [RunSummary]
+    public var axis: PlotAxis
+    /// One per curve (a run, or with `groupSeeds` a group); nil: the directory names.
+    public var labels: [String]?
+    public var groupSeeds: Bool
+
+    public init(runs: [RunSummary], axis: PlotAxis, labels: [String]?, groupSeeds: Bool) {
+        self.runs = runs
+        self.axis = axis
+        self.labels = labels
+        self.groupSeeds = groupSeeds
+    }
+
+    public static let csvHeader = ["curve", "label", "runs", "step", "samples", "epoch", "seconds", "wall_seconds",
+                                   "train_loss", "test_loss", "test_error", "test_error_min", "test_error_max",
+                                   "test_loss_min", "test_loss_max"]
+
+    /// The curves: each run, or each group of seeds.
+    public var curves: [[RunSummary]] { groupSeeds ? SeedGroup.group(runs).map(\.runs) : runs.map { [$0] } }
+
+    /// Nil if the figure can be drawn, else why not (one line).
+    public var problem: String? {
+        if let labels, labels.count != curves.count {
+            return "--label given \(labels.count) times for \(curves.count) \(groupSeeds ? "groups of seeds" : "runs") (give one per curve, or none)"
+        }
+        if let empty = runs.first(where: { $0.records.isEmpty }) { return "\(empty.dir)/metrics.jsonl holds no records yet" }
+        if axis == .seconds, let virtual = runs.first(where: \.isVirtual), let wall = runs.first(where: { !$0.isVirtual }) {
+            return "\(virtual.dir) ran on the simulated clock (virtual seconds) and \(wall.dir) on the wall clock: one time axis cannot hold both (use --x steps or --x epochs, or plot them apart)"
+        }
+        return nil
+    }
+
+    /// The x axis's label: virtual seconds when every run is simulated.
+    public var xLabel: String {
+        switch axis {
+        case .seconds: runs.allSatisfy(\.isVirtual) ? "virtual seconds (simulated clock)" : "wall-clock training time (s)"
+        case .epochs: "epochs"
+        case .steps: runs.contains(where: { $0.workers > 1 }) ? "worker steps in total" : "steps"
+        }
+    }
+
+    public var columns: RunCurves.Columns {
+        let x = switch axis { case .seconds: 7; case .epochs: 6; case .steps: 4 }
+        return RunCurves.Columns(x: x, testError: 11, testLoss: 10, trainLoss: 9, testErrorBand: (12, 13), testLossBand: (14, 15))
+    }
+
+    /// The CSV and its blocks. A group is drawn at the evaluation steps every one of its runs has.
+    public func data() throws -> (csv: CSV, blocks: [RunBlock]) {
+        var csv = CSV(header: Self.csvHeader)
+        var blocks: [RunBlock] = []
+        var row = 0
+        for (i, curve) in curves.enumerated() {
+            let name = labels?[i] ?? URL(fileURLWithPath: curve[0].dir).lastPathComponent + (curve.count > 1 ? " (\(curve.count) seeds)" : "")
+            let steps = curve.dropFirst().reduce(Set(curve[0].records.map(\.step))) { $0.intersection($1.records.map(\.step)) }
+            let shared = curve[0].records.map(\.step).filter { steps.contains($0) }
+            guard !shared.isEmpty else {
+                throw SettingsError("the runs \(curve.map(\.dir).joined(separator: ", ")) share no evaluation step, so their seeds cannot be averaged")
+            }
+            for step in shared {
+                let records = curve.map { run in run.records.last { $0.step == step }! }
+                func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
+                let error = records.map(\.testError), loss = records.map(\.testLoss)
+                let train = records.compactMap(\.trainLoss)
+                func n(_ v: Double) throws -> String { v.isFinite ? try number(v) : "" }
+                csv.row([String(i), CSV.quote(name), String(curve.count), String(step), String(records[0].samples),
+                         try n(mean(records.map(\.epoch))), try n(mean(records.map(\.seconds))), try n(mean(records.map(\.wallSeconds))),
+                         train.count == records.count ? try n(mean(train)) : "", try n(mean(loss)), try n(mean(error)),
+                         try n(error.min()!), try n(error.max()!), try n(loss.min()!), try n(loss.max()!)])
+            }
+            blocks.append(RunBlock(title: name, firstRow: row, lastRow: row + shared.count - 1, band: curve.count > 1))
+            row += shared.count
+        }
+        return (csv, blocks)
+    }
+
+    /// Writes PREFIX.csv and PREFIX.<format> for each format; returns the figures that gnuplot could not draw.
+    public func write(prefix: String, formats: [Terminal], title: String, style: RunCurves.Style) throws -> [String] {
+        let (csv, blocks) = try data()
+        let transaction = OutputTransaction()
+        let temporary = try transaction.write(csv.text, to: prefix + ".csv")
+        var warnings: [String] = []
+        for format in formats {
+            if let w = stageFigure("\(prefix).\(format.rawValue)", transaction: transaction, {
+                RunCurves.script(csv: temporary, runs: blocks, columns: columns, xLabel: xLabel, title: title, style: style,
+                                 output: $0, terminal: format)
+            }) { warnings.append(w) }
+        }
+        try transaction.commit()
+        return warnings
+    }
+}

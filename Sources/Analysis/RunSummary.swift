@@ -1,0 +1,183 @@
+// What a training run directory holds, in one row: its settings (each only where its method takes it), how far
+// it got, its best and final test error, its wall and virtual time and how it ended. `easgd runs` prints these;
+// `easgd plot` reads the same rows to label time axes and to group runs that differ only in their seed.
+
+import Elastic
+import Engine
+import Foundation
+import Records
+import Training
+
+public struct RunSummary: Sendable {
+    public var dir: String
+    public var method: Algorithm
+    public var workers: Int
+    /// Only where the method takes it.
+    public var tau: Int?
+    public var learningRate: Double
+    public var momentum: Double?
+    public var alpha: Double?
+    public var seed: UInt64
+    /// Nil for a sequential run (one worker, no master).
+    public var backend: Backend?
+    public var net: String
+    public var data: String
+    /// Steps per worker so far (the last record's; a sequential run's steps).
+    public var steps: Int
+    public var bestTestError: Double?
+    public var finalTestError: Double?
+    public var wallSeconds: Double?
+    /// Simulated runs: seconds of the virtual clock.
+    public var virtualSeconds: Double?
+    public var status: RunStatus.State
+    /// Why it ended that way (a signal, the step and reason of a divergence), where the run said.
+    public var reason: String?
+    public var records: [MetricRecord]
+
+    /// True when `seconds` in the records is the simulator's virtual clock.
+    public var isVirtual: Bool { backend == .simulated }
+
+    /// Reads config.json, metrics.jsonl and status.json of `dir`.
+    public static func read(_ dir: String) throws -> RunSummary {
+        let records = try RunFiles.readMetrics(dir)
+        let said = try RunFiles.readStatus(dir)
+        let last = records.last
+        let best = records.map(\.testError).filter(\.isFinite).min()
+        let final = last.flatMap { $0.testError.isFinite ? $0.testError : nil }
+        if let parallel = try ParallelTrainingRun.readConfig(dir) {
+            let s = parallel.settings, e = s.engine, m = e.method
+            let steps = last.map { $0.step / e.workers } ?? 0
+            let reached = (last?.step ?? 0) >= s.steps * e.workers
+            return RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
+                              learningRate: e.learningRate, momentum: m.takes(.momentum) ? e.momentum : nil,
+                              alpha: m.takes(.alpha) ? e.alpha : nil, seed: s.seed, backend: s.backend, net: s.net, data: s.data,
+                              steps: steps, bestTestError: best, finalTestError: final, wallSeconds: last?.wallSeconds,
+                              virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
+                              status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
+        }
+        let s = try RunFiles.readSettings(dir), o = s.optimizer
+        var reached = false
+        if let last {
+            if let steps = s.budget.steps, last.step >= steps { reached = true }
+            if let epochs = s.budget.epochs, last.epoch >= epochs * (1 - 1e-12) { reached = true }
+            if let minutes = s.budget.minutes, last.seconds >= minutes * 60 { reached = true }
+        }
+        return RunSummary(dir: dir, method: o.method, workers: 1, tau: nil, learningRate: o.learningRate,
+                          momentum: o.method.takes(.momentum) ? o.momentum : nil, alpha: nil, seed: s.seed, backend: nil,
+                          net: s.net, data: s.data, steps: last?.step ?? 0, bestTestError: best, finalTestError: final,
+                          wallSeconds: last?.wallSeconds, virtualSeconds: nil,
+                          status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
+    }
+
+    /// Everything that determines a run except its seed (and where it lives): runs with equal keys are repeats.
+    public var settingsKey: String {
+        [method.rawValue, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", momentum.map { "\($0)" } ?? "-",
+         alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps)].joined(separator: "|")
+    }
+
+    /// The keys of `easgd runs --json`.
+    public var json: JSON {
+        func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
+        return .object([
+            ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
+            ("tau", tau.map { .integer($0) } ?? .null), ("lr", .number(learningRate)), ("momentum", opt(momentum)),
+            ("alpha", opt(alpha)), ("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
+            ("net", .string(net)), ("data", .string(data)), ("steps", .integer(steps)),
+            ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
+            ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds)),
+            ("status", .string(status.rawValue)), ("reason", reason.map { .string($0) } ?? .null),
+        ])
+    }
+
+    public static let tableHeader = ["dir", "method", "p", "tau", "lr", "momentum", "alpha", "seed", "backend", "steps",
+                                     "best_error", "final_error", "wall_s", "virtual_s", "status"]
+
+    public var tableRow: [String] {
+        [dir, method.rawValue, String(workers), tau.map(String.init) ?? "-", plain(learningRate), momentum.map(plain) ?? "-",
+         alpha.map(plain) ?? "-", String(seed), backend?.rawValue ?? "sequential", String(steps), percent(bestTestError),
+         percent(finalTestError), seconds(wallSeconds), seconds(virtualSeconds), status.rawValue]
+    }
+}
+
+/// Runs that differ only in their seed: the spread of their test errors.
+public struct SeedGroup: Sendable {
+    public var runs: [RunSummary]
+
+    /// Groups in the order their first run appears.
+    public static func group(_ runs: [RunSummary]) -> [SeedGroup] {
+        var order: [String] = [], groups: [String: [RunSummary]] = [:]
+        for r in runs {
+            if groups[r.settingsKey] == nil { order.append(r.settingsKey) }
+            groups[r.settingsKey, default: []].append(r)
+        }
+        return order.map { SeedGroup(runs: groups[$0]!) }
+    }
+
+    public struct Spread: Sendable {
+        public var mean, min, max: Double
+        /// Over the finite values; nil when there are none.
+        init?(_ values: [Double?]) {
+            let v = values.compactMap { $0 }.filter(\.isFinite)
+            guard !v.isEmpty else { return nil }
+            mean = v.reduce(0, +) / Double(v.count)
+            min = v.min()!
+            max = v.max()!
+        }
+        var json: JSON { .object([("mean", .number(mean)), ("min", .number(min)), ("max", .number(max))]) }
+        var text: String { "\(percent(mean)) [\(percent(min)), \(percent(max))]" }
+    }
+
+    public var best: Spread? { Spread(runs.map(\.bestTestError)) }
+    public var final: Spread? { Spread(runs.map(\.finalTestError)) }
+    /// "3 completed, 1 diverged".
+    public var statusText: String {
+        RunStatus.State.allCases.compactMap { s in
+            let n = runs.filter { $0.status == s }.count
+            return n > 0 ? "\(n) \(s.rawValue)" : nil
+        }.joined(separator: ", ")
+    }
+
+    public var json: JSON {
+        let r = runs[0]
+        func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
+        var fields: [(String, JSON)] = [
+            ("dirs", .array(runs.map { .string($0.dir) })), ("seeds", .array(runs.map { seedJSON($0.seed) })),
+            ("method", .string(r.method.rawValue)), ("workers", .integer(r.workers)),
+        ]
+        fields.append(("tau", r.tau.map { .integer($0) } ?? .null))
+        fields += [("lr", .number(r.learningRate)), ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))]
+        fields.append(("backend", r.backend.map { .string($0.rawValue) } ?? .null))
+        fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps", .integer(r.steps))]
+        fields.append(("best_test_error", best?.json ?? .null))
+        fields.append(("final_test_error", final?.json ?? .null))
+        let counts: [(String, JSON)] = RunStatus.State.allCases.map { s in (s.rawValue, .integer(runs.filter { $0.status == s }.count)) }
+        fields.append(("status", .object(counts)))
+        return .object(fields)
+    }
+
+    public static let tableHeader = ["method", "p", "tau", "lr", "momentum", "alpha", "backend", "steps", "seeds",
+                                     "best_error mean [min, max]", "final_error mean [min, max]", "status"]
+
+    public var tableRow: [String] {
+        let r = runs[0]
+        return [r.method.rawValue, String(r.workers), r.tau.map(String.init) ?? "-", plain(r.learningRate),
+                r.momentum.map(plain) ?? "-", r.alpha.map(plain) ?? "-", r.backend?.rawValue ?? "sequential",
+                String(r.steps), String(runs.count), best?.text ?? "-", final?.text ?? "-", statusText]
+    }
+}
+
+/// A seed as a JSON number where it fits one exactly.
+private func seedJSON(_ s: UInt64) -> JSON { Int(exactly: s).map { .integer($0) } ?? .string(String(s)) }
+
+private func percent(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+private func seconds(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "-" }
+
+/// Left-aligned columns separated by two spaces.
+public func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    let widths = (0..<first.count).map { c in rows.map { $0[c].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }.joined(separator: "\n")
+}

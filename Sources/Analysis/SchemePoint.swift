@@ -1,0 +1,117 @@
+// One round-robin scheme at one parameter point, and what `radius` and `simulate` compute there: the spectral
+// radius of its round map (or the mean-square radius of random order), and a trajectory of the Elastic update
+// code with its measured growth rate. Every result echoes the settings that determined it, under the keys
+// every command uses (method, workers, eta, rho, alpha, momentum, tau, h, schedule, spectral_radius, stable).
+
+import Dynamics
+import Elastic
+import Foundation
+import Plotting
+import Records
+
+public struct SchemePoint: Sendable {
+    public var method: Algorithm
+    public var workers: Int
+    public var eta: Double
+    /// ρ or α (α = ηρ); DOWNPOUR has none (`.alpha(0)`).
+    public var coupling: Coupling
+    public var h: Double
+    public var momentum: Double
+    public var tau: Int
+
+    public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int) {
+        self.method = method
+        self.workers = workers
+        self.eta = eta
+        self.coupling = coupling
+        self.h = h
+        self.momentum = momentum
+        self.tau = tau
+    }
+
+    public func scheme() -> any RoundRobinScheme {
+        makeScheme(method, workers: workers, eta: eta, coupling: coupling, h: h, momentum: momentum, tau: tau)
+    }
+
+    /// The settings, each only where the method takes it.
+    public func settingsJSON(schedule: Schedule) -> [(String, JSON)] {
+        var fields: [(String, JSON)] = [("method", .string(method.rawValue)), ("workers", .integer(workers)), ("eta", .number(eta))]
+        if method.hasCoupling { fields += [("rho", .number(coupling.rho(eta: eta))), ("alpha", .number(coupling.alpha(eta: eta)))] }
+        if method.takes(.momentum) { fields.append(("momentum", .number(momentum))) }
+        fields += [("tau", .integer(tau)), ("h", .number(h)), ("schedule", .string(schedule.rawValue))]
+        return fields
+    }
+
+    /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
+    /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius.
+    public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON) {
+        let scheme = self.scheme()
+        let radius: Double
+        var extra: [(String, JSON)] = []
+        if schedule == .random {
+            let random = RandomOrderScheme(scheme)
+            let perActivation = try random.secondMomentRadius(solver: EigenSolver(maxDimension: random.reducedDimension))
+            radius = pow(perActivation, Double(workers) / 2)
+            guard radius.isFinite else { throw OutputError("the mean-square radius is not finite") }
+            extra.append(("second_moment_radius_per_activation", .number(perActivation)))
+        } else {
+            let eigenvalues = try scheme.roundMapEigenvalues(solver: EigenSolver(maxDimension: scheme.stateDimension))
+            radius = eigenvalues.reduce(0) { max($0, $1.magnitude) }
+            guard radius.isFinite else { throw OutputError("the spectral radius is not finite") }
+            extra.append(("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })))
+        }
+        let stable = radius <= 1 + StabilityMap.marginalBand
+        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra))
+    }
+
+    /// `easgd simulate`: PREFIX.csv (round, max_abs, log10_max_abs) and PREFIX.png; the report's lines, its JSON
+    /// and the figure's warning if gnuplot could not draw it.
+    public func simulate(from initial: InitialState, rounds: Int, prefix: String) throws -> (lines: [String], json: JSON, warning: String?) {
+        let scheme = self.scheme()
+        let trajectory = scheme.simulate(from: scheme.initialState(initial), rounds: rounds)
+        let (radius, stable, _) = try self.radius(schedule: .roundRobin)
+
+        let transaction = OutputTransaction()
+        var csv = CSV(header: ["round", "max_abs", "log10_max_abs"])
+        for (t, m) in trajectory.maxAbs.enumerated() {
+            if m > 0 { try csv.row([Double(t), m, log10(m)]) } else { csv.row([String(t), "0", ""]) }
+        }
+        let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
+        let lnRadius = log(radius)
+        let start0 = trajectory.maxAbs[0]
+        let reference = start0 > 0 && radius > 0
+            ? [(expression: "\(log10(start0)) + x * \(log10(radius))", title: "log_{10} max|s_0| + t log_{10} {/Symbol r}(F)")] : []
+        let warning = stageFigure(prefix + ".png", transaction: transaction) {
+            LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 3, title: "simulated (Elastic update code)")],
+                            references: reference,
+                            title: "\(method.rawValue.uppercased()) round-robin, p = \(workers), {/Symbol h} = \(eta)" + (method.hasCoupling ? ", {/Symbol r} = \(coupling.rho(eta: eta))" : "") + ", {/Symbol r}(F) = \(String(format: "%.9g", radius))",
+                            xLabel: "round t", yLabel: "log_{10} max_k |s_k|", output: $0, terminal: .png)
+        }
+        try transaction.commit()
+
+        var lines = ["spectral radius of the round map: \(try number(radius)) (ln = \(try number(lnRadius)))"]
+        if let diverged = trajectory.divergedAtRound {
+            lines.append("diverged at round \(diverged): max|s| left the finite range (> 1e300) after \(diverged - 1) finite rounds")
+        }
+        if let vanished = trajectory.vanishedAtRound { lines.append("the state reached exactly 0 at round \(vanished)") }
+        var relative: Double? = nil
+        if let rate = trajectory.growthRate {
+            lines.append("measured growth rate per round: \(String(format: "%.9g", rate)) (ln max|s|, least squares over rounds \(trajectory.maxAbs.count / 2)..\(trajectory.roundsRun))")
+            if lnRadius != 0 {
+                relative = abs(rate - lnRadius) / abs(lnRadius)
+                lines.append("relative difference from ln rho(F): \(String(format: "%.3g", relative! * 100)) %")
+            }
+        } else {
+            lines.append("growth rate not measurable: too few finite, nonzero rounds")
+        }
+        let json = JSON.object(settingsJSON(schedule: .roundRobin) + [
+            ("rounds", .integer(rounds)), ("rounds_run", .integer(trajectory.roundsRun)),
+            ("spectral_radius", .number(radius)), ("stable", .bool(stable)), ("ln_spectral_radius", .number(lnRadius)),
+            ("growth_rate", trajectory.growthRate.map { .number($0) } ?? .null),
+            ("relative_difference", relative.map { .number($0) } ?? .null),
+            ("diverged_at_round", trajectory.divergedAtRound.map { .integer($0) } ?? .null),
+            ("vanished_at_round", trajectory.vanishedAtRound.map { .integer($0) } ?? .null),
+        ])
+        return (lines, json, warning)
+    }
+}

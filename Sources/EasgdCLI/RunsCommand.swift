@@ -1,0 +1,44 @@
+// easgd runs: one row per training run directory (settings, progress, test errors, time, how it ended).
+
+import Analysis
+import ArgumentParser
+import Records
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "Summarise training runs: settings, steps, best and final test error, time and status.",
+        discussion: """
+            One row per run directory: method, p, τ, η, δ and α (each only where the method takes it; p = 1 and \
+            backend "sequential" for one-worker methods), seed, backend, steps per worker, best and final test \
+            error, wall seconds and (simulated runs) virtual seconds, and status: completed, interrupted (stopped \
+            by a signal; also a run that is still going or was killed, which has no status.json) or diverged. \
+            --group-seeds folds runs that differ only in their seed into one row with the mean, min and max.
+              easgd runs runs/*
+              easgd runs runs/easgd-seed* --group-seeds --json
+            """
+    )
+
+    @Argument(help: "Training run directories.") var directories: [String]
+    @Flag(help: "One row per group of runs that differ only in their seed: mean [min, max] of the errors.") var groupSeeds = false
+    @Flag(help: "Print a JSON array (keys dir, method, workers, tau, lr, momentum, alpha, seed, backend, steps, best_test_error, final_test_error, status, …).")
+    var json = false
+
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("give at least one run directory") }
+    }
+
+    func run() throws {
+        let runs = try directories.map(RunSummary.read)
+        if groupSeeds {
+            let groups = SeedGroup.group(runs)
+            if json { print(try JSON.array(groups.map(\.json)).render()) } else {
+                print(table([SeedGroup.tableHeader] + groups.map(\.tableRow)))
+            }
+        } else if json {
+            print(try JSON.array(runs.map(\.json)).render())
+        } else {
+            print(table([RunSummary.tableHeader] + runs.map(\.tableRow)))
+        }
+    }
+}
