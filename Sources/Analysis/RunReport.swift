@@ -35,9 +35,9 @@ public struct RunReport {
         switch outcome {
         case .completed:
             if let last = run.records.last {
-                report(String(format: "done: step %d, epoch %.2f, %.1f s of training (%.0f img/s); test error final %.2f%%, best %.2f%%; run in %@",
-                                  last.step, last.epoch, last.seconds, Double(last.samples) / max(last.seconds, 1e-9),
-                                  last.testError * 100, bestError(run.records) * 100, run.directory))
+                report(String(format: "done: step %d, epoch %.2f, %.1f s of training (%.0f img/s); test error final %@, best %@; run in %@",
+                              last.step, last.epoch, last.seconds, Double(last.samples) / max(last.seconds, 1e-9),
+                              percent(last.testError), percent(bestError(run.records)), run.directory))
             }
         case .interrupted(let sig):
             report("stopped by signal \(sig) at step \(run.step); checkpoint written; continue with: easgd train --resume \(run.directory)")
@@ -96,8 +96,7 @@ public struct RunReport {
         } else {
             line += String(format: "%.0f img/s", Double(last.samples) / max(last.seconds, 1e-9))
         }
-        line += String(format: "; test error final %.2f%%, best %.2f%%; run in %@", last.testError * 100,
-                       bestError(run.records) * 100, run.directory)
+        line += "; test error final \(percent(last.testError)), best \(percent(bestError(run.records))); run in \(run.directory)"
         report(line)
         return 0
     }
@@ -121,15 +120,26 @@ public struct RunReport {
     }
 
     func describe(_ r: MetricRecord, virtual: Bool) -> String {
-        let train = r.trainLoss.map { String(format: "%.4f", $0) } ?? "-"
-        let minibatch = r.minibatchLoss.map { String(format: "%.4f", $0) } ?? "-"
-        var line = String(format: "step %7d  epoch %6.2f  %8.1f s%@  train loss %@  minibatch loss %@  test loss %.4f  test error %6.2f%%",
-                          r.step, r.epoch, r.seconds, virtual ? " (virtual)" : "", train, minibatch, r.testLoss, r.testError * 100)
+        var line = String(format: "step %7d  epoch %6.2f  %8.1f s%@  train loss %@  minibatch loss %@  test loss %@  test error %@",
+                          r.step, r.epoch, r.seconds, virtual ? " (virtual)" : "", loss(r.trainLoss), loss(r.minibatchLoss),
+                          loss(r.testLoss), percent(r.testError, width: 6))
         if let exchanges = r.exchanges { line += "  exchanges \(exchanges)" }
         return line
     }
 
-    func bestError(_ records: [MetricRecord]) -> Double { records.map(\.testError).min() ?? .nan }
+    /// The best finite test error (nil when there is none).
+    func bestError(_ records: [MetricRecord]) -> Double? { records.map(\.testError).filter(\.isFinite).min() }
+
+    /// A loss or an error as printed: never a non-finite number.
+    func loss(_ v: Double?) -> String {
+        guard let v else { return "-" }
+        return v.isFinite ? String(format: "%.4f", v) : "not finite"
+    }
+
+    func percent(_ v: Double?, width: Int = 0) -> String {
+        guard let v else { return "-" }
+        return v.isFinite ? String(format: "%\(width).2f%%", v * 100) : "not finite"
+    }
 }
 
 /// A line on standard error.

@@ -68,7 +68,7 @@ extension BackendDriver {
         observer.started(run)
         ComputeThreads.set(1)        // one compute thread per worker
         let outcome = try loop(run)
-        try RunFiles.writeStatus(run.status(outcome), to: run.directory)
+        try run.finish(outcome)
         return (run, outcome)
     }
 }

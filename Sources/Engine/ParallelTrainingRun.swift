@@ -69,11 +69,23 @@ public final class ParallelTrainingRun {
     /// The simulator's clocks from the checkpoint of a resumed simulated run.
     package var restoredSimulator: SimulatorState? { restored?.simulator }
 
-    public init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
+    /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
+    public convenience init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
+        try self.init(settings: settings, directory: directory, data: data, resuming: false)
+    }
+
+    /// Takes the directory's lock first (a new run also refuses a directory that already holds one), so no other
+    /// process reads or writes the run until this one ends.
+    private init(settings: ParallelRunSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
         guard settings.engine.method.trainsNetworks, settings.engine.method.isParallel else {
             throw DataError("\(settings.engine.method.rawValue) does not train a network on p workers")
         }
         try settings.backend.check(settings.engine.method)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory)
+        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
+        }
         self.settings = settings
         self.directory = directory
         let spec = try NetSpec(parsing: settings.netSpec)
@@ -144,7 +156,7 @@ public final class ParallelTrainingRun {
         var settings = saved.settings
         if let steps { settings.steps = steps }
         if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
-        let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data)
+        let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         let path = RunFiles.checkpoint(directory)
         let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path)
         run.restored = (sim, wall)
@@ -165,8 +177,21 @@ public final class ParallelTrainingRun {
         return (config.settings, config.measuredComputeSeconds)
     }
 
-    /// How the run ended, for status.json: a run whose every worker stopped has diverged.
+    /// Held from construction until the run has ended (`finish`).
+    private let lock: DirectoryLock
+
+    /// Records how the run ended (status.json) and gives the directory up.
+    public func finish(_ outcome: RunOutcome) throws {
+        defer { lock.release() }
+        try RunFiles.writeStatus(status(outcome), to: directory)
+    }
+
+    /// How the run ended, for status.json: a run whose every worker stopped has diverged, and so has one whose
+    /// center (or average) no longer evaluates to a finite loss.
     public func status(_ outcome: RunOutcome) -> RunStatus {
+        if case .completed = outcome, let last = records.last, !last.testLoss.isFinite {
+            return RunStatus(.diverged, reason: "the evaluated model's test loss is not finite at step \(last.step)")
+        }
         if case .completed = outcome, engine.aliveWorkers == 0 {
             return RunStatus(.diverged, reason: "every worker stopped (non-finite loss or parameters)")
         }

@@ -33,7 +33,7 @@ public struct MPIDriver: BackendDriver {
                 observer.started(run)
                 FileHandle.standardError.write(Data("rank 0 is process \(getpid()): kill -TERM \(getpid()) checkpoints the whole system and stops it\n".utf8))
                 let outcome = try MPIBackend.master(run, log: observer.record)
-                try RunFiles.writeStatus(run.status(outcome), to: run.directory)
+                try run.finish(outcome)
                 result = (run, outcome)
             } else if let reason = try MPIBackend.worker(rank: rank) {
                 FileHandle.standardError.write(Data("worker \(rank - 1) stopped: \(reason)\n".utf8))

@@ -66,7 +66,10 @@ public enum HeatMap {
             // The right margin leaves the bar's title room beside its tic labels.
             s.append("set rmargin 15")
             s.append("set cblabel '\(panels.count == 1 ? "spectral radius " : "")\(panel.quantity)' rotate by -90 offset 1,0")
-            s.append(panel.boundaryCSV == nil && panel.curves.isEmpty ? "unset key" : "set key top right opaque box")
+            // The key goes under the panel, where it hides no point of the map.
+            let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty
+            s.append(keyed ? "set key outside below center horizontal box" : "unset key")
+            s.append(keyed ? "set bmargin 6" : "unset bmargin")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
             if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
             if panel.maxValue > 1 {

@@ -27,7 +27,7 @@ public enum LinePlot {
         s.append("set title \(Gnuplot.quote(title))")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
         s.append("set ylabel \(Gnuplot.quote(yLabel))")
-        s.append("set key top left opaque box")
+        s.append("set key below box")        // under the axes: it hides no curve
         s.append("set grid")
         if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")

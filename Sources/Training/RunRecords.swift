@@ -93,7 +93,9 @@ public struct MetricRecord: Equatable, Sendable {
     var jsonLine: String {
         var line = "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
             + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(Self.json(trainLoss)),\"minibatch_loss\":\(Self.json(minibatchLoss)),"
-            + "\"test_loss\":\(testLoss),\"test_error\":\(testError)"
+            + "\"test_loss\":\(Self.json(testLoss)),\"test_error\":\(Self.json(testError))"
+        // A model that no longer evaluates to finite numbers: null above, and the record says why.
+        if !testLoss.isFinite || !testError.isFinite { line += ",\"status\":\"diverged\"" }
         if let exchanges { line += ",\"exchanges\":\(exchanges)" }
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
         if let workerSteps { line += ",\"worker_steps\":[\(workerSteps.map(String.init).joined(separator: ","))]" }
@@ -105,7 +107,7 @@ public struct MetricRecord: Equatable, Sendable {
         let steps = (0..<workers).map { k in workerSteps.flatMap { k < $0.count ? String($0[k]) : nil } ?? "" }
         let losses = (0..<workers).map { k in workerLoss.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
         return ["\(step)", "\(samples)", "\(epoch)", "\(seconds)", "\(wallSeconds)", Self.text(trainLoss), Self.text(minibatchLoss),
-                "\(testLoss)", "\(testError)", exchanges.map(String.init) ?? "", Self.text(communicationSeconds)] + steps + losses
+                Self.text(testLoss), Self.text(testError), exchanges.map(String.init) ?? "", Self.text(communicationSeconds)] + steps + losses
     }
 
     /// Parses one metrics.jsonl line (also those of earlier versions, whose worker_loss was the workers' mean).
@@ -126,8 +128,10 @@ public struct MetricRecord: Equatable, Sendable {
         wallSeconds = try number("wall_seconds")
         trainLoss = optional("train_loss")
         minibatchLoss = optional("minibatch_loss")
-        testLoss = try number("test_loss")
-        testError = try number("test_error")
+        // null: the model did not evaluate to a finite number (the record's status says diverged).
+        func measured(_ key: String) throws -> Double { object[key] is NSNull ? .nan : try number(key) }
+        testLoss = try measured("test_loss")
+        testError = try measured("test_error")
         exchanges = object["exchanges"].flatMap { Int("\($0)") }
         communicationSeconds = optional("communication_seconds")
         workerSteps = (object["worker_steps"] as? [Any])?.compactMap { Int("\($0)") }

@@ -75,12 +75,25 @@ public final class TrainingRun {
     private var lossCount = 0
     private let preprocessing: Preprocessing
     private var resumed = false
+    /// Held from construction to the end of `run`.
+    private let lock: DirectoryLock
     /// Wall seconds of the run before this process (from the checkpoint), and the clock while running.
     private var wallSecondsAtStart = 0.0
     private var currentWall: () -> Double = { 0 }
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
-    public init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
+    public convenience init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
+        try self.init(settings: settings, directory: directory, data: data, resuming: false)
+    }
+
+    /// Takes the directory's lock first (a new run also refuses a directory that already holds one), so no other
+    /// process reads or writes the run until this one ends.
+    private init(settings: TrainingSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory)
+        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
+        }
         self.settings = settings
         self.directory = directory
         spec = try NetSpec(parsing: settings.netSpec)
@@ -116,7 +129,7 @@ public final class TrainingRun {
         guard comparable == saved else {
             throw DataError("\(RunFiles.config(directory)): only the budget and the thread count may change on resume")
         }
-        let run = try TrainingRun(settings: settings, directory: directory, data: data)
+        let run = try TrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         try run.restore()
         return run
     }
@@ -142,6 +155,7 @@ public final class TrainingRun {
     public func run(progress: (TrainingProgress) -> Void = { _ in },
                     log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { lock.release() }
         try RunFiles.clearStatus(directory)
         let outcome = try train(progress: progress, log: log)
         try RunFiles.writeStatus(RunStatus(outcome: outcome), to: directory)

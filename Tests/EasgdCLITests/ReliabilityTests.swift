@@ -1,0 +1,50 @@
+// Faults a run must survive without losing or mixing data: a second writer in a run's directory (a new run or a
+// resume) is refused while the first holds it; a model that stops evaluating to finite numbers is recorded as
+// null with the record's status, never as nan, and the run stays readable.
+
+import Analysis
+import Foundation
+import Testing
+import Training
+
+@Test func aSecondWriterIsRefusedWhileARunOwnsItsDirectory() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run")
+    let common = ["train", "--method", "msgd", "--lr", "0.01", "--momentum", "0.9", "--net", learnNet, "--batch", "16",
+                  "--eval-every", "20", "--threads", "1", "--quiet"]
+    let first = try launch(common + ["--steps", "100000", "--out", dir.path], log: root.appendingPathComponent("first.log"))
+    defer { if first.isRunning { first.terminate(); first.waitUntilExit() } }
+    try waitForRecords(2, in: dir)
+    // The same directory with another seed, and a resume of it: each refused at once, naming the holder.
+    for arguments in [common + ["--steps", "40", "--seed", "2", "--out", dir.path], ["train", "--resume", dir.path, "--quiet"]] {
+        let second = try easgd(arguments)
+        #expect(second.status != 0 && second.stderr.hasPrefix("easgd: ") && second.stderr.split(separator: "\n").count == 1, "\(second.stderr)")
+        #expect(second.stderr.contains("in use by another easgd process (pid \(first.processIdentifier))")
+                || second.stderr.contains("already"), "\(second.stderr)")
+    }
+    let resume = try easgd(["train", "--resume", dir.path, "--quiet"])
+    #expect(resume.stderr.contains("pid \(first.processIdentifier)"), "\(resume.stderr)")
+    first.interrupt()
+    first.waitUntilExit()
+    #expect(first.terminationStatus == 130)
+    // The settings are the first run's: nothing of the refused one reached the directory.
+    #expect(try RunFiles.readSettings(dir.path).seed == 1)
+    // Once the holder is gone the kernel has released the lock: the resume goes on.
+    let after = try easgd(["train", "--resume", dir.path, "--steps", "60", "--quiet"])
+    #expect(after.status == 0, "\(after.stderr)")
+}
+
+@Test func aNonFiniteEvaluationIsWrittenAsNullWithItsStatus() throws {
+    let record = MetricRecord(step: 8, samples: 256, epoch: 0.01, seconds: 1, wallSeconds: 1, trainLoss: .nan, minibatchLoss: .infinity,
+                              testLoss: .nan, testError: 0.9)
+    let dir = try temporaryDirectory()
+    try RunFiles.writeMetrics([record], to: dir.path)
+    let line = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    #expect(!line.lowercased().contains("nan") && !line.contains("inf"), "\(line)")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    #expect(object["test_loss"] is NSNull && object["train_loss"] is NSNull && object["status"] as? String == "diverged")
+    let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)
+    #expect(!csv.lowercased().contains("nan") && !csv.contains("inf"), "\(csv)")
+    let back = try #require(try RunFiles.readMetrics(dir.path).first)
+    #expect(back.testLoss.isNaN && back.testError == 0.9 && back.trainLoss == nil)
+}
