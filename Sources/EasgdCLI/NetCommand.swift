@@ -31,29 +31,14 @@ struct NetDescribeCommand: ParsableCommand {
 
     @Argument(help: "A name (cifar, imagenet, small) or a notation string.") var spec: String
 
+    @Option(help: "Minibatch size for the memory estimate of a training run.") var batch = 128
+
+    func validate() throws {
+        guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+    }
+
     func run() throws {
         let parsed = try NetSpec(parsing: spec)
-        let net = Network<Float>(spec: parsed, maxBatch: 1)
-        print("net \(parsed.text)")
-        print("input \(parsed.input)")
-        let header = ["#", "layer", "output", "parameters", "MFLOP/image"]
-        var rows: [[String]] = []
-        for (i, layer) in net.layers.enumerated() {
-            let mflop = layer.forwardFlopsPerImage > 0 ? String(format: "%.3f", Double(layer.forwardFlopsPerImage) / 1e6) : ""
-            rows.append(["\(i + 1)", layer.kind, "\(layer.outputShape)", grouped(layer.parameterCount), mflop])
-        }
-        rows.append(["", "softmax + cross-entropy", "\(parsed.classes)", "", ""])
-        let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max()! }
-        func line(_ r: [String]) -> String {
-            r.enumerated().map { c, s in
-                let pad = String(repeating: " ", count: widths[c] - s.count)
-                return c >= 3 ? pad + s : s + pad
-            }.joined(separator: "  ")
-        }
-        print(line(header))
-        for r in rows { print(line(r)) }
-        print("parameters: \(grouped(net.parameterCount)) (\(String(format: "%.2f", Double(net.parameterCount) * 4 / 1_048_576)) MiB as Float32)")
-        print(String(format: "forward: %.2f MFLOP per image; training step (forward + backward): %.2f MFLOP per image",
-                     Double(net.forwardFlopsPerImage) / 1e6, Double(net.trainingFlopsPerImage) / 1e6))
+        for line in try NetDescription(parsed, batch: batch).lines { print(line) }
     }
 }

@@ -74,21 +74,21 @@ public final class ParallelTrainingRun {
         try self.init(settings: settings, directory: directory, data: data, resuming: false)
     }
 
-    /// Takes the directory's lock first (a new run also refuses a directory that already holds one), so no other
-    /// process reads or writes the run until this one ends.
+    /// Takes the directory's lock (a new run also refuses a directory that already holds one) before anything of
+    /// the run is read from it or written to it, so no other process does either until this one ends.
     private init(settings: ParallelRunSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
         guard settings.engine.method.trainsNetworks, settings.engine.method.isParallel else {
             throw DataError("\(settings.engine.method.rawValue) does not train a network on p workers")
         }
         try settings.backend.check(settings.engine.method)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        lock = try DirectoryLock(directory)
-        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
-            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
-        }
         self.settings = settings
         self.directory = directory
         let spec = try NetSpec(parsing: settings.netSpec)
+        // p replicas and the tester's two evaluators; each worker's parameters, gradient, velocity or accumulator
+        // and the master's center, velocity and average.
+        let p = settings.engine.workers
+        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3),
+                                 for: "\(p) workers of net \(spec.text) at batch \(settings.batch)")
         self.data = try data ?? DataSource.load(settings.data)
         guard spec.classes == self.data.train.classes else {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
@@ -102,6 +102,12 @@ public final class ParallelTrainingRun {
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
+        // Last, after everything that can fail, so a refused run leaves no directory behind.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory)
+        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
+        }
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.

@@ -116,6 +116,23 @@ public struct NetSpec: Equatable, Sendable {
             }
         }
         guard case .softmax = layers.last else { throw fail("must end with the softmax output layer S(classes,1)") }
+        // Counts stay far inside Int (FLOPs included): no layer may have more than 2^34 outputs per image or, for a
+        // fully connected layer, 2^40 weights; either is already beyond any machine's memory.
+        var shape = input
+        for (index, layer) in layers.enumerated() {
+            let next: Shape = switch layer {
+            case let .convolution(c, y, _, _), let .pooling(c, y, _): Shape(channels: c, height: y, width: y)
+            case let .dense(units): Shape(channels: units, height: 1, width: 1)
+            case let .softmax(classes): Shape(channels: classes, height: 1, width: 1)
+            }
+            var outputs = MemoryCount(), weights = MemoryCount()
+            outputs.add(next.channels, next.height, next.width)
+            weights.add(shape.channels, shape.height, shape.width, next.channels)
+            guard let o = outputs.total, o <= 1 << 34 else { throw fail("layer \(index + 1) has more than 2^34 outputs per image") }
+            if case .dense = layer, (weights.total ?? .max) > 1 << 40 { throw fail("layer \(index + 1) has more than 2^40 weights") }
+            if case .softmax = layer, (weights.total ?? .max) > 1 << 40 { throw fail("layer \(index + 1) has more than 2^40 weights") }
+            shape = next
+        }
     }
 
     /// Kernel and stride of a valid convolution from size y_in to y_out by the rule at the top of this file.

@@ -27,6 +27,24 @@ public final class Network<Scalar: NetworkScalar> {
         precondition(maxBatch >= 1)
         self.spec = spec
         self.maxBatch = maxBatch
+        let built = Network.layers(spec)
+        var offset = 0
+        for layer in built {
+            layer.parameterOffset = offset
+            offset += layer.parameterCount
+        }
+        layers = built
+        parameterCount = offset
+        outputs = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
+        outputGradients = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
+        probabilities = FlatBuffer(count: maxBatch * spec.classes)
+        forwardSeconds = Array(repeating: 0, count: built.count)
+        backwardSeconds = Array(repeating: 0, count: built.count)
+    }
+
+    /// The layers of `spec`, with their shapes and parameter counts, and nothing allocated (layers take their
+    /// scratch space on first use).
+    public static func layers(_ spec: NetSpec) -> [any Layer<Scalar>] {
         var built: [any Layer<Scalar>] = []
         var shape = spec.input
         for layer in spec.layers {
@@ -47,18 +65,25 @@ public final class Network<Scalar: NetworkScalar> {
             }
             shape = built.last!.outputShape
         }
-        var offset = 0
-        for layer in built {
-            layer.parameterOffset = offset
-            offset += layer.parameterCount
+        return built
+    }
+
+    /// Bytes one network at `maxBatch` images holds once it has run forward and backward: every layer's output and
+    /// its gradient, the probabilities, the convolutions' im2col and product buffers and the dropout masks (the
+    /// parameters live outside). Nil when the count does not fit in an Int.
+    public static func memoryBytes(_ spec: NetSpec, maxBatch: Int) -> Int? {
+        var elements = MemoryCount()
+        for layer in layers(spec) {
+            elements.add(2, maxBatch, layer.outputShape.count)
+            if let conv = layer as? Convolution<Scalar> {
+                let positions = conv.outputShape.height * conv.outputShape.width
+                elements.add(2, maxBatch, positions, conv.rows)
+                elements.add(maxBatch, positions, conv.outputShape.channels)
+            }
+            if layer is Dropout<Scalar> { elements.add(maxBatch, layer.outputShape.count) }
         }
-        layers = built
-        parameterCount = offset
-        outputs = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
-        outputGradients = built.map { FlatBuffer(count: maxBatch * $0.outputShape.count) }
-        probabilities = FlatBuffer(count: maxBatch * spec.classes)
-        forwardSeconds = Array(repeating: 0, count: built.count)
-        backwardSeconds = Array(repeating: 0, count: built.count)
+        elements.add(maxBatch, spec.classes)
+        return elements.scaled(by: MemoryLayout<Scalar>.stride)
     }
 
     public convenience init(_ text: String, maxBatch: Int) throws {

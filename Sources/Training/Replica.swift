@@ -42,7 +42,10 @@ public final class Evaluator {
     private let labels: [Int32]
     public var count: Int { labels.count }
 
-    public init(spec: NetSpec, test: Dataset, preprocessing: Preprocessing, batch: Int = 256) {
+    /// Images per evaluation pass.
+    public static let batch = 256
+
+    public init(spec: NetSpec, test: Dataset, preprocessing: Preprocessing, batch: Int = Evaluator.batch) {
         network = Network(spec: spec, maxBatch: min(batch, max(test.count, 1)))
         let size = spec.input.count
         inputs = FlatBuffer(count: test.count * size)

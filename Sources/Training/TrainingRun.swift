@@ -86,17 +86,14 @@ public final class TrainingRun {
         try self.init(settings: settings, directory: directory, data: data, resuming: false)
     }
 
-    /// Takes the directory's lock first (a new run also refuses a directory that already holds one), so no other
-    /// process reads or writes the run until this one ends.
+    /// Takes the directory's lock (a new run also refuses a directory that already holds one) before anything of
+    /// the run is read from it or written to it, so no other process does either until this one ends.
     private init(settings: TrainingSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        lock = try DirectoryLock(directory)
-        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
-            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
-        }
         self.settings = settings
         self.directory = directory
         spec = try NetSpec(parsing: settings.netSpec)
+        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: 1, batch: settings.batch, evaluators: 2, vectors: 4),
+                                 for: "net \(spec.text) at batch \(settings.batch)")
         self.data = try data ?? DataSource.load(settings.data)
         guard spec.classes == self.data.train.classes else {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
@@ -108,6 +105,12 @@ public final class TrainingRun {
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
+        // Last, after everything that can fail, so a refused run leaves no directory behind.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory)
+        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
+        }
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
     }

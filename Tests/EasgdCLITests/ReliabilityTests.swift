@@ -48,3 +48,37 @@ import Training
     let back = try #require(try RunFiles.readMetrics(dir.path).first)
     #expect(back.testLoss.isNaN && back.testError == 0.9 && back.trainLoss == nil)
 }
+
+@Test func netsTooLargeForTheMachineAreRefusedBeforeAnythingIsAllocated() throws {
+    let root = try temporaryDirectory()
+    // Under a 2 GiB address-space limit: describing a 10-billion-parameter net allocates nothing, and training one
+    // (or a net with a huge activation) is refused at once, in one line, leaving no directory.
+    func limited(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+        let quoted = ([easgdBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let start = Date()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -v 2097152; exec " + quoted.joined(separator: " ")]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self),
+                Date().timeIntervalSince(start))
+    }
+    let describe = try limited(["net", "describe", "(1000,1000)C(1000,1000)C(1000,1000)S(10,1)"])
+    #expect(describe.status == 0 && describe.stdout.contains("parameters: 10,002,002,010") && describe.stdout.contains("refuses it"), "\(describe.stderr)")
+    #expect(describe.seconds < 5)
+    for net in ["(1,28)C(100000,24)S(10,1)", "(1000,1000)C(1000,1000)C(1000,1000)S(10,1)"] {
+        let out = root.appendingPathComponent("big").path
+        let train = try limited(["train", "--method", "sgd", "--lr", "0.1", "--steps", "1", "--net", net, "--out", out])
+        #expect(train.status != 0 && train.stderr.hasPrefix("easgd: ") && train.stderr.split(separator: "\n").count == 1, "\(train.stderr)")
+        #expect(train.stderr.contains("would need about") && train.stderr.contains("MiB"), "\(train.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(train.seconds < 5)
+    }
+    let huge = try limited(["net", "describe", "(1,100000)C(3,99999)S(10,1)"])
+    #expect(huge.status != 0 && huge.stderr.hasPrefix("easgd: ") && huge.stderr.contains("2^34"), "\(huge.stderr)")
+}
