@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Elastic", "Records", "Training"]),
         // The MPI backend in its own target: nothing else in the package depends on Open MPI.
         .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),
-        .target(name: "Plotting"),
+        .target(name: "Plotting", dependencies: ["Records"]),
         .target(name: "Analysis", dependencies: ["Elastic", "Records", "Dynamics", "Training", "Engine", "Plotting"]),
         .target(
             name: "EasgdCLI",

@@ -108,6 +108,7 @@ public func stageFigure(_ path: String, transaction: OutputTransaction, _ script
     let temporary = transaction.stage(path)
     do {
         try Gnuplot.run(script: script(temporary))
+        if let terminal = Terminal(rawValue: (path as NSString).pathExtension) { try Gnuplot.checkComplete(temporary, terminal: terminal) }
         return nil
     } catch {
         transaction.discard(path)

@@ -123,8 +123,10 @@ func runCell(_ command: String, directory: String, binDirectory: String) throws 
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
+    Cleanup.shared.register(child: process.processIdentifier)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    Cleanup.shared.unregister(child: process.processIdentifier)
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
 }
 
@@ -138,7 +140,11 @@ public func checkNotebook(_ file: String, update: Bool, binDirectory: String,
     guard !notebook.cells.isEmpty else { throw OutputError("\(file) has no ```sh cells") }
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-notebook-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: work) }
+    Cleanup.shared.register(file: work.path)
+    defer {
+        try? FileManager.default.removeItem(at: work)
+        Cleanup.shared.unregister(file: work.path)
+    }
 
     var failures = 0
     var replacements: [(Range<Int>, String)] = []

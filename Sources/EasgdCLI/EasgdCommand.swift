@@ -31,6 +31,8 @@ public struct EasgdCommand: ParsableCommand {
     public static func run() {
         do {
             var command = try parseAsRoot()
+            // Training checkpoints on a signal; every other command cleans up and stops.
+            if !(command is TrainCommand) { Cleanup.installSignalHandlers() }
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)        // the command has already said why

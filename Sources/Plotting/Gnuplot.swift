@@ -2,10 +2,12 @@
 // caller writes first, so the data survive even where gnuplot is missing.
 
 import Foundation
+import Records
 
 public enum GnuplotError: Error, CustomStringConvertible, Equatable {
     case notFound(String)
     case failed(status: Int32, message: String)
+    case incomplete(String, String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,8 @@ public enum GnuplotError: Error, CustomStringConvertible, Equatable {
         case .failed(let status, let message):
             let detail = message.split(separator: "\n").last.map(String.init) ?? ""
             return "gnuplot failed (exit \(status)): \(detail)"
+        case .incomplete(let path, let why):
+            return "gnuplot's figure \(path) is \(why)"
         }
     }
 }
@@ -54,8 +58,12 @@ public enum Gnuplot {
         let executable = try locate()
         let dir = FileManager.default.temporaryDirectory
         let scriptURL = dir.appendingPathComponent("easgd-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).gp")
+        Cleanup.shared.register(file: scriptURL.path)
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: scriptURL) }
+        defer {
+            try? FileManager.default.removeItem(at: scriptURL)
+            Cleanup.shared.unregister(file: scriptURL.path)
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [scriptURL.path]
@@ -63,12 +71,31 @@ public enum Gnuplot {
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        Cleanup.shared.register(child: process.processIdentifier)
         let errorData = errorPipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        Cleanup.shared.unregister(child: process.processIdentifier)
         let message = String(decoding: errorData, as: UTF8.self)
         guard process.terminationStatus == 0 else {
             throw GnuplotError.failed(status: process.terminationStatus, message: message)
         }
+    }
+
+    /// Refuses a figure gnuplot left incomplete (a full disk truncates it while gnuplot still exits 0): a PNG
+    /// must end with its IEND chunk, a PDF with %%EOF, an SVG with </svg>.
+    public static func checkComplete(_ path: String, terminal: Terminal) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw GnuplotError.incomplete(path, "not written") }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        guard size > 0 else { throw GnuplotError.incomplete(path, "empty") }
+        try? handle.seek(toOffset: size > 1024 ? size - 1024 : 0)
+        let tail = handle.readDataToEndOfFile()
+        let complete: Bool = switch terminal {
+        case .png: tail.suffix(12).starts(with: [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44])
+        case .pdf: String(decoding: tail, as: UTF8.self).contains("%%EOF")
+        case .svg: String(decoding: tail, as: UTF8.self).contains("</svg>")
+        }
+        guard complete else { throw GnuplotError.incomplete(path, "truncated (is the disk full?)") }
     }
 
     /// A string quoted for a gnuplot script (single quotes; embedded ones doubled).

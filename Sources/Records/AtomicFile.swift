@@ -13,6 +13,8 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let directory = splitPath(path).directory
         let temporary = path + ".tmp-\(getpid())"
+        Cleanup.shared.register(file: temporary)
+        defer { Cleanup.shared.unregister(file: temporary) }
         try writeDurably(data, to: temporary, naming: path)
         guard rename(temporary, path) == 0 else {
             let why = String(cString: strerror(errno))

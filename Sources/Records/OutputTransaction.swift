@@ -67,6 +67,7 @@ public final class OutputTransaction {
         let temporaryName = ".\(name).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(staged.count)" + (ext.isEmpty ? "" : ".\(ext)")
         let temporary = dir.isEmpty ? temporaryName : "\(dir)/\(temporaryName)"
         staged.append((temporary, final))
+        Cleanup.shared.register(file: temporary)
         return temporary
     }
 
@@ -83,13 +84,17 @@ public final class OutputTransaction {
         let (dir, name) = splitPath(prefix)
         let file = ".\(name).scratch-\(ProcessInfo.processInfo.processIdentifier)-\(scratchFiles.count).csv"
         let path = dir.isEmpty ? file : "\(dir)/\(file)"
+        Cleanup.shared.register(file: path)
         try AtomicFile.writeDurably(Data(text.utf8), to: path)
         scratchFiles.append(path)
         return path
     }
 
     private func removeScratch() {
-        for path in scratchFiles { try? FileManager.default.removeItem(atPath: path) }
+        for path in scratchFiles {
+            try? FileManager.default.removeItem(atPath: path)
+            Cleanup.shared.unregister(file: path)
+        }
         scratchFiles.removeAll()
     }
 
@@ -98,12 +103,21 @@ public final class OutputTransaction {
         staged.removeAll { entry in
             guard entry.final == final else { return false }
             try? FileManager.default.removeItem(atPath: entry.temporary)
+            Cleanup.shared.unregister(file: entry.temporary)
             return true
         }
     }
 
-    /// Rename every staged file into place.
+    /// Rename every staged file into place. Every target is checked first, so that a target that cannot be
+    /// replaced (a directory of that name) leaves all of them as they were.
     public func commit() throws {
+        for (_, final) in staged {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: final, isDirectory: &isDirectory), isDirectory.boolValue {
+                rollback()
+                throw OutputError("\(final) is a directory: nothing was written")
+            }
+        }
         for (temporary, final) in staged {
             guard rename(temporary, final) == 0 else {
                 let reason = String(cString: strerror(errno))
@@ -112,6 +126,7 @@ public final class OutputTransaction {
             }
         }
         for dir in Set(staged.map { splitPath($0.final).directory }) { AtomicFile.syncDirectory(dir) }
+        for (temporary, _) in staged { Cleanup.shared.unregister(file: temporary) }
         removeScratch()
         staged.removeAll()
         done = true
@@ -119,7 +134,10 @@ public final class OutputTransaction {
 
     /// Remove every staged temporary file.
     public func rollback() {
-        for (temporary, _) in staged { try? FileManager.default.removeItem(atPath: temporary) }
+        for (temporary, _) in staged {
+            try? FileManager.default.removeItem(atPath: temporary)
+            Cleanup.shared.unregister(file: temporary)
+        }
         removeScratch()
         staged.removeAll()
     }

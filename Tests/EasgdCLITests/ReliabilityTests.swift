@@ -82,3 +82,62 @@ import Training
     let huge = try limited(["net", "describe", "(1,100000)C(3,99999)S(10,1)"])
     #expect(huge.status != 0 && huge.stderr.hasPrefix("easgd: ") && huge.stderr.contains("2^34"), "\(huge.stderr)")
 }
+
+@Test func aSignalWhileAFigureIsDrawnLeavesNoFileAndNoProcess() throws {
+    let root = try temporaryDirectory()
+    // A gnuplot that says where it is and then hangs, as a slow one drawing a big map would.
+    let marker = root.appendingPathComponent("gnuplot.pid").path
+    let fake = root.appendingPathComponent("gnuplot")
+    try "#!/bin/sh\necho $$ > '\(marker)'\nexec sleep 60\n".write(to: fake, atomically: true, encoding: .utf8)
+    chmod(fake.path, 0o755)
+    let out = root.appendingPathComponent("maps")
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    let process = Process()
+    process.executableURL = easgdBinary
+    process.arguments = ["map", "--method", "admm", "--workers", "3", "--eta", "0.00001:0.01", "--rho", "0.01:10", "--grid", "40x40",
+                         "--out", out.appendingPathComponent("m").path]
+    process.environment = ProcessInfo.processInfo.environment.merging(["EASGD_GNUPLOT": fake.path]) { $1 }
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(20_000) }
+    usleep(100_000)
+    let gnuplot = try #require(pid_t(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 128 + SIGTERM)
+    #expect(files(in: out).isEmpty, "left behind: \(files(in: out))")     // the data were staged, not committed
+    let scripts = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+        .filter { $0.hasPrefix("easgd-\(process.processIdentifier)-") }
+    #expect(scripts.isEmpty, "gnuplot scripts left: \(scripts)")
+    usleep(300_000)
+    #expect(kill(gnuplot, 0) != 0, "gnuplot \(gnuplot) still runs")
+}
+
+@Test func aTruncatedFigureIsNotReportedAsWritten() throws {
+    let root = try temporaryDirectory()
+    // A gnuplot that exits 0 but leaves half a PNG, as on a full disk.
+    let fake = root.appendingPathComponent("gnuplot")
+    try """
+        #!/bin/sh
+        out=$(sed -n "s/^set output '\\\\(.*\\\\)'$/\\\\1/p" "$1" | head -1)
+        printf '\\211PNG\\r\\n\\032\\n0000' > "$out"
+        """.write(to: fake, atomically: true, encoding: .utf8)
+    chmod(fake.path, 0o755)
+    let prefix = root.appendingPathComponent("m").path
+    let r = try easgd(["map", "--method", "admm", "--workers", "3", "--eta", "0.00001:0.01", "--rho", "0.01:10", "--grid", "10x10",
+                       "--out", prefix], environment: ["EASGD_GNUPLOT": fake.path])
+    #expect(r.status == 3, "\(r.stderr)")
+    #expect(r.stderr.contains("truncated") && !FileManager.default.fileExists(atPath: prefix + ".png"), "\(r.stderr)")
+    #expect(FileManager.default.fileExists(atPath: prefix + ".csv"))        // the data are kept, as documented
+}
+
+@Test func anOutputTargetThatIsADirectoryLeavesEveryFileAsItWas() throws {
+    let root = try temporaryDirectory()
+    let prefix = root.appendingPathComponent("m").path
+    try FileManager.default.createDirectory(atPath: prefix + ".png", withIntermediateDirectories: false)
+    let r = try easgd(["map", "--method", "admm", "--workers", "3", "--eta", "0.00001:0.01", "--rho", "0.01:10", "--grid", "10x10", "--out", prefix])
+    #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("is a directory"), "\(r.stderr)")
+    #expect(files(in: root) == ["m.png"], "\(files(in: root))")
+}
