@@ -41,9 +41,10 @@ public struct RunReport {
             }
         case .interrupted(let sig):
             report("stopped by signal \(sig) at step \(run.step); checkpoint written; continue with: easgd train --resume \(run.directory)")
-            throw RunExit(status: 128 + sig)
+            throw RunExit(status: ExitStatus.signal(sig))
         case let .diverged(step, reason, lastCheckpointStep):
-            throw OutputError("training diverged at step \(step): \(reason); the last good checkpoint (step \(lastCheckpointStep)) is kept in \(RunFiles.checkpoint(run.directory))")
+            report("easgd: training diverged at step \(step): \(reason); the last good checkpoint (step \(lastCheckpointStep)) is kept in \(RunFiles.checkpoint(run.directory))")
+            throw RunExit(status: ExitStatus.diverged)
         }
     }
 
@@ -74,17 +75,19 @@ public struct RunReport {
         if status != 0 { throw RunExit(status: status) }
     }
 
-    /// Prints how a parallel run ended; returns the exit status (0, 1 when every worker stopped, 128 + signal).
+    /// Prints how a parallel run ended; returns the exit status (0, `ExitStatus.diverged` when every worker stopped
+    /// or the evaluated model is no longer finite, 128 + signal).
     func summary(_ run: ParallelTrainingRun, _ outcome: RunOutcome, wall: Double) -> Int32 {
         for s in run.engine.stopped { report("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
         if case .interrupted(let sig) = outcome {
             let again = run.settings.backend == .mpi ? "mpirun -np \(run.settings.engine.workers + 1) easgd train" : "easgd train"
             report("stopped by signal \(sig); the whole system is checkpointed; continue with: \(again) --resume \(run.directory)")
-            return 128 + sig
+            return ExitStatus.signal(sig)
         }
-        if run.engine.aliveWorkers == 0 {
-            report("easgd: every worker stopped (non-finite loss or parameters); see the lines above")
-            return 1
+        let status = run.status(outcome)
+        if status.state == .diverged {
+            report("easgd: training diverged: \(status.reason ?? "")\(run.engine.stopped.isEmpty ? "" : "; see the lines above")")
+            return ExitStatus.diverged
         }
         guard let last = run.records.last else { return 0 }
         let p = run.settings.engine.workers

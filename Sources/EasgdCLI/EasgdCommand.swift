@@ -50,7 +50,7 @@ public struct EasgdCommand: ParsableCommand {
 }
 
 /// Exit status of a command that wrote its data but could not draw its figure.
-let figureMissingExitCode: Int32 = 3
+let figureMissingExitCode = ExitStatus.figureMissing
 
 struct FigureNotDrawn: Error, CustomStringConvertible {
     var warnings: [String]

@@ -80,6 +80,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         if json {
             print(try quadraticRun.json(result).render())
             printError("wrote \(out)/metrics.csv")
+            if result.stopped.count == workers || result.overflowAt != nil { throw ExitCode(ExitStatus.diverged) }
             return
         }
         print("method \(method.rawValue), p = \(workers), η = \(learningRate), schedule \(schedule.rawValue), \(steps) steps per worker")
@@ -92,5 +93,9 @@ struct TrainQuadraticCommand: ParsableCommand {
         if let overflowAt = result.overflowAt { print("the center left the double range after \(overflowAt) steps in total (diverged)") }
         for s in result.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
         printError("wrote \(out)/metrics.csv")
+        if result.stopped.count == workers || result.overflowAt != nil {
+            printError("easgd: the run diverged (\(result.overflowAt != nil ? "the center left the double range" : "every worker stopped"))")
+            throw ExitCode(ExitStatus.diverged)
+        }
     }
 }

@@ -56,16 +56,7 @@ public struct TrainRequest: Sendable, Equatable {
     public var resolvedBackend: Backend? { backend ?? method.map(Backend.preferred(for:)) }
 
     public func validate() throws {
-        if let learningRate { try check(learningRate, "--lr", .positive) }
-        if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
-        if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
-        if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
-        if let batch { guard batch >= 1, batch <= 4096 else { throw SettingsError("--batch must be between 1 and 4096 (got \(batch))") } }
-        if let epochs { try check(epochs, "--epochs", .positive) }
-        if let minutes { try check(minutes, "--minutes", .positive) }
-        if let steps { guard steps >= 1 else { throw SettingsError("--steps must be positive (got \(steps))") } }
-        if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
-        if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
+        try validateValues()
         if let resume {
             let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
                                            ("--lr", learningRate != nil), ("--momentum", momentum != nil),
@@ -146,6 +137,27 @@ public struct TrainRequest: Sendable, Equatable {
         }
     }
 
+    /// The checks of single values (ranges, finiteness), for the command line and for a run's saved settings alike.
+    func validateValues() throws {
+        if let learningRate { try check(learningRate, "--lr", .positive) }
+        if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
+        if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
+        if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
+        if let batch { guard batch >= 1, batch <= 4096 else { throw SettingsError("--batch must be between 1 and 4096 (got \(batch))") } }
+        if let epochs { try check(epochs, "--epochs", .positive); try atMost(epochs, 1_000_000, "--epochs") }
+        if let minutes { try check(minutes, "--minutes", .positive); try atMost(minutes, 10_000_000, "--minutes") }
+        if let steps { guard steps >= 1, steps <= 1_000_000_000_000 else { throw SettingsError("--steps must be between 1 and 1000000000000 (got \(steps))") } }
+        if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
+        if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
+    }
+
+    /// A run's saved settings pass the command line's rules before it resumes (config.json may have been edited).
+    static func checkSaved(_ request: TrainRequest, in directory: String) throws {
+        do { try request.validateValues() } catch let error as SettingsError {
+            throw SettingsError("\(RunFiles.config(directory)): \(error.description)")
+        }
+    }
+
     /// What to run, with every default filled in. Call after `validate()`.
     public enum Plan: Equatable {
         case sequential(TrainingSettings, directory: String)
@@ -160,6 +172,15 @@ public struct TrainRequest: Sendable, Equatable {
         if let resume {
             if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, backend: .mpi) }
             if let saved = try ParallelTrainingRun.readConfig(resume) {
+                let e = saved.settings.engine
+                var r = TrainRequest()
+                r.learningRate = e.learningRate; r.momentum = e.momentum; r.movingRate = e.movingRate; r.weightDecay = e.weightDecay
+                r.batch = saved.settings.batch; r.steps = steps ?? saved.settings.steps
+                r.checkpointEveryMinutes = saved.settings.checkpointEveryMinutes
+                try TrainRequest.checkSaved(r, in: resume)
+                guard (1...64).contains(e.workers), (1...100_000).contains(e.tau), e.alpha.isFinite, e.alpha >= 0, e.alpha <= 1 else {
+                    throw SettingsError("\(RunFiles.config(resume)): workers, tau or alpha out of range (p = \(e.workers), τ = \(e.tau), α = \(e.alpha))")
+                }
                 guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
                 let backend = saved.settings.backend
                 if backend == .mpi && mpiWorldSize == nil {
@@ -174,6 +195,13 @@ public struct TrainRequest: Sendable, Equatable {
             if let threads { saved.threads = threads }
             let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
             if !budget.isEmpty { saved.budget = budget }
+            var r = TrainRequest()
+            let o = saved.optimizer
+            r.learningRate = o.learningRate; r.momentum = o.momentum; r.movingRate = o.movingRate; r.weightDecay = o.weightDecay
+            r.batch = saved.batch; r.threads = saved.threads; r.epochs = saved.budget.epochs; r.minutes = saved.budget.minutes
+            r.steps = saved.budget.steps; r.checkpointEveryMinutes = saved.checkpointEveryMinutes
+            try TrainRequest.checkSaved(r, in: resume)
+            if let every = saved.evalEvery, every < 1 { throw SettingsError("\(RunFiles.config(resume)): evalEvery must be positive (got \(every))") }
             return .resumeSequential(saved, directory: resume)
         }
         guard let method, let out, let learningRate else { throw SettingsError("give --method, --lr and --out") }
@@ -206,6 +234,10 @@ public struct TrainRequest: Sendable, Equatable {
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes)
         return .parallel(settings, directory: out)
+    }
+
+    private func atMost(_ v: Double, _ limit: Double, _ name: String) throws {
+        guard v <= limit else { throw SettingsError("\(name) must be at most \(Int(limit)) (got \(v))") }
     }
 
     enum Sign { case positive, nonNegative }

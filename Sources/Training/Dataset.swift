@@ -118,7 +118,11 @@ public enum DataSource {
             let o = 4 + 4 * d
             dims.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
         }
-        let expected = dims.reduce(1, *)
+        // 0xffffffff × 0xffffffff overflows an Int; such a header matches no file.
+        let expected = dims.reduce(1) { a, b in
+            let (p, overflow) = a.multipliedReportingOverflow(by: b)
+            return overflow ? Int.max : p
+        }
         guard bytes.count - header == expected else {
             throw DataError("\(path): expected \(expected) data bytes for dimensions \(dims.map(String.init).joined(separator: "×")), found \(bytes.count - header) (truncated or wrong file)")
         }

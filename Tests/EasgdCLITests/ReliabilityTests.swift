@@ -141,3 +141,42 @@ import Training
     #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("is a directory"), "\(r.stderr)")
     #expect(files(in: root) == ["m.png"], "\(files(in: root))")
 }
+
+@Test func countsFromTheCommandLineOrAFileAreRangeCheckedInsteadOfCrashing() throws {
+    let root = try temporaryDirectory()
+    func refused(_ arguments: [String], _ needle: String, status: Int32 = 64) throws {
+        let r = try easgd(arguments)
+        #expect(r.status == status && r.stderr.hasPrefix("easgd: ") && r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
+        #expect(r.stderr.contains(needle), "\(arguments): \(r.stderr)")
+    }
+    let out = root.appendingPathComponent("r").path
+    try refused(["train", "--method", "sgd", "--lr", "0.1", "--epochs", "1e16", "--minutes", "0.01", "--out", out], "--epochs must be at most")
+    try refused(["train", "--method", "easgd", "--workers", "2", "--lr", "0.1", "--steps", "9223372036854775807", "--out", out], "--steps must be between")
+    #expect(!FileManager.default.fileExists(atPath: out))
+    // An IDX header claiming 0xffffffff × 0xffffffff images overflows an Int: refused as a wrong file.
+    let data = root.appendingPathComponent("data")
+    try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+    let header: [UInt8] = [0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28]
+    for name in ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"] {
+        try Data(header + [UInt8](repeating: 0, count: 64)).write(to: data.appendingPathComponent(name))
+    }
+    for name in ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"] {
+        try Data([0, 0, 8, 1, 0, 0, 0, 1, 0]).write(to: data.appendingPathComponent(name))
+    }
+    try refused(["train", "--method", "sgd", "--lr", "0.1", "--steps", "1", "--net", learnNet, "--data", data.path, "--out", out],
+                "expected", status: 1)
+    // A config.json edited to an impossible thread count (or learning rate) is refused on --resume, and left as it was.
+    let run = root.appendingPathComponent("run")
+    #expect(try easgd(["train", "--method", "sgd", "--lr", "0.01", "--net", learnNet, "--batch", "16", "--steps", "5", "--threads", "1",
+                       "--quiet", "--out", run.path]).status == 0)
+    let config = run.appendingPathComponent("config.json")
+    let original = try String(contentsOf: config, encoding: .utf8)
+    for (from, to, needle) in [("\"threads\" : 1", "\"threads\" : 0", "--threads"), ("\"learningRate\" : 0.01", "\"learningRate\" : -5", "--lr")] {
+        let edited = original.replacingOccurrences(of: from, with: to)
+        #expect(edited != original)
+        try edited.write(to: config, atomically: true, encoding: .utf8)
+        let r = try easgd(["train", "--resume", run.path, "--steps", "10", "--quiet"])
+        #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("config.json") && r.stderr.contains(needle), "\(r.stderr)")
+        #expect(try String(contentsOf: config, encoding: .utf8) == edited)
+    }
+}

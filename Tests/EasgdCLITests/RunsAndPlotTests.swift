@@ -23,7 +23,7 @@ let runFixture: Result<URL, any Error> = Result {
     guard seq.status == 0 else { throw SettingsError("fixture: \(seq.stderr)") }
     let bad = try easgd(["train", "--method", "sgd", "--lr", "1000000", "--net", learnNet, "--batch", "16", "--steps", "40",
                          "--eval-every", "10", "--threads", "1", "--quiet", "--out", root.appendingPathComponent("bad").path])
-    guard bad.status == 1 else { throw SettingsError("fixture: the divergent run ended with \(bad.status): \(bad.stderr)") }
+    guard bad.status == 2 else { throw SettingsError("fixture: the divergent run ended with \(bad.status): \(bad.stderr)") }
     return root
 }
 
