@@ -35,7 +35,7 @@ struct AdviseCommand: ParsableCommand {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
         guard tolerance > 0, tolerance < 1 else { throw ValidationError("--tolerance must be in (0, 1)") }
         guard maxIterations >= 2, maxIterations <= 10_000 else { throw ValidationError("--max-iterations must be between 2 and 10000") }
-        if let out { try OutputPath.checkParent(of: out, for: out) }
+        if let out { try OutputPath.checkPrefix(out) }
     }
 
     func run() throws {

@@ -42,7 +42,7 @@ struct BenchMapCommand: ParsableCommand {
         try checkRange("--rho", rho)
         guard repeats >= 1, sample >= 1 else { throw ValidationError("--repeats and --sample must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
-        if let out { try OutputPath.checkParent(of: out, for: out) }
+        if let out { try OutputPath.checkPrefix(out) }
     }
 
     func run() throws {

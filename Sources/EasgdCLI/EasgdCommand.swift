@@ -29,8 +29,15 @@ public struct EasgdCommand: ParsableCommand {
 
     /// Entry point: parse, run, and turn every error into one line on standard error and a non-zero exit.
     public static func run() {
+        var parsed: ParsableCommand
+        do { parsed = try parseAsRoot() } catch {
+            // Anything found while parsing and validating is a usage error: nothing has been done.
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            fail(error, code: ExitStatus.usage)
+        }
         do {
-            var command = try parseAsRoot()
+            var command = parsed
             // Training checkpoints on a signal; every other command cleans up and stops.
             if !(command is TrainCommand) { Cleanup.installSignalHandlers() }
             try command.run()
@@ -41,11 +48,16 @@ public struct EasgdCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            let text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
-            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"
-            printError("easgd: \(line)")
-            Foundation.exit(code.rawValue)
+            fail(error, code: code.rawValue)
         }
+    }
+
+    /// One `easgd:` line for the error, then the exit status.
+    static func fail(_ error: any Error, code: Int32) -> Never {
+        let text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"
+        printError("easgd: \(line)")
+        Foundation.exit(code)
     }
 }
 

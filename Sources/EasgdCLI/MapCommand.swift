@@ -59,7 +59,7 @@ struct MapCommand: ParsableCommand {
                 throw ValidationError("DOWNPOUR has no coupling: give its second axis as --tau-range LO:HI (and no --rho or --alpha)")
             }
             guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
-            try OutputPath.checkParent(of: out, for: out)
+            try OutputPath.checkPrefix(out)
             return
         }
         if tauRange != nil { throw ValidationError("--tau-range is the second axis of DOWNPOUR maps only (use --tau for a fixed τ)") }
@@ -69,7 +69,7 @@ struct MapCommand: ParsableCommand {
             try checkRange("--alpha", alpha)
             if eta.lowerBound == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
         }
-        try OutputPath.checkParent(of: out, for: out)
+        try OutputPath.checkPrefix(out)
     }
 
     /// The second axis and what it holds: τ (DOWNPOUR), ρ or α; validate() made sure exactly one is given.

@@ -35,6 +35,7 @@ struct NetDescribeCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        do { _ = try NetSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {

@@ -54,7 +54,7 @@ struct PlotCommand: ParsableCommand {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
         if logError, let r = errorRange, r.lowerBound <= 0 { throw ValidationError("--error-range: a logarithmic axis needs LO > 0") }
         if logY, let r = lossRange, r.lowerBound <= 0 { throw ValidationError("--loss-range: a logarithmic axis needs LO > 0") }
-        try OutputPath.checkParent(of: out, for: out)
+        try OutputPath.checkPrefix(out)
     }
 
     func run() throws {

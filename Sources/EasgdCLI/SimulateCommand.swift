@@ -26,7 +26,7 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         guard rounds >= 1, rounds <= 10_000_000 else { throw ValidationError("--rounds must be between 1 and 10000000 (got \(rounds))") }
-        try OutputPath.checkParent(of: out, for: out)
+        try OutputPath.checkPrefix(out)
     }
 
     func run() throws {

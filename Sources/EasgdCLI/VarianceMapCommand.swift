@@ -37,11 +37,13 @@ struct VarianceMapCommand: ParsableCommand {
         _ = try parsedTimes()
         guard grid >= 2, grid <= 2000 else { throw ValidationError("--grid must be between 2 and 2000 (got \(grid))") }
         try checkPositive("--extent", extent)
+        // Beyond ηh = 4 and β = 4 every point is unstable; a larger box only loses the picture (and gnuplot's range).
+        guard extent <= 1000 else { throw ValidationError("--extent must be at most 1000 (got \(extent))") }
         try checkPositive("--h", h)
         try checkNonNegative("--sigma", sigma)
         try checkFinite("--x0", x0)
         try checkPositive("--compare-beta", compareBeta)
-        try OutputPath.checkParent(of: out, for: out)
+        try OutputPath.checkPrefix(out)
     }
 
     func parsedTimes() throws -> [TimeArgument] {

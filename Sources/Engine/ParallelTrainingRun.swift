@@ -105,9 +105,10 @@ public final class ParallelTrainingRun {
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         lock = try DirectoryLock(directory)
-        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+        if !resuming, RunFiles.holdsRun(directory) {
             throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
         }
+        RunFiles.removeStaleTemporaries(directory)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.

@@ -70,7 +70,7 @@ public struct TrainRequest: Sendable, Equatable {
                 throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
             }
             guard isMPIWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
-                throw SettingsError("\(resume) holds no checkpoint.bin to resume from")
+                throw SettingsError("\(resume) holds no checkpoint.bin to resume from (a run that never wrote one can be started again with the same --out)")
             }
             return
         }
@@ -80,6 +80,7 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("\(method.rawValue) runs on the quadratic objective only: use easgd train-quadratic")
         }
         guard learningRate != nil else { throw SettingsError("give the learning rate --lr") }
+        if let net { _ = try NetSpec(parsing: net) }       // a bad spec is a usage error, found before anything runs
         if method.isParallel {
             try validateParallel(method)
         } else {
@@ -100,7 +101,7 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("--moving-rate applies to \(Algorithm.names { $0.takes(.movingRate) }), not \(method.rawValue)")
         }
         // Under mpirun only rank 0 writes the run directory; the other ranks must not race it.
-        if !isMPIWorkerRank && FileManager.default.fileExists(atPath: RunFiles.config(out)) {
+        if !isMPIWorkerRank && RunFiles.holdsRun(out) {
             throw SettingsError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
         }
         try OutputPath.checkParent(of: out, for: "--out")

@@ -15,13 +15,24 @@ public struct OutputError: Error, CustomStringConvertible {
 /// files, or a DIR's parent, must exist and be writable (a mistyped path is refused, never created); a DIR
 /// itself is created.
 public enum OutputPath {
-    /// Checks that `path` (a PREFIX or a DIR) can be written: its parent is a writable directory.
+    /// Checks that `path` (a PREFIX or a DIR) can be written: not empty, and its parent is a writable directory.
     public static func checkParent(of path: String, for what: String) throws {
+        guard !path.isEmpty else { throw SettingsError("cannot write \(what): the path is empty") }
         try checkWritable(splitPath(path).directory, for: what)
+    }
+
+    /// Checks that a PREFIX names files: not empty and not ending in "/" (which would write hidden ".csv" files).
+    public static func checkPrefix(_ prefix: String) throws {
+        guard !prefix.isEmpty else { throw SettingsError("the output prefix is empty: give a name such as out/map") }
+        guard !splitPath(prefix).name.isEmpty else {
+            throw SettingsError("the output prefix \(prefix) names a directory: add a file name, e.g. \(prefix)map")
+        }
+        try checkParent(of: prefix, for: prefix)
     }
 
     /// Checks that DIR can be written into: an existing writable directory, or a new one in a writable parent.
     public static func checkDirectory(_ dir: String, for what: String) throws {
+        guard !dir.isEmpty else { throw SettingsError("cannot write \(what): the directory name is empty") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
             return try checkParent(of: dir, for: what)

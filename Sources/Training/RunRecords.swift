@@ -195,6 +195,19 @@ public enum RunFiles {
     public static func config(_ dir: String) -> String { (dir as NSString).appendingPathComponent("config.json") }
     public static func status(_ dir: String) -> String { (dir as NSString).appendingPathComponent("status.json") }
 
+    /// A directory holds a run once the run has written its first checkpoint; before that (a run that could not
+    /// write one) it may be started anew.
+    public static func holdsRun(_ dir: String) -> Bool { FileManager.default.fileExists(atPath: checkpoint(dir)) }
+
+    /// Removes what a killed writer left half-done (`*.tmp-PID` files and staged `.NAME.tmp-*` figures); called by
+    /// a run that holds the directory's lock, so no other process is writing them.
+    public static func removeStaleTemporaries(_ dir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.contains(".tmp-") {
+            try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
+        }
+    }
+
     /// Records how the run ended (atomically).
     public static func writeStatus(_ status: RunStatus, to dir: String) throws {
         var fields: [(String, JSON)] = [("status", .string(status.state.rawValue))]

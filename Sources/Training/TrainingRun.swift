@@ -108,9 +108,10 @@ public final class TrainingRun {
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         lock = try DirectoryLock(directory)
-        if !resuming, FileManager.default.fileExists(atPath: RunFiles.config(directory)) {
+        if !resuming, RunFiles.holdsRun(directory) {
             throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
         }
+        RunFiles.removeStaleTemporaries(directory)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
     }

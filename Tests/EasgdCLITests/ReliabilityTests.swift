@@ -180,3 +180,34 @@ import Training
         #expect(try String(contentsOf: config, encoding: .utf8) == edited)
     }
 }
+
+@Test func emptyAndNamelessOutputPathsAreUsageErrors() throws {
+    let root = try temporaryDirectory()
+    let map = ["map", "--method", "admm", "--workers", "3", "--eta", "0:0.01", "--rho", "0:1", "--grid", "4x4"]
+    for arguments in [map + ["--out", ""], map + ["--out", root.path + "/"], ["compare", "--workers", "2", "--out", ""],
+                      ["variance-map", "--out", ""], ["net", "describe", "(1,28)X(3,3)"],
+                      ["train", "--method", "sgd", "--lr", "0.1", "--steps", "1", "--net", "(1,28)C(4,24)", "--out", root.appendingPathComponent("n").path]] {
+        let r = try easgd(arguments, in: root)
+        #expect(r.status == 64 && r.stderr.hasPrefix("easgd: ") && r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
+    }
+    #expect(files(in: root).isEmpty, "\(files(in: root))")
+}
+
+@Test func aRunCleansWhatAKilledWriterLeftAndADirectoryWithoutACheckpointCanBeReused() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run")
+    let common = ["train", "--method", "sgd", "--lr", "0.01", "--net", learnNet, "--batch", "16", "--threads", "1", "--quiet"]
+    #expect(try easgd(common + ["--steps", "5", "--out", dir.path]).status == 0)
+    // What kill -9 leaves: a checkpoint's temporary and a staged file.
+    for name in ["checkpoint.bin.tmp-99999", ".metrics.csv.tmp-99999-0.csv"] {
+        try Data(repeating: 7, count: 1000).write(to: dir.appendingPathComponent(name))
+    }
+    #expect(try easgd(["train", "--resume", dir.path, "--steps", "10", "--quiet"]).status == 0)
+    #expect(!files(in: dir).contains { $0.contains(".tmp-") }, "\(files(in: dir))")
+    // A run whose first checkpoint was never written: the directory is reusable, and --resume says so.
+    try FileManager.default.removeItem(at: dir.appendingPathComponent("checkpoint.bin"))
+    let resume = try easgd(["train", "--resume", dir.path, "--quiet"])
+    #expect(resume.status == 64 && resume.stderr.contains("started again with the same --out"), "\(resume.stderr)")
+    let again = try easgd(common + ["--steps", "5", "--out", dir.path])
+    #expect(again.status == 0, "\(again.stderr)")
+}
