@@ -3,6 +3,7 @@
 // null with the record's status, never as nan, and the run stays readable.
 
 import Analysis
+import Elastic
 import Foundation
 import Testing
 import Training
@@ -210,4 +211,76 @@ import Training
     #expect(resume.status == 64 && resume.stderr.contains("started again with the same --out"), "\(resume.stderr)")
     let again = try easgd(common + ["--steps", "5", "--out", dir.path])
     #expect(again.status == 0, "\(again.stderr)")
+}
+
+/// kill -9 at `count` seeded random moments, each followed by a resume, until the run completes: every metrics line is
+/// valid JSON after every kill, a resume always works (a run killed before its first checkpoint starts again), and
+/// no temporary file survives a resume. Returns the directory.
+func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt64) throws -> URL {
+    var rng = SplitMix64(seed: seed)
+    var kills = 0
+    while kills < count {
+        let resume = FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path))
+        let process = try launch(resume ? ["train", "--resume", dir.path, "--quiet"] : arguments + ["--out", dir.path],
+                                 log: dir.deletingLastPathComponent().appendingPathComponent("log-\(kills)"))
+        if !resume {
+            // The first kill lands after the run has checkpointed once, so that the others have something to resume.
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && !FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) && Date() < deadline {
+                usleep(20_000)
+            }
+        }
+        usleep(UInt32(rng.nextInt(below: 3_000_000)))
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            kills += 1
+        }
+        process.waitUntilExit()
+        if !process.isRunning, process.terminationReason == .exit {
+            let log = (try? String(contentsOf: dir.deletingLastPathComponent().appendingPathComponent("log-\(kills)"), encoding: .utf8)) ?? ""
+            #expect(process.terminationStatus == 0, "a resume failed: \(log)")
+            // Finished before the kill could land: the kills so far are the test.
+            if process.terminationStatus == 0, try RunFiles.readStatus(dir.path)?.state == .completed { break }
+        }
+        if let text = try? String(contentsOfFile: RunFiles.metricsJSONL(dir.path), encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "invalid metrics line after kill \(kills): \(line)")
+            }
+        }
+    }
+    #expect(kills >= 3, "only \(kills) kills landed before the run completed")
+    let finish = FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) ? ["train", "--resume", dir.path, "--quiet"]
+        : arguments + ["--out", dir.path]
+    let last = try easgd(finish)
+    #expect(last.status == 0, "\(last.stderr)")
+    #expect(!files(in: dir).contains { $0.contains(".tmp-") }, "temporaries left: \(files(in: dir))")
+    return dir
+}
+
+@Test func aSequentialRunKilledTenTimesEndsWithTheBitsOfAStraightRun() throws {
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "msgd", "--lr", "0.01", "--momentum", "0.9", "--net", learnNet, "--batch", "16", "--steps", "200",
+                  "--eval-every", "100", "--threads", "1", "--checkpoint-every", "0.002", "--quiet"]
+    let straight = root.appendingPathComponent("straight")
+    #expect(try easgd(common + ["--out", straight.path]).status == 0)
+    let killed = try killAndResume(common, into: root.appendingPathComponent("killed"), count: 10, seed: 11)
+    let a = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: CheckpointProbe.self)
+    let b = try Checkpoint.read(RunFiles.checkpoint(killed.path), as: CheckpointProbe.self)
+    #expect(a.state.step == 200 && b.state.step == 200)
+    for name in ["parameters", "velocity"] {
+        let x = try #require(a.buffers[name]), y = try #require(b.buffers[name])
+        #expect(x.count == y.count && zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name) differs")
+    }
+    let strip = { (r: MetricRecord) in [Double(r.step), r.trainLoss ?? -1, r.testLoss, r.testError] }
+    #expect(try RunFiles.readMetrics(straight.path).map(strip) == RunFiles.readMetrics(killed.path).map(strip))
+}
+
+@Test func aThreadsRunKilledTenTimesStaysResumable() throws {
+    let root = try temporaryDirectory()
+    let arguments = ["train", "--method", "easgd", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                     "--steps", "150", "--eval-every", "150", "--checkpoint-every", "0.002", "--quiet"]
+    let dir = try killAndResume(arguments, into: root.appendingPathComponent("killed"), count: 10, seed: 12)
+    let records = try RunFiles.readMetrics(dir.path)
+    #expect(records.last?.step == 300 && records.last?.workerSteps == [150, 150], "\(records.map(\.step))")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
 }
