@@ -95,9 +95,15 @@ private func send(_ control: Control, to rank: Int) {
 
 /// Waits for a message from `source` (or any source) with one of `tags` (or any tag), polling; returns its status.
 private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil) -> MPI_Status {
+    while true { if let status = probe(from: source, tags: tags, seconds: 3600) { return status } }
+}
+
+/// The same, giving up (nil) after `seconds`, so that the master can look at signals and silent workers meanwhile.
+private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
     var status = MPI_Status()
     var flag: Int32 = 0
     var idle: UInt32 = 0
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
     while true {
         for tag in tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()] {
             MPI_Iprobe(source, tag, easgd_mpi_comm_world(), &flag, &status)
@@ -105,7 +111,17 @@ private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTa
         }
         // A few hundred fast probes first (answers usually come at once), then sleeps of up to 0.2 ms.
         if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
+        if idle % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline { return nil }
     }
+}
+
+/// How long a worker may stay silent before the master gives up on the job: `EASGD_STALL_SECONDS`, default 300 s;
+/// after a signal to rank 0 the running workers get 10 s to answer STOP.
+public enum StallLimit {
+    public static var seconds: Double {
+        ProcessInfo.processInfo.environment["EASGD_STALL_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } ?? 300
+    }
+    public static let afterSignal = 10.0
 }
 
 /// True when a message from `source` with `tag` is waiting.
@@ -179,8 +195,24 @@ public enum MPIBackend {
         // (whose data is loaded before it starts): the first evaluation, then the states, and the workers go.
         let settings = try JSONEncoder().encode(run.settings)
         for w in workers { send(settings, to: w.index + 1, tag: .settings) }
+        // While the workers load their data: a signal to rank 0 ends the job at once (nothing has changed yet), and
+        // so does a worker that stays silent beyond the stall limit.
         var none: Float = 0
-        for w in workers { _ = try receive(from: w.index + 1, tag: .ready, into: &none, capacity: 0) }
+        let loading = Stopwatch()
+        for w in workers {
+            while true {
+                if let status = probe(from: Int32(w.index + 1), tags: [.ready], seconds: 0.25) {
+                    _ = try receive(status, into: &none, capacity: 0)
+                    break
+                }
+                if let sig = StopSignal.pending {
+                    throw MPIError(description: "stopped by signal \(sig) while the workers loaded their data; the run is as it was")
+                }
+                if loading.seconds > StallLimit.seconds {
+                    throw MPIError(description: "rank \(w.index + 1) (worker \(w.index)) did not finish loading its data within \(Int(StallLimit.seconds)) s (EASGD_STALL_SECONDS); the run is as it was")
+                }
+            }
+        }
         let stopwatch = Stopwatch()
         let before = run.wallClockAtStart.elapsed
         func now() -> Double { before + stopwatch.seconds }
@@ -196,6 +228,12 @@ public enum MPIBackend {
         var progress = workers.map(\.progress)     // as the workers' requests and states report it
         let message = FlatBuffer<Float>(count: n + Trailer.count)
         let lookahead = FlatBuffer<Float>(count: n)
+
+        // When each worker was last heard from (any message, or its start); a running worker silent for longer than
+        // the stall limit ends the job, keeping the last checkpoint.
+        var lastHeard = workers.map { _ in now() }
+        let stallLimit = StallLimit.seconds
+        var signalledAt: Double? = nil
 
         while status.contains(where: { $0 != .finished }) {
             if !pausing {
@@ -219,8 +257,21 @@ public enum MPIBackend {
                 pausing = false
                 continue
             }
-            let announced = probe()
+            guard let announced = probe(seconds: 0.25) else {
+                if signalledAt == nil, signal ?? StopSignal.pending != nil { signalledAt = now() }
+                let limit = signalledAt.map { _ in min(stallLimit, StallLimit.afterSignal) } ?? stallLimit
+                let since = signalledAt ?? 0
+                // A paused worker waits for us; only a running one can be stalled.
+                if let k = status.indices.first(where: { status[$0] == .running && now() - max(lastHeard[$0], since) > limit }) {
+                    let silent = now() - lastHeard[k]
+                    let why = "rank \(k + 1) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal")); the job ends and keeps the last checkpoint"
+                    try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
+                    throw MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+                }
+                continue
+            }
             let source = Int(announced.MPI_SOURCE)
+            if source >= 1, source <= p { lastHeard[source - 1] = now() }
             guard let tag = MessageTag(rawValue: announced.MPI_TAG), source >= 1, source <= p else {
                 throw MPIError(description: "unexpected message (tag \(announced.MPI_TAG)) from rank \(source)")
             }

@@ -145,7 +145,7 @@ func expectSameSystem(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sou
 }
 
 /// Starts `easgd arguments` (under `mpirun -np ranks` when given) with its standard error in `log`.
-func launch(_ arguments: [String], ranks: Int? = nil, log: URL) throws -> Process {
+func launch(_ arguments: [String], ranks: Int? = nil, log: URL, environment: [String: String] = [:]) throws -> Process {
     let process = Process()
     if let ranks {
         process.executableURL = URL(fileURLWithPath: mpirun!)
@@ -155,7 +155,8 @@ func launch(_ arguments: [String], ranks: Int? = nil, log: URL) throws -> Proces
         process.arguments = arguments
     }
     process.environment = ProcessInfo.processInfo.environment.merging(
-        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]) { $1 }
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+            .merging(environment) { $1 }) { $1 }
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     process.standardError = try FileHandle(forWritingTo: log)
     process.standardOutput = FileHandle.nullDevice

@@ -284,3 +284,53 @@ func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt6
     #expect(records.last?.step == 300 && records.last?.workerSteps == [150, 150], "\(records.map(\.step))")
     #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
 }
+
+/// The rank of `mpirun` (pid `parent`) whose environment says OMPI_COMM_WORLD_RANK=`rank`.
+func mpiRank(_ rank: Int, of parent: pid_t) -> pid_t? {
+    let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        return fields.count > 2 && Int32(fields[1]) == parent
+    }
+    return children.first { pid in
+        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+        return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=\(rank)" }
+    }
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aStalledMPIWorkerEndsTheJobAndASignalToRankZeroWorksMeanwhile() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let common = ["train", "--backend", "mpi", "--method", "easgd", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                  "--steps", "1000000", "--eval-every", "40", "--checkpoint-every", "0.01", "--quiet"]
+    let stall = ["EASGD_STALL_SECONDS": "4"]
+    let process = try launch(common + ["--out", dir.path], ranks: 3, log: log, environment: stall)
+    try waitForRecords(2, in: dir)
+    let worker = try #require(mpiRank(1, of: process.processIdentifier))
+    let start = Date()
+    kill(worker, SIGSTOP)
+    process.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus != 0 && message.contains("rank 1 (worker 0) has sent nothing"), "\(message)")
+    #expect(Date().timeIntervalSince(start) < 30, "the stall took \(Date().timeIntervalSince(start)) s to notice")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
+    kill(worker, SIGKILL)
+    // The last checkpoint is whole: the run resumes (and a SIGTERM to rank 0 still ends it while a worker is stopped).
+    let checkpointed = try FileManager.default.attributesOfItem(atPath: RunFiles.checkpoint(dir.path))[.modificationDate] as? Date
+    let again = try launch(["train", "--resume", dir.path, "--quiet"], ranks: 3, log: root.appendingPathComponent("log2"), environment: stall)
+    // Under way once it has checkpointed again.
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline, (try? FileManager.default.attributesOfItem(atPath: RunFiles.checkpoint(dir.path))[.modificationDate] as? Date) == checkpointed {
+        usleep(50_000)
+    }
+    let stopped = try #require(mpiRank(2, of: again.processIdentifier))
+    kill(stopped, SIGSTOP)
+    let rankZero = try #require(mpiRank(0, of: again.processIdentifier))
+    let signalled = Date()
+    kill(rankZero, SIGTERM)
+    again.waitUntilExit()
+    kill(stopped, SIGKILL)
+    #expect(again.terminationStatus != 0)
+    #expect(Date().timeIntervalSince(signalled) < 30, "SIGTERM to rank 0 took \(Date().timeIntervalSince(signalled)) s")
+}
