@@ -17,6 +17,8 @@ public struct RunBlock: Sendable {
     }
 }
 
+import Foundation
+
 public enum RunCurves {
     /// 1-based column positions in the CSV. Train-loss cells may be empty (gnuplot skips them).
     public struct Columns: Sendable {
@@ -40,7 +42,7 @@ public enum RunCurves {
         case below, right, inside, off
         var command: String {
             switch self {
-            case .below: "set key below horizontal maxrows 4 box"
+            case .below: "set key below vertical box"
             case .right: "set key outside right top vertical box"
             case .inside: "set key inside top right opaque box"
             case .off: "unset key"
@@ -69,8 +71,9 @@ public enum RunCurves {
     public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
                               style: Style = Style(), output: String, terminal: Terminal) -> String {
         var s: [String] = []
-        let keyRows = style.legend == .below ? min(4, runs.count * 2) : 0
-        s.append(terminal.setTerminal(width: style.legend == .right ? 1700 : 1400, height: 560 + 22 * keyRows))
+        // A key below takes rows of three entries (the loss panel has two per run); the panels keep their height.
+        let keyRows = style.legend == .below ? (2 * runs.count + 2) / 3 : 0
+        s.append(terminal.setTerminal(width: style.legend == .right ? 1700 : 1400, height: 560 + 20 * keyRows))
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
         s.append("set datafile missing ''")
@@ -78,12 +81,13 @@ public enum RunCurves {
         s.append("set grid")
         s.append(style.legend.command)
         // Room under the x label for a key below (gnuplot's multiplot does not reserve it).
-        if style.legend == .below { s.append("set bmargin \(4 + keyRows)") }
+        if style.legend == .below { s.append("set bmargin \(5 + keyRows)") }
         s.append("set style fill transparent solid 0.2 noborder")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
         func rows(_ r: RunBlock) -> String { "\(Gnuplot.quote(csv)) skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
         func range(_ r: ClosedRange<Double>?) -> String { r.map { "set yrange [\($0.lowerBound):\($0.upperBound)]" } ?? "set yrange [*:*]" }
 
+        if style.legend == .below { s.append("set key below vertical maxrows \((runs.count + 2) / 3) box") }
         s.append("set ylabel 'test error (%)'")
         s.append("set title 'test error" + (runs.contains(where: \.band) ? " (band: min to max over seeds)'" : "'"))
         s.append(range(style.errorRange))
@@ -100,7 +104,15 @@ public enum RunCurves {
         s.append("set ylabel 'cross-entropy loss'")
         s.append("set title 'loss (solid: test, dashed: train" + (runs.contains(where: \.band) ? "; band: test, min to max over seeds)'" : ")'"))
         s.append(range(style.lossRange))
-        s.append(style.logLoss ? "set logscale y\nset mytics 10\nset format y '%g'" : "unset logscale y")
+        // A log axis fitted to the data (not widened to whole decades), labelled at 1, 1.5, 2, 2.5, 3, 4, 5, 7 per decade.
+        if style.logLoss {
+            let tics = (-3...6).flatMap { e in [1.0, 1.5, 2, 2.5, 3, 4, 5, 7].map { "\($0 * pow(10, Double(e)))" } }
+            s.append("set logscale y\nset format y '%g'\nset ytics (\(tics.joined(separator: ", ")))\nset mytics 1")
+            if style.lossRange == nil { s.append("set autoscale yfix\nset offsets 0, 0, graph 0.04, graph 0.04") }
+        } else {
+            s.append("unset logscale y\nset ytics auto")
+        }
+        if style.legend == .below { s.append("set key below vertical maxrows \((2 * runs.count + 2) / 3) samplen 2 box") }
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testLossBand {
