@@ -251,6 +251,12 @@ public enum RunFiles {
         return try text.split(separator: "\n").map { try MetricRecord(jsonLine: String($0)) }
     }
 
+    /// The run id in config.json (nil for runs written before run ids existed).
+    public static func readRunID(_ dir: String) -> String? {
+        struct IDOnly: Codable { var runID: String? }
+        return FileManager.default.contents(atPath: config(dir)).flatMap { try? JSONDecoder().decode(IDOnly.self, from: $0) }?.runID
+    }
+
     /// The settings of a run directory (config.json).
     public static func readSettings(_ dir: String) throws -> TrainingSettings {
         let path = config(dir)
@@ -270,6 +276,8 @@ public enum RunFiles {
 /// config.json: the settings plus what is needed to know what ran.
 struct RunConfig: Codable {
     var settings: TrainingSettings
+    /// Binds the run's checkpoints to it (nil in configs written before run ids existed).
+    var runID: String?
     var toolkit: String
     var openblas: String
     var data: DataDescription

@@ -54,6 +54,8 @@ struct RunState: Codable {
     var lossSum: Double
     var lossCount: Int
     var metricsCount: Int
+    /// The run the checkpoint belongs to (config.json's runID; nil in checkpoints written before run ids).
+    var runID: String?
 }
 
 public final class TrainingRun {
@@ -75,6 +77,8 @@ public final class TrainingRun {
     private var lossCount = 0
     private let preprocessing: Preprocessing
     private var resumed = false
+    /// config.json's run id: new for a new run, kept by a resumed one.
+    private var runID = UUID().uuidString
     /// Held from construction to the end of `run`.
     private let lock: DirectoryLock
     /// Wall seconds of the run before this process (from the checkpoint), and the clock while running.
@@ -269,7 +273,7 @@ public final class TrainingRun {
     private func writeConfig() throws {
         let formatter = ISO8601DateFormatter()
         let config = RunConfig(
-            settings: settings, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
+            settings: settings, runID: runID, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
             data: .init(format: data.format, source: data.source, train: data.train.count, test: data.test.count,
                         storedShape: [data.train.shape.channels, data.train.shape.height, data.train.shape.width],
                         inputShape: [spec.input.channels, spec.input.height, spec.input.width],
@@ -290,7 +294,7 @@ public final class TrainingRun {
                              samples: samples, trainingSeconds: trainingSeconds, wallSeconds: currentWall(),
                              stream: replica.stream.state,
                              dropout: replica.dropout.state, lossSum: lossSum, lossCount: lossCount,
-                             metricsCount: records.count)
+                             metricsCount: records.count, runID: runID)
         try Checkpoint.write(state, buffers: optimizer.stateBuffers, to: RunFiles.checkpoint(directory))
         lastCheckpointStep = step
     }
@@ -298,6 +302,12 @@ public final class TrainingRun {
     private func restore() throws {
         let path = RunFiles.checkpoint(directory)
         let (state, buffers) = try Checkpoint.read(path, as: RunState.self)
+        if let id = RunFiles.readRunID(directory) {
+            guard state.runID == nil || state.runID == id else {
+                throw DataError("\(path) belongs to another run (run id \(state.runID!)), not to the run in \(RunFiles.config(directory)) (\(id))")
+            }
+            runID = id
+        }
         guard state.method == settings.optimizer.method, state.parameterCount == replica.parameterCount else {
             throw DataError("\(path): holds a \(state.method.rawValue) run of \(state.parameterCount) parameters, config.json describes \(settings.optimizer.method.rawValue) with \(replica.parameterCount)")
         }

@@ -334,3 +334,17 @@ func aStalledMPIWorkerEndsTheJobAndASignalToRankZeroWorksMeanwhile() throws {
     #expect(again.terminationStatus != 0)
     #expect(Date().timeIntervalSince(signalled) < 30, "SIGTERM to rank 0 took \(Date().timeIntervalSince(signalled)) s")
 }
+
+@Test func aCheckpointFromAnotherRunIsRefused() throws {
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "sgd", "--lr", "0.01", "--net", learnNet, "--batch", "16", "--steps", "5", "--threads", "1", "--quiet"]
+    let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
+    #expect(try easgd(common + ["--out", a.path]).status == 0)
+    #expect(try easgd(common + ["--seed", "2", "--out", b.path]).status == 0)
+    let records = try String(contentsOf: a.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    try FileManager.default.removeItem(at: a.appendingPathComponent("checkpoint.bin"))
+    try FileManager.default.copyItem(at: b.appendingPathComponent("checkpoint.bin"), to: a.appendingPathComponent("checkpoint.bin"))
+    let r = try easgd(["train", "--resume", a.path, "--steps", "10", "--quiet"])
+    #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("belongs to another run"), "\(r.stderr)")
+    #expect(try String(contentsOf: a.appendingPathComponent("metrics.jsonl"), encoding: .utf8) == records)   // nothing overwritten
+}
