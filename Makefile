@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench torch quality experiments clean
+.PHONY: deps build run test bench torch quality experiments fuzz clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -74,3 +74,12 @@ experiments: build
 
 clean:
 	rm -rf .build
+
+# The seeded mutation fuzzer over every reader of outside input (IDX, CIFAR-10, checkpoints, config.json, the net
+# notation): FUZZ_SECONDS per target (default 60), FUZZ_SEED (default 1). A crash leaves its input in
+# /tmp/easgd-fuzz-PID/crash-TARGET; keep it as a regression test.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz: deps
+	$(SWIFT) build -c release --product easgd-fuzz
+	.build/release/easgd-fuzz $(FUZZ_SECONDS) $(FUZZ_SEED)

@@ -55,6 +55,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "easgd", dependencies: ["EasgdCLI"]),
+        // A seeded mutation fuzzer for the readers of outside input (make fuzz).
+        .executableTarget(name: "easgd-fuzz", dependencies: ["Elastic", "Records", "Training"]),
         // One approximate-equality helper shared by every numeric test target.
         .target(name: "NumericTesting"),
         .testTarget(name: "ElasticTests", dependencies: ["Elastic", "NumericTesting"]),

@@ -82,6 +82,9 @@ public struct NetSpec: Equatable, Sendable {
         layers = []
         var current = input
         for (index, t) in tokens.dropFirst().enumerated() {
+            guard t.letter != nil else {
+                throw fail("size (\(t.c),\(t.y)) after layer \(index) has no layer letter (C, P, D or S); only the first size is the input")
+            }
             let name = "layer \(index + 1) \(t.letter!)(\(t.c),\(t.y))"
             let isLast = index == tokens.count - 2
             switch t.letter! {

@@ -70,6 +70,9 @@ import Testing
     ("(3,28)S(1,1)", "at least 2 classes"),
     ("(3,28C(4,4)", "expected ')'"),
     ("(3,0)S(10,1)", "positive integer"),
+    // Found by make fuzz (a crash before): a second size without a layer letter.
+    ("(1,28)C(32,24)(1,28)C(32,24)P(32,12)D(256,1)S(10,1)", "has no layer letter"),
+    ("(1,100000)C(3,99999)S(10,1)", "more than 2^34 outputs"),
 ])
 func badSpecsAreRejectedWithAReason(text: String, reason: String) {
     do {
