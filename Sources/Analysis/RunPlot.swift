@@ -93,6 +93,9 @@ public struct RunPlot {
         let transaction = OutputTransaction()
         let temporary = try transaction.write(csv.text, to: prefix + ".csv")
         var warnings: [String] = []
+        var style = style
+        let losses = curves.joined().flatMap(\.records).flatMap { [$0.testLoss, $0.trainLoss ?? $0.testLoss] }.filter { $0.isFinite && $0 > 0 }
+        if let low = losses.min(), let high = losses.max(), high > low { style.lossData = low...high }
         for format in formats {
             if let w = stageFigure("\(prefix).\(format.rawValue)", transaction: transaction, {
                 RunCurves.script(csv: temporary, runs: blocks, columns: columns, xLabel: xLabel, title: title, style: style,

@@ -58,6 +58,8 @@ public enum RunCurves {
         public var errorRange: ClosedRange<Double>?
         public var lossRange: ClosedRange<Double>?
         public var legend = Legend.below
+        /// The smallest and largest loss drawn (for the labels of a log axis).
+        public var lossData: ClosedRange<Double>?
         public init(logLoss: Bool = false, logError: Bool = false, errorRange: ClosedRange<Double>? = nil,
                     lossRange: ClosedRange<Double>? = nil, legend: Legend = .below) {
             self.logLoss = logLoss
@@ -106,7 +108,12 @@ public enum RunCurves {
         s.append(range(style.lossRange))
         // A log axis fitted to the data (not widened to whole decades), labelled at 1, 1.5, 2, 2.5, 3, 4, 5, 7 per decade.
         if style.logLoss {
-            let tics = (-3...6).flatMap { e in [1.0, 1.5, 2, 2.5, 3, 4, 5, 7].map { "\($0 * pow(10, Double(e)))" } }
+            // Six labels spread evenly (in log) over the data, at two significant digits; else 1, 1.5, 2, … per decade.
+            var tics = (-3...6).flatMap { e in [1.0, 1.5, 2, 2.5, 3, 4, 5, 7].map { "\($0 * pow(10, Double(e)))" } }
+            if let r = style.lossData, r.lowerBound > 0, r.upperBound > r.lowerBound {
+                let (a, b) = (log(r.lowerBound), log(r.upperBound))
+                tics = (0...5).map { String(format: "%.2g", exp(a + (b - a) * Double($0) / 5)) }
+            }
             s.append("set logscale y\nset format y '%g'\nset ytics (\(tics.joined(separator: ", ")))\nset mytics 1")
             if style.lossRange == nil { s.append("set autoscale yfix\nset offsets 0, 0, graph 0.04, graph 0.04") }
         } else {
