@@ -98,6 +98,22 @@ private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTa
     while true { if let status = probe(from: source, tags: tags, seconds: 3600) { return status } }
 }
 
+/// Sends to a worker without waiting forever: a large message to a worker stopped between its request and this
+/// reply would wait in MPI's rendezvous protocol. False when it is not taken within `seconds`.
+private func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
+    var request = MPI_Request(bitPattern: 0)
+    MPI_Isend(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    var flag: Int32 = 0
+    var idle: UInt32 = 0
+    while true {
+        MPI_Test(&request, &flag, easgd_mpi_status_ignore())
+        if flag != 0 { return true }
+        if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
+        if idle % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline { return false }
+    }
+}
+
 /// The same, giving up (nil) after `seconds`, so that the master can look at signals and silent workers meanwhile.
 private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
     var status = MPI_Status()
@@ -302,9 +318,15 @@ public enum MPIBackend {
             let full = count == n + Trailer.count
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
-            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) {
+            func stalled() -> MPIError {
+                let why = "rank \(source) (worker \(source - 1)) did not take the master's reply within \(Int(stallLimit)) s (EASGD_STALL_SECONDS); the job ends and keeps the last checkpoint"
+                try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
+                return MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+            }
+            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) throws {
                 if accepted {
-                    send(reply, count: replyCount, to: source, tag: tag)
+                    guard sendWatched(reply, count: replyCount, to: source, tag: tag,
+                                      seconds: StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal) else { throw stalled() }
                     progress[source - 1].exchanges += 1
                 } else {
                     send(message.base, count: 0, to: source, tag: .reject)
@@ -313,16 +335,17 @@ public enum MPIBackend {
             switch tag {
             case .exchange:
                 let ok = full && master.acceptExchange(payload)
-                answer(ok, with: message.base, count: n, tag: .exchange)
+                try answer(ok, with: message.base, count: n, tag: .exchange)
             case .push:
                 let ok = full && master.acceptPush(payload) { _ in }
-                answer(ok, with: master.center.base, count: n, tag: .push)
+                try answer(ok, with: master.center.base, count: n, tag: .push)
             case .lookahead:
                 master.lookahead(into: lookahead.pointer)
-                send(lookahead.base, count: n, to: source, tag: .lookahead)
+                guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead,
+                                  seconds: StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal) else { throw stalled() }
             case .gradient:
                 let ok = full && master.acceptGradient(UnsafeBufferPointer(payload))
-                answer(ok, with: message.base, count: 0, tag: .gradient)
+                try answer(ok, with: message.base, count: 0, tag: .gradient)
             default:
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }

@@ -25,8 +25,13 @@ struct Run {
 }
 
 func easgd(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
+    try run(easgdBinary, arguments, environment: environment, in: directory)
+}
+
+/// Runs `executable` to its end and collects its status and output.
+func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
     let process = Process()
-    process.executableURL = easgdBinary
+    process.executableURL = executable
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     if let directory { process.currentDirectoryURL = directory }
