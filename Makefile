@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench torch quality experiments fuzz clean
+.PHONY: deps build run test bench torch quality experiments fuzz tsan clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -83,3 +83,8 @@ FUZZ_SEED ?= 1
 fuzz: deps
 	$(SWIFT) build -c release --product easgd-fuzz
 	.build/release/easgd-fuzz $(FUZZ_SECONDS) $(FUZZ_SEED)
+
+# The engine's tests (the threads backend's shared master and lock included) under the thread sanitizer, in a
+# build directory of their own; any data race fails them.
+tsan: deps
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter EngineTests
