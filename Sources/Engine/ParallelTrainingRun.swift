@@ -103,12 +103,7 @@ public final class ParallelTrainingRun {
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        lock = try DirectoryLock(directory)
-        if !resuming, RunFiles.holdsRun(directory) {
-            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
-        }
-        RunFiles.removeStaleTemporaries(directory)
+        lock = try RunFiles.claim(directory, resuming: resuming)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.

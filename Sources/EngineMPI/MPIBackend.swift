@@ -248,6 +248,12 @@ public enum MPIBackend {
         // When each worker was last heard from (any message, or its start); a running worker silent for longer than
         // the stall limit ends the job, keeping the last checkpoint.
         var lastHeard = workers.map { _ in now() }
+        /// The one way a stall ends the job: status.json says why, the last periodic checkpoint stays.
+        func stall(_ what: String) -> MPIError {
+            let why = what + "; the job ends and keeps the last checkpoint"
+            try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
+            return MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+        }
         let stallLimit = StallLimit.seconds
         var signalledAt: Double? = nil
 
@@ -280,9 +286,7 @@ public enum MPIBackend {
                 // A paused worker waits for us; only a running one can be stalled.
                 if let k = status.indices.first(where: { status[$0] == .running && now() - max(lastHeard[$0], since) > limit }) {
                     let silent = now() - lastHeard[k]
-                    let why = "rank \(k + 1) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal")); the job ends and keeps the last checkpoint"
-                    try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
-                    throw MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+                    throw stall("rank \(k + 1) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal"))")
                 }
                 continue
             }
@@ -319,9 +323,7 @@ public enum MPIBackend {
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
             func stalled() -> MPIError {
-                let why = "rank \(source) (worker \(source - 1)) did not take the master's reply within \(Int(stallLimit)) s (EASGD_STALL_SECONDS); the job ends and keeps the last checkpoint"
-                try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
-                return MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+                stall("rank \(source) (worker \(source - 1)) did not take the master's reply within \(Int(stallLimit)) s (EASGD_STALL_SECONDS)")
             }
             func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) throws {
                 if accepted {

@@ -199,9 +199,21 @@ public enum RunFiles {
     /// write one) it may be started anew.
     public static func holdsRun(_ dir: String) -> Bool { FileManager.default.fileExists(atPath: checkpoint(dir)) }
 
+    /// Makes `dir` this process's for the run's life: creates it, takes its lock, refuses a new run where one
+    /// already is, and removes what a killed writer left half-done. Sequential and parallel runs both start here.
+    public static func claim(_ dir: String, resuming: Bool) throws -> DirectoryLock {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(dir)
+        if !resuming, holdsRun(dir) {
+            throw SettingsError("\(dir) already holds a run: continue it with --resume, or choose another --out")
+        }
+        removeStaleTemporaries(dir)
+        return lock
+    }
+
     /// Removes what a killed writer left half-done (`*.tmp-PID` files and staged `.NAME.tmp-*` figures); called by
     /// a run that holds the directory's lock, so no other process is writing them.
-    public static func removeStaleTemporaries(_ dir: String) {
+    static func removeStaleTemporaries(_ dir: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         for name in names where name.contains(".tmp-") {
             try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(name))

@@ -110,12 +110,7 @@ public final class TrainingRun {
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        lock = try DirectoryLock(directory)
-        if !resuming, RunFiles.holdsRun(directory) {
-            throw SettingsError("\(directory) already holds a run: continue it with --resume, or choose another --out")
-        }
-        RunFiles.removeStaleTemporaries(directory)
+        lock = try RunFiles.claim(directory, resuming: resuming)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
     }
