@@ -6,6 +6,7 @@ import Elastic
 import Foundation
 import Plotting
 import Records
+import Training
 
 public struct ComputedMap {
     public var map: StabilityMap
@@ -15,6 +16,8 @@ public struct ComputedMap {
 
 /// The map on every core, and its boundary traced to 1e-10 relative.
 public func computeMap(_ spec: StabilityMapSpec) throws -> ComputedMap {
+    try MemoryEstimate.check(MemoryEstimate.grid(points: spec.eta.count, spec.second.count, bytesPerPoint: MemoryEstimate.bytesPerMapPoint),
+                             for: "a map of \(spec.eta.count)x\(spec.second.count) points")
     let map = try StabilityMap.compute(spec)
     let start = Date()
     let boundary = try map.traceBoundary()

@@ -33,6 +33,8 @@ public struct VarianceMaps {
     /// Writes PREFIX.csv, PREFIX-compare.csv and their figures; returns a summary (every setting, and per panel
     /// the stable fraction and the range of the finite MSE) and the figures gnuplot could not draw.
     public func write(prefix out: String) throws -> (summary: JSON, warnings: [String]) {
+        try MemoryEstimate.check(MemoryEstimate.grid(points: grid, grid, workers.count, times.count, bytesPerPoint: MemoryEstimate.bytesPerVariancePoint),
+                                 for: "\(workers.count * times.count) panels of \(grid)x\(grid) points")
         var panelSummaries: [JSON] = []
         let axis = (1...grid).map { extent * Double($0) / Double(grid) }
         var csv = CSV(header: ["p", "t", "eta_h", "beta", "stable", "mse"])

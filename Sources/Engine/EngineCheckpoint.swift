@@ -21,6 +21,9 @@ struct EngineCheckpointState: Codable {
     /// Wall-clock backends: seconds of running so far, and seconds the workers spent communicating.
     var elapsedSeconds: Double?
     var communicationSeconds: Double?
+    /// The run the checkpoint belongs to (config.json's runID; nil outside run directories and in checkpoints
+    /// written before run ids).
+    var runID: String?
     struct StoppedRecord: Codable {
         var worker: Int
         var clock: Int
@@ -87,25 +90,31 @@ extension ParallelEngine where Scalar == Float {
         return list
     }
 
-    func checkpointState(simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int? = nil) -> EngineCheckpointState {
+    func checkpointState(simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int? = nil,
+                         runID: String? = nil) -> EngineCheckpointState {
         EngineCheckpointState(
             settings: settings, masterClock: master.clock, accepted: master.accepted, rejected: master.rejected,
             workers: workers.map(\.snapshot),
             stopped: stopped.map { .init(worker: $0.worker, clock: $0.clock, reason: $0.reason) },
             simulator: simulator.map { .init(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                               nextRoundRobin: $0.nextRoundRobin) },
-            metricsCount: metricsCount, elapsedSeconds: wall?.elapsed, communicationSeconds: wall?.communication)
+            metricsCount: metricsCount, elapsedSeconds: wall?.elapsed, communicationSeconds: wall?.communication, runID: runID)
     }
 
     /// Writes the whole system (and a simulated run's clocks, or a wall-clock run's seconds) atomically to `path`.
-    func writeCheckpoint(to path: String, simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int?) throws {
-        try Checkpoint.write(checkpointState(simulator: simulator, wall: wall, metricsCount: metricsCount), buffers: namedBuffers, to: path)
+    func writeCheckpoint(to path: String, simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int?,
+                         runID: String? = nil) throws {
+        try Checkpoint.write(checkpointState(simulator: simulator, wall: wall, metricsCount: metricsCount, runID: runID),
+                             buffers: namedBuffers, to: path)
     }
 
     /// Restores the whole system from `path`; returns the simulator clocks (or wall seconds) and the metrics
-    /// count it holds.
-    func restoreCheckpoint(from path: String) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?) {
+    /// count it holds. With `runID`, a checkpoint that names another run is refused before anything is restored.
+    func restoreCheckpoint(from path: String, runID: String? = nil) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?) {
         let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
+        if let runID, let other = state.runID, other != runID {
+            throw DataError("\(path) belongs to another run (run id \(other)), not to the run in config.json (\(runID))")
+        }
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                                        nextRoundRobin: $0.nextRoundRobin) }
@@ -138,8 +147,8 @@ package struct SimulatorState {
 
 extension SimulatedBackend where Scalar == Float {
     /// Writes the whole system atomically to `path`.
-    public func writeCheckpoint(to path: String, metricsCount: Int? = nil) throws {
-        try engine.writeCheckpoint(to: path, simulator: simulatorState, metricsCount: metricsCount)
+    public func writeCheckpoint(to path: String, metricsCount: Int? = nil, runID: String? = nil) throws {
+        try engine.writeCheckpoint(to: path, simulator: simulatorState, metricsCount: metricsCount, runID: runID)
     }
 
     /// Restores the whole system from `path` into this (freshly built, same settings) simulator.

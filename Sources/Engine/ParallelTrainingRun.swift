@@ -66,6 +66,8 @@ public final class ParallelTrainingRun {
     /// Set by `resume`: the clocks the checkpoint held (the simulator's, or the seconds a threads or MPI run had run).
     private var restored: (simulator: SimulatorState?, wall: WallClock?)? = nil
     private var resumed: Bool { restored != nil }
+    /// Binds the run's checkpoints to it (config.json's runID); a resumed run keeps the one its config holds.
+    package private(set) var runID = UUID().uuidString
     /// The simulator's clocks from the checkpoint of a resumed simulated run.
     package var restoredSimulator: SimulatorState? { restored?.simulator }
 
@@ -144,7 +146,7 @@ public final class ParallelTrainingRun {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: measuredComputeSeconds)),
+        try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: measuredComputeSeconds, runID: runID)),
                              to: RunFiles.config(directory))
     }
 
@@ -159,8 +161,9 @@ public final class ParallelTrainingRun {
         if let steps { settings.steps = steps }
         if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
+        if let id = saved.runID { run.runID = id }
         let path = RunFiles.checkpoint(directory)
-        let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path)
+        let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
         run.restored = (sim, wall)
         let records = try RunFiles.readMetrics(directory)
         guard let count = metricsCount, records.count >= count else {
@@ -171,12 +174,12 @@ public final class ParallelTrainingRun {
     }
 
     /// The config of a parallel run directory, or nil when the directory holds a sequential run.
-    public static func readConfig(_ directory: String) throws -> (settings: ParallelRunSettings, measuredComputeSeconds: Double?)? {
+    public static func readConfig(_ directory: String) throws -> (settings: ParallelRunSettings, measuredComputeSeconds: Double?, runID: String?)? {
         guard let data = FileManager.default.contents(atPath: RunFiles.config(directory)) else {
             throw DataError("\(RunFiles.config(directory)): cannot read (is \(directory) a training run directory?)")
         }
         guard let config = try? JSONDecoder().decode(ConfigRecord.self, from: data) else { return nil }
-        return (config.settings, config.measuredComputeSeconds)
+        return (config.settings, config.measuredComputeSeconds, config.runID)
     }
 
     /// Held from construction until the run has ended (`finish`).
@@ -222,7 +225,7 @@ public final class ParallelTrainingRun {
 
     /// Checkpoints the whole system of a wall-clock run (threads, MPI), with its records so far.
     package func writeCheckpoint(wall: WallClock) throws {
-        try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, wall: wall, metricsCount: records.count)
+        try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, wall: wall, metricsCount: records.count, runID: runID)
     }
 
     /// Evaluates the center (or the average) after every worker's steps so far and appends the record.
@@ -268,6 +271,8 @@ public final class ParallelTrainingRun {
     struct ConfigRecord: Codable {
         var settings: ParallelRunSettings
         var measuredComputeSeconds: Double?
+        /// nil in configs written before run ids.
+        var runID: String?
         var toolkit = Toolkit.version
         var openblas = ComputeThreads.blasConfiguration
     }

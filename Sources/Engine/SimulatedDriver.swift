@@ -23,9 +23,9 @@ public struct SimulatedDriver: BackendDriver {
             var evaluations = run.evaluationSchedule()
             var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
             while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
-                if checkpoints.due(now: wall()) { try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count) }
+                if checkpoints.due(now: wall()) { try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID) }
                 if let sig = StopSignal.pending {
-                    try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count)
+                    try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID)
                     return .interrupted(signal: sig)
                 }
                 sim.run(events: 1)
@@ -36,7 +36,7 @@ public struct SimulatedDriver: BackendDriver {
                 }
             }
             try run.recordFinal(seconds: sim.now, wall: wall(), communication: sim.communicationTime, log: observer.record)
-            try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count)
+            try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID)
             return .completed
         }
     }

@@ -50,6 +50,11 @@ public enum Checkpoint {
 
     /// Reads a checkpoint, verifying magic, version, checksum and sizes. Returns the state and the buffers by name.
     public static func read<State: Codable>(_ path: String, as: State.Type) throws -> (state: State, buffers: [String: [Float]]) {
+        // The file's size is known before it is read: one larger than memory allows is refused unread.
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            throw DataError("\(path): no checkpoint (cannot read the file)")
+        }
+        try MemoryEstimate.check(MemoryEstimate.reading(fileBytes: size), for: "reading the checkpoint \(path) (\(size >> 20) MiB)")
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError("\(path): no checkpoint (cannot read the file)")
         }

@@ -9,8 +9,10 @@ public struct DataError: Error, CustomStringConvertible {
 }
 
 enum GzipFile {
-    /// The decompressed bytes of `path` (or its raw bytes when it is not gzipped).
-    static func read(_ path: String) throws -> [UInt8] {
+    /// The decompressed bytes of `path` (or its raw bytes when it is not gzipped). Reading stops with an error once
+    /// the bytes exceed half the memory limit (they are copied once as they are parsed): a file that decompresses
+    /// to more than memory holds is refused instead of exhausting it.
+    static func read(_ path: String, limit: Int = MemoryEstimate.limitBytes / 2) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError("\(path): no such file") }
         guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open") }
         defer { gzclose(file) }
@@ -25,6 +27,9 @@ enum GzipFile {
                 throw DataError("\(path): corrupt or truncated gzip data (\(message))")
             }
             if n == 0 { break }
+            guard bytes.count + Int(n) <= limit else {
+                throw DataError("\(path): decompresses to more than \(limit >> 20) MiB, half of \(MemoryEstimate.limitDescription)")
+            }
             bytes.append(contentsOf: chunk[0..<Int(n)])
         }
         return bytes

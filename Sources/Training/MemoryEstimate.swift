@@ -11,7 +11,9 @@ public struct MemoryCount: Sendable {
 
     public init() {}
 
-    public mutating func add(_ factors: Int...) {
+    public mutating func add(_ factors: Int...) { add(factors) }
+
+    public mutating func add(_ factors: [Int]) {
         guard let t = total else { return }
         var product = 1
         for f in factors {
@@ -39,8 +41,18 @@ public enum MemoryEstimate {
 
     /// `share` of physical memory, or `EASGD_MEMORY_LIMIT_MIB` when set (tests, shared machines).
     public static var limitBytes: Int {
-        if let text = ProcessInfo.processInfo.environment["EASGD_MEMORY_LIMIT_MIB"], let mib = Int(text), mib > 0 { return mib << 20 }
+        if let mib = environmentLimitMiB { return mib << 20 }
         return Int(Double(ProcessInfo.processInfo.physicalMemory) * share)
+    }
+
+    private static var environmentLimitMiB: Int? {
+        guard let text = ProcessInfo.processInfo.environment["EASGD_MEMORY_LIMIT_MIB"], let mib = Int(text), mib > 0, mib < 1 << 40 else { return nil }
+        return mib
+    }
+
+    /// The limit in words: "the limit of N MiB (75 % of physical memory)", or "(EASGD_MEMORY_LIMIT_MIB)" when set.
+    public static var limitDescription: String {
+        "the limit of \(mib(limitBytes)) MiB (\(environmentLimitMiB != nil ? "EASGD_MEMORY_LIMIT_MIB" : "\(Int(share * 100)) % of physical memory"))"
     }
 
     /// The bytes of a training setup: `replicas` networks at `batch` images, `evaluators` at the evaluation batch,
@@ -62,14 +74,38 @@ public enum MemoryEstimate {
         return count.total
     }
 
+    /// Bytes a stability map holds per grid point until its files are written (the radius, its CSV row and the
+    /// figure's copy): 131 measured (maximum resident size of `easgd map` at 500² and 1500² points, EASGD p = 4),
+    /// rounded up.
+    public static let bytesPerMapPoint = 160
+    /// The same for `variance-map` (two CSV rows per point, one for the data and one for its panel): 236
+    /// measured at 200² and 800² points per panel, 15 panels, rounded up.
+    public static let bytesPerVariancePoint = 320
+
+    /// `points` × `bytesPerPoint` (nil on overflow).
+    public static func grid(points: Int..., bytesPerPoint: Int) -> Int? {
+        var count = MemoryCount()
+        count.add(points + [bytesPerPoint])
+        return count.total
+    }
+
+    /// What reading a file of `bytes` bytes whole and decoding it holds at once: the file, a copy, and what is
+    /// decoded from it.
+    public static func reading(fileBytes bytes: Int) -> Int? { fileBytes(bytes, times: 3) }
+
+    private static func fileBytes(_ bytes: Int, times k: Int) -> Int? {
+        let (p, overflow) = bytes.multipliedReportingOverflow(by: k)
+        return overflow ? nil : p
+    }
+
     /// Refuses a plan above the limit, in one line naming it, the estimate and the limit.
     public static func check(_ bytes: Int?, for what: String) throws {
         let limit = limitBytes
         guard let bytes else {
-            throw SettingsError("\(what) would need more memory than can be counted (limit \(mib(limit)) MiB, \(Int(share * 100)) % of physical memory)")
+            throw SettingsError("\(what) would need more memory than can be counted, more than \(limitDescription)")
         }
         guard bytes <= limit else {
-            throw SettingsError("\(what) would need about \(mib(bytes)) MiB, more than the limit of \(mib(limit)) MiB (\(Int(share * 100)) % of physical memory)")
+            throw SettingsError("\(what) would need about \(mib(bytes)) MiB, more than \(limitDescription)")
         }
     }
 

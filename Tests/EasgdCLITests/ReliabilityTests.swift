@@ -329,9 +329,12 @@ func aStalledMPIWorkerEndsTheJobAndASignalToRankZeroWorksMeanwhile() throws {
     #expect(Date().timeIntervalSince(signalled) < 30, "SIGTERM to rank 0 took \(Date().timeIntervalSince(signalled)) s")
 }
 
-@Test func aCheckpointFromAnotherRunIsRefused() throws {
+@Test(arguments: ["sequential", "parallel"])
+func aCheckpointFromAnotherRunIsRefused(kind: String) throws {
     let root = try temporaryDirectory()
-    let common = ["train", "--method", "sgd", "--lr", "0.01", "--net", learnNet, "--batch", "16", "--steps", "5", "--threads", "1", "--quiet"]
+    let method = kind == "sequential" ? ["--method", "sgd"] : ["--method", "easgd", "--workers", "2", "--backend", "simulated",
+                                                                    "--compute-seconds", "0.01", "--eval-every", "100"]
+    let common = ["train"] + method + ["--lr", "0.01", "--net", learnNet, "--batch", "16", "--steps", "5", "--threads", "1", "--quiet"]
     let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
     #expect(try easgd(common + ["--out", a.path]).status == 0)
     #expect(try easgd(common + ["--seed", "2", "--out", b.path]).status == 0)
@@ -341,4 +344,212 @@ func aStalledMPIWorkerEndsTheJobAndASignalToRankZeroWorksMeanwhile() throws {
     let r = try easgd(["train", "--resume", a.path, "--steps", "10", "--quiet"])
     #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("belongs to another run"), "\(r.stderr)")
     #expect(try String(contentsOf: a.appendingPathComponent("metrics.jsonl"), encoding: .utf8) == records)   // nothing overwritten
+}
+
+/// Runs that diverge on every backend: exit 2, every metrics line valid JSON without a non-finite number (a
+/// parallel run's diverged records hold null; a sequential run stops at its first non-finite loss and keeps its
+/// finite records and last good checkpoint), status.json says diverged, and `runs`, `plot` (and `advise`, for the
+/// sequential run) read the directory.
+@Test(arguments: ["sequential", "simulated", "threads", "mpi"])
+func aDivergingRunLeavesFilesThatEveryReaderTakes(backend: String) throws {
+    if backend == "mpi" && mpirun == nil { return }
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run")
+    let common = ["--net", learnNet, "--batch", "16", "--eval-every", "10", "--threads", "1", "--quiet", "--out", dir.path]
+    let status: Int32, message: String
+    switch backend {
+    case "sequential":
+        let r = try easgd(["train", "--method", "msgd", "--momentum", "0.9", "--lr", "50", "--steps", "40"] + common)
+        (status, message) = (r.status, r.stderr)
+    case "mpi":
+        (status, message) = try mpiRun(3, ["train", "--method", "easgd", "--lr", "100", "--steps", "40", "--backend", "mpi"] + common)
+    default:
+        var arguments = ["train", "--method", "easgd", "--workers", "2", "--lr", "100", "--steps", "40", "--backend", backend]
+        if backend == "simulated" { arguments += ["--compute-seconds", "0.01"] }
+        let r = try easgd(arguments + common)
+        (status, message) = (r.status, r.stderr)
+    }
+    #expect(status == 2, "\(backend): exit \(status): \(message)")
+    let lines = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+    #expect(lines.count >= (backend == "sequential" ? 1 : 2))
+    for line in lines {
+        #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(backend): not JSON: \(line)")
+        #expect(!line.lowercased().contains("nan") && !line.lowercased().contains("inf"), "\(backend): \(line)")
+    }
+    if backend != "sequential" {
+        #expect(lines.contains { $0.contains("\"status\":\"diverged\"") && $0.contains("null") }, "\(backend): no diverged record")
+    }
+    let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).lowercased()
+    #expect(!csv.contains("nan") && !csv.contains("inf"))
+    let statusFile = try String(contentsOf: dir.appendingPathComponent("status.json"), encoding: .utf8)
+    #expect(statusFile.contains("\"diverged\""), "\(backend): \(statusFile)")
+
+    let runs = try easgd(["runs", dir.path, "--json"])
+    #expect(runs.status == 0, "\(runs.stderr)")
+    #expect(try jsonArray(runs.stdout).first?["status"] as? String == "diverged")
+    let plot = try easgd(["plot", dir.path, "--log-y", "--out", root.appendingPathComponent("curves").path])
+    #expect(plot.status == 0 || plot.status == 3, "\(backend): \(plot.stderr)")     // 3: gnuplot missing, the data still written
+    if backend == "sequential" {
+        let advise = try easgd(["advise", dir.path])
+        #expect(advise.status == 0 && advise.stdout.contains("(unstable)"), "\(advise.stderr)")
+    }
+}
+
+/// Whether this process can mount a small tmpfs (root with CAP_SYS_ADMIN): the disk-full tests need one.
+let canMountTmpfs: Bool = {
+    guard geteuid() == 0, let dir = try? temporaryDirectory() else { return false }
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard (try? run(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir.path]))?.status == 0 else { return false }
+    _ = try? run(URL(fileURLWithPath: "/bin/umount"), [dir.path])
+    return true
+}()
+
+/// Runs `body` with a directory on a fresh tmpfs of `kib` KiB that holds a filler leaving about `free` KiB, and
+/// gives `body` a way to remove the filler (space freed, as a user would after a disk-full error).
+func withFullFileSystem(kib: Int, free: Int, _ body: (_ dir: URL, _ freeSpace: () throws -> Void) throws -> Void) throws {
+    let dir = try temporaryDirectory()
+    #expect(try run(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=\(kib)k", "tmpfs", dir.path]).status == 0)
+    defer { _ = try? run(URL(fileURLWithPath: "/bin/umount"), [dir.path]); try? FileManager.default.removeItem(at: dir) }
+    let filler = dir.appendingPathComponent("filler")
+    FileManager.default.createFile(atPath: filler.path, contents: Data(count: max(0, kib - free) * 1024))
+    try body(dir) { try FileManager.default.removeItem(at: filler) }
+}
+
+/// Every file under `dir` (hidden ones included), relative to it.
+func allFiles(under dir: URL) -> [String] {
+    (FileManager.default.enumerator(atPath: dir.path)?.allObjects as? [String] ?? []).sorted()
+}
+
+/// A small Fashion-MNIST in IDX files (the first 2,000 training and 500 test images), for runs whose evaluations
+/// must be quick in a debug build.
+let smallFashionMNIST: Result<URL, any Error> = Result {
+    let split = try DataSource.load("fashion-mnist")
+    let dir = try temporaryDirectory().appendingPathComponent("fashion-mnist-small")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    func idx(_ dims: [Int], _ bytes: [UInt8]) -> Data {
+        var header: [UInt8] = [0, 0, 0x08, UInt8(dims.count)]
+        for d in dims { header += [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: d >> $0) } }
+        return Data(header + bytes)
+    }
+    for (name, set) in [("train", split.train.prefix(2000)), ("t10k", split.test.prefix(500))] {
+        try idx([set.count, set.shape.height, set.shape.width], set.pixels).write(to: dir.appendingPathComponent("\(name)-images-idx3-ubyte"))
+        try idx([set.count], set.labels).write(to: dir.appendingPathComponent("\(name)-labels-idx1-ubyte"))
+    }
+    return dir
+}
+
+@Test(.enabled(if: canMountTmpfs, "skipped: the disk-full tests mount a small tmpfs, which needs root"))
+func aFullDiskStopsARunCleanlyAndItResumesToTheBitsOfAStraightRun() throws {
+    let arguments = ["train", "--method", "msgd", "--momentum", "0.9", "--lr", "0.01", "--steps", "20", "--eval-every", "10",
+                     "--net", learnNet, "--batch", "16", "--threads", "1", "--quiet", "--data", try smallFashionMNIST.get().path]
+    let straight = try temporaryDirectory().appendingPathComponent("straight")
+    #expect(try easgd(arguments + ["--out", straight.path]).status == 0)
+    func errors(_ dir: URL) throws -> [String] {
+        try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map { line in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+            return "\(object["step"] ?? "") \(object["test_loss"] ?? "") \(object["test_error"] ?? "")"
+        }
+    }
+    let expected = try errors(straight)
+    // The checkpoint of this net (x and v) is about 600 KiB. With 4 KiB left config.json cannot be written, with
+    // 300 KiB the first checkpoint cannot (the directory is reusable), with 1000 KiB the second cannot (the
+    // first is kept and resumable).
+    var failures = 0
+    for free in [4, 300, 1000] {
+        try withFullFileSystem(kib: 2048, free: free) { root, freeSpace in
+            let dir = root.appendingPathComponent("run")
+            let r = try easgd(arguments + ["--out", dir.path])
+            #expect(r.status == 0 || r.status == 1, "free \(free) KiB: exit \(r.status): \(r.stderr)")
+            #expect(!allFiles(under: root).contains { $0.contains(".tmp") }, "free \(free) KiB: \(allFiles(under: root))")
+            if r.status == 1 {
+                failures += 1
+                let last = r.stderr.split(separator: "\n").last ?? ""
+                #expect(last.hasPrefix("easgd: ") && last.contains("No space left"), "free \(free) KiB: \(r.stderr)")
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("metrics.jsonl").path) { _ = try errors(dir) }
+            }
+            try freeSpace()
+            // Resumable if a checkpoint was written, reusable (the same --out) if not; either way the records end
+            // as the straight run's.
+            let resumable = FileManager.default.fileExists(atPath: dir.appendingPathComponent("checkpoint.bin").path)
+            let again = try easgd(resumable ? ["train", "--resume", dir.path, "--quiet"] : arguments + ["--out", dir.path])
+            #expect(again.status == 0, "free \(free) KiB, \(resumable ? "resume" : "rerun"): \(again.stderr)")
+            #expect(try errors(dir) == expected, "free \(free) KiB")
+        }
+    }
+    #expect(failures == 3)      // each case did reach a full disk
+}
+
+@Test(.enabled(if: canMountTmpfs, "skipped: the disk-full tests mount a small tmpfs, which needs root"))
+func aFullDiskLeavesAMapWholeOrAbsent() throws {
+    var outcomes: Set<Int32> = []
+    for free in stride(from: 4, through: 320, by: 12) {
+        try withFullFileSystem(kib: 1024, free: free) { root, _ in
+            let prefix = root.appendingPathComponent("m").path
+            let r = try easgd(["map", "--method", "admm", "--workers", "3", "--eta", "0.00001:0.01", "--rho", "0.01:10",
+                               "--grid", "60x60", "--out", prefix])
+            outcomes.insert(r.status)
+            let names = allFiles(under: root).filter { $0 != "filler" }
+            #expect(!names.contains { $0.hasPrefix(".") || $0.contains(".tmp") }, "free \(free) KiB: \(names)")
+            switch r.status {
+            case 0: #expect(names == ["m-boundary.csv", "m.csv", "m.json", "m.png"], "free \(free) KiB: \(names)")
+            case 1: #expect(names.isEmpty && r.stderr.hasPrefix("easgd: ") && r.stderr.contains("No space left"), "free \(free) KiB: \(names) \(r.stderr)")
+            case 3: #expect(!names.contains("m.png"), "free \(free) KiB: \(names)")      // the data kept, no figure
+            default: Issue.record("free \(free) KiB: exit \(r.status): \(r.stderr)")
+            }
+            if let png = FileManager.default.contents(atPath: prefix + ".png") {
+                #expect(png.suffix(8) == Data([0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]), "free \(free) KiB: PNG without IEND")
+            }
+            if let json = FileManager.default.contents(atPath: prefix + ".json") {
+                #expect((try? JSONSerialization.jsonObject(with: json)) != nil, "free \(free) KiB: m.json is not JSON")
+            }
+            if let csv = FileManager.default.contents(atPath: prefix + ".csv") {
+                #expect(String(decoding: csv, as: UTF8.self).split(separator: "\n").count == 60 * 60 + 1, "free \(free) KiB: m.csv incomplete")
+            }
+        }
+    }
+    #expect(outcomes.contains(1) && outcomes.contains(0), "\(outcomes)")
+}
+
+/// Grids, checkpoints and data files are estimated before they are allocated, like nets: under a 256 MiB limit
+/// (the small net itself needs about 134) each is refused at once in one line with the estimate and the limit, and
+/// nothing is written.
+@Test func gridsCheckpointsAndDataBeyondTheMemoryLimitAreRefusedUnread() throws {
+    let root = try temporaryDirectory()
+    let limit = ["EASGD_MEMORY_LIMIT_MIB": "256"]
+    func refused(_ arguments: [String], _ phrase: String) throws {
+        let start = Date()
+        let r = try easgd(arguments, environment: limit)
+        #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
+        #expect(r.stderr.contains(phrase) && r.stderr.contains("256 MiB (EASGD_MEMORY_LIMIT_MIB)"), "\(arguments): \(r.stderr)")
+        #expect(Date().timeIntervalSince(start) < 2, "\(arguments) took \(Date().timeIntervalSince(start)) s")
+    }
+    // 4000 × 4000 points at 160 bytes each is about 2.4 GiB.
+    try refused(["map", "--method", "easgd", "--workers", "4", "--eta", "0.001:2", "--alpha", "0.01:0.9", "--grid", "4000x4000",
+                 "--out", root.appendingPathComponent("m").path], "a map of 4000x4000 points would need about 2441 MiB")
+    try refused(["variance-map", "--grid", "2000", "--out", root.appendingPathComponent("v").path], "would need about")
+    #expect(files(in: root).isEmpty, "\(files(in: root))")
+
+    // A checkpoint of 100 MiB (read whole, copied and decoded: about 300 MiB) is refused before it is read.
+    let runDir = root.appendingPathComponent("run")
+    #expect(try easgd(["train", "--method", "sgd", "--lr", "0.01", "--steps", "2", "--net", learnNet, "--batch", "16",
+                       "--data", try smallFashionMNIST.get().path, "--quiet", "--out", runDir.path]).status == 0)
+    let checkpoint = runDir.appendingPathComponent("checkpoint.bin")
+    let handle = try FileHandle(forWritingTo: checkpoint)
+    try handle.truncate(atOffset: 100 << 20)
+    try handle.close()
+    try refused(["train", "--resume", runDir.path, "--steps", "4"], "reading the checkpoint")
+
+    // A data file that decompresses to more than half the limit (an IDX header claiming 50,000 images, then
+    // 150 MiB of zeros, gzipped to about 650 KiB) is refused while it is read.
+    let data = root.appendingPathComponent("data")
+    try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+    let small = try smallFashionMNIST.get()
+    for name in ["train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        try FileManager.default.copyItem(at: small.appendingPathComponent(name), to: data.appendingPathComponent(name))
+    }
+    let gz = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", "(printf '\\000\\000\\010\\003\\000\\000\\303\\120\\000\\000\\000\\034\\000\\000\\000\\034'; head -c 157286400 /dev/zero) | gzip -1 > '\(data.path)/train-images-idx3-ubyte.gz'"])
+    #expect(gz.status == 0, "\(gz.stderr)")
+    try refused(["train", "--method", "sgd", "--lr", "0.01", "--steps", "2", "--net", learnNet, "--data", data.path,
+                 "--out", root.appendingPathComponent("never").path], "decompresses to more than 128 MiB")
+    #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("never").path))
 }
