@@ -1,13 +1,26 @@
-// `easgd advise`: a training run placed on the stability map. The top Hessian eigenvalue h_max of the run's
-// loss at its model (power iteration on Hessian-vector products), the map's coordinate ηh_max, the predicted
-// spectral radius on the top direction and the margin to the boundary; PREFIX.csv and PREFIX.png draw the radius
-// against ηh with the run marked.
+// `easgd advise`: a training run of any method and backend placed on its stability map. The top Hessian
+// eigenvalue h_max of the run's loss at its model (the sequential iterate or average; a parallel run's center,
+// and optionally each worker), by power iteration on Hessian-vector products; the map's coordinate ηh_max with
+// the run's α, τ, p and δ; the predicted spectral radius of the method's map on the top direction (round-robin,
+// and for the round-map methods also random order in mean square); the threshold h* where it crosses 1; the
+// margins on η, α and τ. PREFIX.csv and PREFIX.png draw the run on its map: the (η, α) or (η, τ) map at h_max
+// with the run marked, or the radius against ηh where the map has one axis.
 
 import Dynamics
+import Elastic
+import Engine
 import Foundation
 import Plotting
 import Records
 import Training
+
+/// Where a parallel run's curvature is estimated.
+public enum AdvicePoint: String, CaseIterable, Sendable {
+    /// The center (the master's parameters).
+    case center
+    /// The center and every worker's parameters.
+    case workers
+}
 
 public struct Advice {
     public var runDirectory: String
@@ -16,80 +29,228 @@ public struct Advice {
     public var batch: Int
     public var tolerance: Double
     public var maxIterations: Int
+    public var at: AdvicePoint
 
-    public init(runDirectory: String, checkpoint: String?, batch: Int, tolerance: Double, maxIterations: Int) {
+    public init(runDirectory: String, checkpoint: String?, batch: Int, tolerance: Double, maxIterations: Int, at: AdvicePoint = .center) {
         self.runDirectory = runDirectory
         self.checkpoint = checkpoint
         self.batch = batch
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.at = at
     }
 
-    /// The report's lines, its JSON, and the figure's warning if gnuplot could not draw it.
-    public func estimate(prefix: String) throws -> (lines: [String], json: JSON, warning: String?) {
-        let settings = try RunFiles.readSettings(runDirectory)
-        ComputeThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let spec = try NetSpec(parsing: settings.netSpec)
+    /// What the map needs of a run, whichever kind it is.
+    struct RunPoint {
+        var method: Algorithm
+        var workers: Int
+        var lr: Double
+        var alpha: Double?
+        var tau: Int?
+        var momentum: Double?
+        var weightDecay: Double
+        var netSpec: String
+        var data: String
+        /// The models whose curvature is estimated, by name ("model", "center", "worker 0", …).
+        var models: [(name: String, values: [Float])]
+        /// The schedule the map is taken for (a simulated round-robin run's own; otherwise round-robin as the
+        /// reference, asynchronous runs having no fixed order).
+        var runSchedule: Schedule?
+    }
+
+    func readRun() throws -> RunPoint {
         let path = checkpoint ?? RunFiles.checkpoint(runDirectory)
+        if let parallel = try ParallelTrainingRun.readConfig(runDirectory) {
+            let s = parallel.settings, e = s.engine
+            let (_, buffers) = try Checkpoint.read(path, as: ParallelCheckpointClock.self)
+            var models: [(String, [Float])] = []
+            guard let center = buffers["center"] else { throw SettingsError("\(path) holds no 'center' buffer (not a parallel run's checkpoint)") }
+            models.append(("center", center))
+            if at == .workers {
+                for i in 0..<e.workers {
+                    guard let x = buffers["w\(i).x"] else { throw SettingsError("\(path) holds no parameters of worker \(i)") }
+                    models.append(("worker \(i)", x))
+                }
+            }
+            let m = e.method
+            return RunPoint(method: m, workers: e.workers, lr: e.learningRate,
+                            alpha: m.takes(.alpha) ? e.alpha : nil, tau: m.takes(.tau) ? e.tau : nil,
+                            momentum: m.takes(.momentum) ? e.momentum : nil, weightDecay: e.weightDecay,
+                            netSpec: s.netSpec, data: s.data, models: models,
+                            runSchedule: s.backend == .simulated ? s.schedule : nil)
+        }
+        let settings = try RunFiles.readSettings(runDirectory)
         let (_, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
         let method = settings.optimizer.method
         let name = SequentialOptimizer.evaluatedBuffer(method)
-        guard let model = buffers[name] else { throw SettingsError("\(path) holds no '\(name)' buffer") }
-        let data = try DataSource.load(settings.data)
-        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing, count: batch,
-                                  weightDecay: settings.optimizer.weightDecay)
-        let n = loss.count, lambda = settings.optimizer.weightDecay
-        guard model.count == loss.network.parameterCount else {
-            throw SettingsError("\(path) holds \(model.count) parameters, the run's net has \(loss.network.parameterCount)")
-        }
-        let estimate = Curvature.topEigenvalue(dimension: model.count, at: model.map(Double.init), tolerance: tolerance,
-                                               maxIterations: maxIterations, gradient: loss.gradient)
-        let hMax = estimate.topEigenvalue
-        guard hMax.isFinite else { throw OutputError("the curvature estimate is not finite (the model may have diverged)") }
-        let eta = settings.optimizer.learningRate
-        let delta = method == .msgd ? settings.optimizer.momentum : 0
-        let e = eta * hMax
-        let radius = SequentialStability.radius(etaH: e, momentum: delta)
-        let critical = SequentialStability.criticalEtaH(momentum: delta)
-        let stable = hMax <= 0 || (e < critical && radius < 1)
+        guard let model = buffers[name] else { throw SettingsError("\(path) holds no '\(name)' buffer (not a sequential run's checkpoint)") }
+        return RunPoint(method: method, workers: 1, lr: settings.optimizer.learningRate, alpha: nil, tau: nil,
+                        momentum: method == .msgd ? settings.optimizer.momentum : nil, weightDecay: settings.optimizer.weightDecay,
+                        netSpec: settings.netSpec, data: settings.data, models: [(method.evaluatesAverage ? "average" : "model", model)],
+                        runSchedule: nil)
+    }
 
-        // Radius against ηh for this δ, with the run marked.
-        var csv = CSV(header: ["eta_h", "radius"])
-        let top = max(3.0, 1.3 * max(e, critical))
-        for k in 0...600 { let x = top * Double(k) / 600; try csv.row([x, SequentialStability.radius(etaH: x, momentum: delta)]) }
-        let transaction = OutputTransaction()
-        let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
-        let label = method == .msgd ? "Nesterov, {/Symbol d} = \(delta)" : "SGD"
-        let warning = stageFigure(prefix + ".png", transaction: transaction) {
-            LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 2, title: "spectral radius on the top direction (\(label))")],
-                            references: [("1", "stability boundary {/Symbol r} = 1")],
-                            title: "\(method.rawValue) on \(spec.text): h_{max} = \(String(format: "%.4g", hMax))",
-                            xLabel: "{/Symbol h}h", yLabel: "spectral radius", output: $0, terminal: .png,
-                            markers: [(e, radius, "this run: {/Symbol h}h_{max} = \(String(format: "%.3g", e)), radius \(String(format: "%.3g", radius))")])
+    /// One model's place on the map.
+    struct Placement {
+        var name: String
+        var hMax: Double
+        var products: Int
+        var converged: Bool
+        var etaH: Double
+        var radius: Double
+        var stable: Bool
+    }
+
+    /// The report's lines, its JSON, the data files written, and the figure's warning if gnuplot could not draw it.
+    public func estimate(prefix: String) throws -> (lines: [String], json: JSON, files: [String], warning: String?) {
+        let run = try readRun()
+        guard run.method.trainsNetworks else { throw SettingsError("\(run.method.rawValue) does not train a network") }
+        ComputeThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        let spec = try NetSpec(parsing: run.netSpec)
+        let data = try DataSource.load(run.data)
+        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
+        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing, count: batch, weightDecay: run.weightDecay)
+        let schedule: Schedule = run.runSchedule == .random ? .random : .roundRobin
+        let threshold = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
+                                        momentum: run.momentum ?? 0, schedule: schedule)
+        var placements: [Placement] = []
+        for (name, values) in run.models {
+            guard values.count == loss.network.parameterCount else {
+                throw SettingsError("the checkpoint's \(name) has \(values.count) parameters, the run's net has \(loss.network.parameterCount)")
+            }
+            let estimate = Curvature.topEigenvalue(dimension: values.count, at: values.map(Double.init), tolerance: tolerance,
+                                                   maxIterations: maxIterations, gradient: loss.gradient)
+            let hMax = estimate.topEigenvalue
+            guard hMax.isFinite else { throw OutputError("the curvature estimate at \(name.hasPrefix("worker") ? name : "the " + name) is not finite (the model may have diverged)") }
+            let e = run.lr * max(hMax, 0)
+            let radius = try threshold.radius(etaH: e)
+            guard radius.isFinite else { throw OutputError("the spectral radius at ηh = \(e) is not finite") }
+            placements.append(Placement(name: name, hMax: hMax, products: estimate.products, converged: estimate.converged,
+                                        etaH: e, radius: radius, stable: try threshold.isStable(etaH: e)))
         }
+        let main = placements[0]
+        let critical = try threshold.criticalEtaH()
+        let alphaRange = try threshold.alphaInterval(etaH: main.etaH)
+        let tauMax = try threshold.largestTau(etaH: main.etaH)
+        // Random order in mean square, for the methods with a round map (the run's own schedule is one of the two).
+        var random: (radius: Double, stable: Bool, critical: Double?)? = nil
+        if run.method.hasRoundRobinMap || [.adownpour, .mvadownpour].contains(run.method) {
+            var other = threshold
+            other.schedule = schedule == .random ? .roundRobin : .random
+            random = (try other.radius(etaH: main.etaH), try other.isStable(etaH: main.etaH), try other.criticalEtaH())
+        }
+
+        let transaction = OutputTransaction()
+        let (files, warning) = try stageRunFigure(run: run, main: main, threshold: threshold, critical: critical, prefix: prefix, transaction: transaction)
         try transaction.commit()
 
-        let margin = e > 0 ? critical / e : Double.infinity
-        let json = JSON.object([
-            ("method", .string(method.rawValue)), ("workers", .integer(1)), ("eta", .number(eta)),
-            ("momentum", .number(delta)), ("h_max", .number(hMax)), ("hessian_vector_products", .integer(estimate.products)),
-            ("converged", .bool(estimate.converged)), ("eta_h", .number(e)), ("spectral_radius", .number(radius)),
-            ("critical_eta_h", .number(critical)), ("stable", .bool(stable)),
-            ("margin_factor", margin.isFinite ? .number(margin) : .null),
-        ])
-        var lines = ["run: \(method.rawValue), η = \(eta)\(method == .msgd ? ", δ = \(delta)" : ""), p = 1, weight decay \(lambda)"]
-        lines.append("h_max = \(try number(hMax)) (top Hessian eigenvalue at the model; batch \(n), dropout off, \(estimate.products) Hessian-vector products, \(estimate.converged ? "converged to \(tolerance)" : "NOT converged"))")
-        lines.append("map coordinates: ηh_max = \(try number(e))\(method == .msgd ? ", δ = \(delta)" : ""), p = 1, τ = 1")
-        lines.append("predicted spectral radius on the top direction: \(try number(radius)) (\(stable ? "stable" : "unstable"))")
-        if margin.isFinite {
-            lines.append("margin: the boundary is at ηh = \(try number(critical)), η up to \(try number(critical / hMax)) (×\(String(format: "%.3g", margin)) the run's η)")
-        } else {
-            lines.append("margin: h_max ≤ 0, no curvature limit on η at this point")
+        // JSON: the run's coordinates under the toolkit's keys, then the verdict and the margins.
+        func optional(_ v: Double?) -> JSON { v.map { $0.isFinite ? .number($0) : .null } ?? .null }
+        let hStar = critical.map { $0 / run.lr }
+        let etaMax = critical.flatMap { main.hMax > 0 ? $0 / main.hMax : nil }
+        var fields: [(String, JSON)] = [
+            ("method", .string(run.method.rawValue)), ("workers", .integer(run.workers)),
+            ("tau", run.tau.map { .integer($0) } ?? .null), ("lr", .number(run.lr)), ("momentum", optional(run.momentum)),
+            ("alpha", optional(run.alpha)), ("weight_decay", .number(run.weightDecay)),
+            ("schedule", .string(run.workers == 1 ? "sequential" : schedule.rawValue)), ("map", .string(threshold.mapName)),
+            ("at", .string(main.name)), ("batch", .integer(loss.count)),
+            ("h_max", .number(main.hMax)), ("hessian_vector_products", .integer(main.products)), ("converged", .bool(main.converged)),
+            ("eta_h", .number(main.etaH)), ("spectral_radius", .number(main.radius)), ("stable", .bool(main.stable)),
+            ("critical_eta_h", optional(critical)), ("h_star", optional(hStar)),
+            ("margin", .object([
+                ("eta_factor", optional(critical.flatMap { main.etaH > 0 ? $0 / main.etaH : nil })),
+                ("eta_max", optional(etaMax)),
+                ("alpha_min", optional(alphaRange?.lowerBound)), ("alpha_max", optional(alphaRange?.upperBound)),
+                ("tau_max", tauMax.map { .integer($0) } ?? .null),
+            ])),
+        ]
+        if let random {
+            fields.append((schedule == .random ? "round_robin" : "random_order", .object([
+                ("spectral_radius", .number(random.radius)), ("stable", .bool(random.stable)),
+                ("h_star", optional(random.critical.map { $0 / run.lr })),
+            ])))
         }
-        return (lines, json, warning)
+        if placements.count > 1 {
+            fields.append(("workers_at", .array(placements.dropFirst().map { p in
+                .object([("at", .string(p.name)), ("h_max", .number(p.hMax)), ("converged", .bool(p.converged)),
+                         ("eta_h", .number(p.etaH)), ("spectral_radius", .number(p.radius)), ("stable", .bool(p.stable))])
+            })))
+        }
+
+        var settings = ["η = \(run.lr)"]
+        if let a = run.alpha { settings.append("α = \(a)") }
+        if let t = run.tau { settings.append("τ = \(t)") }
+        if let d = run.momentum { settings.append("δ = \(d)") }
+        settings += ["p = \(run.workers)", "weight decay \(run.weightDecay)"]
+        var lines = ["run: \(run.method.rawValue), " + settings.joined(separator: ", ")]
+        for p in placements {
+            lines.append("h_max at \(p.name.hasPrefix("worker") ? p.name : "the " + p.name) = \(try number(p.hMax)) (top Hessian eigenvalue; batch \(loss.count), dropout off, \(p.products) Hessian-vector products, \(p.converged ? "converged to \(tolerance)" : "NOT converged"))"
+                         + (p.name == main.name ? "" : ": ηh_max = \(try number(p.etaH)), radius \(try number(p.radius)) (\(p.stable ? "stable" : "unstable"))"))
+        }
+        lines.append("map: \(threshold.mapName); coordinates ηh_max = \(try number(main.etaH))" + settings.dropFirst().dropLast().map { ", " + $0 }.joined())
+        lines.append("predicted spectral radius on the top direction: \(try number(main.radius)) (\(main.stable ? "stable" : "unstable"))")
+        if let random {
+            lines.append("\(schedule == .random ? "round-robin" : "random order (mean square per round)"): radius \(try number(random.radius)) (\(random.stable ? "stable" : "unstable"))"
+                         + (random.critical.map { ", h* = \(String(format: "%.6g", $0 / run.lr))" } ?? ""))
+        }
+        if let critical, let hStar {
+            var margin = "margin: the boundary is at ηh = \(try number(critical)) (h* = \(try number(hStar)) at this η)"
+            if let etaMax { margin += ", η up to \(try number(etaMax)) (×\(String(format: "%.3g", critical / main.etaH)) the run's η)" }
+            lines.append(margin)
+        } else {
+            lines.append("margin: the map stays stable up to ηh = 10⁴: no curvature limit on η at these settings")
+        }
+        if let alphaRange { lines.append("α may range over [\(String(format: "%.6g", alphaRange.lowerBound)), \(String(format: "%.6g", alphaRange.upperBound))] at this ηh_max") }
+        if let tauMax { lines.append("τ may rise to \(tauMax)\(tauMax == 1024 ? " (the largest probed)" : "") at this ηh_max") }
+        return (lines, .object(fields), files, warning)
+    }
+
+    /// The run on its map: (η, α) or (η, τ) at h = h_max with the run marked where the method has a 2-D round
+    /// map; the radius against ηh with the run marked otherwise.
+    func stageRunFigure(run: RunPoint, main: Placement, threshold: MethodThreshold, critical: Double?, prefix: String,
+                     transaction: OutputTransaction) throws -> (files: [String], warning: String?) {
+        let h = max(main.hMax, 1e-12)
+        let mapMethod: Algorithm? = switch run.method {
+        case .easgd, .eamsgd: run.method
+        case .downpour, .adownpour, .mvadownpour: .downpour
+        default: nil
+        }
+        if let mapMethod, run.workers > 1 {
+            let tau = run.tau ?? 1
+            let second = mapMethod == .downpour ? GridAxis(1...Double(max(64, 4 * tau)), count: 48)
+                                                : GridAxis(0.005...max(1, 1.5 * (run.alpha ?? 0)), count: 60)
+            let spec = StabilityMapSpec(method: mapMethod, workers: run.workers, h: h,
+                                        eta: GridAxis(run.lr / 100...run.lr * 100, count: 80, logarithmic: true),
+                                        second: second, secondKind: mapMethod == .downpour ? .tau : .alpha,
+                                        momentum: run.momentum ?? 0, tau: tau, schedule: threshold.schedule)
+            let computed = try computeMap(spec)
+            var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
+            let y = mapMethod == .downpour ? Double(tau) : run.alpha ?? 0
+            panel.markers = [(run.lr, y, "this run: {/Symbol h} = \(run.lr), h_{max} = \(String(format: "%.4g", main.hMax)), radius \(String(format: "%.3g", main.radius))")]
+            var settings = ["p = \(run.workers)", "\(threshold.schedule == .random ? "random order" : "round-robin")"]
+            if mapMethod != .downpour && tau != 1 { settings.append("{/Symbol t} = \(tau)") }
+            if let d = run.momentum { settings.append("{/Symbol d} = \(d)") }
+            panel.title = "\(run.method.rawValue) run on \(mapMethod.name)'s map at h = h_{max} = \(String(format: "%.4g", main.hMax)) (\(settings.joined(separator: ", ")))"
+            return ([prefix + ".csv", prefix + "-boundary.csv"], stageFigure(prefix + ".png", transaction: transaction) {
+                HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: .png)
+            })
+        }
+        var csv = CSV(header: ["eta_h", "radius"])
+        let top = max(3.0, 1.3 * max(main.etaH, critical ?? 0))
+        for k in 0...600 { let x = top * Double(k) / 600; try csv.row([x, try threshold.radius(etaH: x)]) }
+        let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
+        return ([prefix + ".csv"], stageFigure(prefix + ".png", transaction: transaction) {
+            LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 2, title: "spectral radius on the top direction")],
+                            references: [("1", "stability boundary {/Symbol r} = 1")],
+                            title: "\(run.method.rawValue) run on its map: h_{max} = \(String(format: "%.4g", main.hMax))\(run.momentum.map { ", {/Symbol d} = \($0)" } ?? "")",
+                            xLabel: "{/Symbol h}h", yLabel: "spectral radius", output: $0, terminal: .png,
+                            markers: [(main.etaH, main.radius, "this run: {/Symbol h}h_{max} = \(String(format: "%.3g", main.etaH)), radius \(String(format: "%.3g", main.radius))")])
+        })
     }
 }
 
-/// The one field of a checkpoint header `advise` needs.
+/// The one field of a sequential checkpoint header `advise` needs.
 struct CheckpointStep: Codable { var step: Int }
+
+/// The one field of a parallel (engine) checkpoint header `advise` needs.
+struct ParallelCheckpointClock: Codable { var masterClock: Int }

@@ -9,17 +9,27 @@ import Records
 struct AdviseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "advise",
-        abstract: "Put a training run on the stability map: h_max of its loss, ηh_max, the predicted radius and the margin.",
+        abstract: "Put a training run on its stability map: h_max of its loss, ηh_max, the predicted radius, h* and the margins.",
         discussion: """
-            The training loss is the run's mean cross-entropy, plus λ/2‖x‖², on a fixed batch: the first --batch \
-            training images, centre-cropped, with dropout off, so it is a deterministic function. h_max is its \
-            largest Hessian eigenvalue at the run's model (the average for ASGD/MVASGD). It comes from power \
-            iteration on Hessian-vector products, each a central difference of two gradients in Double \
-            (ε = 1e-5), until the Rayleigh quotient changes by less than --tolerance. On the top direction the \
-            method is a linear map: SGD (also ASGD and MVASGD) multiplies the error by 1 − ηh, and Nesterov (MSGD) \
-            has λ² − (1 + δ)(1 − ηh)λ + δ(1 − ηh) = 0, stable for ηh < 2(1 + δ)/(1 + 2δ). Writes PREFIX.csv and \
-            PREFIX.png (the radius against ηh with the run marked; default PREFIX = RUN_DIR/advise).
+            Works for every method and backend. The training loss is the run's mean cross-entropy, plus \
+            λ/2‖x‖², on a fixed batch: the first --batch training images, centre-cropped, with dropout off, so it \
+            is a deterministic function. h_max is its largest Hessian eigenvalue at the run's model: the iterate \
+            (the average for ASGD/MVASGD) of a sequential run, the center of a parallel one, and with --at \
+            workers also each worker's parameters. It comes from power iteration on Hessian-vector products, each \
+            a central difference of two gradients in Double (ε = 1e-5), until the Rayleigh quotient changes by \
+            less than --tolerance.
+
+            On the top direction each method is a linear map of ηh: SGD (also ASGD and MVASGD) multiplies the \
+            error by 1 − ηh; Nesterov (MSGD, and MDOWNPOUR, which in round-robin order with τ = 1 is Nesterov on \
+            the center) is stable for ηh < 2(1 + δ)/(1 + 2δ); EASGD, EAMSGD and DOWNPOUR (and its averaging \
+            variants, whose average does not feed back) use their round-robin round map at the run's α, τ, p and \
+            δ — and, as a second verdict, random order in mean square; synchronous EASGD its recursion. The \
+            report gives the spectral radius, the verdict, h* (the curvature at which the radius first crosses 1 \
+            at the run's η) and the margins: η up to the boundary, the stable interval of α and the largest \
+            stable τ at this h_max. Writes PREFIX.csv and PREFIX.png (default PREFIX = RUN_DIR/advise): the \
+            run as a point on its (η, α) or (η, τ) map at h = h_max, or the radius against ηh.
               easgd advise runs/fashion
+              easgd advise runs/easgd-p4 --at workers --json
             """
     )
 
@@ -28,6 +38,7 @@ struct AdviseCommand: ParsableCommand {
     @Option(help: "Images in the fixed batch.") var batch = 128
     @Option(help: "Relative change of the Rayleigh quotient at which power iteration stops.") var tolerance = 1e-3
     @Option(help: "Hessian-vector products per power-iteration run, at most.") var maxIterations = 100
+    @Option(help: "Where a parallel run's curvature is estimated: center, or workers (the center and each worker).") var at: AdvicePoint = .center
     @Option(help: "Output prefix for the figure and its CSV.") var out: String?
     @Flag(help: "Print JSON.") var json = false
 
@@ -39,11 +50,11 @@ struct AdviseCommand: ParsableCommand {
     }
 
     func run() throws {
-        let advice = Advice(runDirectory: runDirectory, checkpoint: checkpoint, batch: batch, tolerance: tolerance, maxIterations: maxIterations)
+        let advice = Advice(runDirectory: runDirectory, checkpoint: checkpoint, batch: batch, tolerance: tolerance, maxIterations: maxIterations, at: at)
         let prefix = out ?? runDirectory + "/advise"
         let result = try advice.estimate(prefix: prefix)
         print(json ? try result.json.render() : result.lines.joined(separator: "\n"))
-        printError("wrote \(prefix).csv" + (result.warning == nil ? ", \(prefix).png" : ""))
+        printError("wrote " + (result.files + (result.warning == nil ? [prefix + ".png"] : [])).joined(separator: ", "))
         if let warning = result.warning { throw FigureNotDrawn(warnings: [warning]) }
     }
 }

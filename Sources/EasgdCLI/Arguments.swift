@@ -16,6 +16,7 @@ extension Schedule: ExpressibleByArgument {
     public static var allValueStrings: [String] { [] }
 }
 extension Backend: ExpressibleByArgument {}
+extension AdvicePoint: ExpressibleByArgument {}
 /// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
 extension EvaluationInterval: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }

@@ -19,10 +19,12 @@ public struct HeatMapPanel: Sendable {
     /// Optional reference curves drawn dashed over the map: CSV files (header line; x in column 1, y in
     /// column 2), with their titles.
     public var curves: [(csv: String, title: String)]
+    /// Points drawn over everything (a run placed on its map), at data coordinates (x not yet logged).
+    public var markers: [(x: Double, y: Double, title: String)]
 
     public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
                 minValue: Double, maxValue: Double, quantity: String = "{/Symbol r}(F)", boundaryCSV: String? = nil,
-                curves: [(csv: String, title: String)] = []) {
+                curves: [(csv: String, title: String)] = [], markers: [(x: Double, y: Double, title: String)] = []) {
         self.csv = csv
         self.title = title
         self.xLabel = xLabel
@@ -33,6 +35,7 @@ public struct HeatMapPanel: Sendable {
         self.quantity = quantity
         self.boundaryCSV = boundaryCSV
         self.curves = curves
+        self.markers = markers
     }
 }
 
@@ -67,7 +70,7 @@ public enum HeatMap {
             s.append("set rmargin 15")
             s.append("set cblabel '\(panels.count == 1 ? "spectral radius " : "")\(panel.quantity)' rotate by -90 offset 1,0")
             // The key goes under the panel, where it hides no point of the map.
-            let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty
+            let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty
             s.append(keyed ? "set key outside below center horizontal box" : "unset key")
             s.append(keyed ? "set bmargin 6" : "unset bmargin")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
@@ -88,6 +91,10 @@ public enum HeatMap {
             for curve in panel.curves {
                 let cx = panel.logX ? "(log10($1))" : "1"
                 plots.append("\(Gnuplot.quote(curve.csv)) skip 1 using \(cx):2 with lines dt (8,6) lw 3.5 lc rgb '#00c853' title \(Gnuplot.quote(curve.title))")
+            }
+            plots += panel.markers.map {
+                let x = panel.logX ? log10($0.x) : $0.x
+                return "'+' every ::0::0 using (\(x)):(\($0.y)) with points pt 9 ps 2.6 lc rgb 'black' title \(Gnuplot.quote($0.title))"
             }
             s.append("plot " + plots.joined(separator: ", \\\n     "))
         }

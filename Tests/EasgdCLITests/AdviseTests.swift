@@ -112,3 +112,47 @@ func sequentialStabilityIsOneWorkerEAMSGDWithoutCoupling(momentum: Double) throw
     let bad = try easgd(["advise", dir.appendingPathComponent("nothing").path])
     #expect(bad.status != 0 && bad.stderr.hasPrefix("easgd: ") && bad.stderr.contains("config.json"))
 }
+
+/// `advise` on a run directory of every backend and parallel method: the keys, a verdict that matches
+/// the radius, and a radius equal to what `easgd radius` computes at the reported coordinates (round-robin).
+@Test(arguments: [("easgd", "simulated"), ("eamsgd", "threads"), ("downpour", "mpi"), ("mdownpour", "simulated"),
+                  ("sync-easgd", "simulated"), ("adownpour", "threads")])
+func adviseReadsEveryBackendsRun(method: String, backend: String) throws {
+    if backend == "mpi" && mpirun == nil { return }
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    var own: [String] = ["--tau", "2"]
+    if method == "eamsgd" || method == "mdownpour" { own = method == "mdownpour" ? ["--momentum", "0.5"] : own + ["--momentum", "0.9"] }
+    let common = ["train", "--method", method, "--lr", "0.02"] + own + ["--net", learnNet, "--batch", "16", "--steps", "6",
+                  "--eval-every", "1000", "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path]
+    if backend == "mpi" {
+        let (status, message) = try mpiRun(3, common + ["--backend", "mpi"])
+        #expect(status == 0, "\(message)")
+    } else {
+        let r = try easgd(common + ["--workers", "2", "--backend", backend] + (backend == "simulated" ? ["--compute-seconds", "0.01"] : []))
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let r = try easgd(["advise", dir.path, "--batch", "32", "--at", "workers", "--json"])
+    #expect(r.status == 0, "\(method)/\(backend): \(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    for key in ["method", "workers", "tau", "lr", "momentum", "alpha", "schedule", "h_max", "spectral_radius", "stable", "margin", "h_star"] {
+        #expect(o[key] != nil, "\(method): no \(key)")
+    }
+    #expect(o["method"] as? String == method && jsonNumber(o["workers"]) == 2 && jsonNumber(o["lr"]) == 0.02)
+    #expect((o["workers_at"] as? [Any])?.count == 2)
+    let radius = try #require(jsonNumber(o["spectral_radius"])), etaH = try #require(jsonNumber(o["eta_h"]))
+    #expect(o["stable"] as? Bool == (radius <= 1 + 1e-12), "\(method): radius \(radius)")
+    if let hStar = jsonNumber(o["h_star"]), let hMax = jsonNumber(o["h_max"]) {
+        #expect((hMax < hStar) == (o["stable"] as? Bool ?? false), "\(method): h_max \(hMax), h* \(hStar)")
+    }
+    // The same radius from `easgd radius` for the methods it maps (DOWNPOUR's averaging variant uses DOWNPOUR's map).
+    let mapped = ["easgd": "easgd", "eamsgd": "eamsgd", "downpour": "downpour", "adownpour": "downpour"]
+    if let mapMethod = mapped[method] {
+        var arguments = ["radius", "--method", mapMethod, "--workers", "2", "--eta", "\(etaH)", "--tau", "2", "--json"]
+        if mapMethod != "downpour" { arguments += ["--alpha", "\(0.9 / 2)"] }
+        if mapMethod == "eamsgd" { arguments += ["--momentum", "0.9"] }
+        let reference = try easgd(arguments)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let expected = try #require(jsonNumber(try jsonObject(reference.stdout)["spectral_radius"]))
+        #expect(isClose(radius, expected, relative: 1e-12), "\(method): \(radius) vs radius \(expected)")
+    }
+}

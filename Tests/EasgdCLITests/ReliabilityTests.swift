@@ -376,7 +376,9 @@ func aDivergingRunLeavesFilesThatEveryReaderTakes(backend: String) throws {
         #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(backend): not JSON: \(line)")
         #expect(!line.lowercased().contains("nan") && !line.lowercased().contains("inf"), "\(backend): \(line)")
     }
-    if backend != "sequential" {
+    // On the simulated backend the order is fixed and the center does reach non-finite values (a null record);
+    // on threads and MPI, workers may all stop first, leaving the center finite (the run is diverged all the same).
+    if backend == "simulated" {
         #expect(lines.contains { $0.contains("\"status\":\"diverged\"") && $0.contains("null") }, "\(backend): no diverged record")
     }
     let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).lowercased()
