@@ -118,8 +118,7 @@ public struct Advice {
             guard values.count == loss.network.parameterCount else {
                 throw SettingsError("the checkpoint's \(name) has \(values.count) parameters, the run's net has \(loss.network.parameterCount)")
             }
-            let estimate = Curvature.topEigenvalue(dimension: values.count, at: values.map(Double.init), tolerance: tolerance,
-                                                   maxIterations: maxIterations, gradient: loss.gradient)
+            let estimate = loss.topEigenvalue(at: values.map(Double.init), tolerance: tolerance, maxIterations: maxIterations)
             let hMax = estimate.topEigenvalue
             guard hMax.isFinite else { throw OutputError("the curvature estimate at \(name.hasPrefix("worker") ? name : "the " + name) is not finite (the model may have diverged)") }
             let e = run.lr * max(hMax, 0)

@@ -49,6 +49,8 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Legend: below (never over a curve), right, inside or off.") var legend: RunCurves.Legend = .below
     @Option(help: "Figure formats, comma-separated: png, svg, pdf.") var format = FormatList(argument: "png")!
     @Flag(help: "One curve per group of runs that differ only in their seed: the mean and a min–max band.") var groupSeeds = false
+    @Flag(help: "Also PREFIX-sharpness.<format>: each run's sharpness (--sharpness-every) with its method's threshold h* dashed (and 2/η where it differs).")
+    var sharpness = false
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
@@ -60,10 +62,15 @@ struct PlotCommand: ParsableCommand {
     func run() throws {
         let plot = RunPlot(runs: try runs.map(RunSummary.read), axis: x, labels: labels.isEmpty ? nil : labels, groupSeeds: groupSeeds)
         if let problem = plot.problem { throw SettingsError(problem) }
-        let warnings = try plot.write(prefix: out, formats: format.formats, title: title ?? runs.joined(separator: ", "),
+        var warnings = try plot.write(prefix: out, formats: format.formats, title: title ?? runs.joined(separator: ", "),
                                       style: RunCurves.Style(logLoss: logY, logError: logError, errorRange: errorRange, lossRange: lossRange, legend: legend))
-        let drawn = format.formats.map { "\(out).\($0.rawValue)" }.filter { f in !warnings.contains { $0.hasPrefix(f) } }
-        printError((["wrote \(out).csv"] + drawn).joined(separator: ", "))
+        var written = ["\(out).csv"] + format.formats.map { "\(out).\($0.rawValue)" }
+        if sharpness {
+            warnings += try plot.writeSharpness(prefix: out, formats: format.formats, title: title ?? runs.joined(separator: ", "), logY: logY)
+            written += ["\(out)-sharpness.csv"] + format.formats.map { "\(out)-sharpness.\($0.rawValue)" }
+        }
+        let drawn = written.filter { f in !warnings.contains { $0.hasPrefix(f + ":") || $0.hasPrefix(f + " ") || $0 == f } }
+        printError("wrote " + drawn.joined(separator: ", "))
         if !warnings.isEmpty { throw FigureNotDrawn(warnings: warnings) }
     }
 }

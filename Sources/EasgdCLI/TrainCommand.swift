@@ -78,6 +78,10 @@ struct TrainCommand: ParsableCommand {
                                discussion: "Default: \(TrainingDefaults.evaluationsPerEpoch) times per epoch for one worker, \(TrainingDefaults.evaluationsPerParallelRun) times per run for p workers. Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
                                valueName: "N|Ss")) var evalEvery: EvaluationInterval?
     @Option(help: "Checkpoint every M minutes (default \(Int(TrainingDefaults.checkpointEveryMinutes))).") var checkpointEvery: Double?
+    @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",
+                               discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images, centre crop, dropout off, weight decay included, by power iteration on Hessian-vector products to \(SharpnessProbe.tolerance) relative: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
+                               valueName: "N")) var sharpnessEvery: Int?
+    @Option(help: "center (default), or workers: each worker's sharpness too (worker_sharpness; simulated backend).") var sharpnessOf: SharpnessTarget?
     @Option(help: "Threads for the matrix products and element-wise loops (sequential methods; default: all cores).") var threads: Int?
     @Option(help: "The run directory to create (its parent must exist).") var out: String?
     @Option(help: "Continue the run in RUN_DIR from its checkpoint (settings from its config.json).") var resume: String?
@@ -88,6 +92,7 @@ struct TrainCommand: ParsableCommand {
         r.method = method; r.net = net; r.data = data; r.learningRate = learningRate; r.momentum = momentum
         r.movingRate = movingRate; r.weightDecay = weightDecay; r.batch = batch; r.epochs = epochs; r.minutes = minutes
         r.steps = steps; r.seed = seed; r.evalEvery = evalEvery; r.checkpointEveryMinutes = checkpointEvery; r.threads = threads
+        r.sharpnessEvery = sharpnessEvery; r.sharpnessOfWorkers = sharpnessOf.map { $0 == .workers }
         r.workers = workers; r.tau = tau; r.alpha = alpha; r.beta = beta; r.backend = backend; r.schedule = schedule
         r.computeSeconds = computeSeconds; r.communicationSeconds = communicationSeconds; r.out = out; r.resume = resume
         r.mpiWorldSize = MPIDriver.launchedWorldSize
@@ -130,4 +135,9 @@ struct TrainCommand: ParsableCommand {
         case .mpi: MPIDriver()
         }
     }
+}
+
+/// Whose sharpness a parallel run measures.
+enum SharpnessTarget: String, ExpressibleByArgument, CaseIterable {
+    case center, workers
 }

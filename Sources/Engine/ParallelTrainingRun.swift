@@ -31,10 +31,15 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// Checkpoint the whole system every this many minutes of wall-clock time (always at the end and on
     /// SIGINT/SIGTERM).
     public var checkpointEveryMinutes: Double?
+    /// Measure the sharpness of the center (or average) every this many worker steps in total (nil: never), and
+    /// with `sharpnessOfWorkers` each worker's too (simulated backend).
+    public var sharpnessEvery: Int?
+    public var sharpnessOfWorkers: Bool?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
-                steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil) {
+                steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil,
+                sharpnessEvery: Int? = nil, sharpnessOfWorkers: Bool? = nil) {
         self.engine = engine
         self.net = net
         self.netSpec = netSpec
@@ -48,6 +53,8 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.steps = steps
         self.evalEvery = evalEvery
         self.checkpointEveryMinutes = checkpointEveryMinutes
+        self.sharpnessEvery = sharpnessEvery
+        self.sharpnessOfWorkers = sharpnessOfWorkers
     }
 }
 
@@ -66,6 +73,20 @@ public final class ParallelTrainingRun {
     /// Set by `resume`: the clocks the checkpoint held (the simulator's, or the seconds a threads or MPI run had run).
     private var restored: (simulator: SimulatorState?, wall: WallClock?)? = nil
     private var resumed: Bool { restored != nil }
+    /// Measures h_max when the worker steps in total pass a multiple of `settings.sharpnessEvery`.
+    private let sharpnessProbe: SharpnessProbe?
+
+    /// Whether a record at `steps` worker steps in total is due a sharpness measurement: the steps have passed a
+    /// multiple of `sharpnessEvery` since the last record that has one (step 0 included).
+    package func sharpnessDue(steps: Int) -> Bool {
+        guard let n = settings.sharpnessEvery else { return false }
+        let last = sharpnessSteps ?? records.last(where: { $0.sharpness != nil })?.step
+        guard let last else { return true }
+        return steps / n > last / n
+    }
+    /// The worker steps in total (as the driver counted them) of the last measurement.
+    private var sharpnessSteps: Int?
+
     /// Binds the run's checkpoints to it (config.json's runID); a resumed run keeps the one its config holds.
     package private(set) var runID = UUID().uuidString
     /// The simulator's clocks from the checkpoint of a resumed simulated run.
@@ -104,6 +125,9 @@ public final class ParallelTrainingRun {
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
+        sharpnessProbe = settings.sharpnessEvery.map { _ in
+            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay)
+        }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)
     }
@@ -126,17 +150,30 @@ public final class ParallelTrainingRun {
     /// Appends an evaluation of `model` to the records and rewrites the metrics files, with the workers' progress
     /// as known to the caller: the record's step and exchanges are their sums, and its worker loss is the mean of
     /// the finite losses (stopped workers are left out).
+    /// `workerModels`: each worker's parameters, for `--sharpness-of workers` (given only where they can be read
+    /// safely: the simulator, and the threads backend after its workers have joined).
     package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, communication: Double?,
-                              workers: [WorkerProgress]) throws -> MetricRecord {
+                              workers: [WorkerProgress], workerModels: [FlatBuffer<Float>]? = nil,
+                              countedSteps: Int? = nil) throws -> MetricRecord {
         let step = workers.reduce(0) { $0 + $1.clock }
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
-        records.append(MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                    seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
-                                    minibatchLoss: workers.meanLoss,
-                                    testLoss: loss, testError: error,
-                                    exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
-                                    workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil }))
+        var record = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
+                                  seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
+                                  minibatchLoss: workers.meanLoss,
+                                  testLoss: loss, testError: error,
+                                  exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
+                                  workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil })
+        if let sharpnessProbe, sharpnessDue(steps: countedSteps ?? step) {
+            sharpnessSteps = max(countedSteps ?? step, step)
+            let m = sharpnessProbe.measure(model)
+            record.sharpness = m.value
+            record.sharpnessSeconds = m.seconds
+            if settings.sharpnessOfWorkers == true, let workerModels {
+                record.workerSharpness = workerModels.map { let v = sharpnessProbe.measure($0).value; return v.isFinite ? v : nil }
+            }
+        }
+        records.append(record)
         try RunFiles.writeMetrics(records, to: directory)
         return records.last!
     }
@@ -232,7 +269,8 @@ public final class ParallelTrainingRun {
     @discardableResult
     package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
         try appendRecord(model: engine.master.model(settings.engine.method), seconds: seconds, wall: wall,
-                         communication: communication, workers: engine.workers.map(\.progress))
+                         communication: communication, workers: engine.workers.map(\.progress),
+                         workerModels: engine.workers.map(\.parameters))
     }
 
     /// Worker steps in total when every worker is done.

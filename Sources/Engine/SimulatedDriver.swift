@@ -31,7 +31,7 @@ public struct SimulatedDriver: BackendDriver {
                 sim.run(events: 1)
                 observer.progress(run.progress(done: run.totalSteps, seconds: sim.now,
                                                loss: engine.workers.map(\.progress).meanLoss ?? .nan))
-                if evaluations.due(steps: run.totalSteps, seconds: sim.frontier) {
+                if evaluations.due(steps: run.totalSteps, seconds: sim.frontier) || run.sharpnessDue(steps: run.totalSteps) {
                     observer.record(try run.recordModel(seconds: sim.now, wall: wall(), communication: sim.communicationTime))
                 }
             }

@@ -46,14 +46,14 @@ public struct ThreadsDriver: BackendDriver {
                     }
                     observer.progress(run.progress(done: done, seconds: seconds, loss: loss))
                     // The state after the last step is evaluated once every worker has joined (below).
-                    if done < target, evaluations.due(steps: done, seconds: seconds) {
+                    if done < target, evaluations.due(steps: done, seconds: seconds) || run.sharpnessDue(steps: done) {
                         var progress: [WorkerProgress] = []
                         threads.withMaster {
                             snapshot.copy(from: engine.master.model(settings.engine.method))
                             progress = threads.published
                         }
                         observer.record(try run.appendRecord(model: snapshot, seconds: seconds, wall: seconds, communication: nil,
-                                                             workers: progress))
+                                                             workers: progress, countedSteps: done))
                     }
                     if checkpoints.due(now: wall()) { pause.set() }
                 }

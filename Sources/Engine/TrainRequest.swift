@@ -24,6 +24,10 @@ public struct TrainRequest: Sendable, Equatable {
     public var evalEvery: EvaluationInterval?
     public var checkpointEveryMinutes: Double?
     public var threads: Int?
+    /// Measure the sharpness every N steps (worker steps in total for the parallel methods), and for a parallel
+    /// run also each worker's.
+    public var sharpnessEvery: Int?
+    public var sharpnessOfWorkers: Bool?
     // The parallel methods.
     public var workers: Int?
     public var tau: Int?
@@ -62,7 +66,8 @@ public struct TrainRequest: Sendable, Equatable {
                                            ("--lr", learningRate != nil), ("--momentum", momentum != nil),
                                            ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
                                            ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
-                                           ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil)]
+                                           ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
+                                           ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil)]
             if let given = parallelGiven.first(where: \.1) {
                 throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps may be given)")
             }
@@ -92,6 +97,15 @@ public struct TrainRequest: Sendable, Equatable {
             }
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw SettingsError("give a budget: --epochs, --minutes or --steps")
+            }
+        }
+        if sharpnessOfWorkers != nil && sharpnessEvery == nil { throw SettingsError("--sharpness-of needs --sharpness-every N") }
+        if sharpnessEvery != nil, method.isParallel, resolvedBackend == .mpi {
+            throw SettingsError("--sharpness-every is measured on the sequential, simulated and threads backends, not mpi")
+        }
+        if sharpnessOfWorkers == true {
+            guard method.isParallel, resolvedBackend == .simulated else {
+                throw SettingsError("--sharpness-of workers applies to parallel runs on the simulated backend (where the workers can be read between steps)")
             }
         }
         if momentum != nil, !method.takes(.momentum) {
@@ -150,6 +164,7 @@ public struct TrainRequest: Sendable, Equatable {
         if let steps { guard steps >= 1, steps <= 1_000_000_000_000 else { throw SettingsError("--steps must be between 1 and 1000000000000 (got \(steps))") } }
         if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
         if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
+        if let sharpnessEvery { guard sharpnessEvery >= 1, sharpnessEvery <= 1_000_000_000_000 else { throw SettingsError("--sharpness-every must be between 1 and 1000000000000 (got \(sharpnessEvery))") } }
     }
 
     /// A run's saved settings pass the command line's rules before it resumes (config.json may have been edited).
@@ -218,7 +233,8 @@ public struct TrainRequest: Sendable, Equatable {
                                                 budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
                                                 evalEvery: evalEvery?.steps,
                                                 checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
-                                                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount),
+                                                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                                sharpnessEvery: sharpnessEvery),
                                directory: out)
         }
         let backend = resolvedBackend ?? .threads
@@ -233,7 +249,8 @@ public struct TrainRequest: Sendable, Equatable {
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
-            checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes)
+            checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
+            sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers)
         return .parallel(settings, directory: out)
     }
 

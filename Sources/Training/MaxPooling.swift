@@ -21,12 +21,24 @@ public final class MaxPooling<Scalar: NetworkScalar>: ParameterFreeLayer {
 
     public var kind: String { "max pool \(window)×\(window)/\(stride)" }
 
+    /// `.replay` takes each window's maximum where the last recorded (or live) pass found it.
+    public var pattern = ActivationPattern.live
+
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
         let (h, w) = (inputShape.height, inputShape.width)
         let (ho, wo) = (outputShape.height, outputShape.width)
         let planes = n * inputShape.channels
+        if pattern == .replay {
+            precondition(argmax.count >= planes * ho * wo, "replaying a pooling pattern recorded for a smaller batch")
+            argmax.withUnsafeBufferPointer { arg in
+                for p in 0..<planes {
+                    for o in 0..<(ho * wo) { y[p * ho * wo + o] = x[p * h * w + Int(arg[p * ho * wo + o])] }
+                }
+            }
+            return
+        }
         if argmax.count < planes * ho * wo { argmax = [Int32](repeating: 0, count: planes * ho * wo) }
         let (window, stride) = (self.window, self.stride)
         argmax.withUnsafeMutableBufferPointer { arg in

@@ -204,3 +204,13 @@ public final class Network<Scalar: NetworkScalar> {
         return m + Scalar.logarithm(sum)
     }
 }
+
+extension Network {
+    /// Sets how every ReLU and max-pooling layer chooses its branch (see `ActivationPattern`).
+    public func setActivationPattern(_ pattern: ActivationPattern) {
+        for layer in layers {
+            if let relu = layer as? ReLU<Scalar> { relu.pattern = pattern }
+            if let pool = layer as? MaxPooling<Scalar> { pool.pattern = pattern }
+        }
+    }
+}

@@ -1,4 +1,7 @@
-// The rectifier of every inner layer: y = max(0, x); dL/dx = dL/dy where y > 0.
+// The rectifier of every inner layer: y = max(0, x); dL/dx = dL/dy where y > 0. For Hessian-vector products by
+// differences of gradients the pattern can be recorded at a point and replayed near it (`ActivationPattern`),
+// which makes the net smooth there: the differences then see the Hessian an automatic differentiation would,
+// not the jumps of the gradient where a pre-activation changes sign between x − εv and x + εv.
 
 import Elastic
 
@@ -9,10 +12,24 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
 
     public var kind: String { "ReLU" }
 
+    /// `.live` (training), or recording / replaying which inputs were positive.
+    public var pattern = ActivationPattern.live
+    private var positive: [Bool] = []
+
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
-        for k in 0..<(n * inputShape.count) { y[k] = x[k] > 0 ? x[k] : 0 }
+        let count = n * inputShape.count
+        switch pattern {
+        case .live:
+            for k in 0..<count { y[k] = x[k] > 0 ? x[k] : 0 }
+        case .record:
+            positive = (0..<count).map { x[$0] > 0 }
+            for k in 0..<count { y[k] = positive[k] ? x[k] : 0 }
+        case .replay:
+            precondition(positive.count == count, "replaying a ReLU pattern recorded for another batch")
+            for k in 0..<count { y[k] = positive[k] ? x[k] : 0 }
+        }
     }
 
     @_specialize(where Scalar == Float)
@@ -20,6 +37,16 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
         guard let dx else { return }
-        Scalar.maskByPositive(dy, where: y, into: dx, count: n * inputShape.count)
+        if pattern == .live {
+            Scalar.maskByPositive(dy, where: y, into: dx, count: n * inputShape.count)
+        } else {
+            for k in 0..<(n * inputShape.count) { dx[k] = positive[k] ? dy[k] : 0 }
+        }
     }
+}
+
+/// How the piecewise layers (ReLU, max pooling) choose their branch: `live` from the input, as in training;
+/// `record` from the input, remembering the choice; `replay` the remembered choice whatever the input.
+public enum ActivationPattern: Sendable, Equatable {
+    case live, record, replay
 }

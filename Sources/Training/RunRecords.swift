@@ -39,9 +39,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var checkpointEveryMinutes: Double
     /// OpenBLAS threads.
     public var threads: Int
+    /// Measure the sharpness (h_max of the training loss) at every this many steps (nil: never).
+    public var sharpnessEvery: Int?
 
     public init(net: String, netSpec: String, data: String, optimizer: OptimizerSettings, batch: Int, seed: UInt64,
-                budget: Budget, evalEvery: Int? = nil, checkpointEveryMinutes: Double = 10, threads: Int = 1) {
+                budget: Budget, evalEvery: Int? = nil, checkpointEveryMinutes: Double = 10, threads: Int = 1,
+                sharpnessEvery: Int? = nil) {
         self.net = net
         self.netSpec = netSpec
         self.data = data
@@ -52,6 +55,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         self.evalEvery = evalEvery
         self.checkpointEveryMinutes = checkpointEveryMinutes
         self.threads = threads
+        self.sharpnessEvery = sharpnessEvery
     }
 }
 
@@ -79,12 +83,20 @@ public struct MetricRecord: Equatable, Sendable {
     /// Parallel runs: each worker's steps so far and its last minibatch loss (nil for a stopped worker).
     public var workerSteps: [Int]?
     public var workerLoss: [Double?]?
+    /// Runs with `--sharpness-every`: h_max of the training loss at the evaluated model (NaN when the estimate
+    /// was not finite, written null), the seconds the estimate took, and (parallel, `--sharpness-of workers`) each
+    /// worker's. Nil in records without a measurement.
+    public var sharpness: Double?
+    public var sharpnessSeconds: Double?
+    public var workerSharpness: [Double?]?
 
-    /// The CSV header of a run's records; parallel runs add one column per worker.
-    static func csvHeader(workers: Int) -> [String] {
+    /// The CSV header of a run's records; parallel runs add one column per worker, runs measuring sharpness
+    /// its columns.
+    static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0) -> [String] {
         ["step", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
          "exchanges", "communication_seconds"]
             + (0..<workers).map { "worker_steps_\($0)" } + (0..<workers).map { "worker_loss_\($0)" }
+            + (sharpness ? ["sharpness", "sharpness_seconds"] : []) + (0..<workerSharpness).map { "worker_sharpness_\($0)" }
     }
 
     private static func text(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "" } ?? "" }
@@ -100,14 +112,20 @@ public struct MetricRecord: Equatable, Sendable {
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
         if let workerSteps { line += ",\"worker_steps\":[\(workerSteps.map(String.init).joined(separator: ","))]" }
         if let workerLoss { line += ",\"worker_loss\":[\(workerLoss.map { Self.json($0) }.joined(separator: ","))]" }
+        if let sharpness { line += ",\"sharpness\":\(Self.json(sharpness))" }
+        if let sharpnessSeconds { line += ",\"sharpness_seconds\":\(Self.json(sharpnessSeconds))" }
+        if let workerSharpness { line += ",\"worker_sharpness\":[\(workerSharpness.map { Self.json($0) }.joined(separator: ","))]" }
         return line + "}"
     }
 
-    func csvFields(workers: Int) -> [String] {
+    func csvFields(workers: Int, sharpness withSharpness: Bool = false, workerSharpness sharpWorkers: Int = 0) -> [String] {
         let steps = (0..<workers).map { k in workerSteps.flatMap { k < $0.count ? String($0[k]) : nil } ?? "" }
         let losses = (0..<workers).map { k in workerLoss.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
+        let sharp = withSharpness ? [Self.text(sharpness), Self.text(sharpnessSeconds)] : []
+        let workerSharp = (0..<sharpWorkers).map { k in workerSharpness.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
         return ["\(step)", "\(samples)", "\(epoch)", "\(seconds)", "\(wallSeconds)", Self.text(trainLoss), Self.text(minibatchLoss),
-                Self.text(testLoss), Self.text(testError), exchanges.map(String.init) ?? "", Self.text(communicationSeconds)] + steps + losses
+                Self.text(testLoss), Self.text(testError), exchanges.map(String.init) ?? "", Self.text(communicationSeconds)]
+            + steps + losses + sharp + workerSharp
     }
 
     /// Parses one metrics.jsonl line (also those of earlier versions, whose worker_loss was the workers' mean).
@@ -140,6 +158,9 @@ public struct MetricRecord: Equatable, Sendable {
         } else if let mean = optional("worker_loss") {
             minibatchLoss = minibatchLoss ?? mean
         }
+        if let v = object["sharpness"] { sharpness = v is NSNull ? .nan : Double("\(v)") }
+        sharpnessSeconds = optional("sharpness_seconds")
+        workerSharpness = (object["worker_sharpness"] as? [Any])?.map { $0 is NSNull ? nil : Double("\($0)") }
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,
@@ -249,8 +270,10 @@ public enum RunFiles {
     public static func writeMetrics(_ records: [MetricRecord], to dir: String) throws {
         try AtomicFile.write(records.map { $0.jsonLine + "\n" }.joined(), to: metricsJSONL(dir))
         let workers = records.map { $0.workerSteps?.count ?? 0 }.max() ?? 0
-        var csv = CSV(header: MetricRecord.csvHeader(workers: workers))
-        for r in records { csv.row(r.csvFields(workers: workers)) }
+        let sharpness = records.contains { $0.sharpness != nil }
+        let workerSharpness = records.map { $0.workerSharpness?.count ?? 0 }.max() ?? 0
+        var csv = CSV(header: MetricRecord.csvHeader(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness))
+        for r in records { csv.row(r.csvFields(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness)) }
         try AtomicFile.write(csv.text, to: metricsCSV(dir))
     }
 

@@ -81,6 +81,9 @@ public final class TrainingRun {
     private var runID = UUID().uuidString
     /// Held from construction to the end of `run`.
     private let lock: DirectoryLock
+    /// Measures h_max at every `settings.sharpnessEvery`-th step (nil: not asked for).
+    private let sharpnessProbe: SharpnessProbe?
+    private var sharpnessDue: Bool { settings.sharpnessEvery.map { step % $0 == 0 } ?? false }
     /// Wall seconds of the run before this process (from the checkpoint), and the clock while running.
     private var wallSecondsAtStart = 0.0
     private var currentWall: () -> Double = { 0 }
@@ -109,6 +112,10 @@ public final class TrainingRun {
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
+        let loaded = self.data
+        sharpnessProbe = settings.sharpnessEvery.map { [spec, preprocessing] _ in
+            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay)
+        }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
@@ -209,7 +216,7 @@ public final class TrainingRun {
             lossCount += 1
             recentLoss = recentLoss.isNaN ? loss : 0.95 * recentLoss + 0.05 * loss
 
-            if step % evalEvery == 0 {
+            if step % evalEvery == 0 || sharpnessDue {
                 let record = evaluateRecord(wallSeconds: wall())
                 guard record.testLoss.isFinite, optimizer.model.isFinite else {
                     return .diverged(step: step, reason: "the model's parameters or test loss are no longer finite",
@@ -258,9 +265,15 @@ public final class TrainingRun {
         let minibatch = lossCount > 0 ? lossSum / Double(lossCount) : nil
         lossSum = 0
         lossCount = 0
-        return MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds, wallSeconds: wallSeconds,
-                            trainLoss: trainEvaluator.evaluate(optimizer.model).loss, minibatchLoss: minibatch,
-                            testLoss: loss, testError: error)
+        var record = MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds, wallSeconds: wallSeconds,
+                                  trainLoss: trainEvaluator.evaluate(optimizer.model).loss, minibatchLoss: minibatch,
+                                  testLoss: loss, testError: error)
+        if let sharpnessProbe, sharpnessDue {
+            let m = sharpnessProbe.measure(optimizer.model)
+            record.sharpness = m.value
+            record.sharpnessSeconds = m.seconds
+        }
+        return record
     }
 
     // MARK: Files

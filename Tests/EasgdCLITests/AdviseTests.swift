@@ -21,6 +21,18 @@ import Training
     }
 }
 
+@Test func curvatureIsTheLargestAlgebraicEigenvalueWhenANegativeOneDominates() {
+    // A saddle whose most negative curvature (−10) dominates in magnitude over a clustered positive spectrum
+    // up to 4.3: what a net's Hessian looked like at step 15 of a short SGD run, where power iteration with a
+    // shift stopped after 17 products at 0.0034 (its relative-change test met while it had barely moved).
+    let curvatures = [-10.0] + (0..<300).map { 4.3 * Double($0) / 299 }
+    let q = QuadraticObjective<Float>(curvatures: curvatures, minimizer: curvatures.map { _ in 0 })
+    let estimate = Curvature.topEigenvalue(dimension: curvatures.count, at: curvatures.map { _ in 0.5 }, tolerance: 1e-3,
+                                           maxIterations: 100) { q.exactGradient(at: $0, into: $1) }
+    #expect(estimate.converged && estimate.products < 100)
+    #expect(isClose(estimate.topEigenvalue, 4.3, relative: 1e-2), "\(estimate.topEigenvalue) after \(estimate.products) products")
+}
+
 @Test func curvatureOfATinyNetMatchesItsDenseHessian() throws {
     // A net small enough for its whole Hessian: columns by central differences of gradients, eigenvalues by dsyev.
     let net = try Network<Double>("(1,6)C(2,4)P(2,2)D(3,1)S(3,1)", maxBatch: 4)
@@ -155,4 +167,45 @@ func adviseReadsEveryBackendsRun(method: String, backend: String) throws {
         let expected = try #require(jsonNumber(try jsonObject(reference.stdout)["spectral_radius"]))
         #expect(isClose(radius, expected, relative: 1e-12), "\(method): \(radius) vs radius \(expected)")
     }
+}
+
+/// The sharpness probe's loss with its ReLU and pooling pattern fixed at the model: the top eigenvalue from
+/// Lanczos equals the largest eigenvalue (dsyev) of the dense Hessian built column by column from the same
+/// pattern-fixed gradients, and the pattern-fixed gradient is smooth: Hessian-vector products with ε = 10⁻² and
+/// ε = 10⁻⁵ agree to O(ε²), which a difference across a ReLU's kink would not.
+@Test func fixedPatternCurvatureOfATinyNetIsItsSmoothHessian() throws {
+    let spec = try NetSpec(parsing: "(1,6)C(2,4)P(2,2)D(3,1)S(3,1)")
+    var rng = SplitMix64(seed: 5)
+    let pixels = (0..<(8 * 36)).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 56) }
+    let train = Dataset(name: "tiny", shape: Shape(channels: 1, height: 6, width: 6), pixels: pixels,
+                        labels: (0..<8).map { UInt8($0 % 3) }, classes: 3)
+    let loss = FixedBatchLoss(spec: spec, train: train, preprocessing: try Preprocessing(train: train, input: spec.input),
+                              count: 8, weightDecay: 1e-3)
+    let theta = FlatBuffer<Double>(count: loss.network.parameterCount)
+    loss.network.initialize(theta, seed: 4)
+    let x = theta.array, n = x.count
+    loss.fix(at: x)
+    func hv(_ v: [Double], _ eps: Double) -> [Double] {
+        var gp = x, gm = x
+        let plus = zip(x, v).map { $0 + eps * $1 }, minus = zip(x, v).map { $0 - eps * $1 }
+        plus.withUnsafeBufferPointer { p in gp.withUnsafeMutableBufferPointer { loss.gradient(p, $0) } }
+        minus.withUnsafeBufferPointer { m in gm.withUnsafeMutableBufferPointer { loss.gradient(m, $0) } }
+        return zip(gp, gm).map { ($0 - $1) / (2 * eps) }
+    }
+    var hessian = Matrix(rows: n, columns: n)
+    for j in 0..<n {
+        var e = [Double](repeating: 0, count: n); e[j] = 1
+        let column = hv(e, 1e-5)
+        for i in 0..<n { hessian[i, j] = column[i] }
+    }
+    for i in 0..<n { for j in 0..<i { let s = (hessian[i, j] + hessian[j, i]) / 2; hessian[i, j] = s; hessian[j, i] = s } }
+    let v = (0..<n).map { _ in rng.nextGaussian() / Double(n).squareRoot() }
+    let coarse = hv(v, 1e-2), fine = hv(v, 1e-5)
+    let scale = fine.map(abs).max()!
+    #expect(zip(coarse, fine).allSatisfy { abs($0 - $1) <= 1e-3 * scale }, "the pattern-fixed gradient is not smooth")
+    loss.release()
+    let reference = try symmetricEigen(hessian).values.max()!
+    let estimate = loss.topEigenvalue(at: x, tolerance: 1e-9, maxIterations: 500)
+    #expect(estimate.converged)
+    #expect(isClose(estimate.topEigenvalue, reference, relative: 1e-6), "\(estimate.topEigenvalue) vs \(reference)")
 }

@@ -1,0 +1,57 @@
+// `easgd plot --sharpness`: each run's sharpness (h_max of its training loss, from `--sharpness-every`) against
+// time, with the threshold of its method at its settings, h* — 2/η for SGD, 2(1 + δ)/(η(1 + 2δ)) for Nesterov,
+// the root along h of ρ(F(h)) = 1 of the round-robin map for EASGD, EAMSGD and DOWNPOUR — as a dashed line, and
+// 2/η beside it where the two differ. PREFIX-sharpness.csv holds the points and both thresholds.
+
+import Foundation
+import Plotting
+import Records
+import Training
+
+extension RunPlot {
+    /// A run's threshold h* and SGD's 2/η (nil where the map stays stable to ηh = 10⁴).
+    public static func thresholds(_ run: RunSummary) throws -> (hStar: Double?, sgd: Double) {
+        let t = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
+                                momentum: run.momentum ?? 0, schedule: .roundRobin)
+        return (try t.criticalEtaH().map { $0 / run.learningRate }, 2 / run.learningRate)
+    }
+
+    /// Writes PREFIX-sharpness.csv and PREFIX-sharpness.<format>; returns the figures gnuplot could not draw.
+    public func writeSharpness(prefix: String, formats: [Terminal], title: String, logY: Bool) throws -> [String] {
+        let measured = runs.filter { $0.records.contains { $0.sharpness != nil } }
+        guard !measured.isEmpty else {
+            throw SettingsError("no run holds sharpness records (train with --sharpness-every N)")
+        }
+        let transaction = OutputTransaction()
+        var csv = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
+        var series: [LineSeries] = [], references: [(expression: String, title: String)] = []
+        let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
+        for (i, run) in measured.enumerated() {
+            let name = URL(fileURLWithPath: run.dir).lastPathComponent
+            let (hStar, sgd) = try RunPlot.thresholds(run)
+            var own = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness"])
+            for r in run.records {
+                guard let s = r.sharpness, s.isFinite else { continue }
+                let fields = [String(i), CSV.quote(name), String(r.step), try number(r.epoch), try number(r.seconds), try number(s)]
+                own.row(fields)
+                csv.row(fields + [try hStar.map(number) ?? "", try number(sgd)])
+            }
+            series.append(LineSeries(csv: try transaction.scratch(own.text, beside: prefix), xColumn: x, yColumn: 6,
+                                     title: "\(name) (\(run.method.rawValue), η = \(run.learningRate))"))
+            if let hStar {
+                references.append((try number(hStar), "h* of \(name) = \(String(format: "%.4g", hStar))"))
+                if abs(hStar - sgd) > 1e-9 * sgd { references.append((try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))")) }
+            }
+        }
+        try transaction.write(csv.text, to: prefix + "-sharpness.csv")
+        var warnings: [String] = []
+        for format in formats {
+            if let w = stageFigure("\(prefix)-sharpness.\(format.rawValue)", transaction: transaction, {
+                LinePlot.script(series: series, references: references, title: title, xLabel: xLabel,
+                                yLabel: "sharpness h_{max} of the training loss", output: $0, terminal: format, logY: logY)
+            }) { warnings.append(w) }
+        }
+        try transaction.commit()
+        return warnings
+    }
+}
