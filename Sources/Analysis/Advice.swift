@@ -53,6 +53,11 @@ public struct Advice {
         var data: String
         /// The models whose curvature is estimated, by name ("model", "center", "worker 0", …).
         var models: [(name: String, values: [Float])]
+        /// The run's training data: its subset and seed, and whether it trained on the full batch (then the
+        /// curvature is that of the full-batch loss).
+        var trainSubset: Int?
+        var fullBatch: Bool
+        var seed: UInt64
         /// The schedule the map is taken for (a simulated round-robin run's own; otherwise round-robin as the
         /// reference, asynchronous runs having no fixed order).
         var runSchedule: Schedule?
@@ -77,6 +82,7 @@ public struct Advice {
                             alpha: m.takes(.alpha) ? e.alpha : nil, tau: m.takes(.tau) ? e.tau : nil,
                             momentum: m.takes(.momentum) ? e.momentum : nil, weightDecay: e.weightDecay,
                             netSpec: s.netSpec, data: s.data, models: models,
+                            trainSubset: s.trainSubset, fullBatch: s.fullBatch == true, seed: s.seed,
                             runSchedule: s.backend == .simulated ? s.schedule : nil)
         }
         let settings = try RunFiles.readSettings(runDirectory)
@@ -87,7 +93,7 @@ public struct Advice {
         return RunPoint(method: method, workers: 1, lr: settings.optimizer.learningRate, alpha: nil, tau: nil,
                         momentum: method == .msgd ? settings.optimizer.momentum : nil, weightDecay: settings.optimizer.weightDecay,
                         netSpec: settings.netSpec, data: settings.data, models: [(method.evaluatesAverage ? "average" : "model", model)],
-                        runSchedule: nil)
+                        trainSubset: settings.trainSubset, fullBatch: settings.fullBatch == true, seed: settings.seed, runSchedule: nil)
     }
 
     /// One model's place on the map.
@@ -107,9 +113,11 @@ public struct Advice {
         guard run.method.trainsNetworks else { throw SettingsError("\(run.method.rawValue) does not train a network") }
         ComputeThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         let spec = try NetSpec(parsing: run.netSpec)
-        let data = try DataSource.load(run.data)
+        let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing, count: batch, weightDecay: run.weightDecay)
+        // A full-batch run's loss is that of its whole subset (the batch it trained on), whatever --batch says.
+        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
+                                  count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
         let schedule: Schedule = run.runSchedule == .random ? .random : .roundRobin
         let threshold = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
                                         momentum: run.momentum ?? 0, schedule: schedule)

@@ -81,6 +81,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",
                                discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images, centre crop, dropout off, weight decay included, by power iteration on Hessian-vector products to \(SharpnessProbe.tolerance) relative: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
                                valueName: "N")) var sharpnessEvery: Int?
+    @Option(help: "Train on N images of the training set, chosen with the run's seed and kept in their order (every method).")
+    var trainSubset: Int?
+    @Flag(help: ArgumentHelp("Full-batch training on --train-subset N: every step (every worker's) on all N images.",
+                             discussion: "What changes: the batch is the N images in their stored order (no shuffling), centre-cropped (no random crops or flips), with dropout off, so the training loss and its gradient are deterministic functions of the parameters; an epoch is one step. Weight decay is kept. Give --eval-every: the default evaluates every step."))
+    var fullBatch = false
     @Option(help: "center (default), or workers: each worker's sharpness too (worker_sharpness; simulated backend).") var sharpnessOf: SharpnessTarget?
     @Option(help: "Threads for the matrix products and element-wise loops (sequential methods; default: all cores).") var threads: Int?
     @Option(help: "The run directory to create (its parent must exist).") var out: String?
@@ -93,6 +98,7 @@ struct TrainCommand: ParsableCommand {
         r.movingRate = movingRate; r.weightDecay = weightDecay; r.batch = batch; r.epochs = epochs; r.minutes = minutes
         r.steps = steps; r.seed = seed; r.evalEvery = evalEvery; r.checkpointEveryMinutes = checkpointEvery; r.threads = threads
         r.sharpnessEvery = sharpnessEvery; r.sharpnessOfWorkers = sharpnessOf.map { $0 == .workers }
+        r.trainSubset = trainSubset; r.fullBatch = fullBatch ? true : nil
         r.workers = workers; r.tau = tau; r.alpha = alpha; r.beta = beta; r.backend = backend; r.schedule = schedule
         r.computeSeconds = computeSeconds; r.communicationSeconds = communicationSeconds; r.out = out; r.resume = resume
         r.mpiWorldSize = MPIDriver.launchedWorldSize

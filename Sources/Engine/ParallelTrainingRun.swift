@@ -35,11 +35,14 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// with `sharpnessOfWorkers` each worker's too (simulated backend).
     public var sharpnessEvery: Int?
     public var sharpnessOfWorkers: Bool?
+    /// As for sequential runs: N training images (seeded by `seed`), and every worker's step on all of them.
+    public var trainSubset: Int?
+    public var fullBatch: Bool?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
                 steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil,
-                sharpnessEvery: Int? = nil, sharpnessOfWorkers: Bool? = nil) {
+                sharpnessEvery: Int? = nil, sharpnessOfWorkers: Bool? = nil, trainSubset: Int? = nil, fullBatch: Bool? = nil) {
         self.engine = engine
         self.net = net
         self.netSpec = netSpec
@@ -55,6 +58,8 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.checkpointEveryMinutes = checkpointEveryMinutes
         self.sharpnessEvery = sharpnessEvery
         self.sharpnessOfWorkers = sharpnessOfWorkers
+        self.trainSubset = trainSubset
+        self.fullBatch = fullBatch
     }
 }
 
@@ -112,7 +117,7 @@ public final class ParallelTrainingRun {
         let p = settings.engine.workers
         try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3),
                                  for: "\(p) workers of net \(spec.text) at batch \(settings.batch)")
-        self.data = try data ?? DataSource.load(settings.data)
+        self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)
         guard spec.classes == self.data.train.classes else {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
         }
@@ -126,7 +131,8 @@ public final class ParallelTrainingRun {
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         sharpnessProbe = settings.sharpnessEvery.map { _ in
-            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay)
+            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay,
+                           batch: settings.fullBatch == true ? loaded.train.count : SharpnessProbe.batch)
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)
@@ -136,7 +142,8 @@ public final class ParallelTrainingRun {
     package static func makeReplica(settings: ParallelRunSettings, spec: NetSpec, data: DataSplit, preprocessing: Preprocessing,
                                     worker i: Int) throws -> Replica {
         let seed = SplitMix64.derived(from: settings.seed, stream: 0x3000 + UInt64(i)).state
-        let stream = try BatchStream(data: data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed)
+        let stream = try BatchStream(data: data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed,
+                                     fullBatch: settings.fullBatch == true)
         return Replica(spec: spec, stream: stream, seed: seed)
     }
 

@@ -28,6 +28,9 @@ public struct TrainRequest: Sendable, Equatable {
     /// run also each worker's.
     public var sharpnessEvery: Int?
     public var sharpnessOfWorkers: Bool?
+    /// Train on N images of the training set (seeded by the run's seed), and with `fullBatch` every step on all.
+    public var trainSubset: Int?
+    public var fullBatch: Bool?
     // The parallel methods.
     public var workers: Int?
     public var tau: Int?
@@ -67,7 +70,8 @@ public struct TrainRequest: Sendable, Equatable {
                                            ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
                                            ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
                                            ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
-                                           ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil)]
+                                           ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
+                                           ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
             if let given = parallelGiven.first(where: \.1) {
                 throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps may be given)")
             }
@@ -98,6 +102,10 @@ public struct TrainRequest: Sendable, Equatable {
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw SettingsError("give a budget: --epochs, --minutes or --steps")
             }
+        }
+        if fullBatch == true {
+            guard trainSubset != nil else { throw SettingsError("--full-batch needs --train-subset N (the batch is those N images)") }
+            guard batch == nil else { throw SettingsError("--full-batch takes the whole --train-subset as its batch: give no --batch") }
         }
         if sharpnessOfWorkers != nil && sharpnessEvery == nil { throw SettingsError("--sharpness-of needs --sharpness-every N") }
         if sharpnessEvery != nil, method.isParallel, resolvedBackend == .mpi {
@@ -158,7 +166,16 @@ public struct TrainRequest: Sendable, Equatable {
         if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
         if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
         if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
-        if let batch { guard batch >= 1, batch <= 4096 else { throw SettingsError("--batch must be between 1 and 4096 (got \(batch))") } }
+        if let batch {
+            // A full batch is a --train-subset, which may be larger than a minibatch.
+            let most = fullBatch == true ? TrainRequest.maxTrainSubset : 4096
+            guard batch >= 1, batch <= most else { throw SettingsError("--batch must be between 1 and \(most) (got \(batch))") }
+        }
+        if let trainSubset {
+            guard trainSubset >= 1, trainSubset <= TrainRequest.maxTrainSubset else {
+                throw SettingsError("--train-subset must be between 1 and \(TrainRequest.maxTrainSubset) (got \(trainSubset))")
+            }
+        }
         if let epochs { try check(epochs, "--epochs", .positive); try atMost(epochs, 1_000_000, "--epochs") }
         if let minutes { try check(minutes, "--minutes", .positive); try atMost(minutes, 10_000_000, "--minutes") }
         if let steps { guard steps >= 1, steps <= 1_000_000_000_000 else { throw SettingsError("--steps must be between 1 and 1000000000000 (got \(steps))") } }
@@ -166,6 +183,9 @@ public struct TrainRequest: Sendable, Equatable {
         if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
         if let sharpnessEvery { guard sharpnessEvery >= 1, sharpnessEvery <= 1_000_000_000_000 else { throw SettingsError("--sharpness-every must be between 1 and 1000000000000 (got \(sharpnessEvery))") } }
     }
+
+    /// The largest --train-subset (and so the largest full batch); the memory estimate still applies.
+    public static let maxTrainSubset = 65_536
 
     /// A run's saved settings pass the command line's rules before it resumes (config.json may have been edited).
     static func checkSaved(_ request: TrainRequest, in directory: String) throws {
@@ -192,6 +212,7 @@ public struct TrainRequest: Sendable, Equatable {
                 var r = TrainRequest()
                 r.learningRate = e.learningRate; r.momentum = e.momentum; r.movingRate = e.movingRate; r.weightDecay = e.weightDecay
                 r.batch = saved.settings.batch; r.steps = steps ?? saved.settings.steps
+                r.fullBatch = saved.settings.fullBatch; r.trainSubset = saved.settings.trainSubset
                 r.checkpointEveryMinutes = saved.settings.checkpointEveryMinutes
                 try TrainRequest.checkSaved(r, in: resume)
                 guard (1...64).contains(e.workers), (1...100_000).contains(e.tau), e.alpha.isFinite, e.alpha >= 0, e.alpha <= 1 else {
@@ -214,7 +235,7 @@ public struct TrainRequest: Sendable, Equatable {
             var r = TrainRequest()
             let o = saved.optimizer
             r.learningRate = o.learningRate; r.momentum = o.momentum; r.movingRate = o.movingRate; r.weightDecay = o.weightDecay
-            r.batch = saved.batch; r.threads = saved.threads; r.epochs = saved.budget.epochs; r.minutes = saved.budget.minutes
+            r.batch = saved.batch; r.fullBatch = saved.fullBatch; r.trainSubset = saved.trainSubset; r.threads = saved.threads; r.epochs = saved.budget.epochs; r.minutes = saved.budget.minutes
             r.steps = saved.budget.steps; r.checkpointEveryMinutes = saved.checkpointEveryMinutes
             try TrainRequest.checkSaved(r, in: resume)
             if let every = saved.evalEvery, every < 1 { throw SettingsError("\(RunFiles.config(resume)): evalEvery must be positive (got \(every))") }
@@ -229,12 +250,13 @@ public struct TrainRequest: Sendable, Equatable {
                                               movingRate: movingRate ?? TrainingDefaults.movingRate,
                                               weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
             return .sequential(TrainingSettings(net: net, netSpec: spec.text, data: data, optimizer: optimizer,
-                                                batch: batch ?? TrainingDefaults.batch, seed: seed ?? TrainingDefaults.seed,
+                                                batch: fullBatch == true ? trainSubset! : batch ?? TrainingDefaults.batch,
+                                                seed: seed ?? TrainingDefaults.seed,
                                                 budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
                                                 evalEvery: evalEvery?.steps,
                                                 checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
                                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                                sharpnessEvery: sharpnessEvery),
+                                                sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch),
                                directory: out)
         }
         let backend = resolvedBackend ?? .threads
@@ -245,12 +267,12 @@ public struct TrainRequest: Sendable, Equatable {
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
         let settings = ParallelRunSettings(
-            engine: engine, net: net, netSpec: spec.text, data: data, batch: batch ?? TrainingDefaults.batch,
+            engine: engine, net: net, netSpec: spec.text, data: data, batch: fullBatch == true ? trainSubset! : batch ?? TrainingDefaults.batch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
-            sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers)
+            sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         return .parallel(settings, directory: out)
     }
 

@@ -373,7 +373,7 @@ public enum MPIBackend {
     public static func worker(rank: Int) throws -> String? {
         let settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
         let spec = try NetSpec(parsing: settings.netSpec)
-        let data = try DataSource.load(settings.data)
+        let data = try DataSource.load(settings.data).trainSubset(settings.trainSubset, seed: settings.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
         let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
                                                           worker: rank - 1)

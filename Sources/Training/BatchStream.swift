@@ -80,6 +80,9 @@ public struct BatchStream {
     public let preprocessing: Preprocessing
     public let batchSize: Int
     public let seed: UInt64
+    /// Full-batch mode (`--full-batch`): every batch is the whole data set in its stored order, centre-cropped,
+    /// never shuffled or flipped; an epoch is one batch.
+    public let fullBatch: Bool
     public private(set) var epoch = 0
     public private(set) var position = 0
     private var order: [Int32] = []
@@ -88,16 +91,20 @@ public struct BatchStream {
     /// Full batches per epoch (the last partial batch of each shuffled epoch is dropped).
     public var batchesPerEpoch: Int { data.count / batchSize }
 
-    public init(data: Dataset, preprocessing: Preprocessing, batchSize: Int, seed: UInt64) throws {
+    public init(data: Dataset, preprocessing: Preprocessing, batchSize: Int, seed: UInt64, fullBatch: Bool = false) throws {
         guard batchSize >= 1, batchSize <= data.count else {
             throw DataError("batch size \(batchSize) must be between 1 and the \(data.count) training images")
+        }
+        if fullBatch, batchSize != data.count {
+            throw DataError("a full batch is the \(data.count) training images, not \(batchSize)")
         }
         self.data = data
         self.preprocessing = preprocessing
         self.batchSize = batchSize
         self.seed = seed
+        self.fullBatch = fullBatch
         augmentation = SplitMix64.derived(from: seed, stream: 0xA06)
-        order = BatchStream.permutation(count: data.count, seed: seed, epoch: 0)
+        order = fullBatch ? [] : BatchStream.permutation(count: data.count, seed: seed, epoch: 0)
     }
 
     /// The shuffled order of epoch `epoch`: Fisher–Yates driven by a stream derived from (seed, epoch).
@@ -116,11 +123,20 @@ public struct BatchStream {
         epoch = s.epoch
         position = s.position
         augmentation.state = s.augmentation
-        order = BatchStream.permutation(count: data.count, seed: seed, epoch: epoch)
+        order = fullBatch ? [] : BatchStream.permutation(count: data.count, seed: seed, epoch: epoch)
     }
 
     /// The next batch of `batchSize` images into `images` (batchSize × input.count) and `labels`.
     public mutating func next(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
+        if fullBatch {
+            let size = preprocessing.input.count
+            for index in 0..<data.count {
+                labels[index] = Int32(data.labels[index])
+                preprocessing.writeCentre(data, index: index, into: images + index * size)
+            }
+            epoch += 1
+            return
+        }
         if position + batchSize > data.count {
             epoch += 1
             position = 0

@@ -1,6 +1,7 @@
 // Labelled images held as bytes (as stored on disk), and the two on-disk formats the toolkit reads:
 // IDX (MNIST, Fashion-MNIST) and the CIFAR-10 binary version, each plain or gzipped.
 
+import Elastic
 import Foundation
 
 public struct Dataset: Sendable {
@@ -36,6 +37,31 @@ public struct DataSplit: Sendable {
     /// Where the files came from and in which format, for run records.
     public var source: String
     public var format: String
+
+    /// `--train-subset N`: N training images chosen by a permutation seeded from `seed` (the run's), kept in
+    /// their stored order; the test set is unchanged.
+    public func trainSubset(_ n: Int?, seed: UInt64) throws -> DataSplit {
+        guard let n else { return self }
+        guard n >= 1, n <= train.count else {
+            throw DataError("--train-subset \(n): \(train.name) has \(train.count) images")
+        }
+        guard n < train.count else { return self }
+        var rng = SplitMix64.derived(from: seed ^ 0x5B5E7, stream: 0)
+        var p = Array(0..<train.count)
+        for i in 0..<n { p.swapAt(i, i + rng.nextInt(below: train.count - i)) }
+        let chosen = p.prefix(n).sorted()
+        let size = train.shape.count
+        var pixels = [UInt8](), labels = [UInt8]()
+        pixels.reserveCapacity(n * size)
+        for i in chosen {
+            pixels += train.pixels[(i * size)..<((i + 1) * size)]
+            labels.append(train.labels[i])
+        }
+        var split = self
+        split.train = Dataset(name: "\(train.name) (subset of \(n), seed \(seed))", shape: train.shape, pixels: pixels,
+                              labels: labels, classes: train.classes)
+        return split
+    }
 }
 
 public enum DataSource {

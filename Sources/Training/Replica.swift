@@ -11,7 +11,11 @@ public final class Replica {
     private let images: FlatBuffer<Float>
     private var labels: [Int32]
 
+    /// Dropout is applied in training steps (off in full-batch mode, where the loss must be deterministic).
+    public let dropoutOn: Bool
+
     public init(spec: NetSpec, stream: BatchStream, seed: UInt64) {
+        dropoutOn = !stream.fullBatch
         network = Network(spec: spec, maxBatch: stream.batchSize)
         self.stream = stream
         dropout = SplitMix64.derived(from: seed, stream: 0xD50)
@@ -30,7 +34,7 @@ public final class Replica {
         }
         return labels.withUnsafeBufferPointer { l in
             network.lossAndGradient(parameters: parameters, input: images.base, labels: l,
-                                    batch: stream.batchSize, gradient: gradient, rng: &dropout)
+                                    batch: stream.batchSize, gradient: gradient, rng: &dropout, training: dropoutOn)
         }
     }
 }

@@ -41,10 +41,14 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var threads: Int
     /// Measure the sharpness (h_max of the training loss) at every this many steps (nil: never).
     public var sharpnessEvery: Int?
+    /// `--train-subset N`: train on N images of the training set (seeded by `seed`); `--full-batch`: every step
+    /// on all of them (no shuffling, crops, flips or dropout; the batch is N). Nil: the whole set, minibatches.
+    public var trainSubset: Int?
+    public var fullBatch: Bool?
 
     public init(net: String, netSpec: String, data: String, optimizer: OptimizerSettings, batch: Int, seed: UInt64,
                 budget: Budget, evalEvery: Int? = nil, checkpointEveryMinutes: Double = 10, threads: Int = 1,
-                sharpnessEvery: Int? = nil) {
+                sharpnessEvery: Int? = nil, trainSubset: Int? = nil, fullBatch: Bool? = nil) {
         self.net = net
         self.netSpec = netSpec
         self.data = data
@@ -56,6 +60,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         self.checkpointEveryMinutes = checkpointEveryMinutes
         self.threads = threads
         self.sharpnessEvery = sharpnessEvery
+        self.trainSubset = trainSubset
+        self.fullBatch = fullBatch
     }
 }
 

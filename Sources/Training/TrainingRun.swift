@@ -101,20 +101,21 @@ public final class TrainingRun {
         spec = try NetSpec(parsing: settings.netSpec)
         try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: 1, batch: settings.batch, evaluators: 2, vectors: 4),
                                  for: "net \(spec.text) at batch \(settings.batch)")
-        self.data = try data ?? DataSource.load(settings.data)
+        self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)
         guard spec.classes == self.data.train.classes else {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
         }
         preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
         let stream = try BatchStream(data: self.data.train, preprocessing: preprocessing, batchSize: settings.batch,
-                                     seed: SplitMix64.derived(from: settings.seed, stream: 0xDA7A).state)
+                                     seed: SplitMix64.derived(from: settings.seed, stream: 0xDA7A).state, fullBatch: settings.fullBatch == true)
         replica = Replica(spec: spec, stream: stream, seed: settings.seed)
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         let loaded = self.data
         sharpnessProbe = settings.sharpnessEvery.map { [spec, preprocessing] _ in
-            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay)
+            SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay,
+                           batch: settings.fullBatch == true ? loaded.train.count : SharpnessProbe.batch)
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)
