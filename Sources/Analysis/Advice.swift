@@ -96,6 +96,19 @@ public struct Advice {
                         trainSubset: settings.trainSubset, fullBatch: settings.fullBatch == true, seed: settings.seed, runSchedule: nil)
     }
 
+    /// h_max at the run's model (a sequential run's iterate or average, a parallel run's center).
+    public func curvatureAtModel() throws -> Double {
+        let run = try readRun()
+        let spec = try NetSpec(parsing: run.netSpec)
+        let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
+        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
+        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
+                                  count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
+        let estimate = loss.topEigenvalue(at: run.models[0].values.map(Double.init), tolerance: tolerance, maxIterations: maxIterations)
+        guard estimate.topEigenvalue.isFinite else { throw OutputError("the curvature at the model of \(runDirectory) is not finite") }
+        return estimate.topEigenvalue
+    }
+
     /// One model's place on the map.
     struct Placement {
         var name: String

@@ -21,6 +21,9 @@ public struct HeatMapPanel: Sendable {
     public var curves: [(csv: String, title: String)]
     /// Points drawn over everything (a run placed on its map), at data coordinates (x not yet logged).
     public var markers: [(x: Double, y: Double, title: String)]
+    /// Sets of points from CSV files (header line; x in column 1, y in column 2, x not yet logged), each with a
+    /// title and a gnuplot point style (e.g. "pt 6 ps 1.5 lc rgb 'black'"): observed outcomes over a map.
+    public var pointSets: [(csv: String, title: String, style: String)] = []
 
     public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
                 minValue: Double, maxValue: Double, quantity: String = "{/Symbol r}(F)", boundaryCSV: String? = nil,
@@ -70,7 +73,7 @@ public enum HeatMap {
             s.append("set rmargin 15")
             s.append("set cblabel '\(panels.count == 1 ? "spectral radius " : "")\(panel.quantity)' rotate by -90 offset 1,0")
             // The key goes under the panel, where it hides no point of the map.
-            let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty
+            let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty || !panel.pointSets.isEmpty
             s.append(keyed ? "set key outside below center horizontal box" : "unset key")
             s.append(keyed ? "set bmargin 6" : "unset bmargin")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
@@ -91,6 +94,9 @@ public enum HeatMap {
             for curve in panel.curves {
                 let cx = panel.logX ? "(log10($1))" : "1"
                 plots.append("\(Gnuplot.quote(curve.csv)) skip 1 using \(cx):2 with lines dt (8,6) lw 3.5 lc rgb '#00c853' title \(Gnuplot.quote(curve.title))")
+            }
+            plots += panel.pointSets.map {
+                "\(Gnuplot.quote($0.csv)) skip 1 using \(panel.logX ? "(log10($1))" : "1"):2 with points \($0.style) title \(Gnuplot.quote($0.title))"
             }
             plots += panel.markers.map {
                 let x = panel.logX ? log10($0.x) : $0.x

@@ -1,0 +1,339 @@
+// `easgd validate`: the stability map tested on real training. Over a grid of η and a second axis (α, τ or δ),
+// one short deterministic simulated-backend run per point (round-robin order; in parallel over the cores, one
+// thread each; resumable, finished points kept), each classified as diverged (non-finite, or its training loss
+// above `divergenceFactor` times its start) or not; the map's verdict at the same point at h = h_max (the
+// curvature at the common starting point, or of a trained model with `--h-from`); the share of points where the
+// two agree. On the quadratic objective the engine and the map are one system, so they must agree everywhere.
+
+import Dynamics
+import Elastic
+import Engine
+import Foundation
+import Plotting
+import Records
+import Training
+
+/// The second axis of a validation grid.
+public enum ValidationAxis: Sendable, Equatable {
+    case alpha(ClosedRange<Double>)
+    case tau(ClosedRange<Double>)
+    case momentum(ClosedRange<Double>)
+
+    public var name: String {
+        switch self { case .alpha: "alpha"; case .tau: "tau"; case .momentum: "momentum" }
+    }
+    var range: ClosedRange<Double> {
+        switch self { case .alpha(let r), .tau(let r), .momentum(let r): r }
+    }
+    var symbol: String {
+        switch self { case .alpha: "{/Symbol a}"; case .tau: "{/Symbol t}"; case .momentum: "{/Symbol d}" }
+    }
+}
+
+/// What each grid point trains.
+public enum ValidationObjective: Sendable, Equatable {
+    /// F(x) = ½h(x − 1)², one coordinate, from x = 0: the system the round map describes.
+    case quadratic(h: Double)
+    /// A net on a data set (optionally a fixed subset, optionally full-batch).
+    case net(net: String, data: String, trainSubset: Int?, fullBatch: Bool)
+}
+
+public struct Validation {
+    public var method: Algorithm
+    public var workers: Int
+    public var eta: ClosedRange<Double>
+    public var axis: ValidationAxis
+    public var grid: GridPoints
+    public var steps: Int
+    public var seed: UInt64
+    public var objective: ValidationObjective
+    /// The settings that are not on an axis: α (default β/p), τ (default 1), δ (EAMSGD; default the training default).
+    public var alpha: Double?
+    public var tau: Int
+    public var momentum: Double?
+    /// A run whose model's curvature is used instead of the common starting point's.
+    public var hFrom: String?
+    /// A run diverged when its final training loss exceeds this multiple of its first (or is not finite).
+    public var divergenceFactor: Double
+    public var jobs: Int
+    public var batch: Int
+
+    public init(method: Algorithm, workers: Int, eta: ClosedRange<Double>, axis: ValidationAxis, grid: GridPoints, steps: Int,
+                seed: UInt64, objective: ValidationObjective, alpha: Double?, tau: Int, momentum: Double?, hFrom: String?,
+                divergenceFactor: Double = 10, jobs: Int, batch: Int = 32) {
+        self.method = method
+        self.workers = workers
+        self.eta = eta
+        self.axis = axis
+        self.grid = grid
+        self.steps = steps
+        self.seed = seed
+        self.objective = objective
+        self.alpha = alpha
+        self.tau = tau
+        self.momentum = momentum
+        self.hFrom = hFrom
+        self.divergenceFactor = divergenceFactor
+        self.jobs = jobs
+        self.batch = batch
+    }
+
+    /// One grid point: its coordinates, the map's verdict and what the run did.
+    public struct Point: Sendable {
+        public var eta: Double
+        public var second: Double
+        public var spectralRadius: Double
+        public var predictedStable: Bool
+        public var observedDiverged: Bool
+        public var initialLoss: Double?
+        public var finalLoss: Double?
+        public var reason: String
+        public var agrees: Bool { predictedStable != observedDiverged }
+    }
+
+    /// The η values (logarithmic) and the second axis's values (τ rounded to distinct integers).
+    public var etaValues: [Double] { GridAxis(eta, count: grid.eta, logarithmic: true).values }
+    public var secondValues: [Double] {
+        let values = GridAxis(axis.range, count: grid.second).values
+        if case .tau = axis { return Array(Set(values.map { $0.rounded() })).sorted() }
+        return values
+    }
+
+    var defaultAlpha: Double { alpha ?? TrainingDefaults.beta / Double(workers) }
+    var defaultMomentum: Double { momentum ?? (method == .eamsgd ? TrainingDefaults.momentum : 0) }
+
+    /// The map at the point (α, τ, δ) of the grid's second value.
+    func threshold(second: Double) -> MethodThreshold {
+        var t = MethodThreshold(method: method, workers: workers, alpha: method.takes(.alpha) ? defaultAlpha : 0, tau: tau,
+                                momentum: defaultMomentum, schedule: .roundRobin)
+        switch axis {
+        case .alpha: t.alpha = second
+        case .tau: t.tau = Int(second)
+        case .momentum: t.momentum = second
+        }
+        return t
+    }
+
+    /// Nil if the grid can be run, else why not (one line).
+    public var problem: String? {
+        guard [.easgd, .eamsgd, .downpour].contains(method) else {
+            return "validate maps easgd, eamsgd and downpour (the methods with a round-robin map), not \(method.rawValue)"
+        }
+        switch axis {
+        case .alpha: if !method.takes(.alpha) { return "\(method.rawValue) has no α: give --tau-range" }
+        case .tau: if !method.takes(.tau) { return "\(method.rawValue) has no τ" }
+        case .momentum: if method != .eamsgd { return "--momentum-range applies to eamsgd" }
+        }
+        if let p = grid.problem { return p }
+        if grid.eta * grid.second > 10_000 { return "grid \(grid): at most 10000 points (each is a training run)" }
+        return nil
+    }
+
+    /// The curvature the map is read at.
+    func curvature() throws -> (hMax: Double, source: String) {
+        switch objective {
+        case .quadratic(let h): return (h, "the quadratic's h")
+        case .net(let net, let data, let subset, let fullBatch):
+            if let hFrom {
+                let advice = Advice(runDirectory: hFrom, checkpoint: nil, batch: 128, tolerance: SharpnessProbe.tolerance,
+                                    maxIterations: SharpnessProbe.maxIterations)
+                return (try advice.curvatureAtModel(), "the model of \(hFrom)")
+            }
+            let spec = try NetSpec(parsing: net)
+            let split = try DataSource.load(data).trainSubset(subset, seed: seed)
+            let preprocessing = try Preprocessing(train: split.train, input: spec.input)
+            let loss = FixedBatchLoss(spec: spec, train: split.train, preprocessing: preprocessing,
+                                      count: fullBatch ? split.train.count : SharpnessProbe.batch, weightDecay: TrainingDefaults.weightDecay)
+            // The runs' common starting point: the He initialisation of the run's seed, as training draws it.
+            let start = FlatBuffer<Float>(count: loss.network.parameterCount)
+            Network<Float>(spec: spec, maxBatch: 1).initialize(start, seed: seed)
+            let estimate = loss.topEigenvalue(at: start.array.map(Double.init), tolerance: SharpnessProbe.tolerance,
+                                              maxIterations: SharpnessProbe.maxIterations)
+            guard estimate.topEigenvalue.isFinite else { throw OutputError("the curvature at the starting point is not finite") }
+            return (estimate.topEigenvalue, "the common starting point (seed \(seed))")
+        }
+    }
+
+    /// Runs (or finds) every point, writes DIR/validation.json, .csv and .png; returns the summary, the points
+    /// and the figure's warning. `executable` is this easgd, for the net runs; `report` sees one line per point.
+    public func run(out dir: String, executable: String, report: (String) -> Void) throws -> (json: JSON, points: [Point], warning: String?) {
+        if let problem { throw SettingsError(problem) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (hMax, source) = try curvature()
+        var cells: [(eta: Double, second: Double)] = []
+        for s in secondValues { for e in etaValues { cells.append((e, s)) } }
+        let observed: [(diverged: Bool, initial: Double?, final: Double?, reason: String)]
+        switch objective {
+        case .quadratic(let h): observed = try cells.map { try runQuadratic(h: h, eta: $0.eta, second: $0.second) }
+        case .net: observed = try runNets(cells, dir: dir, executable: executable, report: report)
+        }
+        var points: [Point] = []
+        for (cell, o) in zip(cells, observed) {
+            let t = threshold(second: cell.second)
+            let radius = try t.radius(etaH: cell.eta * hMax)
+            points.append(Point(eta: cell.eta, second: cell.second, spectralRadius: radius,
+                                predictedStable: try t.isStable(etaH: cell.eta * hMax), observedDiverged: o.diverged,
+                                initialLoss: o.initial, finalLoss: o.final, reason: o.reason))
+        }
+        let agreement = Double(points.filter(\.agrees).count) / Double(points.count)
+        let warning = try write(points: points, hMax: hMax, source: source, agreement: agreement, dir: dir)
+        return (summary(points: points, hMax: hMax, source: source, agreement: agreement), points, warning)
+    }
+
+    /// The engine on the one-dimensional quadratic, round-robin, noiseless: the section-4 scheme itself.
+    func runQuadratic(h: Double, eta: Double, second: Double) throws -> (diverged: Bool, initial: Double?, final: Double?, reason: String) {
+        let t = threshold(second: second)
+        let settings = EngineSettings(method: method, workers: workers, learningRate: eta, alpha: method.takes(.alpha) ? t.alpha : nil,
+                                      beta: TrainingDefaults.beta, tau: t.tau, momentum: t.momentum, movingRate: TrainingDefaults.movingRate,
+                                      weightDecay: 0)
+        let run = QuadraticRun(settings: settings, curvatures: [h], sigma: 0, x0: 0, schedule: .roundRobin, steps: steps,
+                               evalEvery: steps * workers, seed: seed)
+        let result = try run.run()
+        let losses = result.csv.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",")[2]) }
+        let first = losses.first, last = result.overflowAt == nil ? losses.last : nil
+        return classify(first: first, last: last, stoppedAll: result.stopped.count == workers)
+    }
+
+    func classify(first: Double?, last: Double?, stoppedAll: Bool) -> (diverged: Bool, initial: Double?, final: Double?, reason: String) {
+        guard let first, first.isFinite else { return (true, nil, nil, "no finite starting loss") }
+        guard let last, last.isFinite, !stoppedAll else { return (true, first, nil, "the loss stopped being finite") }
+        if last > divergenceFactor * first { return (true, first, last, "the loss rose above \(divergenceFactor)× its start") }
+        return (false, first, last, last < first ? "the loss fell" : "the loss rose less than \(divergenceFactor)×")
+    }
+
+    /// One `easgd train` per point, `jobs` at a time, each in DIR/points/NAME; a point whose run has finished
+    /// (status.json completed or diverged) is read, not run again.
+    func runNets(_ cells: [(eta: Double, second: Double)], dir: String, executable: String,
+                 report: (String) -> Void) throws -> [(diverged: Bool, initial: Double?, final: Double?, reason: String)] {
+        guard case let .net(net, data, subset, fullBatch) = objective else { return [] }
+        let points = (dir as NSString).appendingPathComponent("points")
+        try FileManager.default.createDirectory(atPath: points, withIntermediateDirectories: true)
+        func runDir(_ k: Int) -> String { (points as NSString).appendingPathComponent(String(format: "p%05d", k)) }
+        func finished(_ k: Int) -> Bool {
+            guard let status = (try? RunFiles.readStatus(runDir(k))) ?? nil else { return false }
+            return status.state == .completed || status.state == .diverged
+        }
+        func arguments(_ k: Int) -> [String] {
+            let cell = cells[k], t = threshold(second: cell.second)
+            var a = ["train", "--method", method.rawValue, "--workers", String(workers), "--lr", "\(cell.eta)", "--steps", String(steps),
+                     "--backend", "simulated", "--compute-seconds", "0.01", "--schedule", "round-robin",
+                     "--eval-every", String(steps * workers), "--net", net, "--data", data, "--seed", String(seed),
+                     "--threads", "1", "--quiet", "--out", runDir(k)]
+            if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
+            if method.takes(.tau) { a += ["--tau", String(t.tau)] }
+            if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
+            if let subset { a += ["--train-subset", String(subset)] }
+            if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
+            return a
+        }
+        var queue = (0..<cells.count).filter { !finished($0) }
+        report("\(cells.count - queue.count) of \(cells.count) points already run; \(queue.count) to run, \(jobs) at a time")
+        var running: [(k: Int, process: Process)] = []
+        var failure: String? = nil
+        while failure == nil && (!queue.isEmpty || !running.isEmpty) {
+            while running.count < jobs, !queue.isEmpty {
+                let k = queue.removeFirst()
+                try? FileManager.default.removeItem(atPath: runDir(k))       // an unfinished run starts again
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = arguments(k)
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                Cleanup.shared.register(child: process.processIdentifier)
+                running.append((k, process))
+            }
+            usleep(20_000)
+            for (k, process) in running where !process.isRunning {
+                Cleanup.shared.unregister(child: process.processIdentifier)
+                let status = process.terminationStatus
+                if status != 0 && status != 2 {
+                    failure = "point \(k) (η = \(cells[k].eta), \(axis.name) = \(cells[k].second)): easgd train exited \(status); see \(executable) \(arguments(k).joined(separator: " "))"
+                } else {
+                    report("point \(k + 1)/\(cells.count): η = \(String(format: "%.4g", cells[k].eta)), \(axis.name) = \(String(format: "%.4g", cells[k].second)): \(status == 2 ? "diverged" : "done")")
+                }
+            }
+            running.removeAll { !$0.process.isRunning }
+        }
+        if let failure {
+            for (_, process) in running { process.terminate(); process.waitUntilExit(); Cleanup.shared.unregister(child: process.processIdentifier) }
+            throw OutputError(failure)
+        }
+        return try (0..<cells.count).map { k in
+            let records = try RunFiles.readMetrics(runDir(k))
+            let status = (try? RunFiles.readStatus(runDir(k))) ?? nil
+            return classify(first: records.first?.trainLoss, last: records.last?.trainLoss, stoppedAll: status?.state == .diverged)
+        }
+    }
+
+    func summary(points: [Point], hMax: Double, source: String, agreement: Double) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("method", .string(method.rawValue)), ("workers", .integer(workers)), ("axis", .string(axis.name)),
+            ("grid", .string(grid.description)), ("steps", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
+            ("schedule", .string("round-robin")), ("divergence_factor", .number(divergenceFactor)),
+        ]
+        switch objective {
+        case .quadratic(let h): fields += [("objective", .string("quadratic")), ("h", .number(h))]
+        case .net(let net, let data, let subset, let fullBatch):
+            fields += [("objective", .string("net")), ("net", .string(net)), ("data", .string(data)),
+                       ("train_subset", subset.map { .integer($0) } ?? .null), ("full_batch", .bool(fullBatch))]
+        }
+        if axis.name != "alpha" && method.takes(.alpha) { fields.append(("alpha", .number(defaultAlpha))) }
+        if axis.name != "tau" && method.takes(.tau) { fields.append(("tau", .integer(tau))) }
+        if axis.name != "momentum" && method.takes(.momentum) { fields.append(("momentum", .number(defaultMomentum))) }
+        fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
+                   ("predicted_stable_observed_diverged", .integer(points.filter { $0.predictedStable && $0.observedDiverged }.count)),
+                   ("predicted_unstable_observed_converged", .integer(points.filter { !$0.predictedStable && !$0.observedDiverged }.count))]
+        fields.append(("points", .array(points.map { p in
+            .object([("eta", .number(p.eta)), (axis.name, .number(p.second)), ("spectral_radius", .number(p.spectralRadius)),
+                     ("predicted_stable", .bool(p.predictedStable)), ("observed", .string(p.observedDiverged ? "diverged" : "converged")),
+                     ("initial_loss", p.initialLoss.map { .number($0) } ?? .null), ("final_loss", p.finalLoss.map { .number($0) } ?? .null),
+                     ("reason", .string(p.reason))])
+        })))
+        return .object(fields)
+    }
+
+    /// validation.json, validation.csv and validation.png (the map at h_max with the observed outcomes).
+    func write(points: [Point], hMax: Double, source: String, agreement: Double, dir: String) throws -> String? {
+        let prefix = (dir as NSString).appendingPathComponent("validation")
+        let transaction = OutputTransaction()
+        try transaction.write(try summary(points: points, hMax: hMax, source: source, agreement: agreement).render() + "\n", to: prefix + ".json")
+        var csv = CSV(header: ["eta", axis.name, "spectral_radius", "predicted_stable", "observed", "initial_loss", "final_loss"])
+        for p in points {
+            csv.row([try number(p.eta), try number(p.second), try number(p.spectralRadius), String(p.predictedStable),
+                     p.observedDiverged ? "diverged" : "converged", try p.initialLoss.map(number) ?? "", try p.finalLoss.map(number) ?? ""])
+        }
+        try transaction.write(csv.text, to: prefix + ".csv")
+        // The map itself, finer than the grid of runs, at h = h_max.
+        let fineEta = GridAxis(eta, count: 120, logarithmic: true).values
+        let fineSecond: [Double] = {
+            if case .tau = axis { return Array(Set(GridAxis(axis.range, count: 64).values.map { $0.rounded() })).sorted() }
+            return GridAxis(axis.range, count: 90).values
+        }()
+        var map = CSV(header: ["eta", axis.name, "radius"])
+        var least = Double.infinity, most = -Double.infinity
+        for s in fineSecond {
+            let t = threshold(second: s)
+            for e in fineEta {
+                let r = min(try t.radius(etaH: e * hMax), 3)       // the colour scale's top (validation.csv's radii are exact)
+                least = min(least, r); most = max(most, r)
+                map.row([try number(e), try number(s), try number(r)])
+            }
+        }
+        let mapFile = try transaction.scratch(map.text, beside: prefix)
+        func pointsFile(_ diverged: Bool) throws -> String {
+            var c = CSV(header: ["eta", axis.name])
+            for p in points where p.observedDiverged == diverged { c.row([try number(p.eta), try number(p.second)]) }
+            return try transaction.scratch(c.text, beside: prefix)
+        }
+        var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)",
+                                 xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
+        panel.pointSets = [(try pointsFile(false), "run converged", "pt 6 ps 1.6 lw 2 lc rgb 'black'"),
+                           (try pointsFile(true), "run diverged", "pt 2 ps 1.6 lw 2 lc rgb 'black'")]
+        let warning = stageFigure(prefix + ".png", transaction: transaction) {
+            HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: .png)
+        }
+        try transaction.commit()
+        return warning
+    }
+}

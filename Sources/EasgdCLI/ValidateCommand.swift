@@ -1,0 +1,103 @@
+// easgd validate: the stability map against real training, point by point (see Analysis/Validation.swift).
+
+import Analysis
+import ArgumentParser
+import Dynamics
+import Elastic
+import Foundation
+import Records
+import Training
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Test the stability map on training: one short run per grid point, its outcome against the map's verdict.",
+        discussion: """
+            Over a grid of η (logarithmic) and one of α (--alpha), τ (--tau-range) or δ (--momentum-range, EAMSGD), \
+            each point is one deterministic training run on the simulated backend in round-robin order (τ steps \
+            per activation, the order of the map), --jobs at a time with one thread each, in DIR/points. A point \
+            whose run finished is kept, so an interrupted validate continues where it stopped. A run counts as \
+            diverged when its training loss stops being finite or ends above --divergence-factor times its start. \
+            The map's verdict is taken at h = h_max: the top Hessian eigenvalue of the training loss at the runs' \
+            common starting point (the full batch with --full-batch, else the first 128 training images), or at \
+            the model of --h-from RUN_DIR; with --objective quadratic the objective is ½h(x − 1)² in one \
+            coordinate, where the engine and the map are the same system. Writes DIR/validation.json (agreement, \
+            h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
+            DIR/validation.png (the map at h_max, the outcomes as circles and crosses).
+              easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 --grid 6x5 --steps 100 \\
+                --train-subset 500 --full-batch --out val-easgd
+              easgd validate --method downpour --objective quadratic --h 1 --eta 0.01:1 --tau-range 1:16 --grid 8x8 \\
+                --steps 400 --out val-q
+            """
+    )
+
+    @Option(help: "easgd, eamsgd or downpour.") var method: Algorithm
+    @Option(help: "Workers p.") var workers = 4
+    @Option(help: "η range LO:HI (logarithmic axis).") var eta: ClosedRange<Double>
+    @Option(help: "α range LO:HI (the second axis; EASGD, EAMSGD).") var alpha: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI (the second axis; rounded to integers).") var tauRange: ClosedRange<Double>?
+    @Option(help: "δ range LO:HI (the second axis; EAMSGD).") var momentumRange: ClosedRange<Double>?
+    @Option(help: "Grid NxM: N values of η, M of the second axis.") var grid = GridPoints(eta: 6, second: 5)
+    @Option(help: "Steps per worker of each run.") var steps: Int
+    @Option(help: "net (default) or quadratic.") var objective: ObjectiveKind = .net
+    @Option(help: "The quadratic's curvature h.") var h = 1.0
+    @Option(help: "cifar, small or a notation string (default small).") var net = "small"
+    @Option(help: "fashion-mnist (default) or a data directory.") var data = TrainingDefaults.data
+    @Option(help: "Train on N images of the training set (seeded).") var trainSubset: Int?
+    @Flag(help: "Full-batch runs on --train-subset (deterministic; no shuffling, crops, flips or dropout).") var fullBatch = false
+    @Option(help: "Minibatch size when not --full-batch.") var batch = 32
+    @Option(help: "Seed of every run (the common starting point).") var seed: UInt64 = 1
+    @Option(help: "Fixed β = pα when α is not the axis (default 0.9).") var beta: Double?
+    @Option(help: "Fixed τ when it is not the axis.") var tau = 1
+    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Fixed δ of EAMSGD when it is not the axis.") var momentum: Double?
+    @Option(help: "Read the map at the curvature of this run's model instead of the starting point's.") var hFrom: String?
+    @Option(help: "A run diverged when its final training loss exceeds this multiple of its first.") var divergenceFactor = 10.0
+    @Option(help: "Runs at a time (default: the cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Print validation.json.") var json = false
+
+    enum ObjectiveKind: String, ExpressibleByArgument, CaseIterable { case net, quadratic }
+
+    func validate() throws {
+        guard workers >= 1, workers <= 64 else { throw ValidationError("--workers must be between 1 and 64") }
+        try checkRange("--eta", eta, positiveLower: true)
+        let axes = [alpha != nil, tauRange != nil, momentumRange != nil].filter { $0 }.count
+        guard axes == 1 else { throw ValidationError("give exactly one second axis: --alpha LO:HI, --tau-range LO:HI or --momentum-range LO:HI") }
+        if let alpha { try checkRange("--alpha", alpha); guard alpha.upperBound <= 1 else { throw ValidationError("--alpha must lie within 0:1") } }
+        if let tauRange { guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") } }
+        if let momentumRange { guard momentumRange.lowerBound >= 0, momentumRange.upperBound < 1 else { throw ValidationError("--momentum-range must lie within [0, 1)") } }
+        try grid.validate()
+        guard steps >= 1, steps <= 10_000_000 else { throw ValidationError("--steps must be between 1 and 10000000") }
+        try checkPositive("--h", h)
+        try checkPositive("--divergence-factor", divergenceFactor)
+        guard divergenceFactor > 1 else { throw ValidationError("--divergence-factor must be above 1") }
+        guard jobs >= 1, jobs <= 256 else { throw ValidationError("--jobs must be between 1 and 256") }
+        guard tau >= 1, tau <= 1024 else { throw ValidationError("--tau must be between 1 and 1024") }
+        if let beta { try checkPositive("--beta", beta) }
+        if let momentum { guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") } }
+        if fullBatch && trainSubset == nil { throw ValidationError("--full-batch needs --train-subset N") }
+        if objective == .quadratic && (trainSubset != nil || fullBatch || hFrom != nil) {
+            throw ValidationError("--train-subset, --full-batch and --h-from apply to --objective net")
+        }
+        guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+    }
+
+    func run() throws {
+        let axis: ValidationAxis = alpha.map { .alpha($0) } ?? tauRange.map { .tau($0) } ?? .momentum(momentumRange!)
+        let target: ValidationObjective = objective == .quadratic ? .quadratic(h: h)
+            : .net(net: net, data: data, trainSubset: trainSubset, fullBatch: fullBatch)
+        let validation = Validation(method: method, workers: workers, eta: eta, axis: axis, grid: grid, steps: steps, seed: seed,
+                                    objective: target, alpha: beta.map { $0 / Double(workers) }, tau: tau, momentum: momentum,
+                                    hFrom: hFrom, divergenceFactor: divergenceFactor, jobs: jobs, batch: batch)
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let (summary, points, warning) = try validation.run(out: out, executable: executable) { printError($0) }
+        if json { print(try summary.render()) } else {
+            let agree = points.filter(\.agrees).count
+            print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %); " +
+                  "predicted stable but diverged: \(points.filter { $0.predictedStable && $0.observedDiverged }.count), " +
+                  "predicted unstable but converged: \(points.filter { !$0.predictedStable && !$0.observedDiverged }.count)")
+        }
+        printError("wrote \(out)/validation.json, \(out)/validation.csv" + (warning == nil ? ", \(out)/validation.png" : ""))
+        if let warning { throw FigureNotDrawn(warnings: [warning]) }
+    }
+}
