@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config libopenblas-dev liblapacke-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench torch quality experiments fuzz tsan clean
+.PHONY: deps build run test bench torch quality experiments validation fuzz tsan clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -71,6 +71,16 @@ quality: build
 # The paper's Figures 2 and 3, budget-limited, on the simulated backend (benchmarks/experiments/run.sh).
 experiments: build
 	benchmarks/experiments/run.sh
+
+# Theory against training (notebook 05): the edge of stability of GD, Nesterov and the elastic methods on full-batch
+# Fashion-MNIST, and the round-robin maps validated point by point on the quadratic, the small net and the CIFAR net.
+# Resumable (finished runs and points are kept in .build/validation); the curated figures go to plots/validation.
+validation: build
+	benchmarks/validation/edge-of-stability.sh
+	benchmarks/validation/maps.sh
+	@mkdir -p plots/validation
+	for g in gd nesterov elastic; do cp .build/validation/eos/figures/$$g-sharpness.png plots/validation/eos-$$g.png; done
+	for d in .build/validation/maps/*/; do cp $$d/validation.png plots/validation/map-$$(basename $$d).png; done
 
 clean:
 	rm -rf .build

@@ -99,14 +99,20 @@ public struct Advice {
     /// h_max at the run's model (a sequential run's iterate or average, a parallel run's center).
     public func curvatureAtModel() throws -> Double {
         let run = try readRun()
-        let spec = try NetSpec(parsing: run.netSpec)
-        let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
-        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
-                                  count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
+        let loss = try trainingLoss(of: run)
         let estimate = loss.topEigenvalue(at: run.models[0].values.map(Double.init), tolerance: tolerance, maxIterations: maxIterations)
         guard estimate.topEigenvalue.isFinite else { throw OutputError("the curvature at the model of \(runDirectory) is not finite") }
         return estimate.topEigenvalue
+    }
+
+    /// The run's training loss as a deterministic function: on its first `batch` training images (of its
+    /// subset), or for a full-batch run on the whole subset it trained on, whatever --batch says.
+    func trainingLoss(of run: RunPoint) throws -> FixedBatchLoss {
+        let spec = try NetSpec(parsing: run.netSpec)
+        let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
+        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
+        return FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
+                              count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
     }
 
     /// One model's place on the map.
@@ -125,12 +131,7 @@ public struct Advice {
         let run = try readRun()
         guard run.method.trainsNetworks else { throw SettingsError("\(run.method.rawValue) does not train a network") }
         ComputeThreads.set(ProcessInfo.processInfo.activeProcessorCount)
-        let spec = try NetSpec(parsing: run.netSpec)
-        let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
-        let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        // A full-batch run's loss is that of its whole subset (the batch it trained on), whatever --batch says.
-        let loss = FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
-                                  count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
+        let loss = try trainingLoss(of: run)
         let schedule: Schedule = run.runSchedule == .random ? .random : .roundRobin
         let threshold = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
                                         momentum: run.momentum ?? 0, schedule: schedule)

@@ -21,7 +21,9 @@ struct ValidateCommand: ParsableCommand {
             The map's verdict is taken at h = h_max: the top Hessian eigenvalue of the training loss at the runs' \
             common starting point (the full batch with --full-batch, else the first 128 training images), or at \
             the model of --h-from RUN_DIR; with --objective quadratic the objective is ½h(x − 1)² in one \
-            coordinate, where the engine and the map are the same system. Writes DIR/validation.json (agreement, \
+            coordinate, where the engine and the map are the same system, and a run there also counts as diverged \
+            when its distance to x* grows over the second half of the run (the map's verdict is asymptotic: a \
+            radius just above 1 needs many rounds to grow tenfold). Writes DIR/validation.json (agreement, \
             h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
             DIR/validation.png (the map at h_max, the outcomes as circles and crosses).
               easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 --grid 6x5 --steps 100 \\

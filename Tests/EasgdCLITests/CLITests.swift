@@ -179,7 +179,8 @@ func badInputGetsOneLineAndLeavesNothing(arguments: [String]) throws {
     #expect(!run.stdout.lowercased().contains("nan") && !run.stdout.contains(" inf"))
 }
 
-@Test(arguments: ["01-admm-vs-easgd-round-robin.md", "03-synchronous-easgd-variance.md", "04-beyond-the-paper.md"])
+@Test(arguments: ["01-admm-vs-easgd-round-robin.md", "03-synchronous-easgd-variance.md", "04-beyond-the-paper.md",
+                  "05-theory-meets-the-network.md"])
 func notebookOutputsStillHold(name: String) throws {
     let path = packageRoot.appendingPathComponent("notebooks-text").appendingPathComponent(name).path
     let run = try easgd(["notebook", "check", path])
