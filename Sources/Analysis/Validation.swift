@@ -4,7 +4,8 @@
 // above `divergenceFactor` times its start; on the quadratic also when its distance to x* grows over the second
 // half of the run) or not; the map's verdict at the same point at h = h_max (the
 // curvature at the common starting point, or of a trained model with `--h-from`); the share of points where the
-// two agree. On the quadratic objective the engine and the map are one system, so they must agree everywhere.
+// two agree (stable ⇔ converged: the loss fell by 5 % or more; and the weaker stable ⇔ not diverged). On the
+// quadratic objective the engine and the map are one system, so they must agree everywhere.
 
 import Dynamics
 import Elastic
@@ -86,10 +87,17 @@ public struct Validation {
         public var spectralRadius: Double
         public var predictedStable: Bool
         public var observedDiverged: Bool
+        /// Not diverged, but the loss fell by less than 5 % (a net whose ReLUs died sits at the chance loss).
+        public var observedStalled: Bool
+        /// diverged, stalled or converged.
+        public var observed: String { observedDiverged ? "diverged" : observedStalled ? "stalled" : "converged" }
         public var initialLoss: Double?
         public var finalLoss: Double?
         public var reason: String
-        public var agrees: Bool { predictedStable != observedDiverged }
+        /// The map's verdict against the outcome: stable ⇔ the run converged (its loss fell by 5 % or more).
+        public var agrees: Bool { predictedStable == (observed == "converged") }
+        /// The weaker reading: stable ⇔ the run did not diverge.
+        public var agreesOnDivergence: Bool { predictedStable != observedDiverged }
     }
 
     /// The η values (logarithmic) and the second axis's values (τ rounded to distinct integers).
@@ -174,6 +182,7 @@ public struct Validation {
             let radius = try t.radius(etaH: cell.eta * hMax)
             points.append(Point(eta: cell.eta, second: cell.second, spectralRadius: radius,
                                 predictedStable: try t.isStable(etaH: cell.eta * hMax), observedDiverged: o.diverged,
+                                observedStalled: !o.diverged && (o.final.flatMap { f in o.initial.map { f > Validation.stalledFraction * $0 } } ?? false),
                                 initialLoss: o.initial, finalLoss: o.final, reason: o.reason))
         }
         let agreement = Double(points.filter(\.agrees).count) / Double(points.count)
@@ -202,6 +211,9 @@ public struct Validation {
         }
         return verdict
     }
+
+    /// A run that did not diverge but whose final loss is above this fraction of its first has stalled.
+    public static let stalledFraction = 0.95
 
     /// `stopped`: a worker was stopped (its loss or parameters left the floating-point range). That is a
     /// divergence even when the others, alone, then converge (as they can: fewer workers, another map).
@@ -295,11 +307,14 @@ public struct Validation {
         if axis.name != "tau" && method.takes(.tau) { fields.append(("tau", .integer(tau))) }
         if axis.name != "momentum" && method.takes(.momentum) { fields.append(("momentum", .number(defaultMomentum))) }
         fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
+                   ("agreement_on_divergence", .number(Double(points.filter(\.agreesOnDivergence).count) / Double(points.count))),
                    ("predicted_stable_observed_diverged", .integer(points.filter { $0.predictedStable && $0.observedDiverged }.count)),
-                   ("predicted_unstable_observed_converged", .integer(points.filter { !$0.predictedStable && !$0.observedDiverged }.count))]
+                   ("predicted_stable_observed_stalled", .integer(points.filter { $0.predictedStable && $0.observed == "stalled" }.count)),
+                   ("predicted_unstable_observed_converged", .integer(points.filter { !$0.predictedStable && $0.observed == "converged" }.count)),
+                   ("predicted_unstable_observed_stalled", .integer(points.filter { !$0.predictedStable && $0.observed == "stalled" }.count))]
         fields.append(("points", .array(points.map { p in
             .object([("eta", .number(p.eta)), (axis.name, .number(p.second)), ("spectral_radius", .number(p.spectralRadius)),
-                     ("predicted_stable", .bool(p.predictedStable)), ("observed", .string(p.observedDiverged ? "diverged" : "converged")),
+                     ("predicted_stable", .bool(p.predictedStable)), ("observed", .string(p.observed)),
                      ("initial_loss", p.initialLoss.map { .number($0) } ?? .null), ("final_loss", p.finalLoss.map { .number($0) } ?? .null),
                      ("reason", .string(p.reason))])
         })))
@@ -314,7 +329,7 @@ public struct Validation {
         var csv = CSV(header: ["eta", axis.name, "spectral_radius", "predicted_stable", "observed", "initial_loss", "final_loss"])
         for p in points {
             csv.row([try number(p.eta), try number(p.second), try number(p.spectralRadius), String(p.predictedStable),
-                     p.observedDiverged ? "diverged" : "converged", try p.initialLoss.map(number) ?? "", try p.finalLoss.map(number) ?? ""])
+                     p.observed, try p.initialLoss.map(number) ?? "", try p.finalLoss.map(number) ?? ""])
         }
         try transaction.write(csv.text, to: prefix + ".csv")
         // The map itself, finer than the grid of runs, at h = h_max.
@@ -334,15 +349,17 @@ public struct Validation {
             }
         }
         let mapFile = try transaction.scratch(map.text, beside: prefix)
-        func pointsFile(_ diverged: Bool) throws -> String {
+        func pointsFile(_ observed: String) throws -> String {
             var c = CSV(header: ["eta", axis.name])
-            for p in points where p.observedDiverged == diverged { c.row([try number(p.eta), try number(p.second)]) }
+            for p in points where p.observed == observed { c.row([try number(p.eta), try number(p.second)]) }
             return try transaction.scratch(c.text, beside: prefix)
         }
         var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
-        panel.pointSets = [(try pointsFile(false), "run converged", "pt 6 ps 1.6 lw 2 lc rgb 'black'"),
-                           (try pointsFile(true), "run diverged", "pt 2 ps 1.6 lw 2 lc rgb 'black'")]
+        let styles = [("converged", "run converged", "pt 6"), ("stalled", "run stalled (loss fell < 5 %)", "pt 8"), ("diverged", "run diverged", "pt 2")]
+        for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {
+            panel.pointSets.append((try pointsFile(outcome), title, "\(point) ps 1.6 lw 2 lc rgb 'black'"))
+        }
         let warning = stageFigure(prefix + ".png", transaction: transaction) {
             HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: .png)
         }

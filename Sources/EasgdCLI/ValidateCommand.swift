@@ -17,7 +17,9 @@ struct ValidateCommand: ParsableCommand {
             each point is one deterministic training run on the simulated backend in round-robin order (τ steps \
             per activation, the order of the map), --jobs at a time with one thread each, in DIR/points. A point \
             whose run finished is kept, so an interrupted validate continues where it stopped. A run counts as \
-            diverged when its training loss stops being finite or ends above --divergence-factor times its start. \
+            diverged when its training loss stops being finite or ends above --divergence-factor times its start, \
+            and stalled when it ends above 95 % of its start; the map's "stable" agrees with a run that converged \
+            (agreement), and in the weaker reading with one that did not diverge (agreement_on_divergence). \
             The map's verdict is taken at h = h_max: the top Hessian eigenvalue of the training loss at the runs' \
             common starting point (the full batch with --full-batch, else the first 128 training images), or at \
             the model of --h-from RUN_DIR; with --objective quadratic the objective is ½h(x − 1)² in one \
@@ -96,8 +98,9 @@ struct ValidateCommand: ParsableCommand {
         if json { print(try summary.render()) } else {
             let agree = points.filter(\.agrees).count
             print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %); " +
-                  "predicted stable but diverged: \(points.filter { $0.predictedStable && $0.observedDiverged }.count), " +
-                  "predicted unstable but converged: \(points.filter { !$0.predictedStable && !$0.observedDiverged }.count)")
+                  "predicted stable but diverged or stalled: \(points.filter { $0.predictedStable && $0.observed != "converged" }.count), " +
+                  "predicted unstable but converged: \(points.filter { !$0.predictedStable && $0.observed == "converged" }.count)" +
+                  " (stalled: \(points.filter { $0.observed == "stalled" }.count))")
         }
         printError("wrote \(out)/validation.json, \(out)/validation.csv" + (warning == nil ? ", \(out)/validation.png" : ""))
         if let warning { throw FigureNotDrawn(warnings: [warning]) }

@@ -38,8 +38,11 @@ func onTheQuadraticTheEngineAndTheMapAgreeEverywhere(axis: [String]) throws {
     let o = try jsonObject(r.stdout)
     let points = try #require(o["points"] as? [[String: Any]])
     #expect(points.count == 4 && (jsonNumber(o["h_max"]) ?? 0) > 0)
-    // η = 3 with this net's curvature is far past every boundary: those runs diverge; η = 0.01 converges.
-    #expect(points.filter { jsonNumber($0["eta"]) == 0.01 }.allSatisfy { $0["observed"] as? String == "converged" })
+    // η = 0.01 does not diverge in 4 steps (its loss falls a little: converged or stalled); every outcome is one
+    // of the three.
+    #expect(points.filter { jsonNumber($0["eta"]) == 0.01 }.allSatisfy { $0["observed"] as? String != "diverged" })
+    #expect(points.allSatisfy { ["converged", "stalled", "diverged"].contains($0["observed"] as? String ?? "") })
+    #expect(o["agreement_on_divergence"] != nil)
     let again = try easgd(arguments)
     #expect(again.status == 0 && again.stderr.contains("4 of 4 points already run"), "\(again.stderr)")
     #expect(try jsonObject(again.stdout)["agreement"] as? Double == o["agreement"] as? Double)
