@@ -24,7 +24,7 @@ extension RunPlot {
         }
         let transaction = OutputTransaction()
         var csv = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
-        var series: [LineSeries] = [], references: [(expression: String, title: String)] = []
+        var series: [LineSeries] = [], references: [(expression: String, title: String)] = [], referenceTypes: [Int?] = []
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
             let name = URL(fileURLWithPath: run.dir).lastPathComponent
@@ -37,17 +37,22 @@ extension RunPlot {
                 csv.row(fields + [try hStar.map(number) ?? "", try number(sgd)])
             }
             series.append(LineSeries(csv: try transaction.scratch(own.text, beside: prefix), xColumn: x, yColumn: 6,
-                                     title: "\(name) (\(run.method.rawValue), η = \(run.learningRate))"))
+                                     title: "\(name) (\(run.method.rawValue), η = \(run.learningRate))", lineType: i + 1))
+            // Each run's thresholds in its own colour: h* dashed, and 2/η dotted where it differs.
             if let hStar {
                 references.append((try number(hStar), "h* of \(name) = \(String(format: "%.4g", hStar))"))
-                if abs(hStar - sgd) > 1e-9 * sgd { references.append((try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))")) }
+                referenceTypes.append(i + 1)
+                if abs(hStar - sgd) > 1e-9 * sgd {
+                    references.append((try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))"))
+                    referenceTypes.append(i + 1)
+                }
             }
         }
         try transaction.write(csv.text, to: prefix + "-sharpness.csv")
         var warnings: [String] = []
         for format in formats {
             if let w = stageFigure("\(prefix)-sharpness.\(format.rawValue)", transaction: transaction, {
-                LinePlot.script(series: series, references: references, title: title, xLabel: xLabel,
+                LinePlot.script(series: series, references: references, referenceLineTypes: referenceTypes, title: title, xLabel: xLabel,
                                 yLabel: "sharpness h_{max} of the training loss", output: $0, terminal: format, logY: logY)
             }) { warnings.append(w) }
         }

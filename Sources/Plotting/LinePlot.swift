@@ -7,16 +7,20 @@ public struct LineSeries: Sendable {
     public var xColumn: Int
     public var yColumn: Int
     public var title: String
-    public init(csv: String, xColumn: Int, yColumn: Int, title: String) {
+    /// gnuplot line type (its colour), when series and reference lines must match; nil: the next one.
+    public var lineType: Int?
+    public init(csv: String, xColumn: Int, yColumn: Int, title: String, lineType: Int? = nil) {
         self.csv = csv
         self.xColumn = xColumn
         self.yColumn = yColumn
         self.title = title
+        self.lineType = lineType
     }
 }
 
 public enum LinePlot {
     public static func script(series: [LineSeries], references: [(expression: String, title: String)] = [],
+                              referenceLineTypes: [Int?] = [],
                               title: String, xLabel: String, yLabel: String, output: String, terminal: Terminal,
                               size: (width: Int, height: Int) = (900, 600), logY: Bool = false,
                               markers: [(x: Double, y: Double, title: String)] = []) -> String {
@@ -32,9 +36,12 @@ public enum LinePlot {
         if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")
         var plots = series.map {
-            "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2 title \(Gnuplot.quote($0.title))"
+            "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
         }
-        plots += references.map { "\($0.expression) with lines dt 2 lw 2 title \(Gnuplot.quote($0.title))" }
+        plots += references.enumerated().map { k, r in
+            let lt = k < referenceLineTypes.count ? referenceLineTypes[k].map { " lt \($0)" } ?? "" : ""
+            return "\(r.expression) with lines dt 2 lw 2\(lt) title \(Gnuplot.quote(r.title))"
+        }
         // One point each, from gnuplot's '+' pseudo-file restricted to its first sample.
         plots += markers.map {
             "'+' every ::0::0 using (\($0.x)):(\($0.y)) with points pt 7 ps 2.2 lc rgb 'black' title \(Gnuplot.quote($0.title))"
