@@ -4,7 +4,8 @@
 // above `divergenceFactor` times its start; on the quadratic also when its distance to x* grows over the second
 // half of the run) or not; the map's verdict at the same point at h = h_max (the
 // curvature at the common starting point, or of a trained model with `--h-from`); the share of points where the
-// two agree (stable ⇔ converged: the loss fell by 5 % or more; and the weaker stable ⇔ not diverged). On the
+// two agree (stable ⇔ converged: the loss fell by 5 % or more and below the chance level ln K; and the weaker
+// stable ⇔ not diverged). On the
 // quadratic objective the engine and the map are one system, so they must agree everywhere.
 
 import Dynamics
@@ -87,7 +88,8 @@ public struct Validation {
         public var spectralRadius: Double
         public var predictedStable: Bool
         public var observedDiverged: Bool
-        /// Not diverged, but the loss fell by less than 5 % (a net whose ReLUs died sits at the chance loss).
+        /// Not diverged, but the loss fell by less than 5 %, or ended at the chance level ln K or above (a net
+        /// whose ReLUs died predicts the uniform distribution, whatever its start was).
         public var observedStalled: Bool
         /// diverged, stalled or converged.
         public var observed: String { observedDiverged ? "diverged" : observedStalled ? "stalled" : "converged" }
@@ -176,13 +178,15 @@ public struct Validation {
         case .quadratic(let h): observed = try cells.map { try runQuadratic(h: h, eta: $0.eta, second: $0.second) }
         case .net: observed = try runNets(cells, dir: dir, executable: executable, report: report)
         }
+        // The cross-entropy of a net that predicts every class alike (ln K); no such floor on the quadratic.
+        let chanceLoss: Double = if case let .net(net, _, _, _) = objective { log(Double(try NetSpec(parsing: net).classes)) } else { .infinity }
         var points: [Point] = []
         for (cell, o) in zip(cells, observed) {
             let t = threshold(second: cell.second)
             let radius = try t.radius(etaH: cell.eta * hMax)
             points.append(Point(eta: cell.eta, second: cell.second, spectralRadius: radius,
                                 predictedStable: try t.isStable(etaH: cell.eta * hMax), observedDiverged: o.diverged,
-                                observedStalled: !o.diverged && (o.final.flatMap { f in o.initial.map { f > Validation.stalledFraction * $0 } } ?? false),
+                                observedStalled: !o.diverged && (o.final.flatMap { f in o.initial.map { f > Validation.stalledFraction * $0 || f >= 0.99 * chanceLoss } } ?? false),
                                 initialLoss: o.initial, finalLoss: o.final, reason: o.reason))
         }
         let agreement = Double(points.filter(\.agrees).count) / Double(points.count)
@@ -356,7 +360,7 @@ public struct Validation {
         }
         var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
-        let styles = [("converged", "run converged", "pt 6"), ("stalled", "run stalled (loss fell < 5 %)", "pt 8"), ("diverged", "run diverged", "pt 2")]
+        let styles = [("converged", "converged", "pt 6"), ("stalled", "stalled (fell < 5 % or at chance)", "pt 8"), ("diverged", "diverged", "pt 2")]
         for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {
             panel.pointSets.append((try pointsFile(outcome), title, "\(point) ps 1.6 lw 2 lc rgb 'black'"))
         }

@@ -18,7 +18,8 @@ struct ValidateCommand: ParsableCommand {
             per activation, the order of the map), --jobs at a time with one thread each, in DIR/points. A point \
             whose run finished is kept, so an interrupted validate continues where it stopped. A run counts as \
             diverged when its training loss stops being finite or ends above --divergence-factor times its start, \
-            and stalled when it ends above 95 % of its start; the map's "stable" agrees with a run that converged \
+            and stalled when it ends above 95 % of its start or at the chance loss ln K (K classes) or above; the \
+            map's "stable" agrees with a run that converged \
             (agreement), and in the weaker reading with one that did not diverge (agreement_on_divergence). \
             The map's verdict is taken at h = h_max: the top Hessian eigenvalue of the training loss at the runs' \
             common starting point (the full batch with --full-batch, else the first 128 training images), or at \

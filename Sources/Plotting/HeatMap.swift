@@ -75,7 +75,7 @@ public enum HeatMap {
             // The key goes under the panel, where it hides no point of the map.
             let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty || !panel.pointSets.isEmpty
             s.append(keyed ? "set key outside below center horizontal box" : "unset key")
-            s.append(keyed ? "set bmargin 6" : "unset bmargin")
+            s.append(keyed ? "set bmargin \(panel.pointSets.count > 1 ? 7 : 6)" : "unset bmargin")
             var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
             if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
             if panel.maxValue > 1 {
