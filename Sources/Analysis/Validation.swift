@@ -146,6 +146,9 @@ public struct Validation {
         case .quadratic(let h): return (h, "the quadratic's h")
         case .net(let net, let data, let subset, let fullBatch):
             if let hFrom {
+                if let status = try RunFiles.readStatus(hFrom), status.state == .diverged {
+                    throw SettingsError("--h-from \(hFrom): the run diverged (\(status.reason ?? "status.json")); its model is no point to read the curvature at")
+                }
                 let advice = Advice(runDirectory: hFrom, checkpoint: nil, batch: 128, tolerance: SharpnessProbe.tolerance,
                                     maxIterations: SharpnessProbe.maxIterations)
                 return (try advice.curvatureAtModel(), "the model of \(hFrom)")

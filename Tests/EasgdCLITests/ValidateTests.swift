@@ -54,10 +54,23 @@ func onTheQuadraticTheEngineAndTheMapAgreeEverywhere(axis: [String]) throws {
     (["--method", "easgd", "--alpha", "0.1:0.5", "--grid", "1x4"], "at least 2 points"),
     (["--method", "downpour", "--alpha", "0.1:0.5"], "has no α"),
     (["--method", "easgd", "--alpha", "0.1:0.5", "--h-from", "/nonexistent/run"], "config.json"),
+    (["--method", "easgd", "--alpha", "0.1:0.5", "--h-from", "DIVERGED"], "the run diverged"),
 ])
 func badValidationRequestsAreRefused(arguments: [String], phrase: String) throws {
+    var arguments = arguments
+    if let k = arguments.firstIndex(of: "DIVERGED") { arguments[k] = try divergedRun.get().path }
     let out = try temporaryDirectory().appendingPathComponent("val").path
     let r = try easgd(["validate", "--eta", "0.01:1", "--steps", "3", "--out", out] + arguments)
     #expect(r.status != 0 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains(phrase), "\(r.stderr)")
     #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+}
+
+/// A parallel run that diverged (every worker stopped), for the refusals.
+let divergedRun: Result<URL, any Error> = Result {
+    let dir = try temporaryDirectory().appendingPathComponent("diverged")
+    let r = try easgd(["train", "--method", "easgd", "--workers", "2", "--lr", "100", "--batch", "16", "--steps", "20", "--eval-every", "10",
+                       "--net", learnNet, "--backend", "simulated", "--compute-seconds", "0.01", "--data", try smallFashionMNIST.get().path,
+                       "--quiet", "--out", dir.path])
+    guard r.status == 2 else { throw DataError("the diverging fixture run exited \(r.status): \(r.stderr)") }
+    return dir
 }
