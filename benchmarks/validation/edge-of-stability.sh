@@ -44,7 +44,7 @@ add nesterov-lr0.02-d0.5 --method msgd --lr 0.02 --momentum 0.5 --steps "$STEPS"
 p=4; worker_steps=$((STEPS / 3)); total=$((p * worker_steps))
 PAR="--workers $p --tau 1 --lr 0.04 --steps $worker_steps --backend simulated --compute-seconds 0.01 --eval-every $((total / 10)) --sharpness-every $((total / 20)) --sharpness-of workers"
 # (Clock order with equal compute costs and free communication is round-robin order: an EASGD run in clock order
-# gave the same records bit for bit for its first 1,100 steps, so it is not repeated here.)
+# gave records identical to these, wall seconds aside, for its first 1,200 steps, so it is not repeated here.)
 add easgd-p4-rr --method easgd $PAR --schedule round-robin
 add eamsgd-p4-rr --method eamsgd --momentum 0.5 $PAR --schedule round-robin
 add downpour-p4-rr --method downpour $PAR --schedule round-robin
