@@ -111,8 +111,8 @@ public struct Advice {
         let spec = try NetSpec(parsing: run.netSpec)
         let data = try DataSource.load(run.data).trainSubset(run.trainSubset, seed: run.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
-        return FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing,
-                              count: run.fullBatch ? data.train.count : batch, weightDecay: run.weightDecay)
+        return FixedBatchLoss(spec: spec, train: data.train, preprocessing: preprocessing, weightDecay: run.weightDecay,
+                              fullBatch: run.fullBatch, batch: batch)
     }
 
     /// One model's place on the map.
@@ -262,7 +262,7 @@ public struct Advice {
         let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
         return ([prefix + ".csv"], stageFigure(prefix + ".png", transaction: transaction) {
             LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 2, title: "spectral radius on the top direction")],
-                            references: [("1", "stability boundary {/Symbol r} = 1")],
+                            references: [LineReference("1", "stability boundary {/Symbol r} = 1")],
                             title: "\(run.method.rawValue) run on its map: h_{max} = \(String(format: "%.4g", main.hMax))\(run.momentum.map { ", {/Symbol d} = \($0)" } ?? "")",
                             xLabel: "{/Symbol h}h", yLabel: "spectral radius", output: $0, terminal: .png,
                             markers: [(main.etaH, main.radius, "this run: {/Symbol h}h_{max} = \(String(format: "%.3g", main.etaH)), radius \(String(format: "%.3g", main.radius))")])

@@ -54,6 +54,9 @@ public struct QuadraticRun {
         public var theory: (lnRadius: Double, radius: Double)?
         /// Worker steps in total after which the center left the double range.
         public var overflowAt: Int?
+        /// The center's loss at the first record and at the last one (nil when the center left the double range).
+        public var initialLoss: Double?
+        public var finalLoss: Double?
         public var stopped: [(worker: Int, clock: Int, reason: String)]
     }
 
@@ -71,12 +74,15 @@ public struct QuadraticRun {
         var csv = CSV(header: ["step", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
         var points: [(x: Double, y: Double)] = []
         var lastRecorded = -1, overflowAt: Int? = nil
+        var initialLoss: Double? = nil, finalLoss: Double? = nil
         func total() -> Int { engine.workers.reduce(0) { $0 + $1.clock } }
         func recordNow() throws {
             let c = engine.master.model(method)
             var loss = 0.0, dist = 0.0
             for j in 0..<n { let d = c[j] - 1; loss += 0.5 * curvatures[j] * d * d; dist += d * d }
             guard loss.isFinite, dist.isFinite else { overflowAt = overflowAt ?? total(); return }
+            initialLoss = initialLoss ?? loss
+            finalLoss = loss
             csv.row([String(total()), try number(simulator.now), try number(loss), try number(dist.squareRoot()),
                      String(engine.workers.reduce(0) { $0 + $1.exchanges })])
             if dist > 0 { points.append((Double(total()), 0.5 * log(dist))) }
@@ -100,7 +106,8 @@ public struct QuadraticRun {
             theory = (log(radius), radius)
         }
         return Result(csv: csv.text, growthPerRound: slope.map { $0 * Double(workers * settings.tau) }, theory: theory,
-                      overflowAt: overflowAt, stopped: engine.stopped)
+                      overflowAt: overflowAt, initialLoss: initialLoss, finalLoss: overflowAt == nil ? finalLoss : nil,
+                      stopped: engine.stopped)
     }
 
     /// Every setting that determined the run, and what it measured, under the toolkit's keys.

@@ -24,7 +24,7 @@ extension RunPlot {
         }
         let transaction = OutputTransaction()
         var csv = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
-        var series: [LineSeries] = [], references: [(expression: String, title: String)] = [], referenceTypes: [Int?] = []
+        var series: [LineSeries] = [], references: [LineReference] = []
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
             let name = URL(fileURLWithPath: run.dir).lastPathComponent
@@ -38,13 +38,11 @@ extension RunPlot {
             }
             series.append(LineSeries(csv: try transaction.scratch(own.text, beside: prefix), xColumn: x, yColumn: 6,
                                      title: "\(name) (\(run.method.rawValue), η = \(run.learningRate))", lineType: i + 1))
-            // Each run's thresholds in its own colour: h* dashed, and 2/η dotted where it differs.
+            // Each run's thresholds dashed in its own colour: h*, and 2/η where it differs.
             if let hStar {
-                references.append((try number(hStar), "h* of \(name) = \(String(format: "%.4g", hStar))"))
-                referenceTypes.append(i + 1)
+                references.append(LineReference(try number(hStar), "h* of \(name) = \(String(format: "%.4g", hStar))", lineType: i + 1))
                 if abs(hStar - sgd) > 1e-9 * sgd {
-                    references.append((try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))"))
-                    referenceTypes.append(i + 1)
+                    references.append(LineReference(try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))", lineType: i + 1))
                 }
             }
         }
@@ -52,7 +50,7 @@ extension RunPlot {
         var warnings: [String] = []
         for format in formats {
             if let w = stageFigure("\(prefix)-sharpness.\(format.rawValue)", transaction: transaction, {
-                LinePlot.script(series: series, references: references, referenceLineTypes: referenceTypes, title: title, xLabel: xLabel,
+                LinePlot.script(series: series, references: references, title: title, xLabel: xLabel,
                                 yLabel: "sharpness h_{max} of the training loss", output: $0, terminal: format, logY: logY)
             }) { warnings.append(w) }
         }

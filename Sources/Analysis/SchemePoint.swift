@@ -80,7 +80,7 @@ public struct SchemePoint: Sendable {
         let lnRadius = log(radius)
         let start0 = trajectory.maxAbs[0]
         let reference = start0 > 0 && radius > 0
-            ? [(expression: "\(log10(start0)) + x * \(log10(radius))", title: "log_{10} max|s_0| + t log_{10} {/Symbol r}(F)")] : []
+            ? [LineReference("\(log10(start0)) + x * \(log10(radius))", "log_{10} max|s_0| + t log_{10} {/Symbol r}(F)")] : []
         let warning = stageFigure(prefix + ".png", transaction: transaction) {
             LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 3, title: "simulated (Elastic update code)")],
                             references: reference,

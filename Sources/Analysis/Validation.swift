@@ -31,6 +31,12 @@ public enum ValidationAxis: Sendable, Equatable {
     var symbol: String {
         switch self { case .alpha: "{/Symbol a}"; case .tau: "{/Symbol t}"; case .momentum: "{/Symbol d}" }
     }
+    /// `count` evenly spaced values over the range; for τ, rounded to the distinct integers among them.
+    func values(count: Int) -> [Double] {
+        let values = GridAxis(range, count: count).values
+        if case .tau = self { return Array(Set(values.map { $0.rounded() })).sorted() }
+        return values
+    }
 }
 
 /// What each grid point trains.
@@ -104,11 +110,7 @@ public struct Validation {
 
     /// The η values (logarithmic) and the second axis's values (τ rounded to distinct integers).
     public var etaValues: [Double] { GridAxis(eta, count: grid.eta, logarithmic: true).values }
-    public var secondValues: [Double] {
-        let values = GridAxis(axis.range, count: grid.second).values
-        if case .tau = axis { return Array(Set(values.map { $0.rounded() })).sorted() }
-        return values
-    }
+    public var secondValues: [Double] { axis.values(count: grid.second) }
 
     var defaultAlpha: Double { alpha ?? TrainingDefaults.beta / Double(workers) }
     var defaultMomentum: Double { momentum ?? (method == .eamsgd ? TrainingDefaults.momentum : 0) }
@@ -149,22 +151,22 @@ public struct Validation {
                 if let status = try RunFiles.readStatus(hFrom), status.state == .diverged {
                     throw SettingsError("--h-from \(hFrom): the run diverged (\(status.reason ?? "status.json")); its model is no point to read the curvature at")
                 }
-                let advice = Advice(runDirectory: hFrom, checkpoint: nil, batch: 128, tolerance: SharpnessProbe.tolerance,
+                let advice = Advice(runDirectory: hFrom, checkpoint: nil, batch: SharpnessProbe.batch, tolerance: SharpnessProbe.tolerance,
                                     maxIterations: SharpnessProbe.maxIterations)
                 return (try advice.curvatureAtModel(), "the model of \(hFrom)")
             }
             let spec = try NetSpec(parsing: net)
             let split = try DataSource.load(data).trainSubset(subset, seed: seed)
             let preprocessing = try Preprocessing(train: split.train, input: spec.input)
-            let loss = FixedBatchLoss(spec: spec, train: split.train, preprocessing: preprocessing,
-                                      count: fullBatch ? split.train.count : SharpnessProbe.batch, weightDecay: TrainingDefaults.weightDecay)
+            // The runs' weight decay is the default (validate passes none), and so is the probe's.
+            let probe = SharpnessProbe(spec: spec, train: split.train, preprocessing: preprocessing,
+                                       weightDecay: TrainingDefaults.weightDecay, fullBatch: fullBatch)
             // The runs' common starting point: the He initialisation of the run's seed, as training draws it.
-            let start = FlatBuffer<Float>(count: loss.network.parameterCount)
+            let start = FlatBuffer<Float>(count: probe.loss.network.parameterCount)
             Network<Float>(spec: spec, maxBatch: 1).initialize(start, seed: seed)
-            let estimate = loss.topEigenvalue(at: start.array.map(Double.init), tolerance: SharpnessProbe.tolerance,
-                                              maxIterations: SharpnessProbe.maxIterations)
-            guard estimate.topEigenvalue.isFinite else { throw OutputError("the curvature at the starting point is not finite") }
-            return (estimate.topEigenvalue, "the common starting point (seed \(seed))")
+            let hMax = probe.measure(start).value
+            guard hMax.isFinite else { throw OutputError("the curvature at the starting point is not finite") }
+            return (hMax, "the common starting point (seed \(seed))")
         }
     }
 
@@ -206,8 +208,7 @@ public struct Validation {
         let run = QuadraticRun(settings: settings, curvatures: [h], sigma: 0, x0: 0, schedule: .roundRobin, steps: steps,
                                evalEvery: nil, seed: seed)        // 200 records: the growth is fitted over the last 100
         let result = try run.run()
-        let losses = result.csv.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",")[2]) }
-        let first = losses.first, last = result.overflowAt == nil ? losses.last : nil
+        let first = result.initialLoss, last = result.finalLoss
         let verdict = classify(first: first, last: last, stopped: !result.stopped.isEmpty)
         // The map's verdict is asymptotic: a radius of 1.01 needs hundreds of rounds to show a tenfold growth.
         // On the quadratic (a fraction of a second per point) the run also counts as diverged when ln‖x̃ − x*‖
@@ -341,10 +342,7 @@ public struct Validation {
         try transaction.write(csv.text, to: prefix + ".csv")
         // The map itself, finer than the grid of runs, at h = h_max.
         let fineEta = GridAxis(eta, count: 120, logarithmic: true).values
-        let fineSecond: [Double] = {
-            if case .tau = axis { return Array(Set(GridAxis(axis.range, count: 64).values.map { $0.rounded() })).sorted() }
-            return GridAxis(axis.range, count: 90).values
-        }()
+        let fineSecond = axis.values(count: 90)
         var map = CSV(header: ["eta", axis.name, "radius"])
         var least = Double.infinity, most = -Double.infinity
         for s in fineSecond {

@@ -112,9 +112,7 @@ extension ParallelEngine where Scalar == Float {
     /// count it holds. With `runID`, a checkpoint that names another run is refused before anything is restored.
     func restoreCheckpoint(from path: String, runID: String? = nil) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?) {
         let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
-        if let runID, let other = state.runID, other != runID {
-            throw DataError("\(path) belongs to another run (run id \(other)), not to the run in config.json (\(runID))")
-        }
+        try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: runID, checkpoint: path)
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                                        nextRoundRobin: $0.nextRoundRobin) }

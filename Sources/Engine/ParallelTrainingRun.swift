@@ -132,7 +132,7 @@ public final class ParallelTrainingRun {
         trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         sharpnessProbe = settings.sharpnessEvery.map { _ in
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay,
-                           batch: settings.fullBatch == true ? loaded.train.count : SharpnessProbe.batch)
+                           fullBatch: settings.fullBatch == true)
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)

@@ -184,6 +184,10 @@ public struct TrainRequest: Sendable, Equatable {
         if let sharpnessEvery { guard sharpnessEvery >= 1, sharpnessEvery <= 1_000_000_000_000 else { throw SettingsError("--sharpness-every must be between 1 and 1000000000000 (got \(sharpnessEvery))") } }
     }
 
+    /// The batch a new run uses: the whole --train-subset with --full-batch (validate() requires it), else
+    /// --batch or the default.
+    private var resolvedBatch: Int { fullBatch == true ? trainSubset ?? TrainingDefaults.batch : batch ?? TrainingDefaults.batch }
+
     /// The largest --train-subset (and so the largest full batch); the memory estimate still applies.
     public static let maxTrainSubset = 65_536
 
@@ -250,8 +254,7 @@ public struct TrainRequest: Sendable, Equatable {
                                               movingRate: movingRate ?? TrainingDefaults.movingRate,
                                               weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
             return .sequential(TrainingSettings(net: net, netSpec: spec.text, data: data, optimizer: optimizer,
-                                                batch: fullBatch == true ? trainSubset! : batch ?? TrainingDefaults.batch,
-                                                seed: seed ?? TrainingDefaults.seed,
+                                                batch: resolvedBatch, seed: seed ?? TrainingDefaults.seed,
                                                 budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
                                                 evalEvery: evalEvery?.steps,
                                                 checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
@@ -267,7 +270,7 @@ public struct TrainRequest: Sendable, Equatable {
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
         let settings = ParallelRunSettings(
-            engine: engine, net: net, netSpec: spec.text, data: data, batch: fullBatch == true ? trainSubset! : batch ?? TrainingDefaults.batch,
+            engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),

@@ -98,19 +98,27 @@ private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTa
     while true { if let status = probe(from: source, tags: tags, seconds: 3600) { return status } }
 }
 
+/// Calls `done` until it says true (then true) or `seconds` pass (then false): a few hundred fast calls first
+/// (answers usually come at once), then sleeps of up to 0.2 ms. The one polling loop of the master.
+private func poll(seconds: Double, _ done: () -> Bool) -> Bool {
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    var idle: UInt32 = 0
+    while true {
+        if done() { return true }
+        if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
+        if idle % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline { return false }
+    }
+}
+
 /// Sends to a worker without waiting forever: a large message to a worker stopped between its request and this
 /// reply would wait in MPI's rendezvous protocol. False when it is not taken within `seconds`.
 private func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
     var request = MPI_Request(bitPattern: 0)
     MPI_Isend(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
-    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
     var flag: Int32 = 0
-    var idle: UInt32 = 0
-    while true {
+    return poll(seconds: seconds) {
         MPI_Test(&request, &flag, easgd_mpi_status_ignore())
-        if flag != 0 { return true }
-        if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
-        if idle % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline { return false }
+        return flag != 0
     }
 }
 
@@ -118,17 +126,14 @@ private func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: In
 private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
     var status = MPI_Status()
     var flag: Int32 = 0
-    var idle: UInt32 = 0
-    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-    while true {
-        for tag in tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()] {
+    let tagValues = tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()]
+    let found = poll(seconds: seconds) {
+        tagValues.contains { tag in
             MPI_Iprobe(source, tag, easgd_mpi_comm_world(), &flag, &status)
-            if flag != 0 { return status }
+            return flag != 0
         }
-        // A few hundred fast probes first (answers usually come at once), then sleeps of up to 0.2 ms.
-        if idle < 200 { idle += 1 } else { usleep(min(20 + (idle - 200), 200)); idle += 5 }
-        if idle % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline { return nil }
     }
+    return found ? status : nil
 }
 
 /// How long a worker may stay silent before the master gives up on the job: `EASGD_STALL_SECONDS`, default 300 s;
@@ -254,7 +259,9 @@ public enum MPIBackend {
             try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
             return MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
         }
-        let stallLimit = StallLimit.seconds
+        let stallLimit = StallLimit.seconds         // read once: the environment is not looked up per message
+        /// The wait for a worker to take a reply: the stall limit, or after a signal `StallLimit.afterSignal`.
+        func replyTimeout() -> Double { StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal }
         var signalledAt: Double? = nil
 
         while status.contains(where: { $0 != .finished }) {
@@ -328,7 +335,7 @@ public enum MPIBackend {
             func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) throws {
                 if accepted {
                     guard sendWatched(reply, count: replyCount, to: source, tag: tag,
-                                      seconds: StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal) else { throw stalled() }
+                                      seconds: replyTimeout()) else { throw stalled() }
                     progress[source - 1].exchanges += 1
                 } else {
                     send(message.base, count: 0, to: source, tag: .reject)
@@ -344,7 +351,7 @@ public enum MPIBackend {
             case .lookahead:
                 master.lookahead(into: lookahead.pointer)
                 guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead,
-                                  seconds: StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal) else { throw stalled() }
+                                  seconds: replyTimeout()) else { throw stalled() }
             case .gradient:
                 let ok = full && master.acceptGradient(UnsafeBufferPointer(payload))
                 try answer(ok, with: message.base, count: 0, tag: .gradient)

@@ -18,9 +18,21 @@ public struct LineSeries: Sendable {
     }
 }
 
+/// A dashed reference line: a gnuplot expression of x (a constant for a threshold), its title, and its line type
+/// (nil: the next one), so that it can share a series' colour.
+public struct LineReference: Sendable {
+    public var expression: String
+    public var title: String
+    public var lineType: Int?
+    public init(_ expression: String, _ title: String, lineType: Int? = nil) {
+        self.expression = expression
+        self.title = title
+        self.lineType = lineType
+    }
+}
+
 public enum LinePlot {
-    public static func script(series: [LineSeries], references: [(expression: String, title: String)] = [],
-                              referenceLineTypes: [Int?] = [],
+    public static func script(series: [LineSeries], references: [LineReference] = [],
                               title: String, xLabel: String, yLabel: String, output: String, terminal: Terminal,
                               size: (width: Int, height: Int) = (900, 600), logY: Bool = false,
                               markers: [(x: Double, y: Double, title: String)] = []) -> String {
@@ -38,9 +50,8 @@ public enum LinePlot {
         var plots = series.map {
             "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
         }
-        plots += references.enumerated().map { k, r in
-            let lt = k < referenceLineTypes.count ? referenceLineTypes[k].map { " lt \($0)" } ?? "" : ""
-            return "\(r.expression) with lines dt 2 lw 2\(lt) title \(Gnuplot.quote(r.title))"
+        plots += references.map {
+            "\($0.expression) with lines dt 2 lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
         }
         // One point each, from gnuplot's '+' pseudo-file restricted to its first sample.
         plots += markers.map {

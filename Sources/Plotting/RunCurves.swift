@@ -2,6 +2,8 @@
 // common x (seconds, epochs or steps). The data come from one CSV in which each curve occupies a contiguous
 // block of rows; a curve that stands for several seeds carries min and max columns, drawn as a band.
 
+import Foundation
+
 public struct RunBlock: Sendable {
     public var title: String
     /// Data rows (0-based, after the header) holding this curve.
@@ -16,8 +18,6 @@ public struct RunBlock: Sendable {
         self.band = band
     }
 }
-
-import Foundation
 
 public enum RunCurves {
     /// 1-based column positions in the CSV. Train-loss cells may be empty (gnuplot skips them).
@@ -106,9 +106,9 @@ public enum RunCurves {
         s.append("set ylabel 'cross-entropy loss'")
         s.append("set title 'loss (solid: test, dashed: train" + (runs.contains(where: \.band) ? "; band: test, min to max over seeds)'" : ")'"))
         s.append(range(style.lossRange))
-        // A log axis fitted to the data (not widened to whole decades), labelled at 1, 1.5, 2, 2.5, 3, 4, 5, 7 per decade.
+        // A log axis fitted to the data (not widened to whole decades): six labels spread evenly (in log) over the
+        // data, at two significant digits; without the data's range, 1, 1.5, 2, 2.5, 3, 4, 5, 7 per decade.
         if style.logLoss {
-            // Six labels spread evenly (in log) over the data, at two significant digits; else 1, 1.5, 2, … per decade.
             var tics = (-3...6).flatMap { e in [1.0, 1.5, 2, 2.5, 3, 4, 5, 7].map { "\($0 * pow(10, Double(e)))" } }
             if let r = style.lossData, r.lowerBound > 0, r.upperBound > r.lowerBound {
                 let (a, b) = (log(r.lowerBound), log(r.upperBound))

@@ -129,6 +129,13 @@ public final class FixedBatchLoss {
         self.weightDecay = weightDecay
     }
 
+    /// A run's training loss: the whole (sub)set it trained on for a full-batch run, else its first `batch` images.
+    /// The one rule for `advise`, `validate` and `--sharpness-every`.
+    public convenience init(spec: NetSpec, train: Dataset, preprocessing: Preprocessing, weightDecay: Double, fullBatch: Bool,
+                            batch: Int = SharpnessProbe.batch) {
+        self.init(spec: spec, train: train, preprocessing: preprocessing, count: fullBatch ? train.count : batch, weightDecay: weightDecay)
+    }
+
     /// Records the ReLU and pooling pattern at x; until `release()`, `gradient` is that of the smooth net with
     /// the pattern fixed, whose Hessian at x is the one automatic differentiation gives (the gradient of a ReLU
     /// net jumps where a pre-activation changes sign, and a difference of gradients across a jump is no

@@ -91,11 +91,10 @@ public enum MemoryEstimate {
 
     /// What reading a file of `bytes` bytes whole and decoding it holds at once: the file, a copy, and what is
     /// decoded from it.
-    public static func reading(fileBytes bytes: Int) -> Int? { fileBytes(bytes, times: 3) }
-
-    private static func fileBytes(_ bytes: Int, times k: Int) -> Int? {
-        let (p, overflow) = bytes.multipliedReportingOverflow(by: k)
-        return overflow ? nil : p
+    public static func reading(fileBytes bytes: Int) -> Int? {
+        var count = MemoryCount()
+        count.add(3, bytes)
+        return count.total
     }
 
     /// Refuses a plan above the limit, in one line naming it, the estimate and the limit.

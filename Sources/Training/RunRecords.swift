@@ -292,6 +292,14 @@ public enum RunFiles {
         return try text.split(separator: "\n").map { try MetricRecord(jsonLine: String($0)) }
     }
 
+    /// Refuses a checkpoint that names another run than the config.json beside it (a run id missing on either side
+    /// is a run written before run ids, and passes). The one binding check of sequential and parallel resumes.
+    public static func checkBinding(checkpointRunID: String?, configRunID: String?, checkpoint path: String) throws {
+        guard let mine = configRunID, let theirs = checkpointRunID, mine != theirs else { return }
+        let config = config((path as NSString).deletingLastPathComponent)
+        throw DataError("\(path) belongs to another run (run id \(theirs)), not to the run in \(config) (\(mine))")
+    }
+
     /// The run id in config.json (nil for runs written before run ids existed).
     public static func readRunID(_ dir: String) -> String? {
         struct IDOnly: Codable { var runID: String? }

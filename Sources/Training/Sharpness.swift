@@ -1,14 +1,14 @@
 // Sharpness during training: h_max of the training loss at the evaluated model, measured on a fixed batch (the
-// first 128 training images, centre crop, dropout off, weight decay included) by power iteration on
-// Hessian-vector products to a relative tolerance of 10⁻³, exactly as `easgd advise` measures it at a
-// checkpoint (Lanczos, with the ReLU and pooling pattern fixed at the model). The probe has its own Double network and no random stream the run draws from, so measuring never
-// changes the training trajectory.
+// first 128 training images, or a full-batch run's whole subset; centre crop, dropout off, weight decay included)
+// by Lanczos on Hessian-vector products with the ReLU and pooling pattern fixed at the model, to a relative
+// tolerance of 10⁻³: exactly as `easgd advise` measures it at a checkpoint. The probe has its own Double network
+// and no random stream the run draws from, so measuring never changes the training trajectory.
 
 import Dispatch
 import Elastic
 
 /// One measurement: h_max (NaN when the estimate is not finite), the Hessian-vector products it took, whether
-/// power iteration converged, and its wall-clock seconds.
+/// Lanczos converged, and its wall-clock seconds.
 public struct SharpnessMeasurement: Sendable {
     public var value: Double
     public var products: Int
@@ -24,8 +24,8 @@ public final class SharpnessProbe {
 
     public let loss: FixedBatchLoss
 
-    public init(spec: NetSpec, train: Dataset, preprocessing: Preprocessing, weightDecay: Double, batch: Int = SharpnessProbe.batch) {
-        loss = FixedBatchLoss(spec: spec, train: train, preprocessing: preprocessing, count: batch, weightDecay: weightDecay)
+    public init(spec: NetSpec, train: Dataset, preprocessing: Preprocessing, weightDecay: Double, fullBatch: Bool) {
+        loss = FixedBatchLoss(spec: spec, train: train, preprocessing: preprocessing, weightDecay: weightDecay, fullBatch: fullBatch)
     }
 
     public func measure(_ model: FlatBuffer<Float>) -> SharpnessMeasurement {

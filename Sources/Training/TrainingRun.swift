@@ -115,7 +115,7 @@ public final class TrainingRun {
         let loaded = self.data
         sharpnessProbe = settings.sharpnessEvery.map { [spec, preprocessing] _ in
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay,
-                           batch: settings.fullBatch == true ? loaded.train.count : SharpnessProbe.batch)
+                           fullBatch: settings.fullBatch == true)
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lock = try RunFiles.claim(directory, resuming: resuming)
@@ -311,12 +311,9 @@ public final class TrainingRun {
     private func restore() throws {
         let path = RunFiles.checkpoint(directory)
         let (state, buffers) = try Checkpoint.read(path, as: RunState.self)
-        if let id = RunFiles.readRunID(directory) {
-            guard state.runID == nil || state.runID == id else {
-                throw DataError("\(path) belongs to another run (run id \(state.runID!)), not to the run in \(RunFiles.config(directory)) (\(id))")
-            }
-            runID = id
-        }
+        let id = RunFiles.readRunID(directory)
+        try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: id, checkpoint: path)
+        if let id { runID = id }
         guard state.method == settings.optimizer.method, state.parameterCount == replica.parameterCount else {
             throw DataError("\(path): holds a \(state.method.rawValue) run of \(state.parameterCount) parameters, config.json describes \(settings.optimizer.method.rawValue) with \(replica.parameterCount)")
         }
