@@ -1,6 +1,6 @@
 // `easgd advise`: a training run of any method and backend placed on its stability map. The top Hessian
 // eigenvalue h_max of the run's loss at its model (the sequential iterate or average; a parallel run's center,
-// and optionally each worker), by power iteration on Hessian-vector products; the map's coordinate ηh_max with
+// and optionally each worker), by Lanczos on Hessian-vector products; the map's coordinate ηh_max with
 // the run's α, τ, p and δ; the predicted spectral radius of the method's map on the top direction (round-robin,
 // and for the round-map methods also random order in mean square); the threshold h* where it crosses 1; the
 // margins on η, α and τ. PREFIX.csv and PREFIX.png draw the run on its map: the (η, α) or (η, τ) map at h_max

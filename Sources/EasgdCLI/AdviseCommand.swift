@@ -12,12 +12,12 @@ struct AdviseCommand: ParsableCommand {
         abstract: "Put a training run on its stability map: h_max of its loss, ηh_max, the predicted radius, h* and the margins.",
         discussion: """
             Works for every method and backend. The training loss is the run's mean cross-entropy, plus \
-            λ/2‖x‖², on a fixed batch: the first --batch training images, centre-cropped, with dropout off, so it \
-            is a deterministic function. h_max is its largest Hessian eigenvalue at the run's model: the iterate \
+            λ/2‖x‖², on a fixed batch: the first --batch training images (a full-batch run's whole subset), \
+            centre-cropped, with dropout off, so it is a deterministic function. h_max is its largest Hessian eigenvalue at the run's model: the iterate \
             (the average for ASGD/MVASGD) of a sequential run, the center of a parallel one, and with --at \
-            workers also each worker's parameters. It comes from power iteration on Hessian-vector products, each \
-            a central difference of two gradients in Double (ε = 1e-5), until the Rayleigh quotient changes by \
-            less than --tolerance.
+            workers also each worker's parameters. It comes from Lanczos on Hessian-vector products, each a \
+            central difference of two gradients in Double (ε = 1e-5) with the ReLU and pooling pattern fixed at \
+            the model, until the largest Ritz value changes by less than --tolerance twice in a row.
 
             On the top direction each method is a linear map of ηh: SGD (also ASGD and MVASGD) multiplies the \
             error by 1 − ηh; Nesterov (MSGD, and MDOWNPOUR, which in round-robin order with τ = 1 is Nesterov on \
@@ -36,8 +36,8 @@ struct AdviseCommand: ParsableCommand {
     @Argument(help: "A training run directory.") var runDirectory: String
     @Option(help: "A checkpoint file to use instead of RUN_DIR/checkpoint.bin.") var checkpoint: String?
     @Option(help: "Images in the fixed batch.") var batch = 128
-    @Option(help: "Relative change of the Rayleigh quotient at which power iteration stops.") var tolerance = 1e-3
-    @Option(help: "Hessian-vector products per power-iteration run, at most.") var maxIterations = 100
+    @Option(help: "Relative change of the largest Ritz value (twice in a row) at which Lanczos stops.") var tolerance = 1e-3
+    @Option(help: "Hessian-vector products, at most.") var maxIterations = 100
     @Option(help: "Where a parallel run's curvature is estimated: center, or workers (the center and each worker).") var at: AdvicePoint = .center
     @Option(help: "Output prefix for the figure and its CSV.") var out: String?
     @Flag(help: "Print JSON.") var json = false

@@ -79,7 +79,7 @@ struct TrainCommand: ParsableCommand {
                                valueName: "N|Ss")) var evalEvery: EvaluationInterval?
     @Option(help: "Checkpoint every M minutes (default \(Int(TrainingDefaults.checkpointEveryMinutes))).") var checkpointEvery: Double?
     @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",
-                               discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images, centre crop, dropout off, weight decay included, by power iteration on Hessian-vector products to \(SharpnessProbe.tolerance) relative: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
+                               discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images (with --full-batch the whole subset), centre crop, dropout off, weight decay included, by Lanczos on Hessian-vector products to \(SharpnessProbe.tolerance) relative, as `easgd advise` measures it: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
                                valueName: "N")) var sharpnessEvery: Int?
     @Option(help: "Train on N images of the training set, chosen with the run's seed and kept in their order (every method).")
     var trainSubset: Int?
