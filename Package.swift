@@ -4,6 +4,7 @@
 //   Records     the one writer of data files: atomic files, output transactions, CSV, JSON, output paths
 //   COpenBLAS   C shim: OpenBLAS CBLAS + LAPACKE (system library, Debian libopenblas-dev + liblapacke-dev)
 //   Elastic     the algorithm vocabulary and the update rules over flat buffers, generic over Float/Double (the shared heart)
+//   CDNNL       C shim: oneDNN's convolutions (Debian libdnnl-dev), in the network's layouts
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
 //   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
@@ -36,12 +37,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        // oneDNN's convolutions (Debian libdnnl-dev, OpenMP build): a small C shim that keeps the caller's layouts.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Elastic"),
         .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
-        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CZlib"]),
+        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CDNNL", "CZlib"]),
         .target(name: "Engine", dependencies: ["Elastic", "Records", "Training"]),
         // The MPI backend in its own target: nothing else in the package depends on Open MPI.
         .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),

@@ -17,8 +17,12 @@ public struct TrainBenchmark {
     /// The PyTorch peer script and its interpreter.
     public var peer: String?
     public var python: String
+    /// The convolutions' path; nil takes the default (`ConvolutionPath.preferred`).
+    public var convolution: ConvolutionPath?
 
-    public init(net: String, batch: Int, threads: Int, steps: Int, repeats: Int, peer: String?, python: String) {
+    public init(net: String, batch: Int, threads: Int, steps: Int, repeats: Int, peer: String?, python: String,
+                convolution: ConvolutionPath? = nil) {
+        self.convolution = convolution
         self.net = net
         self.batch = batch
         self.threads = threads
@@ -47,6 +51,9 @@ public struct TrainBenchmark {
         let replica = Replica(spec: spec, stream: stream, seed: 3)
         let optimizer = SequentialOptimizer(settings: OptimizerSettings(method: .msgd, learningRate: 1e-3), count: replica.parameterCount)
         replica.network.initialize(optimizer.parameters, seed: 4)
+        if let convolution {
+            for case let conv as Convolution<Float> in replica.network.layers { conv.path = convolution }
+        }
 
         for _ in 0..<2 { _ = optimizer.step(replica) }      // warm-up: scratch allocation, BLAS threads
         var rates: [Double] = []
@@ -67,8 +74,23 @@ public struct TrainBenchmark {
         out("net \(spec.text), batch \(batch), \(threads) thread(s), \(grouped(net.parameterCount)) parameters")
         out(String(format: "easgd: %.1f img/s (median of %d blocks of %d steps; range %.1f–%.1f); %.1f ms per step",
                      rate, repeats, steps, rates.min()!, rates.max()!, stepSeconds * 1000))
+        let convolutions = net.layers.compactMap { $0 as? Convolution<Float> }
+        if let first = convolutions.first {
+            let names = Set(convolutions.map(\.implementation))
+            let library = first.path == .onednn ? "oneDNN \(ConvolutionPath.oneDNNVersion)" : "im2col"
+            out("convolutions: \(library): " + (names.count == 1 ? first.implementation
+                : convolutions.enumerated().map { "conv \($0.offset + 1) \($0.element.implementation)" }.joined(separator: "; ")))
+            if let reason = convolutions.compactMap(\.fallbackReason).first { out("oneDNN refused a convolution: \(reason)") }
+        }
         let flops = Double(net.trainingFlopsPerImage)
-        out(String(format: "FLOP per image (training step): %.2f M; achieved %.1f GFLOP/s", flops / 1e6, flops * rate / 1e9))
+        let achieved = flops * rate / 1e9
+        out(String(format: "FLOP per image (training step): %.2f M; achieved %.1f GFLOP/s", flops / 1e6, achieved))
+        // The products' rate on this machine, in the same run: a 2048³ sgemm on one thread, on both libraries.
+        let openblas = ProductRate.sgemm(.openblas), onednn = ProductRate.sgemm(.onednn)
+        let best = max(openblas, onednn)
+        out(String(format: "sgemm 2048³, 1 thread (median of 5): OpenBLAS %.1f GFLOP/s, oneDNN %.1f GFLOP/s; "
+                   + "the step reaches %.0f %% of %d × the faster", openblas, onednn,
+                   100 * achieved / (best * Double(threads)), threads))
         out("time per step by layer (ms):   forward  backward")
         var layerTotal = 0.0
         for (i, layer) in net.layers.enumerated() {

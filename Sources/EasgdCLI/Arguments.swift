@@ -4,6 +4,7 @@ import Analysis
 import ArgumentParser
 import Dynamics
 import Elastic
+import Training
 import Engine
 import Records
 
@@ -16,6 +17,7 @@ extension Schedule: ExpressibleByArgument {
     public static var allValueStrings: [String] { [] }
 }
 extension Backend: ExpressibleByArgument {}
+extension ConvolutionPath: ExpressibleByArgument {}
 extension AdvicePoint: ExpressibleByArgument {}
 /// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
 extension EvaluationInterval: ExpressibleByArgument {

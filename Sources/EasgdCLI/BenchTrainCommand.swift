@@ -4,6 +4,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Training
 
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,9 @@ struct BenchTrainCommand: ParsableCommand {
             Synthetic images (random bytes, stored 4 pixels larger than the net input so the crop path runs) go \
             through the same data path, network and Nesterov update as `easgd train`. Prints img/s (median over \
             --repeats blocks of --steps steps), time per layer, the FLOP count per image and the achieved GFLOP/s, \
-            and the peak resident memory. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
+            the single-thread sgemm rate of OpenBLAS and oneDNN measured in the same run, and the peak resident \
+            memory. The convolutions run on oneDNN (Float; its AVX2 or AVX-512 kernels) unless --convolution im2col \
+            or EASGD_CONVOLUTION=im2col asks for im2col + OpenBLAS. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
             batch and thread count and prints both rates and their ratio:
               easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
             """
@@ -26,6 +29,8 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed blocks; the median is reported.") var repeats = 5
     @Option(help: "Path of the PyTorch peer script to run with the same settings.") var peer: String?
     @Option(help: "Python interpreter for --peer.") var python = "python3"
+    @Option(help: "The convolutions' path: onednn or im2col (default: EASGD_CONVOLUTION, else onednn).")
+    var convolution: ConvolutionPath?
 
     func validate() throws {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
@@ -35,7 +40,8 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let benchmark = TrainBenchmark(net: net, batch: batch, threads: threads, steps: steps, repeats: repeats, peer: peer, python: python)
+        let benchmark = TrainBenchmark(net: net, batch: batch, threads: threads, steps: steps, repeats: repeats, peer: peer, python: python,
+                                       convolution: convolution)
         for line in try benchmark.run() { print(line) }
     }
 }

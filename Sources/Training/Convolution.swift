@@ -1,8 +1,13 @@
-// 2-D convolution (valid, square kernel k, stride s) by im2col over the whole batch and one matrix
-// product per pass:  Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo.
-// Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co).
+// 2-D convolution (valid, square kernel k, stride s), on one of two paths (`ConvolutionPath`):
+//   onednn  oneDNN's convolution kernels (Float only; AVX2 or AVX-512 JIT code on blocked layouts, through the
+//           CDNNL shim, which reorders from and to the network's layouts);
+//   im2col  im2col over the whole batch and one OpenBLAS product per pass:
+//           Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
+// Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on both paths.
 
+import CDNNL
 import Elastic
+import Foundation
 
 public final class Convolution<Scalar: NetworkScalar>: Layer {
     public let inputShape: Shape
@@ -15,6 +20,15 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     private let product = Scratch<Scalar>()     // W·col (forward) and dL/d(W·col) (backward)
     private let columnGradient = Scratch<Scalar>()
 
+    /// The path this layer computes on: `ConvolutionPath.preferred` for Float when oneDNN builds the
+    /// convolution, else im2col (always for Double). Set it to force a path.
+    public var path: ConvolutionPath
+    /// Whether backward computes dL/dx (the network's first layer does not).
+    public var computesInputGradient = true
+    /// Why oneDNN is not used, when `path` fell back to im2col after oneDNN refused the shape.
+    public private(set) var fallbackReason: String?
+    private var kernels = OneDNNConvolutions()
+
     public init(input: Shape, outputChannels: Int, kernel: Int, stride: Int) {
         precondition(kernel >= 1 && stride >= 1 && input.height >= kernel && input.width >= kernel)
         inputShape = input
@@ -23,6 +37,31 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         outputShape = Shape(channels: outputChannels,
                             height: (input.height - kernel) / stride + 1,
                             width: (input.width - kernel) / stride + 1)
+        path = Scalar.self == Float.self ? ConvolutionPath.preferred : .im2col
+    }
+
+    /// oneDNN's implementations for this layer at its last batch size ("fwd jit:avx512_core, …"), or "im2col".
+    public var implementation: String {
+        path == .onednn ? (kernels.current.map { String(cString: easgd_dnnl_conv_implementation($0)) } ?? "onednn")
+                        : "im2col + OpenBLAS sgemm"
+    }
+
+    /// The oneDNN convolution for `batch` images, built on first use; nil (and the path switched to im2col) when
+    /// oneDNN cannot build it.
+    private func oneDNN(batch n: Int) -> OpaquePointer? {
+        let threads = ComputeThreads.current
+        if let handle = kernels.handle(batch: n, threads: threads) { return handle }
+        var message = [CChar](repeating: 0, count: 256)
+        guard let handle = easgd_dnnl_conv_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
+                                                  Int32(inputShape.width), Int32(outputShape.channels),
+                                                  Int32(kernel), Int32(stride), computesInputGradient ? 1 : 0,
+                                                  Int32(threads), &message, message.count) else {
+            fallbackReason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            path = .im2col
+            return nil
+        }
+        kernels.insert(handle, batch: n, threads: threads)
+        return handle
     }
 
     public var kind: String { "conv \(kernel)×\(kernel)/\(stride)" }
@@ -39,6 +78,12 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
+        if path == .onednn, Scalar.self == Float.self, let handle = oneDNN(batch: n) {
+            let status = easgd_dnnl_conv_forward(handle, floats(x), floats(parameters), floats(parameters + weightCount),
+                                                 floats(y))
+            precondition(status == 0, "oneDNN convolution forward failed (status \(status))")
+            return
+        }
         let plane = outputShape.height * outputShape.width
         let width = n * plane
         let col = columns.pointer(count: rows * width)
@@ -64,6 +109,14 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+        if path == .onednn, Scalar.self == Float.self, let handle = kernels.handle(batch: n, threads: ComputeThreads.current) {
+            precondition(dx == nil || computesInputGradient, "input gradient asked of a layer built without it")
+            let status = easgd_dnnl_conv_backward(handle, floats(dy), floats(gradient), floats(gradient + weightCount),
+                                                  dx.map { floats($0) })
+            precondition(status == 0, "oneDNN convolution backward failed (status \(status))")
+            return
+        }
+        precondition(path == .im2col, "convolution backward at a batch size its forward did not run")
         let plane = outputShape.height * outputShape.width
         let width = n * plane
         let channels = outputShape.channels
@@ -150,4 +203,58 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
             }
         }
     }
+}
+
+
+/// Where a convolution's arithmetic happens (see the top of this file). `preferred` is oneDNN unless the
+/// environment says `EASGD_CONVOLUTION=im2col`; a Double network always takes im2col.
+public enum ConvolutionPath: String, Sendable, CaseIterable {
+    case onednn, im2col
+
+    public static let preferred: ConvolutionPath = {
+        guard let value = ProcessInfo.processInfo.environment["EASGD_CONVOLUTION"], !value.isEmpty else { return .onednn }
+        return ConvolutionPath(rawValue: value) ?? .onednn
+    }()
+
+    /// oneDNN's version ("2.6.3").
+    public static var oneDNNVersion: String { String(cString: easgd_dnnl_version()) }
+}
+
+/// A layer's oneDNN convolutions by batch size and thread count (a primitive's split of the work, and so the
+/// order of its sums, is fixed for the thread count it was made for): the training batch and at most one other
+/// (an evaluation's last, partial batch), so a network never holds more than two sets of oneDNN's internal
+/// tensors per layer.
+private struct OneDNNConvolutions {
+    private var entries: [(batch: Int, threads: Int, handle: OpaquePointer)] = []
+    private let owner = Owner()
+
+    var current: OpaquePointer? { entries.last?.handle }
+
+    mutating func handle(batch: Int, threads: Int) -> OpaquePointer? {
+        guard let k = entries.firstIndex(where: { $0.batch == batch && $0.threads == threads }) else { return nil }
+        if k != entries.count - 1 { entries.append(entries.remove(at: k)) }
+        return entries[entries.count - 1].handle
+    }
+
+    mutating func insert(_ handle: OpaquePointer, batch: Int, threads: Int) {
+        if entries.count == 2 { easgd_dnnl_conv_destroy(entries.removeFirst().handle) }
+        entries.append((batch, threads, handle))
+        owner.handles = entries.map(\.handle)
+    }
+
+    /// Destroys the convolutions with the layer.
+    private final class Owner {
+        var handles: [OpaquePointer] = []
+        deinit { for handle in handles { easgd_dnnl_conv_destroy(handle) } }
+    }
+}
+
+@inline(__always)
+private func floats<Scalar>(_ p: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+@inline(__always)
+private func floats<Scalar>(_ p: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
 }

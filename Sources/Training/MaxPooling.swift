@@ -41,6 +41,15 @@ public final class MaxPooling<Scalar: NetworkScalar>: ParameterFreeLayer {
         }
         if argmax.count < planes * ho * wo { argmax = [Int32](repeating: 0, count: planes * ho * wo) }
         let (window, stride) = (self.window, self.stride)
+        if window == 2 && stride == 2 {
+            argmax.withUnsafeMutableBufferPointer { arg in
+                let argBase = arg.baseAddress!
+                Parallel.forEach(planes) { range in
+                    for p in range { Self.pool2x2(x + p * h * w, y + p * ho * wo, argBase + p * ho * wo, width: w, ho: ho, wo: wo) }
+                }
+            }
+            return
+        }
         argmax.withUnsafeMutableBufferPointer { arg in
             let argBase = arg.baseAddress!
             Parallel.forEach(planes) { range in for p in range {
@@ -63,6 +72,25 @@ public final class MaxPooling<Scalar: NetworkScalar>: ParameterFreeLayer {
                     }
                 }
             } }
+        }
+    }
+
+    /// The paper's 2×2/2 windows: the general loop's scan order (row by row, the first maximum wins) unrolled.
+    @_specialize(where Scalar == Float)
+    @inline(__always)
+    private static func pool2x2(_ src: UnsafePointer<Scalar>, _ dst: UnsafeMutablePointer<Scalar>,
+                                _ idx: UnsafeMutablePointer<Int32>, width w: Int, ho: Int, wo: Int) {
+        for oy in 0..<ho {
+            let top = 2 * oy * w, bottom = top + w
+            for ox in 0..<wo {
+                let i00 = top + 2 * ox, i10 = bottom + 2 * ox
+                var value = src[i00], best = i00
+                if src[i00 + 1] > value { value = src[i00 + 1]; best = i00 + 1 }
+                if src[i10] > value { value = src[i10]; best = i10 }
+                if src[i10 + 1] > value { value = src[i10 + 1]; best = i10 + 1 }
+                dst[oy * wo + ox] = value
+                idx[oy * wo + ox] = Int32(truncatingIfNeeded: best)
+            }
         }
     }
 

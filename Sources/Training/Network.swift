@@ -28,6 +28,7 @@ public final class Network<Scalar: NetworkScalar> {
         self.spec = spec
         self.maxBatch = maxBatch
         let built = Network.layers(spec)
+        (built.first as? Convolution<Scalar>)?.computesInputGradient = false
         var offset = 0
         for layer in built {
             layer.parameterOffset = offset
@@ -69,16 +70,24 @@ public final class Network<Scalar: NetworkScalar> {
     }
 
     /// Bytes one network at `maxBatch` images holds once it has run forward and backward: every layer's output and
-    /// its gradient, the probabilities, the convolutions' im2col and product buffers and the dropout masks (the
+    /// its gradient, the probabilities, the convolutions' working tensors (either path's) and the dropout masks (the
     /// parameters live outside). Nil when the count does not fit in an Int.
     public static func memoryBytes(_ spec: NetSpec, maxBatch: Int) -> Int? {
         var elements = MemoryCount()
         for layer in layers(spec) {
             elements.add(2, maxBatch, layer.outputShape.count)
             if let conv = layer as? Convolution<Scalar> {
+                // The larger of the two paths: im2col's columns, their gradient and the product; or oneDNN's
+                // tensors in its blocked layouts (input, output and their gradients, channels padded to 16).
                 let positions = conv.outputShape.height * conv.outputShape.width
-                elements.add(2, maxBatch, positions, conv.rows)
-                elements.add(maxBatch, positions, conv.outputShape.channels)
+                var im2col = MemoryCount(), blocked = MemoryCount()
+                im2col.add(2, positions, conv.rows)
+                im2col.add(positions, conv.outputShape.channels)
+                let padded = { (c: Int) in (c + 15) / 16 * 16 }
+                blocked.add(2, padded(conv.inputShape.channels), conv.inputShape.height, conv.inputShape.width)
+                blocked.add(2, padded(conv.outputShape.channels), positions)
+                guard let a = im2col.total, let b = blocked.total else { return nil }
+                elements.add(maxBatch, max(a, b))
             }
             if layer is Dropout<Scalar> { elements.add(maxBatch, layer.outputShape.count) }
         }

@@ -22,7 +22,12 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
         let count = n * inputShape.count
         switch pattern {
         case .live:
-            for k in 0..<count { y[k] = x[k] > 0 ? x[k] : 0 }
+            // y = x where x > 0: the branch-free mask of the backward pass, with x as its own mask.
+            Parallel.forEach(Parallel.blocks(count)) { blocks in
+                let range = Parallel.elements(blocks, of: count)
+                Scalar.maskByPositive(x + range.lowerBound, where: x + range.lowerBound, into: y + range.lowerBound,
+                                      count: range.count)
+            }
         case .record:
             positive = (0..<count).map { x[$0] > 0 }
             for k in 0..<count { y[k] = positive[k] ? x[k] : 0 }
@@ -38,7 +43,12 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
         guard let dx else { return }
         if pattern == .live {
-            Scalar.maskByPositive(dy, where: y, into: dx, count: n * inputShape.count)
+            let count = n * inputShape.count
+            Parallel.forEach(Parallel.blocks(count)) { blocks in
+                let range = Parallel.elements(blocks, of: count)
+                Scalar.maskByPositive(dy + range.lowerBound, where: y + range.lowerBound, into: dx + range.lowerBound,
+                                      count: range.count)
+            }
         } else {
             for k in 0..<(n * inputShape.count) { dx[k] = positive[k] ? dy[k] : 0 }
         }

@@ -1,13 +1,14 @@
 // The number types a network can run in: Float for training, Double for the gradient checks.
 // Each supplies its BLAS matrix product and the two transcendental functions the layers need.
 
+import CDNNL
 import COpenBLAS
 import Dispatch
 import Foundation
-import Synchronization
 
 public protocol NetworkScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable where Self.RawSignificand: FixedWidthInteger {
-    /// C ← α·op(A)·op(B) + β·C, row-major (cblas_sgemm / cblas_dgemm).
+    /// C ← α·op(A)·op(B) + β·C, row-major, on `ComputeThreads.current` threads (Float: oneDNN's sgemm, on the
+    /// OpenMP pool the convolutions use; Double: OpenBLAS's dgemm).
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
@@ -41,8 +42,9 @@ extension Float: NetworkScalar {
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let status = easgd_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                                 Int32(ComputeThreads.current))
+        precondition(status == 0, "oneDNN sgemm failed (status \(status))")
     }
 }
 
@@ -66,24 +68,25 @@ extension Double: NetworkScalar {
     }
 }
 
-/// The threads one network uses inside a step: OpenBLAS's for the matrix products, and the same number for
-/// the element-wise loops (im2col, col2im, pooling, bias). Process-wide, like OpenBLAS's own setting; a
-/// multi-worker engine sets it to 1 and runs one worker per thread instead.
+/// The threads a network uses inside a step: for oneDNN's convolutions and products and the element-wise loops
+/// (all on OpenMP's pool). The setting belongs to the calling thread (1 until set), so the engine's workers and
+/// concurrent tests each keep their own; it also sets OpenBLAS's (process-wide) for the Double products.
+/// A oneDNN primitive's results depend on the thread count it runs on, so a run's bits do too: a resumed run
+/// uses the thread count it was started with.
 public enum ComputeThreads {
-    private static let elementwise = Atomic<Int>(1)
-
     public static func set(_ n: Int) {
         precondition(n >= 1, "thread count must be positive")
         openblas_set_num_threads(Int32(n))
-        elementwise.store(n, ordering: .relaxed)
+        easgd_set_threads(Int32(n))
     }
-    public static var current: Int { elementwise.load(ordering: .relaxed) }
+    public static var current: Int { Int(easgd_threads()) }
     /// OpenBLAS's build description (version, core), for run records.
     public static var blasConfiguration: String { String(cString: openblas_get_config()) }
 }
 
-/// Splits 0..<count into `ComputeThreads.current` contiguous chunks run concurrently. Each index is handled by
-/// exactly one chunk, in order, so results do not depend on the thread count.
+/// Splits 0..<count into `ComputeThreads.current` contiguous chunks run concurrently on the OpenMP pool (see
+/// easgd_parallel.h). Each index is handled by exactly one chunk, in order, so results do not depend on the
+/// thread count.
 enum Parallel {
     static func forEach(_ count: Int, _ body: (Range<Int>) -> Void) {
         let threads = min(ComputeThreads.current, count)
@@ -93,14 +96,28 @@ enum Parallel {
         }
         // The chunks touch disjoint memory (the callers' contract), so handing the closure to other threads is safe.
         withoutActuallyEscaping(body) { escapable in
-            let chunk = UncheckedClosure(run: escapable)
-            DispatchQueue.concurrentPerform(iterations: threads) { k in
-                chunk.run((count * k / threads)..<(count * (k + 1) / threads))
+            var job = Job(count: count, chunks: threads, body: escapable)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                easgd_parallel(Int32(threads), pointer) { context, k in
+                    let job = context!.assumingMemoryBound(to: Job.self).pointee
+                    let k = Int(k)
+                    job.body((job.count * k / job.chunks)..<(job.count * (k + 1) / job.chunks))
+                }
             }
         }
     }
 
-    private struct UncheckedClosure: @unchecked Sendable {
-        let run: (Range<Int>) -> Void
+    /// Element-wise passes split into blocks of 4,096 entries (16 KiB of Float), so that a chunk boundary never
+    /// cuts a cache line and a small tensor stays on one thread.
+    static let blockSize = 4096
+    static func blocks(_ count: Int) -> Int { (count + blockSize - 1) / blockSize }
+    static func elements(_ blocks: Range<Int>, of count: Int) -> Range<Int> {
+        (blocks.lowerBound * blockSize)..<min(count, blocks.upperBound * blockSize)
+    }
+
+    private struct Job {
+        let count: Int
+        let chunks: Int
+        let body: (Range<Int>) -> Void
     }
 }

@@ -1,0 +1,42 @@
+// See include/easgd_parallel.h. GOMP_parallel is libgomp's entry for `#pragma omp parallel` (the Swift toolchain's
+// clang would target LLVM's OpenMP runtime instead, so the pragma is not used).
+
+#include "easgd_parallel.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
+extern void omp_set_num_threads(int);
+
+static _Thread_local int threads_of_this_thread = 1;
+void easgd_set_threads(int threads) { threads_of_this_thread = threads > 0 ? threads : 1; }
+int easgd_threads(void) { return threads_of_this_thread; }
+
+typedef struct {
+    void (*body)(void *, int);
+    void *context;
+    int chunks;
+} job;
+
+static void run_chunks(void *data) {
+    const job *j = data;
+    // The team may be smaller than asked for: every chunk still runs, exactly once.
+    for (int k = omp_get_thread_num(); k < j->chunks; k += omp_get_num_threads()) j->body(j->context, k);
+}
+
+void easgd_parallel(int chunks, void *context, void (*body)(void *context, int chunk)) {
+    if (chunks <= 1) {
+        if (chunks == 1) body(context, 0);
+        return;
+    }
+    job j = {body, context, chunks};
+    GOMP_parallel(run_chunks, &j, (unsigned)chunks, 0);
+}
+
+int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                const float *b, long ldb, float beta, float *c, long ldc, int threads) {
+    omp_set_num_threads(threads);
+    return (int)dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -1,0 +1,157 @@
+// The oneDNN convolution path (Float) against the im2col path in Double, which LayerGradientTests checks against
+// central finite differences and a direct six-loop convolution. Forward output, dL/dW, dL/db and dL/dx are
+// compared for strides 1 and 2, channel counts that are not multiples of oneDNN's 16-wide blocks, the paper's
+// CIFAR shapes, and batch sizes that change between calls. Stated tolerance: every entry within 2e-5 of the
+// largest magnitude of its tensor (Float accumulation over K = Ci·k·k ≤ 1,600 products, ~1e-6 expected).
+import Elastic
+import NumericTesting
+import Testing
+@testable import Training
+
+private struct ConvolutionResult {
+    var y: [Double], dW: [Double], dx: [Double]
+}
+
+private func run<Scalar: NetworkScalar>(_ layer: Convolution<Scalar>, batch: Int, x: [Double], theta: [Double],
+                                        dy: [Double], inputGradient: Bool) -> ConvolutionResult {
+    let xs = x.map { Scalar($0) }, ts = theta.map { Scalar($0) }, dys = dy.map { Scalar($0) }
+    var y = [Scalar](repeating: 0, count: batch * layer.outputShape.count)
+    var dx = [Scalar](repeating: 0, count: batch * layer.inputShape.count)
+    var g = [Scalar](repeating: .nan, count: layer.parameterCount)
+    var rng = SplitMix64(seed: 1)
+    xs.withUnsafeBufferPointer { xp in ts.withUnsafeBufferPointer { tp in dys.withUnsafeBufferPointer { dp in
+        y.withUnsafeMutableBufferPointer { yp in dx.withUnsafeMutableBufferPointer { dxp in g.withUnsafeMutableBufferPointer { gp in
+            layer.forward(xp.baseAddress!, yp.baseAddress!, batch: batch, parameters: tp.baseAddress!, training: true, rng: &rng)
+            layer.backward(xp.baseAddress!, UnsafePointer(yp.baseAddress!), dp.baseAddress!,
+                           inputGradient ? dxp.baseAddress! : nil, batch: batch, parameters: tp.baseAddress!,
+                           gradient: gp.baseAddress!)
+        } } }
+    } } }
+    return ConvolutionResult(y: y.map { Double($0) }, dW: g.map { Double($0) }, dx: dx.map { Double($0) })
+}
+
+private func expectClose(_ got: [Double], _ reference: [Double], _ what: String) {
+    #expect(got.count == reference.count)
+    let scale = reference.map(abs).max() ?? 0
+    var worst = 0.0
+    for (a, b) in zip(got, reference) { worst = max(worst, a.isFinite ? abs(a - b) : .infinity) }
+    #expect(worst <= 2e-5 * scale, "\(what): largest difference \(worst) against a largest entry of \(scale)")
+}
+
+@Test(arguments: [
+    (Shape(channels: 3, height: 28, width: 28), 64, 5, 1),     // the paper's first layer
+    (Shape(channels: 64, height: 12, width: 12), 128, 5, 1),   // its second
+    (Shape(channels: 128, height: 4, width: 4), 64, 3, 1),     // its third
+    (Shape(channels: 2, height: 9, width: 9), 3, 3, 2),        // stride 2, channels far from a block of 16
+    (Shape(channels: 5, height: 11, width: 10), 7, 4, 3),      // non-square image, stride 3
+])
+func oneDNNConvolutionMatchesTheDoubleReference(input: Shape, outputs: Int, kernel: Int, stride: Int) throws {
+    let fast = Convolution<Float>(input: input, outputChannels: outputs, kernel: kernel, stride: stride)
+    let reference = Convolution<Double>(input: input, outputChannels: outputs, kernel: kernel, stride: stride)
+    try #require(fast.path == .onednn, "EASGD_CONVOLUTION forces im2col: this test checks the oneDNN path")
+    #expect(reference.path == .im2col)
+    var rng = SplitMix64(seed: UInt64(outputs * 31 + kernel))
+    // Batch sizes change between calls (training, then an evaluation's partial batch, then a third size that
+    // evicts the first), and every call is checked.
+    for batch in [4, 3, 4, 1] {
+        let x = (0..<(batch * input.count)).map { _ in rng.nextGaussian() }
+        let theta = (0..<fast.parameterCount).map { _ in 0.3 * rng.nextGaussian() }
+        let dy = (0..<(batch * fast.outputShape.count)).map { _ in rng.nextGaussian() }
+        let got = run(fast, batch: batch, x: x, theta: theta, dy: dy, inputGradient: true)
+        let want = run(reference, batch: batch, x: x, theta: theta, dy: dy, inputGradient: true)
+        let label = "\(input.channels)×\(input.height)×\(input.width) → \(outputs), \(kernel)×\(kernel)/\(stride), batch \(batch)"
+        expectClose(got.y, want.y, "\(label): y")
+        expectClose(Array(got.dW[0..<fast.weightCount]), Array(want.dW[0..<fast.weightCount]), "\(label): dL/dW")
+        expectClose(Array(got.dW[fast.weightCount...]), Array(want.dW[fast.weightCount...]), "\(label): dL/db")
+        expectClose(got.dx, want.dx, "\(label): dL/dx")
+        #expect(fast.path == .onednn, "\(label): fell back to im2col: \(fast.fallbackReason ?? "")")
+    }
+}
+
+@Test func aFirstLayerBuildsNoInputGradientAndItsWeightsGradientIsRight() throws {
+    let input = Shape(channels: 3, height: 12, width: 12)
+    let fast = Convolution<Float>(input: input, outputChannels: 16, kernel: 5, stride: 1)
+    fast.computesInputGradient = false
+    try #require(fast.path == .onednn)
+    let reference = Convolution<Double>(input: input, outputChannels: 16, kernel: 5, stride: 1)
+    var rng = SplitMix64(seed: 5)
+    let x = (0..<(2 * input.count)).map { _ in rng.nextGaussian() }
+    let theta = (0..<fast.parameterCount).map { _ in rng.nextGaussian() }
+    let dy = (0..<(2 * fast.outputShape.count)).map { _ in rng.nextGaussian() }
+    let got = run(fast, batch: 2, x: x, theta: theta, dy: dy, inputGradient: false)
+    let want = run(reference, batch: 2, x: x, theta: theta, dy: dy, inputGradient: false)
+    expectClose(got.y, want.y, "y")
+    expectClose(got.dW, want.dW, "dL/dθ")
+    #expect(fast.implementation.hasSuffix("bwd-data none"), "\(fast.implementation)")
+}
+
+/// The whole paper's CIFAR net in Float, every convolution on oneDNN, against the same net with its convolutions
+/// forced to im2col (Float, OpenBLAS): loss and gradient agree to Float precision (relative 1e-4 of each layer's
+/// largest gradient entry: the two paths sum in different orders through seven layers).
+@Test func aNetworkOnOneDNNHasTheGradientOfTheIm2colNetwork() throws {
+    let spec = "(3,28)C(64,24)P(64,12)C(128,8)P(128,4)C(64,2)D(256,1)S(10,1)"
+    let fast = try Network<Float>(spec, maxBatch: 6), slow = try Network<Float>(spec, maxBatch: 6)
+    for case let conv as Convolution<Float> in slow.layers { conv.path = .im2col }
+    let theta = FlatBuffer<Float>(count: fast.parameterCount)
+    fast.initialize(theta, seed: 2)
+    var rng = SplitMix64(seed: 8)
+    let input = (0..<(6 * 3 * 28 * 28)).map { _ in Float(rng.nextGaussian()) }
+    let labels: [Int32] = [0, 9, 3, 3, 5, 1]
+    func lossAndGradient(_ net: Network<Float>) -> (Double, [Float]) {
+        let g = FlatBuffer<Float>(count: net.parameterCount)
+        var drop = SplitMix64(seed: 4)
+        let loss = labels.withUnsafeBufferPointer {
+            net.lossAndGradient(parameters: theta.readOnly, input: input, labels: $0, batch: 6, gradient: g.pointer, rng: &drop)
+        }
+        return (loss, g.array)
+    }
+    let (l1, g1) = lossAndGradient(fast), (l2, g2) = lossAndGradient(slow)
+    #expect(isClose(l1, l2, relative: 1e-5), "loss \(l1) vs \(l2)")
+    for layer in fast.layers where layer.parameterCount > 0 {
+        let range = layer.parameterOffset..<(layer.parameterOffset + layer.parameterCount)
+        let scale = Double(g2[range].map(abs).max()!)
+        let worst = zip(g1[range], g2[range]).map { Double(abs($0 - $1)) }.max()!
+        #expect(worst <= 1e-4 * scale, "\(layer.kind): largest difference \(worst), largest entry \(scale)")
+    }
+    for case let conv as Convolution<Float> in fast.layers { #expect(conv.path == .onednn) }
+}
+
+/// Resumed runs must give the bits of straight ones: a network's gradient is a function of its inputs alone, the
+/// same on a fresh network, after calls at other batch sizes (which build and evict oneDNN primitives), and
+/// wherever its buffers happen to lie in memory.
+@Test(arguments: [1, 2], ["(3,28)C(64,24)P(64,12)C(128,8)P(128,4)C(64,2)D(256,1)S(10,1)", "(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"])
+func aOneDNNNetworkGradientIsTheSameBitsOnEveryCall(threads: Int, spec: String) throws {
+    ComputeThreads.set(threads)
+    defer { ComputeThreads.set(1) }
+    var rng = SplitMix64(seed: 8)
+    let channels = spec.hasPrefix("(3") ? 3 : 1
+    let input = (0..<(8 * channels * 28 * 28)).map { _ in Float(rng.nextGaussian()) }
+    let labels: [Int32] = [0, 9, 3, 3, 5, 1, 2, 7]
+    let reference = try Network<Float>(spec, maxBatch: 8)
+    let theta = FlatBuffer<Float>(count: reference.parameterCount)
+    reference.initialize(theta, seed: 2)
+    func gradient(_ net: Network<Float>, batch: Int = 8) -> [UInt32] {
+        let g = FlatBuffer<Float>(count: net.parameterCount)
+        var drop = SplitMix64(seed: 4)
+        _ = labels.withUnsafeBufferPointer {
+            net.lossAndGradient(parameters: theta.readOnly, input: input, labels: $0, batch: batch, gradient: g.pointer, rng: &drop)
+        }
+        return g.array.map(\.bitPattern)
+    }
+    /// Where two gradients first differ: the layer and the index, or nil.
+    func difference(_ a: [UInt32], _ b: [UInt32]) -> String? {
+        guard let k = a.indices.first(where: { a[$0] != b[$0] }) else { return nil }
+        let layer = reference.layers.last { $0.parameterCount > 0 && $0.parameterOffset <= k }!
+        return "first difference at parameter \(k) (\(layer.kind) at offset \(layer.parameterOffset)): "
+            + "\(Float(bitPattern: a[k])) vs \(Float(bitPattern: b[k]))"
+    }
+    let first = gradient(reference)
+    #expect(difference(gradient(reference), first) == nil, "a second call")
+    _ = gradient(reference, batch: 3)
+    _ = gradient(reference, batch: 5)     // evicts the batch-8 primitives
+    #expect(difference(gradient(reference), first) == nil, "after other batch sizes")
+    let padding = [Float](repeating: 0, count: 1001)   // shifts where the next network's buffers lie
+    #expect(difference(gradient(try Network<Float>(spec, maxBatch: 8)), first) == nil, "a fresh network")
+    #expect(difference(gradient(try Network<Float>(spec, maxBatch: 13)), first) == nil, "a larger maximum batch")
+    _ = padding
+}
