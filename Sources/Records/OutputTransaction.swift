@@ -90,13 +90,26 @@ public final class OutputTransaction {
         return temporary
     }
 
+    /// Write bytes to a staged file; returns the temporary path.
+    @discardableResult
+    public func write(_ data: Data, to final: String) throws -> String {
+        let temporary = stage(final)
+        try AtomicFile.writeDurably(data, to: temporary, naming: final)
+        return temporary
+    }
+
     /// A temporary file beside PREFIX that a figure reads and nobody keeps: removed at commit or rollback.
     public func scratch(_ text: String, beside prefix: String) throws -> String {
+        try scratch(Data(text.utf8), beside: prefix, extension: "csv")
+    }
+
+    /// Bytes in a temporary file beside PREFIX (binary data a figure reads), removed at commit or rollback.
+    public func scratch(_ data: Data, beside prefix: String, extension ext: String) throws -> String {
         let (dir, name) = splitPath(prefix)
-        let file = ".\(name).scratch-\(ProcessInfo.processInfo.processIdentifier)-\(scratchFiles.count).csv"
+        let file = ".\(name).scratch-\(ProcessInfo.processInfo.processIdentifier)-\(scratchFiles.count).\(ext)"
         let path = dir.isEmpty ? file : "\(dir)/\(file)"
         Cleanup.shared.register(file: path)
-        try AtomicFile.writeDurably(Data(text.utf8), to: path)
+        try AtomicFile.writeDurably(data, to: path)
         scratchFiles.append(path)
         return path
     }

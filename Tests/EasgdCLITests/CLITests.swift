@@ -1,6 +1,7 @@
 // The easgd executable end to end: contracts of its outputs, bad input (one-line error, non-zero exit,
 // nothing left behind), the missing-gnuplot path, and the text notebooks.
 
+import Dynamics
 import Foundation
 import NumericTesting
 import Testing
@@ -100,6 +101,15 @@ func files(in dir: URL) -> [String] {
     #expect(jsonNumber(summary, "unstable_fraction") == Double(radii.filter { $0 > 1 }.count) / Double(radii.count))
     let boundary = try String(contentsOfFile: prefix + "-boundary.csv", encoding: .utf8).split(separator: "\n")
     #expect(boundary.first == "eta,rho,crossing,becomes_unstable,radius" && boundary.count > 1)
+    // Every row, bit for bit, is the map computed here (η fastest), through the parallel block formatter.
+    let reference = try StabilityMap.compute(StabilityMapSpec(method: .admm, workers: 3, eta: GridAxis(0.0001...0.01, count: 21),
+                                                              second: GridAxis(0.5...10, count: 11), secondKind: .rho))
+    for (k, line) in lines.dropFirst().enumerated() {
+        let fields = line.split(separator: ",").map { Double($0)! }
+        let (i, j) = (k % 21, k / 21)
+        #expect(fields == [reference.etaValues[i], reference.secondValues[j], reference.radius(etaIndex: i, secondIndex: j)],
+                "row \(k + 1): \(line)")
+    }
 }
 
 /// The number after `"key": ` in a JSON text.

@@ -56,3 +56,20 @@ import Testing
     let script = HeatMap.script(panels: [panel, panel], columns: 2, output: "o.png", terminal: .png)
     #expect(script.components(separatedBy: "set cblabel '{/Symbol r}(F)'").count == 3)
 }
+
+/// The binary grid holds the script's twoslope(r): −1 at the smallest value, 0 at 1, +1 at the largest, linear on
+/// each side; and the script reads it as an array with no per-point expression.
+@Test func aBinaryGridHoldsTheColourCoordinateTheScriptWouldCompute() {
+    let values = [0.98, 0.99, 1.0, 1.01, 1.04]
+    let data = HeatMap.colourGrid(values, minValue: 0.98, maxValue: 1.04)
+    let read = (0..<values.count).map { k in
+        Double(bitPattern: UInt64(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self) }))
+    }
+    let expected = [-1, -0.5, 0, 0.25, 1.0]
+    for (a, b) in zip(read, expected) { #expect(abs(a - b) <= 1e-12, "\(read)") }
+    var panel = HeatMapPanel(csv: "unused.csv", title: "t", xLabel: "x", yLabel: "y", minValue: 0.98, maxValue: 1.04)
+    panel.grid = BinaryGrid(path: "g.bin", columns: 5, rows: 1, x0: 0, dx: 1, y0: 0, dy: 1)
+    let script = HeatMap.script(panels: [panel], columns: 1, output: "o.png", terminal: .png)
+    #expect(script.contains("'g.bin' binary array=(5,1) format='%float64'") && script.contains("using 1 with image"))
+    #expect(!script.contains("unused.csv"))
+}
