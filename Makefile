@@ -3,7 +3,7 @@
 
 SWIFT   ?= swift
 EASGD   := .build/release/easgd
-DEBS    := pkg-config libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
+DEBS    := pkg-config python3 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
 .PHONY: deps build run test bench torch quality experiments validation fuzz tsan clean
@@ -51,7 +51,7 @@ bench: build torch
 	python3 benchmarks/peers/numpy_map.py .build/bench/admm-p8
 	$(EASGD) bench train --net cifar --batch 128 --threads 1 --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
-	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 20
+	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 60
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 
 # The CPU build of PyTorch for the training peer (installs offline on these machines).
@@ -68,9 +68,11 @@ quality: build
 	$(EASGD) train --method msgd --net cifar --data $(CIFAR) --lr 0.002 --momentum 0.99 --epochs 10 --out .build/quality/cifar-msgd
 	$(EASGD) plot .build/quality/cifar-msgd --label "MSGD, lr 0.002, momentum 0.99" --title "CIFAR-10 copy, the paper's 7-layer net" --out plots/cifar-msgd
 
-# The paper's Figures 2 and 3, budget-limited, on the simulated backend (benchmarks/experiments/run.sh).
+# The paper's Figures 2 and 3 at 8 (Figure 2) and 4 (Figure 3) epochs of data per worker, each method at the best of
+# three learning rates, on the simulated backend: a resumable campaign of about 12 core-hours (stop it with Ctrl-C at
+# any moment and run it again to continue; progress and ETA as it goes; benchmarks/experiments/campaign.py --status).
 experiments: build
-	benchmarks/experiments/run.sh
+	python3 benchmarks/experiments/campaign.py
 
 # Theory against training (notebook 05): the edge of stability of GD, Nesterov and the elastic methods on full-batch
 # Fashion-MNIST, and the round-robin maps validated point by point on the quadratic, the small net and the CIFAR net.

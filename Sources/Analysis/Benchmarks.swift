@@ -85,12 +85,7 @@ public struct TrainBenchmark {
         let flops = Double(net.trainingFlopsPerImage)
         let achieved = flops * rate / 1e9
         out(String(format: "FLOP per image (training step): %.2f M; achieved %.1f GFLOP/s", flops / 1e6, achieved))
-        // The products' rate on this machine, in the same run: a 2048³ sgemm on one thread, on both libraries.
-        let openblas = ProductRate.sgemm(.openblas), onednn = ProductRate.sgemm(.onednn)
-        let best = max(openblas, onednn)
-        out(String(format: "sgemm 2048³, 1 thread (median of 5): OpenBLAS %.1f GFLOP/s, oneDNN %.1f GFLOP/s; "
-                   + "the step reaches %.0f %% of %d × the faster", openblas, onednn,
-                   100 * achieved / (best * Double(threads)), threads))
+
         out("time per step by layer (ms):   forward  backward")
         var layerTotal = 0.0
         for (i, layer) in net.layers.enumerated() {
@@ -103,6 +98,13 @@ public struct TrainBenchmark {
         out(String(format: "  layers %.1f ms of a mean step of %.1f ms; data, loss and update %.1f ms",
                      layerTotal, meanStep, meanStep - layerTotal))
         out(String(format: "peak resident memory: %.0f MiB", peakResidentMiB()))
+        // The products' rate on this machine, in the same run (after the peak memory, whose figure its 48 MiB of
+        // matrices would inflate): a 2048³ sgemm on one thread, on both libraries.
+        let openblas = ProductRate.sgemm(.openblas), onednn = ProductRate.sgemm(.onednn)
+        let best = max(openblas, onednn)
+        out(String(format: "sgemm 2048³, 1 thread (median of 5): OpenBLAS %.1f GFLOP/s, oneDNN %.1f GFLOP/s; "
+                   + "the step reaches %.0f %% of %d × the faster", openblas, onednn,
+                   100 * achieved / (best * Double(threads)), threads))
 
         guard let peer else { return lines }
         let process = Process()

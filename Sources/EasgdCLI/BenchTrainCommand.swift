@@ -16,7 +16,7 @@ struct BenchTrainCommand: ParsableCommand {
             --repeats blocks of --steps steps), time per layer, the FLOP count per image and the achieved GFLOP/s, \
             the single-thread sgemm rate of OpenBLAS and oneDNN measured in the same run, and the peak resident \
             memory. The convolutions run on oneDNN (Float; its AVX2 or AVX-512 kernels) unless --convolution im2col \
-            or EASGD_CONVOLUTION=im2col asks for im2col + OpenBLAS. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
+            or EASGD_CONVOLUTION=im2col asks for im2col and one sgemm per pass. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
             batch and thread count and prints both rates and their ratio:
               easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
             """

@@ -1,7 +1,8 @@
 // 2-D convolution (valid, square kernel k, stride s), on one of two paths (`ConvolutionPath`):
 //   onednn  oneDNN's convolution kernels (Float only; AVX2 or AVX-512 JIT code on blocked layouts, through the
 //           CDNNL shim, which reorders from and to the network's layouts);
-//   im2col  im2col over the whole batch and one OpenBLAS product per pass:
+//   im2col  im2col over the whole batch and one matrix product per pass (`NetworkScalar.gemm`: oneDNN's sgemm for
+//           Float, OpenBLAS's dgemm for Double):
 //           Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
 // Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on both paths.
 
@@ -43,7 +44,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     /// oneDNN's implementations for this layer at its last batch size ("fwd jit:avx512_core, …"), or "im2col".
     public var implementation: String {
         path == .onednn ? (kernels.current.map { String(cString: easgd_dnnl_conv_implementation($0)) } ?? "onednn")
-                        : "im2col + OpenBLAS sgemm"
+                        : (Scalar.self == Float.self ? "im2col + oneDNN sgemm" : "im2col + OpenBLAS dgemm")
     }
 
     /// The oneDNN convolution for `batch` images, built on first use; nil (and the path switched to im2col) when

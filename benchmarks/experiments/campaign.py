@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""The paper's Figures 2 and 3 at a budget that can show them: a resumable campaign of simulated-backend runs.
+
+  benchmarks/experiments/campaign.py [--jobs N] [--out DIR] [--data DIR] [--easgd BIN] [--only SUBSTRING]
+                                     [--plan | --status | --figures]
+
+Phases, in order (a later phase starts when the runs it depends on have finished):
+  search   each method's learning rate over three values at the 2-epoch budget (200 steps per worker at p = 4):
+           tau = 4 (EASGD, EAMSGD, DOWNPOUR), tau = 16 (the same three), tau = 1 (MDOWNPOUR, DOWNPOUR), MSGD (p = 1).
+  figure2  p = 4, tau in {16, 64, 4, 1}: EASGD, EAMSGD, DOWNPOUR at 8 epochs of data per worker (3,125 steps), MDOWNPOUR
+           at tau = 1, MSGD on the same virtual clock, and a second seed of EASGD, EAMSGD and DOWNPOUR at tau = 16.
+  figure3  tau = 10 for EASGD and EAMSGD, tau = 1 for DOWNPOUR, p in {4, 8, 16}, at 4 epochs per worker (1,563 steps).
+Each method's learning rate in figures 2 and 3 is the one with the lowest best test error in its search: the tau = 4
+search for tau in {1, 4} (tau = 1 for MDOWNPOUR and for DOWNPOUR at tau = 1), the tau = 16 search for tau in {16, 64}
+and for figure 3's tau = 10.
+
+The manifest (OUT/manifest.json) lists every run with its arguments, cost and state. A run whose directory holds a
+finished status (completed or diverged) is skipped; one with a checkpoint is resumed from it (easgd train --resume);
+any other directory is removed and the run started again. Runs go JOBS at a time (default: the cores), one compute
+thread each. SIGINT or SIGTERM stops every run at a checkpoint (easgd train writes one on SIGINT) and exits; the next
+invocation continues. Progress and an ETA are printed as runs start and finish and once a minute.
+
+The simulated clock (stated, and the same for every run): each worker step costs COMPUTE_SECONDS (default 0.1245 s,
+the single-thread training step of this net at batch 128 on oneDNN, `easgd bench train --threads 1`, 1,028 img/s on
+the machine of 2026-12-01), each exchange COMMUNICATION_SECONDS (default 0.0075 s: what an MPI worker here waits for
+the master's answer per exchange of the 351,946 parameters, 0.04-0.05 s over 6 exchanges, benchmarks/README.md).
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+EPOCH_IMAGES = 50_000
+BATCH = 128
+SEARCH_STEPS = 200                                  # per worker: 2 epochs of data at p = 4
+FIG2_STEPS = -(-8 * EPOCH_IMAGES // BATCH)          # 8 epochs per worker: 3,125 steps
+FIG3_STEPS = -(-4 * EPOCH_IMAGES // BATCH)          # 4 epochs per worker: 1,563 steps
+EVALUATIONS = 16                                    # test evaluations per run of the figures (plus one at step 0)
+SEARCH_EVALUATIONS = 4                              # and per search run
+
+# Learning rates searched, each bracketing the best of the 2026-12-01 check at tau = 4 where it had one
+# (notebook 02), extended upward where its best sat at the top of the range.
+SEARCH = {
+    "easgd": [0.05, 0.1, 0.2, 0.4],
+    "eamsgd": [0.016, 0.032, 0.064],
+    "downpour": [0.005, 0.02, 0.05],
+    "mdownpour": [0.002, 0.004, 0.008],
+    "msgd": [0.008, 0.016, 0.032],
+}
+MOMENTUM = {"eamsgd": 0.99, "mdownpour": 0.99, "msgd": 0.99}
+
+
+def run_spec(name, phase, method, workers, tau, lr, steps, seed=1):
+    evaluations = SEARCH_EVALUATIONS if phase == "search" else EVALUATIONS
+    args = ["--method", "mdownpour" if method == "msgd" else method, "--workers", str(workers), "--lr", repr(lr),
+            "--steps", str(steps), "--seed", str(seed),
+            "--eval-every", str(max(1, workers * steps // evaluations))]
+    if method in ("easgd", "eamsgd", "downpour"):
+        args += ["--tau", str(tau)]
+    if method in MOMENTUM:
+        args += ["--momentum", str(MOMENTUM[method])]
+    return {"name": name, "phase": phase, "method": method, "workers": workers, "tau": tau, "lr": lr, "seed": seed,
+            "steps": steps, "worker_steps": workers * steps, "args": args}
+
+
+def search_runs():
+    runs = []
+    for tau, methods in ((4, ["easgd", "eamsgd", "downpour"]), (16, ["easgd", "eamsgd", "downpour"]),
+                         (1, ["mdownpour", "downpour"])):
+        for method in methods:
+            for lr in SEARCH[method]:
+                runs.append(run_spec(f"search-{method}-p4-tau{tau}-lr{lr}", "search", method, 4, tau, lr, SEARCH_STEPS))
+    for lr in SEARCH["msgd"]:
+        runs.append(run_spec(f"search-msgd-p1-lr{lr}", "search", "msgd", 1, 1, lr, SEARCH_STEPS))
+    return runs
+
+
+def chosen_lr(results, method, tau):
+    """The searched learning rate with the lowest best test error, or None while the search is unfinished."""
+    search_tau = 1 if (method in ("mdownpour", "msgd") or tau == 1) else (4 if tau <= 4 else 16)
+    if method == "msgd":
+        names = [f"search-msgd-p1-lr{lr}" for lr in SEARCH["msgd"]]
+    else:
+        names = [f"search-{method}-p4-tau{search_tau}-lr{lr}" for lr in SEARCH[method]]
+    best = None
+    for name, lr in zip(names, SEARCH[method]):
+        r = results.get(name)
+        if r is None or r["status"] not in ("completed", "diverged"):
+            return None
+        error = r["best_test_error"] if r["best_test_error"] is not None else 1.0
+        if best is None or error < best[0]:
+            best = (error, lr)
+    return best[1]
+
+
+def main_runs(results, estimate=False):
+    """Figures 2 and 3, each with its chosen learning rate; runs whose search is unfinished are left out (all of
+    them are listed, with no learning rate, when `estimate`)."""
+    runs = []
+
+    def add(name, phase, method, workers, tau, steps, seed=1):
+        lr = 0.0 if estimate else chosen_lr(results, method, tau)
+        if lr is not None:
+            runs.append(run_spec(name, phase, method, workers, tau, lr, steps, seed))
+
+    for tau in (16, 64, 4, 1):
+        for method in ("eamsgd", "easgd", "downpour"):
+            add(f"fig2-{method}-p4-tau{tau}", "figure2", method, 4, tau, FIG2_STEPS)
+        if tau == 16:
+            for method in ("eamsgd", "easgd", "downpour"):
+                add(f"fig2-{method}-p4-tau16-seed2", "figure2", method, 4, 16, FIG2_STEPS, seed=2)
+    add("fig2-mdownpour-p4-tau1", "figure2", "mdownpour", 4, 1, FIG2_STEPS)
+    add("fig2-msgd-p1", "figure2", "msgd", 1, 1, FIG2_STEPS)
+    for p in (4, 8, 16):
+        for method, tau in (("eamsgd", 10), ("easgd", 10), ("downpour", 1)):
+            add(f"fig3-{method}-p{p}-tau{tau}", "figure3", method, p, tau, FIG3_STEPS)
+    return runs
+
+
+class Campaign:
+    def __init__(self, options):
+        self.o = options
+        self.out = options.out
+        self.results = {}
+        self.running = {}          # name -> (Popen, start time, run)
+        self.known = set()
+        self.failed = set()
+        self.stopping = False
+
+    # --- state of the runs on disk -----------------------------------------------------------------------------
+    def summary_of(self, name):
+        path = os.path.join(self.out, name)
+        if not os.path.isdir(path):
+            return None
+        r = subprocess.run([self.o.easgd, "runs", "--json", path], capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        try:
+            return json.loads(r.stdout)[0]
+        except (ValueError, IndexError):
+            return None
+
+    def refresh(self, runs):
+        for run in runs:
+            if run["name"] not in self.running:
+                s = self.summary_of(run["name"])
+                if s is not None:
+                    self.results[run["name"]] = s
+                else:
+                    self.results.pop(run["name"], None)
+
+    def state(self, run):
+        if run["name"] in self.running:
+            return "running"
+        s = self.results.get(run["name"])
+        if s is None:
+            return "pending"
+        if s["status"] in ("completed", "diverged"):
+            return s["status"]
+        return "interrupted" if os.path.exists(os.path.join(self.out, run["name"], "checkpoint.bin")) else "pending"
+
+    def plan(self):
+        """Every run of the campaign as far as it can be planned now; a run is read from disk when first seen (after
+        that, when it finishes or at a progress report)."""
+        runs = search_runs()
+        self.refresh([r for r in runs if r["name"] not in self.known])
+        self.known.update(r["name"] for r in runs)
+        main = main_runs(self.results)
+        self.refresh([r for r in main if r["name"] not in self.known])
+        self.known.update(r["name"] for r in main)
+        return [r for r in runs + main if self.o.only is None or self.o.only in r["name"]]
+
+    # --- cost and progress ------------------------------------------------------------------------------------
+    def step_cost(self):
+        """Wall seconds per worker step, from the finished runs of this campaign (default 0.16 until one finishes)."""
+        done = [s for s in self.results.values() if s["status"] == "completed" and s.get("wall_seconds")]
+        steps = sum(s["steps"] * s["workers"] for s in done)
+        return sum(s["wall_seconds"] for s in done) / steps if steps > 0 else 0.16
+
+    def progress(self, runs):
+        cost = self.step_cost()
+        total = sum(r["worker_steps"] for r in runs) * cost
+        done = 0.0
+        for r in runs:
+            s = self.results.get(r["name"])
+            if self.state(r) in ("completed", "diverged"):
+                done += r["worker_steps"] * cost
+            elif s is not None:
+                done += min(r["worker_steps"], s["steps"] * r["workers"]) * cost
+        planned = {r["name"] for r in runs}
+        unplanned = [r for r in main_runs({}, estimate=True) if r["name"] not in planned
+                     and (self.o.only is None or self.o.only in r["name"])]
+        total += sum(r["worker_steps"] for r in unplanned) * cost
+        pending_main = f" ({len(unplanned)} runs of figures 2 and 3 wait for their search)" if unplanned else ""
+        finished = sum(1 for r in runs if self.state(r) in ("completed", "diverged"))
+        remaining = max(0.0, total - done)
+        eta = remaining / max(1, self.o.jobs)
+        return (f"campaign: {finished}/{len(runs) + len(unplanned)} runs finished, {len(self.running)} running; "
+                f"{done / 3600:.2f} of {total / 3600:.2f} core-hours{pending_main}; "
+                f"ETA {int(eta // 3600)} h {int(eta % 3600 // 60):02d} min at {self.o.jobs} jobs "
+                f"({cost:.3f} s per worker step)")
+
+    def write_manifest(self, runs):
+        entries = []
+        for r in runs:
+            entry = {k: r[k] for k in ("name", "phase", "method", "workers", "tau", "lr", "seed", "steps")}
+            entry["state"] = self.state(r)
+            s = self.results.get(r["name"])
+            if s is not None:
+                entry.update({k: s.get(k) for k in ("best_test_error", "final_test_error", "wall_seconds",
+                                                     "virtual_seconds")})
+                entry["steps_done"] = s.get("steps")
+            entry["command"] = self.command(r)
+            entries.append(entry)
+        manifest = {"compute_seconds": self.o.compute_seconds, "communication_seconds": self.o.communication_seconds,
+                    "data": self.o.data, "runs": entries}
+        temporary = os.path.join(self.out, ".manifest.json.tmp")
+        with open(temporary, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, os.path.join(self.out, "manifest.json"))
+
+    # --- running ----------------------------------------------------------------------------------------------
+    def command(self, run):
+        directory = os.path.join(self.out, run["name"])
+        if self.state(run) == "interrupted":
+            return [self.o.easgd, "train", "--resume", directory, "--quiet"]
+        return ([self.o.easgd, "train"] + run["args"] +
+                ["--backend", "simulated", "--data", self.o.data, "--net", "cifar", "--batch", str(BATCH),
+                 "--compute-seconds", str(self.o.compute_seconds),
+                 "--communication-seconds", str(self.o.communication_seconds if run["workers"] > 1 else 0),
+                 "--checkpoint-every", "5", "--quiet", "--out", directory])
+
+    def start(self, run):
+        directory = os.path.join(self.out, run["name"])
+        state = self.state(run)
+        if state == "pending" and os.path.exists(directory):
+            subprocess.run(["rm", "-rf", directory], check=True)
+        log = open(directory + ".log", "a")
+        command = self.command(run)
+        log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if state == 'interrupted' else 'start'}: "
+                  + " ".join(command) + "\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.running[run["name"]] = (process, time.time(), run)
+        print(f"{time.strftime('%H:%M:%S')} {'resumed' if state == 'interrupted' else 'started'} {run['name']} "
+              f"(lr {run['lr']}, {run['steps']} steps per worker)", flush=True)
+
+    def reap(self):
+        for name, (process, started, run) in list(self.running.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self.running[name]
+            s = self.summary_of(name)
+            if s is not None:
+                self.results[name] = s
+            outcome = s["status"] if s else "no records"
+            error = f", best test error {100 * s['best_test_error']:.2f} %" if s and s["best_test_error"] is not None else ""
+            print(f"{time.strftime('%H:%M:%S')} {name}: exit {code}, {outcome}{error}, "
+                  f"{(time.time() - started) / 60:.1f} min", flush=True)
+            if code not in (0, 2) and not self.stopping:
+                self.failed.add(name)
+
+    # --- figures and summary -----------------------------------------------------------------------------------
+    def figures(self, plots="plots/experiments"):
+        """Figure 2 (one panel per tau) and Figure 3 from the finished runs, and the summary table (easgd runs)."""
+        runs = self.plan()
+        finished = {r["name"]: r for r in runs if self.state(r) in ("completed", "diverged")}
+        os.makedirs(plots, exist_ok=True)
+        names = {"easgd": "EASGD", "eamsgd": "EAMSGD", "downpour": "DOWNPOUR", "mdownpour": "MDOWNPOUR", "msgd": "MSGD"}
+
+        def plot(curves, title, prefix):
+            present = [(label, dirs) for label, dirs in curves if all(d in finished for d in dirs)]
+            if not present:
+                return
+            command = [self.o.easgd, "plot"]
+            for _, dirs in present:
+                command += [os.path.join(self.out, d) for d in dirs]
+            for label, _ in present:
+                command += ["--label", label]
+            if any(len(dirs) > 1 for _, dirs in present):
+                command.append("--group-seeds")
+            command += ["--title", title, "--log-y", "--out", os.path.join(plots, prefix)]
+            subprocess.run(command, check=True)
+
+        for tau in (1, 4, 16, 64):
+            curves = [("MSGD p = 1, lr %g" % finished["fig2-msgd-p1"]["lr"], ["fig2-msgd-p1"])] if "fig2-msgd-p1" in finished else []
+            for method in ("easgd", "eamsgd", "downpour"):
+                name = f"fig2-{method}-p4-tau{tau}"
+                dirs = [name] + ([name + "-seed2"] if tau == 16 else [])
+                if name in finished:
+                    curves.append((f"{names[method]}, lr {finished[name]['lr']:g}" + (" (2 seeds)" if tau == 16 else ""), dirs))
+            if tau == 1 and "fig2-mdownpour-p4-tau1" in finished:
+                curves.append((f"MDOWNPOUR, lr {finished['fig2-mdownpour-p4-tau1']['lr']:g}", ["fig2-mdownpour-p4-tau1"]))
+            plot(curves, f"Figure 2: CIFAR-10 copy, p = 4, tau = {tau}, 8 epochs per worker (simulated clock)",
+                 f"figure2-tau{tau}")
+        curves = []
+        for method, tau in (("eamsgd", 10), ("easgd", 10), ("downpour", 1)):
+            for p in (4, 8, 16):
+                name = f"fig3-{method}-p{p}-tau{tau}"
+                if name in finished:
+                    curves.append((f"{names[method]} p = {p}, tau = {tau}, lr {finished[name]['lr']:g}", [name]))
+        plot(curves, "Figure 3: CIFAR-10 copy, p in {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
+        directories = [os.path.join(self.out, name) for name in finished]
+        if directories:
+            for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
+                r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
+                                   check=True)
+                with open(os.path.join(self.out, file), "w") as f:
+                    f.write(r.stdout)
+            print(f"campaign: figures in {plots}, summary in {self.out}/summary.txt and summary.json")
+
+    def stop(self, signum, frame):
+        if self.stopping:
+            return
+        self.stopping = True
+        print(f"{time.strftime('%H:%M:%S')} stopping: every run checkpoints and exits; run the campaign again to "
+              "continue", flush=True)
+        for process, _, _ in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+
+    def run(self):
+        os.makedirs(self.out, exist_ok=True)
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGTERM, self.stop)
+        last_report = 0.0
+        while True:
+            runs = self.plan()
+            self.write_manifest(runs)
+            todo = [r for r in runs if self.state(r) in ("pending", "interrupted") and r["name"] not in self.failed]
+            if self.stopping:
+                if not self.running:
+                    print(self.progress(runs), flush=True)
+                    return 130
+            else:
+                while todo and len(self.running) < self.o.jobs:
+                    self.start(todo.pop(0))
+            if not self.running and not todo:
+                print(self.progress(runs), flush=True)
+                if self.o.only is None:
+                    self.figures()
+                if self.failed:
+                    print(f"campaign: {len(self.failed)} run(s) failed (see their .log): " + ", ".join(sorted(self.failed)))
+                    return 1
+                return 0
+            if time.time() - last_report > 60:
+                for name in list(self.running):          # the steps the running runs have done
+                    s = self.summary_of(name)
+                    if s is not None:
+                        self.results[name] = s
+                print(self.progress(runs), flush=True)
+                last_report = time.time()
+            time.sleep(2)
+            self.reap()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", default=".build/experiments/campaign")
+    parser.add_argument("--data", default="../shared/data/cifar10-jpeg")
+    parser.add_argument("--easgd", default=".build/release/easgd")
+    parser.add_argument("--compute-seconds", type=float, default=float(os.environ.get("COMPUTE_SECONDS", 0.1245)))
+    parser.add_argument("--communication-seconds", type=float,
+                        default=float(os.environ.get("COMMUNICATION_SECONDS", 0.0075)))
+    parser.add_argument("--only", help="only the runs whose name contains this")
+    parser.add_argument("--plan", action="store_true", help="print the runs, their state and cost, and exit")
+    parser.add_argument("--status", action="store_true", help="print the progress line and exit")
+    parser.add_argument("--figures", action="store_true",
+                        help="draw the figures and write the summary from the runs finished so far, and exit")
+    options = parser.parse_args()
+    if options.jobs < 1:
+        sys.exit("campaign: --jobs must be at least 1")
+    campaign = Campaign(options)
+    if options.figures:
+        campaign.figures()
+        return 0
+    if options.plan or options.status:
+        os.makedirs(options.out, exist_ok=True)
+        runs = campaign.plan()
+        if options.plan:
+            for r in runs:
+                print(f"{r['phase']:8} {r['name']:38} lr {r['lr']:<6} {r['worker_steps']:6} worker steps  "
+                      f"{campaign.state(r)}")
+        print(campaign.progress(runs))
+        return 0
+    return campaign.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
