@@ -112,6 +112,9 @@ public struct WorkerProgress: Equatable, Sendable {
     public var clock: Int
     public var exchanges: Int
     public var loss: Double
+    /// Wall seconds the worker has spent on its exchanges (waiting for the master and being served), over the
+    /// part of the run this process has seen; 0 where nobody measures it (the simulator charges a virtual cost).
+    public var communication: Double = 0
 }
 
 extension Array where Element == WorkerProgress {

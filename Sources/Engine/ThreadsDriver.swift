@@ -52,8 +52,10 @@ public struct ThreadsDriver: BackendDriver {
                             snapshot.copy(from: engine.master.model(settings.engine.method))
                             progress = threads.published
                         }
-                        observer.record(try run.appendRecord(model: snapshot, seconds: seconds, wall: seconds, communication: nil,
-                                                             workers: progress, countedSteps: done))
+                        let communication = (before.communication ?? 0) + progress.reduce(0) { $0 + $1.communication }
+                        observer.record(try run.appendRecord(model: snapshot, seconds: seconds, wall: seconds,
+                                                             communication: communication, workers: progress,
+                                                             countedSteps: done))
                     }
                     if checkpoints.due(now: wall()) { pause.set() }
                 }

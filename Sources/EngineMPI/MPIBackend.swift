@@ -1,13 +1,15 @@
 // The MPI backend, launched as `mpirun -np P+1 easgd train --backend mpi ...`: rank 0 is the master (the parameter
-// server) and runs the tester; ranks 1…P are the workers. Point-to-point messages, one tag per message kind;
+// server), with the tester on a thread of its own (`BackgroundTester`: an evaluation never holds up serving);
+// ranks 1…P are the workers. Point-to-point messages, one tag per message kind;
 // vectors travel as raw Float32, a worker's clocks and settings as JSON bytes.
 //
 // The protocol:
 // - Start: rank 0 sends every worker the run's settings; each loads its data and answers READY; rank 0 starts its
 //   clock, evaluates the starting point and sends every worker its state (fresh, or restored from a checkpoint).
 //   Worker ranks need no run directory, only the data set.
-// - Training: a request carries the worker's vector followed by a trailer (its last loss, and its clock counting
-//   the step in progress when the request completes the master's part of it: the tester's step count); the
+// - Training: a request carries the worker's vector followed by a trailer (its last loss; its clock counting
+//   the step in progress when the request completes the master's part of it: the tester's step count; and the
+//   seconds it has spent on its exchanges so far, for the records' communication_seconds); the
 //   master answers every request,
 //   with the new vector or with REJECT when the payload is not finite (the worker then stops, and the center is
 //   untouched). The master's side is `MasterState`, the same code as the other backends.
@@ -247,6 +249,15 @@ public enum MPIBackend {
         var signal: Int32? = nil           // a signal seen by rank 0 or reported by a worker: stop everything
         var pausing = false                // PAUSE or STOP sent; waiting for every running worker's state
         var progress = workers.map(\.progress)     // as the workers' requests and states report it
+        let tester = BackgroundTester()
+        defer { _ = try? tester.drain() }      // an error leaves no evaluation writing behind it
+        let communicationBefore = run.wallClockAtStart.communication ?? 0
+        func communication() -> Double { communicationBefore + progress.reduce(0) { $0 + $1.communication } }
+        func wallClock() -> WallClock { WallClock(elapsed: now(), communication: communication()) }
+        /// The records the tester has finished, to the observer (on this thread); with `drain`, after waiting for all.
+        func logEvaluations(drain: Bool = false) throws {
+            for record in try drain ? tester.drain() : tester.take() { log(record) }
+        }
         let message = FlatBuffer<Float>(count: n + Trailer.count)
         let lookahead = FlatBuffer<Float>(count: n)
 
@@ -277,7 +288,8 @@ public enum MPIBackend {
                 // Every worker is between two steps (paused) or has sent its final state: the system is consistent.
                 signal = signal ?? StopSignal.pending
                 if signal == nil {
-                    try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
+                    try logEvaluations(drain: true)       // the checkpoint counts every record written
+                    try run.writeCheckpoint(wall: wallClock())
                     for (i, state) in status.enumerated() where state == .paused { send(.resume, to: i + 1) }
                     status = status.map { $0 == .paused ? .running : $0 }
                 } else {
@@ -286,6 +298,7 @@ public enum MPIBackend {
                 pausing = false
                 continue
             }
+            try logEvaluations()
             guard let announced = probe(seconds: 0.25) else {
                 if signalledAt == nil, signal ?? StopSignal.pending != nil { signalledAt = now() }
                 let limit = signalledAt.map { _ in min(stallLimit, StallLimit.afterSignal) } ?? stallLimit
@@ -305,7 +318,9 @@ public enum MPIBackend {
             if tag == .state {
                 let w = workers[source - 1]
                 let m = try receiveState(from: source, into: w)
+                let communicated = progress[source - 1].communication      // a state carries no trailer
                 progress[source - 1] = w.progress
+                progress[source - 1].communication = communicated
                 if let reason = m.stopReason { run.engine.recordStop(w, reason: reason) }
                 switch m.kind {
                 case .paused: status[source - 1] = .paused
@@ -326,6 +341,7 @@ public enum MPIBackend {
             let trailer = Trailer(message.base + count - Trailer.count)
             progress[source - 1].loss = trailer.loss
             progress[source - 1].clock = trailer.clock
+            progress[source - 1].communication = trailer.communication
             let full = count == n + Trailer.count
             let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
             /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
@@ -359,13 +375,19 @@ public enum MPIBackend {
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
             if evaluations.due(steps: progress.reduce(0) { $0 + $1.clock }, seconds: now()) {
-                log(try run.appendRecord(model: master.model(s.method), seconds: now(), wall: now(), communication: nil,
-                                         workers: progress))
+                // A copy of the model now; the tester evaluates it while this loop goes on serving.
+                let snapshot = FlatBuffer<Float>(count: n)
+                snapshot.copy(from: master.model(s.method))
+                let (at, workersNow, spent) = (now(), progress, communication())
+                try tester.submit {
+                    try run.appendRecord(model: snapshot, seconds: at, wall: at, communication: spent, workers: workersNow)
+                }
             }
         }
         // Every worker's final state is here: the clocks are exact now.
-        if signal == nil { try run.recordFinal(seconds: now(), wall: now(), communication: nil, log: log) }
-        try run.writeCheckpoint(wall: WallClock(elapsed: now(), communication: nil))
+        try logEvaluations(drain: true)
+        if signal == nil { try run.recordFinal(seconds: now(), wall: now(), communication: communication(), log: log) }
+        try run.writeCheckpoint(wall: wallClock())
         for w in workers { send(.finish, to: w.index + 1) }
         let reported = progress.map(\.loss).map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
@@ -429,27 +451,33 @@ public enum MPIBackend {
     }
 }
 
-/// What follows a request's vector: the worker's last loss and its clock (as two 16-bit halves, each exact in a
-/// Float).
+/// What follows a request's vector: the worker's last loss, its clock (as two 16-bit halves, each exact in a
+/// Float), and its seconds spent on exchanges so far (as a Float and the Float of the remainder: ~48 bits).
 struct Trailer {
-    static let count = 3
+    static let count = 5
     var loss: Double
     var clock: Int
+    var communication: Double
 
-    init(loss: Double, clock: Int) {
+    init(loss: Double, clock: Int, communication: Double) {
         self.loss = loss
         self.clock = clock
+        self.communication = communication
     }
 
     init(_ p: UnsafePointer<Float>) {
         loss = Double(p[0])
         clock = Int(p[1]) << 16 + Int(p[2])
+        communication = Double(p[3]) + Double(p[4])
     }
 
     func write(to p: UnsafeMutablePointer<Float>) {
         p[0] = Float(loss)
         p[1] = Float(clock >> 16)
         p[2] = Float(clock & 0xFFFF)
+        let high = Float(communication)
+        p[3] = high
+        p[4] = Float(communication - Double(high))
     }
 }
 
@@ -461,6 +489,12 @@ struct MessageLink: MasterLink {
     /// The worker's clock once the step in progress is done (set before each step). A request reports it when the
     /// master's part of that step is done once it is served; a look-ahead reports one less.
     var clock = 0
+    /// Seconds from sending each request to holding its answer, summed (reported in every trailer).
+    private let waited = Seconds()
+
+    private final class Seconds {
+        var total = 0.0
+    }
 
     init(count: Int) {
         n = count
@@ -474,10 +508,12 @@ struct MessageLink: MasterLink {
             message.base.update(from: payload.base, count: n)
             count = n
         }
-        Trailer(loss: loss, clock: clock).write(to: message.base + count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        Trailer(loss: loss, clock: clock, communication: waited.total).write(to: message.base + count)
         send(message.base, count: count + Trailer.count, to: 0, tag: tag)
         let answer = probe(from: 0, tags: [tag, .reject])
         let received = try? receive(answer, into: reply?.base ?? message.base, capacity: n + Trailer.count)
+        waited.total += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return answer.MPI_TAG != MessageTag.reject.rawValue && received != nil
     }
 

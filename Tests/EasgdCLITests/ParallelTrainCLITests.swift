@@ -251,6 +251,30 @@ func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
     #expect(wrong.status != 0 && wrong.stderr.contains("has p = 1 but mpirun started 3 ranks"), "\(wrong.stderr)")
 }
 
+/// Every evaluation on the wall-clock backends records the seconds the workers have spent on exchanges so far
+/// (`communication_seconds`): finite, non-negative, never falling, and more than nothing once they have exchanged
+/// (before, only the threads backend's final record had it, and MPI's none).
+@Test(.enabled(if: mpirun != nil), arguments: ["threads", "mpi"])
+func everyEvaluationRecordsTheWorkersCommunicationSeconds(backend: String) throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let arguments = ["train", "--method", "easgd", "--tau", "1", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                     "--steps", "40", "--eval-every", "8", "--quiet", "--backend", backend, "--out", dir.path]
+    if backend == "mpi" {
+        let r = try mpiRun(3, arguments)
+        #expect(r.status == 0, "\(r.stderr)")
+    } else {
+        let r = try easgd(arguments + ["--workers", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let records = try RunFiles.readMetrics(dir.path)
+    let seconds = records.dropFirst().map { $0.communicationSeconds }
+    #expect(records.count >= 3 && seconds.allSatisfy { $0 != nil }, "\(records.count) records: \(seconds)")
+    let values = seconds.compactMap { $0 }
+    #expect(values.allSatisfy { $0.isFinite && $0 >= 0 } && zip(values, values.dropFirst()).allSatisfy { $0 <= $1 }, "\(values)")
+    let last = try #require(records.last)
+    #expect(values.last! > 0 && values.last! < 2 * last.wallSeconds, "\(values) in \(last.wallSeconds) s")
+}
+
 @Test(.enabled(if: mpirun != nil))
 func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
     let root = try temporaryDirectory()

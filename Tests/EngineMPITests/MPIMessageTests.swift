@@ -12,10 +12,15 @@ import Testing
 @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 16_777_215, 16_777_216, 16_777_217, 1_000_000_007, (1 << 40) - 1])
 func trailerCarriesTheClockExactly(clock: Int) {
     var buffer = [Float](repeating: .nan, count: Trailer.count + 2)
-    buffer.withUnsafeMutableBufferPointer { Trailer(loss: 2.302585092994046, clock: clock).write(to: $0.baseAddress! + 1) }
+    let communication = 12_345.678_901_234_5 * Double(clock % 7 + 1) / 7
+    buffer.withUnsafeMutableBufferPointer {
+        Trailer(loss: 2.302585092994046, clock: clock, communication: communication).write(to: $0.baseAddress! + 1)
+    }
     #expect(buffer[0].isNaN && buffer[Trailer.count + 1].isNaN)        // writes exactly Trailer.count values
     let read = buffer.withUnsafeBufferPointer { Trailer($0.baseAddress! + 1) }
     #expect(read.clock == clock)
+    // Seconds of communication travel as a Float and the Float of the remainder: about 48 bits.
+    #expect(abs(read.communication - communication) <= 1e-12 * communication, "\(read.communication) vs \(communication)")
     // The loss travels as Float32: ln 10 rounded to the nearest Float.
     #expect(read.loss == Double(Float(2.302585092994046)))
 }
