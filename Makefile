@@ -3,7 +3,7 @@
 
 SWIFT   ?= swift
 EASGD   := .build/release/easgd
-DEBS    := pkg-config python3 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
+DEBS    := pkg-config python3 iproute2 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
 .PHONY: deps build run test bench torch quality experiments validation fuzz tsan clean

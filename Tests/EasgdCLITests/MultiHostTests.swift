@@ -1,0 +1,112 @@
+// Across hosts, tested on one machine: three "hosts" made of network namespaces, joined by a bridge in a fourth, with
+// addresses that exist only inside them (nothing is routed anywhere else). Open MPI launches across them over TCP:
+// mpirun runs in host A, and its remote launcher is a small script that enters the namespace owning the host's
+// address (instead of ssh). The transport is held to the namespaces' subnet (`btl tcp,self`, `*_tcp_if_include`),
+// so every message between ranks crosses the bridge, as between machines. Needs root (`ip netns`); otherwise skipped
+// with the reason.
+
+import Foundation
+import Testing
+import Records
+import Training
+
+let ipCommand: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// True when this process may make network namespaces (root, iproute2 installed, the kernel lets it).
+let canMakeNetworkNamespaces: Bool = {
+    guard geteuid() == 0, let ip = ipCommand, mpirun != nil else { return false }
+    let probe = "easgd-probe-\(getpid())"
+    guard (try? run(URL(fileURLWithPath: ip), ["netns", "add", probe]))?.status == 0 else { return false }
+    _ = try? run(URL(fileURLWithPath: ip), ["netns", "del", probe])
+    return true
+}()
+
+/// Three hosts A, B, C on a bridge, with the launcher script for mpirun; removed by `tearDown`.
+struct NamespaceHosts {
+    let ip: String
+    let names: [String]           // host namespaces a, b, c
+    let bridgeNamespace: String
+    let addresses: [String]
+    let subnet: String
+    let agent: URL                // mpirun's remote launcher
+    let agentLog: URL
+
+    init(directory: URL) throws {
+        ip = ipCommand!
+        let id = Int(getpid()) % 10_000_000
+        names = ["a", "b", "c"].map { "easgd\(id)\($0)" }
+        bridgeNamespace = "easgd\(id)s"
+        let octet = 20 + Int(getpid()) % 200
+        subnet = "10.231.\(octet).0/24"
+        addresses = (1...3).map { "10.231.\(octet).\($0)" }
+        agent = directory.appendingPathComponent("netns-agent.sh")
+        agentLog = directory.appendingPathComponent("agent.log")
+        try setUp()
+    }
+
+    private func ip(_ arguments: [String]) throws {
+        let r = try run(URL(fileURLWithPath: ip), arguments)
+        guard r.status == 0 else { throw SettingsError("ip \(arguments.joined(separator: " ")): \(r.stderr)") }
+    }
+
+    private func setUp() throws {
+        for ns in names + [bridgeNamespace] { try ip(["netns", "add", ns]) }
+        let bridge = "br\(bridgeNamespace.dropFirst(5))"
+        try ip(["-n", bridgeNamespace, "link", "add", bridge, "type", "bridge"])
+        try ip(["-n", bridgeNamespace, "link", "set", bridge, "up"])
+        for (k, ns) in names.enumerated() {
+            let inside = "v\(ns.dropFirst(5))", outside = inside + "s"
+            try ip(["link", "add", inside, "netns", ns, "type", "veth", "peer", "name", outside, "netns", bridgeNamespace])
+            try ip(["-n", bridgeNamespace, "link", "set", outside, "master", bridge])
+            try ip(["-n", bridgeNamespace, "link", "set", outside, "up"])
+            try ip(["-n", ns, "addr", "add", addresses[k] + "/24", "dev", inside])
+            try ip(["-n", ns, "link", "set", inside, "up"])
+            try ip(["-n", ns, "link", "set", "lo", "up"])
+        }
+        // The launcher: `agent HOST COMMAND...`, as mpirun calls ssh; it runs COMMAND in HOST's namespace.
+        var script = "#!/bin/sh\nhost=$1; shift\ncase \"$host\" in\n"
+        for (address, ns) in zip(addresses, names) { script += "  \(address)) ns=\(ns) ;;\n" }
+        script += "  *) echo \"netns-agent: unknown host $host\" >&2; exit 1 ;;\nesac\n"
+        script += "echo \"$host $ns\" >> \(agentLog.path)\n"
+        script += "exec \(ip) netns exec \"$ns\" /bin/sh -c \"$*\"\n"
+        try script.write(to: agent, atomically: true, encoding: .utf8)
+        chmod(agent.path, 0o755)
+    }
+
+    /// `mpirun` in host A over the three hosts, one rank each, then `easgd arguments`.
+    func mpiRun(_ arguments: [String]) throws -> Run {
+        try run(URL(fileURLWithPath: ip), ["netns", "exec", names[0], mpirun!, "--host", addresses.joined(separator: ","), "-np", "3",
+                                           "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self", "--mca", "pml", "ob1",
+                                           "--mca", "btl_tcp_if_include", subnet, "--mca", "oob_tcp_if_include", subnet,
+                                           easgdBinary.path] + arguments,
+                environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+    }
+
+    func tearDown() {
+        for ns in names + [bridgeNamespace] { _ = try? run(URL(fileURLWithPath: ip), ["netns", "del", ns]) }
+    }
+}
+
+@Test(.enabled(if: canMakeNetworkNamespaces, "skipped: the multi-host test makes network namespaces, which needs root and iproute2"))
+func anMPIRunAcrossThreeNamespaceHostsLearnsAndResumes() throws {
+    let root = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let hosts = try NamespaceHosts(directory: root)
+    defer { hosts.tearDown() }
+    let dir = root.appendingPathComponent("run")
+    let common = ["--backend", "mpi", "--method", "easgd", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "32",
+                  "--eval-every", "60", "--data", try smallFashionMNIST.get().path, "--quiet"]
+    let first = try hosts.mpiRun(["train"] + common + ["--steps", "40", "--out", dir.path])
+    #expect(first.status == 0, "\(first.stderr)")           // every rank, on every host, exited 0
+    // mpirun launched its daemons in hosts B and C through the namespace launcher (rank 0 runs in A itself).
+    let launched = Set(((try? String(contentsOf: hosts.agentLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+    #expect(launched == Set([1, 2].map { "\(hosts.addresses[$0]) \(hosts.names[$0])" }), "\(launched)")
+    let resumed = try hosts.mpiRun(["train", "--resume", dir.path, "--steps", "60", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let records = try RunFiles.readMetrics(dir.path)
+    let start = try #require(records.first), end = try #require(records.last)
+    #expect(end.step == 120 && start.testError > 0.7 && end.testError < start.testError - 0.1,
+            "\(start.testError) → \(end.testError) at step \(end.step)")
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(saved.workers.map(\.clock) == [60, 60])
+}
