@@ -51,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("\(Algorithm.names { $0.isSequential }) (one worker) or \(Algorithm.names { $0.isParallel && $0.trainsNetworks }).",
                                valueName: "method"))
     var method: Algorithm?
-    @Option(help: "Workers p (parallel methods; default \(TrainingDefaults.workers); under mpirun the ranks − 1).") var workers: Int?
+    @Option(help: "Workers p (parallel methods; default \(TrainingDefaults.workers); under mpirun the ranks − 1). With --resume, another p is an elastic restart: kept workers keep their state, new ones start from the center, α = β/p follows p unless --alpha was given.") var workers: Int?
     @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
     @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
@@ -126,9 +126,9 @@ struct TrainCommand: ParsableCommand {
             try report.finish(driver(settings.backend), resumed: false) {
                 try ParallelTrainingRun(settings: settings, directory: directory)
             }
-        case .resumeParallel(let directory, let steps, let backend):
+        case .resumeParallel(let directory, let steps, let workers, let backend):
             try report.finish(driver(backend), resumed: true) {
-                try ParallelTrainingRun.resume(directory: directory, steps: steps)
+                try ParallelTrainingRun.resume(directory: directory, steps: steps, workers: workers)
             }
         }
     }

@@ -121,6 +121,10 @@ extension ParallelEngine where Scalar == Float {
     }
 
     func restore(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
+        if state.workers.count != workers.count && state.settings.workers != settings.workers {
+            try restoreElastic(state, buffers: buffers, path: path)
+            return
+        }
         guard state.settings == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
         guard state.workers.count == workers.count else { throw DataError("\(path): \(state.workers.count) workers, expected \(workers.count)") }
         for (name, buffer) in namedBuffers {
@@ -132,6 +136,52 @@ extension ParallelEngine where Scalar == Float {
         master.rejected = state.rejected
         for (w, record) in zip(workers, state.workers) { w.apply(record) }
         restoreStopped(state.stopped.map { ($0.worker, $0.clock, $0.reason) })
+    }
+}
+
+extension ParallelEngine where Scalar == Float {
+    /// An elastic restart: the checkpoint of a run with another p. The master (center, velocity, average, clock,
+    /// counters) is restored as it was; workers 0 ..< min(p, p′) keep their state; new ones start from the center
+    /// with zero velocity and accumulator, their own fresh data streams, and the clock of the furthest worker
+    /// (so every worker's budget ends together); removed ones are dropped, with their stop records.
+    func restoreElastic(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
+        var comparable = state.settings
+        comparable.workers = settings.workers
+        comparable.alpha = settings.alpha
+        guard comparable == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
+        guard master.workerParameters.isEmpty && master.workerMultipliers.isEmpty else {
+            throw DataError("\(path): \(settings.method.rawValue) keeps per-worker state at the master; it resumes with its own p only")
+        }
+        func load(_ name: String, into buffer: FlatBuffer<Float>) throws {
+            guard let values = buffers[name], values.count == buffer.count else { throw DataError("\(path): missing or mis-sized buffer '\(name)'") }
+            values.withUnsafeBufferPointer { if buffer.count > 0 { buffer.base.update(from: $0.baseAddress!, count: values.count) } }
+        }
+        try load("center", into: master.center)
+        try load("master.velocity", into: master.velocity)
+        try load("master.average", into: master.average)
+        master.clock = state.masterClock
+        master.accepted = state.accepted
+        master.rejected = state.rejected
+        let kept = min(state.workers.count, workers.count)
+        let furthest = state.workers.map(\.clock).max() ?? 0
+        for w in workers {
+            if w.index < kept {
+                for (suffix, buffer) in [("x", w.parameters), ("v", w.velocity), ("acc", w.accumulator), ("lambda", w.multiplier)] {
+                    try load("w\(w.index).\(suffix)", into: buffer)
+                }
+                w.apply(state.workers[w.index])
+            } else {
+                w.parameters.copy(from: master.center)
+                w.velocity.fill(0)
+                w.accumulator.fill(0)
+                w.multiplier.fill(0)
+                w.clock = furthest
+                w.exchanges = 0
+                w.alive = true
+                w.lastLoss = .nan
+            }
+        }
+        restoreStopped(state.stopped.filter { $0.worker < workers.count }.map { ($0.worker, $0.clock, $0.reason) })
     }
 }
 

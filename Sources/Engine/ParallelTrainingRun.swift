@@ -38,6 +38,12 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// As for sequential runs: N training images (seeded by `seed`), and every worker's step on all of them.
     public var trainSubset: Int?
     public var fullBatch: Bool?
+    /// β when α was derived as β/p (nil when --alpha was given): an elastic resume with another p keeps β, so α
+    /// follows the new p; a given α stays (and so does the α of a config written before this field).
+    public var alphaFromBeta: Double?
+    /// Worker steps done before the last elastic restart beyond the workers' clocks since (nil: none): records count
+    /// steps (and samples) as the workers' clocks plus this, so they go on from where the run was.
+    public var stepOffset: Int?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
@@ -162,7 +168,7 @@ public final class ParallelTrainingRun {
     package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, communication: Double?,
                               workers: [WorkerProgress], workerModels: [FlatBuffer<Float>]? = nil,
                               countedSteps: Int? = nil) throws -> MetricRecord {
-        let step = workers.reduce(0) { $0 + $1.clock }
+        let step = workers.reduce(0) { $0 + $1.clock } + stepOffset
         let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
         var record = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
@@ -197,18 +203,45 @@ public final class ParallelTrainingRun {
     /// Continues the run in `directory` from its checkpoint, with a new total of steps per worker if given.
     /// A simulated run continues bit for bit; a threads run continues from the saved state (thread timing is not
     /// reproducible).
-    public static func resume(directory: String, steps: Int?, data: DataSplit? = nil) throws -> ParallelTrainingRun {
+    /// With `workers` different from the run's p, the restart is elastic (`ParallelEngine.restore`).
+    public static func resume(directory: String, steps: Int?, workers: Int? = nil, data: DataSplit? = nil) throws -> ParallelTrainingRun {
         guard let saved = try ParallelTrainingRun.readConfig(directory) else {
             throw DataError("\(RunFiles.config(directory)): not a parallel run")
         }
         var settings = saved.settings
         if let steps { settings.steps = steps }
+        let savedWorkers = settings.engine.workers
+        if let workers, workers != savedWorkers {
+            guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
+                throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
+            }
+            // The records go on counting the steps done: the kept workers' clocks, plus the new ones' (which start
+            // at the furthest clock), plus this offset, equal the steps before the restart.
+            let clocks = try Checkpoint.read(RunFiles.checkpoint(directory), as: EngineCheckpointState.self).state.workers.map(\.clock)
+            let kept = min(clocks.count, workers), furthest = clocks.max() ?? 0
+            let after = clocks.prefix(kept).reduce(0, +) + (workers - kept) * furthest
+            settings.stepOffset = (settings.stepOffset ?? 0) + clocks.reduce(0, +) - after
+            settings.engine.workers = workers
+            if let beta = settings.alphaFromBeta { settings.engine.alpha = beta / Double(workers) }
+        }
         if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         if let id = saved.runID { run.runID = id }
         let path = RunFiles.checkpoint(directory)
-        let (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
+        var (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
+        if var clocks = sim, clocks.workerTimes.count != settings.engine.workers {
+            // Elastic: kept workers keep their virtual times, new ones start at the simulator's now.
+            clocks.workerTimes = (0..<settings.engine.workers).map { $0 < clocks.workerTimes.count ? clocks.workerTimes[$0] : clocks.now }
+            clocks.nextRoundRobin %= settings.engine.workers
+            sim = clocks
+        }
         run.restored = (sim, wall)
+        if settings.engine.workers != savedWorkers {
+            try run.writeConfig(measuredComputeSeconds: saved.measuredComputeSeconds)
+            FileHandle.standardError.write(Data(("elastic restart: p = \(savedWorkers) → \(settings.engine.workers)"
+                + (settings.engine.method.takes(.alpha) ? String(format: ", α = %.6g", settings.engine.alpha) : "")
+                + "; the records' worker_steps have one entry per worker from here\n").utf8))
+        }
         let records = try RunFiles.readMetrics(directory)
         guard let count = metricsCount, records.count >= count else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")
@@ -248,7 +281,10 @@ public final class ParallelTrainingRun {
     }
 
     /// Worker steps in total so far (every worker's clock).
-    package var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } }
+    package var totalSteps: Int { engine.workers.reduce(0) { $0 + $1.clock } + stepOffset }
+
+    /// See `ParallelRunSettings.stepOffset`.
+    package var stepOffset: Int { settings.stepOffset ?? 0 }
 
     /// Seconds (and communication seconds) a resumed wall-clock run had already run.
     package var wallClockAtStart: WallClock { restored?.wall ?? WallClock(elapsed: 0, communication: 0) }
@@ -281,7 +317,7 @@ public final class ParallelTrainingRun {
     }
 
     /// Worker steps in total when every worker is done.
-    package var targetSteps: Int { settings.steps * settings.engine.workers }
+    package var targetSteps: Int { settings.steps * settings.engine.workers + stepOffset }
 
     /// What the progress display is told: worker steps in total against the target, and the images per second of
     /// the run's own clock (virtual on the simulator).

@@ -52,9 +52,10 @@ public struct TrainRequest: Sendable, Equatable {
     public var mpiWorldSize: Int? = nil
     public var isMPIWorkerRank = false
 
-    /// The settings a parallel run may not change on --resume, and those a sequential one may not.
+    /// The settings a parallel run may not change on --resume (--workers may: an elastic restart), and, with
+    /// --workers, those a sequential one may not.
     private var parallelGiven: [(String, Bool)] {
-        [("--workers", workers != nil), ("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil),
+        [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
          ("--communication-seconds", communicationSeconds != nil)]
     }
@@ -73,7 +74,7 @@ public struct TrainRequest: Sendable, Equatable {
                                            ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
                                            ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
             if let given = parallelGiven.first(where: \.1) {
-                throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps may be given)")
+                throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
             }
             if let given = fixed.first(where: \.1) {
                 throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
@@ -93,7 +94,7 @@ public struct TrainRequest: Sendable, Equatable {
         if method.isParallel {
             try validateParallel(method)
         } else {
-            if let given = parallelGiven.first(where: \.1) {
+            if let given = ([("--workers", workers != nil)] + parallelGiven).first(where: \.1) {
                 throw SettingsError("\(given.0) and the other parallel settings apply to the parallel methods (\(Algorithm.names { $0.isParallel && $0.trainsNetworks })), not \(method.rawValue)")
             }
             if evalEvery?.seconds != nil {
@@ -205,12 +206,13 @@ public struct TrainRequest: Sendable, Equatable {
         case resumeSequential(TrainingSettings, directory: String)
         case parallel(ParallelRunSettings, directory: String)
         /// `backend` from the run's config.json; mpi on every rank under mpirun (worker ranks read no directory).
-        case resumeParallel(directory: String, steps: Int?, backend: Backend)
+        /// `workers`: a new p (an elastic restart), from --workers or under mpirun from its ranks.
+        case resumeParallel(directory: String, steps: Int?, workers: Int?, backend: Backend)
     }
 
     public func plan() throws -> Plan {
         if let resume {
-            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, backend: .mpi) }
+            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, backend: .mpi) }
             if let saved = try ParallelTrainingRun.readConfig(resume) {
                 let e = saved.settings.engine
                 var r = TrainRequest()
@@ -229,9 +231,14 @@ public struct TrainRequest: Sendable, Equatable {
                 }
                 // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
                 // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
-                return .resumeParallel(directory: resume, steps: steps, backend: mpiWorldSize != nil ? .mpi : backend)
+                let p = mpiWorldSize.map { $0 - 1 } ?? workers
+                if let p, p != e.workers, !(1...64).contains(p) {
+                    throw SettingsError("--workers must be between 1 and 64 (got \(p))")
+                }
+                return .resumeParallel(directory: resume, steps: steps, workers: p, backend: mpiWorldSize != nil ? .mpi : backend)
             }
-            // The saved thread count unless told otherwise: OpenBLAS's sums depend on it, and so do the bits.
+            if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
+            // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
             var saved = try RunFiles.readSettings(resume)
             if let threads { saved.threads = threads }
             let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
@@ -276,7 +283,9 @@ public struct TrainRequest: Sendable, Equatable {
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
-        return .parallel(settings, directory: out)
+        var withBeta = settings
+        if alpha == nil && method.takes(.alpha) { withBeta.alphaFromBeta = beta ?? TrainingDefaults.beta }
+        return .parallel(withBeta, directory: out)
     }
 
     private func atMost(_ v: Double, _ limit: Double, _ name: String) throws {

@@ -192,10 +192,16 @@ private func send(_ message: StateMessage, of w: WorkerState<Float>, to rank: In
     for b in w.transferBuffers { send(b.base, count: b.count, to: rank, tag: .stateBuffers) }
 }
 
-/// Receives a state message from `rank` into `w` (its buffers and clocks).
-private func receiveState(from rank: Int, into w: WorkerState<Float>) throws -> StateMessage {
+/// A state message that began arriving and then stopped (its sender stalled between the parts).
+struct PartialState: Error {}
+
+/// Receives a state message from `rank` into `w` (its buffers and clocks). With `partsWithin`, each buffer after the
+/// first part must arrive within that many seconds, else `PartialState` (the master's stall limit: a worker stopped
+/// between the parts of its state must not hold rank 0 forever).
+private func receiveState(from rank: Int, into w: WorkerState<Float>, partsWithin seconds: Double? = nil) throws -> StateMessage {
     let message = try JSONDecoder().decode(StateMessage.self, from: receiveData(from: rank, tag: .state))
     for b in w.transferBuffers {
+        if let seconds, probe(from: Int32(rank), tags: [.stateBuffers], seconds: seconds) == nil { throw PartialState() }
         let count = try receive(from: rank, tag: .stateBuffers, into: b.base, capacity: b.count)
         guard count == b.count else { throw MPIError(description: "rank \(rank) sent a state buffer of \(count) values, expected \(b.count)") }
     }
@@ -317,7 +323,12 @@ public enum MPIBackend {
             }
             if tag == .state {
                 let w = workers[source - 1]
-                let m = try receiveState(from: source, into: w)
+                let m: StateMessage
+                do {
+                    m = try receiveState(from: source, into: w, partsWithin: replyTimeout())
+                } catch is PartialState {
+                    throw stall("rank \(source) (worker \(source - 1)) sent part of its state and then nothing for \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
+                }
                 let communicated = progress[source - 1].communication      // a state carries no trailer
                 progress[source - 1] = w.progress
                 progress[source - 1].communication = communicated
@@ -374,7 +385,7 @@ public enum MPIBackend {
             default:
                 throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
             }
-            if evaluations.due(steps: progress.reduce(0) { $0 + $1.clock }, seconds: now()) {
+            if evaluations.due(steps: progress.reduce(0) { $0 + $1.clock } + run.stepOffset, seconds: now()) {
                 // A copy of the model now; the tester evaluates it while this loop goes on serving.
                 let snapshot = FlatBuffer<Float>(count: n)
                 snapshot.copy(from: master.model(s.method))

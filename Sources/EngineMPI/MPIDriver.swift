@@ -42,7 +42,17 @@ public struct MPIDriver: BackendDriver {
             FileHandle.standardError.write(Data("easgd (rank \(rank)): \(error)\n".utf8))
             MPIRuntime.abort(1)
         }
+        if rank == 0 {
+            // MPI_Finalize waits for every rank. A worker stopped after its last message (a hung host, SIGSTOP while
+            // paused for a checkpoint) would hold rank 0 there forever, after the checkpoint is already written: so
+            // rank 0 gives Finalize the stall limit (after a signal, StallLimit.afterSignal) and then ends by SIGALRM,
+            // which mpirun reports and answers by ending the other ranks.
+            let interrupted: Bool
+            if case .interrupted = result?.outcome { interrupted = true } else { interrupted = false }
+            alarm(UInt32(min(interrupted ? StallLimit.afterSignal : StallLimit.seconds, 3600).rounded(.up)))
+        }
         MPIRuntime.finish()
+        if rank == 0 { alarm(0) }
         return result
     }
 }

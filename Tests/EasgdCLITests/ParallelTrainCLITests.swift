@@ -58,7 +58,7 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     let strip = { (r: MetricRecord) in [Double(r.step), r.seconds, r.testLoss, r.testError, Double(r.exchanges ?? -1)] }
     let ra = try RunFiles.readMetrics(straight.path).map(strip), rb = try RunFiles.readMetrics(split.path).map(strip)
     #expect(ra.last == rb.last)
-    let again = try easgd(["train", "--resume", split.path, "--workers", "5"])
+    let again = try easgd(["train", "--resume", split.path, "--tau", "5"])     // (--workers is an elastic restart)
     #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
 }
 
@@ -247,8 +247,11 @@ func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
     #expect(resumed.status == 0, "\(resumed.stderr)")
     try expectSameSystem(simulated, straight)
     try expectSameSystem(straight, split)
-    let wrong = try mpiRun(3, ["train", "--resume", split.path, "--steps", "50"])
-    #expect(wrong.status != 0 && wrong.stderr.contains("has p = 1 but mpirun started 3 ranks"), "\(wrong.stderr)")
+    // Under mpirun with more ranks the restart is elastic: p follows the ranks, the new worker starts from the center.
+    let wider = try mpiRun(3, ["train", "--resume", split.path, "--steps", "50", "--quiet"])
+    #expect(wider.status == 0 && wider.stderr.contains("elastic restart: p = 1 → 2"), "\(wider.stderr)")
+    let final = try Checkpoint.read(RunFiles.checkpoint(split.path), as: SystemProbe.self).state
+    #expect(final.workers.map(\.clock) == [50, 50])
 }
 
 /// Every evaluation on the wall-clock backends records the seconds the workers have spent on exchanges so far
@@ -324,4 +327,60 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
     #expect(abs(measured - theory) / theory < 0.02, "engine \(measured) vs theory \(theory)")
     let rows = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
     #expect(rows.count > 100 && !rows.contains { $0.lowercased().contains("nan") || $0.lowercased().contains("inf") })
+}
+
+/// An elastic restart: `--resume DIR --workers P′` from p = 4 to 2 and back. The resume itself changes nothing it
+/// keeps (the center and the kept workers' parameters bit for bit, checked with a resume that takes no step), new
+/// workers start from the center, α = β/p follows p, and the records' steps go on from where the run was while
+/// their worker_steps say where p changed; training continues at each p.
+@Test func anElasticRestartChangesTheWorkersAndKeepsTheCenter() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let r = try easgd(["train", "--method", "easgd", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                       "--eval-every", "40", "--backend", "simulated", "--compute-seconds", "0.01", "--quiet",
+                       "--data", try smallFashionMNIST.get().path, "--workers", "4", "--steps", "20", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    func system() throws -> (clocks: [Int], buffers: [String: [UInt32]]) {
+        let c = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self)
+        return (c.state.workers.map(\.clock), c.buffers.mapValues { $0.map(\.bitPattern) })
+    }
+    func alpha() throws -> Double {
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: RunFiles.config(dir.path)))) as? [String: Any]
+        let engine = (config?["settings"] as? [String: Any])?["engine"] as? [String: Any]
+        return try #require((engine?["alpha"] as? NSNumber)?.doubleValue)
+    }
+    func resume(_ extra: [String]) throws {
+        let r = try easgd(["train", "--resume", dir.path, "--quiet"] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let four = try system()
+    try resume(["--workers", "2", "--steps", "20"])           // p = 4 → 2, no step taken
+    let two = try system()
+    #expect(two.clocks == [20, 20] && two.buffers["w2.x"] == nil)
+    #expect(two.buffers["center"] == four.buffers["center"] && two.buffers["w0.x"] == four.buffers["w0.x"]
+            && two.buffers["w1.x"] == four.buffers["w1.x"])
+    #expect(abs(try alpha() - 0.45) < 1e-12)
+    try resume(["--steps", "40"])                              // training goes on at p = 2
+    let trained = try system()
+    #expect(trained.clocks == [40, 40] && trained.buffers["center"] != two.buffers["center"])
+    try resume(["--workers", "4", "--steps", "40"])            // p = 2 → 4, no step taken
+    let back = try system()
+    #expect(back.clocks == [40, 40, 40, 40] && back.buffers["center"] == trained.buffers["center"])
+    #expect(back.buffers["w2.x"] == back.buffers["center"] && back.buffers["w3.x"] == back.buffers["center"])
+    #expect(abs(try alpha() - 0.225) < 1e-12)
+    try resume(["--steps", "60"])
+    #expect(try system().clocks == [60, 60, 60, 60])
+    let records = try RunFiles.readMetrics(dir.path)
+    let steps = records.map(\.step), widths = records.map { $0.workerSteps?.count ?? 0 }
+    #expect(zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }, "steps \(steps)")
+    #expect(steps.last == 80 + 40 + 80 && widths.first == 4 && widths.contains(2) && widths.last == 4, "\(steps) \(widths)")
+    #expect(records.allSatisfy { $0.testError.isFinite } && records.last!.testError < records.first!.testError - 0.1)
+    // A given α stays whatever p becomes.
+    let given = try temporaryDirectory().appendingPathComponent("given")
+    #expect(try easgd(["train", "--method", "easgd", "--alpha", "0.1", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                       "--backend", "simulated", "--compute-seconds", "0.01", "--quiet", "--data", try smallFashionMNIST.get().path,
+                       "--workers", "2", "--steps", "4", "--out", given.path]).status == 0)
+    #expect(try easgd(["train", "--resume", given.path, "--workers", "3", "--steps", "4", "--quiet"]).status == 0)
+    let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: RunFiles.config(given.path)))) as? [String: Any]
+    let engine = (config?["settings"] as? [String: Any])?["engine"] as? [String: Any]
+    #expect((engine?["alpha"] as? NSNumber)?.doubleValue == 0.1 && (engine?["workers"] as? NSNumber)?.intValue == 3)
 }
