@@ -22,7 +22,7 @@ public struct EasgdCommand: ParsableCommand {
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self,
                       VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self,
-                      RunsCommand.self, ValidateCommand.self]
+                      RunsCommand.self, ValidateCommand.self, SuperviseCommand.self]
     )
 
     public init() {}

@@ -555,3 +555,53 @@ func aFullDiskLeavesAMapWholeOrAbsent() throws {
                  "--out", root.appendingPathComponent("never").path], "decompresses to more than 128 MiB")
     #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("never").path))
 }
+
+/// The processes whose parent is `pid`.
+func childProcesses(of pid: pid_t) -> [pid_t] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { child in
+        let stat = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        return fields.count > 2 && Int32(fields[1]) == pid
+    }
+}
+
+/// `easgd supervise` keeps a job going: a worker rank killed with SIGKILL twice, the job restarts from its last
+/// checkpoint each time, and the run completes its budget as one continuous run (its records' steps never fall,
+/// and the last one is the whole budget).
+@Test(.enabled(if: mpirun != nil))
+func aSupervisedMPIRunSurvivesTwoKilledWorkersAndCompletesItsBudget() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let job = [mpirun!, "--oversubscribe", "-np", "3", easgdBinary.path, "train", "--backend", "mpi", "--method", "easgd",
+               "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16", "--steps", "600", "--eval-every", "200",
+               "--checkpoint-every", "0.005", "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path]
+    let supervisor = try launch(["supervise", "--max-restarts", "3", "--"] + job, log: log)
+    var killed: [pid_t] = []
+    for _ in 1...2 {
+        // A rank 1 of the current attempt (not one killed before), once this attempt has checkpointed.
+        let since = Date()
+        let deadline = Date().addingTimeInterval(120)
+        var victim: pid_t? = nil
+        while Date() < deadline {
+            let written = (try? FileManager.default.attributesOfItem(atPath: RunFiles.checkpoint(dir.path))[.modificationDate] as? Date) ?? .distantPast
+            if written > since, let launcher = childProcesses(of: supervisor.processIdentifier).first,
+               let rank = mpiRank(1, of: launcher), !killed.contains(rank) {
+                victim = rank
+                break
+            }
+            usleep(20_000)
+        }
+        let rank = try #require(victim, "no rank 1 with a fresh checkpoint within 120 s")
+        kill(rank, SIGKILL)
+        killed.append(rank)
+    }
+    supervisor.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(supervisor.terminationStatus == 0, "\(message)")
+    #expect(message.contains("restart 1 of 3") && message.contains("restart 2 of 3") && !message.contains("restart 3 of 3"), "\(message)")
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(saved.workers.map(\.clock) == [600, 600])
+    let steps = try RunFiles.readMetrics(dir.path).map(\.step)
+    #expect(zip(steps, steps.dropFirst()).allSatisfy { $0 <= $1 } && steps.last == 1200, "\(steps)")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
+}

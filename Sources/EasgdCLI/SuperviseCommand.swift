@@ -1,0 +1,35 @@
+// easgd supervise: restart a training job from its last checkpoint when it dies.
+
+import Analysis
+import ArgumentParser
+import Foundation
+
+struct SuperviseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise",
+        abstract: "Run a training job and restart it from its last checkpoint when it dies.",
+        discussion: """
+            Runs the job given after --, and when it ends with a failure (a rank killed, a host gone, a stall the \
+            master reported) starts `easgd train --resume DIR` behind the same launcher, keeping the job's --steps, \
+            --epochs, --minutes, --threads and --quiet, up to --max-restarts times. Each restart is said on \
+            standard error; the run directory's records show one continuous run. A job that diverges (exit 2) or \
+            has bad settings (64) is not restarted. Exit status: the last attempt's.
+              easgd supervise --max-restarts 3 -- mpirun -np 5 easgd train --backend mpi --method easgd \\
+                  --lr 0.02 --steps 2000 --checkpoint-every 5 --out runs/p4
+            """
+    )
+
+    @Option(help: "Restarts at most (default 3).") var maxRestarts = 3
+    @Argument(parsing: .postTerminator, help: "The job: [LAUNCHER ...] EASGD train ... --out DIR") var job: [String] = []
+
+    func validate() throws {
+        guard maxRestarts >= 0, maxRestarts <= 1000 else { throw ValidationError("--max-restarts must be between 0 and 1000") }
+        guard !job.isEmpty else { throw ValidationError("give the job after --: easgd supervise -- mpirun ... easgd train ... --out DIR") }
+        do { _ = try Supervisor(command: job, maxRestarts: maxRestarts) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let status = try Supervisor(command: job, maxRestarts: maxRestarts).run { printError($0) }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
