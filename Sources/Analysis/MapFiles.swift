@@ -82,36 +82,34 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
 /// PREFIX.csv of a map: eta, rho|alpha|tau, radius, one row per point (eta fastest), every number in its shortest
 /// round-trip form. Each axis value is formatted once; the rows are formatted in parallel blocks and joined.
 func mapCSV(_ map: StabilityMap) throws -> Data {
+    if let bad = map.radii.first(where: { !$0.isFinite }) { _ = try number(bad) }   // the one refusal, with its message
     let etas = map.etaValues, seconds = map.secondValues
-    guard let bad = map.radii.first(where: { !$0.isFinite }) else {
-        let etaText = try etas.map { Array(try number($0).utf8) + [UInt8(ascii: ",")] }
-        let secondText = try seconds.map { Array(try number($0).utf8) + [UInt8(ascii: ",")] }
-        let rows = seconds.count
-        let blocks = min(rows, 4 * ProcessInfo.processInfo.activeProcessorCount)
-        var pieces = [[UInt8]](repeating: [], count: blocks)
-        pieces.withUnsafeMutableBufferPointer { out in
-            let out = UncheckedBuffer(pointer: out)
-            DispatchQueue.concurrentPerform(iterations: blocks) { b in
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity((rows * (b + 1) / blocks - rows * b / blocks) * etas.count * 48)
-                for j in (rows * b / blocks)..<(rows * (b + 1) / blocks) {
-                    for i in 0..<etas.count {
-                        bytes.append(contentsOf: etaText[i])
-                        bytes.append(contentsOf: secondText[j])
-                        bytes.append(contentsOf: map.radius(etaIndex: i, secondIndex: j).description.utf8)
-                        bytes.append(UInt8(ascii: "\n"))
-                    }
+    let etaText = try etas.map { Array(try number($0).utf8) + [UInt8(ascii: ",")] }
+    let secondText = try seconds.map { Array(try number($0).utf8) + [UInt8(ascii: ",")] }
+    let rows = seconds.count
+    let blocks = min(rows, 4 * ProcessInfo.processInfo.activeProcessorCount)
+    var pieces = [[UInt8]](repeating: [], count: blocks)
+    pieces.withUnsafeMutableBufferPointer { out in
+        let out = UncheckedBuffer(pointer: out)
+        DispatchQueue.concurrentPerform(iterations: blocks) { b in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity((rows * (b + 1) / blocks - rows * b / blocks) * etas.count * 48)
+            for j in (rows * b / blocks)..<(rows * (b + 1) / blocks) {
+                for i in 0..<etas.count {
+                    bytes.append(contentsOf: etaText[i])
+                    bytes.append(contentsOf: secondText[j])
+                    // `number`'s form (checked finite above), without its per-call throw.
+                    bytes.append(contentsOf: map.radius(etaIndex: i, secondIndex: j).description.utf8)
+                    bytes.append(UInt8(ascii: "\n"))
                 }
-                out.pointer[b] = bytes
             }
+            out.pointer[b] = bytes
         }
-        var data = Data("eta,\(map.spec.secondKind.rawValue),radius\n".utf8)
-        data.reserveCapacity(data.count + pieces.reduce(0) { $0 + $1.count })
-        for piece in pieces { data.append(contentsOf: piece) }
-        return data
     }
-    _ = try number(bad)     // the one refusal of a non-finite number, with its message
-    return Data()
+    var data = Data("eta,\(map.spec.secondKind.rawValue),radius\n".utf8)
+    data.reserveCapacity(data.count + pieces.reduce(0) { $0 + $1.count })
+    for piece in pieces { data.append(contentsOf: piece) }
+    return data
 }
 
 /// Hands a buffer whose blocks are written by disjoint iterations to concurrentPerform.

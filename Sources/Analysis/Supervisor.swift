@@ -21,7 +21,6 @@ public struct Supervisor {
         guard Supervisor.runDirectory(command) != nil else {
             throw SettingsError("supervise needs the job's run directory: its train arguments must have --out DIR or --resume DIR")
         }
-        _ = train
         self.command = command
         self.maxRestarts = maxRestarts
     }

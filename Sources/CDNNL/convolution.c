@@ -119,7 +119,7 @@ static size_t scratchpad_bytes(const_dnnl_primitive_desc_t pd) {
 }
 
 easgd_dnnl_conv *easgd_dnnl_conv_create(int batch, int in_channels, int height, int width, int out_channels,
-                                        int kernel, int stride, int input_gradient, int threads, char *error,
+                                        int kernel, int stride, int backward, int threads, char *error,
                                         size_t error_size) {
     if (error_size > 0) error[0] = 0;
     easgd_dnnl_conv *c = calloc(1, sizeof *c);
@@ -148,10 +148,12 @@ easgd_dnnl_conv *easgd_dnnl_conv_create(int batch, int in_channels, int height, 
     TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src_any, &w_any,
                                            &b_md, &dst_any, strides, padding, padding));
     TRY(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL));
-    TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any,
-                                                    strides, padding, padding));
-    TRY(dnnl_primitive_desc_create(&wpd, &wd, NULL, engine, fpd));
-    if (input_gradient) {
+    if (backward >= 1) {
+        TRY(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any, &w_any, &b_md,
+                                                        &dst_any, strides, padding, padding));
+        TRY(dnnl_primitive_desc_create(&wpd, &wd, NULL, engine, fpd));
+    }
+    if (backward >= 2) {
         TRY(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_any, &w_any, &dst_any,
                                                      strides, padding, padding));
         TRY(dnnl_primitive_desc_create(&dpd, &dd, NULL, engine, fpd));
@@ -163,10 +165,12 @@ easgd_dnnl_conv *easgd_dnnl_conv_create(int batch, int in_channels, int height, 
     TRY(port_make(&c->w, &w_user, MD(fpd, dnnl_query_weights_md), 0, bytes));
     TRY(port_make(&c->b, &b_md, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 1), 0, bytes));
     TRY(port_make(&c->y, &dst_user, MD(fpd, dnnl_query_dst_md), 1, bytes));
-    TRY(port_make(&c->dy_w, &dst_user, MD(wpd, dnnl_query_diff_dst_md), 0, bytes));
-    TRY(port_make(&c->dw, &w_user, MD(wpd, dnnl_query_diff_weights_md), 1, bytes));
-    TRY(port_make(&c->db, &b_md, dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 1), 1, bytes));
-    TRY(port_from(&c->x_w, c->x.internal, MD(wpd, dnnl_query_src_md), bytes));
+    if (wpd) {
+        TRY(port_make(&c->dy_w, &dst_user, MD(wpd, dnnl_query_diff_dst_md), 0, bytes));
+        TRY(port_make(&c->dw, &w_user, MD(wpd, dnnl_query_diff_weights_md), 1, bytes));
+        TRY(port_make(&c->db, &b_md, dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 1), 1, bytes));
+        TRY(port_from(&c->x_w, c->x.internal, MD(wpd, dnnl_query_src_md), bytes));
+    }
     if (dpd) {
         c->share_dy = dnnl_memory_desc_equal(MD(dpd, dnnl_query_diff_dst_md), MD(wpd, dnnl_query_diff_dst_md));
         if (!c->share_dy) TRY(port_make(&c->dy_d, &dst_user, MD(dpd, dnnl_query_diff_dst_md), 0, bytes));
@@ -174,13 +178,13 @@ easgd_dnnl_conv *easgd_dnnl_conv_create(int batch, int in_channels, int height, 
         TRY(port_make(&c->dx, &src_user, MD(dpd, dnnl_query_diff_src_md), 1, bytes));
     }
     TRY(dnnl_primitive_create(&c->forward, fpd));
-    TRY(dnnl_primitive_create(&c->backward_weights, wpd));
+    if (wpd) TRY(dnnl_primitive_create(&c->backward_weights, wpd));
     if (dpd) TRY(dnnl_primitive_create(&c->backward_data, dpd));
-    *bytes += scratchpad_bytes(fpd) + scratchpad_bytes(wpd) + (dpd ? scratchpad_bytes(dpd) : 0);
+    *bytes += scratchpad_bytes(fpd) + (wpd ? scratchpad_bytes(wpd) : 0) + (dpd ? scratchpad_bytes(dpd) : 0);
     snprintf(c->implementation, sizeof c->implementation, "fwd %s, bwd-weights %s, bwd-data %s", impl_name(fpd),
-             impl_name(wpd), dpd ? impl_name(dpd) : "none");
+             wpd ? impl_name(wpd) : "none", dpd ? impl_name(dpd) : "none");
     dnnl_primitive_desc_destroy(fpd);
-    dnnl_primitive_desc_destroy(wpd);
+    if (wpd) dnnl_primitive_desc_destroy(wpd);
     if (dpd) dnnl_primitive_desc_destroy(dpd);
     return c;
 fail:
@@ -208,6 +212,7 @@ int easgd_dnnl_conv_forward(easgd_dnnl_conv *c, const float *x, const float *w, 
 }
 
 int easgd_dnnl_conv_backward(easgd_dnnl_conv *c, const float *dy, float *dw, float *db, float *dx) {
+    if (!c->backward_weights || (dx && !c->backward_data)) return (int)dnnl_invalid_arguments;
     omp_set_num_threads(c->threads);
     RUN(port_in(c->stream, &c->dy_w, dy));
     RUN(reorder(c->stream, &c->x_w));
@@ -218,7 +223,7 @@ int easgd_dnnl_conv_backward(easgd_dnnl_conv *c, const float *dy, float *dw, flo
     RUN(dnnl_primitive_execute(c->backward_weights, c->stream, 4, wargs));
     RUN(reorder(c->stream, &c->dw));
     RUN(reorder(c->stream, &c->db));
-    if (dx && c->backward_data) {
+    if (dx) {
         if (!c->share_dy) RUN(port_in(c->stream, &c->dy_d, dy));
         RUN(reorder(c->stream, &c->w_d));
         RUN(dnnl_memory_set_data_handle_v2(c->dx.user, dx, c->stream));

@@ -77,15 +77,15 @@ extension WorkerState {
 }
 
 extension ParallelEngine where Scalar == Float {
-    /// Every buffer of the system, by name.
-    var namedBuffers: [(name: String, buffer: FlatBuffer<Float>)] {
-        var list: [(String, FlatBuffer<Float>)] = [("center", master.center), ("master.velocity", master.velocity),
-                                                   ("master.average", master.average)]
-        for (j, b) in master.workerParameters.enumerated() { list.append(("master.x\(j)", b)) }
-        for (j, b) in master.workerMultipliers.enumerated() { list.append(("master.lambda\(j)", b)) }
+    /// Every buffer of the system, by name; `worker` says whose a worker's buffers are (nil: the master's).
+    var namedBuffers: [(name: String, buffer: FlatBuffer<Float>, worker: Int?)] {
+        var list: [(String, FlatBuffer<Float>, Int?)] = [("center", master.center, nil), ("master.velocity", master.velocity, nil),
+                                                         ("master.average", master.average, nil)]
+        for (j, b) in master.workerParameters.enumerated() { list.append(("master.x\(j)", b, nil)) }
+        for (j, b) in master.workerMultipliers.enumerated() { list.append(("master.lambda\(j)", b, nil)) }
         for w in workers {
-            list += [("w\(w.index).x", w.parameters), ("w\(w.index).v", w.velocity), ("w\(w.index).acc", w.accumulator),
-                     ("w\(w.index).lambda", w.multiplier)]
+            list += [("w\(w.index).x", w.parameters, w.index), ("w\(w.index).v", w.velocity, w.index),
+                     ("w\(w.index).acc", w.accumulator, w.index), ("w\(w.index).lambda", w.multiplier, w.index)]
         }
         return list
     }
@@ -105,29 +105,42 @@ extension ParallelEngine where Scalar == Float {
     func writeCheckpoint(to path: String, simulator: SimulatorState?, wall: WallClock? = nil, metricsCount: Int?,
                          runID: String? = nil) throws {
         try Checkpoint.write(checkpointState(simulator: simulator, wall: wall, metricsCount: metricsCount, runID: runID),
-                             buffers: namedBuffers, to: path)
+                             buffers: namedBuffers.map { ($0.name, $0.buffer) }, to: path)
     }
 
     /// Restores the whole system from `path`; returns the simulator clocks (or wall seconds) and the metrics
     /// count it holds. With `runID`, a checkpoint that names another run is refused before anything is restored.
-    func restoreCheckpoint(from path: String, runID: String? = nil) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?) {
+    /// `savedSteps`: the workers' clocks in the checkpoint, summed (an elastic restart changes the sum).
+    func restoreCheckpoint(from path: String, runID: String? = nil) throws -> (simulator: SimulatorState?, wall: WallClock?, metricsCount: Int?, savedSteps: Int) {
         let (state, buffers) = try Checkpoint.read(path, as: EngineCheckpointState.self)
         try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: runID, checkpoint: path)
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
                                                        nextRoundRobin: $0.nextRoundRobin) }
         let wall = state.elapsedSeconds.map { WallClock(elapsed: $0, communication: state.communicationSeconds) }
-        return (sim, wall, state.metricsCount)
+        return (sim, wall, state.metricsCount, state.workers.reduce(0) { $0 + $1.clock })
     }
 
+    /// Restores the system. With another p than the checkpoint's (an elastic restart) the master (center, velocity,
+    /// average, clock, counters) is restored as it was; workers 0 ..< min(p, p′) keep their state; new ones start
+    /// from the center with zero velocity and accumulator, their own fresh data streams, and the clock of the
+    /// furthest worker (so every worker's budget ends together); removed ones are dropped, with their stop records.
     func restore(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
-        if state.workers.count != workers.count && state.settings.workers != settings.workers {
-            try restoreElastic(state, buffers: buffers, path: path)
-            return
+        guard state.workers.count == state.settings.workers else {
+            throw DataError("\(path): \(state.workers.count) workers, expected \(state.settings.workers)")
         }
-        guard state.settings == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
-        guard state.workers.count == workers.count else { throw DataError("\(path): \(state.workers.count) workers, expected \(workers.count)") }
-        for (name, buffer) in namedBuffers {
+        let elastic = state.settings.workers != settings.workers
+        var comparable = state.settings
+        if elastic {
+            comparable.workers = settings.workers
+            comparable.alpha = settings.alpha
+        }
+        guard comparable == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
+        if elastic, !(master.workerParameters.isEmpty && master.workerMultipliers.isEmpty) {
+            throw DataError("\(path): \(settings.method.rawValue) keeps per-worker state at the master; it resumes with its own p only")
+        }
+        let kept = min(state.workers.count, workers.count)
+        for (name, buffer, worker) in namedBuffers where worker.map({ $0 < kept }) ?? true {
             guard let values = buffers[name], values.count == buffer.count else { throw DataError("\(path): missing or mis-sized buffer '\(name)'") }
             values.withUnsafeBufferPointer { if buffer.count > 0 { buffer.base.update(from: $0.baseAddress!, count: values.count) } }
         }
@@ -135,51 +148,16 @@ extension ParallelEngine where Scalar == Float {
         master.accepted = state.accepted
         master.rejected = state.rejected
         for (w, record) in zip(workers, state.workers) { w.apply(record) }
-        restoreStopped(state.stopped.map { ($0.worker, $0.clock, $0.reason) })
-    }
-}
-
-extension ParallelEngine where Scalar == Float {
-    /// An elastic restart: the checkpoint of a run with another p. The master (center, velocity, average, clock,
-    /// counters) is restored as it was; workers 0 ..< min(p, p′) keep their state; new ones start from the center
-    /// with zero velocity and accumulator, their own fresh data streams, and the clock of the furthest worker
-    /// (so every worker's budget ends together); removed ones are dropped, with their stop records.
-    func restoreElastic(_ state: EngineCheckpointState, buffers: [String: [Float]], path: String) throws {
-        var comparable = state.settings
-        comparable.workers = settings.workers
-        comparable.alpha = settings.alpha
-        guard comparable == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
-        guard master.workerParameters.isEmpty && master.workerMultipliers.isEmpty else {
-            throw DataError("\(path): \(settings.method.rawValue) keeps per-worker state at the master; it resumes with its own p only")
-        }
-        func load(_ name: String, into buffer: FlatBuffer<Float>) throws {
-            guard let values = buffers[name], values.count == buffer.count else { throw DataError("\(path): missing or mis-sized buffer '\(name)'") }
-            values.withUnsafeBufferPointer { if buffer.count > 0 { buffer.base.update(from: $0.baseAddress!, count: values.count) } }
-        }
-        try load("center", into: master.center)
-        try load("master.velocity", into: master.velocity)
-        try load("master.average", into: master.average)
-        master.clock = state.masterClock
-        master.accepted = state.accepted
-        master.rejected = state.rejected
-        let kept = min(state.workers.count, workers.count)
         let furthest = state.workers.map(\.clock).max() ?? 0
-        for w in workers {
-            if w.index < kept {
-                for (suffix, buffer) in [("x", w.parameters), ("v", w.velocity), ("acc", w.accumulator), ("lambda", w.multiplier)] {
-                    try load("w\(w.index).\(suffix)", into: buffer)
-                }
-                w.apply(state.workers[w.index])
-            } else {
-                w.parameters.copy(from: master.center)
-                w.velocity.fill(0)
-                w.accumulator.fill(0)
-                w.multiplier.fill(0)
-                w.clock = furthest
-                w.exchanges = 0
-                w.alive = true
-                w.lastLoss = .nan
-            }
+        for w in workers where w.index >= kept {
+            w.parameters.copy(from: master.center)
+            w.velocity.fill(0)
+            w.accumulator.fill(0)
+            w.multiplier.fill(0)
+            w.clock = furthest
+            w.exchanges = 0
+            w.alive = true
+            w.lastLoss = .nan
         }
         restoreStopped(state.stopped.filter { $0.worker < workers.count }.map { ($0.worker, $0.clock, $0.reason) })
     }
@@ -202,7 +180,7 @@ extension SimulatedBackend where Scalar == Float {
     /// Restores the whole system from `path` into this (freshly built, same settings) simulator.
     @discardableResult
     public func restoreCheckpoint(from path: String) throws -> Int? {
-        let (sim, _, metricsCount) = try engine.restoreCheckpoint(from: path)
+        let (sim, _, metricsCount, _) = try engine.restoreCheckpoint(from: path)
         guard let sim else { throw DataError("\(path): no simulator clocks (not a simulated run)") }
         simulatorState = sim
         return metricsCount

@@ -70,7 +70,8 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
 }
 
 public final class ParallelTrainingRun {
-    public let settings: ParallelRunSettings
+    /// Fixed once the run is built, except `stepOffset`, which an elastic resume sets after restoring.
+    public private(set) var settings: ParallelRunSettings
     public let directory: String
     public let data: DataSplit
     public let engine: ParallelEngine<Float>
@@ -215,12 +216,6 @@ public final class ParallelTrainingRun {
             guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
                 throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
             }
-            // The records go on counting the steps done: the kept workers' clocks, plus the new ones' (which start
-            // at the furthest clock), plus this offset, equal the steps before the restart.
-            let clocks = try Checkpoint.read(RunFiles.checkpoint(directory), as: EngineCheckpointState.self).state.workers.map(\.clock)
-            let kept = min(clocks.count, workers), furthest = clocks.max() ?? 0
-            let after = clocks.prefix(kept).reduce(0, +) + (workers - kept) * furthest
-            settings.stepOffset = (settings.stepOffset ?? 0) + clocks.reduce(0, +) - after
             settings.engine.workers = workers
             if let beta = settings.alphaFromBeta { settings.engine.alpha = beta / Double(workers) }
         }
@@ -228,7 +223,7 @@ public final class ParallelTrainingRun {
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         if let id = saved.runID { run.runID = id }
         let path = RunFiles.checkpoint(directory)
-        var (sim, wall, metricsCount) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
+        var (sim, wall, metricsCount, savedSteps) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
         if var clocks = sim, clocks.workerTimes.count != settings.engine.workers {
             // Elastic: kept workers keep their virtual times, new ones start at the simulator's now.
             clocks.workerTimes = (0..<settings.engine.workers).map { $0 < clocks.workerTimes.count ? clocks.workerTimes[$0] : clocks.now }
@@ -237,6 +232,10 @@ public final class ParallelTrainingRun {
         }
         run.restored = (sim, wall)
         if settings.engine.workers != savedWorkers {
+            // The records go on counting the steps done: the workers' clocks after the restore (kept ones as they
+            // were, new ones at the furthest clock) plus this offset equal the steps before it.
+            let clocks = run.engine.workers.reduce(0) { $0 + $1.clock }
+            run.settings.stepOffset = run.stepOffset + savedSteps - clocks
             try run.writeConfig(measuredComputeSeconds: saved.measuredComputeSeconds)
             FileHandle.standardError.write(Data(("elastic restart: p = \(savedWorkers) → \(settings.engine.workers)"
                 + (settings.engine.method.takes(.alpha) ? String(format: ", α = %.6g", settings.engine.alpha) : "")

@@ -29,13 +29,6 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
         published = engine.workers.map(\.progress)
     }
 
-    /// Seconds every worker has spent in exchanges so far, including the step each is in (read under the lock).
-    public var communicationSoFar: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return published.reduce(0) { $0 + $1.communication }
-    }
-
     /// Runs `body` while holding the master's lock (the tester's snapshot of the center).
     public func withMaster(_ body: () -> Void) {
         lock.lock()

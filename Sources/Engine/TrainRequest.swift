@@ -276,16 +276,15 @@ public struct TrainRequest: Sendable, Equatable {
                                     beta: beta ?? TrainingDefaults.beta, tau: tau ?? TrainingDefaults.tau,
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
-        let settings = ParallelRunSettings(
+        var settings = ParallelRunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
             evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
-        var withBeta = settings
-        if alpha == nil && method.takes(.alpha) { withBeta.alphaFromBeta = beta ?? TrainingDefaults.beta }
-        return .parallel(withBeta, directory: out)
+        if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }
+        return .parallel(settings, directory: out)
     }
 
     private func atMost(_ v: Double, _ limit: Double, _ name: String) throws {

@@ -24,11 +24,13 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     /// The path this layer computes on: `ConvolutionPath.preferred` for Float when oneDNN builds the
     /// convolution, else im2col (always for Double). Set it to force a path.
     public var path: ConvolutionPath
-    /// Whether backward computes dL/dx (the network's first layer does not).
+    /// Whether backward runs at all (a network that only evaluates builds no backward pass) and whether it computes
+    /// dL/dx (the network's first layer does not). Set before the first forward pass.
+    public var computesGradients = true
     public var computesInputGradient = true
     /// Why oneDNN is not used, when `path` fell back to im2col after oneDNN refused the shape.
     public private(set) var fallbackReason: String?
-    private var kernels = OneDNNConvolutions()
+    private let kernels = OneDNNConvolutions()
 
     public init(input: Shape, outputChannels: Int, kernel: Int, stride: Int) {
         precondition(kernel >= 1 && stride >= 1 && input.height >= kernel && input.width >= kernel)
@@ -55,7 +57,8 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         var message = [CChar](repeating: 0, count: 256)
         guard let handle = easgd_dnnl_conv_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
                                                   Int32(inputShape.width), Int32(outputShape.channels),
-                                                  Int32(kernel), Int32(stride), computesInputGradient ? 1 : 0,
+                                                  Int32(kernel), Int32(stride),
+                                                  !computesGradients ? 0 : computesInputGradient ? 2 : 1,
                                                   Int32(threads), &message, message.count) else {
             fallbackReason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             path = .im2col
@@ -111,7 +114,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
         if path == .onednn, Scalar.self == Float.self, let handle = kernels.handle(batch: n, threads: ComputeThreads.current) {
-            precondition(dx == nil || computesInputGradient, "input gradient asked of a layer built without it")
+            precondition(computesGradients && (dx == nil || computesInputGradient), "a gradient asked of a layer built without it")
             let status = easgd_dnnl_conv_backward(handle, floats(dy), floats(gradient), floats(gradient + weightCount),
                                                   dx.map { floats($0) })
             precondition(status == 0, "oneDNN convolution backward failed (status \(status))")
@@ -225,29 +228,24 @@ public enum ConvolutionPath: String, Sendable, CaseIterable {
 /// order of its sums, is fixed for the thread count it was made for): the training batch and at most one other
 /// (an evaluation's last, partial batch), so a network never holds more than two sets of oneDNN's internal
 /// tensors per layer.
-private struct OneDNNConvolutions {
+private final class OneDNNConvolutions {
     private var entries: [(batch: Int, threads: Int, handle: OpaquePointer)] = []
-    private let owner = Owner()
 
     var current: OpaquePointer? { entries.last?.handle }
 
-    mutating func handle(batch: Int, threads: Int) -> OpaquePointer? {
+    func handle(batch: Int, threads: Int) -> OpaquePointer? {
         guard let k = entries.firstIndex(where: { $0.batch == batch && $0.threads == threads }) else { return nil }
         if k != entries.count - 1 { entries.append(entries.remove(at: k)) }
         return entries[entries.count - 1].handle
     }
 
-    mutating func insert(_ handle: OpaquePointer, batch: Int, threads: Int) {
+    func insert(_ handle: OpaquePointer, batch: Int, threads: Int) {
         if entries.count == 2 { easgd_dnnl_conv_destroy(entries.removeFirst().handle) }
         entries.append((batch, threads, handle))
-        owner.handles = entries.map(\.handle)
     }
 
-    /// Destroys the convolutions with the layer.
-    private final class Owner {
-        var handles: [OpaquePointer] = []
-        deinit { for handle in handles { easgd_dnnl_conv_destroy(handle) } }
-    }
+    /// The convolutions go with the layer.
+    deinit { for entry in entries { easgd_dnnl_conv_destroy(entry.handle) } }
 }
 
 @inline(__always)

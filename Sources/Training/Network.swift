@@ -23,12 +23,18 @@ public final class Network<Scalar: NetworkScalar> {
     public private(set) var forwardSeconds: [Double]
     public private(set) var backwardSeconds: [Double]
 
-    public init(spec: NetSpec, maxBatch: Int) {
+    /// Whether `lossAndGradient` may be called: false for a network that only evaluates, whose convolutions then
+    /// build no backward pass (on oneDNN, its primitives and its tensors in oneDNN's layouts).
+    public let computesGradients: Bool
+
+    public init(spec: NetSpec, maxBatch: Int, computesGradients: Bool = true) {
         precondition(maxBatch >= 1)
         self.spec = spec
         self.maxBatch = maxBatch
+        self.computesGradients = computesGradients
         let built = Network.layers(spec)
         (built.first as? Convolution<Scalar>)?.computesInputGradient = false
+        for case let conv as Convolution<Scalar> in built { conv.computesGradients = computesGradients }
         var offset = 0
         for layer in built {
             layer.parameterOffset = offset
@@ -149,6 +155,7 @@ public final class Network<Scalar: NetworkScalar> {
                                 labels: UnsafeBufferPointer<Int32>, batch: Int,
                                 gradient: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64,
                                 training: Bool = true) -> Double {
+        precondition(computesGradients, "lossAndGradient on a network built to evaluate only")
         precondition(gradient.count == parameterCount, "gradient buffer has the wrong size")
         precondition(labels.count >= batch, "fewer labels than images")
         let logits = forward(parameters: parameters, input: input, batch: batch, training: training, rng: &rng)

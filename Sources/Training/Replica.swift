@@ -50,7 +50,7 @@ public final class Evaluator {
     public static let batch = 256
 
     public init(spec: NetSpec, test: Dataset, preprocessing: Preprocessing, batch: Int = Evaluator.batch) {
-        network = Network(spec: spec, maxBatch: min(batch, max(test.count, 1)))
+        network = Network(spec: spec, maxBatch: min(batch, max(test.count, 1)), computesGradients: false)
         let size = spec.input.count
         inputs = FlatBuffer(count: test.count * size)
         for i in 0..<test.count { preprocessing.writeCentre(test, index: i, into: inputs.base + i * size) }

@@ -12,16 +12,18 @@ typedef struct easgd_dnnl_conv easgd_dnnl_conv;
 /// A convolution for exactly `batch` images on exactly `threads` threads: oneDNN fixes how a primitive splits its
 /// work (and so the order of its sums) when the primitive is made, from the thread count in effect then, so one
 /// built for T threads is only ever run on T. NULL on failure, with the reason in `error` (always terminated).
-/// `input_gradient` 0 builds no backward-data primitive (a first layer).
+/// `backward`: 0 builds the forward pass only (a network that only evaluates), 1 also backward weights (a first
+/// layer, which computes no input gradient), 2 also backward data.
 easgd_dnnl_conv *easgd_dnnl_conv_create(int batch, int in_channels, int height, int width, int out_channels,
-                                        int kernel, int stride, int input_gradient, int threads, char *error,
+                                        int kernel, int stride, int backward, int threads, char *error,
                                         size_t error_size);
 
 /// y = conv(x, w) + b. Keeps x and w in oneDNN's layouts for the backward pass that follows.
 /// Returns 0, or a oneDNN status.
 int easgd_dnnl_conv_forward(easgd_dnnl_conv *conv, const float *x, const float *w, const float *b, float *y);
 
-/// dw, db (overwritten) and, when dx is not NULL, dx, from dy at the x and w of the last forward pass.
+/// dw, db (overwritten) and, when dx is not NULL, dx, from dy at the x and w of the last forward pass; a oneDNN
+/// status when the convolution was built without the backward pass asked for.
 int easgd_dnnl_conv_backward(easgd_dnnl_conv *conv, const float *dy, float *dw, float *db, float *dx);
 
 /// Which implementations oneDNN chose, e.g. "fwd jit:avx512_core, bwd-weights jit:avx512_core, bwd-data none".
