@@ -78,6 +78,11 @@ struct NamespaceHosts {
         try run(URL(fileURLWithPath: ip), ["netns", "exec", names[0], mpirun!, "--host", addresses.joined(separator: ","), "-np", "3",
                                            "--mca", "plm_rsh_agent", agent.path, "--mca", "btl", "tcp,self", "--mca", "pml", "ob1",
                                            "--mca", "btl_tcp_if_include", subnet, "--mca", "oob_tcp_if_include", subnet,
+                                           // Open MPI 4.1's daemons share a hwloc topology through memory mapped at
+                                           // an address they probe for; under load one segfaulted there
+                                           // (hwloc_shmem_topology_write, in the CI run of 6a34a30). The runtime
+                                           // component that does it (rtc hwloc: process binding) is left out here.
+                                           "--mca", "rtc", "^hwloc",
                                            easgdBinary.path] + arguments,
                 environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
     }
@@ -102,7 +107,7 @@ func anMPIRunAcrossThreeNamespaceHostsLearnsAndResumes() throws {
     let launched = Set(((try? String(contentsOf: hosts.agentLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
     #expect(launched == Set([1, 2].map { "\(hosts.addresses[$0]) \(hosts.names[$0])" }), "\(launched)")
     let resumed = try hosts.mpiRun(["train", "--resume", dir.path, "--steps", "60", "--quiet"])
-    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.status == 0, "\(resumed.stderr)\(resumed.stdout)")
     let records = try RunFiles.readMetrics(dir.path)
     let start = try #require(records.first), end = try #require(records.last)
     #expect(end.step == 120 && start.testError > 0.7 && end.testError < start.testError - 0.1,
