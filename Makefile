@@ -52,6 +52,7 @@ bench: build torch
 	$(EASGD) bench train --net cifar --batch 128 --threads 1 --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 60
+	python3 benchmarks/exchange.py --easgd $(EASGD)
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 
 # The CPU build of PyTorch for the training peer (installs offline on these machines).

@@ -44,7 +44,7 @@ public struct TrainBenchmark {
         let images = max(batch * 4, 512)
         let dataset = Dataset(name: "synthetic", shape: stored,
                               pixels: (0..<(images * stored.count)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
-                              labels: (0..<images).map { _ in UInt8(rng.nextInt(below: spec.classes)) },
+                              labels: (0..<images).map { _ in UInt8(rng.nextInt(below: min(spec.classes, 256))) },
                               classes: spec.classes)
         let preprocessing = try Preprocessing(train: dataset, input: input)
         let stream = try BatchStream(data: dataset, preprocessing: preprocessing, batchSize: batch, seed: 2)

@@ -43,9 +43,13 @@ public struct Supervisor {
         let arguments = Array(command[(train + 1)...])
         var kept: [String] = []
         var k = 0
+        // An MPI job's shard servers are not a setting of the run: they go with the launch (a simulated run's
+        // --servers belongs to its link model, which its config keeps).
+        let mpi = command[..<train].contains { ["mpirun", "mpiexec", "orterun"].contains(($0 as NSString).lastPathComponent) }
+        let options = ["--steps", "--epochs", "--minutes", "--threads", "--workers"] + (mpi ? ["--servers"] : [])
         while k < arguments.count {
             let a = arguments[k]
-            if ["--steps", "--epochs", "--minutes", "--threads", "--workers"].contains(a), k + 1 < arguments.count {
+            if options.contains(a), k + 1 < arguments.count {
                 kept += [a, arguments[k + 1]]
                 k += 2
                 continue

@@ -40,7 +40,7 @@ struct BenchEngineCommand: ParsableCommand {
         let images = max(batch * 4, 512)
         let dataset = Dataset(name: "synthetic", shape: stored,
                               pixels: (0..<(images * stored.count)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
-                              labels: (0..<images).map { _ in UInt8(rng.nextInt(below: spec.classes)) }, classes: spec.classes)
+                              labels: (0..<images).map { _ in UInt8(rng.nextInt(below: min(spec.classes, 256))) }, classes: spec.classes)
         let preprocessing = try Preprocessing(train: dataset, input: spec.input)
         print("net \(spec.text), batch \(batch) per worker, one compute thread per worker, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("workers  tau  img/s (all workers)  exchange share of worker time (mean, max)")

@@ -41,6 +41,7 @@ struct TrainCommand: ParsableCommand {
               easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 --backend simulated --out runs/p16
               mpirun --oversubscribe -np 5 easgd train --backend mpi --method eamsgd --tau 10 --lr 0.002 --steps 300 --out runs/mpi
               mpirun --oversubscribe -np 5 easgd train --resume runs/mpi --steps 600
+              mpirun --oversubscribe -np 6 easgd train --servers 2 --resume runs/mpi --steps 900   (2 shards, 4 workers)
             A parallel run checkpoints the whole system (every worker and the master) on the same schedule. Under \
             mpirun, send SIGTERM to rank 0 (its pid is printed) to checkpoint and stop every rank.
             Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by \
@@ -60,6 +61,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
     @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
+    @Option(help: ArgumentHelp("MPI: S ranks hold the center in S contiguous shards (default 1; under mpirun -np S+P).",
+                               discussion: "Ranks 0…S−1 each serve one shard (rank 0 also coordinates, tests and checkpoints); ranks S…S+P−1 are the workers. A worker's exchange goes to every server at once. Give the same --servers on every rank's command line; a resume may use another S.",
+                               valueName: "S")) var servers: Int?
+    @Option(help: ArgumentHelp("Simulated: model the server links, each moving this many bytes per second (instead of --communication-seconds).",
+                               discussion: "An exchange then costs each of the --servers S servers latency + 8·(n/S)/bandwidth seconds for its slice of the n parameters (in and out, Float32), one request at a time per server, so requests queue; the worker waits for its last shard. Calibrated values for this machine are in benchmarks/README.md.",
+                               valueName: "bytes/s")) var linkBandwidth: Double?
+    @Option(help: "Simulated link model: seconds per request per server (default 0).") var linkLatency: Double?
     @Option(help: "cifar, small, imagenet or a notation string (see `easgd net describe`; default: small for fashion-mnist, else cifar).")
     var net: String?
     @Option(help: "fashion-mnist (default) or a data directory.") var data: String?
@@ -101,6 +109,7 @@ struct TrainCommand: ParsableCommand {
         r.trainSubset = trainSubset; r.fullBatch = fullBatch ? true : nil
         r.workers = workers; r.tau = tau; r.alpha = alpha; r.beta = beta; r.backend = backend; r.schedule = schedule
         r.computeSeconds = computeSeconds; r.communicationSeconds = communicationSeconds; r.out = out; r.resume = resume
+        r.servers = servers; r.linkBandwidth = linkBandwidth; r.linkLatency = linkLatency
         r.mpiWorldSize = MPIDriver.launchedWorldSize
         r.isMPIWorkerRank = MPIDriver.isWorkerRank
         return r
@@ -138,7 +147,7 @@ struct TrainCommand: ParsableCommand {
         switch backend {
         case .simulated: SimulatedDriver()
         case .threads: ThreadsDriver()
-        case .mpi: MPIDriver()
+        case .mpi: MPIDriver(servers: request.resolvedServers)
         }
     }
 }

@@ -85,6 +85,10 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     /// The worker accumulates its steps and pushes them (the DOWNPOUR family without master momentum).
     public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour }
 
+    /// The worker's gradient is taken at the point before its exchange (Algorithms 1 and 2), so the exchange can be
+    /// in flight while the gradient is computed.
+    public var takesGradientBeforeExchange: Bool { self == .easgd || self == .eamsgd }
+
     /// Every algorithm with a property, in declaration order, for help texts and errors.
     public static func names(where include: (Algorithm) -> Bool) -> String {
         allCases.filter(include).map(\.rawValue).joined(separator: ", ")

@@ -34,6 +34,7 @@ struct EngineCheckpointState: Codable {
         var now: Double
         var communicationTime: Double
         var nextRoundRobin: Int
+        var serverFree: [Double]? = nil
     }
 }
 
@@ -97,7 +98,7 @@ extension ParallelEngine where Scalar == Float {
             workers: workers.map(\.snapshot),
             stopped: stopped.map { .init(worker: $0.worker, clock: $0.clock, reason: $0.reason) },
             simulator: simulator.map { .init(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
-                                              nextRoundRobin: $0.nextRoundRobin) },
+                                              nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree) },
             metricsCount: metricsCount, elapsedSeconds: wall?.elapsed, communicationSeconds: wall?.communication, runID: runID)
     }
 
@@ -116,7 +117,7 @@ extension ParallelEngine where Scalar == Float {
         try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: runID, checkpoint: path)
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
-                                                       nextRoundRobin: $0.nextRoundRobin) }
+                                                       nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree) }
         let wall = state.elapsedSeconds.map { WallClock(elapsed: $0, communication: state.communicationSeconds) }
         return (sim, wall, state.metricsCount, state.workers.reduce(0) { $0 + $1.clock })
     }
@@ -169,6 +170,8 @@ package struct SimulatorState {
     var now: Double
     var communicationTime: Double
     var nextRoundRobin: Int
+    /// With a model of the server links, when each server is next free.
+    var serverFree: [Double]? = nil
 }
 
 extension SimulatedBackend where Scalar == Float {

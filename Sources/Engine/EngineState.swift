@@ -18,9 +18,10 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// Exchanges (or pushes, or gradient updates) the master accepted and rejected (non-finite).
     public var accepted = 0
     public var rejected = 0
-    let settings: EngineSettings
+    package let settings: EngineSettings
 
-    init(settings: EngineSettings, count n: Int) {
+    /// A master of `n` parameters: the whole center, or one shard of it (MPI's --servers; every rule is element-wise).
+    package init(settings: EngineSettings, count n: Int) {
         self.settings = settings
         center = FlatBuffer(count: n)
         velocity = FlatBuffer(count: settings.method == .mdownpour ? n : 0)
@@ -37,6 +38,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     // Each refuses a non-finite payload (counting a rejection) and then leaves the center as it was.
 
     /// Elastic exchange with a worker's x: both move by d = α(x − x̃); `x` is replaced by x − d.
+    @_specialize(exported: true, where Scalar == Float)
     package func acceptExchange(_ x: UnsafeMutableBufferPointer<Scalar>) -> Bool {
         guard Scalar.allFinite(UnsafeBufferPointer(x)) else { rejected += 1; return false }
         ElasticExchange.exchange(worker: x, center: center.pointer, alpha: Scalar(settings.alpha))
@@ -45,6 +47,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     }
 
     /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock; then `pull` receives x̃.
+    @_specialize(exported: true, where Scalar == Float)
     package func acceptPush(_ acc: UnsafeMutableBufferPointer<Scalar>, pull: (UnsafeBufferPointer<Scalar>) -> Void) -> Bool {
         guard Scalar.allFinite(UnsafeBufferPointer(acc)) else { rejected += 1; return false }
         Downpour.push(acc, into: center.pointer)
@@ -62,11 +65,13 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     }
 
     /// MDOWNPOUR: the look-ahead point x̃ + δV at which a worker takes its gradient.
+    @_specialize(exported: true, where Scalar == Float)
     package func lookahead(into y: UnsafeMutableBufferPointer<Scalar>) {
         Nesterov.lookahead(parameters: center.readOnly, velocity: velocity.readOnly, momentum: Scalar(settings.momentum), into: y)
     }
 
     /// MDOWNPOUR: Nesterov's step at the master with a worker's gradient.
+    @_specialize(exported: true, where Scalar == Float)
     package func acceptGradient(_ g: UnsafeBufferPointer<Scalar>) -> Bool {
         guard Scalar.allFinite(g) else { rejected += 1; return false }
         Nesterov.step(parameters: center.pointer, velocity: velocity.pointer, lookaheadGradient: g,

@@ -52,6 +52,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
     /// One local step of worker `w`; true if it communicated with the master. ADMM is handled here (it needs
     /// every worker's state); the other methods run the shared `WorkerState.step` against the local master.
     @discardableResult
+    @_specialize(exported: true, where Scalar == Float)
     public func step(_ w: WorkerState<Scalar>, critical: (() -> Void) -> Void) -> Bool {
         guard w.alive else { return false }
         if settings.method == .admm { return admmStep(w, critical: critical) }

@@ -23,6 +23,8 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// Virtual costs (simulated backend); compute nil means "measure one worker step on this machine".
     public var computeSeconds: Double?
     public var communicationSeconds: Double
+    /// The simulated backend's model of the server links (nil: `communicationSeconds` per exchange).
+    public var links: ServerLinks?
     /// Steps per worker.
     public var steps: Int
     /// Evaluate every N worker steps in total (the master's ticks) or every S seconds of run time (virtual on the

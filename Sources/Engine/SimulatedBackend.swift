@@ -1,5 +1,6 @@
 // The simulated backend: one thread and a virtual clock. Each worker step costs `compute` seconds of virtual time
-// and each exchange with the master `communication` more. Events run in virtual-time order, ties broken by the
+// and each exchange with the master `communication` more, or, with `links`, what the model of the server links
+// says (ServerLinks.swift: S servers serving one request at a time, latency plus bytes over bandwidth). Events run in virtual-time order, ties broken by the
 // lower worker index, so a run is bit-identical for the same seed. With the round-robin schedule the workers take
 // turns, each activation being τ consecutive steps (the paper's section 4 scheme); the virtual clock then shows
 // what p devices would have taken.
@@ -10,9 +11,12 @@ import Training
 public struct VirtualCosts: Codable, Equatable, Sendable {
     public var compute: Double
     public var communication: Double
-    public init(compute: Double = 1, communication: Double = 0) {
+    /// When given, an exchange costs what these links take (queueing included) instead of `communication`.
+    public var links: ServerLinks?
+    public init(compute: Double = 1, communication: Double = 0, links: ServerLinks? = nil) {
         self.compute = compute
         self.communication = communication
+        self.links = links
     }
 }
 
@@ -26,6 +30,8 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     /// Virtual seconds spent communicating, summed over workers.
     public private(set) var communicationTime = 0.0
     private var nextRoundRobin = 0
+    /// With `costs.links`: when each server is next free.
+    private var serverFree: [Double] = []
 
     /// `schedule` is clock or round-robin (`Schedule.simulatorRuns`).
     public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: Schedule = .clock) {
@@ -38,6 +44,7 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
 
     /// Runs `events` events: a worker step (clock), an activation of τ steps (round-robin), or a synchronous step
     /// of all workers (sync-EASGD). `observe` is called after each event.
+    @_specialize(exported: true, where Scalar == Float)
     public func run(events: Int, observe: (SimulatedBackend) -> Void = { _ in }) {
         for _ in 0..<events {
             if engine.settings.method == .syncEasgd {
@@ -66,20 +73,27 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
 
     /// The virtual clocks, for checkpoints.
     var simulatorState: SimulatorState {
-        get { SimulatorState(workerTimes: workerTimes, now: now, communicationTime: communicationTime, nextRoundRobin: nextRoundRobin) }
+        get { SimulatorState(workerTimes: workerTimes, now: now, communicationTime: communicationTime, nextRoundRobin: nextRoundRobin,
+                             serverFree: costs.links == nil ? nil : serverFree) }
         set {
             workerTimes = newValue.workerTimes
             now = newValue.now
             communicationTime = newValue.communicationTime
             nextRoundRobin = newValue.nextRoundRobin
+            serverFree = newValue.serverFree ?? []
         }
     }
 
     private func advance(_ w: WorkerState<Scalar>) {
         let communicated = engine.step(w) { $0() }
-        let cost = costs.compute + (communicated ? costs.communication : 0)
-        if communicated { communicationTime += costs.communication }
-        workerTimes[w.index] += cost
+        var communication = communicated ? costs.communication : 0
+        if communicated, let links = costs.links {
+            // The request leaves when the step's compute is done and waits for the last of its shards.
+            let sent = workerTimes[w.index] + costs.compute
+            communication = links.book(at: sent, entries: engine.master.center.count, free: &serverFree) - sent
+        }
+        communicationTime += communication
+        workerTimes[w.index] += costs.compute + communication
         now = max(now, workerTimes[w.index])
     }
 

@@ -15,7 +15,8 @@ public struct SimulatedDriver: BackendDriver {
             let computeSeconds = try settings.computeSeconds ?? run.measureStep()
             run.computeSeconds = computeSeconds
             try run.writeConfig(measuredComputeSeconds: computeSeconds)
-            let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds),
+            let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds,
+                                                                              links: settings.links),
                                        schedule: settings.schedule)
             if let clocks = run.restoredSimulator { sim.simulatorState = clocks }
             let checkpoint = RunFiles.checkpoint(run.directory)

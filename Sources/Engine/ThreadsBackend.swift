@@ -37,12 +37,14 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     }
 
     /// Every worker takes `steps` steps on its own thread (or stops early if it becomes non-finite).
+    @_specialize(exported: true, where Scalar == Float)
     public func run(stepsPerWorker steps: Int) {
         run(untilClock: (engine.workers.map(\.clock).max() ?? 0) + steps) { false }
     }
 
     /// Every worker steps until its clock reaches `clock`, it becomes non-finite, or `shouldStop()` is true
     /// (checked before each step).
+    @_specialize(exported: true, where Scalar == Float)
     public func run(untilClock clock: Int, shouldStop: @escaping @Sendable () -> Bool) {
         let workers = engine.workers
         DispatchQueue.concurrentPerform(iterations: workers.count) { i in

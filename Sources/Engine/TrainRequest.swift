@@ -41,13 +41,19 @@ public struct TrainRequest: Sendable, Equatable {
     public var schedule: Schedule?
     public var computeSeconds: Double?
     public var communicationSeconds: Double?
+    /// S shard servers: under MPI the ranks holding a shard of the center (default 1; not a setting of the run, so
+    /// a resume may change it); on the simulated backend the servers of its link model.
+    public var servers: Int?
+    /// The simulated backend's link model: seconds per request per server, and bytes per second per server.
+    public var linkLatency: Double?
+    public var linkBandwidth: Double?
     /// A new run directory, or one to resume.
     public var out: String?
     public var resume: String?
 
     public init() {}
 
-    /// Under mpirun, the ranks it started (P + 1): p of a new MPI run. Only rank 0 reads or writes the run
+    /// Under mpirun, the ranks it started (S + P): p of a new MPI run. Only rank 0 reads or writes the run
     /// directory (`isMPIWorkerRank` skips the checks that need it).
     public var mpiWorldSize: Int? = nil
     public var isMPIWorkerRank = false
@@ -57,14 +63,29 @@ public struct TrainRequest: Sendable, Equatable {
     private var parallelGiven: [(String, Bool)] {
         [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
-         ("--communication-seconds", communicationSeconds != nil)]
+         ("--communication-seconds", communicationSeconds != nil), ("--link-latency", linkLatency != nil),
+         ("--link-bandwidth", linkBandwidth != nil)]
     }
 
     /// The backend the run uses: the one given, else the preferred one for its method.
     public var resolvedBackend: Backend? { backend ?? method.map(Backend.preferred(for:)) }
 
+    /// S, the servers of an MPI run.
+    public var resolvedServers: Int { servers ?? 1 }
+
     public func validate() throws {
         try validateValues()
+        if let servers {
+            guard (1...64).contains(servers) else { throw SettingsError("--servers must be between 1 and 64 (got \(servers))") }
+            let modelled = resume == nil && resolvedBackend == .simulated && linkBandwidth != nil
+            guard mpiWorldSize != nil || modelled else {
+                throw SettingsError("--servers applies to MPI runs (under mpirun, --backend mpi) and to the simulated backend's link model (with --link-bandwidth)")
+            }
+            if resume == nil, resolvedBackend != .mpi, !modelled { throw SettingsError("--servers applies to --backend mpi, or to --backend simulated with --link-bandwidth") }
+        }
+        if let size = mpiWorldSize, size <= resolvedServers, servers != nil || (resume == nil && resolvedBackend == .mpi) {
+            throw SettingsError("mpirun started \(size) ranks for \(resolvedServers) server\(resolvedServers == 1 ? "" : "s"): give -np S+P with at least one worker")
+        }
         if let resume {
             let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
                                            ("--lr", learningRate != nil), ("--momentum", momentum != nil),
@@ -144,9 +165,16 @@ public struct TrainRequest: Sendable, Equatable {
         if let beta { try check(beta, "--beta", .nonNegative) }
         if let computeSeconds { try check(computeSeconds, "--compute-seconds", .positive) }
         if let communicationSeconds { try check(communicationSeconds, "--communication-seconds", .nonNegative) }
+        if let linkLatency { try check(linkLatency, "--link-latency", .nonNegative) }
+        if let linkBandwidth { try check(linkBandwidth, "--link-bandwidth", .positive) }
+        if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
+        if linkBandwidth != nil && communicationSeconds != nil {
+            throw SettingsError("give either --communication-seconds (a fixed cost per exchange) or the link model (--link-bandwidth, --link-latency)")
+        }
         let backend = resolvedBackend ?? .threads
         if backend != .simulated, let given = [("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
-                                               ("--communication-seconds", communicationSeconds != nil)].first(where: \.1) {
+                                               ("--communication-seconds", communicationSeconds != nil),
+                                               ("--link-latency", linkLatency != nil), ("--link-bandwidth", linkBandwidth != nil)].first(where: \.1) {
             throw SettingsError("\(given.0) applies to the simulated backend: add --backend simulated")
         }
         if let schedule, !schedule.simulatorRuns {
@@ -156,8 +184,8 @@ public struct TrainRequest: Sendable, Equatable {
         guard steps != nil, epochs == nil, minutes == nil else {
             throw SettingsError("parallel runs take their budget as --steps (per worker)")
         }
-        if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - 1 {
-            throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (P + 1 = \(workers + 1))")
+        if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - resolvedServers {
+            throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(resolvedServers) + \(workers) = \(resolvedServers + workers))")
         }
     }
 
@@ -227,11 +255,11 @@ public struct TrainRequest: Sendable, Equatable {
                 guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
                 let backend = saved.settings.backend
                 if backend == .mpi && mpiWorldSize == nil {
-                    throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume))")
+                    throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume), or -np S+P with --servers S)")
                 }
                 // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
                 // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
-                let p = mpiWorldSize.map { $0 - 1 } ?? workers
+                let p = mpiWorldSize.map { $0 - resolvedServers } ?? workers
                 if let p, p != e.workers, !(1...64).contains(p) {
                     throw SettingsError("--workers must be between 1 and 64 (got \(p))")
                 }
@@ -270,7 +298,7 @@ public struct TrainRequest: Sendable, Equatable {
                                directory: out)
         }
         let backend = resolvedBackend ?? .threads
-        let p = backend == .mpi ? (mpiWorldSize.map { $0 - 1 } ?? workers ?? TrainingDefaults.workers) : (workers ?? TrainingDefaults.workers)
+        let p = backend == .mpi ? (mpiWorldSize.map { $0 - resolvedServers } ?? workers ?? TrainingDefaults.workers) : (workers ?? TrainingDefaults.workers)
         guard let steps else { throw SettingsError("parallel runs take their budget as --steps (per worker)") }
         let engine = EngineSettings(method: method, workers: p, learningRate: learningRate, alpha: alpha,
                                     beta: beta ?? TrainingDefaults.beta, tau: tau ?? TrainingDefaults.tau,
@@ -284,6 +312,9 @@ public struct TrainRequest: Sendable, Equatable {
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }
+        if backend == .simulated, let linkBandwidth {
+            settings.links = ServerLinks(servers: resolvedServers, latency: linkLatency ?? 0, bandwidth: linkBandwidth)
+        }
         return .parallel(settings, directory: out)
     }
 

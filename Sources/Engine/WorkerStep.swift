@@ -16,6 +16,18 @@ public protocol MasterLink<Scalar> {
     func lookahead(into y: FlatBuffer<Scalar>, loss: Double) -> Bool
     /// A gradient for the master's Nesterov step.
     func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double) -> Bool
+    /// The exchange in two halves, for a link that can overlap it with the gradient's computation: `beginExchange`
+    /// sends x (a copy; `loss` is the worker's previous one, since this step's is not known yet) and
+    /// `endExchange` replaces x with x − α(x − x̃). False when not sent or rejected.
+    var overlapsExchange: Bool { get }
+    func beginExchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool
+    func endExchange(_ x: FlatBuffer<Scalar>) -> Bool
+}
+
+extension MasterLink {
+    public var overlapsExchange: Bool { false }
+    public func beginExchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool { preconditionFailure("this link does not overlap its exchanges") }
+    public func endExchange(_ x: FlatBuffer<Scalar>) -> Bool { preconditionFailure("this link does not overlap its exchanges") }
 }
 
 /// The master in the same process, reached inside `critical` (which a backend makes atomic).
@@ -53,7 +65,10 @@ public enum StepOutcome: Equatable, Sendable {
 extension WorkerState {
     /// One local step (with its exchange, push or gradient update when the method calls for one). The caller
     /// records a stop; the worker's clock and exchange count advance only on a completed step.
-    package func step(settings s: EngineSettings, link: some MasterLink<Scalar>) -> StepOutcome {
+    /// Specialized for Float: the element-wise rules are generic, and a caller in another module (MPI's worker, the
+    /// benches) would otherwise run them through witness tables (the exchange alone took 5× longer).
+    @_specialize(exported: true, where Scalar == Float)
+    package func step(settings s: EngineSettings, link: any MasterLink<Scalar>) -> StepOutcome {
         let eta = Scalar(s.learningRate), delta = Scalar(s.momentum)
         let exchangeDue = clock % s.tau == 0
         var communicated = false
@@ -64,11 +79,26 @@ extension WorkerState {
             if s.method == .eamsgd {
                 Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta, into: lookahead.pointer)
             }
+            // Overlapped (MPI), the exchange of the pre-exchange x goes out first and its answer is taken after the
+            // gradient: the same arithmetic in the same order, the wait hidden behind the computation.
+            let overlapped = exchangeDue && link.overlapsExchange
+            if overlapped {
+                guard link.beginExchange(parameters, loss: lastLoss) else { return .stopped("non-finite parameters (rejected by the master)") }
+            }
             let loss = evaluate(at: point, decay: s.weightDecay)
-            guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
-            if exchangeDue {
-                guard link.exchange(parameters, loss: loss) else { return .stopped("non-finite parameters (rejected by the master)") }
+            let finite = loss.isFinite && Scalar.allFinite(gradient.readOnly)
+            if overlapped {
+                // The exchange is in flight: its answer is taken even when the step stops here.
+                let accepted = link.endExchange(parameters)
+                guard finite else { return .stopped("non-finite loss or gradient") }
+                guard accepted else { return .stopped("non-finite parameters (rejected by the master)") }
                 communicated = true
+            } else {
+                guard finite else { return .stopped("non-finite loss or gradient") }
+                if exchangeDue {
+                    guard link.exchange(parameters, loss: loss) else { return .stopped("non-finite parameters (rejected by the master)") }
+                    communicated = true
+                }
             }
             if s.method == .eamsgd {
                 Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer, lookaheadGradient: gradient.readOnly,
@@ -105,6 +135,7 @@ extension WorkerState {
     }
 
     /// The objective's loss and gradient at `point`, weight decay included; remembers the loss.
+    @_specialize(exported: true, where Scalar == Float)
     func evaluate(at point: FlatBuffer<Scalar>, decay: Double) -> Double {
         let loss = objective.lossAndGradient(at: point.readOnly, into: gradient.pointer)
         LocalStep.addWeightDecay(gradient.pointer, parameters: point.readOnly, decay: Scalar(decay))

@@ -39,6 +39,10 @@ enum MessageTag: Int32 {
     case settings = 8      // master → worker: the run's settings (JSON)
     case stateBuffers = 9  // parameters, velocity, accumulator, multiplier: one message each
     case ready = 10        // worker → master: its data is loaded (empty)
+    case shardStart = 11   // rank 0 → server: a `ShardStart` (JSON), then its slices (.stateBuffers)
+    case snapshot = 12     // rank 0 → server: a step count;  server → rank 0: its slice of the model at that count
+    case gather = 13       // rank 0 → server: empty;         server → rank 0: `ShardReport` (JSON), then its slices
+    case overlappedExchange = 14   // as .exchange, sent before the worker computes its gradient (answered without waiting)
 }
 
 enum Control: Float {
@@ -82,27 +86,27 @@ public enum MPIRuntime {
 
 // MARK: Messages
 
-private func send(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag) {
+func send(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag) {
     MPI_Send(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world())
 }
 
-private func send(_ data: Data, to rank: Int, tag: MessageTag) {
+func send(_ data: Data, to rank: Int, tag: MessageTag) {
     data.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32(data.count), easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world()) }
 }
 
-private func send(_ control: Control, to rank: Int) {
+func send(_ control: Control, to rank: Int) {
     var code = control.rawValue
     send(&code, count: 1, to: rank, tag: .control)
 }
 
 /// Waits for a message from `source` (or any source) with one of `tags` (or any tag), polling; returns its status.
-private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil) -> MPI_Status {
+func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil) -> MPI_Status {
     while true { if let status = probe(from: source, tags: tags, seconds: 3600) { return status } }
 }
 
 /// Calls `done` until it says true (then true) or `seconds` pass (then false): a few hundred fast calls first
 /// (answers usually come at once), then sleeps of up to 0.2 ms. The one polling loop of the master.
-private func poll(seconds: Double, _ done: () -> Bool) -> Bool {
+func poll(seconds: Double, _ done: () -> Bool) -> Bool {
     let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
     var idle: UInt32 = 0
     while true {
@@ -114,7 +118,7 @@ private func poll(seconds: Double, _ done: () -> Bool) -> Bool {
 
 /// Sends to a worker without waiting forever: a large message to a worker stopped between its request and this
 /// reply would wait in MPI's rendezvous protocol. False when it is not taken within `seconds`.
-private func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
+func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
     var request = MPI_Request(bitPattern: 0)
     MPI_Isend(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
     var flag: Int32 = 0
@@ -125,7 +129,7 @@ private func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: In
 }
 
 /// The same, giving up (nil) after `seconds`, so that the master can look at signals and silent workers meanwhile.
-private func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
+func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
     var status = MPI_Status()
     var flag: Int32 = 0
     let tagValues = tags?.map(\.rawValue) ?? [easgd_mpi_any_tag()]
@@ -148,7 +152,7 @@ public enum StallLimit {
 }
 
 /// True when a message from `source` with `tag` is waiting.
-private func waiting(from source: Int, tag: MessageTag) -> Bool {
+func waiting(from source: Int, tag: MessageTag) -> Bool {
     var status = MPI_Status()
     var flag: Int32 = 0
     MPI_Iprobe(Int32(source), tag.rawValue, easgd_mpi_comm_world(), &flag, &status)
@@ -156,7 +160,7 @@ private func waiting(from source: Int, tag: MessageTag) -> Bool {
 }
 
 /// Receives the message `status` announced into `buffer`; returns its count of Floats.
-private func receive(_ status: MPI_Status, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+func receive(_ status: MPI_Status, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
     var status = status
     var count: Int32 = 0
     MPI_Get_count(&status, easgd_mpi_float(), &count)
@@ -167,11 +171,11 @@ private func receive(_ status: MPI_Status, into buffer: UnsafeMutablePointer<Flo
     return Int(count)
 }
 
-private func receive(from rank: Int, tag: MessageTag, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+func receive(from rank: Int, tag: MessageTag, into buffer: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
     try receive(probe(from: Int32(rank), tags: [tag]), into: buffer, capacity: capacity)
 }
 
-private func receiveData(from rank: Int, tag: MessageTag) -> Data {
+func receiveData(from rank: Int, tag: MessageTag) -> Data {
     var status = probe(from: Int32(rank), tags: [tag])
     var count: Int32 = 0
     MPI_Get_count(&status, easgd_mpi_byte(), &count)
@@ -180,14 +184,14 @@ private func receiveData(from rank: Int, tag: MessageTag) -> Data {
     return data
 }
 
-private func receiveControl(from rank: Int = 0) throws -> Control {
+func receiveControl(from rank: Int = 0) throws -> Control {
     var code: Float = 0
     _ = try receive(from: rank, tag: .control, into: &code, capacity: 1)
     guard let control = Control(rawValue: code) else { throw MPIError(description: "unknown control code \(code)") }
     return control
 }
 
-private func send(_ message: StateMessage, of w: WorkerState<Float>, to rank: Int) throws {
+func send(_ message: StateMessage, of w: WorkerState<Float>, to rank: Int) throws {
     send(try JSONEncoder().encode(message), to: rank, tag: .state)
     for b in w.transferBuffers { send(b.base, count: b.count, to: rank, tag: .stateBuffers) }
 }
@@ -198,7 +202,7 @@ struct PartialState: Error {}
 /// Receives a state message from `rank` into `w` (its buffers and clocks). With `partsWithin`, each buffer after the
 /// first part must arrive within that many seconds, else `PartialState` (the master's stall limit: a worker stopped
 /// between the parts of its state must not hold rank 0 forever).
-private func receiveState(from rank: Int, into w: WorkerState<Float>, partsWithin seconds: Double? = nil) throws -> StateMessage {
+func receiveState(from rank: Int, into w: WorkerState<Float>, partsWithin seconds: Double? = nil) throws -> StateMessage {
     let message = try JSONDecoder().decode(StateMessage.self, from: receiveData(from: rank, tag: .state))
     for b in w.transferBuffers {
         if let seconds, probe(from: Int32(rank), tags: [.stateBuffers], seconds: seconds) == nil { throw PartialState() }
@@ -215,22 +219,31 @@ public enum MPIBackend {
     /// Rank 0: the master and tester. Hands every worker its settings and state, serves requests, evaluates the
     /// model on the run's schedule, checkpoints the whole system every `checkpointEveryMinutes`, at the end and on
     /// a signal (to rank 0 or to any worker), and returns when every worker has sent its final state.
-    public static func master(_ run: ParallelTrainingRun, log: (MetricRecord) -> Void) throws -> RunOutcome {
+    /// With `servers` S > 1, rank 0 serves shard 0 of the center and coordinates servers 1…S−1 (Shards.swift);
+    /// the workers are ranks S…S+P−1.
+    public static func master(_ run: ParallelTrainingRun, servers: Int = 1, log: (MetricRecord) -> Void) throws -> RunOutcome {
         let s = run.settings.engine
-        let p = s.workers, n = run.engine.master.center.count
+        let p = s.workers, whole = run.engine.master.center.count
         let master = run.engine.master, workers = run.engine.workers
+        guard servers >= 1, servers <= whole else { throw MPIError(description: "--servers must be between 1 and the \(whole) parameters") }
+        let group = ServerGroup(layout: ShardLayout(count: whole, servers: servers))
+        // Shard 0 is rank 0's own: the whole master when S = 1, else a copy of its slice, gathered back for
+        // every checkpoint and the final record.
+        let shard = servers == 1 ? master : master.shard(group.layout.range(0))
+        func rank(_ worker: Int) -> Int { servers + worker }
         try run.writeConfig(measuredComputeSeconds: nil)
         // The settings first; once every worker has loaded its data, the clock starts as on the threads backend
         // (whose data is loaded before it starts): the first evaluation, then the states, and the workers go.
         let settings = try JSONEncoder().encode(run.settings)
-        for w in workers { send(settings, to: w.index + 1, tag: .settings) }
+        for w in workers { send(settings, to: rank(w.index), tag: .settings) }
+        try group.start(from: master, workerClocks: workers.map(\.clock))
         // While the workers load their data: a signal to rank 0 ends the job at once (nothing has changed yet), and
         // so does a worker that stays silent beyond the stall limit.
         var none: Float = 0
         let loading = Stopwatch()
         for w in workers {
             while true {
-                if let status = probe(from: Int32(w.index + 1), tags: [.ready], seconds: 0.25) {
+                if let status = probe(from: Int32(rank(w.index)), tags: [.ready], seconds: 0.25) {
                     _ = try receive(status, into: &none, capacity: 0)
                     break
                 }
@@ -238,7 +251,7 @@ public enum MPIBackend {
                     throw MPIError(description: "stopped by signal \(sig) while the workers loaded their data; the run is as it was")
                 }
                 if loading.seconds > StallLimit.seconds {
-                    throw MPIError(description: "rank \(w.index + 1) (worker \(w.index)) did not finish loading its data within \(Int(StallLimit.seconds)) s (EASGD_STALL_SECONDS); the run is as it was")
+                    throw MPIError(description: "rank \(rank(w.index)) (worker \(w.index)) did not finish loading its data within \(Int(StallLimit.seconds)) s (EASGD_STALL_SECONDS); the run is as it was")
                 }
             }
         }
@@ -246,7 +259,7 @@ public enum MPIBackend {
         let before = run.wallClockAtStart.elapsed
         func now() -> Double { before + stopwatch.seconds }
         try run.startRecords(log: log)
-        for w in workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: w.index + 1) }
+        for w in workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: rank(w.index)) }
         var evaluations = run.evaluationSchedule()
         var checkpoints = Periodic(minutes: run.settings.checkpointEveryMinutes, now: now())
 
@@ -255,6 +268,7 @@ public enum MPIBackend {
         var signal: Int32? = nil           // a signal seen by rank 0 or reported by a worker: stop everything
         var pausing = false                // PAUSE or STOP sent; waiting for every running worker's state
         var progress = workers.map(\.progress)     // as the workers' requests and states report it
+        var served = workers.map(\.clock)           // as the requests alone report it: what the other servers see
         let tester = BackgroundTester()
         defer { _ = try? tester.drain() }      // an error leaves no evaluation writing behind it
         let communicationBefore = run.wallClockAtStart.communication ?? 0
@@ -264,8 +278,9 @@ public enum MPIBackend {
         func logEvaluations(drain: Bool = false) throws {
             for record in try drain ? tester.drain() : tester.take() { log(record) }
         }
-        let message = FlatBuffer<Float>(count: n + Trailer.count)
-        let lookahead = FlatBuffer<Float>(count: n)
+        let server = Server(master: shard, workers: p)
+        /// Every shard back into the run's master, for a checkpoint or the final record; the others' serving times.
+        @discardableResult func gather() throws -> [ServingTime] { try group.gather(into: master, own: shard) }
 
         // When each worker was last heard from (any message, or its start); a running worker silent for longer than
         // the stall limit ends the job, keeping the last checkpoint.
@@ -274,7 +289,7 @@ public enum MPIBackend {
         func stall(_ what: String) -> MPIError {
             let why = what + "; the job ends and keeps the last checkpoint"
             try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
-            return MPIError(description: why + " (continue with: mpirun -np \(p + 1) easgd train --resume \(run.directory))")
+            return MPIError(description: why + " (continue with: mpirun -np \(p + servers) easgd train\(servers > 1 ? " --servers \(servers)" : "") --resume \(run.directory))")
         }
         let stallLimit = StallLimit.seconds         // read once: the environment is not looked up per message
         /// The wait for a worker to take a reply: the stall limit, or after a signal `StallLimit.afterSignal`.
@@ -286,7 +301,7 @@ public enum MPIBackend {
                 signal = signal ?? StopSignal.pending
                 let checkpointDue = checkpoints.due(now: now())
                 if signal != nil || checkpointDue {
-                    for (i, state) in status.enumerated() where state == .running { send(signal != nil ? .stop : .pause, to: i + 1) }
+                    for (i, state) in status.enumerated() where state == .running { send(signal != nil ? .stop : .pause, to: rank(i)) }
                     pausing = true
                 }
             }
@@ -295,8 +310,9 @@ public enum MPIBackend {
                 signal = signal ?? StopSignal.pending
                 if signal == nil {
                     try logEvaluations(drain: true)       // the checkpoint counts every record written
+                    try gather()
                     try run.writeCheckpoint(wall: wallClock())
-                    for (i, state) in status.enumerated() where state == .paused { send(.resume, to: i + 1) }
+                    for (i, state) in status.enumerated() where state == .paused { send(.resume, to: rank(i)) }
                     status = status.map { $0 == .paused ? .running : $0 }
                 } else {
                     status = status.map { _ in .finished }      // paused workers are told FINISH below
@@ -312,83 +328,61 @@ public enum MPIBackend {
                 // A paused worker waits for us; only a running one can be stalled.
                 if let k = status.indices.first(where: { status[$0] == .running && now() - max(lastHeard[$0], since) > limit }) {
                     let silent = now() - lastHeard[k]
-                    throw stall("rank \(k + 1) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal"))")
+                    throw stall("rank \(rank(k)) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal"))")
                 }
                 continue
             }
-            let source = Int(announced.MPI_SOURCE)
-            if source >= 1, source <= p { lastHeard[source - 1] = now() }
-            guard let tag = MessageTag(rawValue: announced.MPI_TAG), source >= 1, source <= p else {
+            let found = DispatchTime.now().uptimeNanoseconds
+            let source = Int(announced.MPI_SOURCE), k = source - servers      // k: the worker's index
+            if k >= 0, k < p { lastHeard[k] = now() }
+            guard let tag = MessageTag(rawValue: announced.MPI_TAG), k >= 0, k < p else {
                 throw MPIError(description: "unexpected message (tag \(announced.MPI_TAG)) from rank \(source)")
             }
             if tag == .state {
-                let w = workers[source - 1]
+                let w = workers[k]
                 let m: StateMessage
                 do {
                     m = try receiveState(from: source, into: w, partsWithin: replyTimeout())
                 } catch is PartialState {
-                    throw stall("rank \(source) (worker \(source - 1)) sent part of its state and then nothing for \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
+                    throw stall("rank \(source) (worker \(k)) sent part of its state and then nothing for \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
                 }
-                let communicated = progress[source - 1].communication      // a state carries no trailer
-                progress[source - 1] = w.progress
-                progress[source - 1].communication = communicated
+                let communicated = progress[k].communication      // a state carries no trailer
+                progress[k] = w.progress
+                progress[k].communication = communicated
                 if let reason = m.stopReason { run.engine.recordStop(w, reason: reason) }
                 switch m.kind {
-                case .paused: status[source - 1] = .paused
-                case .done: status[source - 1] = .finished
+                case .paused: status[k] = .paused
+                case .done: status[k] = .finished
                 case .interrupted:
-                    status[source - 1] = .finished
+                    status[k] = .finished
                     signal = signal ?? m.signal ?? SIGTERM
                     if !pausing {        // tell the others to stop too
-                        for (i, state) in status.enumerated() where state == .running { send(.stop, to: i + 1) }
+                        for (i, state) in status.enumerated() where state == .running { send(.stop, to: rank(i)) }
                         pausing = true
                     }
                 case .start: throw MPIError(description: "rank \(source) sent a start state")
                 }
                 continue
             }
-            let count = try receive(announced, into: message.base, capacity: n + Trailer.count)
-            guard count >= Trailer.count else { throw MPIError(description: "rank \(source) sent a request without its trailer") }
-            let trailer = Trailer(message.base + count - Trailer.count)
-            progress[source - 1].loss = trailer.loss
-            progress[source - 1].clock = trailer.clock
-            progress[source - 1].communication = trailer.communication
-            let full = count == n + Trailer.count
-            let payload = UnsafeMutableBufferPointer(rebasing: message.pointer[0..<n])
-            /// The same master-side code as the other backends (`MasterState`); REJECT if it refused the payload.
-            func stalled() -> MPIError {
-                stall("rank \(source) (worker \(source - 1)) did not take the master's reply within \(Int(stallLimit)) s (EASGD_STALL_SECONDS)")
-            }
-            func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int, tag: MessageTag) throws {
-                if accepted {
-                    guard sendWatched(reply, count: replyCount, to: source, tag: tag,
-                                      seconds: replyTimeout()) else { throw stalled() }
-                    progress[source - 1].exchanges += 1
-                } else {
-                    send(message.base, count: 0, to: source, tag: .reject)
-                }
-            }
-            switch tag {
-            case .exchange:
-                let ok = full && master.acceptExchange(payload)
-                try answer(ok, with: message.base, count: n, tag: .exchange)
-            case .push:
-                let ok = full && master.acceptPush(payload) { _ in }
-                try answer(ok, with: master.center.base, count: n, tag: .push)
-            case .lookahead:
-                master.lookahead(into: lookahead.pointer)
-                guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead,
-                                  seconds: replyTimeout()) else { throw stalled() }
-            case .gradient:
-                let ok = full && master.acceptGradient(UnsafeBufferPointer(payload))
-                try answer(ok, with: message.base, count: 0, tag: .gradient)
-            default:
-                throw MPIError(description: "rank \(source) sent a \(tag) message to the master")
+            do {
+                // The same master-side code as the other backends (`MasterState`), on the whole center or shard 0.
+                let (trailer, outcome) = try server.serve(announced, tag: tag, worker: k, found: found, seconds: replyTimeout())
+                progress[k].loss = trailer.loss
+                progress[k].clock = trailer.clock
+                progress[k].communication = trailer.communication
+                served[k] = trailer.clock
+                if outcome == .accepted { progress[k].exchanges += 1 }
+            } catch is ReplyNotTaken {
+                throw stall("rank \(source) (worker \(k)) did not take the master's reply within \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
             }
             if evaluations.due(steps: progress.reduce(0) { $0 + $1.clock } + run.stepOffset, seconds: now()) {
                 // A copy of the model now; the tester evaluates it while this loop goes on serving.
-                let snapshot = FlatBuffer<Float>(count: n)
-                snapshot.copy(from: master.model(s.method))
+                let snapshot = FlatBuffer<Float>(count: whole)
+                if servers == 1 {
+                    snapshot.copy(from: master.model(s.method))
+                } else {
+                    try group.snapshot(steps: served.reduce(0, +), own: shard, method: s.method, into: snapshot)
+                }
                 let (at, workersNow, spent) = (now(), progress, communication())
                 try tester.submit {
                     try run.appendRecord(model: snapshot, seconds: at, wall: at, communication: spent, workers: workersNow)
@@ -397,11 +391,16 @@ public enum MPIBackend {
         }
         // Every worker's final state is here: the clocks are exact now.
         try logEvaluations(drain: true)
+        server.settle()
+        let others = try gather()
         if signal == nil { try run.recordFinal(seconds: now(), wall: now(), communication: communication(), log: log) }
         try run.writeCheckpoint(wall: wallClock())
-        for w in workers { send(.finish, to: w.index + 1) }
+        for w in workers { send(.finish, to: rank(w.index)) }
+        group.finish()
         let reported = progress.map(\.loss).map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
+        let perRequest = ([server.time] + others).map { $0.perRequest.map { String(format: "%.2f ms", 1000 * $0) } ?? "none" }
+        FileHandle.standardError.write(Data("master-side time per request\(servers > 1 ? ", per shard" : ""): \(perRequest.joined(separator: ", "))\n".utf8))
         return signal.map { .interrupted(signal: $0) } ?? .completed
     }
 
@@ -410,18 +409,21 @@ public enum MPIBackend {
     /// Rank r ≥ 1: worker r − 1. Receives the settings and its state from rank 0, loads the data, and steps with
     /// the shared `WorkerState.step` (reaching rank 0 through messages) until its steps are done, it stops, or rank
     /// 0 says STOP; then sends its final state and waits for FINISH. Returns why it stopped early, if it did.
-    public static func worker(rank: Int) throws -> String? {
+    /// With `servers` S, rank r ≥ S is worker r − S, and each request goes to every server (its slice of the vector).
+    public static func worker(rank: Int, servers: Int = 1) throws -> String? {
         let settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
         let spec = try NetSpec(parsing: settings.netSpec)
         let data = try DataSource.load(settings.data).trainSubset(settings.trainSubset, seed: settings.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
         let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,
-                                                          worker: rank - 1)
-        let w = WorkerState<Float>(index: rank - 1, settings: settings.engine, objective: replica)
+                                                          worker: rank - servers)
+        let w = WorkerState<Float>(index: rank - servers, settings: settings.engine, objective: replica)
         var none: Float = 0
         send(&none, count: 0, to: 0, tag: .ready)
         _ = try receiveState(from: 0, into: w)
-        var link = MessageLink(count: w.parameters.count)
+        let overlap = ProcessInfo.processInfo.environment["EASGD_MPI_OVERLAP"] != "0"
+        var link = MessageLink(layout: ShardLayout(count: w.parameters.count, servers: servers),
+                               overlaps: overlap && settings.engine.method.takesGradientBeforeExchange)
         var stopReason: String? = nil
 
         func finish(_ kind: StateMessage.Kind, signal: Int32? = nil) throws {
@@ -492,40 +494,97 @@ struct Trailer {
     }
 }
 
-/// The worker's way to rank 0: each request carries its vector (if any) and the trailer, and waits for the answer
-/// (the new vector, or REJECT); a control message waiting meanwhile is left for later.
+/// The worker's way to the servers: each request sends its vector (if any) as one slice per server, each slice
+/// followed by the trailer, all at once (non-blocking), and waits for every server's answer (its slice of the new
+/// vector, or REJECT); a control message from rank 0 waiting meanwhile is left for later. With `overlaps` (EASGD
+/// and EAMSGD, which take their gradient at the pre-exchange point) the exchange is sent before the gradient is
+/// computed and its answer collected after (`beginExchange`/`endExchange`); `EASGD_MPI_OVERLAP=0` turns that off.
 struct MessageLink: MasterLink {
-    let n: Int
-    let message: FlatBuffer<Float>
+    let layout: ShardLayout
+    var n: Int { layout.count }
+    let overlapsExchange: Bool
+    /// Per server: its slice of the payload and the trailer.
+    private let outgoing: [FlatBuffer<Float>]
+    /// An overlapped exchange's answer, copied into x once the gradient is computed.
+    private let incoming: FlatBuffer<Float>
     /// The worker's clock once the step in progress is done (set before each step). A request reports it when the
     /// master's part of that step is done once it is served; a look-ahead reports one less.
     var clock = 0
-    /// Seconds from sending each request to holding its answer, summed (reported in every trailer).
-    private let waited = Seconds()
+    private let pending = Pending()
 
-    private final class Seconds {
-        var total = 0.0
+    private final class Pending {
+        /// Seconds from sending each request to holding its answer, summed (reported in every trailer); for an
+        /// overlapped exchange only the time it kept the worker waiting.
+        var waited = 0.0
+        var sends: [MPI_Request?] = []
+        var tag = MessageTag.exchange
+        var started: UInt64 = 0
     }
 
-    init(count: Int) {
-        n = count
-        message = FlatBuffer(count: count + Trailer.count)
+    init(layout: ShardLayout, overlaps: Bool = false) {
+        self.layout = layout
+        overlapsExchange = overlaps
+        outgoing = (0..<layout.servers).map { FlatBuffer(count: layout.range($0).count + Trailer.count) }
+        incoming = FlatBuffer(count: overlaps ? layout.count : 0)
+        pending.sends = Array(repeating: nil, count: layout.servers)
+    }
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Sends the request's slices (non-blocking); with S > 1 a payload that is not finite goes nowhere (false).
+    private func post(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, clock: Int) -> Bool {
+        if layout.servers > 1, let payload, !Float.allFinite(payload.readOnly) { return false }
+        pending.started = Self.now()
+        pending.tag = tag
+        let trailer = Trailer(loss: loss, clock: clock, communication: pending.waited)
+        for k in 0..<layout.servers {
+            let range = layout.range(k), buffer = outgoing[k]
+            var count = 0
+            if let payload {
+                buffer.base.update(from: payload.base + range.lowerBound, count: range.count)
+                count = range.count
+            }
+            trailer.write(to: buffer.base + count)
+            MPI_Isend(buffer.base, Int32(count + Trailer.count), easgd_mpi_float(), Int32(k), tag.rawValue,
+                      easgd_mpi_comm_world(), &pending.sends[k])
+        }
+        return true
+    }
+
+    /// Every server's answer into `reply` (its slice at the slice's place; nil for an acknowledgement); false if
+    /// any server rejected. Counts the seconds since `from` as waited.
+    private func collect(into reply: FlatBuffer<Float>?, from start: UInt64) -> Bool {
+        var answered = Array(repeating: false, count: layout.servers)
+        var accepted = true
+        var left = layout.servers
+        _ = poll(seconds: 1e9) {
+            for k in 0..<layout.servers where !answered[k] {
+                var status = MPI_Status()
+                var flag: Int32 = 0
+                for tag in [pending.tag, .reject] {
+                    MPI_Iprobe(Int32(k), tag.rawValue, easgd_mpi_comm_world(), &flag, &status)
+                    if flag != 0 { break }
+                }
+                guard flag != 0 else { continue }
+                let range = layout.range(k)
+                // An acknowledgement carries nothing: any buffer will do for its zero values.
+                let into = reply.map { $0.base + range.lowerBound } ?? outgoing[k].base
+                let got = try? receive(status, into: into, capacity: reply == nil ? 0 : range.count)
+                if status.MPI_TAG == MessageTag.reject.rawValue || got == nil { accepted = false }
+                answered[k] = true
+                left -= 1
+            }
+            return left == 0
+        }
+        for k in 0..<layout.servers { MPI_Wait(&pending.sends[k], easgd_mpi_status_ignore()) }
+        pending.waited += Double(Self.now() - start) * 1e-9
+        return accepted
     }
 
     private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?,
                          clock: Int) -> Bool {
-        var count = 0
-        if let payload {
-            message.base.update(from: payload.base, count: n)
-            count = n
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        Trailer(loss: loss, clock: clock, communication: waited.total).write(to: message.base + count)
-        send(message.base, count: count + Trailer.count, to: 0, tag: tag)
-        let answer = probe(from: 0, tags: [tag, .reject])
-        let received = try? receive(answer, into: reply?.base ?? message.base, capacity: n + Trailer.count)
-        waited.total += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        return answer.MPI_TAG != MessageTag.reject.rawValue && received != nil
+        guard post(payload, loss: loss, tag: tag, clock: clock) else { return false }
+        return collect(into: reply, from: pending.started)
     }
 
     func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x, clock: clock) }
@@ -539,5 +598,16 @@ struct MessageLink: MasterLink {
     }
     func applyGradient(_ g: FlatBuffer<Float>, loss: Double) -> Bool {
         request(g, loss: loss, tag: .gradient, reply: nil, clock: clock)
+    }
+
+    func beginExchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool {
+        guard post(x, loss: loss, tag: .overlappedExchange, clock: clock) else { return false }
+        pending.waited += Double(Self.now() - pending.started) * 1e-9      // the copies and sends
+        return true
+    }
+    func endExchange(_ x: FlatBuffer<Float>) -> Bool {
+        let accepted = collect(into: incoming, from: Self.now())
+        if accepted { x.copy(from: incoming) }
+        return accepted
     }
 }

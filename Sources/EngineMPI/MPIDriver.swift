@@ -1,6 +1,7 @@
-// The MPI backend behind the one seam: under mpirun -np P+1, rank 0 builds (or resumes) the run and drives it as
-// the master and tester; ranks 1…P serve it as the workers (MPIBackend.swift). An error on any rank aborts them
-// all (MPI_Abort), so none is left waiting.
+// The MPI backend behind the one seam: under mpirun -np S+P, rank 0 builds (or resumes) the run and drives it as
+// the master (shard 0 of the center with S servers) and tester; ranks 1…S−1 serve the other shards (Shards.swift),
+// ranks S…S+P−1 are the workers (MPIBackend.swift). An error on any rank aborts them all (MPI_Abort), so none is
+// left waiting.
 
 import Records
 import Engine
@@ -8,35 +9,42 @@ import Foundation
 import Training
 
 public struct MPIDriver: BackendDriver {
-    public init() {}
+    /// S: the ranks holding a shard of the center each (rank 0 among them).
+    public let servers: Int
+    public init(servers: Int = 1) { self.servers = servers }
     public var backend: Backend { .mpi }
 
     /// Under Open MPI's mpirun (which sets OMPI_COMM_WORLD_RANK and OMPI_COMM_WORLD_SIZE).
     public static var launched: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] != nil }
     /// Under mpirun and not its rank 0: this process serves a run whose directory only rank 0 reads.
     public static var isWorkerRank: Bool { launched && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] != "0" }
-    /// The ranks mpirun started (P + 1), known before MPI is initialised.
+    /// The ranks mpirun started (S + P), known before MPI is initialised.
     public static var launchedWorldSize: Int? { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } }
 
     public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
         let (rank, size) = try MPIRuntime.start()
         var result: (run: ParallelTrainingRun, outcome: RunOutcome)? = nil
         do {
-            guard size >= 2 else { throw SettingsError("--backend mpi needs at least 2 ranks: mpirun -np P+1 easgd train ...") }
+            guard size > servers else { throw SettingsError("--backend mpi needs at least \(servers + 1) ranks: mpirun -np S+P easgd train --servers S ...") }
             ComputeThreads.set(1)
             if rank == 0 {
                 let run = try self.make(make)
-                guard run.settings.engine.workers == size - 1 else {
-                    throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks (use -np \(run.settings.engine.workers + 1))")
+                guard run.settings.engine.workers == size - servers else {
+                    throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks for \(servers) server\(servers == 1 ? "" : "s") (use -np \(run.settings.engine.workers + servers))")
+                }
+                if servers > 1 {
+                    FileHandle.standardError.write(Data("the center in \(servers) shards: ranks 0…\(servers - 1) serve one each, ranks \(servers)…\(size - 1) are the \(size - servers) workers\n".utf8))
                 }
                 try RunFiles.clearStatus(run.directory)
                 observer.started(run)
                 FileHandle.standardError.write(Data("rank 0 is process \(getpid()): kill -TERM \(getpid()) checkpoints the whole system and stops it\n".utf8))
-                let outcome = try MPIBackend.master(run, log: observer.record)
+                let outcome = try MPIBackend.master(run, servers: servers, log: observer.record)
                 try run.finish(outcome)
                 result = (run, outcome)
-            } else if let reason = try MPIBackend.worker(rank: rank) {
-                FileHandle.standardError.write(Data("worker \(rank - 1) stopped: \(reason)\n".utf8))
+            } else if rank < servers {
+                try MPIBackend.server(rank: rank, servers: servers)
+            } else if let reason = try MPIBackend.worker(rank: rank, servers: servers) {
+                FileHandle.standardError.write(Data("worker \(rank - servers) stopped: \(reason)\n".utf8))
             }
         } catch {
             FileHandle.standardError.write(Data("easgd (rank \(rank)): \(error)\n".utf8))

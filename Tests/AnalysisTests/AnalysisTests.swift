@@ -53,3 +53,15 @@ import Testing
     clock.schedule = .clock
     #expect(clock.problem != nil)       // ADMM needs its round-robin order
 }
+
+/// A supervised restart keeps the launch's shard servers under mpirun (they are not a setting of the run) and
+/// the budget, and drops what a resume refuses; a simulated run's --servers (its link model) stays in its config.
+@Test func supervisedRestartKeepsTheServersOfAnMPILaunch() {
+    let mpi = ["/usr/bin/mpirun", "-np", "6", "easgd", "train", "--backend", "mpi", "--servers", "2", "--method", "easgd",
+               "--lr", "0.02", "--steps", "300", "--quiet", "--out", "runs/a"]
+    #expect(Supervisor.resumeCommand(mpi, directory: "runs/a")
+            == ["/usr/bin/mpirun", "-np", "6", "easgd", "train", "--resume", "runs/a", "--servers", "2", "--steps", "300", "--quiet"])
+    let simulated = ["easgd", "train", "--backend", "simulated", "--servers", "4", "--link-bandwidth", "1e9", "--method", "easgd",
+                     "--lr", "0.02", "--steps", "300", "--out", "runs/b"]
+    #expect(Supervisor.resumeCommand(simulated, directory: "runs/b") == ["easgd", "train", "--resume", "runs/b", "--steps", "300"])
+}

@@ -1,0 +1,317 @@
+// A sharded center (`--servers S`, after mpiT): ranks 0…S−1 each hold one contiguous slice of the center (and of
+// its velocity or average), ranks S…S+P−1 are the workers. A worker's request goes out as S messages, one per
+// server, each with the worker's trailer; every server applies its slice with the same `MasterState` code, since
+// every master-side rule (the elastic difference, the push, Nesterov's step, the averages) is element-wise. Rank 0
+// also coordinates: it alone talks to the workers about state and control, and it asks the other servers for
+// their slices when it evaluates (a snapshot) and when it checkpoints (a gather). S = 1 is the unsharded layout.
+//
+// Consistency. One request is not one atomic step across the shards: two workers' exchanges may reach shard 0 in
+// one order and shard 1 in the other. Each coordinate's history is still a serial history of whole requests
+// (every shard serves every request in full, in some order), which is what the asynchronous methods assume of a
+// parameter server anyway; with one worker the order is fixed and a run equals the simulated one bit for bit.
+// - EASGD, EAMSGD: each shard's elastic difference α(x − x̃) is exact, computed from the values it holds.
+// - DOWNPOUR and the A/MVA variants: pushes add (so the center after a set of pushes does not depend on their
+//   order beyond rounding); a pull may see another worker's push on one shard and not yet on the other. Every shard
+//   counts the same pushes, so the averages' running-mean rate agrees.
+// - MDOWNPOUR: a look-ahead's slices may come from master clocks one or two updates apart.
+// A payload that is not finite never reaches a shard: with S > 1 the worker checks it before sending (a shard
+// that refused its slice would leave the others updated). The checkpoint is consistent: it is gathered when every
+// worker is paused between steps, and rank 0 checks that every shard then has served the same requests.
+// The evaluated model is a snapshot: each server sends its slice once it has served requests whose clocks sum to
+// the tester's step count (the clocks travel in every trailer), so with one worker it is exactly the model after
+// that step.
+
+import CMPI
+import Dispatch
+import Elastic
+import Engine
+import Foundation
+import Training
+
+/// What a server needs to start: the method's settings, its slice, the master's counters, and the workers' clocks
+/// (the start of the served-clock sums that snapshots are matched to). Its buffers follow as `.stateBuffers`.
+struct ShardStart: Codable {
+    var settings: EngineSettings
+    var lower: Int
+    var upper: Int
+    var workerClocks: [Int]
+    var counters: ShardCounters
+}
+
+/// A shard's counters, sent with its buffers when rank 0 gathers the system.
+struct ShardCounters: Codable, Equatable {
+    var clock: Int
+    var accepted: Int
+    var rejected: Int
+}
+
+/// What a server has spent serving: requests, and the wall seconds from finding each one to its reply being taken
+/// (receiving it, applying it, answering). Per request, the master-side time of an exchange on that shard.
+public struct ServingTime: Codable, Equatable, Sendable {
+    public var requests = 0
+    public var seconds = 0.0
+    public var perRequest: Double? { requests > 0 ? seconds / Double(requests) : nil }
+
+    mutating func add(since start: UInt64) {
+        requests += 1
+        seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+}
+
+/// A server's answer to a gather: its counters (which every shard must agree on) and its serving time.
+struct ShardReport: Codable {
+    var counters: ShardCounters
+    var serving: ServingTime
+}
+
+extension MasterState where Scalar == Float {
+    /// The buffers a shard holds a slice of (center; velocity for MDOWNPOUR; average for the A/MVA variants).
+    var shardBuffers: [FlatBuffer<Float>] { [center, velocity, average].filter { $0.count > 0 } }
+    var counters: ShardCounters {
+        get { ShardCounters(clock: clock, accepted: accepted, rejected: rejected) }
+        set { clock = newValue.clock; accepted = newValue.accepted; rejected = newValue.rejected }
+    }
+
+    /// A master for entries `range` of this one, holding a copy of them.
+    func shard(_ range: Range<Int>) -> MasterState<Float> {
+        let shard = MasterState<Float>(settings: settings, count: range.count)
+        for (mine, whole) in zip(shard.shardBuffers, shardBuffers) { mine.base.update(from: whole.base + range.lowerBound, count: range.count) }
+        shard.counters = counters
+        return shard
+    }
+
+    /// Copies `shard`'s entries back into `range` of this master.
+    func take(_ shard: MasterState<Float>, at range: Range<Int>) {
+        for (mine, part) in zip(shardBuffers, shard.shardBuffers) { (mine.base + range.lowerBound).update(from: part.base, count: range.count) }
+    }
+}
+
+/// How a served request went.
+enum Served { case accepted, rejected, lookahead }
+
+/// The master-side handler of every server (rank 0's shard, the other servers', the exchange bench): receives a
+/// worker's request into its buffers, applies it to `master` (the whole center or one shard of `n` entries) and
+/// answers it. An overlapped exchange (the worker computes its gradient meanwhile) is received into that worker's
+/// own buffer and answered from it without waiting for the worker to take the answer: a worker busy computing takes
+/// it only when it is done, and the server goes on serving the others. Every other answer is waited for (its
+/// worker is waiting for it), at most `seconds`.
+final class Server {
+    let master: MasterState<Float>
+    let n: Int
+    private let message: FlatBuffer<Float>
+    private let lookahead: FlatBuffer<Float>
+    /// Per worker: its overlapped exchanges' buffer and the answer in flight from it.
+    private var own: [FlatBuffer<Float>?]
+    private var inFlight: [MPI_Request?]
+    private(set) var time = ServingTime()
+
+    init(master: MasterState<Float>, workers: Int) {
+        self.master = master
+        n = master.center.count
+        message = FlatBuffer(count: n + Trailer.count)
+        lookahead = FlatBuffer(count: master.velocity.count > 0 ? n : 0)
+        own = Array(repeating: nil, count: workers)
+        inFlight = Array(repeating: nil, count: workers)
+    }
+
+    /// Serves the request `status` announced, from worker `k` (rank `source`), found at `found` (uptime ns);
+    /// returns its trailer and how it went. Throws `ReplyNotTaken` when an awaited answer is not taken in time.
+    func serve(_ status: MPI_Status, tag: MessageTag, worker k: Int, found: UInt64, seconds: Double) throws -> (Trailer, Served) {
+        let source = Int(status.MPI_SOURCE)
+        let overlapped = tag == .overlappedExchange
+        let buffer: FlatBuffer<Float>
+        if overlapped {
+            // Its previous answer was taken before this request was sent: completing it returns at once.
+            if inFlight[k] != nil { MPI_Wait(&inFlight[k], easgd_mpi_status_ignore()) }
+            if own[k] == nil { own[k] = FlatBuffer(count: n + Trailer.count) }
+            buffer = own[k]!
+        } else {
+            buffer = message
+        }
+        let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
+        guard count >= Trailer.count else { throw MPIError(description: "rank \(source) sent a request without its trailer") }
+        let trailer = Trailer(buffer.base + count - Trailer.count)
+        let full = count == n + Trailer.count
+        let payload = UnsafeMutableBufferPointer(rebasing: buffer.pointer[0..<n])
+        func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int) throws -> Served {
+            guard accepted else {
+                send(buffer.base, count: 0, to: source, tag: .reject)
+                return .rejected
+            }
+            guard sendWatched(reply, count: replyCount, to: source, tag: tag, seconds: seconds) else { throw ReplyNotTaken() }
+            return .accepted
+        }
+        let served: Served
+        switch tag {
+        case .overlappedExchange:
+            if full && master.acceptExchange(payload) {
+                MPI_Isend(buffer.base, Int32(n), easgd_mpi_float(), Int32(source), tag.rawValue, easgd_mpi_comm_world(), &inFlight[k])
+                served = .accepted
+            } else {
+                send(buffer.base, count: 0, to: source, tag: .reject)
+                served = .rejected
+            }
+        case .exchange:
+            served = try answer(full && master.acceptExchange(payload), with: buffer.base, count: n)
+        case .push:
+            served = try answer(full && master.acceptPush(payload) { _ in }, with: master.center.base, count: n)
+        case .lookahead:
+            master.lookahead(into: lookahead.pointer)
+            guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead, seconds: seconds) else { throw ReplyNotTaken() }
+            served = .lookahead
+        case .gradient:
+            served = try answer(full && master.acceptGradient(UnsafeBufferPointer(payload)), with: buffer.base, count: 0)
+        default:
+            throw MPIError(description: "rank \(source) sent a \(tag) message to a server")
+        }
+        time.add(since: found)
+        return (trailer, served)
+    }
+
+    /// Completes every answer still in flight (each taken by now: its worker has stopped or paused since).
+    func settle() {
+        for k in inFlight.indices where inFlight[k] != nil { MPI_Wait(&inFlight[k], easgd_mpi_status_ignore()) }
+    }
+}
+
+struct ReplyNotTaken: Error {}
+
+/// A step count as two Floats (16-bit halves), as in the trailer.
+func encodeSteps(_ steps: Int) -> [Float] { [Float(steps >> 16), Float(steps & 0xFFFF)] }
+func decodeSteps(_ p: UnsafePointer<Float>) -> Int { Int(p[0]) << 16 + Int(p[1]) }
+
+// MARK: Rank 0's side of the other servers
+
+/// Rank 0's view of servers 1…S−1: starts them, asks for snapshots and gathers their slices.
+struct ServerGroup {
+    let layout: ShardLayout
+    var servers: Int { layout.servers }
+
+    /// Sends each server its slice of `master`, the counters and the workers' clocks.
+    func start(from master: MasterState<Float>, workerClocks: [Int]) throws {
+        for k in 1..<max(servers, 1) {
+            let range = layout.range(k)
+            let start = ShardStart(settings: master.settings, lower: range.lowerBound, upper: range.upperBound,
+                                   workerClocks: workerClocks, counters: master.counters)
+            send(try JSONEncoder().encode(start), to: k, tag: .shardStart)
+            for b in master.shardBuffers { send(b.base + range.lowerBound, count: range.count, to: k, tag: .stateBuffers) }
+        }
+    }
+
+    /// The model (center or average) into `model`: shard 0's slice from `own`, the others' slices once each has
+    /// served requests whose clocks sum to `steps`.
+    func snapshot(steps: Int, own: MasterState<Float>, method: Algorithm, into model: FlatBuffer<Float>) throws {
+        var request = encodeSteps(steps)
+        for k in 1..<servers { send(&request, count: 2, to: k, tag: .snapshot) }
+        model.base.update(from: own.model(method).base, count: layout.range(0).count)
+        for k in 1..<servers {
+            let range = layout.range(k)
+            let got = try receive(from: k, tag: .snapshot, into: model.base + range.lowerBound, capacity: range.count)
+            guard got == range.count else { throw MPIError(description: "server \(k) sent a snapshot of \(got) values, expected \(range.count)") }
+        }
+    }
+
+    /// Every shard's buffers and counters into `master` (shard 0 from `own`). Call only when no worker is in the
+    /// middle of a request (all paused or done): then every shard has served the same requests, which is checked.
+    /// Returns servers 1…S−1's serving times.
+    @discardableResult
+    func gather(into master: MasterState<Float>, own: MasterState<Float>) throws -> [ServingTime] {
+        guard servers > 1 else { return [] }
+        master.take(own, at: layout.range(0))
+        var counters = [own.counters]
+        var serving: [ServingTime] = []
+        var none: Float = 0
+        for k in 1..<servers {
+            send(&none, count: 0, to: k, tag: .gather)
+            let report = try JSONDecoder().decode(ShardReport.self, from: receiveData(from: k, tag: .gather))
+            let c = report.counters
+            serving.append(report.serving)
+            let range = layout.range(k)
+            for b in master.shardBuffers {
+                let got = try receive(from: k, tag: .stateBuffers, into: b.base + range.lowerBound, capacity: range.count)
+                guard got == range.count else { throw MPIError(description: "server \(k) sent \(got) values of its slice, expected \(range.count)") }
+            }
+            counters.append(c)
+        }
+        guard counters.allSatisfy({ $0 == counters[0] }) else {
+            throw MPIError(description: "the shards disagree on the requests served (clock, accepted, rejected: \(counters.map { "\($0.clock)/\($0.accepted)/\($0.rejected)" }.joined(separator: ", "))); the last checkpoint is kept")
+        }
+        master.counters = counters[0]
+        return serving
+    }
+
+    func finish() {
+        for k in 1..<max(servers, 1) { send(.finish, to: k) }
+    }
+}
+
+// MARK: A server rank
+
+extension MPIBackend {
+    /// Rank k in 1…S−1: serves its slice of the center to every worker until rank 0 says FINISH; answers rank 0's
+    /// snapshot and gather requests. Keeps no files; an error aborts the job (the last checkpoint stays).
+    /// `started` runs once the shard is in place, before the first request (the exchange bench's barrier).
+    public static func server(rank: Int, servers: Int, started: () -> Void = {}) throws {
+        let start = try JSONDecoder().decode(ShardStart.self, from: receiveData(from: 0, tag: .shardStart))
+        let n = start.upper - start.lower
+        let shard = MasterState<Float>(settings: start.settings, count: n)
+        for b in shard.shardBuffers {
+            let got = try receive(from: 0, tag: .stateBuffers, into: b.base, capacity: n)
+            guard got == n else { throw MPIError(description: "rank 0 sent a slice of \(got) values, expected \(n)") }
+        }
+        shard.counters = start.counters
+        started()
+        let method = start.settings.method
+        let server = Server(master: shard, workers: start.workerClocks.count)
+        var clocks = start.workerClocks           // each worker's clock as its last request here reported it
+        var served = clocks.reduce(0, +)
+        var snapshotAt: Int? = nil
+        let stallLimit = StallLimit.seconds
+        var pair: [Float] = [0, 0]
+        func sendSnapshotIfDue() {
+            guard let steps = snapshotAt, served >= steps else { return }
+            send(shard.model(method).base, count: n, to: 0, tag: .snapshot)
+            snapshotAt = nil
+        }
+        while true {
+            let status = probe()
+            let found = DispatchTime.now().uptimeNanoseconds
+            let source = Int(status.MPI_SOURCE)
+            guard let tag = MessageTag(rawValue: status.MPI_TAG) else {
+                throw MPIError(description: "server \(rank): unexpected message (tag \(status.MPI_TAG)) from rank \(source)")
+            }
+            if source == 0 && [.control, .snapshot, .gather].contains(tag) {
+                switch tag {
+                case .control:
+                    var code: Float = 0
+                    _ = try receive(status, into: &code, capacity: 1)
+                    if Control(rawValue: code) == .finish { server.settle(); return }
+                    throw MPIError(description: "server \(rank) was sent control code \(code)")
+                case .snapshot:
+                    _ = try receive(status, into: &pair, capacity: 2)
+                    snapshotAt = pair.withUnsafeBufferPointer { decodeSteps($0.baseAddress!) }
+                    sendSnapshotIfDue()
+                default:
+                    var none: Float = 0
+                    _ = try receive(status, into: &none, capacity: 0)
+                    send(try JSONEncoder().encode(ShardReport(counters: shard.counters, serving: server.time)), to: 0, tag: .gather)
+                    for b in shard.shardBuffers { send(b.base, count: n, to: 0, tag: .stateBuffers) }
+                }
+                continue
+            }
+            let worker = source - servers
+            guard worker >= 0, worker < clocks.count else {
+                throw MPIError(description: "server \(rank): unexpected \(tag) message from rank \(source)")
+            }
+            let trailer: Trailer
+            do {
+                (trailer, _) = try server.serve(status, tag: tag, worker: worker, found: found, seconds: stallLimit)
+            } catch is ReplyNotTaken {
+                throw MPIError(description: "server \(rank): rank \(source) (worker \(worker)) did not take its reply within \(Int(stallLimit)) s (EASGD_STALL_SECONDS)")
+            }
+            served += trailer.clock - clocks[worker]
+            clocks[worker] = trailer.clock
+            sendSnapshotIfDue()
+        }
+    }
+}

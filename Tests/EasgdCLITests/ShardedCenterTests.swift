@@ -1,0 +1,106 @@
+// The sharded center (`--servers S`): S ranks each serve one contiguous slice of the center. With one worker the
+// order of messages is fixed, so a sharded run must compute exactly what the unsharded run and the simulator
+// compute; with several workers the checkpoint is gathered consistently and resumes under any S.
+
+import Training
+import Foundation
+import Testing
+
+/// Every master-side rule once: the elastic exchange overlapped with the gradient (EASGD), the push with the
+/// master's running average (ADOWNPOUR), the look-ahead and Nesterov step with the master's velocity (MDOWNPOUR).
+@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "adownpour", "mdownpour"])
+func shardedCenterComputesWhatOneServerAndTheSimulatorCompute(method: String) throws {
+    let root = try temporaryDirectory()
+    let own = method == "mdownpour" ? ["--momentum", "0.5"] : ["--tau", "2"]
+    let common = ["train", "--method", method, "--lr", "0.02"] + own + ["--net", learnNet, "--batch", "16", "--steps", "30",
+                                                                        "--eval-every", "10", "--quiet"]
+    let simulated = root.appendingPathComponent("simulated"), one = root.appendingPathComponent("one"),
+        three = root.appendingPathComponent("three")
+    let s = try easgd(common + ["--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let r1 = try mpiRun(2, common + ["--backend", "mpi", "--out", one.path])
+    #expect(r1.status == 0, "\(r1.stderr)")
+    let r3 = try mpiRun(4, common + ["--backend", "mpi", "--servers", "3", "--out", three.path])
+    #expect(r3.status == 0 && r3.stderr.contains("the center in 3 shards"), "\(r3.stderr)")
+    try expectSameSystem(simulated, three)
+    try expectSameSystem(one, three)
+    // The evaluations on the way are of snapshots gathered from the three shards: the same models as one server's.
+    let a = try RunFiles.readMetrics(one.path), b = try RunFiles.readMetrics(three.path)
+    #expect(a.count >= 3 && a.map(\.step) == b.map(\.step), "\(a.map(\.step)) vs \(b.map(\.step))")
+    #expect(a.map(\.testLoss) == b.map(\.testLoss) && a.map(\.trainLoss) == b.map(\.trainLoss))
+}
+
+@Test(.enabled(if: mpirun != nil))
+func shardedCheckpointsResumeUnderAnyNumberOfServers() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    // Two workers, two shards, a checkpoint (a gather of both shards while the workers are paused) every ~120 ms.
+    let first = try mpiRun(4, ["train", "--backend", "mpi", "--servers", "2", "--method", "easgd", "--tau", "2", "--lr", "0.02",
+                               "--net", learnNet, "--batch", "16", "--steps", "40", "--eval-every", "20",
+                               "--checkpoint-every", "0.002", "--quiet", "--out", dir.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let records = try RunFiles.readMetrics(dir.path)
+    let start = try #require(records.first), end = try #require(records.last)
+    #expect(end.step == 80 && end.exchanges == 40 && end.testError < start.testError - 0.1, "\(start.testError) → \(end.testError)")
+    try expectWorkerReports(in: dir)
+    // A resume under another S with nothing left to do leaves the system as it was: the shards are split anew
+    // from the checkpoint and gathered back unchanged.
+    let copy = dir.deletingLastPathComponent().appendingPathComponent("copy")
+    try FileManager.default.copyItem(at: dir, to: copy)
+    let same = try mpiRun(5, ["train", "--servers", "3", "--resume", dir.path, "--steps", "40", "--quiet"])
+    #expect(same.status == 0, "\(same.stderr)")
+    try expectSameSystem(copy, dir)
+    // Then on: one server, then four (an odd split of the vector), training going on from the same clocks.
+    let one = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "50", "--quiet"])
+    #expect(one.status == 0, "\(one.stderr)")
+    let four = try mpiRun(6, ["train", "--servers", "4", "--resume", dir.path, "--steps", "60", "--quiet"])
+    #expect(four.status == 0, "\(four.stderr)")
+    let final = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(final.workers.map(\.clock) == [60, 60] && final.workers.map(\.exchanges) == [30, 30])
+    let all = try RunFiles.readMetrics(dir.path)
+    #expect(all.last?.step == 120 && zip(all, all.dropFirst()).allSatisfy { $0.step <= $1.step }, "\(all.map(\.step))")
+    try expectWorkerReports(in: dir)
+}
+
+@Test(.enabled(if: mpirun != nil))
+func serversOptionIsCheckedBeforeAnythingRuns() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let common = ["train", "--backend", "mpi", "--method", "easgd", "--lr", "0.02", "--net", learnNet, "--steps", "4", "--quiet"]
+    // As many servers as ranks leaves no worker.
+    let none = try mpiRun(2, common + ["--servers", "2", "--out", dir.path])
+    #expect(none.status != 0 && none.stderr.contains("easgd: ") && none.stderr.contains("at least one worker"), "\(none.stderr)")
+    #expect(!RunFiles.holdsRun(dir.path))
+    // Outside mpirun the option has nothing to shard.
+    let threads = try easgd(["train", "--method", "easgd", "--lr", "0.02", "--steps", "4", "--servers", "2", "--out", dir.path])
+    #expect(threads.status != 0 && threads.stderr.contains("--servers applies to MPI runs"), "\(threads.stderr)")
+}
+
+/// The simulated backend's link model: with one worker nothing queues, so every exchange costs exactly the
+/// latency plus 8·(n/S) bytes over the bandwidth of the larger shard; with two workers the servers' queue is part of
+/// the checkpoint, so a resumed run keeps the same clock.
+@Test func simulatedLinksChargeEachExchangeItsBytesAndQueue() throws {
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "easgd", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                  "--backend", "simulated", "--compute-seconds", "0.01", "--link-bandwidth", "2e7", "--link-latency", "0.003",
+                  "--servers", "3", "--eval-every", "10", "--quiet"]
+    let one = root.appendingPathComponent("one")
+    let r = try easgd(common + ["--workers", "1", "--steps", "20", "--out", one.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let n = try Checkpoint.read(RunFiles.checkpoint(one.path), as: SystemProbe.self).buffers["center"]?.count ?? 0
+    let largest = (n + 2) / 3                                       // the first shard of three holds the extra entries
+    let exchange = 0.003 + Double(8 * largest) / 2e7
+    let last = try #require(try RunFiles.readMetrics(one.path).last)
+    #expect(n > 0 && abs(last.seconds - (20 * 0.01 + 10 * exchange)) < 1e-9, "\(last.seconds) vs \(20 * 0.01 + 10 * exchange)")
+    #expect(abs((last.communicationSeconds ?? -1) - 10 * exchange) < 1e-9)
+    // Two workers queue at the servers; stopped halfway and resumed, the run equals a straight one.
+    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
+    for (steps, dir) in [(20, straight), (11, split)] {
+        let run = try easgd(common + ["--workers", "2", "--steps", "\(steps)", "--out", dir.path])
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+    let resumed = try easgd(["train", "--resume", split.path, "--steps", "20", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    try expectSameSystem(straight, split)
+    let a = try #require(try RunFiles.readMetrics(straight.path).last), b = try #require(try RunFiles.readMetrics(split.path).last)
+    #expect(a.seconds == b.seconds && a.communicationSeconds == b.communicationSeconds, "\(a.seconds) vs \(b.seconds)")
+    #expect(a.seconds > 20 * 0.01 + 10 * exchange, "two workers share the servers, so some exchanges wait: \(a.seconds)")
+}
