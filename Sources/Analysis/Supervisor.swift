@@ -1,6 +1,10 @@
 // `easgd supervise`: runs a training job (usually `mpirun ... easgd train ... --out DIR`), and when it dies (a rank
 // killed, a host gone, a stall reported by the master) starts it again from the run's last checkpoint with
 // `easgd train --resume DIR` behind the same launcher, up to a number of restarts, saying each on standard error.
+// Before a restart of an mpirun job over other hosts (`--host` or `--hostfile`), it asks each host but the first
+// (rank 0's) to run `true` through mpirun's own remote launcher (`--mca plm_rsh_agent`, else ssh); a host that does
+// not answer within 20 s is left out, with its slots, and the job restarts with that many fewer ranks: an elastic
+// restart with fewer workers.
 // The run directory's records then show one continuous run: a resume drops the records made after the checkpoint
 // and goes on from it. A job that ends by diverging (exit 2) or on bad settings (64) is not restarted: running it
 // again would do the same.
@@ -62,6 +66,7 @@ public struct Supervisor {
 
     /// Runs the job and its restarts; returns the exit status of the last attempt.
     public func run(say: (String) -> Void) throws -> Int32 {
+        var command = self.command
         let directory = Supervisor.runDirectory(command)!
         var attempt = command
         var restarts = 0
@@ -82,9 +87,40 @@ public struct Supervisor {
             }
             restarts += 1
             attempt = Supervisor.resumeCommand(command, directory: directory)
+            if let hosts = HostList(command: attempt) {
+                let gone = hosts.names.dropFirst().filter { !Supervisor.reachable($0, agent: hosts.agent) }
+                if !gone.isEmpty {
+                    guard let fewer = try hosts.without(Set(gone), directory: directory) else {
+                        say("easgd supervise: host\(gone.count == 1 ? "" : "s") \(gone.joined(separator: ", ")) unreachable, which leaves no worker; not restarted")
+                        return status
+                    }
+                    say("easgd supervise: host\(gone.count == 1 ? "" : "s") \(gone.joined(separator: ", ")) unreachable: left out, \(hosts.ranks) → \(fewer.ranks) ranks")
+                    command = fewer.command
+                    attempt = Supervisor.resumeCommand(command, directory: directory)
+                }
+            }
             say("easgd supervise: the job ended with status \(status); restart \(restarts) of \(maxRestarts) from the last checkpoint of \(directory): "
                 + attempt.joined(separator: " "))
         }
+    }
+
+    /// Whether `host` runs `true` through `agent` (mpirun's remote launcher: `agent HOST COMMAND`), or ssh, within 20 s.
+    static func reachable(_ host: String, agent: String?) -> Bool {
+        let process = Process()
+        if let agent {
+            process.executableURL = URL(fileURLWithPath: agent)
+            process.arguments = [host, "true"]
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+            process.arguments = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", host, "true"]
+        }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { process.terminate(); process.waitUntilExit(); return false }
+        return process.terminationStatus == 0
     }
 
     /// Runs `command` with this process's standard streams; its exit status (128 + the signal if it was killed).
@@ -106,5 +142,85 @@ public struct Supervisor {
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         throw SettingsError("supervise: \(name) not found on PATH")
+    }
+}
+
+/// The hosts of an mpirun command line (`--host A,B:2,...` or `--hostfile FILE` with `HOST [slots=N]` lines), its
+/// `-np`, and its remote launcher; `without` gives the command line that leaves some hosts out.
+struct HostList {
+    var command: [String]
+    var names: [String]
+    var slots: [Int]
+    var ranks: Int
+    var agent: String?
+    private var hostIndex: Int         // the value after --host or --hostfile
+    private var hostfile: Bool
+    private var rankIndex: Int
+
+    init?(command: [String]) {
+        guard let train = command.firstIndex(of: "train"), train >= 2 else { return nil }
+        let launcher = Array(command[..<(train - 1)])
+        guard ["mpirun", "mpiexec", "orterun"].contains((launcher.first.map { ($0 as NSString).lastPathComponent }) ?? "") else { return nil }
+        func value(after flags: [String]) -> Int? {
+            guard let k = launcher.firstIndex(where: flags.contains), k + 1 < launcher.count else { return nil }
+            return k + 1
+        }
+        guard let n = value(after: ["-np", "-n", "--np"]), let ranks = Int(launcher[n]) else { return nil }
+        self.command = command
+        self.ranks = ranks
+        rankIndex = n
+        if let k = launcher.indices.dropLast().first(where: { launcher[$0] == "--mca" && launcher[$0 + 1] == "plm_rsh_agent" }), k + 2 < launcher.count {
+            agent = launcher[k + 2]
+        }
+        if let h = value(after: ["--host", "-H", "--hosts"]) {
+            hostIndex = h
+            hostfile = false
+            let entries = launcher[h].split(separator: ",").map(String.init)
+            names = entries.map { String($0.split(separator: ":").first ?? "") }
+            slots = entries.map { $0.split(separator: ":").dropFirst().first.flatMap { Int($0) } ?? 1 }
+        } else if let h = value(after: ["--hostfile", "--machinefile", "-hostfile", "-machinefile"]) {
+            hostIndex = h
+            hostfile = true
+            guard let text = try? String(contentsOfFile: launcher[h], encoding: .utf8) else { return nil }
+            var names: [String] = [], slots: [Int] = []
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: "#").first?.split(separator: " ") ?? []
+                guard let host = fields.first else { continue }
+                names.append(String(host))
+                slots.append(fields.dropFirst().first { $0.hasPrefix("slots=") }.flatMap { Int($0.dropFirst(6)) } ?? 1)
+            }
+            self.names = names
+            self.slots = slots
+        } else {
+            return nil
+        }
+        guard names.count > 1 else { return nil }
+    }
+
+    /// The command line without `gone`: the hosts left, and -np reduced by the slots gone (never above what the
+    /// hosts left hold); a hostfile is written anew beside the run (`DIR/hostfile.supervise`). Nil when that
+    /// leaves fewer than 2 ranks (a master and a worker).
+    func without(_ gone: Set<String>, directory: String) throws -> HostList? {
+        let kept = names.indices.filter { !gone.contains(names[$0]) }
+        let keptSlots = kept.reduce(0) { $0 + slots[$1] }
+        let lost = names.indices.filter { gone.contains(names[$0]) }.reduce(0) { $0 + slots[$1] }
+        let ranks = min(self.ranks - lost, keptSlots)
+        guard ranks >= 2 else { return nil }
+        var result = self
+        if hostfile {
+            let path = directory + "/hostfile.supervise"
+            let text = kept.map { "\(names[$0]) slots=\(slots[$0])\n" }.joined()
+            let transaction = OutputTransaction()
+            try transaction.write(text, to: path)
+            try transaction.commit()
+            result.command[hostIndex] = path
+        } else {
+            result.command[hostIndex] = kept.map { slots[$0] == 1 ? names[$0] : "\(names[$0]):\(slots[$0])" }.joined(separator: ",")
+        }
+        result.command[rankIndex] = String(ranks)
+        result.names = kept.map { names[$0] }
+        result.slots = kept.map { slots[$0] }
+        result.ranks = ranks
+        return result
     }
 }

@@ -13,7 +13,10 @@ struct SuperviseCommand: ParsableCommand {
             master reported) starts `easgd train --resume DIR` behind the same launcher, keeping the job's --steps, \
             --epochs, --minutes, --threads and --quiet, up to --max-restarts times. Each restart is said on \
             standard error; the run directory's records show one continuous run. A job that diverges (exit 2) or \
-            has bad settings (64) is not restarted. Exit status: the last attempt's.
+            has bad settings (64) is not restarted. Before restarting an mpirun job over several hosts (--host or \
+            --hostfile), every host but the first is asked to run `true` through mpirun's launcher (--mca \
+            plm_rsh_agent, else ssh); one that does not answer within 20 s is left out with its slots, and the job \
+            restarts with that many fewer ranks (an elastic restart). Exit status: the last attempt's.
               easgd supervise --max-restarts 3 -- mpirun -np 5 easgd train --backend mpi --method easgd \\
                   --lr 0.02 --steps 2000 --checkpoint-every 5 --out runs/p4
             """
