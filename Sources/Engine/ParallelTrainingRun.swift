@@ -122,9 +122,11 @@ public final class ParallelTrainingRun {
         self.directory = directory
         let spec = try NetSpec(parsing: settings.netSpec)
         // p replicas and the tester's two evaluators; each worker's parameters, gradient, velocity or accumulator
-        // and the master's center, velocity and average.
+        // and the master's center, velocity and average; under MPI also rank 0's buffer per worker for overlapped
+        // exchanges, its message buffer and the tester's snapshot.
         let p = settings.engine.workers
-        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3),
+        let mpi = settings.backend == .mpi ? p + 2 : 0
+        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3 + mpi),
                                  for: "\(p) workers of net \(spec.text) at batch \(settings.batch)")
         self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)
         guard spec.classes == self.data.train.classes else {
