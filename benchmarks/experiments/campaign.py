@@ -2,7 +2,7 @@
 """The paper's Figures 2 and 3 at a budget that can show them: a resumable campaign of simulated-backend runs.
 
   benchmarks/experiments/campaign.py [--jobs N] [--out DIR] [--data DIR] [--easgd BIN] [--only SUBSTRING]
-                                     [--plan | --status | --figures]
+                                     [--plan | --status | --figures | --report]
 
 Phases, in order (a later phase starts when the runs it depends on have finished):
   search   each method's learning rate over three values at the 2-epoch budget (200 steps per worker at p = 4):
@@ -83,7 +83,8 @@ def search_runs():
 
 def chosen_lr(results, method, tau):
     """The searched learning rate with the lowest best test error, or None while the search is unfinished."""
-    search_tau = 1 if (method in ("mdownpour", "msgd") or tau == 1) else (4 if tau <= 4 else 16)
+    # Only MDOWNPOUR and DOWNPOUR were searched at tau = 1; EASGD and EAMSGD at tau = 1 take their tau = 4 rate.
+    search_tau = 1 if (method in ("mdownpour", "msgd") or (tau == 1 and method == "downpour")) else (4 if tau <= 4 else 16)
     if method == "msgd":
         names = [f"search-msgd-p1-lr{lr}" for lr in SEARCH["msgd"]]
     else:
@@ -315,9 +316,80 @@ class Campaign:
             for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
                 r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
                                    check=True)
-                with open(os.path.join(self.out, file), "w") as f:
-                    f.write(r.stdout)
+                write_atomically(os.path.join(self.out, file), r.stdout)
             print(f"campaign: figures in {plots}, summary in {self.out}/summary.txt and summary.json")
+
+    def report(self):
+        """Markdown tables of every finished run of figures 2 and 3 (best and final test error, virtual seconds), and
+        the paper's claims (a)-(d) checked mechanically against them, for notebook 02."""
+        runs = self.plan()
+        done = {r["name"]: (r, self.results[r["name"]]) for r in runs
+                if self.state(r) in ("completed", "diverged") and r["name"] in self.results}
+        names = {"easgd": "EASGD", "eamsgd": "EAMSGD", "downpour": "DOWNPOUR", "mdownpour": "MDOWNPOUR", "msgd": "MSGD"}
+
+        def cell(name):
+            if name not in done:
+                return "(not run yet)"
+            run, s = done[name]
+            best, final = s.get("best_test_error"), s.get("final_test_error")
+            text = f"{100 * best:.2f} / {100 * final:.2f} %" if best is not None and final is not None else "no record"
+            return text + (" (diverged)" if s["status"] == "diverged" else "")
+
+        def best(name):
+            return done[name][1].get("best_test_error") if name in done else None
+
+        lines = ["Figure 2, p = 4, 3,125 steps per worker (8 epochs of data): best / final test error", "",
+                 "| tau | " + " | ".join(names[m] for m in ("easgd", "eamsgd", "downpour")) + " | MDOWNPOUR |",
+                 "| --- | --- | --- | --- | --- |"]
+        for tau in (1, 4, 16, 64):
+            row = [cell(f"fig2-{m}-p4-tau{tau}") + (f"; seed 2: {cell(f'fig2-{m}-p4-tau{tau}-seed2')}" if tau == 16 else "")
+                   for m in ("easgd", "eamsgd", "downpour")]
+            row.append(cell("fig2-mdownpour-p4-tau1") if tau == 1 else "")
+            lines.append(f"| {tau} | " + " | ".join(row) + " |")
+        lines += ["", f"MSGD, p = 1, the same clock: {cell('fig2-msgd-p1')}", "",
+                  "Figure 3, 1,563 steps per worker (4 epochs of data): best / final test error", "",
+                  "| p | EASGD tau = 10 | EAMSGD tau = 10 | DOWNPOUR tau = 1 |", "| --- | --- | --- | --- |"]
+        for p in (4, 8, 16):
+            lines.append(f"| {p} | {cell(f'fig3-easgd-p{p}-tau10')} | {cell(f'fig3-eamsgd-p{p}-tau10')} | "
+                         f"{cell(f'fig3-downpour-p{p}-tau1')} |")
+        lines += ["", "Claims, checked on the best test errors (a claim whose runs are not all finished says so):"]
+
+        def verdict(ok, why):
+            return ("holds" if ok else "does not hold") + f": {why}"
+        # (a) EAMSGD below every comparator at every tau.
+        a = []
+        for tau in (1, 4, 16, 64):
+            others = [f"fig2-{m}-p4-tau{tau}" for m in ("easgd", "downpour")] + (["fig2-mdownpour-p4-tau1"] if tau == 1 else [])
+            e, o = best(f"fig2-eamsgd-p4-tau{tau}"), [best(n) for n in others]
+            if e is None or None in o:
+                a = None
+                break
+            a.append((tau, e, min(o)))
+        lines.append("- (a) EAMSGD outperforms the comparators at every tau: " + (
+            "waiting for runs" if a is None else verdict(all(e < m for _, e, m in a),
+            ", ".join(f"tau {t}: {100 * e:.2f} % against the best other {100 * m:.2f} %" for t, e, m in a))))
+        # (b) DOWNPOUR best at small tau, unstable at tau 16 and 64 (final well above best, or near chance).
+        d = {tau: done.get(f"fig2-downpour-p4-tau{tau}") for tau in (1, 4, 16, 64)}
+        if all(d.values()):
+            bests = {t: v[1]["best_test_error"] for t, v in d.items()}
+            finals = {t: v[1]["final_test_error"] for t, v in d.items()}
+            unstable = {t: finals[t] - bests[t] > 0.05 or finals[t] > 0.85 or v[1]["status"] == "diverged" for t, v in d.items()}
+            ok = min(bests[1], bests[4]) < min(bests[16], bests[64]) and unstable[16] and unstable[64]
+            lines.append("- (b) DOWNPOUR does best at tau in {1, 4} and is unstable at {16, 64}: " + verdict(ok, ", ".join(
+                f"tau {t}: best {100 * bests[t]:.2f} %, final {100 * finals[t]:.2f} %{' (unstable)' if unstable[t] else ''}"
+                for t in (1, 4, 16, 64))))
+        else:
+            lines.append("- (b) DOWNPOUR does best at tau in {1, 4} and is unstable at {16, 64}: waiting for runs")
+        # (c) EASGD improves with tau.
+        e = [best(f"fig2-easgd-p4-tau{tau}") for tau in (1, 4, 16, 64)]
+        lines.append("- (c) EASGD's test error improves with larger tau: " + ("waiting for runs" if None in e else verdict(
+            all(x > y for x, y in zip(e, e[1:])), ", ".join(f"tau {t}: {100 * x:.2f} %" for t, x in zip((1, 4, 16, 64), e)))))
+        # (d) The lowest error of EASGD/EAMSGD falls with p.
+        low = [min([b for b in (best(f"fig3-easgd-p{p}-tau10"), best(f"fig3-eamsgd-p{p}-tau10")) if b is not None], default=None)
+               if all(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")) else None for p in (4, 8, 16)]
+        lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + ("waiting for runs" if None in low else verdict(
+            all(x > y for x, y in zip(low, low[1:])), ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip((4, 8, 16), low)))))
+        return "\n".join(lines)
 
     def stop(self, signum, frame):
         if self.stopping:
@@ -364,6 +436,16 @@ class Campaign:
             self.reap()
 
 
+def write_atomically(path, text):
+    """Writes `text` to `path` under a temporary name in the same directory, fsynced, then renamed into place."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -378,12 +460,18 @@ def main():
     parser.add_argument("--status", action="store_true", help="print the progress line and exit")
     parser.add_argument("--figures", action="store_true",
                         help="draw the figures and write the summary from the runs finished so far, and exit")
+    parser.add_argument("--report", action="store_true",
+                        help="print the tables of figures 2 and 3 and the paper's claims checked on them, and exit")
     options = parser.parse_args()
     if options.jobs < 1:
         sys.exit("campaign: --jobs must be at least 1")
     campaign = Campaign(options)
     if options.figures:
         campaign.figures()
+        return 0
+    if options.report:
+        campaign.plan()
+        print(campaign.report())
         return 0
     if options.plan or options.status:
         os.makedirs(options.out, exist_ok=True)
