@@ -168,6 +168,9 @@ public struct TrainRequest: Sendable, Equatable {
         if let linkLatency { try check(linkLatency, "--link-latency", .nonNegative) }
         if let linkBandwidth { try check(linkBandwidth, "--link-bandwidth", .positive) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
+        if linkBandwidth != nil && method.needsEveryWorkerAtOnce {
+            throw SettingsError("the link model queues one worker's requests at a time; \(method.rawValue) exchanges every worker at once: give --communication-seconds")
+        }
         if linkBandwidth != nil && communicationSeconds != nil {
             throw SettingsError("give either --communication-seconds (a fixed cost per exchange) or the link model (--link-bandwidth, --link-latency)")
         }
