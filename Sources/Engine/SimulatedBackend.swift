@@ -1,7 +1,7 @@
 // The simulated backend: one thread and a virtual clock. Each worker step costs `compute` seconds of virtual time
 // and each exchange with the master `communication` more, or, with `links`, what the model of the server links
-// says (ServerLinks.swift: S servers serving one request at a time, latency plus bytes over bandwidth). Events run in virtual-time order, ties broken by the
-// lower worker index, so a run is bit-identical for the same seed. With the round-robin schedule the workers take
+// says (ServerLinks.swift: S servers serving one request at a time, latency plus bytes over bandwidth). Events run
+// in virtual-time order, ties broken by the lower worker index, so a run is bit-identical for the same seed. With the round-robin schedule the workers take
 // turns, each activation being τ consecutive steps (the paper's section 4 scheme); the virtual clock then shows
 // what p devices would have taken.
 
