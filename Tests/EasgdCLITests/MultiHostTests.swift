@@ -79,7 +79,12 @@ struct NamespaceHosts {
         // A host marked down (a file `down-ADDRESS` beside the script) is unreachable, as ssh fails: exit 255.
         script += "[ -e \(agent.deletingLastPathComponent().path)/down-$host ] && exit 255\n"
         script += "echo \"$host $ns\" >> \(agentLog.path)\n"
-        script += "exec \(ip) netns exec \"$ns\" /bin/sh -c \"$*\"\n"
+        // Each host its own Open MPI session directory: the "hosts" share /tmp and one hostname, and two daemons
+        // creating the same /tmp/ompi.HOST.UID/jf.N at once made one fail with "File exists" (orte session_dir.c,
+        // in the CI run of 4d07e89). Real hosts have a /tmp each.
+        let sessions = agent.deletingLastPathComponent().appendingPathComponent("sessions").path
+        script += "mkdir -p \(sessions)/$ns\n"
+        script += "exec \(ip) netns exec \"$ns\" env OMPI_MCA_orte_tmpdir_base=\(sessions)/$ns /bin/sh -c \"$*\"\n"
         try script.write(to: agent, atomically: true, encoding: .utf8)
         chmod(agent.path, 0o755)
     }

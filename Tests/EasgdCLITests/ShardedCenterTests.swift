@@ -104,3 +104,22 @@ func serversOptionIsCheckedBeforeAnythingRuns() throws {
     #expect(a.seconds == b.seconds && a.communicationSeconds == b.communicationSeconds, "\(a.seconds) vs \(b.seconds)")
     #expect(a.seconds > 20 * 0.01 + 10 * exchange, "two workers share the servers, so some exchanges wait: \(a.seconds)")
 }
+
+/// `easgd bench exchange` under mpirun: two servers and two workers, each worker's requests all served by both
+/// shards (the gather's check that the shards agree passed), and one table row with finite numbers.
+@Test(.enabled(if: mpirun != nil))
+func exchangeBenchServesEveryRequestOnEveryShard() throws {
+    let r = try mpiRunWithStdout(4, ["bench", "exchange", "--servers", "2", "--payload", "1001", "--requests", "25"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let row = try #require(r.stdout.split(separator: "\n").last).split(separator: " ").map(String.init)
+    #expect(row.count == 9 && row[0] == "2" && row[1] == "2" && row[2] == "1001" && row[3] == "50", "\(row)")
+    #expect(row[5].split(separator: "/").count == 2 && [4, 6, 7].allSatisfy { Double(row[$0]).map { $0.isFinite && $0 > 0 } == true }, "\(row)")
+    let outside = try easgd(["bench", "exchange"])
+    #expect(outside.status == 64 && outside.stderr.contains("run under mpirun"), "\(outside.stderr)")
+}
+
+/// `easgd arguments` under `mpirun -np ranks`, with its standard output.
+func mpiRunWithStdout(_ ranks: Int, _ arguments: [String]) throws -> Run {
+    try run(URL(fileURLWithPath: mpirun!), ["--oversubscribe", "-np", "\(ranks)", easgdBinary.path] + arguments,
+            environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+}
