@@ -62,7 +62,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
     @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
     @Option(help: ArgumentHelp("MPI: S ranks hold the center in S contiguous shards (default 1; under mpirun -np S+P).",
-                               discussion: "Ranks 0…S−1 each serve one shard (rank 0 also coordinates, tests and checkpoints); ranks S…S+P−1 are the workers. A worker's exchange goes to every server at once. Give the same --servers on every rank's command line; a resume may use another S.",
+                               discussion: "Ranks 0…S−1 each serve one shard (rank 0 also coordinates, tests and checkpoints); ranks S…S+P−1 are the workers. A worker's exchange goes to every server at once. Give the same --servers on every rank's command line; a resume may use another S. On the simulated backend with --link-bandwidth: the servers of the link model.",
                                valueName: "S")) var servers: Int?
     @Option(help: ArgumentHelp("Simulated: model the server links, each moving this many bytes per second (instead of --communication-seconds).",
                                discussion: "An exchange then costs each of the --servers S servers latency + 8·(n/S)/bandwidth seconds for its slice of the n parameters (in and out, Float32), one request at a time per server, so requests queue; the worker waits for its last shard. Calibrated values for this machine are in benchmarks/README.md.",
