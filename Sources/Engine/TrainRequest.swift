@@ -78,10 +78,10 @@ public struct TrainRequest: Sendable, Equatable {
         if let servers {
             guard (1...64).contains(servers) else { throw SettingsError("--servers must be between 1 and 64 (got \(servers))") }
             let modelled = resume == nil && resolvedBackend == .simulated && linkBandwidth != nil
-            guard mpiWorldSize != nil || modelled else {
+            let mpi = mpiWorldSize != nil && (resume != nil || resolvedBackend == .mpi)
+            guard mpi || modelled else {
                 throw SettingsError("--servers applies to MPI runs (under mpirun, --backend mpi) and to the simulated backend's link model (with --link-bandwidth)")
             }
-            if resume == nil, resolvedBackend != .mpi, !modelled { throw SettingsError("--servers applies to --backend mpi, or to --backend simulated with --link-bandwidth") }
         }
         if let size = mpiWorldSize, size <= resolvedServers, servers != nil || (resume == nil && resolvedBackend == .mpi) {
             throw SettingsError("mpirun started \(size) ranks for \(resolvedServers) server\(resolvedServers == 1 ? "" : "s"): give -np S+P with at least one worker")

@@ -478,16 +478,22 @@ struct Trailer {
         self.communication = communication
     }
 
+    /// A step count as two Floats, 16 bits below and the rest above, each exact (also a snapshot's step count).
+    static func writeClock(_ clock: Int, to p: UnsafeMutablePointer<Float>) {
+        p[0] = Float(clock >> 16)
+        p[1] = Float(clock & 0xFFFF)
+    }
+    static func readClock(_ p: UnsafePointer<Float>) -> Int { Int(p[0]) << 16 + Int(p[1]) }
+
     init(_ p: UnsafePointer<Float>) {
         loss = Double(p[0])
-        clock = Int(p[1]) << 16 + Int(p[2])
+        clock = Trailer.readClock(p + 1)
         communication = Double(p[3]) + Double(p[4])
     }
 
     func write(to p: UnsafeMutablePointer<Float>) {
         p[0] = Float(loss)
-        p[1] = Float(clock >> 16)
-        p[2] = Float(clock & 0xFFFF)
+        Trailer.writeClock(clock, to: p + 1)
         let high = Float(communication)
         p[3] = high
         p[4] = Float(communication - Double(high))

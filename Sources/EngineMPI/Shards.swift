@@ -176,9 +176,6 @@ final class Server {
 
 struct ReplyNotTaken: Error {}
 
-/// A step count as two Floats (16-bit halves), as in the trailer.
-func encodeSteps(_ steps: Int) -> [Float] { [Float(steps >> 16), Float(steps & 0xFFFF)] }
-func decodeSteps(_ p: UnsafePointer<Float>) -> Int { Int(p[0]) << 16 + Int(p[1]) }
 
 // MARK: Rank 0's side of the other servers
 
@@ -189,7 +186,7 @@ struct ServerGroup {
 
     /// Sends each server its slice of `master`, the counters and the workers' clocks.
     func start(from master: MasterState<Float>, workerClocks: [Int]) throws {
-        for k in 1..<max(servers, 1) {
+        for k in 1..<servers {
             let range = layout.range(k)
             let start = ShardStart(settings: master.settings, lower: range.lowerBound, upper: range.upperBound,
                                    workerClocks: workerClocks, counters: master.counters)
@@ -201,7 +198,8 @@ struct ServerGroup {
     /// The model (center or average) into `model`: shard 0's slice from `own`, the others' slices once each has
     /// served requests whose clocks sum to `steps`.
     func snapshot(steps: Int, own: MasterState<Float>, method: Algorithm, into model: FlatBuffer<Float>) throws {
-        var request = encodeSteps(steps)
+        var request: [Float] = [0, 0]
+        request.withUnsafeMutableBufferPointer { Trailer.writeClock(steps, to: $0.baseAddress!) }
         for k in 1..<servers { send(&request, count: 2, to: k, tag: .snapshot) }
         model.base.update(from: own.model(method).base, count: layout.range(0).count)
         for k in 1..<servers {
@@ -241,7 +239,7 @@ struct ServerGroup {
     }
 
     func finish() {
-        for k in 1..<max(servers, 1) { send(.finish, to: k) }
+        for k in 1..<servers { send(.finish, to: k) }
     }
 }
 
@@ -289,7 +287,7 @@ extension MPIBackend {
                     throw MPIError(description: "server \(rank) was sent control code \(code)")
                 case .snapshot:
                     _ = try receive(status, into: &pair, capacity: 2)
-                    snapshotAt = pair.withUnsafeBufferPointer { decodeSteps($0.baseAddress!) }
+                    snapshotAt = pair.withUnsafeBufferPointer { Trailer.readClock($0.baseAddress!) }
                     sendSnapshotIfDue()
                 default:
                     var none: Float = 0
