@@ -1,7 +1,7 @@
 // The whole system in one checkpoint file (the Training module's checksummed container): the master's center,
 // velocity, average and ADMM copies and its clock and counters; every worker's parameters, velocity,
-// accumulator, multiplier, clocks, liveness and its objective's random state; the simulator's virtual clocks, or
-// the seconds a wall-clock run (threads, MPI) had run. A simulated run resumed from it is bit-identical to one
+// accumulator, multiplier, clocks, liveness and its objective's random state; the simulator's virtual clocks; the
+// seconds the run had run on the host's clock. A simulated run resumed from it is bit-identical to one
 // that never stopped. A worker's part alone (`WorkerSnapshot` and `transferBuffers`) is also what the MPI
 // backend sends between ranks.
 
@@ -18,7 +18,8 @@ struct EngineCheckpointState: Codable {
     var simulator: SimulatorRecord?
     /// Records in the run's metrics.jsonl when the checkpoint was written (run directories only).
     var metricsCount: Int?
-    /// Wall-clock backends: seconds of running so far, and seconds the workers spent communicating.
+    /// Seconds of running so far on the host's clock (every backend; simulated checkpoints written before
+    /// 2026-12-01 lack it), and on the wall-clock backends the seconds the workers spent communicating.
     var elapsedSeconds: Double?
     var communicationSeconds: Double?
     /// The run the checkpoint belongs to (config.json's runID; nil outside run directories and in checkpoints
@@ -48,7 +49,7 @@ public struct WorkerSnapshot: Codable, Equatable, Sendable {
     public var lastLoss: Double?
 }
 
-/// The wall-clock seconds a threads or MPI run had run when its checkpoint was written.
+/// The wall-clock seconds a run had run when its checkpoint was written (a simulated run's are the host's).
 public struct WallClock: Sendable {
     public var elapsed: Double
     public var communication: Double?
@@ -175,9 +176,10 @@ package struct SimulatorState {
 }
 
 extension SimulatedBackend where Scalar == Float {
-    /// Writes the whole system atomically to `path`.
-    public func writeCheckpoint(to path: String, metricsCount: Int? = nil, runID: String? = nil) throws {
-        try engine.writeCheckpoint(to: path, simulator: simulatorState, metricsCount: metricsCount, runID: runID)
+    /// Writes the whole system atomically to `path`, with the host's wall-clock seconds the run has taken so far
+    /// (`wall`; a resumed run's records go on from them).
+    public func writeCheckpoint(to path: String, wall: WallClock? = nil, metricsCount: Int? = nil, runID: String? = nil) throws {
+        try engine.writeCheckpoint(to: path, simulator: simulatorState, wall: wall, metricsCount: metricsCount, runID: runID)
     }
 
     /// Restores the whole system from `path` into this (freshly built, same settings) simulator.

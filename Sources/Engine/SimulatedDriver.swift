@@ -1,5 +1,6 @@
 // The simulated backend's drive loop: one event at a time on the virtual clock; the tester evaluates at the
-// frontier every worker has reached; checkpoints hold the simulator's clocks, so a resumed run is bit-identical.
+// frontier every worker has reached; checkpoints hold the simulator's clocks, so a resumed run is bit-identical
+// (and the host seconds so far, so that its wall_seconds go on rather than start again).
 
 import Training
 
@@ -11,7 +12,9 @@ public struct SimulatedDriver: BackendDriver {
         try drive(make, observer: observer) { run in
             let settings = run.settings, engine = run.engine
             let stopwatch = Stopwatch()
-            func wall() -> Double { stopwatch.seconds }
+            let before = run.wallClockAtStart.elapsed        // a resumed run's records go on from its seconds
+            func wall() -> Double { before + stopwatch.seconds }
+            func clock() -> WallClock { WallClock(elapsed: wall(), communication: nil) }
             let computeSeconds = try settings.computeSeconds ?? run.measureStep()
             run.computeSeconds = computeSeconds
             try run.writeConfig(measuredComputeSeconds: computeSeconds)
@@ -24,9 +27,9 @@ public struct SimulatedDriver: BackendDriver {
             var evaluations = run.evaluationSchedule()
             var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
             while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < settings.steps }) {
-                if checkpoints.due(now: wall()) { try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID) }
+                if checkpoints.due(now: wall()) { try sim.writeCheckpoint(to: checkpoint, wall: clock(), metricsCount: run.records.count, runID: run.runID) }
                 if let sig = StopSignal.pending {
-                    try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID)
+                    try sim.writeCheckpoint(to: checkpoint, wall: clock(), metricsCount: run.records.count, runID: run.runID)
                     return .interrupted(signal: sig)
                 }
                 sim.run(events: 1)
@@ -37,7 +40,7 @@ public struct SimulatedDriver: BackendDriver {
                 }
             }
             try run.recordFinal(seconds: sim.now, wall: wall(), communication: sim.communicationTime, log: observer.record)
-            try sim.writeCheckpoint(to: checkpoint, metricsCount: run.records.count, runID: run.runID)
+            try sim.writeCheckpoint(to: checkpoint, wall: clock(), metricsCount: run.records.count, runID: run.runID)
             return .completed
         }
     }

@@ -58,6 +58,10 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     let strip = { (r: MetricRecord) in [Double(r.step), r.seconds, r.testLoss, r.testError, Double(r.exchanges ?? -1)] }
     let ra = try RunFiles.readMetrics(straight.path).map(strip), rb = try RunFiles.readMetrics(split.path).map(strip)
     #expect(ra.last == rb.last)
+    // The host's seconds go on across the resume (they started again from 0 before 2026-12-01, so a resumed run's
+    // wall_seconds counted only its last part).
+    let walls = try RunFiles.readMetrics(split.path).map(\.wallSeconds)
+    #expect(walls.count > 3 && zip(walls, walls.dropFirst()).allSatisfy { $0 <= $1 }, "\(walls)")
     let again = try easgd(["train", "--resume", split.path, "--tau", "5"])     // (--workers is an elastic restart)
     #expect(again.status != 0 && again.stderr.contains("cannot change on --resume"))
 }
