@@ -73,8 +73,12 @@ public enum RunCurves {
     public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
                               style: Style = Style(), output: String, terminal: Terminal) -> String {
         var s: [String] = []
-        // A key below takes rows of three entries (the loss panel has two per run); the panels keep their height.
-        let keyRows = style.legend == .below ? (2 * runs.count + 2) / 3 : 0
+        // A key below takes as many columns as its longest entry lets fit under a panel (at most three; the loss
+        // panel has two entries per run), so that it stays under its own panel; the panels keep their height.
+        let errorColumns = keyColumns(runs.map(\.title), samplen: 4)
+        let lossColumns = keyColumns(runs.map { $0.title + " train" }, samplen: 2)
+        let errorRows = (runs.count + errorColumns - 1) / errorColumns, lossRows = (2 * runs.count + lossColumns - 1) / lossColumns
+        let keyRows = style.legend == .below ? max(errorRows, lossRows) : 0
         s.append(terminal.setTerminal(width: style.legend == .right ? 1700 : 1400, height: 560 + 20 * keyRows))
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
@@ -89,7 +93,7 @@ public enum RunCurves {
         func rows(_ r: RunBlock) -> String { "\(Gnuplot.quote(csv)) skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
         func range(_ r: ClosedRange<Double>?) -> String { r.map { "set yrange [\($0.lowerBound):\($0.upperBound)]" } ?? "set yrange [*:*]" }
 
-        if style.legend == .below { s.append("set key below vertical maxrows \((runs.count + 2) / 3) box") }
+        if style.legend == .below { s.append("set key below vertical maxrows \(errorRows) box") }
         s.append("set ylabel 'test error (%)'")
         s.append("set title 'test error" + (runs.contains(where: \.band) ? " (band: min to max over seeds)'" : "'"))
         s.append(range(style.errorRange))
@@ -119,7 +123,7 @@ public enum RunCurves {
         } else {
             s.append("unset logscale y\nset ytics auto")
         }
-        if style.legend == .below { s.append("set key below vertical maxrows \((2 * runs.count + 2) / 3) samplen 2 box") }
+        if style.legend == .below { s.append("set key below vertical maxrows \(lossRows) samplen 2 box") }
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testLossBand {
@@ -132,5 +136,12 @@ public enum RunCurves {
         s.append("unset multiplot")
         s.append("set output")
         return s.joined(separator: "\n") + "\n"
+    }
+
+    /// Key columns that fit under one 700-pixel panel: gnuplot gives every column the longest entry's width (its
+    /// text at about 8 pixels a character in DejaVu Sans 11, plus the sample and the gaps).
+    static func keyColumns(_ titles: [String], samplen: Int) -> Int {
+        let longest = titles.map(\.count).max() ?? 0
+        return max(1, min(3, 660 / (8 * (longest + samplen + 4))))
     }
 }

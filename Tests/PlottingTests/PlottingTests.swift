@@ -73,3 +73,37 @@ import Testing
     #expect(script.contains("'g.bin' binary array=(5,1) format='%float64'") && script.contains("using 1 with image"))
     #expect(!script.contains("unused.csv"))
 }
+
+/// The key under each panel of a run plot stays under that panel: three runs whose titles are as long as the
+/// campaign's ("EAMSGD, lr 0.016 (2 seeds)") put a third column past the left panel's edge when the key took three
+/// columns whatever their width. Checked on gnuplot's own SVG: each key sample ends inside its panel.
+@Test func aRunPlotsKeyStaysUnderItsPanel() throws {
+    _ = try Gnuplot.locate()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plotting-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let titles = ["EASGD, lr 0.1 (2 seeds)", "EAMSGD, lr 0.016 (2 seeds)", "DOWNPOUR, lr 0.02 (2 seeds)"]
+    var csv = "x,error,test,train\n"
+    for _ in titles { for i in 0..<3 { csv += "\(i),\(0.9 - 0.2 * Double(i)),\(2.3 - 0.5 * Double(i)),\(2.2 - 0.5 * Double(i))\n" } }
+    let data = dir.appendingPathComponent("runs.csv").path, svg = dir.appendingPathComponent("runs.svg").path
+    try csv.write(toFile: data, atomically: true, encoding: .utf8)
+    let blocks = titles.enumerated().map { RunBlock(title: $1, firstRow: 3 * $0, lastRow: 3 * $0 + 2) }
+    try Gnuplot.run(script: RunCurves.script(csv: data, runs: blocks, columns: .init(x: 1, testError: 2, testLoss: 3, trainLoss: 4),
+                                             xLabel: "x", title: "t", output: svg, terminal: .svg))
+    let text = try String(contentsOfFile: svg, encoding: .utf8)
+    // Each key entry: <title>TITLE</title>, its text, then a path whose first segment is the sample, M x0,y L x1,y.
+    var ends: [(String, Double)] = []
+    for title in titles + titles.flatMap({ [$0 + " test", $0 + " train"] }) {
+        let start = try #require(text.range(of: "<title>\(title)</title>"), "no key entry \(title)")
+        let rest = text[start.upperBound...]
+        let path = try #require(rest.range(of: "d='M"), "no sample for \(title)")
+        let segment = rest[path.upperBound...].prefix(60)
+        let l = try #require(segment.range(of: " L"))
+        let end = try #require(Double(segment[l.upperBound...].prefix { $0 != "," }))
+        ends.append((title, end))
+    }
+    for (i, (title, end)) in ends.enumerated() {
+        let panelEdge = i < titles.count ? 700.0 : 1400.0
+        #expect(end < panelEdge, "the key entry \(title) ends at x = \(end), past its panel's edge at \(panelEdge)")
+    }
+}

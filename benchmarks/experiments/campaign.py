@@ -2,7 +2,7 @@
 """The paper's Figures 2 and 3 at a budget that can show them: a resumable campaign of simulated-backend runs.
 
   benchmarks/experiments/campaign.py [--jobs N] [--out DIR] [--data DIR] [--easgd BIN] [--only SUBSTRING]
-                                     [--plan | --status | --figures | --report]
+                                     [--plan | --status | --figures [--plots DIR] | --report]
 
 Phases, in order (a later phase starts when the runs it depends on have finished):
   search   each method's learning rate over three values at the 2-epoch budget (200 steps per worker at p = 4):
@@ -297,9 +297,9 @@ class Campaign:
             curves = [("MSGD p = 1, lr %g" % finished["fig2-msgd-p1"]["lr"], ["fig2-msgd-p1"])] if "fig2-msgd-p1" in finished else []
             for method in ("easgd", "eamsgd", "downpour"):
                 name = f"fig2-{method}-p4-tau{tau}"
-                dirs = [name] + ([name + "-seed2"] if tau == 16 else [])
+                dirs = [d for d in (name, name + "-seed2") if d in finished]      # a seed still running is left out
                 if name in finished:
-                    curves.append((f"{names[method]}, lr {finished[name]['lr']:g}" + (" (2 seeds)" if tau == 16 else ""), dirs))
+                    curves.append((f"{names[method]}, lr {finished[name]['lr']:g}" + (" (2 seeds)" if len(dirs) > 1 else ""), dirs))
             if tau == 1 and "fig2-mdownpour-p4-tau1" in finished:
                 curves.append((f"MDOWNPOUR, lr {finished['fig2-mdownpour-p4-tau1']['lr']:g}", ["fig2-mdownpour-p4-tau1"]))
             plot(curves, f"Figure 2: CIFAR-10 copy, p = 4, tau = {tau}, 8 epochs per worker (simulated clock)",
@@ -420,7 +420,7 @@ class Campaign:
             if not self.running and not todo:
                 print(self.progress(runs), flush=True)
                 if self.o.only is None:
-                    self.figures()
+                    self.figures(self.o.plots)
                 if self.failed:
                     print(f"campaign: {len(self.failed)} run(s) failed (see their .log): " + ", ".join(sorted(self.failed)))
                     return 1
@@ -456,6 +456,7 @@ def main():
     parser.add_argument("--communication-seconds", type=float,
                         default=float(os.environ.get("COMMUNICATION_SECONDS", 0.0075)))
     parser.add_argument("--only", help="only the runs whose name contains this")
+    parser.add_argument("--plots", default="plots/experiments", help="where --figures (and the end of a campaign) draws")
     parser.add_argument("--plan", action="store_true", help="print the runs, their state and cost, and exit")
     parser.add_argument("--status", action="store_true", help="print the progress line and exit")
     parser.add_argument("--figures", action="store_true",
@@ -467,7 +468,7 @@ def main():
         sys.exit("campaign: --jobs must be at least 1")
     campaign = Campaign(options)
     if options.figures:
-        campaign.figures()
+        campaign.figures(options.plots)
         return 0
     if options.report:
         campaign.plan()
