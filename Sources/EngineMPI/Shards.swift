@@ -176,7 +176,6 @@ final class Server {
 
 struct ReplyNotTaken: Error {}
 
-
 // MARK: Rank 0's side of the other servers
 
 /// Rank 0's view of servers 1…S−1: starts them, asks for snapshots and gathers their slices.

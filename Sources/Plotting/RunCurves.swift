@@ -75,11 +75,12 @@ public enum RunCurves {
         var s: [String] = []
         // A key below takes as many columns as its longest entry lets fit under a panel (at most three; the loss
         // panel has two entries per run), so that it stays under its own panel; the panels keep their height.
-        let errorColumns = keyColumns(runs.map(\.title), samplen: 4)
-        let lossColumns = keyColumns(runs.map { $0.title + " train" }, samplen: 2)
+        let width = style.legend == .right ? 1700 : 1400
+        let errorColumns = keyColumns(runs.map(\.title), samplen: 4, panelWidth: width / 2)
+        let lossColumns = keyColumns(runs.map { $0.title + " train" }, samplen: 2, panelWidth: width / 2)
         let errorRows = (runs.count + errorColumns - 1) / errorColumns, lossRows = (2 * runs.count + lossColumns - 1) / lossColumns
         let keyRows = style.legend == .below ? max(errorRows, lossRows) : 0
-        s.append(terminal.setTerminal(width: style.legend == .right ? 1700 : 1400, height: 560 + 20 * keyRows))
+        s.append(terminal.setTerminal(width: width, height: 560 + 20 * keyRows))
         s.append("set output \(Gnuplot.quote(output))")
         s.append("set datafile separator ','")
         s.append("set datafile missing ''")
@@ -138,10 +139,10 @@ public enum RunCurves {
         return s.joined(separator: "\n") + "\n"
     }
 
-    /// Key columns that fit under one 700-pixel panel: gnuplot gives every column the longest entry's width (its
-    /// text at about 8 pixels a character in DejaVu Sans 11, plus the sample and the gaps).
-    static func keyColumns(_ titles: [String], samplen: Int) -> Int {
+    /// Key columns that fit under one panel (less 40 pixels of margin): gnuplot gives every column the longest
+    /// entry's width (its text at about 8 pixels a character in DejaVu Sans 11, plus the sample and the gaps).
+    static func keyColumns(_ titles: [String], samplen: Int, panelWidth: Int) -> Int {
         let longest = titles.map(\.count).max() ?? 0
-        return max(1, min(3, 660 / (8 * (longest + samplen + 4))))
+        return max(1, min(3, (panelWidth - 40) / (8 * (longest + samplen + 4))))
     }
 }
