@@ -70,7 +70,7 @@ quality: build
 	$(EASGD) plot .build/quality/cifar-msgd --label "MSGD, lr 0.002, momentum 0.99" --title "CIFAR-10 copy, the paper's 7-layer net" --out plots/cifar-msgd
 
 # The paper's Figures 2 and 3 at 8 (Figure 2) and 4 (Figure 3) epochs of data per worker, each method at the best of
-# three or four learning rates, on the simulated backend: a resumable campaign of about 16 core-hours (stop it with
+# three or four learning rates, on the simulated backend: a resumable campaign of about 15 core-hours (stop it with
 # Ctrl-C at any moment and run it again to continue; progress and ETA as it goes; campaign.py --status).
 experiments: build
 	python3 benchmarks/experiments/campaign.py
