@@ -41,6 +41,7 @@ run: build
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+	EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
 
 # ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
 # then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads; then the parallel engine

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The paper's Figures 2 and 3 at a budget that can show them: a resumable campaign of simulated-backend runs.
 
-  benchmarks/experiments/campaign.py [--jobs N] [--out DIR] [--data DIR] [--easgd BIN] [--only SUBSTRING]
+  benchmarks/experiments/campaign.py [--jobs N] [--out DIR] [--data DIR] [--easgd BIN] [--only SUBSTRING] [--queue A,B]
                                      [--plan | --status | --figures [--plots DIR] | --report]
 
 Phases, in order (a later phase starts when the runs it depends on have finished):
@@ -16,7 +16,10 @@ and for figure 3's tau = 10.
 
 The manifest (OUT/manifest.json) lists every run with its arguments, cost and state. A run whose directory holds a
 finished status (completed or diverged) is skipped; one with a checkpoint is resumed from it (easgd train --resume);
-any other directory is removed and the run started again. Runs go JOBS at a time (default: the cores), one compute
+any other directory is removed and the run started again. A finished run's records (not its checkpoint) are copied
+into benchmarks/experiments/record/NAME, which is committed: a run with a record there and no directory under OUT
+counts as finished (a new checkout or machine has no OUT), and so does one listed in record/transcribed.json (runs
+whose records were lost, with their numbers as notebook 02 recorded them; their curves cannot be drawn). Runs go JOBS at a time (default: the cores), one compute
 thread each. SIGINT or SIGTERM stops every run at a checkpoint (easgd train writes one on SIGINT) and exits; the next
 invocation continues. Progress and an ETA are printed as runs start and finish and once a minute.
 
@@ -32,8 +35,10 @@ import os
 import signal
 import subprocess
 import sys
+import shutil
 import time
 
+RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "record")
 EPOCH_IMAGES = 50_000
 BATCH = 128
 SEARCH_STEPS = 200                                  # per worker: 2 epochs of data at p = 4
@@ -133,12 +138,27 @@ class Campaign:
         self.known = set()
         self.failed = set()
         self.stopping = False
+        self.queue = options.queue.split(",") if options.queue else None
+        try:
+            with open(os.path.join(RECORD, "transcribed.json")) as f:
+                self.transcribed = json.load(f)["runs"]
+        except (OSError, ValueError, KeyError):
+            self.transcribed = {}
 
     # --- state of the runs on disk -----------------------------------------------------------------------------
+    def run_dir(self, name):
+        """The run's directory: its working one under OUT, else its record (committed when it finished), else None."""
+        for base in (self.out, RECORD):
+            path = os.path.join(base, name)
+            if os.path.isdir(path):
+                return path
+        return None
+
     def summary_of(self, name):
-        path = os.path.join(self.out, name)
-        if not os.path.isdir(path):
-            return None
+        path = self.run_dir(name)
+        if path is None:
+            t = self.transcribed.get(name)
+            return dict(t, transcribed=True) if t is not None else None
         r = subprocess.run([self.o.easgd, "runs", "--json", path], capture_output=True, text=True)
         if r.returncode != 0:
             return None
@@ -276,12 +296,33 @@ class Campaign:
             s = self.summary_of(name)
             if s is not None:
                 self.results[name] = s
+                if s["status"] in ("completed", "diverged"):
+                    self.archive(name)
             outcome = s["status"] if s else "no records"
             error = f", best test error {100 * s['best_test_error']:.2f} %" if s and s["best_test_error"] is not None else ""
             print(f"{time.strftime('%H:%M:%S')} {name}: exit {code}, {outcome}{error}, "
                   f"{(time.time() - started) / 60:.1f} min", flush=True)
             if code not in (0, 2) and not self.stopping:
                 self.failed.add(name)
+
+    def archive(self, name):
+        """Copies a finished run's records (config, metrics, status; not its checkpoint) into RECORD/NAME, which is
+        committed: a campaign takes days of core time, and its working directory lives under .build, which a new
+        checkout or machine does not have. Written under a temporary name and renamed into place."""
+        source = os.path.join(self.out, name)
+        target = os.path.join(RECORD, name)
+        temporary = target + f".tmp-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        os.makedirs(temporary)
+        for file in sorted(os.listdir(source)):
+            if file.startswith(".") or file.startswith("checkpoint") or not os.path.isfile(os.path.join(source, file)):
+                continue
+            with open(os.path.join(source, file), "rb") as f, open(os.path.join(temporary, file), "wb") as g:
+                g.write(f.read())
+                g.flush()
+                os.fsync(g.fileno())
+        shutil.rmtree(target, ignore_errors=True)
+        os.rename(temporary, target)
 
     # --- figures and summary -----------------------------------------------------------------------------------
     def figures(self, plots="plots/experiments"):
@@ -295,9 +336,15 @@ class Campaign:
             present = [(label, dirs) for label, dirs in curves if all(d in finished for d in dirs)]
             if not present:
                 return
+            lost = [d for _, dirs in present for d in dirs if self.run_dir(d) is None]
+            if lost:
+                # Drawn without them, the panel would misstate the figure; the committed one (if any) stays.
+                print(f"campaign: {prefix} not drawn: the records of {', '.join(lost)} were lost "
+                      f"(their numbers are in {RECORD}/transcribed.json)")
+                return
             command = [self.o.easgd, "plot"]
             for _, dirs in present:
-                command += [os.path.join(self.out, d) for d in dirs]
+                command += [self.run_dir(d) for d in dirs]
             for label, _ in present:
                 command += ["--label", label]
             if any(len(dirs) > 1 for _, dirs in present):
@@ -327,7 +374,7 @@ class Campaign:
                 if name in finished:
                     curves.append((f"{names[method]} p = {p}, tau = {tau}, lr {finished[name]['lr']:g}", [name]))
         plot(curves, "Figure 3: CIFAR-10 copy, p in {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
-        directories = [os.path.join(self.out, name) for name in finished]
+        directories = [self.run_dir(name) for name in finished if self.run_dir(name) is not None]
         if directories:
             for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
                 r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
@@ -427,8 +474,10 @@ class Campaign:
 
     def loss_rose(self, name):
         """Whether the run's test loss rose above its step-0 value (the untrained net's) at a later evaluation."""
+        if name in self.transcribed and self.run_dir(name) is None:
+            return self.transcribed[name]["test_loss_rose"]
         losses = []
-        with open(os.path.join(self.out, name, "metrics.jsonl")) as f:
+        with open(os.path.join(self.run_dir(name), "metrics.jsonl")) as f:
             for line in f:
                 record = json.loads(line)
                 losses.append(record.get("test_loss"))
@@ -453,6 +502,9 @@ class Campaign:
             runs = self.plan()
             self.write_manifest(runs)
             todo = [r for r in runs if self.state(r) in ("pending", "interrupted") and r["name"] not in self.failed]
+            if self.queue is not None:
+                order = {name: i for i, name in enumerate(self.queue)}
+                todo = sorted((r for r in todo if r["name"] in order), key=lambda r: order[r["name"]])
             if self.stopping:
                 if not self.running:
                     print(self.progress(runs), flush=True)
@@ -462,7 +514,7 @@ class Campaign:
                     self.start(todo.pop(0))
             if not self.running and not todo:
                 print(self.progress(runs), flush=True)
-                if self.o.only is None:
+                if self.o.only is None and self.queue is None:
                     self.figures(self.o.plots)
                 if self.failed:
                     print(f"campaign: {len(self.failed)} run(s) failed (see their .log): " + ", ".join(sorted(self.failed)))
@@ -499,6 +551,7 @@ def main():
     parser.add_argument("--communication-seconds", type=float,
                         default=float(os.environ.get("COMMUNICATION_SECONDS", 0.0075)))
     parser.add_argument("--only", help="only the runs whose name contains this")
+    parser.add_argument("--queue", help="run only these runs (comma-separated names), in this order")
     parser.add_argument("--plots", default="plots/experiments", help="where --figures (and the end of a campaign) draws")
     parser.add_argument("--plan", action="store_true", help="print the runs, their state and cost, and exit")
     parser.add_argument("--status", action="store_true", help="print the progress line and exit")
