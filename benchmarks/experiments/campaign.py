@@ -468,7 +468,10 @@ class Campaign:
         # (d) The lowest error of EASGD/EAMSGD falls with p.
         low = [min([b for b in (best(f"fig3-easgd-p{p}-tau10"), best(f"fig3-eamsgd-p{p}-tau10")) if b is not None], default=None)
                if all(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")) else None for p in (4, 8, 16)]
-        lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + ("waiting for runs" if None in low else verdict(
+        so_far = "; ".join(f"p {p}: " + ", ".join(f"{names[m]} {100 * best(f'fig3-{m}-p{p}-tau10'):.2f} %"
+                                                  for m in ("easgd", "eamsgd") if best(f"fig3-{m}-p{p}-tau10") is not None)
+                           for p in (4, 8, 16) if any(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")))
+        lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + (waiting(so_far) if None in low else verdict(
             all(x > y for x, y in zip(low, low[1:])), ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip((4, 8, 16), low)))))
         return "\n".join(lines)
 
