@@ -483,8 +483,19 @@ class Campaign:
         so_far = "; ".join(f"p {p}: " + ", ".join(f"{names[m]} {100 * best(f'fig3-{m}-p{p}-tau10'):.2f} %"
                                                   for m in ("easgd", "eamsgd") if best(f"fig3-{m}-p{p}-tau10") is not None)
                            for p in (4, 8, 16) if any(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")))
-        lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + (waiting(so_far) if None in low else verdict(
-            all(x > y for x, y in zip(low, low[1:])), ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip((4, 8, 16), low)))))
+        # Settled early when a smaller p's finished run is already at least as good as a larger p's lowest.
+        upper = [min([b for b in (best(f"fig3-easgd-p{p}-tau10"), best(f"fig3-eamsgd-p{p}-tau10")) if b is not None],
+                     default=None) for p in (4, 8, 16)]
+        early = [(p, q) for i, p in enumerate((4, 8, 16)) for j, q in enumerate((4, 8, 16))
+                 if i < j and upper[i] is not None and low[j] is not None and upper[i] <= low[j]]
+        if None in low and early:
+            p, q = early[0]
+            lines.append(f"- (d) the lowest error of EASGD/EAMSGD falls with p: does not hold, whatever the runs to come: "
+                         f"p {p} already reaches {100 * upper[(4, 8, 16).index(p)]:.2f} %, p {q}'s lowest is "
+                         f"{100 * low[(4, 8, 16).index(q)]:.2f} % (so far {so_far})")
+        else:
+            lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + (waiting(so_far) if None in low else verdict(
+                all(x > y for x, y in zip(low, low[1:])), ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip((4, 8, 16), low)))))
         return "\n".join(lines)
 
     def loss_rose(self, name):
