@@ -19,9 +19,10 @@ finished status (completed or diverged) is skipped; one with a checkpoint is res
 any other directory is removed and the run started again. A finished run's records (not its checkpoint) are copied
 into benchmarks/experiments/record/NAME, which is committed: a run with a record there and no directory under OUT
 counts as finished (a new checkout or machine has no OUT), and so does one listed in record/transcribed.json (runs
-whose records were lost, with their numbers as notebook 02 recorded them; their curves cannot be drawn). Runs go JOBS at a time (default: the cores), one compute
-thread each. SIGINT or SIGTERM stops every run at a checkpoint (easgd train writes one on SIGINT) and exits; the next
-invocation continues. Progress and an ETA are printed as runs start and finish and once a minute.
+whose records were lost, with their numbers as notebook 02 recorded them; their curves cannot be drawn, so a panel
+with one of them is not drawn). Runs go JOBS at a time (default: the cores), one compute thread each; --queue A,B
+runs only the named runs, in that order (an unknown name: exit 1). SIGINT or SIGTERM stops every run at a checkpoint
+(easgd train writes one on SIGINT) and exits; the next invocation continues. Progress and an ETA are printed as runs start and finish and once a minute.
 
 The simulated clock (stated, and the same for every run): each worker step costs COMPUTE_SECONDS (default 0.1245 s,
 the single-thread training step of this net at batch 128 on oneDNN, `easgd bench train --threads 1`, 1,028 img/s on
@@ -34,8 +35,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import shutil
+import sys
 import time
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "record")
@@ -139,6 +140,11 @@ class Campaign:
         self.failed = set()
         self.stopping = False
         self.queue = options.queue.split(",") if options.queue else None
+        if self.queue is not None:
+            known = {r["name"] for r in search_runs() + main_runs({}, estimate=True)}
+            unknown = [name for name in self.queue if name not in known]
+            if unknown:
+                sys.exit(f"campaign: --queue: no such run: {', '.join(unknown)} (campaign.py --plan lists them)")
         try:
             with open(os.path.join(RECORD, "transcribed.json")) as f:
                 self.transcribed = json.load(f)["runs"]
@@ -158,7 +164,7 @@ class Campaign:
         path = self.run_dir(name)
         if path is None:
             t = self.transcribed.get(name)
-            return dict(t, transcribed=True) if t is not None else None
+            return dict(t) if t is not None else None
         r = subprocess.run([self.o.easgd, "runs", "--json", path], capture_output=True, text=True)
         if r.returncode != 0:
             return None
@@ -198,20 +204,12 @@ class Campaign:
         return [r for r in runs + main if self.o.only is None or self.o.only in r["name"]]
 
     # --- cost and progress ------------------------------------------------------------------------------------
-    def resumed(self, name):
-        """Whether the run was ever resumed (its log says so): a build before 2026-12-01 restarted a resumed
-        simulated run's wall_seconds from 0."""
-        try:
-            with open(os.path.join(self.out, name + ".log")) as f:
-                return any(" resume: " in line for line in f)
-        except OSError:
-            return False
-
     def step_cost(self):
-        """Wall seconds per worker step, from the finished runs of this campaign that ran in one go: the figures'
-        runs once one has (a search run evaluates 4 times as often per step), else the search's (default 0.16)."""
-        done = [(name, s) for name, s in self.results.items() if s["status"] == "completed" and s.get("wall_seconds")
-                and not self.resumed(name)]
+        """Wall seconds per worker step, from the finished runs that know theirs: the figures' runs once one has (a
+        search run evaluates 4 times as often per step), else the search's (default 0.16). The transcribed runs
+        carry no wall seconds (the build they ran on restarted a resumed run's from 0); every build since 6d4357c
+        carries them on across a resume."""
+        done = [(name, s) for name, s in self.results.items() if s["status"] == "completed" and s.get("wall_seconds")]
         done = [s for name, s in done if name.startswith("fig")] or [s for _, s in done]
         steps = sum(s["steps"] * s["workers"] for s in done)
         return sum(s["wall_seconds"] for s in done) / steps if steps > 0 else 0.16
@@ -374,7 +372,7 @@ class Campaign:
                 if name in finished:
                     curves.append((f"{names[method]} p = {p}, tau = {tau}, lr {finished[name]['lr']:g}", [name]))
         plot(curves, "Figure 3: CIFAR-10 copy, p in {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
-        directories = [self.run_dir(name) for name in finished if self.run_dir(name) is not None]
+        directories = [d for d in map(self.run_dir, finished) if d is not None]
         if directories:
             for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
                 r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
@@ -460,7 +458,7 @@ class Campaign:
         small = [x for x in [bests.get(1), bests.get(4), best("fig2-mdownpour-p4-tau1")] if x is not None]
         if "fig2-mdownpour-p4-tau1" in done:
             text += f", MDOWNPOUR tau 1: best {100 * best('fig2-mdownpour-p4-tau1'):.2f} %"
-        if not all(t in d for t in (4, 16, 64)) or not small:
+        if not all(t in d for t in (4, 16, 64)):
             lines.append(claim + waiting(text))
         else:
             # Runs still to come at tau = 1 can only lower the small-tau side, so a verdict that holds is settled.
@@ -477,25 +475,28 @@ class Campaign:
         else:
             x = [e[t] for t in (1, 4, 16, 64)]
             lines.append(claim + verdict(all(u > v for u, v in zip(x, x[1:])), text))
-        # (d) The lowest error of EASGD/EAMSGD falls with p.
-        low = [min([b for b in (best(f"fig3-easgd-p{p}-tau10"), best(f"fig3-eamsgd-p{p}-tau10")) if b is not None], default=None)
-               if all(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")) else None for p in (4, 8, 16)]
-        so_far = "; ".join(f"p {p}: " + ", ".join(f"{names[m]} {100 * best(f'fig3-{m}-p{p}-tau10'):.2f} %"
-                                                  for m in ("easgd", "eamsgd") if best(f"fig3-{m}-p{p}-tau10") is not None)
-                           for p in (4, 8, 16) if any(best(f"fig3-{m}-p{p}-tau10") is not None for m in ("easgd", "eamsgd")))
+        # (d) The lowest error of EASGD/EAMSGD falls with p. `upper` is the lower of the finished runs at each p,
+        # `low` the same once both have finished.
+        ps = (4, 8, 16)
+        found = [{m: best(f"fig3-{m}-p{p}-tau10") for m in ("easgd", "eamsgd") if best(f"fig3-{m}-p{p}-tau10") is not None}
+                 for p in ps]
+        upper = [min(f.values(), default=None) for f in found]
+        low = [u if len(f) == 2 else None for u, f in zip(upper, found)]
+        so_far = "; ".join(f"p {p}: " + ", ".join(f"{names[m]} {100 * x:.2f} %" for m, x in f.items())
+                           for p, f in zip(ps, found) if f)
         # Settled early when a smaller p's finished run is already at least as good as a larger p's lowest.
-        upper = [min([b for b in (best(f"fig3-easgd-p{p}-tau10"), best(f"fig3-eamsgd-p{p}-tau10")) if b is not None],
-                     default=None) for p in (4, 8, 16)]
-        early = [(p, q) for i, p in enumerate((4, 8, 16)) for j, q in enumerate((4, 8, 16))
-                 if i < j and upper[i] is not None and low[j] is not None and upper[i] <= low[j]]
-        if None in low and early:
-            p, q = early[0]
-            lines.append(f"- (d) the lowest error of EASGD/EAMSGD falls with p: does not hold, whatever the runs to come: "
-                         f"p {p} already reaches {100 * upper[(4, 8, 16).index(p)]:.2f} %, p {q}'s lowest is "
-                         f"{100 * low[(4, 8, 16).index(q)]:.2f} % (so far {so_far})")
+        early = [(i, j) for i in range(3) for j in range(i + 1, 3)
+                 if upper[i] is not None and low[j] is not None and upper[i] <= low[j]]
+        claim = "- (d) the lowest error of EASGD/EAMSGD falls with p: "
+        if None not in low:
+            lines.append(claim + verdict(all(x > y for x, y in zip(low, low[1:])),
+                                         ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip(ps, low))))
+        elif early:
+            i, j = early[0]
+            lines.append(claim + f"does not hold, whatever the runs to come: p {ps[i]} already reaches "
+                         f"{100 * upper[i]:.2f} %, p {ps[j]}'s lowest is {100 * low[j]:.2f} % (so far {so_far})")
         else:
-            lines.append("- (d) the lowest error of EASGD/EAMSGD falls with p: " + (waiting(so_far) if None in low else verdict(
-                all(x > y for x, y in zip(low, low[1:])), ", ".join(f"p {p}: {100 * x:.2f} %" for p, x in zip((4, 8, 16), low)))))
+            lines.append(claim + waiting(so_far))
         return "\n".join(lines)
 
     def loss_rose(self, name):

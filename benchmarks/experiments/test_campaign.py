@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Tests of the campaign runner's bookkeeping (run by `make test`): a finished run's committed record stands in for
-its working directory, runs known only from the notebook's transcription count as finished, and the learning rates
-the transcribed search chooses are the ones notebook 02 lists as chosen.
+its working directory, runs known only from the notebook's transcription count as finished, the learning rates
+the transcribed search chooses are the ones notebook 02 lists as chosen, and a figure panel with a run whose records
+were lost is not drawn.
 
   EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
 """
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -88,8 +91,23 @@ class CampaignRecordTests(unittest.TestCase):
         # DOWNPOUR's test loss rose above the untrained net's at tau = 16 and 64, not at 4 (notebook 02).
         self.assertFalse(c.loss_rose("fig2-downpour-p4-tau4"))
         self.assertTrue(c.loss_rose("fig2-downpour-p4-tau64"))
-        # Runs without curves are not drawn: the figures skip a panel rather than draw it without them.
-        self.assertIsNone(c.run_dir("fig2-easgd-p4-tau1"))
+
+    def test_a_panel_with_a_lost_run_is_not_drawn(self):
+        # tau = 4: EASGD has its records, EAMSGD and DOWNPOUR only their transcribed numbers.
+        shutil.copy(os.path.join(self.saved_record, "transcribed.json"), self.record)
+        self.train("fig2-easgd-p4-tau4")
+        campaign.Campaign(options(self.out)).archive("fig2-easgd-p4-tau4")
+        shutil.rmtree(os.path.join(self.out, "fig2-easgd-p4-tau4"))
+        plots = os.path.join(self.directory, "plots")
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            campaign.Campaign(options(self.out)).figures(plots)
+        self.assertFalse(os.path.exists(os.path.join(plots, "figure2-tau4.png")))
+        self.assertIn("figure2-tau4 not drawn: the records of fig2-eamsgd-p4-tau4, fig2-downpour-p4-tau4 were lost",
+                      printed.getvalue())
+        # The summary still lists the run that has its records (read from the record).
+        with open(os.path.join(self.out, "summary.txt")) as f:
+            self.assertIn(os.path.join(self.record, "fig2-easgd-p4-tau4"), f.read())
 
 
 if __name__ == "__main__":
