@@ -21,7 +21,8 @@ into benchmarks/experiments/record/NAME, which is committed: a run with a record
 counts as finished (a new checkout or machine has no OUT), and so does one listed in record/transcribed.json (runs
 whose records were lost, with their numbers as notebook 02 recorded them; their curves cannot be drawn, so a panel
 with one of them is not drawn). Runs go JOBS at a time (default: the cores), one compute thread each; --queue A,B
-runs only the named runs, in that order (an unknown name: exit 1). SIGINT or SIGTERM stops every run at a checkpoint
+runs only the named runs, in that order (an unknown name: exit 1); a transcribed run named there is run again, and
+its record, once it finishes, takes the place of its transcribed numbers. SIGINT or SIGTERM stops every run at a checkpoint
 (easgd train writes one on SIGINT) and exits; the next invocation continues. Progress and an ETA are printed as runs start and finish and once a minute.
 
 The simulated clock (stated, and the same for every run): each worker step costs COMPUTE_SECONDS (default 0.1245 s,
@@ -150,6 +151,9 @@ class Campaign:
                 self.transcribed = json.load(f)["runs"]
         except (OSError, ValueError, KeyError):
             self.transcribed = {}
+        # A transcribed run named in --queue is run again (to draw its curves); until the rerun finishes, every
+        # other invocation (--report, --figures) keeps its transcribed numbers.
+        self.rerun = {name for name in self.queue or [] if name in self.transcribed}
 
     # --- state of the runs on disk -----------------------------------------------------------------------------
     def run_dir(self, name):
@@ -161,17 +165,21 @@ class Campaign:
         return None
 
     def summary_of(self, name):
+        """The run's summary (easgd runs --json) from its directory; for a transcribed run whose directory holds no
+        finished run (none, or a rerun on its way), the transcribed numbers, marked "transcribed" -- except, in the
+        campaign that reruns it (--queue), where the rerun's own state decides what is run."""
         path = self.run_dir(name)
-        if path is None:
-            t = self.transcribed.get(name)
-            return dict(t) if t is not None else None
-        r = subprocess.run([self.o.easgd, "runs", "--json", path], capture_output=True, text=True)
-        if r.returncode != 0:
-            return None
-        try:
-            return json.loads(r.stdout)[0]
-        except (ValueError, IndexError):
-            return None
+        s = None
+        if path is not None:
+            r = subprocess.run([self.o.easgd, "runs", "--json", path], capture_output=True, text=True)
+            try:
+                s = json.loads(r.stdout)[0] if r.returncode == 0 else None
+            except (ValueError, IndexError):
+                s = None
+        t = self.transcribed.get(name)
+        if t is not None and name not in self.rerun and (s is None or s["status"] not in ("completed", "diverged")):
+            return dict(t, transcribed=True)
+        return s
 
     def refresh(self, runs):
         for run in runs:
@@ -334,7 +342,7 @@ class Campaign:
             present = [(label, dirs) for label, dirs in curves if all(d in finished for d in dirs)]
             if not present:
                 return
-            lost = [d for _, dirs in present for d in dirs if self.run_dir(d) is None]
+            lost = [d for _, dirs in present for d in dirs if self.results[d].get("transcribed")]
             if lost:
                 # Drawn without them, the panel would misstate the figure; the committed one (if any) stays.
                 print(f"campaign: {prefix} not drawn: the records of {', '.join(lost)} were lost "
@@ -372,7 +380,7 @@ class Campaign:
                 if name in finished:
                     curves.append((f"{names[method]} p = {p}, tau = {tau}, lr {finished[name]['lr']:g}", [name]))
         plot(curves, "Figure 3: CIFAR-10 copy, p in {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
-        directories = [d for d in map(self.run_dir, finished) if d is not None]
+        directories = [self.run_dir(n) for n in finished if not self.results[n].get("transcribed")]
         if directories:
             for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
                 r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
@@ -501,7 +509,7 @@ class Campaign:
 
     def loss_rose(self, name):
         """Whether the run's test loss rose above its step-0 value (the untrained net's) at a later evaluation."""
-        if name in self.transcribed and self.run_dir(name) is None:
+        if self.results[name].get("transcribed"):
             return self.transcribed[name]["test_loss_rose"]
         losses = []
         with open(os.path.join(self.run_dir(name), "metrics.jsonl")) as f:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tests of the campaign runner's bookkeeping (run by `make test`): a finished run's committed record stands in for
 its working directory, runs known only from the notebook's transcription count as finished, the learning rates
-the transcribed search chooses are the ones notebook 02 lists as chosen, and a figure panel with a run whose records
-were lost is not drawn.
+the transcribed search chooses are the ones notebook 02 lists as chosen, a figure panel with a run whose records
+were lost is not drawn, and a transcribed run queued again is rerun while the others keep its numbers.
 
   EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
 """
@@ -108,6 +108,42 @@ class CampaignRecordTests(unittest.TestCase):
         # The summary still lists the run that has its records (read from the record).
         with open(os.path.join(self.out, "summary.txt")) as f:
             self.assertIn(os.path.join(self.record, "fig2-easgd-p4-tau4"), f.read())
+
+    def test_a_transcribed_run_named_in_the_queue_is_run_again_and_its_record_then_counts(self):
+        shutil.copy(os.path.join(self.saved_record, "transcribed.json"), self.record)
+        name = "fig2-easgd-p4-tau1"        # transcribed: 31.44 / 31.44 % (notebook 02)
+
+        def state(queue=None):
+            c = campaign.Campaign(options(self.out, queue))
+            run = next(r for r in c.plan() if r["name"] == name)
+            return c, c.state(run)
+
+        c, s = state()
+        self.assertEqual(s, "completed")
+        self.assertAlmostEqual(c.results[name]["best_test_error"], 0.3144)
+        self.assertEqual(state(name)[1], "pending")
+        # Another transcribed run, not queued, stays finished in the rerunning campaign.
+        c, _ = state(name)
+        self.assertEqual(c.state(next(r for r in c.plan() if r["name"] == "fig2-eamsgd-p4-tau1")), "completed")
+        # A rerun on its way (stopped at a checkpoint): the rerunning campaign resumes it; the others keep the
+        # transcribed numbers and draw no panel from its partial curves.
+        self.train(name)
+        with open(os.path.join(self.out, name, "status.json"), "w") as f:
+            f.write('{"status": "interrupted"}')
+        open(os.path.join(self.out, name, "checkpoint.bin"), "w").close()
+        self.assertEqual(state(name)[1], "interrupted")
+        c, s = state()
+        self.assertEqual(s, "completed")
+        self.assertTrue(c.results[name]["transcribed"])
+        self.assertAlmostEqual(c.results[name]["best_test_error"], 0.3144)
+        # Finished: its own record answers, in every campaign.
+        with open(os.path.join(self.out, name, "status.json"), "w") as f:
+            f.write('{"status": "completed"}')
+        for queue in (None, name):
+            c, s = state(queue)
+            self.assertEqual(s, "completed")
+            self.assertNotIn("transcribed", c.results[name])
+            self.assertNotAlmostEqual(c.results[name]["best_test_error"], 0.3144)
 
 
 if __name__ == "__main__":
