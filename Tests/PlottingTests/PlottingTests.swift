@@ -107,3 +107,29 @@ import Testing
         #expect(end < panelEdge, "the key entry \(title) ends at x = \(end), past its panel's edge at \(panelEdge)")
     }
 }
+
+@Test func twelveRunsTakeTwelveColours() throws {
+    // gnuplot's `lc N` repeats its colours after eight; Figure 3 draws nine runs.
+    _ = try Gnuplot.locate()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plotting-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let titles = (1...12).map { "run \($0)" }
+    var csv = "x,error,test,train\n"
+    for (k, _) in titles.enumerated() { for i in 0..<3 { csv += "\(i),\(0.9 - 0.01 * Double(k + i)),\(2.3 - 0.5 * Double(i)),\(2.2 - 0.5 * Double(i))\n" } }
+    let data = dir.appendingPathComponent("runs.csv").path, svg = dir.appendingPathComponent("runs.svg").path
+    try csv.write(toFile: data, atomically: true, encoding: .utf8)
+    let blocks = titles.enumerated().map { RunBlock(title: $1, firstRow: 3 * $0, lastRow: 3 * $0 + 2) }
+    try Gnuplot.run(script: RunCurves.script(csv: data, runs: blocks, columns: .init(x: 1, testError: 2, testLoss: 3, trainLoss: 4),
+                                             xLabel: "x", title: "t", output: svg, terminal: .svg))
+    let text = try String(contentsOfFile: svg, encoding: .utf8)
+    // In gnuplot's SVG each curve is a group: <title>TITLE</title>, then its key sample and line, stroke='rgb(r, g, b)'.
+    var strokes: [String] = []
+    for title in titles {
+        let start = try #require(text.range(of: "<title>\(title)</title>"), "no curve \(title)")
+        let rest = text[start.upperBound...]
+        let open = try #require(rest.range(of: "stroke='rgb("), "no stroke for \(title)")
+        strokes.append(String(rest[open.upperBound...].prefix { $0 != ")" }))
+    }
+    #expect(Set(strokes).count == 12, "\(strokes)")
+}
