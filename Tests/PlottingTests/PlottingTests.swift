@@ -74,23 +74,30 @@ import Testing
     #expect(!script.contains("unused.csv"))
 }
 
-/// The key under each panel of a run plot stays under that panel: three runs whose titles are as long as the
-/// campaign's ("EAMSGD, lr 0.016 (2 seeds)") put a third column past the left panel's edge when the key took three
-/// columns whatever their width. Checked on gnuplot's own SVG: each key sample ends inside its panel.
-@Test func aRunPlotsKeyStaysUnderItsPanel() throws {
+/// gnuplot's SVG of a run plot of one three-point run per title (each run's error a little lower than the last).
+func runPlotSVG(titles: [String]) throws -> String {
     _ = try Gnuplot.locate()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plotting-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    let titles = ["EASGD, lr 0.1 (2 seeds)", "EAMSGD, lr 0.016 (2 seeds)", "DOWNPOUR, lr 0.02 (2 seeds)"]
     var csv = "x,error,test,train\n"
-    for _ in titles { for i in 0..<3 { csv += "\(i),\(0.9 - 0.2 * Double(i)),\(2.3 - 0.5 * Double(i)),\(2.2 - 0.5 * Double(i))\n" } }
+    for k in titles.indices {
+        for i in 0..<3 { csv += "\(i),\(0.9 - 0.2 * Double(i) - 0.01 * Double(k)),\(2.3 - 0.5 * Double(i)),\(2.2 - 0.5 * Double(i))\n" }
+    }
     let data = dir.appendingPathComponent("runs.csv").path, svg = dir.appendingPathComponent("runs.svg").path
     try csv.write(toFile: data, atomically: true, encoding: .utf8)
     let blocks = titles.enumerated().map { RunBlock(title: $1, firstRow: 3 * $0, lastRow: 3 * $0 + 2) }
     try Gnuplot.run(script: RunCurves.script(csv: data, runs: blocks, columns: .init(x: 1, testError: 2, testLoss: 3, trainLoss: 4),
                                              xLabel: "x", title: "t", output: svg, terminal: .svg))
-    let text = try String(contentsOfFile: svg, encoding: .utf8)
+    return try String(contentsOfFile: svg, encoding: .utf8)
+}
+
+/// The key under each panel of a run plot stays under that panel: three runs whose titles are as long as the
+/// campaign's ("EAMSGD, lr 0.016 (2 seeds)") put a third column past the left panel's edge when the key took three
+/// columns whatever their width. Checked on gnuplot's own SVG: each key sample ends inside its panel.
+@Test func aRunPlotsKeyStaysUnderItsPanel() throws {
+    let titles = ["EASGD, lr 0.1 (2 seeds)", "EAMSGD, lr 0.016 (2 seeds)", "DOWNPOUR, lr 0.02 (2 seeds)"]
+    let text = try runPlotSVG(titles: titles)
     // Each key entry: <title>TITLE</title>, its text, then a path whose first segment is the sample, M x0,y L x1,y.
     var ends: [(String, Double)] = []
     for title in titles + titles.flatMap({ [$0 + " test", $0 + " train"] }) {
@@ -110,19 +117,8 @@ import Testing
 
 @Test func twelveRunsTakeTwelveColours() throws {
     // gnuplot's `lc N` repeats its colours after eight; Figure 3 draws nine runs.
-    _ = try Gnuplot.locate()
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plotting-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
     let titles = (1...12).map { "run \($0)" }
-    var csv = "x,error,test,train\n"
-    for (k, _) in titles.enumerated() { for i in 0..<3 { csv += "\(i),\(0.9 - 0.01 * Double(k + i)),\(2.3 - 0.5 * Double(i)),\(2.2 - 0.5 * Double(i))\n" } }
-    let data = dir.appendingPathComponent("runs.csv").path, svg = dir.appendingPathComponent("runs.svg").path
-    try csv.write(toFile: data, atomically: true, encoding: .utf8)
-    let blocks = titles.enumerated().map { RunBlock(title: $1, firstRow: 3 * $0, lastRow: 3 * $0 + 2) }
-    try Gnuplot.run(script: RunCurves.script(csv: data, runs: blocks, columns: .init(x: 1, testError: 2, testLoss: 3, trainLoss: 4),
-                                             xLabel: "x", title: "t", output: svg, terminal: .svg))
-    let text = try String(contentsOfFile: svg, encoding: .utf8)
+    let text = try runPlotSVG(titles: titles)
     // In gnuplot's SVG each curve is a group: <title>TITLE</title>, then its key sample and line, stroke='rgb(r, g, b)'.
     var strokes: [String] = []
     for title in titles {
