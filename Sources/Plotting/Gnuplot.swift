@@ -53,13 +53,19 @@ public enum Gnuplot {
         throw GnuplotError.notFound("not on PATH")
     }
 
-    /// Run a script. The script names its own output file.
+    /// Linetypes 9–12, set before every script: gnuplot's own colour sequence has eight, after which `lc N`, `lt N`
+    /// and the automatic sequence repeat them (Figure 3's ninth curve took the first one's colour). Beyond twelve
+    /// they repeat from 1.
+    static let linetypes = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"].enumerated()
+        .map { "set linetype \($0.offset + 9) lc rgb '\($0.element)'\n" }.joined() + "set linetype cycle 12\n"
+
+    /// Run a script (after `linetypes`). The script names its own output file.
     public static func run(script: String) throws {
         let executable = try locate()
         let dir = FileManager.default.temporaryDirectory
         let scriptURL = dir.appendingPathComponent("easgd-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).gp")
         Cleanup.shared.register(file: scriptURL.path)
-        try script.write(to: scriptURL, atomically: true, encoding: .utf8)
+        try (linetypes + script).write(to: scriptURL, atomically: true, encoding: .utf8)
         defer {
             try? FileManager.default.removeItem(at: scriptURL)
             Cleanup.shared.unregister(file: scriptURL.path)

@@ -70,13 +70,6 @@ public enum RunCurves {
         }
     }
 
-    /// The colour of the i-th run: gnuplot's own eight first (the order earlier figures have), then four more,
-    /// so that up to twelve runs differ in colour (gnuplot's `lc N` repeats after eight: Figure 3's ninth curve,
-    /// DOWNPOUR at p = 16, took EAMSGD at p = 4's colour).
-    public static let colours = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0e442", "#0072b2", "#e51e10",
-                                 "#000000", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
-    public static func colour(_ i: Int) -> String { colours[i % colours.count] }
-
     public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
                               style: Style = Style(), output: String, terminal: Terminal) -> String {
         var s: [String] = []
@@ -109,9 +102,9 @@ public enum RunCurves {
         var errors: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testErrorBand {
-                errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc rgb '\(RunCurves.colour(i))' notitle")
+                errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(i + 1) notitle")
             }
-            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc rgb '\(RunCurves.colour(i))' title \(Gnuplot.quote(r.title))")
+            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.quote(r.title))")
         }
         s.append("plot " + errors.joined(separator: ", \\\n     "))
 
@@ -135,10 +128,10 @@ public enum RunCurves {
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testLossBand {
-                losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc rgb '\(RunCurves.colour(i))' notitle")
+                losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc \(i + 1) notitle")
             }
-            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc rgb '\(RunCurves.colour(i))' title \(Gnuplot.quote(r.title + " test"))")
-            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc rgb '\(RunCurves.colour(i))' title \(Gnuplot.quote(r.title + " train"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " test"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " train"))")
         }
         s.append("plot " + losses.joined(separator: ", \\\n     "))
         s.append("unset multiplot")

@@ -116,7 +116,7 @@ func runPlotSVG(titles: [String]) throws -> String {
 }
 
 @Test func twelveRunsTakeTwelveColours() throws {
-    // gnuplot's `lc N` repeats its colours after eight; Figure 3 draws nine runs.
+    // gnuplot's own colours repeat after eight (`lc N`); Figure 3 draws nine runs. Gnuplot.run defines 9–12.
     let titles = (1...12).map { "run \($0)" }
     let text = try runPlotSVG(titles: titles)
     // In gnuplot's SVG each curve is a group: <title>TITLE</title>, then its key sample and line, stroke='rgb(r, g, b)'.

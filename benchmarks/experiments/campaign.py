@@ -218,7 +218,7 @@ class Campaign:
         as often per step), else the search's (default 0.16). The transcribed runs carry no wall seconds (the build
         they ran on restarted a resumed run's from 0); every build since 6d4357c carries them on across a resume."""
         # The runs under way first: they measure this machine now (a campaign continued on another machine kind
-        # runs at another speed: 0.147 s per step on an AVX-512 EPYC, about 0.27 s on an AVX2-only one).
+        # runs at another speed: 0.147 s per step on an AVX-512 EPYC, 0.265 s on an AVX2-only one).
         now = [s for name, s in self.results.items() if name in self.running and s.get("wall_seconds")
                and s.get("steps")]
         done = [(name, s) for name, s in self.results.items() if s["status"] == "completed" and s.get("wall_seconds")]

@@ -121,9 +121,9 @@ class CampaignRecordTests(unittest.TestCase):
         c, s = state()
         self.assertEqual(s, "completed")
         self.assertAlmostEqual(c.results[name]["best_test_error"], 0.3144)
-        self.assertEqual(state(name)[1], "pending")
-        # Another transcribed run, not queued, stays finished in the rerunning campaign.
-        c, _ = state(name)
+        # Queued, it is to run; another transcribed run, not queued, stays finished in the same campaign.
+        c, s = state(name)
+        self.assertEqual(s, "pending")
         self.assertEqual(c.state(next(r for r in c.plan() if r["name"] == "fig2-eamsgd-p4-tau1")), "completed")
         # A rerun on its way (stopped at a checkpoint): the rerunning campaign resumes it; the others keep the
         # transcribed numbers and draw no panel from its partial curves.
@@ -136,6 +136,12 @@ class CampaignRecordTests(unittest.TestCase):
         self.assertEqual(s, "completed")
         self.assertTrue(c.results[name]["transcribed"])
         self.assertAlmostEqual(c.results[name]["best_test_error"], 0.3144)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            c.figures(os.path.join(self.directory, "plots"))
+        self.assertIn("figure2-tau1 not drawn: the records of fig2-easgd-p4-tau1, fig2-eamsgd-p4-tau1 were lost",
+                      printed.getvalue())
+        self.assertFalse(os.path.exists(os.path.join(self.out, "summary.txt")))     # no finished run has records
         # Finished: its own record answers, in every campaign.
         with open(os.path.join(self.out, name, "status.json"), "w") as f:
             f.write('{"status": "completed"}')
