@@ -61,7 +61,18 @@ public final class Network<Scalar: NetworkScalar> {
                 built.append(conv)
                 built.append(ReLU<Scalar>(input: conv.outputShape))
             case let .pooling(_, _, window):
-                built.append(MaxPooling<Scalar>(input: shape, window: window, stride: window))
+                // conv → ReLU → max pool runs as conv → max pool → ReLU: max pooling commutes with the monotone
+                // rectifier (max(0, max x) = max max(0, x)), and so does the gradient (the first maximum of x is the
+                // first of max(0, x) wherever that is positive, and the gradient is 0 where it is not), so values
+                // and gradients are the same numbers, while the rectifier passes over a tensor window² times smaller.
+                if built.last is ReLU<Scalar>, built.dropLast().last is Convolution<Scalar> {
+                    built.removeLast()
+                    let pool = MaxPooling<Scalar>(input: shape, window: window, stride: window)
+                    built.append(pool)
+                    built.append(ReLU<Scalar>(input: pool.outputShape))
+                } else {
+                    built.append(MaxPooling<Scalar>(input: shape, window: window, stride: window))
+                }
             case let .dense(units):
                 let fc = FullyConnected<Scalar>(input: shape, outputs: units)
                 built.append(fc)

@@ -176,3 +176,54 @@ func maxPoolingGradientMatchesFiniteDifferences(window: Int, stride: Int) {
     let scale = gd.array.map(abs).max()!
     for k in 0..<gd.count { #expect(isClose(gd[k], Double(gf[k]), relative: 1e-4, absolute: 1e-5 * scale)) }
 }
+
+/// A network runs conv → ReLU → max pool as conv → max pool → ReLU: the same numbers, forward and backward. Checked
+/// against the three layers run by hand in the written order, bitwise, on both convolution paths, with ties in the
+/// windows (inputs on a coarse grid) and whole windows of negative pre-activations (a negative bias).
+@Test(arguments: ConvolutionPath.allCases)
+func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws {
+    let spec = try NetSpec(parsing: "(2,9)C(3,6)P(3,3)D(4,1)S(2,1)")
+    let built = Network<Float>.layers(spec)
+    #expect(built.prefix(3).map(\.kind) == ["conv 4×4/1", "max pool 2×2/2", "ReLU"])
+    let n = 4
+    let conv = Convolution<Float>(input: Shape(channels: 2, height: 9, width: 9), outputChannels: 3, kernel: 4, stride: 1)
+    let relu = ReLU<Float>(input: conv.outputShape)
+    let pool = MaxPooling<Float>(input: conv.outputShape, window: 2, stride: 2)
+    let (netConv, netPool, netReLU) = (built[0] as! Convolution<Float>, built[1], built[2])
+    conv.path = path
+    netConv.path = path
+    var rng = SplitMix64(seed: 5)
+    // Weights and inputs on a grid of quarters: the products are exact in Float, so ties in a window are ties.
+    let theta = (0..<conv.parameterCount).map { k in k < conv.weightCount ? Float((rng.next() % 5)) / 4 - 0.5 : -0.25 }
+    let x = (0..<(n * conv.inputShape.count)).map { _ in Float(rng.next() % 3) / 4 }
+    let dyPooled = (0..<(n * pool.outputShape.count)).map { _ in Float(rng.nextGaussian()) }
+    func run(_ layers: [any Layer<Float>]) -> (y: [Float], dx: [Float], dTheta: [Float]) {
+        var acts = [x]
+        var unused = SplitMix64(seed: 0)
+        for layer in layers {
+            var y = [Float](repeating: 0, count: n * layer.outputShape.count)
+            layer.forward(acts.last!, &y, batch: n, parameters: theta, training: true, rng: &unused)
+            acts.append(y)
+        }
+        var dy = dyPooled
+        var dTheta = [Float](repeating: .nan, count: conv.parameterCount)
+        for (i, layer) in layers.enumerated().reversed() {
+            var dx = [Float](repeating: .nan, count: n * layer.inputShape.count)
+            if layer.parameterCount > 0 {
+                layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &dTheta)
+            } else {
+                var none = [Float](repeating: 0, count: 1)
+                layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &none)
+            }
+            dy = dx
+        }
+        return (acts.last!, dy, dTheta)
+    }
+    let written = run([conv, relu, pool])
+    let swapped = run([netConv, netPool, netReLU])
+    #expect(written.y == swapped.y)
+    #expect(written.dx == swapped.dx)
+    #expect(written.dTheta == swapped.dTheta)
+    // The case the argument is about occurs: windows whose maximum is not positive, and ties among positive maxima.
+    #expect(written.y.contains(0) && written.y.contains { $0 > 0 })
+}
