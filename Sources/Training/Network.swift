@@ -54,25 +54,25 @@ public final class Network<Scalar: NetworkScalar> {
     public static func layers(_ spec: NetSpec) -> [any Layer<Scalar>] {
         var built: [any Layer<Scalar>] = []
         var shape = spec.input
-        for layer in spec.layers {
+        // conv → ReLU → max pool runs as conv → max pool → ReLU: max pooling commutes with the monotone rectifier
+        // (max(0, max x) = max max(0, x)), and so does the gradient (the first maximum of x is the first of max(0, x)
+        // wherever that is positive, and the gradient is 0 where it is not), so values and gradients are the same
+        // numbers, while the rectifier passes over a tensor window² times smaller.
+        func poolsAConvolution(_ k: Int) -> Bool {
+            guard k > 0, k < spec.layers.count, case .pooling = spec.layers[k], case .convolution = spec.layers[k - 1]
+            else { return false }
+            return true
+        }
+        for (k, layer) in spec.layers.enumerated() {
             switch layer {
             case let .convolution(channels, _, kernel, stride):
                 let conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
                 built.append(conv)
-                built.append(ReLU<Scalar>(input: conv.outputShape))
+                if !poolsAConvolution(k + 1) { built.append(ReLU<Scalar>(input: conv.outputShape)) }
             case let .pooling(_, _, window):
-                // conv → ReLU → max pool runs as conv → max pool → ReLU: max pooling commutes with the monotone
-                // rectifier (max(0, max x) = max max(0, x)), and so does the gradient (the first maximum of x is the
-                // first of max(0, x) wherever that is positive, and the gradient is 0 where it is not), so values
-                // and gradients are the same numbers, while the rectifier passes over a tensor window² times smaller.
-                if built.last is ReLU<Scalar>, built.dropLast().last is Convolution<Scalar> {
-                    built.removeLast()
-                    let pool = MaxPooling<Scalar>(input: shape, window: window, stride: window)
-                    built.append(pool)
-                    built.append(ReLU<Scalar>(input: pool.outputShape))
-                } else {
-                    built.append(MaxPooling<Scalar>(input: shape, window: window, stride: window))
-                }
+                let pool = MaxPooling<Scalar>(input: shape, window: window, stride: window)
+                built.append(pool)
+                if poolsAConvolution(k) { built.append(ReLU<Scalar>(input: pool.outputShape)) }
             case let .dense(units):
                 let fc = FullyConnected<Scalar>(input: shape, outputs: units)
                 built.append(fc)

@@ -186,10 +186,11 @@ func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws 
     let built = Network<Float>.layers(spec)
     #expect(built.prefix(3).map(\.kind) == ["conv 4×4/1", "max pool 2×2/2", "ReLU"])
     let n = 4
-    let conv = Convolution<Float>(input: Shape(channels: 2, height: 9, width: 9), outputChannels: 3, kernel: 4, stride: 1)
+    let (netConv, netPool, netReLU) = (built[0] as! Convolution<Float>, built[1], built[2])
+    let conv = Convolution<Float>(input: netConv.inputShape, outputChannels: netConv.outputShape.channels,
+                                  kernel: netConv.kernel, stride: netConv.stride)
     let relu = ReLU<Float>(input: conv.outputShape)
     let pool = MaxPooling<Float>(input: conv.outputShape, window: 2, stride: 2)
-    let (netConv, netPool, netReLU) = (built[0] as! Convolution<Float>, built[1], built[2])
     conv.path = path
     netConv.path = path
     var rng = SplitMix64(seed: 5)
@@ -197,7 +198,7 @@ func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws 
     let theta = (0..<conv.parameterCount).map { k in k < conv.weightCount ? Float((rng.next() % 5)) / 4 - 0.5 : -0.25 }
     let x = (0..<(n * conv.inputShape.count)).map { _ in Float(rng.next() % 3) / 4 }
     let dyPooled = (0..<(n * pool.outputShape.count)).map { _ in Float(rng.nextGaussian()) }
-    func run(_ layers: [any Layer<Float>]) -> (y: [Float], dx: [Float], dTheta: [Float]) {
+    func run(_ layers: [any Layer<Float>]) -> (acts: [[Float]], dx: [Float], dTheta: [Float]) {
         var acts = [x]
         var unused = SplitMix64(seed: 0)
         for layer in layers {
@@ -209,21 +210,27 @@ func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws 
         var dTheta = [Float](repeating: .nan, count: conv.parameterCount)
         for (i, layer) in layers.enumerated().reversed() {
             var dx = [Float](repeating: .nan, count: n * layer.inputShape.count)
-            if layer.parameterCount > 0 {
-                layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &dTheta)
-            } else {
-                var none = [Float](repeating: 0, count: 1)
-                layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &none)
-            }
+            // Only the convolution writes a gradient; the parameter-free layers leave dTheta alone.
+            layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &dTheta)
             dy = dx
         }
-        return (acts.last!, dy, dTheta)
+        return (acts, dy, dTheta)
     }
     let written = run([conv, relu, pool])
     let swapped = run([netConv, netPool, netReLU])
-    #expect(written.y == swapped.y)
+    #expect(written.acts.last! == swapped.acts.last!)
     #expect(written.dx == swapped.dx)
     #expect(written.dTheta == swapped.dTheta)
-    // The case the argument is about occurs: windows whose maximum is not positive, and ties among positive maxima.
-    #expect(written.y.contains(0) && written.y.contains { $0 > 0 })
+    // The cases the argument is about occur: windows whose maximum is not positive, and windows whose positive
+    // maximum is tied (read off the pre-activations, the convolution's output).
+    let (h, w) = (conv.outputShape.height, conv.outputShape.width)
+    let maxima = (0..<(n * conv.outputShape.channels)).flatMap { plane in
+        (0..<(h / 2 * (w / 2))).map { o in
+            let (oy, ox) = (o / (w / 2), o % (w / 2))
+            let window = [0, 1, w, w + 1].map { written.acts[1][plane * h * w + 2 * oy * w + 2 * ox + $0] }
+            return (max: window.max()!, ties: window.filter { $0 == window.max()! }.count)
+        }
+    }
+    #expect(maxima.contains { $0.max <= 0 })
+    #expect(maxima.contains { $0.max > 0 && $0.ties > 1 })
 }
