@@ -6,16 +6,8 @@
 // Conv 2 of the CIFAR net: 64 12 128 5. Its backward data as a forward convolution: 128 8 64 5 4 (only the first
 // line counts; GFLOP/s there counts the padded work). Its backward weights as a forward convolution over
 // transposed tensors: NB=64 ./conv_passes 128 12 128 8 (conv 1's: NB=3 ./conv_passes 128 28 64 24), first line.
-#include <oneapi/dnnl/dnnl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#define T(c) do{dnnl_status_t s_=(c); if(s_){printf("fail %s %d\n",#c,s_);exit(1);}}while(0)
-static dnnl_engine_t eng; static dnnl_stream_t st;
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
-static dnnl_memory_t mk(const dnnl_memory_desc_t*md){dnnl_memory_t m;T(dnnl_memory_create(&m,md,eng,DNNL_MEMORY_ALLOCATE));
-  float*p;dnnl_memory_get_data_handle(m,(void**)&p);size_t n=dnnl_memory_desc_get_size(md)/4;for(size_t i=0;i<n;i++)p[i]=(rand()%100)/100.f-0.5f;return m;}
-static double timeit(dnnl_primitive_t p,int n,dnnl_exec_arg_t*a){double best=1e9;for(int r=0;r<7;r++){double t=now();T(dnnl_primitive_execute(p,st,n,a));dnnl_stream_wait(st);t=now()-t;if(t<best)best=t;}return best*1e3;}
+#define REPS 7
+#include "probe.h"
 int main(int argc,char**argv){
   int N=getenv("NB")?atoi(getenv("NB")):128,IC=atoi(argv[1]),H=atoi(argv[2]),OC=atoi(argv[3]),K=atoi(argv[4]),P=argc>5?atoi(argv[5]):0;
   T(dnnl_engine_create(&eng,dnnl_cpu,0));T(dnnl_stream_create(&st,eng,0));

@@ -3,16 +3,8 @@
 //   gcc -O2 pooling.c -o pooling -ldnnl
 //   OMP_NUM_THREADS=1 [DNNL_MAX_CPU_ISA=AVX2] ./pooling C H BLOCK     (BLOCK 8 or 16: nChw8c/nChw16c; 0: nchw)
 // Pool 1 of the CIFAR net in AVX2's layout: 64 24 8; pool 2: 128 8 8.
-#include <oneapi/dnnl/dnnl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#define T(c) do{dnnl_status_t s_=(c); if(s_){printf("fail %s %d\n",#c,s_);exit(1);}}while(0)
-static dnnl_engine_t eng; static dnnl_stream_t st;
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
-static dnnl_memory_t mk(const dnnl_memory_desc_t*md){dnnl_memory_t m;T(dnnl_memory_create(&m,md,eng,DNNL_MEMORY_ALLOCATE));
-  float*p;dnnl_memory_get_data_handle(m,(void**)&p);size_t n=dnnl_memory_desc_get_size(md)/4;for(size_t i=0;i<n;i++)p[i]=(rand()%100)/100.f-0.5f;return m;}
-static double timeit(dnnl_primitive_t p,int n,dnnl_exec_arg_t*a){double best=1e9;for(int r=0;r<9;r++){double t=now();T(dnnl_primitive_execute(p,st,n,a));dnnl_stream_wait(st);t=now()-t;if(t<best)best=t;}return best*1e3;}
+#define REPS 9
+#include "probe.h"
 int main(int argc,char**argv){
   int N=128,C=atoi(argv[1]),H=atoi(argv[2]); dnnl_format_tag_t tag=atoi(argv[3])==8?dnnl_nChw8c:atoi(argv[3])==16?dnnl_nChw16c:dnnl_nchw;
   T(dnnl_engine_create(&eng,dnnl_cpu,0));T(dnnl_stream_create(&st,eng,0));
