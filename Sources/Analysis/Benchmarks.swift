@@ -17,7 +17,7 @@ public struct TrainBenchmark {
     /// The PyTorch peer script and its interpreter.
     public var peer: String?
     public var python: String
-    /// The convolutions' path; nil takes the default (`ConvolutionPath.preferred`).
+    /// Every convolution's path; nil leaves each layer on its default (`ConvolutionPath.preferred`).
     public var convolution: ConvolutionPath?
 
     public init(net: String, batch: Int, threads: Int, steps: Int, repeats: Int, peer: String?, python: String,
@@ -77,14 +77,22 @@ public struct TrainBenchmark {
         let convolutions = net.layers.compactMap { $0 as? Convolution<Float> }
         if let first = convolutions.first {
             let names = Set(convolutions.map(\.implementation))
-            let library = first.path == .onednn ? "oneDNN \(ConvolutionPath.oneDNNVersion)" : "im2col"
+            let library = convolutions.allSatisfy { $0.path == .im2col } ? "im2col" : "oneDNN \(ConvolutionPath.oneDNNVersion)"
             out("convolutions: \(library): " + (names.count == 1 ? first.implementation
                 : convolutions.enumerated().map { "conv \($0.offset + 1) \($0.element.implementation)" }.joined(separator: "; ")))
-            if let reason = convolutions.compactMap(\.fallbackReason).first { out("oneDNN refused a convolution: \(reason)") }
+            for (k, conv) in convolutions.enumerated() {
+                if let reason = conv.fallbackReason { out("conv \(k + 1) fell back to \(conv.path.rawValue): \(reason)") }
+            }
         }
-        let flops = Double(net.trainingFlopsPerImage)
+        // The FLOPs of the direct convolution, whichever path runs: the rate a direct implementation would need
+        // to match this step. A Winograd layer's products do fewer; their own count and rate are printed beside.
+        let flops = Double(net.trainingFlopsPerImage), productFlops = Double(net.trainingProductFlopsPerImage)
         let achieved = flops * rate / 1e9
-        out(String(format: "FLOP per image (training step): %.2f M; achieved %.1f GFLOP/s", flops / 1e6, achieved))
+        out(String(format: "FLOP per image (training step, direct convolution): %.2f M; achieved %.1f GFLOP/s", flops / 1e6, achieved)
+            + (productFlops < flops
+               ? String(format: " (the products as computed, with Winograd's: %.2f M, %.1f GFLOP/s)",
+                        productFlops / 1e6, productFlops * rate / 1e9)
+               : ""))
 
         out("time per step by layer (ms):   forward  backward")
         var layerTotal = 0.0
@@ -104,7 +112,11 @@ public struct TrainBenchmark {
         let best = max(openblas, onednn)
         out(String(format: "sgemm 2048³, 1 thread (median of 5): OpenBLAS %.1f GFLOP/s, oneDNN %.1f GFLOP/s; "
                    + "the step reaches %.0f %% of %d × the faster", openblas, onednn,
-                   100 * achieved / (best * Double(threads)), threads))
+                   100 * achieved / (best * Double(threads)), threads)
+            + (productFlops < flops
+               ? String(format: " counting direct FLOPs, %.0f %% counting the products as computed",
+                        100 * productFlops * rate / 1e9 / (best * Double(threads)))
+               : ""))
 
         guard let peer else { return lines }
         let process = Process()

@@ -15,9 +15,13 @@ struct BenchTrainCommand: ParsableCommand {
             through the same data path, network and Nesterov update as `easgd train`. Prints img/s (median over \
             --repeats blocks of --steps steps), time per layer, the FLOP count per image and the achieved GFLOP/s, \
             the single-thread sgemm rate of OpenBLAS and oneDNN measured in the same run, and the peak resident \
-            memory. The convolutions run on oneDNN (Float; its AVX2 or AVX-512 kernels) unless --convolution im2col \
-            or EASGD_CONVOLUTION=im2col asks for im2col and one sgemm per pass. With --peer, runs benchmarks/peers/torch_cnn.py with the same net, \
-            batch and thread count and prints both rates and their ratio:
+            memory. Each convolution takes its default path: Winograd F(4×4, 5×5) where it fits and pays (5×5, \
+            stride 1, output sides multiples of 4, at least 16 input channels), else oneDNN's kernels (AVX2 or \
+            AVX-512); --convolution (or EASGD_CONVOLUTION) asks every layer for winograd, onednn or im2col (one \
+            sgemm per pass), a layer that cannot take it falling back. GFLOP/s count the direct convolution's \
+            FLOPs on every path; with Winograd layers the products' own count and rate are printed beside them. \
+            With --peer, runs benchmarks/peers/torch_cnn.py with the same net, batch and thread count and prints \
+            both rates and their ratio:
               easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
             """
     )
@@ -29,7 +33,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed blocks; the median is reported.") var repeats = 5
     @Option(help: "Path of the PyTorch peer script to run with the same settings.") var peer: String?
     @Option(help: "Python interpreter for --peer.") var python = "python3"
-    @Option(help: "The convolutions' path: onednn or im2col (default: EASGD_CONVOLUTION, else onednn).")
+    @Option(help: "Every convolution's path: winograd, onednn or im2col (default: EASGD_CONVOLUTION, else each layer's own).")
     var convolution: ConvolutionPath?
 
     func validate() throws {

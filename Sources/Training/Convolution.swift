@@ -1,9 +1,14 @@
-// 2-D convolution (valid, square kernel k, stride s), on one of two paths (`ConvolutionPath`):
-//   onednn  oneDNN's convolution kernels (Float only; AVX2 or AVX-512 JIT code on blocked layouts, through the
-//           CDNNL shim, which reorders from and to the network's layouts);
-//   im2col  im2col over the whole batch and one matrix product per pass (`NetworkScalar.gemm`: oneDNN's sgemm for
-//           Float, OpenBLAS's dgemm for Double):
-//           Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
+// 2-D convolution (valid, square kernel k, stride s), on one of three paths (`ConvolutionPath`):
+//   winograd  Winograd F(4×4, 5×5) (Float only; 5×5 kernels, stride 1, output sides multiples of 4): 8×8 input
+//             tiles transformed, one product over channels per point of the transform domain (oneDNN's sgemm),
+//             6.25× fewer multiplications than the direct convolution (CDNNL's winograd.c; backward is the exact
+//             adjoint of forward). It rounds differently: ~4e-6 of the output's scale against ~2e-7 direct;
+//   onednn    oneDNN's convolution kernels (Float only; AVX2 or AVX-512 JIT code on blocked layouts, through the
+//             CDNNL shim, which reorders from and to the network's layouts);
+//   im2col    im2col over the whole batch and one matrix product per pass (`NetworkScalar.gemm`: oneDNN's sgemm
+//             for Float, OpenBLAS's dgemm for Double):
+//             Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
+// A path that cannot build a layer's shape falls back to the next: winograd → onednn → im2col.
 // Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on both paths.
 
 import CDNNL
@@ -21,16 +26,17 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     private let product = Scratch<Scalar>()     // W·col (forward) and dL/d(W·col) (backward)
     private let columnGradient = Scratch<Scalar>()
 
-    /// The path this layer computes on: `ConvolutionPath.preferred` for Float when oneDNN builds the
-    /// convolution, else im2col (always for Double). Set it to force a path.
+    /// The path this layer computes on: `ConvolutionPath.preferred` for Float (a path that refuses the shape falls
+    /// back to the next), im2col for Double. Set it to force a path.
     public var path: ConvolutionPath
     /// Whether backward runs at all (a network that only evaluates builds no backward pass) and whether it computes
     /// dL/dx (the network's first layer does not). Set before the first forward pass.
     public var computesGradients = true
     public var computesInputGradient = true
-    /// Why oneDNN is not used, when `path` fell back to im2col after oneDNN refused the shape.
+    /// Why the path asked for is not used, when `path` fell back after Winograd or oneDNN refused the shape.
     public private(set) var fallbackReason: String?
-    private let kernels = OneDNNConvolutions()
+    private let kernels = KernelHandles(destroy: easgd_dnnl_conv_destroy)
+    private let winogradKernels = KernelHandles(destroy: easgd_winograd_destroy)
 
     public init(input: Shape, outputChannels: Int, kernel: Int, stride: Int) {
         precondition(kernel >= 1 && stride >= 1 && input.height >= kernel && input.width >= kernel)
@@ -40,13 +46,36 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         outputShape = Shape(channels: outputChannels,
                             height: (input.height - kernel) / stride + 1,
                             width: (input.width - kernel) / stride + 1)
-        path = Scalar.self == Float.self ? ConvolutionPath.preferred : .im2col
+        path = Scalar.self == Float.self
+            ? ConvolutionPath.preferred(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
+            : .im2col
     }
 
-    /// oneDNN's implementations for this layer at its last batch size ("fwd jit:avx512_core, …"), or "im2col".
+    /// What computes this layer at its last batch size: oneDNN's implementations ("fwd jit:avx512_core, …"),
+    /// "Winograd F(4×4, 5×5) + oneDNN sgemm", or "im2col + …".
     public var implementation: String {
-        path == .onednn ? (kernels.current.map { String(cString: easgd_dnnl_conv_implementation($0)) } ?? "onednn")
-                        : (Scalar.self == Float.self ? "im2col + oneDNN sgemm" : "im2col + OpenBLAS dgemm")
+        switch path {
+        case .winograd: "Winograd F(4×4, 5×5) + oneDNN sgemm"
+        case .onednn: kernels.current.map { String(cString: easgd_dnnl_conv_implementation($0)) } ?? "onednn"
+        case .im2col: Scalar.self == Float.self ? "im2col + oneDNN sgemm" : "im2col + OpenBLAS dgemm"
+        }
+    }
+
+    /// The Winograd convolution for `batch` images, built on first use; nil (and the path switched to oneDNN) when
+    /// it cannot be built. Its results do not depend on the thread count, so one serves every count.
+    private func winograd(batch n: Int) -> OpaquePointer? {
+        if let handle = winogradKernels.handle(batch: n, threads: 0) { return handle }
+        var message = [CChar](repeating: 0, count: 256)
+        guard kernel == 5, stride == 1,
+              let handle = easgd_winograd_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
+                                                 Int32(inputShape.width), Int32(outputShape.channels),
+                                                 &message, message.count) else {
+            fallbackReason = kernel == 5 && stride == 1 ? text(message) : "Winograd F(4×4, 5×5): the kernel is \(kind)"
+            path = .onednn
+            return nil
+        }
+        winogradKernels.insert(handle, batch: n, threads: 0)
+        return handle
     }
 
     /// The oneDNN convolution for `batch` images, built on first use; nil (and the path switched to im2col) when
@@ -60,7 +89,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
                                                   Int32(kernel), Int32(stride),
                                                   !computesGradients ? 0 : computesInputGradient ? 2 : 1,
                                                   Int32(threads), &message, message.count) else {
-            fallbackReason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            fallbackReason = text(message)
             path = .im2col
             return nil
         }
@@ -73,6 +102,13 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     var weightCount: Int { outputShape.channels * rows }
     public var parameterCount: Int { weightCount + outputShape.channels }
     public var forwardFlopsPerImage: Int { 2 * weightCount * outputShape.height * outputShape.width }
+    /// The FLOPs of the forward pass's products as this layer's path computes them: `forwardFlopsPerImage`, except
+    /// on the Winograd path, whose products do 64 points × Co × Ci multiply-adds per 4×4 output tile (its
+    /// transforms, ~10 % more, are not counted).
+    public var productFlopsPerImage: Int {
+        guard path == .winograd else { return forwardFlopsPerImage }
+        return 2 * 64 * outputShape.channels * inputShape.channels * (outputShape.height / 4) * (outputShape.width / 4)
+    }
 
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {
         heInitialize(weights: UnsafeMutableBufferPointer(rebasing: parameters[0..<weightCount]), fanIn: rows, rng: &rng)
@@ -82,6 +118,12 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
+        if path == .winograd, Scalar.self == Float.self, let handle = winograd(batch: n) {
+            let status = easgd_winograd_forward(handle, floats(x), floats(parameters), floats(parameters + weightCount),
+                                                floats(y))
+            precondition(status == 0, "Winograd convolution forward failed (oneDNN sgemm status \(status))")
+            return
+        }
         if path == .onednn, Scalar.self == Float.self, let handle = oneDNN(batch: n) {
             let status = easgd_dnnl_conv_forward(handle, floats(x), floats(parameters), floats(parameters + weightCount),
                                                  floats(y))
@@ -113,6 +155,13 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
                          _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
                          parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+        if path == .winograd, Scalar.self == Float.self, let handle = winogradKernels.handle(batch: n, threads: 0) {
+            precondition(computesGradients, "a gradient asked of a layer built without it")
+            let status = easgd_winograd_backward(handle, floats(dy), floats(gradient), floats(gradient + weightCount),
+                                                 dx.map { floats($0) })
+            precondition(status == 0, "Winograd convolution backward failed (oneDNN sgemm status \(status))")
+            return
+        }
         if path == .onednn, Scalar.self == Float.self, let handle = kernels.handle(batch: n, threads: ComputeThreads.current) {
             precondition(computesGradients && (dx == nil || computesInputGradient), "a gradient asked of a layer built without it")
             let status = easgd_dnnl_conv_backward(handle, floats(dy), floats(gradient), floats(gradient + weightCount),
@@ -210,26 +259,40 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
 }
 
 
-/// Where a convolution's arithmetic happens (see the top of this file). `preferred` is oneDNN unless the
-/// environment says `EASGD_CONVOLUTION=im2col`; a Double network always takes im2col.
+/// Where a convolution's arithmetic happens (see the top of this file). A Double network always takes im2col.
 public enum ConvolutionPath: String, Sendable, CaseIterable {
-    case onednn, im2col
+    case winograd, onednn, im2col
 
-    public static let preferred: ConvolutionPath = {
-        guard let value = ProcessInfo.processInfo.environment["EASGD_CONVOLUTION"], !value.isEmpty else { return .onednn }
-        return ConvolutionPath(rawValue: value) ?? .onednn
+    /// The path every Float layer is asked to take, from the environment (`EASGD_CONVOLUTION=winograd|onednn|
+    /// im2col`), or nil: each layer takes `preferred(…)`'s choice for its shape.
+    public static let forced: ConvolutionPath? = {
+        guard let value = ProcessInfo.processInfo.environment["EASGD_CONVOLUTION"], !value.isEmpty else { return nil }
+        return ConvolutionPath(rawValue: value)
     }()
+
+    /// A Float layer's path: `forced` if set; else Winograd where it fits (5×5, stride 1, output sides multiples
+    /// of 4) and its products dominate its transforms (at least 16 input channels: the paper's second CIFAR layer
+    /// takes it, 2.9× faster than oneDNN's kernels there; its first, 3 channels, would be 3× slower); else oneDNN.
+    public static func preferred(input: Shape, outputChannels: Int, kernel: Int, stride: Int) -> ConvolutionPath {
+        if let forced { return forced }
+        let (ho, wo) = ((input.height - kernel) / stride + 1, (input.width - kernel) / stride + 1)
+        let fits = kernel == 5 && stride == 1 && ho % 4 == 0 && wo % 4 == 0
+        return fits && input.channels >= 16 ? .winograd : .onednn
+    }
 
     /// oneDNN's version ("2.6.3").
     public static var oneDNNVersion: String { String(cString: easgd_dnnl_version()) }
 }
 
-/// A layer's oneDNN convolutions by batch size and thread count (a primitive's split of the work, and so the
-/// order of its sums, is fixed for the thread count it was made for): the training batch and at most one other
-/// (an evaluation's last, partial batch), so a network never holds more than two sets of oneDNN's internal
-/// tensors per layer.
-private final class OneDNNConvolutions {
+/// A layer's oneDNN (or Winograd) convolutions by batch size and thread count (a oneDNN primitive's split of the
+/// work, and so the order of its sums, is fixed for the thread count it was made for; Winograd's passes 0): the
+/// training batch and at most one other (an evaluation's last, partial batch), so a network never holds more than
+/// two sets of working tensors per layer.
+private final class KernelHandles {
     private var entries: [(batch: Int, threads: Int, handle: OpaquePointer)] = []
+    private let destroy: (OpaquePointer) -> Void
+
+    init(destroy: @escaping (OpaquePointer) -> Void) { self.destroy = destroy }
 
     var current: OpaquePointer? { entries.last?.handle }
 
@@ -240,12 +303,16 @@ private final class OneDNNConvolutions {
     }
 
     func insert(_ handle: OpaquePointer, batch: Int, threads: Int) {
-        if entries.count == 2 { easgd_dnnl_conv_destroy(entries.removeFirst().handle) }
+        if entries.count == 2 { destroy(entries.removeFirst().handle) }
         entries.append((batch, threads, handle))
     }
 
     /// The convolutions go with the layer.
-    deinit { for entry in entries { easgd_dnnl_conv_destroy(entry.handle) } }
+    deinit { for entry in entries { destroy(entry.handle) } }
+}
+
+private func text(_ message: [CChar]) -> String {
+    String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 @inline(__always)

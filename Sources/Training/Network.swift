@@ -94,17 +94,22 @@ public final class Network<Scalar: NetworkScalar> {
         for layer in layers(spec) {
             elements.add(2, maxBatch, layer.outputShape.count)
             if let conv = layer as? Convolution<Scalar> {
-                // The larger of the two paths: im2col's columns, their gradient and the product; or oneDNN's
-                // tensors in its blocked layouts (input, output and their gradients, channels padded to 16).
+                // The largest of the three paths: im2col's columns, their gradient and the product; oneDNN's
+                // tensors in its blocked layouts (input, output and their gradients, channels padded to 16); or
+                // Winograd's transformed inputs and products (64 points × (Ci + Co) per 4×4 output tile, plus the
+                // transformed weights and their gradient, 2 × 64 × Co × Ci, and each point's padding).
                 let positions = conv.outputShape.height * conv.outputShape.width
-                var im2col = MemoryCount(), blocked = MemoryCount()
+                var im2col = MemoryCount(), blocked = MemoryCount(), winograd = MemoryCount()
                 im2col.add(2, positions, conv.rows)
                 im2col.add(positions, conv.outputShape.channels)
                 let padded = { (c: Int) in (c + 15) / 16 * 16 }
                 blocked.add(2, padded(conv.inputShape.channels), conv.inputShape.height, conv.inputShape.width)
                 blocked.add(2, padded(conv.outputShape.channels), positions)
-                guard let a = im2col.total, let b = blocked.total else { return nil }
-                elements.add(maxBatch, max(a, b))
+                winograd.add(64, conv.inputShape.channels + conv.outputShape.channels, (positions + 15) / 16)
+                guard let a = im2col.total, let b = blocked.total, let c = winograd.total else { return nil }
+                elements.add(maxBatch, max(a, b, c))
+                elements.add(2 * 64, conv.inputShape.channels, conv.outputShape.channels)
+                elements.add(4 * 64, 32)
             }
             if layer is Dropout<Scalar> { elements.add(maxBatch, layer.outputShape.count) }
         }
@@ -125,6 +130,17 @@ public final class Network<Scalar: NetworkScalar> {
     public var trainingFlopsPerImage: Int {
         var total = 0
         for (i, layer) in layers.enumerated() { total += (i == 0 ? 2 : 3) * layer.forwardFlopsPerImage }
+        return total
+    }
+
+    /// The same count with each convolution's products as its path computes them (`productFlopsPerImage`): fewer
+    /// than `trainingFlopsPerImage` when a layer runs on Winograd.
+    public var trainingProductFlopsPerImage: Int {
+        var total = 0
+        for (i, layer) in layers.enumerated() {
+            let flops = (layer as? Convolution<Scalar>)?.productFlopsPerImage ?? layer.forwardFlopsPerImage
+            total += (i == 0 ? 2 : 3) * flops
+        }
         return total
     }
 

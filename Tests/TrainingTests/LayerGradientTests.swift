@@ -178,9 +178,11 @@ func maxPoolingGradientMatchesFiniteDifferences(window: Int, stride: Int) {
 }
 
 /// A network runs conv → ReLU → max pool as conv → max pool → ReLU: the same numbers, forward and backward. Checked
-/// against the three layers run by hand in the written order, bitwise, on both convolution paths, with ties in the
-/// windows (inputs on a coarse grid) and whole windows of negative pre-activations (a negative bias).
-@Test(arguments: ConvolutionPath.allCases)
+/// against the three layers run by hand in the written order, bitwise, on the oneDNN and im2col paths, with ties in
+/// the windows (inputs on a coarse grid) and whole windows of negative pre-activations (a negative bias). Not on
+/// Winograd's: its transforms round (1/9, 1/90, …), so the exact ties this test needs would not be ties; the swap
+/// acts on the convolution's output whichever path computed it, and ConvolutionPathTests runs whole networks on it.
+@Test(arguments: [ConvolutionPath.onednn, .im2col])
 func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws {
     let spec = try NetSpec(parsing: "(2,9)C(3,6)P(3,3)D(4,1)S(2,1)")
     let built = Network<Float>.layers(spec)
