@@ -129,11 +129,15 @@ static float *allocate(size_t count) {
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
+int easgd_winograd_cpu_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 easgd_winograd *easgd_winograd_create(int batch, int in_channels, int height, int width, int out_channels,
                                       char *error, size_t error_size) {
     if (error_size) error[0] = 0;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    if (!easgd_winograd_cpu_supported()) {
         snprintf(error, error_size, "Winograd: this CPU has no AVX2 and FMA");
         return NULL;
     }

@@ -46,6 +46,9 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// Worker steps done before the last elastic restart beyond the workers' clocks since (nil: none): records count
     /// steps (and samples) as the workers' clocks plus this, so they go on from where the run was.
     public var stepOffset: Int?
+    /// Each convolution's path, fixed when the run starts (its defaults then) and kept on resume, MPI workers
+    /// included; nil in configs written before runs recorded them (they ran on oneDNN).
+    public var convolutions: [ConvolutionPath]?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
@@ -68,6 +71,17 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
         self.sharpnessOfWorkers = sharpnessOfWorkers
         self.trainSubset = trainSubset
         self.fullBatch = fullBatch
+    }
+}
+
+extension ParallelRunSettings {
+    /// The run's net with its convolutions' paths fixed: the recorded ones, or (a new run) the defaults now, which
+    /// are then recorded.
+    package mutating func fixingConvolutions() throws -> NetSpec {
+        var spec = try NetSpec(parsing: netSpec)
+        if convolutions == nil { convolutions = ConvolutionPath.defaults(spec) }
+        spec.convolutionPaths = convolutions
+        return spec
     }
 }
 
@@ -118,9 +132,10 @@ public final class ParallelTrainingRun {
             throw DataError("\(settings.engine.method.rawValue) does not train a network on p workers")
         }
         try settings.backend.check(settings.engine.method)
+        var settings = settings
+        let spec = try settings.fixingConvolutions()
         self.settings = settings
         self.directory = directory
-        let spec = try NetSpec(parsing: settings.netSpec)
         // p replicas and the tester's two evaluators; each worker's parameters, gradient, velocity or accumulator
         // and the master's center, velocity and average; under MPI also rank 0's buffer per worker for overlapped
         // exchanges, its message buffer and the tester's snapshot.
@@ -224,6 +239,8 @@ public final class ParallelTrainingRun {
             if let beta = settings.alphaFromBeta { settings.engine.alpha = beta / Double(workers) }
         }
         if settings.backend == .simulated { settings.computeSeconds = saved.measuredComputeSeconds ?? settings.computeSeconds }
+        // The convolutions' paths are the run's own, not this build's defaults.
+        if settings.convolutions == nil { settings.convolutions = ConvolutionPath.unrecorded(try NetSpec(parsing: settings.netSpec)) }
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         if let id = saved.runID { run.runID = id }
         let path = RunFiles.checkpoint(directory)

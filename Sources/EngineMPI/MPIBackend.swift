@@ -411,8 +411,8 @@ public enum MPIBackend {
     /// 0 says STOP; then sends its final state and waits for FINISH. Returns why it stopped early, if it did.
     /// With `servers` S, rank r ≥ S is worker r − S, and each request goes to every server (its slice of the vector).
     public static func worker(rank: Int, servers: Int = 1) throws -> String? {
-        let settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
-        let spec = try NetSpec(parsing: settings.netSpec)
+        var settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
+        let spec = try settings.fixingConvolutions()
         let data = try DataSource.load(settings.data).trainSubset(settings.trainSubset, seed: settings.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)
         let replica = try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: data, preprocessing: preprocessing,

@@ -49,6 +49,11 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         path = Scalar.self == Float.self
             ? ConvolutionPath.preferred(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
             : .im2col
+        // Settled here rather than at the first step, so that a run's records name the path its layers take.
+        if path == .winograd, let reason = ConvolutionPath.winogradRefusal(input: input, kernel: kernel, stride: stride) {
+            fallbackReason = reason
+            path = .onednn
+        }
     }
 
     /// What computes this layer at its last batch size: oneDNN's implementations ("fwd jit:avx512_core, …"),
@@ -66,11 +71,12 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     private func winograd(batch n: Int) -> OpaquePointer? {
         if let handle = winogradKernels.handle(batch: n, threads: 0) { return handle }
         var message = [CChar](repeating: 0, count: 256)
-        guard kernel == 5, stride == 1,
+        let refusal = ConvolutionPath.winogradRefusal(input: inputShape, kernel: kernel, stride: stride)
+        guard refusal == nil,
               let handle = easgd_winograd_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
                                                  Int32(inputShape.width), Int32(outputShape.channels),
                                                  &message, message.count) else {
-            fallbackReason = kernel == 5 && stride == 1 ? text(message) : "Winograd F(4×4, 5×5): the kernel is \(kind)"
+            fallbackReason = refusal ?? text(message)
             path = .onednn
             return nil
         }
@@ -260,7 +266,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
 
 
 /// Where a convolution's arithmetic happens (see the top of this file). A Double network always takes im2col.
-public enum ConvolutionPath: String, Sendable, CaseIterable {
+public enum ConvolutionPath: String, Sendable, CaseIterable, Codable {
     case winograd, onednn, im2col
 
     /// The path every Float layer is asked to take, from the environment (`EASGD_CONVOLUTION=winograd|onednn|
@@ -275,9 +281,29 @@ public enum ConvolutionPath: String, Sendable, CaseIterable {
     /// takes it, 2.9× faster than oneDNN's kernels there; its first, 3 channels, would be 3× slower); else oneDNN.
     public static func preferred(input: Shape, outputChannels: Int, kernel: Int, stride: Int) -> ConvolutionPath {
         if let forced { return forced }
-        let (ho, wo) = ((input.height - kernel) / stride + 1, (input.width - kernel) / stride + 1)
-        let fits = kernel == 5 && stride == 1 && ho % 4 == 0 && wo % 4 == 0
+        let fits = winogradRefusal(input: input, kernel: kernel, stride: stride) == nil
         return fits && input.channels >= 16 ? .winograd : .onednn
+    }
+
+    /// The path each convolution of `spec` takes by default (Float), in order.
+    public static func defaults(_ spec: NetSpec) -> [ConvolutionPath] {
+        var plain = spec
+        plain.convolutionPaths = nil
+        return Network<Float>.layers(plain).compactMap { ($0 as? Convolution<Float>)?.path }
+    }
+
+    /// What a run recorded before runs recorded their paths took: oneDNN for every convolution.
+    public static func unrecorded(_ spec: NetSpec) -> [ConvolutionPath] {
+        Array(repeating: .onednn, count: spec.layers.filter { if case .convolution = $0 { true } else { false } }.count)
+    }
+
+    /// Why Winograd F(4×4, 5×5) cannot compute this convolution here, or nil when it can.
+    public static func winogradRefusal(input: Shape, kernel: Int, stride: Int) -> String? {
+        guard kernel == 5, stride == 1 else { return "Winograd F(4×4, 5×5): the kernel is \(kernel)×\(kernel)/\(stride)" }
+        let (ho, wo) = (input.height - 4, input.width - 4)
+        guard ho % 4 == 0, wo % 4 == 0 else { return "Winograd F(4×4, 5×5): output \(ho)×\(wo) is not made of 4×4 tiles" }
+        guard easgd_winograd_cpu_supported() != 0 else { return "Winograd: this CPU has no AVX2 and FMA" }
+        return nil
     }
 
     /// oneDNN's version ("2.6.3").

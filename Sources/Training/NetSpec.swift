@@ -25,6 +25,10 @@ public struct NetSpec: Equatable, Sendable {
     public var text: String
     public var input: Shape
     public var layers: [LayerSpec]
+    /// Each convolution's path, in order, when a run fixes them (a run records the paths it started on and
+    /// keeps them when resumed, whatever the defaults of the build or machine it resumes on); nil: each layer's
+    /// default (`ConvolutionPath.preferred`). Float networks only: a Double network always takes im2col.
+    public var convolutionPaths: [ConvolutionPath]?
     public static let maximumKernel = 7
 
     /// Names for the paper's networks and the small Fashion-MNIST net.

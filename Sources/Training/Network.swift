@@ -63,10 +63,15 @@ public final class Network<Scalar: NetworkScalar> {
             else { return false }
             return true
         }
+        var convolutions = 0
         for (k, layer) in spec.layers.enumerated() {
             switch layer {
             case let .convolution(channels, _, kernel, stride):
                 let conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
+                if Scalar.self == Float.self, let paths = spec.convolutionPaths, convolutions < paths.count {
+                    conv.path = paths[convolutions]
+                }
+                convolutions += 1
                 built.append(conv)
                 if !poolsAConvolution(k + 1) { built.append(ReLU<Scalar>(input: conv.outputShape)) }
             case let .pooling(_, _, window):

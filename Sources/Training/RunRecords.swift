@@ -45,6 +45,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// on all of them (no shuffling, crops, flips or dropout; the batch is N). Nil: the whole set, minibatches.
     public var trainSubset: Int?
     public var fullBatch: Bool?
+    /// Each convolution's path, fixed when the run starts (its defaults then) and kept on resume, so that a resumed
+    /// run computes as it started; nil in configs written before runs recorded them (they ran on oneDNN).
+    public var convolutions: [ConvolutionPath]?
 
     public init(net: String, netSpec: String, data: String, optimizer: OptimizerSettings, batch: Int, seed: UInt64,
                 budget: Budget, evalEvery: Int? = nil, checkpointEveryMinutes: Double = 10, threads: Int = 1,

@@ -96,9 +96,13 @@ public final class TrainingRun {
     /// Takes the directory's lock (a new run also refuses a directory that already holds one) before anything of
     /// the run is read from it or written to it, so no other process does either until this one ends.
     private init(settings: TrainingSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
+        var settings = settings
+        var spec = try NetSpec(parsing: settings.netSpec)
+        if settings.convolutions == nil { settings.convolutions = ConvolutionPath.defaults(spec) }
+        spec.convolutionPaths = settings.convolutions
         self.settings = settings
         self.directory = directory
-        spec = try NetSpec(parsing: settings.netSpec)
+        self.spec = spec
         try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: 1, batch: settings.batch, evaluators: 2, vectors: 4),
                                  for: "net \(spec.text) at batch \(settings.batch)")
         self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)
@@ -137,9 +141,13 @@ public final class TrainingRun {
         var comparable = settings
         comparable.budget = saved.budget
         comparable.threads = saved.threads
+        comparable.convolutions = saved.convolutions
         guard comparable == saved else {
             throw DataError("\(RunFiles.config(directory)): only the budget and the thread count may change on resume")
         }
+        // The convolutions' paths are the run's own, not this build's defaults.
+        var settings = settings
+        settings.convolutions = try saved.convolutions ?? ConvolutionPath.unrecorded(NetSpec(parsing: saved.netSpec))
         let run = try TrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         try run.restore()
         return run

@@ -126,7 +126,7 @@ func winogradConvolutionMatchesTheDoubleReference(input: Shape, outputs: Int) th
 /// exactly where it fits and pays (the paper's second layer, not its first or third).
 @Test func winogradFallsBackWhereItDoesNotFitAndIsChosenWhereItPays() throws {
     let cases = [(Shape(channels: 16, height: 10, width: 10), 5, "output 6×6 is not made of 4×4 tiles"),
-                 (Shape(channels: 16, height: 6, width: 6), 3, "the kernel is conv 3×3/1")]
+                 (Shape(channels: 16, height: 6, width: 6), 3, "the kernel is 3×3/1")]
     for (input, kernel, reason) in cases {
         let conv = Convolution<Float>(input: input, outputChannels: 4, kernel: kernel, stride: 1)
         let reference = Convolution<Double>(input: input, outputChannels: 4, kernel: kernel, stride: 1)

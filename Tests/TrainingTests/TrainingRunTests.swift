@@ -107,6 +107,36 @@ func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
         #expect(straight.records.map(\.step) == [0, 10, 20, 30, 40, 45])
     }
 
+    /// A run records its convolutions' paths when it starts and a resumed run computes on them, not on the
+    /// defaults of the build that resumes it; a config written before paths were recorded resumes on oneDNN, which
+    /// is what every convolution ran on then.
+    @Test func aResumedRunKeepsItsConvolutionPaths() throws {
+        try #require(ConvolutionPath.forced == nil, "EASGD_CONVOLUTION is set: the defaults are not under test")
+        let dir = try temporaryDirectory("paths")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wide = "(1,28)C(16,24)P(16,12)C(8,8)P(8,4)D(16,1)S(10,1)"   // the second convolution takes Winograd
+        var s = settings(.msgd, steps: 2)
+        (s.net, s.netSpec) = (wide, wide)
+        let run = try TrainingRun(settings: s, directory: dir, data: fashionSlice)
+        #expect(try run.run() == .completed)
+        #expect(try RunFiles.readSettings(dir).convolutions == [.onednn, .winograd])
+        func paths(_ run: TrainingRun) -> [ConvolutionPath] {
+            run.replica.network.layers.compactMap { ($0 as? Convolution<Float>)?.path }
+        }
+        #expect(paths(try TrainingRun.resume(directory: dir, budget: Budget(steps: 3), data: fashionSlice)) == [.onednn, .winograd])
+        // Rewrite the config as one started elsewhere on oneDNN, then as one from before paths were recorded.
+        let path = RunFiles.config(dir)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let recorded = try #require(text.range(of: #""convolutions" : \[[^\]]*\],?"#, options: .regularExpression))
+        for replacement in [#""convolutions" : ["onednn", "onednn"],"#, ""] {
+            try text.replacingCharacters(in: recorded, with: replacement).write(toFile: path, atomically: true, encoding: .utf8)
+            let resumed = try TrainingRun.resume(directory: dir, budget: Budget(steps: 3), data: fashionSlice)
+            #expect(paths(resumed) == [.onednn, .onednn], "config with \(replacement.isEmpty ? "no paths" : replacement)")
+            #expect(try resumed.run() == .completed)
+            #expect(try RunFiles.readSettings(dir).convolutions == [.onednn, .onednn])
+        }
+    }
+
     @Test func damagedCheckpointIsRefused() throws {
         let dir = try temporaryDirectory("damaged")
         defer { try? FileManager.default.removeItem(atPath: dir) }

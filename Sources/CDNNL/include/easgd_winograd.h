@@ -11,6 +11,9 @@
 
 typedef struct easgd_winograd easgd_winograd;
 
+/// 1 when this CPU has what the transforms need (AVX2 and FMA), else 0.
+int easgd_winograd_cpu_supported(void);
+
 /// Bytes the working tensors of a convolution of this shape take (the transformed weights, inputs and products).
 size_t easgd_winograd_bytes_for(int batch, int in_channels, int height, int width, int out_channels);
 
