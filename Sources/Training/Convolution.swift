@@ -2,14 +2,14 @@
 //   winograd  Winograd F(4×4, 5×5) (Float only; 5×5 kernels, stride 1, output sides multiples of 4): 8×8 input
 //             tiles transformed, one product over channels per point of the transform domain (oneDNN's sgemm),
 //             6.25× fewer multiplications than the direct convolution (CDNNL's winograd.c; backward is the exact
-//             adjoint of forward). It rounds differently: ~4e-6 of the output's scale against ~2e-7 direct;
+//             adjoint of forward). It rounds differently: ~5e-6 of the output's scale against ~2e-7 direct;
 //   onednn    oneDNN's convolution kernels (Float only; AVX2 or AVX-512 JIT code on blocked layouts, through the
 //             CDNNL shim, which reorders from and to the network's layouts);
 //   im2col    im2col over the whole batch and one matrix product per pass (`NetworkScalar.gemm`: oneDNN's sgemm
 //             for Float, OpenBLAS's dgemm for Double):
 //             Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
 // A path that cannot build a layer's shape falls back to the next: winograd → onednn → im2col.
-// Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on both paths.
+// Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on every path.
 
 import CDNNL
 import Elastic
@@ -110,7 +110,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     public var forwardFlopsPerImage: Int { 2 * weightCount * outputShape.height * outputShape.width }
     /// The FLOPs of the forward pass's products as this layer's path computes them: `forwardFlopsPerImage`, except
     /// on the Winograd path, whose products do 64 points × Co × Ci multiply-adds per 4×4 output tile (its
-    /// transforms, ~10 % more, are not counted).
+    /// transforms, about a fifth more at the CIFAR net's second layer, are not counted).
     public var productFlopsPerImage: Int {
         guard path == .winograd else { return forwardFlopsPerImage }
         return 2 * 64 * outputShape.channels * inputShape.channels * (outputShape.height / 4) * (outputShape.width / 4)
@@ -278,7 +278,8 @@ public enum ConvolutionPath: String, Sendable, CaseIterable, Codable {
 
     /// A Float layer's path: `forced` if set; else Winograd where it fits (5×5, stride 1, output sides multiples
     /// of 4) and its products dominate its transforms (at least 16 input channels: the paper's second CIFAR layer
-    /// takes it, 2.9× faster than oneDNN's kernels there; its first, 3 channels, would be 3× slower); else oneDNN.
+    /// takes it, about 3× faster than oneDNN's kernels there; its first, 3 channels, would be about 3× slower; 8
+    /// channels tie); else oneDNN.
     public static func preferred(input: Shape, outputChannels: Int, kernel: Int, stride: Int) -> ConvolutionPath {
         if let forced { return forced }
         let fits = winogradRefusal(input: input, kernel: kernel, stride: stride) == nil
