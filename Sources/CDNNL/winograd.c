@@ -103,6 +103,17 @@ INLINE KERNEL v8 load(const float *p, int n) {
     return v;
 }
 
+// The 64 points of one channel and tile: entry (i, l) of the 8×8 block is at p[(8i + l) · stride].
+INLINE KERNEL void scatter(float *p, size_t stride, const v8 *rows) {
+    for (int i = 0; i < 8; i++)
+        for (int l = 0; l < 8; l++) p[(8 * i + l) * stride] = rows[i][l];
+}
+
+INLINE KERNEL void gather(v8 *rows, const float *p, size_t stride) {
+    for (int i = 0; i < 8; i++)
+        for (int l = 0; l < 8; l++) rows[i][l] = p[(8 * i + l) * stride];
+}
+
 struct easgd_winograd {
     int n, ci, h, w, co, ho, wo, tw, tiles;   // tiles = n · (ho/4) · (wo/4)
     size_t su, sv, sm;                        // the point strides of U and dU, V, M
@@ -222,8 +233,7 @@ static KERNEL void weights_item(void *context, long k) {
     two_sided(8, 5, 5, &G[0][0], 5, 1, rows, g_columns, u);
     const size_t stride = c->su;
     float *dst = c->u + k;   // k = co · Ci + ci
-    for (int i = 0; i < 8; i++)
-        for (int l = 0; l < 8; l++) dst[(8 * i + l) * stride] = u[i][l];
+    scatter(dst, stride, u);
 }
 
 // V[p][ci][t] = (Bᵀ d B)_p for every tile d of the plane x[n][ci], k = ci · N + n (images inner: consecutive items
@@ -241,8 +251,7 @@ static KERNEL void input_item(void *context, long k) {
             for (int r = 0; r < 8; r++) d[r] = load(plane + (size_t)(4 * ty + r) * c->w + 4 * tx, 8);
             two_sided(8, 8, 8, &BT[0][0], 8, 1, d, bt_columns, v);
             float *dst = c->v + ci * c->tiles + (n * th + ty) * c->tw + tx;
-            for (int i = 0; i < 8; i++)
-                for (int l = 0; l < 8; l++) dst[(8 * i + l) * stride] = v[i][l];
+            scatter(dst, stride, v);
         }
 }
 
@@ -259,8 +268,7 @@ static KERNEL void output_item(void *context, long k) {
         for (int tx = 0; tx < c->tw; tx++) {
             const float *src = c->m + co * c->tiles + (n * th + ty) * c->tw + tx;
             v8 rows[8], y[4];
-            for (int i = 0; i < 8; i++)
-                for (int l = 0; l < 8; l++) rows[i][l] = src[(8 * i + l) * stride];
+            gather(rows, src, stride);
             two_sided(4, 8, 8, &AT[0][0], 8, 1, rows, at_columns, y);
             for (int i = 0; i < 4; i++) {
                 v8 out = y[i] + bias;
@@ -326,8 +334,7 @@ static KERNEL void output_gradient_item(void *context, long k) {
             for (int r = 0; r < 4; r++) rows[r] = load(plane + (size_t)(4 * ty + r) * c->wo + 4 * tx, 4);
             two_sided(8, 4, 4, &AT[0][0], 1, 8, rows, at_rows, dm);
             float *dst = c->m + co * c->tiles + (n * th + ty) * c->tw + tx;
-            for (int i = 0; i < 8; i++)
-                for (int l = 0; l < 8; l++) dst[(8 * i + l) * stride] = dm[i][l];
+            scatter(dst, stride, dm);
         }
 }
 
@@ -354,8 +361,7 @@ static KERNEL void weight_gradient_item(void *context, long k) {
     const size_t stride = c->su;
     const float *src = c->du + k;
     v8 rows[8], dw[5];
-    for (int i = 0; i < 8; i++)
-        for (int l = 0; l < 8; l++) rows[i][l] = src[(8 * i + l) * stride];
+    gather(rows, src, stride);
     two_sided(5, 8, 8, &G[0][0], 1, 5, rows, g_rows, dw);
     float *dst = j->out0 + k * 25;
     for (int i = 0; i < 5; i++) memcpy(dst + 5 * i, &dw[i], 5 * sizeof(float));
@@ -374,8 +380,7 @@ static KERNEL void input_gradient_item(void *context, long k) {
         for (int tx = 0; tx < c->tw; tx++) {
             const float *src = c->v + ci * c->tiles + (n * th + ty) * c->tw + tx;
             v8 rows[8], dd[8];
-            for (int i = 0; i < 8; i++)
-                for (int l = 0; l < 8; l++) rows[i][l] = src[(8 * i + l) * stride];
+            gather(rows, src, stride);
             two_sided(8, 8, 8, &BT[0][0], 1, 8, rows, bt_rows, dd);
             for (int r = 0; r < 8; r++) {
                 float *row = plane + (size_t)(4 * ty + r) * c->w + 4 * tx;

@@ -32,6 +32,20 @@ private func run<Scalar: NetworkScalar>(_ layer: Convolution<Scalar>, batch: Int
     return ConvolutionResult(y: y.map { Double($0) }, dW: g.map { Double($0) }, dx: dx.map { Double($0) })
 }
 
+/// `layer` and a Double im2col layer of its shape on the same 2 random images, parameters (standard normal) and
+/// output gradient.
+private func againstTheDoubleReference(_ layer: Convolution<Float>, seed: UInt64, inputGradient: Bool)
+    -> (got: ConvolutionResult, want: ConvolutionResult) {
+    let reference = Convolution<Double>(input: layer.inputShape, outputChannels: layer.outputShape.channels,
+                                        kernel: layer.kernel, stride: layer.stride)
+    var rng = SplitMix64(seed: seed)
+    let x = (0..<(2 * layer.inputShape.count)).map { _ in rng.nextGaussian() }
+    let theta = (0..<layer.parameterCount).map { _ in rng.nextGaussian() }
+    let dy = (0..<(2 * layer.outputShape.count)).map { _ in rng.nextGaussian() }
+    return (run(layer, batch: 2, x: x, theta: theta, dy: dy, inputGradient: inputGradient),
+            run(reference, batch: 2, x: x, theta: theta, dy: dy, inputGradient: inputGradient))
+}
+
 private func expectClose(_ got: [Double], _ reference: [Double], _ what: String, tolerance: Double = 2e-5) {
     #expect(got.count == reference.count)
     let scale = reference.map(abs).max() ?? 0
@@ -129,14 +143,8 @@ func winogradConvolutionMatchesTheDoubleReference(input: Shape, outputs: Int) th
                  (Shape(channels: 16, height: 6, width: 6), 3, "the kernel is 3×3/1")]
     for (input, kernel, reason) in cases {
         let conv = Convolution<Float>(input: input, outputChannels: 4, kernel: kernel, stride: 1)
-        let reference = Convolution<Double>(input: input, outputChannels: 4, kernel: kernel, stride: 1)
         conv.path = .winograd
-        var rng = SplitMix64(seed: 1)
-        let x = (0..<(2 * input.count)).map { _ in rng.nextGaussian() }
-        let theta = (0..<conv.parameterCount).map { _ in rng.nextGaussian() }
-        let dy = (0..<(2 * conv.outputShape.count)).map { _ in rng.nextGaussian() }
-        let got = run(conv, batch: 2, x: x, theta: theta, dy: dy, inputGradient: true)
-        let want = run(reference, batch: 2, x: x, theta: theta, dy: dy, inputGradient: true)
+        let (got, want) = againstTheDoubleReference(conv, seed: 1, inputGradient: true)
         #expect(conv.path == .onednn)
         #expect(conv.fallbackReason?.contains(reason) == true, "\(conv.fallbackReason ?? "no reason")")
         expectClose(got.y, want.y, "\(input) \(kernel)×\(kernel): y after the fallback")
@@ -152,13 +160,7 @@ func winogradConvolutionMatchesTheDoubleReference(input: Shape, outputs: Int) th
     let fast = Convolution<Float>(input: input, outputChannels: 16, kernel: 5, stride: 1)
     fast.computesInputGradient = false
     try #require(fast.path == .onednn)
-    let reference = Convolution<Double>(input: input, outputChannels: 16, kernel: 5, stride: 1)
-    var rng = SplitMix64(seed: 5)
-    let x = (0..<(2 * input.count)).map { _ in rng.nextGaussian() }
-    let theta = (0..<fast.parameterCount).map { _ in rng.nextGaussian() }
-    let dy = (0..<(2 * fast.outputShape.count)).map { _ in rng.nextGaussian() }
-    let got = run(fast, batch: 2, x: x, theta: theta, dy: dy, inputGradient: false)
-    let want = run(reference, batch: 2, x: x, theta: theta, dy: dy, inputGradient: false)
+    let (got, want) = againstTheDoubleReference(fast, seed: 5, inputGradient: false)
     expectClose(got.y, want.y, "y")
     expectClose(got.dW, want.dW, "dL/dθ")
     #expect(fast.implementation.hasSuffix("bwd-data none"), "\(fast.implementation)")
