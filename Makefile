@@ -44,14 +44,15 @@ test: deps
 	EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
 
 # ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
-# then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads; then the parallel engine
+# then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads (and 1 against 2 threads in
+# alternating blocks, --scaling); then the parallel engine
 # (img/s of 1, 2, 4 workers, exchange share) and the MPI backend against the threads backend.
 bench: build torch
 	@mkdir -p .build/bench
 	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
 	python3 benchmarks/peers/numpy_map.py .build/bench/admm-p8
 	$(EASGD) bench train --net cifar --batch 128 --threads 1 --peer benchmarks/peers/torch_cnn.py
-	$(EASGD) bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
+	$(EASGD) bench train --net cifar --batch 128 --threads 2 --scaling --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 60
 	python3 benchmarks/exchange.py --easgd $(EASGD)
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh

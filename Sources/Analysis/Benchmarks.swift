@@ -19,10 +19,14 @@ public struct TrainBenchmark {
     public var python: String
     /// Every convolution's path; nil leaves each layer on its default (`ConvolutionPath.preferred`).
     public var convolution: ConvolutionPath?
+    /// With more than one thread: also time a 1-thread network in blocks alternating with the T-thread one's,
+    /// so that both see the same machine, and report the ratio of each pair.
+    public var scaling: Bool
 
     public init(net: String, batch: Int, threads: Int, steps: Int, repeats: Int, peer: String?, python: String,
-                convolution: ConvolutionPath? = nil) {
+                convolution: ConvolutionPath? = nil, scaling: Bool = false) {
         self.convolution = convolution
+        self.scaling = scaling
         self.net = net
         self.batch = batch
         self.threads = threads
@@ -47,27 +51,37 @@ public struct TrainBenchmark {
                               labels: (0..<images).map { _ in UInt8(rng.nextInt(below: min(spec.classes, 256))) },
                               classes: spec.classes)
         let preprocessing = try Preprocessing(train: dataset, input: input)
-        let stream = try BatchStream(data: dataset, preprocessing: preprocessing, batchSize: batch, seed: 2)
-        let replica = Replica(spec: spec, stream: stream, seed: 3)
-        let optimizer = SequentialOptimizer(settings: OptimizerSettings(method: .msgd, learningRate: 1e-3), count: replica.parameterCount)
-        replica.network.initialize(optimizer.parameters, seed: 4)
-        if let convolution {
-            for case let conv as Convolution<Float> in replica.network.layers { conv.path = convolution }
+        /// A network on `threads` threads (its convolutions are made for that count), warmed up.
+        func trainer() throws -> (Replica, SequentialOptimizer) {
+            let stream = try BatchStream(data: dataset, preprocessing: preprocessing, batchSize: batch, seed: 2)
+            let replica = Replica(spec: spec, stream: stream, seed: 3)
+            let optimizer = SequentialOptimizer(settings: OptimizerSettings(method: .msgd, learningRate: 1e-3), count: replica.parameterCount)
+            replica.network.initialize(optimizer.parameters, seed: 4)
+            if let convolution {
+                for case let conv as Convolution<Float> in replica.network.layers { conv.path = convolution }
+            }
+            for _ in 0..<2 { _ = optimizer.step(replica) }      // warm-up: scratch allocation, BLAS threads
+            return (replica, optimizer)
         }
+        /// Seconds of one block of `steps` steps.
+        func block(_ replica: Replica, _ optimizer: SequentialOptimizer) -> Double {
+            let t0 = Date()
+            for _ in 0..<steps { _ = optimizer.step(replica) }
+            return Date().timeIntervalSince(t0)
+        }
+        let (replica, optimizer) = try trainer()
 
-        for _ in 0..<2 { _ = optimizer.step(replica) }      // warm-up: scratch allocation, BLAS threads
         var rates: [Double] = []
         var elapsed = 0.0
         replica.network.profiling = true
         replica.network.resetProfile()
         for _ in 0..<repeats {
-            let t0 = Date()
-            for _ in 0..<steps { _ = optimizer.step(replica) }
-            let seconds = Date().timeIntervalSince(t0)
+            let seconds = block(replica, optimizer)
             elapsed += seconds
             rates.append(Double(steps * batch) / seconds)
         }
-        let rate = rates.sorted()[rates.count / 2]
+        replica.network.profiling = false
+        let rate = median(rates)
         let net = replica.network
         let totalSteps = Double(steps * repeats)
         let stepSeconds = Double(batch) / rate
@@ -106,6 +120,23 @@ public struct TrainBenchmark {
         out(String(format: "  layers %.1f ms of a mean step of %.1f ms; data, loss and update %.1f ms",
                      layerTotal, meanStep, meanStep - layerTotal))
         out(String(format: "peak resident memory: %.0f MiB", peakResidentMiB()))
+        // After the peak memory (a second network would inflate it): the two thread counts block by block.
+        if scaling && threads > 1 {
+            ComputeThreads.set(1)
+            let (single, singleOptimizer) = try trainer()
+            var one: [Double] = [], many: [Double] = []
+            for _ in 0..<repeats {
+                ComputeThreads.set(1)
+                one.append(block(single, singleOptimizer))
+                ComputeThreads.set(threads)
+                many.append(block(replica, optimizer))
+            }
+            let ratios = zip(one, many).map { $0 / $1 }
+            out(String(format: "scaling 1 → %d threads, %d pairs of alternating blocks: median %.2f× (range %.2f–%.2f); "
+                       + "1 thread %.1f img/s, %d threads %.1f img/s (medians)", threads, repeats, median(ratios),
+                       ratios.min()!, ratios.max()!, Double(steps * batch) / median(one), threads,
+                       Double(steps * batch) / median(many)))
+        }
         // The products' rate on this machine, in the same run (after the peak memory, whose figure its 48 MiB of
         // matrices would inflate): a 2048³ sgemm on one thread, on both libraries.
         let openblas = ProductRate.sgemm(.openblas), onednn = ProductRate.sgemm(.onednn)
@@ -140,6 +171,9 @@ public struct TrainBenchmark {
         return lines
     }
 }
+
+/// The middle value (the upper one of an even count).
+private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// Peak resident set size of this process (getrusage; Linux reports KiB).
 public func peakResidentMiB() -> Double {

@@ -23,6 +23,7 @@ struct BenchTrainCommand: ParsableCommand {
             With --peer, runs benchmarks/peers/torch_cnn.py with the same net, batch and thread count and prints \
             both rates and their ratio:
               easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
+            With --scaling (and --threads above 1), a second network on 1 thread is timed in blocks alternating             with the first's, and the ratio of each pair is reported (its median and range): the machine's noise             then moves both sides of a ratio together.
             """
     )
 
@@ -35,17 +36,20 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Python interpreter for --peer.") var python = "python3"
     @Option(help: "Every convolution's path: winograd, onednn or im2col (default: EASGD_CONVOLUTION, else each layer's own).")
     var convolution: ConvolutionPath?
+    @Flag(help: "Also time 1 thread in blocks alternating with --threads and report the paired speed-ups.")
+    var scaling = false
 
     func validate() throws {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
         guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be positive") }
+        if scaling && threads < 2 { throw ValidationError("--scaling needs --threads 2 or more") }
         if let peer, !FileManager.default.fileExists(atPath: peer) { throw ValidationError("--peer: \(peer) not found") }
     }
 
     func run() throws {
         let benchmark = TrainBenchmark(net: net, batch: batch, threads: threads, steps: steps, repeats: repeats, peer: peer, python: python,
-                                       convolution: convolution)
+                                       convolution: convolution, scaling: scaling)
         for line in try benchmark.run() { print(line) }
     }
 }
