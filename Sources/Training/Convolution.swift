@@ -10,6 +10,9 @@
 //             Y[Co × N·L] = W[Co × K] · col[K × N·L],  K = Ci·k·k,  L = Ho·Wo  (any scalar; the Double reference).
 // A path that cannot build a layer's shape falls back to the next: winograd → onednn → im2col.
 // Parameters: W (Co × Ci × k × k, row-major) then the bias b (Co). Images are N × C × H × W on every path.
+// A convolution followed by 2×2/2 max pooling may carry the pooling and the rectifier after it (`pooled`): on
+// oneDNN they then read and write oneDNN's blocked tensors directly, skipping two reorders of the full-size
+// output (CDNNL's pooled forms); on the other paths the layer runs its own pooling and rectifier layers.
 
 import CDNNL
 import Elastic
@@ -17,6 +20,8 @@ import Foundation
 
 public final class Convolution<Scalar: NetworkScalar>: Layer {
     public let inputShape: Shape
+    /// The convolution's own output; `outputShape` is the pooled one when the layer carries the pooling.
+    public let convolutionShape: Shape
     public let outputShape: Shape
     public let kernel: Int
     public let stride: Int
@@ -38,14 +43,37 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     private let kernels = KernelHandles(destroy: easgd_dnnl_conv_destroy)
     private let winogradKernels = KernelHandles(destroy: easgd_winograd_destroy)
 
-    public init(input: Shape, outputChannels: Int, kernel: Int, stride: Int) {
+    /// The 2×2/2 max pooling and rectifier this layer computes after the convolution (conv → pool → ReLU).
+    private let tail: (pool: MaxPooling<Scalar>, relu: ReLU<Scalar>)?
+    /// Whether the last forward pass ran oneDNN's pooled form (its backward then does, from `codes`): a carried
+    /// pooling on oneDNN whose output layout is blocked (channels a multiple of 8 or 16) on a CPU with AVX2.
+    public private(set) var pooledOnDNNL = false
+    private var codes: [UInt8] = []
+    private let full = Scratch<Scalar>(), fullGradient = Scratch<Scalar>()
+    private let pooledOutput = Scratch<Scalar>(), pooledGradient = Scratch<Scalar>()
+    /// How the carried pooling and rectifier choose their branch (see `ActivationPattern`).
+    public var pattern = ActivationPattern.live {
+        didSet { tail?.pool.pattern = pattern; tail?.relu.pattern = pattern }
+    }
+
+    /// `pooled`: the layer also computes 2×2/2 max pooling and then the rectifier (output sides must be even).
+    public init(input: Shape, outputChannels: Int, kernel: Int, stride: Int, pooled: Bool = false) {
         precondition(kernel >= 1 && stride >= 1 && input.height >= kernel && input.width >= kernel)
         inputShape = input
         self.kernel = kernel
         self.stride = stride
-        outputShape = Shape(channels: outputChannels,
+        convolutionShape = Shape(channels: outputChannels,
                             height: (input.height - kernel) / stride + 1,
                             width: (input.width - kernel) / stride + 1)
+        if pooled {
+            precondition(convolutionShape.height % 2 == 0 && convolutionShape.width % 2 == 0)
+            let pool = MaxPooling<Scalar>(input: convolutionShape, window: 2, stride: 2)
+            tail = (pool, ReLU<Scalar>(input: pool.outputShape))
+            outputShape = pool.outputShape
+        } else {
+            tail = nil
+            outputShape = convolutionShape
+        }
         path = Scalar.self == Float.self
             ? ConvolutionPath.preferred(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
             : .im2col
@@ -74,7 +102,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         let refusal = ConvolutionPath.winogradRefusal(input: inputShape, kernel: kernel, stride: stride)
         guard refusal == nil,
               let handle = easgd_winograd_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
-                                                 Int32(inputShape.width), Int32(outputShape.channels),
+                                                 Int32(inputShape.width), Int32(convolutionShape.channels),
                                                  &message, message.count) else {
             fallbackReason = refusal ?? text(message)
             path = .onednn
@@ -91,7 +119,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         if let handle = kernels.handle(batch: n, threads: threads) { return handle }
         var message = [CChar](repeating: 0, count: 256)
         guard let handle = easgd_dnnl_conv_create(Int32(n), Int32(inputShape.channels), Int32(inputShape.height),
-                                                  Int32(inputShape.width), Int32(outputShape.channels),
+                                                  Int32(inputShape.width), Int32(convolutionShape.channels),
                                                   Int32(kernel), Int32(stride),
                                                   !computesGradients ? 0 : computesInputGradient ? 2 : 1,
                                                   Int32(threads), &message, message.count) else {
@@ -103,17 +131,19 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
         return handle
     }
 
-    public var kind: String { "conv \(kernel)×\(kernel)/\(stride)" }
+    public var kind: String { "conv \(kernel)×\(kernel)/\(stride)" + (tail == nil ? "" : " + max pool 2×2/2 + ReLU") }
+    /// Whether the layer carries the pooling and the rectifier after it.
+    public var isPooled: Bool { tail != nil }
     var rows: Int { inputShape.channels * kernel * kernel }
-    var weightCount: Int { outputShape.channels * rows }
-    public var parameterCount: Int { weightCount + outputShape.channels }
-    public var forwardFlopsPerImage: Int { 2 * weightCount * outputShape.height * outputShape.width }
+    var weightCount: Int { convolutionShape.channels * rows }
+    public var parameterCount: Int { weightCount + convolutionShape.channels }
+    public var forwardFlopsPerImage: Int { 2 * weightCount * convolutionShape.height * convolutionShape.width }
     /// The FLOPs of the forward pass's products as this layer's path computes them: `forwardFlopsPerImage`, except
     /// on the Winograd path, whose products do 64 points × Co × Ci multiply-adds per 4×4 output tile (its
     /// transforms, about a fifth more at the CIFAR net's second layer, are not counted).
     public var productFlopsPerImage: Int {
         guard path == .winograd else { return forwardFlopsPerImage }
-        return 2 * 64 * outputShape.channels * inputShape.channels * (outputShape.height / 4) * (outputShape.width / 4)
+        return 2 * 64 * convolutionShape.channels * inputShape.channels * (convolutionShape.height / 4) * (convolutionShape.width / 4)
     }
 
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Scalar>, rng: inout SplitMix64) {
@@ -124,6 +154,57 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     @_specialize(where Scalar == Float)
     public func forward(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
                         parameters: UnsafePointer<Scalar>, training: Bool, rng: inout SplitMix64) {
+        guard let tail else { return convolve(x, y, batch: n, parameters: parameters) }
+        pooledOnDNNL = false
+        if path == .onednn, Scalar.self == Float.self, let handle = oneDNN(batch: n), easgd_dnnl_conv_pool_block(handle) > 0 {
+            let count = n * outputShape.count
+            if pattern == .replay {
+                precondition(codes.count >= count, "replaying a pooling pattern recorded for a smaller batch")
+            } else if codes.count < count {
+                codes = [UInt8](repeating: 0, count: count)
+            }
+            let status = codes.withUnsafeMutableBufferPointer {
+                easgd_dnnl_conv_forward_pooled(handle, floats(x), floats(parameters), floats(parameters + weightCount),
+                                               floats(y), $0.baseAddress, pattern == .replay ? 1 : 0)
+            }
+            precondition(status == 0, "oneDNN pooled convolution forward failed (status \(status))")
+            pooledOnDNNL = true
+            return
+        }
+        let convolved = full.pointer(count: n * convolutionShape.count)
+        let pooled = pooledOutput.pointer(count: n * outputShape.count)
+        convolve(x, convolved, batch: n, parameters: parameters)
+        tail.pool.forward(convolved, pooled, batch: n, parameters: parameters, training: training, rng: &rng)
+        tail.relu.forward(pooled, y, batch: n, parameters: parameters, training: training, rng: &rng)
+    }
+
+    @_specialize(where Scalar == Float)
+    public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
+                         _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
+                         parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+        guard let tail else { return convolveBackward(x, dy, dx, batch: n, parameters: parameters, gradient: gradient) }
+        if pooledOnDNNL, Scalar.self == Float.self, let handle = kernels.handle(batch: n, threads: ComputeThreads.current) {
+            precondition(computesGradients && (dx == nil || computesInputGradient), "a gradient asked of a layer built without it")
+            let status = codes.withUnsafeBufferPointer {
+                easgd_dnnl_conv_backward_pooled(handle, floats(dy), $0.baseAddress, floats(gradient),
+                                                floats(gradient + weightCount), dx.map { floats($0) })
+            }
+            precondition(status == 0, "oneDNN pooled convolution backward failed (status \(status))")
+            return
+        }
+        precondition(!pooledOnDNNL, "convolution backward at a batch size or thread count its forward did not run")
+        let convolved = full.pointer(count: n * convolutionShape.count)
+        let pooled = pooledOutput.pointer(count: n * outputShape.count)
+        let dPooled = pooledGradient.pointer(count: n * outputShape.count)
+        let dConvolved = fullGradient.pointer(count: n * convolutionShape.count)
+        tail.relu.backward(pooled, y, dy, dPooled, batch: n, parameters: parameters, gradient: gradient)
+        tail.pool.backward(convolved, pooled, dPooled, dConvolved, batch: n, parameters: parameters, gradient: gradient)
+        convolveBackward(x, dConvolved, dx, batch: n, parameters: parameters, gradient: gradient)
+    }
+
+    @_specialize(where Scalar == Float)
+    private func convolve(_ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, batch n: Int,
+                          parameters: UnsafePointer<Scalar>) {
         if path == .winograd, Scalar.self == Float.self, let handle = winograd(batch: n) {
             let status = easgd_winograd_forward(handle, floats(x), floats(parameters), floats(parameters + weightCount),
                                                 floats(y))
@@ -136,15 +217,15 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
             precondition(status == 0, "oneDNN convolution forward failed (status \(status))")
             return
         }
-        let plane = outputShape.height * outputShape.width
+        let plane = convolutionShape.height * convolutionShape.width
         let width = n * plane
         let col = columns.pointer(count: rows * width)
         im2col(x, col, batch: n)
-        let out = product.pointer(count: outputShape.channels * width)
-        Scalar.gemm(transA: false, transB: false, m: outputShape.channels, n: width, k: rows, alpha: 1,
+        let out = product.pointer(count: convolutionShape.channels * width)
+        Scalar.gemm(transA: false, transB: false, m: convolutionShape.channels, n: width, k: rows, alpha: 1,
                     a: parameters, lda: rows, b: col, ldb: width, beta: 0, c: out, ldc: width)
         let bias = parameters + weightCount
-        let channels = outputShape.channels
+        let channels = convolutionShape.channels
         Parallel.forEach(n) { images in
             for i in images {
                 for c in 0..<channels {
@@ -158,9 +239,9 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     }
 
     @_specialize(where Scalar == Float)
-    public func backward(_ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
-                         _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
-                         parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
+    private func convolveBackward(_ x: UnsafePointer<Scalar>, _ dy: UnsafePointer<Scalar>,
+                                  _ dx: UnsafeMutablePointer<Scalar>?, batch n: Int,
+                                  parameters: UnsafePointer<Scalar>, gradient: UnsafeMutablePointer<Scalar>) {
         if path == .winograd, Scalar.self == Float.self, let handle = winogradKernels.handle(batch: n, threads: 0) {
             precondition(computesGradients, "a gradient asked of a layer built without it")
             let status = easgd_winograd_backward(handle, floats(dy), floats(gradient), floats(gradient + weightCount),
@@ -176,9 +257,9 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
             return
         }
         precondition(path == .im2col, "convolution backward at a batch size its forward did not run")
-        let plane = outputShape.height * outputShape.width
+        let plane = convolutionShape.height * convolutionShape.width
         let width = n * plane
-        let channels = outputShape.channels
+        let channels = convolutionShape.channels
         let dOut = product.pointer(count: channels * width)
         let biasGradient = gradient + weightCount
         Parallel.forEach(channels) { range in
@@ -209,7 +290,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     @_specialize(where Scalar == Float)
     private func im2col(_ x: UnsafePointer<Scalar>, _ col: UnsafeMutablePointer<Scalar>, batch n: Int) {
         let (h, w) = (inputShape.height, inputShape.width)
-        let (ho, wo) = (outputShape.height, outputShape.width)
+        let (ho, wo) = (convolutionShape.height, convolutionShape.width)
         let plane = ho * wo, width = n * plane, s = stride
         let (channels, k) = (inputShape.channels, kernel)
         Parallel.forEach(channels * k * k) { rows in
@@ -237,7 +318,7 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
     @_specialize(where Scalar == Float)
     private func col2im(_ dCol: UnsafePointer<Scalar>, _ dx: UnsafeMutablePointer<Scalar>, batch n: Int) {
         let (h, w) = (inputShape.height, inputShape.width)
-        let (ho, wo) = (outputShape.height, outputShape.width)
+        let (ho, wo) = (convolutionShape.height, convolutionShape.width)
         let plane = ho * wo, width = n * plane, s = stride
         let channels = inputShape.channels
         // In parallel over input channels: each owns its planes of dx, and the order of the sums within a

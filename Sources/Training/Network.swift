@@ -64,16 +64,28 @@ public final class Network<Scalar: NetworkScalar> {
             return true
         }
         var convolutions = 0
+        var carried = false     // the last convolution carries the pooling (and rectifier) that follow it
         for (k, layer) in spec.layers.enumerated() {
             switch layer {
             case let .convolution(channels, _, kernel, stride):
-                let conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
+                var conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
                 if Scalar.self == Float.self, let paths = spec.convolutionPaths, convolutions < paths.count {
                     conv.path = paths[convolutions]
+                }
+                // On oneDNN, a 2×2/2 pooling after the convolution is computed by it, on oneDNN's own layout.
+                carried = false
+                if conv.path == .onednn, k + 1 < spec.layers.count, case .pooling(_, _, 2) = spec.layers[k + 1],
+                   conv.outputShape.height % 2 == 0, conv.outputShape.width % 2 == 0 {
+                    let path = conv.path
+                    conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride, pooled: true)
+                    conv.path = path
+                    carried = true
                 }
                 convolutions += 1
                 built.append(conv)
                 if !poolsAConvolution(k + 1) { built.append(ReLU<Scalar>(input: conv.outputShape)) }
+            case .pooling where carried:
+                carried = false
             case let .pooling(_, _, window):
                 let pool = MaxPooling<Scalar>(input: shape, window: window, stride: window)
                 built.append(pool)
@@ -103,18 +115,24 @@ public final class Network<Scalar: NetworkScalar> {
                 // tensors in its blocked layouts (input, output and their gradients, channels padded to 16); or
                 // Winograd's transformed inputs and products (64 points × (Ci + Co) per 4×4 output tile, plus the
                 // transformed weights and their gradient, 2 × 64 × Co × Ci, and each point's padding).
-                let positions = conv.outputShape.height * conv.outputShape.width
+                let positions = conv.convolutionShape.height * conv.convolutionShape.width
                 var im2col = MemoryCount(), blocked = MemoryCount(), winograd = MemoryCount()
                 im2col.add(2, positions, conv.rows)
                 im2col.add(positions, conv.outputShape.channels)
                 let padded = { (c: Int) in (c + 15) / 16 * 16 }
                 blocked.add(2, padded(conv.inputShape.channels), conv.inputShape.height, conv.inputShape.width)
-                blocked.add(2, padded(conv.outputShape.channels), positions)
-                winograd.add(64, conv.inputShape.channels + conv.outputShape.channels, (positions + 15) / 16)
+                blocked.add(2, padded(conv.convolutionShape.channels), positions)
+                winograd.add(64, conv.inputShape.channels + conv.convolutionShape.channels, (positions + 15) / 16)
                 guard let a = im2col.total, let b = blocked.total, let c = winograd.total else { return nil }
                 elements.add(maxBatch, max(a, b, c))
                 elements.add(2 * 64, conv.inputShape.channels, conv.outputShape.channels)
                 elements.add(4 * 64, 32)
+                if conv.isPooled {
+                    // Its own pooling and rectifier off oneDNN: the full output and its gradient, the pooled
+                    // output and its gradient, the pooling's indices (Int32); on oneDNN, the codes (a byte each).
+                    elements.add(2, maxBatch, conv.convolutionShape.count)
+                    elements.add(4, maxBatch, conv.outputShape.count)
+                }
             }
             if layer is Dropout<Scalar> { elements.add(maxBatch, layer.outputShape.count) }
         }
@@ -259,6 +277,7 @@ extension Network {
         for layer in layers {
             if let relu = layer as? ReLU<Scalar> { relu.pattern = pattern }
             if let pool = layer as? MaxPooling<Scalar> { pool.pattern = pattern }
+            if let conv = layer as? Convolution<Scalar> { conv.pattern = pattern }
         }
     }
 }

@@ -177,30 +177,38 @@ func maxPoolingGradientMatchesFiniteDifferences(window: Int, stride: Int) {
     for k in 0..<gd.count { #expect(isClose(gd[k], Double(gf[k]), relative: 1e-4, absolute: 1e-5 * scale)) }
 }
 
-/// A network runs conv → ReLU → max pool as conv → max pool → ReLU: the same numbers, forward and backward. Checked
-/// against the three layers run by hand in the written order, bitwise, on the oneDNN and im2col paths, with ties in
-/// the windows (inputs on a coarse grid) and whole windows of negative pre-activations (a negative bias). Not on
-/// Winograd's: its transforms round (1/9, 1/90, …), so the exact ties this test needs would not be ties; the swap
-/// acts on the convolution's output whichever path computed it, and ConvolutionPathTests runs whole networks on it.
-@Test(arguments: [ConvolutionPath.onednn, .im2col])
-func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws {
-    let spec = try NetSpec(parsing: "(2,9)C(3,6)P(3,3)D(4,1)S(2,1)")
+/// A network runs conv → ReLU → max pool as conv → max pool → ReLU, and on oneDNN the convolution carries the pooling
+/// and the rectifier (its pooled form reads and writes oneDNN's blocked tensors): the same numbers, forward and
+/// backward. Checked against the three layers run by hand in the written order, and in the swapped order as separate
+/// layers, bitwise, with ties in the windows (inputs on a coarse grid) and whole windows of negative pre-activations
+/// (a negative bias); as a first layer (no dx, as the CIFAR net's) and an inner one; with 16 channels (oneDNN's
+/// pooled form runs) and 3 (no blocked layout: the layer runs its own pooling and rectifier); on im2col (the same
+/// layer off oneDNN); and replaying a recorded pattern at another input. Not on Winograd's path: its transforms
+/// round (1/9, 1/90, …), so the exact ties this test needs would not be ties; ConvolutionPathTests runs whole
+/// networks on it.
+@Test(arguments: [(ConvolutionPath.onednn, 16, true), (.onednn, 16, false), (.onednn, 3, true), (.im2col, 16, true)])
+func poolingAndTheRectifierGiveTheWrittenOrdersNumbers(path: ConvolutionPath, channels: Int, inputGradient: Bool) throws {
+    let spec = try NetSpec(parsing: "(2,9)C(\(channels),6)P(\(channels),3)D(4,1)S(2,1)")
     let built = Network<Float>.layers(spec)
-    #expect(built.prefix(3).map(\.kind) == ["conv 4×4/1", "max pool 2×2/2", "ReLU"])
-    let n = 4
-    let (netConv, netPool, netReLU) = (built[0] as! Convolution<Float>, built[1], built[2])
-    let conv = Convolution<Float>(input: netConv.inputShape, outputChannels: netConv.outputShape.channels,
-                                  kernel: netConv.kernel, stride: netConv.stride)
-    let relu = ReLU<Float>(input: conv.outputShape)
+    #expect(built.prefix(2).map(\.kind) == ["conv 4×4/1 + max pool 2×2/2 + ReLU", "fully connected"])
+    let n = 5
+    let carrier = built[0] as! Convolution<Float>
+    let conv = Convolution<Float>(input: carrier.inputShape, outputChannels: channels, kernel: carrier.kernel, stride: 1)
+    let relu = ReLU<Float>(input: conv.outputShape), relu2 = ReLU<Float>(input: carrier.outputShape)
     let pool = MaxPooling<Float>(input: conv.outputShape, window: 2, stride: 2)
-    conv.path = path
-    netConv.path = path
+    let pool2 = MaxPooling<Float>(input: conv.outputShape, window: 2, stride: 2)
+    #expect(carrier.outputShape == pool.outputShape && carrier.convolutionShape == conv.outputShape)
+    for c in [conv, carrier] {
+        c.path = path
+        c.computesInputGradient = inputGradient
+    }
     var rng = SplitMix64(seed: 5)
     // Weights and inputs on a grid of quarters: the products are exact in Float, so ties in a window are ties.
     let theta = (0..<conv.parameterCount).map { k in k < conv.weightCount ? Float((rng.next() % 5)) / 4 - 0.5 : -0.25 }
     let x = (0..<(n * conv.inputShape.count)).map { _ in Float(rng.next() % 3) / 4 }
+    let moved = x.map { $0 + Float(rng.next() % 3) / 4 - 0.25 }     // where a recorded pattern is replayed
     let dyPooled = (0..<(n * pool.outputShape.count)).map { _ in Float(rng.nextGaussian()) }
-    func run(_ layers: [any Layer<Float>]) -> (acts: [[Float]], dx: [Float], dTheta: [Float]) {
+    func run(_ layers: [any Layer<Float>], at x: [Float]) -> (acts: [[Float]], dx: [Float], dTheta: [Float]) {
         var acts = [x]
         var unused = SplitMix64(seed: 0)
         for layer in layers {
@@ -213,16 +221,26 @@ func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws 
         for (i, layer) in layers.enumerated().reversed() {
             var dx = [Float](repeating: .nan, count: n * layer.inputShape.count)
             // Only the convolution writes a gradient; the parameter-free layers leave dTheta alone.
-            layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &dTheta)
+            if i == 0 && !inputGradient {
+                layer.backward(acts[i], acts[i + 1], dy, nil, batch: n, parameters: theta, gradient: &dTheta)
+                dx = []
+            } else {
+                layer.backward(acts[i], acts[i + 1], dy, &dx, batch: n, parameters: theta, gradient: &dTheta)
+            }
             dy = dx
         }
         return (acts, dy, dTheta)
     }
-    let written = run([conv, relu, pool])
-    let swapped = run([netConv, netPool, netReLU])
-    #expect(written.acts.last! == swapped.acts.last!)
-    #expect(written.dx == swapped.dx)
-    #expect(written.dTheta == swapped.dTheta)
+    let written = run([conv, relu, pool], at: x)
+    let swapped = run([conv, pool2, relu2], at: x)
+    let carried = run([carrier], at: x)
+    #expect(carrier.pooledOnDNNL == (path == .onednn && channels == 16))
+    for other in [swapped, carried] {
+        #expect(written.acts.last! == other.acts.last!)
+        #expect(written.dx == other.dx)
+        #expect(written.dTheta == other.dTheta)
+    }
+    #expect(written.dTheta.allSatisfy(\.isFinite) && written.dx.allSatisfy(\.isFinite))
     // The cases the argument is about occur: windows whose maximum is not positive, and windows whose positive
     // maximum is tied (read off the pre-activations, the convolution's output).
     let (h, w) = (conv.outputShape.height, conv.outputShape.width)
@@ -235,4 +253,25 @@ func reluAfterPoolingGivesTheWrittenOrdersNumbers(path: ConvolutionPath) throws 
     }
     #expect(maxima.contains { $0.max <= 0 })
     #expect(maxima.contains { $0.max > 0 && $0.ties > 1 })
+
+    // Record the branches at x, replay them at another input: the carried layer against the written order.
+    for (layer, pattern) in [(relu, ActivationPattern.record), (pool, .record)] as [(any Layer<Float>, ActivationPattern)] {
+        (layer as? ReLU<Float>)?.pattern = pattern
+        (layer as? MaxPooling<Float>)?.pattern = pattern
+    }
+    carrier.pattern = .record
+    _ = run([conv, relu, pool], at: x)
+    _ = run([carrier], at: x)
+    relu.pattern = .replay
+    pool.pattern = .replay
+    carrier.pattern = .replay
+    let replayedWritten = run([conv, relu, pool], at: moved)
+    let replayedCarried = run([carrier], at: moved)
+    #expect(replayedWritten.acts.last! == replayedCarried.acts.last!)
+    #expect(replayedWritten.dx == replayedCarried.dx)
+    #expect(replayedWritten.dTheta == replayedCarried.dTheta)
+    // The replay is not the live pass at the moved input (else it would test nothing new).
+    let live = run([conv, ReLU<Float>(input: conv.outputShape), MaxPooling<Float>(input: conv.outputShape, window: 2, stride: 2)],
+                   at: moved)
+    #expect(live.acts.last! != replayedWritten.acts.last!)
 }

@@ -26,6 +26,28 @@ int easgd_dnnl_conv_forward(easgd_dnnl_conv *conv, const float *x, const float *
 /// status when the convolution was built without the backward pass asked for.
 int easgd_dnnl_conv_backward(easgd_dnnl_conv *conv, const float *dy, float *dw, float *db, float *dx);
 
+// Pooled forms, for a convolution followed by 2×2/2 max pooling and the rectifier (conv → pool → ReLU, which the
+// network computes in that order): the pooling reads oneDNN's blocked output (N × C/B × H × W × B) directly and
+// backward writes the full-size gradient straight into the blocked tensor backward weights reads, so the two
+// reorders between blocked and N×C×H×W of the plain forms are not done. Same numbers as the plain forms followed
+// by the pooling and rectifier layers: the same primitives, the first maximum in row order (top left, top right,
+// bottom left, bottom right), max(0, ·) by `> 0`.
+
+/// The block B of the layouts the pooled forms read and write (8 or 16), or 0 when they cannot run on this
+/// convolution (another layout, odd output sides, or a backward-data pass that reads the gradient in another layout).
+int easgd_dnnl_conv_pool_block(const easgd_dnnl_conv *conv);
+
+/// y (N × C × H/2 × W/2) = max(0, maxpool(conv(x, w) + b)); codes[i] (one per element of y) = the maximum's place
+/// in its window (0–3) | 4 where it was positive. With replay, codes are read instead: y takes the window's entry
+/// at the recorded place where the recorded bit is set, else 0.
+int easgd_dnnl_conv_forward_pooled(easgd_dnnl_conv *conv, const float *x, const float *w, const float *b, float *y,
+                                   unsigned char *codes, int replay);
+
+/// The adjoint: dy (N × C × H/2 × W/2) routed by codes to the convolution's output, then as
+/// easgd_dnnl_conv_backward.
+int easgd_dnnl_conv_backward_pooled(easgd_dnnl_conv *conv, const float *dy, const unsigned char *codes, float *dw,
+                                    float *db, float *dx);
+
 /// Which implementations oneDNN chose, e.g. "fwd jit:avx512_core, bwd-weights jit:avx512_core, bwd-data none".
 const char *easgd_dnnl_conv_implementation(const easgd_dnnl_conv *conv);
 
