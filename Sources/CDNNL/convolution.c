@@ -287,7 +287,7 @@ typedef struct {
     float *full;                  // the convolution's output (forward) or its gradient (backward), blocked
     float *pooled;                // the pooled output (forward) or its gradient (backward), blocked the same way
     unsigned char *codes;         // one per element of the pooled tensor, in its blocked order
-    int replay, chunks;
+    int backward, replay;
 } pool_job;
 
 static inline __attribute__((always_inline, target("avx2"))) void pool_forward_pair(const pool_job *j, long q,
@@ -361,30 +361,26 @@ static inline __attribute__((always_inline, target("avx2"))) void pool_backward_
     }
 }
 
-__attribute__((target("avx2"))) static void pool_forward_chunk(void *context, int chunk) {
+__attribute__((target("avx2"))) static void pool_chunk(void *context, int chunk) {
     const pool_job *j = context;
-    const long pairs = (long)j->c->batch * (j->c->channels / j->c->pool_block);
-    for (long q = pairs * chunk / j->chunks; q < pairs * (chunk + 1) / j->chunks; q++) {
-        if (j->c->pool_block == 16) pool_forward_pair(j, q, 16); else pool_forward_pair(j, q, 8);
+    const long pairs = (long)j->c->batch * (j->c->channels / j->c->pool_block), chunks = j->c->threads;
+    for (long q = pairs * chunk / chunks; q < pairs * (chunk + 1) / chunks; q++) {
+        const int B = j->c->pool_block;
+        if (j->backward) { if (B == 16) pool_backward_pair(j, q, 16); else pool_backward_pair(j, q, 8); }
+        else { if (B == 16) pool_forward_pair(j, q, 16); else pool_forward_pair(j, q, 8); }
     }
 }
 
-__attribute__((target("avx2"))) static void pool_backward_chunk(void *context, int chunk) {
-    const pool_job *j = context;
-    const long pairs = (long)j->c->batch * (j->c->channels / j->c->pool_block);
-    for (long q = pairs * chunk / j->chunks; q < pairs * (chunk + 1) / j->chunks; q++) {
-        if (j->c->pool_block == 16) pool_backward_pair(j, q, 16); else pool_backward_pair(j, q, 8);
-    }
-}
-
+/// Pools `full` into `pooled` (forward) or routes `pooled` back into `full` (backward), both blocked, on the
+/// convolution's threads.
 static dnnl_status_t pool_run(easgd_dnnl_conv *c, dnnl_memory_t full, dnnl_memory_t pooled, unsigned char *codes,
-                              int replay, void (*body)(void *, int)) {
+                              int backward, int replay) {
     void *f, *p;
     dnnl_status_t s = dnnl_memory_get_data_handle(full, &f);
     if (s == dnnl_success) s = dnnl_memory_get_data_handle(pooled, &p);
     if (s != dnnl_success) return s;
-    pool_job j = {c, f, p, codes, replay, c->threads};
-    easgd_parallel(c->threads, &j, body);
+    pool_job j = {c, f, p, codes, backward, replay};
+    easgd_parallel(c->threads, &j, pool_chunk);
     return dnnl_success;
 }
 
@@ -399,7 +395,7 @@ int easgd_dnnl_conv_forward_pooled(easgd_dnnl_conv *c, const float *x, const flo
                                {DNNL_ARG_BIAS, c->b.internal}, {DNNL_ARG_DST, c->y.internal}};
     RUN(dnnl_primitive_execute(c->forward, c->stream, 4, args));
     RUN(dnnl_stream_wait(c->stream));
-    RUN(pool_run(c, c->y.internal, c->pooled.internal, codes, replay, pool_forward_chunk));
+    RUN(pool_run(c, c->y.internal, c->pooled.internal, codes, 0, replay));
     RUN(dnnl_memory_set_data_handle_v2(c->pooled.user, y, c->stream));
     RUN(reorder(c->stream, &c->pooled));
     RUN(dnnl_stream_wait(c->stream));
@@ -412,7 +408,7 @@ int easgd_dnnl_conv_backward_pooled(easgd_dnnl_conv *c, const float *dy, const u
     omp_set_num_threads(c->threads);
     RUN(port_in(c->stream, &c->dpooled, dy));
     RUN(dnnl_stream_wait(c->stream));
-    RUN(pool_run(c, c->dy_w.internal, c->dpooled.internal, (unsigned char *)codes, 0, pool_backward_chunk));
+    RUN(pool_run(c, c->dy_w.internal, c->dpooled.internal, (unsigned char *)codes, 1, 0));
     return backward_from_dy_w(c, NULL, dw, db, dx);     // share_dy holds wherever pool_block is set
 }
 

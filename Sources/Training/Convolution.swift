@@ -74,14 +74,20 @@ public final class Convolution<Scalar: NetworkScalar>: Layer {
             tail = nil
             outputShape = convolutionShape
         }
-        path = Scalar.self == Float.self
-            ? ConvolutionPath.preferred(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
-            : .im2col
         // Settled here rather than at the first step, so that a run's records name the path its layers take.
-        if path == .winograd, let reason = ConvolutionPath.winogradRefusal(input: input, kernel: kernel, stride: stride) {
-            fallbackReason = reason
-            path = .onednn
+        (path, fallbackReason) = Self.defaultPath(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
+    }
+
+    /// The path a layer of this shape takes unless one is asked for: `ConvolutionPath.preferred` for Float, with
+    /// Winograd's refusal (shape, CPU) settled, and why Winograd was refused; im2col for Double.
+    public static func defaultPath(input: Shape, outputChannels: Int, kernel: Int, stride: Int)
+        -> (path: ConvolutionPath, refusal: String?) {
+        guard Scalar.self == Float.self else { return (.im2col, nil) }
+        let preferred = ConvolutionPath.preferred(input: input, outputChannels: outputChannels, kernel: kernel, stride: stride)
+        if preferred == .winograd, let reason = ConvolutionPath.winogradRefusal(input: input, kernel: kernel, stride: stride) {
+            return (.onednn, reason)
         }
+        return (preferred, nil)
     }
 
     /// What computes this layer at its last batch size: oneDNN's implementations ("fwd jit:avx512_core, …"),

@@ -63,29 +63,29 @@ public final class Network<Scalar: NetworkScalar> {
             else { return false }
             return true
         }
+        func poolsByTwo(_ k: Int) -> Bool {
+            guard k < spec.layers.count, case .pooling(_, _, 2) = spec.layers[k] else { return false }
+            return true
+        }
         var convolutions = 0
-        var carried = false     // the last convolution carries the pooling (and rectifier) that follow it
         for (k, layer) in spec.layers.enumerated() {
             switch layer {
-            case let .convolution(channels, _, kernel, stride):
-                var conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride)
+            case let .convolution(channels, size, kernel, stride):
+                var pinned: ConvolutionPath? = nil
                 if Scalar.self == Float.self, let paths = spec.convolutionPaths, convolutions < paths.count {
-                    conv.path = paths[convolutions]
+                    pinned = paths[convolutions]
                 }
+                let path = pinned
+                    ?? Convolution<Scalar>.defaultPath(input: shape, outputChannels: channels, kernel: kernel, stride: stride).path
                 // On oneDNN, a 2×2/2 pooling after the convolution is computed by it, on oneDNN's own layout.
-                carried = false
-                if conv.path == .onednn, k + 1 < spec.layers.count, case .pooling(_, _, 2) = spec.layers[k + 1],
-                   conv.outputShape.height % 2 == 0, conv.outputShape.width % 2 == 0 {
-                    let path = conv.path
-                    conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride, pooled: true)
-                    conv.path = path
-                    carried = true
-                }
+                let conv = Convolution<Scalar>(input: shape, outputChannels: channels, kernel: kernel, stride: stride,
+                                               pooled: path == .onednn && size % 2 == 0 && poolsByTwo(k + 1))
+                if let pinned { conv.path = pinned }
                 convolutions += 1
                 built.append(conv)
                 if !poolsAConvolution(k + 1) { built.append(ReLU<Scalar>(input: conv.outputShape)) }
-            case .pooling where carried:
-                carried = false
+            case .pooling where (built.last as? Convolution<Scalar>)?.isPooled == true:
+                break       // computed by the convolution before it, with its rectifier
             case let .pooling(_, _, window):
                 let pool = MaxPooling<Scalar>(input: shape, window: window, stride: window)
                 built.append(pool)
@@ -128,8 +128,9 @@ public final class Network<Scalar: NetworkScalar> {
                 elements.add(2 * 64, conv.inputShape.channels, conv.outputShape.channels)
                 elements.add(4 * 64, 32)
                 if conv.isPooled {
-                    // Its own pooling and rectifier off oneDNN: the full output and its gradient, the pooled
-                    // output and its gradient, the pooling's indices (Int32); on oneDNN, the codes (a byte each).
+                    // The carried pooling: off oneDNN, the full output and its gradient, the pooled output, its
+                    // gradient and the pooling's Int32 indices (2 full + 3 pooled); on oneDNN, the pooled tensor and
+                    // its gradient in the blocked layout and the codes (under 3 pooled). One pooled to spare.
                     elements.add(2, maxBatch, conv.convolutionShape.count)
                     elements.add(4, maxBatch, conv.outputShape.count)
                 }
