@@ -42,6 +42,12 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
         return UnsafeMutableBufferPointer(start: base + offset, count: n)
     }
 
+    /// The entries `range` of this buffer, to write and to read.
+    public func slice(_ range: Range<Int>) -> UnsafeMutableBufferPointer<Scalar> {
+        view(offset: range.lowerBound, count: range.count)
+    }
+    public func readOnlySlice(_ range: Range<Int>) -> UnsafeBufferPointer<Scalar> { UnsafeBufferPointer(slice(range)) }
+
     /// True when every entry is finite.
     public var isFinite: Bool {
         for v in pointer where !v.isFinite { return false }

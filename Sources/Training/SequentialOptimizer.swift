@@ -60,26 +60,35 @@ public final class SequentialOptimizer {
         switch settings.method {
         case .msgd:
             let delta = Float(settings.momentum)
-            Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta,
-                               into: lookahead.pointer)
+            inBlocks { r in
+                Nesterov.lookahead(parameters: parameters.readOnlySlice(r), velocity: velocity.readOnlySlice(r), momentum: delta,
+                                   into: lookahead.slice(r))
+            }
             loss = replica.lossAndGradient(at: lookahead, into: gradient)
-            LocalStep.addWeightDecay(gradient.pointer, parameters: lookahead.readOnly, decay: lambda)
-            Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer,
-                          lookaheadGradient: gradient.readOnly, learningRate: eta, momentum: delta)
+            inBlocks { r in
+                LocalStep.addWeightDecay(gradient.slice(r), parameters: lookahead.readOnlySlice(r), decay: lambda)
+                Nesterov.step(parameters: parameters.slice(r), velocity: velocity.slice(r),
+                              lookaheadGradient: gradient.readOnlySlice(r), learningRate: eta, momentum: delta)
+            }
         default:
             loss = replica.lossAndGradient(at: parameters, into: gradient)
-            LocalStep.addWeightDecay(gradient.pointer, parameters: parameters.readOnly, decay: lambda)
-            LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
-            if settings.method == .asgd {
-                Averaging.update(average: average.pointer, parameters: parameters.readOnly,
-                                 rate: Averaging.runningMeanRate(after: step))
-            } else if settings.method == .mvasgd {
-                Averaging.update(average: average.pointer, parameters: parameters.readOnly,
-                                 rate: Float(settings.movingRate))
+            let rate: Float? = settings.method == .asgd ? Averaging.runningMeanRate(after: step)
+                : settings.method == .mvasgd ? Float(settings.movingRate) : nil
+            inBlocks { r in
+                LocalStep.addWeightDecay(gradient.slice(r), parameters: parameters.readOnlySlice(r), decay: lambda)
+                LocalStep.sgd(parameters.slice(r), gradient: gradient.readOnlySlice(r), learningRate: eta)
+                if let rate { Averaging.update(average: average.slice(r), parameters: parameters.readOnlySlice(r), rate: rate) }
             }
         }
         step += 1
         return loss
+    }
+
+    /// The element-wise passes of a step, on the compute threads in blocks (each element's arithmetic is the
+    /// same whichever thread does it, so the bits do not depend on the thread count).
+    private func inBlocks(_ body: (Range<Int>) -> Void) {
+        let count = parameters.count
+        Parallel.forEach(Parallel.blocks(count)) { blocks in body(Parallel.elements(blocks, of: count)) }
     }
 
     /// The buffers that make up the optimizer's state, by name, for checkpoints.

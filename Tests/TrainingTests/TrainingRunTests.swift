@@ -47,6 +47,98 @@ func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
         }
     }
 
+    /// The optimizer's element-wise passes run in blocks on the compute threads: at 1, 2 and 3 threads every
+    /// method's state is, bit for bit, the recursion written out here element by element (Float arithmetic in the
+    /// same order), on a vector of several blocks with a ragged end.
+    @Test(arguments: [Algorithm.msgd, .sgd, .asgd, .mvasgd])
+    func optimizerThreadsGiveTheWrittenRecursion(method: Algorithm) throws {
+        let n = 3 * 4096 + 123
+        var rng = SplitMix64(seed: 11)
+        let h = (0..<n).map { _ in 0.5 + rng.nextUniform() }, target = (0..<n).map { _ in rng.nextGaussian() }
+        let start = (0..<n).map { _ in Float(rng.nextGaussian()) }
+        let (eta, delta, lambda, a): (Float, Float, Float, Float) = (0.05, 0.9, 1e-3, 0.05)
+        // The reference: x, v, z after `steps` steps, g = Float(h (y − x*)) at the point y the method evaluates.
+        var x = start, v = [Float](repeating: 0, count: n), z = start
+        let steps = 4
+        for t in 0..<steps {
+            for k in 0..<n {
+                if method == .msgd {
+                    let y = x[k] + delta * v[k]
+                    var g = Float(h[k] * (Double(y) - target[k]))
+                    g += lambda * y
+                    v[k] = delta * v[k] - eta * g
+                    x[k] += v[k]
+                } else {
+                    var g = Float(h[k] * (Double(x[k]) - target[k]))
+                    g += lambda * x[k]
+                    x[k] -= eta * g
+                    let rate: Float = method == .asgd ? 1 / Float(t + 1) : a
+                    z[k] += rate * (x[k] - z[k])
+                }
+            }
+        }
+        for threads in [1, 2, 3] {
+            ComputeThreads.set(threads)
+            defer { ComputeThreads.set(1) }
+            let objective = QuadraticObjective<Float>(curvatures: h, minimizer: target)
+            let optimizer = SequentialOptimizer(settings: OptimizerSettings(method: method, learningRate: Double(eta),
+                momentum: Double(delta), movingRate: Double(a), weightDecay: Double(lambda)), count: n)
+            for k in 0..<n { optimizer.parameters[k] = start[k] }
+            optimizer.start()
+            for _ in 0..<steps { _ = optimizer.step(objective) }
+            // (Compared first, so that a failure prints one line rather than 12,411 numbers.)
+            let sameX = optimizer.parameters.array == x
+            let sameV = method != .msgd || optimizer.velocity.array == v
+            let sameZ = !method.evaluatesAverage || optimizer.average.array == z
+            #expect(sameX && sameV && sameZ, "x \(sameX), v \(sameV), z \(sameZ) at \(threads) threads")
+        }
+    }
+
+    /// The images of a batch are written on the compute threads after their crops and flips are drawn in order:
+    /// 1, 2 and 3 threads give the same batches, and each image is its own crop of its stored image.
+    @Test func batchThreadsDoNotChangeTheImages() throws {
+        var rng = SplitMix64(seed: 5)
+        let stored = Shape(channels: 3, height: 12, width: 12), count = 40
+        let data = Dataset(name: "synthetic", shape: stored,
+                           pixels: (0..<(count * stored.count)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
+                           labels: (0..<count).map { _ in UInt8(rng.nextInt(below: 10)) }, classes: 10)
+        let preprocessing = try Preprocessing(train: data, input: Shape(channels: 3, height: 8, width: 8))
+        func batches(threads: Int) throws -> [[Float]] {
+            ComputeThreads.set(threads)
+            defer { ComputeThreads.set(1) }
+            var stream = try BatchStream(data: data, preprocessing: preprocessing, batchSize: 13, seed: 3)
+            let images = FlatBuffer<Float>(count: 13 * 3 * 8 * 8)
+            var labels = [Int32](repeating: 0, count: 13)
+            return (0..<5).map { _ in
+                labels.withUnsafeMutableBufferPointer { stream.next(images: images.base, labels: $0.baseAddress!) }
+                return images.array + labels.map(Float.init)
+            }
+        }
+        let one = try batches(threads: 1)
+        let two = try batches(threads: 2) == one, three = try batches(threads: 3) == one
+        #expect(two && three, "2 threads \(two), 3 threads \(three)")
+        // Every image is a crop of some stored image, flipped or not, less the channel means (an independent check
+        // that the parallel writes put whole images in their places).
+        for batch in one {
+            for b in 0..<13 {
+                let image = Array(batch[(b * 192)..<((b + 1) * 192)])
+                var found = false
+                for i in 0..<count where !found {
+                    for dy in 0...4 where !found { for dx in 0...4 where !found { for flip in [false, true] where !found {
+                        var same = true
+                        for c in 0..<3 where same { for y in 0..<8 where same { for xx in 0..<8 {
+                            let sx = flip ? dx + 7 - xx : dx + xx
+                            let pixel = Float(data.pixels[((i * 3 + c) * 12 + dy + y) * 12 + sx]) / 255 - preprocessing.mean[c]
+                            if abs(pixel - image[(c * 8 + y) * 8 + xx]) > 1e-6 { same = false; break }
+                        } } }
+                        found = same
+                    } } }
+                }
+                #expect(found, "image \(b) is no crop of a stored image")
+            }
+        }
+    }
+
     @Test func asgdAverageIsTheMeanOfTheIterates() throws {
         let dir = try temporaryDirectory("asgd")
         defer { try? FileManager.default.removeItem(atPath: dir) }
