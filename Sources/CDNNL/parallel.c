@@ -35,6 +35,36 @@ void easgd_parallel(int chunks, void *context, void (*body)(void *context, int c
     GOMP_parallel(run_chunks, &j, (unsigned)chunks, 0);
 }
 
+typedef struct {
+    void (*item)(void *, long);
+    void *context;
+    long count, run_length;
+    long next;              // the first unclaimed item (atomic)
+} items_job;
+
+static void claim_runs(void *data, int chunk) {
+    (void)chunk;
+    items_job *j = data;
+    for (;;) {
+        const long start = __atomic_fetch_add(&j->next, j->run_length, __ATOMIC_RELAXED);
+        if (start >= j->count) return;
+        const long end = start + j->run_length < j->count ? start + j->run_length : j->count;
+        for (long k = start; k < end; k++) j->item(j->context, k);
+    }
+}
+
+void easgd_parallel_items(long count, void *context, void (*item)(void *context, long k)) {
+    const int threads = easgd_threads();
+    const int chunks = (int)(count < threads ? count : threads);
+    const long claims = (long)chunks * 16;
+    items_job j = {item, context, count, count >= claims ? count / claims : 1, 0};
+    if (chunks <= 1) {
+        for (long k = 0; k < count; k++) item(context, k);
+        return;
+    }
+    easgd_parallel(chunks, &j, claim_runs);
+}
+
 int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                 const float *b, long ldb, float beta, float *c, long ldc, int threads) {
     omp_set_num_threads(threads);

@@ -192,45 +192,19 @@ void easgd_winograd_destroy(easgd_winograd *c) {
 
 size_t easgd_winograd_bytes(const easgd_winograd *c) { return c->bytes; }
 
-// ---- running a loop over items on the threads: each item on exactly one thread ----
-// The threads claim runs of consecutive items from a shared counter rather than a fixed half each, so a thread
-// the machine slows down (another process on its core) takes fewer runs instead of holding the other at the
-// end of the loop. Every item is computed the same way whichever thread claims it: the bits do not change.
+// ---- running a loop over items on the threads (easgd_parallel_items: each item on exactly one thread, claimed as
+// the threads go; every item is computed the same way whichever thread claims it, so the bits do not change) ----
 
 typedef struct {
     const easgd_winograd *c;
     const float *in0, *in1, *in2;
     float *out0, *out1;
-    long count;
-    long run_length;   // items per claim
-    long next;         // the first unclaimed item (atomic)
     int status;
-    void (*item)(void *job, long k);
 } job;
 
-static void run_chunk(void *context, int chunk) {
-    (void)chunk;
-    job *j = context;
-    for (;;) {
-        const long start = __atomic_fetch_add(&j->next, j->run_length, __ATOMIC_RELAXED);
-        if (start >= j->count) return;
-        const long end = start + j->run_length < j->count ? start + j->run_length : j->count;
-        for (long k = start; k < end; k++) j->item(j, k);
-    }
-}
-
-/// Runs item(j, k) for k in 0 ..< count, in runs of count / (16 · threads) items (at least 1: the 64 products
-/// go two at a time on two threads), about 16 claims per thread if all went at one speed.
 static int run(job *j, long count, void (*item)(void *, long)) {
-    const int threads = easgd_threads();
-    const int chunks = (int)(count < threads ? count : threads);
-    const long claims = (long)chunks * 16;
-    j->count = count;
-    j->run_length = count >= claims ? count / claims : 1;
-    j->next = 0;
-    j->item = item;
     j->status = 0;
-    easgd_parallel(chunks, j, run_chunk);
+    easgd_parallel_items(count, j, item);
     return j->status;
 }
 

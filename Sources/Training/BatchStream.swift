@@ -87,9 +87,6 @@ public struct BatchStream {
     public private(set) var position = 0
     private var order: [Int32] = []
     private var augmentation: SplitMix64
-    /// Where each image of the batch being made comes from (drawn in order, then written in parallel).
-    private struct Placement { var index = 0, dy = 0, dx = 0, flip = false }
-    private var placements: [Placement]
 
     /// Full batches per epoch (the last partial batch of each shuffled epoch is dropped).
     public var batchesPerEpoch: Int { data.count / batchSize }
@@ -107,7 +104,6 @@ public struct BatchStream {
         self.seed = seed
         self.fullBatch = fullBatch
         augmentation = SplitMix64.derived(from: seed, stream: 0xA06)
-        placements = Array(repeating: Placement(), count: fullBatch ? 0 : batchSize)
         order = fullBatch ? [] : BatchStream.permutation(count: data.count, seed: seed, epoch: 0)
     }
 
@@ -149,25 +145,23 @@ public struct BatchStream {
         let size = preprocessing.input.count
         let p = preprocessing
         // The crops and flips are drawn in image order, then the images written on the compute threads.
+        var placements: [(index: Int, dy: Int, dx: Int, flip: Bool)] = []
+        placements.reserveCapacity(batchSize)
         for b in 0..<batchSize {
             let index = Int(order[position + b])
             labels[b] = Int32(data.labels[index])
+            var placement = (index: index, dy: 0, dx: 0, flip: false)
             if p.crops {
-                let dy = augmentation.nextInt(below: p.stored.height - p.input.height + 1)
-                let dx = augmentation.nextInt(below: p.stored.width - p.input.width + 1)
-                let flip = augmentation.next() & 1 == 1
-                placements[b] = Placement(index: index, dy: dy, dx: dx, flip: flip)
-            } else {
-                placements[b] = Placement(index: index, dy: 0, dx: 0, flip: false)
+                placement.dy = augmentation.nextInt(below: p.stored.height - p.input.height + 1)
+                placement.dx = augmentation.nextInt(below: p.stored.width - p.input.width + 1)
+                placement.flip = augmentation.next() & 1 == 1
             }
+            placements.append(placement)
         }
-        let data = self.data
-        placements.withUnsafeBufferPointer { placed in
-            Parallel.forEach(batchSize) { range in
-                for b in range {
-                    let q = placed[b]
-                    p.write(data, index: q.index, dy: q.dy, dx: q.dx, flip: q.flip, into: images + b * size)
-                }
+        Parallel.forEach(batchSize) { range in
+            for b in range {
+                let q = placements[b]
+                p.write(data, index: q.index, dy: q.dy, dx: q.dx, flip: q.flip, into: images + b * size)
             }
         }
         position += batchSize

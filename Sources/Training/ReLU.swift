@@ -23,8 +23,7 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
         switch pattern {
         case .live:
             // y = x where x > 0: the branch-free mask of the backward pass, with x as its own mask.
-            Parallel.forEach(Parallel.blocks(count)) { blocks in
-                let range = Parallel.elements(blocks, of: count)
+            Parallel.forEachBlock(count) { range in
                 Scalar.maskByPositive(x + range.lowerBound, where: x + range.lowerBound, into: y + range.lowerBound,
                                       count: range.count)
             }
@@ -44,8 +43,7 @@ public final class ReLU<Scalar: NetworkScalar>: ParameterFreeLayer {
         guard let dx else { return }
         if pattern == .live {
             let count = n * inputShape.count
-            Parallel.forEach(Parallel.blocks(count)) { blocks in
-                let range = Parallel.elements(blocks, of: count)
+            Parallel.forEachBlock(count) { range in
                 Scalar.maskByPositive(dy + range.lowerBound, where: y + range.lowerBound, into: dx + range.lowerBound,
                                       count: range.count)
             }

@@ -107,13 +107,14 @@ enum Parallel {
         }
     }
 
-    /// Element-wise passes split into blocks of 4,096 entries (16 KiB of Float), so that a chunk boundary never
-    /// cuts a cache line and a small tensor stays on one thread.
-    static let blockSize = 4096
-    static func blocks(_ count: Int) -> Int { (count + blockSize - 1) / blockSize }
-    static func elements(_ blocks: Range<Int>, of count: Int) -> Range<Int> {
-        (blocks.lowerBound * blockSize)..<min(count, blocks.upperBound * blockSize)
+    /// An element-wise pass over 0..<count, split into blocks of 4,096 entries (16 KiB of Float), so that a chunk
+    /// boundary never cuts a cache line and a small tensor stays on one thread. `body` gets a range of whole blocks.
+    static func forEachBlock(_ count: Int, _ body: (Range<Int>) -> Void) {
+        forEach((count + blockSize - 1) / blockSize) { blocks in
+            body((blocks.lowerBound * blockSize)..<min(count, blocks.upperBound * blockSize))
+        }
     }
+    private static let blockSize = 4096
 
     private struct Job {
         let count: Int

@@ -57,15 +57,17 @@ public final class SequentialOptimizer {
         let eta = Float(settings.learningRate)
         let lambda = Float(settings.weightDecay)
         let loss: Double
+        // The element-wise passes run in blocks on the compute threads; each element's arithmetic is the same
+        // whichever thread does it, so the bits do not depend on the thread count.
         switch settings.method {
         case .msgd:
             let delta = Float(settings.momentum)
-            inBlocks { r in
+            Parallel.forEachBlock(parameters.count) { r in
                 Nesterov.lookahead(parameters: parameters.readOnlySlice(r), velocity: velocity.readOnlySlice(r), momentum: delta,
                                    into: lookahead.slice(r))
             }
             loss = replica.lossAndGradient(at: lookahead, into: gradient)
-            inBlocks { r in
+            Parallel.forEachBlock(parameters.count) { r in
                 LocalStep.addWeightDecay(gradient.slice(r), parameters: lookahead.readOnlySlice(r), decay: lambda)
                 Nesterov.step(parameters: parameters.slice(r), velocity: velocity.slice(r),
                               lookaheadGradient: gradient.readOnlySlice(r), learningRate: eta, momentum: delta)
@@ -74,7 +76,7 @@ public final class SequentialOptimizer {
             loss = replica.lossAndGradient(at: parameters, into: gradient)
             let rate: Float? = settings.method == .asgd ? Averaging.runningMeanRate(after: step)
                 : settings.method == .mvasgd ? Float(settings.movingRate) : nil
-            inBlocks { r in
+            Parallel.forEachBlock(parameters.count) { r in
                 LocalStep.addWeightDecay(gradient.slice(r), parameters: parameters.readOnlySlice(r), decay: lambda)
                 LocalStep.sgd(parameters.slice(r), gradient: gradient.readOnlySlice(r), learningRate: eta)
                 if let rate { Averaging.update(average: average.slice(r), parameters: parameters.readOnlySlice(r), rate: rate) }
@@ -82,13 +84,6 @@ public final class SequentialOptimizer {
         }
         step += 1
         return loss
-    }
-
-    /// The element-wise passes of a step, on the compute threads in blocks (each element's arithmetic is the
-    /// same whichever thread does it, so the bits do not depend on the thread count).
-    private func inBlocks(_ body: (Range<Int>) -> Void) {
-        let count = parameters.count
-        Parallel.forEach(Parallel.blocks(count)) { blocks in body(Parallel.elements(blocks, of: count)) }
     }
 
     /// The buffers that make up the optimizer's state, by name, for checkpoints.

@@ -95,7 +95,7 @@ func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
     }
 
     /// The images of a batch are written on the compute threads after their crops and flips are drawn in order:
-    /// 1, 2 and 3 threads give the same batches, and each image is its own crop of its stored image.
+    /// 1, 2 and 3 threads give the same batches, and each image is a crop of a stored image with its label.
     @Test func batchThreadsDoNotChangeTheImages() throws {
         var rng = SplitMix64(seed: 5)
         let stored = Shape(channels: 3, height: 12, width: 12), count = 40
@@ -117,13 +117,13 @@ func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
         let one = try batches(threads: 1)
         let two = try batches(threads: 2) == one, three = try batches(threads: 3) == one
         #expect(two && three, "2 threads \(two), 3 threads \(three)")
-        // Every image is a crop of some stored image, flipped or not, less the channel means (an independent check
-        // that the parallel writes put whole images in their places).
+        // Every image is a crop, flipped or not and less the channel means, of a stored image that carries its
+        // label (an independent check that the parallel writes put whole images in their places).
         for batch in one {
             for b in 0..<13 {
-                let image = Array(batch[(b * 192)..<((b + 1) * 192)])
+                let image = Array(batch[(b * 192)..<((b + 1) * 192)]), label = UInt8(batch[13 * 192 + b])
                 var found = false
-                for i in 0..<count where !found {
+                for i in 0..<count where !found && data.labels[i] == label {
                     for dy in 0...4 where !found { for dx in 0...4 where !found { for flip in [false, true] where !found {
                         var same = true
                         for c in 0..<3 where same { for y in 0..<8 where same { for xx in 0..<8 {
@@ -134,7 +134,7 @@ func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
                         found = same
                     } } }
                 }
-                #expect(found, "image \(b) is no crop of a stored image")
+                #expect(found, "image \(b) is no crop of a stored image labelled \(label)")
             }
         }
     }

@@ -14,6 +14,12 @@ int easgd_threads(void);
 /// thread's team; returns when all have returned.
 void easgd_parallel(int chunks, void *context, void (*body)(void *context, int chunk));
 
+/// Calls item(context, k) once for every k in 0 ..< count, on the calling thread's compute threads: each thread
+/// claims runs of consecutive items (count / (16 · threads), at least 1) from a shared counter as it goes, so a
+/// thread the machine slows down (another process on its core) does fewer instead of holding the others at the
+/// end. Which thread does an item varies from call to call: for items whose results do not depend on it.
+void easgd_parallel_items(long count, void *context, void (*item)(void *context, long k));
+
 /// C ← α·op(A)·op(B) + β·C, row-major, on `threads` threads (oneDNN's dnnl_sgemm). Returns 0 or a oneDNN status.
 int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                 const float *b, long ldb, float beta, float *c, long ldc, int threads);
