@@ -58,9 +58,11 @@ public struct RunPlot {
         return RunCurves.Columns(x: x, testError: 11, testLoss: 10, trainLoss: 9, testErrorBand: (12, 13), testLossBand: (14, 15))
     }
 
-    /// The CSV and its blocks. A group is drawn at the evaluation steps every one of its runs has.
-    public func data() throws -> (csv: CSV, blocks: [RunBlock]) {
-        var csv = CSV(header: Self.csvHeader)
+    /// The CSV, the copy gnuplot reads (the label column left empty: gnuplot reads a file line by line, so a label
+    /// holding a line break, quoted as CSV allows, would split its row), and the blocks. A group is drawn at the
+    /// evaluation steps every one of its runs has.
+    public func data() throws -> (csv: CSV, plotted: CSV, blocks: [RunBlock]) {
+        var csv = CSV(header: Self.csvHeader), plotted = CSV(header: Self.csvHeader)
         var blocks: [RunBlock] = []
         var row = 0
         for (i, curve) in curves.enumerated() {
@@ -76,22 +78,25 @@ public struct RunPlot {
                 let error = records.map(\.testError), loss = records.map(\.testLoss)
                 let train = records.compactMap(\.trainLoss)
                 func n(_ v: Double) throws -> String { v.isFinite ? try number(v) : "" }
-                csv.row([String(i), CSV.quote(name), String(curve.count), String(step), String(records[0].samples),
-                         try n(mean(records.map(\.epoch))), try n(mean(records.map(\.seconds))), try n(mean(records.map(\.wallSeconds))),
-                         train.count == records.count ? try n(mean(train)) : "", try n(mean(loss)), try n(mean(error)),
-                         try n(error.min()!), try n(error.max()!), try n(loss.min()!), try n(loss.max()!)])
+                let values = [String(curve.count), String(step), String(records[0].samples),
+                              try n(mean(records.map(\.epoch))), try n(mean(records.map(\.seconds))), try n(mean(records.map(\.wallSeconds))),
+                              train.count == records.count ? try n(mean(train)) : "", try n(mean(loss)), try n(mean(error)),
+                              try n(error.min()!), try n(error.max()!), try n(loss.min()!), try n(loss.max()!)]
+                csv.row([String(i), CSV.quote(name)] + values)
+                plotted.row([String(i), ""] + values)
             }
             blocks.append(RunBlock(title: name, firstRow: row, lastRow: row + shared.count - 1, band: curve.count > 1))
             row += shared.count
         }
-        return (csv, blocks)
+        return (csv, plotted, blocks)
     }
 
     /// Writes PREFIX.csv and PREFIX.<format> for each format; returns the figures that gnuplot could not draw.
     public func write(prefix: String, formats: [Terminal], title: String, style: RunCurves.Style) throws -> [String] {
-        let (csv, blocks) = try data()
+        let (csv, plotted, blocks) = try data()
         let transaction = OutputTransaction()
-        let temporary = try transaction.write(csv.text, to: prefix + ".csv")
+        try transaction.write(csv.text, to: prefix + ".csv")
+        let temporary = try transaction.scratch(plotted.text, beside: prefix)
         var warnings: [String] = []
         var style = style
         let losses = curves.joined().flatMap(\.records).flatMap { [$0.testLoss, $0.trainLoss ?? $0.testLoss] }.filter { $0.isFinite && $0 > 0 }

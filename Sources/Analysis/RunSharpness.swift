@@ -27,22 +27,22 @@ extension RunPlot {
         var series: [LineSeries] = [], references: [LineReference] = []
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
-            let name = URL(fileURLWithPath: run.dir).lastPathComponent
+            let name = URL(fileURLWithPath: run.dir).lastPathComponent, drawn = Gnuplot.literal(name)
             let (hStar, sgd) = try RunPlot.thresholds(run)
             var own = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness"])
             for r in run.records {
                 guard let s = r.sharpness, s.isFinite else { continue }
-                let fields = [String(i), CSV.quote(name), String(r.step), try number(r.epoch), try number(r.seconds), try number(s)]
-                own.row(fields)
-                csv.row(fields + [try hStar.map(number) ?? "", try number(sgd)])
+                let values = [String(r.step), try number(r.epoch), try number(r.seconds), try number(s)]
+                own.row([String(i), ""] + values)    // gnuplot's copy: no label, which could hold a line break
+                csv.row([String(i), CSV.quote(name)] + values + [try hStar.map(number) ?? "", try number(sgd)])
             }
             series.append(LineSeries(csv: try transaction.scratch(own.text, beside: prefix), xColumn: x, yColumn: 6,
-                                     title: "\(name) (\(run.method.rawValue), η = \(run.learningRate))", lineType: i + 1))
+                                     title: "\(drawn) (\(run.method.rawValue), η = \(run.learningRate))", lineType: i + 1))
             // Each run's thresholds dashed in its own colour: h*, and 2/η where it differs.
             if let hStar {
-                references.append(LineReference(try number(hStar), "h* of \(name) = \(String(format: "%.4g", hStar))", lineType: i + 1))
+                references.append(LineReference(try number(hStar), "h* of \(drawn) = \(String(format: "%.4g", hStar))", lineType: i + 1))
                 if abs(hStar - sgd) > 1e-9 * sgd {
-                    references.append(LineReference(try number(sgd), "2/{/Symbol h} of \(name) = \(String(format: "%.4g", sgd))", lineType: i + 1))
+                    references.append(LineReference(try number(sgd), "2/{/Symbol h} of \(drawn) = \(String(format: "%.4g", sgd))", lineType: i + 1))
                 }
             }
         }
@@ -50,7 +50,7 @@ extension RunPlot {
         var warnings: [String] = []
         for format in formats {
             if let w = stageFigure("\(prefix)-sharpness.\(format.rawValue)", transaction: transaction, {
-                LinePlot.script(series: series, references: references, title: title, xLabel: xLabel,
+                LinePlot.script(series: series, references: references, title: Gnuplot.literal(title), xLabel: xLabel,
                                 yLabel: "sharpness h_{max} of the training loss", output: $0, terminal: format, logY: logY)
             }) { warnings.append(w) }
         }

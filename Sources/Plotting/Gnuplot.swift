@@ -104,6 +104,50 @@ public enum Gnuplot {
         guard complete else { throw GnuplotError.incomplete(path, "truncated (is the disk full?)") }
     }
 
-    /// A string quoted for a gnuplot script (single quotes; embedded ones doubled).
-    public static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+    // Text reaches a script only through the three functions below. A gnuplot statement ends at a newline (or a
+    // `;` outside quotes), and gnuplot runs shell commands through `system(...)`, backquotes, `set output '|...'`
+    // and data files named `< ...`: a title that could end its statement could run anything. So every string is
+    // written as a double-quoted literal in which nothing can end it: `\` and `"` are escaped, and every control
+    // character, the backquote (command substitution) and `@` (macro substitution) become octal escapes, which
+    // gnuplot turns back into the same characters inside the string. The string's value is exactly the text.
+
+    /// A gnuplot string literal holding exactly `s` (enhanced-text markup such as `{/Symbol r}` or `h_{max}` in it
+    /// still takes effect when it is drawn). NUL, which no gnuplot string can hold, is dropped.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar.value {
+            case 0: continue
+            case 0x5C: out += "\\\\"    // backslash
+            case 0x22: out += "\\\""     // double quote
+            case 0x01..<0x20, 0x7F, 0x60, 0x40:  // control characters, backquote, @
+                let octal = String(scalar.value, radix: 8)
+                out += "\\" + String(repeating: "0", count: 3 - octal.count) + octal
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `s` with gnuplot's enhanced-text markup characters escaped, so that it is drawn as typed (a label such as
+    /// `lr_0.05` or `{run}` would otherwise draw a subscript or a group). For text from outside (titles, labels,
+    /// directory names); compose it into a markup title, then `quote` the whole.
+    public static func literal(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if "\\^_@&~{}".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// Outside text as a gnuplot string drawn as typed: `quote(literal(s))`.
+    public static func text(_ s: String) -> String { quote(literal(s)) }
+
+    /// A file's path as a gnuplot string, made absolute: gnuplot reads a name beginning with `<` as a shell
+    /// command, `|` (for output) as a pipe, `-`, `+` and `++` as pseudo-files and an empty one as the last file;
+    /// an absolute path is none of these.
+    public static func file(_ path: String) -> String {
+        quote(path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
+    }
 }

@@ -65,7 +65,7 @@ public enum HeatMap {
         let rows = (panels.count + columns - 1) / columns
         var s: [String] = []
         s.append(terminal.setTerminal(width: panelSize.width * columns, height: panelSize.height * rows + (title == nil ? 0 : 40)))
-        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set output \(Gnuplot.file(output))")
         s.append("set datafile separator ','")
         s.append("set tics out")
         if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
@@ -86,38 +86,38 @@ public enum HeatMap {
             // Every colour bar carries its title (short beside a panel of several, which would otherwise collide).
             // The right margin leaves the bar's title room beside its tic labels.
             s.append("set rmargin 15")
-            s.append("set cblabel '\(panels.count == 1 ? "spectral radius " : "")\(panel.quantity)' rotate by -90 offset 1,0")
+            s.append("set cblabel \(Gnuplot.quote((panels.count == 1 ? "spectral radius " : "") + panel.quantity)) rotate by -90 offset 1,0")
             // The key goes under the panel, where it hides no point of the map.
             let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty || !panel.pointSets.isEmpty
             s.append(keyed ? "set key outside below center horizontal box" : "unset key")
             s.append(keyed ? "set bmargin \(panel.pointSets.count > 1 ? 7 : 6)" : "unset bmargin")
-            var tics = ["'\(label(panel.minValue))' -1", "'1' 0"]
-            if panel.minValue < 1 { tics.append("'\(label(1 - below / 2))' -0.5") }
+            var tics = ["\(Gnuplot.quote(label(panel.minValue))) -1", "\(Gnuplot.quote("1")) 0"]
+            if panel.minValue < 1 { tics.append("\(Gnuplot.quote(label(1 - below / 2))) -0.5") }
             if panel.maxValue > 1 {
-                tics.append("'\(label(panel.maxValue))' 1")
-                tics.append("'\(label(1 + above / 2))' 0.5")
+                tics.append("\(Gnuplot.quote(label(panel.maxValue))) 1")
+                tics.append("\(Gnuplot.quote(label(1 + above / 2))) 0.5")
             }
             s.append("set cbtics (\(tics.joined(separator: ", ")))")
             s.append("set autoscale xfix; set autoscale yfix")
             let x = panel.logX ? "(log10($1))" : "1"
             var plots: [String]
             if let g = panel.grid {
-                plots = ["\(Gnuplot.quote(g.path)) binary array=(\(g.columns),\(g.rows)) format='%float64' endian=little "
+                plots = ["\(Gnuplot.file(g.path)) binary array=(\(g.columns),\(g.rows)) format='%float64' endian=little "
                          + "origin=(\(g.x0),\(g.y0)) dx=\(g.dx) dy=\(g.dy) using 1 with image notitle"]
             } else {
-                plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using \(x):2:(twoslope($3)) with image notitle"]
+                plots = ["\(Gnuplot.file(panel.csv)) skip 1 using \(x):2:(twoslope($3)) with image notitle"]
             }
             if let boundary = panel.boundaryCSV {
                 let bx = panel.logX ? "(log10($1))" : "1"
-                plots.append("\(Gnuplot.quote(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.25 lc rgb 'black' title '{/Symbol r}(F) = 1 (traced)'")
+                plots.append("\(Gnuplot.file(boundary)) skip 1 using \(bx):2 with points pt 7 ps 0.25 lc rgb 'black' title \(Gnuplot.quote("{/Symbol r}(F) = 1 (traced)"))")
             }
             // Drawn last and wider than the traced points, so a curve that agrees with them stays visible.
             for curve in panel.curves {
                 let cx = panel.logX ? "(log10($1))" : "1"
-                plots.append("\(Gnuplot.quote(curve.csv)) skip 1 using \(cx):2 with lines dt (8,6) lw 3.5 lc rgb '#00c853' title \(Gnuplot.quote(curve.title))")
+                plots.append("\(Gnuplot.file(curve.csv)) skip 1 using \(cx):2 with lines dt (8,6) lw 3.5 lc rgb '#00c853' title \(Gnuplot.quote(curve.title))")
             }
             plots += panel.pointSets.map {
-                "\(Gnuplot.quote($0.csv)) skip 1 using \(panel.logX ? "(log10($1))" : "1"):2 with points \($0.style) title \(Gnuplot.quote($0.title))"
+                "\(Gnuplot.file($0.csv)) skip 1 using \(panel.logX ? "(log10($1))" : "1"):2 with points \($0.style) title \(Gnuplot.quote($0.title))"
             }
             plots += panel.markers.map {
                 let x = panel.logX ? log10($0.x) : $0.x

@@ -38,7 +38,7 @@ public enum LinePlot {
                               markers: [(x: Double, y: Double, title: String)] = []) -> String {
         var s: [String] = []
         s.append(terminal.setTerminal(width: size.width, height: size.height))
-        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set output \(Gnuplot.file(output))")
         s.append("set datafile separator ','")
         s.append("set title \(Gnuplot.quote(title))")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
@@ -48,7 +48,7 @@ public enum LinePlot {
         if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")
         var plots = series.map {
-            "\(Gnuplot.quote($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
+            "\(Gnuplot.file($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
         }
         plots += references.map {
             "\($0.expression) with lines dt 2 lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"

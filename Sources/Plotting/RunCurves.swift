@@ -81,22 +81,22 @@ public enum RunCurves {
         let errorRows = (runs.count + errorColumns - 1) / errorColumns, lossRows = (2 * runs.count + lossColumns - 1) / lossColumns
         let keyRows = style.legend == .below ? max(errorRows, lossRows) : 0
         s.append(terminal.setTerminal(width: width, height: 560 + 20 * keyRows))
-        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set output \(Gnuplot.file(output))")
         s.append("set datafile separator ','")
         s.append("set datafile missing ''")
-        s.append("set multiplot layout 1,2 title \(Gnuplot.quote(title))")
+        s.append("set multiplot layout 1,2 title \(Gnuplot.text(title))")
         s.append("set grid")
         s.append(style.legend.command)
         // Room under the x label for a key below (gnuplot's multiplot does not reserve it).
         if style.legend == .below { s.append("set bmargin \(5 + keyRows)") }
         s.append("set style fill transparent solid 0.2 noborder")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
-        func rows(_ r: RunBlock) -> String { "\(Gnuplot.quote(csv)) skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
+        func rows(_ r: RunBlock) -> String { "\(Gnuplot.file(csv)) skip 1 every ::\(r.firstRow)::\(r.lastRow)" }
         func range(_ r: ClosedRange<Double>?) -> String { r.map { "set yrange [\($0.lowerBound):\($0.upperBound)]" } ?? "set yrange [*:*]" }
 
         if style.legend == .below { s.append("set key below vertical maxrows \(errorRows) box") }
-        s.append("set ylabel 'test error (%)'")
-        s.append("set title 'test error" + (runs.contains(where: \.band) ? " (band: min to max over seeds)'" : "'"))
+        s.append("set ylabel \(Gnuplot.quote("test error (%)"))")
+        s.append("set title \(Gnuplot.quote("test error" + (runs.contains(where: \.band) ? " (band: min to max over seeds)" : "")))")
         s.append(range(style.errorRange))
         s.append(style.logError ? "set logscale y" : "unset logscale y")
         var errors: [String] = []
@@ -104,12 +104,12 @@ public enum RunCurves {
             if r.band, let b = c.testErrorBand {
                 errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(i + 1) notitle")
             }
-            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.quote(r.title))")
+            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.text(r.title))")
         }
         s.append("plot " + errors.joined(separator: ", \\\n     "))
 
-        s.append("set ylabel 'cross-entropy loss'")
-        s.append("set title 'loss (solid: test, dashed: train" + (runs.contains(where: \.band) ? "; band: test, min to max over seeds)'" : ")'"))
+        s.append("set ylabel \(Gnuplot.quote("cross-entropy loss"))")
+        s.append("set title \(Gnuplot.quote("loss (solid: test, dashed: train" + (runs.contains(where: \.band) ? "; band: test, min to max over seeds)" : ")")))")
         s.append(range(style.lossRange))
         // A log axis fitted to the data (not widened to whole decades): six labels spread evenly (in log) over the
         // data, at two significant digits; without the data's range, 1, 1.5, 2, 2.5, 3, 4, 5, 7 per decade.
@@ -130,8 +130,8 @@ public enum RunCurves {
             if r.band, let b = c.testLossBand {
                 losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc \(i + 1) notitle")
             }
-            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " test"))")
-            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.quote(r.title + " train"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.text(r.title + " test"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.text(r.title + " train"))")
         }
         s.append("plot " + losses.joined(separator: ", \\\n     "))
         s.append("unset multiplot")

@@ -21,7 +21,7 @@ public enum ValueMaps {
         let rows = (panels.count + columns - 1) / columns
         var s: [String] = []
         s.append(terminal.setTerminal(width: panelSize.0 * columns, height: panelSize.1 * rows + 50))
-        s.append("set output \(Gnuplot.quote(output))")
+        s.append("set output \(Gnuplot.file(output))")
         s.append("set datafile separator ','")
         s.append("set palette defined (0 '#fff5eb', 0.25 '#fdbe85', 0.5 '#fd8d3c', 0.75 '#d94701', 1 '#7f2704')")
         s.append("set cbrange [\(log10Range.0):\(log10Range.1)]")
@@ -37,9 +37,9 @@ public enum ValueMaps {
             s.append("set autoscale xfix; set autoscale yfix")
             // One colour bar per row, on the last panel; the scale is shared.
             s.append(k % columns == columns - 1 || k == panels.count - 1 ? "set colorbox" : "unset colorbox")
-            var plots = ["\(Gnuplot.quote(panel.csv)) skip 1 using 1:2:3 with image notitle"]
+            var plots = ["\(Gnuplot.file(panel.csv)) skip 1 using 1:2:3 with image notitle"]
             for c in panel.curves {
-                plots.append("\(Gnuplot.quote(c.csv)) skip 1 using 1:2 with lines dt 2 lw 1.5 lc rgb 'black' title \(Gnuplot.quote(c.title))")
+                plots.append("\(Gnuplot.file(c.csv)) skip 1 using 1:2 with lines dt 2 lw 1.5 lc rgb 'black' title \(Gnuplot.quote(c.title))")
             }
             s.append("plot " + plots.joined(separator: ", \\\n     "))
         }

@@ -113,7 +113,7 @@ import Training
     let fake = root.appendingPathComponent("gnuplot")
     try """
         #!/bin/sh
-        out=$(sed -n "s/^set output '\\\\(.*\\\\)'$/\\\\1/p" "$1" | head -1)
+        out=$(sed -n 's/^set output "\\(.*\\)"$/\\1/p' "$1" | head -1)
         printf '\\211PNG\\r\\n\\032\\n0000' > "$out"
         """.write(to: fake, atomically: true, encoding: .utf8)
     chmod(fake.path, 0o755)

@@ -12,8 +12,40 @@ import Testing
     }
 }
 
-@Test func quotingDoublesSingleQuotes() {
-    #expect(Gnuplot.quote("it's") == "'it''s'")
+/// Strings that would end a gnuplot statement, or run a shell, if they were not quoted as data.
+let hostileTexts = [
+    "a\nsystem(\"touch SENTINEL\")\nb", "a'\nsystem('touch SENTINEL')\n'", "a\"; system(\"touch SENTINEL\"); \"",
+    "`touch SENTINEL`", "a\\\nsystem(\"touch SENTINEL\")", "a\r\nsystem(\"touch SENTINEL\")", "x @m ; é ∞ 中 \t{/Symbol r} \\ ''",
+    "< touch SENTINEL", "| touch SENTINEL", "", "-", "+",
+]
+
+/// gnuplot itself reads each quoted string back: `print` writes exactly the text (so nothing ended the string or was
+/// substituted), and the sentinel file that a statement escaping its string would create never appears.
+@Test func quotedStringsReachGnuplotAsExactlyTheirText() throws {
+    let executable = try Gnuplot.locate()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plotting-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let sentinel = dir.appendingPathComponent("pwned").path
+    let texts = hostileTexts.map { $0.replacingOccurrences(of: "SENTINEL", with: sentinel) }
+    for (k, text) in texts.enumerated() {
+        let printed = dir.appendingPathComponent("printed-\(k)").path
+        let script = dir.appendingPathComponent("s-\(k).gp").path
+        try "set print \(Gnuplot.file(printed))\nprint \(Gnuplot.quote(text))\nunset print\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [script]
+        process.currentDirectoryURL = dir
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "text \(k)")
+        #expect(try String(contentsOfFile: printed, encoding: .utf8) == text + "\n", "text \(k): \(text.debugDescription)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: sentinel))
+    // Paths are absolute, so none can name a pipe or a pseudo-file; markup characters are escaped for literal text.
+    #expect(Gnuplot.file("< touch x").hasPrefix("\"/") && Gnuplot.file("-") != "\"-\"")
+    #expect(Gnuplot.literal("lr_0.1 a^2 {b} @c &d ~e \\") == "lr\\_0.1 a\\^2 \\{b\\} \\@c \\&d \\~e \\\\")
 }
 
 @Test func heatMapRendersAPNG() throws {
@@ -54,7 +86,7 @@ import Testing
     // Every colour bar has a title.
     let panel = HeatMapPanel(csv: "d.csv", title: "t", xLabel: "x", yLabel: "y", minValue: 0.9, maxValue: 1.1)
     let script = HeatMap.script(panels: [panel, panel], columns: 2, output: "o.png", terminal: .png)
-    #expect(script.components(separatedBy: "set cblabel '{/Symbol r}(F)'").count == 3)
+    #expect(script.components(separatedBy: "set cblabel \"{/Symbol r}(F)\"").count == 3)
 }
 
 /// The binary grid holds the script's twoslope(r): −1 at the smallest value, 0 at 1, +1 at the largest, linear on
@@ -68,9 +100,9 @@ import Testing
     let expected = [-1, -0.5, 0, 0.25, 1.0]
     for (a, b) in zip(read, expected) { #expect(abs(a - b) <= 1e-12, "\(read)") }
     var panel = HeatMapPanel(csv: "unused.csv", title: "t", xLabel: "x", yLabel: "y", minValue: 0.98, maxValue: 1.04)
-    panel.grid = BinaryGrid(path: "g.bin", columns: 5, rows: 1, x0: 0, dx: 1, y0: 0, dy: 1)
+    panel.grid = BinaryGrid(path: "/d/g.bin", columns: 5, rows: 1, x0: 0, dx: 1, y0: 0, dy: 1)
     let script = HeatMap.script(panels: [panel], columns: 1, output: "o.png", terminal: .png)
-    #expect(script.contains("'g.bin' binary array=(5,1) format='%float64'") && script.contains("using 1 with image"))
+    #expect(script.contains("\"/d/g.bin\" binary array=(5,1) format='%float64'") && script.contains("using 1 with image"))
     #expect(!script.contains("unused.csv"))
 }
 
