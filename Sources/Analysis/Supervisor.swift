@@ -7,7 +7,13 @@
 // restart with fewer workers.
 // The run directory's records then show one continuous run: a resume drops the records made after the checkpoint
 // and goes on from it. A job that ends by diverging (exit 2) or on bad settings (64) is not restarted: running it
-// again would do the same.
+// again would do the same; nor is one stopped by SIGINT, SIGTERM or SIGHUP (someone asked it to stop).
+// Stopping the supervisor stops the job the way the job itself would want to be stopped: SIGINT, SIGTERM or SIGHUP
+// is forwarded once (SIGHUP as SIGTERM) to the job, or to an mpirun job's rank 0, which checkpoints every rank and
+// ends; the supervisor waits for that (up to `stopLimit` seconds, then kills the job, saying so), restarts nothing
+// and exits with the job's status. A second signal kills the job at once. If the supervisor itself is killed
+// (SIGKILL), the job receives SIGTERM (PR_SET_PDEATHSIG, set through util-linux's setpriv) and checkpoints and
+// stops as if the supervisor had forwarded it: no job runs on unsupervised.
 
 import Foundation
 import Records
@@ -17,6 +23,9 @@ public struct Supervisor {
     /// The job: a launcher (optional), the easgd executable, `train` and its arguments.
     public var command: [String]
     public var maxRestarts: Int
+    /// Seconds a job has, after a forwarded stop signal, to checkpoint and end before it is killed.
+    public var stopLimit: Double = Supervisor.defaultStopLimit
+    public static let defaultStopLimit = 600.0
 
     public init(command: [String], maxRestarts: Int) throws {
         guard let train = command.firstIndex(of: "train"), train >= 1 else {
@@ -64,17 +73,36 @@ public struct Supervisor {
         return Array(command[...train]) + ["--resume", directory] + kept
     }
 
-    /// Runs the job and its restarts; returns the exit status of the last attempt.
-    public func run(say: (String) -> Void) throws -> Int32 {
+    /// Runs the job and its restarts; returns the exit status of the last attempt. Installs the supervisor's own
+    /// handling of SIGINT, SIGTERM and SIGHUP (forwarded to the job; see the file's header).
+    public func run(say: @escaping @Sendable (String) -> Void) throws -> Int32 {
+        let job = JobControl.install(stopLimit: stopLimit, say: say)
         var command = self.command
         let directory = Supervisor.runDirectory(command)!
         var attempt = command
         var restarts = 0
         while true {
-            let status = try Supervisor.execute(attempt)
+            if let sig = job.stopRequested {
+                say("easgd supervise: stopped by signal \(sig) before the next attempt started; nothing is running (continue with --resume \(directory))")
+                return ExitStatus.signal(sig)
+            }
+            let status: Int32
+            do { status = try job.execute(attempt) } catch let stopped as JobControl.StoppedBeforeStart {
+                say("easgd supervise: stopped by signal \(stopped.signal) before the next attempt started; nothing is running (continue with --resume \(directory))")
+                return ExitStatus.signal(stopped.signal)
+            }
+            if let sig = job.stopRequested {
+                say("easgd supervise: the job ended with status \(status) after signal \(sig); not restarted"
+                    + (FileManager.default.fileExists(atPath: RunFiles.checkpoint(directory)) ? " (continue with --resume \(directory))" : ""))
+                return status
+            }
             if status == 0 { return 0 }
             if status == ExitStatus.diverged || status == ExitStatus.usage {
                 say("easgd supervise: the job ended with status \(status) (\(status == ExitStatus.diverged ? "diverged" : "bad settings")); not restarted")
+                return status
+            }
+            if let sig = [SIGINT, SIGTERM, SIGHUP].first(where: { ExitStatus.signal($0) == status }) {
+                say("easgd supervise: the job was stopped by signal \(sig) (status \(status)), not by a failure; not restarted (continue with --resume \(directory))")
                 return status
             }
             guard FileManager.default.fileExists(atPath: RunFiles.checkpoint(directory)) else {
@@ -123,20 +151,7 @@ public struct Supervisor {
         return process.terminationStatus == 0
     }
 
-    /// Runs `command` with this process's standard streams; its exit status (128 + the signal if it was killed).
-    static func execute(_ command: [String]) throws -> Int32 {
-        let process = Process()
-        let executable = command[0].contains("/") ? command[0] : try which(command[0])
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = Array(command.dropFirst())
-        try process.run()
-        Cleanup.shared.register(child: process.processIdentifier)
-        process.waitUntilExit()
-        Cleanup.shared.unregister(child: process.processIdentifier)
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-    }
-
-    private static func which(_ name: String) throws -> String {
+    static func which(_ name: String) throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let path = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }

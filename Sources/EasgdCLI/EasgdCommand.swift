@@ -38,8 +38,9 @@ public struct EasgdCommand: ParsableCommand {
         }
         do {
             var command = parsed
-            // Training checkpoints on a signal; every other command cleans up and stops.
-            if !(command is TrainCommand) { Cleanup.installSignalHandlers() }
+            // Training checkpoints on a signal, the supervisor forwards it to its job; every other command cleans up
+            // and stops.
+            if !(command is TrainCommand) && !(command is SuperviseCommand) { Cleanup.installSignalHandlers() }
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)        // the command has already said why

@@ -35,7 +35,7 @@ public final class Cleanup: @unchecked Sendable {
     }
 
     /// The processes below `pid` (Linux: from /proc/*/stat).
-    static func descendants(of pid: pid_t) -> [pid_t] {
+    public static func descendants(of pid: pid_t) -> [pid_t] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var parent: [pid_t: pid_t] = [:]
         for entry in entries {

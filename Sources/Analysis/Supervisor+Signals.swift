@@ -1,0 +1,126 @@
+// The supervisor's job and the signals sent to the supervisor. The job runs in a process group of its own (Foundation
+// starts it so), so a Ctrl-C at the terminal reaches the supervisor alone, which forwards it once: to an mpirun
+// job's rank 0 (the master, which stops and checkpoints every rank), else to the job itself. The job then gets
+// `stopLimit` seconds to write its checkpoint and end; past that, or at a second signal, it is killed with its
+// descendants. The job is started under `setpriv --pdeathsig TERM` (util-linux), so that if the supervisor is
+// killed outright the job receives SIGTERM and stops at a checkpoint instead of running on unsupervised.
+
+import Foundation
+import Records
+
+final class JobControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var job: Process?
+    private var requested: Int32?
+    private var signals = 0
+    let stopLimit: Double
+    let say: @Sendable (String) -> Void
+
+    private init(stopLimit: Double, say: @escaping @Sendable (String) -> Void) {
+        self.stopLimit = stopLimit
+        self.say = say
+    }
+
+    nonisolated(unsafe) private static var pipeEnds: (read: Int32, write: Int32) = (-1, -1)
+
+    /// Routes SIGINT, SIGTERM and SIGHUP to the returned control (the handler only writes the signal to a pipe; a
+    /// thread of its own forwards it).
+    static func install(stopLimit: Double, say: @escaping @Sendable (String) -> Void) -> JobControl {
+        let control = JobControl(stopLimit: stopLimit, say: say)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return control }
+        pipeEnds = (fds[0], fds[1])
+        Thread {
+            while true {
+                var sig: Int32 = 0
+                guard read(JobControl.pipeEnds.read, &sig, MemoryLayout<Int32>.size) == MemoryLayout<Int32>.size else { continue }
+                control.received(sig)
+            }
+        }.start()
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { s in
+                var value = s
+                _ = write(JobControl.pipeEnds.write, &value, MemoryLayout<Int32>.size)
+            }
+        }
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return control
+    }
+
+    /// The first stop signal the supervisor received, if any.
+    var stopRequested: Int32? { lock.withLock { requested } }
+
+    /// Runs `command` with this process's standard streams; its exit status (128 + the signal if it was killed). A
+    /// command not started because a stop was requested first returns 128 + that signal.
+    func execute(_ command: [String]) throws -> Int32 {
+        let process = Process()
+        let executable = command[0].contains("/") ? command[0] : try Supervisor.which(command[0])
+        let setpriv = "/usr/bin/setpriv"
+        if FileManager.default.isExecutableFile(atPath: setpriv) {
+            process.executableURL = URL(fileURLWithPath: setpriv)
+            process.arguments = ["--pdeathsig", "TERM", "--", executable] + command.dropFirst()
+        } else {
+            say("easgd supervise: \(setpriv) not found (Debian: util-linux): if this supervisor is killed, the job runs on unsupervised")
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = Array(command.dropFirst())
+        }
+        try lock.withLock {
+            if let sig = requested { throw StoppedBeforeStart(signal: sig) }
+            try process.run()
+            job = process
+        }
+        process.waitUntilExit()
+        lock.withLock { job = nil }
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
+    struct StoppedBeforeStart: Error { var signal: Int32 }
+
+    private func received(_ sig: Int32) {
+        let (count, process): (Int, Process?) = lock.withLock {
+            signals += 1
+            if requested == nil { requested = sig }
+            return (signals, job)
+        }
+        guard let process, process.isRunning else {
+            say("easgd supervise: signal \(sig) received; no job is running, none will be started")
+            return
+        }
+        let pid = process.processIdentifier
+        guard count == 1 else {
+            say("easgd supervise: a second signal (\(sig)): the job is killed now; its last periodic checkpoint stays")
+            JobControl.killTree(pid)
+            return
+        }
+        // The training job checkpoints on SIGINT and SIGTERM; SIGHUP is passed on as SIGTERM.
+        let forwarded = sig == SIGHUP ? SIGTERM : sig
+        let rankZero = JobControl.rankZero(below: pid)
+        kill(rankZero ?? pid, forwarded)
+        say("easgd supervise: signal \(sig) forwarded to the job (\(rankZero.map { "rank 0, pid \($0)" } ?? "pid \(pid)")) as signal \(forwarded); "
+            + "waiting up to \(Int(stopLimit)) s (--stop-timeout) for it to checkpoint and end; a second signal kills it at once")
+        let limit = stopLimit
+        Thread { [say] in
+            let deadline = Date().addingTimeInterval(limit)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning {
+                say("easgd supervise: the job did not end within \(Int(limit)) s of the signal: killed; its last periodic checkpoint stays")
+                JobControl.killTree(pid)
+            }
+        }.start()
+    }
+
+    static func killTree(_ pid: pid_t) {
+        for p in Cleanup.descendants(of: pid) + [pid] { kill(p, SIGKILL) }
+    }
+
+    /// An MPI job's rank 0 among the processes below `pid` (its environment holds OMPI_COMM_WORLD_RANK=0).
+    static func rankZero(below pid: pid_t) -> pid_t? {
+        Cleanup.descendants(of: pid).first { child in
+            let environ = FileManager.default.contents(atPath: "/proc/\(child)/environ") ?? Data()
+            return environ.split(separator: 0).contains { $0.elementsEqual("OMPI_COMM_WORLD_RANK=0".utf8) }
+        }
+    }
+}

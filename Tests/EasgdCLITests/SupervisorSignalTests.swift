@@ -1,0 +1,107 @@
+// Stopping `easgd supervise` never costs the job's checkpoint: the stop signal is forwarded (to an MPI job's rank 0),
+// the supervisor waits for the job's own checkpoint and exit, restarts nothing and exits with the job's status; a job
+// stopped by a signal from elsewhere is not restarted; a supervisor killed outright leaves no job running on
+// unsupervised. On a machine kept busy by two spinning processes, where a job needs seconds to checkpoint.
+
+import Foundation
+import Testing
+import Training
+
+/// Two processes spinning on the machine's two cores while `body` runs.
+func withBusyMachine<T>(_ body: () throws -> T) throws -> T {
+    let spinners = try (0..<2).map { _ in
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "while :; do :; done"]
+        try p.run()
+        return p
+    }
+    // SIGKILL: a process started from a test thread inherits that thread's mask, which blocks SIGTERM.
+    defer { for p in spinners { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+    return try body()
+}
+
+/// Waits (up to 120 s) until the run in `dir` has written its first record: the job is past its set-up.
+func waitForFirstRecord(_ dir: URL) throws {
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline {
+        if let records = try? RunFiles.readMetrics(dir.path), !records.isEmpty { return }
+        usleep(20_000)
+    }
+    Issue.record("no record in \(dir.path) within 120 s")
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting for a parent to reap it).
+func isRunning(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+    return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+}
+
+func supervisedJob(_ backend: String, dir: URL, steps: Int) throws -> [String] {
+    let train = [easgdBinary.path, "train", "--backend", backend, "--method", "easgd", "--lr", "0.05", "--net", learnNet,
+                 "--batch", "16", "--steps", String(steps), "--eval-every", "100", "--data", try smallFashionMNIST.get().path,
+                 "--quiet", "--out", dir.path]
+    return backend == "mpi" ? [mpirun!, "--oversubscribe", "-np", "3"] + train : train.prefix(4) + ["--workers", "2"] + train.dropFirst(4)
+}
+
+@Test(arguments: ["threads", "mpi"])
+func aStoppedSupervisorLeavesTheJobCheckpointedAndItResumesToCompletion(backend: String) throws {
+    if backend == "mpi" && mpirun == nil { return }
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let supervisor = try launch(["supervise", "--max-restarts", "3", "--"] + supervisedJob(backend, dir: dir, steps: 1500), log: log)
+    try withBusyMachine {
+        try waitForFirstRecord(dir)
+        kill(supervisor.processIdentifier, SIGTERM)
+        supervisor.waitUntilExit()
+    }
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(supervisor.terminationStatus == 128 + SIGTERM, "\(message)")
+    #expect(message.contains("forwarded to the job") && message.contains("not restarted") && !message.contains("restart 1"), "\(message)")
+    if backend == "mpi" { #expect(message.contains("(rank 0, pid"), "\(message)") }
+    #expect(FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)), "\(message)")
+    let status = try RunFiles.readStatus(dir.path)
+    #expect(status?.state == .interrupted, "\(String(describing: status)): \(message)")
+    let steps = try RunFiles.readMetrics(dir.path).last?.step ?? 0
+    #expect(steps < 3000, "the job finished before the signal (\(steps) steps); the test proves nothing")
+
+    // The run resumes to completion from that checkpoint.
+    let resume = try launch(["supervise", "--"] + (backend == "mpi" ? [mpirun!, "--oversubscribe", "-np", "3"] : [])
+                            + [easgdBinary.path, "train", "--resume", dir.path, "--quiet"], log: log)
+    resume.waitUntilExit()
+    #expect(resume.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
+    #expect(try RunFiles.readMetrics(dir.path).last?.step == 3000)
+}
+
+/// SIGTERM sent to the job itself (not to the supervisor) is a request to stop, not a failure: no restart.
+@Test func aJobStoppedFromOutsideIsNotRestarted() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let supervisor = try launch(["supervise", "--max-restarts", "3", "--"] + supervisedJob("threads", dir: dir, steps: 1500), log: log)
+    try waitForFirstRecord(dir)
+    let job = try #require(childProcesses(of: supervisor.processIdentifier).first)
+    kill(job, SIGTERM)
+    supervisor.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(supervisor.terminationStatus == 128 + SIGTERM, "\(message)")
+    #expect(message.contains("stopped by signal 15") && message.contains("not restarted") && !message.contains("restart 1"), "\(message)")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
+}
+
+/// A supervisor killed outright (SIGKILL cannot be caught or forwarded): its job receives SIGTERM, checkpoints and
+/// ends, instead of running on with nobody to restart it.
+@Test func aKilledSupervisorTakesItsJobDownAtACheckpoint() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let supervisor = try launch(["supervise", "--"] + supervisedJob("threads", dir: dir, steps: 1500), log: log)
+    try waitForFirstRecord(dir)
+    let job = try #require(childProcesses(of: supervisor.processIdentifier).first)
+    kill(supervisor.processIdentifier, SIGKILL)
+    supervisor.waitUntilExit()
+    let deadline = Date().addingTimeInterval(60)
+    while isRunning(job) && Date() < deadline { usleep(20_000) }
+    #expect(!isRunning(job), "the job \(job) runs on without its supervisor")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
+    #expect(FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)))
+}
