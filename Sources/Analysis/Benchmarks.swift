@@ -163,7 +163,7 @@ public struct TrainBenchmark {
               let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let peerRate = (object["images_per_second"] as? NSNumber)?.doubleValue, peerRate.isFinite, peerRate > 0 else {
-            throw SettingsError("the peer \(peer) failed (exit \(process.terminationStatus)); is PyTorch installed? pip install torch==2.13.0+cpu")
+            throw OutputError("the peer \(peer) failed (exit \(process.terminationStatus)); is PyTorch installed? pip install torch==2.13.0+cpu")
         }
         let version = object["torch"] as? String ?? "?"
         out(String(format: "pytorch %@: %.1f img/s (same net, batch, threads; SGD with Nesterov momentum)", version, peerRate))

@@ -113,6 +113,11 @@ public struct Supervisor {
                 say("easgd supervise: the job ended with status \(status); \(maxRestarts) restart(s) used, giving up (continue with --resume \(directory))")
                 return status
             }
+            // A process of the attempt that ended (a rank still going down) may hold the run's directory a while.
+            if let held = Supervisor.waitUntilFree(directory, seconds: 60) {
+                say("easgd supervise: the job ended with status \(status), but \(held) 60 s later; not restarted")
+                return status
+            }
             restarts += 1
             attempt = Supervisor.resumeCommand(command, directory: directory)
             if let hosts = HostList(command: attempt) {
@@ -149,6 +154,20 @@ public struct Supervisor {
         while process.isRunning && Date() < deadline { usleep(50_000) }
         if process.isRunning { process.terminate(); process.waitUntilExit(); return false }
         return process.terminationStatus == 0
+    }
+
+    /// Nil once no process holds the run directory's lock (within `seconds`); else what the lock said.
+    static func waitUntilFree(_ directory: String, seconds: Double) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                try DirectoryLock(directory).release()
+                return nil
+            } catch {
+                if Date() >= deadline { return "\(error)" }
+                usleep(200_000)
+            }
+        }
     }
 
     static func which(_ name: String) throws -> String {

@@ -175,6 +175,9 @@ public struct Validation {
     public func run(out dir: String, executable: String, report: (String) -> Void) throws -> (json: JSON, points: [Point], warning: String?) {
         if let problem { throw SettingsError(problem) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // One validate per directory: a second one would restart the first one's running points.
+        let lock = try DirectoryLock(dir)
+        defer { lock.release() }
         let (hMax, source) = try curvature()
         var cells: [(eta: Double, second: Double)] = []
         for s in secondValues { for e in etaValues { cells.append((e, s)) } }
@@ -233,24 +236,23 @@ public struct Validation {
         return (false, first, last, last < first ? "the loss fell" : "the loss rose less than \(divergenceFactor)×")
     }
 
-    /// One `easgd train` per point, `jobs` at a time, each in DIR/points/NAME; a point whose run has finished
-    /// (status.json completed or diverged) is read, not run again.
+    /// One `easgd train` per point, `jobs` at a time, each in DIR/points/KEY, where KEY is a digest of every setting
+    /// that determines the run (its `easgd train` arguments but the output directory), also kept beside it as
+    /// KEY.args: a point is reused only when its settings are the same, so changing --eta, --steps or any other
+    /// setting runs the new points rather than reporting old ones. A finished run (status.json completed or diverged)
+    /// whose records are intact is read, not run again; a damaged one (records missing or cut short) is named and run
+    /// again. A child that fails ends the grid with the last line it wrote on standard error (DIR/points/KEY.log).
     func runNets(_ cells: [(eta: Double, second: Double)], dir: String, executable: String,
                  report: (String) -> Void) throws -> [(diverged: Bool, initial: Double?, final: Double?, reason: String)] {
         guard case let .net(net, data, subset, fullBatch) = objective else { return [] }
         let points = (dir as NSString).appendingPathComponent("points")
         try FileManager.default.createDirectory(atPath: points, withIntermediateDirectories: true)
-        func runDir(_ k: Int) -> String { (points as NSString).appendingPathComponent(String(format: "p%05d", k)) }
-        func finished(_ k: Int) -> Bool {
-            guard let status = (try? RunFiles.readStatus(runDir(k))) ?? nil else { return false }
-            return status.state == .completed || status.state == .diverged
-        }
-        func arguments(_ k: Int) -> [String] {
+        func settings(_ k: Int) -> [String] {
             let cell = cells[k], t = threshold(second: cell.second)
             var a = ["train", "--method", method.rawValue, "--workers", String(workers), "--lr", "\(cell.eta)", "--steps", String(steps),
                      "--backend", "simulated", "--compute-seconds", "0.01", "--schedule", "round-robin",
                      "--eval-every", String(steps * workers), "--net", net, "--data", data, "--seed", String(seed),
-                     "--threads", "1", "--quiet", "--out", runDir(k)]
+                     "--threads", "1", "--quiet"]
             if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
             if method.takes(.tau) { a += ["--tau", String(t.tau)] }
             if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
@@ -258,19 +260,41 @@ public struct Validation {
             if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
             return a
         }
-        var queue = (0..<cells.count).filter { !finished($0) }
-        report("\(cells.count - queue.count) of \(cells.count) points already run; \(queue.count) to run, \(jobs) at a time")
+        let keys = cells.indices.map { Validation.key(settings($0)) }
+        func path(_ k: Int, _ suffix: String = "") -> String { (points as NSString).appendingPathComponent(keys[k] + suffix) }
+        func arguments(_ k: Int) -> [String] { settings(k) + ["--out", path(k)] }
+        func describe(_ k: Int) -> String {
+            "point \(k + 1) (η = \(String(format: "%.4g", cells[k].eta)), \(axis.name) = \(String(format: "%.4g", cells[k].second)))"
+        }
+        /// Nil when point k's run is finished, made with these settings and its records are intact; else why not.
+        func notReusable(_ k: Int) -> String? {
+            let recorded = (try? String(contentsOfFile: path(k, ".args"), encoding: .utf8)) ?? ""
+            guard recorded == settings(k).joined(separator: "\n") + "\n" else { return "not run" }
+            guard let status = (try? RunFiles.readStatus(path(k))) ?? nil, status.state == .completed || status.state == .diverged else {
+                return "not finished"
+            }
+            return damage(path(k), diverged: status.state == .diverged)
+        }
+        var queue: [Int] = []
+        for k in cells.indices {
+            guard let why = notReusable(k) else { continue }
+            if why != "not run" && why != "not finished" { report("\(describe(k)): \(why); run again") }
+            queue.append(k)
+        }
+        report("\(cells.count - queue.count) of \(cells.count) points already run with these settings; \(queue.count) to run, \(jobs) at a time")
         var running: [(k: Int, process: Process)] = []
         var failure: String? = nil
         while failure == nil && (!queue.isEmpty || !running.isEmpty) {
             while running.count < jobs, !queue.isEmpty {
                 let k = queue.removeFirst()
-                try? FileManager.default.removeItem(atPath: runDir(k))       // an unfinished run starts again
+                try? FileManager.default.removeItem(atPath: path(k))       // an unfinished or damaged run starts again
+                try AtomicFile.write(settings(k).joined(separator: "\n") + "\n", to: path(k, ".args"))
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = arguments(k)
                 process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
+                FileManager.default.createFile(atPath: path(k, ".log"), contents: nil)
+                process.standardError = FileHandle(forWritingAtPath: path(k, ".log")) ?? FileHandle.nullDevice
                 try process.run()
                 Cleanup.shared.register(child: process.processIdentifier)
                 running.append((k, process))
@@ -279,8 +303,12 @@ public struct Validation {
             for (k, process) in running where !process.isRunning {
                 Cleanup.shared.unregister(child: process.processIdentifier)
                 let status = process.terminationStatus
+                let said = ((try? String(contentsOfFile: path(k, ".log"), encoding: .utf8)) ?? "")
+                    .split(whereSeparator: \.isNewline).last.map(String.init) ?? "nothing on standard error"
                 if status != 0 && status != 2 {
-                    failure = "point \(k) (η = \(cells[k].eta), \(axis.name) = \(cells[k].second)): easgd train exited \(status); see \(executable) \(arguments(k).joined(separator: " "))"
+                    failure = "\(describe(k)): easgd train exited \(status) (\(said)); the run: \(executable) \(arguments(k).joined(separator: " "))"
+                } else if let damaged = damage(path(k), diverged: status == 2) {
+                    failure = "\(describe(k)): easgd train exited \(status) but \(damaged)"
                 } else {
                     report("point \(k + 1)/\(cells.count): η = \(String(format: "%.4g", cells[k].eta)), \(axis.name) = \(String(format: "%.4g", cells[k].second)): \(status == 2 ? "diverged" : "done")")
                 }
@@ -292,11 +320,34 @@ public struct Validation {
             throw OutputError(failure)
         }
         return try (0..<cells.count).map { k in
-            let records = try RunFiles.readMetrics(runDir(k))
-            let status = (try? RunFiles.readStatus(runDir(k))) ?? nil
+            let records = try RunFiles.readMetrics(path(k))
+            let status = (try? RunFiles.readStatus(path(k))) ?? nil
             let stopped = status?.state == .diverged || (records.last?.workerLoss?.contains { $0 == nil } ?? false)
             return classify(first: records.first?.trainLoss, last: records.last?.trainLoss, stopped: stopped)
         }
+    }
+
+    /// Nil when the finished run in `dir` has the records a point is judged by: an evaluation at step 0 with a training
+    /// loss and, unless it diverged, the final one at the whole budget; else what is wrong with them.
+    func damage(_ dir: String, diverged: Bool) -> String? {
+        let records: [MetricRecord]
+        do { records = try RunFiles.readMetrics(dir) } catch { return "its records are damaged (\(error))" }
+        guard let first = records.first else { return "its records are empty (\(RunFiles.metricsJSONL(dir)))" }
+        guard first.step == 0, first.trainLoss != nil else { return "its records lack the evaluation at step 0 (\(RunFiles.metricsJSONL(dir)))" }
+        if !diverged && records.last?.step != steps * workers {
+            return "its records end at step \(records.last?.step ?? 0), not \(steps * workers) (\(RunFiles.metricsJSONL(dir)))"
+        }
+        return nil
+    }
+
+    /// A point's name: 16 hex digits of the FNV-1a digest of its settings, one per line.
+    static func key(_ settings: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in settings.joined(separator: "\n").utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(format: "%016llx", hash)
     }
 
     func summary(points: [Point], hMax: Double, source: String, agreement: Double) -> JSON {

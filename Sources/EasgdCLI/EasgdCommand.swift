@@ -46,6 +46,8 @@ public struct EasgdCommand: ParsableCommand {
             Foundation.exit(exit.rawValue)        // the command has already said why
         } catch let exit as RunExit {
             Foundation.exit(exit.status)          // the run has already said why
+        } catch let settings as SettingsError {
+            fail(settings, code: ExitStatus.usage) // a setting that cannot be used: nothing was done
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }

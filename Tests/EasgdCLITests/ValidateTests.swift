@@ -74,3 +74,69 @@ let divergedRun: Result<URL, any Error> = Result {
     guard r.status == 2 else { throw DataError("the diverging fixture run exited \(r.status): \(r.stderr)") }
     return dir
 }
+
+/// A point is reused only when every setting that determines it matches: after a grid at η 0.01…1, the same
+/// directory asked for η 3…10 runs its points anew and gives what a fresh directory gives (there, every point
+/// diverges), never the old points' outcomes.
+@Test func aPointIsReusedOnlyWithTheSameSettings() throws {
+    let root = try temporaryDirectory()
+    func validate(_ eta: String, _ out: URL) throws -> (Run, [String]) {
+        let r = try easgd(["validate", "--method", "easgd", "--workers", "2", "--eta", eta, "--alpha", "0.1:0.4", "--grid", "2x2",
+                           "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                           "--full-batch", "--jobs", "2", "--json", "--out", out.path])
+        let points = (try? jsonObject(r.stdout)["points"] as? [[String: Any]]) ?? nil
+        return (r, (points ?? []).map { $0["observed"] as? String ?? "?" })
+    }
+    let shared = root.appendingPathComponent("val")
+    let (first, low) = try validate("0.01:1", shared)
+    #expect(first.status == 0 && low.count == 4, "\(first.stderr)")
+    let (second, high) = try validate("3:10", shared)
+    #expect(second.status == 0 && second.stderr.contains("0 of 4 points already run"), "\(second.stderr)")
+    let (fresh, expected) = try validate("3:10", root.appendingPathComponent("fresh"))
+    #expect(fresh.status == 0 && high == expected && high.contains("diverged"), "\(high) against a fresh directory's \(expected)")
+    // Both grids' points are kept: the first grid again runs nothing.
+    let (third, again) = try validate("0.01:1", shared)
+    #expect(third.stderr.contains("4 of 4 points already run") && again == low, "\(third.stderr)")
+}
+
+/// A point whose records were damaged (emptied, cut short) is named and run again, never judged by what is left.
+@Test func aDamagedPointIsNamedAndRunAgain() throws {
+    let out = try temporaryDirectory().appendingPathComponent("val")
+    let arguments = ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:3", "--alpha", "0.1:0.4", "--grid", "2x2",
+                     "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                     "--full-batch", "--jobs", "2", "--json", "--out", out.path]
+    let r = try easgd(arguments)
+    #expect(r.status == 0, "\(r.stderr)")
+    let points = out.appendingPathComponent("points")
+    let runs = files(in: points).filter { !$0.contains(".") }
+    try #require(runs.count == 4)
+    // One emptied, one cut to its first line.
+    try Data().write(to: points.appendingPathComponent(runs[0]).appendingPathComponent("metrics.jsonl"))
+    let cut = points.appendingPathComponent(runs[1]).appendingPathComponent("metrics.jsonl")
+    let firstLine = try String(contentsOf: cut, encoding: .utf8).split(separator: "\n").first.map { $0 + "\n" } ?? ""
+    try firstLine.write(to: cut, atomically: true, encoding: .utf8)
+    let again = try easgd(arguments)
+    #expect(again.status == 0 && again.stderr.contains("records are empty") && again.stderr.contains("run again")
+            && again.stderr.contains("2 of 4 points already run"), "\(again.stderr)")
+    #expect(!again.stdout.contains("no finite starting loss"))
+    let before = try #require(try jsonObject(r.stdout)["points"] as? [[String: Any]]).map { $0["observed"] as? String }
+    let after = try #require(try jsonObject(again.stdout)["points"] as? [[String: Any]]).map { $0["observed"] as? String }
+    #expect(before == after)
+}
+
+/// A second validate on a directory in use is refused (64) and leaves the first one's points alone.
+@Test func aSecondValidateOnTheSameDirectoryIsRefused() throws {
+    let root = try temporaryDirectory()
+    let out = root.appendingPathComponent("val"), log = root.appendingPathComponent("log")
+    let arguments = ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:1", "--alpha", "0.1:0.4", "--grid", "3x3",
+                     "--steps", "40", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                     "--full-batch", "--jobs", "1", "--out", out.path]
+    let first = try launch(arguments, log: log)
+    // Once the first has started its points, the second is refused.
+    let deadline = Date().addingTimeInterval(120)
+    while files(in: out.appendingPathComponent("points")).isEmpty && Date() < deadline { usleep(20_000) }
+    let second = try easgd(arguments)
+    #expect(second.status == 64 && second.stderr.contains("in use by another easgd process"), "\(second.stderr)")
+    first.waitUntilExit()
+    #expect(first.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+}
