@@ -42,11 +42,31 @@ public struct Supervisor {
     public static func runDirectory(_ command: [String]) -> String? {
         guard let train = command.firstIndex(of: "train") else { return nil }
         let arguments = Array(command[(train + 1)...])
-        for flag in ["--resume", "--out"] {
-            if let k = arguments.firstIndex(of: flag), k + 1 < arguments.count { return arguments[k + 1] }
-            if let joined = arguments.first(where: { $0.hasPrefix(flag + "=") }) { return String(joined.dropFirst(flag.count + 1)) }
+        return value(of: "--resume", in: arguments) ?? value(of: "--out", in: arguments)
+    }
+
+    /// An option's value as the argument parser reads it: `--flag value` or `--flag=value` (the last one given).
+    public static func value(of flag: String, in arguments: [String]) -> String? {
+        var found: String? = nil
+        for (k, a) in arguments.enumerated() {
+            if a == flag, k + 1 < arguments.count { found = arguments[k + 1] }
+            if a.hasPrefix(flag + "=") { found = String(a.dropFirst(flag.count + 1)) }
         }
-        return nil
+        return found
+    }
+
+    /// `command` with the train option `flag` set to `value` (every earlier occurrence, in either form, removed).
+    public static func setting(_ flag: String, to value: String, in command: [String]) -> [String] {
+        let train = command.firstIndex(of: "train")!
+        var kept: [String] = [], k = train + 1
+        let arguments = command
+        while k < arguments.count {
+            if arguments[k] == flag { k += 2; continue }
+            if arguments[k].hasPrefix(flag + "=") { k += 1; continue }
+            kept.append(arguments[k])
+            k += 1
+        }
+        return Array(command[...train]) + kept + [flag, value]
     }
 
     /// The same launcher and executable, `train --resume DIR`, and the budget and output options the job was given
@@ -67,6 +87,8 @@ public struct Supervisor {
                 k += 2
                 continue
             }
+            // The one-word form, as the argument parser takes it too.
+            if options.contains(where: { a.hasPrefix($0 + "=") }) { kept.append(a) }
             if a == "--quiet" { kept.append(a) }
             k += 1
         }
@@ -128,7 +150,10 @@ public struct Supervisor {
                         return status
                     }
                     say("easgd supervise: host\(gone.count == 1 ? "" : "s") \(gone.joined(separator: ", ")) unreachable: left out, \(hosts.ranks) → \(fewer.ranks) ranks")
-                    command = fewer.command
+                    // The run keeps its p unless told otherwise: the fewer ranks are an elastic restart, said so.
+                    let train = fewer.command.firstIndex(of: "train")!
+                    let servers = Supervisor.value(of: "--servers", in: Array(fewer.command[(train + 1)...])).flatMap { Int($0) } ?? 1
+                    command = Supervisor.setting("--workers", to: String(fewer.ranks - servers), in: fewer.command)
                     attempt = Supervisor.resumeCommand(command, directory: directory)
                 }
             }

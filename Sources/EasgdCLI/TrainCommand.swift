@@ -135,9 +135,9 @@ struct TrainCommand: ParsableCommand {
             try report.finish(driver(settings.backend), resumed: false) {
                 try ParallelTrainingRun(settings: settings, directory: directory)
             }
-        case .resumeParallel(let directory, let steps, let workers, let backend):
+        case .resumeParallel(let directory, let steps, let workers, let servers, let backend):
             try report.finish(driver(backend), resumed: true) {
-                try ParallelTrainingRun.resume(directory: directory, steps: steps, workers: workers)
+                try ParallelTrainingRun.resume(directory: directory, steps: steps, workers: workers, servers: servers)
             }
         }
     }

@@ -10,6 +10,17 @@ import Elastic
 import Foundation
 import Training
 
+/// A change of a parallel run's p (with its α) or S made by a resume (an elastic restart), as config.json keeps it.
+public struct SettingsChange: Codable, Equatable, Sendable {
+    /// When (ISO 8601, UTC), and the worker steps done in all when it took effect.
+    public var date: String
+    public var atStep: Int
+    public var workers: [Int]          // before, after
+    public var alpha: [Double]?        // before, after (methods with a coupling)
+    public var beta: Double?           // β = pα kept across the change (nil: α was given and stays)
+    public var servers: [Int]?         // before, after (MPI)
+}
+
 public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var engine: EngineSettings
     public var net: String
@@ -49,6 +60,11 @@ public struct ParallelRunSettings: Codable, Equatable, Sendable {
     /// Each convolution's path, fixed when the run starts (its defaults then) and kept on resume, MPI workers
     /// included; nil in configs written before runs recorded them (they ran on oneDNN).
     public var convolutions: [ConvolutionPath]?
+    /// S, the ranks holding a shard of the center, at the MPI run's last launch (nil: 1, or a config written before
+    /// S was recorded). A resume keeps it unless told otherwise (--servers).
+    public var mpiServers: Int?
+    /// Every change of p (and α) or S made by a resume, dated, in order (nil: none).
+    public var changes: [SettingsChange]?
 
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
@@ -224,13 +240,17 @@ public final class ParallelTrainingRun {
     /// A simulated run continues bit for bit; a threads run continues from the saved state (thread timing is not
     /// reproducible).
     /// With `workers` different from the run's p, the restart is elastic (`ParallelEngine.restore`).
-    public static func resume(directory: String, steps: Int?, workers: Int? = nil, data: DataSplit? = nil) throws -> ParallelTrainingRun {
+    /// `servers`: the S of an MPI resume (recorded; a change of S is announced and kept in the config's changes).
+    public static func resume(directory: String, steps: Int?, workers: Int? = nil, servers: Int? = nil,
+                              data: DataSplit? = nil) throws -> ParallelTrainingRun {
         guard let saved = try ParallelTrainingRun.readConfig(directory) else {
             throw DataError("\(RunFiles.config(directory)): not a parallel run")
         }
         var settings = saved.settings
         if let steps { settings.steps = steps }
-        let savedWorkers = settings.engine.workers
+        let savedWorkers = settings.engine.workers, savedAlpha = settings.engine.alpha
+        let savedServers = settings.mpiServers ?? 1
+        if let servers { settings.mpiServers = servers }
         if let workers, workers != savedWorkers {
             guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
                 throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
@@ -252,15 +272,29 @@ public final class ParallelTrainingRun {
             sim = clocks
         }
         run.restored = (sim, wall)
-        if settings.engine.workers != savedWorkers {
+        let newServers = settings.mpiServers ?? 1
+        if settings.engine.workers != savedWorkers || newServers != savedServers {
             // The records go on counting the steps done: the workers' clocks after the restore (kept ones as they
             // were, new ones at the furthest clock) plus this offset equal the steps before it.
             let clocks = run.engine.workers.reduce(0) { $0 + $1.clock }
             run.settings.stepOffset = run.stepOffset + savedSteps - clocks
+            let coupled = settings.engine.method.takes(.alpha)
+            let change = SettingsChange(date: ISO8601DateFormatter().string(from: Date()), atStep: savedSteps + (saved.settings.stepOffset ?? 0),
+                                        workers: [savedWorkers, settings.engine.workers],
+                                        alpha: coupled ? [savedAlpha, settings.engine.alpha] : nil,
+                                        beta: coupled ? settings.alphaFromBeta : nil,
+                                        servers: newServers != savedServers ? [savedServers, newServers] : nil)
+            run.settings.changes = (run.settings.changes ?? []) + [change]
             try run.writeConfig(measuredComputeSeconds: saved.measuredComputeSeconds)
-            FileHandle.standardError.write(Data(("elastic restart: p = \(savedWorkers) → \(settings.engine.workers)"
-                + (settings.engine.method.takes(.alpha) ? String(format: ", α = %.6g", settings.engine.alpha) : "")
-                + "; the records' worker_steps have one entry per worker from here\n").utf8))
+            if settings.engine.workers != savedWorkers {
+                let alpha = coupled ? String(format: ", α = %.6g → %.6g", savedAlpha, settings.engine.alpha)
+                    + (settings.alphaFromBeta.map { String(format: " (β = pα = %.6g kept)", $0) } ?? " (α as given, kept)") : ""
+                FileHandle.standardError.write(Data(("elastic restart: p = \(savedWorkers) → \(settings.engine.workers)\(alpha)"
+                    + "; the records' worker_steps have one entry per worker from here; recorded in \(RunFiles.config(directory))\n").utf8))
+            }
+            if newServers != savedServers {
+                FileHandle.standardError.write(Data("the center's shards: S = \(savedServers) → \(newServers) (--servers); recorded in \(RunFiles.config(directory))\n".utf8))
+            }
         }
         let records = try RunFiles.readMetrics(directory)
         guard let count = metricsCount, records.count >= count else {

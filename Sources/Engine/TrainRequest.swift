@@ -238,12 +238,12 @@ public struct TrainRequest: Sendable, Equatable {
         case parallel(ParallelRunSettings, directory: String)
         /// `backend` from the run's config.json; mpi on every rank under mpirun (worker ranks read no directory).
         /// `workers`: a new p (an elastic restart), from --workers or under mpirun from its ranks.
-        case resumeParallel(directory: String, steps: Int?, workers: Int?, backend: Backend)
+        case resumeParallel(directory: String, steps: Int?, workers: Int?, servers: Int?, backend: Backend)
     }
 
     public func plan() throws -> Plan {
         if let resume {
-            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, backend: .mpi) }
+            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, backend: .mpi) }
             if let saved = try ParallelTrainingRun.readConfig(resume) {
                 let e = saved.settings.engine
                 var r = TrainRequest()
@@ -262,11 +262,23 @@ public struct TrainRequest: Sendable, Equatable {
                 }
                 // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
                 // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
-                let p = mpiWorldSize.map { $0 - resolvedServers } ?? workers
-                if let p, p != e.workers, !(1...64).contains(p) {
-                    throw SettingsError("--workers must be between 1 and 64 (got \(p))")
+                // A resume keeps the run's p and, under mpirun, its last S, unless the command says otherwise
+                // (--workers P′, --servers S′); a launch that does not fit them is refused, saying what would.
+                guard let size = mpiWorldSize else {
+                    return .resumeParallel(directory: resume, steps: steps, workers: workers, servers: nil, backend: backend)
                 }
-                return .resumeParallel(directory: resume, steps: steps, workers: p, backend: mpiWorldSize != nil ? .mpi : backend)
+                let savedServers = saved.settings.mpiServers ?? 1
+                if servers == nil && savedServers != 1 {
+                    throw SettingsError("\(resume) ran with --servers \(savedServers): resume it with mpirun -np \(savedServers + e.workers) easgd train --resume \(resume) --servers \(savedServers) (or give --servers S to change it)")
+                }
+                let s = resolvedServers, p = size - s
+                if let workers, workers != p {
+                    throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(s) + \(workers) = \(s + workers)): use -np \(s + workers)")
+                }
+                if workers == nil && p != e.workers {
+                    throw SettingsError("\(resume) has p = \(e.workers) workers and mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): resume it with -np \(s + e.workers), or give --workers \(p) for an elastic restart to p = \(p)")
+                }
+                return .resumeParallel(directory: resume, steps: steps, workers: p, servers: s, backend: .mpi)
             }
             if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
             // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
@@ -315,6 +327,7 @@ public struct TrainRequest: Sendable, Equatable {
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }
+        if backend == .mpi { settings.mpiServers = resolvedServers }
         if backend == .simulated, let linkBandwidth {
             settings.links = ServerLinks(servers: resolvedServers, latency: linkLatency ?? 0, bandwidth: linkBandwidth)
         }

@@ -64,4 +64,9 @@ import Testing
     let simulated = ["easgd", "train", "--backend", "simulated", "--servers", "4", "--link-bandwidth", "1e9", "--method", "easgd",
                      "--lr", "0.02", "--steps", "300", "--out", "runs/b"]
     #expect(Supervisor.resumeCommand(simulated, directory: "runs/b") == ["easgd", "train", "--resume", "runs/b", "--steps", "300"])
+    // One word or two, as the argument parser reads them: --servers=2 is kept like --servers 2.
+    let joined = ["mpirun", "-np", "4", "easgd", "train", "--backend=mpi", "--servers=2", "--steps=300", "--out=runs/c"]
+    #expect(Supervisor.runDirectory(joined) == "runs/c")
+    #expect(Supervisor.resumeCommand(joined, directory: "runs/c") == ["mpirun", "-np", "4", "easgd", "train", "--resume", "runs/c", "--servers=2", "--steps=300"])
+    #expect(Supervisor.setting("--workers", to: "1", in: joined + ["--workers=2"]) == joined + ["--workers", "1"])
 }

@@ -5,6 +5,7 @@
 import Foundation
 import NumericTesting
 import Testing
+import Engine
 import Training
 
 @Test(arguments: [("easgd", "simulated"), ("downpour", "threads"), ("sync-easgd", "simulated")])
@@ -251,9 +252,14 @@ func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
     #expect(resumed.status == 0, "\(resumed.stderr)")
     try expectSameSystem(simulated, straight)
     try expectSameSystem(straight, split)
-    // Under mpirun with more ranks the restart is elastic: p follows the ranks, the new worker starts from the center.
-    let wider = try mpiRun(3, ["train", "--resume", split.path, "--steps", "50", "--quiet"])
-    #expect(wider.status == 0 && wider.stderr.contains("elastic restart: p = 1 → 2"), "\(wider.stderr)")
+    // Under mpirun with more ranks a resume is refused unless --workers asks for the elastic restart, saying which
+    // -np keeps p; with it, the new worker starts from the center, and the change is announced and recorded.
+    let silent = try mpiRun(3, ["train", "--resume", split.path, "--steps", "50", "--quiet"])
+    #expect(silent.status == 64 && silent.stderr.contains("resume it with -np 2, or give --workers 2"), "\(silent.stderr)")
+    let wider = try mpiRun(3, ["train", "--resume", split.path, "--workers=2", "--steps", "50", "--quiet"])
+    #expect(wider.status == 0 && wider.stderr.contains("elastic restart: p = 1 → 2, α = 0.9 → 0.45 (β = pα = 0.9 kept)"), "\(wider.stderr)")
+    let change = try #require(try ParallelTrainingRun.readConfig(split.path)?.settings.changes?.last)
+    #expect(change.workers == [1, 2] && change.alpha == [0.9, 0.45] && change.beta == 0.9 && change.atStep == 40, "\(change)")
     let final = try Checkpoint.read(RunFiles.checkpoint(split.path), as: SystemProbe.self).state
     #expect(final.workers.map(\.clock) == [50, 50])
 }

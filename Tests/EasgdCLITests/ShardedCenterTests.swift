@@ -2,6 +2,7 @@
 // order of messages is fixed, so a sharded run must compute exactly what the unsharded run and the simulator
 // compute; with several workers the checkpoint is gathered consistently and resumes under any S.
 
+import Engine
 import Training
 import Foundation
 import Testing
@@ -49,13 +50,20 @@ func shardedCheckpointsResumeUnderAnyNumberOfServers() throws {
     let same = try mpiRun(5, ["train", "--servers", "3", "--resume", dir.path, "--steps", "40", "--quiet"])
     #expect(same.status == 0, "\(same.stderr)")
     try expectSameSystem(copy, dir)
+    // A resume keeps the run's last S unless told otherwise: without --servers it is refused, saying what would do.
+    let silent = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "50", "--quiet"])
+    #expect(silent.status == 64 && silent.stderr.contains("ran with --servers 3") && silent.stderr.contains("mpirun -np 5"), "\(silent.stderr)")
     // Then on: one server, then four (an odd split of the vector), training going on from the same clocks.
-    let one = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "50", "--quiet"])
+    let one = try mpiRun(3, ["train", "--servers", "1", "--resume", dir.path, "--steps", "50", "--quiet"])
+    #expect(one.stderr.contains("S = 3 → 1"), "\(one.stderr)")
     #expect(one.status == 0, "\(one.stderr)")
     let four = try mpiRun(6, ["train", "--servers", "4", "--resume", dir.path, "--steps", "60", "--quiet"])
     #expect(four.status == 0, "\(four.stderr)")
     let final = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
     #expect(final.workers.map(\.clock) == [60, 60] && final.workers.map(\.exchanges) == [30, 30])
+    // Every change of S is in the run's config, dated, in order.
+    let changes = try #require(try ParallelTrainingRun.readConfig(dir.path)?.settings.changes)
+    #expect(changes.map { $0.servers ?? [] } == [[2, 3], [3, 1], [1, 4]] && changes.allSatisfy { $0.workers == [2, 2] }, "\(changes)")
     let all = try RunFiles.readMetrics(dir.path)
     #expect(all.last?.step == 120 && zip(all, all.dropFirst()).allSatisfy { $0.step <= $1.step }, "\(all.map(\.step))")
     try expectWorkerReports(in: dir)
