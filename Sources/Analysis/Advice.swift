@@ -67,7 +67,9 @@ public struct Advice {
         let path = checkpoint ?? RunFiles.checkpoint(runDirectory)
         if let parallel = try ParallelTrainingRun.readConfig(runDirectory) {
             let s = parallel.settings, e = s.engine
-            let (_, buffers) = try Checkpoint.read(path, as: ParallelCheckpointClock.self)
+            let (state, buffers) = try Checkpoint.read(path, as: ParallelCheckpointClock.self)
+            // The curvature is read at this run's settings: a checkpoint of another run (even of the same net) is refused.
+            try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: parallel.runID, checkpoint: path, runDirectory: runDirectory)
             var models: [(String, [Float])] = []
             guard let center = buffers["center"] else { throw SettingsError("\(path) holds no 'center' buffer (not a parallel run's checkpoint)") }
             models.append(("center", center))
@@ -86,7 +88,9 @@ public struct Advice {
                             runSchedule: s.backend == .simulated ? s.schedule : nil)
         }
         let settings = try RunFiles.readSettings(runDirectory)
-        let (_, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
+        let (state, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
+        try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: RunFiles.readRunID(runDirectory), checkpoint: path,
+                                   runDirectory: runDirectory)
         let method = settings.optimizer.method
         let name = SequentialOptimizer.evaluatedBuffer(method)
         guard let model = buffers[name] else { throw SettingsError("\(path) holds no '\(name)' buffer (not a sequential run's checkpoint)") }
@@ -270,8 +274,8 @@ public struct Advice {
     }
 }
 
-/// The one field of a sequential checkpoint header `advise` needs.
-struct CheckpointStep: Codable { var step: Int }
+/// The fields of a sequential checkpoint header `advise` needs: its step, and the run it belongs to.
+struct CheckpointStep: Codable { var step: Int; var runID: String? }
 
-/// The one field of a parallel (engine) checkpoint header `advise` needs.
-struct ParallelCheckpointClock: Codable { var masterClock: Int }
+/// The fields of a parallel (engine) checkpoint header `advise` needs.
+struct ParallelCheckpointClock: Codable { var masterClock: Int; var runID: String? }

@@ -46,8 +46,11 @@ public struct RunSummary: Sendable {
         let final = last.flatMap { $0.testError.isFinite ? $0.testError : nil }
         if let parallel = try ParallelTrainingRun.readConfig(dir) {
             let s = parallel.settings, e = s.engine, m = e.method
-            let steps = last.map { $0.step / e.workers } ?? 0
-            let reached = (last?.step ?? 0) >= s.steps * e.workers
+            // Steps per worker: the furthest worker's clock in the last record. Not the records' step over p: step
+            // counts the worker steps done in all, which after an elastic restart (p changed, new workers starting at
+            // the furthest clock) is no multiple of the current p. Records from before worker_steps: step / p.
+            let steps = last.map { $0.workerSteps?.max() ?? $0.step / e.workers } ?? 0
+            let reached = last.map { $0.workerSteps.map { $0.allSatisfy { $0 >= s.steps } } ?? ($0.step >= s.steps * e.workers) } ?? false
             return RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
                               learningRate: e.learningRate, momentum: m.takes(.momentum) ? e.momentum : nil,
                               alpha: m.takes(.alpha) ? e.alpha : nil, seed: s.seed, backend: s.backend, net: s.net, data: s.data,

@@ -30,7 +30,7 @@ public struct EasgdCommand: ParsableCommand {
     /// Entry point: parse, run, and turn every error into one line on standard error and a non-zero exit.
     public static func run() {
         var parsed: ParsableCommand
-        do { parsed = try parseAsRoot() } catch {
+        do { parsed = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))) } catch {
             // Anything found while parsing and validating is a usage error: nothing has been done.
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
@@ -53,6 +53,32 @@ public struct EasgdCommand: ParsableCommand {
             if code == .success { exit(withError: error) }
             fail(error, code: code.rawValue)
         }
+    }
+
+    /// `--option -1` as `--option=-1`: the argument parser reads a word that starts with a dash as an option, so a
+    /// negative value was reported as "Missing value for '--option'" instead of meeting the option's own range
+    /// check. Only a word that is a negative number is joined (no command takes one as a positional argument), and
+    /// nothing after `--` (supervise's job) is touched.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var out: [String] = [], k = 0
+        while k < arguments.count {
+            let a = arguments[k]
+            if a == "--" { return out + arguments[k...] }
+            if a.hasPrefix("--"), !a.contains("="), k + 1 < arguments.count, isNegativeNumber(arguments[k + 1]) {
+                out.append(a + "=" + arguments[k + 1])
+                k += 2
+                continue
+            }
+            out.append(a)
+            k += 1
+        }
+        return out
+    }
+
+    static func isNegativeNumber(_ word: String) -> Bool {
+        guard word.hasPrefix("-"), word.count > 1 else { return false }
+        let rest = word.dropFirst()
+        return Double(rest) != nil || rest.split(separator: ":").count == 2 && rest.split(separator: ":").allSatisfy { Double($0.drop { $0 == "-" }) != nil }
     }
 
     /// One `easgd:` line for the error, then the exit status.

@@ -309,7 +309,15 @@ public final class ParallelTrainingRun {
         guard let data = FileManager.default.contents(atPath: RunFiles.config(directory)) else {
             throw DataError("\(RunFiles.config(directory)): cannot read (is \(directory) a training run directory?)")
         }
-        guard let config = try? JSONDecoder().decode(ConfigRecord.self, from: data) else { return nil }
+        let config: ConfigRecord
+        do { config = try JSONDecoder().decode(ConfigRecord.self, from: data) } catch {
+            // A parallel run's settings hold its engine; a config without them is left to the sequential reader.
+            let settings = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["settings"] as? [String: Any]
+            guard settings?["engine"] == nil else {
+                throw DataError("\(RunFiles.config(directory)): not a valid parallel run configuration (\(DecodingProblem.describe(error)))")
+            }
+            return nil
+        }
         return (config.settings, config.measuredComputeSeconds, config.runID)
     }
 

@@ -94,6 +94,8 @@ public struct TrainRequest: Sendable, Equatable {
                                            ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
                                            ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
                                            ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
+            // An elastic restart's p meets the limit of a new run's (before: --workers 0 crashed, 257 ran).
+            if let workers, !(1...64).contains(workers) { throw SettingsError("--workers must be between 1 and 64 (got \(workers))") }
             if let given = parallelGiven.first(where: \.1) {
                 throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
             }
@@ -272,6 +274,9 @@ public struct TrainRequest: Sendable, Equatable {
                     throw SettingsError("\(resume) ran with --servers \(savedServers): resume it with mpirun -np \(savedServers + e.workers) easgd train --resume \(resume) --servers \(savedServers) (or give --servers S to change it)")
                 }
                 let s = resolvedServers, p = size - s
+                guard (1...64).contains(p) else {
+                    throw SettingsError("mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): a run takes 1 to 64 workers (-np S+P)")
+                }
                 if let workers, workers != p {
                     throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(s) + \(workers) = \(s + workers)): use -np \(s + workers)")
                 }

@@ -80,7 +80,13 @@ public enum Checkpoint {
         do {
             envelope = try JSONDecoder().decode(CheckpointEnvelope<State>.self, from: Data(bytes[16..<(16 + headerLength)]))
         } catch {
-            throw DataError("\(path): unreadable checkpoint header (\(error))")
+            // The commonest cause: a checkpoint of the other kind of run (sequential against parallel), named so.
+            let header = Data(bytes[16..<(16 + headerLength)])
+            let names = ((try? JSONSerialization.jsonObject(with: header) as? [String: Any])?["buffers"] as? [[String: Any]])?
+                .compactMap { $0["name"] as? String } ?? []
+            let kind = names.isEmpty ? nil : names.contains("center") ? "a parallel run's" : "a sequential run's"
+            throw DataError("\(path): " + (kind.map { "holds \($0) checkpoint, not the kind this needs" } ?? "unreadable checkpoint header")
+                            + " (\(DecodingProblem.describe(error)))")
         }
         var offset = 16 + headerLength
         let total = envelope.buffers.reduce(0) { $0 + $1.count }

@@ -269,7 +269,7 @@ public enum RunFiles {
     public static func readStatus(_ dir: String) throws -> RunStatus? {
         guard let data = FileManager.default.contents(atPath: status(dir)) else { return nil }
         do { return try JSONDecoder().decode(RunStatus.self, from: data) } catch {
-            throw DataError("\(status(dir)): not a valid status file (\(error))")
+            throw DataError("\(status(dir)): not a valid status file (\(DecodingProblem.describe(error)))")
         }
     }
     public static func checkpoint(_ dir: String) -> String { (dir as NSString).appendingPathComponent("checkpoint.bin") }
@@ -297,9 +297,11 @@ public enum RunFiles {
 
     /// Refuses a checkpoint that names another run than the config.json beside it (a run id missing on either side
     /// is a run written before run ids, and passes). The one binding check of sequential and parallel resumes.
-    public static func checkBinding(checkpointRunID: String?, configRunID: String?, checkpoint path: String) throws {
+    /// `runDirectory`: the run the checkpoint is read for (default: the checkpoint's own directory).
+    public static func checkBinding(checkpointRunID: String?, configRunID: String?, checkpoint path: String,
+                                    runDirectory: String? = nil) throws {
         guard let mine = configRunID, let theirs = checkpointRunID, mine != theirs else { return }
-        let config = config((path as NSString).deletingLastPathComponent)
+        let config = config(runDirectory ?? (path as NSString).deletingLastPathComponent)
         throw DataError("\(path) belongs to another run (run id \(theirs)), not to the run in \(config) (\(mine))")
     }
 
@@ -320,7 +322,7 @@ public enum RunFiles {
             struct SettingsOnly: Codable { var settings: TrainingSettings }
             return try JSONDecoder().decode(SettingsOnly.self, from: data).settings
         } catch {
-            throw DataError("\(path): not a valid run configuration (\(error))")
+            throw DataError("\(path): not a valid run configuration (\(DecodingProblem.describe(error)))")
         }
     }
 }
