@@ -7,6 +7,7 @@
 
 import Foundation
 import Records
+import Training
 
 final class JobControl: @unchecked Sendable {
     private let lock = NSLock()
@@ -53,9 +54,16 @@ final class JobControl: @unchecked Sendable {
     /// The first stop signal the supervisor received, if any.
     var stopRequested: Int32? { lock.withLock { requested } }
 
+    /// Set when the last `execute` ended a job whose run had ended (rank 0 gone, status.json written) but whose
+    /// launcher still waited for a rank: the status the run recorded.
+    private(set) var endedLingering: RunStatus.State?
+
     /// Runs `command` with this process's standard streams; its exit status (128 + the signal if it was killed). A
-    /// command not started because a stop was requested first returns 128 + that signal.
-    func execute(_ command: [String]) throws -> Int32 {
+    /// command not started because a stop was requested first returns 128 + that signal. Under mpirun, once the
+    /// run in `directory` has ended (rank 0 gone, status.json final), the launcher gets `lingerLimit` seconds to
+    /// end; a rank stopped or hung after its last message would keep it waiting forever, so the job is then ended.
+    func execute(_ command: [String], directory: String? = nil, lingerLimit: Double = 60) throws -> Int32 {
+        endedLingering = nil
         let process = Process()
         let executable = command[0].contains("/") ? command[0] : try Supervisor.which(command[0])
         let setpriv = "/usr/bin/setpriv"
@@ -71,6 +79,21 @@ final class JobControl: @unchecked Sendable {
             if let sig = requested { throw StoppedBeforeStart(signal: sig) }
             try process.run()
             job = process
+        }
+        var endedAt: Date? = nil
+        while process.isRunning {
+            usleep(200_000)
+            guard let directory, endedLingering == nil else { continue }
+            let final = ((try? RunFiles.readStatus(directory)) ?? nil).map(\.state)
+            guard let final, JobControl.rankZero(below: process.processIdentifier) == nil,
+                  Cleanup.descendants(of: process.processIdentifier).contains(where: JobControl.isMPIRank) else { endedAt = nil; continue }
+            if endedAt == nil { endedAt = Date() }
+            if Date().timeIntervalSince(endedAt!) > lingerLimit {
+                say("easgd supervise: the run ended (\(final.rawValue); rank 0 gone) \(Int(lingerLimit)) s ago, but the launcher still waits for a rank "
+                    + "that does not end (stopped or hung after its last message): the job is ended")
+                endedLingering = final
+                JobControl.killTree(process.processIdentifier)
+            }
         }
         process.waitUntilExit()
         lock.withLock { job = nil }
@@ -118,9 +141,15 @@ final class JobControl: @unchecked Sendable {
 
     /// An MPI job's rank 0 among the processes below `pid` (its environment holds OMPI_COMM_WORLD_RANK=0).
     static func rankZero(below pid: pid_t) -> pid_t? {
-        Cleanup.descendants(of: pid).first { child in
-            let environ = FileManager.default.contents(atPath: "/proc/\(child)/environ") ?? Data()
-            return environ.split(separator: 0).contains { $0.elementsEqual("OMPI_COMM_WORLD_RANK=0".utf8) }
-        }
+        Cleanup.descendants(of: pid).first { rank($0) == 0 }
     }
+
+    /// The MPI rank of process `pid` (from its environment), if it is one.
+    static func rank(_ pid: pid_t) -> Int? {
+        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+        let prefix = Array("OMPI_COMM_WORLD_RANK=".utf8)
+        return environ.split(separator: 0).first { $0.starts(with: prefix) }.flatMap { Int(String(decoding: $0.dropFirst(prefix.count), as: UTF8.self)) }
+    }
+
+    static func isMPIRank(_ pid: pid_t) -> Bool { rank(pid) != nil }
 }

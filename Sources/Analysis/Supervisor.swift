@@ -109,7 +109,9 @@ public struct Supervisor {
                 return ExitStatus.signal(sig)
             }
             let status: Int32
-            do { status = try job.execute(attempt) } catch let stopped as JobControl.StoppedBeforeStart {
+            // The launcher's grace after the run has ended: 60 s, or the job's stall limit when that is shorter.
+            let stall = ProcessInfo.processInfo.environment["EASGD_STALL_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+            do { status = try job.execute(attempt, directory: directory, lingerLimit: min(60, stall ?? 60)) } catch let stopped as JobControl.StoppedBeforeStart {
                 say("easgd supervise: stopped by signal \(stopped.signal) before the next attempt started; nothing is running (continue with --resume \(directory))")
                 return ExitStatus.signal(stopped.signal)
             }
@@ -119,6 +121,10 @@ public struct Supervisor {
                 return status
             }
             if status == 0 { return 0 }
+            if let final = job.endedLingering {
+                // The run itself had ended; only the launcher was stuck: its own outcome stands.
+                return final == .completed ? 0 : final == .diverged ? ExitStatus.diverged : status
+            }
             if status == ExitStatus.diverged || status == ExitStatus.usage {
                 say("easgd supervise: the job ended with status \(status) (\(status == ExitStatus.diverged ? "diverged" : "bad settings")); not restarted")
                 return status

@@ -43,6 +43,9 @@ enum MessageTag: Int32 {
     case snapshot = 12     // rank 0 → server: a step count;  server → rank 0: its slice of the model at that count
     case gather = 13       // rank 0 → server: empty;         server → rank 0: `ShardReport` (JSON), then its slices
     case overlappedExchange = 14   // as .exchange, sent before the worker computes its gradient (answered without waiting)
+    case ping = 15         // rank 0 → server: empty;         server → rank 0: empty (it is alive and serving)
+    case serverSignal = 16 // server → rank 0: the signal its rank received (one value): stop the system
+    case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
 }
 
 enum Control: Float {
@@ -176,11 +179,17 @@ func receive(from rank: Int, tag: MessageTag, into buffer: UnsafeMutablePointer<
 }
 
 func receiveData(from rank: Int, tag: MessageTag) -> Data {
-    var status = probe(from: Int32(rank), tags: [tag])
+    receiveData(probe(from: Int32(rank), tags: [tag]))
+}
+
+/// Receives the bytes of the message `status` announced.
+func receiveData(_ status: MPI_Status) -> Data {
+    var status = status
+    let (rank, tag) = (status.MPI_SOURCE, status.MPI_TAG)
     var count: Int32 = 0
     MPI_Get_count(&status, easgd_mpi_byte(), &count)
     var data = Data(count: Int(count))
-    data.withUnsafeMutableBytes { _ = MPI_Recv($0.baseAddress, count, easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &status) }
+    data.withUnsafeMutableBytes { _ = MPI_Recv($0.baseAddress, count, easgd_mpi_byte(), rank, tag, easgd_mpi_comm_world(), &status) }
     return data
 }
 
@@ -279,8 +288,6 @@ public enum MPIBackend {
             for record in try drain ? tester.drain() : tester.take() { log(record) }
         }
         let server = Server(master: shard, workers: p)
-        /// Every shard back into the run's master, for a checkpoint or the final record; the others' serving times.
-        @discardableResult func gather() throws -> [ServingTime] { try group.gather(into: master, own: shard) }
 
         // When each worker was last heard from (any message, or its start); a running worker silent for longer than
         // the stall limit ends the job, keeping the last checkpoint.
@@ -291,6 +298,12 @@ public enum MPIBackend {
             try? RunFiles.writeStatus(RunStatus(.interrupted, reason: why), to: run.directory)
             return MPIError(description: why + " (continue with: mpirun -np \(p + servers) easgd train\(servers > 1 ? " --servers \(servers)" : "") --resume \(run.directory))")
         }
+        /// A server that did not answer in time ends the job as a silent worker does, named.
+        func watchingServers<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let silent as ServerSilent { throw stall(silent.description) }
+        }
+        /// Every shard back into the run's master, for a checkpoint or the final record; the others' serving times.
+        @discardableResult func gather() throws -> [ServingTime] { try watchingServers { try group.gather(into: master, own: shard) } }
         let stallLimit = StallLimit.seconds         // read once: the environment is not looked up per message
         /// The wait for a worker to take a reply: the stall limit, or after a signal `StallLimit.afterSignal`.
         func replyTimeout() -> Double { StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal }
@@ -328,12 +341,32 @@ public enum MPIBackend {
                 // A paused worker waits for us; only a running one can be stalled.
                 if let k = status.indices.first(where: { status[$0] == .running && now() - max(lastHeard[$0], since) > limit }) {
                     let silent = now() - lastHeard[k]
+                    // A worker waits for every server's reply: a stopped server silences the workers, so the
+                    // servers are asked first, and a server that does not answer is the one named.
+                    let wait = min(limit, StallLimit.afterSignal)
+                    if let r = group.silent(within: wait).first {
+                        throw stall("rank \(r) (server \(r)) does not answer (no reply within \(Int(wait)) s) and rank \(rank(k)) (worker \(k)), waiting on it, has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal"))")
+                    }
                     throw stall("rank \(rank(k)) (worker \(k)) has sent nothing for \(Int(silent)) s (limit \(Int(limit)) s\(signalledAt == nil ? ", EASGD_STALL_SECONDS" : " after the signal"))")
                 }
                 continue
             }
             let found = DispatchTime.now().uptimeNanoseconds
             let source = Int(announced.MPI_SOURCE), k = source - servers      // k: the worker's index
+            if source > 0 && source < servers {
+                var value: Float = 0
+                _ = try receive(announced, into: &value, capacity: 1)
+                // A signal to a server rank stops the system as one to a worker does (a late ping answer is dropped).
+                if announced.MPI_TAG == MessageTag.serverSignal.rawValue {
+                    signal = signal ?? Int32(value)
+                    FileHandle.standardError.write(Data("rank \(source) (server \(source)) received signal \(Int32(value)): stopping every rank at a checkpoint\n".utf8))
+                    if !pausing {
+                        for (i, state) in status.enumerated() where state == .running { send(.stop, to: rank(i)) }
+                        pausing = true
+                    }
+                }
+                continue
+            }
             if k >= 0, k < p { lastHeard[k] = now() }
             guard let tag = MessageTag(rawValue: announced.MPI_TAG), k >= 0, k < p else {
                 throw MPIError(description: "unexpected message (tag \(announced.MPI_TAG)) from rank \(source)")
@@ -381,7 +414,7 @@ public enum MPIBackend {
                 if servers == 1 {
                     snapshot.copy(from: master.model(s.method))
                 } else {
-                    try group.snapshot(steps: served.reduce(0, +), own: shard, method: s.method, into: snapshot)
+                    try watchingServers { try group.snapshot(steps: served.reduce(0, +), own: shard, method: s.method, into: snapshot) }
                 }
                 let (at, workersNow, spent) = (now(), progress, communication())
                 try tester.submit {

@@ -41,10 +41,27 @@ public struct MPIDriver: BackendDriver {
                 let outcome = try MPIBackend.master(run, servers: servers, log: observer.record)
                 try run.finish(outcome)
                 result = (run, outcome)
+                // Every other rank says it is ending. One that does not (stopped or hung after its last message)
+                // would keep mpirun waiting forever once rank 0 has ended: it is named, and the job is ended for it;
+                // the run's files are already whole.
+                var interrupted = false
+                if case .interrupted = outcome { interrupted = true }
+                let limit = min(interrupted ? StallLimit.afterSignal : StallLimit.seconds, 3600)
+                let silent = MPIBackend.ranksNotEnded(size: size, within: limit)
+                if !silent.isEmpty {
+                    FileHandle.standardError.write(Data(("easgd (rank 0): the run is written (\(run.directory)), but rank\(silent.count == 1 ? "" : "s") "
+                        + "\(silent.map(String.init).joined(separator: ", ")) did not end within \(Int(limit)) s of being told to (stopped or hung, "
+                        + "EASGD_STALL_SECONDS); ending the job\n").utf8))
+                    MPIRuntime.abort(1)
+                }
             } else if rank < servers {
                 try MPIBackend.server(rank: rank, servers: servers)
-            } else if let reason = try MPIBackend.worker(rank: rank, servers: servers) {
-                FileHandle.standardError.write(Data("worker \(rank - servers) stopped: \(reason)\n".utf8))
+                MPIBackend.sayBye()
+            } else {
+                if let reason = try MPIBackend.worker(rank: rank, servers: servers) {
+                    FileHandle.standardError.write(Data("worker \(rank - servers) stopped: \(reason)\n".utf8))
+                }
+                MPIBackend.sayBye()
             }
         } catch {
             FileHandle.standardError.write(Data("easgd (rank \(rank)): \(error)\n".utf8))

@@ -178,6 +178,34 @@ struct ReplyNotTaken: Error {}
 
 // MARK: Rank 0's side of the other servers
 
+/// A server rank that did not answer rank 0 in time (stopped, hung, or its host gone): names the rank and what rank 0
+/// was waiting for.
+struct ServerSilent: Error, CustomStringConvertible {
+    var rank: Int
+    var waitingFor: String
+    var seconds: Double
+    var afterSignal: Bool
+    var description: String {
+        "rank \(rank) (server \(rank)) has not sent \(waitingFor) for \(Int(seconds)) s (limit \(Int(afterSignal ? StallLimit.afterSignal : StallLimit.seconds)) s\(afterSignal ? " after the signal" : ", EASGD_STALL_SECONDS"))"
+    }
+}
+
+/// Waits for a message from server `k` with `tag`: at most the stall limit, and at most `StallLimit.afterSignal`
+/// once a signal to rank 0 is pending (rank 0 must end within that of a signal, whatever a server does).
+func awaitServer(_ k: Int, tag: MessageTag, for what: String) throws -> MPI_Status {
+    let start = DispatchTime.now().uptimeNanoseconds, limit = StallLimit.seconds
+    var signalledAt: Double? = nil
+    while true {
+        if let status = probe(from: Int32(k), tags: [tag], seconds: 0.25) { return status }
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if signalledAt == nil, StopSignal.pending != nil { signalledAt = waited }
+        if let at = signalledAt, waited - at > StallLimit.afterSignal {
+            throw ServerSilent(rank: k, waitingFor: what, seconds: waited, afterSignal: true)
+        }
+        if waited > limit { throw ServerSilent(rank: k, waitingFor: what, seconds: waited, afterSignal: false) }
+    }
+}
+
 /// Rank 0's view of servers 1…S−1: starts them, asks for snapshots and gathers their slices.
 struct ServerGroup {
     let layout: ShardLayout
@@ -203,7 +231,8 @@ struct ServerGroup {
         model.base.update(from: own.model(method).base, count: layout.range(0).count)
         for k in 1..<servers {
             let range = layout.range(k)
-            let got = try receive(from: k, tag: .snapshot, into: model.base + range.lowerBound, capacity: range.count)
+            let got = try receive(try awaitServer(k, tag: .snapshot, for: "its slice of the model for the tester"),
+                                  into: model.base + range.lowerBound, capacity: range.count)
             guard got == range.count else { throw MPIError(description: "server \(k) sent a snapshot of \(got) values, expected \(range.count)") }
         }
     }
@@ -220,12 +249,13 @@ struct ServerGroup {
         var none: Float = 0
         for k in 1..<servers {
             send(&none, count: 0, to: k, tag: .gather)
-            let report = try JSONDecoder().decode(ShardReport.self, from: receiveData(from: k, tag: .gather))
+            let report = try JSONDecoder().decode(ShardReport.self, from: receiveData(try awaitServer(k, tag: .gather, for: "its slice for the checkpoint")))
             let c = report.counters
             serving.append(report.serving)
             let range = layout.range(k)
             for b in master.shardBuffers {
-                let got = try receive(from: k, tag: .stateBuffers, into: b.base + range.lowerBound, capacity: range.count)
+                let got = try receive(try awaitServer(k, tag: .stateBuffers, for: "the rest of its slice for the checkpoint"),
+                                      into: b.base + range.lowerBound, capacity: range.count)
                 guard got == range.count else { throw MPIError(description: "server \(k) sent \(got) values of its slice, expected \(range.count)") }
             }
             counters.append(c)
@@ -239,6 +269,42 @@ struct ServerGroup {
 
     func finish() {
         for k in 1..<servers { send(.finish, to: k) }
+    }
+
+    /// The servers that do not answer a ping within `seconds` (a live server answers between two requests).
+    func silent(within seconds: Double) -> [Int] {
+        guard servers > 1 else { return [] }
+        var none: Float = 0
+        for k in 1..<servers { send(&none, count: 0, to: k, tag: .ping) }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        return (1..<servers).filter { k in
+            let left = max(0.01, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) * 1e-9)
+            guard let status = probe(from: Int32(k), tags: [.ping], seconds: left) else { return true }
+            _ = try? receive(status, into: &none, capacity: 0)
+            return false
+        }
+    }
+}
+
+// MARK: The end of the job
+
+extension MPIBackend {
+    /// A rank ≥ 1's last message to rank 0, as it ends.
+    static func sayBye() {
+        var none: Float = 0
+        send(&none, count: 0, to: 0, tag: .bye)
+    }
+
+    /// The ranks 1…size−1 whose `.bye` has not come within `seconds`.
+    static func ranksNotEnded(size: Int, within seconds: Double) -> [Int] {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        var none: Float = 0
+        return (1..<size).filter { r in
+            let left = max(0.01, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) * 1e-9)
+            guard let status = probe(from: Int32(r), tags: [.bye], seconds: left) else { return true }
+            _ = try? receive(status, into: &none, capacity: 0)
+            return false
+        }
     }
 }
 
@@ -265,20 +331,32 @@ extension MPIBackend {
         var snapshotAt: Int? = nil
         let stallLimit = StallLimit.seconds
         var pair: [Float] = [0, 0]
+        var signalSent = false
         func sendSnapshotIfDue() {
             guard let steps = snapshotAt, served >= steps else { return }
             send(shard.model(method).base, count: n, to: 0, tag: .snapshot)
             snapshotAt = nil
         }
         while true {
-            let status = probe()
+            // A signal to this rank stops the whole system, as one to a worker does: rank 0 is told, pauses every
+            // worker, gathers the shards (this one still serves) and checkpoints.
+            if !signalSent, let sig = StopSignal.pending {
+                var value = Float(sig)
+                send(&value, count: 1, to: 0, tag: .serverSignal)
+                signalSent = true
+            }
+            guard let status = probe(seconds: 0.25) else { continue }
             let found = DispatchTime.now().uptimeNanoseconds
             let source = Int(status.MPI_SOURCE)
             guard let tag = MessageTag(rawValue: status.MPI_TAG) else {
                 throw MPIError(description: "server \(rank): unexpected message (tag \(status.MPI_TAG)) from rank \(source)")
             }
-            if source == 0 && [.control, .snapshot, .gather].contains(tag) {
+            if source == 0 && [.control, .snapshot, .gather, .ping].contains(tag) {
                 switch tag {
+                case .ping:
+                    var none: Float = 0
+                    _ = try receive(status, into: &none, capacity: 0)
+                    send(&none, count: 0, to: 0, tag: .ping)
                 case .control:
                     var code: Float = 0
                     _ = try receive(status, into: &code, capacity: 1)

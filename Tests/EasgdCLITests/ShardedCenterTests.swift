@@ -131,3 +131,71 @@ func mpiRunWithStdout(_ ranks: Int, _ arguments: [String]) throws -> Run {
     try run(URL(fileURLWithPath: mpirun!), ["--oversubscribe", "-np", "\(ranks)", easgdBinary.path] + arguments,
             environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
 }
+
+/// A stopped server rank is found and named, in every phase: mid-run (its workers fall silent waiting on it, and the
+/// servers are asked before a worker is blamed) and with a signal to rank 0 meanwhile (the job ends within the
+/// 10 s after a signal, whatever rank 0 was waiting for); the last checkpoint stays and the run resumes.
+@Test(.enabled(if: mpirun != nil))
+func aStoppedServerRankIsNamedAndTheRunResumes() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let common = ["train", "--backend", "mpi", "--servers", "2", "--method", "easgd", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                  "--steps", "1000000", "--eval-every", "40", "--checkpoint-every", "0.005", "--quiet"]
+    // Stall limit 4 s: the job ends on its own.
+    let process = try launch(common + ["--out", dir.path], ranks: 4, log: log, environment: ["EASGD_STALL_SECONDS": "4"])
+    try waitForRecords(2, in: dir)
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) && Date() < deadline { usleep(50_000) }
+    let server = try #require(mpiRank(1, of: process.processIdentifier))
+    let start = Date()
+    kill(server, SIGSTOP)
+    process.waitUntilExit()
+    kill(server, SIGKILL)
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus != 0 && message.contains("rank 1 (server 1)") && !message.contains("easgd (rank 0): rank 2 (worker 0) has sent nothing"), "\(message)")
+    #expect(Date().timeIntervalSince(start) < 40, "the stall took \(Date().timeIntervalSince(start)) s to notice")
+    let status = try RunFiles.readStatus(dir.path)
+    #expect(status?.state == .interrupted && (status?.reason ?? "").contains("rank 1 (server 1)"), "\(String(describing: status))")
+
+    // Default stall limit (300 s): a SIGTERM to rank 0 while the server is stopped ends the job within the 10 s
+    // after a signal, naming the server.
+    let checkpointed = try FileManager.default.attributesOfItem(atPath: RunFiles.checkpoint(dir.path))[.modificationDate] as? Date
+    let log2 = root.appendingPathComponent("log2")
+    let again = try launch(["train", "--resume", dir.path, "--servers", "2", "--quiet"], ranks: 4, log: log2)
+    let resumed = Date().addingTimeInterval(120)
+    while Date() < resumed, (try? FileManager.default.attributesOfItem(atPath: RunFiles.checkpoint(dir.path))[.modificationDate] as? Date) == checkpointed {
+        usleep(50_000)
+    }
+    let stopped = try #require(mpiRank(1, of: again.processIdentifier))
+    kill(stopped, SIGSTOP)
+    usleep(500_000)
+    let rankZero = try #require(mpiRank(0, of: again.processIdentifier))
+    let signalled = Date()
+    kill(rankZero, SIGTERM)
+    again.waitUntilExit()
+    kill(stopped, SIGKILL)
+    let said = (try? String(contentsOf: log2, encoding: .utf8)) ?? ""
+    #expect(again.terminationStatus != 0 && said.contains("rank 1 (server 1)") && said.contains("after the signal"), "\(said)")
+    #expect(Date().timeIntervalSince(signalled) < 30, "rank 0 took \(Date().timeIntervalSince(signalled)) s to end after SIGTERM")
+    // The last checkpoint is whole: the run resumes from it.
+    let finish = try mpiRun(4, ["train", "--resume", dir.path, "--servers", "2", "--steps", "1", "--quiet"])
+    #expect(finish.status == 0, "\(finish.stderr)")
+}
+
+/// A signal to a server rank stops the whole system at a checkpoint, as one to a worker does (it was ignored, and
+/// the run went on to exit 0).
+@Test(.enabled(if: mpirun != nil))
+func aSignalToAServerRankStopsTheRunAtACheckpoint() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let process = try launch(["train", "--backend", "mpi", "--servers", "2", "--method", "easgd", "--lr", "0.02", "--net", learnNet,
+                              "--batch", "16", "--steps", "1000000", "--eval-every", "40", "--quiet", "--out", dir.path], ranks: 4, log: log)
+    try waitForRecords(2, in: dir)
+    let server = try #require(mpiRank(1, of: process.processIdentifier))
+    kill(server, SIGTERM)
+    process.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus == 128 + SIGTERM && message.contains("rank 1 (server 1) received signal 15"), "\(message)")
+    #expect(try RunFiles.readStatus(dir.path) == RunStatus(.interrupted, reason: "signal 15"))
+    #expect(FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)))
+}

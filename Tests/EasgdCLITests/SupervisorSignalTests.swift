@@ -105,3 +105,37 @@ func aStoppedSupervisorLeavesTheJobCheckpointedAndItResumesToCompletion(backend:
     #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
     #expect(FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)))
 }
+
+/// A rank stopped after its last message keeps mpirun waiting forever once rank 0 has ended: rank 0 names a rank
+/// that does not say it is ending, and the supervisor ends a launcher still waiting after the run has ended; the
+/// run's own outcome stands (completed: exit 0).
+@Test(.enabled(if: mpirun != nil))
+func aRankStoppedAtTheEndDoesNotHoldTheSupervisedJobForever() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let stall = ["EASGD_STALL_SECONDS": "4"]
+    let job = [mpirun!, "--oversubscribe", "-np", "3", "-x", "EASGD_STALL_SECONDS", easgdBinary.path, "train", "--backend", "mpi",
+               "--method", "easgd", "--lr", "0.05", "--net", learnNet, "--batch", "16", "--steps", "200", "--eval-every", "100",
+               "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path]
+    let supervisor = try launch(["supervise", "--"] + job, log: log, environment: stall)
+    let deadline = Date().addingTimeInterval(120)
+    var worker: pid_t? = nil
+    while Date() < deadline && !FileManager.default.fileExists(atPath: RunFiles.status(dir.path)) {
+        if worker == nil, let launcher = childProcesses(of: supervisor.processIdentifier).first { worker = mpiRank(1, of: launcher) }
+        usleep(5_000)
+    }
+    let rank = try #require(worker)
+    let stoppedInTime = isRunning(rank)
+    kill(rank, SIGSTOP)
+    let stopped = Date()
+    supervisor.waitUntilExit()
+    kill(rank, SIGKILL)
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(supervisor.terminationStatus == 0, "\(message)")
+    #expect(Date().timeIntervalSince(stopped) < 60, "the job was held \(Date().timeIntervalSince(stopped)) s by a stopped rank")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
+    if stoppedInTime {
+        // Stopped after its last message (the supervisor ends the launcher) or just before it (rank 0 names it).
+        #expect(message.contains("the launcher still waits for a rank") || message.contains("did not end within"), "\(message)")
+    }
+}
