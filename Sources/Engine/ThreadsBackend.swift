@@ -10,7 +10,7 @@ import Training
 
 public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     public let engine: ParallelEngine<Scalar>
-    private let lock = NSLock()
+    private let lock = NSCondition()
     /// Steps completed by all workers so far (read by the tester while the workers run).
     private let completed = Atomic<Int>(0)
     public var completedSteps: Int { completed.load(ordering: .relaxed) }
@@ -20,6 +20,17 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// Each worker's progress, published under the lock after every step for the tester.
     public private(set) var published: [WorkerProgress]
+
+    /// Snapshots at scheduled counts of completed steps (evaluations every N steps, sharpness measurements): the
+    /// worker whose step brings the count to the next one copies the model under the master's lock, with every
+    /// worker's progress as published then (whose clocks therefore sum to exactly that count), so the records fall
+    /// on the scheduled steps whatever the threads' timing. At most `snapshotRoom` wait for the tester; a worker
+    /// that reaches the next one meanwhile waits for room (evaluations asked for more often than the tester keeps
+    /// up with slow the workers down rather than being skipped or moved).
+    private var nextSnapshot: Int? = nil
+    private var snapshotAfter: (@Sendable (Int) -> Int?)? = nil
+    private var snapshots: [(steps: Int, progress: [WorkerProgress], model: [Scalar], uptime: UInt64)] = []
+    private let snapshotRoom = 2
 
     public init(engine: ParallelEngine<Scalar>) {
         precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
@@ -34,6 +45,28 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
         lock.lock()
         body()
         lock.unlock()
+    }
+
+    /// Takes a snapshot when `completedSteps` reaches `first`, and after each one at `next(count)` (nil: no more).
+    public func scheduleSnapshots(first: Int?, next: @escaping @Sendable (Int) -> Int?) {
+        withMaster {
+            nextSnapshot = first
+            snapshotAfter = next
+        }
+    }
+
+    /// The oldest snapshot taken and not yet read: the model copied into `model`, the count, the progress and how
+    /// many seconds ago it was taken.
+    public func takeSnapshot(into model: FlatBuffer<Scalar>) -> (steps: Int, progress: [WorkerProgress], age: Double)? {
+        var result: (steps: Int, progress: [WorkerProgress], age: Double)? = nil
+        withMaster {
+            guard !snapshots.isEmpty else { return }
+            let s = snapshots.removeFirst()
+            s.model.withUnsafeBufferPointer { model.base.update(from: $0.baseAddress!, count: $0.count) }
+            result = (s.steps, s.progress, Double(DispatchTime.now().uptimeNanoseconds - s.uptime) * 1e-9)
+            lock.broadcast()
+        }
+        return result
     }
 
     /// Every worker takes `steps` steps on its own thread (or stops early if it becomes non-finite).
@@ -59,10 +92,17 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                     waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 }
                 lock.lock()
+                // A step that reaches the next snapshot waits, before it is counted, for room in the queue.
+                while let at = nextSnapshot, completed.load(ordering: .relaxed) + 1 >= at, snapshots.count >= snapshotRoom { lock.wait() }
                 published[i] = w.progress
                 published[i].communication = communicationSeconds[i] + waited
+                let count = completed.add(1, ordering: .relaxed).newValue
+                if let at = nextSnapshot, count >= at {
+                    snapshots.append((count, published, Array(engine.master.model(engine.settings.method).pointer),
+                                      DispatchTime.now().uptimeNanoseconds))
+                    nextSnapshot = snapshotAfter?(count)
+                }
                 lock.unlock()
-                completed.add(1, ordering: .relaxed)
             }
             lock.lock()
             communicationSeconds[i] += waited

@@ -29,6 +29,19 @@ public struct ThreadsDriver: BackendDriver {
             let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
             let steps = settings.steps, target = run.targetSteps
             var loss = Double.nan, lossRead = -1.0
+            // Evaluations every N steps and sharpness measurements fall on their scheduled step counts: the worker
+            // that reaches one takes the snapshot (ThreadsBackend.scheduleSnapshots). Evaluations every S seconds are
+            // taken by the tester when it finds them due.
+            let anchor = run.records.last?.step ?? engineStartSteps
+            let every = settings.evalEvery.steps, sharpnessEvery = settings.sharpnessEvery
+            @Sendable func next(after total: Int) -> Int? {
+                let due = [every.map { anchor + ((total - anchor) / $0 + 1) * $0 }, sharpnessEvery.map { (total / $0 + 1) * $0 }]
+                    .compactMap { $0 }.min()
+                return due.flatMap { $0 < target ? $0 : nil }
+            }
+            threads.scheduleSnapshots(first: next(after: engineStartSteps).map { $0 - engineStartSteps }) { count in
+                next(after: engineStartSteps + count).map { $0 - engineStartSteps }
+            }
             while true {
                 let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
                 DispatchQueue.global().async(group: group) {
@@ -46,7 +59,14 @@ public struct ThreadsDriver: BackendDriver {
                     }
                     observer.progress(run.progress(done: done, seconds: seconds, loss: loss))
                     // The state after the last step is evaluated once every worker has joined (below).
-                    if done < target, evaluations.due(steps: done, seconds: seconds) || run.sharpnessDue(steps: done) {
+                    while let exact = threads.takeSnapshot(into: snapshot) {
+                        let communication = (before.communication ?? 0) + exact.progress.reduce(0) { $0 + $1.communication }
+                        let taken = now() - exact.age         // the run's time when the worker took it
+                        observer.record(try run.appendRecord(model: snapshot, seconds: taken, wall: taken,
+                                                             communication: communication, workers: exact.progress,
+                                                             countedSteps: engineStartSteps + exact.steps))
+                    }
+                    if every == nil, done < target, evaluations.due(steps: done, seconds: seconds) {
                         var progress: [WorkerProgress] = []
                         threads.withMaster {
                             snapshot.copy(from: engine.master.model(settings.engine.method))

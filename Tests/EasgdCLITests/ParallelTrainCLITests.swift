@@ -394,3 +394,25 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
     let engine = (config?["settings"] as? [String: Any])?["engine"] as? [String: Any]
     #expect((engine?["alpha"] as? NSNumber)?.doubleValue == 0.1 && (engine?["workers"] as? NSNumber)?.intValue == 3)
 }
+
+/// A threads run evaluates at the scheduled worker-step counts whatever the threads' timing: two seeds of p = 2 ×
+/// 200 steps give records at 0, 50, …, 400 (the 8 documented evaluations and the start), so `--group-seeds` keeps
+/// them all, and the sharpness falls on its own multiples (was 0 50 206 389 400 with one seed, 0 50 213 384 400 with
+/// another). Each record's step is the sum of its workers' clocks.
+@Test func twoSeedsOfAThreadsRunEvaluateAtTheSameSteps() throws {
+    let root = try temporaryDirectory()
+    var schedules: [[Int]] = []
+    for seed in ["1", "2"] {
+        let dir = root.appendingPathComponent("seed\(seed)")
+        let r = try easgd(["train", "--backend", "threads", "--method", "easgd", "--workers", "2", "--lr", "0.05", "--net", learnNet,
+                           "--batch", "16", "--steps", "200", "--sharpness-every", "120", "--seed", seed,
+                           "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let records = try RunFiles.readMetrics(dir.path)
+        #expect(records.allSatisfy { $0.step == ($0.workerSteps ?? []).reduce(0, +) }, "\(records.map(\.step))")
+        #expect(records.filter { $0.sharpness != nil }.map(\.step) == [0, 120, 240, 360], "\(records.map(\.step))")
+        #expect(zip(records, records.dropFirst()).allSatisfy { $0.seconds <= $1.seconds })
+        schedules.append(records.map(\.step))
+    }
+    #expect(schedules[0] == [0, 50, 100, 120, 150, 200, 240, 250, 300, 350, 360, 400] && schedules[1] == schedules[0], "\(schedules)")
+}
