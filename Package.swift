@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 // The reference toolkit for Elastic Averaging SGD (Zhang, Choromanska, LeCun, NeurIPS 2015).
 //
-//   Records     the one writer of data files: atomic files, output transactions, CSV, JSON, output paths
+//   Records     the one writer of data files: atomic files, output transactions, CSV, JSON, output paths; the
+//               settings error and exit statuses; the memory check before allocating
 //   COpenBLAS   C shim: OpenBLAS CBLAS + LAPACKE (system library, Debian libopenblas-dev + liblapacke-dev)
 //   Elastic     the algorithm vocabulary and the update rules over flat buffers, generic over Float/Double (the shared heart)
+//   CKernels    C compute kernels of our own: Winograd F(4×4, 5×5) on oneDNN's sgemm, the OpenMP loops
 //   CDNNL       C shim: oneDNN's convolutions (Debian libdnnl-dev), in the network's layouts
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
@@ -38,13 +40,15 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         // oneDNN's convolutions (Debian libdnnl-dev, OpenMP build): a small C shim that keeps the caller's layouts.
-        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        // Compute kernels of our own (Winograd on oneDNN's sgemm, the OpenMP loops), apart from the library shims.
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "CDNNL", dependencies: ["CKernels"], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Elastic"),
         .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
-        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CDNNL", "CZlib"]),
+        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CKernels", "CDNNL", "CZlib"]),
         .target(name: "Engine", dependencies: ["Elastic", "Records", "Training"]),
         // The MPI backend in its own target: nothing else in the package depends on Open MPI.
         .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),

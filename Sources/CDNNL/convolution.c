@@ -434,3 +434,9 @@ const char *easgd_dnnl_version(void) {
     snprintf(text, sizeof text, "%d.%d.%d", v->major, v->minor, v->patch);
     return text;
 }
+
+int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                const float *b, long ldb, float beta, float *c, long ldc, int threads) {
+    omp_set_num_threads(threads);
+    return (int)dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -1,6 +1,7 @@
 // easgd bench links: what the simulated clock's model of the server links predicts for p workers and S servers
 // (throughput and the workers' share of time waiting for the servers), without running a network.
 
+import Records
 import ArgumentParser
 import Engine
 import Foundation

@@ -15,6 +15,8 @@ import Elastic
 import Training
 
 public struct EngineSettings: Codable, Equatable, Sendable {
+    /// ADMM's penalty ρ when none is given (the quadratic engine; ADMM trains no network).
+    public static let defaultRho = 1.0
     public var method: Algorithm
     public var workers: Int
     public var learningRate: Double
@@ -33,7 +35,7 @@ public struct EngineSettings: Codable, Equatable, Sendable {
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
                 tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,
-                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double, rho: Double = TrainingDefaults.rho) {
+                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double, rho: Double = EngineSettings.defaultRho) {
         precondition(workers >= 1 && tau >= 1)
         self.method = method
         self.workers = workers

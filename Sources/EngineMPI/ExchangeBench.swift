@@ -5,6 +5,7 @@
 // the servers). Rank 0 reports the master-side time per request of each shard, the workers' round trips and the
 // requests served per second.
 
+import Records
 import CMPI
 import Dispatch
 import Elastic

@@ -15,6 +15,7 @@
 // output (CDNNL's pooled forms); on the other paths the layer runs its own pooling and rectifier layers.
 
 import CDNNL
+import CKernels
 import Elastic
 import Foundation
 

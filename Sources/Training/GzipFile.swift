@@ -1,5 +1,6 @@
 // Reading a whole file that may or may not be gzip-compressed (zlib's gzread passes plain files through).
 
+import Records
 import CZlib
 import Foundation
 

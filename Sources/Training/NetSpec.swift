@@ -10,6 +10,8 @@
 //  • P from y_in to y_out: non-overlapping windows, window = stride = y_in / y_out, which must divide exactly
 //    (24→12 is 2×2/2, 108→36 is 3×3/3).
 
+import Records
+
 public enum LayerSpec: Equatable, Sendable {
     case convolution(channels: Int, size: Int, kernel: Int, stride: Int)
     case pooling(channels: Int, size: Int, window: Int)

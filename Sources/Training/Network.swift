@@ -2,6 +2,7 @@
 // every call takes a flat parameter buffer (and writes a flat gradient buffer), so p replicas, a center,
 // a look-ahead point or an average are all just vectors of `parameterCount` numbers.
 
+import Records
 import Dispatch
 import Elastic
 

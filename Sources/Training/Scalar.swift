@@ -2,6 +2,7 @@
 // Each supplies its BLAS matrix product and the two transcendental functions the layers need.
 
 import CDNNL
+import CKernels
 import COpenBLAS
 import Dispatch
 import Foundation

@@ -20,8 +20,6 @@ public enum TrainingDefaults {
     public static let workers = 4
     public static let tau = 1
     public static let beta = 0.9
-    /// ADMM's penalty ρ.
-    public static let rho = 1.0
 
     /// The net a data set gets when none is named: the small net for Fashion-MNIST, the paper's CIFAR net otherwise.
     public static func net(for data: String) -> String { data.lowercased() == "fashion-mnist" ? "small" : "cifar" }

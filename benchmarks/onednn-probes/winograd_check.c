@@ -2,8 +2,8 @@
 // and backward of one convolution against a direct convolution in double written here (y and dx on the first
 // 4 images, dW and db on all), then the best of REPS timed forward and backward passes. Inputs uniform in [-1, 1),
 // weights uniform scaled by sqrt(6 / fan-in), dy uniform.
-//   clang -O2 -I../../Sources/CDNNL/include winograd_check.c ../../Sources/CDNNL/winograd.c \
-//         ../../Sources/CDNNL/parallel.c -ldnnl -lgomp -lm -o winograd_check
+//   clang -O2 -I../../Sources/CKernels/include winograd_check.c ../../Sources/CKernels/winograd.c \
+//         ../../Sources/CKernels/parallel.c -ldnnl -lgomp -lm -o winograd_check
 //   OMP_NUM_THREADS=1 [DNNL_MAX_CPU_ISA=AVX2] ./winograd_check N IC H OC [REPS] [THREADS]
 // Conv 2 of the CIFAR net: 128 64 12 128; conv 1 (3 channels, where Winograd does not pay): 128 3 28 64.
 #include "easgd_winograd.h"

@@ -1,5 +1,4 @@
-// The CDNNL module: oneDNN convolutions and products, the Winograd convolution on oneDNN's sgemm, and the OpenMP
-// pool they share with the layers.
+// The CDNNL module: the thin shim over oneDNN's convolutions and products, in the network's layouts (and, on
+// oneDNN's blocked output, the pooling a convolution carries; see convolution.c). The kernels of our own
+// (Winograd, the OpenMP loops) are the CKernels module.
 #include "easgd_dnnl.h"
-#include "easgd_parallel.h"
-#include "easgd_winograd.h"

@@ -59,4 +59,8 @@ void easgd_dnnl_conv_destroy(easgd_dnnl_conv *conv);
 /// oneDNN's version, e.g. "2.6.3".
 const char *easgd_dnnl_version(void);
 
+/// C ← α·op(A)·op(B) + β·C, row-major, on `threads` threads (oneDNN's dnnl_sgemm). Returns 0 or a oneDNN status.
+int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                const float *b, long ldb, float beta, float *c, long ldc, int threads);
+
 #endif

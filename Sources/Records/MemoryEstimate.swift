@@ -1,9 +1,9 @@
-// Memory is estimated before it is allocated: what a run (its replicas, evaluators and optimizer or worker
-// buffers) will hold is counted from the spec with overflow-safe arithmetic, and refused in one line, with the
-// estimate and the limit, when it exceeds a stated share of the machine's physical memory.
+// Memory is estimated before it is allocated: what a command will hold is counted with overflow-safe arithmetic
+// and refused in one line, with the estimate and the limit, when it exceeds a stated share of the machine's
+// physical memory. The counts themselves live with what they count: a run's networks and buffers in Training
+// (MemoryEstimate+Training), a map's points in Analysis (MemoryEstimate+Maps).
 
 import Foundation
-import Records
 
 /// A sum of products of counts, where an overflow makes the total unknown (nil) instead of trapping.
 public struct MemoryCount: Sendable {
@@ -55,33 +55,6 @@ public enum MemoryEstimate {
         "the limit of \(mib(limitBytes)) MiB (\(environmentLimitMiB != nil ? "EASGD_MEMORY_LIMIT_MIB" : "\(Int(share * 100)) % of physical memory"))"
     }
 
-    /// The bytes of a training setup: `replicas` networks at `batch` images, `evaluators` at the evaluation batch,
-    /// and `vectors` parameter-sized Float vectors (parameters, gradients, velocities, averages, the center).
-    public static func training(_ spec: NetSpec, replicas: Int, batch: Int, evaluators: Int, vectors: Int) -> Int? {
-        let replica = Network<Float>.memoryBytes(spec, maxBatch: batch)
-        let evaluator = Network<Float>.memoryBytes(spec, maxBatch: Evaluator.batch)
-        var total = MemoryCount()
-        if let replica { total.add(replicas, replica) } else { total.add(nil) }
-        if let evaluator { total.add(evaluators, evaluator) } else { total.add(nil) }
-        total.add(vectors, parameterCount(spec) ?? Int.max, MemoryLayout<Float>.stride)
-        return total.total
-    }
-
-    /// The parameters of `spec` (nil on overflow).
-    public static func parameterCount(_ spec: NetSpec) -> Int? {
-        var count = MemoryCount()
-        for layer in Network<Float>.layers(spec) { count.add(layer.parameterCount) }
-        return count.total
-    }
-
-    /// Bytes a stability map holds per grid point until its files are written (the radius, its CSV row and the
-    /// figure's copy): 131 measured (maximum resident size of `easgd map` at 500² and 1500² points, EASGD p = 4),
-    /// rounded up.
-    public static let bytesPerMapPoint = 160
-    /// The same for `variance-map` (two CSV rows per point, one for the data and one for its panel): 236
-    /// measured at 200² and 800² points per panel, 15 panels, rounded up.
-    public static let bytesPerVariancePoint = 320
-
     /// `points` × `bytesPerPoint` (nil on overflow).
     public static func grid(points: Int..., bytesPerPoint: Int) -> Int? {
         var count = MemoryCount()
@@ -108,5 +81,5 @@ public enum MemoryEstimate {
         }
     }
 
-    static func mib(_ bytes: Int) -> String { String(bytes >> 20) }
+    public static func mib(_ bytes: Int) -> String { String(bytes >> 20) }
 }

@@ -3,12 +3,9 @@
 
 #include "easgd_parallel.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 extern int omp_get_thread_num(void);
 extern int omp_get_num_threads(void);
-extern void omp_set_num_threads(int);
 
 static _Thread_local int threads_of_this_thread = 1;
 void easgd_set_threads(int threads) { threads_of_this_thread = threads > 0 ? threads : 1; }
@@ -65,8 +62,3 @@ void easgd_parallel_items(long count, void *context, void (*item)(void *context,
     easgd_parallel(chunks, &j, claim_runs);
 }
 
-int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                const float *b, long ldb, float beta, float *c, long ldc, int threads) {
-    omp_set_num_threads(threads);
-    return (int)dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}

@@ -20,8 +20,4 @@ void easgd_parallel(int chunks, void *context, void (*body)(void *context, int c
 /// end. Which thread does an item varies from call to call: for items whose results do not depend on it.
 void easgd_parallel_items(long count, void *context, void (*item)(void *context, long k));
 
-/// C ← α·op(A)·op(B) + β·C, row-major, on `threads` threads (oneDNN's dnnl_sgemm). Returns 0 or a oneDNN status.
-int easgd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                const float *b, long ldb, float beta, float *c, long ldc, int threads);
-
 #endif

@@ -1,0 +1,58 @@
+// A worker's state: its parameters, velocity, accumulator, multiplier, clock and objective, each a flat
+// buffer that checkpoints and messages move whole; and what the tester hears of it.
+
+import Elastic
+import Training
+
+public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
+    public let index: Int
+    public let objective: any Objective<Scalar>
+    public let parameters: FlatBuffer<Scalar>
+    public let velocity: FlatBuffer<Scalar>
+    public let accumulator: FlatBuffer<Scalar>
+    public let multiplier: FlatBuffer<Scalar>
+    let gradient: FlatBuffer<Scalar>
+    let lookahead: FlatBuffer<Scalar>
+    /// Local steps taken (the worker's clock t_i).
+    public var clock = 0
+    /// Steps whose exchange happened, and the worker's last loss.
+    public var exchanges = 0
+    public var lastLoss = Double.nan
+    /// False once the worker's loss or parameters stopped being finite; it takes no more steps.
+    public var alive = true
+
+    package init(index: Int, settings: EngineSettings, objective: any Objective<Scalar>) {
+        let n = objective.parameterCount
+        self.index = index
+        self.objective = objective
+        parameters = FlatBuffer(count: n)
+        velocity = FlatBuffer(count: settings.method.usesVelocity ? n : 0)
+        accumulator = FlatBuffer(count: settings.method.accumulates ? n : 0)
+        multiplier = FlatBuffer(count: settings.method == .admm ? n : 0)
+        gradient = FlatBuffer(count: n)
+        lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour ? n : 0)
+    }
+}
+
+/// What the tester hears of a worker: its clock, its exchanges and its last minibatch loss (NaN once stopped).
+public struct WorkerProgress: Equatable, Sendable {
+    public var clock: Int
+    public var exchanges: Int
+    public var loss: Double
+    /// Wall seconds the worker has spent on its exchanges (waiting for the master and being served), over the
+    /// part of the run this process has seen; 0 where nobody measures it (the simulator charges a virtual cost).
+    public var communication: Double = 0
+}
+
+extension Array where Element == WorkerProgress {
+    /// The mean of the live workers' last minibatch losses (stopped workers report NaN and are left out); nil
+    /// when none has a finite loss.
+    public var meanLoss: Double? {
+        let finite = map(\.loss).filter(\.isFinite)
+        return finite.isEmpty ? nil : finite.reduce(0, +) / Double(finite.count)
+    }
+}
+
+extension WorkerState {
+    public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }
+}
