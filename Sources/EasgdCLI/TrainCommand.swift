@@ -29,7 +29,7 @@ struct TrainCommand: ParsableCommand {
             RUN_DIR receives config.json (every setting, the seed, versions), metrics.jsonl and metrics.csv (one \
             record per evaluation: step, samples, epoch, training seconds, wall seconds, train loss (the model on a \
             fixed training subset), minibatch loss (the mean of recent minibatch losses), test loss, test error) and checkpoint.bin (atomic, checksummed; every --checkpoint-every minutes, at the end, and on \
-            SIGINT/SIGTERM). A run stops at the first budget reached. Examples:
+            SIGINT/SIGTERM/SIGHUP). A run stops at the first budget reached. Examples:
               easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
               easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
@@ -44,8 +44,8 @@ struct TrainCommand: ParsableCommand {
               mpirun --oversubscribe -np 6 easgd train --servers 2 --resume runs/mpi --steps 900   (2 shards, 4 workers)
             A parallel run checkpoints the whole system (every worker and the master) on the same schedule. Under \
             mpirun, send SIGTERM to rank 0 (its pid is printed) to checkpoint and stop every rank.
-            Exit status: 0 done, 1 error or divergence (the last good checkpoint is kept), 130/143 stopped by \
-            SIGINT/SIGTERM after writing a checkpoint.
+            Exit status: 0 done, 1 error, 2 divergence (the last good checkpoint is kept), 64 bad settings, 130/143/129 stopped by \
+            SIGINT/SIGTERM/SIGHUP after writing a checkpoint.
             """
     )
 

@@ -139,3 +139,21 @@ func aRankStoppedAtTheEndDoesNotHoldTheSupervisedJobForever() throws {
         #expect(message.contains("the launcher still waits for a rank") || message.contains("did not end within"), "\(message)")
     }
 }
+
+/// A run whose terminal session ends (SIGHUP, an ssh connection dropped) is checkpointed and stops (129), as on
+/// SIGINT and SIGTERM, instead of dying with nothing saved since its last periodic checkpoint; it resumes.
+@Test func aHangupCheckpointsATrainingRun() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let train = try launch(["train", "--method", "msgd", "--lr", "0.01", "--net", learnNet, "--batch", "16", "--steps", "100000",
+                            "--eval-every", "50", "--threads", "1", "--data", try smallFashionMNIST.get().path, "--quiet",
+                            "--out", dir.path], log: log)
+    try waitForRecords(2, in: dir)
+    kill(train.processIdentifier, SIGHUP)
+    train.waitUntilExit()
+    #expect(train.terminationStatus == 128 + SIGHUP, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+    #expect(try RunFiles.readStatus(dir.path) == RunStatus(.interrupted, reason: "signal 1"))
+    let resumed = try easgd(["train", "--resume", dir.path, "--steps", "120", "--quiet"])
+    let last = try RunFiles.readMetrics(dir.path).last?.step
+    #expect(resumed.status == 0 && last == 120, "\(resumed.stderr)")
+}
