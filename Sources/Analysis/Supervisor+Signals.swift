@@ -22,32 +22,10 @@ final class JobControl: @unchecked Sendable {
         self.say = say
     }
 
-    nonisolated(unsafe) private static var pipeEnds: (read: Int32, write: Int32) = (-1, -1)
-
-    /// Routes SIGINT, SIGTERM and SIGHUP to the returned control (the handler only writes the signal to a pipe; a
-    /// thread of its own forwards it).
+    /// Routes SIGINT, SIGTERM and SIGHUP to the returned control, which forwards them (SignalPipe).
     static func install(stopLimit: Double, say: @escaping @Sendable (String) -> Void) -> JobControl {
         let control = JobControl(stopLimit: stopLimit, say: say)
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return control }
-        pipeEnds = (fds[0], fds[1])
-        Thread {
-            while true {
-                var sig: Int32 = 0
-                guard read(JobControl.pipeEnds.read, &sig, MemoryLayout<Int32>.size) == MemoryLayout<Int32>.size else { continue }
-                control.received(sig)
-            }
-        }.start()
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig) { s in
-                var value = s
-                _ = write(JobControl.pipeEnds.write, &value, MemoryLayout<Int32>.size)
-            }
-        }
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        SignalPipe.route([SIGINT, SIGTERM, SIGHUP]) { control.received($0) }
         return control
     }
 

@@ -276,13 +276,7 @@ struct ServerGroup {
         guard servers > 1 else { return [] }
         var none: Float = 0
         for k in 1..<servers { send(&none, count: 0, to: k, tag: .ping) }
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-        return (1..<servers).filter { k in
-            let left = max(0.01, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) * 1e-9)
-            guard let status = probe(from: Int32(k), tags: [.ping], seconds: left) else { return true }
-            _ = try? receive(status, into: &none, capacity: 0)
-            return false
-        }
+        return unanswered(1..<servers, tag: .ping, within: seconds)
     }
 }
 
@@ -296,15 +290,19 @@ extension MPIBackend {
     }
 
     /// The ranks 1…size−1 whose `.bye` has not come within `seconds`.
-    static func ranksNotEnded(size: Int, within seconds: Double) -> [Int] {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-        var none: Float = 0
-        return (1..<size).filter { r in
-            let left = max(0.01, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) * 1e-9)
-            guard let status = probe(from: Int32(r), tags: [.bye], seconds: left) else { return true }
-            _ = try? receive(status, into: &none, capacity: 0)
-            return false
-        }
+    static func ranksNotEnded(size: Int, within seconds: Double) -> [Int] { unanswered(1..<size, tag: .bye, within: seconds) }
+}
+
+/// The ranks from which an empty message with `tag` has not come within `seconds` (one deadline for all); the
+/// messages that came are received.
+func unanswered(_ ranks: Range<Int>, tag: MessageTag, within seconds: Double) -> [Int] {
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    var none: Float = 0
+    return ranks.filter { r in
+        let left = max(0.01, Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) * 1e-9)
+        guard let status = probe(from: Int32(r), tags: [tag], seconds: left) else { return true }
+        _ = try? receive(status, into: &none, capacity: 0)
+        return false
     }
 }
 

@@ -55,29 +55,9 @@ public final class Cleanup: @unchecked Sendable {
 
     // MARK: Signals
 
-    nonisolated(unsafe) private static var pipeEnds: (read: Int32, write: Int32) = (-1, -1)
-
     /// Routes SIGINT, SIGTERM and SIGHUP to the cleanup: children terminated, temporary files removed, exit
     /// status 128 + the signal.
     public static func installSignalHandlers() {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return }
-        pipeEnds = (fds[0], fds[1])
-        let thread = Thread {
-            var sig: Int32 = 0
-            while read(Cleanup.pipeEnds.read, &sig, MemoryLayout<Int32>.size) != MemoryLayout<Int32>.size {}
-            Cleanup.shared.stop(signal: sig)
-        }
-        thread.start()
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig) { s in
-                var value = s
-                _ = write(Cleanup.pipeEnds.write, &value, MemoryLayout<Int32>.size)
-            }
-        }
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        SignalPipe.route([SIGINT, SIGTERM, SIGHUP]) { Cleanup.shared.stop(signal: $0) }
     }
 }
