@@ -24,14 +24,14 @@ extension EvaluationInterval: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }
 }
 
-/// Momentum only for EAMSGD, in [0, 1); τ in 1...1024.
+/// Momentum only for EAMSGD, in [0, 1); τ within `Limits.mapTau`.
 func checkSchemeExtras(method: Algorithm, momentum: Double?, tau: Int) throws {
     if let momentum {
         guard method == .eamsgd else { throw ValidationError("--momentum applies to eamsgd only") }
         try checkFinite("--momentum", momentum)
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
     }
-    guard tau >= 1, tau <= 1024 else { throw ValidationError("--tau must be between 1 and 1024 (got \(tau))") }
+    try checkLimit("--tau", tau, Limits.mapTau)
 }
 
 /// `LO:HI` with finite LO < HI, parsed straight into the library's range type.
@@ -96,13 +96,12 @@ public enum InitArgument: ExpressibleByArgument, Sendable, Equatable {
     }
 }
 
-/// The largest number of workers the commands accept (the state of ADMM has 2p+1 coordinates).
-let maxWorkers = 256
-
-func checkWorkers(_ p: Int) throws {
-    guard p >= 1 else { throw ValidationError("--workers must be at least 1 (got \(p))") }
-    guard p <= maxWorkers else { throw ValidationError("--workers must be at most \(maxWorkers) (got \(p))") }
+/// An integer option within its range (`Limits`), else the option's one-line error.
+func checkLimit(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+    if let problem = Limits.problem(name, value, range) { throw ValidationError(problem) }
 }
+
+func checkWorkers(_ p: Int) throws { try checkLimit("--workers", p, Limits.analysisWorkers) }
 
 func checkFinite(_ name: String, _ v: Double) throws {
     guard v.isFinite else { throw ValidationError("\(name) must be a finite number (got \(v))") }

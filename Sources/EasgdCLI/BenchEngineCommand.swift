@@ -29,7 +29,7 @@ struct BenchEngineCommand: ParsableCommand {
     func validate() throws {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
         guard steps >= 2, steps <= 100_000 else { throw ValidationError("--steps must be between 2 and 100000") }
-        for p in workers.counts { guard p >= 1, p <= 64 else { throw ValidationError("--workers values must be between 1 and 64") } }
+        for p in workers.counts { guard Limits.trainingWorkers.contains(p) else { throw ValidationError("--workers values must be between 1 and 64") } }
     }
 
     func run() throws {

@@ -35,7 +35,7 @@ struct BenchExchangeCommand: ParsableCommand {
 
     func validate() throws {
         guard let size = MPIDriver.launchedWorldSize else { throw ValidationError("run under mpirun -np S+P (S servers, P workers)") }
-        guard (1...64).contains(servers), size > servers else { throw ValidationError("--servers must be between 1 and 64 and leave at least one worker (mpirun started \(size) ranks)") }
+        guard Limits.servers.contains(servers), size > servers else { throw ValidationError("--servers must be between 1 and 64 and leave at least one worker (mpirun started \(size) ranks)") }
         guard let n = parameters, n >= servers, n <= 1 << 31 - 1 else { throw ValidationError("--payload must name a net or a count between S and 2^31 − 1 (got \(payload))") }
         guard (1...1_000_000).contains(requests) else { throw ValidationError("--requests must be between 1 and 1000000") }
         guard computeSeconds.isFinite, computeSeconds >= 0, computeSeconds <= 60 else { throw ValidationError("--compute-seconds must be in [0, 60]") }

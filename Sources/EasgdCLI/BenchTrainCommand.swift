@@ -2,6 +2,7 @@
 // data, per-layer timing, achieved GFLOP/s, peak memory; optionally the PyTorch peer in the same run.
 
 import Analysis
+import Elastic
 import ArgumentParser
 import Foundation
 import Training
@@ -41,7 +42,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
-        guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        try checkLimit("--threads", threads, Limits.threads)
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be positive") }
         if scaling && threads < 2 { throw ValidationError("--scaling needs --threads 2 or more") }
         if let peer, !FileManager.default.fileExists(atPath: peer) { throw ValidationError("--peer: \(peer) not found") }

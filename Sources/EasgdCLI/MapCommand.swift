@@ -37,7 +37,7 @@ struct MapCommand: ParsableCommand {
     @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ClosedRange<Double>?
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
     var momentum: Double?
-    @Option(help: "Local steps per activation τ (1 to 1024).") var tau: Int = 1
+    @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
     @Option(help: "Worker order: round-robin or random (a uniformly random worker at each step).") var schedule: Schedule = .roundRobin
     @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1

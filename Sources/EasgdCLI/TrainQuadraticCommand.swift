@@ -46,7 +46,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Flag(help: "Print JSON: every setting, growth_per_round and, where the scheme has a map, spectral_radius and stable.") var json = false
 
     func validate() throws {
-        guard workers >= 1, workers <= 256 else { throw ValidationError("--workers must be between 1 and 256") }
+        try checkWorkers(workers)
         try checkPositive("--lr", learningRate)
         if alpha != nil && beta != nil { throw ValidationError("give only one of --alpha or --beta") }
         if let alpha { try checkNonNegative("--alpha", alpha) }

@@ -64,20 +64,24 @@ struct ValidateCommand: ParsableCommand {
     enum ObjectiveKind: String, ExpressibleByArgument, CaseIterable { case net, quadratic }
 
     func validate() throws {
-        guard workers >= 1, workers <= 64 else { throw ValidationError("--workers must be between 1 and 64") }
+        try checkLimit("--workers", workers, Limits.trainingWorkers)
         try checkRange("--eta", eta, positiveLower: true)
         let axes = [alpha != nil, tauRange != nil, momentumRange != nil].filter { $0 }.count
         guard axes == 1 else { throw ValidationError("give exactly one second axis: --alpha LO:HI, --tau-range LO:HI or --momentum-range LO:HI") }
         if let alpha { try checkRange("--alpha", alpha); guard alpha.upperBound <= 1 else { throw ValidationError("--alpha must lie within 0:1") } }
-        if let tauRange { guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") } }
+        if let tauRange {
+            guard tauRange.lowerBound >= Double(Limits.mapTau.lowerBound), tauRange.upperBound <= Double(Limits.mapTau.upperBound) else {
+                throw ValidationError("--tau-range must lie within \(Limits.mapTau.lowerBound):\(Limits.mapTau.upperBound)")
+            }
+        }
         if let momentumRange { guard momentumRange.lowerBound >= 0, momentumRange.upperBound < 1 else { throw ValidationError("--momentum-range must lie within [0, 1)") } }
         try grid.validate()
         guard steps >= 1, steps <= 10_000_000 else { throw ValidationError("--steps must be between 1 and 10000000") }
         try checkPositive("--h", h)
         try checkPositive("--divergence-factor", divergenceFactor)
         guard divergenceFactor > 1 else { throw ValidationError("--divergence-factor must be above 1") }
-        guard jobs >= 1, jobs <= 256 else { throw ValidationError("--jobs must be between 1 and 256") }
-        guard tau >= 1, tau <= 1024 else { throw ValidationError("--tau must be between 1 and 1024") }
+        try checkLimit("--jobs", jobs, Limits.threads)
+        try checkLimit("--tau", tau, Limits.mapTau)
         if let beta { try checkPositive("--beta", beta) }
         if let momentum { guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") } }
         if fullBatch && trainSubset == nil { throw ValidationError("--full-batch needs --train-subset N") }

@@ -76,7 +76,7 @@ public struct TrainRequest: Sendable, Equatable {
     public func validate() throws {
         try validateValues()
         if let servers {
-            guard (1...64).contains(servers) else { throw SettingsError("--servers must be between 1 and 64 (got \(servers))") }
+            if let problem = Limits.problem("--servers", servers, Limits.servers) { throw SettingsError(problem) }
             let modelled = resume == nil && resolvedBackend == .simulated && linkBandwidth != nil
             let mpi = mpiWorldSize != nil && (resume != nil || resolvedBackend == .mpi)
             guard mpi || modelled else {
@@ -95,7 +95,7 @@ public struct TrainRequest: Sendable, Equatable {
                                            ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
                                            ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
             // An elastic restart's p meets the limit of a new run's (before: --workers 0 crashed, 257 ran).
-            if let workers, !(1...64).contains(workers) { throw SettingsError("--workers must be between 1 and 64 (got \(workers))") }
+            if let workers, let problem = Limits.problem("--workers", workers, Limits.trainingWorkers) { throw SettingsError(problem) }
             if let given = parallelGiven.first(where: \.1) {
                 throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
             }
@@ -154,10 +154,10 @@ public struct TrainRequest: Sendable, Equatable {
     }
 
     private func validateParallel(_ method: Algorithm) throws {
-        if let workers { guard workers >= 1, workers <= 64 else { throw SettingsError("--workers must be between 1 and 64 (got \(workers))") } }
+        if let workers, let problem = Limits.problem("--workers", workers, Limits.trainingWorkers) { throw SettingsError(problem) }
         if let tau {
             guard method.takes(.tau) else { throw SettingsError("--tau applies to \(Algorithm.names { $0.takes(.tau) && $0.trainsNetworks }); \(method.rawValue) exchanges every step") }
-            guard tau >= 1, tau <= 100_000 else { throw SettingsError("--tau must be between 1 and 100000 (got \(tau))") }
+            if let problem = Limits.problem("--tau", tau, Limits.trainingTau) { throw SettingsError(problem) }
         }
         if alpha != nil || beta != nil, !method.takes(.alpha) {
             throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
@@ -214,7 +214,7 @@ public struct TrainRequest: Sendable, Equatable {
         if let minutes { try check(minutes, "--minutes", .positive); try atMost(minutes, 10_000_000, "--minutes") }
         if let steps { guard steps >= 1, steps <= 1_000_000_000_000 else { throw SettingsError("--steps must be between 1 and 1000000000000 (got \(steps))") } }
         if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
-        if let threads { guard threads >= 1, threads <= 256 else { throw SettingsError("--threads must be between 1 and 256 (got \(threads))") } }
+        if let threads, let problem = Limits.problem("--threads", threads, Limits.threads) { throw SettingsError(problem) }
         if let sharpnessEvery { guard sharpnessEvery >= 1, sharpnessEvery <= 1_000_000_000_000 else { throw SettingsError("--sharpness-every must be between 1 and 1000000000000 (got \(sharpnessEvery))") } }
     }
 
@@ -254,7 +254,7 @@ public struct TrainRequest: Sendable, Equatable {
                 r.fullBatch = saved.settings.fullBatch; r.trainSubset = saved.settings.trainSubset
                 r.checkpointEveryMinutes = saved.settings.checkpointEveryMinutes
                 try TrainRequest.checkSaved(r, in: resume)
-                guard (1...64).contains(e.workers), (1...100_000).contains(e.tau), e.alpha.isFinite, e.alpha >= 0, e.alpha <= 1 else {
+                guard Limits.trainingWorkers.contains(e.workers), Limits.trainingTau.contains(e.tau), e.alpha.isFinite, e.alpha >= 0, e.alpha <= 1 else {
                     throw SettingsError("\(RunFiles.config(resume)): workers, tau or alpha out of range (p = \(e.workers), τ = \(e.tau), α = \(e.alpha))")
                 }
                 guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
@@ -274,8 +274,8 @@ public struct TrainRequest: Sendable, Equatable {
                     throw SettingsError("\(resume) ran with --servers \(savedServers): resume it with mpirun -np \(savedServers + e.workers) easgd train --resume \(resume) --servers \(savedServers) (or give --servers S to change it)")
                 }
                 let s = resolvedServers, p = size - s
-                guard (1...64).contains(p) else {
-                    throw SettingsError("mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): a run takes 1 to 64 workers (-np S+P)")
+                guard Limits.trainingWorkers.contains(p) else {
+                    throw SettingsError("mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): a run takes \(Limits.trainingWorkers.lowerBound) to \(Limits.trainingWorkers.upperBound) workers (-np S+P)")
                 }
                 if let workers, workers != p {
                     throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(s) + \(workers) = \(s + workers)): use -np \(s + workers)")

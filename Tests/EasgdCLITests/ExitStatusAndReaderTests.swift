@@ -43,6 +43,12 @@ let refusalFixture: Result<URL, any Error> = Result {
       "--out", "RUNS/v"], "at most 10000 points"),
     (["plot", "RUNS/easgd", "RUNS/seq", "--out", "RUNS/p"], "one time axis cannot hold both"),
     (["train", "--resume", "RUNS/mpi-copy", "--steps", "8"], "is an MPI run: continue it under mpirun"),
+    // One limit per quantity (Elastic/Limits): maps take p ≤ 256, training and validate's runs p ≤ 64.
+    (["radius", "--method", "admm", "--workers", "257", "--eta", "0.1", "--rho", "1"], "--workers must be between 1 and 256 (got 257)"),
+    (["train-quadratic", "--method", "easgd", "--workers", "300", "--lr", "0.1", "--steps", "10", "--out", "RUNS/q"], "--workers must be between 1 and 256 (got 300)"),
+    (["validate", "--method", "easgd", "--workers", "65", "--eta", "0.1:1", "--alpha", "0.1:0.5", "--steps", "3", "--out", "RUNS/v"],
+     "--workers must be between 1 and 64 (got 65)"),
+    (["train", "--method", "easgd", "--workers", "65", "--lr", "0.1", "--steps", "2", "--out", "RUNS/n"], "--workers must be between 1 and 64 (got 65)"),
     // Negative numbers meet the options' own checks (were "Missing value for '--x'").
     (["supervise", "--max-restarts", "-1", "--", "easgd", "train", "--out", "x"], "--max-restarts must be between 0 and 1000"),
     (["train", "--method", "easgd", "--lr", "0.1", "--servers", "-1", "--steps", "2", "--out", "RUNS/n"], "--servers must be between 1 and 64"),
