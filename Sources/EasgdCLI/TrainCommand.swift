@@ -49,67 +49,26 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("\(Algorithm.names { $0.isSequential }) (one worker) or \(Algorithm.names { $0.isParallel && $0.trainsNetworks }).",
-                               valueName: "method"))
-    var method: Algorithm?
-    @Option(help: "Workers p (parallel methods; default \(TrainingDefaults.workers); under mpirun the ranks − 1). With --resume, another p is an elastic restart: kept workers keep their state, new ones start from the center, α = β/p follows p unless --alpha was given.") var workers: Int?
-    @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
-    @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
-    @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
-    @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
-    var backend: Backend?
-    @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?
-    @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
-    @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
-    @Option(help: ArgumentHelp("MPI: S ranks hold the center in S contiguous shards (default 1; under mpirun -np S+P).",
-                               discussion: "Ranks 0…S−1 each serve one shard (rank 0 also coordinates, tests and checkpoints); ranks S…S+P−1 are the workers. A worker's exchange goes to every server at once. Give the same --servers on every rank's command line; a resume may use another S. On the simulated backend with --link-bandwidth: the servers of the link model.",
-                               valueName: "S")) var servers: Int?
-    @Option(help: ArgumentHelp("Simulated: model the server links, each moving this many bytes per second (instead of --communication-seconds).",
-                               discussion: "An exchange then costs each of the --servers S servers latency + 8·(n/S)/bandwidth seconds for its slice of the n parameters (in and out, Float32), one request at a time per server, so requests queue; the worker waits for its last shard. Calibrated values for this machine are in benchmarks/README.md.",
-                               valueName: "bytes/s")) var linkBandwidth: Double?
-    @Option(help: "Simulated link model: seconds per request per server (default 0).") var linkLatency: Double?
-    @Option(help: "cifar, small, imagenet or a notation string (see `easgd net describe`; default: small for fashion-mnist, else cifar).")
-    var net: String?
-    @Option(help: "fashion-mnist (default) or a data directory.") var data: String?
-    @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double?
-    @Option(name: [.customLong("momentum"), .customLong("delta")],
-            help: "Nesterov momentum δ of \(Algorithm.names { $0.takes(.momentum) }) (default \(TrainingDefaults.momentum); --delta is the same option).")
-    var momentum: Double?
-    @Option(help: "Moving rate of \(Algorithm.names { $0.takes(.movingRate) }) (default \(TrainingDefaults.movingRate)).") var movingRate: Double?
-    @Option(help: "Weight decay λ (default \(TrainingDefaults.weightDecay)).") var weightDecay: Double?
-    @Option(help: "Minibatch size (default \(TrainingDefaults.batch)).") var batch: Int?
-    @Option(help: "Stop after this many epochs (sequential methods).") var epochs: Double?
-    @Option(help: "Stop after this many minutes of training (sequential methods).") var minutes: Double?
-    @Option(help: "Stop after this many steps (per worker for the parallel methods).") var steps: Int?
-    @Option(help: "Seed of the initialisation, data order, crops and dropout (default \(TrainingDefaults.seed)).") var seed: UInt64?
-    @Option(help: ArgumentHelp("Evaluate every N steps, or every S seconds ('30s', parallel runs).",
-                               discussion: "Default: \(TrainingDefaults.evaluationsPerEpoch) times per epoch for one worker, \(TrainingDefaults.evaluationsPerParallelRun) times per run for p workers. Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
-                               valueName: "N|Ss")) var evalEvery: EvaluationInterval?
-    @Option(help: "Checkpoint every M minutes (default \(Int(TrainingDefaults.checkpointEveryMinutes))).") var checkpointEvery: Double?
-    @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",
-                               discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images (with --full-batch the whole subset), centre crop, dropout off, weight decay included, by Lanczos on Hessian-vector products to \(SharpnessProbe.tolerance) relative, as `easgd advise` measures it: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
-                               valueName: "N")) var sharpnessEvery: Int?
-    @Option(help: "Train on N images of the training set, chosen with the run's seed and kept in their order (every method).")
-    var trainSubset: Int?
-    @Flag(help: ArgumentHelp("Full-batch training on --train-subset N: every step (every worker's) on all N images.",
-                             discussion: "What changes: the batch is the N images in their stored order (no shuffling), centre-cropped (no random crops or flips), with dropout off, so the training loss and its gradient are deterministic functions of the parameters; an epoch is one step. Weight decay is kept. Give --eval-every: the default evaluates every step."))
-    var fullBatch = false
-    @Option(help: "center (default), or workers: each worker's sharpness too (worker_sharpness; simulated backend).") var sharpnessOf: SharpnessTarget?
-    @Option(help: "Threads for the matrix products and element-wise loops (sequential methods; default: all cores).") var threads: Int?
+    @OptionGroup(title: "The method") var method: MethodOptions
+    @OptionGroup(title: "Parallel methods") var parallel: ParallelOptions
+    @OptionGroup(title: "Net and data") var data: DataOptions
+    @OptionGroup(title: "Budget") var budget: BudgetOptions
+    @OptionGroup(title: "Evaluation, checkpoints and sharpness") var evaluation: EvaluationOptions
     @Option(help: "The run directory to create (its parent must exist).") var out: String?
     @Option(help: "Continue the run in RUN_DIR from its checkpoint (settings from its config.json).") var resume: String?
     @Flag(help: "No progress bar or per-evaluation lines.") var quiet = false
 
+
     var request: TrainRequest {
         var r = TrainRequest()
-        r.method = method; r.net = net; r.data = data; r.learningRate = learningRate; r.momentum = momentum
-        r.movingRate = movingRate; r.weightDecay = weightDecay; r.batch = batch; r.epochs = epochs; r.minutes = minutes
-        r.steps = steps; r.seed = seed; r.evalEvery = evalEvery; r.checkpointEveryMinutes = checkpointEvery; r.threads = threads
-        r.sharpnessEvery = sharpnessEvery; r.sharpnessOfWorkers = sharpnessOf.map { $0 == .workers }
-        r.trainSubset = trainSubset; r.fullBatch = fullBatch ? true : nil
-        r.workers = workers; r.tau = tau; r.alpha = alpha; r.beta = beta; r.backend = backend; r.schedule = schedule
-        r.computeSeconds = computeSeconds; r.communicationSeconds = communicationSeconds; r.out = out; r.resume = resume
-        r.servers = servers; r.linkBandwidth = linkBandwidth; r.linkLatency = linkLatency
+        r.method = method.method; r.net = data.net; r.data = data.data; r.learningRate = method.learningRate; r.momentum = method.momentum
+        r.movingRate = method.movingRate; r.weightDecay = method.weightDecay; r.batch = data.batch; r.epochs = budget.epochs; r.minutes = budget.minutes
+        r.steps = budget.steps; r.seed = data.seed; r.evalEvery = evaluation.evalEvery; r.checkpointEveryMinutes = evaluation.checkpointEvery; r.threads = budget.threads
+        r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
+        r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil
+        r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
+        r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
+        r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
         r.mpiWorldSize = MPIDriver.launchedWorldSize
         r.isMPIWorkerRank = MPIDriver.isWorkerRank
         return r
@@ -155,4 +114,68 @@ struct TrainCommand: ParsableCommand {
 /// Whose sharpness a parallel run measures.
 enum SharpnessTarget: String, ExpressibleByArgument, CaseIterable {
     case center, workers
+}
+
+// The options of `easgd train`, in the groups `easgd help train` shows.
+
+struct MethodOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("\(Algorithm.names { $0.isSequential }) (one worker) or \(Algorithm.names { $0.isParallel && $0.trainsNetworks }).",
+                               valueName: "method"))
+    var method: Algorithm?
+    @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double?
+    @Option(name: [.customLong("momentum"), .customLong("delta")],
+            help: "Nesterov momentum δ of \(Algorithm.names { $0.takes(.momentum) }) (default \(TrainingDefaults.momentum); --delta is the same option).")
+    var momentum: Double?
+    @Option(help: "Moving rate of \(Algorithm.names { $0.takes(.movingRate) }) (default \(TrainingDefaults.movingRate)).") var movingRate: Double?
+    @Option(help: "Weight decay λ (default \(TrainingDefaults.weightDecay)).") var weightDecay: Double?
+}
+
+struct ParallelOptions: ParsableArguments {
+    @Option(help: "Workers p (parallel methods; default \(TrainingDefaults.workers); under mpirun the ranks − S). With --resume, another p is an elastic restart (under mpirun also -np S+P′; a resume never changes p unasked): kept workers keep their state, new ones start from the center, α = β/p follows p unless --alpha was given.") var workers: Int?
+    @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
+    @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
+    @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
+    @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
+    var backend: Backend?
+    @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?
+    @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
+    @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
+    @Option(help: ArgumentHelp("MPI: S ranks hold the center in S contiguous shards (default 1; under mpirun -np S+P).",
+                               discussion: "Ranks 0…S−1 each serve one shard (rank 0 also coordinates, tests and checkpoints); ranks S…S+P−1 are the workers. A worker's exchange goes to every server at once. Give the same --servers on every rank's command line; a resume may use another S. On the simulated backend with --link-bandwidth: the servers of the link model.",
+                               valueName: "S")) var servers: Int?
+    @Option(help: ArgumentHelp("Simulated: model the server links, each moving this many bytes per second (instead of --communication-seconds).",
+                               discussion: "An exchange then costs each of the --servers S servers latency + 8·(n/S)/bandwidth seconds for its slice of the n parameters (in and out, Float32), one request at a time per server, so requests queue; the worker waits for its last shard. Calibrated values for this machine are in benchmarks/README.md.",
+                               valueName: "bytes/s")) var linkBandwidth: Double?
+    @Option(help: "Simulated link model: seconds per request per server (default 0).") var linkLatency: Double?
+}
+
+struct DataOptions: ParsableArguments {
+    @Option(help: "cifar, small, imagenet or a notation string (see `easgd net describe`; default: small for fashion-mnist, else cifar).")
+    var net: String?
+    @Option(help: "fashion-mnist (default) or a data directory.") var data: String?
+    @Option(help: "Minibatch size (default \(TrainingDefaults.batch)).") var batch: Int?
+    @Option(help: "Train on N images of the training set, chosen with the run's seed and kept in their order (every method).")
+    var trainSubset: Int?
+    @Flag(help: ArgumentHelp("Full-batch training on --train-subset N: every step (every worker's) on all N images.",
+                             discussion: "What changes: the batch is the N images in their stored order (no shuffling), centre-cropped (no random crops or flips), with dropout off, so the training loss and its gradient are deterministic functions of the parameters; an epoch is one step. Weight decay is kept. Give --eval-every: the default evaluates every step."))
+    var fullBatch = false
+    @Option(help: "Seed of the initialisation, data order, crops and dropout (default \(TrainingDefaults.seed)).") var seed: UInt64?
+}
+
+struct BudgetOptions: ParsableArguments {
+    @Option(help: "Stop after this many epochs (sequential methods).") var epochs: Double?
+    @Option(help: "Stop after this many minutes of training (sequential methods).") var minutes: Double?
+    @Option(help: "Stop after this many steps (per worker for the parallel methods).") var steps: Int?
+    @Option(help: "Threads for the matrix products and element-wise loops (sequential methods; default: all cores).") var threads: Int?
+}
+
+struct EvaluationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Evaluate every N steps, or every S seconds ('30s', parallel runs).",
+                               discussion: "Default: \(TrainingDefaults.evaluationsPerEpoch) times per epoch for one worker, \(TrainingDefaults.evaluationsPerParallelRun) times per run for p workers. Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
+                               valueName: "N|Ss")) var evalEvery: EvaluationInterval?
+    @Option(help: "Checkpoint every M minutes (default \(Int(TrainingDefaults.checkpointEveryMinutes))).") var checkpointEvery: Double?
+    @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",
+                               discussion: "h_max of the training loss at the evaluated model (the iterate or average; the center of a parallel run) on a fixed batch of the first \(SharpnessProbe.batch) training images (with --full-batch the whole subset), centre crop, dropout off, weight decay included, by Lanczos on Hessian-vector products to \(SharpnessProbe.tolerance) relative, as `easgd advise` measures it: `sharpness` and `sharpness_seconds` in the records (an evaluation is made at each such step). It never changes the training trajectory. Sequential, simulated and threads backends.",
+                               valueName: "N")) var sharpnessEvery: Int?
+    @Option(help: "center (default), or workers: each worker's sharpness too (worker_sharpness; simulated backend).") var sharpnessOf: SharpnessTarget?
 }
