@@ -16,6 +16,7 @@
 // stops as if the supervisor had forwarded it: no job runs on unsupervised.
 
 import Foundation
+import Engine
 import Records
 import Training
 
@@ -59,11 +60,10 @@ public struct Supervisor {
     public static func setting(_ flag: String, to value: String, in command: [String]) -> [String] {
         let train = command.firstIndex(of: "train")!
         var kept: [String] = [], k = train + 1
-        let arguments = command
-        while k < arguments.count {
-            if arguments[k] == flag { k += 2; continue }
-            if arguments[k].hasPrefix(flag + "=") { k += 1; continue }
-            kept.append(arguments[k])
+        while k < command.count {
+            if command[k] == flag { k += 2; continue }
+            if command[k].hasPrefix(flag + "=") { k += 1; continue }
+            kept.append(command[k])
             k += 1
         }
         return Array(command[...train]) + kept + [flag, value]
@@ -110,8 +110,7 @@ public struct Supervisor {
             }
             let status: Int32
             // The launcher's grace after the run has ended: 60 s, or the job's stall limit when that is shorter.
-            let stall = ProcessInfo.processInfo.environment["EASGD_STALL_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
-            do { status = try job.execute(attempt, directory: directory, lingerLimit: min(60, stall ?? 60)) } catch let stopped as JobControl.StoppedBeforeStart {
+            do { status = try job.execute(attempt, directory: directory, lingerLimit: min(60, StallLimit.seconds)) } catch let stopped as JobControl.StoppedBeforeStart {
                 say("easgd supervise: stopped by signal \(stopped.signal) before the next attempt started; nothing is running (continue with --resume \(directory))")
                 return ExitStatus.signal(stopped.signal)
             }

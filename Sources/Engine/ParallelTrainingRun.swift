@@ -120,13 +120,16 @@ public final class ParallelTrainingRun {
     /// Measures h_max when the worker steps in total pass a multiple of `settings.sharpnessEvery`.
     private let sharpnessProbe: SharpnessProbe?
 
-    /// Whether a record at `steps` worker steps in total is due a sharpness measurement: the steps have passed a
-    /// multiple of `sharpnessEvery` since the last record that has one (step 0 included).
+    /// The first step count after `total` at which a sharpness measurement every `every` steps falls due: the next
+    /// multiple of `every` (nil without --sharpness-every).
+    package static func nextSharpnessStep(after total: Int, every: Int?) -> Int? { every.map { (total / $0 + 1) * $0 } }
+
+    /// Whether a record at `steps` worker steps in total is due a sharpness measurement: the steps have reached the
+    /// next multiple of `sharpnessEvery` after the last record that has one (step 0 included).
     package func sharpnessDue(steps: Int) -> Bool {
         guard let n = settings.sharpnessEvery else { return false }
-        let last = sharpnessSteps ?? records.last(where: { $0.sharpness != nil })?.step
-        guard let last else { return true }
-        return steps / n > last / n
+        guard let last = sharpnessSteps ?? records.last(where: { $0.sharpness != nil })?.step else { return true }
+        return steps >= ParallelTrainingRun.nextSharpnessStep(after: last, every: n)!
     }
     /// The worker steps in total (as the driver counted them) of the last measurement.
     private var sharpnessSteps: Int?

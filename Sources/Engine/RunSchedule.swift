@@ -58,6 +58,13 @@ public struct EvaluationSchedule: Sendable {
         self.lastSeconds = lastSeconds
     }
 
+    /// The first step count after `total` at which an evaluation every N steps falls due (nil for evaluations in
+    /// seconds): the next of lastSteps + k·N.
+    public func nextStep(after total: Int) -> Int? {
+        guard case .steps(let n) = interval else { return nil }
+        return lastSteps + ((total - lastSteps) / n + 1) * n
+    }
+
     /// True (and the schedule moves on) when `steps` worker steps in total at `seconds` of run time call for an
     /// evaluation.
     public mutating func due(steps: Int, seconds: Double) -> Bool {

@@ -32,10 +32,9 @@ public struct ThreadsDriver: BackendDriver {
             // Evaluations every N steps and sharpness measurements fall on their scheduled step counts: the worker
             // that reaches one takes the snapshot (ThreadsBackend.scheduleSnapshots). Evaluations every S seconds are
             // taken by the tester when it finds them due.
-            let anchor = run.records.last?.step ?? engineStartSteps
-            let every = settings.evalEvery.steps, sharpnessEvery = settings.sharpnessEvery
+            let schedule = evaluations, every = settings.evalEvery.steps, sharpnessEvery = settings.sharpnessEvery
             @Sendable func next(after total: Int) -> Int? {
-                let due = [every.map { anchor + ((total - anchor) / $0 + 1) * $0 }, sharpnessEvery.map { (total / $0 + 1) * $0 }]
+                let due = [schedule.nextStep(after: total), ParallelTrainingRun.nextSharpnessStep(after: total, every: sharpnessEvery)]
                     .compactMap { $0 }.min()
                 return due.flatMap { $0 < target ? $0 : nil }
             }

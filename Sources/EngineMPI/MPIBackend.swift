@@ -145,15 +145,6 @@ func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = ni
     return found ? status : nil
 }
 
-/// How long a worker may stay silent before the master gives up on the job: `EASGD_STALL_SECONDS`, default 300 s;
-/// after a signal to rank 0 the running workers get 10 s to answer STOP.
-public enum StallLimit {
-    public static var seconds: Double {
-        ProcessInfo.processInfo.environment["EASGD_STALL_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } ?? 300
-    }
-    public static let afterSignal = 10.0
-}
-
 /// True when a message from `source` with `tag` is waiting.
 func waiting(from source: Int, tag: MessageTag) -> Bool {
     var status = MPI_Status()
