@@ -260,25 +260,31 @@ public struct Validation {
             if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
             return a
         }
-        let keys = cells.indices.map { Validation.key(settings($0)) }
+        // Each point's settings once: its arguments, their text (kept as KEY.args) and the key derived from it.
+        let arguments = cells.indices.map(settings)
+        let texts = arguments.map { $0.joined(separator: "\n") + "\n" }
+        let keys = texts.map(Validation.key)
         func path(_ k: Int, _ suffix: String = "") -> String { (points as NSString).appendingPathComponent(keys[k] + suffix) }
-        func arguments(_ k: Int) -> [String] { settings(k) + ["--out", path(k)] }
+        func command(_ k: Int) -> [String] { arguments[k] + ["--out", path(k)] }
         func describe(_ k: Int) -> String {
             "point \(k + 1) (η = \(String(format: "%.4g", cells[k].eta)), \(axis.name) = \(String(format: "%.4g", cells[k].second)))"
         }
-        /// Nil when point k's run is finished, made with these settings and its records are intact; else why not.
-        func notReusable(_ k: Int) -> String? {
-            let recorded = (try? String(contentsOfFile: path(k, ".args"), encoding: .utf8)) ?? ""
-            guard recorded == settings(k).joined(separator: "\n") + "\n" else { return "not run" }
-            guard let status = (try? RunFiles.readStatus(path(k))) ?? nil, status.state == .completed || status.state == .diverged else {
-                return "not finished"
+        /// Whether point k's run can be read: finished, made with these settings, its records intact.
+        enum Found { case reusable, toRun, damaged(String) }
+        func found(_ k: Int) -> Found {
+            guard (try? String(contentsOfFile: path(k, ".args"), encoding: .utf8)) == texts[k],
+                  let status = (try? RunFiles.readStatus(path(k))) ?? nil, status.state == .completed || status.state == .diverged else {
+                return .toRun
             }
-            return damage(path(k), diverged: status.state == .diverged)
+            return damage(path(k), diverged: status.state == .diverged).map(Found.damaged) ?? .reusable
         }
         var queue: [Int] = []
         for k in cells.indices {
-            guard let why = notReusable(k) else { continue }
-            if why != "not run" && why != "not finished" { report("\(describe(k)): \(why); run again") }
+            switch found(k) {
+            case .reusable: continue
+            case .toRun: break
+            case .damaged(let why): report("\(describe(k)): \(why); run again")
+            }
             queue.append(k)
         }
         report("\(cells.count - queue.count) of \(cells.count) points already run with these settings; \(queue.count) to run, \(jobs) at a time")
@@ -288,10 +294,10 @@ public struct Validation {
             while running.count < jobs, !queue.isEmpty {
                 let k = queue.removeFirst()
                 try? FileManager.default.removeItem(atPath: path(k))       // an unfinished or damaged run starts again
-                try AtomicFile.write(settings(k).joined(separator: "\n") + "\n", to: path(k, ".args"))
+                try AtomicFile.write(texts[k], to: path(k, ".args"))
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments(k)
+                process.arguments = command(k)
                 process.standardOutput = FileHandle.nullDevice
                 FileManager.default.createFile(atPath: path(k, ".log"), contents: nil)
                 process.standardError = FileHandle(forWritingAtPath: path(k, ".log")) ?? FileHandle.nullDevice
@@ -306,7 +312,7 @@ public struct Validation {
                 let said = ((try? String(contentsOfFile: path(k, ".log"), encoding: .utf8)) ?? "")
                     .split(whereSeparator: \.isNewline).last.map(String.init) ?? "nothing on standard error"
                 if status != 0 && status != 2 {
-                    failure = "\(describe(k)): easgd train exited \(status) (\(said)); the run: \(executable) \(arguments(k).joined(separator: " "))"
+                    failure = "\(describe(k)): easgd train exited \(status) (\(said)); the run: \(executable) \(command(k).joined(separator: " "))"
                 } else if let damaged = damage(path(k), diverged: status == 2) {
                     failure = "\(describe(k)): easgd train exited \(status) but \(damaged)"
                 } else {
@@ -340,10 +346,10 @@ public struct Validation {
         return nil
     }
 
-    /// A point's name: 16 hex digits of the FNV-1a digest of its settings, one per line.
-    static func key(_ settings: [String]) -> String {
+    /// A point's name: 16 hex digits of the FNV-1a digest of its settings' text (one per line).
+    static func key(_ text: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in settings.joined(separator: "\n").utf8 {
+        for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }

@@ -75,10 +75,10 @@ public struct EasgdCommand: ParsableCommand {
         return out
     }
 
+    /// A negative number, or a range LO:HI whose LO is one.
     static func isNegativeNumber(_ word: String) -> Bool {
-        guard word.hasPrefix("-"), word.count > 1 else { return false }
-        let rest = word.dropFirst()
-        return Double(rest) != nil || rest.split(separator: ":").count == 2 && rest.split(separator: ":").allSatisfy { Double($0.drop { $0 == "-" }) != nil }
+        let parts = word.split(separator: ":", omittingEmptySubsequences: false)
+        return word.hasPrefix("-") && (1...2).contains(parts.count) && parts.allSatisfy { Double($0) != nil }
     }
 
     /// One `easgd:` line for the error, then the exit status.

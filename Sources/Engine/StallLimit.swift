@@ -10,4 +10,7 @@ public enum StallLimit {
         ProcessInfo.processInfo.environment["EASGD_STALL_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } ?? 300
     }
     public static let afterSignal = 10.0
+    /// How long rank 0 waits at the end of a job for the other ranks (their bye, MPI_Finalize): the stall limit, or
+    /// after a signal `afterSignal`, at most an hour.
+    public static func atEnd(interrupted: Bool) -> Double { min(interrupted ? afterSignal : seconds, 3600) }
 }

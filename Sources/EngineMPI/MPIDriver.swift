@@ -44,9 +44,7 @@ public struct MPIDriver: BackendDriver {
                 // Every other rank says it is ending. One that does not (stopped or hung after its last message)
                 // would keep mpirun waiting forever once rank 0 has ended: it is named, and the job is ended for it;
                 // the run's files are already whole.
-                var interrupted = false
-                if case .interrupted = outcome { interrupted = true }
-                let limit = min(interrupted ? StallLimit.afterSignal : StallLimit.seconds, 3600)
+                let limit = StallLimit.atEnd(interrupted: outcome.isInterrupted)
                 let silent = MPIBackend.ranksNotEnded(size: size, within: limit)
                 if !silent.isEmpty {
                     FileHandle.standardError.write(Data(("easgd (rank 0): the run is written (\(run.directory)), but rank\(silent.count == 1 ? "" : "s") "
@@ -72,9 +70,7 @@ public struct MPIDriver: BackendDriver {
             // paused for a checkpoint) would hold rank 0 there forever, after the checkpoint is already written: so
             // rank 0 gives Finalize the stall limit (after a signal, StallLimit.afterSignal) and then ends by SIGALRM,
             // which mpirun reports and answers by ending the other ranks.
-            let interrupted: Bool
-            if case .interrupted = result?.outcome { interrupted = true } else { interrupted = false }
-            alarm(UInt32(min(interrupted ? StallLimit.afterSignal : StallLimit.seconds, 3600).rounded(.up)))
+            alarm(UInt32(StallLimit.atEnd(interrupted: result?.outcome.isInterrupted ?? false).rounded(.up)))
         }
         MPIRuntime.finish()
         if rank == 0 { alarm(0) }

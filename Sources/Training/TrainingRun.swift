@@ -16,6 +16,11 @@ public enum RunOutcome: Equatable, Sendable {
     case diverged(step: Int, reason: String, lastCheckpointStep: Int)
 }
 
+extension RunOutcome {
+    /// Stopped by a signal.
+    public var isInterrupted: Bool { if case .interrupted = self { true } else { false } }
+}
+
 /// What the progress display is told after each step.
 public struct TrainingProgress: Sendable {
     public init(step: Int, targetSteps: Int?, epoch: Double, epochTarget: Double?, seconds: Double, minutesTarget: Double?,
