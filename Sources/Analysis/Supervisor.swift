@@ -187,7 +187,7 @@ public struct Supervisor {
     }
 
     /// Nil once no process holds the run directory's lock (within `seconds`); else what the lock said.
-    static func waitUntilFree(_ directory: String, seconds: Double) -> String? {
+    public static func waitUntilFree(_ directory: String, seconds: Double) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             do {

@@ -15,8 +15,11 @@ struct ValidateCommand: ParsableCommand {
         discussion: """
             Over a grid of η (logarithmic) and one of α (--alpha), τ (--tau-range) or δ (--momentum-range, EAMSGD), \
             each point is one deterministic training run on the simulated backend in round-robin order (τ steps \
-            per activation, the order of the map), --jobs at a time with one thread each, in DIR/points. A point \
-            whose run finished is kept, so an interrupted validate continues where it stopped. A run counts as \
+            per activation, the order of the map), --jobs at a time with one thread each, in DIR/points, each \
+            named by a digest of every setting that determines it. A finished point with intact records is kept \
+            and reused only by a grid with the same settings for it, so an interrupted validate continues where it \
+            stopped and a changed grid never reports old points; a damaged one is named and run again. One \
+            validate at a time per DIR (a second is refused). A run counts as \
             diverged when its training loss stops being finite or ends above --divergence-factor times its start, \
             and stalled when it ends above 95 % of its start or at the chance loss ln K (K classes) or above; the \
             map's "stable" agrees with a run that converged \

@@ -7,6 +7,7 @@ import Elastic
 import Engine
 import Foundation
 import NumericTesting
+import Records
 import Testing
 
 @Test func easgdConditionCurveIsThePapersFormula() throws {
@@ -69,4 +70,23 @@ import Testing
     #expect(Supervisor.runDirectory(joined) == "runs/c")
     #expect(Supervisor.resumeCommand(joined, directory: "runs/c") == ["mpirun", "-np", "4", "easgd", "train", "--resume", "runs/c", "--servers=2", "--steps=300"])
     #expect(Supervisor.setting("--workers", to: "1", in: joined + ["--workers=2"]) == joined + ["--workers", "1"])
+}
+
+/// Before a restart the supervisor waits for the run directory's lock (a rank of the attempt that ended may still
+/// hold it) instead of spending a restart on a lock conflict: it returns once the holder lets go, and says who
+/// holds it when the wait runs out.
+@Test func supervisorWaitsForTheRunDirectoryToBeFree() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("supervise-lock-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let held = try DirectoryLock(dir)
+    let busy = try #require(Supervisor.waitUntilFree(dir, seconds: 0.3))
+    #expect(busy.contains("in use by another easgd process (pid \(getpid()))"), "\(busy)")
+    let start = Date()
+    struct Held: @unchecked Sendable { let lock: DirectoryLock }
+    let holder = Held(lock: held)
+    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { holder.lock.release() }
+    #expect(Supervisor.waitUntilFree(dir, seconds: 10) == nil)
+    let waited = Date().timeIntervalSince(start)
+    #expect(waited >= 0.4 && waited < 5, "\(waited) s")
 }
