@@ -1,9 +1,10 @@
-// The one seam between a parallel training run and the machinery that runs it. Each backend owns its drive
-// loop: the tester's evaluation schedule, the periodic and the signal checkpoints, and how it ends. The CLI
-// (or any caller) makes one call, `driver.run(...)`; which algorithms a backend can run is stated once, here.
-//   simulated  one thread, a virtual clock of p devices (SimulatedDriver.swift)
-//   threads    one thread per worker, a tester on the caller's thread (ThreadsDriver.swift)
-//   mpi        rank 0 the master and tester, ranks 1…p the workers (EngineMPI's MPIDriver)
+// The one seam between a parallel training run and the machinery that runs it. The run's lifecycle (Training's
+// RunLifecycle) owns the evaluation schedule, the periodic and the signal checkpoints, the final record and the
+// status; each backend is an executor under it. The CLI (or any caller) makes one call, `driver.run(...)`;
+// which algorithms a backend can run is stated once, here.
+//   simulated  one thread, a virtual clock of p devices (SimulatedExecutor)
+//   threads    one thread per worker, a tester on the caller's thread (ThreadsExecutor)
+//   mpi        rank 0 the master and tester, ranks 1…p the workers (EngineMPI's MPIDriver and MPIMaster)
 
 import Records
 import Elastic
@@ -60,15 +61,34 @@ extension BackendDriver {
         return run
     }
 
-    /// The common case: build the run here and drive it here.
+    /// The common case: build the run here and drive it here, under its lifecycle.
     func drive(_ make: () throws -> ParallelTrainingRun, observer: RunObserver,
-               _ loop: (ParallelTrainingRun) throws -> RunOutcome) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
+               _ executor: (ParallelTrainingRun) -> some RunExecutor) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
         let run = try self.make(make)
-        try RunFiles.clearStatus(run.directory)
         observer.started(run)
         ComputeThreads.set(1)        // one compute thread per worker
-        let outcome = try loop(run)
-        try run.finish(outcome)
-        return (run, outcome)
+        return (run, try run.lifecycle.run(executor(run), observer: observer))
     }
+}
+
+extension RunLifecycle {
+    /// Runs `executor` with the observer's progress and records.
+    public func run(_ executor: some RunExecutor, observer: RunObserver) throws -> RunOutcome {
+        progress = observer.progress
+        log = observer.record
+        return try run(executor)
+    }
+}
+
+/// What the executors of p workers share: workers drop out when they stop being finite, the steps are every
+/// worker's, the state is always checkpointable, and the status says whether any worker is left.
+public protocol ParallelExecutor: RunExecutor {
+    var run: ParallelTrainingRun { get }
+}
+
+extension ParallelExecutor {
+    public var policy: DivergencePolicy { .dropWorker }
+    public var steps: Int { run.totalSteps }
+    public var uncheckpointable: String? { nil }
+    public func status(_ outcome: RunOutcome, records: [MetricRecord]) -> RunStatus { run.status(outcome) }
 }

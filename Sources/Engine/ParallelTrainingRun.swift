@@ -107,35 +107,19 @@ public final class ParallelTrainingRun {
     public let directory: String
     public let data: DataSplit
     public let engine: ParallelEngine<Float>
-    public let evaluator: Evaluator
-    /// The training loss of the model on a fixed subset (the first 1,000 training images, centre crop, dropout
-    /// off), so that it is comparable across evaluations and methods.
-    public let trainEvaluator: Evaluator
-    public private(set) var records: [MetricRecord] = []
+    /// Records, schedule, checkpoint cadence, signals and status (RunLifecycle); holds the directory's lock. The
+    /// backends' executors drive the engine under it.
+    public let lifecycle: RunLifecycle
+    public var records: [MetricRecord] { lifecycle.records }
+    public var evaluator: Evaluator { lifecycle.evaluator }
+    public var trainEvaluator: Evaluator { lifecycle.trainEvaluator }
     /// The virtual compute cost per step actually used (given or measured).
     public package(set) var computeSeconds = 0.0
     /// Set by `resume`: the clocks the checkpoint held (the simulator's, or the seconds a threads or MPI run had run).
     private var restored: (simulator: SimulatorState?, wall: WallClock?)? = nil
-    private var resumed: Bool { restored != nil }
-    /// Measures h_max when the worker steps in total pass a multiple of `settings.sharpnessEvery`.
-    private let sharpnessProbe: SharpnessProbe?
-
-    /// The first step count after `total` at which a sharpness measurement every `every` steps falls due: the next
-    /// multiple of `every` (nil without --sharpness-every).
-    package static func nextSharpnessStep(after total: Int, every: Int?) -> Int? { every.map { (total / $0 + 1) * $0 } }
-
-    /// Whether a record at `steps` worker steps in total is due a sharpness measurement: the steps have reached the
-    /// next multiple of `sharpnessEvery` after the last record that has one (step 0 included).
-    package func sharpnessDue(steps: Int) -> Bool {
-        guard let n = settings.sharpnessEvery else { return false }
-        guard let last = sharpnessSteps ?? records.last(where: { $0.sharpness != nil })?.step else { return true }
-        return steps >= ParallelTrainingRun.nextSharpnessStep(after: last, every: n)!
-    }
-    /// The worker steps in total (as the driver counted them) of the last measurement.
-    private var sharpnessSteps: Int?
 
     /// Binds the run's checkpoints to it (config.json's runID); a resumed run keeps the one its config holds.
-    package private(set) var runID = UUID().uuidString
+    package var runID: String { lifecycle.runID }
     /// The simulator's clocks from the checkpoint of a resumed simulated run.
     package var restoredSimulator: SimulatorState? { restored?.simulator }
 
@@ -173,14 +157,17 @@ public final class ParallelTrainingRun {
         }
         let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
-        evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
-        trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
-        sharpnessProbe = settings.sharpnessEvery.map { _ in
+        let sharpness = settings.sharpnessEvery.map { _ in
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay,
                            fullBatch: settings.fullBatch == true)
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
-        lock = try RunFiles.claim(directory, resuming: resuming)
+        lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
+                                     evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
+                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
+                                     evaluations: settings.evalEvery, checkpointEveryMinutes: settings.checkpointEveryMinutes,
+                                     sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery,
+                                     sharpnessOfWorkers: settings.sharpnessOfWorkers == true)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
@@ -199,35 +186,21 @@ public final class ParallelTrainingRun {
         return initial.array
     }
 
-    /// Appends an evaluation of `model` to the records and rewrites the metrics files, with the workers' progress
-    /// as known to the caller: the record's step and exchanges are their sums, and its worker loss is the mean of
-    /// the finite losses (stopped workers are left out).
+    /// What an evaluation of `model` stands for, with the workers' progress as known to the caller: the record's
+    /// step and exchanges are their sums, and its worker loss is the mean of the finite losses (stopped workers are
+    /// left out).
     /// `workerModels`: each worker's parameters, for `--sharpness-of workers` (given only where they can be read
     /// safely: the simulator, and the threads backend after its workers have joined).
-    package func appendRecord(model: FlatBuffer<Float>, seconds: Double, wall: Double, communication: Double?,
-                              workers: [WorkerProgress], workerModels: [FlatBuffer<Float>]? = nil,
-                              countedSteps: Int? = nil) throws -> MetricRecord {
+    package func snapshot(model: FlatBuffer<Float>, seconds: Double, wall: Double, communication: Double?,
+                          workers: [WorkerProgress], workerModels: [FlatBuffer<Float>]? = nil, countedSteps: Int? = nil) -> Snapshot {
         let step = workers.reduce(0) { $0 + $1.clock } + stepOffset
-        let (loss, error) = evaluator.evaluate(model)
         let samples = step * settings.batch
-        var record = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
-                                  seconds: seconds, wallSeconds: wall, trainLoss: trainEvaluator.evaluate(model).loss,
-                                  minibatchLoss: workers.meanLoss,
-                                  testLoss: loss, testError: error,
-                                  exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
-                                  workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil })
-        if let sharpnessProbe, sharpnessDue(steps: countedSteps ?? step) {
-            sharpnessSteps = max(countedSteps ?? step, step)
-            let m = sharpnessProbe.measure(model)
-            record.sharpness = m.value
-            record.sharpnessSeconds = m.seconds
-            if settings.sharpnessOfWorkers == true, let workerModels {
-                record.workerSharpness = workerModels.map { let v = sharpnessProbe.measure($0).value; return v.isFinite ? v : nil }
-            }
-        }
-        records.append(record)
-        try RunFiles.writeMetrics(records, to: directory)
-        return records.last!
+        let progress = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
+                                    seconds: seconds, wallSeconds: wall, trainLoss: nil, minibatchLoss: workers.meanLoss,
+                                    testLoss: .nan, testError: .nan,
+                                    exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
+                                    workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil })
+        return Snapshot(model: model, progress: progress, workerModels: workerModels, countedSteps: countedSteps)
     }
 
     /// Writes config.json.
@@ -265,7 +238,7 @@ public final class ParallelTrainingRun {
         // The convolutions' paths are the run's own, not this build's defaults.
         if settings.convolutions == nil { settings.convolutions = ConvolutionPath.unrecorded(try NetSpec(parsing: settings.netSpec)) }
         let run = try ParallelTrainingRun(settings: settings, directory: directory, data: data, resuming: true)
-        if let id = saved.runID { run.runID = id }
+        if let id = saved.runID { run.lifecycle.runID = id }
         let path = RunFiles.checkpoint(directory)
         var (sim, wall, metricsCount, savedSteps) = try run.engine.restoreCheckpoint(from: path, runID: saved.runID)
         if var clocks = sim, clocks.workerTimes.count != settings.engine.workers {
@@ -299,11 +272,10 @@ public final class ParallelTrainingRun {
                 FileHandle.standardError.write(Data("the center's shards: S = \(savedServers) → \(newServers) (--servers); recorded in \(RunFiles.config(directory))\n".utf8))
             }
         }
-        let records = try RunFiles.readMetrics(directory)
-        guard let count = metricsCount, records.count >= count else {
+        guard let count = metricsCount else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")
         }
-        run.records = Array(records.prefix(count))
+        try run.lifecycle.restore(records: RunFiles.readMetrics(directory), count: count, step: savedSteps, wallSeconds: wall?.elapsed ?? 0)
         return run
     }
 
@@ -322,15 +294,6 @@ public final class ParallelTrainingRun {
             return nil
         }
         return (config.settings, config.measuredComputeSeconds, config.runID)
-    }
-
-    /// Held from construction until the run has ended (`finish`).
-    private let lock: DirectoryLock
-
-    /// Records how the run ended (status.json) and gives the directory up.
-    public func finish(_ outcome: RunOutcome) throws {
-        defer { lock.release() }
-        try RunFiles.writeStatus(status(outcome), to: directory)
     }
 
     /// How the run ended, for status.json: a run whose every worker stopped has diverged, and so has one whose
@@ -354,31 +317,16 @@ public final class ParallelTrainingRun {
     /// Seconds (and communication seconds) a resumed wall-clock run had already run.
     package var wallClockAtStart: WallClock { restored?.wall ?? WallClock(elapsed: 0, communication: 0) }
 
-    /// The tester's schedule, continuing from the last record kept.
-    package func evaluationSchedule() -> EvaluationSchedule {
-        EvaluationSchedule(settings.evalEvery, lastSteps: records.last?.step ?? 0, lastSeconds: records.last?.seconds ?? 0)
-    }
-
-    /// A fresh run evaluates its starting point; a resumed one drops the records made after its checkpoint.
-    package func startRecords(log: (MetricRecord) -> Void) throws {
-        if resumed {
-            try RunFiles.writeMetrics(records, to: directory)
-        } else {
-            log(try recordModel(seconds: 0, wall: 0, communication: 0))
-        }
-    }
-
     /// Checkpoints the whole system of a wall-clock run (threads, MPI), with its records so far.
     package func writeCheckpoint(wall: WallClock) throws {
         try engine.writeCheckpoint(to: RunFiles.checkpoint(directory), simulator: nil, wall: wall, metricsCount: records.count, runID: runID)
     }
 
-    /// Evaluates the center (or the average) after every worker's steps so far and appends the record.
-    @discardableResult
-    package func recordModel(seconds: Double, wall: Double, communication: Double?) throws -> MetricRecord {
-        try appendRecord(model: engine.master.model(settings.engine.method), seconds: seconds, wall: wall,
-                         communication: communication, workers: engine.workers.map(\.progress),
-                         workerModels: engine.workers.map(\.parameters))
+    /// The center (or the average) after every worker's steps so far.
+    package func snapshot(seconds: Double, wall: Double, communication: Double?) -> Snapshot {
+        snapshot(model: engine.master.model(settings.engine.method), seconds: seconds, wall: wall,
+                 communication: communication, workers: engine.workers.map(\.progress),
+                 workerModels: engine.workers.map(\.parameters))
     }
 
     /// Worker steps in total when every worker is done.
@@ -391,12 +339,6 @@ public final class ParallelTrainingRun {
         return TrainingProgress(step: done, targetSteps: targetSteps, epoch: Double(samples) / Double(data.train.count),
                                 epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
                                 imagesPerSecond: Double(samples) / max(seconds, 1e-9), virtualTime: settings.backend == .simulated)
-    }
-
-    /// The final evaluation, unless the last record already holds this state (a resumed run that had finished).
-    package func recordFinal(seconds: Double, wall: Double, communication: Double?, log: (MetricRecord) -> Void) throws {
-        guard records.last?.step != totalSteps else { return }
-        log(try recordModel(seconds: seconds, wall: wall, communication: communication))
     }
 
     /// Seconds of one worker step on this machine (median of 3, after one warm-up), on a copy of worker 0.

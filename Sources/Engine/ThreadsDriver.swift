@@ -1,6 +1,7 @@
-// The threads backend's drive loop: one thread per worker, and the tester on the caller's thread, which
-// evaluates a snapshot of the model taken under the master's lock. A checkpoint needs every worker between two
-// steps, so for one the tester pauses them all, writes it, and lets them go on. Time is the wall clock.
+// The threads backend's executor: one thread per worker, and the tester on the caller's thread, which records
+// the snapshots the workers take at the scheduled step counts (and, for evaluations every S seconds, one of its
+// own under the master's lock). A checkpoint needs every worker between two steps, so for one the workers are
+// paused, the lifecycle writes it, and they go on. Time is the wall clock.
 
 import Dispatch
 import Foundation
@@ -11,85 +12,88 @@ public struct ThreadsDriver: BackendDriver {
     public var backend: Backend { .threads }
 
     public func run(_ make: () throws -> ParallelTrainingRun, observer: RunObserver) throws -> (run: ParallelTrainingRun, outcome: RunOutcome)? {
-        try drive(make, observer: observer) { run in
-            let settings = run.settings, engine = run.engine
-            let stopwatch = Stopwatch()
-            func wall() -> Double { stopwatch.seconds }
-            let engineStartSteps = run.totalSteps
-            try run.writeConfig(measuredComputeSeconds: nil)
-            let threads = ThreadsBackend(engine: engine)
-            let before = run.wallClockAtStart
-            func now() -> Double { before.elapsed + wall() }
-            func clock() -> WallClock {
-                WallClock(elapsed: now(), communication: (before.communication ?? 0) + threads.communicationSeconds.reduce(0, +))
-            }
-            try run.startRecords(log: observer.record)
-            var evaluations = run.evaluationSchedule()
-            var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
-            let snapshot = FlatBuffer<Float>(count: engine.master.center.count)
-            let steps = settings.steps, target = run.targetSteps
-            var loss = Double.nan, lossRead = -1.0
-            // Evaluations every N steps and sharpness measurements fall on their scheduled step counts: the worker
-            // that reaches one takes the snapshot (ThreadsBackend.scheduleSnapshots). Evaluations every S seconds are
-            // taken by the tester when it finds them due.
-            let schedule = evaluations, every = settings.evalEvery.steps, sharpnessEvery = settings.sharpnessEvery
-            @Sendable func next(after total: Int) -> Int? {
-                let due = [schedule.nextStep(after: total), ParallelTrainingRun.nextSharpnessStep(after: total, every: sharpnessEvery)]
-                    .compactMap { $0 }.min()
-                return due.flatMap { $0 < target ? $0 : nil }
-            }
-            threads.scheduleSnapshots(first: next(after: engineStartSteps).map { $0 - engineStartSteps }) { count in
-                next(after: engineStartSteps + count).map { $0 - engineStartSteps }
-            }
-            while true {
-                let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
-                DispatchQueue.global().async(group: group) {
-                    threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil || pause.isSet })
-                    finished.set()
-                }
-                while !finished.isSet {
-                    usleep(2_000)
-                    let done = engineStartSteps + threads.completedSteps, seconds = now()
-                    if seconds - lossRead >= 0.25 {         // the workers' own losses, a few times a second
-                        var published: [WorkerProgress] = []
-                        threads.withMaster { published = threads.published }
-                        loss = published.meanLoss ?? .nan
-                        lossRead = seconds
-                    }
-                    observer.progress(run.progress(done: done, seconds: seconds, loss: loss))
-                    // The state after the last step is evaluated once every worker has joined (below).
-                    while let exact = threads.takeSnapshot(into: snapshot) {
-                        let communication = (before.communication ?? 0) + exact.progress.reduce(0) { $0 + $1.communication }
-                        let taken = now() - exact.age         // the run's time when the worker took it
-                        observer.record(try run.appendRecord(model: snapshot, seconds: taken, wall: taken,
-                                                             communication: communication, workers: exact.progress,
-                                                             countedSteps: engineStartSteps + exact.steps))
-                    }
-                    if every == nil, done < target, evaluations.due(steps: done, seconds: seconds) {
-                        var progress: [WorkerProgress] = []
-                        threads.withMaster {
-                            snapshot.copy(from: engine.master.model(settings.engine.method))
-                            progress = threads.published
-                        }
-                        let communication = (before.communication ?? 0) + progress.reduce(0) { $0 + $1.communication }
-                        observer.record(try run.appendRecord(model: snapshot, seconds: seconds, wall: seconds,
-                                                             communication: communication, workers: progress,
-                                                             countedSteps: done))
-                    }
-                    if checkpoints.due(now: wall()) { pause.set() }
-                }
-                group.wait()          // after this the workers' state may be read freely
-                if let sig = StopSignal.pending {
-                    try run.writeCheckpoint(wall: clock())
-                    return .interrupted(signal: sig)
-                }
-                guard pause.isSet else { break }
-                try run.writeCheckpoint(wall: clock())
-            }
-            let end = clock()
-            try run.recordFinal(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0, log: observer.record)
-            try run.writeCheckpoint(wall: clock())
-            return .completed
-        }
+        try drive(make, observer: observer) { ThreadsExecutor(run: $0) }
     }
+}
+
+public final class ThreadsExecutor: ParallelExecutor {
+    public let run: ParallelTrainingRun
+    private var threads: ThreadsBackend<Float>!
+    /// Worker steps in total when this process started, the model copied for the tester, the workers' mean loss
+    /// and when it was last read.
+    private var startSteps = 0
+    private var model: FlatBuffer<Float>
+    private var loss = Double.nan, lossRead = -1.0
+
+    public init(run: ParallelTrainingRun) {
+        self.run = run
+        model = FlatBuffer<Float>(count: run.engine.master.center.count)
+    }
+
+    /// The run's seconds and communication so far, over every process that ran it.
+    private func clock(_ lifecycle: RunLifecycle) -> WallClock {
+        WallClock(elapsed: lifecycle.wall(), communication: (run.wallClockAtStart.communication ?? 0) + threads.communicationSeconds.reduce(0, +))
+    }
+
+    /// Evaluations every N steps and sharpness measurements fall on their scheduled step counts: the worker that
+    /// reaches one takes the snapshot (ThreadsBackend.scheduleSnapshots).
+    public func prepare(_ lifecycle: RunLifecycle) throws {
+        try run.writeConfig(measuredComputeSeconds: nil)
+        threads = ThreadsBackend(engine: run.engine)
+        startSteps = run.totalSteps
+        let start = startSteps, target = run.targetSteps, scheduled = lifecycle.scheduledSteps
+        @Sendable func next(after total: Int) -> Int? { scheduled(total).flatMap { $0 < target ? $0 : nil } }
+        threads.scheduleSnapshots(first: next(after: start).map { $0 - start }) { count in next(after: start + count).map { $0 - start } }
+    }
+
+    public func advance(_ lifecycle: RunLifecycle) throws -> ExecutorStop {
+        let pause = ManagedFlag(), finished = ManagedFlag(), group = DispatchGroup()
+        let threads = self.threads!, steps = run.settings.steps, target = run.targetSteps
+        DispatchQueue.global().async(group: group) {
+            threads.run(untilClock: steps, shouldStop: { StopSignal.pending != nil || pause.isSet })
+            finished.set()
+        }
+        let communicationBefore = run.wallClockAtStart.communication ?? 0
+        while !finished.isSet {
+            usleep(2_000)
+            let done = startSteps + threads.completedSteps, seconds = lifecycle.wall()
+            if seconds - lossRead >= 0.25 {         // the workers' own losses, a few times a second
+                var published: [WorkerProgress] = []
+                threads.withMaster { published = threads.published }
+                loss = published.meanLoss ?? .nan
+                lossRead = seconds
+            }
+            lifecycle.progress(run.progress(done: done, seconds: seconds, loss: loss))
+            // The state after the last step is evaluated once every worker has joined (the lifecycle's final record).
+            while let exact = threads.takeSnapshot(into: model) {
+                let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
+                let taken = lifecycle.wall() - exact.age         // the run's time when the worker took it
+                try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
+                                                  workers: exact.progress, countedSteps: startSteps + exact.steps))
+            }
+            if done < target, lifecycle.secondsEvaluationDue(steps: done, seconds: seconds) {
+                var progress: [WorkerProgress] = []
+                threads.withMaster {
+                    model.copy(from: run.engine.master.model(run.settings.engine.method))
+                    progress = threads.published
+                }
+                let communication = communicationBefore + progress.reduce(0) { $0 + $1.communication }
+                try lifecycle.record(run.snapshot(model: model, seconds: seconds, wall: seconds, communication: communication,
+                                                  workers: progress, countedSteps: done))
+            }
+            if !pause.isSet, lifecycle.pauseWanted() != nil { pause.set() }
+        }
+        group.wait()          // after this the workers' state may be read freely
+        if let signal = StopSignal.pending { return .paused(.signal(signal)) }
+        return pause.isSet ? .paused(.checkpoint) : .budgetDone
+    }
+
+    /// The center after every step (the workers have joined), or the starting point at time 0.
+    public func snapshot(_ lifecycle: RunLifecycle) -> Snapshot {
+        if lifecycle.records.isEmpty { return run.snapshot(seconds: 0, wall: 0, communication: 0) }
+        let end = clock(lifecycle)
+        return run.snapshot(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0)
+    }
+
+    public func writeCheckpoint(_ lifecycle: RunLifecycle) throws { try run.writeCheckpoint(wall: clock(lifecycle)) }
 }

@@ -35,11 +35,9 @@ public struct MPIDriver: BackendDriver {
                 if servers > 1 {
                     FileHandle.standardError.write(Data("the center in \(servers) shards: ranks 0…\(servers - 1) serve one each, ranks \(servers)…\(size - 1) are the \(size - servers) workers\n".utf8))
                 }
-                try RunFiles.clearStatus(run.directory)
                 observer.started(run)
                 FileHandle.standardError.write(Data("rank 0 is process \(getpid()): kill -TERM \(getpid()) checkpoints the whole system and stops it\n".utf8))
-                let outcome = try MPIBackend.master(run, servers: servers, log: observer.record)
-                try run.finish(outcome)
+                let outcome = try run.lifecycle.run(MPIMaster(run: run, servers: servers), observer: observer)
                 result = (run, outcome)
                 // Every other rank says it is ending. One that does not (stopped or hung after its last message)
                 // would keep mpirun waiting forever once rank 0 has ended: it is named, and the job is ended for it;

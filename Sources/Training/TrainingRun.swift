@@ -1,4 +1,5 @@
-// A sequential (p = 1) training run in a run directory: evaluate, log, checkpoint, stop on budget,
+// A sequential (p = 1) training run: the executor of one model under the run lifecycle (RunLifecycle: records,
+// evaluations, checkpoints, signals, status), stopping on budget,
 // signal or divergence, and resume bit for bit. Everything that influences the next step (parameters,
 // velocity, average, step counter, the data stream, the dropout stream, the running loss) is in the
 // checkpoint; the wall clock is the only thing that differs between an interrupted and a straight run.
@@ -63,35 +64,25 @@ struct RunState: Codable {
     var runID: String?
 }
 
-public final class TrainingRun {
+public final class TrainingRun: RunExecutor {
     public let settings: TrainingSettings
     public let directory: String
     public let data: DataSplit
     public let spec: NetSpec
     public let replica: Replica
     public let optimizer: SequentialOptimizer
-    public let evaluator: Evaluator
-    /// The model's loss on a fixed training subset (the first 1,000 training images, centre crop, dropout off),
-    /// the `train_loss` of every record, as in parallel runs.
-    public let trainEvaluator: Evaluator
-    public private(set) var records: [MetricRecord] = []
+    /// Records, schedule, checkpoint cadence, signals and status (RunLifecycle); holds the directory's lock.
+    public let lifecycle: RunLifecycle
+    public var records: [MetricRecord] { lifecycle.records }
+    public var evaluator: Evaluator { lifecycle.evaluator }
+    public var trainEvaluator: Evaluator { lifecycle.trainEvaluator }
     public private(set) var samples = 0
     public private(set) var trainingSeconds = 0.0
-    public private(set) var lastCheckpointStep = 0
+    public var lastCheckpointStep: Int { lifecycle.lastCheckpointStep }
     private var lossSum = 0.0
     private var lossCount = 0
+    private var recentLoss = Double.nan
     private let preprocessing: Preprocessing
-    private var resumed = false
-    /// config.json's run id: new for a new run, kept by a resumed one.
-    private var runID = UUID().uuidString
-    /// Held from construction to the end of `run`.
-    private let lock: DirectoryLock
-    /// Measures h_max at every `settings.sharpnessEvery`-th step (nil: not asked for).
-    private let sharpnessProbe: SharpnessProbe?
-    private var sharpnessDue: Bool { settings.sharpnessEvery.map { step % $0 == 0 } ?? false }
-    /// Wall seconds of the run before this process (from the checkpoint), and the clock while running.
-    private var wallSecondsAtStart = 0.0
-    private var currentWall: () -> Double = { 0 }
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
     public convenience init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
@@ -119,15 +110,18 @@ public final class TrainingRun {
                                      seed: SplitMix64.derived(from: settings.seed, stream: 0xDA7A).state, fullBatch: settings.fullBatch == true)
         replica = Replica(spec: spec, stream: stream, seed: settings.seed)
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
-        evaluator = Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing)
-        trainEvaluator = Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing)
         let loaded = self.data
-        sharpnessProbe = settings.sharpnessEvery.map { [spec, preprocessing] _ in
+        let sharpness = settings.sharpnessEvery.map { [spec, preprocessing] _ in
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay,
                            fullBatch: settings.fullBatch == true)
         }
+        let evalEvery = settings.evalEvery ?? max(1, stream.batchesPerEpoch / TrainingDefaults.evaluationsPerEpoch)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
-        lock = try RunFiles.claim(directory, resuming: resuming)
+        lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
+                                     evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
+                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
+                                     evaluations: .steps(evalEvery), checkpointEveryMinutes: settings.checkpointEveryMinutes,
+                                     sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
     }
@@ -159,7 +153,7 @@ public final class TrainingRun {
     }
 
     public var stepsPerEpoch: Int { replica.stream.batchesPerEpoch }
-    public var evalEvery: Int { settings.evalEvery ?? max(1, stepsPerEpoch / TrainingDefaults.evaluationsPerEpoch) }
+    public var evalEvery: Int { lifecycle.evaluationInterval.steps! }
     public var step: Int { optimizer.step }
 
     /// The step at which the step and epoch budgets stop the run (nil: only the time budget applies).
@@ -172,130 +166,77 @@ public final class TrainingRun {
         return target
     }
 
+    public var epochs: Double { Double(samples) / Double(data.train.count) }
+
     // MARK: Running
 
     /// Trains until a budget is reached, a signal arrives or the run diverges.
     /// `status.json` says how it ended.
-    public func run(progress: (TrainingProgress) -> Void = { _ in },
-                    log: (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { lock.release() }
-        try RunFiles.clearStatus(directory)
-        let outcome = try train(progress: progress, log: log)
-        try RunFiles.writeStatus(RunStatus(outcome: outcome), to: directory)
-        return outcome
+    public func run(progress: @escaping (TrainingProgress) -> Void = { _ in },
+                    log: @escaping (MetricRecord) -> Void = { _ in }) throws -> RunOutcome {
+        lifecycle.progress = progress
+        lifecycle.log = log
+        return try lifecycle.run(self)
     }
 
-    private func train(progress: (TrainingProgress) -> Void, log: (MetricRecord) -> Void) throws -> RunOutcome {
-        let wallStart = DispatchTime.now().uptimeNanoseconds
-        let wallOffset = wallSecondsAtStart
-        func wall() -> Double { wallOffset + Double(DispatchTime.now().uptimeNanoseconds - wallStart) * 1e-9 }
-        currentWall = wall
-        var checkpoints = Periodic(minutes: settings.checkpointEveryMinutes, now: wall())
+    // MARK: The executor
 
-        try writeConfig()
-        if resumed {
-            try RunFiles.writeMetrics(records, to: directory)     // drop records made after the checkpoint
-        } else {
-            let record = evaluateRecord(wallSeconds: wall())
-            guard record.testLoss.isFinite else {
-                return .diverged(step: 0, reason: "the initial test loss is not finite", lastCheckpointStep: 0)
-            }
-            records.append(record)
-            log(record)
-            try RunFiles.writeMetrics(records, to: directory)
-            try writeCheckpoint()
-        }
+    public var policy: DivergencePolicy { .stopRun }
+    public var steps: Int { step }
 
+    public func prepare(_ run: RunLifecycle) throws { try writeConfig() }
+
+    /// One step at a time until the step, epoch or time budget is reached.
+    public func advance(_ run: RunLifecycle) throws -> ExecutorStop {
         let target = targetSteps
         let timeLimit = settings.budget.minutes.map { $0 * 60 }
-        var recentLoss = Double.nan
         while true {
-            if let sig = StopSignal.pending {
-                try finish(wallSeconds: wall(), evaluate: false)
-                return .interrupted(signal: sig)
-            }
-            if let target, step >= target { break }
-            if let timeLimit, trainingSeconds >= timeLimit { break }
+            if let pause = run.pauseWanted() { return .paused(pause) }
+            if let target, step >= target { return .budgetDone }
+            if let timeLimit, trainingSeconds >= timeLimit { return .budgetDone }
 
             let t0 = DispatchTime.now().uptimeNanoseconds
             let loss = optimizer.step(replica)
             trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             samples += settings.batch
-            guard loss.isFinite else {
-                return .diverged(step: step, reason: "the training loss is \(loss.isNaN ? "NaN" : "infinite")",
-                                 lastCheckpointStep: lastCheckpointStep)
-            }
+            guard loss.isFinite else { return .diverged(step: step, reason: "the training loss is \(loss.isNaN ? "NaN" : "infinite")") }
             lossSum += loss
             lossCount += 1
             recentLoss = recentLoss.isNaN ? loss : 0.95 * recentLoss + 0.05 * loss
 
-            if step % evalEvery == 0 || sharpnessDue {
-                let record = evaluateRecord(wallSeconds: wall())
-                guard record.testLoss.isFinite, optimizer.model.isFinite else {
-                    return .diverged(step: step, reason: "the model's parameters or test loss are no longer finite",
-                                     lastCheckpointStep: lastCheckpointStep)
+            if run.evaluationDue(steps: step, seconds: trainingSeconds) {
+                guard try run.record(snapshot(run), policy: policy) else {
+                    return .diverged(step: step, reason: "the model's parameters or test loss are no longer finite")
                 }
-                records.append(record)
-                log(record)
-                try RunFiles.writeMetrics(records, to: directory)
             }
-            if checkpoints.due(now: wall()) {
-                guard stateIsFinite else {
-                    return .diverged(step: step, reason: "the optimizer state is no longer finite",
-                                     lastCheckpointStep: lastCheckpointStep)
-                }
-                try writeCheckpoint()
-            }
-            progress(TrainingProgress(step: step, targetSteps: target, epoch: epochs, epochTarget: settings.budget.epochs,
-                                      seconds: trainingSeconds, minutesTarget: settings.budget.minutes,
-                                      recentLoss: recentLoss, imagesPerSecond: Double(samples) / max(trainingSeconds, 1e-9)))
+            run.progress(TrainingProgress(step: step, targetSteps: target, epoch: epochs, epochTarget: settings.budget.epochs,
+                                          seconds: trainingSeconds, minutesTarget: settings.budget.minutes,
+                                          recentLoss: recentLoss, imagesPerSecond: Double(samples) / max(trainingSeconds, 1e-9)))
         }
-        try finish(wallSeconds: wall(), evaluate: true)
-        if !(records.last?.testLoss.isFinite ?? true) {
-            return .diverged(step: step, reason: "the final test loss is not finite", lastCheckpointStep: lastCheckpointStep)
-        }
-        return .completed
     }
 
-    /// The final evaluation (when the last step was not evaluated yet) and the final checkpoint.
-    private func finish(wallSeconds: Double, evaluate: Bool) throws {
-        if evaluate, records.last?.step != step {
-            let record = evaluateRecord(wallSeconds: wallSeconds)
-            if record.testLoss.isFinite {
-                records.append(record)
-                try RunFiles.writeMetrics(records, to: directory)
-            }
-        }
-        if stateIsFinite { try writeCheckpoint() }
-    }
-
-    public var epochs: Double { Double(samples) / Double(data.train.count) }
-
-    private var stateIsFinite: Bool { optimizer.stateBuffers.allSatisfy { $0.buffer.isFinite } }
-
-    private func evaluateRecord(wallSeconds: Double) -> MetricRecord {
-        let (loss, error) = evaluator.evaluate(optimizer.model)
+    /// The iterate (or average) now, with the mean minibatch loss since the last snapshot.
+    public func snapshot(_ run: RunLifecycle) -> Snapshot {
         let minibatch = lossCount > 0 ? lossSum / Double(lossCount) : nil
         lossSum = 0
         lossCount = 0
-        var record = MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds, wallSeconds: wallSeconds,
-                                  trainLoss: trainEvaluator.evaluate(optimizer.model).loss, minibatchLoss: minibatch,
-                                  testLoss: loss, testError: error)
-        if let sharpnessProbe, sharpnessDue {
-            let m = sharpnessProbe.measure(optimizer.model)
-            record.sharpness = m.value
-            record.sharpnessSeconds = m.seconds
-        }
-        return record
+        return Snapshot(model: optimizer.model,
+                        progress: MetricRecord(step: step, samples: samples, epoch: epochs, seconds: trainingSeconds, wallSeconds: run.wall(),
+                                               trainLoss: nil, minibatchLoss: minibatch, testLoss: .nan, testError: .nan))
     }
+
+    public var uncheckpointable: String? {
+        optimizer.stateBuffers.allSatisfy { $0.buffer.isFinite } ? nil : "the optimizer state is no longer finite"
+    }
+
+    public func status(_ outcome: RunOutcome, records: [MetricRecord]) -> RunStatus { RunStatus(outcome: outcome) }
 
     // MARK: Files
 
     private func writeConfig() throws {
         let formatter = ISO8601DateFormatter()
         let config = RunConfig(
-            settings: settings, runID: runID, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
+            settings: settings, runID: lifecycle.runID, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
             data: .init(format: data.format, source: data.source, train: data.train.count, test: data.test.count,
                         storedShape: [data.train.shape.channels, data.train.shape.height, data.train.shape.width],
                         inputShape: [spec.input.channels, spec.input.height, spec.input.width],
@@ -311,14 +252,13 @@ public final class TrainingRun {
         try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(directory))
     }
 
-    private func writeCheckpoint() throws {
+    public func writeCheckpoint(_ run: RunLifecycle) throws {
         let state = RunState(method: settings.optimizer.method, parameterCount: replica.parameterCount, step: step,
-                             samples: samples, trainingSeconds: trainingSeconds, wallSeconds: currentWall(),
+                             samples: samples, trainingSeconds: trainingSeconds, wallSeconds: run.wall(),
                              stream: replica.stream.state,
                              dropout: replica.dropout.state, lossSum: lossSum, lossCount: lossCount,
-                             metricsCount: records.count, runID: runID)
+                             metricsCount: run.records.count, runID: run.runID)
         try Checkpoint.write(state, buffers: optimizer.stateBuffers, to: RunFiles.checkpoint(directory))
-        lastCheckpointStep = step
     }
 
     private func restore() throws {
@@ -326,7 +266,7 @@ public final class TrainingRun {
         let (state, buffers) = try Checkpoint.read(path, as: RunState.self)
         let id = RunFiles.readRunID(directory)
         try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: id, checkpoint: path)
-        if let id { runID = id }
+        if let id { lifecycle.runID = id }
         guard state.method == settings.optimizer.method, state.parameterCount == replica.parameterCount else {
             throw DataError("\(path): holds a \(state.method.rawValue) run of \(state.parameterCount) parameters, config.json describes \(settings.optimizer.method.rawValue) with \(replica.parameterCount)")
         }
@@ -339,17 +279,12 @@ public final class TrainingRun {
         optimizer.step = state.step
         samples = state.samples
         trainingSeconds = state.trainingSeconds
-        wallSecondsAtStart = state.wallSeconds
         replica.stream.restore(state.stream)
         replica.dropout.state = state.dropout
         lossSum = state.lossSum
         lossCount = state.lossCount
-        let saved = try RunFiles.readMetrics(directory)
-        guard saved.count >= state.metricsCount else {
-            throw DataError("\(RunFiles.metricsJSONL(directory)): has \(saved.count) records, the checkpoint expects \(state.metricsCount)")
-        }
-        records = Array(saved.prefix(state.metricsCount))
-        lastCheckpointStep = state.step
-        resumed = true
+        // The schedule counts multiples of N from step 0.
+        try lifecycle.restore(records: RunFiles.readMetrics(directory), count: state.metricsCount, step: state.step,
+                              wallSeconds: state.wallSeconds, anchor: state.step / evalEvery * evalEvery)
     }
 }
