@@ -44,7 +44,9 @@ public struct Advice {
     struct RunPoint {
         var method: Algorithm
         var workers: Int
+        /// The rate in force at the checkpoint (the schedule's), and the run's base η.
         var lr: Double
+        var baseLR: Double
         var alpha: Double?
         var tau: Int?
         var momentum: Double?
@@ -80,7 +82,7 @@ public struct Advice {
                 }
             }
             let m = e.method
-            return RunPoint(method: m, workers: e.workers, lr: e.learningRate,
+            return RunPoint(method: m, workers: e.workers, lr: try rateInForce(records: state.metricsCount) ?? e.learningRate, baseLR: e.learningRate,
                             alpha: m.takes(.alpha) ? e.alpha : nil, tau: m.takes(.tau) ? e.tau : nil,
                             momentum: m.takes(.momentum) ? e.momentum : nil, weightDecay: e.weightDecay,
                             netSpec: s.netSpec, data: s.data, models: models,
@@ -94,10 +96,19 @@ public struct Advice {
         let method = settings.optimizer.method
         let name = SequentialOptimizer.evaluatedBuffer(method)
         guard let model = buffers[name] else { throw SettingsError("\(path) holds no '\(name)' buffer (not a sequential run's checkpoint)") }
-        return RunPoint(method: method, workers: 1, lr: settings.optimizer.learningRate, alpha: nil, tau: nil,
+        return RunPoint(method: method, workers: 1, lr: try rateInForce(records: state.metricsCount) ?? settings.optimizer.learningRate,
+                        baseLR: settings.optimizer.learningRate, alpha: nil, tau: nil,
                         momentum: method == .msgd ? settings.optimizer.momentum : nil, weightDecay: settings.optimizer.weightDecay,
                         netSpec: settings.netSpec, data: settings.data, models: [(method.evaluatesAverage ? "average" : "model", model)],
                         trainSubset: settings.trainSubset, fullBatch: settings.fullBatch == true, seed: settings.seed, runSchedule: nil)
+    }
+
+    /// The learning rate in force at the checkpoint, its schedule's and plateau's: the last of the records it
+    /// counts that says (nil: records written before they did, so the config's constant η).
+    func rateInForce(records count: Int?) throws -> Double? {
+        guard FileManager.default.fileExists(atPath: RunFiles.metricsJSONL(runDirectory)) else { return nil }
+        let records = try RunFiles.readMetrics(runDirectory)
+        return records.prefix(count ?? records.count).last(where: { $0.learningRate != nil })?.learningRate
     }
 
     /// h_max at the run's model (a sequential run's iterate or average, a parallel run's center).
@@ -202,7 +213,7 @@ public struct Advice {
             })))
         }
 
-        var settings = ["η = \(run.lr)"]
+        var settings = [run.lr == run.baseLR ? "η = \(run.lr)" : "η = \(run.lr) (in force at the checkpoint; base η = \(run.baseLR))"]
         if let a = run.alpha { settings.append("α = \(a)") }
         if let t = run.tau { settings.append("τ = \(t)") }
         if let d = run.momentum { settings.append("δ = \(d)") }
@@ -275,7 +286,7 @@ public struct Advice {
 }
 
 /// The fields of a sequential checkpoint header `advise` needs: its step, and the run it belongs to.
-struct CheckpointStep: Codable { var step: Int; var runID: String? }
+struct CheckpointStep: Codable { var step: Int; var runID: String?; var metricsCount: Int? }
 
 /// The fields of a parallel (engine) checkpoint header `advise` needs.
-struct ParallelCheckpointClock: Codable { var masterClock: Int; var runID: String? }
+struct ParallelCheckpointClock: Codable { var masterClock: Int; var runID: String?; var metricsCount: Int? }

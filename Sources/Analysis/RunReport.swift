@@ -23,7 +23,7 @@ public struct RunReport {
     public func finish(_ run: TrainingRun, resumed: Bool) throws {
         let s = run.settings, o = s.optimizer
         report((resumed ? "resuming \(run.directory) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs))): " : "training: ")
-                   + settingsLine(method: o.method, workers: 1, eta: o.learningRate, momentum: o.momentum, alpha: nil, tau: nil,
+                   + settingsLine(method: o.method, workers: 1, eta: o.learningRate, schedule: o.schedule, momentum: o.momentum, alpha: nil, tau: nil,
                                   movingRate: o.movingRate, seed: s.seed, backend: nil, net: s.net, data: run.data.train.name)
                    + "; \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
         let bar = ProgressBar(enabled: !quiet)
@@ -58,7 +58,7 @@ public struct RunReport {
                 let s = run.settings, e = s.engine
                 virtual = s.backend == .simulated
                 report((resumed ? "resuming \(run.directory) at \(run.totalSteps) worker steps: " : "training: ")
-                           + settingsLine(method: e.method, workers: e.workers, eta: e.learningRate, momentum: e.momentum,
+                           + settingsLine(method: e.method, workers: e.workers, eta: e.learningRate, schedule: e.schedule, momentum: e.momentum,
                                           alpha: e.alpha, tau: e.tau, movingRate: e.movingRate, seed: s.seed, backend: s.backend,
                                           net: s.net, data: run.data.train.name)
                            + "; \(s.steps) steps per worker")
@@ -107,11 +107,11 @@ public struct RunReport {
     // MARK: Lines
 
     /// The settings that determine a run, each only where its method takes it.
-    func settingsLine(method: Algorithm, workers: Int, eta: Double, momentum: Double, alpha: Double?, tau: Int?,
+    func settingsLine(method: Algorithm, workers: Int, eta: Double, schedule: LearningRateSchedule?, momentum: Double, alpha: Double?, tau: Int?,
                       movingRate: Double, seed: UInt64, backend: Backend?, net: String, data: String) -> String {
         var parts = ["method \(method.rawValue)", "p = \(workers)"]
         if method.takes(.tau), let tau { parts.append("τ = \(tau)") }
-        parts.append("η = \(eta)")
+        parts.append("η = \(eta)" + (schedule.flatMap { $0.isConstant ? nil : " (schedule \($0.summary))" } ?? ""))
         if method.takes(.momentum) { parts.append("δ = \(momentum)") }
         if method.takes(.alpha), let alpha { parts.append("α = \(alpha) (β = \(alpha * Double(workers)))") }
         if method.takes(.movingRate) { parts.append("moving rate \(movingRate)") }

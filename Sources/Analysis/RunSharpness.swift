@@ -1,7 +1,9 @@
 // `easgd plot --sharpness`: each run's sharpness (h_max of its training loss, from `--sharpness-every`) against
 // time, with the threshold of its method at its settings, h* — 2/η for SGD, 2(1 + δ)/(η(1 + 2δ)) for Nesterov,
 // the root along h of ρ(F(h)) = 1 of the round-robin map for EASGD, EAMSGD and DOWNPOUR — as a dashed line, and
-// 2/η beside it where the two differ. PREFIX-sharpness.csv holds the points and both thresholds.
+// 2/η beside it where the two differ. PREFIX-sharpness.csv holds the points and both thresholds, each at the
+// learning rate in force at the record (a schedule's: the thresholds then move with η and are drawn as dashed
+// curves, not lines).
 
 import Foundation
 import Plotting
@@ -9,11 +11,17 @@ import Records
 import Training
 
 extension RunPlot {
-    /// A run's threshold h* and SGD's 2/η (nil where the map stays stable to ηh = 10⁴).
-    public static func thresholds(_ run: RunSummary) throws -> (hStar: Double?, sgd: Double) {
-        let t = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
-                                momentum: run.momentum ?? 0, schedule: .roundRobin)
-        return (try t.criticalEtaH().map { $0 / run.learningRate }, 2 / run.learningRate)
+    /// A run's threshold h* and SGD's 2/η at learning rate `lr` (the run's base η when not given; nil where the map
+    /// stays stable to ηh = 10⁴).
+    public static func thresholds(_ run: RunSummary, lr: Double? = nil) throws -> (hStar: Double?, sgd: Double) {
+        let eta = lr ?? run.learningRate
+        return (try criticalEtaH(run).map { $0 / eta }, 2 / eta)
+    }
+
+    /// The critical ηh of the run's method and settings: h* = that / η.
+    static func criticalEtaH(_ run: RunSummary) throws -> Double? {
+        try MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
+                            momentum: run.momentum ?? 0, schedule: .roundRobin).criticalEtaH()
     }
 
     /// Writes PREFIX-sharpness.csv and PREFIX-sharpness.<format>; returns the figures gnuplot could not draw.
@@ -28,16 +36,31 @@ extension RunPlot {
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
             let name = URL(fileURLWithPath: run.dir).lastPathComponent, drawn = Gnuplot.literal(name)
-            let (hStar, sgd) = try RunPlot.thresholds(run)
-            var own = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness"])
+            let critical = try RunPlot.criticalEtaH(run)
+            let rates = Set(run.records.compactMap { $0.sharpness == nil ? nil : $0.learningRate ?? run.learningRate })
+            var own = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
             for r in run.records {
                 guard let s = r.sharpness, s.isFinite else { continue }
+                let eta = r.learningRate ?? run.learningRate
                 let values = [String(r.step), try number(r.epoch), try number(r.seconds), try number(s)]
-                own.row([String(i), ""] + values)    // gnuplot's copy: no label, which could hold a line break
-                csv.row([String(i), CSV.quote(name)] + values + [try hStar.map(number) ?? "", try number(sgd)])
+                let thresholds = [try critical.map { try number($0 / eta) } ?? "", try number(2 / eta)]
+                own.row([String(i), ""] + values + thresholds)    // gnuplot's copy: no label, which could hold a line break
+                csv.row([String(i), CSV.quote(name)] + values + thresholds)
             }
-            series.append(LineSeries(csv: try transaction.scratch(own.text, beside: prefix), xColumn: x, yColumn: 6,
-                                     title: "\(drawn) (\(run.method.rawValue), η = \(run.learningRate))", lineType: i + 1))
+            let scratch = try transaction.scratch(own.text, beside: prefix)
+            series.append(LineSeries(csv: scratch, xColumn: x, yColumn: 6,
+                                     title: "\(drawn) (\(run.method.rawValue), η = \(run.learningRate)\(rates.count > 1 ? ", scheduled" : ""))",
+                                     lineType: i + 1))
+            if rates.count > 1 {
+                // η changes over the run, and h* = ηh*/η with it: dashed curves from the same rows.
+                if critical != nil { series.append(LineSeries(csv: scratch, xColumn: x, yColumn: 7, title: "h* of \(drawn) at the η in force", lineType: i + 1, dashed: true)) }
+                if critical.map({ abs($0 - 2) > 1e-9 }) ?? true {         // SGD's h* is 2/η itself
+                    series.append(LineSeries(csv: scratch, xColumn: x, yColumn: 8, title: "2/{/Symbol h} of \(drawn) at the η in force",
+                                             lineType: i + 1, dashed: true))
+                }
+                continue
+            }
+            let (hStar, sgd) = try RunPlot.thresholds(run, lr: rates.first)
             // Each run's thresholds dashed in its own colour: h*, and 2/η where it differs.
             if let hStar {
                 references.append(LineReference(try number(hStar), "h* of \(drawn) = \(String(format: "%.4g", hStar))", lineType: i + 1))

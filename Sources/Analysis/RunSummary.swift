@@ -15,6 +15,9 @@ public struct RunSummary: Sendable {
     /// Only where the method takes it.
     public var tau: Int?
     public var learningRate: Double
+    /// The learning rate's schedule (`--lr-schedule`, `--warmup`) and any change a resume made to the rate, as
+    /// text; nil for a constant η never changed.
+    public var lrSchedule: String?
     public var momentum: Double?
     public var alpha: Double?
     public var seed: UInt64
@@ -52,7 +55,8 @@ public struct RunSummary: Sendable {
             let steps = last.map { $0.workerSteps?.max() ?? $0.step / e.workers } ?? 0
             let reached = last.map { $0.workerSteps.map { $0.allSatisfy { $0 >= s.steps } } ?? ($0.step >= s.steps * e.workers) } ?? false
             return RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
-                              learningRate: e.learningRate, momentum: m.takes(.momentum) ? e.momentum : nil,
+                              learningRate: e.learningRate, lrSchedule: scheduleText(e.schedule, s.changes),
+                              momentum: m.takes(.momentum) ? e.momentum : nil,
                               alpha: m.takes(.alpha) ? e.alpha : nil, seed: s.seed, backend: s.backend, net: s.net, data: s.data,
                               steps: steps, bestTestError: best, finalTestError: final, wallSeconds: last?.wallSeconds,
                               virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
@@ -66,15 +70,27 @@ public struct RunSummary: Sendable {
             if let minutes = s.budget.minutes, last.seconds >= minutes * 60 { reached = true }
         }
         return RunSummary(dir: dir, method: o.method, workers: 1, tau: nil, learningRate: o.learningRate,
+                          lrSchedule: scheduleText(o.schedule, s.changes),
                           momentum: o.method.takes(.momentum) ? o.momentum : nil, alpha: nil, seed: s.seed, backend: nil,
                           net: s.net, data: s.data, steps: last?.step ?? 0, bestTestError: best, finalTestError: final,
                           wallSeconds: last?.wallSeconds, virtualSeconds: nil,
                           status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
     }
 
+    /// "step:30,60:0.1 --warmup 100", with each resume's change of the rate ("η 0.02 → 0.005 at step 20").
+    static func scheduleText(_ schedule: LearningRateSchedule?, _ changes: [SettingsChange]?) -> String? {
+        var parts: [String] = []
+        if let schedule, !schedule.isConstant { parts.append(schedule.summary) }
+        for c in changes ?? [] {
+            if let r = c.learningRate { parts.append("η \(r[0]) → \(r[1]) at step \(c.atStep)") }
+            if let s = c.lrSchedule { parts.append("schedule \(s[0]) → \(s[1]) at step \(c.atStep)") }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
     /// Everything that determines a run except its seed (and where it lives): runs with equal keys are repeats.
     public var settingsKey: String {
-        [method.rawValue, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", momentum.map { "\($0)" } ?? "-",
+        [method.rawValue, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", lrSchedule ?? "-", momentum.map { "\($0)" } ?? "-",
          alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps)].joined(separator: "|")
     }
 
@@ -83,7 +99,8 @@ public struct RunSummary: Sendable {
         func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
         return .object([
             ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
-            ("tau", tau.map { .integer($0) } ?? .null), ("lr", .number(learningRate)), ("momentum", opt(momentum)),
+            ("tau", tau.map { .integer($0) } ?? .null), ("lr", .number(learningRate)),
+            ("lr_schedule", lrSchedule.map { .string($0) } ?? .null), ("momentum", opt(momentum)),
             ("alpha", opt(alpha)), ("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
             ("net", .string(net)), ("data", .string(data)), ("steps", .integer(steps)),
             ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
@@ -96,7 +113,8 @@ public struct RunSummary: Sendable {
                                      "best_error", "final_error", "wall_s", "virtual_s", "status"]
 
     public var tableRow: [String] {
-        [dir, method.rawValue, String(workers), tau.map(String.init) ?? "-", plain(learningRate), momentum.map(plain) ?? "-",
+        [dir, method.rawValue, String(workers), tau.map(String.init) ?? "-", plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? ""),
+         momentum.map(plain) ?? "-",
          alpha.map(plain) ?? "-", String(seed), backend?.rawValue ?? "sequential", String(steps), percent(bestTestError),
          percent(finalTestError), seconds(wallSeconds), seconds(virtualSeconds), status.rawValue]
     }
@@ -148,7 +166,8 @@ public struct SeedGroup: Sendable {
             ("method", .string(r.method.rawValue)), ("workers", .integer(r.workers)),
         ]
         fields.append(("tau", r.tau.map { .integer($0) } ?? .null))
-        fields += [("lr", .number(r.learningRate)), ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))]
+        fields += [("lr", .number(r.learningRate)), ("lr_schedule", r.lrSchedule.map { .string($0) } ?? .null),
+                   ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))]
         fields.append(("backend", r.backend.map { .string($0.rawValue) } ?? .null))
         fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps", .integer(r.steps))]
         fields.append(("best_test_error", best?.json ?? .null))

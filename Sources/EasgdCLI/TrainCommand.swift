@@ -62,6 +62,7 @@ struct TrainCommand: ParsableCommand {
     var request: TrainRequest {
         var r = TrainRequest()
         r.method = method.method; r.net = data.net; r.data = data.data; r.learningRate = method.learningRate; r.momentum = method.momentum
+        r.lrSchedule = method.lrSchedule; r.warmup = method.warmup
         r.movingRate = method.movingRate; r.weightDecay = method.weightDecay; r.batch = data.batch; r.epochs = budget.epochs; r.minutes = budget.minutes
         r.steps = budget.steps; r.seed = data.seed; r.evalEvery = evaluation.evalEvery; r.checkpointEveryMinutes = evaluation.checkpointEvery; r.threads = budget.threads
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
@@ -87,16 +88,16 @@ struct TrainCommand: ParsableCommand {
         case .sequential(let settings, let directory):
             ComputeThreads.set(settings.threads)
             try report.finish(try TrainingRun(settings: settings, directory: directory), resumed: false)
-        case .resumeSequential(let saved, let directory):
+        case .resumeSequential(let saved, let rate, let directory):
             ComputeThreads.set(saved.threads)
-            try report.finish(try TrainingRun.resume(directory: directory, settings: saved), resumed: true)
+            try report.finish(try TrainingRun.resume(directory: directory, settings: saved, rate: rate), resumed: true)
         case .parallel(let settings, let directory):
             try report.finish(driver(settings.backend), resumed: false) {
                 try ParallelTrainingRun(settings: settings, directory: directory)
             }
-        case .resumeParallel(let directory, let steps, let workers, let servers, let backend):
+        case .resumeParallel(let directory, let steps, let workers, let servers, let rate, let backend):
             try report.finish(driver(backend), resumed: true) {
-                try ParallelTrainingRun.resume(directory: directory, steps: steps, workers: workers, servers: servers)
+                try ParallelTrainingRun.resume(directory: directory, steps: steps, workers: workers, servers: servers, rate: rate)
             }
         }
     }
@@ -122,7 +123,14 @@ struct MethodOptions: ParsableArguments {
     @Option(help: ArgumentHelp("\(Algorithm.names { $0.isSequential }) (one worker) or \(Algorithm.names { $0.isParallel && $0.trainsNetworks }).",
                                valueName: "method"))
     var method: Algorithm?
-    @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double?
+    @Option(name: [.customLong("lr"), .customLong("eta")],
+            help: "Learning rate η (--eta is the same option). With --resume: a new η from the resume point on, recorded in config.json's changes.")
+    var learningRate: Double?
+    @Option(help: ArgumentHelp("The learning rate's schedule: constant (default), step:AT1,AT2,...:FACTOR, cosine[:FINAL] or plateau:FACTOR:PATIENCE.",
+                               discussion: "step: η times FACTOR at each epoch AT_i reached; cosine: from η down to FINAL (default 0) over the budget's steps; plateau: η times FACTOR when the evaluations' train_loss has not improved by 1e-4 relative for more than PATIENCE evaluations (PyTorch's MultiStepLR, CosineAnnealingLR and ReduceLROnPlateau). Parallel runs apply it at each worker's own clock (its epochs are its own passes over the data, its budget its --steps), identically on every backend; a plateau's cut reaches the workers when the evaluation that makes it is done. Every record's lr is the rate in force. With --resume: a new schedule from the resume point on, at the run's step count.",
+                               valueName: "schedule")) var lrSchedule: String?
+    @Option(help: ArgumentHelp("Linear warm-up: the first W steps (each worker's own) take the schedule's rate times (t + 1)/W.", valueName: "W"))
+    var warmup: Int?
     @Option(name: [.customLong("momentum"), .customLong("delta")],
             help: "Nesterov momentum δ of \(Algorithm.names { $0.takes(.momentum) }) (default \(TrainingDefaults.momentum); --delta is the same option).")
     var momentum: Double?

@@ -32,6 +32,9 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var weightDecay: Double
     /// ADMM's ρ.
     public var rho: Double
+    /// The learning rate's schedule, applied by every worker at its own clock (nil: constant, and in configs
+    /// written before schedules).
+    public var schedule: LearningRateSchedule?
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
                 tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,

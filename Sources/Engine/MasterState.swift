@@ -72,10 +72,10 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
 
     /// MDOWNPOUR: Nesterov's step at the master with a worker's gradient.
     @_specialize(exported: true, where Scalar == Float)
-    package func acceptGradient(_ g: UnsafeBufferPointer<Scalar>) -> Bool {
+    package func acceptGradient(_ g: UnsafeBufferPointer<Scalar>, learningRate eta: Scalar) -> Bool {
         guard Scalar.allFinite(g) else { rejected += 1; return false }
         Nesterov.step(parameters: center.pointer, velocity: velocity.pointer, lookaheadGradient: g,
-                      learningRate: Scalar(settings.learningRate), momentum: Scalar(settings.momentum))
+                      learningRate: eta, momentum: Scalar(settings.momentum))
         clock += 1
         accepted += 1
         return true

@@ -6,6 +6,7 @@
 
 import Elastic
 import Foundation
+import Synchronization
 import Training
 
 public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
@@ -15,12 +16,24 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
     /// Why workers were stopped, in the order it happened.
     public private(set) var stopped: [(worker: Int, clock: Int, reason: String)] = []
     private let stopLock = NSLock()
+    /// Each step's learning rate: the schedule at the worker's clock (set before any worker runs; constant unless
+    /// the run binds its schedule), times the plateau's scale (which the run's lifecycle may change while the
+    /// workers run).
+    public var learningRate: LearningRate
+    private let scaleBits = Atomic<UInt64>(1.0.bitPattern)
+    public var rateScale: Double {
+        get { Double(bitPattern: scaleBits.load(ordering: .relaxed)) }
+        set { scaleBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+    /// The rate of worker `w`'s next step.
+    public func rate(_ w: WorkerState<Scalar>) -> Double { learningRate.at(w.clock, scale: rateScale) }
 
     /// All workers and the center start at `initial`; ADMM's multipliers start at 0.
     public init(settings: EngineSettings, objectives: [any Objective<Scalar>], initial: [Scalar]) {
         precondition(objectives.count == settings.workers, "one objective per worker")
         precondition(objectives.allSatisfy { $0.parameterCount == initial.count }, "objectives and initial point differ in size")
         self.settings = settings
+        learningRate = LearningRate(base: settings.learningRate, schedule: settings.schedule ?? .constant)
         master = MasterState(settings: settings, count: initial.count)
         workers = objectives.enumerated().map { WorkerState(index: $0.offset, settings: settings, objective: $0.element) }
         initial.withUnsafeBufferPointer { start in
@@ -57,7 +70,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         guard w.alive else { return false }
         if settings.method == .admm { return admmStep(w, critical: critical) }
         let outcome = withoutActuallyEscaping(critical) { critical in
-            w.step(settings: settings, link: LocalMasterLink(master: master, critical: critical))
+            w.step(settings: settings, learningRate: rate(w), link: LocalMasterLink(master: master, critical: critical))
         }
         switch outcome {
         case .stepped(let communicated): return communicated
@@ -96,6 +109,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             if !(loss.isFinite && w.gradient.isFinite && w.parameters.isFinite) { stop(w, "non-finite loss, gradient or parameters") }
         }
         let stepping = live.filter(\.alive)
+        let eta = Scalar(stepping.first.map(rate) ?? s.learningRate)
         if let first = stepping.first, first.clock % s.tau == 0 {
             ElasticExchange.synchronousExchange(workers: stepping.map(\.parameters.pointer), center: master.center.pointer,
                                                 alpha: Scalar(s.alpha))
@@ -103,7 +117,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             for w in stepping { w.exchanges += 1 }
         }
         for w in stepping {
-            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(s.learningRate))
+            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
             w.clock += 1
         }
         master.clock += 1

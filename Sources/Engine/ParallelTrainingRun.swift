@@ -10,17 +10,6 @@ import Elastic
 import Foundation
 import Training
 
-/// A change of a parallel run's p (with its α) or S made by a resume (an elastic restart), as config.json keeps it.
-public struct SettingsChange: Codable, Equatable, Sendable {
-    /// When (ISO 8601, UTC), and the worker steps done in all when it took effect.
-    public var date: String
-    public var atStep: Int
-    public var workers: [Int]          // before, after
-    public var alpha: [Double]?        // before, after (methods with a coupling)
-    public var beta: Double?           // β = pα kept across the change (nil: α was given and stays)
-    public var servers: [Int]?         // before, after (MPI)
-}
-
 public struct ParallelRunSettings: Codable, Equatable, Sendable {
     public var engine: EngineSettings
     public var net: String
@@ -157,6 +146,7 @@ public final class ParallelTrainingRun {
         }
         let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
+        engine.learningRate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replicas[0].stream.batchesPerEpoch)
         let sharpness = settings.sharpnessEvery.map { _ in
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.engine.weightDecay,
                            fullBatch: settings.fullBatch == true)
@@ -168,6 +158,14 @@ public final class ParallelTrainingRun {
                                      evaluations: settings.evalEvery, checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery,
                                      sharpnessOfWorkers: settings.sharpnessOfWorkers == true)
+        lifecycle.schedule(engine.learningRate)
+    }
+
+    /// The learning rate of every worker's steps, on every backend: the schedule at the worker's own clock, an
+    /// epoch being the worker's own pass over the training set, the budget its --steps.
+    package static func learningRate(_ settings: ParallelRunSettings, stepsPerEpoch: Int) -> LearningRate {
+        LearningRate(base: settings.engine.learningRate, schedule: settings.engine.schedule ?? .constant,
+                     stepsPerEpoch: Double(stepsPerEpoch), totalSteps: settings.steps)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
@@ -200,7 +198,8 @@ public final class ParallelTrainingRun {
                                     testLoss: .nan, testError: .nan,
                                     exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
                                     workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil })
-        return Snapshot(model: model, progress: progress, workerModels: workerModels, countedSteps: countedSteps)
+        return Snapshot(model: model, progress: progress, workerModels: workerModels, countedSteps: countedSteps,
+                        rateStep: workers.reduce(0) { $0 + $1.clock } / max(workers.count, 1))
     }
 
     /// Writes config.json.
@@ -217,7 +216,8 @@ public final class ParallelTrainingRun {
     /// reproducible).
     /// With `workers` different from the run's p, the restart is elastic (`ParallelEngine.restore`).
     /// `servers`: the S of an MPI resume (recorded; a change of S is announced and kept in the config's changes).
-    public static func resume(directory: String, steps: Int?, workers: Int? = nil, servers: Int? = nil,
+    /// `rate`: a new learning rate or schedule from here on (kept in the config's changes).
+    public static func resume(directory: String, steps: Int?, workers: Int? = nil, servers: Int? = nil, rate: RateChange = RateChange(),
                               data: DataSplit? = nil) throws -> ParallelTrainingRun {
         guard let saved = try ParallelTrainingRun.readConfig(directory) else {
             throw DataError("\(RunFiles.config(directory)): not a parallel run")
@@ -227,6 +227,7 @@ public final class ParallelTrainingRun {
         let savedWorkers = settings.engine.workers, savedAlpha = settings.engine.alpha
         let savedServers = settings.mpiServers ?? 1
         if let servers { settings.mpiServers = servers }
+        let rateChange = rate.apply(rate: &settings.engine.learningRate, schedule: &settings.engine.schedule)
         if let workers, workers != savedWorkers {
             guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
                 throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
@@ -271,6 +272,12 @@ public final class ParallelTrainingRun {
             if newServers != savedServers {
                 FileHandle.standardError.write(Data("the center's shards: S = \(savedServers) → \(newServers) (--servers); recorded in \(RunFiles.config(directory))\n".utf8))
             }
+        }
+        if let rateChange {
+            let dated = SettingsChange(atStep: savedSteps + (saved.settings.stepOffset ?? 0), learningRate: rateChange.learningRate,
+                                       lrSchedule: rateChange.lrSchedule)
+            run.settings.changes = (run.settings.changes ?? []) + [dated]
+            RateChange.announce(dated, config: RunFiles.config(directory))
         }
         guard let count = metricsCount else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): fewer records than the checkpoint expects")

@@ -36,6 +36,7 @@ public final class SimulatedExecutor: ParallelExecutor {
         let engine = run.engine, steps = run.settings.steps
         while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < steps }) {
             if let pause = lifecycle.pauseWanted() { return .paused(pause) }
+            engine.rateScale = lifecycle.rateScale          // a plateau's cut applies from the next step on
             sim.run(events: 1)
             lifecycle.progress(run.progress(done: run.totalSteps, seconds: sim.now, loss: engine.workers.map(\.progress).meanLoss ?? .nan))
             if lifecycle.evaluationDue(steps: run.totalSteps, seconds: sim.frontier) { try lifecycle.record(snapshot(lifecycle)) }

@@ -54,8 +54,9 @@ public final class ThreadsExecutor: ParallelExecutor {
             finished.set()
         }
         let communicationBefore = run.wallClockAtStart.communication ?? 0
+        var idle = false
         while !finished.isSet {
-            usleep(2_000)
+            if idle { usleep(2_000) }
             let done = startSteps + threads.completedSteps, seconds = lifecycle.wall()
             if seconds - lossRead >= 0.25 {         // the workers' own losses, a few times a second
                 var published: [WorkerProgress] = []
@@ -64,12 +65,16 @@ public final class ThreadsExecutor: ParallelExecutor {
                 lossRead = seconds
             }
             lifecycle.progress(run.progress(done: done, seconds: seconds, loss: loss))
-            // The state after the last step is evaluated once every worker has joined (the lifecycle's final record).
-            while let exact = threads.takeSnapshot(into: model) {
+            // One snapshot per round, so that a tester as busy as the workers make it (evaluations due faster than
+            // it evaluates) still passes on a plateau's cut and a checkpoint's pause between two of them. The state
+            // after the last step is evaluated once every worker has joined (the lifecycle's final record).
+            idle = true
+            if let exact = threads.takeSnapshot(into: model) {
                 let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
                 let taken = lifecycle.wall() - exact.age         // the run's time when the worker took it
                 try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
                                                   workers: exact.progress, countedSteps: startSteps + exact.steps))
+                idle = false
             }
             if done < target, lifecycle.secondsEvaluationDue(steps: done, seconds: seconds) {
                 var progress: [WorkerProgress] = []
@@ -81,7 +86,15 @@ public final class ThreadsExecutor: ParallelExecutor {
                 try lifecycle.record(run.snapshot(model: model, seconds: seconds, wall: seconds, communication: communication,
                                                   workers: progress, countedSteps: done))
             }
+            run.engine.rateScale = lifecycle.rateScale      // a plateau's cut reaches the workers' next steps
             if !pause.isSet, lifecycle.pauseWanted() != nil { pause.set() }
+        }
+        // Snapshots the workers took before they stopped (a pause, or the end).
+        while let exact = threads.takeSnapshot(into: model) {
+            let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
+            let taken = lifecycle.wall() - exact.age
+            try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
+                                              workers: exact.progress, countedSteps: startSteps + exact.steps))
         }
         group.wait()          // after this the workers' state may be read freely
         if let signal = StopSignal.pending { return .paused(.signal(signal)) }

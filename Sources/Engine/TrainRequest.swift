@@ -12,6 +12,9 @@ public struct TrainRequest: Sendable, Equatable {
     public var net: String?
     public var data: String?
     public var learningRate: Double?
+    /// `--lr-schedule` as given, and `--warmup` steps (LearningRateSchedule).
+    public var lrSchedule: String?
+    public var warmup: Int?
     public var momentum: Double?
     public var movingRate: Double?
     public var weightDecay: Double?
@@ -88,7 +91,7 @@ public struct TrainRequest: Sendable, Equatable {
         }
         if let resume {
             let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
-                                           ("--lr", learningRate != nil), ("--momentum", momentum != nil),
+                                           ("--momentum", momentum != nil),
                                            ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
                                            ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
                                            ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
@@ -100,7 +103,7 @@ public struct TrainRequest: Sendable, Equatable {
                 throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
             }
             if let given = fixed.first(where: \.1) {
-                throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads may be given)")
+                throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads, and --lr, --lr-schedule, --warmup from here on, may be given)")
             }
             guard isMPIWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
                 throw SettingsError("\(resume) holds no checkpoint.bin to resume from (a run that never wrote one can be started again with the same --out)")
@@ -125,6 +128,9 @@ public struct TrainRequest: Sendable, Equatable {
             }
             guard epochs != nil || minutes != nil || steps != nil else {
                 throw SettingsError("give a budget: --epochs, --minutes or --steps")
+            }
+            if try rateSchedule?.needsStepBudget == true, epochs == nil, steps == nil {
+                throw SettingsError("--lr-schedule cosine anneals over the budget's steps: give --steps or --epochs")
             }
         }
         if fullBatch == true {
@@ -194,9 +200,21 @@ public struct TrainRequest: Sendable, Equatable {
         }
     }
 
+    /// The schedule `--lr-schedule` and `--warmup` give (nil when neither is given).
+    public var rateSchedule: LearningRateSchedule? {
+        get throws {
+            guard lrSchedule != nil || warmup != nil else { return nil }
+            do { return try LearningRateSchedule(parsing: lrSchedule ?? "constant", warmup: warmup ?? 0) } catch {
+                throw SettingsError("\(error)")
+            }
+        }
+    }
+
     /// The checks of single values (ranges, finiteness), for the command line and for a run's saved settings alike.
     func validateValues() throws {
         if let learningRate { try check(learningRate, "--lr", .positive) }
+        if let warmup { guard warmup >= 0, warmup <= 1_000_000_000_000 else { throw SettingsError("--warmup must be between 0 and 1000000000000 (got \(warmup))") } }
+        _ = try rateSchedule
         if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
         if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
         if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
@@ -235,17 +253,20 @@ public struct TrainRequest: Sendable, Equatable {
     /// What to run, with every default filled in. Call after `validate()`.
     public enum Plan: Equatable {
         case sequential(TrainingSettings, directory: String)
-        /// The saved settings, with the new budget (when given) and thread count (when given).
-        case resumeSequential(TrainingSettings, directory: String)
+        /// The saved settings, with the new budget (when given) and thread count (when given), and a new learning
+        /// rate or schedule from here on.
+        case resumeSequential(TrainingSettings, rate: RateChange, directory: String)
         case parallel(ParallelRunSettings, directory: String)
         /// `backend` from the run's config.json; mpi on every rank under mpirun (worker ranks read no directory).
-        /// `workers`: a new p (an elastic restart), from --workers or under mpirun from its ranks.
-        case resumeParallel(directory: String, steps: Int?, workers: Int?, servers: Int?, backend: Backend)
+        /// `workers`: a new p (an elastic restart), from --workers or under mpirun from its ranks; `rate`: a new
+        /// learning rate or schedule from here on.
+        case resumeParallel(directory: String, steps: Int?, workers: Int?, servers: Int?, rate: RateChange, backend: Backend)
     }
 
     public func plan() throws -> Plan {
         if let resume {
-            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, backend: .mpi) }
+            let rate = RateChange(learningRate: learningRate, schedule: try rateSchedule)
+            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, rate: rate, backend: .mpi) }
             if let saved = try ParallelTrainingRun.readConfig(resume) {
                 let e = saved.settings.engine
                 var r = TrainRequest()
@@ -267,7 +288,7 @@ public struct TrainRequest: Sendable, Equatable {
                 // A resume keeps the run's p and, under mpirun, its last S, unless the command says otherwise
                 // (--workers P′, --servers S′); a launch that does not fit them is refused, saying what would.
                 guard let size = mpiWorldSize else {
-                    return .resumeParallel(directory: resume, steps: steps, workers: workers, servers: nil, backend: backend)
+                    return .resumeParallel(directory: resume, steps: steps, workers: workers, servers: nil, rate: rate, backend: backend)
                 }
                 let savedServers = saved.settings.mpiServers ?? 1
                 if servers == nil && savedServers != 1 {
@@ -283,7 +304,7 @@ public struct TrainRequest: Sendable, Equatable {
                 if workers == nil && p != e.workers {
                     throw SettingsError("\(resume) has p = \(e.workers) workers and mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): resume it with -np \(s + e.workers), or give --workers \(p) for an elastic restart to p = \(p)")
                 }
-                return .resumeParallel(directory: resume, steps: steps, workers: p, servers: s, backend: .mpi)
+                return .resumeParallel(directory: resume, steps: steps, workers: p, servers: s, rate: rate, backend: .mpi)
             }
             if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
             // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
@@ -298,16 +319,20 @@ public struct TrainRequest: Sendable, Equatable {
             r.steps = saved.budget.steps; r.checkpointEveryMinutes = saved.checkpointEveryMinutes
             try TrainRequest.checkSaved(r, in: resume)
             if let every = saved.evalEvery, every < 1 { throw SettingsError("\(RunFiles.config(resume)): evalEvery must be positive (got \(every))") }
-            return .resumeSequential(saved, directory: resume)
+            if (rate.schedule ?? saved.optimizer.schedule)?.needsStepBudget == true, saved.budget.epochs == nil, saved.budget.steps == nil {
+                throw SettingsError("--lr-schedule cosine anneals over the budget's steps: give --steps or --epochs")
+            }
+            return .resumeSequential(saved, rate: rate, directory: resume)
         }
         guard let method, let out, let learningRate else { throw SettingsError("give --method, --lr and --out") }
         let data = data ?? TrainingDefaults.data
         let net = net ?? TrainingDefaults.net(for: data)
         let spec = try NetSpec(parsing: net)
         if method.isSequential {
-            let optimizer = OptimizerSettings(method: method, learningRate: learningRate, momentum: momentum ?? TrainingDefaults.momentum,
+            var optimizer = OptimizerSettings(method: method, learningRate: learningRate, momentum: momentum ?? TrainingDefaults.momentum,
                                               movingRate: movingRate ?? TrainingDefaults.movingRate,
                                               weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
+            optimizer.schedule = try rateSchedule
             return .sequential(TrainingSettings(net: net, netSpec: spec.text, data: data, optimizer: optimizer,
                                                 batch: resolvedBatch, seed: seed ?? TrainingDefaults.seed,
                                                 budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
@@ -320,10 +345,11 @@ public struct TrainRequest: Sendable, Equatable {
         let backend = resolvedBackend ?? .threads
         let p = backend == .mpi ? (mpiWorldSize.map { $0 - resolvedServers } ?? workers ?? TrainingDefaults.workers) : (workers ?? TrainingDefaults.workers)
         guard let steps else { throw SettingsError("parallel runs take their budget as --steps (per worker)") }
-        let engine = EngineSettings(method: method, workers: p, learningRate: learningRate, alpha: alpha,
+        var engine = EngineSettings(method: method, workers: p, learningRate: learningRate, alpha: alpha,
                                     beta: beta ?? TrainingDefaults.beta, tau: tau ?? TrainingDefaults.tau,
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
+        engine.schedule = try rateSchedule
         var settings = ParallelRunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,

@@ -14,8 +14,8 @@ public protocol MasterLink<Scalar> {
     func pushAndPull(_ acc: FlatBuffer<Scalar>, into x: FlatBuffer<Scalar>, loss: Double) -> Bool
     /// The master's look-ahead point into `y`.
     func lookahead(into y: FlatBuffer<Scalar>, loss: Double) -> Bool
-    /// A gradient for the master's Nesterov step.
-    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double) -> Bool
+    /// A gradient for the master's Nesterov step at the worker's learning rate.
+    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double, learningRate: Scalar) -> Bool
     /// The exchange in two halves, for a link that can overlap it with the gradient's computation: `beginExchange`
     /// sends x (a copy; `loss` is the worker's previous one, since this step's is not known yet) and
     /// `endExchange` replaces x with x − α(x − x̃). False when not sent or rejected.
@@ -49,9 +49,9 @@ struct LocalMasterLink<Scalar: NetworkScalar>: MasterLink {
         critical { master.lookahead(into: y.pointer) }
         return true
     }
-    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double) -> Bool {
+    func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double, learningRate: Scalar) -> Bool {
         var ok = false
-        critical { ok = master.acceptGradient(g.readOnly) }
+        critical { ok = master.acceptGradient(g.readOnly, learningRate: learningRate) }
         return ok
     }
 }
@@ -63,13 +63,14 @@ public enum StepOutcome: Equatable, Sendable {
 }
 
 extension WorkerState {
-    /// One local step (with its exchange, push or gradient update when the method calls for one). The caller
-    /// records a stop; the worker's clock and exchange count advance only on a completed step.
+    /// One local step (with its exchange, push or gradient update when the method calls for one) at learning
+    /// rate `learningRate` (the schedule's at this worker's clock). The caller records a stop; the worker's clock and
+    /// exchange count advance only on a completed step.
     /// Specialized for Float: the element-wise rules are generic, and a caller in another module (MPI's worker, the
     /// benches) would otherwise run them through witness tables (the exchange alone took 5× longer).
     @_specialize(exported: true, where Scalar == Float)
-    package func step(settings s: EngineSettings, link: any MasterLink<Scalar>) -> StepOutcome {
-        let eta = Scalar(s.learningRate), delta = Scalar(s.momentum)
+    package func step(settings s: EngineSettings, learningRate: Double, link: any MasterLink<Scalar>) -> StepOutcome {
+        let eta = Scalar(learningRate), delta = Scalar(s.momentum)
         let exchangeDue = clock % s.tau == 0
         var communicated = false
         switch s.method {
@@ -121,7 +122,7 @@ extension WorkerState {
             guard link.lookahead(into: lookahead, loss: lastLoss) else { return .stopped("the master refused the look-ahead") }
             let loss = evaluate(at: lookahead, decay: s.weightDecay)
             guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
-            guard link.applyGradient(gradient, loss: loss) else { return .stopped("non-finite gradient (rejected by the master)") }
+            guard link.applyGradient(gradient, loss: loss, learningRate: eta) else { return .stopped("non-finite gradient (rejected by the master)") }
             parameters.copy(from: lookahead)
             communicated = true
         case .admm, .syncEasgd:

@@ -46,6 +46,7 @@ enum MessageTag: Int32 {
     case ping = 15         // rank 0 → server: empty;         server → rank 0: empty (it is alive and serving)
     case serverSignal = 16 // server → rank 0: the signal its rank received (one value): stop the system
     case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
+    case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
 }
 
 enum Control: Float {
@@ -237,10 +238,20 @@ public enum MPIBackend {
         var link = MessageLink(layout: ShardLayout(count: w.parameters.count, servers: servers),
                                overlaps: overlap && settings.engine.method.takesGradientBeforeExchange)
         var stopReason: String? = nil
+        // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.
+        let rate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replica.stream.batchesPerEpoch)
+        var scale = 1.0
+        func takeScale() {
+            while waiting(from: 0, tag: .rate) {
+                let data = receiveData(from: 0, tag: .rate)
+                if data.count == 8 { scale = Double(bitPattern: data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
+            }
+        }
 
         func finish(_ kind: StateMessage.Kind, signal: Int32? = nil) throws {
             try send(StateMessage(kind: kind, worker: w.snapshot, stopReason: stopReason, signal: signal), of: w, to: 0)
             while try receiveControl() != .finish {}       // a PAUSE or STOP may have crossed our state
+            takeScale()                                    // none is left unreceived
         }
         while true {
             if waiting(from: 0, tag: .control) {
@@ -267,8 +278,11 @@ public enum MPIBackend {
                 try finish(.done)
                 return stopReason
             }
+            takeScale()
+            let eta = rate.at(w.clock, scale: scale)
             link.clock = w.clock + 1
-            if case .stopped(let reason) = w.step(settings: settings.engine, link: link) {
+            link.rate = Float(eta)
+            if case .stopped(let reason) = w.step(settings: settings.engine, learningRate: eta, link: link) {
                 w.alive = false
                 stopReason = reason
             }
@@ -277,17 +291,21 @@ public enum MPIBackend {
 }
 
 /// What follows a request's vector: the worker's last loss, its clock (as two 16-bit halves, each exact in a
-/// Float), and its seconds spent on exchanges so far (as a Float and the Float of the remainder: ~48 bits).
+/// Float), its seconds spent on exchanges so far (as a Float and the Float of the remainder: ~48 bits), and the
+/// learning rate of its step (MDOWNPOUR's gradient is applied by the master at the worker's rate; a Float, as the
+/// step uses it).
 struct Trailer {
-    static let count = 5
+    static let count = 6
     var loss: Double
     var clock: Int
     var communication: Double
+    var rate: Float
 
-    init(loss: Double, clock: Int, communication: Double) {
+    init(loss: Double, clock: Int, communication: Double, rate: Float = 0) {
         self.loss = loss
         self.clock = clock
         self.communication = communication
+        self.rate = rate
     }
 
     /// A step count as two Floats, 16 bits below and the rest above, each exact (also a snapshot's step count).
@@ -301,6 +319,7 @@ struct Trailer {
         loss = Double(p[0])
         clock = Trailer.readClock(p + 1)
         communication = Double(p[3]) + Double(p[4])
+        rate = p[5]
     }
 
     func write(to p: UnsafeMutablePointer<Float>) {
@@ -309,6 +328,7 @@ struct Trailer {
         let high = Float(communication)
         p[3] = high
         p[4] = Float(communication - Double(high))
+        p[5] = rate
     }
 }
 
@@ -328,6 +348,8 @@ struct MessageLink: MasterLink {
     /// The worker's clock once the step in progress is done (set before each step). A request reports it when the
     /// master's part of that step is done once it is served; a look-ahead reports one less.
     var clock = 0
+    /// The learning rate of the step in progress (set before each step).
+    var rate: Float = 0
     private let pending = Pending()
 
     private final class Pending {
@@ -354,7 +376,7 @@ struct MessageLink: MasterLink {
         if layout.servers > 1, let payload, !Float.allFinite(payload.readOnly) { return false }
         pending.started = Self.now()
         pending.tag = tag
-        let trailer = Trailer(loss: loss, clock: clock, communication: pending.waited)
+        let trailer = Trailer(loss: loss, clock: clock, communication: pending.waited, rate: rate)
         for k in 0..<layout.servers {
             let range = layout.range(k), buffer = outgoing[k]
             var count = 0
@@ -414,8 +436,9 @@ struct MessageLink: MasterLink {
     func lookahead(into y: FlatBuffer<Float>, loss: Double) -> Bool {
         request(nil, loss: loss, tag: .lookahead, reply: y, clock: clock - 1)
     }
-    func applyGradient(_ g: FlatBuffer<Float>, loss: Double) -> Bool {
-        request(g, loss: loss, tag: .gradient, reply: nil, clock: clock)
+    func applyGradient(_ g: FlatBuffer<Float>, loss: Double, learningRate: Float) -> Bool {
+        precondition(learningRate == rate, "the step's rate travels in the trailer")
+        return request(g, loss: loss, tag: .gradient, reply: nil, clock: clock)
     }
 
     func beginExchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool {

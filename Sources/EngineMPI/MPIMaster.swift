@@ -39,6 +39,8 @@ final class MPIMaster: ParallelExecutor {
     private var others: [ServingTime] = []
     private var gathered = false
     private let stallLimit = StallLimit.seconds         // read once: the environment is not looked up per message
+    /// The plateau schedule's scale the workers were last sent (they start at 1).
+    private var sentScale = 1.0
 
     init(run: ParallelTrainingRun, servers: Int) throws {
         self.run = run
@@ -98,9 +100,17 @@ final class MPIMaster: ParallelExecutor {
     /// The wait for a worker to take a reply: the stall limit, or after a signal `StallLimit.afterSignal`.
     private func replyTimeout() -> Double { StopSignal.pending == nil ? stallLimit : StallLimit.afterSignal }
 
-    /// The records the tester has finished, to the log (on this thread); with `drain`, after waiting for all.
+    /// The records the tester has finished, to the log (on this thread); with `drain`, after waiting for all. A
+    /// plateau's cut of the learning rate goes to every worker still stepping.
     private func logEvaluations(_ lifecycle: RunLifecycle, drain: Bool = false) throws {
         for record in try drain ? tester.drain() : tester.take() { lifecycle.log(record) }
+        let scale = lifecycle.rateScale
+        if scale != sentScale {
+            var bits = scale.bitPattern
+            let data = Data(bytes: &bits, count: 8)
+            for (i, state) in status.enumerated() where state != .finished { send(data, to: rank(i), tag: .rate) }
+            sentScale = scale
+        }
     }
 
     private func stopRunning(_ control: Control) {
@@ -120,6 +130,7 @@ final class MPIMaster: ParallelExecutor {
             for w in run.engine.workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: rank(w.index)) }
             lastHeard = run.engine.workers.map { _ in lifecycle.wall() }
             started = true
+            try logEvaluations(lifecycle)        // a resumed plateau's scale
         }
         // After a checkpoint, the paused workers go on.
         for (i, state) in status.enumerated() where state == .paused { send(.resume, to: rank(i)) }

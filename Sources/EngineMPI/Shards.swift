@@ -160,7 +160,7 @@ final class Server {
             guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead, seconds: seconds) else { throw ReplyNotTaken() }
             served = .lookahead
         case .gradient:
-            served = try answer(full && master.acceptGradient(UnsafeBufferPointer(payload)), with: buffer.base, count: 0)
+            served = try answer(full && master.acceptGradient(UnsafeBufferPointer(payload), learningRate: trailer.rate), with: buffer.base, count: 0)
         default:
             throw MPIError(description: "rank \(source) sent a \(tag) message to a server")
         }

@@ -9,12 +9,16 @@ public struct LineSeries: Sendable {
     public var title: String
     /// gnuplot line type (its colour), when series and reference lines must match; nil: the next one.
     public var lineType: Int?
-    public init(csv: String, xColumn: Int, yColumn: Int, title: String, lineType: Int? = nil) {
+    /// Drawn dashed and as steps (each value held until the next point), as reference lines are: a threshold
+    /// that moves with the run's learning rate, which changes at the records.
+    public var dashed: Bool
+    public init(csv: String, xColumn: Int, yColumn: Int, title: String, lineType: Int? = nil, dashed: Bool = false) {
         self.csv = csv
         self.xColumn = xColumn
         self.yColumn = yColumn
         self.title = title
         self.lineType = lineType
+        self.dashed = dashed
     }
 }
 
@@ -48,7 +52,7 @@ public enum LinePlot {
         if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")
         var plots = series.map {
-            "\(Gnuplot.file($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with lines lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
+            "\(Gnuplot.file($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with \($0.dashed ? "steps dt 2" : "lines") lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
         }
         plots += references.map {
             "\($0.expression) with lines dt 2 lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"

@@ -33,14 +33,18 @@ public struct MetricRecord: Equatable, Sendable {
     public var sharpness: Double?
     public var sharpnessSeconds: Double?
     public var workerSharpness: [Double?]?
+    /// The learning rate in force after this record: the rate of the next step (a parallel run's at the workers'
+    /// mean clock), its schedule and plateau scale included. Nil in records written before it was recorded.
+    public var learningRate: Double?
 
     /// The CSV header of a run's records; parallel runs add one column per worker, runs measuring sharpness
     /// its columns.
-    static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0) -> [String] {
+    static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0, learningRate: Bool = false) -> [String] {
         ["step", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
          "exchanges", "communication_seconds"]
             + (0..<workers).map { "worker_steps_\($0)" } + (0..<workers).map { "worker_loss_\($0)" }
             + (sharpness ? ["sharpness", "sharpness_seconds"] : []) + (0..<workerSharpness).map { "worker_sharpness_\($0)" }
+            + (learningRate ? ["lr"] : [])
     }
 
     private static func text(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "" } ?? "" }
@@ -59,17 +63,19 @@ public struct MetricRecord: Equatable, Sendable {
         if let sharpness { line += ",\"sharpness\":\(Self.json(sharpness))" }
         if let sharpnessSeconds { line += ",\"sharpness_seconds\":\(Self.json(sharpnessSeconds))" }
         if let workerSharpness { line += ",\"worker_sharpness\":[\(workerSharpness.map { Self.json($0) }.joined(separator: ","))]" }
+        if let learningRate { line += ",\"lr\":\(Self.json(learningRate))" }
         return line + "}"
     }
 
-    func csvFields(workers: Int, sharpness withSharpness: Bool = false, workerSharpness sharpWorkers: Int = 0) -> [String] {
+    func csvFields(workers: Int, sharpness withSharpness: Bool = false, workerSharpness sharpWorkers: Int = 0,
+                   learningRate withRate: Bool = false) -> [String] {
         let steps = (0..<workers).map { k in workerSteps.flatMap { k < $0.count ? String($0[k]) : nil } ?? "" }
         let losses = (0..<workers).map { k in workerLoss.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
         let sharp = withSharpness ? [Self.text(sharpness), Self.text(sharpnessSeconds)] : []
         let workerSharp = (0..<sharpWorkers).map { k in workerSharpness.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
         return ["\(step)", "\(samples)", "\(epoch)", "\(seconds)", "\(wallSeconds)", Self.text(trainLoss), Self.text(minibatchLoss),
                 Self.text(testLoss), Self.text(testError), exchanges.map(String.init) ?? "", Self.text(communicationSeconds)]
-            + steps + losses + sharp + workerSharp
+            + steps + losses + sharp + workerSharp + (withRate ? [Self.text(learningRate)] : [])
     }
 
     /// Parses one metrics.jsonl line (also those of earlier versions, whose worker_loss was the workers' mean).
@@ -105,6 +111,7 @@ public struct MetricRecord: Equatable, Sendable {
         if let v = object["sharpness"] { sharpness = v is NSNull ? .nan : Double("\(v)") }
         sharpnessSeconds = optional("sharpness_seconds")
         workerSharpness = (object["worker_sharpness"] as? [Any])?.map { $0 is NSNull ? nil : Double("\($0)") }
+        learningRate = optional("lr")
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,

@@ -66,8 +66,9 @@ public enum RunFiles {
         let workers = records.map { $0.workerSteps?.count ?? 0 }.max() ?? 0
         let sharpness = records.contains { $0.sharpness != nil }
         let workerSharpness = records.map { $0.workerSharpness?.count ?? 0 }.max() ?? 0
-        var csv = CSV(header: MetricRecord.csvHeader(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness))
-        for r in records { csv.row(r.csvFields(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness)) }
+        let rate = records.contains { $0.learningRate != nil }
+        var csv = CSV(header: MetricRecord.csvHeader(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate))
+        for r in records { csv.row(r.csvFields(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate)) }
         try AtomicFile.write(csv.text, to: metricsCSV(dir))
     }
 

@@ -9,6 +9,7 @@
 // due), asking the lifecycle at each step whether an evaluation is due and handing it a snapshot when one is.
 // What divergence means is the executor's policy: one model stops the run; a parallel worker drops out.
 
+import Elastic
 import Records
 import Foundation
 
@@ -48,12 +49,17 @@ public struct Snapshot {
     public var workerModels: [FlatBuffer<Float>]?
     /// The step count the sharpness schedule goes by, when it differs from the record's (a threads snapshot).
     public var countedSteps: Int?
+    /// The step count whose learning rate the record shows, when it differs from the record's (the workers' mean
+    /// clock of a parallel run).
+    public var rateStep: Int?
 
-    public init(model: FlatBuffer<Float>, progress: MetricRecord, workerModels: [FlatBuffer<Float>]? = nil, countedSteps: Int? = nil) {
+    public init(model: FlatBuffer<Float>, progress: MetricRecord, workerModels: [FlatBuffer<Float>]? = nil, countedSteps: Int? = nil,
+                rateStep: Int? = nil) {
         self.model = model
         self.progress = progress
         self.workerModels = workerModels
         self.countedSteps = countedSteps
+        self.rateStep = rateStep
     }
 }
 
@@ -108,6 +114,11 @@ public final class RunLifecycle {
     /// The step count of the last sharpness measurement (as the executor counted it).
     private var sharpnessSteps: Int?
     private var checkpoints: Periodic
+    /// The run's learning rate (each record says the one in force), and the plateau rule's state, which the
+    /// evaluations move (on a background tester's thread for MPI, hence the lock).
+    private var learningRate: LearningRate?
+    private var plateau: PlateauState?
+    private let rateLock = NSLock()
     private let checkpointMinutes: Double?
     /// Wall seconds of the run before this process (from the checkpoint), and this process's clock.
     public private(set) var wallAtStart = 0.0
@@ -130,6 +141,20 @@ public final class RunLifecycle {
         lock = try RunFiles.claim(directory, resuming: resuming)
     }
 
+    /// The run's learning rate, for the records and (a plateau schedule) the evaluations' rule. Call before
+    /// `restore`.
+    public func schedule(_ rate: LearningRate) {
+        learningRate = rate
+        if case .plateau(let factor, let patience) = rate.schedule.shape { plateau = PlateauState(factor: factor, patience: patience) }
+    }
+
+    /// The plateau schedule's scale of the learning rate now (1 for the other schedules).
+    public var rateScale: Double {
+        rateLock.lock()
+        defer { rateLock.unlock() }
+        return plateau?.scale ?? 1
+    }
+
     /// A resumed run: the records its checkpoint counts (later ones are dropped when it starts), the step and the
     /// wall seconds it had reached. The evaluation schedule goes on from the last record kept, or with
     /// `anchor` (a sequential run's schedule counts multiples of N from step 0).
@@ -138,6 +163,8 @@ public final class RunLifecycle {
             throw DataError("\(RunFiles.metricsJSONL(directory)): has \(saved.count) records, the checkpoint expects \(count)")
         }
         records = Array(saved.prefix(count))
+        // The plateau rule's state is a function of the evaluations' losses: the kept records rebuild it.
+        for r in records { plateau?.observe(r.trainLoss ?? .nan) }
         lastCheckpointStep = step
         wallAtStart = wallSeconds
         schedule = EvaluationSchedule(schedule.interval, lastSteps: anchor ?? records.last?.step ?? 0,
@@ -265,6 +292,12 @@ public final class RunLifecycle {
             if sharpnessOfWorkers, let models = snapshot.workerModels {
                 record.workerSharpness = models.map { let v = sharpnessProbe.measure($0).value; return v.isFinite ? v : nil }
             }
+        }
+        if let learningRate {
+            rateLock.lock()
+            plateau?.observe(record.trainLoss ?? .nan)
+            record.learningRate = learningRate.at(snapshot.rateStep ?? record.step, scale: plateau?.scale ?? 1)
+            rateLock.unlock()
         }
         records.append(record)
         try RunFiles.writeMetrics(records, to: directory)

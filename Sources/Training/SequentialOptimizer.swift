@@ -13,6 +13,8 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var momentum: Double
     public var movingRate: Double
     public var weightDecay: Double
+    /// The learning rate's schedule (nil: constant, and in configs written before schedules).
+    public var schedule: LearningRateSchedule?
     /// `method` is one of the sequential algorithms (`Algorithm.isSequential`).
     public init(method: Algorithm, learningRate: Double, momentum: Double = TrainingDefaults.momentum,
                 movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double = TrainingDefaults.weightDecay) {
@@ -52,9 +54,10 @@ public final class SequentialOptimizer {
         if settings.method.evaluatesAverage { average.copy(from: parameters) }
     }
 
-    /// One step on the objective's next sample (a CNN replica's next minibatch); returns its loss.
-    public func step(_ replica: some Objective<Float>) -> Double {
-        let eta = Float(settings.learningRate)
+    /// One step on the objective's next sample (a CNN replica's next minibatch) with learning rate `learningRate`
+    /// (the settings' when not given); returns its loss.
+    public func step(_ replica: some Objective<Float>, learningRate: Double? = nil) -> Double {
+        let eta = Float(learningRate ?? settings.learningRate)
         let lambda = Float(settings.weightDecay)
         let loss: Double
         // The element-wise passes run in blocks on the compute threads; each element's arithmetic is the same

@@ -65,7 +65,8 @@ struct RunState: Codable {
 }
 
 public final class TrainingRun: RunExecutor {
-    public let settings: TrainingSettings
+    /// Fixed once the run is built, except `changes`, which a resume with a new learning rate extends.
+    public private(set) var settings: TrainingSettings
     public let directory: String
     public let data: DataSplit
     public let spec: NetSpec
@@ -83,6 +84,9 @@ public final class TrainingRun: RunExecutor {
     private var lossCount = 0
     private var recentLoss = Double.nan
     private let preprocessing: Preprocessing
+    /// Each step's learning rate: the schedule at the step count (an epoch of `stepsPerEpoch` steps; the budget's
+    /// steps for cosine), times the plateau's scale.
+    public private(set) var rate = LearningRate(base: 0)
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
     public convenience init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
@@ -124,6 +128,10 @@ public final class TrainingRun: RunExecutor {
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
+        rate = LearningRate(base: settings.optimizer.learningRate, schedule: settings.optimizer.schedule ?? .constant,
+                            stepsPerEpoch: Double(stream.batchesPerEpoch), totalSteps: nil)
+        rate.totalSteps = targetSteps
+        lifecycle.schedule(rate)
     }
 
     /// Continues the run in `directory` from its checkpoint; `budget` (when not empty) replaces the saved one.
@@ -134,21 +142,29 @@ public final class TrainingRun: RunExecutor {
     }
 
     /// Continues the run in `directory` with `settings`, which may differ from the saved ones only in the
-    /// budget and the thread count (the new values are written to config.json when the run starts).
-    public static func resume(directory: String, settings: TrainingSettings, data: DataSplit? = nil) throws -> TrainingRun {
+    /// budget and the thread count (the new values are written to config.json when the run starts), and with
+    /// `rate` in the learning rate and its schedule (kept in config.json as a dated change).
+    public static func resume(directory: String, settings: TrainingSettings, rate: RateChange = RateChange(),
+                              data: DataSplit? = nil) throws -> TrainingRun {
         let saved = try RunFiles.readSettings(directory)
         var comparable = settings
         comparable.budget = saved.budget
         comparable.threads = saved.threads
         comparable.convolutions = saved.convolutions
         guard comparable == saved else {
-            throw DataError("\(RunFiles.config(directory)): only the budget and the thread count may change on resume")
+            throw DataError("\(RunFiles.config(directory)): only the budget, the thread count and the learning rate may change on resume")
         }
-        // The convolutions' paths are the run's own, not this build's defaults.
         var settings = settings
+        let change = rate.apply(rate: &settings.optimizer.learningRate, schedule: &settings.optimizer.schedule)
+        // The convolutions' paths are the run's own, not this build's defaults.
         settings.convolutions = try saved.convolutions ?? ConvolutionPath.unrecorded(NetSpec(parsing: saved.netSpec))
         let run = try TrainingRun(settings: settings, directory: directory, data: data, resuming: true)
         try run.restore()
+        if let change {
+            let dated = SettingsChange(atStep: run.step, learningRate: change.learningRate, lrSchedule: change.lrSchedule)
+            run.settings.changes = (run.settings.changes ?? []) + [dated]
+            RateChange.announce(dated, config: RunFiles.config(directory))
+        }
         return run
     }
 
@@ -196,7 +212,7 @@ public final class TrainingRun: RunExecutor {
             if let timeLimit, trainingSeconds >= timeLimit { return .budgetDone }
 
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let loss = optimizer.step(replica)
+            let loss = optimizer.step(replica, learningRate: rate.at(step, scale: run.rateScale))
             trainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             samples += settings.batch
             guard loss.isFinite else { return .diverged(step: step, reason: "the training loss is \(loss.isNaN ? "NaN" : "infinite")") }

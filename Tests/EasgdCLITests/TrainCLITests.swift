@@ -133,8 +133,8 @@ func badTrainingInputGetsOneLineError(arguments template: [String], needle: Stri
     #expect(r.status == 0, "\(r.stderr)")
     let again = try easgd(["train", "--method", "sgd", "--lr", "0.01", "--steps", "2", "--out", dir.path])
     #expect(again.status != 0 && again.stderr.contains("already holds a run"))
-    let changed = try easgd(["train", "--resume", dir.path, "--lr", "0.5"])
-    #expect(changed.status != 0 && changed.stderr.contains("--lr cannot be combined with --resume"))
+    let changed = try easgd(["train", "--resume", dir.path, "--momentum", "0.5"])
+    #expect(changed.status != 0 && changed.stderr.contains("--momentum cannot be combined with --resume"))
 }
 
 @Test func plotDrawsSeveralRunsWithTheirData() throws {
