@@ -67,11 +67,12 @@ public struct Advice {
 
     func readRun() throws -> RunPoint {
         let path = checkpoint ?? RunFiles.checkpoint(runDirectory)
-        if let parallel = try ParallelTrainingRun.readConfig(runDirectory) {
-            let s = parallel.settings, e = s.engine
+        let config = try RunFiles.readConfig(runDirectory)
+        if config.settings.isParallel {
+            let s = config.settings, e = s.engine
             let (state, buffers) = try Checkpoint.read(path, as: ParallelCheckpointClock.self)
             // The curvature is read at this run's settings: a checkpoint of another run (even of the same net) is refused.
-            try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: parallel.runID, checkpoint: path, runDirectory: runDirectory)
+            try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: config.runID, checkpoint: path, runDirectory: runDirectory)
             var models: [(String, [Float])] = []
             guard let center = buffers["center"] else { throw SettingsError("\(path) holds no 'center' buffer (not a parallel run's checkpoint)") }
             models.append(("center", center))
@@ -87,18 +88,18 @@ public struct Advice {
                             momentum: m.takes(.momentum) ? e.momentum : nil, weightDecay: e.weightDecay,
                             netSpec: s.netSpec, data: s.data, models: models,
                             trainSubset: s.trainSubset, fullBatch: s.fullBatch == true, seed: s.seed,
-                            runSchedule: s.backend == .simulated ? s.schedule : nil)
+                            runSchedule: s.backend == .simulated ? s.simulatorOrder ?? .clock : nil)
         }
-        let settings = try RunFiles.readSettings(runDirectory)
+        let settings = config.settings
         let (state, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
-        try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: RunFiles.readRunID(runDirectory), checkpoint: path,
+        try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: config.runID, checkpoint: path,
                                    runDirectory: runDirectory)
         let method = settings.optimizer.method
         let name = SequentialOptimizer.evaluatedBuffer(method)
         guard let model = buffers[name] else { throw SettingsError("\(path) holds no '\(name)' buffer (not a sequential run's checkpoint)") }
         return RunPoint(method: method, workers: 1, lr: try rateInForce(records: state.metricsCount) ?? settings.optimizer.learningRate,
                         baseLR: settings.optimizer.learningRate, alpha: nil, tau: nil,
-                        momentum: method == .msgd ? settings.optimizer.momentum : nil, weightDecay: settings.optimizer.weightDecay,
+                        momentum: method.takes(.momentum) ? settings.momentum : nil, weightDecay: settings.weightDecay,
                         netSpec: settings.netSpec, data: settings.data, models: [(method.evaluatesAverage ? "average" : "model", model)],
                         trainSubset: settings.trainSubset, fullBatch: settings.fullBatch == true, seed: settings.seed, runSchedule: nil)
     }

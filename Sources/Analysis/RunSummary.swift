@@ -47,8 +47,9 @@ public struct RunSummary: Sendable {
         let last = records.last
         let best = records.map(\.testError).filter(\.isFinite).min()
         let final = last.flatMap { $0.testError.isFinite ? $0.testError : nil }
-        if let parallel = try ParallelTrainingRun.readConfig(dir) {
-            let s = parallel.settings, e = s.engine, m = e.method
+        let s = try RunFiles.readSettings(dir)
+        if s.isParallel {
+            let e = s.engine, m = e.method
             // Steps per worker: the furthest worker's clock in the last record. Not the records' step over p: step
             // counts the worker steps done in all, which after an elastic restart (p changed, new workers starting at
             // the furthest clock) is no multiple of the current p. Records from before worker_steps: step / p.
@@ -62,7 +63,7 @@ public struct RunSummary: Sendable {
                               virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
                               status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
         }
-        let s = try RunFiles.readSettings(dir), o = s.optimizer
+        let o = s.optimizer
         var reached = false
         if let last {
             if let steps = s.budget.steps, last.step >= steps { reached = true }

@@ -2,6 +2,7 @@
 // training loss at the run's model, convert the run's settings to the map's dimensionless coordinates and
 // report the predicted spectral radius and the margin to the boundary.
 
+import Elastic
 import Analysis
 import ArgumentParser
 import Records
@@ -43,7 +44,7 @@ struct AdviseCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        try checkLimit("--batch", batch, Limits.batch)
         guard tolerance > 0, tolerance < 1 else { throw ValidationError("--tolerance must be in (0, 1)") }
         guard maxIterations >= 2, maxIterations <= 10_000 else { throw ValidationError("--max-iterations must be between 2 and 10000") }
         if let out { try OutputPath.checkPrefix(out) }

@@ -28,8 +28,7 @@ extension EvaluationInterval: ExpressibleByArgument {
 func checkSchemeExtras(method: Algorithm, momentum: Double?, tau: Int) throws {
     if let momentum {
         guard method == .eamsgd else { throw ValidationError("--momentum applies to eamsgd only") }
-        try checkFinite("--momentum", momentum)
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
+        if let problem = Limits.momentumProblem("--momentum", momentum) { throw ValidationError(problem) }
     }
     try checkLimit("--tau", tau, Limits.mapTau)
 }
@@ -104,17 +103,15 @@ func checkLimit(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws 
 func checkWorkers(_ p: Int) throws { try checkLimit("--workers", p, Limits.analysisWorkers) }
 
 func checkFinite(_ name: String, _ v: Double) throws {
-    guard v.isFinite else { throw ValidationError("\(name) must be a finite number (got \(v))") }
+    if let problem = Limits.problem(name, v, .any) { throw ValidationError(problem) }
 }
 
 func checkNonNegative(_ name: String, _ v: Double) throws {
-    try checkFinite(name, v)
-    guard v >= 0 else { throw ValidationError("\(name) must not be negative (got \(v))") }
+    if let problem = Limits.problem(name, v, .nonNegative) { throw ValidationError(problem) }
 }
 
 func checkPositive(_ name: String, _ v: Double) throws {
-    try checkFinite(name, v)
-    guard v > 0 else { throw ValidationError("\(name) must be positive (got \(v))") }
+    if let problem = Limits.problem(name, v, .positive) { throw ValidationError(problem) }
 }
 
 func checkRange(_ name: String, _ r: ClosedRange<Double>, positiveLower: Bool = false) throws {

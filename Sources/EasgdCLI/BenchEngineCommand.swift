@@ -22,12 +22,12 @@ struct BenchEngineCommand: ParsableCommand {
     )
 
     @Option(help: "cifar, small or a notation string.") var net = "cifar"
-    @Option(help: "Minibatch size per worker.") var batch = 128
+    @Option(help: "Minibatch size per worker.") var batch = TrainingDefaults.batch
     @Option(help: "Worker counts to time, comma-separated.") var workers = WorkerList(argument: "1,2,4")!
     @Option(help: "Steps per worker in each timed run.") var steps = 20
 
     func validate() throws {
-        guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        try checkLimit("--batch", batch, Limits.batch)
         guard steps >= 2, steps <= 100_000 else { throw ValidationError("--steps must be between 2 and 100000") }
         for p in workers.counts { guard Limits.trainingWorkers.contains(p) else { throw ValidationError("--workers values must be between 1 and 64") } }
     }

@@ -29,7 +29,7 @@ struct BenchTrainCommand: ParsableCommand {
     )
 
     @Option(help: "cifar, small, imagenet or a notation string.") var net = "cifar"
-    @Option(help: "Minibatch size.") var batch = 128
+    @Option(help: "Minibatch size.") var batch = TrainingDefaults.batch
     @Option(help: "Threads for the matrix products and element-wise loops.") var threads = 1
     @Option(help: "Steps per timed block.") var steps = 10
     @Option(help: "Timed blocks; the median is reported.") var repeats = 5
@@ -41,7 +41,7 @@ struct BenchTrainCommand: ParsableCommand {
     var scaling = false
 
     func validate() throws {
-        guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        try checkLimit("--batch", batch, Limits.batch)
         try checkLimit("--threads", threads, Limits.threads)
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be positive") }
         if scaling && threads < 2 { throw ValidationError("--scaling needs --threads 2 or more") }

@@ -1,5 +1,6 @@
 // easgd net describe: what a network in the paper's notation is, layer by layer.
 
+import Elastic
 import Analysis
 import ArgumentParser
 import Records
@@ -31,10 +32,10 @@ struct NetDescribeCommand: ParsableCommand {
 
     @Argument(help: "A name (cifar, imagenet, small) or a notation string.") var spec: String
 
-    @Option(help: "Minibatch size for the memory estimate of a training run.") var batch = 128
+    @Option(help: "Minibatch size for the memory estimate of a training run.") var batch = TrainingDefaults.batch
 
     func validate() throws {
-        guard batch >= 1, batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        try checkLimit("--batch", batch, Limits.batch)
         do { _ = try NetSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
     }
 

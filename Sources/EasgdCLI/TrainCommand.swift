@@ -1,5 +1,5 @@
 // easgd train: a CNN on one worker (sgd, msgd, asgd, mvasgd) or on p workers and a master (easgd, eamsgd, downpour,
-// ...); resumable. The options parse into Engine's `TrainRequest`, which validates them and fills in the defaults;
+// ...); resumable. The options parse into `TrainRequest`, which checks how they combine and fills in the defaults;
 // a parallel run goes to its backend's driver in one call.
 
 import Analysis
@@ -86,13 +86,13 @@ struct TrainCommand: ParsableCommand {
         let plan = try request.plan()
         switch plan {
         case .sequential(let settings, let directory):
-            ComputeThreads.set(settings.threads)
+            ComputeThreads.set(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount)
             try report.finish(try TrainingRun(settings: settings, directory: directory), resumed: false)
         case .resumeSequential(let saved, let rate, let directory):
-            ComputeThreads.set(saved.threads)
+            ComputeThreads.set(saved.threads ?? ProcessInfo.processInfo.activeProcessorCount)
             try report.finish(try TrainingRun.resume(directory: directory, settings: saved, rate: rate), resumed: true)
         case .parallel(let settings, let directory):
-            try report.finish(driver(settings.backend), resumed: false) {
+            try report.finish(driver(settings.backend ?? .threads), resumed: false) {
                 try ParallelTrainingRun(settings: settings, directory: directory)
             }
         case .resumeParallel(let directory, let steps, let workers, let servers, let rate, let backend):

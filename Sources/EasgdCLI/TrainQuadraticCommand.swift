@@ -30,7 +30,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "Workers p.") var workers: Int = 4
     @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double
     @Option(help: "Elastic moving rate α.") var alpha: Double?
-    @Option(help: "β = pα (default 0.9).") var beta: Double?
+    @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "ADMM's ρ.") var rho: Double = EngineSettings.defaultRho
     @Option(help: "Communication period τ.") var tau: Int = 1
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Momentum δ (EAMSGD, MDOWNPOUR; --delta is the same option).")

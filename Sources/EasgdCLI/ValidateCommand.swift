@@ -55,7 +55,7 @@ struct ValidateCommand: ParsableCommand {
     @Flag(help: "Full-batch runs on --train-subset (deterministic; no shuffling, crops, flips or dropout).") var fullBatch = false
     @Option(help: "Minibatch size when not --full-batch.") var batch = 32
     @Option(help: "Seed of every run (the common starting point).") var seed: UInt64 = 1
-    @Option(help: "Fixed β = pα when α is not the axis (default 0.9).") var beta: Double?
+    @Option(help: "Fixed β = pα when α is not the axis (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "Fixed τ when it is not the axis.") var tau = 1
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Fixed δ of EAMSGD when it is not the axis.") var momentum: Double?
     @Option(help: "Read the map at the curvature of this run's model instead of the starting point's.") var hFrom: String?

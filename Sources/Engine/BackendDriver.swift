@@ -10,23 +10,6 @@ import Records
 import Elastic
 import Training
 
-public enum Backend: String, Codable, CaseIterable, Sendable {
-    case simulated, threads, mpi
-
-    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks.
-    public func canRun(_ method: Algorithm) -> Bool { self == .simulated || !method.needsEveryWorkerAtOnce }
-
-    /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
-    public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
-
-    /// Refuses a method this backend cannot run, with the reason.
-    public func check(_ method: Algorithm) throws {
-        guard canRun(method) else {
-            throw SettingsError("\(method.rawValue) needs every worker at once, so only the simulated backend runs it (not \(rawValue))")
-        }
-    }
-}
-
 /// What a caller sees of a run while it goes: its start, the progress after each step, and each evaluation.
 public struct RunObserver {
     public var started: (ParallelTrainingRun) -> Void
@@ -55,8 +38,8 @@ extension BackendDriver {
     /// Builds the run and refuses one made for another backend.
     public func make(_ make: () throws -> ParallelTrainingRun) throws -> ParallelTrainingRun {
         let run = try make()
-        guard run.settings.backend == backend else {
-            throw SettingsError("\(run.directory) is a \(run.settings.backend.rawValue) run: continue it on that backend (not \(backend.rawValue)\(backend == .mpi ? ", so without mpirun" : ""))")
+        guard run.backend == backend else {
+            throw SettingsError("\(run.directory) is a \(run.backend.rawValue) run: continue it on that backend (not \(backend.rawValue)\(backend == .mpi ? ", so without mpirun" : ""))")
         }
         return run
     }

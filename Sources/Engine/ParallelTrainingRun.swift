@@ -10,89 +10,51 @@ import Elastic
 import Foundation
 import Training
 
-public struct ParallelRunSettings: Codable, Equatable, Sendable {
-    public var engine: EngineSettings
-    public var net: String
-    public var netSpec: String
-    public var data: String
-    public var batch: Int
-    public var seed: UInt64
-    public var backend: Backend
-    /// The simulator's order: clock or round-robin.
-    public var schedule: Schedule
-    /// Virtual costs (simulated backend); compute nil means "measure one worker step on this machine".
-    public var computeSeconds: Double?
-    public var communicationSeconds: Double
-    /// The simulated backend's model of the server links (nil: `communicationSeconds` per exchange).
-    public var links: ServerLinks?
-    /// Steps per worker.
-    public var steps: Int
-    /// Evaluate every N worker steps in total (the master's ticks) or every S seconds of run time (virtual on the
-    /// simulated backend).
-    public var evalEvery: EvaluationInterval
-    /// Checkpoint the whole system every this many minutes of wall-clock time (always at the end and on
-    /// SIGINT/SIGTERM).
-    public var checkpointEveryMinutes: Double?
-    /// Measure the sharpness of the center (or average) every this many worker steps in total (nil: never), and
-    /// with `sharpnessOfWorkers` each worker's too (simulated backend).
-    public var sharpnessEvery: Int?
-    public var sharpnessOfWorkers: Bool?
-    /// As for sequential runs: N training images (seeded by `seed`), and every worker's step on all of them.
-    public var trainSubset: Int?
-    public var fullBatch: Bool?
-    /// β when α was derived as β/p (nil when --alpha was given): an elastic resume with another p keeps β, so α
-    /// follows the new p; a given α stays (and so does the α of a config written before this field).
-    public var alphaFromBeta: Double?
-    /// Worker steps done before the last elastic restart beyond the workers' clocks since (nil: none): records count
-    /// steps (and samples) as the workers' clocks plus this, so they go on from where the run was.
-    public var stepOffset: Int?
-    /// Each convolution's path, fixed when the run starts (its defaults then) and kept on resume, MPI workers
-    /// included; nil in configs written before runs recorded them (they ran on oneDNN).
-    public var convolutions: [ConvolutionPath]?
-    /// S, the ranks holding a shard of the center, at the MPI run's last launch (nil: 1, or a config written before
-    /// S was recorded). A resume keeps it unless told otherwise (--servers).
-    public var mpiServers: Int?
-    /// Every change of p (and α) or S made by a resume, dated, in order (nil: none).
-    public var changes: [SettingsChange]?
+extension RunSettings {
+    /// The engine's view of a parallel run's method and its hyper-parameters.
+    public var engine: EngineSettings {
+        get {
+            var e = EngineSettings(method: method, workers: workers, learningRate: learningRate, alpha: alpha ?? 0, tau: tau ?? 1,
+                                   momentum: momentum, movingRate: movingRate, weightDecay: weightDecay, rho: rho ?? EngineSettings.defaultRho)
+            e.schedule = lrSchedule
+            return e
+        }
+        set {
+            method = newValue.method
+            workers = newValue.workers
+            learningRate = newValue.learningRate
+            alpha = newValue.alpha
+            tau = newValue.tau
+            momentum = newValue.momentum
+            movingRate = newValue.movingRate
+            weightDecay = newValue.weightDecay
+            rho = newValue.rho
+            lrSchedule = newValue.schedule
+        }
+    }
 
+    /// A parallel run: the method's settings (`engine`), p workers on `backend`, `steps` each.
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
                 steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil,
                 sharpnessEvery: Int? = nil, sharpnessOfWorkers: Bool? = nil, trainSubset: Int? = nil, fullBatch: Bool? = nil) {
+        self.init(method: engine.method, learningRate: engine.learningRate, net: net, netSpec: netSpec, data: data, batch: batch,
+                  seed: seed, budget: Budget(steps: steps), evalEvery: evalEvery, checkpointEveryMinutes: checkpointEveryMinutes,
+                  threads: nil, sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch)
         self.engine = engine
-        self.net = net
-        self.netSpec = netSpec
-        self.data = data
-        self.batch = batch
-        self.seed = seed
         self.backend = backend
-        self.schedule = schedule
+        simulatorOrder = schedule
         self.computeSeconds = computeSeconds
         self.communicationSeconds = communicationSeconds
-        self.steps = steps
-        self.evalEvery = evalEvery
-        self.checkpointEveryMinutes = checkpointEveryMinutes
-        self.sharpnessEvery = sharpnessEvery
         self.sharpnessOfWorkers = sharpnessOfWorkers
-        self.trainSubset = trainSubset
-        self.fullBatch = fullBatch
-    }
-}
-
-extension ParallelRunSettings {
-    /// The run's net with its convolutions' paths fixed: the recorded ones, or (a new run) the defaults now, which
-    /// are then recorded.
-    package mutating func fixingConvolutions() throws -> NetSpec {
-        var spec = try NetSpec(parsing: netSpec)
-        if convolutions == nil { convolutions = ConvolutionPath.defaults(spec) }
-        spec.convolutionPaths = convolutions
-        return spec
     }
 }
 
 public final class ParallelTrainingRun {
     /// Fixed once the run is built, except `stepOffset`, which an elastic resume sets after restoring.
-    public private(set) var settings: ParallelRunSettings
+    public private(set) var settings: RunSettings
+    /// The backend it runs on (the settings'; a parallel run always has one).
+    public let backend: Backend
     public let directory: String
     public let data: DataSplit
     public let engine: ParallelEngine<Float>
@@ -113,17 +75,18 @@ public final class ParallelTrainingRun {
     package var restoredSimulator: SimulatorState? { restored?.simulator }
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
-    public convenience init(settings: ParallelRunSettings, directory: String, data: DataSplit? = nil) throws {
+    public convenience init(settings: RunSettings, directory: String, data: DataSplit? = nil) throws {
         try self.init(settings: settings, directory: directory, data: data, resuming: false)
     }
 
     /// Takes the directory's lock (a new run also refuses a directory that already holds one) before anything of
     /// the run is read from it or written to it, so no other process does either until this one ends.
-    private init(settings: ParallelRunSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
-        guard settings.engine.method.trainsNetworks, settings.engine.method.isParallel else {
+    private init(settings: RunSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
+        guard settings.engine.method.trainsNetworks, settings.engine.method.isParallel, let backend = settings.backend else {
             throw DataError("\(settings.engine.method.rawValue) does not train a network on p workers")
         }
-        try settings.backend.check(settings.engine.method)
+        try backend.check(settings.engine.method)
+        self.backend = backend
         var settings = settings
         let spec = try settings.fixingConvolutions()
         self.settings = settings
@@ -144,6 +107,8 @@ public final class ParallelTrainingRun {
         let replicas = try (0..<settings.engine.workers).map {
             try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: loaded, preprocessing: preprocessing, worker: $0)
         }
+        described = (.init(self.data, input: spec.input, preprocessing: preprocessing),
+                     .init(parameters: replicas[0].parameterCount, forwardFlopsPerImage: replicas[0].network.forwardFlopsPerImage))
         let initial = ParallelTrainingRun.initialParameters(settings: settings, replica: replicas[0])
         engine = ParallelEngine(settings: settings.engine, objectives: replicas, initial: initial)
         engine.learningRate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replicas[0].stream.batchesPerEpoch)
@@ -155,7 +120,8 @@ public final class ParallelTrainingRun {
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
                                      evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
                                      trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
-                                     evaluations: settings.evalEvery, checkpointEveryMinutes: settings.checkpointEveryMinutes,
+                                     evaluations: settings.evalEvery ?? .steps(max(1, p * settings.steps / TrainingDefaults.evaluationsPerParallelRun)),
+                                     checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery,
                                      sharpnessOfWorkers: settings.sharpnessOfWorkers == true)
         lifecycle.schedule(engine.learningRate)
@@ -163,13 +129,13 @@ public final class ParallelTrainingRun {
 
     /// The learning rate of every worker's steps, on every backend: the schedule at the worker's own clock, an
     /// epoch being the worker's own pass over the training set, the budget its --steps.
-    package static func learningRate(_ settings: ParallelRunSettings, stepsPerEpoch: Int) -> LearningRate {
+    package static func learningRate(_ settings: RunSettings, stepsPerEpoch: Int) -> LearningRate {
         LearningRate(base: settings.engine.learningRate, schedule: settings.engine.schedule ?? .constant,
                      stepsPerEpoch: Double(stepsPerEpoch), totalSteps: settings.steps)
     }
 
     /// Worker i's replica: its own data stream, crops and dropout, from a seed derived from the run's seed.
-    package static func makeReplica(settings: ParallelRunSettings, spec: NetSpec, data: DataSplit, preprocessing: Preprocessing,
+    package static func makeReplica(settings: RunSettings, spec: NetSpec, data: DataSplit, preprocessing: Preprocessing,
                                     worker i: Int) throws -> Replica {
         let seed = SplitMix64.derived(from: settings.seed, stream: 0x3000 + UInt64(i)).state
         let stream = try BatchStream(data: data.train, preprocessing: preprocessing, batchSize: settings.batch, seed: seed,
@@ -178,7 +144,7 @@ public final class ParallelTrainingRun {
     }
 
     /// The starting point of every worker and the center: He initialisation from the run's seed.
-    private static func initialParameters(settings: ParallelRunSettings, replica: Replica) -> [Float] {
+    private static func initialParameters(settings: RunSettings, replica: Replica) -> [Float] {
         let initial = FlatBuffer<Float>(count: replica.parameterCount)
         replica.network.initialize(initial, seed: settings.seed)
         return initial.array
@@ -204,12 +170,12 @@ public final class ParallelTrainingRun {
 
     /// Writes config.json.
     package func writeConfig(measuredComputeSeconds: Double?) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(ConfigRecord(settings: settings, measuredComputeSeconds: measuredComputeSeconds, runID: runID)),
-                             to: RunFiles.config(directory))
+        try RunFiles.writeConfig(RunConfig(settings: settings, runID: runID, measuredComputeSeconds: measuredComputeSeconds,
+                                           data: described.data, model: described.model), to: directory)
     }
+
+    /// The data and model config.json describes.
+    private let described: (data: RunConfig.DataDescription, model: RunConfig.ModelDescription)
 
     /// Continues the run in `directory` from its checkpoint, with a new total of steps per worker if given.
     /// A simulated run continues bit for bit; a threads run continues from the saved state (thread timing is not
@@ -219,15 +185,14 @@ public final class ParallelTrainingRun {
     /// `rate`: a new learning rate or schedule from here on (kept in the config's changes).
     public static func resume(directory: String, steps: Int?, workers: Int? = nil, servers: Int? = nil, rate: RateChange = RateChange(),
                               data: DataSplit? = nil) throws -> ParallelTrainingRun {
-        guard let saved = try ParallelTrainingRun.readConfig(directory) else {
-            throw DataError("\(RunFiles.config(directory)): not a parallel run")
-        }
+        let saved = try RunFiles.readConfig(directory)
+        guard saved.settings.isParallel else { throw DataError("\(RunFiles.config(directory)): not a parallel run") }
         var settings = saved.settings
         if let steps { settings.steps = steps }
         let savedWorkers = settings.engine.workers, savedAlpha = settings.engine.alpha
         let savedServers = settings.mpiServers ?? 1
         if let servers { settings.mpiServers = servers }
-        let rateChange = rate.apply(rate: &settings.engine.learningRate, schedule: &settings.engine.schedule)
+        let rateChange = rate.apply(rate: &settings.learningRate, schedule: &settings.lrSchedule)
         if let workers, workers != savedWorkers {
             guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
                 throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
@@ -286,23 +251,6 @@ public final class ParallelTrainingRun {
         return run
     }
 
-    /// The config of a parallel run directory, or nil when the directory holds a sequential run.
-    public static func readConfig(_ directory: String) throws -> (settings: ParallelRunSettings, measuredComputeSeconds: Double?, runID: String?)? {
-        guard let data = FileManager.default.contents(atPath: RunFiles.config(directory)) else {
-            throw DataError("\(RunFiles.config(directory)): cannot read (is \(directory) a training run directory?)")
-        }
-        let config: ConfigRecord
-        do { config = try JSONDecoder().decode(ConfigRecord.self, from: data) } catch {
-            // A parallel run's settings hold its engine; a config without them is left to the sequential reader.
-            let settings = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["settings"] as? [String: Any]
-            guard settings?["engine"] == nil else {
-                throw DataError("\(RunFiles.config(directory)): not a valid parallel run configuration (\(DecodingProblem.describe(error)))")
-            }
-            return nil
-        }
-        return (config.settings, config.measuredComputeSeconds, config.runID)
-    }
-
     /// How the run ended, for status.json: a run whose every worker stopped has diverged, and so has one whose
     /// center (or average) no longer evaluates to a finite loss.
     public func status(_ outcome: RunOutcome) -> RunStatus {
@@ -345,7 +293,7 @@ public final class ParallelTrainingRun {
         let samples = done * settings.batch
         return TrainingProgress(step: done, targetSteps: targetSteps, epoch: Double(samples) / Double(data.train.count),
                                 epochTarget: nil, seconds: seconds, minutesTarget: nil, recentLoss: loss,
-                                imagesPerSecond: Double(samples) / max(seconds, 1e-9), virtualTime: settings.backend == .simulated)
+                                imagesPerSecond: Double(samples) / max(seconds, 1e-9), virtualTime: backend == .simulated)
     }
 
     /// Seconds of one worker step on this machine (median of 3, after one warm-up), on a copy of worker 0.
@@ -363,14 +311,6 @@ public final class ParallelTrainingRun {
         return times.sorted()[1]
     }
 
-    struct ConfigRecord: Codable {
-        var settings: ParallelRunSettings
-        var measuredComputeSeconds: Double?
-        /// nil in configs written before run ids.
-        var runID: String?
-        var toolkit = Toolkit.version
-        var openblas = ComputeThreads.blasConfiguration
-    }
 }
 
 /// A flag set by one thread and read by another.

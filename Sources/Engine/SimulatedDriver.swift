@@ -26,9 +26,9 @@ public final class SimulatedExecutor: ParallelExecutor {
         let computeSeconds = try settings.computeSeconds ?? run.measureStep()
         run.computeSeconds = computeSeconds
         try run.writeConfig(measuredComputeSeconds: computeSeconds)
-        sim = SimulatedBackend(engine: run.engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds,
+        sim = SimulatedBackend(engine: run.engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds ?? 0,
                                                                           links: settings.links),
-                               schedule: settings.schedule)
+                               schedule: settings.simulatorOrder ?? .clock)
         if let clocks = run.restoredSimulator { sim.simulatorState = clocks }
     }
 

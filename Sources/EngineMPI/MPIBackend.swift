@@ -224,7 +224,7 @@ public enum MPIBackend {
     /// 0 says STOP; then sends its final state and waits for FINISH. Returns why it stopped early, if it did.
     /// With `servers` S, rank r ≥ S is worker r − S, and each request goes to every server (its slice of the vector).
     public static func worker(rank: Int, servers: Int = 1) throws -> String? {
-        var settings = try JSONDecoder().decode(ParallelRunSettings.self, from: receiveData(from: 0, tag: .settings))
+        var settings = try JSONDecoder().decode(RunSettings.self, from: receiveData(from: 0, tag: .settings))
         let spec = try settings.fixingConvolutions()
         let data = try DataSource.load(settings.data).trainSubset(settings.trainSubset, seed: settings.seed)
         let preprocessing = try Preprocessing(train: data.train, input: spec.input)

@@ -97,34 +97,58 @@ public enum RunFiles {
         return FileManager.default.contents(atPath: config(dir)).flatMap { try? JSONDecoder().decode(IDOnly.self, from: $0) }?.runID
     }
 
-    /// The settings of a run directory (config.json).
-    public static func readSettings(_ dir: String) throws -> TrainingSettings {
+    /// The configuration of a run directory (config.json), written by this build or an earlier one.
+    public static func readConfig(_ dir: String) throws -> RunConfig {
         let path = config(dir)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError("\(path): cannot read (is \(dir) a training run directory?)")
         }
         do {
-            // Only the settings are needed; the descriptive fields may differ between versions.
-            struct SettingsOnly: Codable { var settings: TrainingSettings }
-            return try JSONDecoder().decode(SettingsOnly.self, from: data).settings
+            return try JSONDecoder().decode(RunConfig.self, from: data)
         } catch {
             throw DataError("\(path): not a valid run configuration (\(DecodingProblem.describe(error)))")
         }
     }
+
+    /// The settings of a run directory (config.json).
+    public static func readSettings(_ dir: String) throws -> RunSettings { try readConfig(dir).settings }
+
+    /// Writes config.json (whole or not at all).
+    public static func writeConfig(_ config: RunConfig, to dir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(dir))
+    }
 }
 
-/// config.json: the settings plus what is needed to know what ran.
-struct RunConfig: Codable {
-    var settings: TrainingSettings
+/// config.json: the settings plus what is needed to know what ran. One schema for every run; the descriptive
+/// fields are optional, as configs of earlier builds lack some of them.
+public struct RunConfig: Codable, Sendable {
+    public var settings: RunSettings
     /// Binds the run's checkpoints to it (nil in configs written before run ids existed).
-    var runID: String?
-    var toolkit: String
-    var openblas: String
-    var data: DataDescription
-    var model: ModelDescription
-    var written: String
+    public var runID: String?
+    /// The simulated backend's compute cost per step, when it was measured on the machine.
+    public var measuredComputeSeconds: Double?
+    public var toolkit: String?
+    public var openblas: String?
+    public var data: DataDescription?
+    public var model: ModelDescription?
+    public var written: String?
 
-    struct DataDescription: Codable {
+    public init(settings: RunSettings, runID: String?, measuredComputeSeconds: Double? = nil, data: DataDescription? = nil,
+                model: ModelDescription? = nil) {
+        self.settings = settings
+        self.runID = runID
+        self.measuredComputeSeconds = measuredComputeSeconds
+        toolkit = Toolkit.version
+        openblas = ComputeThreads.blasConfiguration
+        self.data = data
+        self.model = model
+        written = ISO8601DateFormatter().string(from: Date())
+    }
+
+    public struct DataDescription: Codable, Sendable {
         var format: String
         var source: String
         var train: Int
@@ -133,10 +157,29 @@ struct RunConfig: Codable {
         var inputShape: [Int]
         var preprocessing: String
         var channelMean: [Float]
+
+        /// The data a run trains on, as loaded and preprocessed for its net.
+        public init(_ data: DataSplit, input: Shape, preprocessing: Preprocessing) {
+            format = data.format
+            source = data.source
+            train = data.train.count
+            test = data.test.count
+            storedShape = [data.train.shape.channels, data.train.shape.height, data.train.shape.width]
+            inputShape = [input.channels, input.height, input.width]
+            self.preprocessing = preprocessing.crops
+                ? "pixels/255 minus the per-channel training mean; random crop + horizontal flip (train), centre crop (test)"
+                : "pixels/255 minus the per-channel training mean"
+            channelMean = preprocessing.mean
+        }
     }
 
-    struct ModelDescription: Codable {
+    public struct ModelDescription: Codable, Sendable {
         var parameters: Int
         var forwardMFLOPPerImage: Double
+
+        public init(parameters: Int, forwardFlopsPerImage: Int) {
+            self.parameters = parameters
+            forwardMFLOPPerImage = Double(forwardFlopsPerImage) / 1e6
+        }
     }
 }

@@ -66,7 +66,7 @@ struct RunState: Codable {
 
 public final class TrainingRun: RunExecutor {
     /// Fixed once the run is built, except `changes`, which a resume with a new learning rate extends.
-    public private(set) var settings: TrainingSettings
+    public private(set) var settings: RunSettings
     public let directory: String
     public let data: DataSplit
     public let spec: NetSpec
@@ -89,13 +89,16 @@ public final class TrainingRun: RunExecutor {
     public private(set) var rate = LearningRate(base: 0)
 
     /// A new run. `data` may be given (tests); otherwise it is loaded from `settings.data`.
-    public convenience init(settings: TrainingSettings, directory: String, data: DataSplit? = nil) throws {
+    public convenience init(settings: RunSettings, directory: String, data: DataSplit? = nil) throws {
         try self.init(settings: settings, directory: directory, data: data, resuming: false)
     }
 
     /// Takes the directory's lock (a new run also refuses a directory that already holds one) before anything of
     /// the run is read from it or written to it, so no other process does either until this one ends.
-    private init(settings: TrainingSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
+    private init(settings: RunSettings, directory: String, data: DataSplit?, resuming: Bool) throws {
+        guard settings.method.isSequential else {
+            throw DataError("\(settings.method.rawValue) is not a sequential method (one worker)")
+        }
         var settings = settings
         var spec = try NetSpec(parsing: settings.netSpec)
         if settings.convolutions == nil { settings.convolutions = ConvolutionPath.defaults(spec) }
@@ -119,7 +122,7 @@ public final class TrainingRun: RunExecutor {
             SharpnessProbe(spec: spec, train: loaded.train, preprocessing: preprocessing, weightDecay: settings.optimizer.weightDecay,
                            fullBatch: settings.fullBatch == true)
         }
-        let evalEvery = settings.evalEvery ?? max(1, stream.batchesPerEpoch / TrainingDefaults.evaluationsPerEpoch)
+        let evalEvery = settings.evalEvery?.steps ?? max(1, stream.batchesPerEpoch / TrainingDefaults.evaluationsPerEpoch)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
                                      evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
@@ -144,7 +147,7 @@ public final class TrainingRun: RunExecutor {
     /// Continues the run in `directory` with `settings`, which may differ from the saved ones only in the
     /// budget and the thread count (the new values are written to config.json when the run starts), and with
     /// `rate` in the learning rate and its schedule (kept in config.json as a dated change).
-    public static func resume(directory: String, settings: TrainingSettings, rate: RateChange = RateChange(),
+    public static func resume(directory: String, settings: RunSettings, rate: RateChange = RateChange(),
                               data: DataSplit? = nil) throws -> TrainingRun {
         let saved = try RunFiles.readSettings(directory)
         var comparable = settings
@@ -155,7 +158,7 @@ public final class TrainingRun: RunExecutor {
             throw DataError("\(RunFiles.config(directory)): only the budget, the thread count and the learning rate may change on resume")
         }
         var settings = settings
-        let change = rate.apply(rate: &settings.optimizer.learningRate, schedule: &settings.optimizer.schedule)
+        let change = rate.apply(rate: &settings.learningRate, schedule: &settings.lrSchedule)
         // The convolutions' paths are the run's own, not this build's defaults.
         settings.convolutions = try saved.convolutions ?? ConvolutionPath.unrecorded(NetSpec(parsing: saved.netSpec))
         let run = try TrainingRun(settings: settings, directory: directory, data: data, resuming: true)
@@ -250,22 +253,11 @@ public final class TrainingRun: RunExecutor {
     // MARK: Files
 
     private func writeConfig() throws {
-        let formatter = ISO8601DateFormatter()
-        let config = RunConfig(
-            settings: settings, runID: lifecycle.runID, toolkit: Toolkit.version, openblas: ComputeThreads.blasConfiguration,
-            data: .init(format: data.format, source: data.source, train: data.train.count, test: data.test.count,
-                        storedShape: [data.train.shape.channels, data.train.shape.height, data.train.shape.width],
-                        inputShape: [spec.input.channels, spec.input.height, spec.input.width],
-                        preprocessing: preprocessing.crops
-                            ? "pixels/255 minus the per-channel training mean; random crop + horizontal flip (train), centre crop (test)"
-                            : "pixels/255 minus the per-channel training mean",
-                        channelMean: preprocessing.mean),
-            model: .init(parameters: replica.parameterCount,
-                         forwardMFLOPPerImage: Double(replica.network.forwardFlopsPerImage) / 1e6),
-            written: formatter.string(from: Date()))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(directory))
+        try RunFiles.writeConfig(RunConfig(settings: settings, runID: lifecycle.runID,
+                                           data: .init(data, input: spec.input, preprocessing: preprocessing),
+                                           model: .init(parameters: replica.parameterCount,
+                                                        forwardFlopsPerImage: replica.network.forwardFlopsPerImage)),
+                                 to: directory)
     }
 
     public func writeCheckpoint(_ run: RunLifecycle) throws {

@@ -88,14 +88,18 @@ let checkpointSeed = [UInt8](FileManager.default.contents(atPath: checkpoint)!)
 _ = try fuzz("checkpoint", seeds: [checkpointSeed], write: { FileManager.default.createFile(atPath: checkpoint, contents: Data($0)) },
          body: { _ = try Checkpoint.read(checkpoint, as: State.self) })
 
-// config.json of a sequential run.
+// config.json: today's schema, and the two schemas before it (the pre-redesign fixtures' sequential and
+// simulated runs) when the tree is at hand.
 let runDir = "\(root)/run"
 try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-let settings = TrainingSettings(net: "small", netSpec: "(1,28)C(32,24)P(32,12)C(64,8)P(64,4)D(256,1)S(10,1)", data: "fashion-mnist",
-                                optimizer: OptimizerSettings(method: .msgd, learningRate: 0.01), batch: 64, seed: 1, budget: Budget(steps: 10))
-struct Config: Codable { var settings: TrainingSettings }
-let configSeed = [UInt8](try JSONEncoder().encode(Config(settings: settings)))
-_ = try fuzz("config", seeds: [configSeed], write: { FileManager.default.createFile(atPath: RunFiles.config(runDir), contents: Data($0)) },
+var settings = RunSettings(method: .msgd, learningRate: 0.01, net: "small", netSpec: "(1,28)C(32,24)P(32,12)C(64,8)P(64,4)D(256,1)S(10,1)",
+                           data: "fashion-mnist", batch: 64, seed: 1, budget: Budget(steps: 10))
+settings.lrSchedule = LearningRateSchedule(.step(at: [1, 2], factor: 0.1), warmup: 5)
+var configSeeds = [[UInt8](try JSONEncoder().encode(RunConfig(settings: settings, runID: "fuzz")))]
+for legacy in ["sequential", "simulated"] {
+    if let data = FileManager.default.contents(atPath: "Tests/Fixtures/pre-redesign/\(legacy)/config.json") { configSeeds.append([UInt8](data)) }
+}
+_ = try fuzz("config", seeds: configSeeds, write: { FileManager.default.createFile(atPath: RunFiles.config(runDir), contents: Data($0)) },
          body: { _ = try RunFiles.readSettings(runDir) })
 
 // The net notation (parse, then the allocation-free description and the memory estimate).

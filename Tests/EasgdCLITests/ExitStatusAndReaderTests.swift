@@ -104,7 +104,7 @@ func settingsErrorsExitWith64(arguments: [String], phrase: String) throws {
     try #require(mistyped != text)
     try mistyped.write(to: config, atomically: true, encoding: .utf8)
     let runs = try easgd(["runs", broken.path])
-    #expect(runs.status == 1 && runs.stderr.contains("config.json: not a valid parallel run configuration (the field settings.engine.workers is not a whole number)")
+    #expect(runs.status == 1 && runs.stderr.contains("config.json: not a valid run configuration (the field settings.workers is not a whole number)")
             && !runs.stderr.contains("DecodingError"), "\(runs.stderr)")
     for (run, other, kind) in [("seq", "easgd", "a parallel run's"), ("easgd", "seq", "a sequential run's")] {
         let r = try easgd(["advise", root.appendingPathComponent(run).path, "--checkpoint",

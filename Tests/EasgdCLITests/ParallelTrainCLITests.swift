@@ -258,7 +258,7 @@ func mpiRunEqualsTheSimulatorAndResumesBitForBit() throws {
     #expect(silent.status == 64 && silent.stderr.contains("resume it with -np 2, or give --workers 2"), "\(silent.stderr)")
     let wider = try mpiRun(3, ["train", "--resume", split.path, "--workers=2", "--steps", "50", "--quiet"])
     #expect(wider.status == 0 && wider.stderr.contains("elastic restart: p = 1 → 2, α = 0.9 → 0.45 (β = pα = 0.9 kept)"), "\(wider.stderr)")
-    let change = try #require(try ParallelTrainingRun.readConfig(split.path)?.settings.changes?.last)
+    let change = try #require(try RunFiles.readSettings(split.path).changes?.last)
     #expect(change.workers == [1, 2] && change.alpha == [0.9, 0.45] && change.beta == 0.9 && change.atStep == 40, "\(change)")
     let final = try Checkpoint.read(RunFiles.checkpoint(split.path), as: SystemProbe.self).state
     #expect(final.workers.map(\.clock) == [50, 50])
@@ -355,8 +355,8 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
     }
     func alpha() throws -> Double {
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: RunFiles.config(dir.path)))) as? [String: Any]
-        let engine = (config?["settings"] as? [String: Any])?["engine"] as? [String: Any]
-        return try #require((engine?["alpha"] as? NSNumber)?.doubleValue)
+        let settings = config?["settings"] as? [String: Any]
+        return try #require((settings?["alpha"] as? NSNumber)?.doubleValue)
     }
     func resume(_ extra: [String]) throws {
         let r = try easgd(["train", "--resume", dir.path, "--quiet"] + extra)
@@ -391,8 +391,8 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
                        "--workers", "2", "--steps", "4", "--out", given.path]).status == 0)
     #expect(try easgd(["train", "--resume", given.path, "--workers", "3", "--steps", "4", "--quiet"]).status == 0)
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: RunFiles.config(given.path)))) as? [String: Any]
-    let engine = (config?["settings"] as? [String: Any])?["engine"] as? [String: Any]
-    #expect((engine?["alpha"] as? NSNumber)?.doubleValue == 0.1 && (engine?["workers"] as? NSNumber)?.intValue == 3)
+    let settings = config?["settings"] as? [String: Any]
+    #expect((settings?["alpha"] as? NSNumber)?.doubleValue == 0.1 && (settings?["workers"] as? NSNumber)?.intValue == 3)
 }
 
 /// A threads run evaluates at the scheduled worker-step counts whatever the threads' timing: two seeds of p = 2 ×

@@ -62,7 +62,7 @@ func shardedCheckpointsResumeUnderAnyNumberOfServers() throws {
     let final = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
     #expect(final.workers.map(\.clock) == [60, 60] && final.workers.map(\.exchanges) == [30, 30])
     // Every change of S is in the run's config, dated, in order.
-    let changes = try #require(try ParallelTrainingRun.readConfig(dir.path)?.settings.changes)
+    let changes = try #require(try RunFiles.readSettings(dir.path).changes)
     #expect(changes.map { $0.servers ?? [] } == [[2, 3], [3, 1], [1, 4]] && changes.allSatisfy { $0.workers == [2, 2] }, "\(changes)")
     let all = try RunFiles.readMetrics(dir.path)
     #expect(all.last?.step == 120 && zip(all, all.dropFirst()).allSatisfy { $0.step <= $1.step }, "\(all.map(\.step))")

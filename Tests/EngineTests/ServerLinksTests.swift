@@ -2,6 +2,7 @@
 // split the vector like the MPI backend's, and the throughput of p workers below and above the servers' capacity.
 
 @testable import Engine
+import Training
 import Testing
 
 @Test func shardsSplitTheVectorContiguouslyAndEvenly() {

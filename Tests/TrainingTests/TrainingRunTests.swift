@@ -15,10 +15,9 @@ let fashionSlice: DataSplit = {
 
 let tinyNet = "(1,28)C(4,24)P(4,12)D(16,1)S(10,1)"
 
-func settings(_ method: Algorithm, steps: Int) -> TrainingSettings {
-    TrainingSettings(net: tinyNet, netSpec: tinyNet, data: "fashion-mnist",
-                     optimizer: OptimizerSettings(method: method, learningRate: 0.01, momentum: 0.9, movingRate: 0.05),
-                     batch: 32, seed: 7, budget: Budget(steps: steps), evalEvery: 10, checkpointEveryMinutes: 60)
+func settings(_ method: Algorithm, steps: Int) -> RunSettings {
+    RunSettings(method: method, learningRate: 0.01, momentum: 0.9, movingRate: 0.05, net: tinyNet, netSpec: tinyNet, data: "fashion-mnist",
+                batch: 32, seed: 7, budget: Budget(steps: steps), evalEvery: .steps(10), checkpointEveryMinutes: 60)
 }
 
 @Suite(.serialized) struct TrainingRuns {

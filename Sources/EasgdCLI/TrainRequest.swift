@@ -1,11 +1,13 @@
-// A training request as a user gives it (every field optional, as on the command line), its validation, and the
-// settings it resolves to with the defaults of `TrainingDefaults`. The CLI parses into it and calls `validate()`
-// and `plan()`; nothing else restates a default or a rule.
+// A training request as a user gives it on `easgd train`'s command line (every field optional): which options go
+// together, and the run settings it resolves to with the defaults of `TrainingDefaults`. The values themselves
+// are checked by the library's rules (`RunSettings.check`, also applied to a resumed run's saved settings).
+// TrainCommand parses into it and calls `validate()` and `plan()`.
 
 import Records
 import Elastic
 import Foundation
 import Training
+import Engine
 
 public struct TrainRequest: Sendable, Equatable {
     public var method: Algorithm?
@@ -169,12 +171,8 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
         }
         if alpha != nil && beta != nil { throw SettingsError("give only one of --alpha or --beta (beta = p * alpha)") }
-        if let alpha { try check(alpha, "--alpha", .nonNegative); guard alpha <= 1 else { throw SettingsError("--alpha must be at most 1 (got \(alpha))") } }
-        if let beta { try check(beta, "--beta", .nonNegative) }
-        if let computeSeconds { try check(computeSeconds, "--compute-seconds", .positive) }
-        if let communicationSeconds { try check(communicationSeconds, "--communication-seconds", .nonNegative) }
-        if let linkLatency { try check(linkLatency, "--link-latency", .nonNegative) }
-        if let linkBandwidth { try check(linkBandwidth, "--link-bandwidth", .positive) }
+        if let linkLatency, let problem = Limits.problem("--link-latency", linkLatency, .nonNegative) { throw SettingsError(problem) }
+        if let linkBandwidth, let problem = Limits.problem("--link-bandwidth", linkBandwidth, .positive) { throw SettingsError(problem) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
         if linkBandwidth != nil && method.needsEveryWorkerAtOnce {
             throw SettingsError("the link model queues one worker's requests at a time; \(method.rawValue) exchanges every worker at once: give --communication-seconds")
@@ -210,53 +208,36 @@ public struct TrainRequest: Sendable, Equatable {
         }
     }
 
-    /// The checks of single values (ranges, finiteness), for the command line and for a run's saved settings alike.
+    /// The checks of single values (ranges, finiteness): the library's rules (`RunSettings.check`), also those a
+    /// resume applies to the saved settings.
     func validateValues() throws {
-        if let learningRate { try check(learningRate, "--lr", .positive) }
-        if let warmup { guard warmup >= 0, warmup <= 1_000_000_000_000 else { throw SettingsError("--warmup must be between 0 and 1000000000000 (got \(warmup))") } }
+        try RunSettings.check(learningRate: learningRate, warmup: warmup, momentum: momentum, movingRate: movingRate,
+                              weightDecay: weightDecay, batch: batch, fullBatch: fullBatch == true, trainSubset: trainSubset,
+                              epochs: epochs, minutes: minutes, steps: steps, evalEvery: evalEvery,
+                              checkpointEveryMinutes: checkpointEveryMinutes, threads: threads, sharpnessEvery: sharpnessEvery,
+                              workers: workers, tau: tau, alpha: alpha, beta: beta, computeSeconds: computeSeconds,
+                              communicationSeconds: communicationSeconds)
         _ = try rateSchedule
-        if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw SettingsError("--momentum must be in [0, 1) (got \(momentum))") } }
-        if let movingRate { guard movingRate.isFinite, movingRate > 0, movingRate <= 1 else { throw SettingsError("--moving-rate must be in (0, 1] (got \(movingRate))") } }
-        if let weightDecay { try check(weightDecay, "--weight-decay", .nonNegative) }
-        if let batch {
-            // A full batch is a --train-subset, which may be larger than a minibatch.
-            let most = fullBatch == true ? TrainRequest.maxTrainSubset : 4096
-            guard batch >= 1, batch <= most else { throw SettingsError("--batch must be between 1 and \(most) (got \(batch))") }
-        }
-        if let trainSubset {
-            guard trainSubset >= 1, trainSubset <= TrainRequest.maxTrainSubset else {
-                throw SettingsError("--train-subset must be between 1 and \(TrainRequest.maxTrainSubset) (got \(trainSubset))")
-            }
-        }
-        if let epochs { try check(epochs, "--epochs", .positive); try atMost(epochs, 1_000_000, "--epochs") }
-        if let minutes { try check(minutes, "--minutes", .positive); try atMost(minutes, 10_000_000, "--minutes") }
-        if let steps { guard steps >= 1, steps <= 1_000_000_000_000 else { throw SettingsError("--steps must be between 1 and 1000000000000 (got \(steps))") } }
-        if let checkpointEveryMinutes { try check(checkpointEveryMinutes, "--checkpoint-every", .positive) }
-        if let threads, let problem = Limits.problem("--threads", threads, Limits.threads) { throw SettingsError(problem) }
-        if let sharpnessEvery { guard sharpnessEvery >= 1, sharpnessEvery <= 1_000_000_000_000 else { throw SettingsError("--sharpness-every must be between 1 and 1000000000000 (got \(sharpnessEvery))") } }
     }
 
     /// The batch a new run uses: the whole --train-subset with --full-batch (validate() requires it), else
     /// --batch or the default.
     private var resolvedBatch: Int { fullBatch == true ? trainSubset ?? TrainingDefaults.batch : batch ?? TrainingDefaults.batch }
 
-    /// The largest --train-subset (and so the largest full batch); the memory estimate still applies.
-    public static let maxTrainSubset = 65_536
-
-    /// A run's saved settings pass the command line's rules before it resumes (config.json may have been edited).
-    static func checkSaved(_ request: TrainRequest, in directory: String) throws {
-        do { try request.validateValues() } catch let error as SettingsError {
+    /// A run's saved settings pass the library's rules before it resumes (config.json may have been edited).
+    static func checkSaved(_ settings: RunSettings, in directory: String) throws {
+        do { try settings.validate() } catch let error as SettingsError {
             throw SettingsError("\(RunFiles.config(directory)): \(error.description)")
         }
     }
 
     /// What to run, with every default filled in. Call after `validate()`.
     public enum Plan: Equatable {
-        case sequential(TrainingSettings, directory: String)
+        case sequential(RunSettings, directory: String)
         /// The saved settings, with the new budget (when given) and thread count (when given), and a new learning
         /// rate or schedule from here on.
-        case resumeSequential(TrainingSettings, rate: RateChange, directory: String)
-        case parallel(ParallelRunSettings, directory: String)
+        case resumeSequential(RunSettings, rate: RateChange, directory: String)
+        case parallel(RunSettings, directory: String)
         /// `backend` from the run's config.json; mpi on every rank under mpirun (worker ranks read no directory).
         /// `workers`: a new p (an elastic restart), from --workers or under mpirun from its ranks; `rate`: a new
         /// learning rate or schedule from here on.
@@ -267,19 +248,14 @@ public struct TrainRequest: Sendable, Equatable {
         if let resume {
             let rate = RateChange(learningRate: learningRate, schedule: try rateSchedule)
             if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, rate: rate, backend: .mpi) }
-            if let saved = try ParallelTrainingRun.readConfig(resume) {
-                let e = saved.settings.engine
-                var r = TrainRequest()
-                r.learningRate = e.learningRate; r.momentum = e.momentum; r.movingRate = e.movingRate; r.weightDecay = e.weightDecay
-                r.batch = saved.settings.batch; r.steps = steps ?? saved.settings.steps
-                r.fullBatch = saved.settings.fullBatch; r.trainSubset = saved.settings.trainSubset
-                r.checkpointEveryMinutes = saved.settings.checkpointEveryMinutes
-                try TrainRequest.checkSaved(r, in: resume)
-                guard Limits.trainingWorkers.contains(e.workers), Limits.trainingTau.contains(e.tau), e.alpha.isFinite, e.alpha >= 0, e.alpha <= 1 else {
-                    throw SettingsError("\(RunFiles.config(resume)): workers, tau or alpha out of range (p = \(e.workers), τ = \(e.tau), α = \(e.alpha))")
-                }
+            let config = try RunFiles.readConfig(resume)
+            if config.settings.isParallel {
+                let saved = config, e = saved.settings.engine
+                var checked = saved.settings
+                if let steps { checked.steps = steps }
+                try TrainRequest.checkSaved(checked, in: resume)
                 guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
-                let backend = saved.settings.backend
+                let backend = saved.settings.backend ?? .threads
                 if backend == .mpi && mpiWorldSize == nil {
                     throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume), or -np S+P with --servers S)")
                 }
@@ -308,18 +284,13 @@ public struct TrainRequest: Sendable, Equatable {
             }
             if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
             // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
-            var saved = try RunFiles.readSettings(resume)
+            var saved = config.settings
             if let threads { saved.threads = threads }
             let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
             if !budget.isEmpty { saved.budget = budget }
-            var r = TrainRequest()
-            let o = saved.optimizer
-            r.learningRate = o.learningRate; r.momentum = o.momentum; r.movingRate = o.movingRate; r.weightDecay = o.weightDecay
-            r.batch = saved.batch; r.fullBatch = saved.fullBatch; r.trainSubset = saved.trainSubset; r.threads = saved.threads; r.epochs = saved.budget.epochs; r.minutes = saved.budget.minutes
-            r.steps = saved.budget.steps; r.checkpointEveryMinutes = saved.checkpointEveryMinutes
-            try TrainRequest.checkSaved(r, in: resume)
-            if let every = saved.evalEvery, every < 1 { throw SettingsError("\(RunFiles.config(resume)): evalEvery must be positive (got \(every))") }
-            if (rate.schedule ?? saved.optimizer.schedule)?.needsStepBudget == true, saved.budget.epochs == nil, saved.budget.steps == nil {
+            try TrainRequest.checkSaved(saved, in: resume)
+            if saved.evalEvery?.seconds != nil { throw SettingsError("\(RunFiles.config(resume)): a sequential run evaluates every N steps") }
+            if (rate.schedule ?? saved.lrSchedule)?.needsStepBudget == true, saved.budget.epochs == nil, saved.budget.steps == nil {
                 throw SettingsError("--lr-schedule cosine anneals over the budget's steps: give --steps or --epochs")
             }
             return .resumeSequential(saved, rate: rate, directory: resume)
@@ -333,14 +304,14 @@ public struct TrainRequest: Sendable, Equatable {
                                               movingRate: movingRate ?? TrainingDefaults.movingRate,
                                               weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
             optimizer.schedule = try rateSchedule
-            return .sequential(TrainingSettings(net: net, netSpec: spec.text, data: data, optimizer: optimizer,
-                                                batch: resolvedBatch, seed: seed ?? TrainingDefaults.seed,
-                                                budget: Budget(epochs: epochs, minutes: minutes, steps: steps),
-                                                evalEvery: evalEvery?.steps,
-                                                checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
-                                                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                                sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch),
-                               directory: out)
+            var settings = RunSettings(method: method, learningRate: learningRate, net: net, netSpec: spec.text, data: data,
+                                       batch: resolvedBatch, seed: seed ?? TrainingDefaults.seed,
+                                       budget: Budget(epochs: epochs, minutes: minutes, steps: steps), evalEvery: evalEvery,
+                                       checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
+                                       threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                       sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch)
+            settings.optimizer = optimizer
+            return .sequential(settings, directory: out)
         }
         let backend = resolvedBackend ?? .threads
         let p = backend == .mpi ? (mpiWorldSize.map { $0 - resolvedServers } ?? workers ?? TrainingDefaults.workers) : (workers ?? TrainingDefaults.workers)
@@ -350,7 +321,7 @@ public struct TrainRequest: Sendable, Equatable {
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
         engine.schedule = try rateSchedule
-        var settings = ParallelRunSettings(
+        var settings = RunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
@@ -365,16 +336,4 @@ public struct TrainRequest: Sendable, Equatable {
         return .parallel(settings, directory: out)
     }
 
-    private func atMost(_ v: Double, _ limit: Double, _ name: String) throws {
-        guard v <= limit else { throw SettingsError("\(name) must be at most \(Int(limit)) (got \(v))") }
-    }
-
-    enum Sign { case positive, nonNegative }
-    private func check(_ v: Double, _ name: String, _ sign: Sign) throws {
-        guard v.isFinite else { throw SettingsError("\(name) must be a finite number (got \(v))") }
-        switch sign {
-        case .positive: guard v > 0 else { throw SettingsError("\(name) must be positive (got \(v))") }
-        case .nonNegative: guard v >= 0 else { throw SettingsError("\(name) must not be negative (got \(v))") }
-        }
-    }
 }

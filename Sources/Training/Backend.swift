@@ -1,0 +1,24 @@
+// The backends a parallel run executes on, and which methods each can run, stated once.
+//   simulated  one thread, a virtual clock of p devices
+//   threads    one thread per worker, a tester on the caller's thread
+//   mpi        rank 0 the master and tester, ranks 1…p the workers
+
+import Elastic
+import Records
+
+public enum Backend: String, Codable, CaseIterable, Sendable {
+    case simulated, threads, mpi
+
+    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks.
+    public func canRun(_ method: Algorithm) -> Bool { self == .simulated || !method.needsEveryWorkerAtOnce }
+
+    /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
+    public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
+
+    /// Refuses a method this backend cannot run, with the reason.
+    public func check(_ method: Algorithm) throws {
+        guard canRun(method) else {
+            throw SettingsError("\(method.rawValue) needs every worker at once, so only the simulated backend runs it (not \(rawValue))")
+        }
+    }
+}
