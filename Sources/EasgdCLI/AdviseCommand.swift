@@ -3,6 +3,7 @@
 // report the predicted spectral radius and the margin to the boundary.
 
 import Elastic
+import Training
 import Analysis
 import ArgumentParser
 import Records
@@ -36,8 +37,8 @@ struct AdviseCommand: ParsableCommand {
 
     @Argument(help: "A training run directory.") var runDirectory: String
     @Option(help: "A checkpoint file to use instead of RUN_DIR/checkpoint.bin.") var checkpoint: String?
-    @Option(help: "Images in the fixed batch.") var batch = 128
-    @Option(help: "Relative change of the largest Ritz value (twice in a row) at which Lanczos stops.") var tolerance = 1e-3
+    @Option(help: "Images in the fixed batch (the first of the training set, as --sharpness-every measures).") var batch = SharpnessProbe.batch
+    @Option(help: "Relative change of the largest Ritz value (twice in a row) at which Lanczos stops.") var tolerance = SharpnessProbe.tolerance
     @Option(help: "Hessian-vector products, at most.") var maxIterations = 100
     @Option(help: "Where a parallel run's curvature is estimated: center, or workers (the center and each worker).") var at: AdvicePoint = .center
     @Option(help: "Output prefix for the figure and its CSV.") var out: String?

@@ -91,27 +91,7 @@ public struct TrainRequest: Sendable, Equatable {
         if let size = mpiWorldSize, size <= resolvedServers, servers != nil || (resume == nil && resolvedBackend == .mpi) {
             throw SettingsError("mpirun started \(size) ranks for \(resolvedServers) server\(resolvedServers == 1 ? "" : "s"): give -np S+P with at least one worker")
         }
-        if let resume {
-            let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
-                                           ("--momentum", momentum != nil),
-                                           ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
-                                           ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
-                                           ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
-                                           ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
-                                           ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
-            // An elastic restart's p meets the limit of a new run's (before: --workers 0 crashed, 257 ran).
-            if let workers, let problem = Limits.problem("--workers", workers, Limits.trainingWorkers) { throw SettingsError(problem) }
-            if let given = parallelGiven.first(where: \.1) {
-                throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
-            }
-            if let given = fixed.first(where: \.1) {
-                throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads, and --lr, --lr-schedule, --warmup from here on, may be given)")
-            }
-            guard isMPIWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
-                throw SettingsError("\(resume) holds no checkpoint.bin to resume from (a run that never wrote one can be started again with the same --out)")
-            }
-            return
-        }
+        if let resume { return try validateResume(resume) }
         guard let out else { throw SettingsError("give --out RUN_DIR (or --resume RUN_DIR)") }
         guard let method else { throw SettingsError("give --method (\(Algorithm.names { $0.trainsNetworks }))") }
         guard method.trainsNetworks else {
@@ -159,6 +139,29 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("\(out) already holds a run; resume it with --resume \(out) or choose another --out")
         }
         try OutputPath.checkParent(of: out, for: "--out")
+    }
+
+    /// A resume may give the budget, --threads, --workers (an elastic restart) and the learning rate; the rest is
+    /// the run's own.
+    private func validateResume(_ resume: String) throws {
+        let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
+                                       ("--momentum", momentum != nil),
+                                       ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
+                                       ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
+                                       ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
+                                       ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
+                                       ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
+        // An elastic restart's p meets the limit of a new run's (before: --workers 0 crashed, 257 ran).
+        if let workers, let problem = Limits.problem("--workers", workers, Limits.trainingWorkers) { throw SettingsError(problem) }
+        if let given = parallelGiven.first(where: \.1) {
+            throw SettingsError("the parallel settings cannot change on --resume (\(given.0) given; only --steps and --workers may be given)")
+        }
+        if let given = fixed.first(where: \.1) {
+            throw SettingsError("\(given.0) cannot be combined with --resume: the run's settings come from \(resume)/config.json (only --epochs, --minutes, --steps, --threads, and --lr, --lr-schedule, --warmup from here on, may be given)")
+        }
+        guard isMPIWorkerRank || FileManager.default.fileExists(atPath: RunFiles.checkpoint(resume)) else {
+            throw SettingsError("\(resume) holds no checkpoint.bin to resume from (a run that never wrote one can be started again with the same --out)")
+        }
     }
 
     private func validateParallel(_ method: Algorithm) throws {
@@ -224,6 +227,59 @@ public struct TrainRequest: Sendable, Equatable {
     /// --batch or the default.
     private var resolvedBatch: Int { fullBatch == true ? trainSubset ?? TrainingDefaults.batch : batch ?? TrainingDefaults.batch }
 
+    /// A resume: the run's saved settings (checked again: config.json may have been edited) with what the command
+    /// changes, and under mpirun the launch checked against the run's p and S.
+    private func planResume(_ resume: String) throws -> Plan {
+        let rate = RateChange(learningRate: learningRate, schedule: try rateSchedule)
+        if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, rate: rate, backend: .mpi) }
+        let config = try RunFiles.readConfig(resume)
+        if config.settings.isParallel {
+            let saved = config, e = saved.settings.engine
+            var checked = saved.settings
+            if let steps { checked.steps = steps }
+            try TrainRequest.checkSaved(checked, in: resume)
+            guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
+            let backend = saved.settings.backend ?? .threads
+            if backend == .mpi && mpiWorldSize == nil {
+                throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume), or -np S+P with --servers S)")
+            }
+            // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
+            // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
+            // A resume keeps the run's p and, under mpirun, its last S, unless the command says otherwise
+            // (--workers P′, --servers S′); a launch that does not fit them is refused, saying what would.
+            guard let size = mpiWorldSize else {
+                return .resumeParallel(directory: resume, steps: steps, workers: workers, servers: nil, rate: rate, backend: backend)
+            }
+            let savedServers = saved.settings.mpiServers ?? 1
+            if servers == nil && savedServers != 1 {
+                throw SettingsError("\(resume) ran with --servers \(savedServers): resume it with mpirun -np \(savedServers + e.workers) easgd train --resume \(resume) --servers \(savedServers) (or give --servers S to change it)")
+            }
+            let s = resolvedServers, p = size - s
+            guard Limits.trainingWorkers.contains(p) else {
+                throw SettingsError("mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): a run takes \(Limits.trainingWorkers.lowerBound) to \(Limits.trainingWorkers.upperBound) workers (-np S+P)")
+            }
+            if let workers, workers != p {
+                throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(s) + \(workers) = \(s + workers)): use -np \(s + workers)")
+            }
+            if workers == nil && p != e.workers {
+                throw SettingsError("\(resume) has p = \(e.workers) workers and mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): resume it with -np \(s + e.workers), or give --workers \(p) for an elastic restart to p = \(p)")
+            }
+            return .resumeParallel(directory: resume, steps: steps, workers: p, servers: s, rate: rate, backend: .mpi)
+        }
+        if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
+        // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
+        var saved = config.settings
+        if let threads { saved.threads = threads }
+        let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
+        if !budget.isEmpty { saved.budget = budget }
+        try TrainRequest.checkSaved(saved, in: resume)
+        if saved.evalEvery?.seconds != nil { throw SettingsError("\(RunFiles.config(resume)): a sequential run evaluates every N steps") }
+        if (rate.schedule ?? saved.lrSchedule)?.needsStepBudget == true, saved.budget.epochs == nil, saved.budget.steps == nil {
+            throw SettingsError("--lr-schedule cosine anneals over the budget's steps: give --steps or --epochs")
+        }
+        return .resumeSequential(saved, rate: rate, directory: resume)
+    }
+
     /// A run's saved settings pass the library's rules before it resumes (config.json may have been edited).
     static func checkSaved(_ settings: RunSettings, in directory: String) throws {
         do { try settings.validate() } catch let error as SettingsError {
@@ -245,56 +301,7 @@ public struct TrainRequest: Sendable, Equatable {
     }
 
     public func plan() throws -> Plan {
-        if let resume {
-            let rate = RateChange(learningRate: learningRate, schedule: try rateSchedule)
-            if isMPIWorkerRank { return .resumeParallel(directory: resume, steps: steps, workers: nil, servers: nil, rate: rate, backend: .mpi) }
-            let config = try RunFiles.readConfig(resume)
-            if config.settings.isParallel {
-                let saved = config, e = saved.settings.engine
-                var checked = saved.settings
-                if let steps { checked.steps = steps }
-                try TrainRequest.checkSaved(checked, in: resume)
-                guard epochs == nil, minutes == nil else { throw SettingsError("a parallel run resumes with --steps (per worker) only") }
-                let backend = saved.settings.backend ?? .threads
-                if backend == .mpi && mpiWorldSize == nil {
-                    throw SettingsError("\(resume) is an MPI run: continue it under mpirun (mpirun -np \(saved.settings.engine.workers + 1) easgd train --resume \(resume), or -np S+P with --servers S)")
-                }
-                // Under mpirun every rank takes the MPI driver, so that a run of another backend is refused on rank 0
-                // after MPI has started, with MPI_Abort, and no worker rank is left waiting.
-                // A resume keeps the run's p and, under mpirun, its last S, unless the command says otherwise
-                // (--workers P′, --servers S′); a launch that does not fit them is refused, saying what would.
-                guard let size = mpiWorldSize else {
-                    return .resumeParallel(directory: resume, steps: steps, workers: workers, servers: nil, rate: rate, backend: backend)
-                }
-                let savedServers = saved.settings.mpiServers ?? 1
-                if servers == nil && savedServers != 1 {
-                    throw SettingsError("\(resume) ran with --servers \(savedServers): resume it with mpirun -np \(savedServers + e.workers) easgd train --resume \(resume) --servers \(savedServers) (or give --servers S to change it)")
-                }
-                let s = resolvedServers, p = size - s
-                guard Limits.trainingWorkers.contains(p) else {
-                    throw SettingsError("mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): a run takes \(Limits.trainingWorkers.lowerBound) to \(Limits.trainingWorkers.upperBound) workers (-np S+P)")
-                }
-                if let workers, workers != p {
-                    throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(s) + \(workers) = \(s + workers)): use -np \(s + workers)")
-                }
-                if workers == nil && p != e.workers {
-                    throw SettingsError("\(resume) has p = \(e.workers) workers and mpirun started \(size) ranks for \(s) server\(s == 1 ? "" : "s"): resume it with -np \(s + e.workers), or give --workers \(p) for an elastic restart to p = \(p)")
-                }
-                return .resumeParallel(directory: resume, steps: steps, workers: p, servers: s, rate: rate, backend: .mpi)
-            }
-            if workers != nil { throw SettingsError("--workers cannot be combined with --resume of a sequential run") }
-            // The saved thread count unless told otherwise: oneDNN's sums depend on it, and so do the bits.
-            var saved = config.settings
-            if let threads { saved.threads = threads }
-            let budget = Budget(epochs: epochs, minutes: minutes, steps: steps)
-            if !budget.isEmpty { saved.budget = budget }
-            try TrainRequest.checkSaved(saved, in: resume)
-            if saved.evalEvery?.seconds != nil { throw SettingsError("\(RunFiles.config(resume)): a sequential run evaluates every N steps") }
-            if (rate.schedule ?? saved.lrSchedule)?.needsStepBudget == true, saved.budget.epochs == nil, saved.budget.steps == nil {
-                throw SettingsError("--lr-schedule cosine anneals over the budget's steps: give --steps or --epochs")
-            }
-            return .resumeSequential(saved, rate: rate, directory: resume)
-        }
+        if let resume { return try planResume(resume) }
         guard let method, let out, let learningRate else { throw SettingsError("give --method, --lr and --out") }
         let data = data ?? TrainingDefaults.data
         let net = net ?? TrainingDefaults.net(for: data)
