@@ -100,17 +100,22 @@ func theSimulatorAndOneWorkerMPIApplyTheSameSchedule(method: String) throws {
     #expect(Set(a.compactMap { number($0, "lr") }).count == 4)      // 0.004 (the ramp, first record), 0.02, 0.006, 0.0018
 }
 
+/// The records of DOWNPOUR on p = 2 workers (τ = 1, 64 steps each) on `backend` with the given rate and schedule.
+private func downpourOnTwoWorkers(lr: String, evalEvery: String, schedule: String, backend: String) throws -> [[String: Any]] {
+    let dir = try temporaryDirectory().appendingPathComponent("run")
+    let arguments = ["train", "--method", "downpour", "--tau", "1", "--lr", lr, "--workers", "2", "--steps", "64",
+                     "--eval-every", evalEvery, "--lr-schedule", schedule, "--backend", backend, "--out", dir.path] + small
+    let r = try backend == "mpi" ? mpiRun(3, arguments) : { let run = try easgd(arguments); return (run.status, run.stderr) }()
+    #expect(r.status == 0, "\(r.stderr)")
+    return try records(dir)
+}
+
 @Test(.enabled(if: mpirun != nil), arguments: ["threads", "mpi"])
 func aCutToNothingStopsTheCenterAtTheWorkersMilestone(backend: String) throws {
     // DOWNPOUR with p = 2, τ = 1: the center moves only by the workers' pushes of −η·g. From each worker's epoch 1
     // (its step 32) on, η is 10⁻¹² of itself, so once both workers are past it the center stands still (in Float32)
     // and every later evaluation gives the same test loss; before, it falls.
-    let dir = try temporaryDirectory().appendingPathComponent("run")
-    let arguments = ["train", "--method", "downpour", "--tau", "1", "--lr", "0.05", "--workers", "2", "--steps", "64",
-                     "--eval-every", "8", "--lr-schedule", "step:1:1e-12", "--backend", backend, "--out", dir.path] + small
-    let r = try backend == "mpi" ? mpiRun(3, arguments) : { let run = try easgd(arguments); return (run.status, run.stderr) }()
-    #expect(r.status == 0, "\(r.stderr)")
-    let all = try records(dir)
+    let all = try downpourOnTwoWorkers(lr: "0.05", evalEvery: "8", schedule: "step:1:1e-12", backend: backend)
     let after = all.filter { (($0["worker_steps"] as? [Int]) ?? []).allSatisfy { $0 >= 33 } }
     let before = all.filter { (($0["worker_steps"] as? [Int]) ?? [0]).allSatisfy { $0 <= 31 } }
     #expect(after.count >= 2 && before.count >= 2, "\(all.map { $0["worker_steps"] ?? "-" })")
@@ -123,12 +128,7 @@ func aPlateausCutReachesTheWorkersOfTheAsynchronousBackends(backend: String) thr
     // DOWNPOUR at η = 0.3 stalls soon, and plateau:1e-6:0 then cuts η a millionfold at each stalled evaluation:
     // once the cuts reach the workers (the threads tester's shared scale, MPI's rate message from rank 0), the
     // center stands still and the last evaluations give one test loss. Without them it goes on moving.
-    let dir = try temporaryDirectory().appendingPathComponent("run")
-    let arguments = ["train", "--method", "downpour", "--tau", "1", "--lr", "0.3", "--workers", "2", "--steps", "64",
-                     "--eval-every", "4", "--lr-schedule", "plateau:0.000001:0", "--backend", backend, "--out", dir.path] + small
-    let r = try backend == "mpi" ? mpiRun(3, arguments) : { let run = try easgd(arguments); return (run.status, run.stderr) }()
-    #expect(r.status == 0, "\(r.stderr)")
-    let all = try records(dir)
+    let all = try downpourOnTwoWorkers(lr: "0.3", evalEvery: "4", schedule: "plateau:0.000001:0", backend: backend)
     let rates = all.compactMap { number($0, "lr") }
     #expect(rates.first == 0.3 && rates.count == all.count && (rates.dropLast(6).last ?? 1) < 1e-6, "\(rates)")
     #expect(Set(all.suffix(3).map { "\($0["test_loss"] ?? "-")" }).count == 1, "\(all.suffix(3).map { $0["test_loss"] ?? "-" })")
