@@ -40,8 +40,17 @@ public struct RunSummary: Sendable {
     /// True when `seconds` in the records is the simulator's virtual clock.
     public var isVirtual: Bool { backend == .simulated }
 
-    /// Reads config.json, metrics.jsonl and status.json of `dir`.
+    /// Reads config.json, metrics.jsonl and status.json of `dir`; a run whose directory a process holds is running.
     public static func read(_ dir: String) throws -> RunSummary {
+        var summary = try readFiles(dir)
+        if let pid = DirectoryLock.holder(of: dir) {
+            summary.status = .running
+            summary.reason = "process \(pid) is training it"
+        }
+        return summary
+    }
+
+    private static func readFiles(_ dir: String) throws -> RunSummary {
         let records = try RunFiles.readMetrics(dir)
         let said = try RunFiles.readStatus(dir)
         let last = records.last

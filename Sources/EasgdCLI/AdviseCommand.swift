@@ -52,6 +52,9 @@ struct AdviseCommand: ParsableCommand {
     }
 
     func run() throws {
+        if checkpoint == nil, let pid = DirectoryLock.holder(of: runDirectory) {
+            printError("\(runDirectory) is being trained now (process \(pid)): advising on its last checkpoint")
+        }
         let advice = Advice(runDirectory: runDirectory, checkpoint: checkpoint, batch: batch, tolerance: tolerance, maxIterations: maxIterations, at: at)
         let prefix = out ?? runDirectory + "/advise"
         let result = try advice.estimate(prefix: prefix)

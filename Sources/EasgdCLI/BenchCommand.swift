@@ -27,7 +27,7 @@ struct BenchMapCommand: ParsableCommand {
 
     @Option(help: "easgd or admm.") var method: Algorithm = .admm
     @Option(help: "Number of workers p.") var workers = 8
-    @Option(help: "η range LO:HI.") var eta: ClosedRange<Double> = 0.00001...0.01
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).") var eta: ClosedRange<Double> = 0.00001...0.01
     @Option(help: "ρ range LO:HI.") var rho: ClosedRange<Double> = 0.01...10
     @Option(help: "Grid NxM.") var grid = GridPoints(eta: 1000, second: 1000)
     @Option(help: "Threads (default: all cores).") var threads: Int?

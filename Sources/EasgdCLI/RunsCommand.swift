@@ -3,6 +3,8 @@
 import Analysis
 import ArgumentParser
 import Records
+import Training
+import Foundation
 
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,15 +13,16 @@ struct RunsCommand: ParsableCommand {
         discussion: """
             One row per run directory: method, p, τ, η, δ and α (each only where the method takes it; p = 1 and \
             backend "sequential" for one-worker methods), seed, backend, steps per worker, best and final test \
-            error, wall seconds and (simulated runs) virtual seconds, and status: completed, interrupted (stopped \
-            by a signal; also a run that is still going or was killed, which has no status.json) or diverged. \
-            --group-seeds folds runs that differ only in their seed into one row with the mean, min and max.
-              easgd runs runs/*
+            error, wall seconds and (simulated runs) virtual seconds, and status: completed, running (a process \
+            holds the directory now), interrupted (stopped by a signal, or killed: no status.json) or diverged. A \
+            directory that holds no run stands for every run below it. --group-seeds folds runs that differ only in \
+            their seed into one row with the mean, min and max.
+              easgd runs runs
               easgd runs runs/easgd-seed* --group-seeds --json
             """
     )
 
-    @Argument(help: "Training run directories.") var directories: [String]
+    @Argument(help: "Training run directories, or directories holding them.") var directories: [String]
     @Flag(help: "One row per group of runs that differ only in their seed: mean [min, max] of the errors.") var groupSeeds = false
     @Flag(help: "Print a JSON array (keys dir, method, workers, tau, lr, momentum, alpha, seed, backend, steps, best_test_error, final_test_error, status, …).")
     var json = false
@@ -29,7 +32,12 @@ struct RunsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let runs = try directories.map(RunSummary.read)
+        let found = directories.map { RunFiles.runDirectories($0) }
+        if let empty = zip(directories, found).first(where: { $0.1.isEmpty })?.0 {
+            guard FileManager.default.fileExists(atPath: empty) else { throw SettingsError("\(empty) does not exist") }
+            throw SettingsError("\(empty) holds no training run (no config.json in it or in a directory below it)")
+        }
+        let runs = try found.flatMap { $0 }.map(RunSummary.read)
         if groupSeeds {
             let groups = SeedGroup.group(runs)
             if json { print(try JSON.array(groups.map(\.json)).render()) } else {

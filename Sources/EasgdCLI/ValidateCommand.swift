@@ -41,7 +41,8 @@ struct ValidateCommand: ParsableCommand {
 
     @Option(help: "easgd, eamsgd or downpour.") var method: Algorithm
     @Option(help: "Workers p.") var workers = 4
-    @Option(help: "η range LO:HI (logarithmic axis).") var eta: ClosedRange<Double>
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (logarithmic axis; --lr is the same option).")
+    var eta: ClosedRange<Double>
     @Option(help: "α range LO:HI (the second axis; EASGD, EAMSGD).") var alpha: ClosedRange<Double>?
     @Option(help: "τ range LO:HI (the second axis; rounded to integers).") var tauRange: ClosedRange<Double>?
     @Option(help: "δ range LO:HI (the second axis; EAMSGD).") var momentumRange: ClosedRange<Double>?

@@ -50,7 +50,7 @@ struct VarianceCommand: ParsableCommand {
     )
 
     @Option(help: "Number of workers p.") var workers: Int
-    @Option(help: "Learning rate η.") var eta: Double
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (--lr is the same option).") var eta: Double
     @Option(help: "Moving rate α (or give --beta).") var alpha: Double?
     @Option(help: "β = pα (or give --alpha).") var beta: Double?
     @Option(help: "Curvature h, or a comma-separated list of H's eigenvalues (default 1).") var h: NumberList?

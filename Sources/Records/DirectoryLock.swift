@@ -40,4 +40,23 @@ public final class DirectoryLock {
     }
 
     deinit { release() }
+
+    /// The process holding `directory`'s lock, or nil when none does (read from the kernel's table of locks,
+    /// /proc/locks, so that asking never takes the lock, not even for an instant a run starting then would lose).
+    public static func holder(of directory: String) -> Int32? {
+        var info = stat()
+        guard stat(path(directory), &info) == 0,
+              let written = try? String(contentsOfFile: path(directory), encoding: .utf8),
+              let pid = Int32(written.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": an flock held by the pid the lock file names, on its
+        // inode (the device numbers are left aside: an overlay filesystem reports others than stat does).
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", Int32(fields[4]) == pid else { continue }
+            let id = fields[5].split(separator: ":")
+            if id.count == 3, UInt64(id[2]) == UInt64(info.st_ino) { return pid }
+        }
+        return nil
+    }
 }

@@ -97,6 +97,19 @@ public enum RunFiles {
         return FileManager.default.contents(atPath: config(dir)).flatMap { try? JSONDecoder().decode(IDOnly.self, from: $0) }?.runID
     }
 
+    /// The run directories `path` names: itself when it holds a run (config.json), else every directory below it
+    /// that does (to `depth` levels, in name order, not descending into runs), so `easgd runs runs/` finds them.
+    public static func runDirectories(_ path: String, depth: Int = 4) -> [String] {
+        if FileManager.default.fileExists(atPath: config(path)) { return [path] }
+        guard depth > 0, let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
+        return names.sorted().flatMap { name -> [String] in
+            var isDirectory: ObjCBool = false
+            let child = (path as NSString).appendingPathComponent(name)
+            guard !name.hasPrefix("."), FileManager.default.fileExists(atPath: child, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
+            return runDirectories(child, depth: depth - 1)
+        }
+    }
+
     /// The configuration of a run directory (config.json), written by this build or an earlier one.
     public static func readConfig(_ dir: String) throws -> RunConfig {
         let path = config(dir)

@@ -13,6 +13,8 @@ public struct RunStatus: Codable, Equatable, Sendable {
         case interrupted
         /// The loss or the parameters stopped being finite (parallel: every worker stopped).
         case diverged
+        /// A process holds the run's directory (it is training now); never written to status.json.
+        case running
     }
     public var state: State
     public var reason: String?
