@@ -25,7 +25,7 @@ public func brentRoot(_ a0: Double, _ b0: Double, relativeTolerance: Double = 1e
 }
 
 /// Brent's method, returning the root and f there (f is evaluated there anyway).
-func brentRootWithValue(_ a0: Double, _ b0: Double, relativeTolerance: Double, maxIterations: Int = 200,
+public func brentRootWithValue(_ a0: Double, _ b0: Double, relativeTolerance: Double, maxIterations: Int = 200,
                         _ f: (Double) throws -> Double) rethrows -> (x: Double, fx: Double) {
     var a = a0, b = b0
     var fa = try f(a), fb = try f(b)

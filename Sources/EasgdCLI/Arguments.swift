@@ -19,6 +19,7 @@ extension Schedule: ExpressibleByArgument {
 extension Backend: ExpressibleByArgument {}
 extension ConvolutionPath: ExpressibleByArgument {}
 extension AdvicePoint: ExpressibleByArgument {}
+extension SolveAxis: ExpressibleByArgument {}
 /// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
 extension EvaluationInterval: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }
@@ -139,7 +140,7 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 struct SchemeOptions: ParsableArguments {
     @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).") var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (≥ 0; --lr is the same option).") var eta: Double
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (≥ 0; --lr is the same option).") var eta: Double?
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
     @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
@@ -152,13 +153,14 @@ struct SchemeOptions: ParsableArguments {
             throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))")
         }
         try checkWorkers(workers)
-        try checkNonNegative("--eta", eta)
+        if let eta { try checkNonNegative("--eta", eta) }
         try checkPositive("--h", h)
         try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
         if method == .downpour {
             if rho != nil || alpha != nil { throw ValidationError("DOWNPOUR has no coupling: drop --rho and --alpha") }
             return
         }
+        if rho == nil && alpha == nil { return }          // refused by `coupling` unless solved for (radius --solve alpha)
         if case .alpha = try coupling, eta == 0 { throw ValidationError("--alpha needs --eta > 0 (rho = alpha / eta)") }
     }
 
@@ -168,7 +170,17 @@ struct SchemeOptions: ParsableArguments {
 
     var schemePoint: SchemePoint {
         get throws {
-            SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+            guard let eta else { throw ValidationError("give the learning rate --eta") }
+            return SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
         }
+    }
+
+    /// The point with the coordinate `--solve` varies left open (any value stands in for it; it is replaced).
+    func schemePoint(solving axis: SolveAxis) throws -> SchemePoint {
+        let open = SchemePoint(method: method, workers: workers, eta: eta ?? 1,
+                               coupling: axis == .alpha && rho == nil && alpha == nil ? .alpha(0.5) : try coupling,
+                               h: h, momentum: momentum ?? 0, tau: tau)
+        guard eta != nil || axis == .eta else { throw ValidationError("give the learning rate --eta (or solve for it: --solve eta)") }
+        return open
     }
 }

@@ -15,20 +15,66 @@ struct RadiusCommand: ParsableCommand {
             the mean-square radius per round ρ(T)^{p/2} of the second-moment operator. The paper's unstable ADMM:
               easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5
               easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5 --schedule random
+            --solve AXIS answers "which values of one coordinate are stable, the others fixed": it samples the \
+            radius along η, α, δ, h or τ (--range, --points; η and h logarithmically, τ at every integer) and \
+            refines each crossing of ρ = 1 to 1e-10 relative, as the map's traced boundary is:
+              easgd radius --method easgd --workers 4 --alpha 0.225 --solve eta
+              easgd radius --method eamsgd --workers 4 --eta 0.1 --alpha 0.225 --solve momentum --json
             """
     )
 
     @OptionGroup var point: SchemeOptions
     @Option(help: "Worker order: round-robin, or random (the mean-square radius per round ρ(T)^{p/2} of the second-moment operator).")
     var schedule: Schedule = .roundRobin
-    @Flag(help: "Print JSON: every setting, spectral_radius, stable, and each eigenvalue as [re, im].") var json = false
+    @Flag(help: "Print JSON: every setting, spectral_radius, stable, and each eigenvalue as [re, im] (with --solve: the stable intervals and the crossings).")
+    var json = false
+    @Option(help: ArgumentHelp("Solve for the stable values of one coordinate, the others fixed: eta, alpha, momentum, h or tau.", valueName: "axis"))
+    var solve: SolveAxis?
+    @Option(help: ArgumentHelp("With --solve: the range searched (default: η and h over 1e-6…100 of their scale 1/h and 1/η, α over 1e-6…1, δ over 0…0.9999, τ over 1…64).", valueName: "LO:HI"))
+    var range: ClosedRange<Double>?
+    @Option(help: "With --solve: samples along the axis before refining (default 400; τ takes every integer).") var points = 400
 
     func validate() throws {
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no round map: clock order depends on the workers' costs (use round-robin or random)") }
+        guard let solve else {
+            if range != nil { throw ValidationError("--range applies to --solve") }
+            _ = try point.schemePoint
+            return
+        }
+        let open = try point.schemePoint(solving: solve)
+        if solve == .alpha, !point.method.hasCoupling { throw ValidationError("\(point.method.rawValue) has no coupling α to solve for") }
+        if solve == .momentum, point.method != .eamsgd { throw ValidationError("--solve momentum applies to eamsgd (its δ)") }
+        if solve == .alpha, point.alpha != nil || point.rho != nil { throw ValidationError("--solve alpha: give neither --alpha nor --rho") }
+        if solve == .tau, point.method == .admm { throw ValidationError("admm takes one step per activation (τ = 1)") }
+        try checkLimit("--points", points, 3...100_000)
+        if let range {
+            try checkRange("--range", range, positiveLower: solve == .eta || solve == .h || solve == .alpha)
+            if solve == .momentum, range.upperBound >= 1 { throw ValidationError("--range: δ must stay below 1") }
+            if solve == .tau { try checkLimit("--range's upper τ", Int(range.upperBound), Limits.mapTau) }
+        }
+        _ = open
     }
 
     func run() throws {
-        let result = try point.schemePoint.radius(schedule: schedule)
-        print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
+        guard let solve else {
+            let result = try point.schemePoint.radius(schedule: schedule)
+            print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
+            return
+        }
+        let open = try point.schemePoint(solving: solve)
+        let solution = try open.solve(solve, range: range, points: points, schedule: schedule)
+        let symbol = ["eta": "η", "alpha": "α", "momentum": "δ", "h": "h", "tau": "τ"][solve.rawValue]!
+        if json {
+            // The solved coordinate is left out, and so is whatever it moves (α = ηρ or ρ = α/η, except the one given).
+            let moved: Set<String> = switch solve {
+            case .eta: point.alpha != nil ? ["eta", "rho"] : ["eta", "alpha"]
+            case .alpha: ["alpha", "rho"]
+            default: [solve.rawValue]
+            }
+            let settings = open.settingsJSON(schedule: schedule).filter { !moved.contains($0.0) }
+            print(try JSON.object(settings + solution.json).render())
+        } else {
+            print(solution.lines(symbol: symbol).joined(separator: "\n"))
+        }
     }
 }

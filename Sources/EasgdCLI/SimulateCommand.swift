@@ -25,6 +25,7 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Print JSON: every setting, spectral_radius, stable, growth_rate and relative_difference.") var json = false
 
     func validate() throws {
+        _ = try point.schemePoint          // --eta and the coupling are required here
         guard rounds >= 1, rounds <= 10_000_000 else { throw ValidationError("--rounds must be between 1 and 10000000 (got \(rounds))") }
         try OutputPath.checkPrefix(out)
     }

@@ -3,6 +3,7 @@
 // learning rate takes it as --eta and as --lr.
 
 import Foundation
+import NumericTesting
 import Testing
 import Training
 
@@ -55,4 +56,70 @@ private let net = "(1,28)C(4,24)P(4,12)S(10,1)"
 func everyCommandTakingALearningRateTakesItAsEtaAndAsLr(command: String) throws {
     let help = try easgd(["help"] + command.split(separator: " ").map(String.init))
     #expect(help.status == 0 && help.stdout.contains("--eta") && help.stdout.contains("--lr"), "\(command): \(help.stdout.prefix(400))")
+}
+
+// MARK: radius --solve
+
+private func solved(_ arguments: [String]) throws -> [String: Any] {
+    let r = try easgd(["radius"] + arguments + ["--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+}
+
+private func upperEnds(_ o: [String: Any]) -> [Double] {
+    ((o["stable_intervals"] as? [[String: Any]]) ?? []).compactMap { ($0["to"] as? NSNumber)?.doubleValue }
+}
+
+@Test func solvingForEtaOrHGivesSGDsClosedFormOnDownpourWithOneWorker() throws {
+    // One worker, τ = 1: DOWNPOUR's round is x ← (1 − ηh)x, stable exactly for 0 < ηh < 2.
+    for h in [1.0, 4.0] {
+        let eta = try solved(["--method", "downpour", "--workers", "1", "--h", "\(h)", "--solve", "eta"])
+        #expect(upperEnds(eta).count == 1 && isClose(upperEnds(eta)[0], 2 / h, relative: 1e-10), "\(eta)")
+    }
+    let h = try solved(["--method", "downpour", "--workers", "1", "--eta", "0.25", "--solve", "h"])
+    #expect(upperEnds(h).count == 1 && isClose(upperEnds(h)[0], 8, relative: 1e-10), "\(h)")
+}
+
+@Test(arguments: [(3, 0.3, 1.0), (5, 0.6, 2.0), (7, 0.1, 0.5)])
+func solvingForEtaGivesTheOddPEASGDClosedForm(workers: Int, alpha: Double, h: Double) throws {
+    // For odd p the round-robin EASGD map is stable exactly for ηh < 4(1 − α)/(2 − α) (the README's closed form).
+    let o = try solved(["--method", "easgd", "--workers", "\(workers)", "--alpha", "\(alpha)", "--h", "\(h)", "--solve", "eta"])
+    #expect(upperEnds(o).count == 1 && isClose(upperEnds(o)[0], 4 * (1 - alpha) / (h * (2 - alpha)), relative: 1e-10), "\(o)")
+}
+
+@Test func solvingForEtaMeetsTheMapsTracedBoundaryAndTheHAxisItsScaling() throws {
+    let root = try temporaryDirectory()
+    let map = try easgd(["map", "--method", "easgd", "--workers", "4", "--eta", "0.001:10", "--alpha", "0.225:0.3", "--grid", "100x2",
+                         "--out", root.appendingPathComponent("m").path])
+    #expect(map.status == 0, "\(map.stderr)")
+    let rows = try String(contentsOf: root.appendingPathComponent("m-boundary.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+    let traced = try #require(rows.map { $0.split(separator: ",") }.first { $0[1] == "0.225" }.flatMap { Double($0[0]) })
+    let eta = try solved(["--method", "easgd", "--workers", "4", "--alpha", "0.225", "--solve", "eta"])
+    let crossings = (eta["crossings"] as? [[String: Any]]) ?? []
+    let crossing = crossings.first.flatMap { ($0["value"] as? NSNumber)?.doubleValue }
+    #expect(crossings.count == 1 && isClose(crossing ?? .nan, traced, relative: 1e-9), "\(crossings) against \(traced)")
+    // With α fixed the round map depends on ηh alone: along h at η = 0.5 the crossing is at h = η*/0.5.
+    let h = try solved(["--method", "easgd", "--workers", "4", "--alpha", "0.225", "--eta", "0.5", "--solve", "h"])
+    #expect(upperEnds(h).count == 1 && isClose(upperEnds(h)[0], traced / 0.5, relative: 1e-9), "\(h)")
+}
+
+@Test func solvingForTauNamesTheLastStableTauAndRadiusAgrees() throws {
+    let o = try solved(["--method", "downpour", "--workers", "4", "--eta", "0.1", "--solve", "tau"])
+    let last = try #require(upperEnds(o).first.map { Int($0) })
+    #expect(last > 1 && last < 64, "\(o)")
+    for (tau, word) in [(last, "stable"), (last + 1, "unstable")] {
+        let r = try easgd(["radius", "--method", "downpour", "--workers", "4", "--eta", "0.1", "--tau", "\(tau)"])
+        #expect(r.stdout.hasSuffix(" \(word)\n"), "τ = \(tau): \(r.stdout)")
+    }
+}
+
+@Test(arguments: [
+    (["--method", "easgd", "--workers", "3", "--eta", "0.1", "--alpha", "0.3", "--solve", "momentum"], "applies to eamsgd"),
+    (["--method", "easgd", "--workers", "3", "--eta", "0.1", "--alpha", "0.3", "--range", "1:2"], "--range applies to --solve"),
+    (["--method", "easgd", "--workers", "3", "--alpha", "0.3"], "give the learning rate --eta"),
+    (["--method", "downpour", "--workers", "3", "--eta", "0.1", "--solve", "alpha"], "has no coupling"),
+])
+func badSolvesAreRefused(arguments: [String], message: String) throws {
+    let r = try easgd(["radius"] + arguments)
+    #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
 }
