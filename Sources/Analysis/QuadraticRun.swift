@@ -39,6 +39,7 @@ public struct QuadraticRun {
             return "admm runs round-robin: add --schedule round-robin"
         }
         if !settings.method.isParallel { return "\(settings.method.rawValue) is a sequential method; train-quadratic runs p workers and a master" }
+        if !settings.method.runsOnEngine { return Algorithm.noEngineYet(settings.method) }
         if !schedule.simulatorRuns { return "--schedule \(schedule.rawValue): the simulator runs clock or round-robin order" }
         return nil
     }

@@ -18,6 +18,9 @@ public struct SchemePoint: Sendable {
     public var h: Double
     public var momentum: Double
     public var tau: Int
+    /// DiLoCo's outer optimizer (nil for the other methods); `eta` is then the inner rate γ and `tau` the inner
+    /// steps H.
+    public var outer: OuterSettings?
 
     public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int) {
         self.method = method
@@ -29,6 +32,13 @@ public struct SchemePoint: Sendable {
         self.tau = tau
     }
 
+    /// DiLoCo's synchronous scheme at this point.
+    public func synchronousScheme() -> SynchronousOuterScheme {
+        let o = outer ?? OuterSettings()
+        return SynchronousOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, curvatures: [h], outer: o.optimizer,
+                                      outerRate: o.learningRate, outerMomentum: o.momentum)
+    }
+
     public func scheme() -> any RoundRobinScheme {
         makeScheme(method, workers: workers, eta: eta, coupling: coupling, h: h, momentum: momentum, tau: tau)
     }
@@ -38,6 +48,10 @@ public struct SchemePoint: Sendable {
         var fields: [(String, JSON)] = [("method", .string(method.rawValue)), ("workers", .integer(workers)), ("eta", .number(eta))]
         if method.hasCoupling { fields += [("rho", .number(coupling.rho(eta: eta))), ("alpha", .number(coupling.alpha(eta: eta)))] }
         if method.takes(.momentum) { fields.append(("momentum", .number(momentum))) }
+        if let outer, method.takes(.outer) {
+            fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_lr", .number(outer.learningRate)),
+                       ("outer_momentum", .number(outer.momentum))]
+        }
         fields += [("tau", .integer(tau)), ("h", .number(h)), ("schedule", .string(schedule.rawValue))]
         return fields
     }
@@ -45,9 +59,22 @@ public struct SchemePoint: Sendable {
     /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
     /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius.
     public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON) {
-        let scheme = self.scheme()
         let radius: Double
         var extra: [(String, JSON)] = []
+        if method.hasSynchronousMap {
+            // Every worker each round: the schedule does not enter. The pseudo-gradient's gain m and s = η_o·m say
+            // where the point sits against the closed-form conditions (SynchronousOuter.swift).
+            let synchronous = synchronousScheme()
+            let (r, eigenvalues) = try synchronous.radius()
+            guard r.isFinite else { throw OutputError("the spectral radius is not finite") }
+            radius = r
+            extra = [("pseudo_gradient_gain", .number(synchronous.pseudoGradientGain)),
+                     ("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) }))]
+            let stable = radius <= 1 + StabilityMap.marginalBand
+            return (radius, stable, .object(settingsJSON(schedule: schedule).filter { $0.0 != "schedule" }
+                                            + [("schedule", .string("synchronous")), ("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra))
+        }
+        let scheme = self.scheme()
         if schedule == .random {
             let random = RandomOrderScheme(scheme)
             let perActivation = try random.secondMomentRadius(solver: EigenSolver(maxDimension: random.reducedDimension))
@@ -113,5 +140,22 @@ public struct SchemePoint: Sendable {
             ("vanished_at_round", trajectory.vanishedAtRound.map { .integer($0) } ?? .null),
         ])
         return (lines, json, warning)
+    }
+}
+
+/// DiLoCo's outer optimizer, learning rate and momentum; the defaults are DiLoCo's published ones (Nesterov,
+/// η_o = 0.7, β = 0.9).
+public struct OuterSettings: Sendable, Equatable {
+    public static let dilocoLearningRate = 0.7
+    public static let dilocoMomentum = 0.9
+    public var optimizer: OuterOptimizer
+    public var learningRate: Double
+    public var momentum: Double
+
+    public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
+                momentum: Double = OuterSettings.dilocoMomentum) {
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
     }
 }

@@ -20,6 +20,7 @@ extension Backend: ExpressibleByArgument {}
 extension ConvolutionPath: ExpressibleByArgument {}
 extension AdvicePoint: ExpressibleByArgument {}
 extension SolveAxis: ExpressibleByArgument {}
+extension OuterOptimizer: ExpressibleByArgument {}
 /// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
 extension EvaluationInterval: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }
@@ -138,7 +139,7 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
 struct SchemeOptions: ParsableArguments {
-    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).") var method: Algorithm
+    @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).") var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (≥ 0; --lr is the same option).") var eta: Double?
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
@@ -146,18 +147,26 @@ struct SchemeOptions: ParsableArguments {
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
     var momentum: Double?
-    @Option(help: "Local steps per activation τ.") var tau: Int = 1
+    @Option(help: "Local steps per activation τ (DiLoCo: the inner steps H per round).") var tau: Int = 1
+    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's).") var outerMomentum: Double?
 
     func validate() throws {
-        guard method.hasRoundRobinMap else {
-            throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))")
+        guard method.hasRoundRobinMap || method.hasSynchronousMap else {
+            throw ValidationError("\(method.rawValue) has no round map (maps exist for \(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }))")
         }
+        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil {
+            throw ValidationError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
+        }
+        if let outerLr { try checkPositive("--outer-lr", outerLr) }
+        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         try checkWorkers(workers)
         if let eta { try checkNonNegative("--eta", eta) }
         try checkPositive("--h", h)
         try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
-        if method == .downpour {
-            if rho != nil || alpha != nil { throw ValidationError("DOWNPOUR has no coupling: drop --rho and --alpha") }
+        if !method.hasCoupling {
+            if rho != nil || alpha != nil { throw ValidationError("\(method.name) has no coupling: drop --rho and --alpha") }
             return
         }
         if rho == nil && alpha == nil { return }          // refused by `coupling` unless solved for (radius --solve alpha)
@@ -165,21 +174,30 @@ struct SchemeOptions: ParsableArguments {
     }
 
     var coupling: Coupling {
-        get throws { method == .downpour ? .alpha(0) : try EasgdCLI.coupling(rho: rho, alpha: alpha) }
+        get throws { !method.hasCoupling ? .alpha(0) : try EasgdCLI.coupling(rho: rho, alpha: alpha) }
     }
 
     var schemePoint: SchemePoint {
         get throws {
             guard let eta else { throw ValidationError("give the learning rate --eta") }
-            return SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+            var point = SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+            point.outer = outerSettings
+            return point
         }
+    }
+
+    /// DiLoCo's outer optimizer with its defaults (nil for the other methods).
+    var outerSettings: OuterSettings? {
+        method.takes(.outer) ? OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
+                                             momentum: outerMomentum ?? OuterSettings.dilocoMomentum) : nil
     }
 
     /// The point with the coordinate `--solve` varies left open (any value stands in for it; it is replaced).
     func schemePoint(solving axis: SolveAxis) throws -> SchemePoint {
-        let open = SchemePoint(method: method, workers: workers, eta: eta ?? 1,
+        var open = SchemePoint(method: method, workers: workers, eta: eta ?? 1,
                                coupling: axis == .alpha && rho == nil && alpha == nil ? .alpha(0.5) : try coupling,
                                h: h, momentum: momentum ?? 0, tau: tau)
+        open.outer = outerSettings
         guard eta != nil || axis == .eta else { throw ValidationError("give the learning rate --eta (or solve for it: --solve eta)") }
         return open
     }

@@ -36,6 +36,12 @@ struct RadiusCommand: ParsableCommand {
 
     func validate() throws {
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no round map: clock order depends on the workers' costs (use round-robin or random)") }
+        if point.method.hasSynchronousMap, schedule != .roundRobin {
+            throw ValidationError("\(point.method.rawValue) is synchronous (every worker each round): it has no worker order to choose")
+        }
+        if point.method.hasSynchronousMap, let solve, solve == .alpha || solve == .momentum {
+            throw ValidationError("--solve \(solve.rawValue) does not apply to \(point.method.rawValue) (solve eta, h or tau)")
+        }
         guard let solve else {
             if range != nil { throw ValidationError("--range applies to --solve") }
             _ = try point.schemePoint

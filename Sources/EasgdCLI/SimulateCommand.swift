@@ -2,6 +2,7 @@
 
 import Analysis
 import ArgumentParser
+import Elastic
 import Records
 import Dynamics
 
@@ -26,6 +27,9 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         _ = try point.schemePoint          // --eta and the coupling are required here
+        guard point.method.hasRoundRobinMap else {
+            throw ValidationError("simulate runs the round-robin schemes (\(Algorithm.names(where: \.hasRoundRobinMap))), not \(point.method.rawValue)")
+        }
         guard rounds >= 1, rounds <= 10_000_000 else { throw ValidationError("--rounds must be between 1 and 10000000 (got \(rounds))") }
         try OutputPath.checkPrefix(out)
     }

@@ -94,6 +94,7 @@ public struct TrainRequest: Sendable, Equatable {
         if let resume { return try validateResume(resume) }
         guard let out else { throw SettingsError("give --out RUN_DIR (or --resume RUN_DIR)") }
         guard let method else { throw SettingsError("give --method (\(Algorithm.names { $0.trainsNetworks }))") }
+        guard method.runsOnEngine else { throw SettingsError(Algorithm.noEngineYet(method)) }
         guard method.trainsNetworks else {
             throw SettingsError("\(method.rawValue) runs on the quadratic objective only: use easgd train-quadratic")
         }

@@ -14,12 +14,16 @@
 //   mvadownpour  downpour plus the master's moving average with a constant rate
 //   sync-easgd   every worker steps at once, then one elastic exchange of all of them
 //   admm         round-robin linearized ADMM with penalty ρ (the quadratic of section 4)
+//   diloco       H inner steps from the center, then an outer optimizer (SGD, heavy ball, Nesterov) on the
+//                pseudo-gradient x̃ − mean x_i; every worker restarts from the center (OuterStep.swift). Exact
+//                synchronous maps; no engine yet
 
 public enum Algorithm: String, CaseIterable, Codable, Sendable {
     case sgd, msgd, asgd, mvasgd
     case easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour
     case syncEasgd = "sync-easgd"
     case admm
+    case diloco
 
     /// The hyper-parameters an algorithm can take besides the learning rate η.
     public enum HyperParameter: String, CaseIterable, Sendable {
@@ -33,12 +37,15 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
         case tau
         /// The constant rate of a moving average.
         case movingRate = "moving-rate"
+        /// The outer optimizer of DiLoCo and its kin, its learning rate η_o and momentum β.
+        case outer
     }
 
     /// As the paper writes it.
     public var name: String {
         switch self {
         case .syncEasgd: "synchronous EASGD"
+        case .diloco: "DiLoCo"
         default: rawValue.uppercased()
         }
     }
@@ -60,6 +67,7 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
         case .mvadownpour: [.tau, .movingRate]
         case .mdownpour: [.momentum]
         case .admm: [.rho, .tau]
+        case .diloco: [.tau, .outer]
         }
     }
 
@@ -70,7 +78,18 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     public var needsEveryWorkerAtOnce: Bool { self == .syncEasgd || self == .admm }
 
     /// Trains a network (ADMM runs on the quadratic objective only).
-    public var trainsNetworks: Bool { self != .admm }
+    public var trainsNetworks: Bool { self != .admm && self != .diloco }
+
+    /// Runs on the parallel engine (DiLoCo has its exact maps but no engine yet).
+    public var runsOnEngine: Bool { self != .diloco }
+
+    /// Why a method without an engine cannot be run, and what it does have.
+    public static func noEngineYet(_ method: Algorithm) -> String {
+        "\(method.rawValue) has its exact synchronous map (easgd radius --method \(method.rawValue)) but no engine yet: it trains nothing"
+    }
+
+    /// Has a synchronous round map (every worker each round) on the quadratic: DiLoCo's.
+    public var hasSynchronousMap: Bool { self == .diloco }
 
     /// Has a round-robin round map on the quadratic (section 4) and, from it, a random-order second-moment map.
     public var hasRoundRobinMap: Bool { [.easgd, .eamsgd, .downpour, .admm].contains(self) }

@@ -125,7 +125,7 @@ extension WorkerState {
             guard link.applyGradient(gradient, loss: loss, learningRate: eta) else { return .stopped("non-finite gradient (rejected by the master)") }
             parameters.copy(from: lookahead)
             communicated = true
-        case .admm, .syncEasgd:
+        case .admm, .syncEasgd, .diloco:
             preconditionFailure("\(s.method.rawValue) is stepped by ParallelEngine (it needs every worker's state)")
         case .sgd, .msgd, .asgd, .mvasgd:
             preconditionFailure("\(s.method.rawValue) is a sequential method (SequentialOptimizer)")

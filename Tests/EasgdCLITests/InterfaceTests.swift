@@ -123,3 +123,19 @@ func badSolvesAreRefused(arguments: [String], message: String) throws {
     let r = try easgd(["radius"] + arguments)
     #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
 }
+
+// MARK: Errors that teach
+
+@Test(arguments: [
+    (["trian", "--method", "sgd"], "unknown command 'trian' (did you mean 'train'?); the commands: radius, map,"),
+    (["rnus", "runs"], "unknown command 'rnus' (did you mean 'runs'?)"),
+    (["frobnicate"], "unknown command 'frobnicate'; the commands:"),
+    (["train", "--method", "easdg", "--lr", "0.1", "--steps", "2", "--out", "x"], "--method easdg is not a method (did you mean 'easgd'?); `easgd help train` names the ones it takes"),
+    (["radius", "--method", "eamgsd", "--workers", "3", "--eta", "0.1"], "(did you mean 'eamsgd'?)"),
+    (["radius", "--method", "zzz", "--workers", "3", "--eta", "0.1"], "--method zzz is not a method; `easgd help radius`"),
+])
+func mistypedCommandsAndMethodsAreNamedWithTheNearestRightOne(arguments: [String], message: String) throws {
+    let r = try easgd(arguments)
+    #expect(r.status == 64 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1,
+            "\(r.status) \(r.stderr)")
+}

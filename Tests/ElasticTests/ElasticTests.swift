@@ -99,3 +99,21 @@ import Testing
         } } } } } }
     #expect(isClose(center[0], (0.5 + 3 + 6) / 3, relative: 1e-15))
 }
+
+@Test func outerStepsMoveTheCenterByThePseudoGradientAsWritten() {
+    // Δ = x̃ − mean x_i = 1 − (0 + 3)/2 = −0.5 (the workers went up); v = 0.9·2 + Δ = 1.3.
+    var center = [1.0], delta = [0.0]
+    let a = [0.0], b = [3.0]
+    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in center.withUnsafeBufferPointer { c in
+        delta.withUnsafeMutableBufferPointer { OuterStep.pseudoGradient(center: c, workers: [pa, pb], into: $0) }
+    } } }
+    #expect(delta == [-0.5])
+    for (outer, expected, velocity) in [(OuterOptimizer.sgd, 1 + 0.7 * 0.5, 2.0), (.heavyBall, 1 - 0.7 * 1.3, 1.3),
+                                         (.nesterov, 1 - 0.7 * (-0.5 + 0.9 * 1.3), 1.3)] {
+        var c = [1.0], v = [2.0]
+        c.withUnsafeMutableBufferPointer { cp in v.withUnsafeMutableBufferPointer { vp in delta.withUnsafeBufferPointer {
+            OuterStep.apply(outer, center: cp, velocity: vp, pseudoGradient: $0, learningRate: 0.7, momentum: 0.9)
+        } } }
+        #expect(isClose(c[0], expected, relative: 1e-15) && isClose(v[0], velocity, relative: 1e-15), "\(outer): \(c) \(v)")
+    }
+}

@@ -1,0 +1,74 @@
+// DiLoCo's synchronous scheme on the quadratic: the round map probed from the Elastic code equals the one written
+// from the equations, and its stability is Jury's condition on the characteristic polynomial, worked by hand:
+// with m = 1 − mean_i (1 − γh_i)^H and s = η_o·m, stable iff 0 < s < 2 (outer SGD), 0 < s < 2(1 + β) (heavy ball),
+// 0 < s < 2(1 + β)/(1 + 2β) (Nesterov).
+import Dynamics
+import Foundation
+import Elastic
+import NumericTesting
+import Testing
+
+private func scheme(_ outer: OuterOptimizer, p: Int = 4, gamma: Double, steps: Int, h: [Double] = [1], lr: Double = 0.7,
+                    beta: Double = 0.9) -> SynchronousOuterScheme {
+    SynchronousOuterScheme(workers: p, innerRate: gamma, innerSteps: steps, curvatures: h, outer: outer, outerRate: lr, outerMomentum: beta)
+}
+
+@Test(arguments: OuterOptimizer.allCases)
+func probedRoundMapEqualsTheClosedForm(outer: OuterOptimizer) {
+    var checked = 0
+    for gamma in [0.05, 0.7, 1.9] {
+        for steps in [1, 2, 5, 10] {
+            for (lr, beta) in [(0.7, 0.9), (1.0, 0.0), (0.3, 0.5)] {
+                for h in [[1.0], [0.5, 1, 1.5, 3]] {
+                    let s = scheme(outer, gamma: gamma, steps: steps, h: h, lr: lr, beta: beta)
+                    let f = s.roundMap(), scale = max(1, (0..<f.rows).flatMap { i in (0..<f.columns).map { abs(f[i, $0]) } }.max()!)
+                    #expect(s.probedRoundMap().maxAbsoluteDifference(f) <= 1e-13 * scale, "\(outer) γ=\(gamma) H=\(steps) \(lr) \(beta) \(h)")
+                    checked += 1
+                }
+            }
+        }
+    }
+    #expect(checked == 72)
+}
+
+@Test(arguments: OuterOptimizer.allCases)
+func stabilityIsJurysConditionOnTheOuterGain(outer: OuterOptimizer) throws {
+    var rng = SplitMix64(seed: 34)
+    var stable = 0, unstable = 0
+    for _ in 0..<400 {
+        let gammaH = 2.2 * rng.nextUniform(), steps = 1 + rng.nextInt(below: 12)
+        let lr = 0.05 + 3 * rng.nextUniform(), beta = outer == .sgd ? 0 : 0.99 * rng.nextUniform()
+        let m = 1 - pow(1 - gammaH, Double(steps)), s = lr * m
+        let bound = switch outer {
+        case .sgd: 2.0
+        case .heavyBall: 2 * (1 + beta)
+        case .nesterov: 2 * (1 + beta) / (1 + 2 * beta)
+        }
+        // Points within 1e-6 of the conditions' edges are left out: there the radius is 1 to rounding.
+        guard abs(s) > 1e-6, abs(s - bound) > 1e-6 * bound else { continue }
+        let predicted = s > 0 && s < bound
+        let radius = try scheme(outer, gamma: gammaH, steps: steps, lr: lr, beta: beta).radius().radius
+        #expect((radius < 1) == predicted, "\(outer) γh=\(gammaH) H=\(steps) η_o=\(lr) β=\(beta): s = \(s), bound \(bound), ρ = \(radius)")
+        if predicted { stable += 1 } else { unstable += 1 }
+    }
+    #expect(stable > 60 && unstable > 60, "\(stable) stable, \(unstable) unstable: both sides must be sampled")
+}
+
+@Test func dilocosDefaultOuterStepFailsForOddInnerStepsNearTheInnerEdge() throws {
+    // η_o = 0.7, β = 0.9: unstable once m > 2(1.9)/(2.8)/0.7 ≈ 1.9388, which needs (1 − γh)^H < −0.9388: odd H, γh near 2,
+    // while the inner loop alone (|1 − γh| < 1) is stable.
+    let dilocoDefault = { (gammaH: Double, steps: Int) in try scheme(.nesterov, gamma: gammaH, steps: steps).radius().radius }
+    #expect(try dilocoDefault(1.95, 1) > 1)
+    #expect(try dilocoDefault(1.95, 2) < 1)
+    #expect(try dilocoDefault(1.985, 3) > 1)
+    #expect(try dilocoDefault(1.9, 3) < 1)
+}
+
+@Test func outerSGDWithRateOneIsLocalSGDsAverage() {
+    // One round of Local SGD (η_o = 1) moves the center to the workers' mean: x̃ · mean_i (1 − γh_i)^H.
+    let s = scheme(.sgd, p: 3, gamma: 0.3, steps: 4, h: [0.5, 1, 2], lr: 1)
+    var state = [2.0]
+    s.round(&state)
+    let mean = [0.5, 1.0, 2.0].map { (x: Double) -> Double in pow(1 - 0.3 * x, 4) }.reduce(0, +) / 3
+    #expect(isClose(state[0], 2 * mean, relative: 1e-14))
+}

@@ -1,0 +1,49 @@
+// easgd radius --method diloco: the synchronous outer-optimizer scheme's radius and stable η, against the closed
+// form (Tests/DynamicsTests/OuterSchemeTests.swift states it); and what diloco cannot do yet is refused.
+
+import Foundation
+import NumericTesting
+import Testing
+
+@Test(arguments: [("nesterov", 0.7, 0.9), ("nesterov", 0.5, 0.5), ("heavy-ball", 0.7, 0.9), ("sgd", 0.7, 0.0)])
+func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr: Double, beta: Double) throws {
+    // H = 1: m = γh, so the inner rate's edge is the outer condition's bound on s = η_o·γh, divided by η_o.
+    let bound = switch outer {
+    case "sgd": 2.0
+    case "heavy-ball": 2 * (1 + beta)
+    default: 2 * (1 + beta) / (1 + 2 * beta)
+    }
+    var arguments = ["radius", "--method", "diloco", "--workers", "8", "--tau", "1", "--outer", outer, "--outer-lr", "\(lr)",
+                     "--solve", "eta", "--range", "0.01:10", "--json"]
+    if outer != "sgd" { arguments += ["--outer-momentum", "\(beta)"] }
+    let r = try easgd(arguments)
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    let ends = ((o["stable_intervals"] as? [[String: Any]]) ?? []).compactMap { jsonNumber($0["to"]) }
+    let expected = bound / lr
+    #expect(!ends.isEmpty && isClose(ends[0], expected, relative: 1e-9), "\(outer) η_o=\(lr) β=\(beta): \(ends) against \(expected)")
+}
+
+@Test func dilocosRadiusReportsItsSettingsAndTheOuterGain() throws {
+    let r = try easgd(["radius", "--method", "diloco", "--workers", "8", "--eta", "0.995", "--tau", "1", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(o["outer"] as? String == "nesterov" && jsonNumber(o["outer_lr"]) == 0.7 && jsonNumber(o["outer_momentum"]) == 0.9)
+    #expect(jsonNumber(o["pseudo_gradient_gain"]) == 0.995 && o["schedule"] as? String == "synchronous")
+    // s = 0.6965: z² − 1.9·0.3035 z + 0.9·0.3035, complex roots of modulus √(0.9·0.3035).
+    #expect(isClose(try #require(jsonNumber(o["spectral_radius"])), (0.9 * (1 - 0.7 * 0.995)).squareRoot(), relative: 1e-12))
+}
+
+@Test(arguments: [
+    (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--schedule", "random"], "no worker order"),
+    (["radius", "--method", "easgd", "--workers", "4", "--eta", "0.1", "--alpha", "0.2", "--outer-lr", "0.7"], "apply to diloco"),
+    (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--alpha", "0.2"], "DiLoCo has no coupling"),
+    (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-momentum", "1"], "--outer-momentum must be in [0, 1)"),
+    (["simulate", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--rounds", "3", "--out", "/tmp/x"], "simulate runs the round-robin schemes"),
+    (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--out", "/tmp/x"], "no engine yet"),
+    (["train-quadratic", "--method", "diloco", "--workers", "2", "--lr", "0.1", "--steps", "3", "--out", "/tmp/x"], "no engine yet"),
+])
+func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
+    let r = try easgd(arguments)
+    #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
+}
