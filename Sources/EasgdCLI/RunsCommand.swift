@@ -34,8 +34,9 @@ struct RunsCommand: ParsableCommand {
     func run() throws {
         let found = directories.map { RunFiles.runDirectories($0) }
         if let empty = zip(directories, found).first(where: { $0.1.isEmpty })?.0 {
-            guard FileManager.default.fileExists(atPath: empty) else { throw SettingsError("\(empty) does not exist") }
-            throw SettingsError("\(empty) holds no training run (no config.json in it or in a directory below it)")
+            // Exit 1, as for any run directory that cannot be read (README, "Exit status").
+            guard FileManager.default.fileExists(atPath: empty) else { throw DataError("\(empty) does not exist") }
+            throw DataError("\(empty) holds no training run (no config.json in it or in a directory below it)")
         }
         let runs = try found.flatMap { $0 }.map(RunSummary.read)
         if groupSeeds {

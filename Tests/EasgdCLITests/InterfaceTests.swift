@@ -9,7 +9,7 @@ import Training
 
 private let net = "(1,28)C(4,24)P(4,12)S(10,1)"
 
-@Test func runsOnAParentDirectoryFindsTheRunsBelowItAndAnEmptyOneIsAUsageError() throws {
+@Test func runsOnAParentDirectoryFindsTheRunsBelowItAndAnEmptyOneIsAnError() throws {
     let root = try temporaryDirectory()
     try FileManager.default.createDirectory(at: root.appendingPathComponent("a"), withIntermediateDirectories: true)
     for (dir, steps) in [("a/one", "4"), ("a/two", "6"), ("b", "2")] {
@@ -26,9 +26,9 @@ private let net = "(1,28)C(4,24)P(4,12)S(10,1)"
     let empty = root.appendingPathComponent("empty")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
     let none = try easgd(["runs", empty.path])
-    #expect(none.status == 64 && none.stderr.contains("holds no training run"), "\(none.stderr)")
+    #expect(none.status == 1 && none.stderr.contains("holds no training run"), "\(none.stderr)")
     let missing = try easgd(["runs", root.appendingPathComponent("missing").path])
-    #expect(missing.status == 64 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+    #expect(missing.status == 1 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
 }
 
 @Test func aRunBeingTrainedShowsAsRunningAndAsInterruptedOnceKilled() throws {

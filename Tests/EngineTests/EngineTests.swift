@@ -63,7 +63,7 @@ func roundRobinEngineReproducesTheDynamicsTrajectory(method: Algorithm, momentum
     #expect(engine.master.center.array == [3, 3])
 }
 
-@Test(arguments: Algorithm.allCases.filter { $0.isParallel && $0 != .admm })
+@Test(arguments: Algorithm.allCases.filter { $0.isParallel && $0.runsOnEngine && $0 != .admm })
 func everyMethodConvergesOnANoisyQuadratic(method: Algorithm) throws {
     let p = 4, curv = [0.5, 1, 2, 3.0], xStar = [1, -2, 0.5, 3.0], noise = 0.05
     // DOWNPOUR's pushes are stale by p − 1 others' updates: round-robin DOWNPOUR with p = 4 is unstable at
@@ -253,7 +253,7 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws 
 @Test func onlyTheSimulatorRunsWhatNeedsEveryWorkerAtOnce() throws {
     // Sync-EASGD steps every worker together and ADMM keeps a fixed round-robin order: threads and MPI workers run
     // on their own clocks, so they refuse both, and a method given no backend goes where it can run.
-    for method in Algorithm.allCases where method.isParallel {
+    for method in Algorithm.allCases where method.isParallel && method.runsOnEngine {
         let together = method == .syncEasgd || method == .admm
         #expect(Backend.simulated.canRun(method))
         #expect(Backend.threads.canRun(method) == !together && Backend.mpi.canRun(method) == !together, "\(method)")
