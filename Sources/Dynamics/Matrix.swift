@@ -55,3 +55,17 @@ public struct Matrix: Equatable, Sendable {
         return zip(storage, other.storage).reduce(0) { max($0, abs($1.0 - $1.1)) }
     }
 }
+
+extension Matrix {
+    /// The matrix of a linear map on n coordinates, one column per basis vector: column k is `apply(e_k)`.
+    public static func probing(_ n: Int, _ apply: ([Double]) -> [Double]) -> Matrix {
+        var m = Matrix(rows: n, columns: n)
+        for k in 0..<n {
+            var e = [Double](repeating: 0, count: n)
+            e[k] = 1
+            let image = apply(e)
+            for i in 0..<n { m[i, k] = image[i] }
+        }
+        return m
+    }
+}

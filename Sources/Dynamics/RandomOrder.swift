@@ -105,15 +105,7 @@ public struct RandomOrderScheme {
 
     /// T restricted to the relabelling-invariant symmetric matrices, in the coordinates above.
     public func reducedOperator() -> Matrix {
-        let d = reducedDimension
-        var m = Matrix(rows: d, columns: d)
-        for col in 0..<d {
-            var e = [Double](repeating: 0, count: d)
-            e[col] = 1
-            let image = read(secondMomentStep(build(e)))
-            for row in 0..<d { m[row, col] = image[row] }
-        }
-        return m
+        Matrix.probing(reducedDimension) { read(secondMomentStep(build($0))) }
     }
 
     /// ρ(T), per activation.

@@ -70,15 +70,7 @@ public struct SynchronousOuterScheme: Sendable {
 
     /// The round map probed column by column from the `Elastic` code.
     public func probedRoundMap() -> Matrix {
-        let n = stateDimension
-        var m = Matrix(rows: n, columns: n)
-        for k in 0..<n {
-            var s = [Double](repeating: 0, count: n)
-            s[k] = 1
-            round(&s)
-            for i in 0..<n { m[i, k] = s[i] }
-        }
-        return m
+        Matrix.probing(stateDimension) { var s = $0; round(&s); return s }
     }
 
     /// The pseudo-gradient per unit of center, m = 1 − mean_i (1 − γh_i)^H.
