@@ -11,14 +11,8 @@ import Records
 import Training
 
 extension RunPlot {
-    /// A run's threshold h* and SGD's 2/η at learning rate `lr` (the run's base η when not given; nil where the map
-    /// stays stable to ηh = 10⁴).
-    public static func thresholds(_ run: RunSummary, lr: Double? = nil) throws -> (hStar: Double?, sgd: Double) {
-        let eta = lr ?? run.learningRate
-        return (try criticalEtaH(run).map { $0 / eta }, 2 / eta)
-    }
-
-    /// The critical ηh of the run's method and settings: h* = that / η.
+    /// The critical ηh of the run's method and settings (nil where the map stays stable to ηh = 10⁴): the run's
+    /// threshold is h* = that / η, and SGD's 2/η.
     static func criticalEtaH(_ run: RunSummary) throws -> Double? {
         try MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
                             momentum: run.momentum ?? 0, schedule: .roundRobin).criticalEtaH()
@@ -60,7 +54,8 @@ extension RunPlot {
                 }
                 continue
             }
-            let (hStar, sgd) = try RunPlot.thresholds(run, lr: rates.first)
+            let eta = rates.first ?? run.learningRate
+            let hStar = critical.map { $0 / eta }, sgd = 2 / eta          // the thresholds at the one η of the run
             // Each run's thresholds dashed in its own colour: h*, and 2/η where it differs.
             if let hStar {
                 references.append(LineReference(try number(hStar), "h* of \(drawn) = \(String(format: "%.4g", hStar))", lineType: i + 1))

@@ -82,12 +82,12 @@ extension SchemePoint {
         var crossings: [AxisCrossing] = [], intervals: [StableInterval] = []
         var last: (value: Double, side: Int)? = nil, openedAt: (value: Double, edge: Bool)? = nil
         for v in grid {
-            let s = side(try radius(v))
+            let r = try radius(v), s = side(r)
             if s == 0 { continue }
             if let last, last.side != s {
                 let at: (x: Double, fx: Double)
                 if axis == .tau {
-                    at = (v, try radius(v) - 1)          // τ is an integer: the first on the new side
+                    at = (v, r - 1)          // τ is an integer: the first on the new side
                 } else {
                     at = try brentRootWithValue(last.value, v, relativeTolerance: relativeTolerance) { try radius($0) - 1 }
                 }

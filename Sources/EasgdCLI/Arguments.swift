@@ -8,6 +8,32 @@ import Training
 import Engine
 import Records
 
+/// `--method`'s value: a method's name, or an error naming the nearest one and every method (the parser's own
+/// message only said the value was invalid).
+func parseMethod(_ text: String) throws -> Algorithm {
+    if let method = Algorithm(rawValue: text) { return method }
+    let names = Algorithm.allCases.map(\.rawValue)
+    throw ValidationError("not a method\(nearestName(text, among: names).map { " (did you mean '\($0)'?)" } ?? ""); "
+                          + "the methods are \(names.joined(separator: ", ")), each command taking those its help names")
+}
+
+/// The closest name within two edits (insertions, deletions, substitutions and swaps of neighbours), if any.
+func nearestName(_ word: String, among names: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var d = (0...a.count).map { i in (0...b.count).map { j in i == 0 ? j : (j == 0 ? i : 0) } }
+        for i in stride(from: 1, through: a.count, by: 1) {
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[a.count][b.count]
+    }
+    let scored = names.map { ($0, distance(Array(word.lowercased()), Array($0))) }.filter { $0.1 <= 2 }
+    return scored.min { $0.1 < $1.1 }?.0
+}
+
 // Each command accepts only some algorithms and orders, and its help names exactly those: the type-wide list of
 // every value would be wrong for all of them, so it is left out of the help.
 extension Algorithm: ExpressibleByArgument {
@@ -139,7 +165,7 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
 struct SchemeOptions: ParsableArguments {
-    @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).") var method: Algorithm
+    @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "Learning rate η (≥ 0; --lr is the same option).") var eta: Double?
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?

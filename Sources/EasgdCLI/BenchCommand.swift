@@ -25,7 +25,7 @@ struct BenchMapCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd or admm.") var method: Algorithm = .admm
+    @Option(help: "easgd or admm.", transform: parseMethod) var method: Algorithm = .admm
     @Option(help: "Number of workers p.") var workers = 8
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).") var eta: ClosedRange<Double> = 0.00001...0.01
     @Option(help: "ρ range LO:HI.") var rho: ClosedRange<Double> = 0.01...10

@@ -26,7 +26,7 @@ struct BenchExchangeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("cifar, imagenet, a net notation, or a parameter count.", valueName: "payload")) var payload = "cifar"
     @Option(help: "Requests per worker.") var requests = 50
     @Option(help: "Seconds each worker sleeps before each request (0: back to back).") var computeSeconds = 0.0
-    @Option(help: "easgd (elastic exchanges) or downpour (push and pull).") var method: Algorithm = .easgd
+    @Option(help: "easgd (elastic exchanges) or downpour (push and pull).", transform: parseMethod) var method: Algorithm = .easgd
 
     var parameters: Int? {
         if let n = Int(payload) { return n }

@@ -37,7 +37,7 @@ public struct EasgdCommand: ParsableCommand {
             // Anything found while parsing and validating is a usage error: nothing has been done.
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            fail(SettingsError(teaching(message(for: error), arguments)), code: ExitStatus.usage)
+            fail(error, code: ExitStatus.usage)
         }
         do {
             var command = parsed
@@ -85,37 +85,8 @@ public struct EasgdCommand: ParsableCommand {
     /// blame the options that follow it).
     static func unknownCommand(_ arguments: [String]) -> String? {
         guard let first = arguments.first, !first.hasPrefix("-"), first != "help", !commandNames.contains(first) else { return nil }
-        return "unknown command '\(first)'\(nearest(first, among: commandNames).map { " (did you mean '\($0)'?)" } ?? ""); the commands: "
+        return "unknown command '\(first)'\(nearestName(first, among: commandNames).map { " (did you mean '\($0)'?)" } ?? ""); the commands: "
             + commandNames.joined(separator: ", ")
-    }
-
-    /// The parser's "The value 'easdg' is invalid for '--method <method>'", with the methods and the nearest one.
-    static func teaching(_ message: String, _ arguments: [String]) -> String {
-        let prefix = "The value '"
-        guard message.hasPrefix(prefix), message.contains("is invalid for '--method"),
-              let end = message.dropFirst(prefix.count).firstIndex(of: "'") else { return message }
-        let given = String(message.dropFirst(prefix.count)[..<end])
-        let methods = Algorithm.allCases.map(\.rawValue)
-        let command = arguments.first.map { commandNames.contains($0) ? " \($0)" : "" } ?? ""
-        return "--method \(given) is not a method\(nearest(given, among: methods).map { " (did you mean '\($0)'?)" } ?? ""); "
-            + "`easgd help\(command)` names the ones it takes"
-    }
-
-    /// The closest name within two edits (insertions, deletions, substitutions and swaps of neighbours), if any.
-    static func nearest(_ word: String, among names: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var d = (0...a.count).map { i in (0...b.count).map { j in i == 0 ? j : (j == 0 ? i : 0) } }
-            for i in stride(from: 1, through: a.count, by: 1) {
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                    d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-                    if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
-                }
-            }
-            return d[a.count][b.count]
-        }
-        let scored = names.map { ($0, distance(Array(word.lowercased()), Array($0))) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
     }
 
     /// A negative number, or a range LO:HI whose LO is one.

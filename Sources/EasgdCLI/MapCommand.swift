@@ -28,7 +28,7 @@ struct MapCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).") var method: Algorithm
+    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).", transform: parseMethod) var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).")
     var eta: ClosedRange<Double>

@@ -121,7 +121,7 @@ enum SharpnessTarget: String, ExpressibleByArgument, CaseIterable {
 
 struct MethodOptions: ParsableArguments {
     @Option(help: ArgumentHelp("\(Algorithm.names { $0.isSequential }) (one worker) or \(Algorithm.names { $0.isParallel && $0.trainsNetworks }).",
-                               valueName: "method"))
+                               valueName: "method"), transform: parseMethod)
     var method: Algorithm?
     @Option(name: [.customLong("lr"), .customLong("eta")],
             help: "Learning rate η (--eta is the same option). With --resume: a new η from the resume point on, recorded in config.json's changes.")

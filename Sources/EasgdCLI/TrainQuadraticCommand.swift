@@ -26,7 +26,7 @@ struct TrainQuadraticCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd or admm.") var method: Algorithm
+    @Option(help: "\(Algorithm.names { $0.isParallel && $0.runsOnEngine }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers: Int = 4
     @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double
     @Option(help: "Elastic moving rate α.") var alpha: Double?

@@ -333,7 +333,7 @@ public struct TrainRequest: Sendable, Equatable {
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
-            evalEvery: evalEvery ?? .steps(max(1, p * steps / TrainingDefaults.evaluationsPerParallelRun)),
+            evalEvery: evalEvery ?? .steps(TrainingDefaults.parallelEvaluations(workers: p, steps: steps)),
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }

@@ -39,7 +39,7 @@ struct ValidateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd, eamsgd or downpour.") var method: Algorithm
+    @Option(help: "easgd, eamsgd or downpour.", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers = 4
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (logarithmic axis; --lr is the same option).")
     var eta: ClosedRange<Double>

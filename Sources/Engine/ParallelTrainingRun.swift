@@ -120,7 +120,7 @@ public final class ParallelTrainingRun {
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
                                      evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
                                      trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
-                                     evaluations: settings.evalEvery ?? .steps(max(1, p * settings.steps / TrainingDefaults.evaluationsPerParallelRun)),
+                                     evaluations: settings.evalEvery ?? .steps(TrainingDefaults.parallelEvaluations(workers: p, steps: settings.steps)),
                                      checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery,
                                      sharpnessOfWorkers: settings.sharpnessOfWorkers == true)

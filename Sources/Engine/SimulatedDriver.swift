@@ -44,9 +44,9 @@ public final class SimulatedExecutor: ParallelExecutor {
         return .budgetDone
     }
 
-    /// The center at the simulator's now (the starting point at time 0).
+    /// The center at the simulator's now.
     public func snapshot(_ lifecycle: RunLifecycle) -> Snapshot {
-        run.snapshot(seconds: sim.now, wall: lifecycle.records.isEmpty ? 0 : lifecycle.wall(), communication: sim.communicationTime)
+        run.snapshot(seconds: sim.now, wall: lifecycle.wall(), communication: sim.communicationTime)
     }
 
     public func writeCheckpoint(_ lifecycle: RunLifecycle) throws {

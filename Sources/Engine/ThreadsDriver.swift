@@ -54,6 +54,15 @@ public final class ThreadsExecutor: ParallelExecutor {
             finished.set()
         }
         let communicationBefore = run.wallClockAtStart.communication ?? 0
+        /// Records the oldest snapshot a worker took, if there is one.
+        func recordTaken() throws -> Bool {
+            guard let exact = threads.takeSnapshot(into: model) else { return false }
+            let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
+            let taken = lifecycle.wall() - exact.age         // the run's time when the worker took it
+            try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
+                                              workers: exact.progress, countedSteps: startSteps + exact.steps))
+            return true
+        }
         var idle = false
         while !finished.isSet {
             if idle { usleep(2_000) }
@@ -68,14 +77,7 @@ public final class ThreadsExecutor: ParallelExecutor {
             // One snapshot per round, so that a tester as busy as the workers make it (evaluations due faster than
             // it evaluates) still passes on a plateau's cut and a checkpoint's pause between two of them. The state
             // after the last step is evaluated once every worker has joined (the lifecycle's final record).
-            idle = true
-            if let exact = threads.takeSnapshot(into: model) {
-                let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
-                let taken = lifecycle.wall() - exact.age         // the run's time when the worker took it
-                try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
-                                                  workers: exact.progress, countedSteps: startSteps + exact.steps))
-                idle = false
-            }
+            idle = try !recordTaken()
             if done < target, lifecycle.secondsEvaluationDue(steps: done, seconds: seconds) {
                 var progress: [WorkerProgress] = []
                 threads.withMaster {
@@ -89,21 +91,14 @@ public final class ThreadsExecutor: ParallelExecutor {
             run.engine.rateScale = lifecycle.rateScale      // a plateau's cut reaches the workers' next steps
             if !pause.isSet, lifecycle.pauseWanted() != nil { pause.set() }
         }
-        // Snapshots the workers took before they stopped (a pause, or the end).
-        while let exact = threads.takeSnapshot(into: model) {
-            let communication = communicationBefore + exact.progress.reduce(0) { $0 + $1.communication }
-            let taken = lifecycle.wall() - exact.age
-            try lifecycle.record(run.snapshot(model: model, seconds: taken, wall: taken, communication: communication,
-                                              workers: exact.progress, countedSteps: startSteps + exact.steps))
-        }
+        while try recordTaken() {}          // snapshots the workers took before they stopped (a pause, or the end)
         group.wait()          // after this the workers' state may be read freely
         if let signal = StopSignal.pending { return .paused(.signal(signal)) }
         return pause.isSet ? .paused(.checkpoint) : .budgetDone
     }
 
-    /// The center after every step (the workers have joined), or the starting point at time 0.
+    /// The center after every step (the workers have joined).
     public func snapshot(_ lifecycle: RunLifecycle) -> Snapshot {
-        if lifecycle.records.isEmpty { return run.snapshot(seconds: 0, wall: 0, communication: 0) }
         let end = clock(lifecycle)
         return run.snapshot(seconds: end.elapsed, wall: end.elapsed, communication: end.communication ?? 0)
     }

@@ -241,8 +241,9 @@ public enum MPIBackend {
         // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.
         let rate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replica.stream.batchesPerEpoch)
         var scale = 1.0
+        let plateau = rate.schedule.followsEvaluations      // only then does rank 0 send a scale
         func takeScale() {
-            while waiting(from: 0, tag: .rate) {
+            while plateau && waiting(from: 0, tag: .rate) {
                 let data = receiveData(from: 0, tag: .rate)
                 if data.count == 8 { scale = Double(bitPattern: data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
             }

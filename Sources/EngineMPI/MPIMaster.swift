@@ -253,9 +253,8 @@ final class MPIMaster: ParallelExecutor {
         }
     }
 
-    /// The center after every worker's final state, or the starting point at time 0.
+    /// The center after every worker's final state.
     func snapshot(_ lifecycle: RunLifecycle) -> Snapshot {
-        if lifecycle.records.isEmpty { return run.snapshot(seconds: 0, wall: 0, communication: 0) }
         let now = lifecycle.wall()
         return run.snapshot(seconds: now, wall: now, communication: communication())
     }

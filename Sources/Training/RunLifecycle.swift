@@ -200,7 +200,12 @@ public final class RunLifecycle {
         if resumed {
             try RunFiles.writeMetrics(records, to: directory)     // drop the records made after the checkpoint
         } else {
-            guard try record(executor.snapshot(self), policy: executor.policy) else {
+            // The starting point, at time 0 on every clock (the run's, the host's, the workers' communication).
+            var start = try executor.snapshot(self)
+            start.progress.seconds = 0
+            start.progress.wallSeconds = 0
+            if start.progress.communicationSeconds != nil { start.progress.communicationSeconds = 0 }
+            guard try record(start, policy: executor.policy) else {
                 return .diverged(step: 0, reason: "the initial test loss is not finite", lastCheckpointStep: 0)
             }
             try checkpoint(executor)          // a run can be resumed from its first step on

@@ -43,8 +43,6 @@ public struct RateChange: Equatable, Sendable {
         self.schedule = schedule
     }
 
-    public var isEmpty: Bool { learningRate == nil && schedule == nil }
-
     /// Sets the new rate and schedule; the change (nil when nothing differs), not yet dated at a step.
     public func apply(rate: inout Double, schedule saved: inout LearningRateSchedule?) -> (learningRate: [Double]?, lrSchedule: [String]?)? {
         let before = (rate, saved ?? .constant)

@@ -16,6 +16,8 @@ public enum TrainingDefaults {
     public static let evaluationsPerEpoch = 4
     /// Parallel runs evaluate this many times over the run (plus the starting point).
     public static let evaluationsPerParallelRun = 8
+    /// A parallel run's evaluation cadence: `evaluationsPerParallelRun` over p workers' `steps` each, in total steps.
+    public static func parallelEvaluations(workers p: Int, steps: Int) -> Int { max(1, p * steps / evaluationsPerParallelRun) }
     /// Parallel runs: p, τ and β = pα (α = β/p, the paper's β = 0.9).
     public static let workers = 4
     public static let tau = 1

@@ -131,9 +131,8 @@ public final class TrainingRun: RunExecutor {
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)
         optimizer.start()
-        rate = LearningRate(base: settings.optimizer.learningRate, schedule: settings.optimizer.schedule ?? .constant,
-                            stepsPerEpoch: Double(stream.batchesPerEpoch), totalSteps: nil)
-        rate.totalSteps = targetSteps
+        rate = LearningRate(base: settings.learningRate, schedule: settings.lrSchedule ?? .constant,
+                            stepsPerEpoch: Double(stream.batchesPerEpoch), totalSteps: targetSteps)
         lifecycle.schedule(rate)
     }
 

@@ -28,11 +28,16 @@ func onTheQuadraticTheEngineAndTheMapAgreeEverywhere(axis: [String]) throws {
     }
 }
 
+/// A 2 × 2 grid of EASGD runs of the small net on 64 full-batch images, 4 steps each, two at a time, into `out`.
+private func smallNetGrid(_ out: URL) throws -> [String] {
+    ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:3", "--alpha", "0.1:0.4", "--grid", "2x2",
+     "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+     "--full-batch", "--jobs", "2", "--json", "--out", out.path]
+}
+
 @Test func aNetGridRunsEachPointOnceAndKeepsIt() throws {
     let out = try temporaryDirectory().appendingPathComponent("val")
-    let arguments = ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:3", "--alpha", "0.1:0.4", "--grid", "2x2",
-                     "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
-                     "--full-batch", "--jobs", "2", "--json", "--out", out.path]
+    let arguments = try smallNetGrid(out)
     let r = try easgd(arguments)
     #expect(r.status == 0, "\(r.stderr)")
     let o = try jsonObject(r.stdout)
@@ -102,9 +107,7 @@ let divergedRun: Result<URL, any Error> = Result {
 /// A point whose records were damaged (emptied, cut short) is named and run again, never judged by what is left.
 @Test func aDamagedPointIsNamedAndRunAgain() throws {
     let out = try temporaryDirectory().appendingPathComponent("val")
-    let arguments = ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:3", "--alpha", "0.1:0.4", "--grid", "2x2",
-                     "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
-                     "--full-batch", "--jobs", "2", "--json", "--out", out.path]
+    let arguments = try smallNetGrid(out)
     let r = try easgd(arguments)
     #expect(r.status == 0, "\(r.stderr)")
     let points = out.appendingPathComponent("points")
