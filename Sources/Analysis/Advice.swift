@@ -187,7 +187,7 @@ public struct Advice {
         let etaMax = critical.flatMap { main.hMax > 0 ? $0 / main.hMax : nil }
         var fields: [(String, JSON)] = [
             ("method", .string(run.method.rawValue)), ("workers", .integer(run.workers)),
-            ("tau", run.tau.map { .integer($0) } ?? .null), ("lr", .number(run.lr)), ("momentum", optional(run.momentum)),
+            ("tau", run.tau.map { .integer($0) } ?? .null), ("eta", .number(run.lr)), ("momentum", optional(run.momentum)),
             ("alpha", optional(run.alpha)), ("weight_decay", .number(run.weightDecay)),
             ("schedule", .string(run.workers == 1 ? "sequential" : schedule.rawValue)), ("map", .string(threshold.mapName)),
             ("at", .string(main.name)), ("batch", .integer(loss.count)),
@@ -272,7 +272,7 @@ public struct Advice {
                 HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: .png)
             })
         }
-        var csv = CSV(header: ["eta_h", "radius"])
+        var csv = CSV(header: ["eta_h", "spectral_radius"])
         let top = max(3.0, 1.3 * max(main.etaH, critical ?? 0))
         for k in 0...600 { let x = top * Double(k) / 600; try csv.row([x, try threshold.radius(etaH: x)]) }
         let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")

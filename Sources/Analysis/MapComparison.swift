@@ -60,7 +60,7 @@ public struct MapComparison {
         self.h = h
     }
 
-    public static let tableHeader = ["method", "p", "unstable_fraction", "max_radius", "min_radius", "boundary_points"]
+    public static let tableHeader = ["method", "workers", "unstable_fraction", "max_spectral_radius", "min_spectral_radius", "boundary_points"]
 
     public struct Result {
         /// One per map, in the order of `tableHeader`.
@@ -81,7 +81,7 @@ public struct MapComparison {
         for p in workers {
             for v in variants {
                 let spec = StabilityMapSpec(method: v.method, workers: p, h: h, eta: eta, second: second, secondKind: secondKind,
-                                            momentum: v.momentum ?? 0, tau: v.tau, schedule: v.schedule)
+                                            momentum: SchemePoint.momentum(v.method, given: v.momentum), tau: v.tau, schedule: v.schedule)
                 let computed = try computeMap(spec)
                 let prefix = "\(out)/\(v.name)-p\(p)"
                 var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)

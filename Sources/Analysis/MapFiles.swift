@@ -54,7 +54,7 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
         values.count > 1 ? (plotted(values.last!, log: log) - plotted(values[0], log: log)) / Double(values.count - 1) : 1
     }
 
-    var boundaryCSV = CSV(header: ["eta", spec.secondKind.rawValue, "crossing", "becomes_unstable", "radius"])
+    var boundaryCSV = CSV(header: ["eta", spec.secondKind.rawValue, "crossing", "becomes_unstable", "spectral_radius"])
     for point in computed.boundary {
         boundaryCSV.row([try number(point.eta), try number(point.second), String(point.crossing),
                          point.becomesUnstable ? "1" : "0", try number(point.radius)])
@@ -106,7 +106,7 @@ func mapCSV(_ map: StabilityMap) throws -> Data {
             out.pointer[b] = bytes
         }
     }
-    var data = Data("eta,\(map.spec.secondKind.rawValue),radius\n".utf8)
+    var data = Data("eta,\(map.spec.secondKind.rawValue),spectral_radius\n".utf8)
     data.reserveCapacity(data.count + pieces.reduce(0) { $0 + $1.count })
     for piece in pieces { data.append(contentsOf: piece) }
     return data
@@ -128,7 +128,7 @@ public func mapSummary(_ computed: ComputedMap) -> JSON {
         ("method", .string(spec.method.rawValue)),
         ("workers", .integer(spec.workers)),
         ("h", .number(spec.h)),
-        ("momentum", .number(spec.momentum)),
+    ] + (spec.method.takes(.momentum) ? [("momentum", .number(spec.momentum))] : []) + [
         ("tau", .integer(spec.tau)),
         ("schedule", .string(spec.schedule.rawValue)),
         ("quantity", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)" : "spectral radius of the round map")),

@@ -72,7 +72,7 @@ public struct QuadraticRun {
         let stepsPerEvent = method == .syncEasgd ? workers : (schedule == .roundRobin ? settings.tau : 1)
         let events = (steps * workers + stepsPerEvent - 1) / stepsPerEvent
         let every = max(1, evalEvery ?? max(1, steps * workers / 200))
-        var csv = CSV(header: ["step", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
+        var csv = CSV(header: ["total_steps", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
         var points: [(x: Double, y: Double)] = []
         var lastRecorded = -1, overflowAt: Int? = nil
         var initialLoss: Double? = nil, finalLoss: Double? = nil
@@ -122,13 +122,13 @@ public struct QuadraticRun {
         if m.takes(.tau) { fields.append(("tau", .integer(settings.tau))) }
         if m.takes(.movingRate) { fields.append(("moving_rate", .number(settings.movingRate))) }
         fields += [("h", .array(curvatures.map { .number($0) })), ("sigma", .number(sigma)), ("x0", .number(x0)),
-                   ("schedule", .string(schedule.rawValue)), ("steps", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
+                   ("schedule", .string(schedule.rawValue)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
                    ("growth_per_round", result.growthPerRound.map { .number($0) } ?? .null)]
         if let theory = result.theory {
             fields += [("ln_spectral_radius", .number(theory.lnRadius)), ("spectral_radius", .number(theory.radius)),
                        ("stable", .bool(theory.radius <= 1 + StabilityMap.marginalBand))]
         }
-        fields.append(("overflow_at_step", result.overflowAt.map { .integer($0) } ?? .null))
+        fields.append(("overflow_at_total_steps", result.overflowAt.map { .integer($0) } ?? .null))
         fields.append(("stopped_workers", .integer(result.stopped.count)))
         return .object(fields)
     }

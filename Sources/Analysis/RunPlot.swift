@@ -25,7 +25,7 @@ public struct RunPlot {
         self.groupSeeds = groupSeeds
     }
 
-    public static let csvHeader = ["curve", "label", "runs", "step", "samples", "epoch", "seconds", "wall_seconds",
+    public static let csvHeader = ["curve", "label", "runs", "total_steps", "samples", "epoch", "seconds", "wall_seconds",
                                    "train_loss", "test_loss", "test_error", "test_error_min", "test_error_max",
                                    "test_loss_min", "test_loss_max"]
 

@@ -25,14 +25,14 @@ extension RunPlot {
             throw SettingsError("no run holds sharpness records (train with --sharpness-every N)")
         }
         let transaction = OutputTransaction()
-        var csv = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
+        var csv = CSV(header: ["run", "label", "total_steps", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
         var series: [LineSeries] = [], references: [LineReference] = []
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
             let name = URL(fileURLWithPath: run.dir).lastPathComponent, drawn = Gnuplot.literal(name)
             let critical = try RunPlot.criticalEtaH(run)
             let rates = Set(run.records.compactMap { $0.sharpness == nil ? nil : $0.learningRate ?? run.learningRate })
-            var own = CSV(header: ["run", "label", "step", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
+            var own = CSV(header: ["run", "label", "total_steps", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
             for r in run.records {
                 guard let s = r.sharpness, s.isFinite else { continue }
                 let eta = r.learningRate ?? run.learningRate

@@ -109,18 +109,19 @@ public struct RunSummary: Sendable {
         func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
         return .object([
             ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
-            ("tau", tau.map { .integer($0) } ?? .null), ("lr", .number(learningRate)),
-            ("lr_schedule", lrSchedule.map { .string($0) } ?? .null), ("momentum", opt(momentum)),
+            ("tau", tau.map { .integer($0) } ?? .null), ("eta", .number(learningRate)),
+            ("eta_schedule", lrSchedule.map { .string($0) } ?? .null), ("momentum", opt(momentum)),
             ("alpha", opt(alpha)), ("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
-            ("net", .string(net)), ("data", .string(data)), ("steps", .integer(steps)),
+            ("net", .string(net)), ("data", .string(data)), ("steps_per_worker", .integer(steps)),
             ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
             ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds)),
             ("status", .string(status.rawValue)), ("reason", reason.map { .string($0) } ?? .null),
         ])
     }
 
-    public static let tableHeader = ["dir", "method", "p", "tau", "lr", "momentum", "alpha", "seed", "backend", "steps",
-                                     "best_error", "final_error", "wall_s", "virtual_s", "status"]
+    public static let tableHeader = ["dir", "method", "workers", "tau", "eta", "momentum", "alpha", "seed", "backend",
+                                     "steps_per_worker", "best_test_error", "final_test_error", "wall_seconds",
+                                     "virtual_seconds", "status"]
 
     public var tableRow: [String] {
         [dir, method.rawValue, String(workers), tau.map(String.init) ?? "-", plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? ""),
@@ -176,10 +177,10 @@ public struct SeedGroup: Sendable {
             ("method", .string(r.method.rawValue)), ("workers", .integer(r.workers)),
         ]
         fields.append(("tau", r.tau.map { .integer($0) } ?? .null))
-        fields += [("lr", .number(r.learningRate)), ("lr_schedule", r.lrSchedule.map { .string($0) } ?? .null),
+        fields += [("eta", .number(r.learningRate)), ("eta_schedule", r.lrSchedule.map { .string($0) } ?? .null),
                    ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))]
         fields.append(("backend", r.backend.map { .string($0.rawValue) } ?? .null))
-        fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps", .integer(r.steps))]
+        fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps_per_worker", .integer(r.steps))]
         fields.append(("best_test_error", best?.json ?? .null))
         fields.append(("final_test_error", final?.json ?? .null))
         let counts: [(String, JSON)] = RunStatus.State.allCases.map { s in (s.rawValue, .integer(runs.filter { $0.status == s }.count)) }
@@ -187,8 +188,8 @@ public struct SeedGroup: Sendable {
         return .object(fields)
     }
 
-    public static let tableHeader = ["method", "p", "tau", "lr", "momentum", "alpha", "backend", "steps", "seeds",
-                                     "best_error mean [min, max]", "final_error mean [min, max]", "status"]
+    public static let tableHeader = ["method", "workers", "tau", "eta", "momentum", "alpha", "backend", "steps_per_worker",
+                                     "seeds", "best_test_error mean [min, max]", "final_test_error mean [min, max]", "status"]
 
     public var tableRow: [String] {
         let r = runs[0]

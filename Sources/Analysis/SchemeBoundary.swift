@@ -131,7 +131,7 @@ extension AxisSolution {
                       ("from_is_range_edge", .bool($0.fromIsRangeEdge)), ("to_is_range_edge", .bool($0.toIsRangeEdge))])
          })),
          ("crossings", .array(crossings.map {
-             .object([("value", .number($0.value)), ("becomes_unstable", .bool($0.becomesUnstable)), ("radius", .number($0.radius))])
+             .object([("value", .number($0.value)), ("becomes_unstable", .bool($0.becomesUnstable)), ("spectral_radius", .number($0.radius))])
          }))]
     }
 }

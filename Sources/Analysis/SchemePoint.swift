@@ -8,6 +8,7 @@ import Elastic
 import Foundation
 import Plotting
 import Records
+import Training
 
 public struct SchemePoint: Sendable {
     public var method: Algorithm
@@ -32,6 +33,12 @@ public struct SchemePoint: Sendable {
         self.tau = tau
     }
 
+    /// δ where none was given: the training runs' default (TrainingDefaults.momentum, 0.99) for a method with
+    /// momentum, so a map and a run of the same command line answer for the same method; 0 for the others.
+    public static func momentum(_ method: Algorithm, given: Double?) -> Double {
+        given ?? (method.takes(.momentum) ? TrainingDefaults.momentum : 0)
+    }
+
     /// DiLoCo's synchronous scheme at this point.
     public func synchronousScheme() -> SynchronousOuterScheme {
         let o = outer ?? OuterSettings()
@@ -49,7 +56,7 @@ public struct SchemePoint: Sendable {
         if method.hasCoupling { fields += [("rho", .number(coupling.rho(eta: eta))), ("alpha", .number(coupling.alpha(eta: eta)))] }
         if method.takes(.momentum) { fields.append(("momentum", .number(momentum))) }
         if let outer, method.takes(.outer) {
-            fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_lr", .number(outer.learningRate)),
+            fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_eta", .number(outer.learningRate)),
                        ("outer_momentum", .number(outer.momentum))]
         }
         fields += [("tau", .integer(tau)), ("h", .number(h)), ("schedule", .string(schedule.rawValue))]

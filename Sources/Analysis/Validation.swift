@@ -113,7 +113,7 @@ public struct Validation {
     public var secondValues: [Double] { axis.values(count: grid.second) }
 
     var defaultAlpha: Double { alpha ?? TrainingDefaults.beta / Double(workers) }
-    var defaultMomentum: Double { momentum ?? (method == .eamsgd ? TrainingDefaults.momentum : 0) }
+    var defaultMomentum: Double { SchemePoint.momentum(method, given: momentum) }
 
     /// The map at the point (α, τ, δ) of the grid's second value.
     func threshold(second: Double) -> MethodThreshold {
@@ -359,7 +359,7 @@ public struct Validation {
     func summary(points: [Point], hMax: Double, source: String, agreement: Double) -> JSON {
         var fields: [(String, JSON)] = [
             ("method", .string(method.rawValue)), ("workers", .integer(workers)), ("axis", .string(axis.name)),
-            ("grid", .string(grid.description)), ("steps", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
+            ("grid", .string(grid.description)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
             ("schedule", .string("round-robin")), ("divergence_factor", .number(divergenceFactor)),
         ]
         switch objective {
@@ -400,7 +400,7 @@ public struct Validation {
         // The map itself, finer than the grid of runs, at h = h_max.
         let fineEta = GridAxis(eta, count: 120, logarithmic: true).values
         let fineSecond = axis.values(count: 90)
-        var map = CSV(header: ["eta", axis.name, "radius"])
+        var map = CSV(header: ["eta", axis.name, "spectral_radius"])
         var least = Double.infinity, most = -Double.infinity
         for s in fineSecond {
             let t = threshold(second: s)

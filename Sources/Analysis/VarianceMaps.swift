@@ -37,7 +37,7 @@ public struct VarianceMaps {
                                  for: "\(workers.count * times.count) panels of \(grid)x\(grid) points")
         var panelSummaries: [JSON] = []
         let axis = (1...grid).map { extent * Double($0) / Double(grid) }
-        var csv = CSV(header: ["p", "t", "eta_h", "beta", "stable", "mse"])
+        var csv = CSV(header: ["workers", "t", "eta_h", "beta", "stable", "mse"])
         var panelTexts: [(text: String, p: Int, t: Int?)] = []
         var lo = Double.infinity, hi = -Double.infinity
         for p in workers {

@@ -171,7 +171,7 @@ struct SchemeOptions: ParsableArguments {
     @Option(help: "Coupling ρ (α = ηρ).") var rho: Double?
     @Option(help: "Moving rate α = ηρ, instead of --rho.") var alpha: Double?
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
-    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
+    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (DiLoCo: the inner steps H per round).") var tau: Int = 1
     @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
@@ -206,7 +206,7 @@ struct SchemeOptions: ParsableArguments {
     var schemePoint: SchemePoint {
         get throws {
             guard let eta else { throw ValidationError("give the learning rate --eta") }
-            var point = SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: momentum ?? 0, tau: tau)
+            var point = SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: SchemePoint.momentum(method, given: momentum), tau: tau)
             point.outer = outerSettings
             return point
         }
@@ -222,7 +222,7 @@ struct SchemeOptions: ParsableArguments {
     func schemePoint(solving axis: SolveAxis) throws -> SchemePoint {
         var open = SchemePoint(method: method, workers: workers, eta: eta ?? 1,
                                coupling: axis == .alpha && rho == nil && alpha == nil ? .alpha(0.5) : try coupling,
-                               h: h, momentum: momentum ?? 0, tau: tau)
+                               h: h, momentum: SchemePoint.momentum(method, given: momentum), tau: tau)
         open.outer = outerSettings
         guard eta != nil || axis == .eta else { throw ValidationError("give the learning rate --eta (or solve for it: --solve eta)") }
         return open

@@ -16,7 +16,8 @@ struct BenchLinksCommand: ParsableCommand {
             servers serves one request at a time, costing L + 8·(n/S)/B seconds for its slice of the n parameters; \
             each worker computes --compute-seconds per step and sends a request every τ steps, in the simulator's \
             order. Calibrate L and B with `easgd bench exchange` (see benchmarks/README.md).
-              easgd bench links --payload imagenet --latency 0.0003 --bandwidth 1.6e9 --compute-seconds 1.2 --workers 4,16,64 --servers 1,4,8 --tau 1,10
+              easgd bench links --payload imagenet --latency 0.0003 --bandwidth 1.6e9 \\
+                --compute-seconds 1.2 --workers 4,16,64 --servers 1,4,8 --tau 1,10
             """
     )
 

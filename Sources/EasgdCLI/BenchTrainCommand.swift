@@ -23,7 +23,8 @@ struct BenchTrainCommand: ParsableCommand {
             FLOPs on every path; with Winograd layers the products' own count and rate are printed beside them. \
             With --peer, runs benchmarks/peers/torch_cnn.py with the same net, batch and thread count and prints \
             both rates and their ratio:
-              easgd bench train --net cifar --batch 128 --threads 2 --peer benchmarks/peers/torch_cnn.py
+              easgd bench train --net cifar --batch 128 --threads 2 \\
+                --peer benchmarks/peers/torch_cnn.py
             With --scaling (and --threads above 1), a second network on 1 thread is timed in blocks alternating             with the first's, and the ratio of each pair is reported (its median and range): the machine's noise             then moves both sides of a ratio together.
             """
     )

@@ -17,8 +17,9 @@ struct CompareCommand: ParsableCommand {
             is a method with optional settings: "eamsgd delta=0.9", "easgd tau=16", "admm schedule=random". The \
             second axis is --rho (EASGD and EAMSGD use α = ηρ) or --alpha (ADMM uses ρ = α/η).
               easgd compare --workers 3,8 --out plots/figure1
-              easgd compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant "eamsgd delta=0" \
-                --variant "eamsgd delta=0.9" --variant "eamsgd delta=0.99" --out plots/eamsgd
+              easgd compare --workers 8 --eta 0.001:2 --alpha 0.001:1 \\
+                --variant "eamsgd delta=0" --variant "eamsgd delta=0.9" \\
+                --variant "eamsgd delta=0.99" --out plots/eamsgd
             """
     )
 

@@ -17,7 +17,8 @@ public struct EasgdCommand: ParsableCommand {
               easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5
               easgd compare --workers 3,8 --out plots/figure1
             Train the paper's networks (Fashion-MNIST from Debian by default, CIFAR-10 with --data DIR):
-              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
+              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 \\
+                --out runs/fashion
             """,
         version: Toolkit.version,
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,

@@ -16,15 +16,20 @@ struct MapCommand: ParsableCommand {
             along η for each row, to 1e-10 relative), PREFIX.json (summary) and PREFIX.png.
             Grid points are LO + k·(HI − LO)/(N − 1), both ends included (log-spaced with --log-eta).
             Figure 1 of the paper, p = 3:
-              easgd map --method admm --workers 3 --eta 0.00001:0.01 --rho 0.01:10 --grid 400x400 --out admm-p3
+              easgd map --method admm --workers 3 --eta 0.00001:0.01 --rho 0.01:10 \\
+                --grid 400x400 --out admm-p3
             Beyond the paper: EAMSGD with momentum δ (each worker keeps its velocity; gradient at the look-ahead point); \
             τ local steps per activation (Algorithm 1's clock: exchange on the first tick, then τ − 1 local steps); \
             DOWNPOUR over (η, τ) with --tau-range; and --schedule random, where a uniformly random worker activates \
             at each step and the map shows the mean-square radius per round ρ(T)^{p/2} of the second-moment operator:
-              easgd map --method eamsgd --momentum 0.9 --workers 8 --eta 0.001:2 --alpha 0.001:1 --out eamsgd-p8
-              easgd map --method easgd --tau 16 --workers 8 --eta 0.001:0.5 --alpha 0.001:1 --out easgd-tau16
-              easgd map --method downpour --workers 8 --eta 0.001:1 --tau-range 1:64 --grid 200x64 --out downpour-p8
-              easgd map --method admm --schedule random --workers 8 --eta 0.00001:0.01 --rho 0.01:10 --out admm-random
+              easgd map --method eamsgd --momentum 0.9 --workers 8 --eta 0.001:2 \\
+                --alpha 0.001:1 --out eamsgd-p8
+              easgd map --method easgd --tau 16 --workers 8 --eta 0.001:0.5 \\
+                --alpha 0.001:1 --out easgd-tau16
+              easgd map --method downpour --workers 8 --eta 0.001:1 --tau-range 1:64 \\
+                --grid 200x64 --out downpour-p8
+              easgd map --method admm --schedule random --workers 8 --eta 0.00001:0.01 \\
+                --rho 0.01:10 --out admm-random
             """
     )
 
@@ -35,7 +40,7 @@ struct MapCommand: ParsableCommand {
     @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ClosedRange<Double>?
     @Option(help: "α range LO:HI, instead of --rho.") var alpha: ClosedRange<Double>?
     @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ClosedRange<Double>?
-    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (--delta is the same option).")
+    @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
     @Option(help: "Worker order: round-robin or random (a uniformly random worker at each step).") var schedule: Schedule = .roundRobin
@@ -82,7 +87,7 @@ struct MapCommand: ParsableCommand {
     var spec: StabilityMapSpec {
         StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
                          second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
-                         momentum: momentum ?? 0, tau: tau, schedule: schedule)
+                         momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule)
     }
 
     func run() throws {

@@ -32,7 +32,8 @@ struct PlotCommand: ParsableCommand {
             --group-seeds, runs that differ only in their seed are one curve: the mean at the evaluations they \
             share, with a band from min to max. Examples:
               easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
-              easgd plot runs/easgd-s1 runs/easgd-s2 runs/easgd-s3 --group-seeds --log-y --format png,pdf --out fig
+              easgd plot runs/easgd-s1 runs/easgd-s2 runs/easgd-s3 --group-seeds --log-y \\
+                --format png,pdf --out fig
             """
     )
 

@@ -14,12 +14,14 @@ struct RadiusCommand: ParsableCommand {
             computed with LAPACK dgeev. With --schedule random (a uniformly random worker at each step) it prints \
             the mean-square radius per round ρ(T)^{p/2} of the second-moment operator. The paper's unstable ADMM:
               easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5
-              easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5 --schedule random
-            --solve AXIS answers "which values of one coordinate are stable, the others fixed": it samples the \
+              easgd radius --method admm --workers 3 --eta 0.001 --rho 2.5 \\
+                --schedule random
+            With --solve AXIS it answers "which values of one coordinate are stable, the others fixed": it samples the \
             radius along η, α, δ, h or τ (--range, --points; η and h logarithmically, τ at every integer) and \
             refines each crossing of ρ = 1 to 1e-10 relative, as the map's traced boundary is:
               easgd radius --method easgd --workers 4 --alpha 0.225 --solve eta
-              easgd radius --method eamsgd --workers 4 --eta 0.1 --alpha 0.225 --solve momentum --json
+              easgd radius --method eamsgd --workers 4 --eta 0.1 --alpha 0.225 \\
+                --solve momentum --json
             """
     )
 

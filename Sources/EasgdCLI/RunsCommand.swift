@@ -24,7 +24,7 @@ struct RunsCommand: ParsableCommand {
 
     @Argument(help: "Training run directories, or directories holding them.") var directories: [String]
     @Flag(help: "One row per group of runs that differ only in their seed: mean [min, max] of the errors.") var groupSeeds = false
-    @Flag(help: "Print a JSON array (keys dir, method, workers, tau, lr, momentum, alpha, seed, backend, steps, best_test_error, final_test_error, status, …).")
+    @Flag(help: "Print a JSON array (keys dir, method, workers, tau, eta, eta_schedule, momentum, alpha, seed, backend, steps_per_worker, best_test_error and final_test_error as fractions, status, …).")
     var json = false
 
     func validate() throws {

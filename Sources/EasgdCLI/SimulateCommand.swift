@@ -13,7 +13,8 @@ struct SimulateCommand: ParsableCommand {
         discussion: """
             Writes PREFIX.csv (round, max_abs, log10_max_abs) and PREFIX.png. The growth rate is the least-squares
             slope of ln max|s| over the second half of the run. The paper's chaotic ADMM example:
-              easgd simulate --method admm --workers 3 --eta 0.001 --rho 2.5 --rounds 100000 --init 1000 --out chaos
+              easgd simulate --method admm --workers 3 --eta 0.001 --rho 2.5 \\
+                --rounds 100000 --init 1000 --out chaos
             """
     )
 

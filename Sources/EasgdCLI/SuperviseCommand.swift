@@ -21,8 +21,8 @@ struct SuperviseCommand: ParsableCommand {
             --hostfile), every host but the first is asked to run `true` through mpirun's launcher (--mca \
             plm_rsh_agent, else ssh); one that does not answer within 20 s is left out with its slots, and the job \
             restarts with that many fewer ranks (an elastic restart). Exit status: the last attempt's.
-              easgd supervise --max-restarts 3 -- mpirun -np 5 easgd train --backend mpi --method easgd \\
-                  --lr 0.02 --steps 2000 --checkpoint-every 5 --out runs/p4
+              easgd supervise --max-restarts 3 -- mpirun -np 5 easgd train --backend mpi \\
+                --method easgd --lr 0.02 --steps 2000 --checkpoint-every 5 --out runs/p4
             """
     )
 

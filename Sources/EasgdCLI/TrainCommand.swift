@@ -30,15 +30,19 @@ struct TrainCommand: ParsableCommand {
             record per evaluation: step, samples, epoch, training seconds, wall seconds, train loss (the model on a \
             fixed training subset), minibatch loss (the mean of recent minibatch losses), test loss, test error) and checkpoint.bin (atomic, checksummed; every --checkpoint-every minutes, at the end, and on \
             SIGINT/SIGTERM/SIGHUP). A run stops at the first budget reached. Examples:
-              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 --out runs/fashion
-              easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 --epochs 10 --out runs/cifar
+              easgd train --method msgd --lr 0.02 --momentum 0.9 --batch 64 --epochs 5 \\
+                --out runs/fashion
+              easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 \\
+                --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
             Parallel methods (easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd) run p workers \
             and a master: --workers P, --tau, --alpha or --beta, --backend threads (one thread per worker; the \
             default), simulated (one thread, a virtual clock of p devices; --compute-seconds, --communication-seconds, \
             --schedule), or mpi (under mpirun -np P+1), with the budget as --steps per worker:
-              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 --eval-every 30s --out runs/easgd-p4
-              easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 --backend simulated --out runs/p16
+              easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 \\
+                --eval-every 30s --out runs/easgd-p4
+              easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 \\
+                --backend simulated --out runs/p16
               mpirun --oversubscribe -np 5 easgd train --backend mpi --method eamsgd --tau 10 --lr 0.002 --steps 300 --out runs/mpi
               mpirun --oversubscribe -np 5 easgd train --resume runs/mpi --steps 600
               mpirun --oversubscribe -np 6 easgd train --servers 2 --resume runs/mpi --steps 900   (2 shards, 4 workers)
@@ -124,10 +128,10 @@ struct MethodOptions: ParsableArguments {
                                valueName: "method"), transform: parseMethod)
     var method: Algorithm?
     @Option(name: [.customLong("lr"), .customLong("eta")],
-            help: "Learning rate η (--eta is the same option). With --resume: a new η from the resume point on, recorded in config.json's changes.")
+            help: ArgumentHelp("Learning rate η (--eta is the same option). With --resume: a new η from the resume point on, recorded in config.json's changes.", valueName: "eta"))
     var learningRate: Double?
     @Option(help: ArgumentHelp("The learning rate's schedule: constant (default), step:AT1,AT2,...:FACTOR, cosine[:FINAL] or plateau:FACTOR:PATIENCE.",
-                               discussion: "step: η times FACTOR at each epoch AT_i reached; cosine: from η down to FINAL (default 0) over the budget's steps; plateau: η times FACTOR when the evaluations' train_loss has not improved by 1e-4 relative for more than PATIENCE evaluations (PyTorch's MultiStepLR, CosineAnnealingLR and ReduceLROnPlateau). Parallel runs apply it at each worker's own clock (its epochs are its own passes over the data, its budget its --steps), identically on every backend; a plateau's cut reaches the workers when the evaluation that makes it is done. Every record's lr is the rate in force. With --resume: a new schedule from the resume point on, at the run's step count.",
+                               discussion: "step: η times FACTOR at each epoch AT_i reached; cosine: from η down to FINAL (default 0) over the budget's steps; plateau: η times FACTOR when the evaluations' train_loss has not improved by 1e-4 relative for more than PATIENCE evaluations (PyTorch's MultiStepLR, CosineAnnealingLR and ReduceLROnPlateau). Parallel runs apply it at each worker's own clock (its epochs are its own passes over the data, its budget its --steps), identically on every backend; a plateau's cut reaches the workers when the evaluation that makes it is done. Every record's eta is the rate in force. With --resume: a new schedule from the resume point on, at the run's step count.",
                                valueName: "schedule")) var lrSchedule: String?
     @Option(help: ArgumentHelp("Linear warm-up: the first W steps (each worker's own) take the schedule's rate times (t + 1)/W.", valueName: "W"))
     var warmup: Int?

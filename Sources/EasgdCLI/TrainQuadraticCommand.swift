@@ -20,15 +20,17 @@ struct TrainQuadraticCommand: ParsableCommand {
             exchanges) every --eval-every steps. It prints the growth rate per round of ln‖x̃ − x*‖ over the second \
             half of the run. For a noiseless one-dimensional round-robin run it also prints ln ρ(F) of the same \
             scheme from `Dynamics`:
-              easgd train-quadratic --method admm --workers 3 --lr 0.001 --rho 2.5 --x0 1000 --schedule round-robin \\
-                --steps 100000 --out chaos-engine
-              easgd train-quadratic --method easgd --workers 8 --lr 0.1 --beta 0.9 --h 1,0.1 --sigma 0.5 --steps 2000 --out q
+              easgd train-quadratic --method admm --workers 3 --lr 0.001 --rho 2.5 \\
+                --x0 1000 --schedule round-robin --steps 100000 --out chaos-engine
+              easgd train-quadratic --method easgd --workers 8 --lr 0.1 --beta 0.9 \\
+                --h 1,0.1 --sigma 0.5 --steps 2000 --out q
             """
     )
 
     @Option(help: "\(Algorithm.names { $0.isParallel && $0.runsOnEngine }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers: Int = 4
-    @Option(name: [.customLong("lr"), .customLong("eta")], help: "Learning rate η (--eta is the same option).") var learningRate: Double
+    @Option(name: [.customLong("lr"), .customLong("eta")], help: ArgumentHelp("Learning rate η (--eta is the same option).", valueName: "eta"))
+    var learningRate: Double
     @Option(help: "Elastic moving rate α.") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "ADMM's ρ.") var rho: Double = EngineSettings.defaultRho

@@ -32,10 +32,10 @@ struct ValidateCommand: ParsableCommand {
             radius just above 1 needs many rounds to grow tenfold). Writes DIR/validation.json (agreement, \
             h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
             DIR/validation.png (the map at h_max, the outcomes as circles and crosses).
-              easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 --grid 6x5 --steps 100 \\
-                --train-subset 500 --full-batch --out val-easgd
-              easgd validate --method downpour --objective quadratic --h 1 --eta 0.01:1 --tau-range 1:16 --grid 8x8 \\
-                --steps 400 --out val-q
+              easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 \\
+                --grid 6x5 --steps 100 --train-subset 500 --full-batch --out val-easgd
+              easgd validate --method downpour --objective quadratic --h 1 --eta 0.01:1 \\
+                --tau-range 1:16 --grid 8x8 --steps 400 --out val-q
             """
     )
 

@@ -43,7 +43,8 @@ struct VarianceCommand: ParsableCommand {
               easgd variance --workers 10 --eta 0.1 --beta 0.9 --sigma 10
               easgd variance --workers 10 --eta 0.1 --beta 0.9 --sigma 10 --t 5 --json
               easgd variance --workers 4 --eta 0.1 --beta 0.9 --h 1,0.1,0.01 --sigma 1
-              easgd variance --workers 4 --eta 0.1 --beta 0.9 --hessian H.txt --noise-cov S.txt
+              easgd variance --workers 4 --eta 0.1 --beta 0.9 --hessian H.txt \\
+                --noise-cov S.txt
             Several directions (--h as a list, or --hessian FILE) are solved in the eigenbasis of H. Each direction \
             gets its own result, and the total MSE is their sum.
             """

@@ -133,11 +133,16 @@ extension ParallelEngine where Scalar == Float {
         }
         let elastic = state.settings.workers != settings.workers
         var comparable = state.settings
+        // A resume may change the learning rate and its schedule (the run records the change in config.json).
+        comparable.learningRate = settings.learningRate
+        comparable.schedule = settings.schedule
         if elastic {
             comparable.workers = settings.workers
             comparable.alpha = settings.alpha
         }
-        guard comparable == settings else { throw DataError("\(path): the checkpoint was written with other engine settings") }
+        guard comparable.takenOnly == settings.takenOnly else {
+            throw DataError("\(path): the checkpoint was written with other engine settings")
+        }
         if elastic, !(master.workerParameters.isEmpty && master.workerMultipliers.isEmpty) {
             throw DataError("\(path): \(settings.method.rawValue) keeps per-worker state at the master; it resumes with its own p only")
         }

@@ -50,4 +50,17 @@ public struct EngineSettings: Codable, Equatable, Sendable {
         self.weightDecay = weightDecay
         self.rho = rho
     }
+
+    /// These settings with every hyper-parameter the method does not take at one fixed value: what a checkpoint's
+    /// settings are compared on (config.json holds only the ones the method takes since 2026-12-06, and a
+    /// DOWNPOUR checkpoint written before then holds the α it never used).
+    public var takenOnly: EngineSettings {
+        var s = self
+        if !method.takes(.alpha) { s.alpha = 0 }
+        if !method.takes(.momentum) { s.momentum = 0 }
+        if !method.takes(.movingRate) { s.movingRate = 0 }
+        if !method.takes(.rho) { s.rho = 0 }
+        if !method.takes(.tau) { s.tau = 1 }
+        return s
+    }
 }

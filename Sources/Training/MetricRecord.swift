@@ -40,18 +40,18 @@ public struct MetricRecord: Equatable, Sendable {
     /// The CSV header of a run's records; parallel runs add one column per worker, runs measuring sharpness
     /// its columns.
     static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0, learningRate: Bool = false) -> [String] {
-        ["step", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
+        ["total_steps", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
          "exchanges", "communication_seconds"]
             + (0..<workers).map { "worker_steps_\($0)" } + (0..<workers).map { "worker_loss_\($0)" }
             + (sharpness ? ["sharpness", "sharpness_seconds"] : []) + (0..<workerSharpness).map { "worker_sharpness_\($0)" }
-            + (learningRate ? ["lr"] : [])
+            + (learningRate ? ["eta"] : [])
     }
 
     private static func text(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "" } ?? "" }
     private static func json(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
 
     var jsonLine: String {
-        var line = "{\"step\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
+        var line = "{\"total_steps\":\(step),\"samples\":\(samples),\"epoch\":\(epoch),\"seconds\":\(seconds),"
             + "\"wall_seconds\":\(wallSeconds),\"train_loss\":\(Self.json(trainLoss)),\"minibatch_loss\":\(Self.json(minibatchLoss)),"
             + "\"test_loss\":\(Self.json(testLoss)),\"test_error\":\(Self.json(testError))"
         // A model that no longer evaluates to finite numbers: null above, and the record says why.
@@ -63,7 +63,7 @@ public struct MetricRecord: Equatable, Sendable {
         if let sharpness { line += ",\"sharpness\":\(Self.json(sharpness))" }
         if let sharpnessSeconds { line += ",\"sharpness_seconds\":\(Self.json(sharpnessSeconds))" }
         if let workerSharpness { line += ",\"worker_sharpness\":[\(workerSharpness.map { Self.json($0) }.joined(separator: ","))]" }
-        if let learningRate { line += ",\"lr\":\(Self.json(learningRate))" }
+        if let learningRate { line += ",\"eta\":\(Self.json(learningRate))" }
         return line + "}"
     }
 
@@ -78,7 +78,8 @@ public struct MetricRecord: Equatable, Sendable {
             + steps + losses + sharp + workerSharp + (withRate ? [Self.text(learningRate)] : [])
     }
 
-    /// Parses one metrics.jsonl line (also those of earlier versions, whose worker_loss was the workers' mean).
+    /// Parses one metrics.jsonl line (also those of earlier versions: their worker_loss was the workers' mean, and
+    /// before 2026-12-06 `total_steps` was `step` and `eta` was `lr`).
     init(jsonLine line: String) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw DataError("metrics.jsonl: unreadable line: \(line.prefix(80))")
@@ -89,7 +90,7 @@ public struct MetricRecord: Equatable, Sendable {
             return d
         }
         func optional(_ key: String) -> Double? { object[key].flatMap { $0 is NSNull ? nil : Double("\($0)") } }
-        step = Int(try number("step"))
+        step = Int(try number(object["total_steps"] == nil ? "step" : "total_steps"))
         samples = Int(try number("samples"))
         epoch = try number("epoch")
         seconds = try number("seconds")
@@ -111,7 +112,7 @@ public struct MetricRecord: Equatable, Sendable {
         if let v = object["sharpness"] { sharpness = v is NSNull ? .nan : Double("\(v)") }
         sharpnessSeconds = optional("sharpness_seconds")
         workerSharpness = (object["worker_sharpness"] as? [Any])?.map { $0 is NSNull ? nil : Double("\($0)") }
-        learningRate = optional("lr")
+        learningRate = optional("eta") ?? optional("lr")
     }
 
     public init(step: Int, samples: Int, epoch: Double, seconds: Double, wallSeconds: Double, trainLoss: Double?,

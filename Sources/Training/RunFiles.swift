@@ -93,8 +93,8 @@ public enum RunFiles {
 
     /// The run id in config.json (nil for runs written before run ids existed).
     public static func readRunID(_ dir: String) -> String? {
-        struct IDOnly: Codable { var runID: String? }
-        return FileManager.default.contents(atPath: config(dir)).flatMap { try? JSONDecoder().decode(IDOnly.self, from: $0) }?.runID
+        struct IDOnly: Codable { var runID: String?; enum CodingKeys: String, CodingKey { case runID = "runId" } }
+        return FileManager.default.contents(atPath: config(dir)).flatMap { try? configDecoder.decode(IDOnly.self, from: $0) }?.runID
     }
 
     /// The run directories `path` names: itself when it holds a run (config.json), else every directory below it
@@ -117,7 +117,7 @@ public enum RunFiles {
             throw DataError("\(path): cannot read (is \(dir) a training run directory?)")
         }
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: data)
+            return try configDecoder.decode(RunConfig.self, from: data)
         } catch {
             throw DataError("\(path): not a valid run configuration (\(DecodingProblem.describe(error)))")
         }
@@ -128,16 +128,49 @@ public enum RunFiles {
 
     /// Writes config.json (whole or not at all).
     public static func writeConfig(_ config: RunConfig, to dir: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(config), to: RunFiles.config(dir))
+        try AtomicFile.write(try configEncoder.encode(config), to: RunFiles.config(dir))
+    }
+
+    /// config.json's encoder: snake_case keys, sorted.
+    public static var configEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }
+
+    /// config.json's decoder: today's snake_case keys, and the camelCase ones of configs written before
+    /// 2026-12-06 with the three settings (and one change) named otherwise then.
+    public static var configDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .custom { path in AnyKey(configKey(path)) }
+        return decoder
+    }
+
+    /// The Swift name of config.json's key at `path`: snake_case to camelCase ("learning_rate" to
+    /// "learningRate"; camelCase stays), then the renamed keys of earlier configs under their names today.
+    static func configKey(_ path: [CodingKey]) -> String {
+        let key = path.last!.stringValue
+        let parts = key.split(separator: "_", omittingEmptySubsequences: false)
+        var name = parts.count < 2 ? key : String(parts[0]) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        name = ["runID": "runId", "forwardMflopPerImage": "forwardMFLOPPerImage"][name] ?? name
+        // The object holding the key (array indices skipped): the renames apply to the settings and their changes.
+        let parent = path.dropLast().last(where: { $0.intValue == nil })?.stringValue
+        switch parent {
+        case "settings": name = ["learningRate": "eta", "lrSchedule": "etaSchedule", "alphaFromBeta": "beta"][name] ?? name
+        case "changes": name = ["learningRate": "eta", "lrSchedule": "etaSchedule", "atStep": "atTotalSteps"][name] ?? name
+        case "budget": name = name == "steps" ? "stepsPerWorker" : name
+        default: break
+        }
+        return name
     }
 }
 
 /// config.json: the settings plus what is needed to know what ran. One schema for every run; the descriptive
 /// fields are optional, as configs of earlier builds lack some of them.
 public struct RunConfig: Codable, Sendable {
+    enum CodingKeys: String, CodingKey { case settings, runID = "runId", measuredComputeSeconds, toolkit, openblas, data, model, written }
     public var settings: RunSettings
     /// Binds the run's checkpoints to it (nil in configs written before run ids existed).
     public var runID: String?

@@ -9,6 +9,8 @@ import Records
 
 /// When a run stops: whichever budget is reached first. Each is a total over the run, across resumptions.
 public struct Budget: Codable, Equatable, Sendable {
+    // "steps_per_worker" in config.json ("steps" before 2026-12-06; a sequential run is one worker).
+    enum CodingKeys: String, CodingKey { case epochs, minutes, steps = "stepsPerWorker" }
     public var epochs: Double?
     public var minutes: Double?
     public var steps: Int?
@@ -27,7 +29,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var learningRate: Double
     public var lrSchedule: LearningRateSchedule?
     /// Nesterov momentum δ (MSGD, EAMSGD, MDOWNPOUR), the moving rate of the averages (MVASGD, MVADOWNPOUR), and λ
-    /// of the objective's λ/2‖x‖²; given always, whether the method takes them or not.
+    /// of the objective's λ/2‖x‖²; held always, written to config.json only where the method takes them.
     public var momentum: Double
     public var movingRate: Double
     public var weightDecay: Double
@@ -136,8 +138,12 @@ public struct RunSettings: Codable, Equatable, Sendable {
         }
     }
 
+    // config.json's keys (snake_case as RunFiles writes them: "eta", "eta_schedule", "beta", …). Configs written
+    // before 2026-12-06 were camelCase and named three of these otherwise (learningRate, lrSchedule, alphaFromBeta):
+    // RunFiles' decoder reads them under today's names.
     enum CodingKeys: String, CodingKey {
-        case method, learningRate, lrSchedule, momentum, movingRate, weightDecay, workers, alpha, alphaFromBeta, tau, rho
+        case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
+        case alphaFromBeta = "beta", tau, rho
         case net, netSpec, data, batch, seed, trainSubset, fullBatch, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
@@ -159,8 +165,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
         method = try c.decode(Algorithm.self, forKey: .method)
         learningRate = try c.decode(Double.self, forKey: .learningRate)
         lrSchedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .lrSchedule)
-        momentum = try c.decode(Double.self, forKey: .momentum)
-        movingRate = try c.decode(Double.self, forKey: .movingRate)
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? TrainingDefaults.momentum
+        movingRate = try c.decodeIfPresent(Double.self, forKey: .movingRate) ?? TrainingDefaults.movingRate
         weightDecay = try c.decode(Double.self, forKey: .weightDecay)
         workers = try c.decode(Int.self, forKey: .workers)
         alpha = try c.decodeIfPresent(Double.self, forKey: .alpha)
@@ -189,6 +195,46 @@ public struct RunSettings: Codable, Equatable, Sendable {
         mpiServers = try c.decodeIfPresent(Int.self, forKey: .mpiServers)
         stepOffset = try c.decodeIfPresent(Int.self, forKey: .stepOffset)
         changes = try c.decodeIfPresent([SettingsChange].self, forKey: .changes)
+    }
+
+    /// Every setting, each hyper-parameter only where the method takes it (an EASGD run's config holds no δ or ρ).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encodeIfPresent(lrSchedule, forKey: .lrSchedule)
+        if method.takes(.momentum) { try c.encode(momentum, forKey: .momentum) }
+        if method.takes(.movingRate) { try c.encode(movingRate, forKey: .movingRate) }
+        try c.encode(weightDecay, forKey: .weightDecay)
+        try c.encode(workers, forKey: .workers)
+        if method.takes(.alpha) {
+            try c.encodeIfPresent(alpha, forKey: .alpha)
+            try c.encodeIfPresent(alphaFromBeta, forKey: .alphaFromBeta)
+        }
+        if method.takes(.tau) { try c.encodeIfPresent(tau, forKey: .tau) }
+        if method.takes(.rho) { try c.encodeIfPresent(rho, forKey: .rho) }
+        try c.encode(net, forKey: .net)
+        try c.encode(netSpec, forKey: .netSpec)
+        try c.encode(data, forKey: .data)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(trainSubset, forKey: .trainSubset)
+        try c.encodeIfPresent(fullBatch, forKey: .fullBatch)
+        try c.encodeIfPresent(convolutions, forKey: .convolutions)
+        try c.encode(budget, forKey: .budget)
+        try c.encodeIfPresent(evalEvery, forKey: .evalEvery)
+        try c.encodeIfPresent(checkpointEveryMinutes, forKey: .checkpointEveryMinutes)
+        try c.encodeIfPresent(sharpnessEvery, forKey: .sharpnessEvery)
+        try c.encodeIfPresent(sharpnessOfWorkers, forKey: .sharpnessOfWorkers)
+        try c.encodeIfPresent(threads, forKey: .threads)
+        try c.encodeIfPresent(backend, forKey: .backend)
+        try c.encodeIfPresent(simulatorOrder, forKey: .simulatorOrder)
+        try c.encodeIfPresent(computeSeconds, forKey: .computeSeconds)
+        try c.encodeIfPresent(communicationSeconds, forKey: .communicationSeconds)
+        try c.encodeIfPresent(links, forKey: .links)
+        try c.encodeIfPresent(mpiServers, forKey: .mpiServers)
+        try c.encodeIfPresent(stepOffset, forKey: .stepOffset)
+        try c.encodeIfPresent(changes, forKey: .changes)
     }
 
     /// A sequential run's settings as configs before 2026-12-05 held them.
@@ -222,7 +268,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
             var schedule: Schedule, computeSeconds: Double?, communicationSeconds: Double, links: ServerLinks?
             var steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double?
             var sharpnessEvery: Int?, sharpnessOfWorkers: Bool?, trainSubset: Int?, fullBatch: Bool?
-            var alphaFromBeta: Double?, stepOffset: Int?, convolutions: [ConvolutionPath]?, mpiServers: Int?
+            var beta: Double?, stepOffset: Int?, convolutions: [ConvolutionPath]?, mpiServers: Int?  // beta: alphaFromBeta
             var changes: [SettingsChange]?
         }
         let l = try Legacy(from: decoder), e = l.engine
@@ -233,7 +279,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         lrSchedule = e.schedule
         workers = e.workers
         alpha = e.alpha
-        alphaFromBeta = l.alphaFromBeta
+        alphaFromBeta = l.beta
         tau = e.tau
         rho = e.rho
         sharpnessOfWorkers = l.sharpnessOfWorkers

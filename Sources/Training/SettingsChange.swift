@@ -18,6 +18,11 @@ public struct SettingsChange: Codable, Equatable, Sendable {
     public var learningRate: [Double]?
     public var lrSchedule: [String]?
 
+    // config.json's keys (snake_case; before 2026-12-06 camelCase, with learningRate, lrSchedule and atStep).
+    enum CodingKeys: String, CodingKey {
+        case date, atStep = "atTotalSteps", workers, alpha, beta, servers, learningRate = "eta", lrSchedule = "etaSchedule"
+    }
+
     public init(date: String = ISO8601DateFormatter().string(from: Date()), atStep: Int, workers: [Int]? = nil, alpha: [Double]? = nil,
                 beta: Double? = nil, servers: [Int]? = nil, learningRate: [Double]? = nil, lrSchedule: [String]? = nil) {
         self.date = date

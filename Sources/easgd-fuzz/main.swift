@@ -95,7 +95,7 @@ try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirector
 var settings = RunSettings(method: .msgd, learningRate: 0.01, net: "small", netSpec: "(1,28)C(32,24)P(32,12)C(64,8)P(64,4)D(256,1)S(10,1)",
                            data: "fashion-mnist", batch: 64, seed: 1, budget: Budget(steps: 10))
 settings.lrSchedule = LearningRateSchedule(.step(at: [1, 2], factor: 0.1), warmup: 5)
-var configSeeds = [[UInt8](try JSONEncoder().encode(RunConfig(settings: settings, runID: "fuzz")))]
+var configSeeds = [[UInt8](try RunFiles.configEncoder.encode(RunConfig(settings: settings, runID: "fuzz")))]
 for legacy in ["sequential", "simulated"] {
     if let data = FileManager.default.contents(atPath: "Tests/Fixtures/pre-redesign/\(legacy)/config.json") { configSeeds.append([UInt8](data)) }
 }

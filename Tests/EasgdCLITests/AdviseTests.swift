@@ -146,10 +146,10 @@ func adviseReadsEveryBackendsRun(method: String, backend: String) throws {
     let r = try easgd(["advise", dir.path, "--batch", "32", "--at", "workers", "--json"])
     #expect(r.status == 0, "\(method)/\(backend): \(r.stderr)")
     let o = try jsonObject(r.stdout)
-    for key in ["method", "workers", "tau", "lr", "momentum", "alpha", "schedule", "h_max", "spectral_radius", "stable", "margin", "h_star"] {
+    for key in ["method", "workers", "tau", "eta", "momentum", "alpha", "schedule", "h_max", "spectral_radius", "stable", "margin", "h_star"] {
         #expect(o[key] != nil, "\(method): no \(key)")
     }
-    #expect(o["method"] as? String == method && jsonNumber(o["workers"]) == 2 && jsonNumber(o["lr"]) == 0.02)
+    #expect(o["method"] as? String == method && jsonNumber(o["workers"]) == 2 && jsonNumber(o["eta"]) == 0.02)
     #expect((o["workers_at"] as? [Any])?.count == 2)
     let radius = try #require(jsonNumber(o["spectral_radius"])), etaH = try #require(jsonNumber(o["eta_h"]))
     #expect(o["stable"] as? Bool == (radius <= 1 + 1e-12), "\(method): radius \(radius)")

@@ -99,7 +99,7 @@ func files(in dir: URL) -> [String] {
     #expect(run.status == 0, "\(run.stderr)")
     #expect(files(in: dir) == ["m-boundary.csv", "m.csv", "m.json", "m.png"])
     let lines = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n")
-    #expect(lines.first == "eta,rho,radius")
+    #expect(lines.first == "eta,rho,spectral_radius")
     #expect(lines.count == 1 + 21 * 11)
     // Grid points LO + k (HI − LO)/(N − 1), both ends included, written with round-trip precision.
     let etas = lines.dropFirst().prefix(21).map { Double($0.split(separator: ",")[0])! }
@@ -113,7 +113,7 @@ func files(in dir: URL) -> [String] {
     #expect(jsonNumber(summary, "max") == radii.max() && jsonNumber(summary, "min") == radii.min())
     #expect(jsonNumber(summary, "unstable_fraction") == Double(radii.filter { $0 > 1 }.count) / Double(radii.count))
     let boundary = try String(contentsOfFile: prefix + "-boundary.csv", encoding: .utf8).split(separator: "\n")
-    #expect(boundary.first == "eta,rho,crossing,becomes_unstable,radius" && boundary.count > 1)
+    #expect(boundary.first == "eta,rho,crossing,becomes_unstable,spectral_radius" && boundary.count > 1)
     // Every row, bit for bit, is the map computed here (η fastest), through the parallel block formatter.
     let reference = try StabilityMap.compute(StabilityMapSpec(method: .admm, workers: 3, eta: GridAxis(0.0001...0.01, count: 21),
                                                               second: GridAxis(0.5...10, count: 11), secondKind: .rho))

@@ -87,7 +87,7 @@ func settingsErrorsExitWith64(arguments: [String], phrase: String) throws {
     let narrower = try easgd(["train", "--resume", dir.path, "--workers", "1", "--steps", "100", "--quiet"])
     #expect(narrower.status == 0 && narrower.stderr.contains("elastic restart: p = 3 → 1"), "\(narrower.stderr)")
     let row = try #require(try jsonArray(try easgd(["runs", dir.path, "--json"]).stdout).first)
-    #expect(jsonNumber(row["steps"]) == 100 && jsonNumber(row["workers"]) == 1 && row["status"] as? String == "completed", "\(row)")
+    #expect(jsonNumber(row["steps_per_worker"]) == 100 && jsonNumber(row["workers"]) == 1 && row["status"] as? String == "completed", "\(row)")
     // The records' step is the worker steps done in all: 3 × 60 before the restart, 40 after.
     #expect(try RunFiles.readMetrics(dir.path).last?.step == 220)
 }

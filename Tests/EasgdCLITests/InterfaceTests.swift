@@ -22,7 +22,7 @@ private let net = "(1,28)C(4,24)P(4,12)S(10,1)"
     let rows = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
     #expect(rows.compactMap { ($0["dir"] as? String).map { URL(fileURLWithPath: $0).path.replacingOccurrences(of: root.path + "/", with: "") } }
             == ["a/one", "a/two", "b"], "\(rows.map { $0["dir"] ?? "-" })")
-    #expect(rows.map { $0["steps"] as? Int } == [4, 6, 2])
+    #expect(rows.map { $0["steps_per_worker"] as? Int } == [4, 6, 2])
     let empty = root.appendingPathComponent("empty")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
     let none = try easgd(["runs", empty.path])

@@ -40,12 +40,12 @@ private func fields(_ record: [String: Any], omit: Set<String> = []) -> [String:
     for record in all {
         // The rate of the step after the record: η · 0.1 per milestone reached (epochs 1, 2 = steps 32, 64), the
         // first 4 steps ramped by (t + 1)/4.
-        let t = try #require(number(record, "step"))
+        let t = try #require(number(record, "total_steps"))
         let expected = 0.02 * pow(0.1, Double((t >= 32 ? 1 : 0) + (t >= 64 ? 1 : 0))) * min(1, (t + 1) / 4)
-        #expect(isClose(try #require(number(record, "lr")), expected, relative: 1e-15), "step \(t)")
+        #expect(isClose(try #require(number(record, "eta")), expected, relative: 1e-15), "step \(t)")
     }
     let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)
-    #expect(csv.hasPrefix("step,") && csv.split(separator: "\n")[0].hasSuffix(",lr"))
+    #expect(csv.hasPrefix("total_steps,") && csv.split(separator: "\n")[0].hasSuffix(",eta"))
     let config = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
     #expect(config.contains("\"shape\" : \"step:1,2:0.1\"") && config.contains("\"warmup\" : 4"))
 }
@@ -65,16 +65,38 @@ private func fields(_ record: [String: Any], omit: Set<String> = []) -> [String:
     let a = try records(straight), b = try records(split)
     #expect(a.count == 9 && b.count == 9)
     for (x, y) in zip(a, b) {
-        let step = number(x, "step")
-        #expect(fields(x, omit: step == 32 ? ["lr"] : []) == fields(y, omit: step == 32 ? ["lr"] : []), "step \(step ?? -1)")
+        let step = number(x, "total_steps")
+        #expect(fields(x, omit: step == 32 ? ["eta"] : []) == fields(y, omit: step == 32 ? ["eta"] : []), "step \(step ?? -1)")
     }
-    #expect(number(b[4], "lr") == 0.02 && number(b[5], "lr") == 0.005 && number(a[4], "lr") == 0.005)
+    #expect(number(b[4], "eta") == 0.02 && number(b[5], "eta") == 0.005 && number(a[4], "eta") == 0.005)
     // The change is in the run's config, dated, and `runs` shows it.
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: split.appendingPathComponent("config.json"))) as? [String: Any]
     let change = try #require(((config?["settings"] as? [String: Any])?["changes"] as? [[String: Any]])?.last)
-    #expect(change["atStep"] as? Int == 32 && (change["learningRate"] as? [Double]) == [0.02, 0.005] && change["date"] is String, "\(change)")
+    #expect(change["at_total_steps"] as? Int == 32 && (change["eta"] as? [Double]) == [0.02, 0.005] && change["date"] is String, "\(change)")
     let runs = try easgd(["runs", split.path])
     #expect(runs.stdout.contains("η 0.02 → 0.005 at step 32"), "\(runs.stdout)")
+}
+
+@Test func aParallelRunResumedWithANewRateEqualsAStraightRunWhoseScheduleMakesTheSameChange() throws {
+    // The same on the simulated backend, p = 2: each worker's step schedule cuts at its own step 32 (epoch 1), where
+    // the split run stopped and is resumed with --lr 0.005. (Until 2026-12-06 a parallel run refused the new rate:
+    // its checkpoint's settings held the old one.)
+    let root = try temporaryDirectory()
+    let common = ["train", "--method", "eamsgd", "--workers", "2", "--backend", "simulated", "--momentum", "0.9", "--lr", "0.02",
+                  "--eval-every", "16"] + small
+    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
+    #expect(try easgd(common + ["--steps", "64", "--lr-schedule", "step:1:0.25", "--out", straight.path]).status == 0)
+    #expect(try easgd(common + ["--steps", "32", "--out", split.path]).status == 0)
+    let resumed = try easgd(["train", "--resume", split.path, "--steps", "64", "--lr", "0.005", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stderr.contains("the learning rate from step 64 on: η = 0.02 → 0.005"), "\(resumed.stderr)")
+    let a = try records(straight), b = try records(split)
+    #expect(a.count == 9 && b.count == 9, "\(a.count) and \(b.count) records")
+    for (x, y) in zip(a, b) {
+        let step = number(x, "total_steps")
+        #expect(fields(x, omit: step == 64 ? ["eta"] : []) == fields(y, omit: step == 64 ? ["eta"] : []), "step \(step ?? -1)")
+    }
+    #expect(number(b[4], "eta") == 0.02 && number(b[5], "eta") == 0.005 && number(a[4], "eta") == 0.005)
 }
 
 @Test(.enabled(if: mpirun != nil), arguments: ["eamsgd", "mdownpour"])
@@ -93,11 +115,11 @@ func theSimulatorAndOneWorkerMPIApplyTheSameSchedule(method: String) throws {
     let a = try records(simulated), b = try records(mpi)
     #expect(a.count == 11 && b.count == 11)
     for (x, y) in zip(a, b) {
-        for key in ["step", "samples", "test_loss", "test_error", "train_loss", "exchanges", "lr"] {
-            #expect("\(x[key] ?? "-")" == "\(y[key] ?? "-")", "\(key) at step \(x["step"] ?? "?")")
+        for key in ["total_steps", "samples", "test_loss", "test_error", "train_loss", "exchanges", "eta"] {
+            #expect("\(x[key] ?? "-")" == "\(y[key] ?? "-")", "\(key) at step \(x["total_steps"] ?? "?")")
         }
     }
-    #expect(Set(a.compactMap { number($0, "lr") }).count == 4)      // 0.004 (the ramp, first record), 0.02, 0.006, 0.0018
+    #expect(Set(a.compactMap { number($0, "eta") }).count == 4)      // 0.004 (the ramp, first record), 0.02, 0.006, 0.0018
 }
 
 /// The records of DOWNPOUR on p = 2 workers (τ = 1, 64 steps each) on `backend` with the given rate and schedule.
@@ -129,7 +151,7 @@ func aPlateausCutReachesTheWorkersOfTheAsynchronousBackends(backend: String) thr
     // once the cuts reach the workers (the threads tester's shared scale, MPI's rate message from rank 0), the
     // center stands still and the last evaluations give one test loss. Without them it goes on moving.
     let all = try downpourOnTwoWorkers(lr: "0.3", evalEvery: "4", schedule: "plateau:0.000001:0", backend: backend)
-    let rates = all.compactMap { number($0, "lr") }
+    let rates = all.compactMap { number($0, "eta") }
     #expect(rates.first == 0.3 && rates.count == all.count && (rates.dropLast(6).last ?? 1) < 1e-6, "\(rates)")
     #expect(Set(all.suffix(3).map { "\($0["test_loss"] ?? "-")" }).count == 1, "\(all.suffix(3).map { $0["test_loss"] ?? "-" })")
 }
@@ -148,13 +170,13 @@ func aPlateausCutReachesTheWorkersOfTheAsynchronousBackends(backend: String) thr
     #expect(resumed.status == 0, "\(resumed.stderr)")
     let a = try records(straight), b = try records(split)
     #expect(a.count == b.count && a.count == 21)
-    for (x, y) in zip(a, b) { #expect(fields(x) == fields(y), "step \(x["step"] ?? "?")") }
+    for (x, y) in zip(a, b) { #expect(fields(x) == fields(y), "step \(x["total_steps"] ?? "?")") }
     // The rule, restated: best train loss so far; no improvement (not below best · (1 − 1e-4)) halves the scale.
     var best = Double.infinity, scale = 1.0, cuts = 0
     for record in a {
         let loss = try #require(number(record, "train_loss"))
         if loss < best * (1 - 1e-4) { best = loss } else { scale *= 0.5; cuts += 1 }
-        #expect(number(record, "lr") == 0.3 * scale, "step \(record["step"] ?? "?")")
+        #expect(number(record, "eta") == 0.3 * scale, "step \(record["total_steps"] ?? "?")")
     }
     #expect(cuts >= 1 && cuts < a.count - 1, "\(cuts) cuts: the test needs some and not all")
     // And the cut is applied: the same run at a constant η = 0.3 has the same records up to the first cut (made
@@ -162,8 +184,8 @@ func aPlateausCutReachesTheWorkersOfTheAsynchronousBackends(backend: String) thr
     let constant = root.appendingPathComponent("constant")
     #expect(try easgd(Array(common.filter { $0 != "--lr-schedule" && $0 != "plateau:0.5:0" }) + ["--steps", "80", "--out", constant.path]).status == 0)
     let c = try records(constant)
-    let cut = try #require(a.firstIndex { number($0, "lr") != 0.3 })
-    for k in 0...cut { #expect(fields(a[k], omit: ["lr"]) == fields(c[k], omit: ["lr"]), "record \(k)") }
+    let cut = try #require(a.firstIndex { number($0, "eta") != 0.3 })
+    for k in 0...cut { #expect(fields(a[k], omit: ["eta"]) == fields(c[k], omit: ["eta"]), "record \(k)") }
     #expect(cut + 1 < a.count && number(a[cut + 1], "test_loss") != number(c[cut + 1], "test_loss"))
 }
 
@@ -177,7 +199,7 @@ func aPlateausCutReachesTheWorkersOfTheAsynchronousBackends(backend: String) thr
     let o = try jsonObject(r.stdout)
     let hMax = try #require(jsonNumber(o["h_max"])), radius = try #require(jsonNumber(o["spectral_radius"]))
     // Step 40 is past epoch 1 (step 32): η = 0.001 is in force, and the map is read at ηh = 0.001·h_max.
-    #expect(jsonNumber(o["lr"]) == 0.001)
+    #expect(jsonNumber(o["eta"]) == 0.001)
     #expect(isClose(radius, SequentialStability.radius(etaH: 0.001 * hMax, momentum: 0.9), relative: 1e-12))
     let text = try easgd(["advise", dir.path, "--batch", "32"])
     #expect(text.stdout.contains("η = 0.001 (in force at the checkpoint; base η = 0.01)"), "\(text.stdout)")

@@ -28,7 +28,7 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     let r = try easgd(["radius", "--method", "diloco", "--workers", "8", "--eta", "0.995", "--tau", "1", "--json"])
     #expect(r.status == 0, "\(r.stderr)")
     let o = try jsonObject(r.stdout)
-    #expect(o["outer"] as? String == "nesterov" && jsonNumber(o["outer_lr"]) == 0.7 && jsonNumber(o["outer_momentum"]) == 0.9)
+    #expect(o["outer"] as? String == "nesterov" && jsonNumber(o["outer_eta"]) == 0.7 && jsonNumber(o["outer_momentum"]) == 0.9)
     #expect(jsonNumber(o["pseudo_gradient_gain"]) == 0.995 && o["schedule"] as? String == "synchronous")
     // s = 0.6965: z² − 1.9·0.3035 z + 0.9·0.3035, complex roots of modulus √(0.9·0.3035).
     #expect(isClose(try #require(jsonNumber(o["spectral_radius"])), (0.9 * (1 - 0.7 * 0.995)).squareRoot(), relative: 1e-12))

@@ -81,8 +81,8 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     #expect(try RunFiles.readMetrics(dir.path).map(\.step) == steps)
     // metrics.csv: one row per record, one column per quantity and per worker, and the learning rate in force.
     let csv = try String(contentsOfFile: RunFiles.metricsCSV(dir.path), encoding: .utf8).split(separator: "\n")
-    let header = "step,samples,epoch,seconds,wall_seconds,train_loss,minibatch_loss,test_loss,test_error,exchanges,"
-        + "communication_seconds,worker_steps_0,worker_steps_1,worker_loss_0,worker_loss_1,lr"
+    let header = "total_steps,samples,epoch,seconds,wall_seconds,train_loss,minibatch_loss,test_loss,test_error,exchanges,"
+        + "communication_seconds,worker_steps_0,worker_steps_1,worker_loss_0,worker_loss_1,eta"
     #expect(csv.first.map(String.init) == header)
     #expect(csv.count == steps.count + 1)
     let last = try #require(csv.last).split(separator: ",", omittingEmptySubsequences: false)

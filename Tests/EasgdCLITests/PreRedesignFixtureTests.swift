@@ -2,7 +2,8 @@
 // that build's own binary) still resume, and to the same numbers as a straight run made by that build: every
 // record's step, samples, epoch, losses, error, exchanges and virtual seconds, bit for bit. Only the host's
 // seconds (a sequential run's `seconds`, everyone's `wall_seconds`) may differ, and the records made after the
-// resume add the learning rate in force (`lr`, which earlier builds did not record).
+// resume add the learning rate in force (`eta`, which earlier builds did not record). Since 2026-12-06 the
+// records name the step count `total_steps` (it was `step`): the one rename compared through.
 
 import Foundation
 import Testing
@@ -15,7 +16,7 @@ private func comparable(_ line: Substring, hostSeconds: Bool) throws -> [String:
     let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     var fields: [String: String] = [:]
     for (key, value) in object where key != "wall_seconds" && !(hostSeconds && key == "seconds") {
-        fields[key] = "\(value)"
+        fields[key == "step" ? "total_steps" : key] = "\(value)"
     }
     return fields
 }
@@ -32,7 +33,7 @@ private func resumesLikeAStraightRun(_ name: String, arguments: [String], hostSe
     for (a, b) in zip(resumed, straight) {
         // Records made by today's build also say the learning rate in force (the run's constant η here).
         var made = try comparable(a, hostSeconds: hostSeconds)
-        if let lr = made.removeValue(forKey: "lr") { #expect(lr == "0.02") }
+        if let eta = made.removeValue(forKey: "eta") { #expect(eta == "0.02") }
         #expect(try made == comparable(b, hostSeconds: hostSeconds))
     }
     let status = try String(contentsOf: dir.appendingPathComponent("status.json"), encoding: .utf8)

@@ -163,7 +163,7 @@ import Training
                        "--quiet", "--out", run.path]).status == 0)
     let config = run.appendingPathComponent("config.json")
     let original = try String(contentsOf: config, encoding: .utf8)
-    for (from, to, needle) in [("\"threads\" : 1", "\"threads\" : 0", "--threads"), ("\"learningRate\" : 0.01", "\"learningRate\" : -5", "--lr")] {
+    for (from, to, needle) in [("\"threads\" : 1", "\"threads\" : 0", "--threads"), ("\"eta\" : 0.01", "\"eta\" : -5", "--lr")] {
         let edited = original.replacingOccurrences(of: from, with: to)
         #expect(edited != original)
         try edited.write(to: config, atomically: true, encoding: .utf8)
@@ -452,7 +452,7 @@ func aFullDiskStopsARunCleanlyAndItResumesToTheBitsOfAStraightRun() throws {
     func errors(_ dir: URL) throws -> [String] {
         try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map { line in
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
-            return "\(object["step"] ?? "") \(object["test_loss"] ?? "") \(object["test_error"] ?? "")"
+            return "\(object["total_steps"] ?? "") \(object["test_loss"] ?? "") \(object["test_error"] ?? "")"
         }
     }
     let expected = try errors(straight)

@@ -38,7 +38,7 @@ func jsonArray(_ text: String) throws -> [[String: Any]] {
     #expect(r.status == 0, "\(r.stderr)")
     let rows = try jsonArray(r.stdout)
     try #require(rows.count == 4)
-    for key in ["dir", "method", "workers", "tau", "lr", "momentum", "alpha", "seed", "backend", "steps", "best_test_error",
+    for key in ["dir", "method", "workers", "tau", "eta", "momentum", "alpha", "seed", "backend", "steps_per_worker", "best_test_error",
                 "final_test_error", "status"] {
         #expect(rows.allSatisfy { $0[key] != nil }, "a row lacks \(key)")
     }
@@ -51,7 +51,7 @@ func jsonArray(_ text: String) throws -> [[String: Any]] {
     let sim = rows[0], seq = rows[2], bad = rows[3]
     #expect(sim["method"] as? String == "easgd" && jsonNumber(sim["workers"]) == 2 && jsonNumber(sim["tau"]) == 2)
     #expect(jsonNumber(sim["alpha"]) == 0.9 / 2 && sim["momentum"] is NSNull && sim["backend"] as? String == "simulated")
-    #expect(jsonNumber(sim["steps"]) == 20 && jsonNumber(sim["seed"]) == 1 && jsonNumber(rows[1]["seed"]) == 2)
+    #expect(jsonNumber(sim["steps_per_worker"]) == 20 && jsonNumber(sim["seed"]) == 1 && jsonNumber(rows[1]["seed"]) == 2)
     #expect(sim["status"] as? String == "completed")
     // Virtual seconds: 20 steps of 0.01 s on each of 2 devices, communication free.
     #expect(isClose(try #require(jsonNumber(sim["virtual_seconds"])), 0.2, relative: 1e-9))

@@ -37,7 +37,7 @@ func measuringSharpnessLeavesTheTrajectoryBitIdentical(kind: String) throws {
     #expect(b.filter { $0.sharpness != nil }.allSatisfy { ($0.sharpness ?? 0) > 0 && ($0.sharpnessSeconds ?? -1) >= 0 })
     if kind == "simulated" { #expect(b.filter { $0.sharpness != nil }.allSatisfy { $0.workerSharpness?.count == 2 }) }
     let csv = try String(contentsOf: measured.appendingPathComponent("metrics.csv"), encoding: .utf8)
-    #expect(csv.hasPrefix("step,") && csv.split(separator: "\n")[0].contains("sharpness,sharpness_seconds"))
+    #expect(csv.hasPrefix("total_steps,") && csv.split(separator: "\n")[0].contains("sharpness,sharpness_seconds"))
 }
 
 @Test(arguments: ["sequential", "simulated"])

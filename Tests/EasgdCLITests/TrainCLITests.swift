@@ -29,7 +29,7 @@ let learnNet = "(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
     #expect(trainLosses.count == 4 && trainLosses[3] < 0.5 * trainLosses[0], "\(trainLosses)")
     // config.json records the settings, the seed and versions; metrics.csv has the same records.
     let config = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
-    for key in ["\"seed\" : 1", "\"method\" : \"msgd\"", "\"toolkit\"", "\"openblas\"", "\"learningRate\" : 0.01"] {
+    for key in ["\"seed\" : 1", "\"method\" : \"msgd\"", "\"toolkit\"", "\"openblas\"", "\"eta\" : 0.01"] {
         #expect(config.contains(key), "config.json lacks \(key)")
     }
     let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)

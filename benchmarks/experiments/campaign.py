@@ -176,6 +176,8 @@ class Campaign:
                 s = json.loads(r.stdout)[0] if r.returncode == 0 else None
             except (ValueError, IndexError):
                 s = None
+        if s is not None and "steps" not in s:
+            s["steps"] = s.get("steps_per_worker")  # easgd runs --json names it so since 2026-12-06
         t = self.transcribed.get(name)
         if t is not None and name not in self.rerun and (s is None or s["status"] not in ("completed", "diverged")):
             return dict(t, transcribed=True)
