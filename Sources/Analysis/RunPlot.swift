@@ -48,9 +48,17 @@ public struct RunPlot {
     public var xLabel: String {
         switch axis {
         case .seconds: runs.allSatisfy(\.isVirtual) ? "virtual seconds (simulated clock)" : "wall-clock training time (s)"
-        case .epochs: "epochs"
+        case .epochs: RunPlot.epochsLabel(runs.map(\.trainSubset))
         case .steps: runs.contains(where: { $0.workers > 1 }) ? "worker steps in total" : "steps"
         }
+    }
+
+    /// Which epochs the axis counts: passes over the whole training set, or over the runs' subsets.
+    static func epochsLabel(_ subsets: [Int?]) -> String {
+        let sizes = Set(subsets.map { $0 ?? 0 })
+        if sizes == [0] { return "epochs (passes over the whole training set)" }
+        if sizes.count == 1, let n = sizes.first { return "epochs (passes over the \(n)-image training subset)" }
+        return "epochs (passes over each run's training set or subset)"
     }
 
     public var columns: RunCurves.Columns {

@@ -25,7 +25,8 @@ public struct RunReport {
         report((resumed ? "resuming \(run.directory) at step \(run.step) (epoch \(String(format: "%.2f", run.epochs))): " : "training: ")
                    + settingsLine(method: o.method, workers: 1, eta: o.learningRate, schedule: o.schedule, momentum: o.momentum, alpha: nil, tau: nil,
                                   movingRate: o.movingRate, seed: s.seed, backend: nil, net: s.net, data: run.data.train.name)
-                   + "; \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch")
+                   + "; \(grouped(run.replica.parameterCount)) parameters, \(run.stepsPerEpoch) steps per epoch"
+                   + evaluationText(s, available: run.data.test.count, every: "\(run.evalEvery) steps"))
         let bar = ProgressBar(enabled: !quiet)
         let outcome = try run.run(progress: { bar.update($0) }, log: { record in
             bar.clear()
@@ -48,6 +49,13 @@ public struct RunReport {
         }
     }
 
+    /// "; evaluated every 47 steps on the first 5,000 of 10,000 test images".
+    private func evaluationText(_ s: RunSettings, available: Int, every: String) -> String {
+        let tested = min(s.testSubset ?? available, available)
+        return "; evaluated every \(every) on " + (tested < available ? "the first \(grouped(tested)) of \(grouped(available))" : "all \(grouped(available))")
+            + " test images"
+    }
+
     // MARK: p workers
 
     public func finish(_ driver: any BackendDriver, resumed: Bool, _ make: () throws -> ParallelTrainingRun) throws {
@@ -61,7 +69,9 @@ public struct RunReport {
                            + settingsLine(method: e.method, workers: e.workers, eta: e.learningRate, schedule: e.schedule, momentum: e.momentum,
                                           alpha: e.alpha, tau: e.tau, movingRate: e.movingRate, seed: s.seed, backend: s.backend,
                                           net: s.net, data: run.data.train.name)
-                           + "; \(s.steps) steps per worker")
+                           + "; \(s.steps) steps per worker"
+                           + evaluationText(s, available: run.data.test.count,
+                                            every: s.evalEvery.map { $0.seconds.map { "\($0) s" } ?? "\($0) worker steps in total" } ?? "-"))
             },
             progress: { bar.update($0) },
             record: { r in

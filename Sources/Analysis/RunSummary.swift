@@ -25,6 +25,8 @@ public struct RunSummary: Sendable {
     public var backend: Backend?
     public var net: String
     public var data: String
+    /// `--train-subset N` (nil: the whole training set): what an epoch is a pass over.
+    public var trainSubset: Int? = nil
     /// Steps per worker so far (the last record's; a sequential run's steps).
     public var steps: Int
     public var bestTestError: Double?
@@ -64,13 +66,15 @@ public struct RunSummary: Sendable {
             // the furthest clock) is no multiple of the current p. Records from before worker_steps: step / p.
             let steps = last.map { $0.workerSteps?.max() ?? $0.step / e.workers } ?? 0
             let reached = last.map { $0.workerSteps.map { $0.allSatisfy { $0 >= s.steps } } ?? ($0.step >= s.steps * e.workers) } ?? false
-            return RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
+            var summary = RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
                               learningRate: e.learningRate, lrSchedule: scheduleText(e.schedule, s.changes),
                               momentum: m.takes(.momentum) ? e.momentum : nil,
                               alpha: m.takes(.alpha) ? e.alpha : nil, seed: s.seed, backend: s.backend, net: s.net, data: s.data,
                               steps: steps, bestTestError: best, finalTestError: final, wallSeconds: last?.wallSeconds,
                               virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
                               status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
+            summary.trainSubset = s.trainSubset
+            return summary
         }
         let o = s.optimizer
         var reached = false
@@ -79,12 +83,14 @@ public struct RunSummary: Sendable {
             if let epochs = s.budget.epochs, last.epoch >= epochs * (1 - 1e-12) { reached = true }
             if let minutes = s.budget.minutes, last.seconds >= minutes * 60 { reached = true }
         }
-        return RunSummary(dir: dir, method: o.method, workers: 1, tau: nil, learningRate: o.learningRate,
+        var summary = RunSummary(dir: dir, method: o.method, workers: 1, tau: nil, learningRate: o.learningRate,
                           lrSchedule: scheduleText(o.schedule, s.changes),
                           momentum: o.method.takes(.momentum) ? o.momentum : nil, alpha: nil, seed: s.seed, backend: nil,
                           net: s.net, data: s.data, steps: last?.step ?? 0, bestTestError: best, finalTestError: final,
                           wallSeconds: last?.wallSeconds, virtualSeconds: nil,
                           status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
+        summary.trainSubset = s.trainSubset
+        return summary
     }
 
     /// "step:30,60:0.1 --warmup 100", with each resume's change of the rate ("η 0.02 → 0.005 at step 20").

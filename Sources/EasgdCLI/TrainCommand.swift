@@ -70,7 +70,7 @@ struct TrainCommand: ParsableCommand {
         r.movingRate = method.movingRate; r.weightDecay = method.weightDecay; r.batch = data.batch; r.epochs = budget.epochs; r.minutes = budget.minutes
         r.steps = budget.steps; r.seed = data.seed; r.evalEvery = evaluation.evalEvery; r.checkpointEveryMinutes = evaluation.checkpointEvery; r.threads = budget.threads
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
-        r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil
+        r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
         r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
@@ -169,8 +169,11 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Train on N images of the training set, chosen with the run's seed and kept in their order (every method).")
     var trainSubset: Int?
     @Flag(help: ArgumentHelp("Full-batch training on --train-subset N: every step (every worker's) on all N images.",
-                             discussion: "What changes: the batch is the N images in their stored order (no shuffling), centre-cropped (no random crops or flips), with dropout off, so the training loss and its gradient are deterministic functions of the parameters; an epoch is one step. Weight decay is kept. Give --eval-every: the default evaluates every step."))
+                             discussion: "What changes: the batch is the N images in their stored order (no shuffling), centre-cropped (no random crops or flips), with dropout off, so the training loss and its gradient are deterministic functions of the parameters; an epoch is one step. Weight decay is kept. The default cadence is then every ⌈(E + 1000)/N⌉ steps (see --eval-every)."))
     var fullBatch = false
+    @Option(help: ArgumentHelp("Evaluate on the first M test images (default: all; a run on --train-subset N: the first max(N, 1000)).",
+                               valueName: "M"))
+    var testSubset: Int?
     @Option(help: "Seed of the initialisation, data order, crops and dropout (default \(TrainingDefaults.seed)).") var seed: UInt64?
 }
 
@@ -183,7 +186,7 @@ struct BudgetOptions: ParsableArguments {
 
 struct EvaluationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Evaluate every N steps, or every S seconds ('30s', parallel runs).",
-                               discussion: "Default: \(TrainingDefaults.evaluationsPerEpoch) times per epoch for one worker, \(TrainingDefaults.evaluationsPerParallelRun) times per run for p workers. Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
+                               discussion: "Default: \(TrainingDefaults.evaluationsPerEpoch) times per epoch for one worker, \(TrainingDefaults.evaluationsPerParallelRun) times per run for p workers, but never closer than ⌈(E + \(TrainingDefaults.trainLossImages))/B⌉ steps for E test images (--test-subset) and batch B, so that evaluating costs at most about a third of the training between two; the interval is recorded in config.json's eval_every. Parallel runs count worker steps in total; seconds are virtual on the simulated backend.",
                                valueName: "N|Ss")) var evalEvery: EvaluationInterval?
     @Option(help: "Checkpoint every M minutes (default \(Int(TrainingDefaults.checkpointEveryMinutes))).") var checkpointEvery: Double?
     @Option(help: ArgumentHelp("Measure the sharpness every N steps (worker steps in total for p workers).",

@@ -36,6 +36,8 @@ public struct TrainRequest: Sendable, Equatable {
     /// Train on N images of the training set (seeded by the run's seed), and with `fullBatch` every step on all.
     public var trainSubset: Int?
     public var fullBatch: Bool?
+    /// Evaluate on the first M test images (default: all, or max(N, 1,000) for a run on --train-subset N).
+    public var testSubset: Int?
     // The parallel methods.
     public var workers: Int?
     public var tau: Int?
@@ -151,7 +153,8 @@ public struct TrainRequest: Sendable, Equatable {
                                        ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
                                        ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
                                        ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
-                                       ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil)]
+                                       ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil),
+                                       ("--test-subset", testSubset != nil)]
         // An elastic restart's p meets the limit of a new run's (before: --workers 0 crashed, 257 ran).
         if let workers, let problem = Limits.problem("--workers", workers, Limits.trainingWorkers) { throw SettingsError(problem) }
         if let given = parallelGiven.first(where: \.1) {
@@ -217,7 +220,7 @@ public struct TrainRequest: Sendable, Equatable {
     func validateValues() throws {
         try RunSettings.check(learningRate: learningRate, warmup: warmup, momentum: momentum, movingRate: movingRate,
                               weightDecay: weightDecay, batch: batch, fullBatch: fullBatch == true, trainSubset: trainSubset,
-                              epochs: epochs, minutes: minutes, steps: steps, evalEvery: evalEvery,
+                              testSubset: testSubset, epochs: epochs, minutes: minutes, steps: steps, evalEvery: evalEvery,
                               checkpointEveryMinutes: checkpointEveryMinutes, threads: threads, sharpnessEvery: sharpnessEvery,
                               workers: workers, tau: tau, alpha: alpha, beta: beta, computeSeconds: computeSeconds,
                               communicationSeconds: communicationSeconds)
@@ -319,6 +322,7 @@ public struct TrainRequest: Sendable, Equatable {
                                        threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                        sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch)
             settings.optimizer = optimizer
+            settings.testSubset = testSubset
             return .sequential(settings, directory: out)
         }
         let backend = resolvedBackend ?? .threads
@@ -333,10 +337,11 @@ public struct TrainRequest: Sendable, Equatable {
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,
             communicationSeconds: communicationSeconds ?? 0, steps: steps,
-            evalEvery: evalEvery ?? .steps(TrainingDefaults.parallelEvaluations(workers: p, steps: steps)),
+            evalEvery: evalEvery,
             checkpointEveryMinutes: checkpointEveryMinutes ?? TrainingDefaults.checkpointEveryMinutes,
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }
+        settings.testSubset = testSubset
         if backend == .mpi { settings.mpiServers = resolvedServers }
         if backend == .simulated, let linkBandwidth {
             settings.links = ServerLinks(servers: resolvedServers, latency: linkLatency ?? 0, bandwidth: linkBandwidth)

@@ -36,7 +36,7 @@ extension RunSettings {
     /// A parallel run: the method's settings (`engine`), p workers on `backend`, `steps` each.
     public init(engine: EngineSettings, net: String, netSpec: String, data: String, batch: Int, seed: UInt64, backend: Backend,
                 schedule: Schedule = .clock, computeSeconds: Double? = nil, communicationSeconds: Double = 0,
-                steps: Int, evalEvery: EvaluationInterval, checkpointEveryMinutes: Double? = nil,
+                steps: Int, evalEvery: EvaluationInterval?, checkpointEveryMinutes: Double? = nil,
                 sharpnessEvery: Int? = nil, sharpnessOfWorkers: Bool? = nil, trainSubset: Int? = nil, fullBatch: Bool? = nil) {
         self.init(method: engine.method, learningRate: engine.learningRate, net: net, netSpec: netSpec, data: data, batch: batch,
                   seed: seed, budget: Budget(steps: steps), evalEvery: evalEvery, checkpointEveryMinutes: checkpointEveryMinutes,
@@ -103,6 +103,13 @@ public final class ParallelTrainingRun {
             throw DataError("the net has \(spec.classes) outputs but \(self.data.train.name) has \(self.data.train.classes) classes")
         }
         let preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
+        if !resuming {
+            settings.fixEvaluations(testImages: self.data.test.count, stepsPerEpoch: 0)
+            self.settings = settings
+        }
+        if let m = settings.testSubset, m > self.data.test.count {
+            throw DataError("--test-subset \(m): \(self.data.test.name) has \(self.data.test.count) images")
+        }
         let loaded = self.data
         let replicas = try (0..<settings.engine.workers).map {
             try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: loaded, preprocessing: preprocessing, worker: $0)
@@ -118,8 +125,10 @@ public final class ParallelTrainingRun {
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
-                                     evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
-                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
+                                     evaluator: Evaluator(spec: spec, test: self.data.test.prefix(settings.testSubset ?? self.data.test.count),
+                                                          preprocessing: preprocessing),
+                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(TrainingDefaults.trainLossImages),
+                                                               preprocessing: preprocessing),
                                      evaluations: settings.evalEvery ?? .steps(TrainingDefaults.parallelEvaluations(workers: p, steps: settings.steps)),
                                      checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery,

@@ -52,6 +52,9 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// `--train-subset N` (seeded by `seed`) and `--full-batch` (every step, every worker's, on all N).
     public var trainSubset: Int?
     public var fullBatch: Bool?
+    /// The test images evaluated: the first this many (nil: all, as every run before 2026-12-06 evaluated).
+    /// A new run fixes it when it starts (`fixEvaluations`).
+    public var testSubset: Int?
     /// Each convolution's path, fixed when the run starts and kept on resume (nil in configs written before runs
     /// recorded them: they ran on oneDNN).
     public var convolutions: [ConvolutionPath]?
@@ -144,7 +147,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
         case alphaFromBeta = "beta", tau, rho
-        case net, netSpec, data, batch, seed, trainSubset, fullBatch, convolutions
+        case net, netSpec, data, batch, seed, trainSubset, fullBatch, testSubset, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
         case stepOffset, changes
@@ -180,6 +183,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         seed = try c.decode(UInt64.self, forKey: .seed)
         trainSubset = try c.decodeIfPresent(Int.self, forKey: .trainSubset)
         fullBatch = try c.decodeIfPresent(Bool.self, forKey: .fullBatch)
+        testSubset = try c.decodeIfPresent(Int.self, forKey: .testSubset)
         convolutions = try c.decodeIfPresent([ConvolutionPath].self, forKey: .convolutions)
         budget = try c.decode(Budget.self, forKey: .budget)
         evalEvery = try c.decodeIfPresent(EvaluationInterval.self, forKey: .evalEvery)
@@ -220,6 +224,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         try c.encode(seed, forKey: .seed)
         try c.encodeIfPresent(trainSubset, forKey: .trainSubset)
         try c.encodeIfPresent(fullBatch, forKey: .fullBatch)
+        try c.encodeIfPresent(testSubset, forKey: .testSubset)
         try c.encodeIfPresent(convolutions, forKey: .convolutions)
         try c.encode(budget, forKey: .budget)
         try c.encodeIfPresent(evalEvery, forKey: .evalEvery)
@@ -295,6 +300,27 @@ public struct RunSettings: Codable, Equatable, Sendable {
     }
 }
 
+extension RunSettings {
+    /// Fixes, when a new run starts, the test images it evaluates and how often, and records both (config.json's
+    /// `test_subset` and `eval_every`), so that a short run on a subset does not spend its time evaluating:
+    /// - test images: `--test-subset M`, else all of them, except for a run on `--train-subset N`: the first
+    ///   max(N, 1,000) (all when there are fewer);
+    /// - cadence: `--eval-every`, else four per epoch (sequential) or eight per run (parallel), but no closer than
+    ///   ⌈(E + 1,000)/B⌉ steps (in total over the workers) for E test images and batch B: an evaluation's forward
+    ///   passes (E test images and the 1,000 training images of `train_loss`) then cost at most about a third of
+    ///   the training between two, a step's forward and backward passes costing about three forward ones.
+    /// A resumed run keeps what it recorded; one from before 2026-12-06 records neither, and keeps its rules then
+    /// (the whole test set; four per epoch or its recorded interval).
+    public mutating func fixEvaluations(testImages available: Int, stepsPerEpoch: Int) {
+        testSubset = testSubset ?? TrainingDefaults.testImages(trainSubset: trainSubset, available: available)
+        guard evalEvery == nil else { return }
+        let spacing = TrainingDefaults.evaluationSpacing(testImages: min(testSubset!, available), batch: batch)
+        let planned = isParallel ? TrainingDefaults.parallelEvaluations(workers: workers, steps: steps)
+                                 : max(1, stepsPerEpoch / TrainingDefaults.evaluationsPerEpoch)
+        evalEvery = .steps(max(planned, spacing))
+    }
+}
+
 /// Any key of a JSON object, to ask which schema it holds.
 struct AnyKey: CodingKey {
     var stringValue: String
@@ -321,6 +347,7 @@ extension RunSettings {
     /// may have been edited).
     public static func check(learningRate: Double? = nil, warmup: Int? = nil, momentum: Double? = nil, movingRate: Double? = nil,
                              weightDecay: Double? = nil, batch: Int? = nil, fullBatch: Bool = false, trainSubset: Int? = nil,
+                             testSubset: Int? = nil,
                              epochs: Double? = nil, minutes: Double? = nil, steps: Int? = nil, evalEvery: EvaluationInterval? = nil,
                              checkpointEveryMinutes: Double? = nil, threads: Int? = nil, sharpnessEvery: Int? = nil,
                              workers: Int? = nil, tau: Int? = nil, alpha: Double? = nil, beta: Double? = nil,
@@ -340,6 +367,7 @@ extension RunSettings {
         real("--weight-decay", weightDecay, .nonNegative)
         whole("--batch", batch, fullBatch ? 1...Limits.trainSubset.upperBound : Limits.batch)
         whole("--train-subset", trainSubset, Limits.trainSubset)
+        whole("--test-subset", testSubset, Limits.trainSubset)
         real("--epochs", epochs, .positive)
         atMost("--epochs", epochs, Limits.epochs)
         real("--minutes", minutes, .positive)
@@ -364,6 +392,7 @@ extension RunSettings {
     public func validate() throws {
         try RunSettings.check(learningRate: learningRate, warmup: lrSchedule?.warmup, momentum: momentum, movingRate: movingRate,
                               weightDecay: weightDecay, batch: batch, fullBatch: fullBatch == true, trainSubset: trainSubset,
+                              testSubset: testSubset,
                               epochs: budget.epochs, minutes: budget.minutes, steps: budget.steps, evalEvery: evalEvery,
                               checkpointEveryMinutes: checkpointEveryMinutes, threads: threads, sharpnessEvery: sharpnessEvery,
                               workers: workers, tau: tau, alpha: isParallel && method.takes(.alpha) ? alpha : nil,

@@ -18,6 +18,20 @@ public enum TrainingDefaults {
     public static let evaluationsPerParallelRun = 8
     /// A parallel run's evaluation cadence: `evaluationsPerParallelRun` over p workers' `steps` each, in total steps.
     public static func parallelEvaluations(workers p: Int, steps: Int) -> Int { max(1, p * steps / evaluationsPerParallelRun) }
+    /// The training images whose loss every evaluation records (`train_loss`).
+    public static let trainLossImages = 1000
+    /// The fewest test images a run on a training subset evaluates.
+    public static let minimumTestImages = 1000
+    /// The test images a new run evaluates when --test-subset is not given: all of them, unless it trains on a
+    /// subset of N images: then the first max(N, 1,000), or all when there are fewer.
+    public static func testImages(trainSubset: Int?, available: Int) -> Int {
+        trainSubset.map { min(available, max($0, minimumTestImages)) } ?? available
+    }
+    /// The fewest steps (in total over the workers) between two default evaluations of E test images at batch B:
+    /// ⌈(E + 1,000)/B⌉, so that evaluating costs at most about a third of the training between evaluations.
+    public static func evaluationSpacing(testImages: Int, batch: Int) -> Int {
+        (testImages + trainLossImages + batch - 1) / max(1, batch)
+    }
     /// Parallel runs: p, τ and β = pα (α = β/p, the paper's β = 0.9).
     public static let workers = 4
     public static let tau = 1

@@ -115,6 +115,13 @@ public final class TrainingRun: RunExecutor {
         preprocessing = try Preprocessing(train: self.data.train, input: spec.input)
         let stream = try BatchStream(data: self.data.train, preprocessing: preprocessing, batchSize: settings.batch,
                                      seed: SplitMix64.derived(from: settings.seed, stream: 0xDA7A).state, fullBatch: settings.fullBatch == true)
+        if !resuming {
+            settings.fixEvaluations(testImages: self.data.test.count, stepsPerEpoch: stream.batchesPerEpoch)
+            self.settings = settings
+        }
+        if let m = settings.testSubset, m > self.data.test.count {
+            throw DataError("--test-subset \(m): \(self.data.test.name) has \(self.data.test.count) images")
+        }
         replica = Replica(spec: spec, stream: stream, seed: settings.seed)
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         let loaded = self.data
@@ -125,8 +132,10 @@ public final class TrainingRun: RunExecutor {
         let evalEvery = settings.evalEvery?.steps ?? max(1, stream.batchesPerEpoch / TrainingDefaults.evaluationsPerEpoch)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
-                                     evaluator: Evaluator(spec: spec, test: self.data.test, preprocessing: preprocessing),
-                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(1000), preprocessing: preprocessing),
+                                     evaluator: Evaluator(spec: spec, test: self.data.test.prefix(settings.testSubset ?? self.data.test.count),
+                                                          preprocessing: preprocessing),
+                                     trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(TrainingDefaults.trainLossImages),
+                                                               preprocessing: preprocessing),
                                      evaluations: .steps(evalEvery), checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery)
         replica.network.initialize(optimizer.parameters, seed: settings.seed)

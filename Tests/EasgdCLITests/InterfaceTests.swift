@@ -2,6 +2,7 @@
 // training shows as running (and advise says it uses the last checkpoint), and every command that takes a
 // learning rate takes it as --eta and as --lr.
 
+import Analysis
 import Foundation
 import NumericTesting
 import Testing
@@ -141,4 +142,46 @@ func mistypedCommandsAndMethodsAreNamedWithTheNearestRightOne(arguments: [String
     let r = try easgd(arguments)
     #expect(r.status == 64 && r.stderr.hasPrefix("easgd: ") && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1,
             "\(r.status) \(r.stderr)")
+}
+
+@Test func aShortSubsetRunEvaluatesByTheStatedRuleAndSaysSo() throws {
+    // 512 training images in batches of 16 (32 steps an epoch), 96 steps: by the old rule 4 evaluations an epoch
+    // (every 8 steps: 13 records) on all 10,000 test images; now on the first 1,000, every ⌈2,000/16⌉ = 125 steps,
+    // so the start and the end only.
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run")
+    let r = try easgd(["train", "--method", "sgd", "--net", net, "--lr", "0.02", "--batch", "16", "--train-subset", "512",
+                       "--steps", "96", "--threads", "1", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("evaluated every 125 steps on the first 1,000 of 10,000 test images"), "\(r.stderr)")
+    let config = try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)
+    #expect(config.contains("\"test_subset\" : 1000") && config.contains("\"eval_every\" : \"125\""), "\(config)")
+    #expect(try RunFiles.readMetrics(dir.path).map(\.step) == [0, 96])
+    // The same run told to use the whole test set and to evaluate every 32 steps does so.
+    let told = root.appendingPathComponent("told")
+    let t = try easgd(["train", "--method", "sgd", "--net", net, "--lr", "0.02", "--batch", "16", "--train-subset", "512",
+                       "--steps", "96", "--threads", "1", "--test-subset", "10000", "--eval-every", "32", "--quiet", "--out", told.path])
+    #expect(t.status == 0, "\(t.stderr)")
+    #expect(try RunFiles.readMetrics(told.path).map(\.step) == [0, 32, 64, 96])
+    // The training is the same whatever is evaluated: the final training loss, bit for bit.
+    #expect(try RunFiles.readMetrics(told.path).last?.trainLoss == RunFiles.readMetrics(dir.path).last?.trainLoss)
+    // More test images than the test set has: one line, nothing left behind.
+    let bad = try easgd(["train", "--method", "sgd", "--net", net, "--lr", "0.02", "--steps", "4", "--test-subset", "20000",
+                         "--out", root.appendingPathComponent("bad").path])
+    #expect(bad.status == 1 && bad.stderr.contains("--test-subset 20000") && bad.stderr.contains("10000 images"), "\(bad.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("bad").path))
+    // `plot --x epochs` says which epochs it counts.
+    let summary = try RunSummary.read(dir.path)
+    #expect(RunPlot(runs: [summary], axis: .epochs, labels: nil, groupSeeds: false).xLabel
+            == "epochs (passes over the 512-image training subset)")
+    #expect(RunPlot(runs: [summary, summary], axis: .epochs, labels: nil, groupSeeds: false).xLabel.contains("512-image"))
+}
+
+@Test func aMapAndARunOfEAMSGDTakeTheSameMomentumByDefault() throws {
+    // δ given nowhere: the map answers for the training default, 0.99, and says so.
+    let implicit = try easgd(["radius", "--method", "eamsgd", "--workers", "4", "--eta", "0.1", "--alpha", "0.2", "--json"])
+    let explicit = try easgd(["radius", "--method", "eamsgd", "--workers", "4", "--eta", "0.1", "--alpha", "0.2", "--momentum", "0.99", "--json"])
+    #expect(implicit.status == 0 && implicit.stdout == explicit.stdout, "\(implicit.stdout)")
+    #expect(implicit.stdout.contains("\"momentum\": 0.99"))
+    #expect(TrainingDefaults.momentum == 0.99)
 }

@@ -396,7 +396,7 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
 }
 
 /// A threads run evaluates at the scheduled worker-step counts whatever the threads' timing: two seeds of p = 2 ×
-/// 200 steps give records at 0, 50, …, 400 (the 8 documented evaluations and the start), so `--group-seeds` keeps
+/// 200 steps evaluated every 50 give records at 0, 50, …, 400 (8 evaluations and the start), so `--group-seeds` keeps
 /// them all, and the sharpness falls on its own multiples (was 0 50 206 389 400 with one seed, 0 50 213 384 400 with
 /// another). Each record's step is the sum of its workers' clocks.
 @Test func twoSeedsOfAThreadsRunEvaluateAtTheSameSteps() throws {
@@ -405,7 +405,7 @@ func signalToRankZeroCheckpointsAnMPIRunThatResumes() throws {
     for seed in ["1", "2"] {
         let dir = root.appendingPathComponent("seed\(seed)")
         let r = try easgd(["train", "--backend", "threads", "--method", "easgd", "--workers", "2", "--lr", "0.05", "--net", learnNet,
-                           "--batch", "16", "--steps", "200", "--sharpness-every", "120", "--seed", seed,
+                           "--batch", "16", "--steps", "200", "--eval-every", "50", "--sharpness-every", "120", "--seed", seed,
                            "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path])
         #expect(r.status == 0, "\(r.stderr)")
         let records = try RunFiles.readMetrics(dir.path)

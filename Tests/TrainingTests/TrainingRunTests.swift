@@ -269,3 +269,31 @@ func settings(_ method: Algorithm, steps: Int) -> RunSettings {
         #expect(finiteRecords)
     }
 }
+
+@Test func aNewRunFixesItsTestImagesAndEvaluationCadenceByTheStatedRule() {
+    func fixed(method: Algorithm = .msgd, workers: Int = 1, steps: Int? = nil, batch: Int = 128, trainSubset: Int? = nil,
+               testSubset: Int? = nil, evalEvery: EvaluationInterval? = nil, stepsPerEpoch: Int) -> (Int?, EvaluationInterval?) {
+        var s = RunSettings(method: method, learningRate: 0.01, net: "small", netSpec: "(1,28)C(4,24)P(4,12)S(10,1)",
+                            data: "fashion-mnist", batch: batch, seed: 1, budget: Budget(steps: steps), evalEvery: evalEvery,
+                            trainSubset: trainSubset)
+        s.workers = workers
+        s.testSubset = testSubset
+        s.fixEvaluations(testImages: 10_000, stepsPerEpoch: stepsPerEpoch)
+        return (s.testSubset, s.evalEvery)
+    }
+    // The whole training set (60,000 images, 468 steps of 128 an epoch): all 10,000 test images, four evaluations
+    // an epoch (117 steps), as before the rule, since ⌈11,000/128⌉ = 86 is closer.
+    #expect(fixed(stepsPerEpoch: 468) == (10_000, .steps(117)))
+    // A 5,000-image subset (39 steps an epoch): the first 5,000 test images, and every ⌈6,000/128⌉ = 47 steps
+    // instead of every 9.
+    #expect(fixed(trainSubset: 5000, stepsPerEpoch: 39) == (5000, .steps(47)))
+    // A 500-image subset: the first 1,000 test images; full batch (B = 500, an epoch one step): every ⌈2,000/500⌉ = 4.
+    #expect(fixed(batch: 500, trainSubset: 500, stepsPerEpoch: 1) == (1000, .steps(4)))
+    // Parallel, p = 4 × 300 steps: eight evaluations (every 150 worker steps in total); p = 2 × 60 on a 2,000-image
+    // subset: every ⌈3,000/128⌉ = 24 rather than every 15.
+    #expect(fixed(method: .easgd, workers: 4, steps: 300, stepsPerEpoch: 0) == (10_000, .steps(150)))
+    #expect(fixed(method: .easgd, workers: 2, steps: 60, trainSubset: 2000, stepsPerEpoch: 0) == (2000, .steps(24)))
+    // What is given is kept (a test subset larger than the test set too: the run refuses it, a CLI test).
+    #expect(fixed(trainSubset: 500, testSubset: 300, evalEvery: .steps(5), stepsPerEpoch: 3) == (300, .steps(5)))
+    #expect(fixed(testSubset: 20_000, evalEvery: .seconds(30), stepsPerEpoch: 468) == (20_000, .seconds(30)))
+}
