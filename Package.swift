@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "Records", "NumericTesting"]),
         .testTarget(name: "EngineMPITests", dependencies: ["EngineMPI", "Engine", "Training", "Elastic", "NumericTesting"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "NumericTesting"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "Training", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
     ]

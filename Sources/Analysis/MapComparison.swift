@@ -78,13 +78,20 @@ public struct MapComparison {
         let transaction = OutputTransaction()
         var panels: [HeatMapPanel] = []
         var result = Result(rows: [], summaries: [], seconds: [], warnings: [])
+        var maps: [(p: Int, v: MapVariant, computed: ComputedMap)] = []
         for p in workers {
             for v in variants {
                 let spec = StabilityMapSpec(method: v.method, workers: p, h: h, eta: eta, second: second, secondKind: secondKind,
                                             momentum: SchemePoint.momentum(v.method, given: v.momentum), tau: v.tau, schedule: v.schedule)
-                let computed = try computeMap(spec)
+                maps.append((p, v, try computeMap(spec)))
+            }
+        }
+        // One colour scale for every panel, so equal colours are equal radii across the figure.
+        let scale = (min: maps.map(\.computed.map.minRadius).min()!, max: maps.map(\.computed.map.maxRadius).max()!)
+        for (p, v, computed) in maps {
+            do {
                 let prefix = "\(out)/\(v.name)-p\(p)"
-                var panel = try stageMapData(computed, prefix: prefix, transaction: transaction)
+                var panel = try stageMapData(computed, prefix: prefix, transaction: transaction, scale: scale)
                 if secondKind == .rho && v.method != .admm { panel.title += " ({/Symbol a} = {/Symbol hr})" }
                 if secondKind == .alpha && v.method == .admm { panel.title += " ({/Symbol r} = {/Symbol a}/{/Symbol h})" }
                 panels.append(panel)

@@ -42,12 +42,15 @@ public func title(_ spec: StabilityMapSpec) -> String {
 }
 
 /// Stage the CSV files of a computed map; returns the panel that draws it.
-public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTransaction) throws -> HeatMapPanel {
+/// `scale`: the colour scale's smallest and largest radius (default: the map's own; a comparison's panels share one).
+public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: OutputTransaction,
+                         scale: (min: Double, max: Double)? = nil) throws -> HeatMapPanel {
     let map = computed.map, spec = map.spec
+    let scale = scale ?? (map.minRadius, map.maxRadius)
     let etas = map.etaValues, seconds = map.secondValues
     let csvTemporary = try transaction.write(try mapCSV(map), to: prefix + ".csv")
     // The figure reads the radii as a binary grid, not the CSV: gnuplot parses a million text lines slowly.
-    let gridFile = try transaction.scratch(HeatMap.colourGrid(map.radii, minValue: map.minRadius, maxValue: map.maxRadius),
+    let gridFile = try transaction.scratch(HeatMap.colourGrid(map.radii, minValue: scale.min, maxValue: scale.max),
                                            beside: prefix, extension: "bin")
     func plotted(_ v: Double, log: Bool) -> Double { log ? log10(v) : v }
     func step(_ values: [Double], log: Bool) -> Double {
@@ -70,8 +73,8 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
     }
     var panel = HeatMapPanel(csv: csvTemporary, title: title(spec),
                              xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
-                             minValue: map.minRadius, maxValue: map.maxRadius,
-                             quantity: spec.schedule == .random ? "{/Symbol r}(T)^{p/2} (mean square)" : "{/Symbol r}(F)",
+                             minValue: scale.min, maxValue: scale.max,
+                             quantity: spec.schedule == .random ? "mean-square radius {/Symbol r}(T)^{p/2}" : "spectral radius {/Symbol r}(F)",
                              boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
     panel.grid = BinaryGrid(path: gridFile, columns: etas.count, rows: seconds.count,
                             x0: plotted(etas[0], log: spec.eta.logarithmic), dx: step(etas, log: spec.eta.logarithmic),

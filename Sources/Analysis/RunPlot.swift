@@ -93,11 +93,41 @@ public struct RunPlot {
                 csv.row([String(i), CSV.quote(name)] + values)
                 plotted.row([String(i), ""] + values)
             }
-            blocks.append(RunBlock(title: name, firstRow: row, lastRow: row + shared.count - 1, band: curve.count > 1))
+            blocks.append(RunBlock(title: name, firstRow: row, lastRow: row + shared.count - 1, band: curve.count > 1,
+                                   colour: colours?[i]))
             row += shared.count
         }
         return (csv, plotted, blocks)
     }
+
+    /// Each curve's colour when the figure compares methods: one hue per method, a shade per curve of that method
+    /// (darkest for the smallest p, then τ, then η), so that a reader finds a method by colour and its settings by
+    /// shade; nil when every curve is one method (each then gets a colour of its own).
+    var colours: [String]? {
+        let methods = curves.map { $0[0].method }
+        guard Set(methods).count > 1 else { return nil }
+        var shadeOf: [Int: Int] = [:]
+        for method in Set(methods) {
+            let mine = curves.indices.filter { methods[$0] == method }
+                .sorted { (curves[$0][0].workers, curves[$0][0].tau ?? 0, curves[$0][0].learningRate, $0)
+                          < (curves[$1][0].workers, curves[$1][0].tau ?? 0, curves[$1][0].learningRate, $1) }
+            for (k, i) in mine.enumerated() { shadeOf[i] = k }
+        }
+        return curves.indices.map { i in
+            let shades = RunPlot.hues[methods[i].rawValue] ?? RunPlot.hues["other"]!
+            return shades[shadeOf[i]! % shades.count]
+        }
+    }
+
+    /// ColorBrewer's sequential hues, darkest first: EASGD blue, EAMSGD red, the DOWNPOUR family green, purple
+    /// and brown, the sequential methods grey.
+    static let hues: [String: [String]] = [
+        "easgd": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"], "sync-easgd": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"],
+        "eamsgd": ["#a50f15", "#de2d26", "#fb6a4a", "#fcae91"],
+        "downpour": ["#006d2c", "#31a354", "#74c476", "#a1d99b"], "mdownpour": ["#54278f", "#756bb1", "#9e9ac8", "#bcbddc"],
+        "adownpour": ["#8c510a", "#bf812d", "#dfc27d", "#f6e8c3"], "mvadownpour": ["#8c510a", "#bf812d", "#dfc27d", "#f6e8c3"],
+        "other": ["#252525", "#636363", "#969696", "#bdbdbd"],
+    ]
 
     /// Writes PREFIX.csv and PREFIX.<format> for each format; returns the figures that gnuplot could not draw.
     public func write(prefix: String, formats: [Terminal], title: String, style: RunCurves.Style) throws -> [String] {

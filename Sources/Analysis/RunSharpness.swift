@@ -11,6 +11,25 @@ import Records
 import Training
 
 extension RunPlot {
+    /// One dashed line per distinct threshold: in its run's colour when one run has it, in black and named for
+    /// every run when several share it (three runs at one η share 2/η; drawn thrice, the last would hide the others).
+    static func referenceLines(_ constants: [(value: Double, kind: String, run: String, lineType: Int)]) throws -> [LineReference] {
+        var groups: [[(value: Double, kind: String, run: String, lineType: Int)]] = []
+        for c in constants {
+            if let k = groups.firstIndex(where: { abs($0[0].value - c.value) <= 1e-9 * max(abs(c.value), 1e-300) }) {
+                groups[k].append(c)
+            } else {
+                groups.append([c])
+            }
+        }
+        return try groups.map { g in
+            let value = String(format: "%.4g", g[0].value)
+            if g.count == 1 { return LineReference(try number(g[0].value), "\(g[0].kind) of \(g[0].run) = \(value)", lineType: g[0].lineType) }
+            let names = g.map { "\($0.kind) of \($0.run)" }
+            return LineReference(try number(g[0].value), "\(names.joined(separator: ", ")) = \(value) (one line)", lineType: -1)
+        }
+    }
+
     /// The critical ηh of the run's method and settings (nil where the map stays stable to ηh = 10⁴): the run's
     /// threshold is h* = that / η, and SGD's 2/η.
     static func criticalEtaH(_ run: RunSummary) throws -> Double? {
@@ -26,7 +45,9 @@ extension RunPlot {
         }
         let transaction = OutputTransaction()
         var csv = CSV(header: ["run", "label", "total_steps", "epoch", "seconds", "sharpness", "h_star", "two_over_eta"])
-        var series: [LineSeries] = [], references: [LineReference] = []
+        var series: [LineSeries] = []
+        // Constant thresholds: value, what it is ("h*" or "2/η"), the run's drawn name and colour.
+        var constants: [(value: Double, kind: String, run: String, lineType: Int)] = []
         let x = switch axis { case .seconds: 5; case .epochs: 4; case .steps: 3 }
         for (i, run) in measured.enumerated() {
             let name = URL(fileURLWithPath: run.dir).lastPathComponent, drawn = Gnuplot.literal(name)
@@ -58,12 +79,11 @@ extension RunPlot {
             let hStar = critical.map { $0 / eta }, sgd = 2 / eta          // the thresholds at the one η of the run
             // Each run's thresholds dashed in its own colour: h*, and 2/η where it differs.
             if let hStar {
-                references.append(LineReference(try number(hStar), "h* of \(drawn) = \(String(format: "%.4g", hStar))", lineType: i + 1))
-                if abs(hStar - sgd) > 1e-9 * sgd {
-                    references.append(LineReference(try number(sgd), "2/{/Symbol h} of \(drawn) = \(String(format: "%.4g", sgd))", lineType: i + 1))
-                }
+                constants.append((hStar, "h*", drawn, i + 1))
+                if abs(hStar - sgd) > 1e-9 * sgd { constants.append((sgd, "2/{/Symbol h}", drawn, i + 1)) }
             }
         }
+        let references = try RunPlot.referenceLines(constants)
         try transaction.write(csv.text, to: prefix + "-sharpness.csv")
         var warnings: [String] = []
         for format in formats {

@@ -106,17 +106,20 @@ public struct VarianceMaps {
         var warnings: [String] = []
         if let w = stageFigure(out + ".png", transaction: transaction, { output in
             ValueMaps.script(panels: panels, columns: times.count, xLabel: "{/Symbol h}h", yLabel: "{/Symbol b} = p{/Symbol a}",
-                             colourLabel: "log_{10} E(x̃_t - x*)^2", log10Range: (lo.rounded(.down), hi.rounded(.up)),
+                             colourLabel: "MSE E(x̃_t - x*)^2", log10Range: (lo.rounded(.down), hi.rounded(.up)),
                              title: "synchronous EASGD, MSE of the center (h = \(h), {/Symbol s} = \(sigma), x_0 = x̃_0 = \(x0)); grey: not stable, the MSE diverges; dashed: the boundary",
                              output: output, terminal: .png)
         }) { warnings.append(w) }
         if let w = stageFigure(out + "-compare.png", transaction: transaction, { output in
+            // EASGD in shades of blue, light (p = 1) to dark (the largest p); SGD black, MVASGD grey.
+            let blues = ["#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b"]
             var series = workers.enumerated().map { k, p in
-                LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + k, title: "EASGD center, p = \(p), {/Symbol b} = \(compareBeta)")
+                LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + k, title: "EASGD center, p = \(p), {/Symbol b} = \(compareBeta)",
+                           colour: blues[min(blues.count - 1, k * blues.count / max(1, workers.count))])
             }
-            series.append(LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + workers.count, title: "SGD"))
+            series.append(LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 2 + workers.count, title: "SGD", colour: "#000000"))
             series.append(LineSeries(csv: compareTemporary, xColumn: 1, yColumn: 3 + workers.count,
-                                     title: "MVASGD, moving rate \(compareBeta)"))
+                                     title: "MVASGD, moving rate \(compareBeta)", colour: "#969696"))
             return LinePlot.script(series: series, title: "MSE at t = ∞ at equal {/Symbol h} (h = \(h), {/Symbol s} = \(sigma))",
                                    xLabel: "{/Symbol h}h", yLabel: "E(x - x*)^2", output: output, terminal: .png, logY: true)
         }) { warnings.append(w) }

@@ -1,5 +1,6 @@
-// Spectral-radius heat maps: a diverging colour scale centred at radius 1 (blue stable, white marginal,
-// red unstable; each side scaled to its own extreme), the exactly traced boundary drawn on top.
+// Spectral-radius heat maps: a diverging colour scale centred at radius 1 — blue stable (linear from the smallest
+// radius to white at 1), red unstable (logarithmic in the radius, so a band just past the boundary is as visibly
+// red as the decades beyond it) — the exactly traced boundary drawn on top. Panels side by side share one scale.
 
 import Foundation
 
@@ -41,7 +42,7 @@ public struct HeatMapPanel: Sendable {
     public var pointSets: [(csv: String, title: String, style: String)] = []
 
     public init(csv: String, title: String, xLabel: String, yLabel: String, logX: Bool = false,
-                minValue: Double, maxValue: Double, quantity: String = "{/Symbol r}(F)", boundaryCSV: String? = nil,
+                minValue: Double, maxValue: Double, quantity: String = "spectral radius {/Symbol r}(F)", boundaryCSV: String? = nil,
                 curves: [(csv: String, title: String)] = [], markers: [(x: Double, y: Double, title: String)] = []) {
         self.csv = csv
         self.title = title
@@ -63,6 +64,10 @@ public enum HeatMap {
                               panelSize: (width: Int, height: Int) = (760, 600), title: String? = nil) -> String {
         precondition(!panels.isEmpty && columns >= 1, "nothing to draw")
         let rows = (panels.count + columns - 1) / columns
+        // Every panel keeps the same margins, so panels side by side are the same size whether or not they have a
+        // key below or the colour bar beside them.
+        let anyKey = panels.contains { $0.boundaryCSV != nil || !$0.curves.isEmpty || !$0.markers.isEmpty || !$0.pointSets.isEmpty }
+        let bottom = panels.contains { $0.pointSets.count > 1 } ? 7 : 6
         var s: [String] = []
         s.append(terminal.setTerminal(width: panelSize.width * columns, height: panelSize.height * rows + (title == nil ? 0 : 40)))
         s.append("set output \(Gnuplot.file(output))")
@@ -70,35 +75,33 @@ public enum HeatMap {
         s.append("set tics out")
         if let title { s.append("set multiplot layout \(rows),\(columns) title \(Gnuplot.quote(title)) font ',14'") }
         else { s.append("set multiplot layout \(rows),\(columns)") }
-        for panel in panels {
-            let below = max(1 - panel.minValue, 1e-300), above = max(panel.maxValue - 1, 1e-300)
-            s.append("below = \(below); above = \(above)")
+        for (k, panel) in panels.enumerated() {
+            let scale = ColourScale(minValue: panel.minValue, maxValue: panel.maxValue)
+            s.append("below = \(scale.below); logabove = \(scale.logAbove)")
             // A panel whose radii are all on one side of 1 shows only that side of the scale: both the range and
             // the palette are cut at 1 (gnuplot stretches a palette over whatever range it is given).
             let (lower, upper) = (panel.minValue < 1 ? -1 : 0, panel.maxValue > 1 ? 1 : 0)
             let stops = HeatMap.palette.filter { $0.at >= Double(lower) && $0.at <= Double(upper) }
             s.append("set palette defined (" + stops.map { "\($0.at) '\($0.colour)'" }.joined(separator: ", ") + ")")
             s.append("set cbrange [\(lower):\(upper)]")
-            s.append("twoslope(r) = r < 1 ? (r - 1) / below : (r - 1) / above")
+            s.append("twoslope(r) = r < 1 ? (r - 1) / below : log(r) / logabove")
             s.append("set title \(Gnuplot.quote(panel.title))")
             s.append("set xlabel \(Gnuplot.quote(panel.logX ? "log_{10} " + panel.xLabel : panel.xLabel))")
             s.append("set ylabel \(Gnuplot.quote(panel.yLabel))")
-            // Every colour bar carries its title (short beside a panel of several, which would otherwise collide).
-            // The right margin leaves the bar's title room beside its tic labels.
+            // One colour bar per row of panels (they share the scale), beside the last; every panel keeps the room.
             s.append("set rmargin 15")
-            s.append("set cblabel \(Gnuplot.quote((panels.count == 1 ? "spectral radius " : "") + panel.quantity)) rotate by -90 offset 1,0")
+            let lastInRow = k % columns == columns - 1 || k == panels.count - 1
+            s.append(lastInRow ? "set colorbox" : "unset colorbox")
+            s.append("set cblabel \(Gnuplot.quote(panel.quantity)) rotate by -90 offset 1,0")
             // The key goes under the panel, where it hides no point of the map.
             let keyed = panel.boundaryCSV != nil || !panel.curves.isEmpty || !panel.markers.isEmpty || !panel.pointSets.isEmpty
             s.append(keyed ? "set key outside below center horizontal box" : "unset key")
-            s.append(keyed ? "set bmargin \(panel.pointSets.count > 1 ? 7 : 6)" : "unset bmargin")
-            var tics = ["\(Gnuplot.quote(label(panel.minValue))) -1", "\(Gnuplot.quote("1")) 0"]
-            if panel.minValue < 1 { tics.append("\(Gnuplot.quote(label(1 - below / 2))) -0.5") }
-            if panel.maxValue > 1 {
-                tics.append("\(Gnuplot.quote(label(panel.maxValue))) 1")
-                tics.append("\(Gnuplot.quote(label(1 + above / 2))) 0.5")
-            }
-            s.append("set cbtics (\(tics.joined(separator: ", ")))")
+            s.append(anyKey ? "set bmargin \(bottom)" : "unset bmargin")
+            s.append("set cbtics (" + scale.tics.map { "\(Gnuplot.quote($0.label)) \($0.at)" }.joined(separator: ", ") + ")")
             s.append("set autoscale xfix; set autoscale yfix")
+            // Points on the grid's edges (validate's outcomes, a run) are drawn whole, a little inside the border.
+            let points = !panel.pointSets.isEmpty || !panel.markers.isEmpty
+            s.append(points ? "set offsets graph 0.03, graph 0.03, graph 0.03, graph 0.03" : "set offsets 0, 0, 0, 0")
             let x = panel.logX ? "(log10($1))" : "1"
             var plots: [String]
             if let g = panel.grid {
@@ -132,20 +135,51 @@ public enum HeatMap {
 
     /// The bytes of a `BinaryGrid`: twoslope(r) of every value, as the script's twoslope computes it.
     public static func colourGrid(_ values: [Double], minValue: Double, maxValue: Double) -> Data {
-        let below = max(1 - minValue, 1e-300), above = max(maxValue - 1, 1e-300)
+        let scale = ColourScale(minValue: minValue, maxValue: maxValue)
         var data = Data(count: 8 * values.count)
         data.withUnsafeMutableBytes { raw in
             for (k, r) in values.enumerated() {
-                let t = r < 1 ? (r - 1) / below : (r - 1) / above
-                raw.storeBytes(of: t.bitPattern.littleEndian, toByteOffset: 8 * k, as: UInt64.self)
+                raw.storeBytes(of: scale.coordinate(r).bitPattern.littleEndian, toByteOffset: 8 * k, as: UInt64.self)
             }
         }
         return data
     }
 
-    /// The diverging scale on twoslope(r): −1 the smallest radius, 0 radius 1, +1 the largest.
+    /// The diverging scale on twoslope(r): −1 the smallest radius, 0 radius 1, +1 the largest. The unstable side
+    /// starts at a clear red just above 0, so no unstable point is drawn as white as a marginal stable one.
     static let palette: [(at: Double, colour: String)] = [(-1, "#08306b"), (-0.5, "#6baed6"), (0, "#f7f7f7"),
-                                                          (0.5, "#fb6a4a"), (1, "#67000d")]
+                                                          (0.000001, "#fc9272"), (0.5, "#cb181d"), (1, "#67000d")]
 
     static func label(_ v: Double) -> String { String(format: "%.5g", v) }
+}
+
+/// The colour coordinate of a radius: (r − 1)/(1 − min) below 1 (down to −1 at the smallest), ln r / ln max above it
+/// (up to 1 at the largest), and the colour bar's tics: the extremes, 1, the middle of the stable side, and the
+/// decades (or the geometric middle) of the unstable side.
+public struct ColourScale: Sendable {
+    public var minValue: Double, maxValue: Double
+    public init(minValue: Double, maxValue: Double) { (self.minValue, self.maxValue) = (minValue, maxValue) }
+    var below: Double { max(1 - minValue, 1e-300) }
+    var logAbove: Double { max(log(max(maxValue, 1)), 1e-300) }
+
+    public func coordinate(_ r: Double) -> Double { r < 1 ? (r - 1) / below : log(r) / logAbove }
+
+    public var tics: [(label: String, at: Double)] {
+        var tics: [(String, Double)] = [("1", 0)]
+        if minValue < 1 { tics += [(HeatMap.label(minValue), -1), (HeatMap.label(1 - below / 2), -0.5)] }
+        if maxValue > 1 {
+            tics.append((HeatMap.label(maxValue), 1))
+            let decades = Int(log10(maxValue))
+            if decades >= 1 {
+                let step = max(1, (decades + 4) / 5)
+                for d in stride(from: step, through: decades, by: step) where Double(d) < log10(maxValue) - 0.15 {
+                    tics.append(("1e\(d)", log(pow(10, Double(d))) / logAbove))
+                }
+            } else {
+                let middle = maxValue.squareRoot()
+                tics.append((HeatMap.label(middle), 0.5))
+            }
+        }
+        return tics
+    }
 }

@@ -12,13 +12,17 @@ public struct LineSeries: Sendable {
     /// Drawn dashed and as steps (each value held until the next point), as reference lines are: a threshold
     /// that moves with the run's learning rate, which changes at the records.
     public var dashed: Bool
-    public init(csv: String, xColumn: Int, yColumn: Int, title: String, lineType: Int? = nil, dashed: Bool = false) {
+    /// An explicit colour ("#rrggbb"), over `lineType`'s: shades of one hue for one method's curves.
+    public var colour: String?
+    public init(csv: String, xColumn: Int, yColumn: Int, title: String, lineType: Int? = nil, dashed: Bool = false,
+                colour: String? = nil) {
         self.csv = csv
         self.xColumn = xColumn
         self.yColumn = yColumn
         self.title = title
         self.lineType = lineType
         self.dashed = dashed
+        self.colour = colour
     }
 }
 
@@ -47,12 +51,16 @@ public enum LinePlot {
         s.append("set title \(Gnuplot.quote(title))")
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
         s.append("set ylabel \(Gnuplot.quote(yLabel))")
-        s.append("set key below box")        // under the axes: it hides no curve
+        // Under the axes and under the x axis's label, with room of its own: it hides no curve and no label.
+        let entries = series.count + references.count + markers.count
+        s.append("set key at screen 0.5, 0.01 center bottom horizontal box maxcols 2")
+        s.append("set bmargin \(4 + (entries + 1) / 2)")
         s.append("set grid")
         if logY { s.append("set logscale y"); s.append("set format y '10^{%L}'") }
         s.append("set rmargin 6")
         var plots = series.map {
-            "\(Gnuplot.file($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with \($0.dashed ? "steps dt 2" : "lines") lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"
+            "\(Gnuplot.file($0.csv)) skip 1 using \($0.xColumn):\($0.yColumn) with \($0.dashed ? "steps dt 2" : "lines") lw 2"
+                + ($0.colour.map { " lc rgb '\($0)'" } ?? $0.lineType.map { " lt \($0)" } ?? "") + " title \(Gnuplot.quote($0.title))"
         }
         plots += references.map {
             "\($0.expression) with lines dt 2 lw 2\($0.lineType.map { " lt \($0)" } ?? "") title \(Gnuplot.quote($0.title))"

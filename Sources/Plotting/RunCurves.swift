@@ -11,11 +11,14 @@ public struct RunBlock: Sendable {
     public var lastRow: Int
     /// Draw the min–max band of the columns given in `RunCurves.Columns` (a group of seeds).
     public var band: Bool
-    public init(title: String, firstRow: Int, lastRow: Int, band: Bool = false) {
+    /// The curve's colour ("#rrggbb"; nil: gnuplot's next line colour).
+    public var colour: String?
+    public init(title: String, firstRow: Int, lastRow: Int, band: Bool = false, colour: String? = nil) {
         self.title = title
         self.firstRow = firstRow
         self.lastRow = lastRow
         self.band = band
+        self.colour = colour
     }
 }
 
@@ -73,13 +76,14 @@ public enum RunCurves {
     public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
                               style: Style = Style(), output: String, terminal: Terminal) -> String {
         var s: [String] = []
-        // A key below takes as many columns as its longest entry lets fit under a panel (at most three; the loss
-        // panel has two entries per run), so that it stays under its own panel; the panels keep their height.
+        // One key for both panels (a run has one colour in both), under the error panel: as many columns as its
+        // longest entry lets fit under a panel (at most three), so that it never outgrows the panel; the loss panel
+        // keeps the same room below, so the panels keep one height.
         let width = style.legend == .right ? 1700 : 1400
         let errorColumns = keyColumns(runs.map(\.title), samplen: 4, panelWidth: width / 2)
-        let lossColumns = keyColumns(runs.map { $0.title + " train" }, samplen: 2, panelWidth: width / 2)
-        let errorRows = (runs.count + errorColumns - 1) / errorColumns, lossRows = (2 * runs.count + lossColumns - 1) / lossColumns
-        let keyRows = style.legend == .below ? max(errorRows, lossRows) : 0
+        let errorRows = (runs.count + errorColumns - 1) / errorColumns
+        let keyRows = style.legend == .below ? errorRows : 0
+        func colour(_ i: Int, _ r: RunBlock) -> String { r.colour.map { "rgb '\($0)'" } ?? "\(i + 1)" }
         s.append(terminal.setTerminal(width: width, height: 560 + 20 * keyRows))
         s.append("set output \(Gnuplot.file(output))")
         s.append("set datafile separator ','")
@@ -102,9 +106,9 @@ public enum RunCurves {
         var errors: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testErrorBand {
-                errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(i + 1) notitle")
+                errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(colour(i, r)) notitle")
             }
-            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(i + 1) title \(Gnuplot.text(r.title))")
+            errors.append("\(rows(r)) using \(c.x):(100*$\(c.testError)) with linespoints lw 2 pt 7 ps 0.6 lc \(colour(i, r)) title \(Gnuplot.text(r.title))")
         }
         s.append("plot " + errors.joined(separator: ", \\\n     "))
 
@@ -124,14 +128,14 @@ public enum RunCurves {
         } else {
             s.append("unset logscale y\nset ytics auto")
         }
-        if style.legend == .below { s.append("set key below vertical maxrows \(lossRows) samplen 2 box") }
+        if style.legend == .below { s.append("unset key") }
         var losses: [String] = []
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testLossBand {
-                losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc \(i + 1) notitle")
+                losses.append("\(rows(r)) using \(c.x):\(b.min):\(b.max) with filledcurves lc \(colour(i, r)) notitle")
             }
-            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(i + 1) title \(Gnuplot.text(r.title + " test"))")
-            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(i + 1) title \(Gnuplot.text(r.title + " train"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.testLoss) with lines lw 2 lc \(colour(i, r)) title \(Gnuplot.text(r.title + " test"))")
+            losses.append("\(rows(r)) using \(c.x):\(c.trainLoss) with lines lw 2 dt 2 lc \(colour(i, r)) title \(Gnuplot.text(r.title + " train"))")
         }
         s.append("plot " + losses.joined(separator: ", \\\n     "))
         s.append("unset multiplot")

@@ -372,22 +372,23 @@ class Campaign:
                 name = f"fig2-{method}-p4-tau{tau}"
                 dirs = [d for d in (name, name + "-seed2") if d in finished]      # a seed still running is left out
                 if name in finished:
-                    curves.append((f"{names[method]}, lr {finished[name]['lr']:g}" + (" (2 seeds)" if len(dirs) > 1 else ""), dirs))
+                    curves.append((f"{names[method]}, η = {finished[name]['lr']:g}" + (" (2 seeds)" if len(dirs) > 1 else ""), dirs))
             if "fig2-msgd-p1" in finished:
-                curves.append(("MSGD p = 1, lr %g" % finished["fig2-msgd-p1"]["lr"], ["fig2-msgd-p1"]))
+                curves.append(("MSGD p = 1, η = %g" % finished["fig2-msgd-p1"]["lr"], ["fig2-msgd-p1"]))
             if tau == 1 and "fig2-mdownpour-p4-tau1" in finished:
-                curves.append((f"MDOWNPOUR, lr {finished['fig2-mdownpour-p4-tau1']['lr']:g}", ["fig2-mdownpour-p4-tau1"]))
-            plot(curves, f"Figure 2: CIFAR-10 copy, p = 4, tau = {tau}, 8 epochs per worker (simulated clock)",
+                curves.append((f"MDOWNPOUR, η = {finished['fig2-mdownpour-p4-tau1']['lr']:g}", ["fig2-mdownpour-p4-tau1"]))
+            plot(curves, f"Figure 2: CIFAR-10 copy, p = 4, τ = {tau}, 8 epochs per worker (simulated clock)",
                  f"figure2-tau{tau}")
         curves = []
         for method, tau in (("eamsgd", 10), ("easgd", 10), ("downpour", 1)):
             for p in (4, 8, 16):
                 name = f"fig3-{method}-p{p}-tau{tau}"
                 if name in finished:
-                    curves.append((f"{names[method]} p = {p}, tau = {tau}, lr {finished[name]['lr']:g}", [name]))
-        plot(curves, "Figure 3: CIFAR-10 copy, p in {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
+                    curves.append((f"{names[method]} p = {p}, τ = {tau}, η = {finished[name]['lr']:g}", [name]))
+        plot(curves, "Figure 3: CIFAR-10 copy, p ∈ {4, 8, 16}, 4 epochs per worker (simulated clock)", "figure3")
         directories = [self.run_dir(n) for n in finished if not self.results[n].get("transcribed")]
         if directories:
+            os.makedirs(self.out, exist_ok=True)   # a new checkout draws from the record alone
             for flag, file in (([], "summary.txt"), (["--json"], "summary.json")):
                 r = subprocess.run([self.o.easgd, "runs"] + flag + sorted(directories), capture_output=True, text=True,
                                    check=True)
