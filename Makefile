@@ -6,7 +6,7 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config python3 iproute2 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test bench torch quality experiments validation fuzz tsan clean
+.PHONY: deps build run test docs bench torch quality experiments validation fuzz tsan clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -42,6 +42,21 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 	EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
+	$(MAKE) --no-print-directory docs
+
+# The reference (Sources/easgd/Easgd.docc) as static HTML in .build/docs, with the curated figures of plots/
+# (copied into a build copy of the catalog, named by their path: plots/beyond/eamsgd/compare.png is
+# beyond-eamsgd-compare.png); DocC's warnings are errors.
+DOCS    ?= .build/docs
+docs:
+	@rm -rf .build/docs-catalog && mkdir -p .build/docs-catalog/Easgd.docc/Resources
+	@cp -R Sources/easgd/Easgd.docc/. .build/docs-catalog/Easgd.docc/
+	@cd plots && find . -name '*.png' | while read -r f; do \
+	  cp "$$f" "../.build/docs-catalog/Easgd.docc/Resources/$$(printf '%s' "$${f#./}" | tr / -)"; done
+	docc convert .build/docs-catalog/Easgd.docc --output-path $(DOCS) --transform-for-static-hosting \
+	  --fallback-display-name easgd --fallback-bundle-identifier org.easgd.toolkit --fallback-bundle-version 0.2.0 \
+	  --warnings-as-errors
+	@echo "docs: open $(DOCS)/documentation/easgd/index.html (or serve $(DOCS) over HTTP)"
 
 # ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
 # then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads (and 1 against 2 threads in

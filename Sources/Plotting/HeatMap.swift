@@ -67,7 +67,8 @@ public enum HeatMap {
         // Every panel keeps the same margins, so panels side by side are the same size whether or not they have a
         // key below or the colour bar beside them.
         let anyKey = panels.contains { $0.boundaryCSV != nil || !$0.curves.isEmpty || !$0.markers.isEmpty || !$0.pointSets.isEmpty }
-        let bottom = panels.contains { $0.pointSets.count > 1 } ? 7 : 6
+        // Room under the x label for the key: a line per entry when they stack (gnuplot stacks long ones).
+        let bottom = max(6, 4 + (panels.map { ($0.boundaryCSV == nil ? 0 : 1) + $0.curves.count + $0.markers.count + $0.pointSets.count }.max() ?? 0))
         var s: [String] = []
         s.append(terminal.setTerminal(width: panelSize.width * columns, height: panelSize.height * rows + (title == nil ? 0 : 40)))
         s.append("set output \(Gnuplot.file(output))")
