@@ -61,6 +61,21 @@ func checkSchemeExtras(method: Algorithm, momentum: Double?, tau: Int) throws {
     try checkLimit("--tau", tau, Limits.mapTau)
 }
 
+/// `LO:HI` with finite LO < HI; a bad one is refused saying what is wrong and what to type (every range option
+/// parses through it: `map --alpha 0.1125:0.1125` was refused without a reason).
+func parseRange(_ text: String) throws -> ClosedRange<Double> {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2 else { throw ValidationError("a range is LO:HI, e.g. 0.01:1") }
+    guard let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite else {
+        throw ValidationError("LO and HI must be finite numbers")
+    }
+    guard lo < hi else {
+        throw ValidationError("LO must be below HI; for one value ask `easgd radius` at that point, or `easgd radius "
+                              + "--solve AXIS` for the stable values of one coordinate with the others fixed")
+    }
+    return lo...hi
+}
+
 /// `LO:HI` with finite LO < HI, parsed straight into the library's range type.
 extension ClosedRange<Double>: @retroactive ExpressibleByArgument {
     public init?(argument: String) {

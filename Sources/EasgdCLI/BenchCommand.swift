@@ -27,8 +27,8 @@ struct BenchMapCommand: ParsableCommand {
 
     @Option(help: "easgd or admm.", transform: parseMethod) var method: Algorithm = .admm
     @Option(help: "Number of workers p.") var workers = 8
-    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).") var eta: ClosedRange<Double> = 0.00001...0.01
-    @Option(help: "ρ range LO:HI.") var rho: ClosedRange<Double> = 0.01...10
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).", transform: parseRange) var eta: ClosedRange<Double> = 0.00001...0.01
+    @Option(help: "ρ range LO:HI.", transform: parseRange) var rho: ClosedRange<Double> = 0.01...10
     @Option(help: "Grid NxM.") var grid = GridPoints(eta: 1000, second: 1000)
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Repetitions of the map; the median is reported.") var repeats = 3

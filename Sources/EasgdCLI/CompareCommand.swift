@@ -24,10 +24,10 @@ struct CompareCommand: ParsableCommand {
     )
 
     @Option(help: "Comma-separated worker counts, e.g. 3,8.") var workers: WorkerList
-    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).")
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (--lr is the same option).", transform: parseRange)
     var eta: ClosedRange<Double> = 0.00001...0.01
-    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ); the default second axis, 0.01:10.") var rho: ClosedRange<Double>?
-    @Option(help: "α range LO:HI instead of --rho (ADMM uses ρ = α/η).") var alpha: ClosedRange<Double>?
+    @Option(help: "ρ range LO:HI (EASGD uses α = ηρ); the default second axis, 0.01:10.", transform: parseRange) var rho: ClosedRange<Double>?
+    @Option(help: "α range LO:HI instead of --rho (ADMM uses ρ = α/η).", transform: parseRange) var alpha: ClosedRange<Double>?
     @Option(help: "A map to draw: METHOD [momentum=δ] [tau=τ] [schedule=round-robin|random]; repeat (default: admm, easgd).")
     var variant: [MapVariant] = []
     @Option(help: "Grid NxM for every map.") var grid = GridPoints(eta: 200, second: 200)

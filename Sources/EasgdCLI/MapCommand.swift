@@ -35,11 +35,11 @@ struct MapCommand: ParsableCommand {
 
     @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).", transform: parseMethod) var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
-    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).")
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).", transform: parseRange)
     var eta: ClosedRange<Double>
-    @Option(help: "ρ range LO:HI (LO ≥ 0).") var rho: ClosedRange<Double>?
-    @Option(help: "α range LO:HI, instead of --rho.") var alpha: ClosedRange<Double>?
-    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).") var tauRange: ClosedRange<Double>?
+    @Option(help: "ρ range LO:HI (LO ≥ 0).", transform: parseRange) var rho: ClosedRange<Double>?
+    @Option(help: "α range LO:HI, instead of --rho.", transform: parseRange) var alpha: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).", transform: parseRange) var tauRange: ClosedRange<Double>?
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1

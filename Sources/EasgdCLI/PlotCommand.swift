@@ -45,8 +45,8 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Figure title.") var title: String?
     @Flag(help: "Logarithmic loss axis (a diverged run then does not flatten the others).") var logY = false
     @Flag(help: "Logarithmic test-error axis too.") var logError = false
-    @Option(help: "Test-error axis LO:HI in percent (default: fitted).") var errorRange: ClosedRange<Double>?
-    @Option(help: "Loss axis LO:HI (default: fitted).") var lossRange: ClosedRange<Double>?
+    @Option(help: "Test-error axis LO:HI in percent (default: fitted).", transform: parseRange) var errorRange: ClosedRange<Double>?
+    @Option(help: "Loss axis LO:HI (default: fitted).", transform: parseRange) var lossRange: ClosedRange<Double>?
     @Option(help: "Legend: below (never over a curve), right, inside or off.") var legend: RunCurves.Legend = .below
     @Option(help: "Figure formats, comma-separated: png, svg, pdf.") var format = FormatList(argument: "png")!
     @Flag(help: "One curve per group of runs that differ only in their seed: the mean and a min–max band.") var groupSeeds = false

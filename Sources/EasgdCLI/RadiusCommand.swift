@@ -32,7 +32,7 @@ struct RadiusCommand: ParsableCommand {
     var json = false
     @Option(help: ArgumentHelp("Solve for the stable values of one coordinate, the others fixed: eta, alpha, momentum, h or tau.", valueName: "axis"))
     var solve: SolveAxis?
-    @Option(help: ArgumentHelp("With --solve: the range searched (default: η and h over 1e-6…100 of their scale 1/h and 1/η, α over 1e-6…1, δ over 0…0.9999, τ over 1…64).", valueName: "LO:HI"))
+    @Option(help: ArgumentHelp("With --solve: the range searched (default: η and h over 1e-6…100 of their scale 1/h and 1/η, α over 1e-6…1, δ over 0…0.9999, τ over 1…64).", valueName: "LO:HI"), transform: parseRange)
     var range: ClosedRange<Double>?
     @Option(help: "With --solve: samples along the axis before refining (default 400; τ takes every integer).") var points = 400
 

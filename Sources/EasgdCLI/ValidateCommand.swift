@@ -41,11 +41,11 @@ struct ValidateCommand: ParsableCommand {
 
     @Option(help: "easgd, eamsgd or downpour.", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers = 4
-    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (logarithmic axis; --lr is the same option).")
+    @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (logarithmic axis; --lr is the same option).", transform: parseRange)
     var eta: ClosedRange<Double>
-    @Option(help: "α range LO:HI (the second axis; EASGD, EAMSGD).") var alpha: ClosedRange<Double>?
-    @Option(help: "τ range LO:HI (the second axis; rounded to integers).") var tauRange: ClosedRange<Double>?
-    @Option(help: "δ range LO:HI (the second axis; EAMSGD).") var momentumRange: ClosedRange<Double>?
+    @Option(help: "α range LO:HI (the second axis; EASGD, EAMSGD).", transform: parseRange) var alpha: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI (the second axis; rounded to integers).", transform: parseRange) var tauRange: ClosedRange<Double>?
+    @Option(help: "δ range LO:HI (the second axis; EAMSGD).", transform: parseRange) var momentumRange: ClosedRange<Double>?
     @Option(help: "Grid NxM: N values of η, M of the second axis.") var grid = GridPoints(eta: 6, second: 5)
     @Option(help: "Steps per worker of each run.") var steps: Int
     @Option(help: "net (default) or quadratic.") var objective: ObjectiveKind = .net

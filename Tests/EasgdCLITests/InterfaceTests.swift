@@ -185,3 +185,18 @@ func mistypedCommandsAndMethodsAreNamedWithTheNearestRightOne(arguments: [String
     #expect(implicit.stdout.contains("\"momentum\": 0.99"))
     #expect(TrainingDefaults.momentum == 0.99)
 }
+
+@Test(arguments: [
+    (["map", "--method", "easgd", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1125:0.1125", "--out", "m"],
+     "LO must be below HI; for one value ask `easgd radius` at that point, or `easgd radius --solve AXIS`"),
+    (["map", "--method", "easgd", "--workers", "3", "--eta", "0.01", "--out", "m"], "a range is LO:HI, e.g. 0.01:1"),
+    (["validate", "--method", "easgd", "--eta", "0.1:nan", "--alpha", "0.1:0.5", "--steps", "10", "--out", "v"],
+     "LO and HI must be finite numbers"),
+    (["map", "--method", "easgd", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:0.2", "--grid", "400x1", "--out", "m"],
+     "grid 400x1: each side needs at least 2 points"),
+])
+func aBadRangeSaysWhatIsWrongAndWhatToType(arguments: [String], needle: String) throws {
+    let r = try easgd(arguments, in: try temporaryDirectory())
+    #expect(r.status == 64 && r.stderr.contains(needle), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1)
+}
