@@ -50,25 +50,32 @@ private func fields(_ record: [String: Any], omit: Set<String> = []) -> [String:
     #expect(config.contains("\"shape\" : \"step:1,2:0.1\"") && config.contains("\"warmup\" : 4"))
 }
 
-@Test func aNewRateOnResumeEqualsAStraightRunWhoseScheduleMakesTheSameChange() throws {
-    // η = 0.02 for 32 steps, then 0.005: once by a step schedule (epoch 1, factor 0.25), once by hand (resume with
-    // --lr 0.005). 0.005 is 0.02/4 exactly in binary, so both take the same steps, and every record but the
-    // learning rate the split run's step-32 record said before the change must be the same, bit for bit.
+/// η = 0.02 for 32 steps (each worker's), then 0.005: once by a step schedule (epoch 1, factor 0.25), once by hand
+/// (stopped at 32, resumed with --lr 0.005). 0.005 is 0.02/4 exactly in binary, so both take the same steps, and
+/// every record but the learning rate the split run's record at the change said before it must be the same, bit for
+/// bit. Returns the split run's directory.
+private func aNewRateOnResumeEqualsAStraightRun(_ common: [String], changeAt total: Int) throws -> URL {
     let root = try temporaryDirectory()
-    let common = ["train", "--method", "msgd", "--momentum", "0.9", "--lr", "0.02", "--eval-every", "8", "--threads", "1"] + small
     let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
     #expect(try easgd(common + ["--steps", "64", "--lr-schedule", "step:1:0.25", "--out", straight.path]).status == 0)
     #expect(try easgd(common + ["--steps", "32", "--out", split.path]).status == 0)
     let resumed = try easgd(["train", "--resume", split.path, "--steps", "64", "--lr", "0.005", "--quiet"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    #expect(resumed.stderr.contains("the learning rate from step 32 on: η = 0.02 → 0.005"), "\(resumed.stderr)")
+    #expect(resumed.stderr.contains("the learning rate from step \(total) on: η = 0.02 → 0.005"), "\(resumed.stderr)")
     let a = try records(straight), b = try records(split)
-    #expect(a.count == 9 && b.count == 9)
+    #expect(a.count == 9 && b.count == 9, "\(a.count) and \(b.count) records")
     for (x, y) in zip(a, b) {
         let step = number(x, "total_steps")
-        #expect(fields(x, omit: step == 32 ? ["eta"] : []) == fields(y, omit: step == 32 ? ["eta"] : []), "step \(step ?? -1)")
+        #expect(fields(x, omit: step == Double(total) ? ["eta"] : []) == fields(y, omit: step == Double(total) ? ["eta"] : []),
+                "step \(step ?? -1)")
     }
     #expect(number(b[4], "eta") == 0.02 && number(b[5], "eta") == 0.005 && number(a[4], "eta") == 0.005)
+    return split
+}
+
+@Test func aNewRateOnResumeEqualsAStraightRunWhoseScheduleMakesTheSameChange() throws {
+    let split = try aNewRateOnResumeEqualsAStraightRun(["train", "--method", "msgd", "--momentum", "0.9", "--lr", "0.02",
+                                                        "--eval-every", "8", "--threads", "1"] + small, changeAt: 32)
     // The change is in the run's config, dated, and `runs` shows it.
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: split.appendingPathComponent("config.json"))) as? [String: Any]
     let change = try #require(((config?["settings"] as? [String: Any])?["changes"] as? [[String: Any]])?.last)
@@ -79,24 +86,10 @@ private func fields(_ record: [String: Any], omit: Set<String> = []) -> [String:
 
 @Test func aParallelRunResumedWithANewRateEqualsAStraightRunWhoseScheduleMakesTheSameChange() throws {
     // The same on the simulated backend, p = 2: each worker's step schedule cuts at its own step 32 (epoch 1), where
-    // the split run stopped and is resumed with --lr 0.005. (Until 2026-12-06 a parallel run refused the new rate:
-    // its checkpoint's settings held the old one.)
-    let root = try temporaryDirectory()
-    let common = ["train", "--method", "eamsgd", "--workers", "2", "--backend", "simulated", "--momentum", "0.9", "--lr", "0.02",
-                  "--eval-every", "16"] + small
-    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
-    #expect(try easgd(common + ["--steps", "64", "--lr-schedule", "step:1:0.25", "--out", straight.path]).status == 0)
-    #expect(try easgd(common + ["--steps", "32", "--out", split.path]).status == 0)
-    let resumed = try easgd(["train", "--resume", split.path, "--steps", "64", "--lr", "0.005", "--quiet"])
-    #expect(resumed.status == 0, "\(resumed.stderr)")
-    #expect(resumed.stderr.contains("the learning rate from step 64 on: η = 0.02 → 0.005"), "\(resumed.stderr)")
-    let a = try records(straight), b = try records(split)
-    #expect(a.count == 9 && b.count == 9, "\(a.count) and \(b.count) records")
-    for (x, y) in zip(a, b) {
-        let step = number(x, "total_steps")
-        #expect(fields(x, omit: step == 64 ? ["eta"] : []) == fields(y, omit: step == 64 ? ["eta"] : []), "step \(step ?? -1)")
-    }
-    #expect(number(b[4], "eta") == 0.02 && number(b[5], "eta") == 0.005 && number(a[4], "eta") == 0.005)
+    // the split run stopped (64 worker steps in total). Until 2026-12-06 a parallel run refused the new rate: its
+    // checkpoint's settings held the old one.
+    _ = try aNewRateOnResumeEqualsAStraightRun(["train", "--method", "eamsgd", "--workers", "2", "--backend", "simulated",
+                                                "--momentum", "0.9", "--lr", "0.02", "--eval-every", "16"] + small, changeAt: 64)
 }
 
 @Test(.enabled(if: mpirun != nil), arguments: ["eamsgd", "mdownpour"])
