@@ -37,6 +37,10 @@ run: build
 	$(EASGD) map --method downpour --workers 8 --eta 0.001:2 --log-eta --tau-range 1:64 --grid 300x64 --out plots/beyond/downpour-p8
 	$(EASGD) compare --workers 8 --eta 0.001:2 --alpha 0.001:1 --variant easgd --variant "easgd schedule=random" --out plots/beyond/easgd-random
 	$(EASGD) compare --workers 8 --variant admm --variant "admm schedule=random" --out plots/beyond/admm-random
+	@mkdir -p plots/outer
+	$(EASGD) map --method diloco --workers 8 --tau 4 --eta 0.01:1.99 --outer-lr-range 0.05:2 --out plots/outer/diloco-h4
+	$(EASGD) map --method diloco --workers 8 --tau 5 --eta 0.01:1.99 --outer-lr-range 0.05:2 --out plots/outer/diloco-h5
+	$(EASGD) map --method diloco --workers 8 --tau 5 --eta 0.01:1.99 --outer-momentum-range 0:0.99 --out plots/outer/diloco-h5-momentum
 
 test: deps
 	$(SWIFT) build

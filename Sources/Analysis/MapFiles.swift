@@ -30,10 +30,20 @@ public func symbol(_ kind: CouplingAxis) -> String {
     case .rho: "{/Symbol r}"
     case .alpha: "{/Symbol a}"
     case .tau: "{/Symbol t} (local steps per activation)"
+    case .outerRate: "outer learning rate {/Symbol h}_o"
+    case .outerMomentum: "outer momentum {/Symbol b}"
     }
 }
 
 public func title(_ spec: StabilityMapSpec) -> String {
+    if let o = spec.outer, spec.method.hasSynchronousMap {
+        var parts = ["\(spec.method.name), synchronous rounds, p = \(spec.workers)", "outer \(o.optimizer.rawValue)"]
+        if spec.secondKind != .outerRate { parts.append("{/Symbol h}_o = \(o.learningRate)") }
+        if spec.secondKind != .outerMomentum && o.optimizer != .sgd { parts.append("{/Symbol b} = \(o.momentum)") }
+        if spec.secondKind != .tau { parts.append("H = \(spec.tau)") }
+        if spec.h != 1 { parts.append("h = \(spec.h)") }
+        return parts.joined(separator: ", ")
+    }
     var parts = ["\(spec.method.name), \(spec.schedule == .random ? "random order" : "round-robin"), p = \(spec.workers)"]
     if spec.method == .eamsgd { parts.append("{/Symbol d} = \(spec.momentum)") }
     if spec.secondKind != .tau && spec.tau != 1 { parts.append("{/Symbol t} = \(spec.tau)") }
@@ -72,7 +82,8 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
         curves.append((csv: try transaction.scratch(data.text, beside: prefix), title: curve.title))
     }
     var panel = HeatMapPanel(csv: csvTemporary, title: title(spec),
-                             xLabel: "{/Symbol h}", yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
+                             xLabel: spec.method.hasSynchronousMap ? "inner learning rate {/Symbol g} (--eta)" : "{/Symbol h}",
+                             yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
                              minValue: scale.min, maxValue: scale.max,
                              quantity: spec.schedule == .random ? "mean-square radius {/Symbol r}(T)^{p/2}" : "spectral radius {/Symbol r}(F)",
                              boundaryCSV: computed.boundary.isEmpty ? nil : boundaryTemporary, curves: curves)
@@ -127,14 +138,23 @@ public func mapSummary(_ computed: ComputedMap) -> JSON {
     func axis(_ a: GridAxis) -> JSON {
         .object([("lo", .number(a.lower)), ("hi", .number(a.upper)), ("points", .integer(a.count)), ("log", .bool(a.logarithmic))])
     }
+    // Each fixed setting once, and none that the second axis varies (a τ map held "tau" twice before 2026-12-06).
+    var fixed: [(String, JSON)] = spec.method.takes(.momentum) ? [("momentum", .number(spec.momentum))] : []
+    if let o = spec.outer, spec.method.hasSynchronousMap {
+        fixed.append(("outer", .string(o.optimizer.rawValue)))
+        if spec.secondKind != .outerRate { fixed.append(("outer_eta", .number(o.learningRate))) }
+        if spec.secondKind != .outerMomentum && o.optimizer != .sgd { fixed.append(("outer_momentum", .number(o.momentum))) }
+    }
+    if spec.secondKind != .tau { fixed.append(("tau", .integer(spec.tau))) }
+    let synchronous = spec.method.hasSynchronousMap
     return .object([
         ("method", .string(spec.method.rawValue)),
         ("workers", .integer(spec.workers)),
         ("h", .number(spec.h)),
-    ] + (spec.method.takes(.momentum) ? [("momentum", .number(spec.momentum))] : []) + [
-        ("tau", .integer(spec.tau)),
-        ("schedule", .string(spec.schedule.rawValue)),
-        ("quantity", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)" : "spectral radius of the round map")),
+    ] + fixed + [
+        ("schedule", .string(synchronous ? "synchronous" : spec.schedule.rawValue)),
+        ("quantity", .string(spec.schedule == .random ? "mean-square radius per round, rho(T)^(p/2)"
+                             : synchronous ? "spectral radius of the synchronous round" : "spectral radius of the round map")),
         ("eta", axis(spec.eta)),
         (spec.secondKind.rawValue, axis(spec.second)),
         ("grid_points", .integer(map.radii.count)),

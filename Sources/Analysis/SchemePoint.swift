@@ -149,20 +149,3 @@ public struct SchemePoint: Sendable {
         return (lines, json, warning)
     }
 }
-
-/// DiLoCo's outer optimizer, learning rate and momentum; the defaults are DiLoCo's published ones (Nesterov,
-/// η_o = 0.7, β = 0.9).
-public struct OuterSettings: Sendable, Equatable {
-    public static let dilocoLearningRate = 0.7
-    public static let dilocoMomentum = 0.9
-    public var optimizer: OuterOptimizer
-    public var learningRate: Double
-    public var momentum: Double
-
-    public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
-                momentum: Double = OuterSettings.dilocoMomentum) {
-        self.optimizer = optimizer
-        self.learningRate = learningRate
-        self.momentum = momentum
-    }
-}

@@ -7,18 +7,38 @@ import Foundation
 import Synchronization
 
 /// What the second axis of a map holds: the coupling ρ or α, or (for DOWNPOUR, which has no coupling) the
-/// number of local steps τ per activation (rounded to an integer).
+/// number of local steps τ per activation (rounded to an integer); for DiLoCo, whose inner steps H are `tau`, also
+/// its outer learning rate η_o or outer momentum β. The raw value names the axis's column in the map's CSV.
 public enum CouplingAxis: String, Sendable {
     case rho
     case alpha
     case tau
+    case outerRate = "outer_eta"
+    case outerMomentum = "outer_momentum"
 
     public func coupling(_ value: Double) -> Coupling {
         switch self {
         case .rho: .rho(value)
         case .alpha: .alpha(value)
-        case .tau: .alpha(0)
+        case .tau, .outerRate, .outerMomentum: .alpha(0)
         }
+    }
+}
+
+/// DiLoCo's outer optimizer, learning rate and momentum (on a map, the axis replaces its value); the defaults are
+/// DiLoCo's published ones (Nesterov, η_o = 0.7, β = 0.9).
+public struct OuterSettings: Sendable, Equatable {
+    public static let dilocoLearningRate = 0.7
+    public static let dilocoMomentum = 0.9
+    public var optimizer: OuterOptimizer
+    public var learningRate: Double
+    public var momentum: Double
+
+    public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
+                momentum: Double = OuterSettings.dilocoMomentum) {
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
     }
 }
 
@@ -34,9 +54,12 @@ public struct StabilityMapSpec: Sendable, Equatable {
     /// Local steps per activation (unless the second axis is τ).
     public var tau: Int
     public var schedule: Schedule
+    /// DiLoCo's outer step (nil for the round-robin methods): its maps are of the synchronous round, η the inner
+    /// rate γ and `tau` the inner steps H.
+    public var outer: OuterSettings?
 
     public init(method: Algorithm, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis,
-                momentum: Double = 0, tau: Int = 1, schedule: Schedule = .roundRobin) {
+                momentum: Double = 0, tau: Int = 1, schedule: Schedule = .roundRobin, outer: OuterSettings? = nil) {
         self.method = method
         self.workers = workers
         self.h = h
@@ -46,6 +69,16 @@ public struct StabilityMapSpec: Sendable, Equatable {
         self.momentum = momentum
         self.tau = tau
         self.schedule = schedule
+        self.outer = outer
+    }
+
+    /// DiLoCo's synchronous round at one point of the map.
+    public func outerScheme(eta: Double, second: Double) -> SynchronousOuterScheme {
+        guard let o = outer else { preconditionFailure("a DiLoCo map needs its outer step") }
+        return SynchronousOuterScheme(workers: workers, innerRate: eta,
+                                      innerSteps: secondKind == .tau ? max(1, Int(second.rounded())) : tau, curvatures: [h],
+                                      outer: o.optimizer, outerRate: secondKind == .outerRate ? second : o.learningRate,
+                                      outerMomentum: secondKind == .outerMomentum ? second : o.momentum)
     }
 
     public func scheme(eta: Double, second: Double) -> any RoundRobinScheme {
@@ -56,6 +89,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
 
     /// The size of LAPACK workspace a point needs.
     public var solverDimension: Int {
+        if method.hasSynchronousMap { return 2 }
         let s = scheme(eta: eta.lower, second: second.lower)
         return max(s.stateDimension, 1 + s.blockSize + s.blockSize * (s.blockSize + 1))
     }
@@ -63,6 +97,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
     /// The radius the map shows at one point: ρ(F) of the round map (round-robin), or the mean-square radius
     /// per round ρ(T)^{p/2} (random order). `tracker` (round-robin only) warm-starts along a row.
     public func radius(eta: Double, second: Double, solver: EigenSolver, tracker: RootTracker? = nil) throws -> Double {
+        if method.hasSynchronousMap { return try outerScheme(eta: eta, second: second).radius(solver: solver).radius }
         let s = scheme(eta: eta, second: second)
         switch schedule {
         case .roundRobin:

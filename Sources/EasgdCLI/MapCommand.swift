@@ -10,10 +10,10 @@ import Records
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map",
-        abstract: "Compute a stability map: ρ(F) over a grid of η and ρ (or α).",
+        abstract: "Compute a stability map: ρ(F) over a grid of η and ρ (or α, τ, or DiLoCo's η_o or β).",
         discussion: """
-            Writes PREFIX.csv (eta, rho|alpha, radius), PREFIX-boundary.csv (ρ(F) = 1 traced by Brent's method
-            along η for each row, to 1e-10 relative), PREFIX.json (summary) and PREFIX.png.
+            Writes PREFIX.csv (eta, the second axis, spectral_radius), PREFIX-boundary.csv (ρ(F) = 1 traced by Brent's \
+            method along η for each row, to 1e-10 relative), PREFIX.json (summary) and PREFIX.png. \
             Grid points are LO + k·(HI − LO)/(N − 1), both ends included (log-spaced with --log-eta).
             Figure 1 of the paper, p = 3:
               easgd map --method admm --workers 3 --eta 0.00001:0.01 --rho 0.01:10 \\
@@ -30,16 +30,28 @@ struct MapCommand: ParsableCommand {
                 --grid 200x64 --out downpour-p8
               easgd map --method admm --schedule random --workers 8 --eta 0.00001:0.01 \\
                 --rho 0.01:10 --out admm-random
+            DiLoCo (synchronous rounds: each worker's H = --tau inner SGD steps of rate γ = η from the center, then the \
+            outer optimizer on the pseudo-gradient; the workers restart from the new center) over (γ, η_o) with \
+            --outer-lr-range, (γ, β) with --outer-momentum-range or (γ, H) with --tau-range; the others fixed by --outer, \
+            --outer-lr and --outer-momentum (defaults DiLoCo's: nesterov, 0.7, 0.9):
+              easgd map --method diloco --workers 8 --tau 5 --eta 0.01:1.99 \\
+                --outer-lr-range 0.05:2 --out diloco-h5
             """
     )
 
-    @Option(help: "\(Algorithm.names(where: \.hasRoundRobinMap)).", transform: parseMethod) var method: Algorithm
+    @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).", transform: parseRange)
     var eta: ClosedRange<Double>
     @Option(help: "ρ range LO:HI (LO ≥ 0).", transform: parseRange) var rho: ClosedRange<Double>?
     @Option(help: "α range LO:HI, instead of --rho.", transform: parseRange) var alpha: ClosedRange<Double>?
-    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling).", transform: parseRange) var tauRange: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling; DiLoCo's H).", transform: parseRange) var tauRange: ClosedRange<Double>?
+    @Option(help: "DiLoCo's outer learning rate η_o as the second axis, LO:HI.", transform: parseRange) var outerLrRange: ClosedRange<Double>?
+    @Option(help: "DiLoCo's outer momentum β as the second axis, LO:HI within [0, 1).", transform: parseRange)
+    var outerMomentumRange: ClosedRange<Double>?
+    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o when it is not the axis (default 0.7, DiLoCo's).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β when it is not the axis (default 0.9, DiLoCo's).") var outerMomentum: Double?
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
@@ -52,6 +64,10 @@ struct MapCommand: ParsableCommand {
     @Flag(help: "Also print the summary as JSON (the same as PREFIX.json) on standard output.") var json = false
 
     func validate() throws {
+        if method.hasSynchronousMap { return try validateOuter() }
+        if outerLrRange != nil || outerMomentumRange != nil || outer != nil || outerLr != nil || outerMomentum != nil {
+            throw ValidationError("--outer, --outer-lr, --outer-momentum and their ranges apply to \(Algorithm.names { $0.takes(.outer) })")
+        }
         guard method.hasRoundRobinMap else { throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no map: clock order depends on the workers' costs (use round-robin or random)") }
         try checkWorkers(workers)
@@ -77,8 +93,38 @@ struct MapCommand: ParsableCommand {
         try OutputPath.checkPrefix(out)
     }
 
-    /// The second axis and what it holds: τ (DOWNPOUR), ρ or α; validate() made sure exactly one is given.
+    /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order.
+    private func validateOuter() throws {
+        guard schedule == .roundRobin else { throw ValidationError("DiLoCo's rounds are synchronous: it has no worker order (--schedule)") }
+        guard rho == nil, alpha == nil else { throw ValidationError("DiLoCo has no coupling: give no --rho or --alpha") }
+        let axes = [outerLrRange != nil, outerMomentumRange != nil, tauRange != nil].filter { $0 }.count
+        guard axes == 1 else {
+            throw ValidationError("give DiLoCo's second axis: exactly one of --outer-lr-range, --outer-momentum-range or --tau-range")
+        }
+        try checkWorkers(workers)
+        try checkPositive("--h", h)
+        try grid.validate()
+        try checkRange("--eta", eta, positiveLower: logEta)
+        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+        if let outerLrRange { try checkRange("--outer-lr-range", outerLrRange) }
+        if let outerMomentumRange, !(outerMomentumRange.lowerBound >= 0 && outerMomentumRange.upperBound < 1) {
+            throw ValidationError("--outer-momentum-range must lie within [0, 1)")
+        }
+        if let tauRange, !(tauRange.lowerBound >= 1 && tauRange.upperBound <= Double(Limits.mapTau.upperBound)) {
+            throw ValidationError("--tau-range must lie within 1:\(Limits.mapTau.upperBound)")
+        }
+        if let outerLr { try checkPositive("--outer-lr", outerLr) }
+        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
+        if outerMomentum != nil && outerMomentumRange != nil { throw ValidationError("give --outer-momentum or --outer-momentum-range, not both") }
+        if outerLr != nil && outerLrRange != nil { throw ValidationError("give --outer-lr or --outer-lr-range, not both") }
+        try OutputPath.checkPrefix(out)
+    }
+
+    /// The second axis and what it holds: τ (DOWNPOUR; DiLoCo's H), ρ, α, or DiLoCo's η_o or β; validate() made sure
+    /// exactly one is given.
     var second: (range: ClosedRange<Double>, kind: CouplingAxis) {
+        if let outerLrRange { return (outerLrRange, .outerRate) }
+        if let outerMomentumRange { return (outerMomentumRange, .outerMomentum) }
         if let tauRange { return (tauRange, .tau) }
         if let rho { return (rho, .rho) }
         return (alpha ?? 0...1, .alpha)
@@ -87,7 +133,10 @@ struct MapCommand: ParsableCommand {
     var spec: StabilityMapSpec {
         StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
                          second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
-                         momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule)
+                         momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule,
+                         outer: method.takes(.outer) ? OuterSettings(optimizer: outer ?? .nesterov,
+                                                                     learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
+                                                                     momentum: outerMomentum ?? OuterSettings.dilocoMomentum) : nil)
     }
 
     func run() throws {

@@ -72,3 +72,44 @@ func stabilityIsJurysConditionOnTheOuterGain(outer: OuterOptimizer) throws {
     let mean = [0.5, 1.0, 2.0].map { (x: Double) -> Double in pow(1 - 0.3 * x, 4) }.reduce(0, +) / 3
     #expect(isClose(state[0], 2 * mean, relative: 1e-14))
 }
+
+/// The closed form's stability threshold c on s = η_o·m: stable iff 0 < s < c.
+private func threshold(_ outer: OuterOptimizer, beta: Double) -> Double {
+    switch outer {
+    case .sgd: 2
+    case .heavyBall: 2 * (1 + beta)
+    case .nesterov: 2 * (1 + beta) / (1 + 2 * beta)
+    }
+}
+
+/// A DiLoCo map over (γ, η_o) and over (γ, β): every traced boundary point lies on s = c (1e-8 relative), and every
+/// grid point's verdict is the closed form's (points within 1e-9 of the boundary left out). H = 5 is odd, so near
+/// γh = 2 the gain m = 1 − (1 − γh)^5 exceeds 1 and the boundary dips: DiLoCo's default η_o = 0.7 fails there.
+@Test(arguments: OuterOptimizer.allCases)
+func aDiLoCoMapsVerdictsAndTracedBoundaryAreTheClosedForms(outer: OuterOptimizer) throws {
+    let steps = 5, beta = 0.9
+    func gain(_ gamma: Double) -> Double { 1 - pow(1 - gamma, Double(steps)) }
+    for axis in [CouplingAxis.outerRate, .outerMomentum] where !(axis == .outerMomentum && outer == .sgd) {
+        let second = axis == .outerRate ? GridAxis(0.05...4.5, count: 40) : GridAxis(0...0.99, count: 40)
+        let spec = StabilityMapSpec(method: .diloco, workers: 8, eta: GridAxis(0.01...1.99, count: 60), second: second,
+                                    secondKind: axis, tau: steps, outer: OuterSettings(optimizer: outer, learningRate: 1.3, momentum: beta))
+        let map = try StabilityMap.compute(spec)
+        var compared = 0
+        for (j, y) in map.secondValues.enumerated() {
+            for (i, gamma) in map.etaValues.enumerated() {
+                let rate = axis == .outerRate ? y : 1.3, b = axis == .outerMomentum ? y : beta
+                let s = rate * gain(gamma), c = threshold(outer, beta: b)
+                guard abs(s - c) > 1e-9 * c, s > 1e-9 else { continue }
+                #expect((map.radius(etaIndex: i, secondIndex: j) <= 1) == (s < c), "γ = \(gamma), \(axis) = \(y)")
+                compared += 1
+            }
+        }
+        #expect(compared > 2000)
+        let boundary = try map.traceBoundary()
+        #expect(boundary.count >= 5, "\(axis): \(boundary.count) boundary points")
+        for point in boundary {
+            let rate = axis == .outerRate ? point.second : 1.3, b = axis == .outerMomentum ? point.second : beta
+            #expect(isClose(rate * gain(point.eta), threshold(outer, beta: b), relative: 1e-8), "\(point)")
+        }
+    }
+}

@@ -42,8 +42,37 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["simulate", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--rounds", "3", "--out", "/tmp/x"], "simulate runs the round-robin schemes"),
     (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--out", "/tmp/x"], "no engine yet"),
     (["train-quadratic", "--method", "diloco", "--workers", "2", "--lr", "0.1", "--steps", "3", "--out", "/tmp/x"], "no engine yet"),
+    (["map", "--method", "diloco", "--workers", "4", "--eta", "0.01:1", "--outer-lr-range", "0.1:2", "--schedule", "random", "--out", "/tmp/x"],
+     "DiLoCo's rounds are synchronous"),
+    (["map", "--method", "diloco", "--workers", "4", "--eta", "0.01:1", "--rho", "0.1:2", "--out", "/tmp/x"], "DiLoCo has no coupling"),
+    (["map", "--method", "diloco", "--workers", "4", "--eta", "0.01:1", "--out", "/tmp/x"], "exactly one of --outer-lr-range"),
+    (["map", "--method", "diloco", "--workers", "4", "--eta", "0.01:1", "--outer-lr-range", "0.1:2", "--tau-range", "1:8", "--out", "/tmp/x"],
+     "exactly one of --outer-lr-range"),
+    (["map", "--method", "diloco", "--workers", "4", "--eta", "0.01:1", "--outer-momentum-range", "0:1", "--out", "/tmp/x"],
+     "--outer-momentum-range must lie within [0, 1)"),
+    (["map", "--method", "easgd", "--workers", "4", "--eta", "0.01:1", "--alpha", "0.1:0.5", "--outer-lr", "0.7", "--out", "/tmp/x"],
+     "apply to diloco"),
 ])
 func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(arguments)
     #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
+}
+
+@Test func aDilocoMapWritesItsAxesUnderTheirNamesAndTheBoundaryTheClosedFormGives() throws {
+    // H = 1 and outer SGD: s = η_o·γ, stable iff s < 2, so the boundary along γ is γ = 2/η_o on every row η_o > 1.
+    let prefix = try temporaryDirectory().appendingPathComponent("dl").path
+    let r = try easgd(["map", "--method", "diloco", "--workers", "8", "--tau", "1", "--outer", "sgd", "--eta", "0.01:1.99",
+                       "--outer-lr-range", "0.5:3", "--grid", "40x26", "--out", prefix, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(o["method"] as? String == "diloco" && o["schedule"] as? String == "synchronous" && o["outer"] as? String == "sgd")
+    #expect(o["outer_eta"] is [String: Any] && o["outer_momentum"] == nil && jsonNumber(o["tau"]) == 1)
+    let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8)
+    #expect(csv.hasPrefix("eta,outer_eta,spectral_radius\n"))
+    let rows = try String(contentsOfFile: prefix + "-boundary.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+    #expect(rows.count >= 10)
+    for row in rows {
+        let f = row.split(separator: ",").compactMap { Double($0) }
+        #expect(f.count == 5 && isClose(f[0], 2 / f[1], relative: 1e-9), "\(row)")
+    }
 }

@@ -86,6 +86,8 @@ private func problems(filesBelow root: URL) throws -> (problems: [String], files
         ["map", "--method", "eamsgd", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.01:0.5", "--grid", "6x6", "--out", out("map"), "--json"],
         ["compare", "--workers", "3", "--grid", "6x6", "--out", out("compare"), "--json"],
         ["simulate", "--method", "easgd", "--workers", "3", "--eta", "0.1", "--alpha", "0.1", "--rounds", "20", "--out", out("simulate"), "--json"],
+        ["map", "--method", "diloco", "--workers", "4", "--tau", "3", "--eta", "0.01:1.9", "--outer-lr-range", "0.1:2", "--grid", "6x6",
+         "--out", out("diloco"), "--json"],
         ["variance", "--workers", "4", "--eta", "0.1", "--beta", "0.9", "--sigma", "1", "--t", "5", "--json"],
         ["variance-map", "--times", "1,inf", "--grid", "8", "--out", out("variance-map"), "--json"],
         ["train-quadratic", "--method", "easgd", "--workers", "2", "--lr", "0.1", "--alpha", "0.1", "--steps", "20", "--out", out("quadratic"), "--json"],
