@@ -127,6 +127,23 @@ let divergedRun: Result<URL, any Error> = Result {
     #expect(before == after)
 }
 
+/// DOWNPOUR over τ with a τ that does not divide the budget: in round-robin order each activation is τ steps, so a
+/// point ends past its budget (4 steps at τ = 3: 6 per worker), which is the whole budget reached, not damage (the
+/// make validation campaign stopped there on 2026-12-06: "records end at step 432, not 400").
+@Test func aPointWhoseTauDoesNotDivideItsBudgetIsJudged() throws {
+    let out = try temporaryDirectory().appendingPathComponent("val")
+    let r = try easgd(["validate", "--method", "downpour", "--workers", "2", "--eta", "0.01:0.1", "--tau-range", "1:3", "--grid", "2x2",
+                       "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                       "--full-batch", "--jobs", "2", "--json", "--out", out.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let points = try #require(try jsonObject(r.stdout)["points"] as? [[String: Any]])
+    #expect(points.count == 4 && points.allSatisfy { $0["observed"] is String })
+    let again = try easgd(["validate", "--method", "downpour", "--workers", "2", "--eta", "0.01:0.1", "--tau-range", "1:3", "--grid", "2x2",
+                           "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                           "--full-batch", "--jobs", "2", "--json", "--out", out.path])
+    #expect(again.status == 0 && again.stderr.contains("4 of 4 points already run"), "\(again.stderr)")
+}
+
 /// A second validate on a directory in use is refused (64) and leaves the first one's points alone.
 @Test func aSecondValidateOnTheSameDirectoryIsRefused() throws {
     let root = try temporaryDirectory()
