@@ -6,6 +6,7 @@
 // held to the same names, and its examples paste: a command line that does not fit on one line is continued with
 // a backslash, never wrapped.
 
+import Analysis
 import Foundation
 import Testing
 
@@ -220,4 +221,10 @@ private func commandPaths() throws -> [[String]] {
         }
     }
     #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+    // What the help says of exit statuses is what the commands return (train's said a divergence exited 1).
+    let train = try easgd(["help", "train"]).stdout.replacingOccurrences(of: "\n", with: " ")
+    #expect(train.contains("Exit status: 0 done, \(ExitStatus.failure) error, \(ExitStatus.diverged) divergence")
+            && train.contains("\(ExitStatus.usage) bad settings"), "\(train)")
+    let supervise = try easgd(["help", "supervise"]).stdout.replacingOccurrences(of: "\n", with: " ")
+    #expect(supervise.contains("diverges (exit \(ExitStatus.diverged)) or has bad settings (\(ExitStatus.usage))"))
 }
