@@ -22,6 +22,8 @@ public struct SchemePoint: Sendable {
     /// DiLoCo's outer optimizer (nil for the other methods); `eta` is then the inner rate γ and `tau` the inner
     /// steps H.
     public var outer: OuterSettings?
+    /// DiLoCo's workers' own curvatures h_i (heterogeneous data; nil: every worker's is `h`).
+    public var workerCurvatures: [Double]?
 
     public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int) {
         self.method = method
@@ -42,7 +44,7 @@ public struct SchemePoint: Sendable {
     /// DiLoCo's synchronous scheme at this point.
     public func synchronousScheme() -> SynchronousOuterScheme {
         let o = outer ?? OuterSettings()
-        return SynchronousOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, curvatures: [h], outer: o.optimizer,
+        return SynchronousOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, curvatures: workerCurvatures ?? [h], outer: o.optimizer,
                                       outerRate: o.learningRate, outerMomentum: o.momentum)
     }
 
@@ -56,10 +58,12 @@ public struct SchemePoint: Sendable {
         if method.hasCoupling { fields += [("rho", .number(coupling.rho(eta: eta))), ("alpha", .number(coupling.alpha(eta: eta)))] }
         if method.takes(.momentum) { fields.append(("momentum", .number(momentum))) }
         if let outer, method.takes(.outer) {
-            fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_eta", .number(outer.learningRate)),
-                       ("outer_momentum", .number(outer.momentum))]
+            fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_eta", .number(outer.learningRate))]
+            if outer.optimizer != .sgd { fields.append(("outer_momentum", .number(outer.momentum))) }
         }
-        fields += [("tau", .integer(tau)), ("h", .number(h)), ("schedule", .string(schedule.rawValue))]
+        fields.append(("tau", .integer(tau)))
+        fields.append(workerCurvatures.map { ("worker_h", .array($0.map { .number($0) })) } ?? ("h", .number(h)))
+        fields.append(("schedule", .string(schedule.rawValue)))
         return fields
     }
 

@@ -192,8 +192,18 @@ struct SchemeOptions: ParsableArguments {
     @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
     @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's).") var outerMomentum: Double?
+    @Option(help: ArgumentHelp("DiLoCo: each worker's own curvature h_i (heterogeneous data), p comma-separated values, instead of --h.",
+                               valueName: "h1,...,hp"))
+    var workerH: NumberList?
 
     func validate() throws {
+        if let workerH {
+            guard method.hasSynchronousMap else { throw ValidationError("--worker-h applies to \(Algorithm.names(where: \.hasSynchronousMap))") }
+            guard workerH.values.count == workers else {
+                throw ValidationError("--worker-h gives \(workerH.values.count) curvatures for \(workers) workers (give one per worker)")
+            }
+            for value in workerH.values { try checkPositive("--worker-h", value) }
+        }
         guard method.hasRoundRobinMap || method.hasSynchronousMap else {
             throw ValidationError("\(method.rawValue) has no round map (maps exist for \(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }))")
         }
@@ -223,6 +233,7 @@ struct SchemeOptions: ParsableArguments {
             guard let eta else { throw ValidationError("give the learning rate --eta") }
             var point = SchemePoint(method: method, workers: workers, eta: eta, coupling: try coupling, h: h, momentum: SchemePoint.momentum(method, given: momentum), tau: tau)
             point.outer = outerSettings
+            point.workerCurvatures = workerH?.values
             return point
         }
     }
@@ -239,6 +250,7 @@ struct SchemeOptions: ParsableArguments {
                                coupling: axis == .alpha && rho == nil && alpha == nil ? .alpha(0.5) : try coupling,
                                h: h, momentum: SchemePoint.momentum(method, given: momentum), tau: tau)
         open.outer = outerSettings
+        open.workerCurvatures = workerH?.values
         guard eta != nil || axis == .eta else { throw ValidationError("give the learning rate --eta (or solve for it: --solve eta)") }
         return open
     }

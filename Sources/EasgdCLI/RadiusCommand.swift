@@ -41,6 +41,9 @@ struct RadiusCommand: ParsableCommand {
         if point.method.hasSynchronousMap, schedule != .roundRobin {
             throw ValidationError("\(point.method.rawValue) is synchronous (every worker each round): it has no worker order to choose")
         }
+        if point.workerH != nil, solve == .h {
+            throw ValidationError("--solve h scales one curvature; with --worker-h each worker has its own (solve eta or tau)")
+        }
         if point.method.hasSynchronousMap, let solve, solve == .alpha || solve == .momentum {
             throw ValidationError("--solve \(solve.rawValue) does not apply to \(point.method.rawValue) (solve eta, h or tau)")
         }

@@ -76,3 +76,32 @@ func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws
         #expect(f.count == 5 && isClose(f[0], 2 / f[1], relative: 1e-9), "\(row)")
     }
 }
+
+@Test func heterogeneousWorkersEnterDilocosRoundThroughTheMeanOfTheirInnerFactors() throws {
+    // Workers with h = 0.5 and 1.5, H = 3, γ = 0.9, outer SGD at η_o = 1: m = 1 − ((1 − 0.45)³ + (1 − 1.35)³)/2
+    // = 0.93825 and the round is 1 − m.
+    let r = try easgd(["radius", "--method", "diloco", "--workers", "2", "--worker-h", "0.5,1.5", "--eta", "0.9", "--tau", "3",
+                       "--outer", "sgd", "--outer-lr", "1", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(isClose(try #require(jsonNumber(o["pseudo_gradient_gain"])), 0.93825, relative: 1e-13))
+    #expect(isClose(try #require(jsonNumber(o["spectral_radius"])), 0.06175, relative: 1e-12))
+    #expect(o["worker_h"] as? [Double] == [0.5, 1.5] && o["h"] == nil && o["outer_momentum"] == nil)
+    // The largest stable γ at DiLoCo's defaults: where 0.7·m(γ) = 2(1.9)/(2.8), found here by bisection on the
+    // closed form, against the radius's Brent on the probed round.
+    func m(_ g: Double) -> Double { 1 - (pow(1 - 0.5 * g, 3) + pow(1 - 1.5 * g, 3)) / 2 }
+    var (lo, hi) = (1.0, 2.0)
+    for _ in 0..<200 { let mid = (lo + hi) / 2; if 0.7 * m(mid) < 2 * 1.9 / 2.8 { lo = mid } else { hi = mid } }
+    let solved = try easgd(["radius", "--method", "diloco", "--workers", "2", "--worker-h", "0.5,1.5", "--tau", "3", "--solve", "eta",
+                            "--range", "0.01:3", "--json"])
+    #expect(solved.status == 0, "\(solved.stderr)")
+    let ends = ((try jsonObject(solved.stdout)["stable_intervals"] as? [[String: Any]]) ?? []).compactMap { jsonNumber($0["to"]) }
+    #expect(ends.count == 1 && isClose(ends[0], lo, relative: 1e-9), "\(ends) against \(lo)")
+    // One curvature per worker, positive; DiLoCo only.
+    for (arguments, message) in [(["--method", "diloco", "--workers", "3", "--worker-h", "0.5,1.5"], "2 curvatures for 3 workers"),
+                                 (["--method", "diloco", "--workers", "2", "--worker-h", "0.5,-1"], "--worker-h must be positive"),
+                                 (["--method", "easgd", "--workers", "2", "--alpha", "0.1", "--worker-h", "1,1"], "--worker-h applies to diloco")] {
+        let bad = try easgd(["radius", "--eta", "0.1"] + arguments)
+        #expect(bad.status == 64 && bad.stderr.contains(message), "\(bad.stderr)")
+    }
+}
