@@ -334,16 +334,22 @@ public struct Validation {
     }
 
     /// Nil when the finished run in `dir` has the records a point is judged by: an evaluation at step 0 with a training
-    /// loss and, unless it diverged, the final one at the whole budget, every worker at `steps` or beyond (in
-    /// round-robin order a worker's activation is τ steps, so with τ not dividing `steps` each worker ends at the
-    /// next multiple of τ: DOWNPOUR at τ = 9 and 100 steps ends at 108 each); else what is wrong with them.
+    /// loss and, unless it diverged, the final one at the whole budget: every worker still running at `steps` or
+    /// beyond (in round-robin order a worker's activation is τ steps, so with τ not dividing `steps` each worker ends
+    /// at the next multiple of τ: DOWNPOUR at τ = 9 and 100 steps ends at 108 each; a worker stopped on a non-finite
+    /// loss, null in `worker_loss`, stays where it stopped); else what is wrong with them.
     func damage(_ dir: String, diverged: Bool) -> String? {
         let records: [MetricRecord]
         do { records = try RunFiles.readMetrics(dir) } catch { return "its records are damaged (\(error))" }
         guard let first = records.first else { return "its records are empty (\(RunFiles.metricsJSONL(dir)))" }
         guard first.step == 0, first.trainLoss != nil else { return "its records lack the evaluation at step 0 (\(RunFiles.metricsJSONL(dir)))" }
-        if !diverged, let last = records.last, last.step < steps * workers || !(last.workerSteps ?? []).allSatisfy({ $0 >= steps }) {
-            return "its records end at step \(last.step), short of the budget of \(steps) steps per worker (\(RunFiles.metricsJSONL(dir)))"
+        if !diverged, let last = records.last {
+            let clocks = last.workerSteps ?? []
+            let running = clocks.indices.filter { k in !(last.workerLoss.map { k < $0.count && $0[k] == nil } ?? false) }
+            let reached = clocks.isEmpty ? last.step >= steps * workers : running.allSatisfy { clocks[$0] >= steps }
+            if !reached {
+                return "its records end at step \(last.step), short of the budget of \(steps) steps per worker (\(RunFiles.metricsJSONL(dir)))"
+            }
         }
         return nil
     }
