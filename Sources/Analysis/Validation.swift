@@ -346,7 +346,8 @@ public struct Validation {
         if !diverged, let last = records.last {
             let clocks = last.workerSteps ?? []
             let running = clocks.indices.filter { k in !(last.workerLoss.map { k < $0.count && $0[k] == nil } ?? false) }
-            let reached = clocks.isEmpty ? last.step >= steps * workers : running.allSatisfy { clocks[$0] >= steps }
+            // (Every loss null: the evaluation at step 0, before any worker's first loss: a run cut short.)
+            let reached = clocks.isEmpty ? last.step >= steps * workers : !running.isEmpty && running.allSatisfy { clocks[$0] >= steps }
             if !reached {
                 return "its records end at step \(last.step), short of the budget of \(steps) steps per worker (\(RunFiles.metricsJSONL(dir)))"
             }

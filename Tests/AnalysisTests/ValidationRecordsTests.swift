@@ -30,4 +30,6 @@ private func record(_ steps: [Int], _ losses: [String]) -> String {
     #expect(try damage(record([108, 108, 61, 108], ["2.0", "2.0", "null", "2.0"])) == nil)         // one stopped
     #expect(try damage(record([108, 108, 61, 108], ["2.0", "2.0", "2.0", "2.0"]))?.contains("short of the budget") == true)
     #expect(try damage(record([99, 100, 100, 100], ["2.0", "2.0", "2.0", "2.0"]))?.contains("short of the budget") == true)
+    // Records cut to the evaluation at step 0 (no worker has a loss yet): short, not a run of stopped workers.
+    #expect(try damage(record([0, 0, 0, 0], ["null", "null", "null", "null"]))?.contains("short of the budget") == true)
 }
