@@ -65,7 +65,8 @@ docs:
 # ADMM p = 8 on a 1000x1000 grid, then the numpy peer on the same grid (checks agreement, prints the ratio);
 # then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads (and 1 against 2 threads in
 # alternating blocks, --scaling); then the parallel engine
-# (img/s of 1, 2, 4 workers, exchange share) and the MPI backend against the threads backend.
+# (img/s of 1, 2, 4 workers, exchange share) and the MPI backend against the threads backend; and the codecs of
+# compressed exchanges against a memory copy of the same bytes.
 bench: build torch
 	@mkdir -p .build/bench
 	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
@@ -74,6 +75,7 @@ bench: build torch
 	$(EASGD) bench train --net cifar --batch 128 --threads 2 --scaling --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 60
 	python3 benchmarks/exchange.py --easgd $(EASGD)
+	$(EASGD) bench codec
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 
 # The CPU build of PyTorch for the training peer (installs offline on these machines).

@@ -90,6 +90,7 @@ private func problems(filesBelow root: URL) throws -> (problems: [String], files
         ["map", "--method", "diloco", "--workers", "4", "--tau", "3", "--eta", "0.01:1.9", "--outer-lr-range", "0.1:2", "--grid", "6x6",
          "--out", out("diloco"), "--json"],
         ["variance", "--workers", "4", "--eta", "0.1", "--beta", "0.9", "--sigma", "1", "--t", "5", "--json"],
+        ["bench", "codec", "--count", "4096", "--repeats", "1", "--json"],
         ["variance-map", "--times", "1,inf", "--grid", "8", "--out", out("variance-map"), "--json"],
         ["train-quadratic", "--method", "easgd", "--workers", "2", "--lr", "0.1", "--alpha", "0.1", "--steps", "20", "--out", out("quadratic"), "--json"],
         ["validate", "--method", "easgd", "--workers", "2", "--objective", "quadratic", "--eta", "0.01:1", "--alpha", "0.1:0.5",
