@@ -37,7 +37,8 @@ public func symbol(_ kind: CouplingAxis) -> String {
 
 public func title(_ spec: StabilityMapSpec) -> String {
     if let o = spec.outer, spec.method.hasSynchronousMap {
-        var parts = ["\(spec.method.name), synchronous rounds, p = \(spec.workers)", "outer \(o.optimizer.rawValue)"]
+        var parts = ["\(spec.method.name), synchronous rounds, p = \(spec.workers)",
+                     "outer \(o.optimizer.rawValue)" + (o.delayed ? " delayed one round" : "")]
         if spec.secondKind != .outerRate { parts.append("{/Symbol h}_o = \(o.learningRate)") }
         if spec.secondKind != .outerMomentum && o.optimizer != .sgd { parts.append("{/Symbol b} = \(o.momentum)") }
         if spec.secondKind != .tau { parts.append("H = \(spec.tau)") }
@@ -144,6 +145,7 @@ public func mapSummary(_ computed: ComputedMap) -> JSON {
         fixed.append(("outer", .string(o.optimizer.rawValue)))
         if spec.secondKind != .outerRate { fixed.append(("outer_eta", .number(o.learningRate))) }
         if spec.secondKind != .outerMomentum && o.optimizer != .sgd { fixed.append(("outer_momentum", .number(o.momentum))) }
+        fixed.append(("outer_delay", .integer(o.delayed ? 1 : 0)))
     }
     if spec.secondKind != .tau { fixed.append(("tau", .integer(spec.tau))) }
     let synchronous = spec.method.hasSynchronousMap

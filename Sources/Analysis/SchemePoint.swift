@@ -45,7 +45,7 @@ public struct SchemePoint: Sendable {
     public func synchronousScheme() -> SynchronousOuterScheme {
         let o = outer ?? OuterSettings()
         return SynchronousOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, curvatures: workerCurvatures ?? [h], outer: o.optimizer,
-                                      outerRate: o.learningRate, outerMomentum: o.momentum)
+                                      outerRate: o.learningRate, outerMomentum: o.momentum, delayed: o.delayed)
     }
 
     public func scheme() -> any RoundRobinScheme {
@@ -60,6 +60,7 @@ public struct SchemePoint: Sendable {
         if let outer, method.takes(.outer) {
             fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_eta", .number(outer.learningRate))]
             if outer.optimizer != .sgd { fields.append(("outer_momentum", .number(outer.momentum))) }
+            fields.append(("outer_delay", .integer(outer.delayed ? 1 : 0)))
         }
         fields.append(("tau", .integer(tau)))
         fields.append(workerCurvatures.map { ("worker_h", .array($0.map { .number($0) })) } ?? ("h", .number(h)))

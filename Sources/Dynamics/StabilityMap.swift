@@ -33,6 +33,8 @@ public struct OuterSettings: Sendable, Equatable {
     public var optimizer: OuterOptimizer
     public var learningRate: Double
     public var momentum: Double
+    /// The outer step applies the previous round's pseudo-gradient (Streaming DiLoCo's overlap).
+    public var delayed = false
 
     public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
                 momentum: Double = OuterSettings.dilocoMomentum) {
@@ -78,7 +80,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
         return SynchronousOuterScheme(workers: workers, innerRate: eta,
                                       innerSteps: secondKind == .tau ? max(1, Int(second.rounded())) : tau, curvatures: [h],
                                       outer: o.optimizer, outerRate: secondKind == .outerRate ? second : o.learningRate,
-                                      outerMomentum: secondKind == .outerMomentum ? second : o.momentum)
+                                      outerMomentum: secondKind == .outerMomentum ? second : o.momentum, delayed: o.delayed)
     }
 
     public func scheme(eta: Double, second: Double) -> any RoundRobinScheme {
@@ -89,7 +91,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
 
     /// The size of LAPACK workspace a point needs.
     public var solverDimension: Int {
-        if method.hasSynchronousMap { return 2 }
+        if method.hasSynchronousMap { return 3 }
         let s = scheme(eta: eta.lower, second: second.lower)
         return max(s.stateDimension, 1 + s.blockSize + s.blockSize * (s.blockSize + 1))
     }

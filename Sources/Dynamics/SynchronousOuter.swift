@@ -10,6 +10,13 @@
 //   heavy-ball  [[1 − s, −η_o·β], [m, β]]                 characteristic z² − (1 + β − s) z + β
 //   nesterov    [[1 − s(1 + β), −η_o·β²], [m, β]]         characteristic z² − (1 + β)(1 − s) z + β(1 − s)
 // and (Jury's conditions) it is stable iff 0 < s < 2, 0 < s < 2(1 + β), 0 < s < 2(1 + β)/(1 + 2β) respectively.
+//
+// With a one-round delay of the outer step (`delayed`; the overlap of Streaming DiLoCo, where the workers start the
+// next round before the last one's pseudo-gradient is applied) the state gains d, the pseudo-gradient of the round
+// before: the outer step applies d, and d ← Δ = m·x̃ of this round. On (x̃, v, d):
+//   sgd         [[1, −η_o], [m, 0]] on (x̃, d)                    characteristic z² − z + s: stable iff 0 < s < 1
+//   heavy-ball  [[1, −η_o·β, −η_o], [0, β, 1], [m, 0, 0]]
+//   nesterov    [[1, −η_o·β², −η_o(1 + β)], [0, β, 1], [m, 0, 0]]
 
 import Elastic
 
@@ -23,9 +30,11 @@ public struct SynchronousOuterScheme: Sendable {
     public var outer: OuterOptimizer
     public var outerRate: Double
     public var outerMomentum: Double
+    /// The outer step applies the previous round's pseudo-gradient (a one-round delay).
+    public var delayed: Bool
 
     public init(workers: Int, innerRate: Double, innerSteps: Int, curvatures: [Double], outer: OuterOptimizer,
-                outerRate: Double, outerMomentum: Double) {
+                outerRate: Double, outerMomentum: Double, delayed: Bool = false) {
         precondition(workers >= 1 && innerSteps >= 1 && (curvatures.count == 1 || curvatures.count == workers))
         self.workers = workers
         self.innerRate = innerRate
@@ -34,10 +43,12 @@ public struct SynchronousOuterScheme: Sendable {
         self.outer = outer
         self.outerRate = outerRate
         self.outerMomentum = outerMomentum
+        self.delayed = delayed
     }
 
-    /// x̃, and v unless the outer optimizer is SGD.
-    public var stateDimension: Int { outer == .sgd ? 1 : 2 }
+    /// x̃, v unless the outer optimizer is SGD, and the delayed pseudo-gradient d when the step is delayed.
+    public var stateDimension: Int { (outer == .sgd ? 1 : 2) + (delayed ? 1 : 0) }
+    var delayIndex: Int { outer == .sgd ? 1 : 2 }
 
     func curvature(_ i: Int) -> Double { curvatures.count == 1 ? curvatures[0] : curvatures[i] }
 
@@ -62,6 +73,12 @@ public struct SynchronousOuterScheme: Sendable {
         }
         OuterStep.pseudoGradient(center: UnsafeBufferPointer(center), workers: (0..<workers).map { UnsafeBufferPointer(rebasing: xs[$0..<$0 + 1]) },
                                  into: delta)
+        if delayed {
+            // Apply the round before's pseudo-gradient; keep this round's for the next.
+            let fresh = delta[0]
+            delta[0] = state[delayIndex]
+            state[delayIndex] = fresh
+        }
         OuterStep.apply(outer, center: center, velocity: velocity, pseudoGradient: UnsafeBufferPointer(delta),
                         learningRate: outerRate, momentum: outerMomentum)
         state[0] = center[0]
@@ -82,6 +99,17 @@ public struct SynchronousOuterScheme: Sendable {
     public func roundMap() -> Matrix {
         let m = pseudoGradientGain, s = outerRate * m, beta = outerMomentum
         var f = Matrix(rows: stateDimension, columns: stateDimension)
+        if delayed {
+            let d = delayIndex
+            f[0, 0] = 1
+            f[d, 0] = m
+            switch outer {
+            case .sgd: f[0, d] = -outerRate
+            case .heavyBall: f[0, 1] = -outerRate * beta; f[0, d] = -outerRate; f[1, 1] = beta; f[1, d] = 1
+            case .nesterov: f[0, 1] = -outerRate * beta * beta; f[0, d] = -outerRate * (1 + beta); f[1, 1] = beta; f[1, d] = 1
+            }
+            return f
+        }
         switch outer {
         case .sgd:
             f[0, 0] = 1 - s
@@ -94,7 +122,7 @@ public struct SynchronousOuterScheme: Sendable {
     }
 
     /// The spectral radius of the probed round map (LAPACK's dgeev).
-    public func radius(solver: EigenSolver = EigenSolver(maxDimension: 2)) throws -> (radius: Double, eigenvalues: [Eigenvalue]) {
+    public func radius(solver: EigenSolver = EigenSolver(maxDimension: 3)) throws -> (radius: Double, eigenvalues: [Eigenvalue]) {
         let values = try solver.eigenvalues(of: probedRoundMap())
         return (values.reduce(0) { max($0, $1.magnitude) }, values)
     }

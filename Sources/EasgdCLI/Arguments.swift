@@ -178,6 +178,15 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
     }
 }
 
+/// DiLoCo's outer step from its options, DiLoCo's defaults for what is not given (nil for the other methods).
+func outerStep(_ method: Algorithm, _ optimizer: OuterOptimizer?, _ rate: Double?, _ momentum: Double?, _ delay: Int?) -> OuterSettings? {
+    guard method.takes(.outer) else { return nil }
+    var o = OuterSettings(optimizer: optimizer ?? .nesterov, learningRate: rate ?? OuterSettings.dilocoLearningRate,
+                          momentum: momentum ?? OuterSettings.dilocoMomentum)
+    o.delayed = delay == 1
+    return o
+}
+
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
 struct SchemeOptions: ParsableArguments {
     @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).", transform: parseMethod) var method: Algorithm
@@ -192,6 +201,8 @@ struct SchemeOptions: ParsableArguments {
     @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
     @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's).") var outerMomentum: Double?
+    @Option(help: "DiLoCo: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
+    var outerDelay: Int?
     @Option(help: ArgumentHelp("DiLoCo: each worker's own curvature h_i (heterogeneous data), p comma-separated values, instead of --h.",
                                valueName: "h1,...,hp"))
     var workerH: NumberList?
@@ -207,9 +218,10 @@ struct SchemeOptions: ParsableArguments {
         guard method.hasRoundRobinMap || method.hasSynchronousMap else {
             throw ValidationError("\(method.rawValue) has no round map (maps exist for \(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }))")
         }
-        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil {
-            throw ValidationError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
+        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
+            throw ValidationError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) })")
         }
+        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         if let outerLr { try checkPositive("--outer-lr", outerLr) }
         if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         try checkWorkers(workers)
@@ -240,8 +252,7 @@ struct SchemeOptions: ParsableArguments {
 
     /// DiLoCo's outer optimizer with its defaults (nil for the other methods).
     var outerSettings: OuterSettings? {
-        method.takes(.outer) ? OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                                             momentum: outerMomentum ?? OuterSettings.dilocoMomentum) : nil
+        outerStep(method, outer, outerLr, outerMomentum, outerDelay)
     }
 
     /// The point with the coordinate `--solve` varies left open (any value stands in for it; it is replaced).

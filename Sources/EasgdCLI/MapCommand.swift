@@ -52,6 +52,8 @@ struct MapCommand: ParsableCommand {
     @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
     @Option(help: "DiLoCo's outer learning rate η_o when it is not the axis (default 0.7, DiLoCo's).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β when it is not the axis (default 0.9, DiLoCo's).") var outerMomentum: Double?
+    @Option(help: "DiLoCo: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
+    var outerDelay: Int?
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
@@ -65,7 +67,7 @@ struct MapCommand: ParsableCommand {
 
     func validate() throws {
         if method.hasSynchronousMap { return try validateOuter() }
-        if outerLrRange != nil || outerMomentumRange != nil || outer != nil || outerLr != nil || outerMomentum != nil {
+        if outerLrRange != nil || outerMomentumRange != nil || outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
             throw ValidationError("--outer, --outer-lr, --outer-momentum and their ranges apply to \(Algorithm.names { $0.takes(.outer) })")
         }
         guard method.hasRoundRobinMap else { throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
@@ -117,6 +119,7 @@ struct MapCommand: ParsableCommand {
         if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         if outerMomentum != nil && outerMomentumRange != nil { throw ValidationError("give --outer-momentum or --outer-momentum-range, not both") }
         if outerLr != nil && outerLrRange != nil { throw ValidationError("give --outer-lr or --outer-lr-range, not both") }
+        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         try OutputPath.checkPrefix(out)
     }
 
@@ -134,9 +137,12 @@ struct MapCommand: ParsableCommand {
         StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
                          second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
                          momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule,
-                         outer: method.takes(.outer) ? OuterSettings(optimizer: outer ?? .nesterov,
-                                                                     learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                                                                     momentum: outerMomentum ?? OuterSettings.dilocoMomentum) : nil)
+                         outer: outerSettings)
+    }
+
+    /// DiLoCo's outer step with its defaults (nil for the other methods).
+    var outerSettings: OuterSettings? {
+        outerStep(method, outer, outerLr, outerMomentum, outerDelay)
     }
 
     func run() throws {

@@ -113,3 +113,38 @@ func aDiLoCoMapsVerdictsAndTracedBoundaryAreTheClosedForms(outer: OuterOptimizer
         }
     }
 }
+
+/// The outer step one round late (Streaming DiLoCo's overlap): the map probed from the Elastic code equals the one
+/// written from the equations (3 × 3 for heavy ball and Nesterov, 2 × 2 for SGD), and for outer SGD the round is
+/// z² − z + s, stable iff 0 < s < 1 (Jury), half the undelayed range.
+@Test(arguments: OuterOptimizer.allCases)
+func aDelayedOuterStepsProbedMapIsItsClosedForm(outer: OuterOptimizer) throws {
+    var checked = 0
+    for gamma in [0.05, 0.7, 1.9] {
+        for steps in [1, 3, 10] {
+            for (lr, beta) in [(0.7, 0.9), (1.0, 0.0), (0.3, 0.5)] {
+                var s = scheme(outer, gamma: gamma, steps: steps, h: [0.5, 1, 1.5, 3], lr: lr, beta: beta)
+                s.delayed = true
+                let f = s.roundMap()
+                #expect(f.rows == (outer == .sgd ? 2 : 3))
+                let scale = max(1, (0..<f.rows).flatMap { i in (0..<f.columns).map { abs(f[i, $0]) } }.max()!)
+                #expect(s.probedRoundMap().maxAbsoluteDifference(f) <= 1e-13 * scale, "\(outer) γ=\(gamma) H=\(steps) \(lr) \(beta)")
+                checked += 1
+            }
+        }
+    }
+    #expect(checked == 27)
+    guard outer == .sgd else { return }
+    var rng = SplitMix64(seed: 35), stable = 0, unstable = 0
+    for _ in 0..<400 {
+        let gammaH = 2.2 * rng.nextUniform(), steps = 1 + rng.nextInt(below: 12), lr = 0.05 + 3 * rng.nextUniform()
+        var s = scheme(.sgd, gamma: gammaH, steps: steps, lr: lr, beta: 0)
+        s.delayed = true
+        let product = lr * (1 - pow(1 - gammaH, Double(steps)))
+        guard abs(product) > 1e-6, abs(product - 1) > 1e-6 else { continue }
+        let predicted = product > 0 && product < 1
+        #expect((try s.radius().radius < 1) == predicted, "γh=\(gammaH) H=\(steps) η_o=\(lr): s = \(product)")
+        if predicted { stable += 1 } else { unstable += 1 }
+    }
+    #expect(stable > 60 && unstable > 60, "\(stable) stable, \(unstable) unstable")
+}

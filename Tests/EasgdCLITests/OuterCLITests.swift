@@ -105,3 +105,22 @@ func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws
         #expect(bad.status == 64 && bad.stderr.contains(message), "\(bad.stderr)")
     }
 }
+
+@Test func aDelayedOuterStepHalvesOuterSGDsRangeAndShrinksDilocosDefault() throws {
+    // H = 1, h = 1: s = η_o·γ. Outer SGD at η_o = 1: stable to γ = 2 at once, to γ = 1 one round late (z² − z + s).
+    func edge(_ extra: [String]) throws -> Double {
+        let r = try easgd(["radius", "--method", "diloco", "--workers", "4", "--tau", "1", "--solve", "eta", "--range", "0.01:3", "--json"] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try jsonObject(r.stdout)
+        return try #require(((o["stable_intervals"] as? [[String: Any]])?.first).flatMap { jsonNumber($0["to"]) })
+    }
+    #expect(isClose(try edge(["--outer", "sgd", "--outer-lr", "1"]), 2, relative: 1e-9))
+    #expect(isClose(try edge(["--outer", "sgd", "--outer-lr", "1", "--outer-delay", "1"]), 1, relative: 1e-9))
+    // DiLoCo's Nesterov 0.7, 0.9 one round late keeps a fifth of its range (0.36 of 1.94).
+    let late = try edge(["--outer-delay", "1"]), now = try edge([])
+    #expect(isClose(now, 2 * 1.9 / 2.8 / 0.7, relative: 1e-9) && late < 0.2 * now, "\(late) against \(now)")
+    let o = try jsonObject(try easgd(["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-delay", "1", "--json"]).stdout)
+    #expect(jsonNumber(o["outer_delay"]) == 1 && (o["eigenvalues"] as? [Any])?.count == 3)
+    let bad = try easgd(["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-delay", "2"])
+    #expect(bad.status == 64 && bad.stderr.contains("--outer-delay is 0 or 1"), "\(bad.stderr)")
+}
