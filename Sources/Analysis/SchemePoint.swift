@@ -43,9 +43,7 @@ public struct SchemePoint: Sendable {
 
     /// DiLoCo's synchronous scheme at this point.
     public func synchronousScheme() -> SynchronousOuterScheme {
-        let o = outer ?? OuterSettings()
-        return SynchronousOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, curvatures: workerCurvatures ?? [h], outer: o.optimizer,
-                                      outerRate: o.learningRate, outerMomentum: o.momentum, delayed: o.delayed)
+        (outer ?? OuterSettings()).round(workers: workers, innerRate: eta, innerSteps: tau, curvatures: workerCurvatures ?? [h])
     }
 
     public func scheme() -> any RoundRobinScheme {

@@ -36,6 +36,12 @@ public struct OuterSettings: Sendable, Equatable {
     /// The outer step applies the previous round's pseudo-gradient (Streaming DiLoCo's overlap).
     public var delayed = false
 
+    /// The synchronous round of p workers taking H inner SGD steps of rate γ on their curvatures, then this outer step.
+    public func round(workers: Int, innerRate: Double, innerSteps: Int, curvatures: [Double]) -> SynchronousOuterScheme {
+        SynchronousOuterScheme(workers: workers, innerRate: innerRate, innerSteps: innerSteps, curvatures: curvatures,
+                               outer: optimizer, outerRate: learningRate, outerMomentum: momentum, delayed: delayed)
+    }
+
     public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
                 momentum: Double = OuterSettings.dilocoMomentum) {
         self.optimizer = optimizer
@@ -76,11 +82,11 @@ public struct StabilityMapSpec: Sendable, Equatable {
 
     /// DiLoCo's synchronous round at one point of the map.
     public func outerScheme(eta: Double, second: Double) -> SynchronousOuterScheme {
-        guard let o = outer else { preconditionFailure("a DiLoCo map needs its outer step") }
-        return SynchronousOuterScheme(workers: workers, innerRate: eta,
-                                      innerSteps: secondKind == .tau ? max(1, Int(second.rounded())) : tau, curvatures: [h],
-                                      outer: o.optimizer, outerRate: secondKind == .outerRate ? second : o.learningRate,
-                                      outerMomentum: secondKind == .outerMomentum ? second : o.momentum, delayed: o.delayed)
+        guard var o = outer else { preconditionFailure("a DiLoCo map needs its outer step") }
+        if secondKind == .outerRate { o.learningRate = second }
+        if secondKind == .outerMomentum { o.momentum = second }
+        return o.round(workers: workers, innerRate: eta, innerSteps: secondKind == .tau ? max(1, Int(second.rounded())) : tau,
+                       curvatures: [h])
     }
 
     public func scheme(eta: Double, second: Double) -> any RoundRobinScheme {

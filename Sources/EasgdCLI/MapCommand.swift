@@ -72,11 +72,7 @@ struct MapCommand: ParsableCommand {
         }
         guard method.hasRoundRobinMap else { throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no map: clock order depends on the workers' costs (use round-robin or random)") }
-        try checkWorkers(workers)
-        try checkPositive("--h", h)
-        try grid.validate()
-        try checkRange("--eta", eta, positiveLower: logEta)
-        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+        try validatePointAndGrid()
         if method == .downpour {
             guard let tauRange, rho == nil, alpha == nil else {
                 throw ValidationError("DOWNPOUR has no coupling: give its second axis as --tau-range LO:HI (and no --rho or --alpha)")
@@ -95,6 +91,15 @@ struct MapCommand: ParsableCommand {
         try OutputPath.checkPrefix(out)
     }
 
+    /// What every map checks: p, h, the grid, the η axis, and the settings the method takes.
+    private func validatePointAndGrid() throws {
+        try checkWorkers(workers)
+        try checkPositive("--h", h)
+        try grid.validate()
+        try checkRange("--eta", eta, positiveLower: logEta)
+        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+    }
+
     /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order.
     private func validateOuter() throws {
         guard schedule == .roundRobin else { throw ValidationError("DiLoCo's rounds are synchronous: it has no worker order (--schedule)") }
@@ -103,11 +108,7 @@ struct MapCommand: ParsableCommand {
         guard axes == 1 else {
             throw ValidationError("give DiLoCo's second axis: exactly one of --outer-lr-range, --outer-momentum-range or --tau-range")
         }
-        try checkWorkers(workers)
-        try checkPositive("--h", h)
-        try grid.validate()
-        try checkRange("--eta", eta, positiveLower: logEta)
-        try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
+        try validatePointAndGrid()
         if let outerLrRange { try checkRange("--outer-lr-range", outerLrRange) }
         if let outerMomentumRange, !(outerMomentumRange.lowerBound >= 0 && outerMomentumRange.upperBound < 1) {
             throw ValidationError("--outer-momentum-range must lie within [0, 1)")

@@ -107,9 +107,7 @@ public final class ParallelTrainingRun {
             settings.fixEvaluations(testImages: self.data.test.count, stepsPerEpoch: 0)
             self.settings = settings
         }
-        if let m = settings.testSubset, m > self.data.test.count {
-            throw DataError("--test-subset \(m): \(self.data.test.name) has \(self.data.test.count) images")
-        }
+        let tested = try settings.evaluatedTestSet(self.data)
         let loaded = self.data
         let replicas = try (0..<settings.engine.workers).map {
             try ParallelTrainingRun.makeReplica(settings: settings, spec: spec, data: loaded, preprocessing: preprocessing, worker: $0)
@@ -125,8 +123,7 @@ public final class ParallelTrainingRun {
         }
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
-                                     evaluator: Evaluator(spec: spec, test: self.data.test.prefix(settings.testSubset ?? self.data.test.count),
-                                                          preprocessing: preprocessing),
+                                     evaluator: Evaluator(spec: spec, test: tested, preprocessing: preprocessing),
                                      trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(TrainingDefaults.trainLossImages),
                                                                preprocessing: preprocessing),
                                      evaluations: settings.evalEvery ?? .steps(TrainingDefaults.parallelEvaluations(workers: p, steps: settings.steps)),

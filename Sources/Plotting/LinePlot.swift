@@ -52,10 +52,10 @@ public enum LinePlot {
         s.append("set xlabel \(Gnuplot.quote(xLabel))")
         s.append("set ylabel \(Gnuplot.quote(yLabel))")
         // Under the axes and under the x axis's label, with room of its own: it hides no curve and no label.
-        // Two columns when the entries fit side by side under the axes (about 8 pixels a character), else one; the
-        // bottom margin holds the x label and a line per row of the key.
+        // Two columns when the entries fit side by side under the axes (RunCurves' estimate of a key's width), else
+        // one; the bottom margin holds the x label and a line per row of the key.
         let titles = series.map(\.title) + references.map(\.title) + markers.map(\.title)
-        let columns = 8 * 2 * ((titles.map(\.count).max() ?? 0) + 8) < size.width - 40 ? 2 : 1
+        let columns = min(2, RunCurves.keyColumns(titles, samplen: 4, panelWidth: size.width))
         s.append("set key at screen 0.5, 0.01 center bottom horizontal box Left reverse maxcols \(columns)")
         s.append("set bmargin \(4 + (titles.count + columns - 1) / columns)")
         s.append("set grid")

@@ -311,6 +311,13 @@ extension RunSettings {
     ///   the training between two, a step's forward and backward passes costing about three forward ones.
     /// A resumed run keeps what it recorded; one from before 2026-12-06 records neither, and keeps its rules then
     /// (the whole test set; four per epoch or its recorded interval).
+    /// The test images the run evaluates: the first `testSubset` (all when nil); more than `data` holds is refused.
+    public func evaluatedTestSet(_ data: DataSplit) throws -> Dataset {
+        guard let m = testSubset else { return data.test }
+        guard m <= data.test.count else { throw DataError("--test-subset \(m): \(data.test.name) has \(data.test.count) images") }
+        return data.test.prefix(m)
+    }
+
     public mutating func fixEvaluations(testImages available: Int, stepsPerEpoch: Int) {
         testSubset = testSubset ?? TrainingDefaults.testImages(trainSubset: trainSubset, available: available)
         guard evalEvery == nil else { return }

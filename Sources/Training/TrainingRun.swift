@@ -119,9 +119,7 @@ public final class TrainingRun: RunExecutor {
             settings.fixEvaluations(testImages: self.data.test.count, stepsPerEpoch: stream.batchesPerEpoch)
             self.settings = settings
         }
-        if let m = settings.testSubset, m > self.data.test.count {
-            throw DataError("--test-subset \(m): \(self.data.test.name) has \(self.data.test.count) images")
-        }
+        let tested = try settings.evaluatedTestSet(self.data)
         replica = Replica(spec: spec, stream: stream, seed: settings.seed)
         optimizer = SequentialOptimizer(settings: settings.optimizer, count: replica.parameterCount)
         let loaded = self.data
@@ -132,8 +130,7 @@ public final class TrainingRun: RunExecutor {
         let evalEvery = settings.evalEvery?.steps ?? max(1, stream.batchesPerEpoch / TrainingDefaults.evaluationsPerEpoch)
         // Last, after everything that can fail, so a refused run leaves no directory behind.
         lifecycle = try RunLifecycle(directory: directory, resuming: resuming,
-                                     evaluator: Evaluator(spec: spec, test: self.data.test.prefix(settings.testSubset ?? self.data.test.count),
-                                                          preprocessing: preprocessing),
+                                     evaluator: Evaluator(spec: spec, test: tested, preprocessing: preprocessing),
                                      trainEvaluator: Evaluator(spec: spec, test: self.data.train.prefix(TrainingDefaults.trainLossImages),
                                                                preprocessing: preprocessing),
                                      evaluations: .steps(evalEvery), checkpointEveryMinutes: settings.checkpointEveryMinutes,

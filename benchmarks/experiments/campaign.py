@@ -148,7 +148,9 @@ class Campaign:
                 sys.exit(f"campaign: --queue: no such run: {', '.join(unknown)} (campaign.py --plan lists them)")
         try:
             with open(os.path.join(RECORD, "transcribed.json")) as f:
-                self.transcribed = json.load(f)["runs"]
+                # Transcribed before 2026-12-06, when `easgd runs --json` named the steps per worker "steps".
+                self.transcribed = {name: {("steps_per_worker" if k == "steps" else k): v for k, v in t.items()}
+                                    for name, t in json.load(f)["runs"].items()}
         except (OSError, ValueError, KeyError):
             self.transcribed = {}
         # A transcribed run named in --queue is run again (to draw its curves); until the rerun finishes, every
@@ -176,8 +178,6 @@ class Campaign:
                 s = json.loads(r.stdout)[0] if r.returncode == 0 else None
             except (ValueError, IndexError):
                 s = None
-        if s is not None and "steps" not in s:
-            s["steps"] = s.get("steps_per_worker")  # easgd runs --json names it so since 2026-12-06
         t = self.transcribed.get(name)
         if t is not None and name not in self.rerun and (s is None or s["status"] not in ("completed", "diverged")):
             return dict(t, transcribed=True)
@@ -222,10 +222,10 @@ class Campaign:
         # The runs under way first: they measure this machine now (a campaign continued on another machine kind
         # runs at another speed: 0.147 s per step on an AVX-512 EPYC, 0.265 s on an AVX2-only one).
         now = [s for name, s in self.results.items() if name in self.running and s.get("wall_seconds")
-               and s.get("steps")]
+               and s.get("steps_per_worker")]
         done = [(name, s) for name, s in self.results.items() if s["status"] == "completed" and s.get("wall_seconds")]
         done = now or [s for name, s in done if name.startswith("fig")] or [s for _, s in done]
-        steps = sum(s["steps"] * s["workers"] for s in done)
+        steps = sum(s["steps_per_worker"] * s["workers"] for s in done)
         return sum(s["wall_seconds"] for s in done) / steps if steps > 0 else 0.16
 
     def progress(self, runs):
@@ -237,7 +237,7 @@ class Campaign:
             if self.state(r) in ("completed", "diverged"):
                 done += r["worker_steps"] * cost
             elif s is not None:
-                done += min(r["worker_steps"], s["steps"] * r["workers"]) * cost
+                done += min(r["worker_steps"], s["steps_per_worker"] * r["workers"]) * cost
         planned = {r["name"] for r in runs}
         unplanned = [r for r in main_runs({}, estimate=True) if r["name"] not in planned
                      and (self.o.only is None or self.o.only in r["name"])]
@@ -260,7 +260,7 @@ class Campaign:
             if s is not None:
                 entry.update({k: s.get(k) for k in ("best_test_error", "final_test_error", "wall_seconds",
                                                      "virtual_seconds")})
-                entry["steps_done"] = s.get("steps")
+                entry["steps_done"] = s.get("steps_per_worker")
             entry["command"] = self.command(r)
             entries.append(entry)
         manifest = {"compute_seconds": self.o.compute_seconds, "communication_seconds": self.o.communication_seconds,

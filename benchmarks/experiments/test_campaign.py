@@ -63,7 +63,7 @@ class CampaignRecordTests(unittest.TestCase):
         # The working directory goes (a new checkout, a new machine); the record answers in its place.
         shutil.rmtree(os.path.join(self.out, "fig2-easgd-p4-tau4"))
         after = campaign.Campaign(options(self.out)).summary_of("fig2-easgd-p4-tau4")
-        for key in ("status", "steps", "workers", "best_test_error", "final_test_error", "virtual_seconds"):
+        for key in ("status", "steps_per_worker", "workers", "best_test_error", "final_test_error", "virtual_seconds"):
             self.assertEqual(after[key], before[key], key)
         self.assertEqual(after["dir"], os.path.join(self.record, "fig2-easgd-p4-tau4"))
         # A record left half-written under its temporary name is not a record.
