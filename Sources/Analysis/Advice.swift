@@ -50,6 +50,8 @@ public struct Advice {
         var alpha: Double?
         var tau: Int?
         var momentum: Double?
+        /// DiLoCo's outer step.
+        var outer: OuterSettings? = nil
         var weightDecay: Double
         var netSpec: String
         var data: String
@@ -83,12 +85,14 @@ public struct Advice {
                 }
             }
             let m = e.method
-            return RunPoint(method: m, workers: e.workers, lr: try rateInForce(records: state.metricsCount) ?? e.learningRate, baseLR: e.learningRate,
+            var point = RunPoint(method: m, workers: e.workers, lr: try rateInForce(records: state.metricsCount) ?? e.learningRate, baseLR: e.learningRate,
                             alpha: m.takes(.alpha) ? e.alpha : nil, tau: m.takes(.tau) ? e.tau : nil,
                             momentum: m.takes(.momentum) ? e.momentum : nil, weightDecay: e.weightDecay,
                             netSpec: s.netSpec, data: s.data, models: models,
                             trainSubset: s.trainSubset, fullBatch: s.fullBatch == true, seed: s.seed,
                             runSchedule: s.backend == .simulated ? s.simulatorOrder ?? .clock : nil)
+            point.outer = m.takes(.outer) ? e.outer : nil
+            return point
         }
         let settings = config.settings
         let (state, buffers) = try Checkpoint.read(path, as: CheckpointStep.self)
@@ -148,9 +152,9 @@ public struct Advice {
         guard run.method.trainsNetworks else { throw SettingsError("\(run.method.rawValue) does not train a network") }
         ComputeThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         let loss = try trainingLoss(of: run)
-        let schedule: Schedule = run.runSchedule == .random ? .random : .roundRobin
+        let schedule: Schedule = run.runSchedule == .random && run.method.hasRandomOrderMap ? .random : .roundRobin
         let threshold = MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
-                                        momentum: run.momentum ?? 0, schedule: schedule)
+                                        momentum: run.momentum ?? 0, schedule: schedule, outer: run.outer)
         var placements: [Placement] = []
         for (name, values) in run.models {
             guard values.count == loss.network.parameterCount else {
@@ -171,7 +175,7 @@ public struct Advice {
         let tauMax = try threshold.largestTau(etaH: main.etaH)
         // Random order in mean square, for the methods with a round map (the run's own schedule is one of the two).
         var random: (radius: Double, stable: Bool, critical: Double?)? = nil
-        if run.method.hasRoundRobinMap || [.adownpour, .mvadownpour].contains(run.method) {
+        if run.method.hasRandomOrderMap || [.adownpour, .mvadownpour].contains(run.method) {
             var other = threshold
             other.schedule = schedule == .random ? .roundRobin : .random
             random = (try other.radius(etaH: main.etaH), try other.isStable(etaH: main.etaH), try other.criticalEtaH())
@@ -188,7 +192,10 @@ public struct Advice {
         var fields: [(String, JSON)] = [
             ("method", .string(run.method.rawValue)), ("workers", .integer(run.workers)),
             ("tau", run.tau.map { .integer($0) } ?? .null), ("eta", .number(run.lr)), ("momentum", optional(run.momentum)),
-            ("alpha", optional(run.alpha)), ("weight_decay", .number(run.weightDecay)),
+            ("alpha", optional(run.alpha)),
+            ("outer", run.outer.map { .string($0.optimizer.rawValue) } ?? .null), ("outer_eta", optional(run.outer?.learningRate)),
+            ("outer_momentum", optional(run.outer.flatMap { $0.keepsVelocity ? $0.momentum : nil })),
+            ("weight_decay", .number(run.weightDecay)),
             ("schedule", .string(run.workers == 1 ? "sequential" : schedule.rawValue)), ("map", .string(threshold.mapName)),
             ("at", .string(main.name)), ("batch", .integer(loss.count)),
             ("h_max", .number(main.hMax)), ("hessian_vector_products", .integer(main.products)), ("converged", .bool(main.converged)),
@@ -218,6 +225,7 @@ public struct Advice {
         if let a = run.alpha { settings.append("α = \(a)") }
         if let t = run.tau { settings.append("τ = \(t)") }
         if let d = run.momentum { settings.append("δ = \(d)") }
+        if let o = run.outer { settings.append("outer \(o.optimizer.rawValue) η_o = \(o.learningRate)" + (o.keepsVelocity ? ", β = \(o.momentum)" : "")) }
         settings += ["p = \(run.workers)", "weight decay \(run.weightDecay)"]
         var lines = ["run: \(run.method.rawValue), " + settings.joined(separator: ", ")]
         for p in placements {
@@ -274,13 +282,24 @@ public struct Advice {
         }
         var csv = CSV(header: ["eta_h", "spectral_radius"])
         let top = max(3.0, 1.3 * max(main.etaH, critical ?? 0))
-        for k in 0...600 { let x = top * Double(k) / 600; try csv.row([x, try threshold.radius(etaH: x)]) }
+        var largest = 0.0
+        for k in 0...600 {
+            let x = top * Double(k) / 600, r = try threshold.radius(etaH: x)
+            largest = max(largest, r)
+            try csv.row([x, r])
+        }
         let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
+        // A radius growing like |1 − ηh|^H past the boundary would flatten everything below it on a linear axis.
+        let logY = largest > 10
+        var detail = run.momentum.map { ", {/Symbol d} = \($0)" } ?? ""
+        if let o = run.outer, let t = run.tau {
+            detail += ", H = \(t), outer \(o.optimizer.rawValue) {/Symbol h}_o = \(o.learningRate)" + (o.keepsVelocity ? ", {/Symbol b} = \(o.momentum)" : "")
+        }
         return ([prefix + ".csv"], stageFigure(prefix + ".png", transaction: transaction) {
             LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 2, title: "spectral radius on the top direction")],
                             references: [LineReference("1", "stability boundary {/Symbol r} = 1")],
-                            title: "\(run.method.rawValue) run on its map: h_{max} = \(String(format: "%.4g", main.hMax))\(run.momentum.map { ", {/Symbol d} = \($0)" } ?? "")",
-                            xLabel: "{/Symbol h}h", yLabel: "spectral radius", output: $0, terminal: .png,
+                            title: "\(run.method.rawValue) run on its map: h_{max} = \(String(format: "%.4g", main.hMax))\(detail)",
+                            xLabel: "{/Symbol h}h", yLabel: "spectral radius", output: $0, terminal: .png, logY: logY,
                             markers: [(main.etaH, main.radius, "this run: {/Symbol h}h_{max} = \(String(format: "%.3g", main.etaH)), radius \(String(format: "%.3g", main.radius))")])
         })
     }

@@ -36,8 +36,8 @@ public func symbol(_ kind: CouplingAxis) -> String {
 }
 
 public func title(_ spec: StabilityMapSpec) -> String {
-    if let o = spec.outer, spec.method.hasSynchronousMap {
-        var parts = ["\(spec.method.name), synchronous rounds, p = \(spec.workers)",
+    if let o = spec.outer, spec.method.takes(.outer) {
+        var parts = ["\(spec.method.name), \(spec.method.hasSynchronousMap ? "synchronous rounds" : "round-robin"), p = \(spec.workers)",
                      "outer \(o.optimizer.rawValue)" + (o.delayed ? " delayed one round" : "")]
         if spec.secondKind != .outerRate { parts.append("{/Symbol h}_o = \(o.learningRate)") }
         if spec.secondKind != .outerMomentum && o.optimizer != .sgd { parts.append("{/Symbol b} = \(o.momentum)") }
@@ -83,7 +83,7 @@ public func stageMapData(_ computed: ComputedMap, prefix: String, transaction: O
         curves.append((csv: try transaction.scratch(data.text, beside: prefix), title: curve.title))
     }
     var panel = HeatMapPanel(csv: csvTemporary, title: title(spec),
-                             xLabel: spec.method.hasSynchronousMap ? "inner learning rate {/Symbol g} (--eta)" : "{/Symbol h}",
+                             xLabel: spec.method.takes(.outer) ? "inner learning rate {/Symbol g} (--eta)" : "{/Symbol h}",
                              yLabel: symbol(spec.secondKind), logX: spec.eta.logarithmic,
                              minValue: scale.min, maxValue: scale.max,
                              quantity: spec.schedule == .random ? "mean-square radius {/Symbol r}(T)^{p/2}" : "spectral radius {/Symbol r}(F)",
@@ -141,7 +141,7 @@ public func mapSummary(_ computed: ComputedMap) -> JSON {
     }
     // Each fixed setting once, and none that the second axis varies (a τ map held "tau" twice before 2026-12-06).
     var fixed: [(String, JSON)] = spec.method.takes(.momentum) ? [("momentum", .number(spec.momentum))] : []
-    if let o = spec.outer, spec.method.hasSynchronousMap {
+    if let o = spec.outer, spec.method.takes(.outer) {
         fixed.append(("outer", .string(o.optimizer.rawValue)))
         if spec.secondKind != .outerRate { fixed.append(("outer_eta", .number(o.learningRate))) }
         if spec.secondKind != .outerMomentum && o.optimizer != .sgd { fixed.append(("outer_momentum", .number(o.momentum))) }

@@ -18,14 +18,17 @@ public struct MethodThreshold: Sendable {
     /// round-robin (the round map's ρ(F)) or random (the mean-square radius per round); sequential methods and
     /// synchronous EASGD have one map whichever is asked.
     public var schedule: Schedule
+    /// DiLoCo's outer step (its map is the synchronous round's, whatever the schedule; `tau` is H).
+    public var outer: OuterSettings?
 
-    public init(method: Algorithm, workers: Int, alpha: Double, tau: Int, momentum: Double, schedule: Schedule) {
+    public init(method: Algorithm, workers: Int, alpha: Double, tau: Int, momentum: Double, schedule: Schedule, outer: OuterSettings? = nil) {
         self.method = method
         self.workers = workers
         self.alpha = alpha
         self.tau = tau
         self.momentum = momentum
         self.schedule = schedule == .random ? .random : .roundRobin
+        self.outer = method.takes(.outer) ? outer ?? OuterSettings() : nil
     }
 
     /// The map whose radius is computed, in words, for reports.
@@ -35,6 +38,7 @@ public struct MethodThreshold: Sendable {
         case .msgd: "Nesterov on the top direction (δ = \(momentum))"
         case .mdownpour: "Nesterov at the master: with τ = 1 in round-robin order MDOWNPOUR is sequential Nesterov on the center (δ = \(momentum))"
         case .syncEasgd: "synchronous EASGD's recursion on (Σx_i, x̃)"
+        case .diloco: "DiLoCo's synchronous round (H = τ inner SGD steps, then the \((outer ?? OuterSettings()).optimizer.rawValue) outer step)"
         case .adownpour, .mvadownpour: "DOWNPOUR's \(schedule == .random ? "random-order mean-square" : "round") map (the average does not feed back)"
         case .admm: "ADMM's round map"
         default: "\(method.name)'s \(schedule == .random ? "random-order mean-square map per round" : "round-robin round map")"
@@ -49,6 +53,10 @@ public struct MethodThreshold: Sendable {
             SchemePoint(method: method, workers: workers, eta: e, coupling: .alpha(a), h: 1, momentum: method == .eamsgd ? momentum : 0, tau: t)
         case .downpour, .adownpour, .mvadownpour:
             SchemePoint(method: .downpour, workers: workers, eta: e, coupling: .alpha(0), h: 1, momentum: 0, tau: t)
+        case .asyncDiloco:
+            { var point = SchemePoint(method: method, workers: workers, eta: e, coupling: .alpha(0), h: 1, momentum: 0, tau: t)
+              point.outer = outer
+              return point }()
         default: nil
         }
     }
@@ -60,6 +68,8 @@ public struct MethodThreshold: Sendable {
         case .sgd, .asgd, .mvasgd: return SequentialStability.radius(etaH: e, momentum: 0)
         case .msgd, .mdownpour: return SequentialStability.radius(etaH: e, momentum: momentum)
         case .syncEasgd: return SynchronousEASGD(workers: workers, eta: e, alpha: a, h: 1, sigma: 0).spectralRadius
+        case .diloco:
+            return try (outer ?? OuterSettings()).round(workers: workers, innerRate: e, innerSteps: t, curvatures: [1]).radius().radius
         default:
             guard let point = scheme(etaH: e, alpha: a, tau: t) else { throw OutputError("\(method.rawValue) has no map") }
             return try point.radius(schedule: schedule).radius

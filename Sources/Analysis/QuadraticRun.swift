@@ -39,7 +39,6 @@ public struct QuadraticRun {
             return "admm runs round-robin: add --schedule round-robin"
         }
         if !settings.method.isParallel { return "\(settings.method.rawValue) is a sequential method; train-quadratic runs p workers and a master" }
-        if !settings.method.runsOnEngine { return Algorithm.noEngineYet(settings.method) }
         if !schedule.simulatorRuns { return "--schedule \(schedule.rawValue): the simulator runs clock or round-robin order" }
         return nil
     }
@@ -69,7 +68,7 @@ public struct QuadraticRun {
         }
         let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: Array(repeating: x0, count: n))
         let simulator = SimulatedBackend(engine: engine, schedule: schedule)
-        let stepsPerEvent = method == .syncEasgd ? workers : (schedule == .roundRobin ? settings.tau : 1)
+        let stepsPerEvent = method.stepsTogether ? workers : (schedule == .roundRobin ? settings.tau : 1)
         let events = (steps * workers + stepsPerEvent - 1) / stepsPerEvent
         let every = max(1, evalEvery ?? max(1, steps * workers / 200))
         var csv = CSV(header: ["total_steps", "virtual_seconds", "center_loss", "center_distance", "exchanges"])
@@ -102,8 +101,14 @@ public struct QuadraticRun {
         if schedule == .roundRobin, sigma == 0, n == 1, method.hasRoundRobinMap {
             let scheme = makeScheme(method, workers: workers, eta: settings.learningRate,
                                     coupling: method == .admm ? .rho(settings.rho) : .alpha(settings.alpha),
-                                    h: curvatures[0], momentum: settings.momentum, tau: settings.tau)
+                                    h: curvatures[0], momentum: settings.momentum, tau: settings.tau, outer: settings.outer)
             let radius = try scheme.spectralRadiusFromCyclicStructure(solver: EigenSolver(maxDimension: scheme.stateDimension))
+            theory = (log(radius), radius)
+        }
+        if method == .diloco, sigma == 0, n == 1, let outer = settings.outer {
+            // Every worker steps at once whatever the order: the synchronous round's map.
+            let radius = try outer.round(workers: workers, innerRate: settings.learningRate, innerSteps: settings.tau,
+                                         curvatures: [curvatures[0]]).radius().radius
             theory = (log(radius), radius)
         }
         return Result(csv: csv.text, growthPerRound: slope.map { $0 * Double(workers * settings.tau) }, theory: theory,
@@ -121,6 +126,9 @@ public struct QuadraticRun {
         if m.takes(.momentum) { fields.append(("momentum", .number(settings.momentum))) }
         if m.takes(.tau) { fields.append(("tau", .integer(settings.tau))) }
         if m.takes(.movingRate) { fields.append(("moving_rate", .number(settings.movingRate))) }
+        if let o = settings.outer {
+            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum))]
+        }
         fields += [("h", .array(curvatures.map { .number($0) })), ("sigma", .number(sigma)), ("x0", .number(x0)),
                    ("schedule", .string(schedule.rawValue)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
                    ("growth_per_round", result.growthPerRound.map { .number($0) } ?? .null)]

@@ -34,7 +34,7 @@ extension RunPlot {
     /// threshold is h* = that / η, and SGD's 2/η.
     static func criticalEtaH(_ run: RunSummary) throws -> Double? {
         try MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
-                            momentum: run.momentum ?? 0, schedule: .roundRobin).criticalEtaH()
+                            momentum: run.momentum ?? 0, schedule: .roundRobin, outer: run.outer).criticalEtaH()
     }
 
     /// Writes PREFIX-sharpness.csv and PREFIX-sharpness.<format>; returns the figures gnuplot could not draw.

@@ -20,6 +20,8 @@ public struct RunSummary: Sendable {
     public var lrSchedule: String?
     public var momentum: Double?
     public var alpha: Double?
+    /// DiLoCo's outer step (nil for the other methods).
+    public var outer: OuterSettings? = nil
     public var seed: UInt64
     /// Nil for a sequential run (one worker, no master).
     public var backend: Backend?
@@ -74,6 +76,7 @@ public struct RunSummary: Sendable {
                               virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
                               status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
             summary.trainSubset = s.trainSubset
+            summary.outer = m.takes(.outer) ? e.outer : nil
             return summary
         }
         let o = s.optimizer
@@ -106,8 +109,20 @@ public struct RunSummary: Sendable {
 
     /// Everything that determines a run except its seed (and where it lives): runs with equal keys are repeats.
     public var settingsKey: String {
-        [method.rawValue, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", lrSchedule ?? "-", momentum.map { "\($0)" } ?? "-",
+        [methodText, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", lrSchedule ?? "-", momentum.map { "\($0)" } ?? "-",
          alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps)].joined(separator: "|")
+    }
+
+    /// The method, with DiLoCo's outer step: "diloco (nesterov 0.7, 0.9)" (optimizer, η_o, β).
+    public var methodText: String {
+        guard let o = outer else { return method.rawValue }
+        return "\(method.rawValue) (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : ""))"
+    }
+
+    /// DiLoCo's outer step under the toolkit's keys (null for the other methods).
+    var outerJSON: [(String, JSON)] {
+        [("outer", outer.map { .string($0.optimizer.rawValue) } ?? .null), ("outer_eta", outer.map { .number($0.learningRate) } ?? .null),
+         ("outer_momentum", outer.flatMap { $0.keepsVelocity ? .number($0.momentum) : nil } ?? .null)]
     }
 
     /// The keys of `easgd runs --json`.
@@ -117,7 +132,7 @@ public struct RunSummary: Sendable {
             ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
             ("tau", tau.map { .integer($0) } ?? .null), ("eta", .number(learningRate)),
             ("eta_schedule", lrSchedule.map { .string($0) } ?? .null), ("momentum", opt(momentum)),
-            ("alpha", opt(alpha)), ("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
+            ("alpha", opt(alpha))] + outerJSON + [("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
             ("net", .string(net)), ("data", .string(data)), ("steps_per_worker", .integer(steps)),
             ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
             ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds)),
@@ -130,7 +145,7 @@ public struct RunSummary: Sendable {
                                      "virtual_seconds", "status"]
 
     public var tableRow: [String] {
-        [dir, method.rawValue, String(workers), tau.map(String.init) ?? "-", plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? ""),
+        [dir, methodText, String(workers), tau.map(String.init) ?? "-", plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? ""),
          momentum.map(plain) ?? "-",
          alpha.map(plain) ?? "-", String(seed), backend?.rawValue ?? "sequential", String(steps), percent(bestTestError),
          percent(finalTestError), seconds(wallSeconds), seconds(virtualSeconds), status.rawValue]
@@ -184,7 +199,7 @@ public struct SeedGroup: Sendable {
         ]
         fields.append(("tau", r.tau.map { .integer($0) } ?? .null))
         fields += [("eta", .number(r.learningRate)), ("eta_schedule", r.lrSchedule.map { .string($0) } ?? .null),
-                   ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))]
+                   ("momentum", opt(r.momentum)), ("alpha", opt(r.alpha))] + r.outerJSON
         fields.append(("backend", r.backend.map { .string($0.rawValue) } ?? .null))
         fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps_per_worker", .integer(r.steps))]
         fields.append(("best_test_error", best?.json ?? .null))
@@ -199,7 +214,7 @@ public struct SeedGroup: Sendable {
 
     public var tableRow: [String] {
         let r = runs[0]
-        return [r.method.rawValue, String(r.workers), r.tau.map(String.init) ?? "-", plain(r.learningRate),
+        return [r.methodText, String(r.workers), r.tau.map(String.init) ?? "-", plain(r.learningRate),
                 r.momentum.map(plain) ?? "-", r.alpha.map(plain) ?? "-", r.backend?.rawValue ?? "sequential",
                 String(r.steps), String(runs.count), best?.text ?? "-", final?.text ?? "-", statusText]
     }

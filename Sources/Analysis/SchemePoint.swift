@@ -47,7 +47,7 @@ public struct SchemePoint: Sendable {
     }
 
     public func scheme() -> any RoundRobinScheme {
-        makeScheme(method, workers: workers, eta: eta, coupling: coupling, h: h, momentum: momentum, tau: tau)
+        makeScheme(method, workers: workers, eta: eta, coupling: coupling, h: h, momentum: momentum, tau: tau, outer: outer)
     }
 
     /// The settings, each only where the method takes it.

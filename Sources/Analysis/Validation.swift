@@ -60,6 +60,8 @@ public struct Validation {
     public var alpha: Double?
     public var tau: Int
     public var momentum: Double?
+    /// DiLoCo's outer step (DiLoCo's defaults when nil; the other methods have none).
+    public var outer: OuterSettings? = nil
     /// A run whose model's curvature is used instead of the common starting point's.
     public var hFrom: String?
     /// A run diverged when its final training loss exceeds this multiple of its first (or is not finite).
@@ -118,7 +120,7 @@ public struct Validation {
     /// The map at the point (α, τ, δ) of the grid's second value.
     func threshold(second: Double) -> MethodThreshold {
         var t = MethodThreshold(method: method, workers: workers, alpha: method.takes(.alpha) ? defaultAlpha : 0, tau: tau,
-                                momentum: defaultMomentum, schedule: .roundRobin)
+                                momentum: defaultMomentum, schedule: .roundRobin, outer: outer)
         switch axis {
         case .alpha: t.alpha = second
         case .tau: t.tau = Int(second)
@@ -129,8 +131,8 @@ public struct Validation {
 
     /// Nil if the grid can be run, else why not (one line).
     public var problem: String? {
-        guard [.easgd, .eamsgd, .downpour].contains(method) else {
-            return "validate maps easgd, eamsgd and downpour (the methods with a round-robin map), not \(method.rawValue)"
+        guard [.easgd, .eamsgd, .downpour, .diloco, .asyncDiloco].contains(method) else {
+            return "validate maps easgd, eamsgd, downpour, diloco and async-diloco (the methods with a round map), not \(method.rawValue)"
         }
         switch axis {
         case .alpha: if !method.takes(.alpha) { return "\(method.rawValue) has no α: give --tau-range" }
@@ -207,7 +209,7 @@ public struct Validation {
         let t = threshold(second: second)
         let settings = EngineSettings(method: method, workers: workers, learningRate: eta, alpha: method.takes(.alpha) ? t.alpha : nil,
                                       beta: TrainingDefaults.beta, tau: t.tau, momentum: t.momentum, movingRate: TrainingDefaults.movingRate,
-                                      weightDecay: 0)
+                                      weightDecay: 0, outer: t.outer)
         let run = QuadraticRun(settings: settings, curvatures: [h], sigma: 0, x0: 0, schedule: .roundRobin, steps: steps,
                                evalEvery: nil, seed: seed)        // 200 records: the growth is fitted over the last 100
         let result = try run.run()
@@ -256,6 +258,7 @@ public struct Validation {
             if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
             if method.takes(.tau) { a += ["--tau", String(t.tau)] }
             if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
+            if let o = t.outer { a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"] }
             if let subset { a += ["--train-subset", String(subset)] }
             if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
             return a
@@ -380,6 +383,9 @@ public struct Validation {
         if axis.name != "alpha" && method.takes(.alpha) { fields.append(("alpha", .number(defaultAlpha))) }
         if axis.name != "tau" && method.takes(.tau) { fields.append(("tau", .integer(tau))) }
         if axis.name != "momentum" && method.takes(.momentum) { fields.append(("momentum", .number(defaultMomentum))) }
+        if let o = threshold(second: secondValues.first ?? 0).outer {
+            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum))]
+        }
         fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
                    ("agreement_on_divergence", .number(Double(points.filter(\.agreesOnDivergence).count) / Double(points.count))),
                    ("predicted_stable_observed_diverged", .integer(points.filter { $0.predictedStable && $0.observedDiverged }.count)),

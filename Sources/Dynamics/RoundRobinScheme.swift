@@ -84,10 +84,11 @@ public enum Coupling: Sendable, Equatable {
 }
 
 /// Build the scheme for a method at one parameter point. `momentum` is EAMSGD's δ; `tau` the local steps per
-/// activation; DOWNPOUR ignores the coupling.
+/// activation; DOWNPOUR ignores the coupling; asynchronous DiLoCo takes `outer` (DiLoCo's defaults when nil), `eta`
+/// being its inner rate and `tau` its inner steps.
 /// Only the algorithms with `hasRoundRobinMap` have a scheme.
 public func makeScheme(_ method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double,
-                       momentum: Double = 0, tau: Int = 1) -> any RoundRobinScheme {
+                       momentum: Double = 0, tau: Int = 1, outer: OuterSettings? = nil) -> any RoundRobinScheme {
     precondition(method.hasRoundRobinMap, "\(method.rawValue) has no round-robin map")
     let objective = Quadratic(h: h)
     switch method {
@@ -100,6 +101,8 @@ public func makeScheme(_ method: Algorithm, workers: Int, eta: Double, coupling:
                                 objective: objective, tau: tau)
     case .downpour:
         return RoundRobinDownpour(workers: workers, eta: eta, objective: objective, tau: tau)
+    case .asyncDiloco:
+        return RoundRobinOuterScheme(workers: workers, innerRate: eta, innerSteps: tau, objective: objective, outer: outer ?? OuterSettings())
     default:
         preconditionFailure("\(method.rawValue) has no round-robin map")
     }

@@ -25,28 +25,11 @@ public enum CouplingAxis: String, Sendable {
     }
 }
 
-/// DiLoCo's outer optimizer, learning rate and momentum (on a map, the axis replaces its value); the defaults are
-/// DiLoCo's published ones (Nesterov, η_o = 0.7, β = 0.9).
-public struct OuterSettings: Sendable, Equatable {
-    public static let dilocoLearningRate = 0.7
-    public static let dilocoMomentum = 0.9
-    public var optimizer: OuterOptimizer
-    public var learningRate: Double
-    public var momentum: Double
-    /// The outer step applies the previous round's pseudo-gradient (Streaming DiLoCo's overlap).
-    public var delayed = false
-
+extension OuterSettings {
     /// The synchronous round of p workers taking H inner SGD steps of rate γ on their curvatures, then this outer step.
     public func round(workers: Int, innerRate: Double, innerSteps: Int, curvatures: [Double]) -> SynchronousOuterScheme {
         SynchronousOuterScheme(workers: workers, innerRate: innerRate, innerSteps: innerSteps, curvatures: curvatures,
                                outer: optimizer, outerRate: learningRate, outerMomentum: momentum, delayed: delayed)
-    }
-
-    public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
-                momentum: Double = OuterSettings.dilocoMomentum) {
-        self.optimizer = optimizer
-        self.learningRate = learningRate
-        self.momentum = momentum
     }
 }
 
@@ -91,8 +74,11 @@ public struct StabilityMapSpec: Sendable, Equatable {
 
     public func scheme(eta: Double, second: Double) -> any RoundRobinScheme {
         let steps = secondKind == .tau ? max(1, Int(second.rounded())) : tau
+        var o = outer
+        if secondKind == .outerRate { o?.learningRate = second }
+        if secondKind == .outerMomentum { o?.momentum = second }
         return makeScheme(method, workers: workers, eta: eta, coupling: secondKind.coupling(second), h: h,
-                          momentum: momentum, tau: steps)
+                          momentum: momentum, tau: steps, outer: o)
     }
 
     /// The size of LAPACK workspace a point needs.

@@ -66,7 +66,7 @@ struct MapCommand: ParsableCommand {
     @Flag(help: "Also print the summary as JSON (the same as PREFIX.json) on standard output.") var json = false
 
     func validate() throws {
-        if method.hasSynchronousMap { return try validateOuter() }
+        if method.takes(.outer) { return try validateOuter() }
         if outerLrRange != nil || outerMomentumRange != nil || outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
             throw ValidationError("--outer, --outer-lr, --outer-momentum and their ranges apply to \(Algorithm.names { $0.takes(.outer) })")
         }
@@ -100,9 +100,14 @@ struct MapCommand: ParsableCommand {
         try checkSchemeExtras(method: method, momentum: momentum, tau: tau)
     }
 
-    /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order.
+    /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order; asynchronous DiLoCo's the
+    /// same in round-robin order.
     private func validateOuter() throws {
-        guard schedule == .roundRobin else { throw ValidationError("DiLoCo's rounds are synchronous: it has no worker order (--schedule)") }
+        guard schedule == .roundRobin else {
+            throw ValidationError(method.hasSynchronousMap ? "DiLoCo's rounds are synchronous: it has no worker order (--schedule)"
+                                  : "\(method.rawValue) has a round-robin map only (its outer velocity is a second shared coordinate, which the random-order reduction does not take)")
+        }
+        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
         guard rho == nil, alpha == nil else { throw ValidationError("DiLoCo has no coupling: give no --rho or --alpha") }
         let axes = [outerLrRange != nil, outerMomentumRange != nil, tauRange != nil].filter { $0 }.count
         guard axes == 1 else {

@@ -41,10 +41,13 @@ struct RadiusCommand: ParsableCommand {
         if point.method.hasSynchronousMap, schedule != .roundRobin {
             throw ValidationError("\(point.method.rawValue) is synchronous (every worker each round): it has no worker order to choose")
         }
+        if point.method.hasRoundRobinMap, !point.method.hasRandomOrderMap, schedule == .random {
+            throw ValidationError("\(point.method.rawValue) has a round-robin map only (its outer velocity is a second shared coordinate, which the random-order reduction does not take)")
+        }
         if point.workerH != nil, solve == .h {
             throw ValidationError("--solve h scales one curvature; with --worker-h each worker has its own (solve eta or tau)")
         }
-        if point.method.hasSynchronousMap, let solve, solve == .alpha || solve == .momentum {
+        if point.method.takes(.outer), let solve, solve == .alpha || solve == .momentum {
             throw ValidationError("--solve \(solve.rawValue) does not apply to \(point.method.rawValue) (solve eta, h or tau)")
         }
         guard let solve else {

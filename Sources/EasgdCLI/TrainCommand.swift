@@ -72,6 +72,7 @@ struct TrainCommand: ParsableCommand {
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
+        r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
         r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
         r.mpiWorldSize = MPIDriver.launchedWorldSize
@@ -147,6 +148,11 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
     @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
+    @Option(help: ArgumentHelp("DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.",
+                               discussion: "DiLoCo's workers take τ = H inner SGD steps from the center; the outer optimizer then moves the center by the pseudo-gradient x̃ − mean x_i and every worker restarts there. Its stability map: easgd radius --method diloco."))
+    var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o (default \(OuterSettings.dilocoLearningRate), DiLoCo's).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β (default \(OuterSettings.dilocoMomentum), DiLoCo's).") var outerMomentum: Double?
     @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?

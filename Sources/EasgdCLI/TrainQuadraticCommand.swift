@@ -27,14 +27,17 @@ struct TrainQuadraticCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "\(Algorithm.names { $0.isParallel && $0.runsOnEngine }).", transform: parseMethod) var method: Algorithm
+    @Option(help: "\(Algorithm.names { $0.isParallel }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers: Int = 4
     @Option(name: [.customLong("lr"), .customLong("eta")], help: ArgumentHelp("Learning rate η (--eta is the same option).", valueName: "eta"))
     var learningRate: Double
     @Option(help: "Elastic moving rate α.") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "ADMM's ρ.") var rho: Double = EngineSettings.defaultRho
-    @Option(help: "Communication period τ.") var tau: Int = 1
+    @Option(help: "Communication period τ (DiLoCo: the inner steps H per round).") var tau: Int = 1
+    @Option(help: "DiLoCo's outer optimizer: nesterov (default), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β (default 0.9).") var outerMomentum: Double?
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Momentum δ (EAMSGD, MDOWNPOUR; --delta is the same option).")
     var momentum: Double = 0.9
     @Option(help: "Curvatures h_j, comma-separated.") var h = NumberList([1])
@@ -54,6 +57,11 @@ struct TrainQuadraticCommand: ParsableCommand {
         if let alpha { try checkNonNegative("--alpha", alpha) }
         if let beta { try checkNonNegative("--beta", beta) }
         try checkPositive("--rho", rho)
+        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil {
+            throw ValidationError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
+        }
+        if let outerLr { try checkPositive("--outer-lr", outerLr) }
+        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         guard tau >= 1 else { throw ValidationError("--tau must be positive") }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
         guard h.values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--h values must be positive") }
@@ -69,7 +77,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     var quadraticRun: QuadraticRun {
         QuadraticRun(settings: EngineSettings(method: method, workers: workers, learningRate: learningRate, alpha: alpha,
                                               beta: beta ?? TrainingDefaults.beta, tau: tau, momentum: momentum,
-                                              weightDecay: 0, rho: rho),
+                                              weightDecay: 0, rho: rho, outer: outerStep(method, outer, outerLr, outerMomentum, nil)),
                      curvatures: h.values, sigma: sigma, x0: x0, schedule: schedule, steps: steps, evalEvery: evalEvery, seed: seed)
     }
 
@@ -87,7 +95,8 @@ struct TrainQuadraticCommand: ParsableCommand {
         }
         print("method \(method.rawValue), p = \(workers), η = \(learningRate), schedule \(schedule.rawValue), \(steps) steps per worker")
         if let growth = result.growthPerRound {
-            print("growth of ln‖x̃ − x*‖ per round of \(workers) activations: \(String(format: "%.9g", growth))")
+            let round = method.stepsTogether ? "round (τ = \(tau) steps of every worker)" : "round of \(workers) activations"
+            print("growth of ln‖x̃ − x*‖ per \(round): \(String(format: "%.9g", growth))")
         }
         if let theory = result.theory {
             print("theory (Dynamics, the same scheme): ln ρ(F) = \(String(format: "%.9g", theory.lnRadius)) per round (ρ(F) = \(try number(theory.radius)))")

@@ -43,6 +43,10 @@ public struct TrainRequest: Sendable, Equatable {
     public var tau: Int?
     public var alpha: Double?
     public var beta: Double?
+    /// DiLoCo's outer step (defaults DiLoCo's: Nesterov, η_o = 0.7, β = 0.9).
+    public var outer: OuterOptimizer?
+    public var outerLr: Double?
+    public var outerMomentum: Double?
     public var backend: Backend?
     /// The simulator's order: clock or round-robin.
     public var schedule: Schedule?
@@ -68,7 +72,8 @@ public struct TrainRequest: Sendable, Equatable {
     /// The settings a parallel run may not change on --resume (--workers may: an elastic restart), and, with
     /// --workers, those a sequential one may not.
     private var parallelGiven: [(String, Bool)] {
-        [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil),
+        [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil), ("--outer", outer != nil),
+         ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
          ("--communication-seconds", communicationSeconds != nil), ("--link-latency", linkLatency != nil),
          ("--link-bandwidth", linkBandwidth != nil)]
@@ -96,7 +101,6 @@ public struct TrainRequest: Sendable, Equatable {
         if let resume { return try validateResume(resume) }
         guard let out else { throw SettingsError("give --out RUN_DIR (or --resume RUN_DIR)") }
         guard let method else { throw SettingsError("give --method (\(Algorithm.names { $0.trainsNetworks }))") }
-        guard method.runsOnEngine else { throw SettingsError(Algorithm.noEngineYet(method)) }
         guard method.trainsNetworks else {
             throw SettingsError("\(method.rawValue) runs on the quadratic objective only: use easgd train-quadratic")
         }
@@ -178,6 +182,10 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
         }
         if alpha != nil && beta != nil { throw SettingsError("give only one of --alpha or --beta (beta = p * alpha)") }
+        if outer != nil || outerLr != nil || outerMomentum != nil, !method.takes(.outer) {
+            throw SettingsError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) }), not \(method.rawValue)")
+        }
+        if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter) }
         if let linkLatency, let problem = Limits.problem("--link-latency", linkLatency, .nonNegative) { throw SettingsError(problem) }
         if let linkBandwidth, let problem = Limits.problem("--link-bandwidth", linkBandwidth, .positive) { throw SettingsError(problem) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
@@ -203,6 +211,12 @@ public struct TrainRequest: Sendable, Equatable {
         if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - resolvedServers {
             throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(resolvedServers) + \(workers) = \(resolvedServers + workers))")
         }
+    }
+
+    /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
+    var resolvedOuter: OuterSettings {
+        OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
+                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum)
     }
 
     /// The schedule `--lr-schedule` and `--warmup` give (nil when neither is given).
@@ -331,7 +345,8 @@ public struct TrainRequest: Sendable, Equatable {
         var engine = EngineSettings(method: method, workers: p, learningRate: learningRate, alpha: alpha,
                                     beta: beta ?? TrainingDefaults.beta, tau: tau ?? TrainingDefaults.tau,
                                     momentum: momentum ?? TrainingDefaults.momentum, movingRate: movingRate ?? TrainingDefaults.movingRate,
-                                    weightDecay: weightDecay ?? TrainingDefaults.weightDecay)
+                                    weightDecay: weightDecay ?? TrainingDefaults.weightDecay,
+                                    outer: method.takes(.outer) ? resolvedOuter : nil)
         engine.schedule = try rateSchedule
         var settings = RunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,

@@ -39,7 +39,7 @@ struct ValidateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "easgd, eamsgd or downpour.", transform: parseMethod) var method: Algorithm
+    @Option(help: "easgd, eamsgd, downpour, diloco or async-diloco.", transform: parseMethod) var method: Algorithm
     @Option(help: "Workers p.") var workers = 4
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (logarithmic axis; --lr is the same option).", transform: parseRange)
     var eta: ClosedRange<Double>
@@ -59,6 +59,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Fixed β = pα when α is not the axis (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "Fixed τ when it is not the axis.") var tau = 1
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Fixed δ of EAMSGD when it is not the axis.") var momentum: Double?
+    @Option(help: "DiLoCo's outer optimizer: nesterov (default), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β (default 0.9).") var outerMomentum: Double?
     @Option(help: "Read the map at the curvature of this run's model instead of the starting point's.") var hFrom: String?
     @Option(help: "A run diverged when its final training loss exceeds this multiple of its first.") var divergenceFactor = 10.0
     @Option(help: "Runs at a time (default: the cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
@@ -92,6 +95,11 @@ struct ValidateCommand: ParsableCommand {
         if objective == .quadratic && (trainSubset != nil || fullBatch || hFrom != nil) {
             throw ValidationError("--train-subset, --full-batch and --h-from apply to --objective net")
         }
+        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil {
+            throw ValidationError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
+        }
+        if let outerLr { try checkPositive("--outer-lr", outerLr) }
+        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
     }
 
@@ -99,9 +107,10 @@ struct ValidateCommand: ParsableCommand {
         let axis: ValidationAxis = alpha.map { .alpha($0) } ?? tauRange.map { .tau($0) } ?? .momentum(momentumRange!)
         let target: ValidationObjective = objective == .quadratic ? .quadratic(h: h)
             : .net(net: net, data: data, trainSubset: trainSubset, fullBatch: fullBatch)
-        let validation = Validation(method: method, workers: workers, eta: eta, axis: axis, grid: grid, steps: steps, seed: seed,
+        var validation = Validation(method: method, workers: workers, eta: eta, axis: axis, grid: grid, steps: steps, seed: seed,
                                     objective: target, alpha: beta.map { $0 / Double(workers) }, tau: tau, momentum: momentum,
                                     hFrom: hFrom, divergenceFactor: divergenceFactor, jobs: jobs, batch: batch)
+        validation.outer = outerStep(method, outer, outerLr, outerMomentum, nil)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let (summary, points, warning) = try validation.run(out: out, executable: executable) { printError($0) }
         if json { print(try summary.render()) } else {

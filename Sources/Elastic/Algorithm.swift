@@ -15,8 +15,10 @@
 //   sync-easgd   every worker steps at once, then one elastic exchange of all of them
 //   admm         round-robin linearized ADMM with penalty ρ (the quadratic of section 4)
 //   diloco       H inner steps from the center, then an outer optimizer (SGD, heavy ball, Nesterov) on the
-//                pseudo-gradient x̃ − mean x_i; every worker restarts from the center (OuterStep.swift). Exact
-//                synchronous maps; no engine yet
+//                pseudo-gradient x̃ − mean x_i; every worker restarts from the center (OuterStep.swift). Every
+//                worker's round at once: exact synchronous maps, and the engine on the simulated backend
+//   async-diloco each worker's H inner steps from the center it last pulled; on arrival, the outer step on its own
+//                pseudo-gradient over p, then the pull (OuterStep.applyArrival): every backend; round-robin maps
 
 public enum Algorithm: String, CaseIterable, Codable, Sendable {
     case sgd, msgd, asgd, mvasgd
@@ -24,6 +26,7 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     case syncEasgd = "sync-easgd"
     case admm
     case diloco
+    case asyncDiloco = "async-diloco"
 
     /// The hyper-parameters an algorithm can take besides the learning rate η.
     public enum HyperParameter: String, CaseIterable, Sendable {
@@ -46,6 +49,7 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
         switch self {
         case .syncEasgd: "synchronous EASGD"
         case .diloco: "DiLoCo"
+        case .asyncDiloco: "asynchronous DiLoCo"
         default: rawValue.uppercased()
         }
     }
@@ -67,7 +71,7 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
         case .mvadownpour: [.tau, .movingRate]
         case .mdownpour: [.momentum]
         case .admm: [.rho, .tau]
-        case .diloco: [.tau, .outer]
+        case .diloco, .asyncDiloco: [.tau, .outer]
         }
     }
 
@@ -75,24 +79,23 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
 
     /// Every worker must be stepped at the same moment (one synchronous step, or a fixed round-robin order),
     /// so only a backend that schedules every worker itself (the simulator) can run it.
-    public var needsEveryWorkerAtOnce: Bool { self == .syncEasgd || self == .admm }
+    public var needsEveryWorkerAtOnce: Bool { self == .syncEasgd || self == .admm || self == .diloco }
+
+    /// Every live worker takes its step at the same moment, in one call of the engine (`synchronousStep`).
+    public var stepsTogether: Bool { self == .syncEasgd || self == .diloco }
 
     /// Trains a network (ADMM runs on the quadratic objective only).
-    public var trainsNetworks: Bool { self != .admm && self != .diloco }
-
-    /// Runs on the parallel engine (DiLoCo has its exact maps but no engine yet).
-    public var runsOnEngine: Bool { self != .diloco }
-
-    /// Why a method without an engine cannot be run, and what it does have.
-    public static func noEngineYet(_ method: Algorithm) -> String {
-        "\(method.rawValue) has its exact synchronous map (easgd radius --method \(method.rawValue)) but no engine yet: it trains nothing"
-    }
+    public var trainsNetworks: Bool { self != .admm }
 
     /// Has a synchronous round map (every worker each round) on the quadratic: DiLoCo's.
     public var hasSynchronousMap: Bool { self == .diloco }
 
     /// Has a round-robin round map on the quadratic (section 4) and, from it, a random-order second-moment map.
-    public var hasRoundRobinMap: Bool { [.easgd, .eamsgd, .downpour, .admm].contains(self) }
+    public var hasRoundRobinMap: Bool { [.easgd, .eamsgd, .downpour, .admm, .asyncDiloco].contains(self) }
+
+    /// Has the random-order mean-square map (RandomOrder.swift's reduction needs a single shared coordinate, the
+    /// center; asynchronous DiLoCo's outer velocity is a second).
+    public var hasRandomOrderMap: Bool { hasRoundRobinMap && self != .asyncDiloco }
 
     /// Couples each worker to the center (a map over (η, ρ) or (η, α)); DOWNPOUR maps over (η, τ) instead.
     public var hasCoupling: Bool { takes(.alpha) || takes(.rho) }
@@ -101,8 +104,9 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     public var evaluatesAverage: Bool { [.asgd, .mvasgd, .adownpour, .mvadownpour].contains(self) }
     /// Each worker keeps a velocity (EAMSGD), or the single optimizer does (MSGD).
     public var usesVelocity: Bool { self == .eamsgd || self == .msgd }
-    /// The worker accumulates its steps and pushes them (the DOWNPOUR family without master momentum).
-    public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour }
+    /// The worker accumulates its steps and pushes them (the DOWNPOUR family without master momentum, and
+    /// asynchronous DiLoCo, whose push is its pseudo-gradient).
+    public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour || self == .asyncDiloco }
 
     /// The worker's gradient is taken at the point before its exchange (Algorithms 1 and 2), so the exchange can be
     /// in flight while the gradient is computed.

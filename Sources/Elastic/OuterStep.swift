@@ -6,6 +6,12 @@
 //   heavy-ball  v ← βv + Δ;  x̃ ← x̃ − η_o v                  (SlowMo: u = v/γ, α = η_o)
 //   nesterov    v ← βv + Δ;  x̃ ← x̃ − η_o (Δ + βv)           (PyTorch's SGD(nesterov=True); DiLoCo: η_o = 0.7, β = 0.9)
 // The sign is Δ = x̃ − mean x_i, so that with η_o = 1 and β = 0 the center becomes the workers' mean.
+//
+// Asynchronous arrival (async-diloco; Liu et al. 2024's asynchronous Local-SGD): each worker takes its H inner steps
+// from the center it last pulled, accumulating acc = −Σ γg (DOWNPOUR's accumulator, = x_i − x̃_start in exact
+// arithmetic), and on arrival the outer optimizer takes one step on Δ_i/p = −acc/p alone; the worker then pulls
+// the center. Scaled by 1/p, p arrivals move the center as far as one synchronous round would (for SGD exactly so
+// when they start from the same center). Outer SGD with η_o = p is DOWNPOUR's push.
 
 /// The optimizer that moves the center by the pseudo-gradient.
 public enum OuterOptimizer: String, CaseIterable, Codable, Sendable {
@@ -52,4 +58,61 @@ public enum OuterStep {
             }
         }
     }
+}
+
+extension OuterStep {
+    /// One worker's arrival: Δ_i/p = −acc/p, then the outer step; `acc` is left zeroed (the caller pulls the center).
+    @inlinable
+    public static func applyArrival<T: BinaryFloatingPoint>(
+        _ optimizer: OuterOptimizer, center c: UnsafeMutableBufferPointer<T>, velocity v: UnsafeMutableBufferPointer<T>,
+        accumulated acc: UnsafeMutableBufferPointer<T>, workers p: Int, learningRate eta: T, momentum beta: T
+    ) {
+        precondition(acc.count == c.count && p >= 1, "outer buffers differ in size")
+        let scale = -1 / T(p)
+        for k in 0..<acc.count { acc[k] *= scale }
+        apply(optimizer, center: c, velocity: v, pseudoGradient: UnsafeBufferPointer(acc), learningRate: eta, momentum: beta)
+        for k in 0..<acc.count { acc[k] = 0 }
+    }
+}
+
+/// An outer step's optimizer, learning rate η_o and momentum β (unused by SGD), and whether it applies the round
+/// before's pseudo-gradient (Streaming DiLoCo's overlap; the maps have it, the engine not yet). The defaults are
+/// DiLoCo's published ones (Nesterov, η_o = 0.7, β = 0.9). On a map, the axis replaces its value.
+public struct OuterSettings: Codable, Sendable, Equatable {
+    public static let dilocoLearningRate = 0.7
+    public static let dilocoMomentum = 0.9
+    public var optimizer: OuterOptimizer
+    public var learningRate: Double
+    public var momentum: Double
+    public var delayed = false
+
+    // config.json's "outer": {"optimizer", "eta", "momentum"} ("delayed" only when true).
+    enum CodingKeys: String, CodingKey { case optimizer, learningRate = "eta", momentum, delayed }
+
+    public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
+                momentum: Double = OuterSettings.dilocoMomentum, delayed: Bool = false) {
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.delayed = delayed
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        optimizer = try c.decode(OuterOptimizer.self, forKey: .optimizer)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        momentum = try c.decode(Double.self, forKey: .momentum)
+        delayed = try c.decodeIfPresent(Bool.self, forKey: .delayed) ?? false
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(optimizer, forKey: .optimizer)
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(momentum, forKey: .momentum)
+        if delayed { try c.encode(delayed, forKey: .delayed) }
+    }
+
+    /// The velocity the optimizer keeps: none for SGD.
+    public var keepsVelocity: Bool { optimizer != .sgd }
 }

@@ -10,6 +10,8 @@
 //   mvadownpour  the same with a constant rate.
 //   sync-easgd   every worker steps, then x_i −= α(x_i − x̃) and x̃ += αΣ_i(x_i − x̃), all from one time step.
 //   admm         round-robin linearized ADMM (quadratic objective; section 4's chaotic example).
+//   diloco       every worker steps at once (inner SGD); every H = τ steps the outer optimizer moves the center by
+//                Δ = x̃ − mean x_i and every worker restarts from it (the round of `SynchronousOuterScheme`).
 
 import Elastic
 import Training
@@ -35,10 +37,13 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     /// The learning rate's schedule, applied by every worker at its own clock (nil: constant, and in configs
     /// written before schedules).
     public var schedule: LearningRateSchedule?
+    /// DiLoCo's outer step (nil for the other methods).
+    public var outer: OuterSettings?
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
                 tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,
-                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double, rho: Double = EngineSettings.defaultRho) {
+                movingRate: Double = TrainingDefaults.movingRate, weightDecay: Double, rho: Double = EngineSettings.defaultRho,
+                outer: OuterSettings? = nil) {
         precondition(workers >= 1 && tau >= 1)
         self.method = method
         self.workers = workers
@@ -49,6 +54,7 @@ public struct EngineSettings: Codable, Equatable, Sendable {
         self.movingRate = movingRate
         self.weightDecay = weightDecay
         self.rho = rho
+        self.outer = method.takes(.outer) ? outer ?? OuterSettings() : nil
     }
 
     /// These settings with every hyper-parameter the method does not take at one fixed value: what a checkpoint's
@@ -61,6 +67,7 @@ public struct EngineSettings: Codable, Equatable, Sendable {
         if !method.takes(.movingRate) { s.movingRate = 0 }
         if !method.takes(.rho) { s.rho = 0 }
         if !method.takes(.tau) { s.tau = 1 }
+        if !method.takes(.outer) { s.outer = nil }
         return s
     }
 }

@@ -1,4 +1,5 @@
-// The state of the whole system, each part a flat buffer: the master's center (and its velocity for MDOWNPOUR,
+// The state of the whole system, each part a flat buffer: the master's center (and its velocity for MDOWNPOUR and
+// DiLoCo's outer momentum,
 // its average for the A/MVA variants, its copies of the workers' (x_j, λ_j) for ADMM) and clock; each worker's
 // parameters, velocity, accumulator, multiplier, clock and its objective. Checkpoints and messages move these
 // buffers whole.
@@ -13,6 +14,8 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// ADMM: the master's copy of every worker's x_j and λ_j, from which it recomputes the center.
     public let workerParameters: [FlatBuffer<Scalar>]
     public let workerMultipliers: [FlatBuffer<Scalar>]
+    /// DiLoCo: the round's pseudo-gradient (scratch, not part of the state).
+    let pseudoGradient: FlatBuffer<Scalar>
     /// Center updates so far.
     public var clock = 0
     /// Exchanges (or pushes, or gradient updates) the master accepted and rejected (non-finite).
@@ -24,7 +27,8 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     package init(settings: EngineSettings, count n: Int) {
         self.settings = settings
         center = FlatBuffer(count: n)
-        velocity = FlatBuffer(count: settings.method == .mdownpour ? n : 0)
+        velocity = FlatBuffer(count: settings.method == .mdownpour || settings.outer?.keepsVelocity == true ? n : 0)
+        pseudoGradient = FlatBuffer(count: settings.method == .diloco ? n : 0)
         average = FlatBuffer(count: settings.method.evaluatesAverage ? n : 0)
         let admm = settings.method == .admm
         workerParameters = (0..<(admm ? settings.workers : 0)).map { _ in FlatBuffer(count: n) }
@@ -46,11 +50,17 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
         return true
     }
 
-    /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock; then `pull` receives x̃.
+    /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock, or asynchronous DiLoCo's
+    /// arrival (the outer step on −acc/p, acc zeroed); then `pull` receives x̃.
     @_specialize(exported: true, where Scalar == Float)
     package func acceptPush(_ acc: UnsafeMutableBufferPointer<Scalar>, pull: (UnsafeBufferPointer<Scalar>) -> Void) -> Bool {
         guard Scalar.allFinite(UnsafeBufferPointer(acc)) else { rejected += 1; return false }
-        Downpour.push(acc, into: center.pointer)
+        if settings.method == .asyncDiloco, let o = settings.outer {
+            OuterStep.applyArrival(o.optimizer, center: center.pointer, velocity: velocity.pointer, accumulated: acc,
+                                   workers: settings.workers, learningRate: Scalar(o.learningRate), momentum: Scalar(o.momentum))
+        } else {
+            Downpour.push(acc, into: center.pointer)
+        }
         switch settings.method {
         case .adownpour:   // z is the mean of x̃ after each update
             Averaging.update(average: average.pointer, parameters: center.readOnly, rate: Averaging.runningMeanRate(after: clock))
@@ -61,6 +71,20 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
         clock += 1
         accepted += 1
         pull(center.readOnly)
+        return true
+    }
+
+    /// DiLoCo's outer step at the end of a round: Δ = x̃ − mean of the workers' x, then the outer optimizer on the
+    /// center (OuterStep). Refused, the center left as it was, when Δ is not finite; the caller restarts the workers.
+    @_specialize(exported: true, where Scalar == Float)
+    package func acceptRound(_ workers: [UnsafeBufferPointer<Scalar>]) -> Bool {
+        guard let outer = settings.outer, !workers.isEmpty else { preconditionFailure("a DiLoCo round needs its outer step and a worker") }
+        OuterStep.pseudoGradient(center: center.readOnly, workers: workers, into: pseudoGradient.pointer)
+        guard Scalar.allFinite(pseudoGradient.readOnly) else { rejected += workers.count; return false }
+        OuterStep.apply(outer.optimizer, center: center.pointer, velocity: velocity.pointer, pseudoGradient: pseudoGradient.readOnly,
+                        learningRate: Scalar(outer.learningRate), momentum: Scalar(outer.momentum))
+        clock += 1
+        accepted += workers.count
         return true
     }
 

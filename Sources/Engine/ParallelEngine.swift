@@ -98,11 +98,17 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         return true
     }
 
-    /// One step of sync-EASGD: every live worker's gradient at its current point, then (every τ steps) the
-    /// synchronous exchange from the same time step, then every local step.
-    public func synchronousStep() {
+    /// One step of every live worker at once (sync-EASGD, DiLoCo); true when it communicated.
+    /// Sync-EASGD: every live worker's gradient at its current point, then (every τ steps) the synchronous exchange
+    /// from the same time step, then every local step.
+    /// DiLoCo: every live worker's inner SGD step; after every H = τ of them the master's outer step on the round's
+    /// pseudo-gradient (the workers whose parameters stopped being finite are stopped first and left out of it), and
+    /// every worker restarts from the new center.
+    @discardableResult
+    public func synchronousStep() -> Bool {
         let s = settings
-        precondition(s.method == .syncEasgd)
+        precondition(s.method.stepsTogether)
+        if s.method == .diloco { return dilocoStep() }
         let live = workers.filter(\.alive)
         for w in live {
             let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
@@ -110,16 +116,43 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         }
         let stepping = live.filter(\.alive)
         let eta = Scalar(stepping.first.map(rate) ?? s.learningRate)
+        var exchanged = false
         if let first = stepping.first, first.clock % s.tau == 0 {
             ElasticExchange.synchronousExchange(workers: stepping.map(\.parameters.pointer), center: master.center.pointer,
                                                 alpha: Scalar(s.alpha))
             master.accepted += stepping.count
             for w in stepping { w.exchanges += 1 }
+            exchanged = true
         }
         for w in stepping {
             LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
             w.clock += 1
         }
         master.clock += 1
+        return exchanged
+    }
+
+    private func dilocoStep() -> Bool {
+        let s = settings
+        for w in workers where w.alive {
+            let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
+            if !(loss.isFinite && w.gradient.isFinite) { stop(w, "non-finite loss or gradient"); continue }
+            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(rate(w)))
+            w.clock += 1
+        }
+        let stepping = workers.filter(\.alive)
+        guard let first = stepping.first, first.clock % s.tau == 0 else { return false }
+        for w in stepping where !w.parameters.isFinite { stop(w, "non-finite parameters at the end of a round") }
+        let arriving = stepping.filter(\.alive)
+        guard !arriving.isEmpty else { return false }
+        guard master.acceptRound(arriving.map(\.parameters.readOnly)) else {
+            for w in arriving { stop(w, "non-finite pseudo-gradient (rejected by the master)") }
+            return false
+        }
+        for w in arriving {
+            w.parameters.copy(from: master.center)
+            w.exchanges += 1
+        }
+        return true
     }
 }

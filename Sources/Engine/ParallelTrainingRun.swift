@@ -15,7 +15,8 @@ extension RunSettings {
     public var engine: EngineSettings {
         get {
             var e = EngineSettings(method: method, workers: workers, learningRate: learningRate, alpha: alpha ?? 0, tau: tau ?? 1,
-                                   momentum: momentum, movingRate: movingRate, weightDecay: weightDecay, rho: rho ?? EngineSettings.defaultRho)
+                                   momentum: momentum, movingRate: movingRate, weightDecay: weightDecay, rho: rho ?? EngineSettings.defaultRho,
+                                   outer: outer)
             e.schedule = lrSchedule
             return e
         }
@@ -30,6 +31,7 @@ extension RunSettings {
             weightDecay = newValue.weightDecay
             rho = newValue.rho
             lrSchedule = newValue.schedule
+            outer = newValue.outer
         }
     }
 
@@ -200,7 +202,7 @@ public final class ParallelTrainingRun {
         if let servers { settings.mpiServers = servers }
         let rateChange = rate.apply(rate: &settings.learningRate, schedule: &settings.lrSchedule)
         if let workers, workers != savedWorkers {
-            guard settings.engine.method.trainsNetworks, settings.engine.method != .syncEasgd else {
+            guard settings.engine.method.trainsNetworks, !settings.engine.method.stepsTogether else {
                 throw SettingsError("\(settings.engine.method.rawValue) runs resume with their own p = \(savedWorkers) only")
             }
             settings.engine.workers = workers

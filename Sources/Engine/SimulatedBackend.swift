@@ -43,13 +43,12 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     }
 
     /// Runs `events` events: a worker step (clock), an activation of τ steps (round-robin), or a synchronous step
-    /// of all workers (sync-EASGD). `observe` is called after each event.
+    /// of all workers (sync-EASGD, DiLoCo). `observe` is called after each event.
     @_specialize(exported: true, where Scalar == Float)
     public func run(events: Int, observe: (SimulatedBackend) -> Void = { _ in }) {
         for _ in 0..<events {
-            if engine.settings.method == .syncEasgd {
-                let exchange = (engine.workers.first { $0.alive }?.clock ?? 0) % engine.settings.tau == 0
-                engine.synchronousStep()
+            if engine.settings.method.stepsTogether {
+                let exchange = engine.synchronousStep()
                 let cost = costs.compute + (exchange ? costs.communication : 0)
                 for i in workerTimes.indices where engine.workers[i].alive { workerTimes[i] += cost }
                 if exchange { communicationTime += costs.communication * Double(engine.aliveWorkers) }

@@ -33,8 +33,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     private let snapshotRoom = 2
 
     public init(engine: ParallelEngine<Scalar>) {
-        precondition(engine.settings.method != .syncEasgd && engine.settings.method != .admm,
-                     "sync-easgd and admm run on the simulated backend")
+        precondition(!engine.settings.method.needsEveryWorkerAtOnce, "\(engine.settings.method.rawValue) runs on the simulated backend")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
         published = engine.workers.map(\.progress)

@@ -107,7 +107,7 @@ extension WorkerState {
             } else {
                 LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
             }
-        case .downpour, .adownpour, .mvadownpour:
+        case .downpour, .adownpour, .mvadownpour, .asyncDiloco:
             let loss = evaluate(at: parameters, decay: s.weightDecay)
             guard loss.isFinite, Scalar.allFinite(gradient.readOnly) else { return .stopped("non-finite loss or gradient") }
             Downpour.accumulate(accumulator.pointer, gradient: gradient.readOnly, learningRate: eta)

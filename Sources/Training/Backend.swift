@@ -10,14 +10,13 @@ public enum Backend: String, Codable, CaseIterable, Sendable {
     case simulated, threads, mpi
 
     /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks.
-    public func canRun(_ method: Algorithm) -> Bool { method.runsOnEngine && (self == .simulated || !method.needsEveryWorkerAtOnce) }
+    public func canRun(_ method: Algorithm) -> Bool { self == .simulated || !method.needsEveryWorkerAtOnce }
 
     /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
     public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
 
     /// Refuses a method this backend cannot run, with the reason.
     public func check(_ method: Algorithm) throws {
-        guard method.runsOnEngine else { throw SettingsError(Algorithm.noEngineYet(method)) }
         guard canRun(method) else {
             throw SettingsError("\(method.rawValue) needs every worker at once, so only the simulated backend runs it (not \(rawValue))")
         }

@@ -40,6 +40,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var alphaFromBeta: Double?
     public var tau: Int?
     public var rho: Double?
+    /// DiLoCo's outer step (nil for the other methods).
+    public var outer: OuterSettings?
 
     // MARK: Net and data
     /// The net as given ("cifar", "small" or a notation string) and its notation.
@@ -146,7 +148,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     // RunFiles' decoder reads them under today's names.
     enum CodingKeys: String, CodingKey {
         case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
-        case alphaFromBeta = "beta", tau, rho
+        case alphaFromBeta = "beta", tau, rho, outer
         case net, netSpec, data, batch, seed, trainSubset, fullBatch, testSubset, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
@@ -176,6 +178,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         alphaFromBeta = try c.decodeIfPresent(Double.self, forKey: .alphaFromBeta)
         tau = try c.decodeIfPresent(Int.self, forKey: .tau)
         rho = try c.decodeIfPresent(Double.self, forKey: .rho)
+        outer = try c.decodeIfPresent(OuterSettings.self, forKey: .outer)
         net = try c.decode(String.self, forKey: .net)
         netSpec = try c.decode(String.self, forKey: .netSpec)
         data = try c.decode(String.self, forKey: .data)
@@ -217,6 +220,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         }
         if method.takes(.tau) { try c.encodeIfPresent(tau, forKey: .tau) }
         if method.takes(.rho) { try c.encodeIfPresent(rho, forKey: .rho) }
+        if method.takes(.outer) { try c.encodeIfPresent(outer, forKey: .outer) }
         try c.encode(net, forKey: .net)
         try c.encode(netSpec, forKey: .netSpec)
         try c.encode(data, forKey: .data)
@@ -395,8 +399,20 @@ extension RunSettings {
         if let problem = problems.compactMap({ $0 }).first { throw SettingsError(problem) }
     }
 
+    /// An outer step's rules: η_o positive and finite, β in [0, 1), no delay (the engine applies each round's own
+    /// pseudo-gradient; the maps have the delay).
+    public static func check(outer o: OuterSettings) throws {
+        if let problem = Limits.problem("--outer-lr", o.learningRate, .positive) { throw SettingsError(problem) }
+        if let problem = Limits.momentumProblem("--outer-momentum", o.momentum) { throw SettingsError(problem) }
+        if o.delayed { throw SettingsError("a delayed outer step is mapped (easgd radius --outer-delay 1) but not trained") }
+    }
+
     /// Checks every value (`check`); a run's saved settings pass it before it resumes.
     public func validate() throws {
+        if method.takes(.outer) {
+            guard let outer else { throw SettingsError("a \(method.rawValue) run's config.json needs its outer step (\"outer\")") }
+            try RunSettings.check(outer: outer)
+        }
         try RunSettings.check(learningRate: learningRate, warmup: lrSchedule?.warmup, momentum: momentum, movingRate: movingRate,
                               weightDecay: weightDecay, batch: batch, fullBatch: fullBatch == true, trainSubset: trainSubset,
                               testSubset: testSubset,

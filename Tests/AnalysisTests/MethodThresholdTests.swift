@@ -6,6 +6,7 @@
 import Analysis
 import Dynamics
 import Elastic
+import Foundation
 import NumericTesting
 import Testing
 
@@ -52,4 +53,23 @@ func theRoundMapCrossesOneAtTheThreshold(method: Algorithm) throws {
             #expect(try point(x).radius(schedule: schedule).radius <= 1 + 1e-12, "\(method) \(schedule) at \(x)")
         }
     }
+}
+
+@Test(arguments: [(3, 0.7, 0.9), (8, 0.7, 0.9), (5, 1.2, 0.5), (1, 0.7, 0.9)])
+func dilocosThresholdIsWhereTheOuterConditionFails(innerSteps: Int, outerRate: Double, beta: Double) throws {
+    // Nesterov's outer step is stable iff 0 < s < 2(1 + β)/(1 + 2β), s = η_o·m, m = 1 − (1 − ηh)^H. Along ηh, m
+    // rises from 0; for even H it stays ≤ 1 until ηh = 2 and turns negative after it, so the threshold is the first
+    // of 2 and the ηh where m reaches the bound (odd H: (1 − ηh)^H = 1 − bound/η_o).
+    let bound = 2 * (1 + beta) / (1 + 2 * beta) / outerRate
+    let odd = innerSteps % 2 == 1
+    let closed: Double = if bound < 1 {
+        1 - pow(1 - bound, 1 / Double(innerSteps))                  // m reaches the bound before ηh = 1
+    } else if odd, bound < 2 {
+        1 + pow(bound - 1, 1 / Double(innerSteps))
+    } else { 2 }
+    let t = MethodThreshold(method: .diloco, workers: 4, alpha: 0, tau: innerSteps, momentum: 0, schedule: .roundRobin,
+                            outer: OuterSettings(optimizer: .nesterov, learningRate: outerRate, momentum: beta))
+    let found = try #require(try t.criticalEtaH())
+    #expect(isClose(found, closed, relative: 1e-8), "H = \(innerSteps), η_o = \(outerRate), β = \(beta): \(found) against \(closed)")
+    #expect(try t.radius(etaH: found * (1 - 1e-6)) < 1 && t.radius(etaH: found * (1 + 1e-6)) > 1)
 }

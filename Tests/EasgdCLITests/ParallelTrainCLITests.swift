@@ -8,7 +8,7 @@ import Testing
 import Engine
 import Training
 
-@Test(arguments: [("easgd", "simulated"), ("downpour", "threads"), ("sync-easgd", "simulated")])
+@Test(arguments: [("easgd", "simulated"), ("downpour", "threads"), ("sync-easgd", "simulated"), ("async-diloco", "threads")])
 func parallelTrainingRunsLearn(method: String, backend: String) throws {
     let dir = try temporaryDirectory().appendingPathComponent("run")
     var arguments = ["train", "--method", method, "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet,
@@ -216,7 +216,7 @@ func waitForRecords(_ count: Int, in dir: URL, seconds: Double = 120) throws {
 /// mpirun from Open MPI (installed by `make test` with openmpi-bin); as root it needs the two variables below.
 let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "downpour", "mdownpour"])
+@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "downpour", "mdownpour", "async-diloco"])
 func threeRankMPIRunLearnsAndStopsCleanly(method: String) throws {
     let dir = try temporaryDirectory().appendingPathComponent("run")
     // Each method gets only the settings it takes: MDOWNPOUR its momentum (and τ = 1), the others τ = 2.

@@ -9,7 +9,7 @@ import Testing
 
 /// Every master-side rule once: the elastic exchange overlapped with the gradient (EASGD), the push with the
 /// master's running average (ADOWNPOUR), the look-ahead and Nesterov step with the master's velocity (MDOWNPOUR).
-@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "adownpour", "mdownpour"])
+@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "adownpour", "mdownpour", "async-diloco"])
 func shardedCenterComputesWhatOneServerAndTheSimulatorCompute(method: String) throws {
     let root = try temporaryDirectory()
     let own = method == "mdownpour" ? ["--momentum", "0.5"] : ["--tau", "2"]

@@ -10,6 +10,9 @@ import Training
     ["--method", "easgd", "--alpha", "0.02:0.9"],
     ["--method", "downpour", "--tau-range", "1:16"],
     ["--method", "eamsgd", "--momentum-range", "0:0.95"],
+    ["--method", "diloco", "--tau-range", "1:16"],
+    ["--method", "async-diloco", "--tau-range", "1:16"],
+    ["--method", "async-diloco", "--tau-range", "1:16", "--outer", "heavy-ball", "--outer-lr", "0.5", "--outer-momentum", "0.6"],
 ])
 func onTheQuadraticTheEngineAndTheMapAgreeEverywhere(axis: [String]) throws {
     let out = try temporaryDirectory().appendingPathComponent("val")
@@ -54,7 +57,7 @@ private func smallNetGrid(_ out: URL) throws -> [String] {
 }
 
 @Test(arguments: [
-    (["--method", "sgd", "--alpha", "0.1:0.5"], "validate maps easgd, eamsgd and downpour"),
+    (["--method", "sgd", "--alpha", "0.1:0.5"], "validate maps easgd, eamsgd, downpour, diloco and async-diloco"),
     (["--method", "easgd", "--alpha", "0.1:0.5", "--tau-range", "1:4"], "exactly one second axis"),
     (["--method", "easgd", "--alpha", "0.1:0.5", "--grid", "1x4"], "at least 2 points"),
     (["--method", "downpour", "--alpha", "0.1:0.5"], "has no α"),

@@ -63,7 +63,7 @@ func roundRobinEngineReproducesTheDynamicsTrajectory(method: Algorithm, momentum
     #expect(engine.master.center.array == [3, 3])
 }
 
-@Test(arguments: Algorithm.allCases.filter { $0.isParallel && $0.runsOnEngine && $0 != .admm })
+@Test(arguments: Algorithm.allCases.filter { $0.isParallel && $0 != .admm })
 func everyMethodConvergesOnANoisyQuadratic(method: Algorithm) throws {
     let p = 4, curv = [0.5, 1, 2, 3.0], xStar = [1, -2, 0.5, 3.0], noise = 0.05
     // DOWNPOUR's pushes are stale by p − 1 others' updates: round-robin DOWNPOUR with p = 4 is unstable at
@@ -82,7 +82,7 @@ func everyMethodConvergesOnANoisyQuadratic(method: Algorithm) throws {
     let start = zip(engine.master.model(method).array, xStar).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
     var tail: [Double] = []
     SimulatedBackend(engine: engine).run(events: 4000) { sim in
-        if tail.count < 2000, sim.engine.workers.reduce(0, { $0 + $1.clock }) > 4000 * (method == .syncEasgd ? p : 1) - 2000 {
+        if tail.count < 2000, sim.engine.workers.reduce(0, { $0 + $1.clock }) > 4000 * (method.stepsTogether ? p : 1) - 2000 {
             let z = sim.engine.master.model(method).array
             tail.append(zip(z, xStar).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) })
         }
@@ -194,7 +194,7 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: Algorithm) {
     #expect(run() == run())
 }
 
-@Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour])
+@Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour, .diloco, .asyncDiloco])
 func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws {
     func build() -> SimulatedBackend<Float> {
         var objectives: [any Objective<Float>] = quadratics(3, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 5)
@@ -226,6 +226,92 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws 
     #expect(resumed.engine.master.clock == straight.engine.master.clock)
 }
 
+@Test(arguments: OuterOptimizer.allCases)
+func dilocosEngineIsTheRoundWrittenOutByHand(outer: OuterOptimizer) {
+    // The engine's DiLoCo on quadratics whose workers differ (their own curvatures and minimizers: heterogeneous
+    // data), against the round written out here from the update equations with plain arrays (no Elastic call):
+    // H inner SGD steps x ← x − γh_i(x − x*_i) from the center, Δ = x̃ − mean x_i, the outer step, every worker
+    // back at the center. Stopped mid-round, the workers hold their inner iterates.
+    let p = 3, n = 2, gamma = 0.3, steps = 4, etaO = 0.8, beta = 0.6
+    let curvatures = [[1.0, 2.5], [0.5, 1.5], [2.0, 0.25]], minima = [[1.0, -1.0], [2.0, 0.5], [-1.0, 3.0]]
+    let settings = EngineSettings(method: .diloco, workers: p, learningRate: gamma, tau: steps, weightDecay: 0,
+                                  outer: OuterSettings(optimizer: outer, learningRate: etaO, momentum: beta))
+    let objectives: [any Objective<Double>] = (0..<p).map { QuadraticObjective<Double>(curvatures: curvatures[$0], minimizer: minima[$0], noise: 0, seed: 1) }
+    let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: [4, -2])
+    let events = 5 * steps + 2
+    SimulatedBackend(engine: engine).run(events: events)
+
+    var center = [4.0, -2.0], velocity = [0.0, 0.0], xs = Array(repeating: center, count: p)
+    for t in 1...events {
+        for i in 0..<p { for k in 0..<n { xs[i][k] -= gamma * curvatures[i][k] * (xs[i][k] - minima[i][k]) } }
+        guard t % steps == 0 else { continue }
+        for k in 0..<n {
+            let delta = center[k] - xs.map { $0[k] }.reduce(0, +) / Double(p)
+            switch outer {
+            case .sgd: center[k] -= etaO * delta
+            case .heavyBall: velocity[k] = beta * velocity[k] + delta; center[k] -= etaO * velocity[k]
+            case .nesterov: velocity[k] = beta * velocity[k] + delta; center[k] -= etaO * (delta + beta * velocity[k])
+            }
+        }
+        xs = Array(repeating: center, count: p)
+    }
+    func close(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { isClose($0, $1, relative: 1e-13) } }
+    #expect(close(engine.master.center.array, center), "\(engine.master.center.array) against \(center)")
+    if outer != .sgd { #expect(close(engine.master.velocity.array, velocity)) } else { #expect(engine.master.velocity.count == 0) }
+    for i in 0..<p { #expect(close(engine.workers[i].parameters.array, xs[i])) }
+    #expect(engine.master.clock == 5 && engine.workers.allSatisfy { $0.exchanges == 5 && $0.clock == events })
+}
+
+@Test(arguments: OuterOptimizer.allCases)
+func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOptimizer) {
+    // The engine's arrivals (the master's OuterStep.applyArrival on the pushed accumulator) and the round-robin
+    // scheme's, bit for bit: workers, center and outer velocity after every round.
+    let p = 3, x0 = 1000.0, o = OuterSettings(optimizer: outer, learningRate: 0.9, momentum: 0.6)
+    let scheme = RoundRobinOuterScheme(workers: p, innerRate: 0.4, innerSteps: 3, outer: o)
+    var state = [Double](repeating: x0, count: scheme.stateDimension)
+    if o.keepsVelocity { state[p + 1] = 0 }
+    let engine = ParallelEngine<Double>(settings: EngineSettings(method: .asyncDiloco, workers: p, learningRate: 0.4, tau: 3, weightDecay: 0, outer: o),
+                                        objectives: quadratics(p, curvatures: [1], minimizer: [0]), initial: [x0])
+    let simulator = SimulatedBackend(engine: engine, schedule: .roundRobin)
+    for _ in 0..<40 {
+        state.withUnsafeMutableBufferPointer { scheme.round($0) }
+        simulator.run(events: p)
+        for i in 0..<p { #expect(engine.workers[i].parameters[0].bitPattern == state[i].bitPattern, "\(outer) worker \(i)") }
+        #expect(engine.master.center[0].bitPattern == state[p].bitPattern, "\(outer) center")
+        if o.keepsVelocity { #expect(engine.master.velocity[0].bitPattern == state[p + 1].bitPattern, "\(outer) velocity") }
+    }
+}
+
+@Test func asynchronousDilocoWithOuterSGDAtRatePIsTheDownpourEngine() {
+    // Outer SGD at η_o = p on −acc/p is DOWNPOUR's push: with p = 4 the scaling by 1/4 and back is exact in binary,
+    // so the two engines agree bit for bit on a noisy quadratic in clock order.
+    func run(_ settings: EngineSettings) -> [UInt32] {
+        let engine = ParallelEngine<Float>(settings: settings, objectives: quadratics(4, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 9),
+                                           initial: [0, 0])
+        SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.3)).run(events: 600)
+        return (engine.master.center.array + engine.workers.flatMap(\.parameters.array)).map(\.bitPattern)
+    }
+    let downpour = run(EngineSettings(method: .downpour, workers: 4, learningRate: 0.05, tau: 3, weightDecay: 0))
+    let outer = run(EngineSettings(method: .asyncDiloco, workers: 4, learningRate: 0.05, tau: 3, weightDecay: 0,
+                                   outer: OuterSettings(optimizer: .sgd, learningRate: 4)))
+    #expect(downpour == outer)
+}
+
+@Test func aDilocoWorkerThatStopsIsLeftOutOfTheRound() {
+    // A worker poisoned before a round's end stops; the round's pseudo-gradient is the others' mean, and the center
+    // stays finite.
+    var objectives: [any Objective<Float>] = quadratics(2, curvatures: [1, 3], minimizer: [1, 2], noise: 0, seed: 3)
+    objectives.insert(PoisonedQuadratic(after: 6), at: 1)
+    let engine = ParallelEngine<Float>(settings: EngineSettings(method: .diloco, workers: 3, learningRate: 0.1, tau: 4, weightDecay: 0),
+                                       objectives: objectives, initial: [0, 0])
+    SimulatedBackend(engine: engine).run(events: 160)
+    #expect(engine.stopped.map(\.worker) == [1] && engine.master.center.isFinite)
+    let c = engine.master.center.array.map(Double.init)
+    #expect(isClose(c[0], 1, relative: 0.01) && isClose(c[1], 2, relative: 0.01), "\(c)")
+    // The first round had all three; the poisoned worker stopped in the second (its 7th evaluation).
+    #expect(engine.workers[0].exchanges == 40 && engine.workers[2].exchanges == 40 && engine.master.accepted == 3 + 2 * 39)
+}
+
 @Test func mdownpourWithOneWorkerIsMSGD() {
     // The experiments' MSGD reference on the virtual clock relies on this.
     let engine = ParallelEngine<Float>(settings: EngineSettings(method: .mdownpour, workers: 1, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3),
@@ -253,8 +339,8 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws 
 @Test func onlyTheSimulatorRunsWhatNeedsEveryWorkerAtOnce() throws {
     // Sync-EASGD steps every worker together and ADMM keeps a fixed round-robin order: threads and MPI workers run
     // on their own clocks, so they refuse both, and a method given no backend goes where it can run.
-    for method in Algorithm.allCases where method.isParallel && method.runsOnEngine {
-        let together = method == .syncEasgd || method == .admm
+    for method in Algorithm.allCases where method.isParallel {
+        let together = method == .syncEasgd || method == .admm || method == .diloco
         #expect(Backend.simulated.canRun(method))
         #expect(Backend.threads.canRun(method) == !together && Backend.mpi.canRun(method) == !together, "\(method)")
         #expect(Backend.preferred(for: method) == (together ? .simulated : .threads), "\(method)")
