@@ -24,6 +24,8 @@ public struct SchemePoint: Sendable {
     public var outer: OuterSettings?
     /// DiLoCo's workers' own curvatures h_i (heterogeneous data; nil: every worker's is `h`).
     public var workerCurvatures: [Double]?
+    /// DiLoCo: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
+    public var sigma: Double?
 
     public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int) {
         self.method = method
@@ -80,6 +82,12 @@ public struct SchemePoint: Sendable {
             radius = r
             extra = [("pseudo_gradient_gain", .number(synchronous.pseudoGradientGain)),
                      ("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) }))]
+            if let sigma {
+                let mse = try synchronous.stationaryCenterMSE(sigma: sigma)
+                if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
+                extra += [("sigma", .number(sigma)), ("pseudo_gradient_noise_variance", .number(synchronous.pseudoGradientNoiseVariance(sigma: sigma))),
+                          ("center_mse", mse.map { .number($0) } ?? .null)]
+            }
             let stable = radius <= 1 + StabilityMap.marginalBand
             return (radius, stable, .object(settingsJSON(schedule: schedule).filter { $0.0 != "schedule" }
                                             + [("schedule", .string("synchronous")), ("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra))

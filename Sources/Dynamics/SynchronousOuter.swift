@@ -53,8 +53,9 @@ public struct SynchronousOuterScheme: Sendable {
     func curvature(_ i: Int) -> Double { curvatures.count == 1 ? curvatures[0] : curvatures[i] }
 
     /// One round applied to the state by the `Elastic` code: the inner steps (LocalStep.sgd on each worker's
-    /// gradient h_i·x), the pseudo-gradient and the outer step (OuterStep).
-    public func round(_ state: inout [Double]) {
+    /// gradient h_i·x), the pseudo-gradient (plus `noise`: what the inner steps' gradient noise adds to it) and the
+    /// outer step (OuterStep).
+    public func round(_ state: inout [Double], noise: Double = 0) {
         // Each worker's position, the center, the outer velocity, the pseudo-gradient and a gradient: one value each.
         let xs = UnsafeMutableBufferPointer<Double>.allocate(capacity: workers), scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: 4)
         defer { xs.deallocate(); scratch.deallocate() }
@@ -73,6 +74,7 @@ public struct SynchronousOuterScheme: Sendable {
         }
         OuterStep.pseudoGradient(center: UnsafeBufferPointer(center), workers: (0..<workers).map { UnsafeBufferPointer(rebasing: xs[$0..<$0 + 1]) },
                                  into: delta)
+        delta[0] += noise
         if delayed {
             // Apply the round before's pseudo-gradient; keep this round's for the next.
             let fresh = delta[0]
@@ -126,6 +128,71 @@ public struct SynchronousOuterScheme: Sendable {
         let values = try solver.eigenvalues(of: probedRoundMap())
         return (values.reduce(0) { max($0, $1.magnitude) }, values)
     }
+}
+
+// Gradient noise. With g = h_i x − ξ, ξ of variance σ² independent across workers, steps and coordinates, worker i
+// ends its round at a_i^H x̃ + n_i with n_i = γ Σ_j a_i^j ξ (j = 0 … H − 1, a_i = 1 − γh_i), of variance
+// γ²σ² Σ_j a_i^{2j}. The pseudo-gradient is then m·x̃ + ν with ν = −mean_i n_i, of variance
+//   q = (γ²σ²/p²) Σ_i Σ_j a_i^{2j},
+// independent between rounds, so the state follows s' = F s + b ν, b the outer step's response to a unit
+// pseudo-gradient from zero (SGD: −η_o; heavy ball: (−η_o, 1); Nesterov: (−η_o(1 + β), 1); delayed: d ← ν). The
+// stationary covariance solves C = F C Fᵀ + q b bᵀ when ρ(F) < 1, and its (x̃, x̃) entry is the center's mean-square
+// error at the end of a round (the center moves only then).
+extension SynchronousOuterScheme {
+    /// q, the variance the inner steps' gradient noise σ adds to the pseudo-gradient each round.
+    public func pseudoGradientNoiseVariance(sigma: Double) -> Double {
+        var sum = 0.0
+        for i in 0..<workers {
+            let a = 1 - innerRate * curvature(i)
+            var power = 1.0
+            for _ in 0..<innerSteps {
+                sum += power
+                power *= a * a
+            }
+        }
+        return innerRate * innerRate * sigma * sigma * sum / Double(workers * workers)
+    }
+
+    /// b: the round's response to a unit of pseudo-gradient noise from the zero state, probed from the Elastic code.
+    public func probedNoiseInput() -> [Double] {
+        var s = [Double](repeating: 0, count: stateDimension)
+        round(&s, noise: 1)
+        return s
+    }
+
+    /// The stationary mean-square error of the center at the end of a round under gradient noise σ (per
+    /// coordinate of x − x*), from the discrete Lyapunov equation on the probed map; nil when ρ(F) ≥ 1 (it grows
+    /// without bound). `LinearGaussian2` does the same for synchronous EASGD.
+    public func stationaryCenterMSE(sigma: Double, solver: EigenSolver = EigenSolver(maxDimension: 3)) throws -> Double? {
+        guard try radius(solver: solver).radius < 1 else { return nil }
+        let f = probedRoundMap(), b = probedNoiseInput(), q = pseudoGradientNoiseVariance(sigma: sigma), n = stateDimension
+        // (I − F⊗F) vec C = q vec(b bᵀ), row-major vec: C[i, j] at i·n + j.
+        let size = n * n
+        var system = [[Double]](repeating: [Double](repeating: 0, count: size + 1), count: size)
+        for i in 0..<n { for j in 0..<n {
+            let row = i * n + j
+            for k in 0..<n { for l in 0..<n { system[row][k * n + l] -= f[i, k] * f[j, l] } }
+            system[row][row] += 1
+            system[row][size] = q * b[i] * b[j]
+        } }
+        guard let c = solveDense(system) else { return nil }
+        return c[0]
+    }
+}
+
+/// Gaussian elimination with partial pivoting on an augmented n × (n + 1) system; nil when it is singular.
+func solveDense(_ augmented: [[Double]]) -> [Double]? {
+    var m = augmented
+    let n = m.count
+    for col in 0..<n {
+        guard let pivot = (col..<n).max(by: { abs(m[$0][col]) < abs(m[$1][col]) }), abs(m[pivot][col]) > 1e-300 else { return nil }
+        m.swapAt(col, pivot)
+        for row in 0..<n where row != col {
+            let factor = m[row][col] / m[col][col]
+            if factor != 0 { for k in col...n { m[row][k] -= factor * m[col][k] } }
+        }
+    }
+    return (0..<n).map { m[$0][n] / m[$0][$0] }
 }
 
 /// x^n by repeated multiplication, as the inner loop computes it.

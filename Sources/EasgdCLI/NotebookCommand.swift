@@ -18,9 +18,9 @@ struct NotebookCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Run every ```sh cell of a notebook and compare its output with the recorded ```output block.",
         discussion: """
-            Cells run in order with /bin/sh in a fresh temporary directory (files they write land there), with this
-            easgd first on PATH. Words must match exactly; numbers within the notebook's rtol (default 1e-6, set by
-            a line <!-- notebook: rtol=1e-4 -->); a recorded line '...' matches any lines. --update rewrites the
+            Cells run in order with /bin/sh in a fresh temporary directory (files they write land there), with this \
+            easgd first on PATH. Words must match exactly; numbers within the notebook's rtol (default 1e-6, set by \
+            a line <!-- notebook: rtol=1e-4 -->); a recorded line '...' matches any lines. --update rewrites the \
             recorded outputs instead (atomically).
             """
     )

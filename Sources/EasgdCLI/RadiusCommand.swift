@@ -35,8 +35,15 @@ struct RadiusCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --solve: the range searched (default: η and h over 1e-6…100 of their scale 1/h and 1/η, α over 1e-6…1, δ over 0…0.9999, τ over 1…64).", valueName: "LO:HI"), transform: parseRange)
     var range: ClosedRange<Double>?
     @Option(help: "With --solve: samples along the axis before refining (default 400; τ takes every integer).") var points = 400
+    @Option(help: "DiLoCo: gradient noise σ (each inner gradient h·x − ξ, ξ of variance σ²); prints the center's stationary mean-square error at the end of a round.")
+    var sigma: Double?
 
     func validate() throws {
+        if let sigma {
+            guard point.method.hasSynchronousMap else { throw ValidationError("--sigma applies to \(Algorithm.names(where: \.hasSynchronousMap)) (its noisy round's mean-square error)") }
+            guard solve == nil else { throw ValidationError("--sigma applies to one point, not to --solve") }
+            try checkNonNegative("--sigma", sigma)
+        }
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no round map: clock order depends on the workers' costs (use round-robin or random)") }
         if point.method.hasSynchronousMap, schedule != .roundRobin {
             throw ValidationError("\(point.method.rawValue) is synchronous (every worker each round): it has no worker order to choose")
@@ -71,8 +78,15 @@ struct RadiusCommand: ParsableCommand {
 
     func run() throws {
         guard let solve else {
-            let result = try point.schemePoint.radius(schedule: schedule)
+            var at = try point.schemePoint
+            at.sigma = sigma
+            let result = try at.radius(schedule: schedule)
             print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
+            if !json, let sigma {
+                let mse = try at.synchronousScheme().stationaryCenterMSE(sigma: sigma)
+                print(try mse.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
+                      ?? "center MSE: unbounded (the round is unstable)")
+            }
             return
         }
         let open = try point.schemePoint(solving: solve)

@@ -148,3 +148,49 @@ func aDelayedOuterStepsProbedMapIsItsClosedForm(outer: OuterOptimizer) throws {
     }
     #expect(stable > 60 && unstable > 60, "\(stable) stable, \(unstable) unstable")
 }
+
+@Test func outerSGDsNoisyCenterIsTheScalarClosedForm() throws {
+    // Outer SGD: x̃' = (1 − η_o m) x̃ − η_o ν, so the stationary MSE is η_o² q / (1 − (1 − η_o m)²) with
+    // q = γ²σ²(1 − a^{2H})/(p(1 − a²)), a = 1 − γh; at η_o = 1 it is SGD's γ²σ²/(1 − a²) over p, whatever H is.
+    var rng = SplitMix64(seed: 21)
+    for _ in 0..<200 {
+        let p = 1 + Int(rng.next() % 8), steps = 1 + Int(rng.next() % 12), gamma = 1.9 * rng.nextUniform(), rate = 0.1 + 1.8 * rng.nextUniform()
+        let sigma = 0.1 + 2 * rng.nextUniform()
+        let scheme = SynchronousOuterScheme(workers: p, innerRate: gamma, innerSteps: steps, curvatures: [1], outer: .sgd,
+                                            outerRate: rate, outerMomentum: 0)
+        let a = 1 - gamma, m = 1 - pow(a, Double(steps))
+        let q = gamma * gamma * sigma * sigma * (1 - pow(a, 2 * Double(steps))) / (Double(p) * (1 - a * a))
+        #expect(isClose(scheme.pseudoGradientNoiseVariance(sigma: sigma), q, relative: 1e-10))
+        let closed = rate * rate * q / (1 - (1 - rate * m) * (1 - rate * m))
+        let found = try scheme.stationaryCenterMSE(sigma: sigma)
+        if abs(1 - rate * m) < 1 {
+            #expect(isClose(try #require(found), closed, relative: 1e-9), "p \(p) H \(steps) γ \(gamma) η_o \(rate)")
+        } else {
+            #expect(found == nil)
+        }
+    }
+    let localSGD = try #require(try SynchronousOuterScheme(workers: 4, innerRate: 0.3, innerSteps: 16, curvatures: [1], outer: .sgd,
+                                                           outerRate: 1, outerMomentum: 0).stationaryCenterMSE(sigma: 1))
+    #expect(isClose(localSGD, 0.09 / (1 - 0.49) / 4, relative: 1e-12))
+}
+
+@Test(arguments: OuterOptimizer.allCases)
+func aDelayedNoisyRoundHasTheLyapunovMSE(outer: OuterOptimizer) throws {
+    // The delayed round (state x̃, v, d) driven by Gaussian pseudo-gradient noise of variance q through the round's own
+    // code, against the Lyapunov solution: checks the 3 × 3 solve and the noise's entry through d.
+    let scheme = SynchronousOuterScheme(workers: 4, innerRate: 0.2, innerSteps: 3, curvatures: [1], outer: outer,
+                                        outerRate: 0.5, outerMomentum: 0.5, delayed: true)
+    let predicted = try #require(try scheme.stationaryCenterMSE(sigma: 1))
+    let q = scheme.pseudoGradientNoiseVariance(sigma: 1)
+    var rng = SplitMix64(seed: 5), state = [Double](repeating: 0, count: scheme.stateDimension)
+    var batches: [Double] = [], sum = 0.0
+    for round in 1...201_000 {
+        scheme.round(&state, noise: q.squareRoot() * rng.nextGaussian())
+        guard round > 1_000 else { continue }
+        sum += state[0] * state[0]
+        if round % 5_000 == 0 { batches.append(sum / 5_000); sum = 0 }
+    }
+    let mean = batches.reduce(0, +) / Double(batches.count)
+    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    #expect(abs(mean - predicted) < 4 * se && se < 0.03 * predicted, "\(outer): \(mean) ± \(se) against \(predicted)")
+}

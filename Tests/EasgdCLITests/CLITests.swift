@@ -203,7 +203,7 @@ func badInputGetsOneLineAndLeavesNothing(arguments: [String]) throws {
 }
 
 @Test(arguments: ["01-admm-vs-easgd-round-robin.md", "03-synchronous-easgd-variance.md", "04-beyond-the-paper.md",
-                  "05-theory-meets-the-network.md"])
+                  "05-theory-meets-the-network.md", "06-elastic-averagings-descendants.md"])
 func notebookOutputsStillHold(name: String) throws {
     let path = packageRoot.appendingPathComponent("notebooks-text").appendingPathComponent(name).path
     let run = try easgd(["notebook", "check", path])

@@ -351,3 +351,34 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
         }
     }
 }
+
+@Test(arguments: [(OuterOptimizer.nesterov, [1.0]), (.heavyBall, [1.0]), (.sgd, [1.0]), (.nesterov, [0.5, 1.5, 1.0, 2.0])])
+func dilocosNoisyCenterHasTheLyapunovMSE(outer: OuterOptimizer, curvatures: [Double]) throws {
+    // The engine with Gaussian gradient noise (each worker its own stream, its own curvature h_i on one shared
+    // minimizer) against the stationary MSE of the center from the noisy round's Lyapunov equation. The time
+    // average of (x̃ − x*)² at the ends of 30,000 rounds after a burn-in, with a batch-means standard error.
+    let p = curvatures.count == 1 ? 4 : curvatures.count, gamma = 0.3, steps = 4, sigma = 0.7
+    let o = OuterSettings(optimizer: outer, learningRate: 0.7, momentum: 0.6)
+    let scheme = o.round(workers: p, innerRate: gamma, innerSteps: steps, curvatures: curvatures)
+    let predicted = try #require(try scheme.stationaryCenterMSE(sigma: sigma))
+    let objectives: [any Objective<Double>] = (0..<p).map {
+        QuadraticObjective<Double>(curvatures: [curvatures.count == 1 ? curvatures[0] : curvatures[$0]], minimizer: [2], noise: sigma,
+                                   seed: 100 + UInt64($0))
+    }
+    let engine = ParallelEngine<Double>(settings: EngineSettings(method: .diloco, workers: p, learningRate: gamma, tau: steps,
+                                                                 weightDecay: 0, outer: o),
+                                        objectives: objectives, initial: [2])
+    let simulator = SimulatedBackend(engine: engine)
+    simulator.run(events: 200 * steps)
+    var batches: [Double] = [], sum = 0.0
+    for round in 1...30_000 {
+        simulator.run(events: steps)
+        let d = engine.master.center[0] - 2
+        sum += d * d
+        if round % 1_000 == 0 { batches.append(sum / 1_000); sum = 0 }
+    }
+    let mean = batches.reduce(0, +) / Double(batches.count)
+    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    #expect(abs(mean - predicted) < 4 * se, "\(outer) h = \(curvatures): engine \(mean) ± \(se), Lyapunov \(predicted)")
+    #expect(se < 0.03 * predicted, "the test resolves 3 %: \(se) against \(predicted)")
+}
