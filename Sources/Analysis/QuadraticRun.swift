@@ -127,7 +127,8 @@ public struct QuadraticRun {
         if m.takes(.tau) { fields.append(("tau", .integer(settings.tau))) }
         if m.takes(.movingRate) { fields.append(("moving_rate", .number(settings.movingRate))) }
         if let o = settings.outer {
-            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum))]
+            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
+                       ("outer_delay", .integer(o.delayed ? 1 : 0))]
         }
         fields += [("h", .array(curvatures.map { .number($0) })), ("sigma", .number(sigma)), ("x0", .number(x0)),
                    ("schedule", .string(schedule.rawValue)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),

@@ -116,13 +116,14 @@ public struct RunSummary: Sendable {
     /// The method, with DiLoCo's outer step: "diloco (nesterov 0.7, 0.9)" (optimizer, η_o, β).
     public var methodText: String {
         guard let o = outer else { return method.rawValue }
-        return "\(method.rawValue) (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : ""))"
+        return "\(method.rawValue) (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : "")\(o.delayed ? ", delayed" : ""))"
     }
 
     /// DiLoCo's outer step under the toolkit's keys (null for the other methods).
     var outerJSON: [(String, JSON)] {
         [("outer", outer.map { .string($0.optimizer.rawValue) } ?? .null), ("outer_eta", outer.map { .number($0.learningRate) } ?? .null),
-         ("outer_momentum", outer.flatMap { $0.keepsVelocity ? .number($0.momentum) : nil } ?? .null)]
+         ("outer_momentum", outer.flatMap { $0.keepsVelocity ? .number($0.momentum) : nil } ?? .null),
+         ("outer_delay", outer.map { .integer($0.delayed ? 1 : 0) } ?? .null)]
     }
 
     /// The keys of `easgd runs --json`.

@@ -258,7 +258,10 @@ public struct Validation {
             if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
             if method.takes(.tau) { a += ["--tau", String(t.tau)] }
             if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
-            if let o = t.outer { a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"] }
+            if let o = t.outer {
+                a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"]
+                if o.delayed { a += ["--outer-delay", "1"] }
+            }
             if let subset { a += ["--train-subset", String(subset)] }
             if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
             return a
@@ -384,7 +387,8 @@ public struct Validation {
         if axis.name != "tau" && method.takes(.tau) { fields.append(("tau", .integer(tau))) }
         if axis.name != "momentum" && method.takes(.momentum) { fields.append(("momentum", .number(defaultMomentum))) }
         if let o = threshold(second: secondValues.first ?? 0).outer {
-            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum))]
+            fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
+                       ("outer_delay", .integer(o.delayed ? 1 : 0))]
         }
         fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
                    ("agreement_on_divergence", .number(Double(points.filter(\.agreesOnDivergence).count) / Double(points.count))),

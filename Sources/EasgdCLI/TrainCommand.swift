@@ -72,7 +72,7 @@ struct TrainCommand: ParsableCommand {
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
-        r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum
+        r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum; r.outerDelay = parallel.outerDelay
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
         r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
         r.mpiWorldSize = MPIDriver.launchedWorldSize
@@ -153,6 +153,8 @@ struct ParallelOptions: ParsableArguments {
     var outer: OuterOptimizer?
     @Option(help: "DiLoCo's outer learning rate η_o (default \(OuterSettings.dilocoLearningRate), DiLoCo's).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β (default \(OuterSettings.dilocoMomentum), DiLoCo's).") var outerMomentum: Double?
+    @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
+    var outerDelay: Int?
     @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?

@@ -47,6 +47,8 @@ public struct TrainRequest: Sendable, Equatable {
     public var outer: OuterOptimizer?
     public var outerLr: Double?
     public var outerMomentum: Double?
+    /// 1: each round's pseudo-gradient applied one round late (diloco).
+    public var outerDelay: Int?
     public var backend: Backend?
     /// The simulator's order: clock or round-robin.
     public var schedule: Schedule?
@@ -73,7 +75,7 @@ public struct TrainRequest: Sendable, Equatable {
     /// --workers, those a sequential one may not.
     private var parallelGiven: [(String, Bool)] {
         [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil), ("--outer", outer != nil),
-         ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil),
+         ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil), ("--outer-delay", outerDelay != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
          ("--communication-seconds", communicationSeconds != nil), ("--link-latency", linkLatency != nil),
          ("--link-bandwidth", linkBandwidth != nil)]
@@ -182,10 +184,11 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
         }
         if alpha != nil && beta != nil { throw SettingsError("give only one of --alpha or --beta (beta = p * alpha)") }
-        if outer != nil || outerLr != nil || outerMomentum != nil, !method.takes(.outer) {
-            throw SettingsError("--outer, --outer-lr and --outer-momentum apply to \(Algorithm.names { $0.takes(.outer) }), not \(method.rawValue)")
+        if outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil, !method.takes(.outer) {
+            throw SettingsError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) }), not \(method.rawValue)")
         }
-        if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter) }
+        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw SettingsError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
+        if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter, method: method) }
         if let linkLatency, let problem = Limits.problem("--link-latency", linkLatency, .nonNegative) { throw SettingsError(problem) }
         if let linkBandwidth, let problem = Limits.problem("--link-bandwidth", linkBandwidth, .positive) { throw SettingsError(problem) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
@@ -216,7 +219,7 @@ public struct TrainRequest: Sendable, Equatable {
     /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
     var resolvedOuter: OuterSettings {
         OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum)
+                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1)
     }
 
     /// The schedule `--lr-schedule` and `--warmup` give (nil when neither is given).

@@ -83,6 +83,8 @@ extension ParallelEngine where Scalar == Float {
     var namedBuffers: [(name: String, buffer: FlatBuffer<Float>, worker: Int?)] {
         var list: [(String, FlatBuffer<Float>, Int?)] = [("center", master.center, nil), ("master.velocity", master.velocity, nil),
                                                          ("master.average", master.average, nil)]
+        // Only a delayed DiLoCo run has it (checkpoints of every other run keep their list of buffers).
+        if master.pending.count > 0 { list.append(("master.pending", master.pending, nil)) }
         for (j, b) in master.workerParameters.enumerated() { list.append(("master.x\(j)", b, nil)) }
         for (j, b) in master.workerMultipliers.enumerated() { list.append(("master.lambda\(j)", b, nil)) }
         for w in workers {

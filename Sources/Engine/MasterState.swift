@@ -16,6 +16,8 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     public let workerMultipliers: [FlatBuffer<Scalar>]
     /// DiLoCo: the round's pseudo-gradient (scratch, not part of the state).
     let pseudoGradient: FlatBuffer<Scalar>
+    /// DiLoCo with a delayed outer step: the last round's pseudo-gradient, applied at the end of the next (state).
+    public let pending: FlatBuffer<Scalar>
     /// Center updates so far.
     public var clock = 0
     /// Exchanges (or pushes, or gradient updates) the master accepted and rejected (non-finite).
@@ -29,6 +31,7 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
         center = FlatBuffer(count: n)
         velocity = FlatBuffer(count: settings.method == .mdownpour || settings.outer?.keepsVelocity == true ? n : 0)
         pseudoGradient = FlatBuffer(count: settings.method == .diloco ? n : 0)
+        pending = FlatBuffer(count: settings.method == .diloco && settings.outer?.delayed == true ? n : 0)
         average = FlatBuffer(count: settings.method.evaluatesAverage ? n : 0)
         let admm = settings.method == .admm
         workerParameters = (0..<(admm ? settings.workers : 0)).map { _ in FlatBuffer(count: n) }
@@ -75,12 +78,17 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     }
 
     /// DiLoCo's outer step at the end of a round: Δ = x̃ − mean of the workers' x, then the outer optimizer on the
-    /// center (OuterStep). Refused, the center left as it was, when Δ is not finite; the caller restarts the workers.
+    /// center (OuterStep); delayed, on the last round's Δ, this one's kept for the next (Streaming DiLoCo's overlap,
+    /// the map's `delayed` round). Refused, the center left as it was, when Δ is not finite; the caller restarts the
+    /// workers.
     @_specialize(exported: true, where Scalar == Float)
     package func acceptRound(_ workers: [UnsafeBufferPointer<Scalar>]) -> Bool {
         guard let outer = settings.outer, !workers.isEmpty else { preconditionFailure("a DiLoCo round needs its outer step and a worker") }
         OuterStep.pseudoGradient(center: center.readOnly, workers: workers, into: pseudoGradient.pointer)
         guard Scalar.allFinite(pseudoGradient.readOnly) else { rejected += workers.count; return false }
+        if outer.delayed {
+            for k in 0..<pending.count { swap(&pending.pointer[k], &pseudoGradient.pointer[k]) }
+        }
         OuterStep.apply(outer.optimizer, center: center.pointer, velocity: velocity.pointer, pseudoGradient: pseudoGradient.readOnly,
                         learningRate: Scalar(outer.learningRate), momentum: Scalar(outer.momentum))
         clock += 1

@@ -399,19 +399,20 @@ extension RunSettings {
         if let problem = problems.compactMap({ $0 }).first { throw SettingsError(problem) }
     }
 
-    /// An outer step's rules: η_o positive and finite, β in [0, 1), no delay (the engine applies each round's own
-    /// pseudo-gradient; the maps have the delay).
-    public static func check(outer o: OuterSettings) throws {
+    /// An outer step's rules: η_o positive and finite, β in [0, 1), a delay only for the synchronous rounds.
+    public static func check(outer o: OuterSettings, method: Algorithm) throws {
         if let problem = Limits.problem("--outer-lr", o.learningRate, .positive) { throw SettingsError(problem) }
         if let problem = Limits.momentumProblem("--outer-momentum", o.momentum) { throw SettingsError(problem) }
-        if o.delayed { throw SettingsError("a delayed outer step is mapped (easgd radius --outer-delay 1) but not trained") }
+        if o.delayed, !method.hasSynchronousMap {
+            throw SettingsError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds, not \(method.rawValue)")
+        }
     }
 
     /// Checks every value (`check`); a run's saved settings pass it before it resumes.
     public func validate() throws {
         if method.takes(.outer) {
             guard let outer else { throw SettingsError("a \(method.rawValue) run's config.json needs its outer step (\"outer\")") }
-            try RunSettings.check(outer: outer)
+            try RunSettings.check(outer: outer, method: method)
         }
         try RunSettings.check(learningRate: learningRate, warmup: lrSchedule?.warmup, momentum: momentum, movingRate: movingRate,
                               weightDecay: weightDecay, batch: batch, fullBatch: fullBatch == true, trainSubset: trainSubset,

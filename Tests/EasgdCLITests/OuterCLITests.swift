@@ -44,6 +44,8 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--backend", "threads", "--out", "/tmp/x"],
      "only the simulated backend runs it"),
     (["train", "--method", "easgd", "--lr", "0.1", "--steps", "3", "--outer-lr", "0.7", "--out", "/tmp/x"], "apply to diloco"),
+    (["train", "--method", "async-diloco", "--lr", "0.1", "--steps", "3", "--outer-delay", "1", "--out", "/tmp/x"],
+     "--outer-delay applies to diloco's synchronous rounds"),
     (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--outer-momentum", "1", "--out", "/tmp/x"],
      "--outer-momentum must be in [0, 1)"),
     (["train-quadratic", "--method", "easgd", "--workers", "2", "--lr", "0.1", "--steps", "3", "--outer", "sgd", "--out", "/tmp/x"],
@@ -62,6 +64,22 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
 func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(arguments)
     #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
+}
+
+@Test(arguments: [(0.2, 3, 0.0449685381), (0.5, 1, 0.0496709557)])
+func aDelayedDilocoEngineGrowsAtTheRateOfTheDelayedMap(eta: Double, innerSteps: Int, lnRadius: Double) throws {
+    // Streaming DiLoCo's overlap on the engine (each round's pseudo-gradient applied at the end of the next) against
+    // the delayed round's map, p = 8: both points are stable without the delay and unstable with it.
+    let plain = try easgd(["radius", "--method", "diloco", "--workers", "8", "--eta", "\(eta)", "--tau", "\(innerSteps)"])
+    #expect(plain.status == 0 && plain.stdout.contains(" stable"), "\(plain.stdout)")
+    let dir = try temporaryDirectory().appendingPathComponent("q").path
+    let r = try easgd(["train-quadratic", "--method", "diloco", "--workers", "8", "--lr", "\(eta)", "--tau", "\(innerSteps)",
+                       "--outer-delay", "1", "--x0", "1000", "--steps", "\(3000 * innerSteps)", "--out", dir, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(jsonNumber(o["outer_delay"]) == 1)
+    let growth = try #require(jsonNumber(o["growth_per_round"])), theory = try #require(jsonNumber(o["ln_spectral_radius"]))
+    #expect(isClose(theory, lnRadius, relative: 1e-8) && abs(growth - theory) < 0.01 * theory, "\(growth) against \(theory)")
 }
 
 @Test(arguments: [(1.99, 3, 0.0455396256), (0.6, 3, -0.585075628), (1.9, 1, -0.0595220469)])
@@ -87,14 +105,17 @@ func dilocosEngineGrowsAtTheRateOfItsMap(eta: Double, innerSteps: Int, lnRadius:
     #expect((o["stable"] as? Bool) == (closed < 0))
 }
 
-@Test func aDilocoRunTrainsAndResumesBitForBit() throws {
+@Test(arguments: [false, true])
+func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool) throws {
     // A DiLoCo run on the simulated backend learns; stopped mid-round (steps 5 of H = 4) and resumed, it ends
-    // where the run without the stop ends, outer velocity included, and config.json holds its outer step.
+    // where the run without the stop ends, outer velocity (and a delayed run's pending pseudo-gradient) included,
+    // and config.json holds its outer step.
     let root = try temporaryDirectory()
     func train(_ dir: URL, _ steps: Int, resume: Bool = false) throws {
         let args = resume ? ["train", "--resume", dir.path, "--steps", "\(steps)", "--quiet"]
             : ["train", "--method", "diloco", "--workers", "2", "--tau", "4", "--lr", "0.02", "--outer-lr", "0.8", "--net", learnNet,
                "--batch", "32", "--steps", "\(steps)", "--eval-every", "80", "--compute-seconds", "0.01", "--quiet", "--out", dir.path]
+               + (delayed ? ["--outer-delay", "1"] : [])
         let r = try easgd(args)
         #expect(r.status == 0, "\(r.stderr)")
     }
@@ -109,6 +130,9 @@ func dilocosEngineGrowsAtTheRateOfItsMap(eta: Double, innerSteps: Int, lnRadius:
     try expectSameSystem(straight, split)
     let config = try String(contentsOfFile: straight.path + "/config.json", encoding: .utf8)
     #expect(config.contains("\"outer\"") && config.contains("\"optimizer\" : \"nesterov\"") && config.contains("\"eta\" : 0.8"), "\(config)")
+    #expect(config.contains("\"delayed\" : true") == delayed)
+    let buffers = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: SystemProbe.self).buffers
+    #expect((buffers["master.pending"] != nil) == delayed && buffers["master.velocity"]?.isEmpty == false)
 }
 
 @Test func aDilocoMapWritesItsAxesUnderTheirNamesAndTheBoundaryTheClosedFormGives() throws {
