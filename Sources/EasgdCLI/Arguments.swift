@@ -47,6 +47,8 @@ extension ConvolutionPath: ExpressibleByArgument {}
 extension AdvicePoint: ExpressibleByArgument {}
 extension SolveAxis: ExpressibleByArgument {}
 extension OuterOptimizer: ExpressibleByArgument {}
+extension CodecFormat: ExpressibleByArgument {}
+extension CodecRounding: ExpressibleByArgument {}
 /// `N` (every N steps; for parallel runs, worker steps in total) or `Ss` (every S seconds of run time).
 extension EvaluationInterval: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }

@@ -73,6 +73,8 @@ struct TrainCommand: ParsableCommand {
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
         r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum; r.outerDelay = parallel.outerDelay
+        r.compress = parallel.compress; r.compressBlock = parallel.compressBlock; r.compressRounding = parallel.compressRounding
+        r.errorFeedback = parallel.errorFeedback ? true : nil
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
         r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
         r.mpiWorldSize = MPIDriver.launchedWorldSize
@@ -155,6 +157,13 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "DiLoCo's outer momentum β (default \(OuterSettings.dilocoMomentum), DiLoCo's).") var outerMomentum: Double?
     @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
     var outerDelay: Int?
+    @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.sendsUpdates)): its update): none (default), fp16, bf16, int8 or int4.",
+                               discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; the records' bytes_sent count the codec's bytes (the MPI transport still carries Float32), and the simulated link model charges them.",
+                               valueName: "format"))
+    var compress: CodecFormat?
+    @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)).") var compressBlock: Int?
+    @Option(help: "nearest (default) or stochastic (unbiased; coins drawn from the worker and its step).") var compressRounding: CodecRounding?
+    @Flag(help: "With --compress: each worker keeps what the codec lost and adds it to its next message.") var errorFeedback = false
     @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?

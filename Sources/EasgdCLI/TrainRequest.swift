@@ -49,6 +49,11 @@ public struct TrainRequest: Sendable, Equatable {
     public var outerMomentum: Double?
     /// 1: each round's pseudo-gradient applied one round late (diloco).
     public var outerDelay: Int?
+    /// What the workers' updates go through: a codec's format, block and rounding, and error feedback.
+    public var compress: CodecFormat?
+    public var compressBlock: Int?
+    public var compressRounding: CodecRounding?
+    public var errorFeedback: Bool?
     public var backend: Backend?
     /// The simulator's order: clock or round-robin.
     public var schedule: Schedule?
@@ -76,6 +81,8 @@ public struct TrainRequest: Sendable, Equatable {
     private var parallelGiven: [(String, Bool)] {
         [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil), ("--outer", outer != nil),
          ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil), ("--outer-delay", outerDelay != nil),
+         ("--compress", compress != nil), ("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
+         ("--error-feedback", errorFeedback != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
          ("--communication-seconds", communicationSeconds != nil), ("--link-latency", linkLatency != nil),
          ("--link-bandwidth", linkBandwidth != nil)]
@@ -189,6 +196,16 @@ public struct TrainRequest: Sendable, Equatable {
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw SettingsError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter, method: method) }
+        if compress == nil, let given = [("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
+                                          ("--error-feedback", errorFeedback != nil)].first(where: \.1) {
+            throw SettingsError("\(given.0) needs --compress FORMAT")
+        }
+        if let compress, compress != CodecFormat.none {
+            guard method.sendsUpdates else {
+                throw SettingsError("--compress applies to what a worker sends as an update (\(Algorithm.names(where: \.sendsUpdates))), not to \(method.rawValue)")
+            }
+            if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
+        }
         if let linkLatency, let problem = Limits.problem("--link-latency", linkLatency, .nonNegative) { throw SettingsError(problem) }
         if let linkBandwidth, let problem = Limits.problem("--link-bandwidth", linkBandwidth, .positive) { throw SettingsError(problem) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
@@ -214,6 +231,13 @@ public struct TrainRequest: Sendable, Equatable {
         if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - resolvedServers {
             throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(resolvedServers) + \(workers) = \(resolvedServers + workers))")
         }
+    }
+
+    /// The codec the workers' updates go through (nil: none).
+    var resolvedCompression: Compression? {
+        guard let compress, compress != CodecFormat.none else { return nil }
+        return Compression(codec: Codec(compress, rounding: compressRounding ?? .nearest, blockSize: compressBlock ?? Codec.defaultBlockSize),
+                           errorFeedback: errorFeedback == true)
     }
 
     /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
@@ -351,6 +375,7 @@ public struct TrainRequest: Sendable, Equatable {
                                     weightDecay: weightDecay ?? TrainingDefaults.weightDecay,
                                     outer: method.takes(.outer) ? resolvedOuter : nil)
         engine.schedule = try rateSchedule
+        engine.compression = resolvedCompression
         var settings = RunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,

@@ -108,6 +108,10 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     /// asynchronous DiLoCo, whose push is its pseudo-gradient).
     public var accumulates: Bool { self == .downpour || self == .adownpour || self == .mvadownpour || self == .asyncDiloco }
 
+    /// What the worker sends the master is an update (DOWNPOUR's accumulated steps, DiLoCo's pseudo-gradient), which
+    /// a codec can compress (`--compress`); EASGD's workers send their parameters, MDOWNPOUR's a gradient per step.
+    public var sendsUpdates: Bool { accumulates || self == .diloco }
+
     /// The worker's gradient is taken at the point before its exchange (Algorithms 1 and 2), so the exchange can be
     /// in flight while the gradient is computed.
     public var takesGradientBeforeExchange: Bool { self == .easgd || self == .eamsgd }

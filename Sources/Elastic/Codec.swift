@@ -189,3 +189,36 @@ public struct ErrorFeedback: Sendable {
         for k in residual.indices { residual[k] = corrected[k] - decoded[k] }
     }
 }
+
+/// What a worker's messages go through on their way to the master (`--compress`): a codec, and whether the worker
+/// keeps what it lost for its next message (`--error-feedback`). The master sees the decoded values, on every
+/// backend alike (the MPI transport still carries them as Float32; the records count the codec's bytes).
+public struct Compression: Codable, Equatable, Sendable {
+    public var codec: Codec
+    public var errorFeedback: Bool
+
+    public init(codec: Codec, errorFeedback: Bool) {
+        self.codec = codec
+        self.errorFeedback = errorFeedback
+    }
+
+    /// Replaces `message` with what the master decodes of it: decode(encode(message + residual)); with error
+    /// feedback `residual` becomes what that missed (without, it is not touched and may be empty). `random` draws the
+    /// stochastic rounding's coins.
+    public func roundTrip<T: BinaryFloatingPoint>(_ message: UnsafeMutableBufferPointer<T>, residual: UnsafeMutableBufferPointer<T>,
+                                                  random: inout SplitMix64) {
+        let n = message.count
+        precondition(!errorFeedback || residual.count == n, "the residual and the message differ in size")
+        var corrected = [Float](repeating: 0, count: n), decoded = [Float](repeating: 0, count: n)
+        for k in 0..<n { corrected[k] = Float(message[k] + (errorFeedback ? residual[k] : 0)) }
+        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: n))
+        bytes.withUnsafeMutableBytes { raw in
+            corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &random) }
+            decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
+        }
+        for k in 0..<n {
+            if errorFeedback { residual[k] = T(corrected[k] - decoded[k]) }
+            message[k] = T(decoded[k])
+        }
+    }
+}

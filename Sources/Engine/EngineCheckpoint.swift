@@ -75,7 +75,7 @@ extension WorkerState {
     }
 
     /// The buffers that make up the worker's state, in a fixed order.
-    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier] }
+    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier, residual] }
 }
 
 extension ParallelEngine where Scalar == Float {
@@ -90,6 +90,8 @@ extension ParallelEngine where Scalar == Float {
         for w in workers {
             list += [("w\(w.index).x", w.parameters, w.index), ("w\(w.index).v", w.velocity, w.index),
                      ("w\(w.index).acc", w.accumulator, w.index), ("w\(w.index).lambda", w.multiplier, w.index)]
+            // Only a run with error feedback has one (every other run's checkpoint keeps its list of buffers).
+            if w.residual.count > 0 { list.append(("w\(w.index).residual", w.residual, w.index)) }
         }
         return list
     }
@@ -163,6 +165,7 @@ extension ParallelEngine where Scalar == Float {
             w.velocity.fill(0)
             w.accumulator.fill(0)
             w.multiplier.fill(0)
+            w.residual.fill(0)
             w.clock = furthest
             w.exchanges = 0
             w.alive = true

@@ -39,6 +39,13 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var schedule: LearningRateSchedule?
     /// DiLoCo's outer step (nil for the other methods).
     public var outer: OuterSettings?
+    /// What the workers' updates go through on their way to the master (nil: Float32 as they are).
+    public var compression: Compression?
+
+    /// Bytes a worker sends in one exchange of n parameters (its update through the codec, or Float32), and
+    /// receives (Float32: the center, the elastic difference or the look-ahead point).
+    public func bytesSent(parameters n: Int) -> Int { compression?.codec.encodedBytes(count: n) ?? 4 * n }
+    public func bytesReceived(parameters n: Int) -> Int { 4 * n }
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
                 tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,

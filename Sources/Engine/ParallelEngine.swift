@@ -145,6 +145,17 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         for w in stepping where !w.parameters.isFinite { stop(w, "non-finite parameters at the end of a round") }
         let arriving = stepping.filter(\.alive)
         guard !arriving.isEmpty else { return false }
+        if let c = s.compression {
+            // Each worker sends its own pseudo-gradient x̃ − x_i through the codec: x_i becomes x̃ minus what arrives.
+            let n = master.center.count
+            let message = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: n)
+            defer { message.deallocate() }
+            for w in arriving {
+                for k in 0..<n { message[k] = master.center[k] - w.parameters[k] }
+                w.compress(message, c)
+                for k in 0..<n { w.parameters[k] = master.center[k] - message[k] }
+            }
+        }
         guard master.acceptRound(arriving.map(\.parameters.readOnly)) else {
             for w in arriving { stop(w, "non-finite pseudo-gradient (rejected by the master)") }
             return false

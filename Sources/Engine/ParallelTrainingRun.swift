@@ -18,6 +18,7 @@ extension RunSettings {
                                    momentum: momentum, movingRate: movingRate, weightDecay: weightDecay, rho: rho ?? EngineSettings.defaultRho,
                                    outer: outer)
             e.schedule = lrSchedule
+            e.compression = compression
             return e
         }
         set {
@@ -32,6 +33,7 @@ extension RunSettings {
             rho = newValue.rho
             lrSchedule = newValue.schedule
             outer = newValue.outer
+            compression = newValue.compression
         }
     }
 
@@ -167,11 +169,14 @@ public final class ParallelTrainingRun {
                           workers: [WorkerProgress], workerModels: [FlatBuffer<Float>]? = nil, countedSteps: Int? = nil) -> Snapshot {
         let step = workers.reduce(0) { $0 + $1.clock } + stepOffset
         let samples = step * settings.batch
-        let progress = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
+        let exchanges = workers.reduce(0) { $0 + $1.exchanges }, n = model.count
+        var progress = MetricRecord(step: step, samples: samples, epoch: Double(samples) / Double(data.train.count),
                                     seconds: seconds, wallSeconds: wall, trainLoss: nil, minibatchLoss: workers.meanLoss,
                                     testLoss: .nan, testError: .nan,
-                                    exchanges: workers.reduce(0) { $0 + $1.exchanges }, communicationSeconds: communication,
+                                    exchanges: exchanges, communicationSeconds: communication,
                                     workerSteps: workers.map(\.clock), workerLoss: workers.map { $0.loss.isFinite ? $0.loss : nil })
+        progress.bytesSent = exchanges * settings.engine.bytesSent(parameters: n)
+        progress.bytesReceived = exchanges * settings.engine.bytesReceived(parameters: n)
         return Snapshot(model: model, progress: progress, workerModels: workerModels, countedSteps: countedSteps,
                         rateStep: workers.reduce(0) { $0 + $1.clock } / max(workers.count, 1))
     }

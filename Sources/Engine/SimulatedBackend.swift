@@ -89,7 +89,9 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         if communicated, let links = costs.links {
             // The request leaves when the step's compute is done and waits for the last of its shards.
             let sent = workerTimes[w.index] + costs.compute
-            communication = links.book(at: sent, entries: engine.master.center.count, free: &serverFree) - sent
+            let n = engine.master.center.count, s = engine.settings
+            let perEntry = Double(s.bytesSent(parameters: n) + s.bytesReceived(parameters: n)) / Double(max(n, 1))
+            communication = links.book(at: sent, entries: n, bytesPerEntry: perEntry, free: &serverFree) - sent
         }
         communicationTime += communication
         workerTimes[w.index] += costs.compute + communication

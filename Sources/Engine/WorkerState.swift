@@ -11,6 +11,8 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
     public let velocity: FlatBuffer<Scalar>
     public let accumulator: FlatBuffer<Scalar>
     public let multiplier: FlatBuffer<Scalar>
+    /// With compression and error feedback: what the codec lost of the worker's last message.
+    public let residual: FlatBuffer<Scalar>
     let gradient: FlatBuffer<Scalar>
     let lookahead: FlatBuffer<Scalar>
     /// Local steps taken (the worker's clock t_i).
@@ -29,6 +31,7 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         velocity = FlatBuffer(count: settings.method.usesVelocity ? n : 0)
         accumulator = FlatBuffer(count: settings.method.accumulates ? n : 0)
         multiplier = FlatBuffer(count: settings.method == .admm ? n : 0)
+        residual = FlatBuffer(count: settings.compression?.errorFeedback == true ? n : 0)
         gradient = FlatBuffer(count: n)
         lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour ? n : 0)
     }
@@ -54,5 +57,12 @@ extension Array where Element == WorkerProgress {
 }
 
 extension WorkerState {
+    /// Sends `message` through the settings' codec (in place), with this worker's residual; the stochastic rounding's
+    /// coins are drawn from the worker's index and clock, so a resumed run draws the same ones.
+    func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
+        var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index))
+        compression.roundTrip(message, residual: residual.pointer, random: &random)
+    }
+
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }
 }

@@ -113,6 +113,7 @@ extension WorkerState {
             Downpour.accumulate(accumulator.pointer, gradient: gradient.readOnly, learningRate: eta)
             LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: eta)
             if (clock + 1) % s.tau == 0 {
+                if let c = s.compression { compress(accumulator.pointer, c) }
                 guard link.pushAndPull(accumulator, into: parameters, loss: loss) else {
                     return .stopped("non-finite accumulated update (rejected by the master)")
                 }

@@ -24,6 +24,10 @@ public struct MetricRecord: Equatable, Sendable {
     /// Parallel runs: exchanges with the master so far, and seconds the workers spent communicating (summed).
     public var exchanges: Int?
     public var communicationSeconds: Double?
+    /// Parallel runs: bytes the workers sent to the master and received from it so far (summed): each exchange's
+    /// message through the run's codec (Float32 without one) and the Float32 answer. Nil in records before 2026-12-06.
+    public var bytesSent: Int?
+    public var bytesReceived: Int?
     /// Parallel runs: each worker's steps so far and its last minibatch loss (nil for a stopped worker).
     public var workerSteps: [Int]?
     public var workerLoss: [Double?]?
@@ -39,12 +43,12 @@ public struct MetricRecord: Equatable, Sendable {
 
     /// The CSV header of a run's records; parallel runs add one column per worker, runs measuring sharpness
     /// its columns.
-    static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0, learningRate: Bool = false) -> [String] {
+    static func csvHeader(workers: Int, sharpness: Bool = false, workerSharpness: Int = 0, learningRate: Bool = false, bytes: Bool = false) -> [String] {
         ["total_steps", "samples", "epoch", "seconds", "wall_seconds", "train_loss", "minibatch_loss", "test_loss", "test_error",
          "exchanges", "communication_seconds"]
             + (0..<workers).map { "worker_steps_\($0)" } + (0..<workers).map { "worker_loss_\($0)" }
             + (sharpness ? ["sharpness", "sharpness_seconds"] : []) + (0..<workerSharpness).map { "worker_sharpness_\($0)" }
-            + (learningRate ? ["eta"] : [])
+            + (learningRate ? ["eta"] : []) + (bytes ? ["bytes_sent", "bytes_received"] : [])
     }
 
     private static func text(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "" } ?? "" }
@@ -58,6 +62,8 @@ public struct MetricRecord: Equatable, Sendable {
         if !testLoss.isFinite || !testError.isFinite { line += ",\"status\":\"diverged\"" }
         if let exchanges { line += ",\"exchanges\":\(exchanges)" }
         if let communicationSeconds { line += ",\"communication_seconds\":\(communicationSeconds)" }
+        if let bytesSent { line += ",\"bytes_sent\":\(bytesSent)" }
+        if let bytesReceived { line += ",\"bytes_received\":\(bytesReceived)" }
         if let workerSteps { line += ",\"worker_steps\":[\(workerSteps.map(String.init).joined(separator: ","))]" }
         if let workerLoss { line += ",\"worker_loss\":[\(workerLoss.map { Self.json($0) }.joined(separator: ","))]" }
         if let sharpness { line += ",\"sharpness\":\(Self.json(sharpness))" }
@@ -68,7 +74,7 @@ public struct MetricRecord: Equatable, Sendable {
     }
 
     func csvFields(workers: Int, sharpness withSharpness: Bool = false, workerSharpness sharpWorkers: Int = 0,
-                   learningRate withRate: Bool = false) -> [String] {
+                   learningRate withRate: Bool = false, bytes withBytes: Bool = false) -> [String] {
         let steps = (0..<workers).map { k in workerSteps.flatMap { k < $0.count ? String($0[k]) : nil } ?? "" }
         let losses = (0..<workers).map { k in workerLoss.flatMap { k < $0.count ? Self.text($0[k]) : nil } ?? "" }
         let sharp = withSharpness ? [Self.text(sharpness), Self.text(sharpnessSeconds)] : []
@@ -76,6 +82,7 @@ public struct MetricRecord: Equatable, Sendable {
         return ["\(step)", "\(samples)", "\(epoch)", "\(seconds)", "\(wallSeconds)", Self.text(trainLoss), Self.text(minibatchLoss),
                 Self.text(testLoss), Self.text(testError), exchanges.map(String.init) ?? "", Self.text(communicationSeconds)]
             + steps + losses + sharp + workerSharp + (withRate ? [Self.text(learningRate)] : [])
+            + (withBytes ? [bytesSent.map(String.init) ?? "", bytesReceived.map(String.init) ?? ""] : [])
     }
 
     /// Parses one metrics.jsonl line (also those of earlier versions: their worker_loss was the workers' mean, and
@@ -103,6 +110,8 @@ public struct MetricRecord: Equatable, Sendable {
         testError = try measured("test_error")
         exchanges = object["exchanges"].flatMap { Int("\($0)") }
         communicationSeconds = optional("communication_seconds")
+        bytesSent = object["bytes_sent"].flatMap { Int("\($0)") }
+        bytesReceived = object["bytes_received"].flatMap { Int("\($0)") }
         workerSteps = (object["worker_steps"] as? [Any])?.compactMap { Int("\($0)") }
         if let losses = object["worker_loss"] as? [Any] {
             workerLoss = losses.map { $0 is NSNull ? nil : Double("\($0)") }

@@ -67,8 +67,12 @@ public enum RunFiles {
         let sharpness = records.contains { $0.sharpness != nil }
         let workerSharpness = records.map { $0.workerSharpness?.count ?? 0 }.max() ?? 0
         let rate = records.contains { $0.learningRate != nil }
-        var csv = CSV(header: MetricRecord.csvHeader(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate))
-        for r in records { csv.row(r.csvFields(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate)) }
+        let bytes = records.contains { $0.bytesSent != nil }
+        var csv = CSV(header: MetricRecord.csvHeader(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate,
+                                                     bytes: bytes))
+        for r in records {
+            csv.row(r.csvFields(workers: workers, sharpness: sharpness, workerSharpness: workerSharpness, learningRate: rate, bytes: bytes))
+        }
         try AtomicFile.write(csv.text, to: metricsCSV(dir))
     }
 

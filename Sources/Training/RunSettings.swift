@@ -42,6 +42,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var rho: Double?
     /// DiLoCo's outer step (nil for the other methods).
     public var outer: OuterSettings?
+    /// What the workers' updates go through on their way to the master (nil: Float32).
+    public var compression: Compression?
 
     // MARK: Net and data
     /// The net as given ("cifar", "small" or a notation string) and its notation.
@@ -148,7 +150,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     // RunFiles' decoder reads them under today's names.
     enum CodingKeys: String, CodingKey {
         case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
-        case alphaFromBeta = "beta", tau, rho, outer
+        case alphaFromBeta = "beta", tau, rho, outer, compression
         case net, netSpec, data, batch, seed, trainSubset, fullBatch, testSubset, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
@@ -179,6 +181,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         tau = try c.decodeIfPresent(Int.self, forKey: .tau)
         rho = try c.decodeIfPresent(Double.self, forKey: .rho)
         outer = try c.decodeIfPresent(OuterSettings.self, forKey: .outer)
+        compression = try c.decodeIfPresent(Compression.self, forKey: .compression)
         net = try c.decode(String.self, forKey: .net)
         netSpec = try c.decode(String.self, forKey: .netSpec)
         data = try c.decode(String.self, forKey: .data)
@@ -221,6 +224,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         if method.takes(.tau) { try c.encodeIfPresent(tau, forKey: .tau) }
         if method.takes(.rho) { try c.encodeIfPresent(rho, forKey: .rho) }
         if method.takes(.outer) { try c.encodeIfPresent(outer, forKey: .outer) }
+        try c.encodeIfPresent(compression, forKey: .compression)
         try c.encode(net, forKey: .net)
         try c.encode(netSpec, forKey: .netSpec)
         try c.encode(data, forKey: .data)

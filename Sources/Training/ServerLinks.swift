@@ -34,18 +34,19 @@ public struct ServerLinks: Codable, Equatable, Sendable {
         self.bandwidth = bandwidth
     }
 
-    /// Server k's time for one request of `entries` parameters in all.
-    public func serviceSeconds(entries: Int, shard k: Int) -> Double {
-        latency + Double(2 * 4 * ShardLayout(count: entries, servers: servers).range(k).count) / bandwidth
+    /// Server k's time for one request of `entries` parameters in all, each moving `bytesPerEntry` in and out
+    /// together (8: Float32 both ways; less when the request is compressed).
+    public func serviceSeconds(entries: Int, shard k: Int, bytesPerEntry: Double = 8) -> Double {
+        latency + bytesPerEntry * Double(ShardLayout(count: entries, servers: servers).range(k).count) / bandwidth
     }
 
     /// Books one request sent at `time` on every server (`free`: when each is next free, updated); returns when the
     /// last one has answered.
-    public func book(at time: Double, entries: Int, free: inout [Double]) -> Double {
+    public func book(at time: Double, entries: Int, bytesPerEntry: Double = 8, free: inout [Double]) -> Double {
         if free.count != servers { free = Array(repeating: 0, count: servers) }
         var done = time
         for k in 0..<servers {
-            free[k] = max(free[k], time) + serviceSeconds(entries: entries, shard: k)
+            free[k] = max(free[k], time) + serviceSeconds(entries: entries, shard: k, bytesPerEntry: bytesPerEntry)
             done = max(done, free[k])
         }
         return done

@@ -79,14 +79,18 @@ func badParallelTrainingInputGetsOneLineError(arguments template: [String], need
     let again = try easgd(["train", "--resume", dir.path, "--steps", "40", "--quiet"])
     #expect(again.status == 0, "\(again.stderr)")
     #expect(try RunFiles.readMetrics(dir.path).map(\.step) == steps)
-    // metrics.csv: one row per record, one column per quantity and per worker, and the learning rate in force.
+    // metrics.csv: one row per record, one column per quantity and per worker, the learning rate in force, and the
+    // bytes sent and received (Float32 both ways without a codec: 4 bytes per parameter per exchange each).
     let csv = try String(contentsOfFile: RunFiles.metricsCSV(dir.path), encoding: .utf8).split(separator: "\n")
     let header = "total_steps,samples,epoch,seconds,wall_seconds,train_loss,minibatch_loss,test_loss,test_error,exchanges,"
-        + "communication_seconds,worker_steps_0,worker_steps_1,worker_loss_0,worker_loss_1,eta"
+        + "communication_seconds,worker_steps_0,worker_steps_1,worker_loss_0,worker_loss_1,eta,bytes_sent,bytes_received"
     #expect(csv.first.map(String.init) == header)
     #expect(csv.count == steps.count + 1)
     let last = try #require(csv.last).split(separator: ",", omittingEmptySubsequences: false)
-    #expect(last.count == 16 && last[11] == "40" && last[12] == "40" && last[15] == "0.02", "\(last)")
+    #expect(last.count == 18 && last[11] == "40" && last[12] == "40" && last[15] == "0.02", "\(last)")
+    let parameters = try #require(try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).buffers["center"]?.count)
+    let exchanges = try #require(Int(last[9]))
+    #expect(exchanges > 0 && last[16] == "\(exchanges * 4 * parameters)" && last[17] == last[16], "\(last)")
 }
 
 /// The fields of a parallel run's checkpoint that the tests compare.

@@ -2,7 +2,7 @@
 // that build's own binary) still resume, and to the same numbers as a straight run made by that build: every
 // record's step, samples, epoch, losses, error, exchanges and virtual seconds, bit for bit. Only the host's
 // seconds (a sequential run's `seconds`, everyone's `wall_seconds`) may differ, and the records made after the
-// resume add the learning rate in force (`eta`, which earlier builds did not record). Since 2026-12-06 the
+// resume add the learning rate in force (`eta`, which earlier builds did not record) and the bytes moved. Since 2026-12-06 the
 // records name the step count `total_steps` (it was `step`): the one rename compared through.
 
 import Foundation
@@ -34,6 +34,9 @@ private func resumesLikeAStraightRun(_ name: String, arguments: [String], hostSe
         // Records made by today's build also say the learning rate in force (the run's constant η here).
         var made = try comparable(a, hostSeconds: hostSeconds)
         if let eta = made.removeValue(forKey: "eta") { #expect(eta == "0.02") }
+        // And (since 2026-12-06) the bytes: Float32 both ways, so as many received as sent.
+        let sent = made.removeValue(forKey: "bytes_sent"), received = made.removeValue(forKey: "bytes_received")
+        #expect(sent == received)
         #expect(try made == comparable(b, hostSeconds: hostSeconds))
     }
     let status = try String(contentsOf: dir.appendingPathComponent("status.json"), encoding: .utf8)

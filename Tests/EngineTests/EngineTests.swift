@@ -382,3 +382,76 @@ func dilocosNoisyCenterHasTheLyapunovMSE(outer: OuterOptimizer, curvatures: [Dou
     #expect(abs(mean - predicted) < 4 * se, "\(outer) h = \(curvatures): engine \(mean) ± \(se), Lyapunov \(predicted)")
     #expect(se < 0.03 * predicted, "the test resolves 3 %: \(se) against \(predicted)")
 }
+
+@Test(arguments: [false, true])
+func aCompressedPushIsWhatTheCodecDecodes(errorFeedback: Bool) {
+    // One DOWNPOUR worker (τ = 3) on a noiseless quadratic with int4 pushes, against the recursion written here:
+    // three SGD steps accumulated, acc + r through the codec (encode, decode: CodecTests holds those to their
+    // bounds), the center moved by what was decoded, r the remainder (error feedback) or nothing, the worker back at
+    // the center. Float throughout, as the codec is.
+    let codec = Codec(.int4, blockSize: 2), compression = Compression(codec: codec, errorFeedback: errorFeedback)
+    var settings = EngineSettings(method: .downpour, workers: 1, learningRate: 0.3, tau: 3, weightDecay: 0)
+    settings.compression = compression
+    let curvatures: [Double] = [1, 2.5, 0.3], minimum: [Double] = [1, -2, 0.5]
+    let engine = ParallelEngine<Float>(settings: settings, objectives: [QuadraticObjective<Float>(curvatures: curvatures, minimizer: minimum)],
+                                       initial: [4, 4, -3])
+    SimulatedBackend(engine: engine).run(events: 3 * 20)
+
+    var center: [Float] = [4, 4, -3], residual: [Float] = [0, 0, 0], lost = false
+    for _ in 0..<20 {
+        var x = center, acc: [Float] = [0, 0, 0]
+        for _ in 0..<3 {
+            for k in 0..<3 {
+                let g = Float(curvatures[k]) * (x[k] - Float(minimum[k]))
+                acc[k] -= 0.3 * g
+                x[k] -= 0.3 * g
+            }
+        }
+        let corrected = (0..<3).map { acc[$0] + (errorFeedback ? residual[$0] : 0) }
+        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 3)), decoded: [Float] = [0, 0, 0], unused = SplitMix64(seed: 0)
+        bytes.withUnsafeMutableBytes { raw in
+            corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
+            decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
+        }
+        if errorFeedback { residual = (0..<3).map { corrected[$0] - decoded[$0] } }
+        lost = lost || corrected != decoded
+        for k in 0..<3 { center[k] += decoded[k] }
+    }
+    #expect(engine.master.center.array.map(\.bitPattern) == center.map(\.bitPattern), "\(engine.master.center.array) against \(center)")
+    #expect(engine.workers[0].residual.array.map(\.bitPattern) == (errorFeedback ? residual : []).map(\.bitPattern))
+    // int4 with blocks of two loses something on the way (so the codec was in the path).
+    #expect(lost)
+}
+
+@Test func aCompressedDilocoRoundSendsEachPseudoGradientThroughTheCodec() {
+    // Two DiLoCo workers (H = 2, outer SGD at η_o = 0.9) with their own curvatures, bf16 pseudo-gradients with error
+    // feedback, against the round written here: each worker's x̃ − x_i + r_i through the codec, x_i = x̃ − decoded,
+    // then Δ = x̃ − mean x_i and x̃ ← x̃ − η_o Δ.
+    let codec = Codec(.bf16), h: [[Float]] = [[1, 3], [0.5, 2]]
+    var settings = EngineSettings(method: .diloco, workers: 2, learningRate: 0.2, tau: 2, weightDecay: 0,
+                                  outer: OuterSettings(optimizer: .sgd, learningRate: 0.9))
+    settings.compression = Compression(codec: codec, errorFeedback: true)
+    let objectives: [any Objective<Float>] = (0..<2).map { QuadraticObjective<Float>(curvatures: h[$0].map(Double.init), minimizer: [1, -1]) }
+    let engine = ParallelEngine<Float>(settings: settings, objectives: objectives, initial: [3.3, 0.7])
+    SimulatedBackend(engine: engine).run(events: 2 * 15)
+
+    var center: [Float] = [3.3, 0.7], residual: [[Float]] = [[0, 0], [0, 0]]
+    let minimum: [Float] = [1, -1]
+    for _ in 0..<15 {
+        var xs = [center, center]
+        for i in 0..<2 { for _ in 0..<2 { for k in 0..<2 { xs[i][k] -= 0.2 * (h[i][k] * (xs[i][k] - minimum[k])) } } }
+        for i in 0..<2 {
+            let corrected = (0..<2).map { (center[$0] - xs[i][$0]) + residual[i][$0] }
+            var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 2)), decoded: [Float] = [0, 0], unused = SplitMix64(seed: 0)
+            bytes.withUnsafeMutableBytes { raw in
+                corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
+                decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
+            }
+            residual[i] = (0..<2).map { corrected[$0] - decoded[$0] }
+            xs[i] = (0..<2).map { center[$0] - decoded[$0] }
+        }
+        for k in 0..<2 { center[k] -= 0.9 * (center[k] - 0.5 * (xs[0][k] + xs[1][k])) }
+    }
+    #expect(engine.master.center.array.map(\.bitPattern) == center.map(\.bitPattern), "\(engine.master.center.array) against \(center)")
+    for i in 0..<2 { #expect(engine.workers[i].residual.array.map(\.bitPattern) == residual[i].map(\.bitPattern)) }
+}

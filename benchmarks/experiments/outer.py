@@ -21,7 +21,9 @@ with a checkpoint resumed, any other directory removed and started again, so the
 --report prints, per configuration, the final and best test error (mean and 95 % t-interval over the seeds), the
 difference to diloco-h1 and to sync-sgd paired by seed (mean and 95 % t-interval), the first step at which the test error reached
 the target (TARGET, default 0.15; a run that never did counts as not reaching it), the bytes sent and received per
-worker (exchanges x 2 x 4 bytes x parameters) and how many runs diverged.
+worker (exchanges x 2 x 4 bytes x parameters), how many times the training loss (train_loss, a fixed subset)
+rose from one evaluation to the next (summed over the seeds: an oscillating center's signature) and how many runs
+diverged.
 """
 
 import argparse
@@ -118,7 +120,7 @@ def interval(values):
 def report(root, seeds, target):
     rows, baselines = [], {}
     for name in CONFIGS:
-        finals, bests, reached, diverged, bytes_ = {}, {}, [], 0, None
+        finals, bests, reached, diverged, bytes_, rises = {}, {}, [], 0, None, 0
         for s in seeds:
             run = os.path.join(root, f"{name}-s{s}")
             st = state(run)
@@ -135,16 +137,18 @@ def report(root, seeds, target):
                 bests[s] = min(e for e in errors if e is not None)
             hit = next((r["total_steps"] // WORKERS for r in rs if r.get("test_error") is not None and r["test_error"] <= target), None)
             reached.append(hit)
+            losses = [r.get("train_loss") for r in rs if r.get("train_loss") is not None]
+            rises += sum(1 for a, b in zip(losses, losses[1:]) if b > a)
             last = rs[-1] if rs else {}
             bytes_ = last.get("exchanges", 0) / WORKERS * 2 * 4 * parameters(run)
         if not finals:
             continue
         if name in ("sync-sgd", "diloco-h1"):
             baselines[name] = finals
-        rows.append((name, finals, bests, reached, diverged, bytes_))
+        rows.append((name, finals, bests, reached, diverged, bytes_, rises))
     print(f"{'configuration':18} {'runs':>4} {'final test error':>20} {'best test error':>20} {'final − sync-sgd (paired)':>27} "
-          f"{'final − diloco-h1 (paired)':>27} {'steps to ' + format(target, '.0%'):>16} {'MB per worker':>14} {'diverged':>8}")
-    for name, finals, bests, reached, diverged, bytes_ in rows:
+          f"{'final − diloco-h1 (paired)':>27} {'steps to ' + format(target, '.0%'):>16} {'MB per worker':>14} {'loss rises':>10} {'diverged':>8}")
+    for name, finals, bests, reached, diverged, bytes_, rises in rows:
         f, fi = interval([100 * v for v in finals.values()])
         b, bi = interval([100 * v for v in bests.values()])
         def difference(base):
@@ -158,7 +162,7 @@ def report(root, seeds, target):
         steps = f"{sum(hits) / len(hits):.0f} ({len(hits)}/{len(reached)})" if hits else f"never (0/{len(reached)})"
         print(f"{name:18} {len(finals):>4} {f:>10.2f} ± {fi:5.2f} % {b:>10.2f} ± {bi:5.2f} % {difference('sync-sgd'):>27} "
               f"{difference('diloco-h1'):>27} {steps:>16} "
-              f"{bytes_ / 1e6:>14.1f} {diverged:>8}")
+              f"{bytes_ / 1e6:>14.1f} {rises:>10} {diverged:>8}")
 
 
 def main():

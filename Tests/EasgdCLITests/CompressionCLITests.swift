@@ -1,0 +1,61 @@
+// Compressed updates in training runs (issue 35): the master sees what the codec decodes, on every backend alike
+// (one-worker MPI equals the simulator bit for bit with compression, stochastic rounding and error feedback on);
+// the worker's residual is part of the checkpointed state; every record counts the codec's bytes; what cannot be
+// compressed is refused in one line.
+
+import Elastic
+import Foundation
+import Testing
+import Training
+
+private let common = ["train", "--method", "downpour", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                      "--eval-every", "20", "--compress", "int8", "--compress-block", "100", "--compress-rounding", "stochastic",
+                      "--error-feedback", "--quiet"]
+
+@Test func aCompressedRunCountsItsBytesAndResumesBitForBit() throws {
+    let root = try temporaryDirectory()
+    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
+    let sim = ["--workers", "2", "--backend", "simulated", "--compute-seconds", "0.01"]
+    for (steps, dir) in [(40, straight), (15, split)] {
+        let r = try easgd(common + sim + ["--steps", "\(steps)", "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let resumed = try easgd(["train", "--resume", split.path, "--steps", "40", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    try expectSameSystem(straight, split)
+    let probe = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: SystemProbe.self)
+    #expect(probe.buffers["w0.residual"]?.contains { $0 != 0 } == true, "the residual is kept and not empty")
+    // Bytes: every exchange sends n values through int8 (n + 4⌈n/100⌉ bytes) and receives n Float32.
+    let n = try #require(probe.buffers["center"]?.count)
+    let codec = Codec(.int8, rounding: .stochastic, blockSize: 100)
+    for r in try RunFiles.readMetrics(straight.path) {
+        let exchanges = try #require(r.exchanges)
+        #expect(r.bytesSent == exchanges * codec.encodedBytes(count: n) && r.bytesReceived == exchanges * 4 * n)
+    }
+    let csv = try String(contentsOfFile: RunFiles.metricsCSV(straight.path), encoding: .utf8)
+    #expect(csv.split(separator: "\n").first?.hasSuffix("bytes_sent,bytes_received") == true)
+    let config = try String(contentsOfFile: straight.path + "/config.json", encoding: .utf8)
+    #expect(config.contains("\"compression\"") && config.contains("\"error_feedback\" : true") && config.contains("\"block_size\" : 100"), "\(config)")
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aCompressedMPIRunComputesWhatTheSimulatorComputes() throws {
+    let root = try temporaryDirectory()
+    let simulated = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(common + ["--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--steps", "30", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let m = try mpiRun(2, common + ["--backend", "mpi", "--steps", "30", "--out", mpi.path])
+    #expect(m.status == 0, "\(m.stderr)")
+    try expectSameSystem(simulated, mpi)
+}
+
+@Test(arguments: [
+    (["--method", "easgd", "--compress", "int8"], "--compress applies to what a worker sends as an update"),
+    (["--method", "downpour", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
+    (["--method", "downpour", "--compress", "int8", "--compress-block", "0"], "--compress-block"),
+    (["--method", "downpour", "--compress", "int9"], "int9"),
+])
+func badCompressionIsRefused(arguments: [String], message: String) throws {
+    let r = try easgd(["train", "--lr", "0.1", "--steps", "3", "--out", "/tmp/never-written"] + arguments)
+    #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
+}
