@@ -18,6 +18,8 @@ communicate:
 
 Runs go into OUT/NAME-sS (default .build/outer); a finished run (status.json completed or diverged) is kept, one
 with a checkpoint resumed, any other directory removed and started again, so the script can be stopped and rerun.
+A finished run's config.json, status.json and metrics.jsonl are copied into benchmarks/experiments/outer-record/,
+which is committed: --report reads a run from OUT, else from there (a new checkout has no OUT).
 --report prints, per configuration, the final and best test error (mean and 95 % t-interval over the seeds), the
 difference to diloco-h1 and to sync-sgd paired by seed (mean and 95 % t-interval), the first step at which the test error reached
 the target (TARGET, default 0.15; a run that never did counts as not reaching it), the bytes sent and received per
@@ -36,6 +38,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "outer-record")
 STEPS = 1500
 WORKERS = 4
 ETA = 0.05
@@ -73,6 +76,7 @@ def state(run):
 def launch(easgd, name, seed, root):
     run = os.path.join(root, f"{name}-s{seed}")
     if state(run) in ("completed", "diverged"):
+        keep(run)
         return run, "kept"
     if os.path.exists(os.path.join(run, "checkpoint.bin")):
         command = [easgd, "train", "--resume", run, "--quiet"]
@@ -85,7 +89,18 @@ def launch(easgd, name, seed, root):
     # Exit 2 is a diverged run (status.json says so): a result, not a failure.
     if done.returncode not in (0, 2):
         raise SystemExit(f"outer.py: {name} seed {seed} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    keep(run)
     return run, f"{time.time() - started:.0f} s"
+
+
+def keep(run):
+    """Copies a finished run's settings, status and records into the committed record."""
+    if state(run) not in ("completed", "diverged"):
+        return
+    target = os.path.join(RECORD, os.path.basename(run))
+    os.makedirs(target, exist_ok=True)
+    for name in ("config.json", "status.json", "metrics.jsonl"):
+        shutil.copyfile(os.path.join(run, name), os.path.join(target, name))
 
 
 def records(run):
@@ -123,6 +138,8 @@ def report(root, seeds, target):
         finals, bests, reached, diverged, bytes_, rises = {}, {}, [], 0, None, 0
         for s in seeds:
             run = os.path.join(root, f"{name}-s{s}")
+            if state(run) not in ("completed", "diverged"):
+                run = os.path.join(RECORD, f"{name}-s{s}")
             st = state(run)
             if st not in ("completed", "diverged"):
                 continue
@@ -175,8 +192,8 @@ def main():
     parser.add_argument("--report", action="store_true")
     a = parser.parse_args()
     seeds = list(range(1, a.seeds + 1))
-    os.makedirs(a.out, exist_ok=True)
     if not a.report:
+        os.makedirs(a.out, exist_ok=True)
         jobs = [(name, s) for s in seeds for name in CONFIGS]
         with ThreadPoolExecutor(max_workers=a.jobs) as pool:
             for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launch(a.easgd, j[0], j[1], a.out), jobs)):

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Tests of notebook 06's training comparison (benchmarks/experiments/outer.py), run by `make test`: its interval is
+Student's t at the seeds' count (against scipy's quantile where scipy is installed, else the tabled values), and the
+committed record reproduces the table notebook 06 quotes.
+"""
+
+import contextlib
+import io
+import math
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import outer  # noqa: E402
+
+
+class OuterTests(unittest.TestCase):
+    def test_interval_is_students_t(self):
+        values = [9.61, 10.35, 9.56]
+        mean, half = outer.interval(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
+        try:
+            from scipy import stats
+            quantile = stats.t.ppf(0.975, 2)
+        except ImportError:
+            quantile = 4.302652729911275          # t_{0.975, 2}
+        self.assertAlmostEqual(mean, sum(values) / 3, places=12)
+        self.assertAlmostEqual(half, quantile * sd / math.sqrt(3), places=3)
+
+    def test_the_record_reproduces_the_notebooks_table(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            outer.report("/nonexistent-outer-runs", [1, 2, 3], outer.TARGET)
+        rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
+        self.assertEqual(set(rows), set(outer.CONFIGS))
+        notebook = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "notebooks-text",
+                                     "06-elastic-averagings-descendants.md"), encoding="utf-8").read()
+        for name, line in rows.items():
+            self.assertIn(line, notebook, f"notebook 06 quotes {name}'s row as the record gives it")
+
+
+if __name__ == "__main__":
+    unittest.main()
