@@ -22,6 +22,8 @@ public struct RunSummary: Sendable {
     public var alpha: Double?
     /// DiLoCo's outer step (nil for the other methods).
     public var outer: OuterSettings? = nil
+    /// The codec the workers' updates went through (nil: none).
+    public var compression: Compression? = nil
     public var seed: UInt64
     /// Nil for a sequential run (one worker, no master).
     public var backend: Backend?
@@ -77,6 +79,7 @@ public struct RunSummary: Sendable {
                               status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
             summary.trainSubset = s.trainSubset
             summary.outer = m.takes(.outer) ? e.outer : nil
+            summary.compression = e.compression
             return summary
         }
         let o = s.optimizer
@@ -113,17 +116,28 @@ public struct RunSummary: Sendable {
          alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps)].joined(separator: "|")
     }
 
-    /// The method, with DiLoCo's outer step: "diloco (nesterov 0.7, 0.9)" (optimizer, η_o, β).
+    /// The method, with DiLoCo's outer step and the codec of its updates: "diloco (nesterov 0.7, 0.9) int8+ef"
+    /// (optimizer, η_o, β; format, stochastic rounding, a block other than 256, error feedback).
     public var methodText: String {
-        guard let o = outer else { return method.rawValue }
-        return "\(method.rawValue) (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : "")\(o.delayed ? ", delayed" : ""))"
+        var text = method.rawValue
+        if let o = outer {
+            text += " (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : "")\(o.delayed ? ", delayed" : ""))"
+        }
+        if let c = compression {
+            text += " \(c.codec.format.rawValue)" + (c.codec.rounding == .stochastic ? "-stochastic" : "")
+                + (c.codec.blockSize != Codec.defaultBlockSize && [.int8, .int4].contains(c.codec.format) ? "/\(c.codec.blockSize)" : "")
+                + (c.errorFeedback ? "+ef" : "")
+        }
+        return text
     }
 
     /// DiLoCo's outer step under the toolkit's keys (null for the other methods).
     var outerJSON: [(String, JSON)] {
         [("outer", outer.map { .string($0.optimizer.rawValue) } ?? .null), ("outer_eta", outer.map { .number($0.learningRate) } ?? .null),
          ("outer_momentum", outer.flatMap { $0.keepsVelocity ? .number($0.momentum) : nil } ?? .null),
-         ("outer_delay", outer.map { .integer($0.delayed ? 1 : 0) } ?? .null)]
+         ("outer_delay", outer.map { .integer($0.delayed ? 1 : 0) } ?? .null),
+         ("compress", .string(compression?.codec.format.rawValue ?? "none")),
+         ("error_feedback", .bool(compression?.errorFeedback == true))]
     }
 
     /// The keys of `easgd runs --json`.

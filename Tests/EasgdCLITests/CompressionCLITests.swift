@@ -59,3 +59,20 @@ func badCompressionIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(["train", "--lr", "0.1", "--steps", "3", "--out", "/tmp/never-written"] + arguments)
     #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
 }
+
+@Test func runsThatDifferOnlyInTheirCodecAreNotSeedsOfOneSetting() throws {
+    let root = try temporaryDirectory()
+    let base = ["train", "--method", "downpour", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                "--steps", "4", "--backend", "simulated", "--compute-seconds", "0.01", "--quiet"]
+    for (name, extra) in [("plain", [String]()), ("int8", ["--compress", "int8"]), ("int8ef", ["--compress", "int8", "--error-feedback"])] {
+        let r = try easgd(base + extra + ["--out", root.appendingPathComponent(name).path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let grouped = try easgd(["runs", root.path, "--group-seeds", "--json"])
+    #expect(grouped.status == 0, "\(grouped.stderr)")
+    let groups = try #require(try JSONSerialization.jsonObject(with: Data(grouped.stdout.utf8)) as? [[String: Any]])
+    #expect(groups.count == 3, "\(grouped.stdout)")
+    #expect(Set(groups.compactMap { $0["compress"] as? String }) == ["none", "int8"])
+    let table = try easgd(["runs", root.path])
+    #expect(table.stdout.contains("downpour int8+ef") && table.stdout.contains("downpour int8 "), "\(table.stdout)")
+}
