@@ -129,6 +129,7 @@ public struct QuadraticRun {
         if let o = settings.outer {
             fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
                        ("outer_delay", .integer(o.delayed ? 1 : 0))]
+            if o.innerNesterov { fields += [("inner_momentum", .number(o.innerMomentum)), ("keeps_inner_velocity", .bool(o.keepsInnerVelocity))] }
         }
         fields += [("h", .array(curvatures.map { .number($0) })), ("sigma", .number(sigma)), ("x0", .number(x0)),
                    ("schedule", .string(schedule.rawValue)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),

@@ -121,7 +121,8 @@ public struct RunSummary: Sendable {
     public var methodText: String {
         var text = method.rawValue
         if let o = outer {
-            text += " (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : "")\(o.delayed ? ", delayed" : ""))"
+            text += " (\(o.optimizer.rawValue) \(plain(o.learningRate))\(o.keepsVelocity ? ", \(plain(o.momentum))" : "")\(o.delayed ? ", delayed" : "")"
+                + (o.innerNesterov ? "; inner nesterov \(plain(o.innerMomentum))\(o.keepsInnerVelocity ? " kept" : "")" : "") + ")"
         }
         if let c = compression {
             text += " \(c.codec.format.rawValue)" + (c.codec.rounding == .stochastic ? "-stochastic" : "")
@@ -136,6 +137,8 @@ public struct RunSummary: Sendable {
         [("outer", outer.map { .string($0.optimizer.rawValue) } ?? .null), ("outer_eta", outer.map { .number($0.learningRate) } ?? .null),
          ("outer_momentum", outer.flatMap { $0.keepsVelocity ? .number($0.momentum) : nil } ?? .null),
          ("outer_delay", outer.map { .integer($0.delayed ? 1 : 0) } ?? .null),
+         ("inner_momentum", outer.map { .number($0.innerMomentum) } ?? .null),
+         ("keeps_inner_velocity", outer.map { .bool($0.keepsInnerVelocity) } ?? .null),
          ("compress", .string(compression?.codec.format.rawValue ?? "none")),
          ("error_feedback", .bool(compression?.errorFeedback == true))]
     }

@@ -61,6 +61,9 @@ public struct SchemePoint: Sendable {
             fields += [("outer", .string(outer.optimizer.rawValue)), ("outer_eta", .number(outer.learningRate))]
             if outer.optimizer != .sgd { fields.append(("outer_momentum", .number(outer.momentum))) }
             fields.append(("outer_delay", .integer(outer.delayed ? 1 : 0)))
+            if outer.innerNesterov {
+                fields += [("inner_momentum", .number(outer.innerMomentum)), ("keeps_inner_velocity", .bool(outer.keepsInnerVelocity))]
+            }
         }
         fields.append(("tau", .integer(tau)))
         fields.append(workerCurvatures.map { ("worker_h", .array($0.map { .number($0) })) } ?? ("h", .number(h)))

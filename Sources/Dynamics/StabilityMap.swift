@@ -29,7 +29,8 @@ extension OuterSettings {
     /// The synchronous round of p workers taking H inner SGD steps of rate γ on their curvatures, then this outer step.
     public func round(workers: Int, innerRate: Double, innerSteps: Int, curvatures: [Double]) -> SynchronousOuterScheme {
         SynchronousOuterScheme(workers: workers, innerRate: innerRate, innerSteps: innerSteps, curvatures: curvatures,
-                               outer: optimizer, outerRate: learningRate, outerMomentum: momentum, delayed: delayed)
+                               outer: optimizer, outerRate: learningRate, outerMomentum: momentum, delayed: delayed,
+                               innerMomentum: innerMomentum, keepsInnerVelocity: keepsInnerVelocity)
     }
 }
 
@@ -83,7 +84,7 @@ public struct StabilityMapSpec: Sendable, Equatable {
 
     /// The size of LAPACK workspace a point needs.
     public var solverDimension: Int {
-        if method.hasSynchronousMap { return 3 }
+        if method.hasSynchronousMap { return outerScheme(eta: eta.lower, second: second.lower).stateDimension }
         let s = scheme(eta: eta.lower, second: second.lower)
         return max(s.stateDimension, 1 + s.blockSize + s.blockSize * (s.blockSize + 1))
     }

@@ -17,6 +17,12 @@
 //   sgd         [[1, −η_o], [m, 0]] on (x̃, d)                    characteristic z² − z + s: stable iff 0 < s < 1
 //   heavy-ball  [[1, −η_o·β, −η_o], [0, β, 1], [m, 0, 0]]
 //   nesterov    [[1, −η_o·β², −η_o(1 + β)], [0, β, 1], [m, 0, 0]]
+//
+// Inner Nesterov (momentum δ, Elastic's Nesterov: u ← δu − γh(x + δu), x ← x + u) on (x, u) is
+//   M_i = [[1 − γh_i, δ(1 − γh_i)], [−γh_i, δ(1 − γh_i)]],
+// so a worker restarting with u = 0 ends at (M_i^H)[0, 0]·x̃ and everything above holds with
+// m = 1 − mean_i (M_i^H)[0, 0]. A velocity kept across rounds joins the state (one u_i per worker, after the
+// others); that round has no closed form here and is probed only.
 
 import Elastic
 
@@ -32,9 +38,13 @@ public struct SynchronousOuterScheme: Sendable {
     public var outerMomentum: Double
     /// The outer step applies the previous round's pseudo-gradient (a one-round delay).
     public var delayed: Bool
+    /// The inner optimizer: SGD (δ = 0) or Nesterov with momentum δ, its velocity reset at each restart or kept.
+    public var innerMomentum: Double = 0
+    public var keepsInnerVelocity = false
 
     public init(workers: Int, innerRate: Double, innerSteps: Int, curvatures: [Double], outer: OuterOptimizer,
-                outerRate: Double, outerMomentum: Double, delayed: Bool = false) {
+                outerRate: Double, outerMomentum: Double, delayed: Bool = false, innerMomentum: Double = 0,
+                keepsInnerVelocity: Bool = false) {
         precondition(workers >= 1 && innerSteps >= 1 && (curvatures.count == 1 || curvatures.count == workers))
         self.workers = workers
         self.innerRate = innerRate
@@ -44,11 +54,18 @@ public struct SynchronousOuterScheme: Sendable {
         self.outerRate = outerRate
         self.outerMomentum = outerMomentum
         self.delayed = delayed
+        self.innerMomentum = innerMomentum
+        self.keepsInnerVelocity = keepsInnerVelocity
     }
 
-    /// x̃, v unless the outer optimizer is SGD, and the delayed pseudo-gradient d when the step is delayed.
-    public var stateDimension: Int { (outer == .sgd ? 1 : 2) + (delayed ? 1 : 0) }
+    /// The workers' velocities are part of the round's state.
+    var innerVelocityIsState: Bool { innerMomentum != 0 && keepsInnerVelocity }
+
+    /// x̃, v unless the outer optimizer is SGD, the delayed pseudo-gradient d when the step is delayed, and each
+    /// worker's inner velocity when it is kept across rounds.
+    public var stateDimension: Int { innerVelocityBase + (innerVelocityIsState ? workers : 0) }
     var delayIndex: Int { outer == .sgd ? 1 : 2 }
+    var innerVelocityBase: Int { (outer == .sgd ? 1 : 2) + (delayed ? 1 : 0) }
 
     func curvature(_ i: Int) -> Double { curvatures.count == 1 ? curvatures[0] : curvatures[i] }
 
@@ -57,16 +74,28 @@ public struct SynchronousOuterScheme: Sendable {
     /// outer step (OuterStep).
     public func round(_ state: inout [Double], noise: Double = 0) {
         // Each worker's position, the center, the outer velocity, the pseudo-gradient and a gradient: one value each.
-        let xs = UnsafeMutableBufferPointer<Double>.allocate(capacity: workers), scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: 4)
+        let xs = UnsafeMutableBufferPointer<Double>.allocate(capacity: workers), scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: 6)
         defer { xs.deallocate(); scratch.deallocate() }
         xs.initialize(repeating: state[0])
         scratch.initialize(repeating: 0)
         func one(_ k: Int) -> UnsafeMutableBufferPointer<Double> { UnsafeMutableBufferPointer(rebasing: scratch[k..<k + 1]) }
-        let center = one(0), velocity = one(1), delta = one(2), gradient = one(3)
+        let center = one(0), velocity = one(1), delta = one(2), gradient = one(3), inner = one(4), lookahead = one(5)
         center[0] = state[0]
         if outer != .sgd { velocity[0] = state[1] }
         for i in 0..<workers {
             let x = UnsafeMutableBufferPointer(rebasing: xs[i..<i + 1])
+            if innerMomentum != 0 {
+                inner[0] = innerVelocityIsState ? state[innerVelocityBase + i] : 0
+                for _ in 0..<innerSteps {
+                    Nesterov.lookahead(parameters: UnsafeBufferPointer(x), velocity: UnsafeBufferPointer(inner), momentum: innerMomentum,
+                                       into: lookahead)
+                    gradient[0] = curvature(i) * lookahead[0]
+                    Nesterov.step(parameters: x, velocity: inner, lookaheadGradient: UnsafeBufferPointer(gradient),
+                                  learningRate: innerRate, momentum: innerMomentum)
+                }
+                if innerVelocityIsState { state[innerVelocityBase + i] = inner[0] }
+                continue
+            }
             for _ in 0..<innerSteps {
                 gradient[0] = curvature(i) * x[0]
                 LocalStep.sgd(x, gradient: UnsafeBufferPointer(gradient), learningRate: innerRate)
@@ -92,13 +121,24 @@ public struct SynchronousOuterScheme: Sendable {
         Matrix.probing(stateDimension) { var s = $0; round(&s); return s }
     }
 
-    /// The pseudo-gradient per unit of center, m = 1 − mean_i (1 − γh_i)^H.
+    /// The pseudo-gradient per unit of center from workers restarting at rest, m = 1 − mean_i (1 − γh_i)^H (inner
+    /// SGD) or 1 − mean_i (M_i^H)[0, 0] (inner Nesterov).
     public var pseudoGradientGain: Double {
-        1 - (0..<workers).map { pow1(1 - innerRate * curvature($0), innerSteps) }.reduce(0, +) / Double(workers)
+        1 - (0..<workers).map { innerFactor($0) }.reduce(0, +) / Double(workers)
     }
 
-    /// The round map written from the closed form above.
+    /// What H inner steps from (x̃, 0) leave of x̃ at worker i: (1 − γh_i)^H, or (M_i^H)[0, 0] written out.
+    func innerFactor(_ i: Int) -> Double {
+        let a = 1 - innerRate * curvature(i)
+        guard innerMomentum != 0 else { return pow1(a, innerSteps) }
+        var x = 1.0, u = 0.0
+        for _ in 0..<innerSteps { (x, u) = (a * x + innerMomentum * a * u, -innerRate * curvature(i) * x + innerMomentum * a * u) }
+        return x
+    }
+
+    /// The round map written from the closed form above (not for a kept inner velocity, which has none here).
     public func roundMap() -> Matrix {
+        precondition(!innerVelocityIsState, "a round with the inner velocity kept is probed only")
         let m = pseudoGradientGain, s = outerRate * m, beta = outerMomentum
         var f = Matrix(rows: stateDimension, columns: stateDimension)
         if delayed {
@@ -124,8 +164,8 @@ public struct SynchronousOuterScheme: Sendable {
     }
 
     /// The spectral radius of the probed round map (LAPACK's dgeev).
-    public func radius(solver: EigenSolver = EigenSolver(maxDimension: 3)) throws -> (radius: Double, eigenvalues: [Eigenvalue]) {
-        let values = try solver.eigenvalues(of: probedRoundMap())
+    public func radius(solver: EigenSolver? = nil) throws -> (radius: Double, eigenvalues: [Eigenvalue]) {
+        let values = try (solver ?? EigenSolver(maxDimension: stateDimension)).eigenvalues(of: probedRoundMap())
         return (values.reduce(0) { max($0, $1.magnitude) }, values)
     }
 }
@@ -139,11 +179,20 @@ public struct SynchronousOuterScheme: Sendable {
 // stationary covariance solves C = F C Fᵀ + q b bᵀ when ρ(F) < 1, and its (x̃, x̃) entry is the center's mean-square
 // error at the end of a round (the center moves only then).
 extension SynchronousOuterScheme {
-    /// q, the variance the inner steps' gradient noise σ adds to the pseudo-gradient each round.
+    /// q, the variance the inner steps' gradient noise σ adds to the pseudo-gradient each round. Inner Nesterov
+    /// (restarting at rest): each step's noise γξ enters x and u alike, so x_H carries Σ_j [M_i^j (1, 1)]_0 of them.
     public func pseudoGradientNoiseVariance(sigma: Double) -> Double {
         var sum = 0.0
         for i in 0..<workers {
             let a = 1 - innerRate * curvature(i)
+            if innerMomentum != 0 {
+                var x = 1.0, u = 1.0
+                for _ in 0..<innerSteps {
+                    sum += x * x
+                    (x, u) = (a * x + innerMomentum * a * u, -innerRate * curvature(i) * x + innerMomentum * a * u)
+                }
+                continue
+            }
             var power = 1.0
             for _ in 0..<innerSteps {
                 sum += power
@@ -163,7 +212,10 @@ extension SynchronousOuterScheme {
     /// The stationary mean-square error of the center at the end of a round under gradient noise σ (per
     /// coordinate of x − x*), from the discrete Lyapunov equation on the probed map; nil when ρ(F) ≥ 1 (it grows
     /// without bound). `LinearGaussian2` does the same for synchronous EASGD.
-    public func stationaryCenterMSE(sigma: Double, solver: EigenSolver = EigenSolver(maxDimension: 3)) throws -> Double? {
+    public func stationaryCenterMSE(sigma: Double, solver: EigenSolver? = nil) throws -> Double? {
+        guard !innerVelocityIsState else {
+            throw NoiseModelUnavailable("the center's MSE with the inner velocity kept across rounds is not modelled (its noise carries over rounds)")
+        }
         guard try radius(solver: solver).radius < 1 else { return nil }
         let f = probedRoundMap(), b = probedNoiseInput(), q = pseudoGradientNoiseVariance(sigma: sigma), n = stateDimension
         // (I − F⊗F) vec C = q vec(b bᵀ), row-major vec: C[i, j] at i·n + j.
@@ -178,6 +230,12 @@ extension SynchronousOuterScheme {
         guard let c = solveDense(system) else { return nil }
         return c[0]
     }
+}
+
+/// A question the noise model does not answer.
+public struct NoiseModelUnavailable: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Gaussian elimination with partial pivoting on an augmented n × (n + 1) system; nil when it is singular.

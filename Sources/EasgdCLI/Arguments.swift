@@ -181,12 +181,31 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 }
 
 /// DiLoCo's outer step from its options, DiLoCo's defaults for what is not given (nil for the other methods).
-func outerStep(_ method: Algorithm, _ optimizer: OuterOptimizer?, _ rate: Double?, _ momentum: Double?, _ delay: Int?) -> OuterSettings? {
+func outerStep(_ method: Algorithm, _ optimizer: OuterOptimizer?, _ rate: Double?, _ momentum: Double?, _ delay: Int?,
+               inner: InnerOptions? = nil) -> OuterSettings? {
     guard method.takes(.outer) else { return nil }
     var o = OuterSettings(optimizer: optimizer ?? .nesterov, learningRate: rate ?? OuterSettings.dilocoLearningRate,
                           momentum: momentum ?? OuterSettings.dilocoMomentum)
     o.delayed = delay == 1
+    o.innerMomentum = inner?.innerMomentum ?? 0
+    o.keepsInnerVelocity = inner?.keepInnerVelocity == true
     return o
+}
+
+/// DiLoCo's inner optimizer: SGD, or Nesterov with momentum δ whose velocity restarts at rest each round or is kept.
+struct InnerOptions: ParsableArguments {
+    @Option(help: "diloco's inner optimizer: Nesterov with this momentum δ in [0, 1) (default 0: SGD).") var innerMomentum: Double?
+    @Flag(help: "diloco with --inner-momentum: keep each worker's velocity across rounds (default: reset to zero at each restart).")
+    var keepInnerVelocity = false
+
+    func check(_ method: Algorithm) throws {
+        guard innerMomentum != nil || keepInnerVelocity else { return }
+        guard method.hasSynchronousMap else {
+            throw ValidationError("--inner-momentum and --keep-inner-velocity apply to \(Algorithm.names(where: \.hasSynchronousMap))'s workers")
+        }
+        if let innerMomentum, let problem = Limits.momentumProblem("--inner-momentum", innerMomentum) { throw ValidationError(problem) }
+        if keepInnerVelocity, (innerMomentum ?? 0) == 0 { throw ValidationError("--keep-inner-velocity needs --inner-momentum δ > 0") }
+    }
 }
 
 /// The options that name one round-robin scheme at one parameter point (`radius`, `simulate`).
@@ -208,8 +227,10 @@ struct SchemeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("DiLoCo: each worker's own curvature h_i (heterogeneous data), p comma-separated values, instead of --h.",
                                valueName: "h1,...,hp"))
     var workerH: NumberList?
+    @OptionGroup var inner: InnerOptions
 
     func validate() throws {
+        try inner.check(method)
         if let workerH {
             guard method.hasSynchronousMap else { throw ValidationError("--worker-h applies to \(Algorithm.names(where: \.hasSynchronousMap))") }
             guard workerH.values.count == workers else {
@@ -255,7 +276,7 @@ struct SchemeOptions: ParsableArguments {
 
     /// DiLoCo's outer optimizer with its defaults (nil for the other methods).
     var outerSettings: OuterSettings? {
-        outerStep(method, outer, outerLr, outerMomentum, outerDelay)
+        outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)
     }
 
     /// The point with the coordinate `--solve` varies left open (any value stands in for it; it is replaced).

@@ -58,6 +58,7 @@ struct MapCommand: ParsableCommand {
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
     @Option(help: "Worker order: round-robin or random (a uniformly random worker at each step).") var schedule: Schedule = .roundRobin
+    @OptionGroup var inner: InnerOptions
     @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
@@ -103,6 +104,7 @@ struct MapCommand: ParsableCommand {
     /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order; asynchronous DiLoCo's the
     /// same in round-robin order.
     private func validateOuter() throws {
+        try inner.check(method)
         guard schedule == .roundRobin else {
             throw ValidationError(method.hasSynchronousMap ? "DiLoCo's rounds are synchronous: it has no worker order (--schedule)"
                                   : "\(method.rawValue) has a round-robin map only (its outer velocity is a second shared coordinate, which the random-order reduction does not take)")
@@ -148,7 +150,7 @@ struct MapCommand: ParsableCommand {
 
     /// DiLoCo's outer step with its defaults (nil for the other methods).
     var outerSettings: OuterSettings? {
-        outerStep(method, outer, outerLr, outerMomentum, outerDelay)
+        outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)
     }
 
     func run() throws {

@@ -42,6 +42,9 @@ struct RadiusCommand: ParsableCommand {
         if let sigma {
             guard point.method.hasSynchronousMap else { throw ValidationError("--sigma applies to \(Algorithm.names(where: \.hasSynchronousMap)) (its noisy round's mean-square error)") }
             guard solve == nil else { throw ValidationError("--sigma applies to one point, not to --solve") }
+            if point.inner.keepInnerVelocity {
+                throw ValidationError("--sigma with --keep-inner-velocity: the center's MSE is not modelled when the inner velocity carries noise across rounds")
+            }
             try checkNonNegative("--sigma", sigma)
         }
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no round map: clock order depends on the workers' costs (use round-robin or random)") }

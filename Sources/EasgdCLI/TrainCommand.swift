@@ -73,6 +73,7 @@ struct TrainCommand: ParsableCommand {
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
         r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum; r.outerDelay = parallel.outerDelay
+        r.innerMomentum = parallel.innerMomentum; r.keepInnerVelocity = parallel.keepInnerVelocity ? true : nil
         r.compress = parallel.compress; r.compressBlock = parallel.compressBlock; r.compressRounding = parallel.compressRounding
         r.errorFeedback = parallel.errorFeedback ? true : nil
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
@@ -157,6 +158,9 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "DiLoCo's outer momentum β (default \(OuterSettings.dilocoMomentum), DiLoCo's).") var outerMomentum: Double?
     @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
     var outerDelay: Int?
+    @Option(help: "diloco's inner optimizer: Nesterov with this momentum δ in [0, 1) (default 0: SGD).") var innerMomentum: Double?
+    @Flag(help: "diloco with --inner-momentum: keep each worker's velocity across rounds (default: reset to zero at each restart).")
+    var keepInnerVelocity = false
     @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.sendsUpdates)): its update): none (default), fp16, bf16, int8 or int4.",
                                discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; the records' bytes_sent count the codec's bytes (the MPI transport still carries Float32), and the simulated link model charges them.",
                                valueName: "format"))

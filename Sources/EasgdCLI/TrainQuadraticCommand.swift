@@ -39,6 +39,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "DiLoCo's outer learning rate η_o (default 0.7).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β (default 0.9).") var outerMomentum: Double?
     @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late, 0 (default) at once.") var outerDelay: Int?
+    @OptionGroup var inner: InnerOptions
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Momentum δ (EAMSGD, MDOWNPOUR; --delta is the same option).")
     var momentum: Double = 0.9
     @Option(help: "Curvatures h_j, comma-separated.") var h = NumberList([1])
@@ -63,6 +64,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
+        try inner.check(method)
         if let outerLr { try checkPositive("--outer-lr", outerLr) }
         if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
         guard tau >= 1 else { throw ValidationError("--tau must be positive") }
@@ -80,7 +82,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     var quadraticRun: QuadraticRun {
         QuadraticRun(settings: EngineSettings(method: method, workers: workers, learningRate: learningRate, alpha: alpha,
                                               beta: beta ?? TrainingDefaults.beta, tau: tau, momentum: momentum,
-                                              weightDecay: 0, rho: rho, outer: outerStep(method, outer, outerLr, outerMomentum, outerDelay)),
+                                              weightDecay: 0, rho: rho, outer: outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)),
                      curvatures: h.values, sigma: sigma, x0: x0, schedule: schedule, steps: steps, evalEvery: evalEvery, seed: seed)
     }
 

@@ -49,6 +49,9 @@ public struct TrainRequest: Sendable, Equatable {
     public var outerMomentum: Double?
     /// 1: each round's pseudo-gradient applied one round late (diloco).
     public var outerDelay: Int?
+    /// diloco's inner Nesterov momentum δ, and whether its velocity is kept across rounds.
+    public var innerMomentum: Double?
+    public var keepInnerVelocity: Bool?
     /// What the workers' updates go through: a codec's format, block and rounding, and error feedback.
     public var compress: CodecFormat?
     public var compressBlock: Int?
@@ -81,6 +84,7 @@ public struct TrainRequest: Sendable, Equatable {
     private var parallelGiven: [(String, Bool)] {
         [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil), ("--outer", outer != nil),
          ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil), ("--outer-delay", outerDelay != nil),
+         ("--inner-momentum", innerMomentum != nil), ("--keep-inner-velocity", keepInnerVelocity != nil),
          ("--compress", compress != nil), ("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
          ("--error-feedback", errorFeedback != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
@@ -191,7 +195,8 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("--alpha and --beta apply to \(Algorithm.names { $0.takes(.alpha) }), not \(method.rawValue)")
         }
         if alpha != nil && beta != nil { throw SettingsError("give only one of --alpha or --beta (beta = p * alpha)") }
-        if outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil, !method.takes(.outer) {
+        if outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil || innerMomentum != nil || keepInnerVelocity != nil,
+           !method.takes(.outer) {
             throw SettingsError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) }), not \(method.rawValue)")
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw SettingsError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
@@ -243,7 +248,8 @@ public struct TrainRequest: Sendable, Equatable {
     /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
     var resolvedOuter: OuterSettings {
         OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1)
+                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1,
+                      innerMomentum: innerMomentum ?? 0, keepsInnerVelocity: keepInnerVelocity == true)
     }
 
     /// The schedule `--lr-schedule` and `--warmup` give (nil when neither is given).

@@ -75,9 +75,12 @@ extension OuterStep {
     }
 }
 
-/// An outer step's optimizer, learning rate η_o and momentum β (unused by SGD), and whether it applies the round
-/// before's pseudo-gradient (Streaming DiLoCo's overlap; the maps have it, the engine not yet). The defaults are
-/// DiLoCo's published ones (Nesterov, η_o = 0.7, β = 0.9). On a map, the axis replaces its value.
+/// An outer step's optimizer, learning rate η_o and momentum β (unused by SGD), whether it applies the round
+/// before's pseudo-gradient (Streaming DiLoCo's overlap), and the inner optimizer of the round: SGD, or Nesterov
+/// with momentum δ (`innerMomentum` > 0; Elastic's Nesterov, as EAMSGD's workers), its velocity reset to zero when a
+/// worker restarts from the center (the default: restarts are a published stabiliser) or kept across rounds. The
+/// defaults are DiLoCo's published ones (Nesterov, η_o = 0.7, β = 0.9; inner SGD). On a map, the axis replaces its
+/// value.
 public struct OuterSettings: Codable, Sendable, Equatable {
     public static let dilocoLearningRate = 0.7
     public static let dilocoMomentum = 0.9
@@ -85,16 +88,22 @@ public struct OuterSettings: Codable, Sendable, Equatable {
     public var learningRate: Double
     public var momentum: Double
     public var delayed = false
+    public var innerMomentum = 0.0
+    public var keepsInnerVelocity = false
 
-    // config.json's "outer": {"optimizer", "eta", "momentum"} ("delayed" only when true).
-    enum CodingKeys: String, CodingKey { case optimizer, learningRate = "eta", momentum, delayed }
+    // config.json's "outer": {"optimizer", "eta", "momentum"} ("delayed", "inner_momentum" and
+    // "keeps_inner_velocity" only when set).
+    enum CodingKeys: String, CodingKey { case optimizer, learningRate = "eta", momentum, delayed, innerMomentum, keepsInnerVelocity }
 
     public init(optimizer: OuterOptimizer = .nesterov, learningRate: Double = OuterSettings.dilocoLearningRate,
-                momentum: Double = OuterSettings.dilocoMomentum, delayed: Bool = false) {
+                momentum: Double = OuterSettings.dilocoMomentum, delayed: Bool = false, innerMomentum: Double = 0,
+                keepsInnerVelocity: Bool = false) {
         self.optimizer = optimizer
         self.learningRate = learningRate
         self.momentum = momentum
         self.delayed = delayed
+        self.innerMomentum = innerMomentum
+        self.keepsInnerVelocity = keepsInnerVelocity
     }
 
     public init(from decoder: Decoder) throws {
@@ -103,6 +112,8 @@ public struct OuterSettings: Codable, Sendable, Equatable {
         learningRate = try c.decode(Double.self, forKey: .learningRate)
         momentum = try c.decode(Double.self, forKey: .momentum)
         delayed = try c.decodeIfPresent(Bool.self, forKey: .delayed) ?? false
+        innerMomentum = try c.decodeIfPresent(Double.self, forKey: .innerMomentum) ?? 0
+        keepsInnerVelocity = try c.decodeIfPresent(Bool.self, forKey: .keepsInnerVelocity) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -111,7 +122,14 @@ public struct OuterSettings: Codable, Sendable, Equatable {
         try c.encode(learningRate, forKey: .learningRate)
         try c.encode(momentum, forKey: .momentum)
         if delayed { try c.encode(delayed, forKey: .delayed) }
+        if innerMomentum != 0 { try c.encode(innerMomentum, forKey: .innerMomentum) }
+        if keepsInnerVelocity { try c.encode(keepsInnerVelocity, forKey: .keepsInnerVelocity) }
     }
+
+    /// The workers take Nesterov steps (a velocity each).
+    public var innerNesterov: Bool { innerMomentum != 0 }
+    /// The workers' velocities carry from one round to the next (state of the round).
+    public var innerVelocityIsState: Bool { innerNesterov && keepsInnerVelocity }
 
     /// The velocity the optimizer keeps: none for SGD.
     public var keepsVelocity: Bool { optimizer != .sgd }

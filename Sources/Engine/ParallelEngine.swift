@@ -134,10 +134,18 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
 
     private func dilocoStep() -> Bool {
         let s = settings
+        let delta = Scalar(s.outer?.innerMomentum ?? 0)
         for w in workers where w.alive {
-            let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
+            // Inner Nesterov: the gradient at the look-ahead point, then Elastic's Nesterov step (as EAMSGD's workers).
+            if delta != 0 { Nesterov.lookahead(parameters: w.parameters.readOnly, velocity: w.velocity.readOnly, momentum: delta, into: w.lookahead.pointer) }
+            let loss = w.evaluate(at: delta != 0 ? w.lookahead : w.parameters, decay: s.weightDecay)
             if !(loss.isFinite && w.gradient.isFinite) { stop(w, "non-finite loss or gradient"); continue }
-            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(rate(w)))
+            if delta != 0 {
+                Nesterov.step(parameters: w.parameters.pointer, velocity: w.velocity.pointer, lookaheadGradient: w.gradient.readOnly,
+                              learningRate: Scalar(rate(w)), momentum: delta)
+            } else {
+                LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(rate(w)))
+            }
             w.clock += 1
         }
         let stepping = workers.filter(\.alive)
@@ -162,6 +170,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         }
         for w in arriving {
             w.parameters.copy(from: master.center)
+            if delta != 0 && s.outer?.keepsInnerVelocity != true { w.velocity.fill(0) }
             w.exchanges += 1
         }
         return true

@@ -28,12 +28,13 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         self.index = index
         self.objective = objective
         parameters = FlatBuffer(count: n)
-        velocity = FlatBuffer(count: settings.method.usesVelocity ? n : 0)
+        let innerNesterov = settings.method == .diloco && settings.outer?.innerNesterov == true
+        velocity = FlatBuffer(count: settings.method.usesVelocity || innerNesterov ? n : 0)
         accumulator = FlatBuffer(count: settings.method.accumulates ? n : 0)
         multiplier = FlatBuffer(count: settings.method == .admm ? n : 0)
         residual = FlatBuffer(count: settings.compression?.errorFeedback == true ? n : 0)
         gradient = FlatBuffer(count: n)
-        lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour ? n : 0)
+        lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour || innerNesterov ? n : 0)
     }
 }
 

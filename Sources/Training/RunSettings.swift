@@ -410,6 +410,11 @@ extension RunSettings {
         if o.delayed, !method.hasSynchronousMap {
             throw SettingsError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds, not \(method.rawValue)")
         }
+        if let problem = Limits.momentumProblem("--inner-momentum", o.innerMomentum) { throw SettingsError(problem) }
+        if o.innerNesterov || o.keepsInnerVelocity, !method.hasSynchronousMap {
+            throw SettingsError("--inner-momentum applies to \(Algorithm.names(where: \.hasSynchronousMap))'s workers, not \(method.rawValue)")
+        }
+        if o.keepsInnerVelocity, !o.innerNesterov { throw SettingsError("--keep-inner-velocity needs --inner-momentum δ > 0") }
     }
 
     /// Checks every value (`check`); a run's saved settings pass it before it resumes.

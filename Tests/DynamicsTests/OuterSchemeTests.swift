@@ -194,3 +194,43 @@ func aDelayedNoisyRoundHasTheLyapunovMSE(outer: OuterOptimizer) throws {
     let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
     #expect(abs(mean - predicted) < 4 * se && se < 0.03 * predicted, "\(outer): \(mean) ± \(se) against \(predicted)")
 }
+
+@Test(arguments: OuterOptimizer.allCases)
+func innerNesterovRestartingAtRestEntersOnlyThroughTheGain(outer: OuterOptimizer) {
+    // Inner Nesterov with its velocity reset at each restart: H steps of (x, u) ← M(x, u), M = [[a, δa], [−γh, δa]],
+    // a = 1 − γh, from (x̃, 0), so the round is the SGD round's closed form with m = 1 − mean_i (M_i^H)[0, 0]. M^H by
+    // matrix products here; the probed map runs Elastic's Nesterov.
+    var rng = SplitMix64(seed: 31)
+    for _ in 0..<100 {
+        let p = 1 + Int(rng.next() % 5), steps = 1 + Int(rng.next() % 9), gamma = 1.9 * rng.nextUniform(), delta = 0.99 * rng.nextUniform()
+        let curvatures = (0..<p).map { _ in 0.2 + 1.5 * rng.nextUniform() }
+        let scheme = SynchronousOuterScheme(workers: p, innerRate: gamma, innerSteps: steps, curvatures: curvatures, outer: outer,
+                                            outerRate: 0.2 + rng.nextUniform(), outerMomentum: 0.9 * rng.nextUniform(), innerMomentum: delta)
+        var factors = 0.0
+        for h in curvatures {
+            let a = 1 - gamma * h, m = [[a, delta * a], [-gamma * h, delta * a]]
+            var power = [[1.0, 0.0], [0.0, 1.0]]
+            for _ in 0..<steps {
+                power = [[power[0][0] * m[0][0] + power[0][1] * m[1][0], power[0][0] * m[0][1] + power[0][1] * m[1][1]],
+                         [power[1][0] * m[0][0] + power[1][1] * m[1][0], power[1][0] * m[0][1] + power[1][1] * m[1][1]]]
+            }
+            factors += power[0][0]
+        }
+        let gain = 1 - factors / Double(p)
+        #expect(isClose(scheme.pseudoGradientGain, gain, relative: 1e-9, absolute: 1e-12))
+        #expect(scheme.probedRoundMap().maxAbsoluteDifference(scheme.roundMap()) <= 1e-9 * max(1, abs(gain)), "p \(p) H \(steps) δ \(delta)")
+    }
+}
+
+@Test(arguments: [0.5, 0.9, 0.99])
+func aKeptInnerVelocityMeetsNesterovsLimitForLongRoundsAndAResetExtendsIt(delta: Double) throws {
+    // With many inner steps the round is the inner loop: kept, the edge is Nesterov's 2(1 + δ)/(1 + 2δ); reset at
+    // each restart, the edge lies above it and approaches it as H grows.
+    let limit = 2 * (1 + delta) / (1 + 2 * delta), solver = EigenSolver(maxDimension: 8)
+    func radius(_ e: Double, _ steps: Int, kept: Bool) throws -> Double {
+        try OuterSettings(innerMomentum: delta, keepsInnerVelocity: kept).round(workers: 4, innerRate: e, innerSteps: steps, curvatures: [1])
+            .radius(solver: solver).radius
+    }
+    #expect(try radius(limit * 0.999, 64, kept: true) < 1 && radius(limit * 1.001, 64, kept: true) > 1)
+    for steps in [4, 16] { #expect(try radius(limit * 1.001, steps, kept: false) < 1, "H = \(steps)") }
+}

@@ -46,6 +46,11 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["train", "--method", "easgd", "--lr", "0.1", "--steps", "3", "--outer-lr", "0.7", "--out", "/tmp/x"], "apply to diloco"),
     (["train", "--method", "async-diloco", "--lr", "0.1", "--steps", "3", "--outer-delay", "1", "--out", "/tmp/x"],
      "--outer-delay applies to diloco's synchronous rounds"),
+    (["train", "--method", "async-diloco", "--lr", "0.1", "--steps", "3", "--inner-momentum", "0.9", "--out", "/tmp/x"],
+     "--inner-momentum applies to diloco's workers"),
+    (["radius", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--keep-inner-velocity"], "--keep-inner-velocity needs --inner-momentum"),
+    (["radius", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--inner-momentum", "0.5", "--keep-inner-velocity", "--sigma", "1"],
+     "not modelled"),
     (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--outer-momentum", "1", "--out", "/tmp/x"],
      "--outer-momentum must be in [0, 1)"),
     (["train-quadratic", "--method", "easgd", "--workers", "2", "--lr", "0.1", "--steps", "3", "--outer", "sgd", "--out", "/tmp/x"],
@@ -105,8 +110,8 @@ func dilocosEngineGrowsAtTheRateOfItsMap(eta: Double, innerSteps: Int, lnRadius:
     #expect((o["stable"] as? Bool) == (closed < 0))
 }
 
-@Test(arguments: [false, true])
-func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool) throws {
+@Test(arguments: [(false, false), (true, false), (false, true)])
+func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool, innerNesterov: Bool) throws {
     // A DiLoCo run on the simulated backend learns; stopped mid-round (steps 5 of H = 4) and resumed, it ends
     // where the run without the stop ends, outer velocity (and a delayed run's pending pseudo-gradient) included,
     // and config.json holds its outer step.
@@ -115,7 +120,7 @@ func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool) throws {
         let args = resume ? ["train", "--resume", dir.path, "--steps", "\(steps)", "--quiet"]
             : ["train", "--method", "diloco", "--workers", "2", "--tau", "4", "--lr", "0.02", "--outer-lr", "0.8", "--net", learnNet,
                "--batch", "32", "--steps", "\(steps)", "--eval-every", "80", "--compute-seconds", "0.01", "--quiet", "--out", dir.path]
-               + (delayed ? ["--outer-delay", "1"] : [])
+               + (delayed ? ["--outer-delay", "1"] : []) + (innerNesterov ? ["--inner-momentum", "0.5", "--keep-inner-velocity"] : [])
         let r = try easgd(args)
         #expect(r.status == 0, "\(r.stderr)")
     }
@@ -133,6 +138,7 @@ func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool) throws {
     #expect(config.contains("\"delayed\" : true") == delayed)
     let buffers = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: SystemProbe.self).buffers
     #expect((buffers["master.pending"] != nil) == delayed && buffers["master.velocity"]?.isEmpty == false)
+    #expect(buffers["w0.v"]?.isEmpty == !innerNesterov && config.contains("\"keeps_inner_velocity\" : true") == innerNesterov)
 }
 
 @Test func aDilocoMapWritesItsAxesUnderTheirNamesAndTheBoundaryTheClosedFormGives() throws {

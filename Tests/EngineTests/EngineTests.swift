@@ -352,13 +352,14 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
     }
 }
 
-@Test(arguments: [(OuterOptimizer.nesterov, [1.0]), (.heavyBall, [1.0]), (.sgd, [1.0]), (.nesterov, [0.5, 1.5, 1.0, 2.0])])
-func dilocosNoisyCenterHasTheLyapunovMSE(outer: OuterOptimizer, curvatures: [Double]) throws {
+@Test(arguments: [(OuterOptimizer.nesterov, [1.0], 0.0), (.heavyBall, [1.0], 0.0), (.sgd, [1.0], 0.0), (.nesterov, [0.5, 1.5, 1.0, 2.0], 0.0),
+                  (.nesterov, [1.0], 0.5)])
+func dilocosNoisyCenterHasTheLyapunovMSE(outer: OuterOptimizer, curvatures: [Double], innerMomentum: Double) throws {
     // The engine with Gaussian gradient noise (each worker its own stream, its own curvature h_i on one shared
     // minimizer) against the stationary MSE of the center from the noisy round's Lyapunov equation. The time
     // average of (x̃ − x*)² at the ends of 30,000 rounds after a burn-in, with a batch-means standard error.
     let p = curvatures.count == 1 ? 4 : curvatures.count, gamma = 0.3, steps = 4, sigma = 0.7
-    let o = OuterSettings(optimizer: outer, learningRate: 0.7, momentum: 0.6)
+    let o = OuterSettings(optimizer: outer, learningRate: 0.7, momentum: 0.6, innerMomentum: innerMomentum)
     let scheme = o.round(workers: p, innerRate: gamma, innerSteps: steps, curvatures: curvatures)
     let predicted = try #require(try scheme.stationaryCenterMSE(sigma: sigma))
     let objectives: [any Objective<Double>] = (0..<p).map {
@@ -454,4 +455,25 @@ func aCompressedPushIsWhatTheCodecDecodes(errorFeedback: Bool) {
     }
     #expect(engine.master.center.array.map(\.bitPattern) == center.map(\.bitPattern), "\(engine.master.center.array) against \(center)")
     for i in 0..<2 { #expect(engine.workers[i].residual.array.map(\.bitPattern) == residual[i].map(\.bitPattern)) }
+}
+
+@Test(arguments: [false, true])
+func dilocosInnerNesterovEngineIsTheScheme(kept: Bool) {
+    // The engine's inner Nesterov (reset at each restart, or kept) against the synchronous scheme's round, probed
+    // state and all, bit for bit: the center, the outer velocity and (kept) each worker's velocity after every round.
+    let p = 3, steps = 3, x0 = 100.0
+    let o = OuterSettings(optimizer: .nesterov, learningRate: 0.7, momentum: 0.9, innerMomentum: 0.8, keepsInnerVelocity: kept)
+    let scheme = o.round(workers: p, innerRate: 0.2, innerSteps: steps, curvatures: [1])
+    var state = [Double](repeating: 0, count: scheme.stateDimension)
+    state[0] = x0
+    let engine = ParallelEngine<Double>(settings: EngineSettings(method: .diloco, workers: p, learningRate: 0.2, tau: steps, weightDecay: 0, outer: o),
+                                        objectives: quadratics(p, curvatures: [1], minimizer: [0]), initial: [x0])
+    let simulator = SimulatedBackend(engine: engine)
+    #expect(scheme.stateDimension == (kept ? 2 + p : 2))
+    for _ in 0..<30 {
+        scheme.round(&state)
+        simulator.run(events: steps)
+        #expect(engine.master.center[0].bitPattern == state[0].bitPattern && engine.master.velocity[0].bitPattern == state[1].bitPattern)
+        for i in 0..<p { #expect(engine.workers[i].velocity[0].bitPattern == (kept ? state[2 + i] : 0).bitPattern, "worker \(i)") }
+    }
 }
