@@ -35,10 +35,11 @@ struct TrainCommand: ParsableCommand {
               easgd train --method msgd --data ../shared/data/cifar10-jpeg --lr 0.002 \\
                 --epochs 10 --out runs/cifar
               easgd train --resume runs/cifar --epochs 20
-            Parallel methods (easgd, eamsgd, downpour, mdownpour, adownpour, mvadownpour, sync-easgd) run p workers \
-            and a master: --workers P, --tau, --alpha or --beta, --backend threads (one thread per worker; the \
-            default), simulated (one thread, a virtual clock of p devices; --compute-seconds, --communication-seconds, \
-            --schedule), or mpi (under mpirun -np P+1), with the budget as --steps per worker:
+            Parallel methods (\(Algorithm.names { $0.isParallel && $0.trainsNetworks })) run p workers \
+            and a master: --workers P, --tau, --alpha or --beta (DiLoCo: --outer, --outer-lr, --outer-momentum), \
+            --backend threads (one thread per worker; the default; sync-easgd and diloco step them in lockstep), \
+            simulated (one thread, a virtual clock of p devices; --compute-seconds, --communication-seconds, \
+            --schedule), or mpi (under mpirun -np P+1; not sync-easgd or diloco), with the budget as --steps per worker:
               easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 \\
                 --eval-every 30s --out runs/easgd-p4
               easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 \\
@@ -168,7 +169,7 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)).") var compressBlock: Int?
     @Option(help: "nearest (default) or stochastic (unbiased; coins drawn from the worker and its step).") var compressRounding: CodecRounding?
     @Flag(help: "With --compress: each worker keeps what the codec lost and adds it to its next message.") var errorFeedback = false
-    @Option(help: "threads (the default where it can run; \(Algorithm.names { $0.needsEveryWorkerAtOnce && $0.trainsNetworks }): simulated), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1).")
+    @Option(help: "threads (the default; \(Algorithm.names { $0.stepsTogether }) in lockstep), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1; not \(Algorithm.names { $0.stepsTogether })).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default) or round-robin (τ steps per activation).") var schedule: Schedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?

@@ -104,42 +104,65 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
     /// DiLoCo: every live worker's inner SGD step; after every H = τ of them the master's outer step on the round's
     /// pseudo-gradient (the workers whose parameters stopped being finite are stopped first and left out of it), and
     /// every worker restarts from the new center.
+    /// `parallel`: each worker's part on a thread of its own (the threads backend), the same arithmetic; whatever
+    /// touches the center runs inside `critical` (the threads backend's lock, which its tester also takes).
     @discardableResult
-    public func synchronousStep() -> Bool {
+    public func synchronousStep(parallel: Bool = false, critical: (() -> Void) -> Void = { $0() }) -> Bool {
         let s = settings
         precondition(s.method.stepsTogether)
-        if s.method == .diloco { return dilocoStep() }
+        if s.method == .diloco { return dilocoStep(parallel: parallel, critical: critical) }
         let live = workers.filter(\.alive)
-        for w in live {
+        each(live, parallel: parallel) { w in
             let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
-            if !(loss.isFinite && w.gradient.isFinite && w.parameters.isFinite) { stop(w, "non-finite loss, gradient or parameters") }
+            return loss.isFinite && w.gradient.isFinite && w.parameters.isFinite ? nil : "non-finite loss, gradient or parameters"
         }
         let stepping = live.filter(\.alive)
         let eta = Scalar(stepping.first.map(rate) ?? s.learningRate)
         var exchanged = false
-        if let first = stepping.first, first.clock % s.tau == 0 {
-            ElasticExchange.synchronousExchange(workers: stepping.map(\.parameters.pointer), center: master.center.pointer,
-                                                alpha: Scalar(s.alpha))
-            master.accepted += stepping.count
-            for w in stepping { w.exchanges += 1 }
-            exchanged = true
+        critical {
+            if let first = stepping.first, first.clock % s.tau == 0 {
+                ElasticExchange.synchronousExchange(workers: stepping.map(\.parameters.pointer), center: master.center.pointer,
+                                                    alpha: Scalar(s.alpha))
+                master.accepted += stepping.count
+                for w in stepping { w.exchanges += 1 }
+                exchanged = true
+            }
+            master.clock += 1
         }
-        for w in stepping {
+        each(stepping, parallel: parallel) { w in
             LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
             w.clock += 1
+            return nil
         }
-        master.clock += 1
         return exchanged
     }
 
-    private func dilocoStep() -> Bool {
+    /// Runs `body` for each worker, in order on this thread or (parallel) on a thread each; a worker whose body
+    /// returns a reason is stopped, in worker order after all have run (so the stop records do not depend on timing).
+    private func each(_ list: [WorkerState<Scalar>], parallel: Bool, _ body: (WorkerState<Scalar>) -> String?) {
+        var reasons = [String?](repeating: nil, count: list.count)
+        if parallel && list.count > 1 {
+            withoutActuallyEscaping(body) { body in
+                reasons.withUnsafeMutableBufferPointer { r in
+                    // Each iteration touches its own worker and its own slot only.
+                    nonisolated(unsafe) let r = r, body = body
+                    DispatchQueue.concurrentPerform(iterations: list.count) { k in r[k] = body(list[k]) }
+                }
+            }
+        } else {
+            for k in list.indices { reasons[k] = body(list[k]) }
+        }
+        for (w, reason) in zip(list, reasons) { if let reason { stop(w, reason) } }
+    }
+
+    private func dilocoStep(parallel: Bool, critical: (() -> Void) -> Void) -> Bool {
         let s = settings
         let delta = Scalar(s.outer?.innerMomentum ?? 0)
-        for w in workers where w.alive {
+        each(workers.filter(\.alive), parallel: parallel) { w in
             // Inner Nesterov: the gradient at the look-ahead point, then Elastic's Nesterov step (as EAMSGD's workers).
             if delta != 0 { Nesterov.lookahead(parameters: w.parameters.readOnly, velocity: w.velocity.readOnly, momentum: delta, into: w.lookahead.pointer) }
             let loss = w.evaluate(at: delta != 0 ? w.lookahead : w.parameters, decay: s.weightDecay)
-            if !(loss.isFinite && w.gradient.isFinite) { stop(w, "non-finite loss or gradient"); continue }
+            if !(loss.isFinite && w.gradient.isFinite) { return "non-finite loss or gradient" }
             if delta != 0 {
                 Nesterov.step(parameters: w.parameters.pointer, velocity: w.velocity.pointer, lookaheadGradient: w.gradient.readOnly,
                               learningRate: Scalar(rate(w)), momentum: delta)
@@ -147,9 +170,19 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
                 LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(rate(w)))
             }
             w.clock += 1
+            return nil
         }
         let stepping = workers.filter(\.alive)
         guard let first = stepping.first, first.clock % s.tau == 0 else { return false }
+        var exchanged = false
+        critical { exchanged = dilocoRoundEnd(stepping) }
+        return exchanged
+    }
+
+    /// The end of a DiLoCo round (the master's part and the restarts), for the workers that took its last step.
+    private func dilocoRoundEnd(_ stepping: [WorkerState<Scalar>]) -> Bool {
+        let s = settings
+        let delta = Scalar(s.outer?.innerMomentum ?? 0)
         for w in stepping where !w.parameters.isFinite { stop(w, "non-finite parameters at the end of a round") }
         let arriving = stepping.filter(\.alive)
         guard !arriving.isEmpty else { return false }

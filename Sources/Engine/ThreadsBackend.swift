@@ -33,7 +33,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     private let snapshotRoom = 2
 
     public init(engine: ParallelEngine<Scalar>) {
-        precondition(!engine.settings.method.needsEveryWorkerAtOnce, "\(engine.settings.method.rawValue) runs on the simulated backend")
+        precondition(Backend.threads.canRun(engine.settings.method), "\(engine.settings.method.rawValue) runs on the simulated backend only")
         self.engine = engine
         communicationSeconds = Array(repeating: 0, count: engine.workers.count)
         published = engine.workers.map(\.progress)
@@ -78,6 +78,7 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
     /// (checked before each step).
     @_specialize(exported: true, where Scalar == Float)
     public func run(untilClock clock: Int, shouldStop: @escaping @Sendable () -> Bool) {
+        if engine.settings.method.stepsTogether { return runTogether(untilClock: clock, shouldStop: shouldStop) }
         let workers = engine.workers
         DispatchQueue.concurrentPerform(iterations: workers.count) { i in
             let w = workers[i]
@@ -105,6 +106,41 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
             }
             lock.lock()
             communicationSeconds[i] += waited
+            lock.unlock()
+        }
+    }
+
+    /// The methods whose workers step together (sync-EASGD, DiLoCo): one synchronous step after another, each
+    /// worker's part on a thread of its own and the exchange under the master's lock, so that the arithmetic is the
+    /// simulator's. The time inside the exchange (waiting for the lock and holding it) is every stepping worker's
+    /// communication; the snapshots fall on the first step count at or after their schedule (counts move by the live
+    /// workers at once).
+    private func runTogether(untilClock clock: Int, shouldStop: @escaping @Sendable () -> Bool) {
+        let workers = engine.workers
+        while workers.contains(where: { $0.alive && $0.clock < clock }) && !shouldStop() {
+            let before = workers.map(\.clock)
+            var exchange = 0.0
+            engine.synchronousStep(parallel: true) { body in
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                lock.lock()
+                body()
+                lock.unlock()
+                exchange += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            }
+            let stepped = zip(workers, before).filter { $0.0.clock > $0.1 }.map(\.0.index)
+            lock.lock()
+            while let at = nextSnapshot, completed.load(ordering: .relaxed) + stepped.count >= at, snapshots.count >= snapshotRoom { lock.wait() }
+            for i in stepped { communicationSeconds[i] += exchange }
+            for i in workers.indices {
+                published[i] = workers[i].progress
+                published[i].communication = communicationSeconds[i]
+            }
+            let count = completed.add(stepped.count, ordering: .relaxed).newValue
+            if let at = nextSnapshot, count >= at {
+                snapshots.append((count, published, Array(engine.master.model(engine.settings.method).pointer),
+                                  DispatchTime.now().uptimeNanoseconds))
+                nextSnapshot = snapshotAfter?(count)
+            }
             lock.unlock()
         }
     }

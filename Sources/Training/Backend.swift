@@ -9,8 +9,16 @@ import Records
 public enum Backend: String, Codable, CaseIterable, Sendable {
     case simulated, threads, mpi
 
-    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks.
-    public func canRun(_ method: Algorithm) -> Bool { self == .simulated || !method.needsEveryWorkerAtOnce }
+    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks, except that the
+    /// threads backend also steps every worker at once (sync-EASGD, DiLoCo), with a thread per worker; ADMM's fixed
+    /// round-robin order and MPI's lockstep are not built.
+    public func canRun(_ method: Algorithm) -> Bool {
+        switch self {
+        case .simulated: true
+        case .threads: !method.needsEveryWorkerAtOnce || method.stepsTogether
+        case .mpi: !method.needsEveryWorkerAtOnce
+        }
+    }
 
     /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
     public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
@@ -18,7 +26,9 @@ public enum Backend: String, Codable, CaseIterable, Sendable {
     /// Refuses a method this backend cannot run, with the reason.
     public func check(_ method: Algorithm) throws {
         guard canRun(method) else {
-            throw SettingsError("\(method.rawValue) needs every worker at once, so only the simulated backend runs it (not \(rawValue))")
+            let able = Backend.allCases.filter { $0.canRun(method) }.map(\.rawValue)
+            let which = able.count == 1 ? "the \(able[0]) backend runs" : "the \(able.joined(separator: " and ")) backends run"
+            throw SettingsError("\(method.rawValue) needs every worker at once, so only \(which) it (not \(rawValue))")
         }
     }
 }

@@ -41,8 +41,8 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--alpha", "0.2"], "DiLoCo has no coupling"),
     (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-momentum", "1"], "--outer-momentum must be in [0, 1)"),
     (["simulate", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--rounds", "3", "--out", "/tmp/x"], "simulate runs the round-robin schemes"),
-    (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--backend", "threads", "--out", "/tmp/x"],
-     "only the simulated backend runs it"),
+    (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--backend", "mpi", "--out", "/tmp/x"],
+     "only the simulated and threads backends run it (not mpi)"),
     (["train", "--method", "easgd", "--lr", "0.1", "--steps", "3", "--outer-lr", "0.7", "--out", "/tmp/x"], "apply to diloco"),
     (["train", "--method", "async-diloco", "--lr", "0.1", "--steps", "3", "--outer-delay", "1", "--out", "/tmp/x"],
      "--outer-delay applies to diloco's synchronous rounds"),
@@ -119,7 +119,8 @@ func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool, innerNesterov: Bool) thr
     func train(_ dir: URL, _ steps: Int, resume: Bool = false) throws {
         let args = resume ? ["train", "--resume", dir.path, "--steps", "\(steps)", "--quiet"]
             : ["train", "--method", "diloco", "--workers", "2", "--tau", "4", "--lr", "0.02", "--outer-lr", "0.8", "--net", learnNet,
-               "--batch", "32", "--steps", "\(steps)", "--eval-every", "80", "--compute-seconds", "0.01", "--quiet", "--out", dir.path]
+               "--batch", "32", "--steps", "\(steps)", "--eval-every", "80", "--backend", "simulated", "--compute-seconds", "0.01", "--quiet",
+               "--out", dir.path]
                + (delayed ? ["--outer-delay", "1"] : []) + (innerNesterov ? ["--inner-momentum", "0.5", "--keep-inner-velocity"] : [])
         let r = try easgd(args)
         #expect(r.status == 0, "\(r.stderr)")
@@ -206,4 +207,22 @@ func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool, innerNesterov: Bool) thr
     #expect(jsonNumber(o["outer_delay"]) == 1 && (o["eigenvalues"] as? [Any])?.count == 3)
     let bad = try easgd(["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-delay", "2"])
     #expect(bad.status == 64 && bad.stderr.contains("--outer-delay is 0 or 1"), "\(bad.stderr)")
+}
+
+@Test(arguments: [["--method", "diloco", "--tau", "3", "--inner-momentum", "0.5"], ["--method", "sync-easgd", "--tau", "2"]])
+func aLockstepThreadsRunComputesWhatTheSimulatorComputes(method: [String]) throws {
+    // The threads backend steps every worker at once with a thread each and the exchange under the master's lock:
+    // the same arithmetic as the simulator, so the same bits (every buffer of the final checkpoint).
+    let root = try temporaryDirectory()
+    let common = ["train"] + method + ["--workers", "3", "--lr", "0.02", "--net", learnNet, "--batch", "16", "--steps", "40",
+                                       "--eval-every", "30", "--quiet"]
+    let simulated = root.appendingPathComponent("simulated"), threads = root.appendingPathComponent("threads")
+    let s = try easgd(common + ["--backend", "simulated", "--compute-seconds", "0.01", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let t = try easgd(common + ["--backend", "threads", "--out", threads.path])
+    #expect(t.status == 0, "\(t.stderr)")
+    try expectSameSystem(simulated, threads)
+    let a = try RunFiles.readMetrics(simulated.path), b = try RunFiles.readMetrics(threads.path)
+    #expect(a.map(\.step) == b.map(\.step) && a.map(\.testLoss) == b.map(\.testLoss), "\(a.map(\.step)) against \(b.map(\.step))")
+    try expectWorkerReports(in: threads)
 }

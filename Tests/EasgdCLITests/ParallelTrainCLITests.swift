@@ -8,7 +8,8 @@ import Testing
 import Engine
 import Training
 
-@Test(arguments: [("easgd", "simulated"), ("downpour", "threads"), ("sync-easgd", "simulated"), ("async-diloco", "threads")])
+@Test(arguments: [("easgd", "simulated"), ("downpour", "threads"), ("sync-easgd", "simulated"), ("async-diloco", "threads"),
+                  ("diloco", "threads")])
 func parallelTrainingRunsLearn(method: String, backend: String) throws {
     let dir = try temporaryDirectory().appendingPathComponent("run")
     var arguments = ["train", "--method", method, "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet,

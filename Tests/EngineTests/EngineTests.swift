@@ -337,15 +337,17 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
 }
 
 @Test func onlyTheSimulatorRunsWhatNeedsEveryWorkerAtOnce() throws {
-    // Sync-EASGD steps every worker together and ADMM keeps a fixed round-robin order: threads and MPI workers run
-    // on their own clocks, so they refuse both, and a method given no backend goes where it can run.
+    // Sync-EASGD and DiLoCo step every worker together, which the simulator and the threads backend (a thread per
+    // worker, in lockstep) do and MPI's workers, on their own clocks, do not; ADMM keeps a fixed round-robin order,
+    // the simulator's only. A method given no backend goes to threads where it can run.
     for method in Algorithm.allCases where method.isParallel {
-        let together = method == .syncEasgd || method == .admm || method == .diloco
+        let together = method == .syncEasgd || method == .diloco
         #expect(Backend.simulated.canRun(method))
-        #expect(Backend.threads.canRun(method) == !together && Backend.mpi.canRun(method) == !together, "\(method)")
-        #expect(Backend.preferred(for: method) == (together ? .simulated : .threads), "\(method)")
-        if together {
-            #expect(throws: SettingsError.self) { try Backend.threads.check(method) }
+        #expect(Backend.threads.canRun(method) == (method != .admm), "\(method)")
+        #expect(Backend.mpi.canRun(method) == !(together || method == .admm), "\(method)")
+        #expect(Backend.preferred(for: method) == (method == .admm ? .simulated : .threads), "\(method)")
+        if together || method == .admm {
+            #expect(throws: SettingsError.self) { try Backend.mpi.check(method) }
         } else {
             #expect(throws: Never.self) { try Backend.mpi.check(method) }
         }
