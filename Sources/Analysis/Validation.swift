@@ -261,6 +261,7 @@ public struct Validation {
             if let o = t.outer {
                 a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"]
                 if o.delayed { a += ["--outer-delay", "1"] }
+                if o.innerNesterov { a += ["--inner-momentum", "\(o.innerMomentum)"] + (o.keepsInnerVelocity ? ["--keep-inner-velocity"] : []) }
             }
             if let subset { a += ["--train-subset", String(subset)] }
             if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }

@@ -180,31 +180,42 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
     }
 }
 
-/// DiLoCo's outer step from its options, DiLoCo's defaults for what is not given (nil for the other methods).
-func outerStep(_ method: Algorithm, _ optimizer: OuterOptimizer?, _ rate: Double?, _ momentum: Double?, _ delay: Int?,
-               inner: InnerOptions? = nil) -> OuterSettings? {
-    guard method.takes(.outer) else { return nil }
-    var o = OuterSettings(optimizer: optimizer ?? .nesterov, learningRate: rate ?? OuterSettings.dilocoLearningRate,
-                          momentum: momentum ?? OuterSettings.dilocoMomentum)
-    o.delayed = delay == 1
-    o.innerMomentum = inner?.innerMomentum ?? 0
-    o.keepsInnerVelocity = inner?.keepInnerVelocity == true
-    return o
-}
-
-/// DiLoCo's inner optimizer: SGD, or Nesterov with momentum δ whose velocity restarts at rest each round or is kept.
-struct InnerOptions: ParsableArguments {
+/// DiLoCo's outer step and inner optimizer, as every command that maps, trains or validates it takes them
+/// (`train` has its own, checked by the library's rules); DiLoCo's defaults for what is not given.
+struct OuterOptions: ParsableArguments {
+    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's; on a map, when it is not the axis).") var outerLr: Double?
+    @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's; on a map, when it is not the axis).") var outerMomentum: Double?
+    @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
+    var outerDelay: Int?
     @Option(help: "diloco's inner optimizer: Nesterov with this momentum δ in [0, 1) (default 0: SGD).") var innerMomentum: Double?
     @Flag(help: "diloco with --inner-momentum: keep each worker's velocity across rounds (default: reset to zero at each restart).")
     var keepInnerVelocity = false
 
+    /// Some option of the outer step was given.
+    var given: Bool { outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil || innerMomentum != nil || keepInnerVelocity }
+
     func check(_ method: Algorithm) throws {
-        guard innerMomentum != nil || keepInnerVelocity else { return }
-        guard method.hasSynchronousMap else {
+        if !method.takes(.outer), given {
+            throw ValidationError("--outer, --outer-lr, --outer-momentum, --outer-delay and --inner-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
+        }
+        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
+        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
+        if let outerLr { try checkPositive("--outer-lr", outerLr) }
+        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
+        if innerMomentum != nil || keepInnerVelocity, !method.hasSynchronousMap {
             throw ValidationError("--inner-momentum and --keep-inner-velocity apply to \(Algorithm.names(where: \.hasSynchronousMap))'s workers")
         }
         if let innerMomentum, let problem = Limits.momentumProblem("--inner-momentum", innerMomentum) { throw ValidationError(problem) }
         if keepInnerVelocity, (innerMomentum ?? 0) == 0 { throw ValidationError("--keep-inner-velocity needs --inner-momentum δ > 0") }
+    }
+
+    /// The outer step for `method` (nil for the methods without one).
+    func settings(_ method: Algorithm) -> OuterSettings? {
+        guard method.takes(.outer) else { return nil }
+        return OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
+                             momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1,
+                             innerMomentum: innerMomentum ?? 0, keepsInnerVelocity: keepInnerVelocity)
     }
 }
 
@@ -219,18 +230,12 @@ struct SchemeOptions: ParsableArguments {
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (DiLoCo: the inner steps H per round).") var tau: Int = 1
-    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
-    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's).") var outerLr: Double?
-    @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's).") var outerMomentum: Double?
-    @Option(help: "DiLoCo: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
-    var outerDelay: Int?
+    @OptionGroup var outerOptions: OuterOptions
     @Option(help: ArgumentHelp("DiLoCo: each worker's own curvature h_i (heterogeneous data), p comma-separated values, instead of --h.",
                                valueName: "h1,...,hp"))
     var workerH: NumberList?
-    @OptionGroup var inner: InnerOptions
 
     func validate() throws {
-        try inner.check(method)
         if let workerH {
             guard method.hasSynchronousMap else { throw ValidationError("--worker-h applies to \(Algorithm.names(where: \.hasSynchronousMap))") }
             guard workerH.values.count == workers else {
@@ -241,13 +246,7 @@ struct SchemeOptions: ParsableArguments {
         guard method.hasRoundRobinMap || method.hasSynchronousMap else {
             throw ValidationError("\(method.rawValue) has no round map (maps exist for \(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }))")
         }
-        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
-            throw ValidationError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) })")
-        }
-        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
-        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
-        if let outerLr { try checkPositive("--outer-lr", outerLr) }
-        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
+        try outerOptions.check(method)
         try checkWorkers(workers)
         if let eta { try checkNonNegative("--eta", eta) }
         try checkPositive("--h", h)
@@ -275,9 +274,7 @@ struct SchemeOptions: ParsableArguments {
     }
 
     /// DiLoCo's outer optimizer with its defaults (nil for the other methods).
-    var outerSettings: OuterSettings? {
-        outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)
-    }
+    var outerSettings: OuterSettings? { outerOptions.settings(method) }
 
     /// The point with the coordinate `--solve` varies left open (any value stands in for it; it is replaced).
     func schemePoint(solving axis: SolveAxis) throws -> SchemePoint {

@@ -49,16 +49,11 @@ struct MapCommand: ParsableCommand {
     @Option(help: "DiLoCo's outer learning rate η_o as the second axis, LO:HI.", transform: parseRange) var outerLrRange: ClosedRange<Double>?
     @Option(help: "DiLoCo's outer momentum β as the second axis, LO:HI within [0, 1).", transform: parseRange)
     var outerMomentumRange: ClosedRange<Double>?
-    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
-    @Option(help: "DiLoCo's outer learning rate η_o when it is not the axis (default 0.7, DiLoCo's).") var outerLr: Double?
-    @Option(help: "DiLoCo's outer momentum β when it is not the axis (default 0.9, DiLoCo's).") var outerMomentum: Double?
-    @Option(help: "DiLoCo: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
-    var outerDelay: Int?
+    @OptionGroup var outerOptions: OuterOptions
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "EAMSGD's momentum δ in [0, 1) (default 0.99, as in training; --delta is the same option).")
     var momentum: Double?
     @Option(help: "Local steps per activation τ (1 to \(Limits.mapTau.upperBound)).") var tau: Int = 1
     @Option(help: "Worker order: round-robin or random (a uniformly random worker at each step).") var schedule: Schedule = .roundRobin
-    @OptionGroup var inner: InnerOptions
     @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
@@ -68,7 +63,7 @@ struct MapCommand: ParsableCommand {
 
     func validate() throws {
         if method.takes(.outer) { return try validateOuter() }
-        if outerLrRange != nil || outerMomentumRange != nil || outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
+        if outerLrRange != nil || outerMomentumRange != nil || outerOptions.given {
             throw ValidationError("--outer, --outer-lr, --outer-momentum and their ranges apply to \(Algorithm.names { $0.takes(.outer) })")
         }
         guard method.hasRoundRobinMap else { throw ValidationError("\(method.rawValue) has no round-robin map (maps exist for \(Algorithm.names(where: \.hasRoundRobinMap)))") }
@@ -104,12 +99,11 @@ struct MapCommand: ParsableCommand {
     /// DiLoCo's map: one second axis among η_o, β and H, no coupling, no worker order; asynchronous DiLoCo's the
     /// same in round-robin order.
     private func validateOuter() throws {
-        try inner.check(method)
+        try outerOptions.check(method)
         guard schedule == .roundRobin else {
             throw ValidationError(method.hasSynchronousMap ? "DiLoCo's rounds are synchronous: it has no worker order (--schedule)"
                                   : "\(method.rawValue) has a round-robin map only (its outer velocity is a second shared coordinate, which the random-order reduction does not take)")
         }
-        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
         guard rho == nil, alpha == nil else { throw ValidationError("DiLoCo has no coupling: give no --rho or --alpha") }
         let axes = [outerLrRange != nil, outerMomentumRange != nil, tauRange != nil].filter { $0 }.count
         guard axes == 1 else {
@@ -123,11 +117,8 @@ struct MapCommand: ParsableCommand {
         if let tauRange, !(tauRange.lowerBound >= 1 && tauRange.upperBound <= Double(Limits.mapTau.upperBound)) {
             throw ValidationError("--tau-range must lie within 1:\(Limits.mapTau.upperBound)")
         }
-        if let outerLr { try checkPositive("--outer-lr", outerLr) }
-        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
-        if outerMomentum != nil && outerMomentumRange != nil { throw ValidationError("give --outer-momentum or --outer-momentum-range, not both") }
-        if outerLr != nil && outerLrRange != nil { throw ValidationError("give --outer-lr or --outer-lr-range, not both") }
-        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
+        if outerOptions.outerMomentum != nil && outerMomentumRange != nil { throw ValidationError("give --outer-momentum or --outer-momentum-range, not both") }
+        if outerOptions.outerLr != nil && outerLrRange != nil { throw ValidationError("give --outer-lr or --outer-lr-range, not both") }
         try OutputPath.checkPrefix(out)
     }
 
@@ -150,7 +141,7 @@ struct MapCommand: ParsableCommand {
 
     /// DiLoCo's outer step with its defaults (nil for the other methods).
     var outerSettings: OuterSettings? {
-        outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)
+        outerOptions.settings(method)
     }
 
     func run() throws {

@@ -42,7 +42,7 @@ struct RadiusCommand: ParsableCommand {
         if let sigma {
             guard point.method.hasSynchronousMap else { throw ValidationError("--sigma applies to \(Algorithm.names(where: \.hasSynchronousMap)) (its noisy round's mean-square error)") }
             guard solve == nil else { throw ValidationError("--sigma applies to one point, not to --solve") }
-            if point.inner.keepInnerVelocity {
+            if point.outerOptions.keepInnerVelocity {
                 throw ValidationError("--sigma with --keep-inner-velocity: the center's MSE is not modelled when the inner velocity carries noise across rounds")
             }
             try checkNonNegative("--sigma", sigma)

@@ -35,11 +35,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "ADMM's ρ.") var rho: Double = EngineSettings.defaultRho
     @Option(help: "Communication period τ (DiLoCo: the inner steps H per round).") var tau: Int = 1
-    @Option(help: "DiLoCo's outer optimizer: nesterov (default), heavy-ball or sgd.") var outer: OuterOptimizer?
-    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7).") var outerLr: Double?
-    @Option(help: "DiLoCo's outer momentum β (default 0.9).") var outerMomentum: Double?
-    @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late, 0 (default) at once.") var outerDelay: Int?
-    @OptionGroup var inner: InnerOptions
+    @OptionGroup var outerOptions: OuterOptions
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Momentum δ (EAMSGD, MDOWNPOUR; --delta is the same option).")
     var momentum: Double = 0.9
     @Option(help: "Curvatures h_j, comma-separated.") var h = NumberList([1])
@@ -59,14 +55,7 @@ struct TrainQuadraticCommand: ParsableCommand {
         if let alpha { try checkNonNegative("--alpha", alpha) }
         if let beta { try checkNonNegative("--beta", beta) }
         try checkPositive("--rho", rho)
-        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
-            throw ValidationError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) })")
-        }
-        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
-        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
-        try inner.check(method)
-        if let outerLr { try checkPositive("--outer-lr", outerLr) }
-        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
+        try outerOptions.check(method)
         guard tau >= 1 else { throw ValidationError("--tau must be positive") }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
         guard h.values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--h values must be positive") }
@@ -82,7 +71,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     var quadraticRun: QuadraticRun {
         QuadraticRun(settings: EngineSettings(method: method, workers: workers, learningRate: learningRate, alpha: alpha,
                                               beta: beta ?? TrainingDefaults.beta, tau: tau, momentum: momentum,
-                                              weightDecay: 0, rho: rho, outer: outerStep(method, outer, outerLr, outerMomentum, outerDelay, inner: inner)),
+                                              weightDecay: 0, rho: rho, outer: outerOptions.settings(method)),
                      curvatures: h.values, sigma: sigma, x0: x0, schedule: schedule, steps: steps, evalEvery: evalEvery, seed: seed)
     }
 

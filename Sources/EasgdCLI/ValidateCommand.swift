@@ -59,10 +59,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Fixed β = pα when α is not the axis (default \(TrainingDefaults.beta)).") var beta: Double?
     @Option(help: "Fixed τ when it is not the axis.") var tau = 1
     @Option(name: [.customLong("momentum"), .customLong("delta")], help: "Fixed δ of EAMSGD when it is not the axis.") var momentum: Double?
-    @Option(help: "DiLoCo's outer optimizer: nesterov (default), heavy-ball or sgd.") var outer: OuterOptimizer?
-    @Option(help: "DiLoCo's outer learning rate η_o (default 0.7).") var outerLr: Double?
-    @Option(help: "DiLoCo's outer momentum β (default 0.9).") var outerMomentum: Double?
-    @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late, 0 (default) at once.") var outerDelay: Int?
+    @OptionGroup var outerOptions: OuterOptions
     @Option(help: "Read the map at the curvature of this run's model instead of the starting point's.") var hFrom: String?
     @Option(help: "A run diverged when its final training loss exceeds this multiple of its first.") var divergenceFactor = 10.0
     @Option(help: "Runs at a time (default: the cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
@@ -96,13 +93,7 @@ struct ValidateCommand: ParsableCommand {
         if objective == .quadratic && (trainSubset != nil || fullBatch || hFrom != nil) {
             throw ValidationError("--train-subset, --full-batch and --h-from apply to --objective net")
         }
-        if !method.takes(.outer), outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil {
-            throw ValidationError("--outer, --outer-lr, --outer-momentum and --outer-delay apply to \(Algorithm.names { $0.takes(.outer) })")
-        }
-        if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
-        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
-        if let outerLr { try checkPositive("--outer-lr", outerLr) }
-        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
+        try outerOptions.check(method)
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
     }
 
@@ -113,7 +104,7 @@ struct ValidateCommand: ParsableCommand {
         var validation = Validation(method: method, workers: workers, eta: eta, axis: axis, grid: grid, steps: steps, seed: seed,
                                     objective: target, alpha: beta.map { $0 / Double(workers) }, tau: tau, momentum: momentum,
                                     hFrom: hFrom, divergenceFactor: divergenceFactor, jobs: jobs, batch: batch)
-        validation.outer = outerStep(method, outer, outerLr, outerMomentum, outerDelay)
+        validation.outer = outerOptions.settings(method)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let (summary, points, warning) = try validation.run(out: out, executable: executable) { printError($0) }
         if json { print(try summary.render()) } else {
