@@ -183,7 +183,9 @@ func coupling(rho: Double?, alpha: Double?) throws -> Coupling {
 /// DiLoCo's outer step and inner optimizer, as every command that maps, trains or validates it takes them
 /// (`train` has its own, checked by the library's rules); DiLoCo's defaults for what is not given.
 struct OuterOptions: ParsableArguments {
-    @Option(help: "DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.") var outer: OuterOptimizer?
+    @Option(help: ArgumentHelp("DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.",
+                               discussion: "DiLoCo's workers take τ = H inner steps from the center; the outer optimizer then moves the center by the pseudo-gradient x̃ − mean x_i and every worker restarts there (easgd radius --method diloco: its stability)."))
+    var outer: OuterOptimizer?
     @Option(help: "DiLoCo's outer learning rate η_o (default 0.7, DiLoCo's; on a map, when it is not the axis).") var outerLr: Double?
     @Option(help: "DiLoCo's outer momentum β (default 0.9, DiLoCo's; on a map, when it is not the axis).") var outerMomentum: Double?
     @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")

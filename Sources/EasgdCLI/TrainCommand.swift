@@ -73,8 +73,9 @@ struct TrainCommand: ParsableCommand {
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
-        r.outer = parallel.outer; r.outerLr = parallel.outerLr; r.outerMomentum = parallel.outerMomentum; r.outerDelay = parallel.outerDelay
-        r.innerMomentum = parallel.innerMomentum; r.keepInnerVelocity = parallel.keepInnerVelocity ? true : nil
+        let o = parallel.outerOptions
+        r.outer = o.outer; r.outerLr = o.outerLr; r.outerMomentum = o.outerMomentum; r.outerDelay = o.outerDelay
+        r.innerMomentum = o.innerMomentum; r.keepInnerVelocity = o.keepInnerVelocity ? true : nil
         r.compress = parallel.compress; r.compressBlock = parallel.compressBlock; r.compressRounding = parallel.compressRounding
         r.errorFeedback = parallel.errorFeedback ? true : nil
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
@@ -152,16 +153,8 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Communication period τ of \(Algorithm.names { $0.isParallel && $0.takes(.tau) && $0.trainsNetworks }) (default \(TrainingDefaults.tau)).") var tau: Int?
     @Option(help: "Elastic moving rate α of \(Algorithm.names { $0.takes(.alpha) }) (default β/p).") var alpha: Double?
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
-    @Option(help: ArgumentHelp("DiLoCo's outer optimizer: nesterov (default, PyTorch's SGD(nesterov=True)), heavy-ball or sgd.",
-                               discussion: "DiLoCo's workers take τ = H inner SGD steps from the center; the outer optimizer then moves the center by the pseudo-gradient x̃ − mean x_i and every worker restarts there. Its stability map: easgd radius --method diloco."))
-    var outer: OuterOptimizer?
-    @Option(help: "DiLoCo's outer learning rate η_o (default \(OuterSettings.dilocoLearningRate), DiLoCo's).") var outerLr: Double?
-    @Option(help: "DiLoCo's outer momentum β (default \(OuterSettings.dilocoMomentum), DiLoCo's).") var outerMomentum: Double?
-    @Option(help: "diloco: 1 to apply each round's pseudo-gradient one round late (Streaming DiLoCo's overlap), 0 (default) at once.")
-    var outerDelay: Int?
-    @Option(help: "diloco's inner optimizer: Nesterov with this momentum δ in [0, 1) (default 0: SGD).") var innerMomentum: Double?
-    @Flag(help: "diloco with --inner-momentum: keep each worker's velocity across rounds (default: reset to zero at each restart).")
-    var keepInnerVelocity = false
+    /// DiLoCo's outer step and inner optimizer (the same options as radius and map; checked by the library's rules).
+    @OptionGroup var outerOptions: OuterOptions
     @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.sendsUpdates)): its update): none (default), fp16, bf16, int8 or int4.",
                                discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; the records' bytes_sent count the codec's bytes (the MPI transport still carries Float32), and the simulated link model charges them.",
                                valueName: "format"))
