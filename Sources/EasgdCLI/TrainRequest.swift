@@ -201,9 +201,10 @@ public struct TrainRequest: Sendable, Equatable {
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw SettingsError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter, method: method) }
-        if compress == nil, let given = [("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
-                                          ("--error-feedback", errorFeedback != nil)].first(where: \.1) {
-            throw SettingsError("\(given.0) needs --compress FORMAT")
+        if compress == nil || compress == CodecFormat.none,
+           let given = [("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
+                        ("--error-feedback", errorFeedback != nil)].first(where: \.1) {
+            throw SettingsError("\(given.0) needs --compress FORMAT (fp16, bf16, int8 or int4)")
         }
         if let compress, compress != CodecFormat.none {
             guard method.sendsUpdates else {

@@ -52,6 +52,7 @@ func aCompressedMPIRunComputesWhatTheSimulatorComputes() throws {
 @Test(arguments: [
     (["--method", "easgd", "--compress", "int8"], "--compress applies to what a worker sends as an update"),
     (["--method", "downpour", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
+    (["--method", "downpour", "--compress", "none", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
     (["--method", "downpour", "--compress", "int8", "--compress-block", "0"], "--compress-block"),
     (["--method", "downpour", "--compress", "int9"], "int9"),
 ])
