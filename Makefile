@@ -43,6 +43,7 @@ run: build
 	$(EASGD) map --method diloco --workers 8 --tau 5 --eta 0.01:1.99 --outer-momentum-range 0:0.99 --out plots/outer/diloco-h5-momentum
 	$(EASGD) map --method async-diloco --workers 4 --tau 4 --eta 0.001:1.99 --log-eta --outer-momentum-range 0:0.99 --out plots/outer/async-diloco-p4-h4-momentum
 	$(EASGD) map --method async-diloco --workers 4 --tau 4 --eta 0.001:1.99 --log-eta --outer-lr-range 0.05:2 --out plots/outer/async-diloco-p4-h4-lr
+	for m in easgd downpour diloco async-diloco; do $(EASGD) map --method $$m --workers 4 --eta 0.001:1.99 --log-eta --tau-range 1:64 --grid 200x64 --out plots/outer/equal-communication-$$m; done
 
 test: deps
 	$(SWIFT) build

@@ -47,6 +47,9 @@ public func title(_ spec: StabilityMapSpec) -> String {
     }
     var parts = ["\(spec.method.name), \(spec.schedule == .random ? "random order" : "round-robin"), p = \(spec.workers)"]
     if spec.method == .eamsgd { parts.append("{/Symbol d} = \(spec.momentum)") }
+    if spec.secondKind == .tau, case .alpha(let a)? = spec.fixedCoupling {
+        parts.append("{/Symbol a} = \(plain(a)) ({/Symbol b} = \(plain(a * Double(spec.workers))))")
+    }
     if spec.secondKind != .tau && spec.tau != 1 { parts.append("{/Symbol t} = \(spec.tau)") }
     if spec.h != 1 { parts.append("h = \(spec.h)") }
     return parts.joined(separator: ", ")
@@ -148,6 +151,7 @@ public func mapSummary(_ computed: ComputedMap) -> JSON {
         fixed.append(("outer_delay", .integer(o.delayed ? 1 : 0)))
     }
     if spec.secondKind != .tau { fixed.append(("tau", .integer(spec.tau))) }
+    if spec.secondKind == .tau, case .alpha(let a)? = spec.fixedCoupling { fixed += [("alpha", .number(a)), ("beta", .number(a * Double(spec.workers)))] }
     let synchronous = spec.method.hasSynchronousMap
     return .object([
         ("method", .string(spec.method.rawValue)),

@@ -49,6 +49,8 @@ public struct StabilityMapSpec: Sendable, Equatable {
     /// DiLoCo's outer step (nil for the round-robin methods): its maps are of the synchronous round, η the inner
     /// rate γ and `tau` the inner steps H.
     public var outer: OuterSettings?
+    /// The coupling held fixed when the second axis is τ (EASGD and EAMSGD over (η, τ); nil: none, as DOWNPOUR).
+    public var fixedCoupling: Coupling?
 
     public init(method: Algorithm, workers: Int, h: Double = 1, eta: GridAxis, second: GridAxis, secondKind: CouplingAxis,
                 momentum: Double = 0, tau: Int = 1, schedule: Schedule = .roundRobin, outer: OuterSettings? = nil) {
@@ -78,7 +80,8 @@ public struct StabilityMapSpec: Sendable, Equatable {
         var o = outer
         if secondKind == .outerRate { o?.learningRate = second }
         if secondKind == .outerMomentum { o?.momentum = second }
-        return makeScheme(method, workers: workers, eta: eta, coupling: secondKind.coupling(second), h: h,
+        let coupling = secondKind == .tau ? fixedCoupling ?? .alpha(0) : secondKind.coupling(second)
+        return makeScheme(method, workers: workers, eta: eta, coupling: coupling, h: h,
                           momentum: momentum, tau: steps, outer: o)
     }
 

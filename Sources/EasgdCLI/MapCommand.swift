@@ -6,6 +6,7 @@ import Dynamics
 import Elastic
 import Plotting
 import Records
+import Training
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +46,9 @@ struct MapCommand: ParsableCommand {
     var eta: ClosedRange<Double>
     @Option(help: "ρ range LO:HI (LO ≥ 0).", transform: parseRange) var rho: ClosedRange<Double>?
     @Option(help: "α range LO:HI, instead of --rho.", transform: parseRange) var alpha: ClosedRange<Double>?
-    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR, which has no coupling; DiLoCo's H).", transform: parseRange) var tauRange: ClosedRange<Double>?
+    @Option(help: "τ range LO:HI as the second axis (DOWNPOUR; EASGD and EAMSGD with the coupling fixed by --beta; DiLoCo's H).", transform: parseRange)
+    var tauRange: ClosedRange<Double>?
+    @Option(help: "EASGD and EAMSGD over (η, τ): the fixed β = pα (default \(TrainingDefaults.beta), the paper's).") var beta: Double?
     @Option(help: "DiLoCo's outer learning rate η_o as the second axis, LO:HI.", transform: parseRange) var outerLrRange: ClosedRange<Double>?
     @Option(help: "DiLoCo's outer momentum β as the second axis, LO:HI within [0, 1).", transform: parseRange)
     var outerMomentumRange: ClosedRange<Double>?
@@ -77,7 +80,17 @@ struct MapCommand: ParsableCommand {
             try OutputPath.checkPrefix(out)
             return
         }
-        if tauRange != nil { throw ValidationError("--tau-range is the second axis of DOWNPOUR maps only (use --tau for a fixed τ)") }
+        if let tauRange {
+            // EASGD and EAMSGD over (η, τ): the coupling fixed by --beta (β = pα, α = β/p at every point).
+            guard method.takes(.alpha), rho == nil, alpha == nil else {
+                throw ValidationError("--tau-range is the second axis of DOWNPOUR, EASGD and EAMSGD maps (EASGD and EAMSGD with a fixed --beta; use --tau for a fixed τ)")
+            }
+            guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
+            if let beta { try checkPositive("--beta", beta) }
+            try OutputPath.checkPrefix(out)
+            return
+        }
+        if beta != nil { throw ValidationError("--beta fixes the coupling of a τ map (--tau-range); give --alpha or --rho ranges otherwise") }
         guard (rho == nil) != (alpha == nil) else { throw ValidationError("give exactly one of --rho or --alpha") }
         if let rho { try checkRange("--rho", rho) }
         if let alpha {
@@ -133,10 +146,12 @@ struct MapCommand: ParsableCommand {
     }
 
     var spec: StabilityMapSpec {
-        StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
-                         second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
-                         momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule,
-                         outer: outerSettings)
+        var spec = StabilityMapSpec(method: method, workers: workers, h: h, eta: GridAxis(eta, count: grid.eta, logarithmic: logEta),
+                                    second: GridAxis(second.range, count: grid.second), secondKind: second.kind,
+                                    momentum: SchemePoint.momentum(method, given: momentum), tau: tau, schedule: schedule,
+                                    outer: outerSettings)
+        if second.kind == .tau, method.takes(.alpha) { spec.fixedCoupling = .alpha((beta ?? TrainingDefaults.beta) / Double(workers)) }
+        return spec
     }
 
     /// DiLoCo's outer step with its defaults (nil for the other methods).

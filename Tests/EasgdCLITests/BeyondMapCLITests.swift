@@ -39,7 +39,7 @@ import Testing
 
 @Test(arguments: [
     (["map", "--method", "downpour", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "--tau-range"),
-    (["map", "--method", "easgd", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--tau-range", "1:4", "--out", "/tmp/x"], "DOWNPOUR maps only"),
+    (["map", "--method", "easgd", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--tau-range", "1:4", "--out", "/tmp/x"], "EASGD and EAMSGD with a fixed --beta"),
     (["map", "--method", "easgd", "--momentum", "0.9", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "eamsgd only"),
     (["map", "--method", "eamsgd", "--momentum", "1.2", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "[0, 1)"),
     (["map", "--method", "easgd", "--tau", "0", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "--tau"),

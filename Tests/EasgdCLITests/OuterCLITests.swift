@@ -226,3 +226,25 @@ func aLockstepThreadsRunComputesWhatTheSimulatorComputes(method: [String]) throw
     #expect(a.map(\.step) == b.map(\.step) && a.map(\.testLoss) == b.map(\.testLoss), "\(a.map(\.step)) against \(b.map(\.step))")
     try expectWorkerReports(in: threads)
 }
+
+@Test func anEASGDMapOverTauHoldsItsCouplingFixedAndMeetsRadius() throws {
+    // EASGD over (η, τ) at β = 0.8 (α = 0.2 for p = 4), next to DiLoCo's (γ, H) maps at equal communication: each
+    // point's radius (the cyclic structure) equals `radius` (dgeev on the probed map) at the same (η, α, τ).
+    let prefix = try temporaryDirectory().appendingPathComponent("et").path
+    let r = try easgd(["map", "--method", "easgd", "--workers", "4", "--eta", "0.1:1.9", "--tau-range", "1:8", "--beta", "0.8",
+                       "--grid", "5x8", "--out", prefix, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(jsonNumber(o["alpha"]) == 0.2 && jsonNumber(o["beta"]) == 0.8 && o["tau"] is [String: Any])
+    let rows = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n").dropFirst()
+    #expect(rows.count == 40)
+    for row in rows.enumerated().filter({ $0.offset % 7 == 0 }).map(\.element) {
+        let f = row.split(separator: ",").map { Double($0)! }
+        let point = try easgd(["radius", "--method", "easgd", "--workers", "4", "--eta", "\(f[0])", "--alpha", "0.2", "--tau", "\(Int(f[1]))"])
+        let radius = try #require(Double(point.stdout.split(separator: " ")[0]))
+        #expect(isClose(radius, f[2], relative: 1e-9), "η \(f[0]) τ \(f[1]): map \(f[2]), radius \(radius)")
+    }
+    let refused = try easgd(["map", "--method", "easgd", "--workers", "4", "--eta", "0.1:1.9", "--tau-range", "1:8", "--alpha", "0.1:0.5",
+                             "--out", prefix + "x"])
+    #expect(refused.status == 64 && refused.stderr.contains("with a fixed --beta"), "\(refused.stderr)")
+}
