@@ -21,7 +21,7 @@ struct MapCommand: ParsableCommand {
                 --grid 400x400 --out admm-p3
             Beyond the paper: EAMSGD with momentum δ (each worker keeps its velocity; gradient at the look-ahead point); \
             τ local steps per activation (Algorithm 1's clock: exchange on the first tick, then τ − 1 local steps); \
-            DOWNPOUR over (η, τ) with --tau-range; and --schedule random, where a uniformly random worker activates \
+            DOWNPOUR over (η, τ) with --tau-range (EASGD and EAMSGD too, their β = pα fixed by --beta); and --schedule random, where a uniformly random worker activates \
             at each step and the map shows the mean-square radius per round ρ(T)^{p/2} of the second-moment operator:
               easgd map --method eamsgd --momentum 0.9 --workers 8 --eta 0.001:2 \\
                 --alpha 0.001:1 --out eamsgd-p8
@@ -34,9 +34,12 @@ struct MapCommand: ParsableCommand {
             DiLoCo (synchronous rounds: each worker's H = --tau inner SGD steps of rate γ = η from the center, then the \
             outer optimizer on the pseudo-gradient; the workers restart from the new center) over (γ, η_o) with \
             --outer-lr-range, (γ, β) with --outer-momentum-range or (γ, H) with --tau-range; the others fixed by --outer, \
-            --outer-lr and --outer-momentum (defaults DiLoCo's: nesterov, 0.7, 0.9):
+            --outer-lr and --outer-momentum (defaults DiLoCo's: nesterov, 0.7, 0.9); async-diloco (each worker's \
+            pseudo-gradient applied on arrival) the same, in round-robin order:
               easgd map --method diloco --workers 8 --tau 5 --eta 0.01:1.99 \\
                 --outer-lr-range 0.05:2 --out diloco-h5
+              easgd map --method async-diloco --workers 4 --eta 0.001:1.99 --log-eta \\
+                --tau-range 1:64 --grid 200x64 --out async-diloco-p4
             """
     )
 
