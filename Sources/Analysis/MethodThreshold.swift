@@ -54,9 +54,7 @@ public struct MethodThreshold: Sendable {
         case .downpour, .adownpour, .mvadownpour:
             SchemePoint(method: .downpour, workers: workers, eta: e, coupling: .alpha(0), h: 1, momentum: 0, tau: t)
         case .asyncDiloco:
-            { var point = SchemePoint(method: method, workers: workers, eta: e, coupling: .alpha(0), h: 1, momentum: 0, tau: t)
-              point.outer = outer
-              return point }()
+            SchemePoint(method: method, workers: workers, eta: e, coupling: .alpha(0), h: 1, momentum: 0, tau: t, outer: outer)
         default: nil
         }
     }

@@ -27,7 +27,8 @@ public struct SchemePoint: Sendable {
     /// DiLoCo: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
     public var sigma: Double?
 
-    public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int) {
+    public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int,
+                outer: OuterSettings? = nil) {
         self.method = method
         self.workers = workers
         self.eta = eta
@@ -35,6 +36,7 @@ public struct SchemePoint: Sendable {
         self.h = h
         self.momentum = momentum
         self.tau = tau
+        self.outer = outer
     }
 
     /// δ where none was given: the training runs' default (TrainingDefaults.momentum, 0.99) for a method with
@@ -72,8 +74,9 @@ public struct SchemePoint: Sendable {
     }
 
     /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
-    /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius.
-    public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON) {
+    /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius. With `sigma`
+    /// (DiLoCo), also the center's stationary MSE (nil when the round is unstable or none was asked).
+    public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON, centerMSE: Double?) {
         let radius: Double
         var extra: [(String, JSON)] = []
         if method.hasSynchronousMap {
@@ -85,15 +88,17 @@ public struct SchemePoint: Sendable {
             radius = r
             extra = [("pseudo_gradient_gain", .number(synchronous.pseudoGradientGain)),
                      ("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) }))]
+            var mse: Double? = nil
             if let sigma {
-                let mse = try synchronous.stationaryCenterMSE(sigma: sigma)
+                mse = try synchronous.stationaryCenterMSE(sigma: sigma)
                 if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
                 extra += [("sigma", .number(sigma)), ("pseudo_gradient_noise_variance", .number(synchronous.pseudoGradientNoiseVariance(sigma: sigma))),
                           ("center_mse", mse.map { .number($0) } ?? .null)]
             }
             let stable = radius <= 1 + StabilityMap.marginalBand
             return (radius, stable, .object(settingsJSON(schedule: schedule).filter { $0.0 != "schedule" }
-                                            + [("schedule", .string("synchronous")), ("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra))
+                                            + [("schedule", .string("synchronous")), ("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra),
+                    mse)
         }
         let scheme = self.scheme()
         if schedule == .random {
@@ -109,7 +114,7 @@ public struct SchemePoint: Sendable {
             extra.append(("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })))
         }
         let stable = radius <= 1 + StabilityMap.marginalBand
-        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra))
+        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra), nil)
     }
 
     /// `easgd simulate`: PREFIX.csv (round, max_abs, log10_max_abs) and PREFIX.png; the report's lines, its JSON
@@ -117,7 +122,7 @@ public struct SchemePoint: Sendable {
     public func simulate(from initial: InitialState, rounds: Int, prefix: String) throws -> (lines: [String], json: JSON, warning: String?) {
         let scheme = self.scheme()
         let trajectory = scheme.simulate(from: scheme.initialState(initial), rounds: rounds)
-        let (radius, stable, _) = try self.radius(schedule: .roundRobin)
+        let (radius, stable, _, _) = try self.radius(schedule: .roundRobin)
 
         let transaction = OutputTransaction()
         var csv = CSV(header: ["round", "max_abs", "log10_max_abs"])

@@ -116,11 +116,13 @@ public struct Validation {
 
     var defaultAlpha: Double { alpha ?? TrainingDefaults.beta / Double(workers) }
     var defaultMomentum: Double { SchemePoint.momentum(method, given: momentum) }
+    /// DiLoCo's outer step at every point (DiLoCo's defaults when none was given; nil for the other methods).
+    var outerStep: OuterSettings? { method.takes(.outer) ? outer ?? OuterSettings() : nil }
 
     /// The map at the point (α, τ, δ) of the grid's second value.
     func threshold(second: Double) -> MethodThreshold {
         var t = MethodThreshold(method: method, workers: workers, alpha: method.takes(.alpha) ? defaultAlpha : 0, tau: tau,
-                                momentum: defaultMomentum, schedule: .roundRobin, outer: outer)
+                                momentum: defaultMomentum, schedule: .roundRobin, outer: outerStep)
         switch axis {
         case .alpha: t.alpha = second
         case .tau: t.tau = Int(second)
@@ -387,7 +389,7 @@ public struct Validation {
         if axis.name != "alpha" && method.takes(.alpha) { fields.append(("alpha", .number(defaultAlpha))) }
         if axis.name != "tau" && method.takes(.tau) { fields.append(("tau", .integer(tau))) }
         if axis.name != "momentum" && method.takes(.momentum) { fields.append(("momentum", .number(defaultMomentum))) }
-        if let o = threshold(second: secondValues.first ?? 0).outer {
+        if let o = outerStep {
             fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
                        ("outer_delay", .integer(o.delayed ? 1 : 0))]
         }

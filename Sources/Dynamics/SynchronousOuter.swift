@@ -129,11 +129,16 @@ public struct SynchronousOuterScheme: Sendable {
 
     /// What H inner steps from (x̃, 0) leave of x̃ at worker i: (1 − γh_i)^H, or (M_i^H)[0, 0] written out.
     func innerFactor(_ i: Int) -> Double {
-        let a = 1 - innerRate * curvature(i)
-        guard innerMomentum != 0 else { return pow1(a, innerSteps) }
-        var x = 1.0, u = 0.0
-        for _ in 0..<innerSteps { (x, u) = (a * x + innerMomentum * a * u, -innerRate * curvature(i) * x + innerMomentum * a * u) }
-        return x
+        guard innerMomentum != 0 else { return pow1(1 - innerRate * curvature(i), innerSteps) }
+        var s = (x: 1.0, u: 0.0)
+        for _ in 0..<innerSteps { s = innerNesterov(i, s) }
+        return s.x
+    }
+
+    /// One inner Nesterov step of worker i on (x, u) as the closed form writes it: M_i (x, u).
+    func innerNesterov(_ i: Int, _ s: (x: Double, u: Double)) -> (x: Double, u: Double) {
+        let gh = innerRate * curvature(i), a = 1 - gh
+        return (a * s.x + innerMomentum * a * s.u, -gh * s.x + innerMomentum * a * s.u)
     }
 
     /// The round map written from the closed form above (not for a kept inner velocity, which has none here).
@@ -186,10 +191,10 @@ extension SynchronousOuterScheme {
         for i in 0..<workers {
             let a = 1 - innerRate * curvature(i)
             if innerMomentum != 0 {
-                var x = 1.0, u = 1.0
+                var s = (x: 1.0, u: 1.0)
                 for _ in 0..<innerSteps {
-                    sum += x * x
-                    (x, u) = (a * x + innerMomentum * a * u, -innerRate * curvature(i) * x + innerMomentum * a * u)
+                    sum += s.x * s.x
+                    s = innerNesterov(i, s)
                 }
                 continue
             }

@@ -197,19 +197,14 @@ struct OuterOptions: ParsableArguments {
     /// Some option of the outer step was given.
     var given: Bool { outer != nil || outerLr != nil || outerMomentum != nil || outerDelay != nil || innerMomentum != nil || keepInnerVelocity }
 
+    /// What only the command line can get wrong here; the values' rules are the library's (`RunSettings.check`,
+    /// which `train` and a resumed run apply too).
     func check(_ method: Algorithm) throws {
         if !method.takes(.outer), given {
             throw ValidationError("--outer, --outer-lr, --outer-momentum, --outer-delay and --inner-momentum apply to \(Algorithm.names { $0.takes(.outer) })")
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw ValidationError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
-        if outerDelay == 1, !method.hasSynchronousMap { throw ValidationError("--outer-delay applies to \(Algorithm.names(where: \.hasSynchronousMap))'s synchronous rounds") }
-        if let outerLr { try checkPositive("--outer-lr", outerLr) }
-        if let outerMomentum, let problem = Limits.momentumProblem("--outer-momentum", outerMomentum) { throw ValidationError(problem) }
-        if innerMomentum != nil || keepInnerVelocity, !method.hasSynchronousMap {
-            throw ValidationError("--inner-momentum and --keep-inner-velocity apply to \(Algorithm.names(where: \.hasSynchronousMap))'s workers")
-        }
-        if let innerMomentum, let problem = Limits.momentumProblem("--inner-momentum", innerMomentum) { throw ValidationError(problem) }
-        if keepInnerVelocity, (innerMomentum ?? 0) == 0 { throw ValidationError("--keep-inner-velocity needs --inner-momentum δ > 0") }
+        if let outer = settings(method) { try RunSettings.check(outer: outer, method: method) }
     }
 
     /// The outer step for `method` (nil for the methods without one).

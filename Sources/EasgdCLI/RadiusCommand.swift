@@ -86,8 +86,7 @@ struct RadiusCommand: ParsableCommand {
             let result = try at.radius(schedule: schedule)
             print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
             if !json, let sigma {
-                let mse = try at.synchronousScheme().stationaryCenterMSE(sigma: sigma)
-                print(try mse.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
+                print(try result.centerMSE.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
                       ?? "center MSE: unbounded (the round is unstable)")
             }
             return

@@ -79,7 +79,10 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
 
     /// Every worker must be stepped at the same moment (one synchronous step, or a fixed round-robin order),
     /// so only a backend that schedules every worker itself (the simulator) can run it.
-    public var needsEveryWorkerAtOnce: Bool { self == .syncEasgd || self == .admm || self == .diloco }
+    public var needsEveryWorkerAtOnce: Bool { stepsTogether || needsFixedOrder }
+
+    /// Round-robin ADMM: every worker in a fixed order, which only the simulator keeps.
+    public var needsFixedOrder: Bool { self == .admm }
 
     /// Every live worker takes its step at the same moment, in one call of the engine (`synchronousStep`).
     public var stepsTogether: Bool { self == .syncEasgd || self == .diloco }

@@ -181,12 +181,11 @@ public struct ErrorFeedback: Sendable {
     public mutating func encode(_ message: UnsafeBufferPointer<Float>, into bytes: UnsafeMutableRawBufferPointer,
                                 random: inout SplitMix64) {
         precondition(message.count == residual.count, "the message's size changed")
-        var corrected = residual
-        for k in corrected.indices { corrected[k] += message[k] }
-        var decoded = [Float](repeating: 0, count: corrected.count)
-        corrected.withUnsafeBufferPointer { codec.encode($0, into: bytes, random: &random) }
-        decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(bytes), into: $0) }
-        for k in residual.indices { residual[k] = corrected[k] - decoded[k] }
+        var sent = Array(message)
+        let compression = Compression(codec: codec, errorFeedback: true)
+        sent.withUnsafeMutableBufferPointer { m in
+            residual.withUnsafeMutableBufferPointer { compression.send(m, residual: $0, into: bytes, random: &random) }
+        }
     }
 }
 
@@ -207,15 +206,21 @@ public struct Compression: Codable, Equatable, Sendable {
     /// stochastic rounding's coins.
     public func roundTrip<T: BinaryFloatingPoint>(_ message: UnsafeMutableBufferPointer<T>, residual: UnsafeMutableBufferPointer<T>,
                                                   random: inout SplitMix64) {
+        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: message.count))
+        bytes.withUnsafeMutableBytes { send(message, residual: residual, into: $0, random: &random) }
+    }
+
+    /// The one step of a compressed message, for `roundTrip` and `ErrorFeedback` alike: message + residual (with
+    /// error feedback) encoded into `bytes`, `message` replaced with what decodes from them, and the residual with
+    /// what that missed.
+    public func send<T: BinaryFloatingPoint>(_ message: UnsafeMutableBufferPointer<T>, residual: UnsafeMutableBufferPointer<T>,
+                                             into bytes: UnsafeMutableRawBufferPointer, random: inout SplitMix64) {
         let n = message.count
         precondition(!errorFeedback || residual.count == n, "the residual and the message differ in size")
         var corrected = [Float](repeating: 0, count: n), decoded = [Float](repeating: 0, count: n)
         for k in 0..<n { corrected[k] = Float(message[k] + (errorFeedback ? residual[k] : 0)) }
-        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: n))
-        bytes.withUnsafeMutableBytes { raw in
-            corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &random) }
-            decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
-        }
+        corrected.withUnsafeBufferPointer { codec.encode($0, into: bytes, random: &random) }
+        decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(bytes), into: $0) }
         for k in 0..<n {
             if errorFeedback { residual[k] = T(corrected[k] - decoded[k]) }
             message[k] = T(decoded[k])

@@ -92,15 +92,9 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
                     waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 }
                 lock.lock()
-                // A step that reaches the next snapshot waits, before it is counted, for room in the queue.
-                while let at = nextSnapshot, completed.load(ordering: .relaxed) + 1 >= at, snapshots.count >= snapshotRoom { lock.wait() }
-                published[i] = w.progress
-                published[i].communication = communicationSeconds[i] + waited
-                let count = completed.add(1, ordering: .relaxed).newValue
-                if let at = nextSnapshot, count >= at {
-                    snapshots.append((count, published, Array(engine.master.model(engine.settings.method).pointer),
-                                      DispatchTime.now().uptimeNanoseconds))
-                    nextSnapshot = snapshotAfter?(count)
+                complete(1) {
+                    published[i] = w.progress
+                    published[i].communication = communicationSeconds[i] + waited
                 }
                 lock.unlock()
             }
@@ -129,19 +123,27 @@ public final class ThreadsBackend<Scalar: NetworkScalar>: @unchecked Sendable {
             }
             let stepped = zip(workers, before).filter { $0.0.clock > $0.1 }.map(\.0.index)
             lock.lock()
-            while let at = nextSnapshot, completed.load(ordering: .relaxed) + stepped.count >= at, snapshots.count >= snapshotRoom { lock.wait() }
-            for i in stepped { communicationSeconds[i] += exchange }
-            for i in workers.indices {
-                published[i] = workers[i].progress
-                published[i].communication = communicationSeconds[i]
-            }
-            let count = completed.add(stepped.count, ordering: .relaxed).newValue
-            if let at = nextSnapshot, count >= at {
-                snapshots.append((count, published, Array(engine.master.model(engine.settings.method).pointer),
-                                  DispatchTime.now().uptimeNanoseconds))
-                nextSnapshot = snapshotAfter?(count)
+            complete(stepped.count) {
+                for i in stepped { communicationSeconds[i] += exchange }
+                for i in workers.indices {
+                    published[i] = workers[i].progress
+                    published[i].communication = communicationSeconds[i]
+                }
             }
             lock.unlock()
+        }
+    }
+
+    /// Counts `steps` completed steps (the lock held): a count that reaches the next snapshot waits first for room
+    /// in the queue, `publish` updates the progress the tester hears, and the snapshot is taken when due.
+    private func complete(_ steps: Int, publish: () -> Void) {
+        while let at = nextSnapshot, completed.load(ordering: .relaxed) + steps >= at, snapshots.count >= snapshotRoom { lock.wait() }
+        publish()
+        let count = completed.add(steps, ordering: .relaxed).newValue
+        if let at = nextSnapshot, count >= at {
+            snapshots.append((count, published, Array(engine.master.model(engine.settings.method).pointer),
+                              DispatchTime.now().uptimeNanoseconds))
+            nextSnapshot = snapshotAfter?(count)
         }
     }
 }

@@ -15,7 +15,7 @@ public enum Backend: String, Codable, CaseIterable, Sendable {
     public func canRun(_ method: Algorithm) -> Bool {
         switch self {
         case .simulated: true
-        case .threads: !method.needsEveryWorkerAtOnce || method.stepsTogether
+        case .threads: !method.needsFixedOrder
         case .mpi: !method.needsEveryWorkerAtOnce
         }
     }
