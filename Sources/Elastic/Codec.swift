@@ -1,6 +1,6 @@
-// Compressed exchanges (issue 35, the codecs): what a worker sends (EASGD's elastic difference or x, DOWNPOUR's
-// accumulated gradient, DiLoCo's pseudo-gradient) and what the center sends back, in fewer bytes. One
-// implementation, for every backend and the sharded center alike:
+// Compressed exchanges (issue 35, the codecs): what a worker sends as an update (DOWNPOUR's accumulated gradient,
+// DiLoCo's pseudo-gradient; `Compression`, applied by the worker, so on every backend alike), in fewer bytes. What
+// EASGD sends (its parameters) and what the center sends back are not compressed yet. The formats:
 //
 //   format  bytes for n values              rounding to nearest: error bound                       exact for
 //   none    4n                              0                                                      every Float
