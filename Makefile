@@ -6,10 +6,22 @@ EASGD   := .build/release/easgd
 DEBS    := pkg-config python3 iproute2 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 GRID    ?= 400x400
 
-.PHONY: deps build run test docs bench torch quality experiments validation fuzz tsan clean
+# What only the tests need: a real browser for the explorer's browser test, TensorBoard's reader for the export's.
+TEST_DEBS := chromium
+TEST_PIPS := tensorboard
+
+.PHONY: deps test-deps build run test browser-test docs bench torch quality experiments validation fuzz tsan clean
 
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(TEST_DEBS)"
+	@python3 -c "import tensorboard" 2>/dev/null || { echo "installing from PyPI: $(TEST_PIPS)"; python3 -m pip install -q $(TEST_PIPS); }
+
+.PHONY: install-debs
+install-debs:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -45,11 +57,17 @@ run: build
 	$(EASGD) map --method async-diloco --workers 4 --tau 4 --eta 0.001:1.99 --log-eta --outer-lr-range 0.05:2 --out plots/outer/async-diloco-p4-h4-lr
 	for m in easgd downpour diloco async-diloco; do $(EASGD) map --method $$m --workers 4 --eta 0.001:1.99 --log-eta --tau-range 1:64 --grid 200x64 --out plots/outer/equal-communication-$$m; done
 
-test: deps
+test: test-deps
 	$(SWIFT) build
 	$(SWIFT) test
 	EASGD=.build/debug/easgd python3 -m unittest discover -s benchmarks/experiments -p 'test_*.py'
+	EASGD=.build/debug/easgd python3 -m unittest discover -s Tests/python -p 'test_*.py'
+	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory docs
+
+# The explorer in headless Chromium (about 12 s): the map drawn where the API says, a drag, a click, a live run.
+browser-test:
+	python3 Tests/browser/explorer_browser.py --easgd .build/debug/easgd
 
 # The reference (Sources/easgd/Easgd.docc) as static HTML in .build/docs, with the curated figures of plots/
 # (copied into a build copy of the catalog, named by their path: plots/beyond/eamsgd/compare.png is

@@ -16,6 +16,8 @@
 //   Plotting    gnuplot figures, at the edge
 //   Analysis    what the commands compute and write: maps and their files, the engine on quadratics, advise's
 //               verdict, the text-notebook runner
+//   Explorer    `easgd explore`: the local web server (Hummingbird) of the stability explorer and the runs view,
+//               its page, the run catalogue it serves read-only; the API's computations come from the commands
 //   EasgdCLI    the swift-argument-parser commands (thin: argument types, help, calls)
 //   easgd       the executable
 import PackageDescription
@@ -32,6 +34,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -54,10 +59,12 @@ let package = Package(
         .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),
         .target(name: "Plotting", dependencies: ["Records"]),
         .target(name: "Analysis", dependencies: ["Elastic", "Records", "Dynamics", "Training", "Engine", "Plotting"]),
+        .target(name: "Explorer", dependencies: ["Analysis", "Training", "Records", .product(name: "Hummingbird", package: "hummingbird"),
+                                                  .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "EasgdCLI",
             dependencies: [
-                "Elastic", "Records", "Dynamics", "Training", "Engine", "EngineMPI", "Plotting", "Analysis",
+                "Elastic", "Records", "Dynamics", "Training", "Engine", "EngineMPI", "Plotting", "Analysis", "Explorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,6 +80,8 @@ let package = Package(
         .testTarget(name: "EngineMPITests", dependencies: ["EngineMPI", "Engine", "Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "Training", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "EasgdCLI", "easgd", "Analysis", "Records", "Training",
+                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
     ]
 )

@@ -14,11 +14,13 @@ public struct ComputedMap {
     public var boundarySeconds: Double
 }
 
-/// The map on every core, and its boundary traced to 1e-10 relative.
-public func computeMap(_ spec: StabilityMapSpec) throws -> ComputedMap {
+/// The map on every core, and its boundary traced to 1e-10 relative. `shouldStop` is asked before each row of the
+/// map (StabilityMap.compute) and once before the boundary.
+public func computeMap(_ spec: StabilityMapSpec, shouldStop: (@Sendable () -> Bool)? = nil) throws -> ComputedMap {
     try MemoryEstimate.check(MemoryEstimate.grid(points: spec.eta.count, spec.second.count, bytesPerPoint: MemoryEstimate.bytesPerMapPoint),
                              for: "a map of \(spec.eta.count)x\(spec.second.count) points")
-    let map = try StabilityMap.compute(spec)
+    let map = try StabilityMap.compute(spec, shouldStop: shouldStop)
+    if let shouldStop, shouldStop() { throw StabilityMapError.stopped }
     let start = Date()
     let boundary = try map.traceBoundary()
     return ComputedMap(map: map, boundary: boundary, boundarySeconds: Date().timeIntervalSince(start))

@@ -32,7 +32,7 @@ extension RunPlot {
 
     /// The critical ηh of the run's method and settings (nil where the map stays stable to ηh = 10⁴): the run's
     /// threshold is h* = that / η, and SGD's 2/η.
-    static func criticalEtaH(_ run: RunSummary) throws -> Double? {
+    public static func criticalEtaH(_ run: RunSummary) throws -> Double? {
         try MethodThreshold(method: run.method, workers: run.workers, alpha: run.alpha ?? 0, tau: run.tau ?? 1,
                             momentum: run.momentum ?? 0, schedule: .roundRobin, outer: run.outer).criticalEtaH()
     }

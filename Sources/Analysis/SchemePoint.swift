@@ -117,31 +117,20 @@ public struct SchemePoint: Sendable {
         return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra), nil)
     }
 
-    /// `easgd simulate`: PREFIX.csv (round, max_abs, log10_max_abs) and PREFIX.png; the report's lines, its JSON
-    /// and the figure's warning if gnuplot could not draw it.
-    public func simulate(from initial: InitialState, rounds: Int, prefix: String) throws -> (lines: [String], json: JSON, warning: String?) {
+    /// A trajectory of the Elastic update code from `initial` over `rounds` rounds, against ρ(F): what `simulate`
+    /// prints (its lines and JSON) and the explorer draws (`maxAbs`, max_k |s_k| after each round, round 0 first).
+    public struct TrajectoryReport: Sendable {
+        public var lines: [String]
+        public var json: JSON
+        public var maxAbs: [Double]
+        public var radius: Double
+    }
+
+    public func trajectoryReport(from initial: InitialState, rounds: Int) throws -> TrajectoryReport {
         let scheme = self.scheme()
         let trajectory = scheme.simulate(from: scheme.initialState(initial), rounds: rounds)
         let (radius, stable, _, _) = try self.radius(schedule: .roundRobin)
-
-        let transaction = OutputTransaction()
-        var csv = CSV(header: ["round", "max_abs", "log10_max_abs"])
-        for (t, m) in trajectory.maxAbs.enumerated() {
-            if m > 0 { try csv.row([Double(t), m, log10(m)]) } else { csv.row([String(t), "0", ""]) }
-        }
-        let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
         let lnRadius = log(radius)
-        let start0 = trajectory.maxAbs[0]
-        let reference = start0 > 0 && radius > 0
-            ? [LineReference("\(log10(start0)) + x * \(log10(radius))", "log_{10} max|s_0| + t log_{10} {/Symbol r}(F)")] : []
-        let warning = stageFigure(prefix + ".png", transaction: transaction) {
-            LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 3, title: "simulated (Elastic update code)")],
-                            references: reference,
-                            title: "\(method.rawValue.uppercased()) round-robin, p = \(workers), {/Symbol h} = \(eta)" + (method.hasCoupling ? ", {/Symbol r} = \(coupling.rho(eta: eta))" : "") + ", {/Symbol r}(F) = \(String(format: "%.9g", radius))",
-                            xLabel: "round t", yLabel: "log_{10} max_k |s_k|", output: $0, terminal: .png)
-        }
-        try transaction.commit()
-
         var lines = ["spectral radius of the round map: \(try number(radius)) (ln = \(try number(lnRadius)))"]
         if let diverged = trajectory.divergedAtRound {
             lines.append("diverged at round \(diverged): max|s| left the finite range (> 1e300) after \(diverged - 1) finite rounds")
@@ -165,6 +154,30 @@ public struct SchemePoint: Sendable {
             ("diverged_at_round", trajectory.divergedAtRound.map { .integer($0) } ?? .null),
             ("vanished_at_round", trajectory.vanishedAtRound.map { .integer($0) } ?? .null),
         ])
-        return (lines, json, warning)
+        return TrajectoryReport(lines: lines, json: json, maxAbs: trajectory.maxAbs, radius: radius)
+    }
+
+    /// `easgd simulate`: PREFIX.csv (round, max_abs, log10_max_abs) and PREFIX.png; the report's lines, its JSON
+    /// and the figure's warning if gnuplot could not draw it.
+    public func simulate(from initial: InitialState, rounds: Int, prefix: String) throws -> (lines: [String], json: JSON, warning: String?) {
+        let report = try trajectoryReport(from: initial, rounds: rounds)
+        let radius = report.radius
+        let transaction = OutputTransaction()
+        var csv = CSV(header: ["round", "max_abs", "log10_max_abs"])
+        for (t, m) in report.maxAbs.enumerated() {
+            if m > 0 { try csv.row([Double(t), m, log10(m)]) } else { csv.row([String(t), "0", ""]) }
+        }
+        let csvTemporary = try transaction.write(csv.text, to: prefix + ".csv")
+        let start0 = report.maxAbs[0]
+        let reference = start0 > 0 && radius > 0
+            ? [LineReference("\(log10(start0)) + x * \(log10(radius))", "log_{10} max|s_0| + t log_{10} {/Symbol r}(F)")] : []
+        let warning = stageFigure(prefix + ".png", transaction: transaction) {
+            LinePlot.script(series: [LineSeries(csv: csvTemporary, xColumn: 1, yColumn: 3, title: "simulated (Elastic update code)")],
+                            references: reference,
+                            title: "\(method.rawValue.uppercased()) round-robin, p = \(workers), {/Symbol h} = \(eta)" + (method.hasCoupling ? ", {/Symbol r} = \(coupling.rho(eta: eta))" : "") + ", {/Symbol r}(F) = \(String(format: "%.9g", radius))",
+                            xLabel: "round t", yLabel: "log_{10} max_k |s_k|", output: $0, terminal: .png)
+        }
+        try transaction.commit()
+        return (report.lines, report.json, warning)
     }
 }

@@ -131,10 +131,14 @@ public struct StabilityMap: Sendable {
 
 public enum StabilityMapError: Error, CustomStringConvertible {
     case nonFinite(eta: Double, second: Double)
+    /// The caller's `shouldStop` said to stop (a newer request superseded this one).
+    case stopped
     public var description: String {
         switch self {
         case .nonFinite(let eta, let second):
             return "the spectral radius is not finite at eta = \(eta), second parameter = \(second)"
+        case .stopped:
+            return "the map was stopped before it was complete"
         }
     }
 }
@@ -168,14 +172,17 @@ func forEachRowInParallel(rows: Int, solverDimension: Int, threads: Int? = nil,
 }
 
 extension StabilityMap {
-    /// Compute the map on all cores (`threads` to override).
-    public static func compute(_ spec: StabilityMapSpec, threads: Int? = nil) throws -> StabilityMap {
+    /// Compute the map on all cores (`threads` to override). `shouldStop` is asked before each row; when it says
+    /// yes, the map throws `StabilityMapError.stopped` (the explorer's newer request supersedes an older one).
+    public static func compute(_ spec: StabilityMapSpec, threads: Int? = nil,
+                               shouldStop: (@Sendable () -> Bool)? = nil) throws -> StabilityMap {
         let start = DispatchTime.now().uptimeNanoseconds
         let columns = spec.eta.count, rows = spec.second.count
         let results = SharedResults(count: rows * columns)
         let etas = spec.eta.values, seconds = spec.second.values
         let lapack = Atomic<Int>(0), tracked = Atomic<Int>(0)
         try forEachRowInParallel(rows: rows, solverDimension: spec.solverDimension, threads: threads) { j, solver in
+            if let shouldStop, shouldStop() { throw StabilityMapError.stopped }
             let tracker = RootTracker(solver: solver)
             defer {
                 lapack.add(tracker.lapackSolves, ordering: .relaxed)

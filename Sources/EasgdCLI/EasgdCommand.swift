@@ -24,7 +24,7 @@ public struct EasgdCommand: ParsableCommand {
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self,
                       VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self,
-                      RunsCommand.self, ValidateCommand.self, SuperviseCommand.self]
+                      RunsCommand.self, ValidateCommand.self, SuperviseCommand.self, ExploreCommand.self]
     )
 
     public init() {}
@@ -44,7 +44,8 @@ public struct EasgdCommand: ParsableCommand {
             var command = parsed
             // Training checkpoints on a signal, the supervisor forwards it to its job; every other command cleans up
             // and stops.
-            if !(command is TrainCommand) && !(command is SuperviseCommand) { Cleanup.installSignalHandlers() }
+            // explore stops its server cleanly on SIGINT and SIGTERM itself (it writes nothing).
+            if !(command is TrainCommand) && !(command is SuperviseCommand) && !(command is ExploreCommand) { Cleanup.installSignalHandlers() }
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)        // the command has already said why

@@ -43,6 +43,43 @@ struct MapCommand: ParsableCommand {
             """
     )
 
+    @OptionGroup var map: MapOptions
+    @Flag(help: "Also write PREFIX.svg.") var svg = false
+    @Option(help: "Output prefix; its directory must exist.") var out: String
+    @Flag(help: "Also print the summary as JSON (the same as PREFIX.json) on standard output.") var json = false
+
+    func validate() throws {
+        try OutputPath.checkPrefix(out)
+    }
+
+    func run() throws {
+        let computed = try computeMap(map.spec)
+        let transaction = OutputTransaction()
+        let panel = try stageMapData(computed, prefix: out, transaction: transaction)
+        let summary = try mapSummary(computed).render()
+        try transaction.write(summary + "\n", to: out + ".json")
+        var warnings: [String] = []
+        let terminals: [Terminal] = svg ? [.png, .svg] : [.png]
+        for terminal in terminals {
+            if let warning = stageFigure("\(out).\(terminal.rawValue)", transaction: transaction, {
+                HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: terminal)
+            }) { warnings.append(warning) }
+        }
+        try transaction.commit()
+        let result = computed.map
+        if json { print(summary) } else { print("""
+            \(result.spec.method.rawValue) p=\(result.spec.workers)\(result.spec.schedule == .random ? " (random order, mean-square per round)" : ""): \(result.radii.count) points, \
+            unstable fraction \(formatFraction(result.unstableFraction)), max radius \(try number(result.maxRadius)), \
+            \(computed.boundary.count) boundary points
+            """) }
+        printError("computed in \(String(format: "%.3f", result.seconds)) s (boundary \(String(format: "%.3f", computed.boundarySeconds)) s); wrote \(out).csv, \(out)-boundary.csv, \(out).json" + (warnings.isEmpty ? ", \(out).png" : ""))
+        if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
+    }
+}
+
+/// What a map is: the method, its fixed settings, the axes and the grid (`map`'s options but where it writes, and
+/// the explorer's /api/map query).
+struct MapOptions: ParsableArguments {
     @Option(help: "\(Algorithm.names { $0.hasRoundRobinMap || $0.hasSynchronousMap }).", transform: parseMethod) var method: Algorithm
     @Option(help: "Number of workers p (≥ 1).") var workers: Int
     @Option(name: [.customLong("eta"), .customLong("lr")], help: "η range LO:HI (LO ≥ 0; --lr is the same option).", transform: parseRange)
@@ -63,9 +100,6 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Grid NxM: N points along η, M along ρ or α.") var grid = GridPoints(eta: 200, second: 200)
     @Option(help: "Curvature h of F(x) = h·x²/2.") var h: Double = 1
     @Flag(help: "Space η logarithmically.") var logEta = false
-    @Flag(help: "Also write PREFIX.svg.") var svg = false
-    @Option(help: "Output prefix; its directory must exist.") var out: String
-    @Flag(help: "Also print the summary as JSON (the same as PREFIX.json) on standard output.") var json = false
 
     func validate() throws {
         if method.takes(.outer) { return try validateOuter() }
@@ -80,7 +114,6 @@ struct MapCommand: ParsableCommand {
                 throw ValidationError("DOWNPOUR has no coupling: give its second axis as --tau-range LO:HI (and no --rho or --alpha)")
             }
             guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
-            try OutputPath.checkPrefix(out)
             return
         }
         if let tauRange {
@@ -90,7 +123,6 @@ struct MapCommand: ParsableCommand {
             }
             guard tauRange.lowerBound >= 1, tauRange.upperBound <= 1024 else { throw ValidationError("--tau-range must lie within 1:1024") }
             if let beta { try checkPositive("--beta", beta) }
-            try OutputPath.checkPrefix(out)
             return
         }
         if beta != nil { throw ValidationError("--beta fixes the coupling of a τ map (--tau-range); give --alpha or --rho ranges otherwise") }
@@ -100,7 +132,6 @@ struct MapCommand: ParsableCommand {
             try checkRange("--alpha", alpha)
             if eta.lowerBound == 0 { throw ValidationError("--alpha needs --eta LO > 0 (rho = alpha / eta)") }
         }
-        try OutputPath.checkPrefix(out)
     }
 
     /// What every map checks: p, h, the grid, the η axis, and the settings the method takes.
@@ -135,7 +166,6 @@ struct MapCommand: ParsableCommand {
         }
         if outerOptions.outerMomentum != nil && outerMomentumRange != nil { throw ValidationError("give --outer-momentum or --outer-momentum-range, not both") }
         if outerOptions.outerLr != nil && outerLrRange != nil { throw ValidationError("give --outer-lr or --outer-lr-range, not both") }
-        try OutputPath.checkPrefix(out)
     }
 
     /// The second axis and what it holds: τ (DOWNPOUR; DiLoCo's H), ρ, α, or DiLoCo's η_o or β; validate() made sure
@@ -160,30 +190,6 @@ struct MapCommand: ParsableCommand {
     /// DiLoCo's outer step with its defaults (nil for the other methods).
     var outerSettings: OuterSettings? {
         outerOptions.settings(method)
-    }
-
-    func run() throws {
-        let computed = try computeMap(spec)
-        let transaction = OutputTransaction()
-        let panel = try stageMapData(computed, prefix: out, transaction: transaction)
-        let summary = try mapSummary(computed).render()
-        try transaction.write(summary + "\n", to: out + ".json")
-        var warnings: [String] = []
-        let terminals: [Terminal] = svg ? [.png, .svg] : [.png]
-        for terminal in terminals {
-            if let warning = stageFigure("\(out).\(terminal.rawValue)", transaction: transaction, {
-                HeatMap.script(panels: [panel], columns: 1, output: $0, terminal: terminal)
-            }) { warnings.append(warning) }
-        }
-        try transaction.commit()
-        let map = computed.map
-        if json { print(summary) } else { print("""
-            \(map.spec.method.rawValue) p=\(map.spec.workers)\(map.spec.schedule == .random ? " (random order, mean-square per round)" : ""): \(map.radii.count) points, \
-            unstable fraction \(formatFraction(map.unstableFraction)), max radius \(try number(map.maxRadius)), \
-            \(computed.boundary.count) boundary points
-            """) }
-        printError("computed in \(String(format: "%.3f", map.seconds)) s (boundary \(String(format: "%.3f", computed.boundarySeconds)) s); wrote \(out).csv, \(out)-boundary.csv, \(out).json" + (warnings.isEmpty ? ", \(out).png" : ""))
-        if !warnings.isEmpty { throw ExitCode(figureMissingExitCode, warnings: warnings) }
     }
 }
 

@@ -80,31 +80,39 @@ struct RadiusCommand: ParsableCommand {
     }
 
     func run() throws {
+        if json { return print(try jsonResult().render()) }
         guard let solve else {
             var at = try point.schemePoint
             at.sigma = sigma
             let result = try at.radius(schedule: schedule)
-            print(json ? try result.json.render() : "\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
-            if !json, let sigma {
+            print("\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
+            if let sigma {
                 print(try result.centerMSE.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
                       ?? "center MSE: unbounded (the round is unstable)")
             }
             return
         }
+        let solution = try point.schemePoint(solving: solve).solve(solve, range: range, points: points, schedule: schedule)
+        let symbol = ["eta": "η", "alpha": "α", "momentum": "δ", "h": "h", "tau": "τ"][solve.rawValue]!
+        print(solution.lines(symbol: symbol).joined(separator: "\n"))
+    }
+
+    /// What --json prints (and the explorer's /api/radius answers).
+    func jsonResult() throws -> JSON {
+        guard let solve else {
+            var at = try point.schemePoint
+            at.sigma = sigma
+            return try at.radius(schedule: schedule).json
+        }
         let open = try point.schemePoint(solving: solve)
         let solution = try open.solve(solve, range: range, points: points, schedule: schedule)
-        let symbol = ["eta": "η", "alpha": "α", "momentum": "δ", "h": "h", "tau": "τ"][solve.rawValue]!
-        if json {
-            // The solved coordinate is left out, and so is whatever it moves (α = ηρ or ρ = α/η, except the one given).
-            let moved: Set<String> = switch solve {
-            case .eta: point.alpha != nil ? ["eta", "rho"] : ["eta", "alpha"]
-            case .alpha: ["alpha", "rho"]
-            default: [solve.rawValue]
-            }
-            let settings = open.settingsJSON(schedule: schedule).filter { !moved.contains($0.0) }
-            print(try JSON.object(settings + solution.json).render())
-        } else {
-            print(solution.lines(symbol: symbol).joined(separator: "\n"))
+        // The solved coordinate is left out, and so is whatever it moves (α = ηρ or ρ = α/η, except the one given).
+        let moved: Set<String> = switch solve {
+        case .eta: point.alpha != nil ? ["eta", "rho"] : ["eta", "alpha"]
+        case .alpha: ["alpha", "rho"]
+        default: [solve.rawValue]
         }
+        let settings = open.settingsJSON(schedule: schedule).filter { !moved.contains($0.0) }
+        return JSON.object(settings + solution.json)
     }
 }

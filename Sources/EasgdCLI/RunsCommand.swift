@@ -19,6 +19,10 @@ struct RunsCommand: ParsableCommand {
             their seed into one row with the mean, min and max.
               easgd runs runs
               easgd runs runs/easgd-seed* --group-seeds --json
+            --export tensorboard --out DIR writes each run's records as TensorBoard scalars (error/test, loss/train, \
+            loss/test, loss/minibatch, sharpness/h_max with sharpness/h_star, learning_rate, communication/…), one \
+            run per subdirectory of DIR named as its directory, its config.json as text; then `tensorboard --logdir DIR`:
+              easgd runs runs --export tensorboard --out tb
             """
     )
 
@@ -26,9 +30,20 @@ struct RunsCommand: ParsableCommand {
     @Flag(help: "One row per group of runs that differ only in their seed: mean [min, max] of the errors.") var groupSeeds = false
     @Flag(help: "Print a JSON array (keys dir, method, workers, tau, eta, eta_schedule, momentum, alpha, seed, backend, steps_per_worker, best_test_error and final_test_error as fractions, status, …).")
     var json = false
+    @Option(help: ArgumentHelp("Also write the runs for another tool: tensorboard (event files, one subdirectory per run, into --out).", valueName: "format"))
+    var export: ExportFormat?
+    @Option(help: "With --export: the directory to write into (created if missing; the runs' event files in it are replaced).") var out: String?
+
+    enum ExportFormat: String, ExpressibleByArgument, CaseIterable { case tensorboard }
 
     func validate() throws {
         guard !directories.isEmpty else { throw ValidationError("give at least one run directory") }
+        if export != nil {
+            guard let out else { throw ValidationError("--export needs --out DIR (the directory to write the event files into)") }
+            try OutputPath.checkDirectory(out, for: out)
+        } else if out != nil {
+            throw ValidationError("--out applies to --export")
+        }
     }
 
     func run() throws {
@@ -39,6 +54,10 @@ struct RunsCommand: ParsableCommand {
             throw DataError("\(empty) holds no training run (no config.json in it or in a directory below it)")
         }
         let runs = try found.flatMap { $0 }.map(RunSummary.read)
+        if export == .tensorboard, let out {
+            let names = try TensorBoardExport.write(runs, to: out)
+            printError("wrote \(names.count) TensorBoard run\(names.count == 1 ? "" : "s") into \(out): \(names.joined(separator: ", ")) (tensorboard --logdir \(out))")
+        }
         if groupSeeds {
             let groups = SeedGroup.group(runs)
             if json { print(try JSON.array(groups.map(\.json)).render()) } else {

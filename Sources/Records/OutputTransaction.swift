@@ -204,7 +204,7 @@ public struct CSV {
 }
 
 /// A JSON value with ordered keys.
-public indirect enum JSON {
+public indirect enum JSON: Sendable {
     case number(Double)
     case integer(Int)
     case string(String)

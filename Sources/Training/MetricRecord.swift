@@ -87,7 +87,7 @@ public struct MetricRecord: Equatable, Sendable {
 
     /// Parses one metrics.jsonl line (also those of earlier versions: their worker_loss was the workers' mean, and
     /// before 2026-12-06 `total_steps` was `step` and `eta` was `lr`).
-    init(jsonLine line: String) throws {
+    public init(jsonLine line: String) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw DataError("metrics.jsonl: unreadable line: \(line.prefix(80))")
         }
