@@ -66,7 +66,8 @@ test: test-deps
 	$(MAKE) --no-print-directory docs
 
 # The explorer in headless Chromium (about 12 s): the map drawn where the API says, a drag, a click, a live run.
-browser-test:
+browser-test: test-deps
+	$(SWIFT) build --product easgd
 	python3 Tests/browser/explorer_browser.py --easgd .build/debug/easgd
 
 # The reference (Sources/easgd/Easgd.docc) as static HTML in .build/docs, with the curated figures of plots/
@@ -96,6 +97,8 @@ bench: build torch
 	$(EASGD) bench train --net cifar --batch 128 --threads 2 --scaling --peer benchmarks/peers/torch_cnn.py
 	$(EASGD) bench engine --net cifar --batch 128 --workers 1,2,4 --steps 60
 	python3 benchmarks/exchange.py --easgd $(EASGD)
+	$(MAKE) --no-print-directory test-deps
+	python3 benchmarks/explorer_latency.py --easgd $(EASGD)
 	$(EASGD) bench codec
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 

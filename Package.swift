@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "CDNNL", dependencies: ["CKernels"], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
-        .target(name: "Elastic"),
+        // The codecs' hot loops (F16C, AVX2, with portable paths), bit for bit the Swift reference in Elastic.
+        .target(name: "CCodec"),
+        .target(name: "Elastic", dependencies: ["CCodec"]),
         .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
         .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CKernels", "CDNNL", "CZlib"]),
@@ -73,15 +75,17 @@ let package = Package(
         .executableTarget(name: "easgd-fuzz", dependencies: ["Elastic", "Records", "Training"]),
         // One approximate-equality helper shared by every numeric test target.
         .target(name: "NumericTesting"),
-        .testTarget(name: "ElasticTests", dependencies: ["Elastic", "NumericTesting"]),
+        // The `easgd` executable as the tests run it (CLI and explorer tests).
+        .target(name: "CommandTesting"),
+        .testTarget(name: "ElasticTests", dependencies: ["Elastic", "CCodec", "NumericTesting"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "Records", "NumericTesting"]),
         .testTarget(name: "EngineMPITests", dependencies: ["EngineMPI", "Engine", "Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "Training", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "EasgdCLI", "easgd", "Analysis", "Records", "Training",
+        .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "EasgdCLI", "easgd", "CommandTesting", "Analysis", "Records", "Training",
                                                          .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
+        .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "CommandTesting", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
     ]
 )

@@ -14,7 +14,7 @@ public enum TensorBoardExport {
         if let v = r.trainLoss { out.append(("loss/train", v)) }
         if let v = r.minibatchLoss { out.append(("loss/minibatch", v)) }
         let eta = r.learningRate ?? run.learningRate
-        if let v = r.learningRate { out.append(("learning_rate", v)) }
+        if let v = r.learningRate { out.append(("eta", v)) }
         if let s = r.sharpness {
             out.append(("sharpness/h_max", s))
             if let c = criticalEtaH, eta > 0 { out.append(("sharpness/h_star", c / eta)) }

@@ -26,18 +26,22 @@ struct ExploreCommand: ParsableCommand {
               easgd explore runs/ --port 9000
             Read-only: it never writes, moves or deletes. It binds 127.0.0.1 unless --host says otherwise, and serves \
             run data only from the directories given (a run is named by an id from /api/runs, never by a path).
-            The API (GET; parameters named as the commands' options, flags as NAME=true; every answer JSON, an error \
-            {"error": "..."} with status 400 for a bad query, 404, 409 when a newer request on the same channel \
-            superseded it, 422 when the settings cannot be computed, 503 when too much is in flight):
-              /api/radius?method=easgd&workers=3&eta=0.5&alpha=0.3      as radius --json (also solve=eta, …)
-              /api/map?method=admm&workers=8&eta=0.00001:0.01&rho=0.01:10&grid=200x200[&channel=NAME&seq=N]
-                  map --json's summary, with eta_values, second_values, radii (η fastest), boundary and the
-                  paper's EASGD condition where it applies; at most \(Limits.explorerMapPoints) points
+            The API answers GET with JSON; its parameters are the commands' options (flags as NAME=true). An error is \
+            {"error": "..."} with 400 for a bad query, 404, 409 when a newer request on the same channel superseded \
+            it, 422 when the settings cannot be computed, or 503 when too much is in flight.
+              /api/radius?method=easgd&workers=3&eta=0.5&alpha=0.3
+            What radius --json prints (solve=eta and radius's other options too).
+              /api/map?method=admm&workers=8&eta=0.00001:0.01&rho=0.01:10&grid=200x200
+            map --json's summary with eta_values, second_values, radii (η fastest), boundary and the paper's EASGD \
+            condition where it applies; at most \(Limits.explorerMapPoints) points. With channel=NAME&seq=N a newer \
+            request (a larger N) on the channel stops an older one at its next row.
               /api/simulate?method=admm&workers=3&eta=0.001&rho=2.5&rounds=2000
-                  simulate --json, with log10 max|s| per round (at most \(Limits.explorerSimulatePoints) points: each the \
-            least and largest value of its span of rounds, so an oscillation cannot alias); at most \(Limits.explorerRounds) rounds
-              /api/runs                  runs --json's objects, each with its id
-              /api/runs/ID/metrics       the run's metrics.jsonl records
+            What simulate --json prints, with log10 max|s| in at most \(Limits.explorerSimulatePoints) spans of rounds, \
+            each its least and largest value (an oscillation cannot alias); at most \(Limits.explorerRounds) rounds.
+              /api/runs
+            runs --json's objects, each with its id.
+              /api/runs/ID/metrics
+            The run's metrics.jsonl records.
             """
     )
 

@@ -19,8 +19,8 @@ struct RunsCommand: ParsableCommand {
             their seed into one row with the mean, min and max.
               easgd runs runs
               easgd runs runs/easgd-seed* --group-seeds --json
-            --export tensorboard --out DIR writes each run's records as TensorBoard scalars (error/test, loss/train, \
-            loss/test, loss/minibatch, sharpness/h_max with sharpness/h_star, learning_rate, communication/…), one \
+            With --export tensorboard --out DIR it also writes each run's records as TensorBoard scalars (error/test, \
+            loss/train, loss/test, loss/minibatch, sharpness/h_max with sharpness/h_star, eta, communication/…), one \
             run per subdirectory of DIR named as its directory, its config.json as text; then `tensorboard --logdir DIR`:
               easgd runs runs --export tensorboard --out tb
             """

@@ -15,6 +15,11 @@
 // infinite and a non-finite value stays non-finite (an int block's scale with it), so a poisoned message is still
 // poisoned when decoded and the master's check still rejects it. `ErrorFeedback` keeps what the codec lost and adds
 // it to the next message (the sender's residual), so the errors do not accumulate.
+//
+// The copy, fp16 and int8 with nearest rounding run CCodec's C kernels (F16C, AVX2, portable C elsewhere); the
+// Swift below is the reference they are tested against bit for bit (`reference: true`), and the path of the rest.
+
+import CCodec
 
 public enum CodecFormat: String, CaseIterable, Codable, Sendable {
     case none, fp16, bf16, int8, int4
@@ -50,13 +55,33 @@ public struct Codec: Equatable, Codable, Sendable {
         }
     }
 
+    /// The formats are little-endian; on a little-endian machine the copy format is the bytes themselves.
+    static let littleEndian = 1.littleEndian == 1
+
     /// The largest integer level of an integer format.
     var levels: Float { format == .int8 ? 127 : 7 }
 
     /// Writes `x` into `bytes` (exactly `encodedBytes(count: x.count)` of them). `random` draws the stochastic
-    /// rounding's coins; nearest rounding never touches it.
-    public func encode(_ x: UnsafeBufferPointer<Float>, into bytes: UnsafeMutableRawBufferPointer, random: inout SplitMix64) {
+    /// rounding's coins; nearest rounding never touches it. The copy, fp16 and int8 with nearest rounding run the C
+    /// kernels of CCodec (SIMD where the CPU has it); `reference` runs the scalar Swift below instead, which states
+    /// the formats and which the tests hold the kernels to, bit for bit.
+    public func encode(_ x: UnsafeBufferPointer<Float>, into bytes: UnsafeMutableRawBufferPointer, random: inout SplitMix64,
+                       reference: Bool = false) {
         precondition(bytes.count == encodedBytes(count: x.count), "the message buffer has the wrong size")
+        if !reference, let base = x.baseAddress, let out = bytes.baseAddress {
+            switch (format, rounding) {
+            case (.none, _) where Self.littleEndian:
+                out.copyMemory(from: base, byteCount: 4 * x.count)
+                return
+            case (.fp16, .nearest):
+                ccodec_fp16_encode(base, out, x.count)
+                return
+            case (.int8, .nearest):
+                ccodec_int8_encode(base, out, x.count, blockSize)
+                return
+            default: break
+            }
+        }
         switch format {
         case .none:
             for (k, v) in x.enumerated() { bytes.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
@@ -73,9 +98,23 @@ public struct Codec: Equatable, Codable, Sendable {
         }
     }
 
-    /// Reads a message of `x.count` values back.
-    public func decode(_ bytes: UnsafeRawBufferPointer, into x: UnsafeMutableBufferPointer<Float>) {
+    /// Reads a message of `x.count` values back (the copy, fp16 and int8 through CCodec unless `reference`).
+    public func decode(_ bytes: UnsafeRawBufferPointer, into x: UnsafeMutableBufferPointer<Float>, reference: Bool = false) {
         precondition(bytes.count == encodedBytes(count: x.count), "the message has the wrong size")
+        if !reference, let base = x.baseAddress, let message = bytes.baseAddress {
+            switch format {
+            case .none where Self.littleEndian:
+                UnsafeMutableRawPointer(base).copyMemory(from: message, byteCount: 4 * x.count)
+                return
+            case .fp16:
+                ccodec_fp16_decode(message, base, x.count)
+                return
+            case .int8:
+                ccodec_int8_decode(message, base, x.count, blockSize)
+                return
+            default: break
+            }
+        }
         switch format {
         case .none:
             for k in x.indices { x[k] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self))) }

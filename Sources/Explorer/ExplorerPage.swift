@@ -106,7 +106,11 @@ function el(tag, attrs, children) {
   for (const c of children || []) e.appendChild(c);
   return e;
 }
-function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toPrecision(digits || 6); }
+function fmt(x, digits) {
+  if (x === null || x === undefined) return "–";
+  const v = Number(x), a = Math.abs(v);
+  return a !== 0 && (a < 1e-4 || a >= 1e6) ? v.toExponential((digits || 6) - 1) : v.toPrecision(digits || 6);
+}
 
 // ---- a map panel: its settings, its requests (coarse, then full; a newer one aborts the older) and its drawing
 class MapPanel {
@@ -354,6 +358,14 @@ async function pointView(panel, p) {
     `ρ(F) = ${fmt(radius.spectral_radius, 10)}: ${radius.stable ? "stable" : "unstable"} (margin 1 − ρ = ${fmt(1 - radius.spectral_radius, 4)})`];
   text.innerHTML = ""; for (const l of lines) text.appendChild(el("div", { text: l }));
   drawEigenvalues(radius.eigenvalues || []);
+  // The margin along η: the stable intervals of η with everything else fixed (radius --solve eta).
+  const solve = new URLSearchParams(q); solve.delete("eta"); solve.set("solve", "eta");
+  fetch("/api/radius?" + solve).then((r) => r.json().then((s) => {
+    if (!r.ok || !s.stable_intervals) return;
+    const parts = s.stable_intervals.map((i) => `[${i.from_is_range_edge ? "≤ " : ""}${fmt(i.from, 5)}, ${i.to_is_range_edge ? "≥ " : ""}${fmt(i.to, 5)}]`);
+    text.appendChild(el("div", { text: "stable for η in " + (parts.length ? parts.join(" ∪ ") : "no interval of " + fmt(s.range[0], 2) + "…" + fmt(s.range[1], 2)) +
+      " with the rest fixed" }));
+  }));
   if (m.synchronous) { clearCanvas("trajectory"); document.getElementById("trajectory-legend").textContent = "(synchronous rounds: no round-robin trajectory)"; return; }
   // Enough rounds for the slowest mode to grow or decay by e^10 (a transient would hide a small ln ρ), 400 to 100000.
   const ln = Math.abs(Math.log(radius.spectral_radius));

@@ -3,6 +3,7 @@
 // asks for: on the quadratic objective in the training engine, predicted stable/unstable agrees with observed
 // convergence/divergence on settings on both sides of the boundary.
 
+import CommandTesting
 import Dynamics
 import Elastic
 import Foundation

@@ -1,5 +1,6 @@
 // The maps beyond Figure 1 through the CLI: the new methods, τ, the random schedule, compare variants, bad input.
 
+import CommandTesting
 import Foundation
 import NumericTesting
 import Testing

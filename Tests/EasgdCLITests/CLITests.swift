@@ -1,50 +1,14 @@
 // The easgd executable end to end: contracts of its outputs, bad input (one-line error, non-zero exit,
 // nothing left behind), the missing-gnuplot path, and the text notebooks.
 
+import CommandTesting
 import Dynamics
 import Foundation
 import Synchronization
 import NumericTesting
 import Testing
 
-/// The built `easgd` next to the test bundle.
-let easgdBinary: URL = {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = dir.appendingPathComponent("easgd")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        dir.deleteLastPathComponent()
-    }
-    return URL(fileURLWithPath: ".build/debug/easgd")
-}()
-
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func easgd(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
-    try run(easgdBinary, arguments, environment: environment, in: directory)
-}
-
-/// Runs `executable` to its end and collects its status and output.
-func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Run {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
 
 /// A fresh directory for one test, inside one root per test process that is removed when the process exits (each
 /// `make test` used to leave about 40 MB of run directories in /tmp).

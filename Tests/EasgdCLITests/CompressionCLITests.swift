@@ -3,6 +3,7 @@
 // the worker's residual is part of the checkpointed state; every record counts the codec's bytes; what cannot be
 // compressed is refused in one line.
 
+import CommandTesting
 import Elastic
 import Foundation
 import Testing

@@ -3,6 +3,7 @@
 // counts steps per worker across an elastic restart, every reader names the file and what it expected, and a
 // checkpoint of another run is refused wherever one is read.
 
+import CommandTesting
 import Foundation
 import Testing
 import Records

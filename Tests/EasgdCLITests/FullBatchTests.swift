@@ -2,6 +2,7 @@
 // the step's starting point, which the evaluator (another code path: centre crops in batches of 256) measured
 // as the previous record's train loss; the subset is chosen by the seed and recorded; bad uses are refused.
 
+import CommandTesting
 import Foundation
 import NumericTesting
 import Testing

@@ -4,6 +4,7 @@
 // and data files named `< …`; each payload would create a sentinel file `pwned-N` in the command's directory if any
 // of it ran. The figures must still be drawn (the text is the figure's, not an error).
 
+import CommandTesting
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@
 // training shows as running (and advise says it uses the last checkpoint), and every command that takes a
 // learning rate takes it as --eta and as --lr.
 
+import CommandTesting
 import Analysis
 import Foundation
 import NumericTesting

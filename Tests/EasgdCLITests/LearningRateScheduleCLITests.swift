@@ -4,6 +4,7 @@
 // threads and MPI backends apply a cut at the workers' clocks; a plateau's state survives a resume; advise reads
 // the rate in force; bad schedules are refused.
 
+import CommandTesting
 import Dynamics
 import Foundation
 import NumericTesting

@@ -5,6 +5,7 @@
 // so every message between ranks crosses the bridge, as between machines. Needs root (`ip netns`); otherwise skipped
 // with the reason.
 
+import CommandTesting
 import Foundation
 import Testing
 import Records

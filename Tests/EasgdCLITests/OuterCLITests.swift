@@ -1,6 +1,7 @@
 // easgd radius --method diloco: the synchronous outer-optimizer scheme's radius and stable η, against the closed
 // form (Tests/DynamicsTests/OuterSchemeTests.swift states it); and what diloco cannot do yet is refused.
 
+import CommandTesting
 import Dynamics
 import Foundation
 import NumericTesting

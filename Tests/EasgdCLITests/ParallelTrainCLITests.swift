@@ -2,6 +2,7 @@
 // workers' losses; evaluations on a virtual-time schedule; checkpoints, signals and resume on every backend (an
 // MPI run with one worker equals the simulated run bit for bit); bad combinations are refused.
 
+import CommandTesting
 import Foundation
 import NumericTesting
 import Testing

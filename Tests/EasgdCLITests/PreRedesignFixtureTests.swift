@@ -5,6 +5,7 @@
 // resume add the learning rate in force (`eta`, which earlier builds did not record) and the bytes moved. Since 2026-12-06 the
 // records name the step count `total_steps` (it was `step`): the one rename compared through.
 
+import CommandTesting
 import Foundation
 import Testing
 import Training

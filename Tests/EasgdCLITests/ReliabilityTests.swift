@@ -2,6 +2,7 @@
 // resume) is refused while the first holds it; a model that stops evaluating to finite numbers is recorded as
 // null with the record's status, never as nan, and the run stays readable.
 
+import CommandTesting
 import Analysis
 import Elastic
 import Foundation

@@ -2,6 +2,7 @@
 // seeds grouped, how each run ended (status.json), the figure formats, seed bands, and the refusal to put virtual
 // and wall-clock seconds on one axis. Also the JSON keys every computing command shares.
 
+import CommandTesting
 import Analysis
 import Foundation
 import NumericTesting

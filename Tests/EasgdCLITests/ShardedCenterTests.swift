@@ -2,6 +2,7 @@
 // order of messages is fixed, so a sharded run must compute exactly what the unsharded run and the simulator
 // compute; with several workers the checkpoint is gathered consistently and resumes under any S.
 
+import CommandTesting
 import Engine
 import Training
 import Foundation

@@ -2,6 +2,7 @@
 // checkpoints and records with and without it), its value at the last step is what `advise` measures on the
 // final checkpoint, and its bad uses are refused in one line.
 
+import CommandTesting
 import Foundation
 import Testing
 import Training

@@ -3,6 +3,7 @@
 // stopped by a signal from elsewhere is not restarted; a supervisor killed outright leaves no job running on
 // unsupervised. On a machine kept busy by two spinning processes, where a job needs seconds to checkpoint.
 
+import CommandTesting
 import Foundation
 import Testing
 import Training

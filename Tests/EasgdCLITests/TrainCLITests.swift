@@ -1,6 +1,7 @@
 // easgd train / plot / net describe end to end: a short real run on Fashion-MNIST that must learn,
 // a run stopped by a real SIGINT and resumed to the same bits as a straight run, and bad input.
 
+import CommandTesting
 import Foundation
 import NumericTesting
 import Testing

@@ -2,6 +2,7 @@
 // the observed outcome (diverged or not) agrees with the map's verdict at every grid point, for each axis; a
 // real net's points are run as training runs and kept; bad requests are refused in one line.
 
+import CommandTesting
 import Foundation
 import Testing
 import Training

@@ -1,6 +1,7 @@
 // easgd variance and variance-map end to end: the JSON contract, the multi-dimensional case against
 // independent one-dimensional runs (a rotated Hessian and noise covariance give the same total MSE), bad input.
 
+import CommandTesting
 import Foundation
 import NumericTesting
 import Testing

@@ -6,6 +6,7 @@
 // held to the same names, and its examples paste: a command line that does not fit on one line is continued with
 // a backslash, never wrapped.
 
+import CommandTesting
 import Analysis
 import Foundation
 import Testing

@@ -3,6 +3,7 @@
 // Carlo, 4 standard errors), error feedback's residual bounded by half a quantum over 10⁶ messages and the decoded
 // sum equal to the sent sum less the residual, and a non-finite message non-finite when decoded.
 
+import CCodec
 import Elastic
 import Foundation
 import Testing
@@ -135,4 +136,77 @@ func stochasticRoundingIsUnbiased(format: CodecFormat) {
     }
     #expect(roundTrip(Codec(.fp16), [70000, -70000]) == [.infinity, -.infinity])
     #expect(roundTrip(Codec(.bf16), [.infinity])[0] == .infinity)
+}
+
+// MARK: the C kernels against the Swift reference, bit for bit
+
+/// Values that probe every path: decades from subnormal to beyond fp16's range, both signs, zeros, fp16's largest
+/// value and the ties around it and around 1, fp16's subnormals and the midpoints between them, and (optionally)
+/// infinities and NaN; lengths not a multiple of 8 or of the block.
+private func awkward(_ n: Int, seed: UInt64, nonFinite: Bool) -> [Float] {
+    var x = spread(n, seed: seed, decades: -9...6)
+    let specials: [Float] = [0, -0.0, 65504, 65519.99, 65520, -65520, 1 + 1.0 / 2048, 1 + 3.0 / 2048, Float(Float16.leastNonzeroMagnitude),
+                             Float(Float16.leastNonzeroMagnitude) / 2, Float(Float16.leastNonzeroMagnitude) * 1.5,
+                             Float(Float16.leastNormalMagnitude) * 0.999, 2.5, -2.5, 0.5, 126.5, .leastNonzeroMagnitude]
+    for (k, v) in specials.enumerated() { x[(k * 37) % n] = v }
+    if nonFinite { x[n / 3] = .infinity; x[n / 2] = .nan; x[n - 2] = -.infinity }
+    return x
+}
+
+private func bytes(_ codec: Codec, _ x: [Float], reference: Bool) -> [UInt8] {
+    var random = SplitMix64(seed: 1)
+    var out = [UInt8](repeating: 0xAA, count: codec.encodedBytes(count: x.count))
+    x.withUnsafeBufferPointer { input in out.withUnsafeMutableBytes { codec.encode(input, into: $0, random: &random, reference: reference) } }
+    return out
+}
+
+private func values(_ codec: Codec, _ message: [UInt8], count: Int, reference: Bool) -> [UInt32] {
+    var out = [Float](repeating: 1, count: count)
+    message.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { codec.decode(raw, into: $0, reference: reference) } }
+    return out.map(\.bitPattern)
+}
+
+@Test(arguments: [CodecFormat.none, .fp16, .int8])
+func theKernelsEncodeAndDecodeBitForBitAsTheReference(format: CodecFormat) {
+    for (n, block, nonFinite) in [(1, 256, false), (7, 256, false), (1000, 256, false), (4099, 100, true), (300, 8, true), (65, 1, false)] {
+        let codec = Codec(format, blockSize: block)
+        let x = awkward(n, seed: UInt64(n), nonFinite: nonFinite)
+        let fast = bytes(codec, x, reference: false), slow = bytes(codec, x, reference: true)
+        #expect(fast == slow, "\(format) n = \(n), block \(block): the encoded bytes differ")
+        #expect(values(codec, fast, count: n, reference: false) == values(codec, slow, count: n, reference: true),
+                "\(format) n = \(n), block \(block): the decoded bits differ")
+    }
+    // Ties: blocks whose largest magnitude is 127 have scale 1, so x/s is x itself and the halves are exact ties
+    // (away from zero, as Swift's rounded()); for fp16, the midpoints between neighbouring halves.
+    let ties: [Float] = [127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -126.5, 0.49999997, -0.49999997, 3.5, 64.5, -64.5, 100.5, 0]
+    let halves: [Float] = [1 + 1.0 / 2048, 1 + 3.0 / 2048, 2048 + 1, 2048 + 3, -(1 + 1.0 / 2048), 65519.99, 65520, 0.1]
+    let x = Array(repeating: format == .fp16 ? halves + halves : ties, count: 5).flatMap { $0 }
+    let codec = Codec(format, blockSize: 16)
+    #expect(bytes(codec, x, reference: false) == bytes(codec, x, reference: true), "\(format): ties")
+}
+
+@Test func thePortablePathsMatchTheReferenceToo() {
+    for (n, block) in [(4099, 100), (33, 256)] {
+        let x = awkward(n, seed: 7, nonFinite: true)
+        let half = Codec(.fp16), int8 = Codec(.int8, blockSize: block)
+        var portable = [UInt8](repeating: 0, count: half.encodedBytes(count: n))
+        portable.withUnsafeMutableBytes { out in x.withUnsafeBufferPointer { ccodec_fp16_encode_portable($0.baseAddress!, out.baseAddress!, n) } }
+        #expect(portable == bytes(half, x, reference: true))
+        var decoded = [Float](repeating: 1, count: n)
+        portable.withUnsafeBytes { raw in decoded.withUnsafeMutableBufferPointer { ccodec_fp16_decode_portable(raw.baseAddress!, $0.baseAddress!, n) } }
+        #expect(decoded.map(\.bitPattern) == values(half, portable, count: n, reference: true))
+        var levels = [UInt8](repeating: 0, count: int8.encodedBytes(count: n))
+        levels.withUnsafeMutableBytes { out in x.withUnsafeBufferPointer { ccodec_int8_encode_portable($0.baseAddress!, out.baseAddress!, n, block) } }
+        #expect(levels == bytes(int8, x, reference: true))
+    }
+    // Every half decodes to the value Swift's Float16 says, and every half's value encodes back to it.
+    let all = (0...UInt16.max).map { $0 }
+    var decoded = [Float](repeating: 0, count: all.count)
+    all.withUnsafeBytes { raw in decoded.withUnsafeMutableBufferPointer { ccodec_fp16_decode_portable(raw.baseAddress!, $0.baseAddress!, all.count) } }
+    var mismatches = 0
+    for (h, v) in zip(all, decoded) {
+        let expected = Float(Float16(bitPattern: h))
+        if expected.isNaN ? !v.isNaN : expected.bitPattern != v.bitPattern { mismatches += 1 }
+    }
+    #expect(mismatches == 0)
 }

@@ -2,6 +2,7 @@
 // command it stands for, run as the `easgd` executable; bad parameters, traversal attempts, oversized grids; the
 // supersession of stale maps; and the server as a process (its address line, SIGTERM, --host's warning).
 
+import CommandTesting
 @testable import EasgdCLI
 @testable import Explorer
 import Foundation
@@ -11,36 +12,6 @@ import FoundationNetworking
 import Hummingbird
 import HummingbirdTesting
 import Testing
-
-/// The built `easgd` next to the test bundle.
-private let easgdBinary: URL = {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = dir.appendingPathComponent("easgd")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        dir.deleteLastPathComponent()
-    }
-    return URL(fileURLWithPath: ".build/debug/easgd")
-}()
-
-private struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-private func easgd(_ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = easgdBinary
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
 
 private func scratch() throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-explore-test-\(UUID().uuidString.prefix(8))")

@@ -271,6 +271,8 @@ def main():
         legend = wait_for(page, "document.getElementById('trajectory-legend').textContent.includes('measured growth') && "
                                 "document.getElementById('trajectory-legend').textContent", 60, "the point view's trajectory")
         check("ln ρ(F)" in legend, f"a click shows the eigenvalues and a trajectory against ln ρ(F): {legend}")
+        margin = wait_for(page, "(t => t.includes('stable for η in') && t)(document.getElementById('point-text').textContent)", 60, "the point's η margin")
+        check("with the rest fixed" in margin, f"and its margin along η: {margin}")
 
         image = screenshot(page, args.screenshot)
         for name, point in (("unstable", points["unstable"]), ("stable", points["stable"])):

@@ -74,7 +74,8 @@ class TensorBoardExportTest(unittest.TestCase):
         for name in ("msgd", "downpour"):
             acc, records = self.accumulator(name), self.records(name)
             self.assertGreaterEqual(len(records), 3)
-            for tag, key in (("error/test", "test_error"), ("loss/test", "test_loss"), ("loss/train", "train_loss"), ("epoch", "epoch")):
+            for tag, key in (("error/test", "test_error"), ("loss/test", "test_loss"), ("loss/train", "train_loss"), ("epoch", "epoch"),
+                             ("eta", "eta")):
                 events = acc.Scalars(tag)
                 self.assertEqual([e.step for e in events], [r["total_steps"] for r in records], (name, tag))
                 for e, r in zip(events, records):
