@@ -26,6 +26,8 @@ public struct SchemePoint: Sendable {
     public var workerCurvatures: [Double]?
     /// DiLoCo: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
     public var sigma: Double?
+    /// DiLoCo with `sigma`: the codec its pseudo-gradients go through, and whether with error feedback (nil: none).
+    public var compression: Compression?
 
     public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int,
                 outer: OuterSettings? = nil) {
@@ -76,7 +78,7 @@ public struct SchemePoint: Sendable {
     /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
     /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius. With `sigma`
     /// (DiLoCo), also the center's stationary MSE (nil when the round is unstable or none was asked).
-    public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON, centerMSE: Double?) {
+    public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON, centerMSE: Double?, quantised: QuantisedRound?) {
         let radius: Double
         var extra: [(String, JSON)] = []
         if method.hasSynchronousMap {
@@ -88,17 +90,27 @@ public struct SchemePoint: Sendable {
             radius = r
             extra = [("pseudo_gradient_gain", .number(synchronous.pseudoGradientGain)),
                      ("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) }))]
-            var mse: Double? = nil
+            var mse: Double? = nil, quantised: QuantisedRound? = nil
             if let sigma {
                 mse = try synchronous.stationaryCenterMSE(sigma: sigma)
                 if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
                 extra += [("sigma", .number(sigma)), ("pseudo_gradient_noise_variance", .number(synchronous.pseudoGradientNoiseVariance(sigma: sigma))),
                           ("center_mse", mse.map { .number($0) } ?? .null)]
+                if let compression, let noise = QuantisationNoise(codec: compression.codec, errorFeedback: compression.errorFeedback) {
+                    // The codec's error as multiplicative noise (QuantisationNoise.swift): nil when the noisy round is
+                    // not stable in mean square.
+                    quantised = mse == nil ? nil : try synchronous.stationaryCenterMSE(sigma: sigma, quantisation: noise)
+                    extra += [("compress", .string(compression.codec.format.rawValue)), ("compress_rounding", .string(compression.codec.rounding.rawValue)),
+                              ("compress_block", .integer(compression.codec.blockSize)), ("error_feedback", .bool(compression.errorFeedback)),
+                              ("kappa", .number(noise.kappa)),
+                              ("codec_error_variance", quantised.map { .number($0.errorVariance) } ?? .null),
+                              ("center_mse_compressed", quantised.map { .number($0.centerMSE) } ?? .null)]
+                }
             }
             let stable = radius <= 1 + StabilityMap.marginalBand
             return (radius, stable, .object(settingsJSON(schedule: schedule).filter { $0.0 != "schedule" }
                                             + [("schedule", .string("synchronous")), ("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra),
-                    mse)
+                    mse, quantised)
         }
         let scheme = self.scheme()
         if schedule == .random {
@@ -114,7 +126,7 @@ public struct SchemePoint: Sendable {
             extra.append(("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })))
         }
         let stable = radius <= 1 + StabilityMap.marginalBand
-        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra), nil)
+        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra), nil, nil)
     }
 
     /// A trajectory of the Elastic update code from `initial` over `rounds` rounds, against ρ(F): what `simulate`
@@ -129,7 +141,7 @@ public struct SchemePoint: Sendable {
     public func trajectoryReport(from initial: InitialState, rounds: Int) throws -> TrajectoryReport {
         let scheme = self.scheme()
         let trajectory = scheme.simulate(from: scheme.initialState(initial), rounds: rounds)
-        let (radius, stable, _, _) = try self.radius(schedule: .roundRobin)
+        let (radius, stable, _, _, _) = try self.radius(schedule: .roundRobin)
         let lnRadius = log(radius)
         var lines = ["spectral radius of the round map: \(try number(radius)) (ln = \(try number(lnRadius)))"]
         if let diverged = trajectory.divergedAtRound {

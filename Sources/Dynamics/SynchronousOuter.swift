@@ -222,18 +222,9 @@ extension SynchronousOuterScheme {
             throw NoiseModelUnavailable("the center's MSE with the inner velocity kept across rounds is not modelled (its noise carries over rounds)")
         }
         guard try radius(solver: solver).radius < 1 else { return nil }
-        let f = probedRoundMap(), b = probedNoiseInput(), q = pseudoGradientNoiseVariance(sigma: sigma), n = stateDimension
+        let f = probedRoundMap(), b = probedNoiseInput(), q = pseudoGradientNoiseVariance(sigma: sigma)
         // (I − F⊗F) vec C = q vec(b bᵀ), row-major vec: C[i, j] at i·n + j.
-        let size = n * n
-        var system = [[Double]](repeating: [Double](repeating: 0, count: size + 1), count: size)
-        for i in 0..<n { for j in 0..<n {
-            let row = i * n + j
-            for k in 0..<n { for l in 0..<n { system[row][k * n + l] -= f[i, k] * f[j, l] } }
-            system[row][row] += 1
-            system[row][size] = q * b[i] * b[j]
-        } }
-        guard let c = solveDense(system) else { return nil }
-        return c[0]
+        return Self.lyapunov(stateDimension, { f[$0, $1] }, input: b, variance: q)?[0]
     }
 }
 

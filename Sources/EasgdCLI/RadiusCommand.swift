@@ -22,6 +22,11 @@ struct RadiusCommand: ParsableCommand {
               easgd radius --method easgd --workers 4 --alpha 0.225 --solve eta
               easgd radius --method eamsgd --workers 4 --eta 0.1 --alpha 0.225 \\
                 --solve momentum --json
+            DiLoCo with gradient noise σ: the center's stationary mean-square error; with --compress, each \
+            pseudo-gradient through a codec, its error as multiplicative noise (with --error-feedback, the last \
+            error as state), and whether the round stays stable in mean square:
+              easgd radius --method diloco --workers 4 --eta 0.3 --tau 4 --sigma 1 \\
+                --compress int4 --compress-rounding stochastic --error-feedback
             """
     )
 
@@ -37,6 +42,7 @@ struct RadiusCommand: ParsableCommand {
     @Option(help: "With --solve: samples along the axis before refining (default 400; τ takes every integer).") var points = 400
     @Option(help: "DiLoCo: gradient noise σ (each inner gradient h·x − ξ, ξ of variance σ²); prints the center's stationary mean-square error at the end of a round.")
     var sigma: Double?
+    @OptionGroup var compressionOptions: QuantisationOptions
 
     func validate() throws {
         if let sigma {
@@ -46,6 +52,12 @@ struct RadiusCommand: ParsableCommand {
                 throw ValidationError("--sigma with --keep-inner-velocity: the center's MSE is not modelled when the inner velocity carries noise across rounds")
             }
             try checkNonNegative("--sigma", sigma)
+            if compressionOptions.compression != nil, point.workerH != nil {
+                throw ValidationError("--compress with --worker-h: the quantisation model takes identical workers (one curvature)")
+            }
+        }
+        if sigma == nil, compressionOptions.compression != nil {
+            throw ValidationError("--compress applies with --sigma (DiLoCo's quantised pseudo-gradients as noise on its noisy round)")
         }
         guard schedule.hasMap else { throw ValidationError("--schedule clock has no round map: clock order depends on the workers' costs (use round-robin or random)") }
         if point.method.hasSynchronousMap, schedule != .roundRobin {
@@ -84,11 +96,18 @@ struct RadiusCommand: ParsableCommand {
         guard let solve else {
             var at = try point.schemePoint
             at.sigma = sigma
+            at.compression = compressionOptions.compression
             let result = try at.radius(schedule: schedule)
             print("\(try number(result.radius)) \(result.stable ? "stable" : "unstable")")
             if let sigma {
                 print(try result.centerMSE.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
                       ?? "center MSE: unbounded (the round is unstable)")
+                if let compression = compressionOptions.compression, result.centerMSE != nil {
+                    let name = "\(compression.codec.format.rawValue) \(compression.codec.rounding.rawValue)" + (compression.errorFeedback ? " with error feedback" : "")
+                    print(try result.quantised.map { q in
+                        "with \(name) pseudo-gradients: center MSE \(try number(q.centerMSE)) (\(String(format: "%+.3g", 100 * (q.centerMSE / q.uncompressedMSE - 1))) %; the codec's error variance \(try number(q.errorVariance)) per value, multiplicative noise model)"
+                    } ?? "with \(name) pseudo-gradients: center MSE unbounded (not stable in mean square under the codec's noise)")
+                }
             }
             return
         }
@@ -102,6 +121,7 @@ struct RadiusCommand: ParsableCommand {
         guard let solve else {
             var at = try point.schemePoint
             at.sigma = sigma
+            at.compression = compressionOptions.compression
             return try at.radius(schedule: schedule).json
         }
         let open = try point.schemePoint(solving: solve)
@@ -114,5 +134,31 @@ struct RadiusCommand: ParsableCommand {
         }
         let settings = open.settingsJSON(schedule: schedule).filter { !moved.contains($0.0) }
         return JSON.object(settings + solution.json)
+    }
+}
+
+/// radius --sigma's codec: DiLoCo's pseudo-gradients quantised, as noise on the round (Dynamics/QuantisationNoise.swift).
+struct QuantisationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("With --sigma: the codec of each worker's pseudo-gradient (fp16, bf16, int8, int4), as multiplicative noise; prints the center's MSE with it.",
+                               valueName: "format"))
+    var compress: CodecFormat?
+    @Option(help: "With --compress: nearest (default) or stochastic rounding.") var compressRounding: CodecRounding?
+    @Option(help: "With --compress int8 or int4: values per scale (default \(Codec.defaultBlockSize)).") var compressBlock: Int?
+    @Flag(help: "With --compress: each worker adds what the codec lost to its next message.") var errorFeedback = false
+
+    func validate() throws {
+        if compress == nil || compress == CodecFormat.none {
+            if let given = [("--compress-rounding", compressRounding != nil), ("--compress-block", compressBlock != nil),
+                            ("--error-feedback", errorFeedback)].first(where: \.1) {
+                throw ValidationError("\(given.0) needs --compress FORMAT (fp16, bf16, int8 or int4)")
+            }
+        }
+        if let compressBlock { try checkLimit("--compress-block", compressBlock, 1...(1 << 20)) }
+    }
+
+    var compression: Compression? {
+        guard let compress, compress != CodecFormat.none else { return nil }
+        return Compression(codec: Codec(compress, rounding: compressRounding ?? .nearest, blockSize: compressBlock ?? Codec.defaultBlockSize),
+                           errorFeedback: errorFeedback)
     }
 }

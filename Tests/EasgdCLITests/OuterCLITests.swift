@@ -67,6 +67,12 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
      "--outer-momentum-range must lie within [0, 1)"),
     (["map", "--method", "easgd", "--workers", "4", "--eta", "0.01:1", "--alpha", "0.1:0.5", "--outer-lr", "0.7", "--out", "/tmp/x"],
      "apply to diloco"),
+    (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.3", "--tau", "4", "--compress", "int4"], "--compress applies with --sigma"),
+    (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.3", "--sigma", "1", "--error-feedback"], "--error-feedback needs --compress"),
+    (["radius", "--method", "diloco", "--workers", "2", "--eta", "0.3", "--sigma", "1", "--compress", "int8", "--worker-h", "1,2"],
+     "identical workers"),
+    (["radius", "--method", "diloco", "--workers", "2", "--eta", "0.3", "--sigma", "1", "--compress", "int8", "--compress-block", "0"],
+     "--compress-block"),
 ])
 func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(arguments)
