@@ -56,6 +56,10 @@ run: build
 	$(EASGD) map --method async-diloco --workers 4 --tau 4 --eta 0.001:1.99 --log-eta --outer-momentum-range 0:0.99 --out plots/outer/async-diloco-p4-h4-momentum
 	$(EASGD) map --method async-diloco --workers 4 --tau 4 --eta 0.001:1.99 --log-eta --outer-lr-range 0.05:2 --out plots/outer/async-diloco-p4-h4-lr
 	for m in easgd downpour diloco async-diloco; do $(EASGD) map --method $$m --workers 4 --eta 0.001:1.99 --log-eta --tau-range 1:64 --grid 200x64 --out plots/outer/equal-communication-$$m; done
+	$(EASGD) compare --workers 4 --eta 0.001:1.99 --log-eta --tau-range 1:64 --grid 150x64 --variant easgd --variant diloco \
+	  --variant "diloco outer=sgd outer-lr=1" --out plots/outer/family-local-sgd
+	$(EASGD) compare --workers 4 --eta 0.001:1.99 --log-eta --tau-range 1:64 --grid 150x64 --variant "diloco outer=sgd outer-lr=0.5" \
+	  --variant "diloco outer=heavy-ball outer-lr=1 outer-momentum=0.5 inner-momentum=0.9" --variant async-diloco --out plots/outer/family-slowmo
 
 test: test-deps
 	$(SWIFT) build

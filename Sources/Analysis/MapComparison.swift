@@ -6,17 +6,27 @@ import Elastic
 import Foundation
 import Plotting
 import Records
+import Training
 
-/// One map of a comparison: a method and its settings, e.g. "eamsgd momentum=0.9 tau=4 schedule=random".
+/// One map of a comparison: a method and its settings, e.g. "eamsgd momentum=0.9 tau=4 schedule=random", or DiLoCo's
+/// outer step, "diloco outer=heavy-ball outer-lr=1 outer-momentum=0.5 inner-momentum=0.9" (SlowMo's shape).
 public struct MapVariant: Equatable, Sendable {
     public var method: Algorithm
     public var momentum: Double?
     public var tau = 1
     public var schedule = Schedule.roundRobin
+    /// EASGD and EAMSGD on a τ axis: β = pα (nil: the paper's 0.9).
+    public var beta: Double?
+    /// DiLoCo's outer step and inner optimizer as given (nil each: DiLoCo's defaults, inner SGD).
+    public var outer: OuterOptimizer?
+    public var outerRate: Double?
+    public var outerMomentum: Double?
+    public var innerMomentum: Double?
 
     public init(method: Algorithm) { self.method = method }
 
-    /// METHOD [momentum=δ] [tau=τ] [schedule=round-robin|random]; `delta=` is the same as `momentum=`.
+    /// METHOD [momentum=δ] [tau=τ] [schedule=round-robin|random] [beta=β] [outer=sgd|heavy-ball|nesterov]
+    /// [outer-lr=η_o] [outer-momentum=β] [inner-momentum=δ]; `delta=` is the same as `momentum=`.
     public init?(text: String) {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "," })
         guard let first = words.first, let m = Algorithm(rawValue: String(first).lowercased()) else { return nil }
@@ -28,9 +38,26 @@ public struct MapVariant: Equatable, Sendable {
             case "delta", "momentum": guard let d = Double(kv[1]) else { return nil }; momentum = d
             case "tau": guard let t = Int(kv[1]) else { return nil }; tau = t
             case "schedule": guard let s = Schedule(rawValue: kv[1]) else { return nil }; schedule = s
+            case "beta": guard let b = Double(kv[1]) else { return nil }; beta = b
+            case "outer": guard let o = OuterOptimizer(rawValue: kv[1]) else { return nil }; outer = o
+            case "outer-lr": guard let r = Double(kv[1]) else { return nil }; outerRate = r
+            case "outer-momentum": guard let b = Double(kv[1]) else { return nil }; outerMomentum = b
+            case "inner-momentum": guard let d = Double(kv[1]) else { return nil }; innerMomentum = d
             default: return nil
             }
         }
+    }
+
+    /// True when a DiLoCo setting was given.
+    public var givesOuter: Bool { outer != nil || outerRate != nil || outerMomentum != nil || innerMomentum != nil }
+
+    /// DiLoCo's outer step: as given, DiLoCo's defaults for the rest (nil for the other methods).
+    public var outerSettings: OuterSettings? {
+        guard method.takes(.outer) else { return nil }
+        var o = OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerRate ?? OuterSettings.dilocoLearningRate,
+                              momentum: outerMomentum ?? OuterSettings.dilocoMomentum)
+        o.innerMomentum = innerMomentum ?? 0
+        return o
     }
 
     /// A file-name-safe name: method, then the settings that differ from the defaults.
@@ -39,6 +66,11 @@ public struct MapVariant: Equatable, Sendable {
         if let momentum { parts.append("delta\(momentum)") }
         if tau != 1 { parts.append("tau\(tau)") }
         if schedule == .random { parts.append("random") }
+        if let beta { parts.append("beta\(beta)") }
+        if let outer { parts.append(outer.rawValue) }
+        if let outerRate { parts.append("lr\(outerRate)") }
+        if let outerMomentum { parts.append("mom\(outerMomentum)") }
+        if let innerMomentum { parts.append("inner\(innerMomentum)") }
         return parts.joined(separator: "-")
     }
 }
@@ -81,8 +113,11 @@ public struct MapComparison {
         var maps: [(p: Int, v: MapVariant, computed: ComputedMap)] = []
         for p in workers {
             for v in variants {
-                let spec = StabilityMapSpec(method: v.method, workers: p, h: h, eta: eta, second: second, secondKind: secondKind,
-                                            momentum: SchemePoint.momentum(v.method, given: v.momentum), tau: v.tau, schedule: v.schedule)
+                var spec = StabilityMapSpec(method: v.method, workers: p, h: h, eta: eta, second: second, secondKind: secondKind,
+                                            momentum: SchemePoint.momentum(v.method, given: v.momentum), tau: v.tau, schedule: v.schedule,
+                                            outer: v.outerSettings)
+                // Equal communication (a τ axis): EASGD's and EAMSGD's coupling fixed by β = pα, as map does.
+                if secondKind == .tau, v.method.takes(.alpha) { spec.fixedCoupling = .alpha((v.beta ?? TrainingDefaults.beta) / Double(p)) }
                 maps.append((p, v, try computeMap(spec)))
             }
         }

@@ -43,6 +43,7 @@ public func title(_ spec: StabilityMapSpec) -> String {
                      "outer \(o.optimizer.rawValue)" + (o.delayed ? " delayed one round" : "")]
         if spec.secondKind != .outerRate { parts.append("{/Symbol h}_o = \(o.learningRate)") }
         if spec.secondKind != .outerMomentum && o.optimizer != .sgd { parts.append("{/Symbol b} = \(o.momentum)") }
+        if o.innerNesterov { parts.append("inner Nesterov {/Symbol d} = \(o.innerMomentum)" + (o.keepsInnerVelocity ? " (kept)" : "")) }
         if spec.secondKind != .tau { parts.append("H = \(spec.tau)") }
         if spec.h != 1 { parts.append("h = \(spec.h)") }
         return parts.joined(separator: ", ")

@@ -263,3 +263,44 @@ func aLockstepThreadsRunComputesWhatTheSimulatorComputes(method: [String]) throw
                              "--out", prefix + "x"])
     #expect(refused.status == 64 && refused.stderr.contains("with a fixed --beta"), "\(refused.stderr)")
 }
+
+@Test func compareAtEqualCommunicationDrawsWhatMapDraws() throws {
+    // compare --tau-range with DiLoCo's family and EASGD at a fixed β: each variant's grid is the grid map computes for
+    // the same settings (the variant's words reach the map as map's options do), and Lookahead's row (p = 1) equals
+    // p = 4's, since a synchronous round on the homogeneous quadratic does not depend on p.
+    let dir = try temporaryDirectory()
+    let axes = ["--eta", "0.01:1.99", "--log-eta", "--tau-range", "1:9", "--grid", "12x9"]
+    let r = try easgd(["compare", "--workers", "1,4"] + axes + ["--variant", "easgd beta=0.6", "--variant", "diloco outer=heavy-ball outer-lr=1 outer-momentum=0.5 inner-momentum=0.9",
+                                                              "--variant", "diloco outer=sgd outer-lr=0.5", "--out", dir.appendingPathComponent("c").path])
+    #expect(r.status == 0 || r.status == 3, "\(r.stderr)")
+    let pairs: [(String, [String])] = [
+        ("easgd-beta0.6-p4", ["--method", "easgd", "--workers", "4", "--beta", "0.6"]),
+        ("diloco-heavy-ball-lr1.0-mom0.5-inner0.9-p4", ["--method", "diloco", "--workers", "4", "--outer", "heavy-ball", "--outer-lr", "1",
+                                                         "--outer-momentum", "0.5", "--inner-momentum", "0.9"]),
+        ("diloco-sgd-lr0.5-p4", ["--method", "diloco", "--workers", "4", "--outer", "sgd", "--outer-lr", "0.5"]),
+    ]
+    for (name, options) in pairs {
+        let prefix = dir.appendingPathComponent(name).path
+        let m = try easgd(["map"] + options + axes + ["--out", prefix])
+        #expect(m.status == 0 || m.status == 3, "\(m.stderr)")
+        let fromCompare = try String(contentsOf: dir.appendingPathComponent("c/\(name).csv"), encoding: .utf8)
+        #expect(fromCompare == (try String(contentsOfFile: prefix + ".csv", encoding: .utf8)), "\(name)")
+    }
+    let lookahead = try String(contentsOf: dir.appendingPathComponent("c/diloco-sgd-lr0.5-p1.csv"), encoding: .utf8)
+    #expect(lookahead == (try String(contentsOf: dir.appendingPathComponent("c/diloco-sgd-lr0.5-p4.csv"), encoding: .utf8)))
+}
+
+@Test(arguments: [
+    (["--variant", "diloco"], "compare it at equal communication with --tau-range"),
+    (["--tau-range", "1:8", "--variant", "diloco tau=4"], "τ is the axis"),
+    (["--variant", "easgd beta=0.5"], "beta= fixes"),
+    (["--tau-range", "1:8", "--variant", "easgd outer-lr=1"], "apply to diloco"),
+    (["--tau-range", "1:8", "--variant", "diloco outer-momentum=1"], "--outer-momentum must be in [0, 1)"),
+    (["--tau-range", "1:8", "--variant", "async-diloco inner-momentum=0.5"], "--inner-momentum applies to diloco's workers"),
+    (["--tau-range", "1:8", "--rho", "0.1:1", "--variant", "easgd"], "only one of --rho, --alpha or --tau-range"),
+])
+func compareRefusesWhatItCannotDraw(extra: [String], message: String) throws {
+    let r = try easgd(["compare", "--workers", "4", "--eta", "0.01:1", "--out", "/tmp/easgd-compare-never"] + extra)
+    #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/easgd-compare-never"))
+}
