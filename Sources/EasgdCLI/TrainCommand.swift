@@ -156,7 +156,7 @@ struct ParallelOptions: ParsableArguments {
     /// DiLoCo's outer step and inner optimizer (the same options as radius and map; checked by the library's rules).
     @OptionGroup var outerOptions: OuterOptions
     @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.sendsUpdates)): its update): none (default), fp16, bf16, int8 or int4.",
-                               discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; the records' bytes_sent count the codec's bytes (the MPI transport still carries Float32), and the simulated link model charges them.",
+                               discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; on MPI the codec's bytes are what travels (with --servers S, each server's slice encoded on its own, as the simulated link model's S servers do too), the records' bytes_sent count them, and the simulated link model charges them.",
                                valueName: "format"))
     var compress: CodecFormat?
     @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)).") var compressBlock: Int?

@@ -230,7 +230,8 @@ public struct ErrorFeedback: Sendable {
 
 /// What a worker's messages go through on their way to the master (`--compress`): a codec, and whether the worker
 /// keeps what it lost for its next message (`--error-feedback`). The master sees the decoded values, on every
-/// backend alike (the MPI transport still carries them as Float32; the records count the codec's bytes).
+/// backend alike; on MPI the codec's bytes are what travels, each server's slice encoded on its own
+/// (`EngineSettings.messageSlices`), and the records count them.
 public struct Compression: Codable, Equatable, Sendable {
     public var codec: Codec
     public var errorFeedback: Bool

@@ -41,10 +41,23 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var outer: OuterSettings?
     /// What the workers' updates go through on their way to the master (nil: Float32 as they are).
     public var compression: Compression?
+    /// The slices of the center a compressed update is encoded in, each on its own (the codec's blocks restart at
+    /// each slice): MPI's --servers, or the simulated link model's servers, so that every server decodes its own
+    /// slice and every backend the same values (nil: one).
+    public var slices: Int?
 
-    /// Bytes a worker sends in one exchange of n parameters (its update through the codec, or Float32), and
-    /// receives (Float32: the center, the elastic difference or the look-ahead point).
-    public func bytesSent(parameters n: Int) -> Int { compression?.codec.encodedBytes(count: n) ?? 4 * n }
+    /// The ranges a compressed message of n values is encoded in, one per slice.
+    public func messageSlices(_ n: Int) -> [Range<Int>] {
+        let layout = ShardLayout(count: n, servers: max(1, min(slices ?? 1, n)))
+        return (0..<layout.servers).map(layout.range)
+    }
+
+    /// Bytes a worker sends in one exchange of n parameters (its update through the codec, slice by slice, or
+    /// Float32), and receives (Float32: the center, the elastic difference or the look-ahead point).
+    public func bytesSent(parameters n: Int) -> Int {
+        guard let codec = compression?.codec else { return 4 * n }
+        return messageSlices(n).map { codec.encodedBytes(count: $0.count) }.reduce(0, +)
+    }
     public func bytesReceived(parameters n: Int) -> Int { 4 * n }
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,

@@ -19,6 +19,10 @@ extension RunSettings {
                                    outer: outer)
             e.schedule = lrSchedule
             e.compression = compression
+            // A compressed update is encoded slice by slice where the center is held in slices (MPI's servers) or
+            // modelled so (the simulated link model's), so that every backend decodes the same values.
+            let slices = backend == .mpi ? (mpiServers ?? 1) : backend == .simulated ? (links?.servers ?? 1) : 1
+            if compression != nil, slices > 1 { e.slices = slices }
             return e
         }
         set {

@@ -13,6 +13,10 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
     public let multiplier: FlatBuffer<Scalar>
     /// With compression and error feedback: what the codec lost of the worker's last message.
     public let residual: FlatBuffer<Scalar>
+    /// With compression: the encoded bytes of the worker's last message, one array per slice
+    /// (`EngineSettings.messageSlices`) — what the MPI backend sends.
+    public let wire: WireMessage
+    let slices: [Range<Int>]
     let gradient: FlatBuffer<Scalar>
     let lookahead: FlatBuffer<Scalar>
     /// Local steps taken (the worker's clock t_i).
@@ -33,9 +37,18 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         accumulator = FlatBuffer(count: settings.method.accumulates ? n : 0)
         multiplier = FlatBuffer(count: settings.method == .admm ? n : 0)
         residual = FlatBuffer(count: settings.compression?.errorFeedback == true ? n : 0)
+        let ranges = settings.messageSlices(n)
+        slices = ranges
+        wire = WireMessage(slices: settings.compression.map { c in ranges.map { [UInt8](repeating: 0, count: c.codec.encodedBytes(count: $0.count)) } } ?? [])
         gradient = FlatBuffer(count: n)
         lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour || innerNesterov ? n : 0)
     }
+}
+
+/// A worker's last compressed message as bytes, slice by slice.
+public final class WireMessage: @unchecked Sendable {
+    public var slices: [[UInt8]]
+    public init(slices: [[UInt8]]) { self.slices = slices }
 }
 
 /// What the tester hears of a worker: its clock, its exchanges and its last minibatch loss (NaN once stopped).
@@ -60,9 +73,14 @@ extension Array where Element == WorkerProgress {
 extension WorkerState {
     /// Sends `message` through the settings' codec (in place), with this worker's residual; the stochastic rounding's
     /// coins are drawn from the worker's index and clock, so a resumed run draws the same ones.
+    /// Each slice is encoded on its own into `wire` (the coins drawn in one sequence, slice after slice).
     func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
         var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index))
-        compression.roundTrip(message, residual: residual.pointer, random: &random)
+        for (k, range) in slices.enumerated() {
+            let part = UnsafeMutableBufferPointer(rebasing: message[range])
+            let own = compression.errorFeedback ? UnsafeMutableBufferPointer(rebasing: residual.pointer[range]) : residual.pointer
+            wire.slices[k].withUnsafeMutableBytes { compression.send(part, residual: own, into: $0, random: &random) }
+        }
     }
 
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }

@@ -19,13 +19,16 @@ public struct ExchangeBenchSettings: Sendable {
     public var computeSeconds: Double
     public var method: Algorithm
     public var servers: Int
+    /// DOWNPOUR's pushes through this codec (each worker encodes its update slice by slice; the servers decode).
+    public var compression: Compression?
 
-    public init(parameters: Int, requests: Int, computeSeconds: Double, method: Algorithm, servers: Int) {
+    public init(parameters: Int, requests: Int, computeSeconds: Double, method: Algorithm, servers: Int, compression: Compression? = nil) {
         self.parameters = parameters
         self.requests = requests
         self.computeSeconds = computeSeconds
         self.method = method
         self.servers = servers
+        self.compression = compression
     }
 
     /// What every rank together holds: each worker its vector and the outgoing slices; rank 0 a whole master and its
@@ -65,7 +68,9 @@ public enum ExchangeBench {
     /// Run on every rank; returns the result on rank 0 (nil elsewhere).
     public static func run(_ b: ExchangeBenchSettings, rank: Int, size: Int) throws -> ExchangeBenchResult? {
         let S = b.servers, p = size - S, n = b.parameters
-        let settings = EngineSettings(method: b.method, workers: p, learningRate: 1e-3, tau: 1, weightDecay: 0)
+        var settings = EngineSettings(method: b.method, workers: p, learningRate: 1e-3, tau: 1, weightDecay: 0)
+        settings.compression = b.compression
+        if b.compression != nil, S > 1 { settings.slices = S }
         let layout = ShardLayout(count: n, servers: S)
         if rank == 0 {
             let master = MasterState<Float>(settings: settings, count: n)
@@ -108,7 +113,9 @@ public enum ExchangeBench {
         let x = FlatBuffer<Float>(count: n), acc = FlatBuffer<Float>(count: b.method.accumulates ? n : 0)
         var rng = SplitMix64(seed: UInt64(rank))
         for i in 0..<n { x[i] = Float(rng.nextUniform() - 0.5) }
-        var link = MessageLink(layout: layout)
+        var link = MessageLink(layout: layout, codec: b.compression?.codec)
+        let wire: WireMessage? = b.compression.map { c in WireMessage(slices: settings.messageSlices(n).map { [UInt8](repeating: 0, count: c.codec.encodedBytes(count: $0.count)) }) }
+        link.wire = wire
         MPI_Barrier(easgd_mpi_comm_world())
         var waited = 0.0
         for i in 0..<b.requests {
@@ -119,6 +126,14 @@ public enum ExchangeBench {
             switch b.method {
             case .downpour:
                 acc.fill(1e-6)
+                if let c = b.compression, let wire {
+                    // The worker's side of a compressed push, slice by slice, as training's (WorkerState.compress).
+                    var random = SplitMix64(seed: UInt64(i))
+                    for (k, range) in settings.messageSlices(n).enumerated() {
+                        let part = UnsafeMutableBufferPointer(rebasing: acc.pointer[range])
+                        wire.slices[k].withUnsafeMutableBytes { c.send(part, residual: UnsafeMutableBufferPointer<Float>(start: nil, count: 0), into: $0, random: &random) }
+                    }
+                }
                 ok = link.pushAndPull(acc, into: x, loss: 0)
             default:
                 ok = link.exchange(x, loss: 0)

@@ -47,6 +47,7 @@ enum MessageTag: Int32 {
     case serverSignal = 16 // server → rank 0: the signal its rank received (one value): stop the system
     case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
     case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
+    case compressedPush = 19   // as .push, the update as the codec's bytes of the server's slice, then the trailer's Floats as bytes
 }
 
 enum Control: Float {
@@ -236,7 +237,13 @@ public enum MPIBackend {
         _ = try receiveState(from: 0, into: w)
         let overlap = ProcessInfo.processInfo.environment["EASGD_MPI_OVERLAP"] != "0"
         var link = MessageLink(layout: ShardLayout(count: w.parameters.count, servers: servers),
-                               overlaps: overlap && settings.engine.method.takesGradientBeforeExchange)
+                               overlaps: overlap && settings.engine.method.takesGradientBeforeExchange,
+                               codec: settings.engine.compression?.codec)
+        // A compressed update travels as the codec's bytes, one slice per server (the worker encodes it so).
+        if settings.engine.compression != nil {
+            precondition(w.wire.slices.count == servers, "the worker encodes one slice per server")
+            link.wire = w.wire
+        }
         var stopReason: String? = nil
         // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.
         let rate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replica.stream.batchesPerEpoch)
@@ -351,7 +358,20 @@ struct MessageLink: MasterLink {
     var clock = 0
     /// The learning rate of the step in progress (set before each step).
     var rate: Float = 0
+    /// With compression: the worker's encoded message, slice by slice (one slice per server), which a push sends as
+    /// it is — the compressed bytes are what travels.
+    var wire: WireMessage? = nil
     private let pending = Pending()
+    /// Per server: the bytes of a compressed push (its slice's encoded bytes, then the trailer).
+    private let outgoingBytes: ByteBuffers
+
+    private final class ByteBuffers {
+        let buffers: [UnsafeMutableRawBufferPointer]
+        init(_ buffers: [UnsafeMutableRawBufferPointer]) { self.buffers = buffers }
+        var count: Int { buffers.count }
+        subscript(k: Int) -> UnsafeMutableRawBufferPointer { buffers[k] }
+        deinit { for b in buffers { b.deallocate() } }
+    }
 
     private final class Pending {
         /// Seconds from sending each request to holding its answer, summed (reported in every trailer); for an
@@ -362,10 +382,13 @@ struct MessageLink: MasterLink {
         var started: UInt64 = 0
     }
 
-    init(layout: ShardLayout, overlaps: Bool = false) {
+    init(layout: ShardLayout, overlaps: Bool = false, codec: Codec? = nil) {
         self.layout = layout
         overlapsExchange = overlaps
         outgoing = (0..<layout.servers).map { FlatBuffer(count: layout.range($0).count + Trailer.count) }
+        outgoingBytes = ByteBuffers(codec.map { c in
+            (0..<layout.servers).map { .allocate(byteCount: c.encodedBytes(count: layout.range($0).count) + 4 * Trailer.count, alignment: 16) }
+        } ?? [])
         incoming = FlatBuffer(count: overlaps ? layout.count : 0)
         pending.sends = Array(repeating: nil, count: layout.servers)
     }
@@ -430,8 +453,34 @@ struct MessageLink: MasterLink {
 
     func exchange(_ x: FlatBuffer<Float>, loss: Double) -> Bool { request(x, loss: loss, tag: .exchange, reply: x, clock: clock) }
     func pushAndPull(_ acc: FlatBuffer<Float>, into x: FlatBuffer<Float>, loss: Double) -> Bool {
-        guard request(acc, loss: loss, tag: .push, reply: x, clock: clock) else { return false }
+        if let wire, !wire.slices.isEmpty {
+            guard postBytes(wire, decoded: acc, loss: loss) else { return false }
+            guard collect(into: x, from: pending.started) else { return false }
+        } else {
+            guard request(acc, loss: loss, tag: .push, reply: x, clock: clock) else { return false }
+        }
         acc.fill(0)                 // the master applied it
+        return true
+    }
+
+    /// A compressed push: each server gets its slice's encoded bytes and the trailer (non-blocking). `decoded` is
+    /// what the bytes decode to (the worker's accumulator after the codec): with S > 1, one that is not finite goes
+    /// nowhere (false), as for an uncompressed request.
+    private func postBytes(_ wire: WireMessage, decoded: FlatBuffer<Float>, loss: Double) -> Bool {
+        precondition(wire.slices.count == layout.servers && outgoingBytes.count == layout.servers, "one encoded slice per server")
+        if layout.servers > 1, !Float.allFinite(decoded.readOnly) { return false }
+        pending.started = Self.now()
+        pending.tag = .compressedPush
+        let trailer = Trailer(loss: loss, clock: clock, communication: pending.waited, rate: rate)
+        var floats = [Float](repeating: 0, count: Trailer.count)
+        floats.withUnsafeMutableBufferPointer { trailer.write(to: $0.baseAddress!) }
+        for k in 0..<layout.servers {
+            let bytes = wire.slices[k], out = outgoingBytes[k]
+            bytes.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            floats.withUnsafeBytes { (out.baseAddress! + bytes.count).copyMemory(from: $0.baseAddress!, byteCount: 4 * Trailer.count) }
+            MPI_Isend(out.baseAddress, Int32(bytes.count + 4 * Trailer.count), easgd_mpi_byte(), Int32(k), MessageTag.compressedPush.rawValue,
+                      easgd_mpi_comm_world(), &pending.sends[k])
+        }
         return true
     }
     func lookahead(into y: FlatBuffer<Float>, loss: Double) -> Bool {

@@ -50,6 +50,9 @@ struct ShardCounters: Codable, Equatable {
 public struct ServingTime: Codable, Equatable, Sendable {
     public var requests = 0
     public var seconds = 0.0
+    /// The bytes of the requests' payloads as they arrived (the codec's bytes of a compressed push, 4 per Float32
+    /// value otherwise; the trailers left out). Absent in reports written before it was counted.
+    public var payloadBytes: Int? = 0
     public var perRequest: Double? { requests > 0 ? seconds / Double(requests) : nil }
 
     mutating func add(since start: UInt64) {
@@ -102,6 +105,8 @@ final class Server {
     private let lookahead: FlatBuffer<Float>
     /// Per worker: its overlapped exchanges' buffer and the answer in flight from it.
     private var own: [FlatBuffer<Float>?]
+    /// A compressed push's bytes as they arrive.
+    private var wire: [UInt8] = []
     private var inFlight: [MPI_Request?]
     private(set) var time = ServingTime()
 
@@ -128,7 +133,14 @@ final class Server {
         } else {
             buffer = message
         }
-        let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
+        let count: Int, arrived: Int
+        if tag == .compressedPush {
+            (count, arrived) = try receiveCompressed(status, into: buffer.base)
+        } else {
+            count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
+            arrived = 4 * max(0, count - Trailer.count)
+        }
+        time.payloadBytes = (time.payloadBytes ?? 0) + arrived
         guard count >= Trailer.count else { throw MPIError(description: "rank \(source) sent a request without its trailer") }
         let trailer = Trailer(buffer.base + count - Trailer.count)
         let full = count == n + Trailer.count
@@ -153,7 +165,7 @@ final class Server {
             }
         case .exchange:
             served = try answer(full && master.acceptExchange(payload), with: buffer.base, count: n)
-        case .push:
+        case .push, .compressedPush:
             served = try answer(full && master.acceptPush(payload) { _ in }, with: master.center.base, count: n)
         case .lookahead:
             master.lookahead(into: lookahead.pointer)
@@ -166,6 +178,29 @@ final class Server {
         }
         time.add(since: found)
         return (trailer, served)
+    }
+
+    /// A compressed push: the codec's bytes of this server's n entries, decoded into `buffer`, then the trailer's
+    /// Floats after them; returns n + Trailer.count and the payload's bytes (a message of the wrong size throws).
+    private func receiveCompressed(_ status: MPI_Status, into buffer: UnsafeMutablePointer<Float>) throws -> (Int, Int) {
+        guard let codec = master.settings.compression?.codec else {
+            throw MPIError(description: "rank \(status.MPI_SOURCE) sent a compressed push to a run without compression")
+        }
+        let expected = codec.encodedBytes(count: n) + 4 * Trailer.count
+        if wire.count < expected { wire = [UInt8](repeating: 0, count: expected) }
+        var status = status
+        var count: Int32 = 0
+        MPI_Get_count(&status, easgd_mpi_byte(), &count)
+        guard Int(count) == expected else {
+            throw MPIError(description: "a compressed push of \(count) bytes from rank \(status.MPI_SOURCE), not \(expected)")
+        }
+        wire.withUnsafeMutableBytes { bytes in
+            MPI_Recv(bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
+            codec.decode(UnsafeRawBufferPointer(rebasing: bytes[0..<(expected - 4 * Trailer.count)]),
+                         into: UnsafeMutableBufferPointer(start: buffer, count: n))
+            (UnsafeMutableRawPointer(buffer + n)).copyMemory(from: bytes.baseAddress! + expected - 4 * Trailer.count, byteCount: 4 * Trailer.count)
+        }
+        return (n + Trailer.count, expected - 4 * Trailer.count)
     }
 
     /// Completes every answer still in flight (each taken by now: its worker has stopped or paused since).

@@ -45,7 +45,7 @@ import Testing
     (["map", "--method", "eamsgd", "--momentum", "1.2", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "[0, 1)"),
     (["map", "--method", "easgd", "--tau", "0", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "--tau"),
     (["map", "--method", "easgd", "--schedule", "sometimes", "--workers", "3", "--eta", "0.01:1", "--alpha", "0.1:1", "--out", "/tmp/x"], "schedule"),
-    (["compare", "--workers", "3", "--variant", "downpour", "--out", "/tmp/easgd-cmp-x"], "DOWNPOUR has no coupling"),
+    (["compare", "--workers", "3", "--variant", "downpour", "--out", "/tmp/easgd-cmp-x"], "downpour has no coupling axis: compare it at equal communication with --tau-range"),
     (["compare", "--workers", "3", "--variant", "easgd speed=3", "--out", "/tmp/easgd-cmp-x"], "variant"),
     (["radius", "--method", "downpour", "--workers", "3", "--eta", "0.1", "--rho", "1"], "DOWNPOUR has no coupling"),
 ])

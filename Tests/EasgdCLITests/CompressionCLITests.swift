@@ -1,5 +1,6 @@
 // Compressed updates in training runs (issue 35): the master sees what the codec decodes, on every backend alike
-// (one-worker MPI equals the simulator bit for bit with compression, stochastic rounding and error feedback on);
+// (one-worker MPI equals the simulator bit for bit with compression, stochastic rounding and error feedback on, with
+// one server and with two, where MPI carries each server its slice's encoded bytes);
 // the worker's residual is part of the checkpointed state; every record counts the codec's bytes; what cannot be
 // compressed is refused in one line.
 
@@ -49,6 +50,33 @@ func aCompressedMPIRunComputesWhatTheSimulatorComputes() throws {
     let m = try mpiRun(2, common + ["--backend", "mpi", "--steps", "30", "--out", mpi.path])
     #expect(m.status == 0, "\(m.stderr)")
     try expectSameSystem(simulated, mpi)
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aShardedCompressedMPIRunSendsEachServerItsSliceEncoded() throws {
+    // Two servers: the worker encodes its update slice by slice (the blocks of 100 restart at the slice boundary,
+    // which no block boundary meets), MPI carries each slice's bytes to its server, which decodes them; the
+    // simulator with the link model's two servers encodes the same slices: the same system bit for bit, and both
+    // count n + 4(⌈n₀/100⌉ + ⌈n₁/100⌉) bytes per exchange.
+    let root = try temporaryDirectory()
+    let simulated = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(common + ["--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--servers", "2",
+                                "--link-bandwidth", "1e9", "--steps", "30", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let m = try mpiRun(3, common + ["--backend", "mpi", "--servers", "2", "--steps", "30", "--out", mpi.path])
+    #expect(m.status == 0, "\(m.stderr)")
+    try expectSameSystem(simulated, mpi)
+    let probe = try Checkpoint.read(RunFiles.checkpoint(mpi.path), as: SystemProbe.self)
+    let n = try #require(probe.buffers["center"]?.count)
+    let n0 = (n + 1) / 2, n1 = n / 2                     // the shard layout's split
+    #expect(n0 % 100 != 0, "the slice boundary falls inside a block of the unsliced message")
+    let message = n + 4 * ((n0 + 99) / 100 + (n1 + 99) / 100)
+    for dir in [simulated, mpi] {
+        for r in try RunFiles.readMetrics(dir.path) {
+            let exchanges = try #require(r.exchanges)
+            #expect(r.bytesSent == exchanges * message, "\(dir.lastPathComponent)")
+        }
+    }
 }
 
 @Test(arguments: [

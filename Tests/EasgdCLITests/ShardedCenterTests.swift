@@ -121,8 +121,16 @@ func exchangeBenchServesEveryRequestOnEveryShard() throws {
     let r = try mpiRunWithStdout(4, ["bench", "exchange", "--servers", "2", "--payload", "1001", "--requests", "25"])
     #expect(r.status == 0, "\(r.stderr)")
     let row = try #require(r.stdout.split(separator: "\n").last).split(separator: " ").map(String.init)
-    #expect(row.count == 9 && row[0] == "2" && row[1] == "2" && row[2] == "1001" && row[3] == "50", "\(row)")
+    #expect(row.count == 10 && row[0] == "2" && row[1] == "2" && row[2] == "1001" && row[3] == "50", "\(row)")
     #expect(row[5].split(separator: "/").count == 2 && [4, 6, 7].allSatisfy { Double(row[$0]).map { $0.isFinite && $0 > 0 } == true }, "\(row)")
+    #expect(row[9] == "4004", "each request's payload arrives as 1001 Float32 values over the two shards: \(row)")
+    // Compressed pushes: the bytes that arrive at the servers (counted from each message's size) are int8's, slice
+    // by slice: 501 + 4⌈501/100⌉ + 500 + 4⌈500/100⌉ = 1045 per request, not 4004.
+    let int8 = try mpiRunWithStdout(4, ["bench", "exchange", "--servers", "2", "--payload", "1001", "--requests", "25", "--method", "downpour",
+                                        "--compress", "int8", "--compress-block", "100"])
+    #expect(int8.status == 0, "\(int8.stderr)")
+    let compressed = try #require(int8.stdout.split(separator: "\n").last).split(separator: " ").map(String.init)
+    #expect(compressed.count == 10 && compressed[9] == "1045", "\(compressed)")
     let outside = try easgd(["bench", "exchange"])
     #expect(outside.status == 64 && outside.stderr.contains("run under mpirun"), "\(outside.stderr)")
 }
