@@ -110,6 +110,38 @@ public struct Validation {
         public var agreesOnDivergence: Bool { predictedStable != observedDiverged }
     }
 
+    /// An agreement next to what trivial rules score on the same points (stable ⇔ converged): every point converged,
+    /// none did, and GD's rule η·h_max < 2; and Cohen's κ of the map's verdicts against the outcomes (nil when the
+    /// chance agreement is 1: every verdict or every outcome the same).
+    public struct Scores: Sendable, Equatable {
+        public var agreement: Double
+        public var alwaysConverged: Double
+        public var alwaysDiverged: Double
+        public var gdRule: Double
+        public var kappa: Double?
+
+        public init(predicted: [Bool], converged: [Bool], etaH: [Double]) {
+            precondition(predicted.count == converged.count && etaH.count == converged.count && !converged.isEmpty)
+            let n = Double(converged.count)
+            func share(_ rule: (Int) -> Bool) -> Double { Double(converged.indices.filter { rule($0) == converged[$0] }.count) / n }
+            agreement = share { predicted[$0] }
+            alwaysConverged = share { _ in true }
+            alwaysDiverged = share { _ in false }
+            gdRule = share { etaH[$0] < 2 }
+            let stable = Double(predicted.filter { $0 }.count) / n, fine = Double(converged.filter { $0 }.count) / n
+            let chance = stable * fine + (1 - stable) * (1 - fine)
+            kappa = chance < 1 ? (agreement - chance) / (1 - chance) : nil
+        }
+
+        public var json: JSON {
+            .object([("always_converged", .number(alwaysConverged)), ("always_diverged", .number(alwaysDiverged)), ("gd_rule", .number(gdRule))])
+        }
+    }
+
+    static func scores(_ points: [Point], hMax: Double) -> Scores {
+        Scores(predicted: points.map(\.predictedStable), converged: points.map { $0.observed == "converged" }, etaH: points.map { $0.eta * hMax })
+    }
+
     /// The η values (logarithmic) and the second axis's values (τ rounded to distinct integers).
     public var etaValues: [Double] { GridAxis(eta, count: grid.eta, logarithmic: true).values }
     public var secondValues: [Double] { axis.values(count: grid.second) }
@@ -393,7 +425,9 @@ public struct Validation {
             fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
                        ("outer_delay", .integer(o.delayed ? 1 : 0))]
         }
+        let scores = Self.scores(points, hMax: hMax)
         fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
+                   ("baselines", scores.json), ("kappa", scores.kappa.map { .number($0) } ?? .null),
                    ("agreement_on_divergence", .number(Double(points.filter(\.agreesOnDivergence).count) / Double(points.count))),
                    ("predicted_stable_observed_diverged", .integer(points.filter { $0.predictedStable && $0.observedDiverged }.count)),
                    ("predicted_stable_observed_stalled", .integer(points.filter { $0.predictedStable && $0.observed == "stalled" }.count)),
@@ -438,7 +472,10 @@ public struct Validation {
             for p in points where p.observed == observed { c.row([try number(p.eta), try number(p.second)]) }
             return try transaction.scratch(c.text, beside: prefix)
         }
-        var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)",
+        let scores = Self.scores(points, hMax: hMax)
+        let baselines = "always converged \(String(format: "%.0f", 100 * scores.alwaysConverged)) %, {/Symbol h}h_{max} < 2 \(String(format: "%.0f", 100 * scores.gdRule)) %"
+            + (scores.kappa.map { ", {/Symbol k} = \(String(format: "%.2f", $0))" } ?? "")
+        var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)\ntrivial rules: \(baselines)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
         let styles = [("converged", "converged", "pt 6"), ("stalled", "stalled (fell < 5 % or at chance)", "pt 8"), ("diverged", "diverged", "pt 2")]
         for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {

@@ -192,57 +192,60 @@ static int has_avx2(void) {
 }
 #endif
 
-void ccodec_int8_encode(const float *x, void *message, size_t n, size_t block) {
+#ifdef CCODEC_X86
+#define SIMD_OR(simd_call, scalar_call) (simd ? (simd_call) : (scalar_call))
+#else
+#define SIMD_OR(simd_call, scalar_call) (scalar_call)
+#endif
+
+/// int8 encoding, with AVX2 when `simd` (the CPU has it) and in portable C otherwise.
+static void int8_encode(const float *x, void *message, size_t n, size_t block, int simd) {
     int8_t *levels = (int8_t *)message;
     unsigned char *scales = (unsigned char *)message + n;
-#ifdef CCODEC_X86
-    int simd = has_avx2();
-#else
-    int simd = 0;
-#endif
     for (size_t start = 0, b = 0; start < n; start += block, b++) {
         size_t count = n - start < block ? n - start : block;
-        float scale;
-#ifdef CCODEC_X86
-        scale = simd ? avx2_scale(x + start, count) : scalar_scale(x + start, count);
-#else
-        scale = scalar_scale(x + start, count);
-#endif
+        float scale = SIMD_OR(avx2_scale(x + start, count), scalar_scale(x + start, count));
         memcpy(scales + 4 * b, &scale, 4);
         if (!(scale > 0 && isfinite(scale))) {
             memset(levels + start, 0, count);
-            continue;
-        }
+        } else if (simd) {
 #ifdef CCODEC_X86
-        if (simd) { avx2_levels(x + start, levels + start, count, scale); continue; }
+            avx2_levels(x + start, levels + start, count, scale);
 #endif
-        for (size_t k = 0; k < count; k++) levels[start + k] = scalar_level(x[start + k], scale);
+        } else {
+            for (size_t k = 0; k < count; k++) levels[start + k] = scalar_level(x[start + k], scale);
+        }
     }
-    (void)simd;
 }
+
+static int cpu_has_avx2(void) {
+#ifdef CCODEC_X86
+    return has_avx2();
+#else
+    return 0;
+#endif
+}
+
+void ccodec_int8_encode(const float *x, void *message, size_t n, size_t block) { int8_encode(x, message, n, block, cpu_has_avx2()); }
 
 void ccodec_int8_decode(const void *message, float *x, size_t n, size_t block) {
     const int8_t *levels = (const int8_t *)message;
     const unsigned char *scales = (const unsigned char *)message + n;
-#ifdef CCODEC_X86
-    int simd = has_avx2();
-#else
-    int simd = 0;
-#endif
+    int simd = cpu_has_avx2();
     for (size_t start = 0, b = 0; start < n; start += block, b++) {
         size_t count = n - start < block ? n - start : block;
         float scale;
         memcpy(&scale, scales + 4 * b, 4);
         if (!isfinite(scale)) {
             for (size_t k = 0; k < count; k++) x[start + k] = NAN;
-            continue;
-        }
+        } else if (simd) {
 #ifdef CCODEC_X86
-        if (simd) { avx2_values(levels + start, x + start, count, scale); continue; }
+            avx2_values(levels + start, x + start, count, scale);
 #endif
-        for (size_t k = 0; k < count; k++) x[start + k] = (float)levels[start + k] * scale;
+        } else {
+            for (size_t k = 0; k < count; k++) x[start + k] = (float)levels[start + k] * scale;
+        }
     }
-    (void)simd;
 }
 
 // ---- the portable paths, always (the tests hold them to the Swift reference on machines with SIMD too)
@@ -255,13 +258,4 @@ void ccodec_fp16_decode_portable(const void *in, float *x, size_t n) {
     for (size_t k = 0; k < n; k++) x[k] = float_of(load_half(in, k));
 }
 
-void ccodec_int8_encode_portable(const float *x, void *message, size_t n, size_t block) {
-    int8_t *levels = (int8_t *)message;
-    unsigned char *scales = (unsigned char *)message + n;
-    for (size_t start = 0, b = 0; start < n; start += block, b++) {
-        size_t count = n - start < block ? n - start : block;
-        float scale = scalar_scale(x + start, count);
-        memcpy(scales + 4 * b, &scale, 4);
-        for (size_t k = 0; k < count; k++) levels[start + k] = scale > 0 && isfinite(scale) ? scalar_level(x[start + k], scale) : 0;
-    }
-}
+void ccodec_int8_encode_portable(const float *x, void *message, size_t n, size_t block) { int8_encode(x, message, n, block, 0); }

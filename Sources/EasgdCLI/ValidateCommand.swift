@@ -23,14 +23,17 @@ struct ValidateCommand: ParsableCommand {
             diverged when its training loss stops being finite or ends above --divergence-factor times its start, \
             and stalled when it ends above 95 % of its start or at the chance loss ln K (K classes) or above; the \
             map's "stable" agrees with a run that converged \
-            (agreement), and in the weaker reading with one that did not diverge (agreement_on_divergence). \
+            (agreement), and in the weaker reading with one that did not diverge (agreement_on_divergence). An \
+            agreement is never alone: validation.json's baselines give what trivial rules score on the same points \
+            (always_converged, always_diverged, and gd_rule: stable iff η·h_max < 2), and kappa Cohen's κ of the \
+            map's verdicts against the outcomes. \
             The map's verdict is taken at h = h_max: the top Hessian eigenvalue of the training loss at the runs' \
             common starting point (the full batch with --full-batch, else the first 128 training images), or at \
             the model of --h-from RUN_DIR; with --objective quadratic the objective is ½h(x − 1)² in one \
             coordinate, where the engine and the map are the same system, and a run there also counts as diverged \
             when its distance to x* grows over the second half of the run (the map's verdict is asymptotic: a \
             radius just above 1 needs many rounds to grow tenfold). Writes DIR/validation.json (agreement, \
-            h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
+            baselines, kappa, h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
             DIR/validation.png (the map at h_max, the outcomes as circles and crosses).
               easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 \\
                 --grid 6x5 --steps 100 --train-subset 500 --full-batch --out val-easgd
@@ -109,7 +112,8 @@ struct ValidateCommand: ParsableCommand {
         let (summary, points, warning) = try validation.run(out: out, executable: executable) { printError($0) }
         if json { print(try summary.render()) } else {
             let agree = points.filter(\.agrees).count
-            print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %); " +
+            let baselines = summaryBaselines(summary)
+            print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %; \(baselines)); " +
                   "predicted stable but diverged or stalled: \(points.filter { $0.predictedStable && $0.observed != "converged" }.count), " +
                   "predicted unstable but converged: \(points.filter { !$0.predictedStable && $0.observed == "converged" }.count)" +
                   " (stalled: \(points.filter { $0.observed == "stalled" }.count))")
@@ -117,4 +121,18 @@ struct ValidateCommand: ParsableCommand {
         printError("wrote \(out)/validation.json, \(out)/validation.csv" + (warning == nil ? ", \(out)/validation.png" : ""))
         if let warning { throw FigureNotDrawn(warnings: [warning]) }
     }
+}
+
+/// "always converged 83.3 %, always diverged 16.7 %, η·h_max < 2 66.7 %, κ 0.21": the trivial rules' shares and
+/// Cohen's κ from validation.json's summary, as the agreement is always quoted.
+func summaryBaselines(_ summary: JSON) -> String {
+    guard case .object(let fields) = summary, case .object(let base)? = fields.first(where: { $0.0 == "baselines" })?.1 else { return "" }
+    func value(_ key: String, in list: [(String, JSON)]) -> Double? {
+        if case .number(let v)? = list.first(where: { $0.0 == key })?.1 { return v }
+        return nil
+    }
+    let percent = { (v: Double?) in v.map { String(format: "%.1f %%", 100 * $0) } ?? "–" }
+    let kappa = value("kappa", in: fields).map { String(format: "%.2f", $0) } ?? "undefined"
+    return "always converged \(percent(value("always_converged", in: base))), always diverged \(percent(value("always_diverged", in: base))), "
+        + "η·h_max < 2 \(percent(value("gd_rule", in: base))), Cohen's κ \(kappa)"
 }

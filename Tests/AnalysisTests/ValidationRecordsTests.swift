@@ -6,6 +6,7 @@
 import Dynamics
 import Elastic
 import Foundation
+import NumericTesting
 import Testing
 
 private func damage(_ last: String) throws -> String? {
@@ -32,4 +33,19 @@ private func record(_ steps: [Int], _ losses: [String]) -> String {
     #expect(try damage(record([99, 100, 100, 100], ["2.0", "2.0", "2.0", "2.0"]))?.contains("short of the budget") == true)
     // Records cut to the evaluation at step 0 (no worker has a loss yet): short, not a run of stopped workers.
     #expect(try damage(record([0, 0, 0, 0], ["null", "null", "null", "null"]))?.contains("short of the budget") == true)
+}
+
+@Test func anAgreementComesWithItsBaselinesAndCohensKappa() {
+    // Ten points worked by hand: the map says stable at 0…5, the runs converged at 0…3 and 6…7, and η·h_max is
+    // below 2 at 0…7. Agreement: 0…3 (stable, converged) and 8, 9 (unstable, not converged) = 6/10. Always converged:
+    // 6/10; always diverged: 4/10; GD's rule (stable iff ηh < 2): 0…7 agree with converged at 0…3, 6, 7 and disagree
+    // at 4, 5, then 8, 9 agree = 8/10. κ: p_stable = 0.6, p_converged = 0.6, chance = 0.36 + 0.16 = 0.52, κ =
+    // (0.6 − 0.52)/0.48 = 1/6.
+    let predicted = (0..<10).map { $0 < 6 }, converged = (0..<10).map { $0 < 4 || $0 == 6 || $0 == 7 }
+    let etaH = (0..<10).map { $0 < 8 ? 1.0 : 3.0 }
+    let s = Validation.Scores(predicted: predicted, converged: converged, etaH: etaH)
+    #expect(s.agreement == 0.6 && s.alwaysConverged == 0.6 && s.alwaysDiverged == 0.4 && s.gdRule == 0.8)
+    #expect(isClose(s.kappa!, 1.0 / 6.0, relative: 1e-12))
+    // Every outcome the same: the chance agreement is 1 when the verdicts are too, and κ is undefined.
+    #expect(Validation.Scores(predicted: [true, true], converged: [true, true], etaH: [1, 1]).kappa == nil)
 }

@@ -27,6 +27,16 @@ func onTheQuadraticTheEngineAndTheMapAgreeEverywhere(axis: [String]) throws {
     #expect(diverged > 5 && diverged < points.count - 5, "\(axis): \(diverged) of \(points.count) diverged: both sides must be sampled")
     #expect(jsonNumber(o["agreement"]) == 1, "\(axis): \(points.filter { ($0["predicted_stable"] as? Bool) == ($0["observed"] as? String == "diverged") })")
     #expect(jsonNumber(o["h_max"]) == 2)
+    // The baselines, counted here from the points: always converged scores the converged share, GD's rule the
+    // points where (η·h_max < 2) is (converged); and with every verdict right, κ = 1.
+    let converged = points.map { $0["observed"] as? String == "converged" }
+    let etas = points.map { jsonNumber($0["eta"]) ?? .nan }
+    let baselines = try #require(o["baselines"] as? [String: Any])
+    let shareConverged = Double(converged.filter { $0 }.count) / Double(points.count)
+    let shareGD = Double(zip(etas, converged).filter { ($0.0 * 2 < 2) == $0.1 }.count) / Double(points.count)
+    #expect(jsonNumber(baselines["always_converged"]).map { abs($0 - shareConverged) < 1e-12 } == true)
+    #expect(jsonNumber(baselines["gd_rule"]).map { abs($0 - shareGD) < 1e-12 } == true)
+    #expect(jsonNumber(o["kappa"]).map { abs($0 - 1) < 1e-12 } == true, "\(String(describing: o["kappa"]))")
     for name in ["validation.json", "validation.csv"] {
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name)")
     }
