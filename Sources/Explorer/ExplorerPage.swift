@@ -100,6 +100,17 @@ const AXIS_DEFAULT = { "alpha": "0.001:1", "rho": "0.01:10", "tau-range": "1:64"
 const SECOND_KEY = { "alpha": "alpha", "rho": "rho", "tau-range": "tau", "outer-lr-range": "outer_eta", "outer-momentum-range": "outer_momentum" };
 
 const PAGE_ID = Math.random().toString(36).slice(2, 10);
+// A GET of the API; busy (503: older requests, of a drag say, still draining) is asked again after 50 ms, up to
+// 100 times, unless the request was abandoned meanwhile.
+async function api(url, signal) {
+  let response = await fetch(url, { signal });
+  for (let tries = 0; response.status === 503 && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (signal && signal.aborted) throw new DOMException("abandoned", "AbortError");
+    response = await fetch(url, { signal });
+  }
+  return response;
+}
 function el(tag, attrs, children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) { if (k === "text") e.textContent = v; else e.setAttribute(k, v); }
@@ -173,7 +184,7 @@ class MapPanel {
   }
   async fetchMap(grid, abort) {
     this.requests = (this.requests || 0) + 1;
-    const response = await fetch("/api/map?" + this.query(grid), { signal: abort.signal });
+    const response = await api("/api/map?" + this.query(grid), abort.signal);
     const body = await response.json();
     if (response.status === 409) { this.superseded = (this.superseded || 0) + 1; return null; }   // a newer request draws
     if (!response.ok) throw new Error(body.error || response.statusText);
@@ -350,7 +361,7 @@ async function pointView(panel, p) {
   panel.marker = { eta: p.eta, second: p.second }; panel.draw();
   const text = document.getElementById("point-text");
   text.textContent = "computing…";
-  const r = await fetch("/api/radius?" + q); const radius = await r.json();
+  const r = await api("/api/radius?" + q); const radius = await r.json();
   if (!r.ok) { text.textContent = radius.error; text.className = "status error"; return; }
   text.className = "status";
   const lines = [`${radius.method} p=${radius.workers} η=${fmt(radius.eta, 5)}` + (radius.alpha !== undefined ? ` α=${fmt(radius.alpha, 5)} (coupling ρ=${fmt(radius.rho, 5)})` : "") +
@@ -360,7 +371,7 @@ async function pointView(panel, p) {
   drawEigenvalues(radius.eigenvalues || []);
   // The margin along η: the stable intervals of η with everything else fixed (radius --solve eta).
   const solve = new URLSearchParams(q); solve.delete("eta"); solve.set("solve", "eta");
-  fetch("/api/radius?" + solve).then((r) => r.json().then((s) => {
+  api("/api/radius?" + solve).then((r) => r.json().then((s) => {
     if (!r.ok || !s.stable_intervals) return;
     const parts = s.stable_intervals.map((i) => `[${i.from_is_range_edge ? "≤ " : ""}${fmt(i.from, 5)}, ${i.to_is_range_edge ? "≥ " : ""}${fmt(i.to, 5)}]`);
     text.appendChild(el("div", { text: "stable for η in " + (parts.length ? parts.join(" ∪ ") : "no interval of " + fmt(s.range[0], 2) + "…" + fmt(s.range[1], 2)) +
@@ -370,7 +381,7 @@ async function pointView(panel, p) {
   // Enough rounds for the slowest mode to grow or decay by e^10 (a transient would hide a small ln ρ), 400 to 100000.
   const ln = Math.abs(Math.log(radius.spectral_radius));
   q.set("rounds", Math.min(100000, Math.max(400, Math.ceil(10 / Math.max(ln, 1e-9))))); q.set("init", "random");
-  const t = await fetch("/api/simulate?" + q); const traj = await t.json();
+  const t = await api("/api/simulate?" + q); const traj = await t.json();
   if (!t.ok) { document.getElementById("trajectory-legend").textContent = traj.error; return; }
   drawTrajectory(traj);
 }
@@ -417,9 +428,9 @@ let RUNS = [], METRICS = {}, SELECTED = new Set();
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
 async function loadRuns() {
   try {
-    const r = await fetch("/api/runs"); RUNS = await r.json();
+    const r = await api("/api/runs"); RUNS = await r.json();
     await Promise.all(RUNS.filter((run) => !run.error).map(async (run) => {
-      const m = await fetch(`/api/runs/${run.id}/metrics`); if (m.ok) METRICS[run.id] = (await m.json()).records;
+      const m = await api(`/api/runs/${run.id}/metrics`); if (m.ok) METRICS[run.id] = (await m.json()).records;
     }));
     if (SELECTED.size === 0) RUNS.forEach((run) => { if (!run.error) SELECTED.add(run.id); });
     document.getElementById("runs-status").className = "status";
