@@ -54,10 +54,7 @@ public struct MapVariant: Equatable, Sendable {
     /// DiLoCo's outer step: as given, DiLoCo's defaults for the rest (nil for the other methods).
     public var outerSettings: OuterSettings? {
         guard method.takes(.outer) else { return nil }
-        var o = OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerRate ?? OuterSettings.dilocoLearningRate,
-                              momentum: outerMomentum ?? OuterSettings.dilocoMomentum)
-        o.innerMomentum = innerMomentum ?? 0
-        return o
+        return .given(optimizer: outer, learningRate: outerRate, momentum: outerMomentum, innerMomentum: innerMomentum)
     }
 
     /// A file-name-safe name: method, then the settings that differ from the defaults.

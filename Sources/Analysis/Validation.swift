@@ -208,7 +208,7 @@ public struct Validation {
 
     /// Runs (or finds) every point, writes DIR/validation.json, .csv and .png; returns the summary, the points
     /// and the figure's warning. `executable` is this easgd, for the net runs; `report` sees one line per point.
-    public func run(out dir: String, executable: String, report: (String) -> Void) throws -> (json: JSON, points: [Point], warning: String?) {
+    public func run(out dir: String, executable: String, report: (String) -> Void) throws -> (json: JSON, points: [Point], scores: Scores, warning: String?) {
         if let problem { throw SettingsError(problem) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // One validate per directory: a second one would restart the first one's running points.
@@ -233,9 +233,10 @@ public struct Validation {
                                 observedStalled: !o.diverged && (o.final.flatMap { f in o.initial.map { f > Validation.stalledFraction * $0 || f >= 0.99 * chanceLoss } } ?? false),
                                 initialLoss: o.initial, finalLoss: o.final, reason: o.reason))
         }
-        let agreement = Double(points.filter(\.agrees).count) / Double(points.count)
-        let warning = try write(points: points, hMax: hMax, source: source, agreement: agreement, dir: dir)
-        return (summary(points: points, hMax: hMax, source: source, agreement: agreement), points, warning)
+        let scores = Self.scores(points, hMax: hMax)
+        let summary = summary(points: points, hMax: hMax, source: source, scores: scores)
+        let warning = try write(points: points, hMax: hMax, summary: summary, scores: scores, dir: dir)
+        return (summary, points, scores, warning)
     }
 
     /// The engine on the one-dimensional quadratic, round-robin, noiseless: the section-4 scheme itself.
@@ -406,7 +407,7 @@ public struct Validation {
         return String(format: "%016llx", hash)
     }
 
-    func summary(points: [Point], hMax: Double, source: String, agreement: Double) -> JSON {
+    func summary(points: [Point], hMax: Double, source: String, scores: Scores) -> JSON {
         var fields: [(String, JSON)] = [
             ("method", .string(method.rawValue)), ("workers", .integer(workers)), ("axis", .string(axis.name)),
             ("grid", .string(grid.description)), ("steps_per_worker", .integer(steps)), ("seed", .integer(Int(truncatingIfNeeded: seed))),
@@ -425,8 +426,7 @@ public struct Validation {
             fields += [("outer", .string(o.optimizer.rawValue)), ("outer_eta", .number(o.learningRate)), ("outer_momentum", .number(o.momentum)),
                        ("outer_delay", .integer(o.delayed ? 1 : 0))]
         }
-        let scores = Self.scores(points, hMax: hMax)
-        fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(agreement)),
+        fields += [("h_max", .number(hMax)), ("h_from", .string(source)), ("agreement", .number(scores.agreement)),
                    ("baselines", scores.json), ("kappa", scores.kappa.map { .number($0) } ?? .null),
                    ("agreement_on_divergence", .number(Double(points.filter(\.agreesOnDivergence).count) / Double(points.count))),
                    ("predicted_stable_observed_diverged", .integer(points.filter { $0.predictedStable && $0.observedDiverged }.count)),
@@ -443,10 +443,10 @@ public struct Validation {
     }
 
     /// validation.json, validation.csv and validation.png (the map at h_max with the observed outcomes).
-    func write(points: [Point], hMax: Double, source: String, agreement: Double, dir: String) throws -> String? {
+    func write(points: [Point], hMax: Double, summary: JSON, scores: Scores, dir: String) throws -> String? {
         let prefix = (dir as NSString).appendingPathComponent("validation")
         let transaction = OutputTransaction()
-        try transaction.write(try summary(points: points, hMax: hMax, source: source, agreement: agreement).render() + "\n", to: prefix + ".json")
+        try transaction.write(try summary.render() + "\n", to: prefix + ".json")
         var csv = CSV(header: ["eta", axis.name, "spectral_radius", "predicted_stable", "observed", "initial_loss", "final_loss"])
         for p in points {
             csv.row([try number(p.eta), try number(p.second), try number(p.spectralRadius), String(p.predictedStable),
@@ -472,10 +472,9 @@ public struct Validation {
             for p in points where p.observed == observed { c.row([try number(p.eta), try number(p.second)]) }
             return try transaction.scratch(c.text, beside: prefix)
         }
-        let scores = Self.scores(points, hMax: hMax)
         let baselines = "always converged \(String(format: "%.0f", 100 * scores.alwaysConverged)) %, {/Symbol h}h_{max} < 2 \(String(format: "%.0f", 100 * scores.gdRule)) %"
             + (scores.kappa.map { ", {/Symbol k} = \(String(format: "%.2f", $0))" } ?? "")
-        var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * agreement)) % agree (radii > 3 as 3)\ntrivial rules: \(baselines)",
+        var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * scores.agreement)) % agree (radii > 3 as 3)\ntrivial rules: \(baselines)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
         let styles = [("converged", "converged", "pt 6"), ("stalled", "stalled (fell < 5 % or at chance)", "pt 8"), ("diverged", "diverged", "pt 2")]
         for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {

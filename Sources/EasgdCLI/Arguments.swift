@@ -210,9 +210,8 @@ struct OuterOptions: ParsableArguments {
     /// The outer step for `method` (nil for the methods without one).
     func settings(_ method: Algorithm) -> OuterSettings? {
         guard method.takes(.outer) else { return nil }
-        return OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                             momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1,
-                             innerMomentum: innerMomentum ?? 0, keepsInnerVelocity: keepInnerVelocity)
+        return .given(optimizer: outer, learningRate: outerLr, momentum: outerMomentum, delayed: outerDelay == 1,
+                      innerMomentum: innerMomentum, keepsInnerVelocity: keepInnerVelocity)
     }
 }
 

@@ -54,7 +54,7 @@ struct BenchExchangeCommand: ParsableCommand {
 
     func run() throws {
         let (rank, size) = try MPIRuntime.start()
-        let compression = compress.flatMap { $0 == .none ? nil : Compression(codec: Codec($0, blockSize: compressBlock ?? Codec.defaultBlockSize), errorFeedback: false) }
+        let compression = Compression.given(compress, rounding: nil, blockSize: compressBlock, errorFeedback: false)
         let settings = ExchangeBenchSettings(parameters: parameters!, requests: requests, computeSeconds: computeSeconds,
                                              method: method, servers: servers, compression: compression)
         do {

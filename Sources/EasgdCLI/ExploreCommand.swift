@@ -10,6 +10,7 @@ import Elastic
 import Explorer
 import Foundation
 import Records
+import Synchronization
 import Training
 
 struct ExploreCommand: ParsableCommand {
@@ -65,7 +66,7 @@ struct ExploreCommand: ParsableCommand {
         }
         let explorer = Explorer(host: host, port: port, catalog: catalog, api: ExploreAPI.api)
         let done = DispatchSemaphore(value: 0)
-        let failure = LockedBox<Error?>(nil)
+        let failure = Mutex<(any Error)?>(nil)
         let host = self.host
         Task {
             do {
@@ -74,23 +75,14 @@ struct ExploreCommand: ParsableCommand {
                     // Written at once (not through stdout's buffer): a script waiting for the address reads it now.
                     FileHandle.standardOutput.write(Data("easgd explore: serving http://\(shown):\(port)/ (Ctrl-C stops)\n".utf8))
                 }
-            } catch { failure.set(error) }
+            } catch { failure.withLock { $0 = error } }
             done.signal()
         }
         done.wait()
-        if let error = failure.get() {
+        if let error = failure.withLock({ $0 }) {
             throw DataError("cannot serve on \(host):\(port): \(error)")
         }
     }
-}
-
-/// A value shared with the server's task.
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func set(_ v: Value) { lock.withLock { value = v } }
-    func get() -> Value { lock.withLock { value } }
 }
 
 extension Limits {

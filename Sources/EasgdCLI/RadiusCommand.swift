@@ -157,8 +157,6 @@ struct QuantisationOptions: ParsableArguments {
     }
 
     var compression: Compression? {
-        guard let compress, compress != CodecFormat.none else { return nil }
-        return Compression(codec: Codec(compress, rounding: compressRounding ?? .nearest, blockSize: compressBlock ?? Codec.defaultBlockSize),
-                           errorFeedback: errorFeedback)
+        .given(compress, rounding: compressRounding, blockSize: compressBlock, errorFeedback: errorFeedback)
     }
 }

@@ -241,16 +241,13 @@ public struct TrainRequest: Sendable, Equatable {
 
     /// The codec the workers' updates go through (nil: none).
     var resolvedCompression: Compression? {
-        guard let compress, compress != CodecFormat.none else { return nil }
-        return Compression(codec: Codec(compress, rounding: compressRounding ?? .nearest, blockSize: compressBlock ?? Codec.defaultBlockSize),
-                           errorFeedback: errorFeedback == true)
+        .given(compress, rounding: compressRounding, blockSize: compressBlock, errorFeedback: errorFeedback == true)
     }
 
     /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
     var resolvedOuter: OuterSettings {
-        OuterSettings(optimizer: outer ?? .nesterov, learningRate: outerLr ?? OuterSettings.dilocoLearningRate,
-                      momentum: outerMomentum ?? OuterSettings.dilocoMomentum, delayed: outerDelay == 1,
-                      innerMomentum: innerMomentum ?? 0, keepsInnerVelocity: keepInnerVelocity == true)
+        .given(optimizer: outer, learningRate: outerLr, momentum: outerMomentum, delayed: outerDelay == 1,
+               innerMomentum: innerMomentum, keepsInnerVelocity: keepInnerVelocity == true)
     }
 
     /// The schedule `--lr-schedule` and `--warmup` give (nil when neither is given).

@@ -109,10 +109,12 @@ struct ValidateCommand: ParsableCommand {
                                     hFrom: hFrom, divergenceFactor: divergenceFactor, jobs: jobs, batch: batch)
         validation.outer = outerOptions.settings(method)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let (summary, points, warning) = try validation.run(out: out, executable: executable) { printError($0) }
+        let (summary, points, scores, warning) = try validation.run(out: out, executable: executable) { printError($0) }
         if json { print(try summary.render()) } else {
             let agree = points.filter(\.agrees).count
-            let baselines = summaryBaselines(summary)
+            let percent = { (v: Double) in String(format: "%.1f %%", 100 * v) }
+            let baselines = "always converged \(percent(scores.alwaysConverged)), always diverged \(percent(scores.alwaysDiverged)), "
+                + "η·h_max < 2 \(percent(scores.gdRule)), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined")"
             print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %; \(baselines)); " +
                   "predicted stable but diverged or stalled: \(points.filter { $0.predictedStable && $0.observed != "converged" }.count), " +
                   "predicted unstable but converged: \(points.filter { !$0.predictedStable && $0.observed == "converged" }.count)" +
@@ -123,16 +125,3 @@ struct ValidateCommand: ParsableCommand {
     }
 }
 
-/// "always converged 83.3 %, always diverged 16.7 %, η·h_max < 2 66.7 %, κ 0.21": the trivial rules' shares and
-/// Cohen's κ from validation.json's summary, as the agreement is always quoted.
-func summaryBaselines(_ summary: JSON) -> String {
-    guard case .object(let fields) = summary, case .object(let base)? = fields.first(where: { $0.0 == "baselines" })?.1 else { return "" }
-    func value(_ key: String, in list: [(String, JSON)]) -> Double? {
-        if case .number(let v)? = list.first(where: { $0.0 == key })?.1 { return v }
-        return nil
-    }
-    let percent = { (v: Double?) in v.map { String(format: "%.1f %%", 100 * $0) } ?? "–" }
-    let kappa = value("kappa", in: fields).map { String(format: "%.2f", $0) } ?? "undefined"
-    return "always converged \(percent(value("always_converged", in: base))), always diverged \(percent(value("always_diverged", in: base))), "
-        + "η·h_max < 2 \(percent(value("gd_rule", in: base))), Cohen's κ \(kappa)"
-}

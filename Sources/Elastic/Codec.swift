@@ -250,6 +250,26 @@ public struct Compression: Codable, Equatable, Sendable {
         bytes.withUnsafeMutableBytes { send(message, residual: residual, into: $0, random: &random) }
     }
 
+    /// The codec a command line gives: nil for none (absent or `none`), nearest rounding and the default block
+    /// where not given — the one place every command resolves them.
+    public static func given(_ format: CodecFormat?, rounding: CodecRounding?, blockSize: Int?, errorFeedback: Bool) -> Compression? {
+        guard let format, format != .none else { return nil }
+        return Compression(codec: Codec(format, rounding: rounding ?? .nearest, blockSize: blockSize ?? Codec.defaultBlockSize),
+                           errorFeedback: errorFeedback)
+    }
+
+    /// A message sent slice by slice (`slices` cover it in order; each encoded on its own into `wire`'s array of
+    /// the same index, the coins drawn in one sequence): what a worker sends to a center held in slices.
+    public func send<T: BinaryFloatingPoint>(_ message: UnsafeMutableBufferPointer<T>, residual: UnsafeMutableBufferPointer<T>,
+                                             slices: [Range<Int>], into wire: inout [[UInt8]], random: inout SplitMix64) {
+        precondition(wire.count == slices.count, "one encoded array per slice")
+        for (k, range) in slices.enumerated() {
+            let part = UnsafeMutableBufferPointer(rebasing: message[range])
+            let own = errorFeedback ? UnsafeMutableBufferPointer(rebasing: residual[range]) : residual
+            wire[k].withUnsafeMutableBytes { send(part, residual: own, into: $0, random: &random) }
+        }
+    }
+
     /// The one step of a compressed message, for `roundTrip` and `ErrorFeedback` alike: message + residual (with
     /// error feedback) encoded into `bytes`, `message` replaced with what decodes from them, and the residual with
     /// what that missed.

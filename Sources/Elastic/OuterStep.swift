@@ -106,6 +106,14 @@ public struct OuterSettings: Codable, Sendable, Equatable {
         self.keepsInnerVelocity = keepsInnerVelocity
     }
 
+    /// The settings as a command line gives them: each one nil for DiLoCo's default (Nesterov, η_o = 0.7, β = 0.9,
+    /// inner SGD) — the one place every command resolves them.
+    public static func given(optimizer: OuterOptimizer?, learningRate: Double?, momentum: Double?, delayed: Bool = false,
+                             innerMomentum: Double?, keepsInnerVelocity: Bool = false) -> OuterSettings {
+        OuterSettings(optimizer: optimizer ?? .nesterov, learningRate: learningRate ?? dilocoLearningRate, momentum: momentum ?? dilocoMomentum,
+                      delayed: delayed, innerMomentum: innerMomentum ?? 0, keepsInnerVelocity: keepsInnerVelocity)
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         optimizer = try c.decode(OuterOptimizer.self, forKey: .optimizer)

@@ -76,11 +76,7 @@ extension WorkerState {
     /// Each slice is encoded on its own into `wire` (the coins drawn in one sequence, slice after slice).
     func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
         var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index))
-        for (k, range) in slices.enumerated() {
-            let part = UnsafeMutableBufferPointer(rebasing: message[range])
-            let own = compression.errorFeedback ? UnsafeMutableBufferPointer(rebasing: residual.pointer[range]) : residual.pointer
-            wire.slices[k].withUnsafeMutableBytes { compression.send(part, residual: own, into: $0, random: &random) }
-        }
+        compression.send(message, residual: residual.pointer, slices: slices, into: &wire.slices, random: &random)
     }
 
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }

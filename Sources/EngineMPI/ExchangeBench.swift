@@ -129,10 +129,8 @@ public enum ExchangeBench {
                 if let c = b.compression, let wire {
                     // The worker's side of a compressed push, slice by slice, as training's (WorkerState.compress).
                     var random = SplitMix64(seed: UInt64(i))
-                    for (k, range) in settings.messageSlices(n).enumerated() {
-                        let part = UnsafeMutableBufferPointer(rebasing: acc.pointer[range])
-                        wire.slices[k].withUnsafeMutableBytes { c.send(part, residual: UnsafeMutableBufferPointer<Float>(start: nil, count: 0), into: $0, random: &random) }
-                    }
+                    c.send(acc.pointer, residual: UnsafeMutableBufferPointer<Float>(start: nil, count: 0), slices: settings.messageSlices(n),
+                           into: &wire.slices, random: &random)
                 }
                 ok = link.pushAndPull(acc, into: x, loss: 0)
             default:
