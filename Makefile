@@ -3,12 +3,12 @@
 
 SWIFT   ?= swift
 EASGD   := .build/release/easgd
-DEBS    := pkg-config python3 iproute2 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
+DEBS    := pkg-config python3 iproute2 libopenblas-dev liblapacke-dev libdnnl-dev gnuplot-nox zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin libturbojpeg0-dev
 GRID    ?= 400x400
 
 # What only the tests need: a real browser for the explorer's browser test, TensorBoard's reader for the export's.
 TEST_DEBS := chromium
-TEST_PIPS := tensorboard
+TEST_PIPS := tensorboard pillow
 
 .PHONY: deps test-deps build run test browser-test docs bench torch quality experiments validation fuzz tsan clean
 
@@ -17,7 +17,7 @@ deps:
 
 test-deps: deps
 	@$(MAKE) --no-print-directory install-debs PACKAGES="$(TEST_DEBS)"
-	@python3 -c "import tensorboard" 2>/dev/null || { echo "installing from PyPI: $(TEST_PIPS)"; python3 -m pip install -q $(TEST_PIPS); }
+	@python3 -c "import tensorboard, PIL" 2>/dev/null || { echo "installing from PyPI: $(TEST_PIPS)"; python3 -m pip install -q $(TEST_PIPS); }
 
 .PHONY: install-debs
 install-debs:

@@ -8,6 +8,8 @@
 //   CKernels    C compute kernels of our own: Winograd F(4×4, 5×5) on oneDNN's sgemm, the OpenMP loops
 //   CDNNL       C shim: oneDNN's convolutions (Debian libdnnl-dev), in the network's layouts
 //   CZlib       C shim: zlib, for gzipped data sets (system library, Debian zlib1g-dev)
+//   CImage      C: JPEG decoding by libjpeg-turbo (Debian libturbojpeg0-dev) and Pillow's bilinear resize, for
+//               `easgd data import`
 //   Dynamics    round-robin EASGD/ADMM on quadratics, linear maps, spectral radii, stability maps
 //   Training    the CNN engine: flat parameter buffers, layers, networks from the paper's notation, data, training runs
 //   CMPI        C shim: Open MPI (system library, Debian libopenmpi-dev); used by EngineMPI only
@@ -52,10 +54,13 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // The codecs' hot loops (F16C, AVX2, with portable paths), bit for bit the Swift reference in Elastic.
         .target(name: "CCodec"),
+        // JPEG decoding (libjpeg-turbo's TurboJPEG, Debian libturbojpeg0-dev) and Pillow's bilinear resize, for the
+        // ImageNet import.
+        .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg")]),
         .target(name: "Elastic", dependencies: ["CCodec"]),
         .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
-        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CKernels", "CDNNL", "CZlib"]),
+        .target(name: "Training", dependencies: ["Elastic", "Records", "COpenBLAS", "CKernels", "CDNNL", "CZlib", "CImage"]),
         .target(name: "Engine", dependencies: ["Elastic", "Records", "Training"]),
         // The MPI backend in its own target: nothing else in the package depends on Open MPI.
         .target(name: "EngineMPI", dependencies: ["Engine", "Elastic", "Records", "Training", "CMPI"]),
@@ -79,7 +84,7 @@ let package = Package(
         .target(name: "CommandTesting"),
         .testTarget(name: "ElasticTests", dependencies: ["Elastic", "CCodec", "NumericTesting"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Elastic", "NumericTesting"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "NumericTesting"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Elastic", "CImage", "NumericTesting"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Training", "Dynamics", "Elastic", "Records", "NumericTesting"]),
         .testTarget(name: "EngineMPITests", dependencies: ["EngineMPI", "Engine", "Training", "Elastic", "NumericTesting"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "Training", "NumericTesting"]),

@@ -24,7 +24,7 @@ public struct EasgdCommand: ParsableCommand {
         subcommands: [RadiusCommand.self, MapCommand.self, CompareCommand.self, SimulateCommand.self,
                       NotebookCommand.self, BenchCommand.self, NetCommand.self, TrainCommand.self, PlotCommand.self,
                       VarianceCommand.self, VarianceMapCommand.self, AdviseCommand.self, TrainQuadraticCommand.self,
-                      RunsCommand.self, ValidateCommand.self, SuperviseCommand.self, ExploreCommand.self]
+                      RunsCommand.self, ValidateCommand.self, SuperviseCommand.self, ExploreCommand.self, DataCommand.self]
     )
 
     public init() {}

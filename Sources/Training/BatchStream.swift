@@ -7,10 +7,15 @@
 import Elastic
 
 public struct Preprocessing: Sendable {
+    /// The smallest stored height and width (the crops must fit in every image).
     public var stored: Shape
     public var input: Shape
     /// Per-channel mean of the training pixels, in [0, 1].
     public var mean: [Float]
+    /// Whether any stored image is larger than the input (then training crops and flips, testing takes the centre).
+    public let crops: Bool
+    /// Whether the mean is the one the data carries (an image store's, computed at import).
+    public let meanFromData: Bool
 
     public init(train: Dataset, input: Shape) throws {
         guard train.shape.channels == input.channels else {
@@ -21,41 +26,44 @@ public struct Preprocessing: Sendable {
         }
         stored = train.shape
         self.input = input
-        let shape = train.shape
-        let plane = shape.height * shape.width
-        var sums = [Double](repeating: 0, count: shape.channels)
-        train.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<train.count {
-                for c in 0..<shape.channels {
-                    var s = 0
-                    let base = (i * shape.channels + c) * plane
-                    for k in 0..<plane { s += Int(px[base + k]) }
-                    sums[c] += Double(s)
-                }
+        crops = train.largest.height > input.height || train.largest.width > input.width
+        if let known = train.channelMean, known.count == input.channels {
+            mean = known
+            meanFromData = true
+            return
+        }
+        meanFromData = false
+        var sums = [Double](repeating: 0, count: input.channels)
+        var pixelsPerChannel = 0
+        for i in 0..<train.count {
+            let (px, h, w) = train.image(i)
+            let plane = h * w
+            pixelsPerChannel += plane
+            for c in 0..<input.channels {
+                var s = 0
+                let base = px + c * plane
+                for k in 0..<plane { s += Int(base[k]) }
+                sums[c] += Double(s)
             }
         }
-        mean = sums.map { Float($0 / Double(train.count * plane) / 255) }
+        mean = sums.map { Float($0 / Double(max(pixelsPerChannel, 1)) / 255) }
     }
-
-    public var crops: Bool { stored.height > input.height || stored.width > input.width }
 
     /// Writes image `index` of `data` into `out` (input.count floats), cropped at (dy, dx), optionally mirrored.
     func write(_ data: Dataset, index: Int, dy: Int, dx: Int, flip: Bool, into out: UnsafeMutablePointer<Float>) {
         let (h, w) = (input.height, input.width)
-        let sw = stored.width
-        data.pixels.withUnsafeBufferPointer { px in
-            for c in 0..<input.channels {
-                let src = px.baseAddress! + (index * stored.channels + c) * stored.height * sw
-                let dst = out + c * h * w
-                let m = mean[c]
-                for y in 0..<h {
-                    let row = src + (y + dy) * sw + dx
-                    let d = dst + y * w
-                    if flip {
-                        for x in 0..<w { d[x] = Float(row[w - 1 - x]) * (1 / 255) - m }
-                    } else {
-                        for x in 0..<w { d[x] = Float(row[x]) * (1 / 255) - m }
-                    }
+        let (px, sh, sw) = data.image(index)
+        for c in 0..<input.channels {
+            let src = px + c * sh * sw
+            let dst = out + c * h * w
+            let m = mean[c]
+            for y in 0..<h {
+                let row = src + (y + dy) * sw + dx
+                let d = dst + y * w
+                if flip {
+                    for x in 0..<w { d[x] = Float(row[w - 1 - x]) * (1 / 255) - m }
+                } else {
+                    for x in 0..<w { d[x] = Float(row[x]) * (1 / 255) - m }
                 }
             }
         }
@@ -63,8 +71,8 @@ public struct Preprocessing: Sendable {
 
     /// The centre crop of image `index`, for evaluation.
     public func writeCentre(_ data: Dataset, index: Int, into out: UnsafeMutablePointer<Float>) {
-        write(data, index: index, dy: (stored.height - input.height) / 2, dx: (stored.width - input.width) / 2,
-              flip: false, into: out)
+        let (_, sh, sw) = data.image(index)
+        write(data, index: index, dy: (sh - input.height) / 2, dx: (sw - input.width) / 2, flip: false, into: out)
     }
 }
 
@@ -131,7 +139,7 @@ public struct BatchStream {
         if fullBatch {
             let size = preprocessing.input.count
             for index in 0..<data.count {
-                labels[index] = Int32(data.labels[index])
+                labels[index] = data.labels[index]
                 preprocessing.writeCentre(data, index: index, into: images + index * size)
             }
             epoch += 1
@@ -149,11 +157,12 @@ public struct BatchStream {
         placements.reserveCapacity(batchSize)
         for b in 0..<batchSize {
             let index = Int(order[position + b])
-            labels[b] = Int32(data.labels[index])
+            labels[b] = data.labels[index]
             var placement = (index: index, dy: 0, dx: 0, flip: false)
             if p.crops {
-                placement.dy = augmentation.nextInt(below: p.stored.height - p.input.height + 1)
-                placement.dx = augmentation.nextInt(below: p.stored.width - p.input.width + 1)
+                let (_, h, w) = data.image(index)
+                placement.dy = augmentation.nextInt(below: h - p.input.height + 1)
+                placement.dx = augmentation.nextInt(below: w - p.input.width + 1)
                 placement.flip = augmentation.next() & 1 == 1
             }
             placements.append(placement)

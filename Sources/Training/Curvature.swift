@@ -125,7 +125,7 @@ public final class FixedBatchLoss {
             for i in 0..<n { preprocessing.writeCentre(batch, index: i, into: p.baseAddress! + i * size) }
         }
         input = floats.map(Double.init)
-        labels = batch.labels.map { Int32($0) }
+        labels = batch.labels
         self.weightDecay = weightDecay
     }
 

@@ -6,29 +6,110 @@ import Foundation
 
 public struct Dataset: Sendable {
     public var name: String
-    /// The stored image size (e.g. 3×32×32 for CIFAR-10, 1×28×28 for Fashion-MNIST).
+    /// The stored image size (e.g. 3×32×32 for CIFAR-10, 1×28×28 for Fashion-MNIST); for a store of images of
+    /// several sizes (ImageNet's, the smaller side 256), the smallest height and the smallest width.
     public var shape: Shape
-    /// count × shape.count bytes, image-major, each image in CHW order.
-    public var pixels: [UInt8]
-    public var labels: [UInt8]
+    /// The largest height and width stored (`shape` unless the images differ in size).
+    public var largest: Shape
+    public var labels: [Int32]
     public var classes: Int
+    /// The per-channel mean of the training pixels in [0, 1] when the data carries it (an image store's, computed
+    /// at import over all its training images); nil: computed from the images by `Preprocessing`.
+    public var channelMean: [Float]?
+    /// Where each image's bytes start (CHW order, its own height and width) in `storage`, which keeps them alive.
+    let images: [StoredImage]
+    let storage: PixelStorage
     public var count: Int { labels.count }
 
-    public init(name: String, shape: Shape, pixels: [UInt8], labels: [UInt8], classes: Int) {
+    /// Images of one size held in memory: count × shape.count bytes, image-major, each image in CHW order.
+    public init<Label: BinaryInteger>(name: String, shape: Shape, pixels: [UInt8], labels: [Label], classes: Int) {
         precondition(pixels.count == labels.count * shape.count, "pixel count does not match labels × image size")
+        let storage = PixelStorage(copying: pixels)
+        let size = shape.count
+        let images = (0..<labels.count).map {
+            StoredImage(start: storage.base + $0 * size, height: Int32(shape.height), width: Int32(shape.width))
+        }
+        self.init(name: name, shape: shape, largest: shape, labels: labels.map { Int32($0) }, classes: classes,
+                  images: images, storage: storage)
+    }
+
+    init(name: String, shape: Shape, largest: Shape, labels: [Int32], classes: Int, channelMean: [Float]? = nil,
+         images: [StoredImage], storage: PixelStorage) {
+        precondition(images.count == labels.count, "one label per image")
         self.name = name
         self.shape = shape
-        self.pixels = pixels
+        self.largest = largest
         self.labels = labels
         self.classes = classes
+        self.channelMean = channelMean
+        self.images = images
+        self.storage = storage
+    }
+
+    /// Image `index`'s bytes (CHW) and its height and width.
+    public func image(_ index: Int) -> (pixels: UnsafePointer<UInt8>, height: Int, width: Int) {
+        let image = images[index]
+        return (image.start, Int(image.height), Int(image.width))
+    }
+
+    /// All images' bytes one after another (for tests and small sets: a copy).
+    public var pixels: [UInt8] {
+        var all = [UInt8]()
+        for i in 0..<count {
+            let (p, h, w) = image(i)
+            all += UnsafeBufferPointer(start: p, count: shape.channels * h * w)
+        }
+        return all
+    }
+
+    /// The images at `indices`, in that order, sharing this data set's storage.
+    public func selecting(_ indices: [Int], name: String) -> Dataset {
+        let chosen = indices.map { images[$0] }
+        var small = Shape(channels: shape.channels, height: Int(Int32.max), width: Int(Int32.max))
+        var large = Shape(channels: shape.channels, height: 0, width: 0)
+        for image in chosen {
+            small.height = min(small.height, Int(image.height)); small.width = min(small.width, Int(image.width))
+            large.height = max(large.height, Int(image.height)); large.width = max(large.width, Int(image.width))
+        }
+        if chosen.isEmpty { small = shape; large = largest }
+        return Dataset(name: name, shape: small, largest: large, labels: indices.map { labels[$0] }, classes: classes,
+                       channelMean: channelMean, images: chosen, storage: storage)
     }
 
     /// The first `n` images (a fixed subset: training loss on it, quick tests).
     public func prefix(_ n: Int) -> Dataset {
         let k = min(max(n, 0), count)
-        return Dataset(name: k == count ? name : "\(name) (first \(k))", shape: shape,
-                       pixels: Array(pixels.prefix(k * shape.count)), labels: Array(labels.prefix(k)), classes: classes)
+        return selecting(Array(0..<k), name: k == count ? name : "\(name) (first \(k))")
     }
+}
+
+/// Where one stored image starts, and its size.
+struct StoredImage: @unchecked Sendable {
+    let start: UnsafePointer<UInt8>
+    let height: Int32
+    let width: Int32
+}
+
+/// The bytes images point into: a copy in memory, or files mapped read-only (an image store); never written after
+/// it is made, so it may be shared across threads.
+final class PixelStorage: @unchecked Sendable {
+    let base: UnsafePointer<UInt8>
+    private let release: () -> Void
+
+    init(copying bytes: [UInt8]) {
+        let memory = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        bytes.withUnsafeBufferPointer { if let b = $0.baseAddress { memory.initialize(from: b, count: bytes.count) } }
+        base = UnsafePointer(memory)
+        release = { memory.deallocate() }
+    }
+
+    /// Storage whose memory `release` gives back (mapped files); `base` is unused.
+    init(base: UnsafePointer<UInt8>, release: @escaping () -> Void) {
+        self.base = base
+        self.release = release
+    }
+
+    deinit { release() }
 }
 
 public struct DataSplit: Sendable {
@@ -50,16 +131,8 @@ public struct DataSplit: Sendable {
         var p = Array(0..<train.count)
         for i in 0..<n { p.swapAt(i, i + rng.nextInt(below: train.count - i)) }
         let chosen = p.prefix(n).sorted()
-        let size = train.shape.count
-        var pixels = [UInt8](), labels = [UInt8]()
-        pixels.reserveCapacity(n * size)
-        for i in chosen {
-            pixels += train.pixels[(i * size)..<((i + 1) * size)]
-            labels.append(train.labels[i])
-        }
         var split = self
-        split.train = Dataset(name: "\(train.name) (subset of \(n), seed \(seed))", shape: train.shape, pixels: pixels,
-                              labels: labels, classes: train.classes)
+        split.train = train.selecting(chosen, name: "\(train.name) (subset of \(n), seed \(seed))")
         return split
     }
 }
@@ -81,11 +154,15 @@ public enum DataSource {
         guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataError("\(argument): not a directory (give a data directory or 'fashion-mnist')")
         }
+        if ImageStore.isStore(argument) { return try ImageStore.load(argument) }
         if findFile(in: argument, "data_batch_1.bin") != nil { return try loadCIFAR10(directory: argument) }
         if findFile(in: argument, "train-images-idx3-ubyte") != nil {
             return try loadIDX(directory: argument, name: URL(fileURLWithPath: argument).lastPathComponent)
         }
-        throw DataError("\(argument): no CIFAR-10 binary files (data_batch_1.bin[.gz]) or IDX files (train-images-idx3-ubyte[.gz]) found")
+        if FileManager.default.fileExists(atPath: (argument as NSString).appendingPathComponent("short-side")) {
+            throw DataError("\(argument): an unfinished image store (run its `easgd data import` again to finish it)")
+        }
+        throw DataError("\(argument): no image store (manifest.json), CIFAR-10 binary files (data_batch_1.bin[.gz]) or IDX files (train-images-idx3-ubyte[.gz]) found")
     }
 
     /// `name` or `name.gz` in `dir`, whichever exists.

@@ -39,11 +39,14 @@ public final class Replica {
     }
 }
 
-/// Test-set evaluation: the preprocessed test images are built once, then every evaluation is forward passes.
+/// Test-set evaluation: the centre crops of a pass's images are written into one batch's buffer as the pass goes
+/// (a test set of ImageNet's size would not fit preprocessed in memory), then forward passes.
 public final class Evaluator {
     public let network: Network<Float>
     private let inputs: FlatBuffer<Float>
     private let labels: [Int32]
+    private let test: Dataset
+    private let preprocessing: Preprocessing
     public var count: Int { labels.count }
 
     /// Images per evaluation pass.
@@ -51,10 +54,10 @@ public final class Evaluator {
 
     public init(spec: NetSpec, test: Dataset, preprocessing: Preprocessing, batch: Int = Evaluator.batch) {
         network = Network(spec: spec, maxBatch: min(batch, max(test.count, 1)), computesGradients: false)
-        let size = spec.input.count
-        inputs = FlatBuffer(count: test.count * size)
-        for i in 0..<test.count { preprocessing.writeCentre(test, index: i, into: inputs.base + i * size) }
-        labels = test.labels.map { Int32($0) }
+        inputs = FlatBuffer(count: network.maxBatch * spec.input.count)
+        labels = test.labels
+        self.test = test
+        self.preprocessing = preprocessing
     }
 
     /// Mean cross-entropy and error rate of `parameters` on the whole test set (dropout off).
@@ -66,7 +69,11 @@ public final class Evaluator {
         labels.withUnsafeBufferPointer { l in
             while start < count {
                 let n = min(network.maxBatch, count - start)
-                let r = network.evaluate(parameters: parameters.readOnly, input: inputs.base + start * size,
+                let (test, preprocessing, inputs) = (test, preprocessing, inputs)
+                Parallel.forEach(n) { range in
+                    for i in range { preprocessing.writeCentre(test, index: start + i, into: inputs.base + i * size) }
+                }
+                let r = network.evaluate(parameters: parameters.readOnly, input: inputs.base,
                                          labels: UnsafeBufferPointer(rebasing: l[start..<(start + n)]), batch: n)
                 lossSum += r.lossSum
                 errors += r.errors

@@ -216,9 +216,10 @@ public struct RunConfig: Codable, Sendable {
             test = data.test.count
             storedShape = [data.train.shape.channels, data.train.shape.height, data.train.shape.width]
             inputShape = [input.channels, input.height, input.width]
+            let mean = preprocessing.meanFromData ? "the per-channel training mean computed at import" : "the per-channel training mean"
             self.preprocessing = preprocessing.crops
-                ? "pixels/255 minus the per-channel training mean; random crop + horizontal flip (train), centre crop (test)"
-                : "pixels/255 minus the per-channel training mean"
+                ? "pixels/255 minus \(mean); random crop + horizontal flip (train), centre crop (test)"
+                : "pixels/255 minus \(mean)"
             channelMean = preprocessing.mean
         }
     }

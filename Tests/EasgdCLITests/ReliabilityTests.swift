@@ -439,7 +439,7 @@ let smallFashionMNIST: Result<URL, any Error> = Result {
     }
     for (name, set) in [("train", split.train.prefix(2000)), ("t10k", split.test.prefix(500))] {
         try idx([set.count, set.shape.height, set.shape.width], set.pixels).write(to: dir.appendingPathComponent("\(name)-images-idx3-ubyte"))
-        try idx([set.count], set.labels).write(to: dir.appendingPathComponent("\(name)-labels-idx1-ubyte"))
+        try idx([set.count], set.labels.map { UInt8($0) }).write(to: dir.appendingPathComponent("\(name)-labels-idx1-ubyte"))
     }
     return dir
 }

@@ -53,7 +53,7 @@ func idxFilesRoundTrip(gzipped: Bool) throws {
     let split = try DataSource.load(dir)
     #expect(split.format == "IDX")
     #expect(split.train.shape == Shape(channels: 1, height: 4, width: 3))
-    #expect(split.train.pixels == pixels && split.train.labels == labels)
+    #expect(split.train.pixels == pixels && split.train.labels == labels.map { Int32($0) })
     #expect(split.test.labels == [9, 0] && split.test.count == 2)
 }
 
@@ -104,7 +104,7 @@ func idxFilesRoundTrip(gzipped: Bool) throws {
         write(Array(records.prefix(3073)), dir + "/data_batch_1.bin")
         _ = try DataSource.load(dir)
     }
-    expectDataError("no CIFAR-10 binary files") { _ = try DataSource.load(try temporaryDirectory("empty")) }
+    expectDataError("no image store (manifest.json), CIFAR-10 binary files") { _ = try DataSource.load(try temporaryDirectory("empty")) }
     expectDataError("not a directory") { _ = try DataSource.load(dir + "/nope") }
 }
 
