@@ -10,7 +10,7 @@ GRID    ?= 400x400
 TEST_DEBS := chromium
 TEST_PIPS := tensorboard pillow
 
-.PHONY: deps test-deps build run test browser-test docs bench torch quality experiments validation fuzz tsan clean
+.PHONY: deps test-deps build run test browser-test docs bench torch quality experiments validation imagenet-figure4 fuzz tsan clean
 
 deps:
 	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
@@ -92,7 +92,8 @@ docs:
 # then training steps of the paper's CIFAR net against PyTorch with 1 and 2 threads (and 1 against 2 threads in
 # alternating blocks, --scaling); then the parallel engine
 # (img/s of 1, 2, 4 workers, exchange share) and the MPI backend against the threads backend; and the codecs of
-# compressed exchanges against a memory copy of the same bytes.
+# compressed exchanges against a memory copy of the same bytes; the ImageNet import against Pillow + NumPy and the
+# store's read rate.
 bench: build torch
 	@mkdir -p .build/bench
 	$(EASGD) bench map --method admm --workers 8 --grid 1000x1000 --out .build/bench/admm-p8
@@ -103,6 +104,7 @@ bench: build torch
 	python3 benchmarks/exchange.py --easgd $(EASGD)
 	$(MAKE) --no-print-directory test-deps
 	python3 benchmarks/explorer_latency.py --easgd $(EASGD)
+	python3 benchmarks/imagenet_import.py --easgd $(EASGD)
 	$(EASGD) bench codec
 	EASGD=$(EASGD) benchmarks/mpi-vs-threads.sh
 
@@ -135,6 +137,13 @@ validation: build
 	@mkdir -p plots/validation
 	for g in gd nesterov elastic; do cp .build/validation/eos/figures/$$g-sharpness.png plots/validation/eos-$$g.png; done
 	for d in .build/validation/maps/*/; do cp $$d/validation.png plots/validation/map-$$(basename $$d).png; done
+
+# The paper's Figure 4 on ImageNet, for those with ILSVRC-2012 and the time (about 18 hours per seed here at the
+# defaults): imports IMAGENET=DIR once into STORE (default .build/imagenet-256), then EASGD, EAMSGD and DOWNPOUR at
+# p = 4 and 8 and MSGD with the paper's plateau rule, resumable; see benchmarks/imagenet/figure4.sh for the settings
+# (STEPS, SEEDS, STORE, ...; given on the make command line, they reach the script through its environment).
+imagenet-figure4: build
+	EASGD=$(EASGD) benchmarks/imagenet/figure4.sh
 
 clean:
 	rm -rf .build

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks.",
-        subcommands: [BenchMapCommand.self, BenchTrainCommand.self, BenchEngineCommand.self, BenchExchangeCommand.self, BenchLinksCommand.self, BenchCodecCommand.self]
+        subcommands: [BenchMapCommand.self, BenchTrainCommand.self, BenchEngineCommand.self, BenchExchangeCommand.self, BenchLinksCommand.self, BenchCodecCommand.self, BenchDataCommand.self]
     )
 }
 

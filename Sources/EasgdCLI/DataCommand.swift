@@ -32,7 +32,7 @@ struct DataImportCommand: ParsableCommand {
             command resumes at the first unfinished shard of 1,024 files. Examples:
               easgd data import imagenet /data/ILSVRC2012 --out /data/imagenet-256
               easgd train --data /data/imagenet-256 --net imagenet --method eamsgd
-            ILSVRC-2012 at 256 takes about 290 GB and, on two cores, hours (see benchmarks/README.md).
+            ILSVRC-2012 at 256 takes about 350 GB and, on two cores, about half an hour (benchmarks/README.md).
             """
     )
 

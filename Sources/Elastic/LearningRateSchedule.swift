@@ -7,7 +7,9 @@
 //                            (default 0) from t = T on (PyTorch's CosineAnnealingLR, one half period)
 //   plateau:FACTOR:PATIENCE  η_t = η · scale, the scale multiplied by FACTOR when the evaluations' training loss
 //                            has not improved (by 1e-4 relative) for more than PATIENCE evaluations in a row
-//                            (PyTorch's ReduceLROnPlateau, mode min, threshold 1e-4 rel, cooldown 0)
+//                            (PyTorch's ReduceLROnPlateau, mode min, threshold 1e-4 rel, cooldown 0); with a list
+//                            F1,F2,... the plateaus take the factors in order, once each, then the rate stays
+//                            (the paper's ImageNet rule, "decreased twice, by a factor of 5 and then 2": 0.2,0.5)
 // and `--warmup W`: for t < W the rate is multiplied by (t + 1)/W, a linear ramp to the schedule's rate.
 
 import Foundation
@@ -19,8 +21,9 @@ public struct LearningRateSchedule: Equatable, Sendable, Codable, CustomStringCo
         case step(at: [Double], factor: Double)
         /// The rate at the end of the budget.
         case cosine(final: Double)
-        /// The factor and the evaluations without improvement it waits for.
-        case plateau(factor: Double, patience: Int)
+        /// The factors (one: at every plateau; several: in order, once each) and the evaluations without
+        /// improvement a cut waits for.
+        case plateau(factors: [Double], patience: Int)
     }
     public var shape: Shape
     /// Steps of the linear warm-up (0: none).
@@ -58,14 +61,14 @@ public struct LearningRateSchedule: Equatable, Sendable, Codable, CustomStringCo
             guard final >= 0 else { throw ScheduleError("--lr-schedule \(text): the final rate must be at least 0") }
             shape = .cosine(final: final)
         case "plateau" where parts.count == 3:
-            let factor = try number(parts[1], "the factor")
-            guard factor > 0, factor < 1 else { throw ScheduleError("--lr-schedule \(text): the factor must be in (0, 1)") }
+            let factors = try parts[1].split(separator: ",", omittingEmptySubsequences: false).map { try number(String($0), "the factor") }
+            guard factors.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw ScheduleError("--lr-schedule \(text): each factor must be in (0, 1)") }
             guard let patience = Int(parts[2]), patience >= 0 else {
                 throw ScheduleError("--lr-schedule \(text): the patience '\(parts[2])' is not a whole number of evaluations")
             }
-            shape = .plateau(factor: factor, patience: patience)
+            shape = .plateau(factors: factors, patience: patience)
         default:
-            throw ScheduleError("--lr-schedule \(text): not one of constant, step:AT1,AT2,...:FACTOR, cosine[:FINAL], plateau:FACTOR:PATIENCE")
+            throw ScheduleError("--lr-schedule \(text): not one of constant, step:AT1,AT2,...:FACTOR, cosine[:FINAL], plateau:FACTOR[,FACTOR2,...]:PATIENCE")
         }
         guard warmup >= 0 else { throw ScheduleError("--warmup must be at least 0 (got \(warmup))") }
         self.warmup = warmup
@@ -78,7 +81,7 @@ public struct LearningRateSchedule: Equatable, Sendable, Codable, CustomStringCo
         case .constant: "constant"
         case .step(let at, let factor): "step:\(at.map(n).joined(separator: ",")):\(n(factor))"
         case .cosine(let final): final == 0 ? "cosine" : "cosine:\(n(final))"
-        case .plateau(let factor, let patience): "plateau:\(n(factor)):\(patience)"
+        case .plateau(let factors, let patience): "plateau:\(factors.map(n).joined(separator: ",")):\(patience)"
         }
     }
 
@@ -126,18 +129,22 @@ public struct LearningRateSchedule: Equatable, Sendable, Codable, CustomStringCo
 /// The plateau rule's state: the best training loss seen, the evaluations since it improved, and the scale. A
 /// function of the evaluations' losses alone, so a resumed run rebuilds it from the records it keeps.
 public struct PlateauState: Equatable, Sendable {
-    public let factor: Double
+    public let factors: [Double]
     public let patience: Int
+    /// The plateaus met so far (a list of factors cuts at the first ones only).
+    public private(set) var cuts = 0
     public private(set) var best = Double.infinity
     public private(set) var bad = 0
     public private(set) var scale = 1.0
     /// PyTorch's default: an improvement is a loss below best · (1 − 1e-4).
     public static let threshold = 1e-4
 
-    public init(factor: Double, patience: Int) {
-        self.factor = factor
+    public init(factors: [Double], patience: Int) {
+        self.factors = factors
         self.patience = patience
     }
+
+    public init(factor: Double, patience: Int) { self.init(factors: [factor], patience: patience) }
 
     /// One evaluation's training loss (a non-finite one is no improvement).
     public mutating func observe(_ loss: Double) {
@@ -148,7 +155,9 @@ public struct PlateauState: Equatable, Sendable {
             bad += 1
         }
         if bad > patience {
-            scale *= factor
+            // One factor: every plateau; a list: each once, in order.
+            if factors.count == 1 { scale *= factors[0] } else if cuts < factors.count { scale *= factors[cuts] }
+            cuts += 1
             bad = 0
         }
     }

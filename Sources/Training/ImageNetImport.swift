@@ -231,6 +231,8 @@ public enum ImageNetImport {
         }
         try AtomicFile.write(scanned.classes.joined(separator: "\n") + "\n", to: (out as NSString).appendingPathComponent("classes.txt"))
 
+        let writer = ShardWriter()
+        defer { try? writer.finish() }
         let splits = [("train", scanned.train), ("val", scanned.val)]
         let totalFiles = scanned.train.count + scanned.val.count
         let start = Date()
@@ -261,12 +263,14 @@ public enum ImageNetImport {
                         // Made from other files than the source lists now (or damaged): made again.
                         try? fm.removeItem(atPath: base + ".index")
                     }
-                    index = try writeShard(files[range], first: range.lowerBound, hash: expectedHash, split: name,
-                                           base: base, settings: settings)
+                    let shard = try decodeShard(files[range], first: range.lowerBound, hash: expectedHash, settings: settings)
+                    index = shard.index
+                    // Written while the next shard decodes (one write in flight: at most two shards in memory).
+                    try writer.write(shard, base: base)
                     written += 1
                     decoded += range.count
                 }
-                let problems = (try? String(contentsOfFile: base + ".problems", encoding: .utf8)) ?? ""
+                let problems = index.problems ?? (try? String(contentsOfFile: base + ".problems", encoding: .utf8)) ?? ""
                 for line in problems.split(separator: "\n") {
                     problemLines.append("\(name)\t\(line)")
                     let what = line.split(separator: "\t", omittingEmptySubsequences: false).dropFirst().first ?? ""
@@ -297,6 +301,7 @@ public enum ImageNetImport {
             entries.append(.init(name: name, images: images, sourceFiles: files.count,
                                  bytes: shardEntries.reduce(0) { $0 + $1.bytes }, shards: shardEntries))
         }
+        try writer.finish()
         guard perChannel > 0 else { throw DataError("\(settings.source): no training image could be decoded (see \(out)/problems.tsv)") }
         try AtomicFile.write("split\tfile\twhat\tmessage\n" + problemLines.map { $0 + "\n" }.joined(),
                              to: (out as NSString).appendingPathComponent("problems.tsv"))
@@ -323,10 +328,15 @@ public enum ImageNetImport {
         return String(format: "%.1f h", seconds / 3600)
     }
 
-    /// Decodes the shard's files on `settings.threads` threads, then writes .pixels, .problems and last .index,
-    /// each durably under a temporary name.
-    static func writeShard(_ files: ArraySlice<SourceFile>, first: Int, hash: UInt64, split: String, base: String,
-                           settings: Settings) throws -> ImageStore.ShardIndex {
+    /// A shard decoded, ready to write.
+    struct DecodedShard: @unchecked Sendable {
+        var index: ImageStore.ShardIndex
+        var pixels: Data
+        var problems: String
+    }
+
+    /// Decodes the shard's files on `settings.threads` threads into its pixels, index and problems.
+    static func decodeShard(_ files: ArraySlice<SourceFile>, first: Int, hash: UInt64, settings: Settings) throws -> DecodedShard {
         let list = Array(files)
         let results = UnsafeMutableBufferPointer<Prepared?>.allocate(capacity: list.count)
         results.initialize(repeating: nil)
@@ -377,10 +387,35 @@ public enum ImageNetImport {
         }
         index.crc32 = UInt32(crc)
         index.pixelBytes = UInt64(pixels.count)
-        try AtomicFile.write(pixels, to: base + ".pixels")
-        try AtomicFile.write(problems, to: base + ".problems")
-        try AtomicFile.write(index.encoded(), to: base + ".index")
-        return index
+        index.problems = problems
+        return DecodedShard(index: index, pixels: pixels, problems: problems)
+    }
+
+    /// Writes shards on a thread of its own, one at a time: .pixels, .problems and last .index, each durably under a
+    /// temporary name. `write` waits for the previous shard's files and throws its error, if any.
+    final class ShardWriter: @unchecked Sendable {
+        private let queue = DispatchQueue(label: "easgd.import.writer")
+        private let group = DispatchGroup()
+        private let failure = Mutex<(any Error)?>(nil)
+
+        func write(_ shard: DecodedShard, base: String) throws {
+            try finish()
+            queue.async(group: group) { [self] in
+                do {
+                    try AtomicFile.write(shard.pixels, to: base + ".pixels")
+                    try AtomicFile.write(shard.problems, to: base + ".problems")
+                    try AtomicFile.write(shard.index.encoded(), to: base + ".index")
+                } catch {
+                    failure.withLock { $0 = error }
+                }
+            }
+        }
+
+        /// Waits for the shard being written; throws what went wrong.
+        func finish() throws {
+            group.wait()
+            if let error = failure.withLock({ e -> (any Error)? in defer { e = nil }; return e }) { throw error }
+        }
     }
 
     /// The per-file results, each slot written by exactly one thread.

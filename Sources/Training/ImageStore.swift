@@ -104,6 +104,8 @@ public enum ImageStore {
         var channelSums: [UInt64]
         var pixelsPerChannel: UInt64
         var entries: [Entry]
+        /// The shard's .problems text when just decoded (not part of the .index file).
+        var problems: String? = nil
 
         struct Entry: Equatable {
             var offset: UInt64

@@ -145,7 +145,7 @@ public final class RunLifecycle {
     /// `restore`.
     public func schedule(_ rate: LearningRate) {
         learningRate = rate
-        if case .plateau(let factor, let patience) = rate.schedule.shape { plateau = PlateauState(factor: factor, patience: patience) }
+        if case .plateau(let factors, let patience) = rate.schedule.shape { plateau = PlateauState(factors: factors, patience: patience) }
     }
 
     /// The plateau schedule's scale of the learning rate now (1 for the other schedules).

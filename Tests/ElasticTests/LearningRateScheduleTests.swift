@@ -43,19 +43,37 @@ import Testing
         scales.append(p.scale)
     }
     #expect(scales == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25], "\(scales)")
-    let s = LearningRateSchedule(.plateau(factor: 0.5, patience: 1))
+    let s = LearningRateSchedule(.plateau(factors: [0.5], patience: 1))
     #expect(s.rate(base: 0.1, step: 5, stepsPerEpoch: 1, totalSteps: nil, scale: p.scale) == 0.025)
 }
 
+/// The paper's ImageNet rule, "decreased twice, by a factor of 5 and then 2": plateau:0.2,0.5:P cuts by 0.2 at the
+/// first plateau, by 0.5 at the second, and never again (worked by hand, patience 0: every evaluation without
+/// improvement is a plateau).
+@Test func aListOfPlateauFactorsIsTakenInOrderOnceEach() throws {
+    let s = try LearningRateSchedule(parsing: "plateau:0.2,0.5:0")
+    guard case .plateau(let factors, let patience) = s.shape else { Issue.record("not a plateau"); return }
+    var p = PlateauState(factors: factors, patience: patience)
+    var scales: [Double] = []
+    for loss in [1.0, 1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85] {
+        p.observe(loss)
+        scales.append(p.scale)
+    }
+    //   1.0 best · 1.0 bad: ×0.2 · 0.9 best · 0.95 bad: ×0.5 · 0.95 bad: no factor left · 0.95 · 0.8 best · 0.85
+    let expected: [Double] = [1, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1]
+    #expect(zip(scales, expected).allSatisfy { abs($0 - $1) < 1e-15 }, "\(scales)")
+    #expect(p.cuts == 5)         // plateaus met, the last three with no factor left
+}
+
 @Test func scheduleTextRoundTripsAndBadTextIsRefusedWithItsReason() throws {
-    for text in ["constant", "step:30,60:0.1", "step:0.5:0.2", "cosine", "cosine:0.001", "plateau:0.5:3"] {
+    for text in ["constant", "step:30,60:0.1", "step:0.5:0.2", "cosine", "cosine:0.001", "plateau:0.5:3", "plateau:0.2,0.5:2"] {
         #expect(try LearningRateSchedule(parsing: text).description == text)
     }
     let coded = try JSONEncoder().encode(try LearningRateSchedule(parsing: "step:30,60:0.1", warmup: 100))
     #expect(String(decoding: coded, as: UTF8.self).contains("\"shape\":\"step:30,60:0.1\""))
     #expect(try JSONDecoder().decode(LearningRateSchedule.self, from: coded) == LearningRateSchedule(.step(at: [30, 60], factor: 0.1), warmup: 100))
     for (text, reason) in [("linear", "not one of"), ("step:60,30:0.1", "increasing"), ("step:30:2", "(0, 1]"),
-                           ("step::0.1", "is not a number"), ("cosine:-1", "at least 0"), ("plateau:1:3", "(0, 1)"),
+                           ("step::0.1", "is not a number"), ("cosine:-1", "at least 0"), ("plateau:1:3", "(0, 1)"), ("plateau:0.2,1.5:3", "(0, 1)"),
                            ("plateau:0.5:x", "whole number"), ("cosine:nan", "is not a number")] {
         #expect(throws: ScheduleError.self) { try LearningRateSchedule(parsing: text) }
         do { _ = try LearningRateSchedule(parsing: text) } catch { #expect("\(error)".contains(reason), "\(text): \(error)") }
