@@ -149,7 +149,7 @@ clean:
 	rm -rf .build
 
 # The seeded mutation fuzzer over every reader of outside input (IDX, CIFAR-10, checkpoints, config.json, the net
-# notation): FUZZ_SECONDS per target (default 60), FUZZ_SEED (default 1). A crash leaves its input in
+# notation, JPEG and PNG files, an image store's index and manifest): FUZZ_SECONDS per target (default 60), FUZZ_SEED (default 1). A crash leaves its input in
 # /tmp/easgd-fuzz-PID/crash-TARGET; keep it as a regression test.
 FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1

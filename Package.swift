@@ -54,9 +54,9 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // The codecs' hot loops (F16C, AVX2, with portable paths), bit for bit the Swift reference in Elastic.
         .target(name: "CCodec"),
-        // JPEG decoding (libjpeg-turbo's TurboJPEG, Debian libturbojpeg0-dev) and Pillow's bilinear resize, for the
-        // ImageNet import.
-        .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg")]),
+        // JPEG decoding (libjpeg-turbo's TurboJPEG, Debian libturbojpeg0-dev), PNG decoding (zlib) and Pillow's
+        // bilinear resize, for the ImageNet import.
+        .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("z")]),
         .target(name: "Elastic", dependencies: ["CCodec"]),
         .target(name: "Records"),
         .target(name: "Dynamics", dependencies: ["Elastic", "COpenBLAS"]),
@@ -77,7 +77,7 @@ let package = Package(
         ),
         .executableTarget(name: "easgd", dependencies: ["EasgdCLI"]),
         // A seeded mutation fuzzer for the readers of outside input (make fuzz).
-        .executableTarget(name: "easgd-fuzz", dependencies: ["Elastic", "Records", "Training"]),
+        .executableTarget(name: "easgd-fuzz", dependencies: ["Elastic", "Records", "Training", "CImage"]),
         // One approximate-equality helper shared by every numeric test target.
         .target(name: "NumericTesting"),
         // The `easgd` executable as the tests run it (CLI and explorer tests).

@@ -25,8 +25,8 @@ struct DataImportCommand: ParsableCommand {
             Kaggle's LOC_val_solution.csv read as they are). The classes are train/'s directories, sorted. Each \
             image is decoded by libjpeg-turbo and resized so its smaller side is 256 (the paper's), the longer \
             side in proportion (rounded down, as torchvision's Resize), with Pillow's antialiased bilinear filter, \
-            bit for bit; greyscale and CMYK JPEGs become RGB as Pillow converts them. Files that cannot be used \
-            (not decodable, truncated, PNG under a JPEG name) are left out and listed in STORE/problems.tsv with \
+            bit for bit; greyscale and CMYK JPEGs become RGB as Pillow converts them, and PNG data under a JPEG \
+            name is decoded as PNG. Files that cannot be used (not decodable, truncated) are left out and listed in STORE/problems.tsv with \
             every conversion and libjpeg warning, and counted in STORE/manifest.json, which is written last with \
             each shard's CRC-32 and the training images' channel means. Interrupted (Ctrl-C, a crash), the same \
             command resumes at the first unfinished shard of 1,024 files. Examples:
@@ -64,8 +64,8 @@ struct DataImportCommand: ParsableCommand {
         let counts = m.splits.map { "\($0.name) \($0.images) of \($0.sourceFiles) files" }.joined(separator: ", ")
         print("\(out): \(m.classes.count) classes; \(counts); \(String(format: "%.1f", Double(m.splits.reduce(0) { $0 + $1.bytes }) / 1e9)) GB")
         let p = m.problems
-        print("problems: \(p.dropped) dropped, \(p.greyscale) greyscale and \(p.cmyk) CMYK converted, \(p.warnings) decoded with warnings"
-              + (p.dropped + p.greyscale + p.cmyk + p.warnings > 0 ? " (\(out)/\(p.file))" : ""))
+        print("problems: \(p.dropped) dropped, \(p.greyscale) greyscale and \(p.cmyk) CMYK converted, \(p.png) PNG decoded, "
+              + "\(p.warnings) decoded with warnings" + (p.dropped + p.greyscale + p.cmyk + p.png + p.warnings > 0 ? " (\(out)/\(p.file))" : ""))
         print("channel means: " + m.channelMean.map { String(format: "%.4f", $0) }.joined(separator: ", "))
         if report.decodedImages > 0 {
             print(String(format: "decoded %d files in %.1f s (%.0f images/s on %d threads); %d shards resumed",

@@ -7,8 +7,9 @@
 // (ISLOW DCT, fancy upsampling: the library's defaults, as Pillow's), greyscale replicated to RGB, CMYK converted
 // as Pillow converts it, then resized so that its smaller side is `shortSide` (the paper's 256) and the longer
 // ⌊long · shortSide / short⌋ (torchvision's Resize rule) with Pillow's antialiased bilinear filter, bit for bit.
-// Files that cannot be used (not decodable, truncated, a PNG under a JPEG name) are left out and listed; nothing is
-// dropped without a line in problems.tsv and a count in the manifest.
+// PNG data under a JPEG name (ILSVRC-2012 has one) is decoded as PNG (zlib) and reported. Files that cannot be used
+// (not decodable, truncated, GIF data) are left out and listed; nothing is dropped without a line in problems.tsv
+// and a count in the manifest.
 
 import CImage
 import CZlib
@@ -73,18 +74,19 @@ public enum ImageNetImport {
         func dropped(_ why: String, _ message: String = "") -> Prepared {
             Prepared(pixels: [], height: 0, width: 0, problem: "dropped: " + why, message: message)
         }
-        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return dropped("PNG data, not a JPEG") }
         if bytes.starts(with: [0x47, 0x49, 0x46]) { return dropped("GIF data, not a JPEG") }
+        let png = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
         var rgb: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0, h: Int32 = 0, kind: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBufferPointer { b in
-            easgd_jpeg_decode(b.baseAddress, b.count, &rgb, &w, &h, &kind, maxPixels, &message, message.count)
+            png ? easgd_png_decode(b.baseAddress, b.count, &rgb, &w, &h, maxPixels, &message, message.count)
+                : easgd_jpeg_decode(b.baseAddress, b.count, &rgb, &w, &h, &kind, maxPixels, &message, message.count)
         }
         let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         switch Int(status) {
-        case Int(EASGD_JPEG_ERROR.rawValue): return dropped("not decodable", text)
-        case Int(EASGD_JPEG_TRUNCATED.rawValue): return dropped("truncated", text)
+        case Int(EASGD_JPEG_ERROR.rawValue): return dropped(png ? "PNG data, not decodable" : "not decodable", text)
+        case Int(EASGD_JPEG_TRUNCATED.rawValue): return dropped(png ? "PNG data, truncated" : "truncated", text)
         default: break
         }
         guard let rgb else { return dropped("not decodable", text) }
@@ -110,7 +112,8 @@ public enum ImageNetImport {
             }
         }
         var problem: String?
-        if Int(status) == Int(EASGD_JPEG_WARNING.rawValue) { problem = "warning" }
+        if png { problem = "png" }
+        else if Int(status) == Int(EASGD_JPEG_WARNING.rawValue) { problem = "warning" }
         else if kind == Int32(EASGD_JPEG_GREY.rawValue) { problem = "greyscale" }
         else if kind == Int32(EASGD_JPEG_CMYK.rawValue) { problem = "cmyk" }
         return Prepared(pixels: chw, height: oh, width: ow, problem: problem, message: problem == "warning" ? text : "")
@@ -241,7 +244,7 @@ public enum ImageNetImport {
         var entries: [ImageStore.Manifest.Split] = []
         var sums = [UInt64](repeating: 0, count: 3), perChannel: UInt64 = 0
         var problemLines: [String] = []
-        var counts = (dropped: 0, grey: 0, cmyk: 0, warnings: 0)
+        var counts = (dropped: 0, grey: 0, cmyk: 0, png: 0, warnings: 0)
 
         for (name, files) in splits {
             let shards = (files.count + settings.shardFiles - 1) / settings.shardFiles
@@ -254,7 +257,7 @@ public enum ImageNetImport {
                 var index: ImageStore.ShardIndex
                 if let done = try? ImageStore.ShardIndex.read(base + ".index"), done.firstSource == UInt32(range.lowerBound),
                    done.sourceCount == UInt32(range.count), done.sourceHash == expectedHash,
-                   let size = try? fm.attributesOfItem(atPath: base + ".pixels")[.size] as? Int, size == Int(done.pixelBytes),
+                   let size = try? fm.attributesOfItem(atPath: base + ".pixels")[.size] as? Int, size == Int(exactly: done.pixelBytes),
                    fm.fileExists(atPath: base + ".problems") {
                     index = done
                     resumed += 1
@@ -277,6 +280,7 @@ public enum ImageNetImport {
                     if what.hasPrefix("dropped") { counts.dropped += 1 }
                     else if what == "greyscale" { counts.grey += 1 }
                     else if what == "cmyk" { counts.cmyk += 1 }
+                    else if what == "png" { counts.png += 1 }
                     else if what == "warning" { counts.warnings += 1 }
                 }
                 if name == "train" {
@@ -312,7 +316,7 @@ public enum ImageNetImport {
                 + "triangle (bilinear) filter widened by the scale when shrinking, Pillow's Image.resize(BILINEAR) arithmetic; "
                 + "libjpeg-turbo decoding (ISLOW DCT, fancy upsampling)",
             classes: scanned.classes, channelMean: sums.map { Double($0) / Double(perChannel) / 255 }, splits: entries,
-            problems: .init(dropped: counts.dropped, greyscale: counts.grey, cmyk: counts.cmyk, warnings: counts.warnings,
+            problems: .init(dropped: counts.dropped, greyscale: counts.grey, cmyk: counts.cmyk, png: counts.png, warnings: counts.warnings,
                             file: "problems.tsv"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -54,11 +54,13 @@ public enum ImageStore {
         }
 
         public struct Problems: Codable, Sendable {
-            /// Files not in the store: not decodable, truncated, not a JPEG.
+            /// Files not in the store: not decodable, truncated, GIF data.
             public var dropped: Int
             /// Stored, converted to RGB: greyscale and CMYK JPEGs.
             public var greyscale: Int
             public var cmyk: Int
+            /// Stored, decoded as PNG (PNG data under a JPEG name).
+            public var png: Int
             /// Stored, but libjpeg warned (the messages are in the file).
             public var warnings: Int
             /// Every reported file, tab-separated: split, file, what happened, message.
@@ -187,15 +189,15 @@ public enum ImageStore {
         var maps: [(UnsafeMutableRawPointer, Int)] = []
         var images: [StoredImage] = []
         var labels: [Int32] = []
-        images.reserveCapacity(split.images)
-        labels.reserveCapacity(split.images)
+        images.reserveCapacity(max(0, min(split.images, 1 << 26)))
+        labels.reserveCapacity(max(0, min(split.images, 1 << 26)))
         var small = (Int.max, Int.max), large = (0, 0)
         let release = { for (p, n) in maps { munmap(p, n) } }
         do {
             for shard in split.shards {
                 let base = (directory as NSString).appendingPathComponent(shard.file)
                 let index = try ShardIndex.read(base + ".index")
-                guard index.entries.count == shard.images, Int(index.pixelBytes) == shard.bytes else {
+                guard index.entries.count == shard.images, Int(exactly: index.pixelBytes) == shard.bytes else {
                     throw DataError("\(base).index: \(index.entries.count) images of \(index.pixelBytes) bytes, the manifest says \(shard.images) of \(shard.bytes)")
                 }
                 let mapped = try map(base + ".pixels", bytes: shard.bytes)
@@ -203,7 +205,8 @@ public enum ImageStore {
                 let start = UnsafePointer<UInt8>(OpaquePointer(mapped ?? UnsafeMutableRawPointer(bitPattern: 1)!))
                 for e in index.entries {
                     let h = Int(e.height), w = Int(e.width)
-                    guard e.offset + UInt64(3 * h * w) <= index.pixelBytes, h > 0, w > 0 else {
+                    let (end, overflow) = e.offset.addingReportingOverflow(UInt64(3 * h * w))
+                    guard !overflow, end <= index.pixelBytes, h > 0, w > 0 else {
                         throw DataError("\(base).index: an image reaches past the end of its pixels")
                     }
                     guard Int(e.label) < classes else {

@@ -1,9 +1,10 @@
 // easgd-fuzz: a seeded mutation fuzzer for every reader of outside input: IDX and CIFAR-10 files, checkpoints,
-// config.json and the net notation. Each target starts from valid inputs and mutates them (bit flips, byte
+// config.json, the net notation, JPEG files and an image store's index and manifest. Each target starts from valid inputs and mutates them (bit flips, byte
 // overwrites with boundary values, truncations, duplications, inserted numbers); a reader must either accept the
 // input or throw. A crash kills this process: the input that caused it is left in FUZZ_DIR/crash-TARGET, to be
 // kept as a regression test. Usage: easgd-fuzz [SECONDS per target, default 30] [SEED, default 1]
 
+import CImage
 import Elastic
 import Foundation
 import Records
@@ -111,4 +112,59 @@ _ = try fuzz("netspec", seeds: specs, write: { text = String(decoding: $0, as: U
     _ = MemoryEstimate.training(spec, replicas: 2, batch: 128, evaluators: 2, vectors: 8)
     _ = Network<Float>.layers(spec).reduce(0) { $0 &+ $1.forwardFlopsPerImage }
 })
+// JPEG and PNG bytes (libjpeg-turbo and the PNG reader, through the import's decode and resize): a file is used or
+// dropped with a reason.
+var jpegSeeds: [[UInt8]] = []
+for (w, h, components) in [(40, 30, 3), (17, 50, 1), (24, 24, 4)] {
+    let pixels = (0..<(w * h * components)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+    var out: UnsafeMutablePointer<UInt8>?
+    var size: UInt = 0
+    guard easgd_jpeg_encode(pixels, Int32(w), Int32(h), Int32(components), 85, &out, &size) == 0, let out else { fatalError("encoder") }
+    jpegSeeds.append(Array(UnsafeBufferPointer(start: out, count: Int(size))))
+    easgd_jpeg_free(out)
+}
+do {
+    let pixels = (0..<(21 * 13 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 29) }
+    var out: UnsafeMutablePointer<UInt8>?
+    var size: UInt = 0
+    guard easgd_png_encode(pixels, 21, 13, 3, &out, &size) == 0, let out else { fatalError("PNG encoder") }
+    jpegSeeds.append(Array(UnsafeBufferPointer(start: out, count: Int(size))))
+    free(out)
+}
+var jpegInput: [UInt8] = []
+_ = try fuzz("jpeg", seeds: jpegSeeds, write: { jpegInput = $0 }, body: {
+    let r = ImageNetImport.prepare(jpegInput, shortSide: 16, maxPixels: 1 << 20)
+    if r.dropped { throw DataError(r.problem ?? "dropped") }
+})
+
+// An image store's shard index and manifest: a store made from those JPEGs, then either file mutated; loading
+// must refuse it or give images whose every byte can be read.
+let storeSource = "\(root)/imagenet", store = "\(root)/store"
+for (split, wnid) in [("train", "n0"), ("train", "n1"), ("val", "n0"), ("val", "n1")] {
+    try FileManager.default.createDirectory(atPath: "\(storeSource)/\(split)/\(wnid)", withIntermediateDirectories: true)
+    for (k, bytes) in jpegSeeds.enumerated() {
+        FileManager.default.createFile(atPath: "\(storeSource)/\(split)/\(wnid)/\(k).JPEG", contents: Data(bytes))
+    }
+}
+var importSettings = ImageNetImport.Settings(source: storeSource, out: store)
+importSettings.shortSide = 16
+_ = try ImageNetImport.run(importSettings) { _ in }
+func touchEveryImage() throws {
+    let split = try DataSource.load(store)
+    var sum = 0
+    for data in [split.train, split.test] {
+        for i in 0..<data.count {
+            let (p, h, w) = data.image(i)
+            sum &+= Int(p[0]) &+ Int(p[3 * h * w - 1])
+        }
+    }
+    if sum == -1 { say("") }
+}
+for file in ["train/shard-00000.index", "manifest.json"] {
+    let path = "\(store)/\(file)"
+    let original = [UInt8](FileManager.default.contents(atPath: path)!)
+    _ = try fuzz("store-\(file.hasSuffix("index") ? "index" : "manifest")", seeds: [original],
+                 write: { FileManager.default.createFile(atPath: path, contents: Data($0)) }, body: touchEveryImage)
+    FileManager.default.createFile(atPath: path, contents: Data(original))
+}
 try? FileManager.default.removeItem(atPath: root)

@@ -75,8 +75,38 @@ func resize(_ pixels: [UInt8], _ w: Int, _ h: Int, channels: Int = 3, to ow: Int
     }
 }
 
+/// PNG data under a JPEG name is decoded: a PNG of each kind the encoder writes (every row filter), read back exactly
+/// (PNG is lossless), then resized as a JPEG's pixels would be; a cut one is reported truncated.
+@Test func aPNGUnderAJPEGNameIsDecodedExactly() throws {
+    let (w, h) = (23, 17)
+    let rgb = syntheticImage(width: w, height: h, seed: 3)
+    for channels in [1, 3, 4] {
+        var pixels = [UInt8](repeating: 128, count: w * h * channels)       // alpha 128 where there is one
+        for i in 0..<(w * h) {
+            if channels == 1 { pixels[i] = rgb[3 * i + 1]; continue }
+            for c in 0..<3 { pixels[channels * i + c] = rgb[3 * i + c] }
+        }
+        var out: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        #expect(easgd_png_encode(pixels, Int32(w), Int32(h), Int32(channels), &out, &size) == 0)
+        let png = Array(UnsafeBufferPointer(start: out, count: Int(size)))
+        free(out)
+        // At smaller side 17 (no resize), the stored CHW bytes are the pixels' RGB (grey replicated, alpha dropped).
+        let r = ImageNetImport.prepare(png, shortSide: h)
+        #expect(r.problem == "png" && r.width == w && r.height == h)
+        var expected = [UInt8](repeating: 0, count: 3 * w * h)
+        for i in 0..<(w * h) {
+            for c in 0..<3 { expected[c * w * h + i] = channels == 1 ? pixels[i] : pixels[channels * i + c] }
+        }
+        #expect(r.pixels == expected, "\(channels) channels")
+        let cut = ImageNetImport.prepare(Array(png.prefix(png.count - 20)), shortSide: h)
+        #expect(cut.dropped && cut.problem == "dropped: PNG data, truncated", "\(cut.problem ?? "")")
+    }
+}
+
 /// A source tree in ILSVRC-2012's layout: `classes` classes of `perClass` training and 2 validation JPEGs each,
-/// one greyscale and (in class 0) one CMYK; in class 1 a PNG under a .JPEG name, in class 2 a truncated JPEG.
+/// one greyscale and (in class 0) one CMYK; in class 1 a PNG signature before JPEG data (a corrupt PNG under a
+/// .JPEG name), in class 2 a truncated JPEG.
 func makeSource(classes: Int = 3, perClass: Int = 6, flatVal: Bool = false) throws -> String {
     let root = try temporaryDirectory("imagenet-src")
     let fm = FileManager.default
@@ -126,11 +156,11 @@ func importStore(_ source: String, out: String, shortSide: Int = 32, shardFiles:
     let report = try importStore(source, out: out)
     let m = report.manifest
     #expect(m.classes == ["n00001000", "n00001001", "n00001002"])
-    #expect(m.split("train")?.sourceFiles == 18 && m.split("train")?.images == 16)   // the PNG and the truncated file left out
+    #expect(m.split("train")?.sourceFiles == 18 && m.split("train")?.images == 16)   // the corrupt PNG and the truncated file left out
     #expect(m.split("val")?.sourceFiles == 6 && m.split("val")?.images == 6)
     #expect(m.problems.dropped == 2 && m.problems.cmyk == 1 && m.problems.greyscale == 3 + 3)
     let problems = try String(contentsOfFile: out + "/problems.tsv", encoding: .utf8)
-    #expect(problems.contains("train/n00001001/n00001001_3.JPEG\tdropped: PNG data, not a JPEG"))
+    #expect(problems.contains("train/n00001001/n00001001_3.JPEG\tdropped: PNG data, truncated\ta chunk runs past the end"))
     #expect(problems.contains("train/n00001002/n00001002_4.JPEG\tdropped: truncated\tPremature end of JPEG file"))
     #expect(problems.contains("train/n00001000/n00001000_2.JPEG\tcmyk"))
     #expect(m.split("train")?.shards.count == 5)        // 18 files, 4 per shard

@@ -1,7 +1,7 @@
 """`easgd data import imagenet` against Pillow, the peer, on files Pillow writes here.
 
-A few classes of synthetic JPEGs in ILSVRC-2012's layout (some greyscale, one CMYK, one truncated, one PNG under a
-.JPEG name), imported at a small and at the paper's smaller side; every stored image must equal Pillow's
+A few classes of synthetic JPEGs in ILSVRC-2012's layout (some greyscale, one CMYK, one truncated; RGB, palette and
+RGBA PNGs under a .JPEG name), imported at a small and at the paper's smaller side; every stored image must equal Pillow's
 Image.open(f).convert("RGB").resize((w, h), Image.BILINEAR) at torchvision's size rule (w, h) — bit for bit with
 Pillow 13 (whose arithmetic and pass order the importer reproduces), within one grey level elsewhere (older Pillows
 always ran the horizontal pass first). Then the store trains (`easgd train --data STORE`), verifies, and refuses bad
@@ -50,25 +50,34 @@ def make_source(root, rng, flat_val=False):
                 elif split == "train" and c == 0 and i == 2:
                     im.convert("CMYK").save(path, quality=90)
                 elif split == "train" and c == 1 and i == 3:
-                    im.save(path, format="PNG")
+                    im.save(path, format="PNG")                      # PNG data under a JPEG name, as in ILSVRC-2012
+                elif split == "train" and c == 2 and i == 0:
+                    im.convert("P").save(path, format="PNG")         # a palette PNG
+                elif split == "val" and c == 0 and i == 2:
+                    im.convert("RGBA").save(path, format="PNG")      # alpha, dropped by convert("RGB")
                 else:
                     im.save(path, quality=int(rng.integers(70, 96)))
                 if split == "train" and c == 2 and i == 4:
-                    data = open(path, "rb").read()
-                    open(path, "wb").write(data[: len(data) * 2 // 3])
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    with open(path, "wb") as f:
+                        f.write(data[: len(data) * 2 // 3])
                 if split == "val":
                     lines.append(f"{name} {c}\n")
     if flat_val:
-        open(os.path.join(root, "val.txt"), "w").write("".join(lines))
+        with open(os.path.join(root, "val.txt"), "w") as f:
+            f.write("".join(lines))
 
 
 def read_store(store):
     """Every stored image as (split, HWC array, label), in the store's order, from its own files (not easgd's)."""
-    m = json.load(open(os.path.join(store, "manifest.json")))
+    with open(os.path.join(store, "manifest.json")) as f:
+        m = json.load(f)
     out = []
     for split in m["splits"]:
         for shard in split["shards"]:
-            index = open(os.path.join(store, shard["file"] + ".index"), "rb").read()
+            with open(os.path.join(store, shard["file"] + ".index"), "rb") as f:
+                index = f.read()
             assert index[:8] == b"EASGDSH1"
             count = struct.unpack_from("<I", index, 8)[0]
             pixels = np.fromfile(os.path.join(store, shard["file"] + ".pixels"), np.uint8)
@@ -103,7 +112,7 @@ class ImageNetImportTest(unittest.TestCase):
 
     def source_files(self, split):
         """The files the importer keeps, in its order (sorted classes, sorted names), and their labels."""
-        dropped = {f"train/{CLASSES[1]}/{CLASSES[1]}_3.JPEG", f"train/{CLASSES[2]}/{CLASSES[2]}_4.JPEG"}
+        dropped = {f"train/{CLASSES[2]}/{CLASSES[2]}_4.JPEG"}
         files = []
         for c, wnid in enumerate(CLASSES):
             for name in sorted(os.listdir(os.path.join(self.src, split, wnid))):
@@ -119,7 +128,7 @@ class ImageNetImportTest(unittest.TestCase):
         m, images = read_store(store)
         expected = [(s, f, c) for s in ("train", "val") for f, c in self.source_files(s)]
         self.assertEqual(len(images), len(expected))
-        self.assertEqual(m["problems"]["dropped"], 2)
+        self.assertEqual((m["problems"]["dropped"], m["problems"]["png"]), (1, 3))
         exact, worst = 0, 0
         for (split, ours, label), (s, rel, c) in zip(images, expected):
             self.assertEqual((split, label), (s, c), rel)
@@ -142,7 +151,7 @@ class ImageNetImportTest(unittest.TestCase):
         self.check_against_pillow(256)
         with open(os.path.join(store, "problems.tsv")) as f:
             problems = f.read()
-        self.assertIn("dropped: PNG data, not a JPEG", problems)
+        self.assertIn(f"train/{CLASSES[1]}/{CLASSES[1]}_3.JPEG\tpng", problems)
         self.assertIn("dropped: truncated\tPremature end of JPEG file", problems)
         self.assertIn(f"train/{CLASSES[0]}/{CLASSES[0]}_2.JPEG\tcmyk", problems)
         self.assertEqual(m["problems"]["greyscale"], 6)
@@ -162,10 +171,12 @@ class ImageNetImportTest(unittest.TestCase):
         r = easgd("train", "--data", store, "--net", "(3,28)C(8,24)P(8,12)D(16,1)S(3,1)", "--method", "msgd",
                   "--lr", "0.01", "--momentum", "0.9", "--batch", "4", "--steps", "12", "--quiet", "--out", run)
         self.assertEqual(r.returncode, 0, r.stderr)
-        config = json.load(open(os.path.join(run, "config.json")))
-        self.assertEqual((config["data"]["train"], config["data"]["test"]), (13, 9))
+        with open(os.path.join(run, "config.json")) as f:
+            config = json.load(f)
+        self.assertEqual((config["data"]["train"], config["data"]["test"]), (14, 9))
         self.assertTrue(config["data"]["format"].startswith("easgd image store"))
-        records = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            records = [json.loads(l) for l in f]
         self.assertEqual(records[-1]["total_steps"], 12)
 
     def test_bad_input_gets_one_line(self):

@@ -27,11 +27,21 @@ enum easgd_jpeg_status {
 int easgd_jpeg_decode(const uint8_t *data, size_t size, uint8_t **rgb, int *width, int *height, int *kind,
                       long max_pixels, char *message, size_t capacity);
 
+/// Decodes PNG bytes (ILSVRC-2012 has PNG data under a .JPEG name) into `*rgb` as easgd_jpeg_decode does: 8-bit
+/// greyscale, RGB, palette, grey + alpha, RGBA and 16-bit RGB/RGBA (the high byte), not interlaced; alpha dropped,
+/// palette looked up (Pillow's convert("RGB")); every chunk's CRC checked. EASGD_JPEG_OK, _TRUNCATED or _ERROR.
+int easgd_png_decode(const uint8_t *data, size_t size, uint8_t **rgb, int *width, int *height, long max_pixels,
+                     char *message, size_t capacity);
+
 /// Encodes an interleaved image of `components` (1 grey, 3 RGB, 4 CMYK stored inverted as Adobe's) at `quality`
 /// with 4:2:0 subsampling for colour into `*jpeg` (free with easgd_jpeg_free): for tests that make their own files.
 int easgd_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality,
                       uint8_t **jpeg, unsigned long *size);
 void easgd_jpeg_free(uint8_t *jpeg);
+
+/// Encodes an 8-bit image of 1, 3 or 4 interleaved channels as PNG (row y filtered with filter y mod 5) into `*png`
+/// (free with free()): for tests and the fuzzer.
+int easgd_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **png, unsigned long *size);
 
 /// Resizes an interleaved 8-bit image of `channels` from in_w × in_h to out_w × out_h with the triangle (bilinear)
 /// filter widened by the scale when shrinking (antialiased), in Pillow 13's Image.resize(…, BILINEAR) arithmetic: the
