@@ -178,6 +178,13 @@ public struct Validation {
         return nil
     }
 
+    /// Nil if a bisection can be run (the grid's M rows, N unused), else why not.
+    public var bisectionProblem: String? {
+        if let p = problem, !p.hasPrefix("grid ") { return p }
+        guard (1...1000).contains(grid.second) else { return "grid \(grid): a bisection takes 1 to 1000 rows (M)" }
+        return nil
+    }
+
     /// The curvature the map is read at.
     func curvature() throws -> (hMax: Double, source: String) {
         switch objective {
@@ -217,6 +224,16 @@ public struct Validation {
         let (hMax, source) = try curvature()
         var cells: [(eta: Double, second: Double)] = []
         for s in secondValues { for e in etaValues { cells.append((e, s)) } }
+        let points = try observe(cells, hMax: hMax, dir: dir, executable: executable, report: report)
+        let scores = Self.scores(points, hMax: hMax)
+        let summary = summary(points: points, hMax: hMax, source: source, scores: scores)
+        let warning = try write(points: points, hMax: hMax, summary: summary, scores: scores, dir: dir)
+        return (summary, points, scores, warning)
+    }
+
+    /// Runs (or finds) the points at `cells` and judges each against the map at h_max.
+    func observe(_ cells: [(eta: Double, second: Double)], hMax: Double, dir: String, executable: String,
+                 report: (String) -> Void) throws -> [Point] {
         let observed: [(diverged: Bool, initial: Double?, final: Double?, reason: String)]
         switch objective {
         case .quadratic(let h): observed = try cells.map { try runQuadratic(h: h, eta: $0.eta, second: $0.second) }
@@ -233,11 +250,101 @@ public struct Validation {
                                 observedStalled: !o.diverged && (o.final.flatMap { f in o.initial.map { f > Validation.stalledFraction * $0 || f >= 0.99 * chanceLoss } } ?? false),
                                 initialLoss: o.initial, finalLoss: o.final, reason: o.reason))
         }
-        let scores = Self.scores(points, hMax: hMax)
-        let summary = summary(points: points, hMax: hMax, source: source, scores: scores)
-        let warning = try write(points: points, hMax: hMax, summary: summary, scores: scores, dir: dir)
-        return (summary, points, scores, warning)
+        return points
     }
+
+    // MARK: Bisection
+
+    /// One row of a bisection: the value of the second axis, the largest η seen not to diverge and the smallest seen
+    /// to diverge, the critical η_c between them (their geometric mean), and the map's η* at h_max.
+    public struct BisectionRow: Sendable {
+        public var second: Double
+        public var low: Double?
+        public var high: Double?
+        public var runs: Int
+        public var etaStar: Double?
+        /// bracketed, "diverges at the lowest η" (η_c below the range) or "converges at the highest η" (above it).
+        public var outcome: String
+        public var etaC: Double? { low.flatMap { l in high.map { (l * $0).squareRoot() } } }
+    }
+
+    /// Along each value of the second axis, the η where training turns from not diverging to diverging, found by
+    /// bisection on log η within the --eta range until high/low ≤ `tolerance`: both ends first, then geometric
+    /// midpoints, every row's next point in one batch of runs (so an interrupted bisection finds its runs again:
+    /// the midpoints follow from the outcomes). A run is judged as the grid judges it; "diverged" is the criterion.
+    /// Writes validation.json (the rows, and every run made as a point with the map's verdict, the agreement, its
+    /// baselines and κ), validation.csv (the rows) and validation.png (the map with every run).
+    public func bisect(out dir: String, executable: String, tolerance: Double,
+                       report: (String) -> Void) throws -> (json: JSON, rows: [BisectionRow], scores: Scores, warning: String?) {
+        if let bisectionProblem { throw SettingsError(bisectionProblem) }
+        guard tolerance > 1 else { throw SettingsError("--tolerance must be above 1 (high/low of the final bracket)") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(dir)
+        defer { lock.release() }
+        let (hMax, source) = try curvature()
+        var rows = try secondValues.map { s in
+            BisectionRow(second: s, low: nil, high: nil, runs: 0, etaStar: try threshold(second: s).criticalEtaH().map { $0 / hMax },
+                         outcome: "bracketed")
+        }
+        var all: [Point] = []
+        // Both ends of every row.
+        let ends = rows.flatMap { [(eta: eta.lowerBound, second: $0.second), (eta: eta.upperBound, second: $0.second)] }
+        report("bisection: both ends of \(rows.count) rows")
+        let endPoints = try observe(ends, hMax: hMax, dir: dir, executable: executable, report: report)
+        all += endPoints
+        for k in rows.indices {
+            let (bottom, top) = (endPoints[2 * k], endPoints[2 * k + 1])
+            rows[k].runs = 2
+            if bottom.observedDiverged {
+                rows[k].high = bottom.eta
+                rows[k].outcome = "diverges at the lowest η"
+            } else if !top.observedDiverged {
+                rows[k].low = top.eta
+                rows[k].outcome = "converges at the highest η"
+            } else {
+                rows[k].low = bottom.eta
+                rows[k].high = top.eta
+            }
+        }
+        var round = 0
+        while true {
+            let open = rows.indices.filter { k in
+                rows[k].outcome == "bracketed" && rows[k].high! / rows[k].low! > tolerance
+            }
+            if open.isEmpty { break }
+            round += 1
+            let mids = open.map { k in (eta: (rows[k].low! * rows[k].high!).squareRoot(), second: rows[k].second) }
+            report("bisection round \(round): \(open.count) rows")
+            let observed = try observe(mids, hMax: hMax, dir: dir, executable: executable, report: report)
+            all += observed
+            for (k, p) in zip(open, observed) {
+                rows[k].runs += 1
+                if p.observedDiverged { rows[k].high = p.eta } else { rows[k].low = p.eta }
+            }
+        }
+        let scores = Self.scores(all, hMax: hMax)
+        var summary = summary(points: all, hMax: hMax, source: source, scores: scores)
+        let rounds = steps / max(1, tau)
+        func value(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
+        let rowsJSON: JSON = .array(rows.map { r in
+            .object([(axis.name, .number(r.second)), ("eta_c", value(r.etaC)), ("eta_low", value(r.low)), ("eta_high", value(r.high)),
+                     ("eta_star", value(r.etaStar)), ("eta_c_over_eta_star", value(r.etaC.flatMap { c in r.etaStar.map { c / $0 } })),
+                     ("outcome", .string(r.outcome)), ("runs", .integer(r.runs))])
+        })
+        if case .object(var fields) = summary {
+            fields.insert(("mode", .string("bisect")), at: 0)
+            fields += [("tolerance", .number(tolerance)), ("rows", rowsJSON)]
+            summary = .object(fields)
+        }
+        if rounds < Validation.roundsToShow {
+            report("note: \(rounds) activations per worker; an unstable mode of radius 1.01 needs \(Validation.roundsToShow) rounds to grow 100×, so η_c may lie above the map's edge by up to what such slow growth hides")
+        }
+        let warning = try write(points: all, hMax: hMax, summary: summary, scores: scores, dir: dir, rows: rows)
+        return (summary, rows, scores, warning)
+    }
+
+    /// The rounds a mode of spectral radius 1.01 takes to grow 100×: ln 100 / ln 1.01.
+    public static let roundsToShow = Int((log(100) / log(1.01)).rounded(.up))
 
     /// The engine on the one-dimensional quadratic, round-robin, noiseless: the section-4 scheme itself.
     func runQuadratic(h: Double, eta: Double, second: Double) throws -> (diverged: Bool, initial: Double?, final: Double?, reason: String) {
@@ -443,16 +550,27 @@ public struct Validation {
     }
 
     /// validation.json, validation.csv and validation.png (the map at h_max with the observed outcomes).
-    func write(points: [Point], hMax: Double, summary: JSON, scores: Scores, dir: String) throws -> String? {
+    func write(points: [Point], hMax: Double, summary: JSON, scores: Scores, dir: String, rows: [BisectionRow]? = nil) throws -> String? {
         let prefix = (dir as NSString).appendingPathComponent("validation")
         let transaction = OutputTransaction()
         try transaction.write(try summary.render() + "\n", to: prefix + ".json")
-        var csv = CSV(header: ["eta", axis.name, "spectral_radius", "predicted_stable", "observed", "initial_loss", "final_loss"])
-        for p in points {
-            csv.row([try number(p.eta), try number(p.second), try number(p.spectralRadius), String(p.predictedStable),
-                     p.observed, try p.initialLoss.map(number) ?? "", try p.finalLoss.map(number) ?? ""])
+        if let rows {
+            // A bisection's CSV: its rows.
+            var csv = CSV(header: [axis.name, "eta_c", "eta_low", "eta_high", "eta_star", "eta_c_over_eta_star", "outcome", "runs"])
+            for r in rows {
+                let ratio = r.etaC.flatMap { c in r.etaStar.map { c / $0 } }
+                csv.row([try number(r.second), try r.etaC.map(number) ?? "", try r.low.map(number) ?? "", try r.high.map(number) ?? "",
+                         try r.etaStar.map(number) ?? "", try ratio.map(number) ?? "", r.outcome, String(r.runs)])
+            }
+            try transaction.write(csv.text, to: prefix + ".csv")
+        } else {
+            var csv = CSV(header: ["eta", axis.name, "spectral_radius", "predicted_stable", "observed", "initial_loss", "final_loss"])
+            for p in points {
+                csv.row([try number(p.eta), try number(p.second), try number(p.spectralRadius), String(p.predictedStable),
+                         p.observed, try p.initialLoss.map(number) ?? "", try p.finalLoss.map(number) ?? ""])
+            }
+            try transaction.write(csv.text, to: prefix + ".csv")
         }
-        try transaction.write(csv.text, to: prefix + ".csv")
         // The map itself, finer than the grid of runs, at h = h_max.
         let fineEta = GridAxis(eta, count: 120, logarithmic: true).values
         let fineSecond = axis.values(count: 90)

@@ -34,11 +34,20 @@ struct ValidateCommand: ParsableCommand {
             when its distance to x* grows over the second half of the run (the map's verdict is asymptotic: a \
             radius just above 1 needs many rounds to grow tenfold). Writes DIR/validation.json (agreement, \
             baselines, kappa, h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
-            DIR/validation.png (the map at h_max, the outcomes as circles and crosses).
+            DIR/validation.png (the map at h_max, the outcomes as circles and crosses). \
+            With --bisect, each of the M values of the second axis is a row along which the critical η_c, where \
+            training turns from not diverging to diverging, is found by bisection on log η within --eta (both ends \
+            first; then geometric midpoints until high/low ≤ --tolerance, default 1.05: 5 %), each row's next run in \
+            one batch, resumable like the grid; validation.json adds mode "bisect" and rows (eta_c, eta_low, \
+            eta_high, eta_star: the map's η* at h_max, eta_c_over_eta_star, outcome, runs), with the agreement, \
+            baselines and κ over every run made; validation.csv holds the rows. Give each run enough activations \
+            (--steps / τ) for an unstable mode to show: a radius of 1.01 needs 463 rounds to grow 100×.
               easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 \\
                 --grid 6x5 --steps 100 --train-subset 500 --full-batch --out val-easgd
               easgd validate --method downpour --objective quadratic --h 1 --eta 0.01:1 \\
                 --tau-range 1:16 --grid 8x8 --steps 400 --out val-q
+              easgd validate --method easgd --objective quadratic --h 1 --eta 0.1:4 \\
+                --alpha 0.05:0.9 --grid 1x5 --steps 2000 --bisect --out bis-q
             """
     )
 
@@ -49,7 +58,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "α range LO:HI (the second axis; EASGD, EAMSGD).", transform: parseRange) var alpha: ClosedRange<Double>?
     @Option(help: "τ range LO:HI (the second axis; rounded to integers).", transform: parseRange) var tauRange: ClosedRange<Double>?
     @Option(help: "δ range LO:HI (the second axis; EAMSGD).", transform: parseRange) var momentumRange: ClosedRange<Double>?
-    @Option(help: "Grid NxM: N values of η, M of the second axis.") var grid = GridPoints(eta: 6, second: 5)
+    @Option(help: "Grid NxM: N values of η, M of the second axis (with --bisect: M rows, N unused).") var grid = GridPoints(eta: 6, second: 5)
     @Option(help: "Steps per worker of each run.") var steps: Int
     @Option(help: "net (default) or quadratic.") var objective: ObjectiveKind = .net
     @Option(help: "The quadratic's curvature h.") var h = 1.0
@@ -67,6 +76,8 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "A run diverged when its final training loss exceeds this multiple of its first.") var divergenceFactor = 10.0
     @Option(help: "Runs at a time (default: the cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Output directory.") var out: String
+    @Flag(help: "Find each row's critical η by bisection on log η instead of running a grid.") var bisect = false
+    @Option(help: "With --bisect: stop when a row's bracket high/low is at most this.") var tolerance = 1.05
     @Flag(help: "Print validation.json.") var json = false
 
     enum ObjectiveKind: String, ExpressibleByArgument, CaseIterable { case net, quadratic }
@@ -83,7 +94,7 @@ struct ValidateCommand: ParsableCommand {
             }
         }
         if let momentumRange { guard momentumRange.lowerBound >= 0, momentumRange.upperBound < 1 else { throw ValidationError("--momentum-range must lie within [0, 1)") } }
-        try grid.validate()
+        if !bisect { try grid.validate() }
         guard steps >= 1, steps <= 10_000_000 else { throw ValidationError("--steps must be between 1 and 10000000") }
         try checkPositive("--h", h)
         try checkPositive("--divergence-factor", divergenceFactor)
@@ -98,6 +109,7 @@ struct ValidateCommand: ParsableCommand {
         }
         try outerOptions.check(method)
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+        guard tolerance > 1, tolerance <= 10 else { throw ValidationError("--tolerance must be above 1 and at most 10") }
     }
 
     func run() throws {
@@ -109,6 +121,23 @@ struct ValidateCommand: ParsableCommand {
                                     hFrom: hFrom, divergenceFactor: divergenceFactor, jobs: jobs, batch: batch)
         validation.outer = outerOptions.settings(method)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        if bisect {
+            let (summary, rows, scores, warning) = try validation.bisect(out: out, executable: executable, tolerance: tolerance) { printError($0) }
+            if json { print(try summary.render()) } else {
+                let f = { (v: Double?) in v.map { String(format: "%.4g", $0) } ?? "-" }
+                for r in rows {
+                    let ratio = r.etaC.flatMap { c in r.etaStar.map { c / $0 } }
+                    print("\(validation.axis.name) = \(f(r.second)): η_c = \(f(r.etaC)) (\(f(r.low))–\(f(r.high)), \(r.runs) runs), "
+                          + "map η* = \(f(r.etaStar)), η_c/η* = \(f(ratio))" + (r.outcome == "bracketed" ? "" : "; \(r.outcome)"))
+                }
+                let percent = { (v: Double) in String(format: "%.1f %%", 100 * v) }
+                print("over its \(rows.reduce(0) { $0 + $1.runs }) runs the map agrees \(percent(scores.agreement)) (always converged "
+                      + "\(percent(scores.alwaysConverged)), η·h_max < 2 \(percent(scores.gdRule)), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined"))")
+            }
+            printError("wrote \(out)/validation.json, \(out)/validation.csv" + (warning == nil ? ", \(out)/validation.png" : ""))
+            if let warning { throw FigureNotDrawn(warnings: [warning]) }
+            return
+        }
         let (summary, points, scores, warning) = try validation.run(out: out, executable: executable) { printError($0) }
         if json { print(try summary.render()) } else {
             let agree = points.filter(\.agrees).count

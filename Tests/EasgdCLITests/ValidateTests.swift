@@ -174,3 +174,61 @@ let divergedRun: Result<URL, any Error> = Result {
     first.waitUntilExit()
     #expect(first.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
 }
+
+/// On the quadratic the engine and the map are one system, so each row's bisection must bracket the map's η*
+/// (computed by `easgd radius --solve eta`, a separate path: the map's root along η at h = 2) within the tolerance.
+@Test(arguments: [
+    ["--method", "easgd", "--alpha", "0.05:0.9"],
+    ["--method", "downpour", "--tau-range", "1:16"],
+    ["--method", "eamsgd", "--momentum-range", "0:0.9"],
+])
+func onTheQuadraticBisectionFindsTheMapsCriticalEta(axis: [String]) throws {
+    let out = try temporaryDirectory().appendingPathComponent("bisect")
+    let r = try easgd(["validate", "--objective", "quadratic", "--h", "2", "--workers", "4", "--eta", "0.005:2", "--grid", "1x4",
+                       "--steps", "2000", "--bisect", "--tolerance", "1.05", "--json", "--out", out.path] + axis)
+    #expect(r.status == 0, "\(r.stderr)")
+    let o = try jsonObject(r.stdout)
+    #expect(o["mode"] as? String == "bisect" && o["baselines"] != nil && o["kappa"] != nil)
+    let rows = try #require(o["rows"] as? [[String: Any]])
+    #expect(rows.count == 4)
+    let name = axis[2] == "--alpha" ? "alpha" : axis[2] == "--tau-range" ? "tau" : "momentum"
+    for row in rows {
+        let low = try #require(jsonNumber(row["eta_low"])), high = try #require(jsonNumber(row["eta_high"]))
+        let second = try #require(jsonNumber(row[name]))
+        let flag = name == "alpha" ? "--alpha" : name == "tau" ? "--tau" : "--momentum"
+        let value = name == "tau" ? String(Int(second)) : "\(second)"
+        // validate's fixed α where α is not the axis: β/p = 0.9/4.
+        let fixed = axis[1] == "eamsgd" ? ["--alpha", "0.225"] : []
+        let solved = try easgd(["radius", "--method", axis[1], "--workers", "4", "--h", "2", flag, value, "--solve", "eta", "--json"] + fixed)
+        #expect(solved.status == 0, "\(solved.stderr)")
+        let crossings = try #require(try jsonObject(solved.stdout)["crossings"] as? [[String: Any]])
+        let etaStar = try #require(crossings.first { $0["becomes_unstable"] as? Bool == true }.flatMap { jsonNumber($0["value"]) })
+        #expect(high / low <= 1.05 + 1e-12 && low <= etaStar * (1 + 1e-9) && etaStar <= high * (1 + 1e-9),
+                "\(name) = \(second): bracket \(low)–\(high), the map's η* \(etaStar)")
+        #expect(jsonNumber(row["eta_star"]).map { abs($0 / etaStar - 1) < 1e-6 } == true)
+        #expect(row["outcome"] as? String == "bracketed")
+    }
+    let csv = try String(contentsOf: out.appendingPathComponent("validation.csv"), encoding: .utf8)
+    #expect(csv.hasPrefix("\(name),eta_c,eta_low,eta_high,eta_star,eta_c_over_eta_star,outcome,runs"))
+}
+
+/// A net bisection's runs are kept like a grid's: run again, it finds every one (the midpoints follow from the
+/// outcomes), and a row whose lowest η already diverges says so.
+@Test func aNetBisectionFindsItsRunsAgain() throws {
+    let out = try temporaryDirectory().appendingPathComponent("bisect-net")
+    let arguments = ["validate", "--method", "easgd", "--workers", "2", "--eta", "0.01:30", "--alpha", "0.2:0.4", "--grid", "1x1",
+                     "--steps", "4", "--net", learnNet, "--data", try smallFashionMNIST.get().path, "--train-subset", "64",
+                     "--full-batch", "--jobs", "2", "--bisect", "--tolerance", "2", "--json", "--out", out.path]
+    let r = try easgd(arguments)
+    #expect(r.status == 0, "\(r.stderr)")
+    let rows = try #require(try jsonObject(r.stdout)["rows"] as? [[String: Any]])
+    let runs = try #require(rows.first.flatMap { jsonNumber($0["runs"]) })
+    #expect(rows.count == 1 && runs >= 2)
+    let again = try easgd(arguments)
+    #expect(again.status == 0, "\(again.stderr)")
+    // Every batch of runs found already made: each "N of N points already run …; 0 to run" line.
+    let batches = again.stderr.split(separator: "\n").filter { $0.contains(" to run,") }
+    #expect(!batches.isEmpty && batches.allSatisfy { $0.contains("; 0 to run,") }, "\(again.stderr)")
+    let rowsAgain = try #require(try jsonObject(again.stdout)["rows"] as? [[String: Any]])
+    #expect(jsonNumber(rowsAgain.first?["eta_c"]) == jsonNumber(rows.first?["eta_c"]))
+}
