@@ -255,23 +255,25 @@ public struct Validation {
 
     // MARK: Bisection
 
-    /// One row of a bisection: the value of the second axis, the largest η seen not to diverge and the smallest seen
-    /// to diverge, the critical η_c between them (their geometric mean), and the map's η* at h_max.
+    /// One row of a bisection: the value of the second axis, the largest η seen to train and the smallest seen to
+    /// fail (diverge, or end at the chance loss), the critical η_c between them (their geometric mean), and the map's
+    /// η* at h_max.
     public struct BisectionRow: Sendable {
         public var second: Double
         public var low: Double?
         public var high: Double?
         public var runs: Int
         public var etaStar: Double?
-        /// bracketed, "diverges at the lowest η" (η_c below the range) or "converges at the highest η" (above it).
+        /// bracketed, "fails at the lowest η" (η_c below the range) or "trains at the highest η" (above it).
         public var outcome: String
         public var etaC: Double? { low.flatMap { l in high.map { (l * $0).squareRoot() } } }
     }
 
-    /// Along each value of the second axis, the η where training turns from not diverging to diverging, found by
+    /// Along each value of the second axis, the η where training turns from training to failing, found by
     /// bisection on log η within the --eta range until high/low ≤ `tolerance`: both ends first, then geometric
     /// midpoints, every row's next point in one batch of runs (so an interrupted bisection finds its runs again:
-    /// the midpoints follow from the outcomes). A run is judged as the grid judges it; "diverged" is the criterion.
+    /// the midpoints follow from the outcomes). A run fails when it diverged (as the grid judges it) or ended at the
+    /// chance loss ln K or above; on the quadratic, when it diverged.
     /// Writes validation.json (the rows, and every run made as a point with the map's verdict, the agreement, its
     /// baselines and κ), validation.csv (the rows) and validation.png (the map with every run).
     public func bisect(out dir: String, executable: String, tolerance: Double,
@@ -287,6 +289,11 @@ public struct Validation {
                          outcome: "bracketed")
         }
         var all: [Point] = []
+        // A run fails when it diverged or ended at the chance loss ln K or above (a net's cross-entropy saturates
+        // instead of growing: an unstable run can stall there with a finite loss); a slow run that stayed below the
+        // chance loss has not failed.
+        let chanceLoss: Double = if case let .net(net, _, _, _) = objective { log(Double(try NetSpec(parsing: net).classes)) } else { .infinity }
+        func failed(_ p: Point) -> Bool { p.observedDiverged || (p.finalLoss.map { $0 >= 0.99 * chanceLoss } ?? false) }
         // Both ends of every row.
         let ends = rows.flatMap { [(eta: eta.lowerBound, second: $0.second), (eta: eta.upperBound, second: $0.second)] }
         report("bisection: both ends of \(rows.count) rows")
@@ -295,12 +302,12 @@ public struct Validation {
         for k in rows.indices {
             let (bottom, top) = (endPoints[2 * k], endPoints[2 * k + 1])
             rows[k].runs = 2
-            if bottom.observedDiverged {
+            if failed(bottom) {
                 rows[k].high = bottom.eta
-                rows[k].outcome = "diverges at the lowest η"
-            } else if !top.observedDiverged {
+                rows[k].outcome = "fails at the lowest η"
+            } else if !failed(top) {
                 rows[k].low = top.eta
-                rows[k].outcome = "converges at the highest η"
+                rows[k].outcome = "trains at the highest η"
             } else {
                 rows[k].low = bottom.eta
                 rows[k].high = top.eta
@@ -319,7 +326,7 @@ public struct Validation {
             all += observed
             for (k, p) in zip(open, observed) {
                 rows[k].runs += 1
-                if p.observedDiverged { rows[k].high = p.eta } else { rows[k].low = p.eta }
+                if failed(p) { rows[k].high = p.eta } else { rows[k].low = p.eta }
             }
         }
         let scores = Self.scores(all, hMax: hMax)
@@ -333,7 +340,8 @@ public struct Validation {
         })
         if case .object(var fields) = summary {
             fields.insert(("mode", .string("bisect")), at: 0)
-            fields += [("tolerance", .number(tolerance)), ("rows", rowsJSON)]
+            fields += [("tolerance", .number(tolerance)),
+                       ("criterion", .string("a run fails when it diverged or ended at the chance loss ln K or above")), ("rows", rowsJSON)]
             summary = .object(fields)
         }
         if rounds < Validation.roundsToShow {

@@ -36,7 +36,8 @@ struct ValidateCommand: ParsableCommand {
             baselines, kappa, h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
             DIR/validation.png (the map at h_max, the outcomes as circles and crosses). \
             With --bisect, each of the M values of the second axis is a row along which the critical η_c, where \
-            training turns from not diverging to diverging, is found by bisection on log η within --eta (both ends \
+            training turns to failing (diverged, or ended at the chance loss ln K or above: a net's cross-entropy \
+            saturates where a quadratic's would grow), is found by bisection on log η within --eta (both ends \
             first; then geometric midpoints until high/low ≤ --tolerance, default 1.05: 5 %), each row's next run in \
             one batch, resumable like the grid; validation.json adds mode "bisect" and rows (eta_c, eta_low, \
             eta_high, eta_star: the map's η* at h_max, eta_c_over_eta_star, outcome, runs), with the agreement, \

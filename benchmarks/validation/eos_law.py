@@ -21,9 +21,8 @@ import sys
 from scipy import stats
 
 
-def h_star(easgd, settings):
-    e = settings["engine"]
-    r = subprocess.run([easgd, "radius", "--method", e["method"], "--workers", str(e["workers"]), "--eta", repr(e["learningRate"]),
+def h_star(easgd, e):
+    r = subprocess.run([easgd, "radius", "--method", e["method"], "--workers", str(e["workers"]), "--eta", repr(e["eta"]),
                         "--alpha", repr(e["alpha"]), "--tau", str(e["tau"]), "--solve", "h", "--json"],
                        capture_output=True, text=True, check=True)
     crossings = [c["value"] for c in json.loads(r.stdout)["crossings"] if c["becomes_unstable"]]
@@ -49,11 +48,11 @@ def main():
         last = samples[len(samples) - len(samples) // 3:]
         even = [s for t, s in last if t % 2 == 0]
         odd = [s for t, s in last if t % 2 == 1]
-        e = settings["engine"]
-        hs = h_star(easgd, settings)
+        e = settings
+        hs = h_star(easgd, e)
         rows.append({
-            "run": name, "status": status, "alpha": e["alpha"], "seed": settings["seed"], "eta": e["learningRate"],
-            "h_star": hs, "two_over_eta": 2 / e["learningRate"], "first": samples[0][1], "max": max(s for _, s in samples),
+            "run": name, "status": status, "alpha": e["alpha"], "seed": settings["seed"], "eta": e["eta"],
+            "h_star": hs, "two_over_eta": 2 / e["eta"], "first": samples[0][1], "max": max(s for _, s in samples),
             "plateau": statistics.median(s for _, s in last), "plateau_even": statistics.median(even) if even else None,
             "plateau_odd": statistics.median(odd) if odd else None, "samples_last_third": len(last),
             "train_loss_end": records[-1].get("train_loss"),
