@@ -255,25 +255,27 @@ public struct Validation {
 
     // MARK: Bisection
 
-    /// One row of a bisection: the value of the second axis, the largest η seen to train and the smallest seen to
-    /// fail (diverge, or end at the chance loss), the critical η_c between them (their geometric mean), and the map's
-    /// η* at h_max.
+    /// One row of a bisection: the value of the second axis, the largest η seen not to diverge and the smallest seen
+    /// to diverge, the critical η_c between them (their geometric mean), and the map's η* at h_max.
     public struct BisectionRow: Sendable {
         public var second: Double
         public var low: Double?
         public var high: Double?
         public var runs: Int
         public var etaStar: Double?
-        /// bracketed, "fails at the lowest η" (η_c below the range) or "trains at the highest η" (above it).
+        /// bracketed, "diverges at the lowest η" (η_c below the range) or "does not diverge at the highest η" (above it).
         public var outcome: String
+        /// The sharpness (h_max, `advise`'s measure) of the row's last run that did not diverge (at η_low), at its end,
+        /// and the map's η* there.
+        public var settledSharpness: Double? = nil
+        public var etaStarSettled: Double? = nil
         public var etaC: Double? { low.flatMap { l in high.map { (l * $0).squareRoot() } } }
     }
 
-    /// Along each value of the second axis, the η where training turns from training to failing, found by
+    /// Along each value of the second axis, the η where training turns from not diverging to diverging, found by
     /// bisection on log η within the --eta range until high/low ≤ `tolerance`: both ends first, then geometric
     /// midpoints, every row's next point in one batch of runs (so an interrupted bisection finds its runs again:
-    /// the midpoints follow from the outcomes). A run fails when it diverged (as the grid judges it) or ended at the
-    /// chance loss ln K or above; on the quadratic, when it diverged.
+    /// the midpoints follow from the outcomes). A run diverged as the grid judges it.
     /// Writes validation.json (the rows, and every run made as a point with the map's verdict, the agreement, its
     /// baselines and κ), validation.csv (the rows) and validation.png (the map with every run).
     public func bisect(out dir: String, executable: String, tolerance: Double,
@@ -289,11 +291,9 @@ public struct Validation {
                          outcome: "bracketed")
         }
         var all: [Point] = []
-        // A run fails when it diverged or ended at the chance loss ln K or above (a net's cross-entropy saturates
-        // instead of growing: an unstable run can stall there with a finite loss); a slow run that stayed below the
-        // chance loss has not failed.
-        let chanceLoss: Double = if case let .net(net, _, _, _) = objective { log(Double(try NetSpec(parsing: net).classes)) } else { .infinity }
-        func failed(_ p: Point) -> Bool { p.observedDiverged || (p.finalLoss.map { $0 >= 0.99 * chanceLoss } ?? false) }
+        // A run fails when it diverged. (Ending at the chance loss is no criterion: a net starts there, so a slow
+        // run that has barely moved and a dead one look alike; stalled runs are counted in validation.json.)
+        func failed(_ p: Point) -> Bool { p.observedDiverged }
         // Both ends of every row.
         let ends = rows.flatMap { [(eta: eta.lowerBound, second: $0.second), (eta: eta.upperBound, second: $0.second)] }
         report("bisection: both ends of \(rows.count) rows")
@@ -304,10 +304,10 @@ public struct Validation {
             rows[k].runs = 2
             if failed(bottom) {
                 rows[k].high = bottom.eta
-                rows[k].outcome = "fails at the lowest η"
+                rows[k].outcome = "diverges at the lowest η"
             } else if !failed(top) {
                 rows[k].low = top.eta
-                rows[k].outcome = "trains at the highest η"
+                rows[k].outcome = "does not diverge at the highest η"
             } else {
                 rows[k].low = bottom.eta
                 rows[k].high = top.eta
@@ -329,6 +329,17 @@ public struct Validation {
                 if failed(p) { rows[k].high = p.eta } else { rows[k].low = p.eta }
             }
         }
+        // Where the runs settle: the sharpness at the end of each row's last run that did not diverge (η_low), and the map's
+        // η* read there (nets only; the quadratic's h does not move).
+        for k in rows.indices {
+            guard let low = rows[k].low, let run = pointDirectory(eta: low, second: rows[k].second, dir: dir) else { continue }
+            let advice = Advice(runDirectory: run, checkpoint: nil, batch: SharpnessProbe.batch, tolerance: SharpnessProbe.tolerance,
+                                maxIterations: SharpnessProbe.maxIterations)
+            if let h = try? advice.curvatureAtModel(), h > 0 {
+                rows[k].settledSharpness = h
+                rows[k].etaStarSettled = try threshold(second: rows[k].second).criticalEtaH().map { $0 / h }
+            }
+        }
         let scores = Self.scores(all, hMax: hMax)
         var summary = summary(points: all, hMax: hMax, source: source, scores: scores)
         let rounds = steps / max(1, tau)
@@ -336,12 +347,15 @@ public struct Validation {
         let rowsJSON: JSON = .array(rows.map { r in
             .object([(axis.name, .number(r.second)), ("eta_c", value(r.etaC)), ("eta_low", value(r.low)), ("eta_high", value(r.high)),
                      ("eta_star", value(r.etaStar)), ("eta_c_over_eta_star", value(r.etaC.flatMap { c in r.etaStar.map { c / $0 } })),
+                     ("settled_h_max", value(r.settledSharpness)), ("eta_star_plateau", value(r.etaStarSettled)),
+                     ("eta_c_over_eta_star_plateau", value(r.etaC.flatMap { c in r.etaStarSettled.map { c / $0 } })),
                      ("outcome", .string(r.outcome)), ("runs", .integer(r.runs))])
         })
         if case .object(var fields) = summary {
             fields.insert(("mode", .string("bisect")), at: 0)
             fields += [("tolerance", .number(tolerance)),
-                       ("criterion", .string("a run fails when it diverged or ended at the chance loss ln K or above")), ("rows", rowsJSON)]
+                       ("criterion", .string("a run fails when it diverged (its loss stopped being finite or rose above divergence_factor times its start)")),
+                       ("rows", rowsJSON)]
             summary = .object(fields)
         }
         if rounds < Validation.roundsToShow {
@@ -399,28 +413,43 @@ public struct Validation {
         guard case let .net(net, data, subset, fullBatch) = objective else { return [] }
         let points = (dir as NSString).appendingPathComponent("points")
         try FileManager.default.createDirectory(atPath: points, withIntermediateDirectories: true)
-        func settings(_ k: Int) -> [String] {
-            let cell = cells[k], t = threshold(second: cell.second)
-            var a = ["train", "--method", method.rawValue, "--workers", String(workers), "--lr", "\(cell.eta)", "--steps", String(steps),
-                     "--backend", "simulated", "--compute-seconds", "0.01", "--schedule", "round-robin",
-                     "--eval-every", String(steps * workers), "--net", net, "--data", data, "--seed", String(seed),
-                     "--threads", "1", "--quiet"]
-            if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
-            if method.takes(.tau) { a += ["--tau", String(t.tau)] }
-            if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
-            if let o = t.outer {
-                a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"]
-                if o.delayed { a += ["--outer-delay", "1"] }
-                if o.innerNesterov { a += ["--inner-momentum", "\(o.innerMomentum)"] + (o.keepsInnerVelocity ? ["--keep-inner-velocity"] : []) }
-            }
-            if let subset { a += ["--train-subset", String(subset)] }
-            if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
-            return a
-        }
+        func settings(_ k: Int) -> [String] { trainArguments(eta: cells[k].eta, second: cells[k].second, net: net, data: data, subset: subset, fullBatch: fullBatch) }
         // Each point's settings once: its arguments, their text (kept as KEY.args) and the key derived from it.
         let arguments = cells.indices.map(settings)
         let texts = arguments.map { $0.joined(separator: "\n") + "\n" }
         let keys = texts.map(Validation.key)
+        return try runPoints(cells, arguments: arguments, texts: texts, keys: keys, points: points, executable: executable, report: report)
+    }
+
+    /// The `easgd train` arguments of the net run at (η, second), but its output directory.
+    func trainArguments(eta e: Double, second: Double, net: String, data: String, subset: Int?, fullBatch: Bool) -> [String] {
+        let cell = (eta: e, second: second), t = threshold(second: cell.second)
+        var a = ["train", "--method", method.rawValue, "--workers", String(workers), "--lr", "\(cell.eta)", "--steps", String(steps),
+                 "--backend", "simulated", "--compute-seconds", "0.01", "--schedule", "round-robin",
+                 "--eval-every", String(steps * workers), "--net", net, "--data", data, "--seed", String(seed),
+                 "--threads", "1", "--quiet"]
+        if method.takes(.alpha) { a += ["--alpha", "\(t.alpha)"] }
+        if method.takes(.tau) { a += ["--tau", String(t.tau)] }
+        if method.takes(.momentum) { a += ["--momentum", "\(t.momentum)"] }
+        if let o = t.outer {
+            a += ["--outer", o.optimizer.rawValue, "--outer-lr", "\(o.learningRate)", "--outer-momentum", "\(o.momentum)"]
+            if o.delayed { a += ["--outer-delay", "1"] }
+            if o.innerNesterov { a += ["--inner-momentum", "\(o.innerMomentum)"] + (o.keepsInnerVelocity ? ["--keep-inner-velocity"] : []) }
+        }
+        if let subset { a += ["--train-subset", String(subset)] }
+        if fullBatch { a += ["--full-batch"] } else { a += ["--batch", String(batch)] }
+        return a
+    }
+
+    /// The directory of the net run at (η, second) under DIR/points (nil on the quadratic).
+    func pointDirectory(eta e: Double, second: Double, dir: String) -> String? {
+        guard case let .net(net, data, subset, fullBatch) = objective else { return nil }
+        let text = trainArguments(eta: e, second: second, net: net, data: data, subset: subset, fullBatch: fullBatch).joined(separator: "\n") + "\n"
+        return ((dir as NSString).appendingPathComponent("points") as NSString).appendingPathComponent(Validation.key(text))
+    }
+
+    func runPoints(_ cells: [(eta: Double, second: Double)], arguments: [[String]], texts: [String], keys: [String], points: String,
+                   executable: String, report: (String) -> Void) throws -> [(diverged: Bool, initial: Double?, final: Double?, reason: String)] {
         func path(_ k: Int, _ suffix: String = "") -> String { (points as NSString).appendingPathComponent(keys[k] + suffix) }
         func command(_ k: Int) -> [String] { arguments[k] + ["--out", path(k)] }
         func describe(_ k: Int) -> String {
@@ -564,11 +593,13 @@ public struct Validation {
         try transaction.write(try summary.render() + "\n", to: prefix + ".json")
         if let rows {
             // A bisection's CSV: its rows.
-            var csv = CSV(header: [axis.name, "eta_c", "eta_low", "eta_high", "eta_star", "eta_c_over_eta_star", "outcome", "runs"])
+            var csv = CSV(header: [axis.name, "eta_c", "eta_low", "eta_high", "eta_star", "eta_c_over_eta_star", "settled_h_max",
+                                   "eta_star_plateau", "outcome", "runs"])
             for r in rows {
                 let ratio = r.etaC.flatMap { c in r.etaStar.map { c / $0 } }
-                csv.row([try number(r.second), try r.etaC.map(number) ?? "", try r.low.map(number) ?? "", try r.high.map(number) ?? "",
-                         try r.etaStar.map(number) ?? "", try ratio.map(number) ?? "", r.outcome, String(r.runs)])
+                func cell(_ v: Double?) throws -> String { try v.map(number) ?? "" }
+                let values: [Double?] = [r.second, r.etaC, r.low, r.high, r.etaStar, ratio, r.settledSharpness, r.etaStarSettled]
+                csv.row(try values.map(cell) + [r.outcome, String(r.runs)])
             }
             try transaction.write(csv.text, to: prefix + ".csv")
         } else {

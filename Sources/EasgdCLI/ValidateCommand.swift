@@ -36,11 +36,12 @@ struct ValidateCommand: ParsableCommand {
             baselines, kappa, h_max, and every point's coordinates, predicted_stable, observed and losses), DIR/validation.csv and \
             DIR/validation.png (the map at h_max, the outcomes as circles and crosses). \
             With --bisect, each of the M values of the second axis is a row along which the critical η_c, where \
-            training turns to failing (diverged, or ended at the chance loss ln K or above: a net's cross-entropy \
-            saturates where a quadratic's would grow), is found by bisection on log η within --eta (both ends \
+            runs turn from not diverging to diverging, is found by bisection on log η within --eta (both ends \
             first; then geometric midpoints until high/low ≤ --tolerance, default 1.05: 5 %), each row's next run in \
             one batch, resumable like the grid; validation.json adds mode "bisect" and rows (eta_c, eta_low, \
-            eta_high, eta_star: the map's η* at h_max, eta_c_over_eta_star, outcome, runs), with the agreement, \
+            eta_high, eta_star: the map's η* at h_max, eta_c_over_eta_star; on a net settled_h_max, the sharpness \
+            at the end of the row's last run that did not diverge, and eta_star_plateau, the map's η* there; \
+            outcome, runs), with the agreement, \
             baselines and κ over every run made; validation.csv holds the rows. Give each run enough activations \
             (--steps / τ) for an unstable mode to show: a radius of 1.01 needs 463 rounds to grow 100×.
               easgd validate --method easgd --workers 4 --eta 0.01:1 --alpha 0.05:0.9 \\

@@ -31,7 +31,10 @@ public final class Cleanup: @unchecked Sendable {
         for pid in doomed { kill(pid, SIGKILL) }
         for path in files { try? FileManager.default.removeItem(atPath: path) }
         FileHandle.standardError.write(Data("easgd: stopped by signal \(sig); temporary files removed\n".utf8))
-        exit(128 + sig)
+        // _exit, not exit: exit() runs the libraries' exit handlers on this thread while the command's threads are
+        // stopped wherever the signal found them, possibly holding the locks those handlers take (a validate
+        // stopped by SIGTERM once hung here with every thread waiting on a futex after this line was printed).
+        _exit(128 + sig)
     }
 
     /// The processes below `pid` (Linux: from /proc/*/stat).

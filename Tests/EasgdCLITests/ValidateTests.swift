@@ -209,7 +209,7 @@ func onTheQuadraticBisectionFindsTheMapsCriticalEta(axis: [String]) throws {
         #expect(row["outcome"] as? String == "bracketed")
     }
     let csv = try String(contentsOf: out.appendingPathComponent("validation.csv"), encoding: .utf8)
-    #expect(csv.hasPrefix("\(name),eta_c,eta_low,eta_high,eta_star,eta_c_over_eta_star,outcome,runs"))
+    #expect(csv.hasPrefix("\(name),eta_c,eta_low,eta_high,eta_star,eta_c_over_eta_star,settled_h_max,eta_star_plateau,outcome,runs"))
 }
 
 /// A net bisection's runs are kept like a grid's: run again, it finds every one (the midpoints follow from the
@@ -231,4 +231,19 @@ func onTheQuadraticBisectionFindsTheMapsCriticalEta(axis: [String]) throws {
     #expect(!batches.isEmpty && batches.allSatisfy { $0.contains("; 0 to run,") }, "\(again.stderr)")
     let rowsAgain = try #require(try jsonObject(again.stdout)["rows"] as? [[String: Any]])
     #expect(jsonNumber(rowsAgain.first?["eta_c"]) == jsonNumber(rows.first?["eta_c"]))
+    // Where the last run that trained settled: its h_max as `easgd advise` measures that run (found by its
+    // arguments), and the map's η* there.
+    do {
+        let low = try #require(jsonNumber(rows.first?["eta_low"]))        // η = 0.01 trains for 4 steps
+        let points = out.appendingPathComponent("points")
+        let args = try FileManager.default.contentsOfDirectory(atPath: points.path).filter { $0.hasSuffix(".args") }
+        let run = try #require(args.first { name in
+            ((try? String(contentsOf: points.appendingPathComponent(name), encoding: .utf8)) ?? "").contains("--lr\n\(low)\n")
+        })
+        let advised = try easgd(["advise", points.appendingPathComponent(String(run.dropLast(5))).path, "--json"])
+        let h = try #require(jsonNumber(try jsonObject(advised.stdout)["h_max"]))
+        let settled = try #require(jsonNumber(rows.first?["settled_h_max"]))
+        #expect(abs(settled / h - 1) < 1e-9, "settled \(settled), advise \(h)")
+        #expect((jsonNumber(rows.first?["eta_star_plateau"]) ?? 0) > 0)
+    }
 }
