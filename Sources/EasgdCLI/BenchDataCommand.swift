@@ -54,8 +54,8 @@ struct BenchDataCommand: ParsableCommand {
             rates.append(Double(batches * batch) / seconds)
         }
         let median = rates.sorted()[rates.count / 2]
-        print(String(format: "%@: %d train images (%@), crops %d×%d for %@; %d threads: %.0f images/s (median of %d passes of %d batches of %d)",
-                     split.source, split.train.count, split.format, spec.input.height, spec.input.width, net, threads, median,
-                     repeats, batches, batch))
+        print(String(format: "%@: %d train images (%@), crops %d×%d for %@; %d thread%@: %.0f images/s (median of %d passes of %d batches of %d)",
+                     split.source, split.train.count, split.format, spec.input.height, spec.input.width, net, threads,
+                     threads == 1 ? "" : "s", median, repeats, batches, batch))
     }
 }

@@ -68,9 +68,9 @@ struct DataImportCommand: ParsableCommand {
               + "\(p.warnings) decoded with warnings" + (p.dropped + p.greyscale + p.cmyk + p.png + p.warnings > 0 ? " (\(out)/\(p.file))" : ""))
         print("channel means: " + m.channelMean.map { String(format: "%.4f", $0) }.joined(separator: ", "))
         if report.decodedImages > 0 {
-            print(String(format: "decoded %d files in %.1f s (%.0f images/s on %d threads); %d shards resumed",
+            print(String(format: "decoded %d files in %.1f s (%.0f images/s on %d thread%@); %d shards resumed",
                          report.decodedImages, report.seconds, Double(report.decodedImages) / max(report.seconds, 1e-9),
-                         threads, report.resumedShards))
+                         threads, threads == 1 ? "" : "s", report.resumedShards))
         }
     }
 }
