@@ -58,7 +58,7 @@ struct DataImportCommand: ParsableCommand {
             FileHandle.standardError.write(Data("easgd data import: \(line)\n".utf8))
         }
         let m = report.manifest
-        if report.writtenShards == 0 && report.resumedShards > 0 && report.decodedImages == 0 && report.seconds == 0 {
+        if report.alreadyFinished {
             print("\(out): already a finished store (nothing to do)")
         }
         let counts = m.splits.map { "\($0.name) \($0.images) of \($0.sourceFiles) files" }.joined(separator: ", ")
@@ -91,14 +91,12 @@ struct DataVerifyCommand: ParsableCommand {
     func run() throws {
         guard ImageStore.isStore(store) else { throw DataError("\(store): no manifest.json (not a finished image store)") }
         var last = Date()
-        let bad = try ImageStore.verify(store) { done, total in
+        let (bad, shards) = try ImageStore.verify(store) { done, total in
             if Date().timeIntervalSince(last) >= 2 {
                 last = Date()
                 FileHandle.standardError.write(Data("easgd data verify: \(done >> 20)/\(total >> 20) MiB\n".utf8))
             }
         }
-        let m = try ImageStore.readManifest(store)
-        let shards = m.splits.reduce(0) { $0 + $1.shards.count }
         guard bad.isEmpty else {
             for line in bad { print(line) }
             throw DataError("\(store): \(bad.count) of \(shards) shards differ from the manifest")

@@ -37,6 +37,8 @@ public enum ImageNetImport {
 
     public struct Report: Sendable {
         public var manifest: ImageStore.Manifest
+        /// The store was already finished: nothing was read or written.
+        public var alreadyFinished = false
         /// Shards found complete from an earlier import, and shards written now.
         public var resumedShards: Int
         public var writtenShards: Int
@@ -215,7 +217,7 @@ public enum ImageNetImport {
             guard manifest.shortSide == settings.shortSide else {
                 throw SettingsError("\(out): a finished store of smaller side \(manifest.shortSide), not \(settings.shortSide); give another --out")
             }
-            return Report(manifest: manifest, resumedShards: manifest.splits.reduce(0) { $0 + $1.shards.count },
+            return Report(manifest: manifest, alreadyFinished: true, resumedShards: manifest.splits.reduce(0) { $0 + $1.shards.count },
                           writtenShards: 0, decodedImages: 0, seconds: 0)
         }
         for split in ["train", "val"] {
@@ -334,9 +336,9 @@ public enum ImageNetImport {
 
     /// A shard decoded, ready to write.
     struct DecodedShard: @unchecked Sendable {
+        /// The index, its `problems` (the .problems file's text) set.
         var index: ImageStore.ShardIndex
         var pixels: Data
-        var problems: String
     }
 
     /// Decodes the shard's files on `settings.threads` threads into its pixels, index and problems.
@@ -392,7 +394,7 @@ public enum ImageNetImport {
         index.crc32 = UInt32(crc)
         index.pixelBytes = UInt64(pixels.count)
         index.problems = problems
-        return DecodedShard(index: index, pixels: pixels, problems: problems)
+        return DecodedShard(index: index, pixels: pixels)
     }
 
     /// Writes shards on a thread of its own, one at a time: .pixels, .problems and last .index, each durably under a
@@ -407,7 +409,7 @@ public enum ImageNetImport {
             queue.async(group: group) { [self] in
                 do {
                     try AtomicFile.write(shard.pixels, to: base + ".pixels")
-                    try AtomicFile.write(shard.problems, to: base + ".problems")
+                    try AtomicFile.write(shard.index.problems ?? "", to: base + ".problems")
                     try AtomicFile.write(shard.index.encoded(), to: base + ".index")
                 } catch {
                     failure.withLock { $0 = error }

@@ -248,8 +248,8 @@ public enum ImageStore {
     // MARK: Verifying
 
     /// Reads every shard and compares its CRC-32 with the manifest's; returns the shards that differ (empty: the
-    /// store is as imported). `progress` gets (bytes read, bytes in all).
-    public static func verify(_ directory: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> [String] {
+    /// store is as imported) and how many shards it read. `progress` gets (bytes read, bytes in all).
+    public static func verify(_ directory: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> (bad: [String], shards: Int) {
         let manifest = try readManifest(directory)
         let total = manifest.splits.reduce(0) { $0 + $1.bytes }
         var done = 0
@@ -275,6 +275,6 @@ public enum ImageStore {
                 else if got != shard.crc32 { bad.append("\(path): CRC-32 \(got), the manifest says \(shard.crc32)") }
             }
         }
-        return bad
+        return (bad, manifest.splits.reduce(0) { $0 + $1.shards.count })
     }
 }

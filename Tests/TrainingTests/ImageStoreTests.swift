@@ -170,7 +170,8 @@ func importStore(_ source: String, out: String, shortSide: Int = 32, shardFiles:
     // Labels in the sorted files' order, the dropped ones skipped: class 0 has 6, class 1 has 5, class 2 has 5.
     #expect(split.train.labels == [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
     #expect(split.test.labels == [0, 0, 1, 1, 2, 2])
-    // Every image has smaller side 32 and its pixels are the decoded file, resized (the first training image).
+    // Every image has smaller side 32, and the store holds what the import's decode-and-resize gives for each file
+    // (the first training image here; that decode and resize are checked against Pillow in the Python test).
     for i in 0..<split.train.count {
         let (_, h, w) = split.train.image(i)
         #expect(min(h, w) == 32)
@@ -187,7 +188,8 @@ func importStore(_ source: String, out: String, shortSide: Int = 32, shardFiles:
         n += Double(h * w)
     }
     for c in 0..<3 { #expect(abs(m.channelMean[c] - sums[c] / n / 255) < 1e-12) }
-    #expect(try ImageStore.verify(out).isEmpty)
+    let verified = try ImageStore.verify(out)
+    #expect(verified.bad.isEmpty && verified.shards == 5 + 2)
 }
 
 @Test func aFlatValidationDirectoryTakesItsLabelsFromAFile() throws {
@@ -226,6 +228,9 @@ func importStore(_ source: String, out: String, shortSide: Int = 32, shardFiles:
     expectDataError("an unfinished image store") { _ = try DataSource.load(out) }
     let resumed = try importStore(source, out: out)
     #expect(resumed.writtenShards == 2 && resumed.resumedShards == 5)
+    #expect(!resumed.alreadyFinished)
+    let finished = try importStore(source, out: out)
+    #expect(finished.alreadyFinished && finished.writtenShards == 0 && finished.resumedShards == 7)
     // The same store as one uninterrupted import on one thread: shards, checksums, means.
     let a = resumed.manifest, b = once.manifest
     #expect(a.splits.map { $0.shards.map(\.crc32) } == b.splits.map { $0.shards.map(\.crc32) })
@@ -235,7 +240,7 @@ func importStore(_ source: String, out: String, shortSide: Int = 32, shardFiles:
     var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     bytes[7] ^= 1
     write(bytes, path)
-    let bad = try ImageStore.verify(out)
+    let bad = try ImageStore.verify(out).bad
     #expect(bad.count == 1 && bad[0].contains("shard-00001.pixels: CRC-32"))
     // A truncated one is refused when loading.
     write(Array(bytes.prefix(10)), path)
