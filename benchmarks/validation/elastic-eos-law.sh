@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The elastic edge-of-stability law, its decisive sweep (issue 32, item 1; notebook 05, section 7, which states the
-# hypotheses and the rule that decides between them before these runs were made): full-batch EASGD, p = 4, τ = 1,
-# η = 0.04, round-robin on the simulated backend, α ∈ {0.05, 0.225, 0.5, 0.7, 0.85} — the round map's threshold h*
-# spreads 3.6× over them (48.7 → 13.7) where GD's 2/η is a flat 50 — three seeds each (the seed draws the
-# initialisation and the 1,000-image subset). The center's sharpness every 37 worker steps: an odd interval, so a
-# period-2 cycle shows both of its phases. Then eos_law.py fits the plateau against h* and scores the rivals.
+# The elastic edge-of-stability law, its sweeps (issue 32, item 1; notebook 05 states the hypotheses and the rules that
+# decide between them before the runs were made: section 6 for α, section 8 for τ, p, δ and DOWNPOUR). Full batch on a
+# 1,000-image Fashion-MNIST subset, the small net, η = 0.04, round-robin on the simulated backend, 500 steps per
+# worker, three seeds per setting (the seed draws the initialisation and the subset). The center's sharpness every 37
+# total steps: an odd interval, so a period-2 cycle shows both of its phases. Then eos_law.py measures each run's
+# plateau, reads the round map's h* and the rivals' predictions, and applies each sweep's stated rule.
 # Runs go JOBS at a time (one thread each); finished runs are skipped, interrupted ones resumed from their checkpoints.
-# Usage: benchmarks/validation/elastic-eos-law.sh   (OUT, STEPS, JOBS, SEEDS, ALPHAS can be overridden)
+# Usage: benchmarks/validation/elastic-eos-law.sh   (OUT, STEPS, JOBS, SEEDS, SETTINGS can be overridden)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 E=${EASGD:-.build/release/easgd}
@@ -14,27 +14,51 @@ OUT=${OUT:-.build/validation/eos-law}
 STEPS=${STEPS:-500}           # per worker
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-1 2 3}
-ALPHAS=${ALPHAS:-0.05 0.225 0.5 0.7 0.85}
+# One setting per line: method workers tau alpha momentum ("-" where the method has none).
+SETTINGS=${SETTINGS:-"
+easgd 4 1 0.05 -
+easgd 4 1 0.225 -
+easgd 4 1 0.5 -
+easgd 4 1 0.7 -
+easgd 4 1 0.85 -
+easgd 4 4 0.7 -
+easgd 4 16 0.7 -
+easgd 2 1 0.5 -
+easgd 8 1 0.5 -
+eamsgd 4 1 0.7 0
+eamsgd 4 1 0.7 0.5
+eamsgd 4 1 0.7 0.9
+downpour 4 1 - -
+downpour 4 2 - -
+downpour 4 4 - -
+downpour 2 1 - -
+downpour 8 1 - -
+"}
 NET="(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
 mkdir -p "$OUT"
 jobs_file=$(mktemp)
 trap 'rm -f "$jobs_file"' EXIT
-total=$((4 * STEPS))
-for alpha in $ALPHAS; do
+while read -r method workers tau alpha momentum; do
+  [ -n "$method" ] || continue
   for seed in $SEEDS; do
-    name=easgd-a$alpha-s$seed
+    name=$method-p$workers-t$tau
+    args=(--method "$method" --workers "$workers" --tau "$tau")
+    if [ "$alpha" != - ]; then name=$name-a$alpha; args+=(--alpha "$alpha"); fi
+    if [ "$momentum" != - ]; then name=$name-d$momentum; args+=(--momentum "$momentum"); fi
+    name=$name-s$seed
+    total=$((workers * STEPS))
     if grep -q '"completed"\|"diverged"' "$OUT/$name/status.json" 2>/dev/null; then continue; fi
     if [ -f "$OUT/$name/checkpoint.bin" ]; then
       echo "$E train --resume $(printf '%q' "$OUT/$name") --quiet > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
     else
       rm -rf "$OUT/$name"
-      echo "$E train $(printf '%q ' --method easgd --workers 4 --tau 1 --lr 0.04 --alpha "$alpha" --seed "$seed" \
-        --steps "$STEPS" --backend simulated --compute-seconds 0.01 --schedule round-robin --eval-every $((total / 4)) \
-        --sharpness-every 37 --train-subset 1000 --full-batch --net "$NET" --threads 1 --quiet --out "$OUT/$name") \
+      echo "$E train $(printf '%q ' "${args[@]}" --lr 0.04 --seed "$seed" --steps "$STEPS" --backend simulated \
+        --compute-seconds 0.01 --schedule round-robin --eval-every $((total / 4)) --sharpness-every 37 \
+        --train-subset 1000 --full-batch --net "$NET" --threads 1 --quiet --out "$OUT/$name") \
         > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
     fi
   done
-done
+done <<< "$SETTINGS"
 echo "$(wc -l < "$jobs_file") runs to do in $OUT ($JOBS at a time)"
 # A run that diverges exits 2: that is a result here, not a failure of the sweep.
 xargs -d '\n' -P "$JOBS" -I{} sh -c '{}; s=$?; [ $s -eq 0 ] || [ $s -eq 2 ] || { echo "failed ($s): {}" >&2; exit 255; }' < "$jobs_file"
