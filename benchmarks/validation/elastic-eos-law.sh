@@ -6,7 +6,8 @@
 # total steps: an odd interval, so a period-2 cycle shows both of its phases. Then eos_law.py measures each run's
 # plateau, reads the round map's h* and the rivals' predictions, and applies each sweep's stated rule.
 # Runs go JOBS at a time (one thread each); finished runs are skipped, interrupted ones resumed from their checkpoints.
-# Usage: benchmarks/validation/elastic-eos-law.sh   (OUT, STEPS, JOBS, SEEDS, SETTINGS can be overridden)
+# Usage: benchmarks/validation/elastic-eos-law.sh   (OUT, STEPS, JOBS, SEEDS, SETTINGS, SHARPNESS_EVERY, EVAL_EVERY and
+# ANALYSIS can be overridden; catapult.sh runs section 9's catapults through it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 E=${EASGD:-.build/release/easgd}
@@ -14,7 +15,7 @@ OUT=${OUT:-.build/validation/eos-law}
 STEPS=${STEPS:-500}           # per worker
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-1 2 3}
-# One setting per line: method workers tau alpha momentum ("-" where the method has none).
+# One setting per line: method workers tau alpha momentum [eta] ("-" where the method has none; η 0.04 if absent).
 SETTINGS=${SETTINGS:-"
 easgd 4 1 0.05 -
 easgd 4 1 0.225 -
@@ -34,17 +35,21 @@ downpour 4 4 - -
 downpour 2 1 - -
 downpour 8 1 - -
 "}
+SHARPNESS_EVERY=${SHARPNESS_EVERY:-37}   # total steps; odd
+EVAL_EVERY=${EVAL_EVERY:-}               # total steps; default a quarter of the run
+ANALYSIS=${ANALYSIS:-benchmarks/validation/eos_law.py}
 NET="(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
 mkdir -p "$OUT"
 jobs_file=$(mktemp)
 trap 'rm -f "$jobs_file"' EXIT
-while read -r method workers tau alpha momentum; do
+while read -r method workers tau alpha momentum eta; do
   [ -n "$method" ] || continue
   for seed in $SEEDS; do
     name=$method-p$workers-t$tau
     args=(--method "$method" --workers "$workers" --tau "$tau")
     if [ "$alpha" != - ]; then name=$name-a$alpha; args+=(--alpha "$alpha"); fi
     if [ "$momentum" != - ]; then name=$name-d$momentum; args+=(--momentum "$momentum"); fi
+    if [ -n "$eta" ]; then name=$name-lr$eta; else eta=0.04; fi
     name=$name-s$seed
     total=$((workers * STEPS))
     if grep -q '"completed"\|"diverged"' "$OUT/$name/status.json" 2>/dev/null; then continue; fi
@@ -52,8 +57,8 @@ while read -r method workers tau alpha momentum; do
       echo "$E train --resume $(printf '%q' "$OUT/$name") --quiet > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
     else
       rm -rf "$OUT/$name"
-      echo "$E train $(printf '%q ' "${args[@]}" --lr 0.04 --seed "$seed" --steps "$STEPS" --backend simulated \
-        --compute-seconds 0.01 --schedule round-robin --eval-every $((total / 4)) --sharpness-every 37 \
+      echo "$E train $(printf '%q ' "${args[@]}" --lr "$eta" --seed "$seed" --steps "$STEPS" --backend simulated \
+        --compute-seconds 0.01 --schedule round-robin --eval-every "${EVAL_EVERY:-$((total / 4))}" --sharpness-every "$SHARPNESS_EVERY" \
         --train-subset 1000 --full-batch --net "$NET" --threads 1 --quiet --out "$OUT/$name") \
         > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
     fi
@@ -62,4 +67,4 @@ done <<< "$SETTINGS"
 echo "$(wc -l < "$jobs_file") runs to do in $OUT ($JOBS at a time)"
 # A run that diverges exits 2: that is a result here, not a failure of the sweep.
 xargs -d '\n' -P "$JOBS" -I{} sh -c '{}; s=$?; [ $s -eq 0 ] || [ $s -eq 2 ] || { echo "failed ($s): {}" >&2; exit 255; }' < "$jobs_file"
-python3 benchmarks/validation/eos_law.py "$E" "$OUT"
+python3 "$ANALYSIS" "$E" "$OUT"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The elastic edge-of-stability law over α, decided by the rule notebook 05 (section 6) stated before the runs.
+"""The elastic edge-of-stability law, each sweep decided by the rule notebook 05 stated before its runs (section 6 for
+α, section 8 for τ, p, δ and DOWNPOUR).
 
-For each run of benchmarks/validation/elastic-eos-law.sh: the center's sharpness samples (every 37 worker steps), the
+For each run of benchmarks/validation/elastic-eos-law.sh: the center's sharpness samples (every 37 total steps), the
 plateau = their median over the last third, the medians of the samples at even and at odd total steps (the two phases
-of a period-2 cycle), the maximum; h* from `easgd radius --solve h` at the run's (η, α, τ, p); 2/η. Then the fit
-ln(plateau) = a + b·ln(h*) by least squares with the 95 % interval of b (Student's t, n − 2 degrees of freedom), each
-α's mean plateau ÷ h*, each hypothesis's mean |ln(plateau ÷ prediction)|, and the verdict by the stated rule. Writes
-OUT/eos-law.json and OUT/eos-law.png (plateau against h*, the identity line, H0a's 2/η; gnuplot).
+of a period-2 cycle), the maximum; the round map's h* from `easgd radius --solve h` at the run's settings; the rivals'
+predictions: H0a GD's 2/η, H0b Nesterov's own (2 + 2δ)/(η(1 + 2δ)) for EAMSGD, H0c 2/(pη) for DOWNPOUR. A run belongs
+to every sweep whose fixed settings it has (the α = 0.7 runs of the α sweep are S1's τ = 1, for instance). Writes
+OUT/eos-law.json, OUT/eos-law.png (the α sweep) and OUT/eos-law-sweeps.png (every sweep: plateau against h*, and
+against the strongest rival's prediction; gnuplot).
 
   python3 benchmarks/validation/eos_law.py EASGD OUT
 """
@@ -22,22 +24,120 @@ from scipy import stats
 
 
 def h_star(easgd, e):
-    r = subprocess.run([easgd, "radius", "--method", e["method"], "--workers", str(e["workers"]), "--eta", repr(e["eta"]),
-                        "--alpha", repr(e["alpha"]), "--tau", str(e["tau"]), "--solve", "h", "--json"],
-                       capture_output=True, text=True, check=True)
+    args = [easgd, "radius", "--method", e["method"], "--workers", str(e["workers"]), "--eta", repr(e["eta"]),
+            "--tau", str(e["tau"]), "--solve", "h", "--json"]
+    if e["method"] in ("easgd", "eamsgd"):
+        args += ["--alpha", repr(e["alpha"])]
+    if e["method"] == "eamsgd":
+        args += ["--delta", repr(e["momentum"])]
+    r = subprocess.run(args, capture_output=True, text=True, check=True)
     crossings = [c["value"] for c in json.loads(r.stdout)["crossings"] if c["becomes_unstable"]]
     return crossings[0]
 
 
-def main():
-    easgd, out = sys.argv[1], sys.argv[2]
+def rivals(r):
+    eta = r["eta"]
+    out = {"h0a_two_over_eta": 2 / eta}
+    if r["method"] == "eamsgd":
+        d = r["momentum"]
+        out["h0b_nesterov"] = (2 + 2 * d) / (eta * (1 + 2 * d))
+    if r["method"] == "downpour":
+        out["h0c_two_over_p_eta"] = 2 / (r["workers"] * eta)
+    return out
+
+
+# The sweeps and their rules, as notebook 05 stated them before the runs.
+SWEEPS = [
+    {"name": "alpha", "section": 6, "title": "EASGD over α (p 4, τ 1)", "axis": "alpha", "values": [0.05, 0.225, 0.5, 0.7, 0.85], "rule": "slope",
+     "fixed": {"method": "easgd", "workers": 4, "tau": 1}, "rival": "h0a_two_over_eta"},
+    {"name": "S1-tau", "section": 8, "title": "EASGD over τ (p 4, α 0.7)", "axis": "tau", "values": [1, 4, 16], "rule": "slope",
+     "fixed": {"method": "easgd", "workers": 4, "alpha": 0.7}, "rival": "h0a_two_over_eta"},
+    {"name": "S2-p", "section": 8, "title": "EASGD over p (τ 1, α 0.5)", "axis": "workers", "values": [2, 4, 8], "rule": "flat-p",
+     "fixed": {"method": "easgd", "tau": 1, "alpha": 0.5}, "rival": "h0a_two_over_eta"},
+    {"name": "S3-delta", "section": 8, "title": "EAMSGD over δ (p 4, τ 1, α 0.7)", "axis": "momentum", "values": [0.0, 0.5, 0.9], "rule": "delta",
+     "fixed": {"method": "eamsgd", "workers": 4, "tau": 1, "alpha": 0.7}, "rival": "h0b_nesterov"},
+    {"name": "S4-downpour-tau", "section": 8, "title": "DOWNPOUR over τ (p 4)", "axis": "tau", "values": [1, 2, 4], "rule": "slope",
+     "fixed": {"method": "downpour", "workers": 4}, "rival": "h0c_two_over_p_eta"},
+    {"name": "S5-downpour-p", "section": 8, "title": "DOWNPOUR over p (τ 1)", "axis": "workers", "values": [2, 4, 8], "rule": "slope-h0a",
+     "fixed": {"method": "downpour", "tau": 1}, "rival": "h0c_two_over_p_eta"},
+]
+
+
+def err(runs, key):
+    return statistics.mean(abs(math.log(r["plateau"] / r[key])) for r in runs)
+
+
+def slope_fit(runs):
+    x = [math.log(r["h_star"]) for r in runs]
+    y = [math.log(r["plateau"]) for r in runs]
+    fit = stats.linregress(x, y)
+    t = stats.t.ppf(0.975, len(runs) - 2)
+    return fit, (fit.slope - t * fit.stderr, fit.slope + t * fit.stderr)
+
+
+def decide(sweep, runs):
+    """The sweep's statistics and its verdict by the stated rule."""
+    by_axis = {}
+    for r in runs:
+        by_axis.setdefault(r[sweep["axis"]], []).append(r)
+    res = {"title": sweep["title"], "section": sweep["section"], "n": len(runs), "axis": sweep["axis"],
+           "settings": [{"value": v, "h_star": statistics.mean(r["h_star"] for r in rs),
+                         "rival": statistics.mean(r[sweep["rival"]] for r in rs),
+                         "plateaus": [r["plateau"] for r in sorted(rs, key=lambda r: r["seed"])],
+                         "plateau_over_h_star": statistics.mean(r["plateau"] / r["h_star"] for r in rs)}
+                        for v, rs in sorted(by_axis.items())],
+           "errors": {"h1_h_star": err(runs, "h_star")}}
+    for key in sorted({k for r in runs for k in r if k.startswith("h0")}):
+        res["errors"][key] = err(runs, key)
+    ratios = [s["plateau_over_h_star"] for s in res["settings"]]
+    rule = sweep["rule"]
+    missing = [v for v in sweep["values"] if v not in by_axis]
+    if missing:
+        res["verdict"] = f"incomplete: no finished run yet at {sweep['axis']} = " + ", ".join(map(str, missing))
+    elif rule in ("slope", "slope-h0a"):
+        fit, (lo, hi) = slope_fit(runs)
+        res.update({"slope": fit.slope, "slope_interval_95": [lo, hi], "intercept": fit.intercept, "r": fit.rvalue})
+        if rule == "slope":
+            if 0.8 <= lo and hi <= 1.2 and all(0.9 <= v <= 1.1 for v in ratios):
+                res["verdict"] = "H1 confirmed"
+            elif lo <= 0 <= hi or hi < 0.5:
+                res["verdict"] = "H1 refuted in favour of the flat rival"
+            elif 0.5 <= lo:
+                res["verdict"] = "neither rule met: the plateau follows h* (slope interval above 0.5), not in the stated form"
+            else:
+                res["verdict"] = "neither rule met"
+        else:
+            res["verdict"] = ("H0a refuted (the slope's interval excludes 0); H1 against H0c: errors "
+                              f"{res['errors']['h1_h_star']:.3f} and {res['errors']['h0c_two_over_p_eta']:.3f}"
+                              if lo > 0 else "H0a not refuted (the slope's interval contains 0)")
+    elif rule == "flat-p":
+        base = statistics.mean(r["plateau"] for r in by_axis[4])
+        rel = {str(p): statistics.mean(r["plateau"] for r in rs) / base for p, rs in sorted(by_axis.items())}
+        res["plateau_over_p4"] = rel
+        holds = all(0.9 <= rel[k] <= 1.1 for k in rel)
+        res["verdict"] = ("H1's independence of p holds" if holds else "H1's independence of p does not hold") + \
+            ("; a p-steps rule refuted" if "8" in rel and rel["8"] > 0.75 else "")
+    elif rule == "delta":
+        ratio = statistics.mean(r["plateau"] for r in by_axis[0.9]) / statistics.mean(r["plateau"] for r in by_axis[0.0])
+        res["r_delta_09_over_0"] = ratio
+        e1, e0b = res["errors"]["h1_h_star"], res["errors"]["h0b_nesterov"]
+        if 0.9 <= ratio <= 1.15 and e1 < e0b:
+            res["verdict"] = "H1 favoured over H0b"
+        elif 0.6 <= ratio <= 0.78:
+            res["verdict"] = "H0b favoured"
+        else:
+            res["verdict"] = "neither"
+    return res
+
+
+def load(easgd, out):
     rows = []
     for name in sorted(os.listdir(out)):
         d = os.path.join(out, name)
         if not os.path.isfile(os.path.join(d, "metrics.jsonl")):
             continue
         with open(os.path.join(d, "config.json")) as f:
-            settings = json.load(f)["settings"]
+            e = json.load(f)["settings"]
         status = "running"
         if os.path.exists(os.path.join(d, "status.json")):
             with open(os.path.join(d, "status.json")) as f:
@@ -45,64 +145,33 @@ def main():
         with open(os.path.join(d, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f]
         samples = [(r["total_steps"], r["sharpness"]) for r in records if r.get("sharpness") is not None]
+        if not samples:
+            continue
         last = samples[len(samples) - len(samples) // 3:]
         even = [s for t, s in last if t % 2 == 0]
         odd = [s for t, s in last if t % 2 == 1]
-        e = settings
-        hs = h_star(easgd, e)
-        rows.append({
-            "run": name, "status": status, "alpha": e["alpha"], "seed": settings["seed"], "eta": e["eta"],
-            "h_star": hs, "two_over_eta": 2 / e["eta"], "first": samples[0][1], "max": max(s for _, s in samples),
-            "plateau": statistics.median(s for _, s in last), "plateau_even": statistics.median(even) if even else None,
-            "plateau_odd": statistics.median(odd) if odd else None, "samples_last_third": len(last),
-            "train_loss_end": records[-1].get("train_loss"),
-        })
+        row = {"run": name, "status": status, "method": e["method"], "workers": e["workers"], "tau": e["tau"],
+               "alpha": e["alpha"] if e["method"] != "downpour" else None,
+               "momentum": e["momentum"] if e["method"] == "eamsgd" else None,
+               "seed": e["seed"], "eta": e["eta"], "h_star": h_star(easgd, e), "first": samples[0][1],
+               "max": max(s for _, s in samples), "plateau": statistics.median(s for _, s in last),
+               "plateau_even": statistics.median(even) if even else None,
+               "plateau_odd": statistics.median(odd) if odd else None, "samples_last_third": len(last),
+               "train_loss_end": records[-1].get("train_loss"), "wall_seconds": records[-1].get("wall_seconds")}
+        row.update(rivals(row))
+        rows.append(row)
+    return rows
+
+
+def figures(out, rows, sweeps):
     fit_rows = [r for r in rows if r["status"] == "completed"]
-    result = {"runs": rows, "diverged": sum(r["status"] == "diverged" for r in rows),
-              "unfinished": sum(r["status"] not in ("completed", "diverged") for r in rows)}
-    if len(fit_rows) >= 3:
-        x = [math.log(r["h_star"]) for r in fit_rows]
-        y = [math.log(r["plateau"]) for r in fit_rows]
-        fit = stats.linregress(x, y)
-        t = stats.t.ppf(0.975, len(fit_rows) - 2)
-        lo, hi = fit.slope - t * fit.stderr, fit.slope + t * fit.stderr
-        by_alpha = {}
-        for r in fit_rows:
-            by_alpha.setdefault(r["alpha"], []).append(r["plateau"] / r["h_star"])
-        ratios = {str(a): statistics.mean(v) for a, v in sorted(by_alpha.items())}
-        err_h1 = statistics.mean(abs(math.log(r["plateau"] / r["h_star"])) for r in fit_rows)
-        err_h0a = statistics.mean(abs(math.log(r["plateau"] / r["two_over_eta"])) for r in fit_rows)
-        if 0.8 <= lo and hi <= 1.2 and all(0.9 <= v <= 1.1 for v in ratios.values()):
-            verdict = "H1 confirmed"
-        elif lo <= 0 <= hi or hi < 0.5:
-            verdict = "H1 refuted in favour of H0a"
-        else:
-            verdict = "neither rule met: see the slope and the ratios"
-        result.update({"slope": fit.slope, "slope_interval_95": [lo, hi], "intercept": fit.intercept, "r": fit.rvalue,
-                       "n": len(fit_rows), "plateau_over_h_star_by_alpha": ratios,
-                       "mean_abs_log_error": {"h1_h_star": err_h1, "h0a_two_over_eta": err_h0a}, "verdict": verdict})
-    with open(os.path.join(out, "eos-law.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"{'run':22s} {'h*':>7s} {'first':>6s} {'max':>6s} {'plateau':>8s} {'even':>7s} {'odd':>7s} {'÷h*':>6s} {'÷2/η':>6s}  status")
-    for r in rows:
-        ev = f"{r['plateau_even']:7.2f}" if r["plateau_even"] is not None else "      -"
-        od = f"{r['plateau_odd']:7.2f}" if r["plateau_odd"] is not None else "      -"
-        print(f"{r['run']:22s} {r['h_star']:7.2f} {r['first']:6.1f} {r['max']:6.1f} {r['plateau']:8.2f} {ev} {od} "
-              f"{r['plateau'] / r['h_star']:6.3f} {r['plateau'] / r['two_over_eta']:6.3f}  {r['status']}")
-    if "slope" in result:
-        print(f"slope {result['slope']:.3f} (95 % interval {result['slope_interval_95'][0]:.3f} to {result['slope_interval_95'][1]:.3f}), "
-              f"n = {result['n']}, r = {result['r']:.3f}; plateau/h* by alpha: "
-              + ", ".join(f"{a}: {v:.3f}" for a, v in result["plateau_over_h_star_by_alpha"].items()))
-        print(f"mean |ln(plateau/prediction)|: h* {result['mean_abs_log_error']['h1_h_star']:.3f}, "
-              f"2/eta {result['mean_abs_log_error']['h0a_two_over_eta']:.3f}; diverged {result['diverged']}; verdict: {result['verdict']}")
-    # The figure: plateau (and the two phases) against h*, the identity line (H1) and 2/η (H0a).
-    data = os.path.join(out, "eos-law.dat")
-    with open(data, "w") as f:
-        for r in fit_rows:
+    alpha = [r for r in fit_rows if all(r[k] == v for k, v in SWEEPS[0]["fixed"].items())]
+    with open(os.path.join(out, "eos-law.dat"), "w") as f:
+        for r in alpha:
             phases = [v for v in (r["plateau_even"], r["plateau_odd"]) if v is not None] or [r["plateau"]]
             f.write(f"{r['h_star']} {r['plateau']} {min(phases)} {max(phases)}\n")
-    if fit_rows:
-        script = f"""set terminal pngcairo size 900,700 font ',12'
+    if alpha:
+        script = """set terminal pngcairo size 900,700 font ',12'
 set output 'eos-law.png'
 set title "EASGD p = 4, τ = 1, η = 0.04, full batch: the center's plateau against the map's h*\\n(one point per α and seed; bars: the two phases' medians)"
 set xlabel "the round map's threshold h* (α = 0.85 ... 0.05)"
@@ -116,7 +185,80 @@ plot x title "H1: plateau = h*" lw 2 lc rgb '#1f4e9e', 50 title "H0a: plateau = 
 """
         # Run where the files are: no path reaches gnuplot's script.
         subprocess.run(["gnuplot"], input=script, text=True, check=True, cwd=out)
-        print(f"wrote {os.path.join(out, 'eos-law.json')}, {os.path.join(out, 'eos-law.png')}")
+    # Every sweep: the plateau against h* (left) and against the sweep's strongest rival (right), log-log.
+    plots_h, plots_r = [], []
+    colors = ["#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
+    points = [7, 5, 9, 11, 13, 3]
+    rival_names = {"h0a_two_over_eta": "2/η", "h0b_nesterov": "Nesterov's", "h0c_two_over_p_eta": "2/(pη)"}
+    for i, s in enumerate(SWEEPS):
+        mine = [r for r in fit_rows if all(r[k] == v for k, v in s["fixed"].items())]
+        if not mine:
+            continue
+        data = f"sweep-{i}.dat"
+        with open(os.path.join(out, data), "w") as f:
+            for r in mine:
+                f.write(f"{r['h_star']} {r[s['rival']]} {r['plateau']}\n")
+        style = f"pt {points[i]} ps 1.3 lc rgb '{colors[i]}'"
+        plots_h.append(f"'{data}' using 1:3 title '{s['title']}' {style}")
+        plots_r.append(f"'{data}' using 2:3 title '{s['title']}: {rival_names[s['rival']]}' {style}")
+    if plots_h:
+        script = f"""set terminal pngcairo size 1500,700 font ',12'
+set output 'eos-law-sweeps.png'
+set multiplot layout 1,2 title "Full-batch training, η = 0.04: the center's plateau (median of the last third; one point per setting and seed)"
+set logscale xy
+set xrange [2:80]
+set yrange [2:80]
+set grid
+set key top left font ',10'
+set ylabel "the center's plateau sharpness"
+set xlabel "H1: the round map's threshold h*"
+set title "against the map's h*"
+plot x title "plateau = prediction" lw 2 lc rgb '#1f4e9e', {', '.join(plots_h)}
+set xlabel "the strongest rival's prediction: 2/η (EASGD), Nesterov's threshold (EAMSGD), 2/(pη) (DOWNPOUR)"
+set title "against each sweep's rival"
+plot x title "plateau = prediction" lw 2 lc rgb '#b22222', {', '.join(plots_r)}
+unset multiplot
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True, cwd=out)
+
+
+def main():
+    easgd, out = sys.argv[1], sys.argv[2]
+    rows = load(easgd, out)
+    fit_rows = [r for r in rows if r["status"] == "completed"]
+    result = {"runs": rows, "diverged": sum(r["status"] == "diverged" for r in rows),
+              "unfinished": sum(r["status"] not in ("completed", "diverged") for r in rows),
+              "core_hours": sum(r["wall_seconds"] or 0 for r in rows) / 3600, "sweeps": {}}
+    print(f"{'run':30s} {'h*':>7s} {'rival':>7s} {'first':>6s} {'max':>6s} {'plateau':>8s} {'even':>7s} {'odd':>7s} {'÷h*':>6s}  status")
+    for r in rows:
+        ev = f"{r['plateau_even']:7.2f}" if r["plateau_even"] is not None else "      -"
+        od = f"{r['plateau_odd']:7.2f}" if r["plateau_odd"] is not None else "      -"
+        rival = r.get("h0b_nesterov") or r.get("h0c_two_over_p_eta") or r["h0a_two_over_eta"]
+        print(f"{r['run']:30s} {r['h_star']:7.2f} {rival:7.2f} {r['first']:6.1f} {r['max']:6.1f} {r['plateau']:8.2f} {ev} {od} "
+              f"{r['plateau'] / r['h_star']:6.3f}  {r['status']}")
+    for s in SWEEPS:
+        mine = [r for r in fit_rows if all(r[k] == v for k, v in s["fixed"].items()) and r[s["axis"]] in s["values"]]
+        if not mine:
+            continue
+        res = decide(s, mine)
+        result["sweeps"][s["name"]] = res
+        print(f"\n{s['name']}: {s['title']}, n = {res['n']}")
+        for st in res["settings"]:
+            print(f"  {s['axis']} = {st['value']}: h* {st['h_star']:.2f}, rival {st['rival']:.2f}, plateaus "
+                  + ", ".join(f"{v:.2f}" for v in st["plateaus"]) + f", mean ÷ h* {st['plateau_over_h_star']:.3f}")
+        if "slope" in res:
+            print(f"  slope {res['slope']:.3f} (95 % interval {res['slope_interval_95'][0]:.3f} to "
+                  f"{res['slope_interval_95'][1]:.3f}), r = {res['r']:.3f}")
+        for k in ("plateau_over_p4", "r_delta_09_over_0"):
+            if k in res:
+                print(f"  {k}: {res[k]}")
+        print("  errors mean |ln(plateau/prediction)|: " + ", ".join(f"{k} {v:.3f}" for k, v in res["errors"].items()))
+        print(f"  verdict: {res['verdict']}")
+    print(f"\ndiverged {result['diverged']}, unfinished {result['unfinished']}, {result['core_hours']:.2f} core-hours of training")
+    with open(os.path.join(out, "eos-law.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    figures(out, rows, SWEEPS)
+    print(f"wrote {os.path.join(out, 'eos-law.json')} and the figures beside it")
 
 
 if __name__ == "__main__":
