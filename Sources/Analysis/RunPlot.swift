@@ -17,12 +17,15 @@ public struct RunPlot {
     /// One per curve (a run, or with `groupSeeds` a group); nil: the directory names.
     public var labels: [String]?
     public var groupSeeds: Bool
+    /// Test errors (fractions) drawn as dotted lines, each curve marked where it first reaches each.
+    public var targets: [Double]
 
-    public init(runs: [RunSummary], axis: PlotAxis, labels: [String]?, groupSeeds: Bool) {
+    public init(runs: [RunSummary], axis: PlotAxis, labels: [String]?, groupSeeds: Bool, targets: [Double] = []) {
         self.runs = runs
         self.axis = axis
         self.labels = labels
         self.groupSeeds = groupSeeds
+        self.targets = targets
     }
 
     public static let csvHeader = ["curve", "label", "runs", "total_steps", "samples", "epoch", "seconds", "wall_seconds",
@@ -70,6 +73,13 @@ public struct RunPlot {
     /// holding a line break, quoted as CSV allows, would split its row), and the blocks. A group is drawn at the
     /// evaluation steps every one of its runs has.
     public func data() throws -> (csv: CSV, plotted: CSV, blocks: [RunBlock]) {
+        let (csv, plotted, blocks, _) = try curveData()
+        return (csv, plotted, blocks)
+    }
+
+    /// `data()` and where each curve (the mean of a group) first reaches each target: (curve, x, test error).
+    func curveData() throws -> (csv: CSV, plotted: CSV, blocks: [RunBlock], marks: [TargetMark]) {
+        var marks: [TargetMark] = []
         var csv = CSV(header: Self.csvHeader), plotted = CSV(header: Self.csvHeader)
         var blocks: [RunBlock] = []
         var row = 0
@@ -80,10 +90,19 @@ public struct RunPlot {
             guard !shared.isEmpty else {
                 throw SettingsError("the runs \(curve.map(\.dir).joined(separator: ", ")) share no evaluation step, so their seeds cannot be averaged")
             }
+            var unmarked = targets
             for step in shared {
                 let records = curve.map { run in run.records.last { $0.step == step }! }
                 func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
                 let error = records.map(\.testError), loss = records.map(\.testLoss)
+                let meanError = mean(error)
+                if meanError.isFinite, unmarked.contains(where: { meanError <= $0 }) {
+                    let x = switch axis {
+                    case .seconds: mean(records.map(\.seconds)); case .epochs: mean(records.map(\.epoch)); case .steps: Double(step)
+                    }
+                    marks.append(TargetMark(curve: i, x: x, testError: meanError))
+                    unmarked.removeAll { meanError <= $0 }
+                }
                 let train = records.compactMap(\.trainLoss)
                 func n(_ v: Double) throws -> String { v.isFinite ? try number(v) : "" }
                 let values = [String(curve.count), String(step), String(records[0].samples),
@@ -97,7 +116,7 @@ public struct RunPlot {
                                    colour: colours?[i]))
             row += shared.count
         }
-        return (csv, plotted, blocks)
+        return (csv, plotted, blocks, marks)
     }
 
     /// Each curve's colour when the figure compares methods: one hue per method, a shade per curve of that method
@@ -131,7 +150,7 @@ public struct RunPlot {
 
     /// Writes PREFIX.csv and PREFIX.<format> for each format; returns the figures that gnuplot could not draw.
     public func write(prefix: String, formats: [Terminal], title: String, style: RunCurves.Style) throws -> [String] {
-        let (csv, plotted, blocks) = try data()
+        let (csv, plotted, blocks, marks) = try curveData()
         let transaction = OutputTransaction()
         try transaction.write(csv.text, to: prefix + ".csv")
         let temporary = try transaction.scratch(plotted.text, beside: prefix)
@@ -142,7 +161,7 @@ public struct RunPlot {
         for format in formats {
             if let w = stageFigure("\(prefix).\(format.rawValue)", transaction: transaction, {
                 RunCurves.script(csv: temporary, runs: blocks, columns: columns, xLabel: xLabel, title: title, style: style,
-                                 output: $0, terminal: format)
+                                 targets: targets, marks: marks, output: $0, terminal: format)
             }) { warnings.append(w) }
         }
         try transaction.commit()

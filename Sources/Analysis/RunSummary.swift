@@ -46,6 +46,13 @@ public struct RunSummary: Sendable {
     /// True when `seconds` in the records is the simulator's virtual clock.
     public var isVirtual: Bool { backend == .simulated }
 
+    /// The first evaluation at which the test error is at or below `target` (a fraction): its time on the run's
+    /// clock (wall-clock training seconds, or the simulator's virtual seconds), epochs and total steps; nil if none.
+    public func timeToTarget(_ target: Double) -> TargetTime? {
+        records.first { $0.testError.isFinite && $0.testError <= target }
+            .map { TargetTime(target: target, seconds: $0.seconds, epochs: $0.epoch, steps: $0.step) }
+    }
+
     /// Reads config.json, metrics.jsonl and status.json of `dir`; a run whose directory a process holds is running.
     public static func read(_ dir: String) throws -> RunSummary {
         var summary = try readFiles(dir)
@@ -158,19 +165,53 @@ public struct RunSummary: Sendable {
         ])
     }
 
-    public static let tableHeader = ["dir", "method", "workers", "tau", "eta", "momentum", "alpha", "seed", "backend",
-                                     "steps_per_worker", "best_test_error", "final_test_error", "wall_seconds",
-                                     "virtual_seconds", "status"]
+    /// `json` with each target's time (`time_to_target`: null times where the run never reached it).
+    public func json(targets: [Double]) -> JSON {
+        guard !targets.isEmpty, case .object(var fields) = json else { return json }
+        fields.insert(("time_to_target", .array(targets.map { t in
+            timeToTarget(t)?.json ?? .object([("target_test_error", .number(t)), ("seconds", .null), ("epochs", .null),
+                                              ("total_steps", .null)])
+        })), at: fields.count - 2)
+        return .object(fields)
+    }
 
-    public var tableRow: [String] {
-        [dir, methodText, String(workers), tau.map(String.init) ?? "-", plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? ""),
-         momentum.map(plain) ?? "-",
-         alpha.map(plain) ?? "-", String(seed), backend?.rawValue ?? "sequential", String(steps), percent(bestTestError),
-         percent(finalTestError), seconds(wallSeconds), seconds(virtualSeconds), status.rawValue]
+    public static func tableHeader(targets: [Double] = []) -> [String] {
+        ["dir", "method", "workers", "tau", "eta", "momentum", "alpha", "seed", "backend", "steps_per_worker",
+         "best_test_error", "final_test_error", "wall_seconds", "virtual_seconds"] + targets.map(TargetTime.column) + ["status"]
+    }
+
+    /// With `targets`, each one's time ("-" where the run never reached it).
+    public func tableRow(targets: [Double] = []) -> [String] {
+        let eta: String = plain(learningRate) + (lrSchedule.map { " (\($0))" } ?? "")
+        let settings: [String] = [dir, methodText, String(workers), tau.map(String.init) ?? "-", eta, momentum.map(plain) ?? "-",
+                                  alpha.map(plain) ?? "-", String(seed), backend?.rawValue ?? "sequential", String(steps)]
+        let results: [String] = [percent(bestTestError), percent(finalTestError), seconds(wallSeconds), seconds(virtualSeconds)]
+        let times: [String] = targets.map { timeToTarget($0)?.text ?? "-" }
+        return settings + results + times + [status.rawValue]
     }
 }
 
-/// Runs that differ only in their seed: the spread of their test errors.
+/// When a run first reached a test error: seconds of its clock, epochs and worker steps in total.
+public struct TargetTime: Sendable, Equatable {
+    public var target: Double
+    public var seconds: Double
+    public var epochs: Double
+    public var steps: Int
+
+    var json: JSON {
+        .object([("target_test_error", .number(target)), ("seconds", .number(seconds)), ("epochs", .number(epochs)),
+                 ("total_steps", .integer(steps))])
+    }
+    var text: String { String(format: "%.1f s (%.2f epochs)", seconds, epochs) }
+
+    /// "time_to_30" for 0.30: the column of a target in the tables (whole percents, else up to two decimals).
+    static func column(_ target: Double) -> String {
+        "time_to_" + String(format: "%g", (target * 100 * 100).rounded() / 100).replacingOccurrences(of: ".", with: "_")
+    }
+}
+
+/// Runs that differ only in their seed: the mean of their test errors with its standard error and 95 % interval,
+/// the min and max, and their times to target errors.
 public struct SeedGroup: Sendable {
     public var runs: [RunSummary]
 
@@ -184,22 +225,21 @@ public struct SeedGroup: Sendable {
         return order.map { SeedGroup(runs: groups[$0]!) }
     }
 
-    public struct Spread: Sendable {
-        public var mean, min, max: Double
-        /// Over the finite values; nil when there are none.
-        init?(_ values: [Double?]) {
-            let v = values.compactMap { $0 }.filter(\.isFinite)
-            guard !v.isEmpty else { return nil }
-            mean = v.reduce(0, +) / Double(v.count)
-            min = v.min()!
-            max = v.max()!
-        }
-        var json: JSON { .object([("mean", .number(mean)), ("min", .number(min)), ("max", .number(max))]) }
-        var text: String { "\(percent(mean)) [\(percent(min)), \(percent(max))]" }
+    public var best: SeedEstimate? { SeedEstimate(runs.map(\.bestTestError)) }
+    public var final: SeedEstimate? { SeedEstimate(runs.map(\.finalTestError)) }
+
+    /// How many of the runs reached `target`, and the estimates of their times (seconds of the runs' clock, epochs)
+    /// over those that did: a mean over the runs that reached it, so read it with the count.
+    public func timeToTarget(_ target: Double) -> (reached: Int, seconds: SeedEstimate?, epochs: SeedEstimate?) {
+        let times = runs.compactMap { $0.timeToTarget(target) }
+        return (times.count, SeedEstimate(times.map(\.seconds)), SeedEstimate(times.map(\.epochs)))
     }
 
-    public var best: Spread? { Spread(runs.map(\.bestTestError)) }
-    public var final: Spread? { Spread(runs.map(\.finalTestError)) }
+    /// This group against `first` over the seeds they share: best and final test error, this group's minus first's.
+    public func paired(with first: SeedGroup) -> (best: PairedDifference, final: PairedDifference) {
+        (PairedDifference(first.runs.map { ($0.seed, $0.bestTestError) }, runs.map { ($0.seed, $0.bestTestError) }),
+         PairedDifference(first.runs.map { ($0.seed, $0.finalTestError) }, runs.map { ($0.seed, $0.finalTestError) }))
+    }
     /// "3 completed, 1 diverged".
     public var statusText: String {
         RunStatus.State.allCases.compactMap { s in
@@ -208,7 +248,9 @@ public struct SeedGroup: Sendable {
         }.joined(separator: ", ")
     }
 
-    public var json: JSON {
+    /// The keys of `easgd runs --group-seeds --json`: with `targets`, each target's times; with `paired`, the
+    /// differences against `first` (null for the first group itself, or where `first` is nil).
+    public func json(targets: [Double] = [], paired: Bool = false, first: SeedGroup? = nil) -> JSON {
         let r = runs[0]
         func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
         var fields: [(String, JSON)] = [
@@ -222,20 +264,78 @@ public struct SeedGroup: Sendable {
         fields += [("net", .string(r.net)), ("data", .string(r.data)), ("steps_per_worker", .integer(r.steps))]
         fields.append(("best_test_error", best?.json ?? .null))
         fields.append(("final_test_error", final?.json ?? .null))
+        if !targets.isEmpty {
+            fields.append(("time_to_target", .array(targets.map { t in
+                let (reached, seconds, epochs) = timeToTarget(t)
+                return .object([("target_test_error", .number(t)), ("reached", .integer(reached)), ("runs", .integer(runs.count)),
+                                ("seconds", seconds?.json ?? .null), ("epochs", epochs?.json ?? .null)])
+            })))
+        }
+        if paired, let first {
+            let (b, f) = self.paired(with: first)
+            fields.append(("paired_with_first", .object([
+                ("first_dirs", .array(first.runs.map { .string($0.dir) })), ("seeds", .array(b.seeds.map(seedJSON))),
+                ("best_test_error_difference", b.difference?.json ?? .null), ("best_lower_in", .integer(b.lower)),
+                ("final_seeds", .array(f.seeds.map(seedJSON))),
+                ("final_test_error_difference", f.difference?.json ?? .null), ("final_lower_in", .integer(f.lower))])))
+        } else if paired {
+            fields.append(("paired_with_first", .null))
+        }
         let counts: [(String, JSON)] = RunStatus.State.allCases.map { s in (s.rawValue, .integer(runs.filter { $0.status == s }.count)) }
         fields.append(("status", .object(counts)))
         return .object(fields)
     }
 
-    public static let tableHeader = ["method", "workers", "tau", "eta", "momentum", "alpha", "backend", "steps_per_worker",
-                                     "seeds", "best_test_error mean [min, max]", "final_test_error mean [min, max]", "status"]
-
-    public var tableRow: [String] {
-        let r = runs[0]
-        return [r.methodText, String(r.workers), r.tau.map(String.init) ?? "-", plain(r.learningRate),
-                r.momentum.map(plain) ?? "-", r.alpha.map(plain) ?? "-", r.backend?.rawValue ?? "sequential",
-                String(r.steps), String(runs.count), best?.text ?? "-", final?.text ?? "-", statusText]
+    public static func tableHeader(targets: [Double] = []) -> [String] {
+        ["group", "method", "workers", "tau", "eta", "momentum", "alpha", "backend", "steps_per_worker", "seeds",
+         "best_test_error mean [min, max]", "best_test_error_ci95", "final_test_error mean [min, max]", "final_test_error_ci95"]
+            + targets.map(TargetTime.column) + ["status"]
     }
+
+    /// `number` is the group's place in the table (the paired table names groups by it).
+    public func tableRow(number: Int, targets: [Double] = []) -> [String] {
+        let r = runs[0]
+        let settings: [String] = [String(number), r.methodText, String(r.workers), r.tau.map(String.init) ?? "-", plain(r.learningRate),
+                                  r.momentum.map(plain) ?? "-", r.alpha.map(plain) ?? "-", r.backend?.rawValue ?? "sequential",
+                                  String(r.steps), String(runs.count)]
+        let errors: [String] = [best?.text ?? "-", best?.intervalText ?? "-", final?.text ?? "-", final?.intervalText ?? "-"]
+        let times: [String] = targets.map { t in
+            let (reached, seconds, epochs) = timeToTarget(t)
+            guard let seconds, let epochs else { return "0/\(runs.count)" }
+            let interval: String = seconds.interval.map { String(format: " [%.1f, %.1f] s", $0.lowerBound, $0.upperBound) } ?? ""
+            return "\(reached)/\(runs.count): " + String(format: "%.1f s, %.2f epochs", seconds.mean, epochs.mean) + interval
+        }
+        return settings + errors + times + [statusText]
+    }
+
+    public static let pairedHeader = ["group", "against", "paired_seeds", "best_test_error_difference", "best_lower_in",
+                                      "final_test_error_difference", "final_lower_in"]
+
+    /// Group `number` against group 1: the differences in points (this group's error minus the first's; negative
+    /// is lower), with their 95 % intervals, and in how many shared seeds this group's error was lower.
+    public func pairedRow(number: Int, first: SeedGroup) -> [String] {
+        let (b, f) = paired(with: first)
+        func text(_ d: PairedDifference) -> String {
+            guard let e = d.difference else { return "-" }
+            return String(format: "%+.2f points", e.mean * 100)
+                + (e.interval.map { String(format: " [%+.2f, %+.2f]", $0.lowerBound * 100, $0.upperBound * 100) } ?? "")
+        }
+        return [String(number), "1", String(b.seeds.count), text(b), "\(b.lower)/\(b.seeds.count)", text(f), "\(f.lower)/\(f.seeds.count)"]
+    }
+}
+
+extension SeedEstimate {
+    /// mean, min, max, n, and where n ≥ 2 the standard deviation, standard error and 95 % interval.
+    var json: JSON {
+        func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
+        return .object([("mean", .number(mean)), ("min", .number(min)), ("max", .number(max)), ("n", .integer(n)),
+                        ("standard_deviation", opt(standardDeviation)), ("standard_error", opt(standardError)),
+                        ("ci95_low", opt(interval?.lowerBound)), ("ci95_high", opt(interval?.upperBound))])
+    }
+    /// "27.10% [25.31%, 28.90%]": the mean with the min and max.
+    var text: String { "\(percent(mean)) [\(percent(min)), \(percent(max))]" }
+    /// "25.31–28.90%": the 95 % interval of the mean (nil for one value).
+    var intervalText: String? { interval.map { String(format: "%.2f–%.2f%%", $0.lowerBound * 100, $0.upperBound * 100) } }
 }
 
 /// A seed as a JSON number where it fits one exactly.

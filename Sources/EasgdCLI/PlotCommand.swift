@@ -30,7 +30,8 @@ struct PlotCommand: ParsableCommand {
             loss solid, train loss dashed). Time is the run's clock: wall-clock training time, or the simulated \
             backend's virtual seconds, said so on the axis; runs of both kinds cannot share a time axis. With \
             --group-seeds, runs that differ only in their seed are one curve: the mean at the evaluations they \
-            share, with a band from min to max. Examples:
+            share, with a band from min to max. --targets 30,25 draws each test error as a dotted line and marks \
+            where each curve (a group's mean) first reaches it. Examples:
               easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
               easgd plot runs/easgd-s1 runs/easgd-s2 runs/easgd-s3 --group-seeds --log-y \\
                 --format png,pdf --out fig
@@ -50,6 +51,9 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Legend: below (never over a curve), right, inside or off.") var legend: RunCurves.Legend = .below
     @Option(help: "Figure formats, comma-separated: png, svg, pdf.") var format = FormatList(argument: "png")!
     @Flag(help: "One curve per group of runs that differ only in their seed: the mean and a min–max band.") var groupSeeds = false
+    @Option(help: ArgumentHelp("Test errors in percent, comma-separated: dotted lines, each curve marked where it first reaches each.",
+                               valueName: "percents"), transform: parseTargets)
+    var targets: [Double] = []
     @Flag(help: "Also PREFIX-sharpness.<format>: each run's sharpness (--sharpness-every) with its method's threshold h* dashed (and 2/η where it differs).")
     var sharpness = false
 
@@ -61,7 +65,8 @@ struct PlotCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plot = RunPlot(runs: try runs.map(RunSummary.read), axis: x, labels: labels.isEmpty ? nil : labels, groupSeeds: groupSeeds)
+        let plot = RunPlot(runs: try runs.map(RunSummary.read), axis: x, labels: labels.isEmpty ? nil : labels, groupSeeds: groupSeeds,
+                           targets: targets)
         if let problem = plot.problem { throw SettingsError(problem) }
         var warnings = try plot.write(prefix: out, formats: format.formats, title: title ?? runs.joined(separator: ", "),
                                       style: RunCurves.Style(logLoss: logY, logError: logError, errorRange: errorRange, lossRange: lossRange, legend: legend))

@@ -22,6 +22,19 @@ public struct RunBlock: Sendable {
     }
 }
 
+/// Where a curve first reaches a target test error: a marker on the error panel.
+public struct TargetMark: Sendable, Equatable {
+    public var curve: Int
+    public var x: Double
+    /// A fraction.
+    public var testError: Double
+    public init(curve: Int, x: Double, testError: Double) {
+        self.curve = curve
+        self.x = x
+        self.testError = testError
+    }
+}
+
 public enum RunCurves {
     /// 1-based column positions in the CSV. Train-loss cells may be empty (gnuplot skips them).
     public struct Columns: Sendable {
@@ -74,7 +87,8 @@ public enum RunCurves {
     }
 
     public static func script(csv: String, runs: [RunBlock], columns c: Columns, xLabel: String, title: String,
-                              style: Style = Style(), output: String, terminal: Terminal) -> String {
+                              style: Style = Style(), targets: [Double] = [], marks: [TargetMark] = [],
+                              output: String, terminal: Terminal) -> String {
         var s: [String] = []
         // One key for both panels (a run has one colour in both), under the error panel: as many columns as its
         // longest entry lets fit under a panel (at most three), so that it never outgrows the panel; the loss panel
@@ -104,6 +118,18 @@ public enum RunCurves {
         s.append(range(style.errorRange))
         s.append(style.logError ? "set logscale y" : "unset logscale y")
         var errors: [String] = []
+        // Each target a dotted line across the panel; each curve's first evaluation at or below one, an open circle
+        // in its colour (the numbers are the toolkit's own, written inline and comma-separated as the CSV is: no text
+        // reaches the script).
+        for t in targets where t.isFinite {
+            s.append("set arrow from graph 0, first \(100 * t) to graph 1, first \(100 * t) nohead dt 3 lw 1.5 lc rgb '#555555'")
+        }
+        for (i, r) in runs.enumerated() {
+            let mine = marks.filter { $0.curve == i && $0.x.isFinite && $0.testError.isFinite }
+            guard !mine.isEmpty else { continue }
+            s.append("$target\(i) << EOD\n" + mine.map { "\($0.x),\(100 * $0.testError)" }.joined(separator: "\n") + "\nEOD")
+            errors.append("$target\(i) using 1:2 with points pt 6 ps 2.2 lw 2 lc \(colour(i, r)) notitle")
+        }
         for (i, r) in runs.enumerated() {
             if r.band, let b = c.testErrorBand {
                 errors.append("\(rows(r)) using \(c.x):(100*$\(b.min)):(100*$\(b.max)) with filledcurves lc \(colour(i, r)) notitle")

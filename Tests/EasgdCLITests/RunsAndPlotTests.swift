@@ -81,6 +81,55 @@ func jsonArray(_ text: String) throws -> [[String: Any]] {
     #expect((groups[0]["status"] as? [String: Any]).flatMap { jsonNumber($0["completed"]) } == 2)
 }
 
+@Test func runsGivesTimesToTargetAndPairedDifferencesFromTheRecords() throws {
+    let root = try runFixture.get()
+    let dirs = ["sim1", "sim2", "seq"].map { root.appendingPathComponent($0).path }
+    // Targets at each run's own errors: the first evaluation at or below, read from the records here.
+    let records = try dirs.map { try RunFiles.readMetrics($0) }
+    // Halfway between the sequential run's worst and best error, off any multiple of a test image's 0.1 %.
+    let errors = records[2].map(\.testError).filter(\.isFinite)
+    let percent = (50 * (try #require(errors.max()) + errors.min()!) * 100).rounded(.down) / 100 + 0.005
+    let target = percent / 100
+    let r = try easgd(["runs"] + dirs + ["--targets", "\(percent),0.001", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(records[2].contains { $0.testError <= target } && !records[2].allSatisfy { $0.testError <= target })
+    for (row, rec) in zip(try jsonArray(r.stdout), records) {
+        let times = try #require(row["time_to_target"] as? [[String: Any]])
+        let first = rec.first { $0.testError <= target }
+        #expect(times.count == 2 && times[1]["seconds"] is NSNull)       // 0.001 %: never reached
+        if let first {
+            #expect(isClose(try #require(jsonNumber(times[0]["seconds"])), first.seconds, relative: 1e-12))
+            #expect(jsonNumber(times[0]["total_steps"]) == Double(first.step))
+            #expect(isClose(try #require(jsonNumber(times[0]["epochs"])), first.epoch, relative: 1e-12))
+        } else {
+            #expect(times[0]["seconds"] is NSNull)
+        }
+    }
+    // Paired: the sequential run's group (seed 1) against the simulated pair (seeds 1, 2): one shared seed.
+    let paired = try easgd(["runs"] + dirs + ["--group-seeds", "--paired", "--json"])
+    #expect(paired.status == 0, "\(paired.stderr)")
+    let groups = try jsonArray(paired.stdout)
+    try #require(groups.count == 2)
+    #expect(groups[0]["paired_with_first"] is NSNull)
+    let p = try #require(groups[1]["paired_with_first"] as? [String: Any])
+    let best = try #require(p["best_test_error_difference"] as? [String: Any])
+    let seqBest = try #require(records[2].map(\.testError).filter(\.isFinite).min())
+    let sim1Best = try #require(records[0].map(\.testError).filter(\.isFinite).min())
+    #expect(isClose(try #require(jsonNumber(best["mean"])), seqBest - sim1Best, relative: 1e-12, absolute: 1e-15))
+    #expect(jsonNumber(best["n"]) == 1 && best["ci95_low"] is NSNull && (p["seeds"] as? [Any])?.count == 1)
+    let table = try easgd(["runs"] + dirs + ["--group-seeds", "--paired", "--targets", "50"])
+    #expect(table.status == 0 && table.stdout.contains("Paired by seed against group 1") && table.stdout.contains("time_to_50"))
+    // The figure marks the targets (drawn, in a format gnuplot's SVG lets us read: the marks are open circles).
+    let figure = try temporaryDirectory().appendingPathComponent("targets").path
+    let plot = try easgd(["plot"] + dirs.prefix(2) + ["--group-seeds", "--targets", "\(percent)", "--x", "steps", "--format", "svg", "--out", figure])
+    #expect(plot.status == 0, "\(plot.stderr)")
+    // Bad input: one line each.
+    for bad in [["--paired"], ["--targets", "0"], ["--targets", "30,x"], ["--targets", "101"]] {
+        let b = try easgd(["runs"] + dirs + bad)
+        #expect(b.status != 0 && b.stderr.hasPrefix("easgd: ") && b.stderr.split(separator: "\n").count == 1, "\(bad): \(b.stderr)")
+    }
+}
+
 @Test func runWithoutStatusFileIsJudgedByItsRecords() throws {
     let root = try runFixture.get()
     let copy = try temporaryDirectory().appendingPathComponent("copy")
