@@ -25,6 +25,8 @@ public struct RunSummary: Sendable {
     /// The codec the workers' updates went through (nil: none).
     public var compression: Compression? = nil
     public var seed: UInt64
+    /// `--init-seed` where the run gave one (its initialisation's seed; nil: `seed`).
+    public var initSeed: UInt64? = nil
     /// Nil for a sequential run (one worker, no master).
     public var backend: Backend?
     public var net: String
@@ -85,6 +87,7 @@ public struct RunSummary: Sendable {
                               virtualSeconds: s.backend == .simulated ? last?.seconds : nil,
                               status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
             summary.trainSubset = s.trainSubset
+            summary.initSeed = s.initSeed
             summary.outer = m.takes(.outer) ? e.outer : nil
             summary.compression = e.compression
             return summary
@@ -103,6 +106,7 @@ public struct RunSummary: Sendable {
                           wallSeconds: last?.wallSeconds, virtualSeconds: nil,
                           status: said?.state ?? (reached ? .completed : .interrupted), reason: said?.reason, records: records)
         summary.trainSubset = s.trainSubset
+        summary.initSeed = s.initSeed
         return summary
     }
 
@@ -120,7 +124,7 @@ public struct RunSummary: Sendable {
     /// Everything that determines a run except its seed (and where it lives): runs with equal keys are repeats.
     public var settingsKey: String {
         [methodText, String(workers), tau.map(String.init) ?? "-", "\(learningRate)", lrSchedule ?? "-", momentum.map { "\($0)" } ?? "-",
-         alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps)].joined(separator: "|")
+         alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps), initSeed.map { "\($0)" } ?? "-"].joined(separator: "|")
     }
 
     /// The method, with DiLoCo's outer step and the codec of its updates: "diloco (nesterov 0.7, 0.9) int8+ef"
@@ -157,7 +161,7 @@ public struct RunSummary: Sendable {
             ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
             ("tau", tau.map { .integer($0) } ?? .null), ("eta", .number(learningRate)),
             ("eta_schedule", lrSchedule.map { .string($0) } ?? .null), ("momentum", opt(momentum)),
-            ("alpha", opt(alpha))] + outerJSON + [("seed", seedJSON(seed)), ("backend", backend.map { .string($0.rawValue) } ?? .null),
+            ("alpha", opt(alpha))] + outerJSON + [("seed", seedJSON(seed)), ("init_seed", initSeed.map(seedJSON) ?? .null), ("backend", backend.map { .string($0.rawValue) } ?? .null),
             ("net", .string(net)), ("data", .string(data)), ("steps_per_worker", .integer(steps)),
             ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
             ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds)),

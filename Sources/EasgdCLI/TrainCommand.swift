@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
         r.method = method.method; r.net = data.net; r.data = data.data; r.learningRate = method.learningRate; r.momentum = method.momentum
         r.lrSchedule = method.lrSchedule; r.warmup = method.warmup
         r.movingRate = method.movingRate; r.weightDecay = method.weightDecay; r.batch = data.batch; r.epochs = budget.epochs; r.minutes = budget.minutes
-        r.steps = budget.steps; r.seed = data.seed; r.evalEvery = evaluation.evalEvery; r.checkpointEveryMinutes = evaluation.checkpointEvery; r.threads = budget.threads
+        r.steps = budget.steps; r.seed = data.seed; r.initSeed = data.initSeed; r.evalEvery = evaluation.evalEvery; r.checkpointEveryMinutes = evaluation.checkpointEvery; r.threads = budget.threads
         r.sharpnessEvery = evaluation.sharpnessEvery; r.sharpnessOfWorkers = evaluation.sharpnessOf.map { $0 == .workers }
         r.trainSubset = data.trainSubset; r.fullBatch = data.fullBatch ? true : nil; r.testSubset = data.testSubset
         r.workers = parallel.workers; r.tau = parallel.tau; r.alpha = parallel.alpha; r.beta = parallel.beta; r.backend = parallel.backend; r.schedule = parallel.schedule
@@ -190,6 +190,8 @@ struct DataOptions: ParsableArguments {
                                valueName: "M"))
     var testSubset: Int?
     @Option(help: "Seed of the initialisation, data order, crops and dropout (default \(TrainingDefaults.seed)).") var seed: UInt64?
+    @Option(help: "The initialisation's own seed (default: --seed): repeats that differ in --seed start from one initialisation.")
+    var initSeed: UInt64?
 }
 
 struct BudgetOptions: ParsableArguments {

@@ -26,6 +26,8 @@ public struct TrainRequest: Sendable, Equatable {
     /// Steps (per worker, for the parallel methods).
     public var steps: Int?
     public var seed: UInt64?
+    /// The initialisation's own seed (nil: `seed`).
+    public var initSeed: UInt64?
     public var evalEvery: EvaluationInterval?
     public var checkpointEveryMinutes: Double?
     public var threads: Int?
@@ -167,7 +169,7 @@ public struct TrainRequest: Sendable, Equatable {
         let fixed: [(String, Bool)] = [("--method", method != nil), ("--net", net != nil), ("--data", data != nil),
                                        ("--momentum", momentum != nil),
                                        ("--moving-rate", movingRate != nil), ("--weight-decay", weightDecay != nil),
-                                       ("--batch", batch != nil), ("--seed", seed != nil), ("--out", out != nil),
+                                       ("--batch", batch != nil), ("--seed", seed != nil), ("--init-seed", initSeed != nil), ("--out", out != nil),
                                        ("--eval-every", evalEvery != nil), ("--checkpoint-every", checkpointEveryMinutes != nil),
                                        ("--sharpness-every", sharpnessEvery != nil), ("--sharpness-of", sharpnessOfWorkers != nil),
                                        ("--train-subset", trainSubset != nil), ("--full-batch", fullBatch != nil),
@@ -368,6 +370,7 @@ public struct TrainRequest: Sendable, Equatable {
                                        sharpnessEvery: sharpnessEvery, trainSubset: trainSubset, fullBatch: fullBatch)
             settings.optimizer = optimizer
             settings.testSubset = testSubset
+            settings.initSeed = initSeed
             return .sequential(settings, directory: out)
         }
         let backend = resolvedBackend ?? .threads
@@ -389,6 +392,7 @@ public struct TrainRequest: Sendable, Equatable {
             sharpnessEvery: sharpnessEvery, sharpnessOfWorkers: sharpnessOfWorkers, trainSubset: trainSubset, fullBatch: fullBatch)
         if alpha == nil && method.takes(.alpha) { settings.alphaFromBeta = beta ?? TrainingDefaults.beta }
         settings.testSubset = testSubset
+        settings.initSeed = initSeed
         if backend == .mpi { settings.mpiServers = resolvedServers }
         if backend == .simulated, let linkBandwidth {
             settings.links = ServerLinks(servers: resolvedServers, latency: linkLatency ?? 0, bandwidth: linkBandwidth)

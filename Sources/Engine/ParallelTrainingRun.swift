@@ -160,7 +160,7 @@ public final class ParallelTrainingRun {
     /// The starting point of every worker and the center: He initialisation from the run's seed.
     private static func initialParameters(settings: RunSettings, replica: Replica) -> [Float] {
         let initial = FlatBuffer<Float>(count: replica.parameterCount)
-        replica.network.initialize(initial, seed: settings.seed)
+        replica.network.initialize(initial, seed: settings.initialisationSeed)
         return initial.array
     }
 

@@ -53,6 +53,11 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var data: String
     public var batch: Int
     public var seed: UInt64
+    /// `--init-seed`: the initialisation's own seed (nil: `seed`), so that runs differing in their data order,
+    /// crops and dropout can share one initialisation (the paper's protocol for its repeats).
+    public var initSeed: UInt64?
+    /// The seed the initialisation draws from.
+    public var initialisationSeed: UInt64 { initSeed ?? seed }
     /// `--train-subset N` (seeded by `seed`) and `--full-batch` (every step, every worker's, on all N).
     public var trainSubset: Int?
     public var fullBatch: Bool?
@@ -151,7 +156,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
         case alphaFromBeta = "beta", tau, rho, outer, compression
-        case net, netSpec, data, batch, seed, trainSubset, fullBatch, testSubset, convolutions
+        case net, netSpec, data, batch, seed, initSeed, trainSubset, fullBatch, testSubset, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
         case stepOffset, changes
@@ -187,6 +192,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         data = try c.decode(String.self, forKey: .data)
         batch = try c.decode(Int.self, forKey: .batch)
         seed = try c.decode(UInt64.self, forKey: .seed)
+        initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed)
         trainSubset = try c.decodeIfPresent(Int.self, forKey: .trainSubset)
         fullBatch = try c.decodeIfPresent(Bool.self, forKey: .fullBatch)
         testSubset = try c.decodeIfPresent(Int.self, forKey: .testSubset)
@@ -230,6 +236,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         try c.encode(data, forKey: .data)
         try c.encode(batch, forKey: .batch)
         try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(initSeed, forKey: .initSeed)
         try c.encodeIfPresent(trainSubset, forKey: .trainSubset)
         try c.encodeIfPresent(fullBatch, forKey: .fullBatch)
         try c.encodeIfPresent(testSubset, forKey: .testSubset)

@@ -135,7 +135,7 @@ public final class TrainingRun: RunExecutor {
                                                                preprocessing: preprocessing),
                                      evaluations: .steps(evalEvery), checkpointEveryMinutes: settings.checkpointEveryMinutes,
                                      sharpness: sharpness, sharpnessEvery: settings.sharpnessEvery)
-        replica.network.initialize(optimizer.parameters, seed: settings.seed)
+        replica.network.initialize(optimizer.parameters, seed: settings.initialisationSeed)
         optimizer.start()
         rate = LearningRate(base: settings.learningRate, schedule: settings.lrSchedule ?? .constant,
                             stepsPerEpoch: Double(stream.batchesPerEpoch), totalSteps: targetSteps)
