@@ -111,16 +111,23 @@ public struct Validation {
     }
 
     /// An agreement next to what trivial rules score on the same points (stable ⇔ converged): every point converged,
-    /// none did, and GD's rule η·h_max < 2; and Cohen's κ of the map's verdicts against the outcomes (nil when the
-    /// chance agreement is 1: every verdict or every outcome the same).
+    /// none did, GD's rule η·h_max < 2, and the best single cut-off on η alone (converged ⇔ η < c, c fitted to the
+    /// outcomes: an upper bound for any rule in η alone, which the map beats only where the second axis matters);
+    /// and Cohen's κ of the map's verdicts against the outcomes (nil when the chance agreement is 1: every verdict
+    /// or every outcome the same).
     public struct Scores: Sendable, Equatable {
         public var agreement: Double
         public var alwaysConverged: Double
         public var alwaysDiverged: Double
         public var gdRule: Double
+        /// The fitted cut-off's share and where it lies: the geometric midpoint of the two η values it falls between
+        /// (half the least η when every point should be unstable, twice the largest when every one stable; the
+        /// lowest such cut where several score the same). Nil without the points' η.
+        public var etaCutoff: Double?
+        public var etaCutoffAt: Double?
         public var kappa: Double?
 
-        public init(predicted: [Bool], converged: [Bool], etaH: [Double]) {
+        public init(predicted: [Bool], converged: [Bool], etaH: [Double], eta: [Double]? = nil) {
             precondition(predicted.count == converged.count && etaH.count == converged.count && !converged.isEmpty)
             let n = Double(converged.count)
             func share(_ rule: (Int) -> Bool) -> Double { Double(converged.indices.filter { rule($0) == converged[$0] }.count) / n }
@@ -131,15 +138,37 @@ public struct Validation {
             let stable = Double(predicted.filter { $0 }.count) / n, fine = Double(converged.filter { $0 }.count) / n
             let chance = stable * fine + (1 - stable) * (1 - fine)
             kappa = chance < 1 ? (agreement - chance) / (1 - chance) : nil
+            if let eta, eta.count == converged.count {
+                let values = Array(Set(eta)).sorted()
+                var cuts = [values[0] / 2] + zip(values, values.dropFirst()).map { ($0 * $1).squareRoot() } + [values.last! * 2]
+                if values.count == 1 { cuts = [values[0] / 2, values[0] * 2] }
+                var best = (share: -1.0, at: 0.0)
+                for c in cuts {
+                    let s = share { eta[$0] < c }
+                    if s > best.share { best = (s, c) }
+                }
+                etaCutoff = best.share
+                etaCutoffAt = best.at
+            }
         }
 
         public var json: JSON {
-            .object([("always_converged", .number(alwaysConverged)), ("always_diverged", .number(alwaysDiverged)), ("gd_rule", .number(gdRule))])
+            var fields: [(String, JSON)] = [("always_converged", .number(alwaysConverged)), ("always_diverged", .number(alwaysDiverged)),
+                                            ("gd_rule", .number(gdRule))]
+            if let etaCutoff, let etaCutoffAt { fields += [("eta_cutoff", .number(etaCutoff)), ("eta_cutoff_at", .number(etaCutoffAt))] }
+            return .object(fields)
+        }
+
+        /// "best η cut-off 100.0 % (η < 0.4472)" for the text lines, or nothing.
+        public var etaCutoffText: String {
+            guard let etaCutoff, let etaCutoffAt else { return "" }
+            return String(format: ", best η cut-off %.1f %% (η < %.4g, fitted)", 100 * etaCutoff, etaCutoffAt)
         }
     }
 
     static func scores(_ points: [Point], hMax: Double) -> Scores {
-        Scores(predicted: points.map(\.predictedStable), converged: points.map { $0.observed == "converged" }, etaH: points.map { $0.eta * hMax })
+        Scores(predicted: points.map(\.predictedStable), converged: points.map { $0.observed == "converged" }, etaH: points.map { $0.eta * hMax },
+               eta: points.map(\.eta))
     }
 
     /// The η values (logarithmic) and the second axis's values (τ rounded to distinct integers).
@@ -630,9 +659,17 @@ public struct Validation {
             return try transaction.scratch(c.text, beside: prefix)
         }
         let baselines = "always converged \(String(format: "%.0f", 100 * scores.alwaysConverged)) %, {/Symbol h}h_{max} < 2 \(String(format: "%.0f", 100 * scores.gdRule)) %"
+            + (scores.etaCutoff.map { ", best {/Symbol h} cut-off \(String(format: "%.0f", 100 * $0)) %" } ?? "")
             + (scores.kappa.map { ", {/Symbol k} = \(String(format: "%.2f", $0))" } ?? "")
         var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * scores.agreement)) % agree (radii > 3 as 3)\ntrivial rules: \(baselines)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
+        // The best cut-off on η alone, where it lies inside the map: a rule that ignores the second axis.
+        if let at = scores.etaCutoffAt, let share = scores.etaCutoff, at > eta.lowerBound, at < eta.upperBound {
+            var line = CSV(header: ["eta", axis.name])
+            for s in [fineSecond.first!, fineSecond.last!] { line.row([try number(at), try number(s)]) }
+            panel.curves.append((try transaction.scratch(line.text, beside: prefix),
+                                 "best cut-off on {/Symbol h} alone (fitted): \(String(format: "%.0f", 100 * share)) %"))
+        }
         let styles = [("converged", "converged", "pt 6"), ("stalled", "stalled (fell < 5 % or at chance)", "pt 8"), ("diverged", "diverged", "pt 2")]
         for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {
             panel.pointSets.append((try pointsFile(outcome), title, "\(point) ps 1.6 lw 2 lc rgb 'black'"))

@@ -134,7 +134,7 @@ struct ValidateCommand: ParsableCommand {
                 }
                 let percent = { (v: Double) in String(format: "%.1f %%", 100 * v) }
                 print("over its \(rows.reduce(0) { $0 + $1.runs }) runs the map agrees \(percent(scores.agreement)) (always converged "
-                      + "\(percent(scores.alwaysConverged)), η·h_max < 2 \(percent(scores.gdRule)), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined"))")
+                      + "\(percent(scores.alwaysConverged)), η·h_max < 2 \(percent(scores.gdRule))\(scores.etaCutoffText), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined"))")
             }
             printError("wrote \(out)/validation.json, \(out)/validation.csv" + (warning == nil ? ", \(out)/validation.png" : ""))
             if let warning { throw FigureNotDrawn(warnings: [warning]) }
@@ -145,7 +145,7 @@ struct ValidateCommand: ParsableCommand {
             let agree = points.filter(\.agrees).count
             let percent = { (v: Double) in String(format: "%.1f %%", 100 * v) }
             let baselines = "always converged \(percent(scores.alwaysConverged)), always diverged \(percent(scores.alwaysDiverged)), "
-                + "η·h_max < 2 \(percent(scores.gdRule)), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined")"
+                + "η·h_max < 2 \(percent(scores.gdRule))\(scores.etaCutoffText), Cohen's κ \(scores.kappa.map { String(format: "%.2f", $0) } ?? "undefined")"
             print("\(method.rawValue) p=\(workers): \(agree) of \(points.count) points agree with the map (\(String(format: "%.1f", 100 * Double(agree) / Double(points.count))) %; \(baselines)); " +
                   "predicted stable but diverged or stalled: \(points.filter { $0.predictedStable && $0.observed != "converged" }.count), " +
                   "predicted unstable but converged: \(points.filter { !$0.predictedStable && $0.observed == "converged" }.count)" +

@@ -46,6 +46,13 @@ private func record(_ steps: [Int], _ losses: [String]) -> String {
     let s = Validation.Scores(predicted: predicted, converged: converged, etaH: etaH)
     #expect(s.agreement == 0.6 && s.alwaysConverged == 0.6 && s.alwaysDiverged == 0.4 && s.gdRule == 0.8)
     #expect(isClose(s.kappa!, 1.0 / 6.0, relative: 1e-12))
+    // The best cut-off on η alone, with η = 0.01, 0.01, 0.02, 0.02, 0.04, 0.04, 0.08, 0.08, 0.16, 0.16: converged ⇔
+    // η < c scores 4/10 below every η, 6/10 between 0.01 and 0.02, 8/10 between 0.02 and 0.04, 6/10 between 0.04 and
+    // 0.08, 8/10 between 0.08 and 0.16, 6/10 above: the first 8/10, at √(0.02·0.04).
+    let eta = [0.01, 0.01, 0.02, 0.02, 0.04, 0.04, 0.08, 0.08, 0.16, 0.16]
+    let cut = Validation.Scores(predicted: predicted, converged: converged, etaH: etaH, eta: eta)
+    #expect(cut.etaCutoff == 0.8 && isClose(cut.etaCutoffAt!, (0.02 * 0.04).squareRoot(), relative: 1e-15))
+    #expect(cut.agreement == s.agreement && cut.kappa == s.kappa && s.etaCutoff == nil)
     // Every outcome the same: the chance agreement is 1 when the verdicts are too, and κ is undefined.
     #expect(Validation.Scores(predicted: [true, true], converged: [true, true], etaH: [1, 1]).kappa == nil)
 }
