@@ -4,11 +4,12 @@
 # reach the paper's ~21 % test error at all? Stage A: η ∈ {0.004, 0.008, 0.016} for 8 epochs (seed 1); the rate
 # with the lowest mean of its last two test errors goes on. Stage B: that η, constant, 60 epochs, seeds 1, 2, 3
 # from one initialisation (--init-seed 1, the paper's "3 times independently from the same initialization"), and
-# stage C beside it: seed 1 with η divided by 10 at epochs 30 and 45, for contrast. One evaluation per epoch on all
+# stage C, for contrast: seed 1 with η divided by 10 at epochs 30 and 45 (with CONTRAST=1; run after B, or beside
+# it, in its own part). One evaluation per epoch on all
 # 10,000 test images. Resumable: finished runs are kept, interrupted ones resumed from their checkpoints; runs go
 # JOBS at a time, one thread each. Then the group's statistics and times to 30, 25 and 21 % (easgd runs), and the
 # figure (easgd plot).
-# Usage: benchmarks/experiments/anchor.sh   (OUT, JOBS, DATA, EPOCHS, SEARCH_EPOCHS, RATES, EVAL_EVERY can be
+# Usage: benchmarks/experiments/anchor.sh   (CONTRAST=1 adds stage C; OUT, JOBS, DATA, EPOCHS, SEARCH_EPOCHS, RATES, EVAL_EVERY can be
 # overridden; EXTRA adds options to every run, e.g. EXTRA="--train-subset 256 --test-subset 256" for a dry run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,10 +51,15 @@ echo "$best" > "$OUT/chosen-eta"
 echo "stage B and C: eta = $best, $EPOCHS epochs"
 {
   for seed in 1 2 3; do run "msgd-s$seed" --lr "$best" --seed "$seed" --init-seed 1 --epochs "$EPOCHS"; done
-  run "msgd-step-s1" --lr "$best" --lr-schedule "step:$((EPOCHS / 2)),$((EPOCHS * 3 / 4)):0.1" --seed 1 --init-seed 1 --epochs "$EPOCHS"
+  if [ "${CONTRAST:-0}" = 1 ]; then
+    run "msgd-step-s1" --lr "$best" --lr-schedule "step:$((EPOCHS / 2)),$((EPOCHS * 3 / 4)):0.1" --seed 1 --init-seed 1 --epochs "$EPOCHS"
+  fi
 } | go
 
-$E runs "$OUT"/search-lr*[0-9] "$OUT"/msgd-s? "$OUT"/msgd-step-s1 --group-seeds --targets 30,25,21
-$E plot "$OUT"/msgd-s1 "$OUT"/msgd-s2 "$OUT"/msgd-s3 "$OUT"/msgd-step-s1 --group-seeds --targets 30,25,21 --x epochs \
-  --label "MSGD, constant η = $best (3 seeds)" --label "MSGD, η ÷ 10 at epochs $((EPOCHS / 2)) and $((EPOCHS * 3 / 4)) (seed 1)" \
+contrast=(); labels=(--label "MSGD, constant η = $best (3 seeds)")
+if [ -d "$OUT/msgd-step-s1" ]; then
+  contrast=("$OUT/msgd-step-s1"); labels+=(--label "MSGD, η ÷ 10 at epochs $((EPOCHS / 2)) and $((EPOCHS * 3 / 4)) (seed 1)")
+fi
+$E runs "$OUT"/search-lr*[0-9] "$OUT"/msgd-s? "${contrast[@]}" --group-seeds --targets 30,25,21
+$E plot "$OUT"/msgd-s1 "$OUT"/msgd-s2 "$OUT"/msgd-s3 "${contrast[@]}" --group-seeds --targets 30,25,21 --x epochs "${labels[@]}" \
   --title "The anchor: MSGD on the paper's CIFAR net, batch 128, δ = 0.99" --out "$OUT/anchor"
