@@ -126,21 +126,26 @@ quality: build
 # three or four learning rates, on the simulated backend: a resumable campaign of about 15 core-hours (stop it with
 # Ctrl-C at any moment and run it again to continue; progress and ETA as it goes; campaign.py --status).
 experiments: build
+	benchmarks/experiments/anchor.sh
 	python3 benchmarks/experiments/campaign.py
 
 # Theory against training (notebook 05): the edge of stability of GD, Nesterov and the elastic methods on full-batch
 # Fashion-MNIST, the round-robin maps validated point by point on the quadratic, the small net and the CIFAR net,
-# the elastic edge-of-stability law over α (15 runs) and the real-net boundaries by bisection.
+# the elastic edge-of-stability law over α, τ, p, δ and for DOWNPOUR (51 runs), the catapults (27 runs) and the
+# real-net boundaries by bisection.
 # Resumable (finished runs and points are kept in .build/validation); the curated figures go to plots/validation.
 validation: build
 	benchmarks/validation/edge-of-stability.sh
 	benchmarks/validation/maps.sh
 	benchmarks/validation/elastic-eos-law.sh
+	benchmarks/validation/catapult.sh
 	benchmarks/validation/bisect.sh
 	@mkdir -p plots/validation
 	for g in gd nesterov elastic; do cp .build/validation/eos/figures/$$g-sharpness.png plots/validation/eos-$$g.png; done
 	for d in .build/validation/maps/*/; do cp $$d/validation.png plots/validation/map-$$(basename $$d).png; done
 	cp .build/validation/eos-law/eos-law.png plots/validation/eos-law-alpha.png
+	cp .build/validation/eos-law/eos-law-sweeps.png plots/validation/eos-law-sweeps.png
+	cp .build/validation/catapult/catapult.png plots/validation/catapult.png
 	for d in .build/validation/bisect/*/; do cp $$d/validation.png plots/validation/bisect-$$(basename $$d).png; done
 
 # The paper's Figure 4 on ImageNet, for those with ILSVRC-2012 and the time (about 18 hours per seed here at the

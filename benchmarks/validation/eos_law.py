@@ -145,7 +145,7 @@ def load(easgd, out):
         with open(os.path.join(d, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f]
         samples = [(r["total_steps"], r["sharpness"]) for r in records if r.get("sharpness") is not None]
-        if not samples:
+        if len(samples) < 3:       # a run just started has no last third yet
             continue
         last = samples[len(samples) - len(samples) // 3:]
         even = [s for t, s in last if t % 2 == 0]
@@ -161,6 +161,11 @@ def load(easgd, out):
         row.update(rivals(row))
         rows.append(row)
     return rows
+
+
+def quote(text):
+    """A gnuplot single-quoted string (a quote inside is doubled; our own titles, no user text)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def figures(out, rows, sweeps):
@@ -199,8 +204,8 @@ plot x title "H1: plateau = h*" lw 2 lc rgb '#1f4e9e', 50 title "H0a: plateau = 
             for r in mine:
                 f.write(f"{r['h_star']} {r[s['rival']]} {r['plateau']}\n")
         style = f"pt {points[i]} ps 1.3 lc rgb '{colors[i]}'"
-        plots_h.append(f"'{data}' using 1:3 title '{s['title']}' {style}")
-        plots_r.append(f"'{data}' using 2:3 title '{s['title']}: {rival_names[s['rival']]}' {style}")
+        plots_h.append(f"'{data}' using 1:3 title {quote(s['title'])} {style}")
+        plots_r.append(f"'{data}' using 2:3 title {quote(s['title'] + ': ' + rival_names[s['rival']])} {style}")
     if plots_h:
         script = f"""set terminal pngcairo size 1500,700 font ',12'
 set output 'eos-law-sweeps.png'
@@ -214,7 +219,7 @@ set ylabel "the center's plateau sharpness"
 set xlabel "H1: the round map's threshold h*"
 set title "against the map's h*"
 plot x title "plateau = prediction" lw 2 lc rgb '#1f4e9e', {', '.join(plots_h)}
-set xlabel "the strongest rival's prediction: 2/η (EASGD), Nesterov's threshold (EAMSGD), 2/(pη) (DOWNPOUR)"
+set xlabel "each sweep's rival: 2/η (EASGD), Nesterov's threshold (EAMSGD), 2/(pη) (DOWNPOUR)"
 set title "against each sweep's rival"
 plot x title "plateau = prediction" lw 2 lc rgb '#b22222', {', '.join(plots_r)}
 unset multiplot
