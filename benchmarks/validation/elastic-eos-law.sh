@@ -15,7 +15,8 @@ OUT=${OUT:-.build/validation/eos-law}
 STEPS=${STEPS:-500}           # per worker
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-1 2 3}
-# One setting per line: method workers tau alpha momentum [eta] ("-" where the method has none; η 0.04 if absent).
+# One setting per line: method workers tau alpha momentum [eta [outer_lr]] ("-" where the method has none; η 0.04 if
+# absent; DiLoCo's outer step is Nesterov with β = 0.9 at outer_lr, H = tau).
 SETTINGS=${SETTINGS:-"
 easgd 4 1 0.05 -
 easgd 4 1 0.225 -
@@ -34,6 +35,9 @@ downpour 4 2 - -
 downpour 4 4 - -
 downpour 2 1 - -
 downpour 8 1 - -
+diloco 4 1 - - 0.04 1.0
+diloco 4 2 - - 0.04 1.0
+diloco 4 3 - - 0.04 1.0
 "}
 SHARPNESS_EVERY=${SHARPNESS_EVERY:-37}   # total steps; odd
 EVAL_EVERY=${EVAL_EVERY:-}               # total steps; default a quarter of the run
@@ -42,14 +46,16 @@ NET="(1,28)C(8,24)P(8,12)D(64,1)S(10,1)"
 mkdir -p "$OUT"
 jobs_file=$(mktemp)
 trap 'rm -f "$jobs_file"' EXIT
-while read -r method workers tau alpha momentum eta; do
+while read -r method workers tau alpha momentum eta outer_lr; do
   [ -n "$method" ] || continue
   for seed in $SEEDS; do
     name=$method-p$workers-t$tau
     args=(--method "$method" --workers "$workers" --tau "$tau")
     if [ "$alpha" != - ]; then name=$name-a$alpha; args+=(--alpha "$alpha"); fi
     if [ "$momentum" != - ]; then name=$name-d$momentum; args+=(--momentum "$momentum"); fi
-    if [ -n "$eta" ]; then name=$name-lr$eta; else eta=0.04; fi
+    if [ -n "$eta" ] && [ "$method" != diloco ]; then name=$name-lr$eta; fi
+    eta=${eta:-0.04}
+    if [ -n "$outer_lr" ]; then name=$name-olr$outer_lr; args+=(--outer nesterov --outer-lr "$outer_lr" --outer-momentum 0.9); fi
     name=$name-s$seed
     total=$((workers * STEPS))
     if grep -q '"completed"\|"diverged"' "$OUT/$name/status.json" 2>/dev/null; then continue; fi

@@ -30,6 +30,9 @@ def h_star(easgd, e):
         args += ["--alpha", repr(e["alpha"])]
     if e["method"] == "eamsgd":
         args += ["--delta", repr(e["momentum"])]
+    if e["method"] == "diloco":
+        o = e["outer"]
+        args += ["--outer", o["optimizer"], "--outer-lr", repr(o["eta"]), "--outer-momentum", repr(o["momentum"])]
     r = subprocess.run(args, capture_output=True, text=True, check=True)
     crossings = [c["value"] for c in json.loads(r.stdout)["crossings"] if c["becomes_unstable"]]
     return crossings[0]
@@ -60,6 +63,8 @@ SWEEPS = [
      "fixed": {"method": "downpour", "workers": 4}, "rival": "h0c_two_over_p_eta"},
     {"name": "S5-downpour-p", "section": 8, "title": "DOWNPOUR over p (τ 1)", "axis": "workers", "values": [2, 4, 8], "rule": "slope-h0a",
      "fixed": {"method": "downpour", "tau": 1}, "rival": "h0c_two_over_p_eta"},
+    {"name": "S6-diloco-H", "section": 10, "title": "DiLoCo over H (p 4, outer Nesterov 1.0, 0.9)", "axis": "tau", "values": [1, 2, 3],
+     "rule": "parity", "fixed": {"method": "diloco", "workers": 4, "outer_lr": 1.0}, "rival": "h0a_two_over_eta"},
 ]
 
 
@@ -127,6 +132,16 @@ def decide(sweep, runs):
             res["verdict"] = "H0b favoured"
         else:
             res["verdict"] = "neither"
+    elif rule == "parity":
+        mean = {h: statistics.mean(r["plateau"] for r in rs) for h, rs in by_axis.items()}
+        r12, r32 = mean[1] / mean[2], mean[3] / mean[2]
+        res.update({"r_h1_over_h2": r12, "r_h3_over_h2": r32})
+        if 0.6 <= r12 <= 0.8 and mean[1] < mean[3] < mean[2]:
+            res["verdict"] = "H1 favoured (the plateau zig-zags with H's parity as h* does)"
+        elif 0.9 <= r12 <= 1.1:
+            res["verdict"] = "H0a favoured (no step from H = 1 to H = 2)"
+        else:
+            res["verdict"] = "neither"
     return res
 
 
@@ -151,8 +166,9 @@ def load(easgd, out):
         even = [s for t, s in last if t % 2 == 0]
         odd = [s for t, s in last if t % 2 == 1]
         row = {"run": name, "status": status, "method": e["method"], "workers": e["workers"], "tau": e["tau"],
-               "alpha": e["alpha"] if e["method"] != "downpour" else None,
+               "alpha": e["alpha"] if e["method"] in ("easgd", "eamsgd") else None,
                "momentum": e["momentum"] if e["method"] == "eamsgd" else None,
+               "outer_lr": e["outer"]["eta"] if e["method"] == "diloco" else None,
                "seed": e["seed"], "eta": e["eta"], "h_star": h_star(easgd, e), "first": samples[0][1],
                "max": max(s for _, s in samples), "plateau": statistics.median(s for _, s in last),
                "plateau_even": statistics.median(even) if even else None,
@@ -192,8 +208,8 @@ plot x title "H1: plateau = h*" lw 2 lc rgb '#1f4e9e', 50 title "H0a: plateau = 
         subprocess.run(["gnuplot"], input=script, text=True, check=True, cwd=out)
     # Every sweep: the plateau against h* (left) and against the sweep's strongest rival (right), log-log.
     plots_h, plots_r = [], []
-    colors = ["#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
-    points = [7, 5, 9, 11, 13, 3]
+    colors = ["#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b"]
+    points = [7, 5, 9, 11, 13, 3, 15]
     rival_names = {"h0a_two_over_eta": "2/η", "h0b_nesterov": "Nesterov's", "h0c_two_over_p_eta": "2/(pη)"}
     for i, s in enumerate(SWEEPS):
         mine = [r for r in fit_rows if all(r[k] == v for k, v in s["fixed"].items())]
