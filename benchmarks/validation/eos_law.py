@@ -4,7 +4,7 @@
 
 For each run of benchmarks/validation/elastic-eos-law.sh: the center's sharpness samples (every 37 total steps), the
 plateau = their median over the last third, the medians of the samples at even and at odd total steps (the two phases
-of a period-2 cycle), the maximum; the round map's h* from `easgd radius --solve h` at the run's settings; the rivals'
+of a period-2 cycle, counted in the center's updates), the maximum; the round map's h* from `easgd radius --solve h` at the run's settings; the rivals'
 predictions: H0a GD's 2/η, H0b Nesterov's own (2 + 2δ)/(η(1 + 2δ)) for EAMSGD, H0c 2/(pη) for DOWNPOUR. A run belongs
 to every sweep whose fixed settings it has (the α = 0.7 runs of the α sweep are S1's τ = 1, for instance). Writes
 OUT/eos-law.json, OUT/eos-law.png (the α sweep) and OUT/eos-law-sweeps.png (every sweep: plateau against h*, and
@@ -163,8 +163,12 @@ def load(easgd, out):
         if len(samples) < 3:       # a run just started has no last third yet
             continue
         last = samples[len(samples) - len(samples) // 3:]
-        even = [s for t, s in last if t % 2 == 0]
-        odd = [s for t, s in last if t % 2 == 1]
+        # The phases of a period-2 cycle of the center, counted in its updates: one per exchange (EASGD, EAMSGD,
+        # DOWNPOUR: a worker's τ steps run as one block, so with τ > 1 the records fall at multiples of τ total
+        # steps), one per round for DiLoCo (p·H steps).
+        per_update = e["tau"] * (e["workers"] if e["method"] == "diloco" else 1)
+        even = [s for t, s in last if (t // per_update) % 2 == 0]
+        odd = [s for t, s in last if (t // per_update) % 2 == 1]
         row = {"run": name, "status": status, "method": e["method"], "workers": e["workers"], "tau": e["tau"],
                "alpha": e["alpha"] if e["method"] in ("easgd", "eamsgd") else None,
                "momentum": e["momentum"] if e["method"] == "eamsgd" else None,
