@@ -44,7 +44,7 @@ def load(easgd, out):
                   if r.get("train_loss") is not None and math.isfinite(r["train_loss"])]
         samples = [(r["total_steps"], r["sharpness"]) for r in records
                    if r.get("sharpness") is not None and math.isfinite(r["sharpness"])]
-        if not samples or not losses:
+        if len(samples) < 3 or not losses:     # a run just started has no last third yet
             continue
         hs = h_star(easgd, e)
         # The spike: the largest rise of the loss over the lowest loss before it (a catapult is a local rise).
@@ -139,7 +139,7 @@ set grid
 set key top left font ',10'
 set title "the center's sharpness: at the start (open) and landed (filled, median of the last third)"
 set xlabel "the round map's threshold h* at the run's η"
-set ylabel "sharpness h_{max}"
+set ylabel "sharpness h_{{max}}"
 plot x title "sharpness = h*" lw 2 lc rgb '#444444', {', '.join(left)}
 unset logscale x
 set title "the center's training loss, seed 1"
