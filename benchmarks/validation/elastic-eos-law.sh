@@ -53,8 +53,9 @@ while read -r method workers tau alpha momentum eta outer_lr; do
     args=(--method "$method" --workers "$workers" --tau "$tau")
     if [ "$alpha" != - ]; then name=$name-a$alpha; args+=(--alpha "$alpha"); fi
     if [ "$momentum" != - ]; then name=$name-d$momentum; args+=(--momentum "$momentum"); fi
+    # η in the name only where the setting gave one (the sweeps at η = 0.04 keep their names; DiLoCo's lines give
+    # η to reach the outer rate's column); $eta itself stays as read, for the next seed of the same line.
     if [ -n "$eta" ] && [ "$method" != diloco ]; then name=$name-lr$eta; fi
-    eta=${eta:-0.04}
     if [ -n "$outer_lr" ]; then name=$name-olr$outer_lr; args+=(--outer nesterov --outer-lr "$outer_lr" --outer-momentum 0.9); fi
     name=$name-s$seed
     total=$((workers * STEPS))
@@ -63,7 +64,7 @@ while read -r method workers tau alpha momentum eta outer_lr; do
       echo "$E train --resume $(printf '%q' "$OUT/$name") --quiet > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
     else
       rm -rf "$OUT/$name"
-      echo "$E train $(printf '%q ' "${args[@]}" --lr "$eta" --seed "$seed" --steps "$STEPS" --backend simulated \
+      echo "$E train $(printf '%q ' "${args[@]}" --lr "${eta:-0.04}" --seed "$seed" --steps "$STEPS" --backend simulated \
         --compute-seconds 0.01 --schedule round-robin --eval-every "${EVAL_EVERY:-$((total / 4))}" --sharpness-every "$SHARPNESS_EVERY" \
         --train-subset 1000 --full-batch --net "$NET" --threads 1 --quiet --out "$OUT/$name") \
         > $(printf '%q' "$OUT/$name.log") 2>&1" >> "$jobs_file"
