@@ -23,6 +23,8 @@ import os
 import subprocess
 import sys
 
+from campaign import write_atomically
+
 
 def records(run):
     path = os.path.join(run, "metrics.jsonl")
@@ -79,15 +81,6 @@ def largest_stable_eta(easgd, run):
     if r.returncode != 0:
         return None
     return json.loads(r.stdout).get("margin", {}).get("eta_max")
-
-
-def write_atomically(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def main():

@@ -23,23 +23,12 @@ import sys
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eos_law import h_star  # noqa: E402  (the same map reading as the sweeps)
+from eos_law import h_star, run_directories  # noqa: E402  (the same map reading and run reading as the sweeps)
 
 
 def load(easgd, out):
     rows = []
-    for name in sorted(os.listdir(out)):
-        d = os.path.join(out, name)
-        if not os.path.isfile(os.path.join(d, "metrics.jsonl")):
-            continue
-        with open(os.path.join(d, "config.json")) as f:
-            e = json.load(f)["settings"]
-        status = "running"
-        if os.path.exists(os.path.join(d, "status.json")):
-            with open(os.path.join(d, "status.json")) as f:
-                status = json.load(f)["status"]
-        with open(os.path.join(d, "metrics.jsonl")) as f:
-            records = [json.loads(line) for line in f]
+    for name, e, status, records in run_directories(out):
         losses = [(r["total_steps"], r["train_loss"]) for r in records
                   if r.get("train_loss") is not None and math.isfinite(r["train_loss"])]
         samples = [(r["total_steps"], r["sharpness"]) for r in records

@@ -145,20 +145,27 @@ def decide(sweep, runs):
     return res
 
 
-def load(easgd, out):
-    rows = []
+def run_directories(out):
+    """Each run under `out` that has records, in name order: (name, settings, status, records); a run without
+    status.json is still running (or was killed)."""
     for name in sorted(os.listdir(out)):
         d = os.path.join(out, name)
         if not os.path.isfile(os.path.join(d, "metrics.jsonl")):
             continue
         with open(os.path.join(d, "config.json")) as f:
-            e = json.load(f)["settings"]
+            settings = json.load(f)["settings"]
         status = "running"
         if os.path.exists(os.path.join(d, "status.json")):
             with open(os.path.join(d, "status.json")) as f:
                 status = json.load(f)["status"]
         with open(os.path.join(d, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f]
+        yield name, settings, status, records
+
+
+def load(easgd, out):
+    rows = []
+    for name, e, status, records in run_directories(out):
         samples = [(r["total_steps"], r["sharpness"]) for r in records if r.get("sharpness") is not None]
         if len(samples) < 3:       # a run just started has no last third yet
             continue
