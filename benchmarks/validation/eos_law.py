@@ -246,7 +246,7 @@ set ylabel "the center's plateau sharpness"
 set xlabel "H1: the round map's threshold h*"
 set title "against the map's h*"
 plot x title "plateau = prediction" lw 2 lc rgb '#1f4e9e', {', '.join(plots_h)}
-set xlabel "each sweep's rival: 2/η (EASGD), Nesterov's threshold (EAMSGD), 2/(pη) (DOWNPOUR)"
+set xlabel "each sweep's rival: 2/η (EASGD, DiLoCo), Nesterov's threshold (EAMSGD), 2/(pη) (DOWNPOUR)"
 set title "against each sweep's rival"
 plot x title "plateau = prediction" lw 2 lc rgb '#b22222', {', '.join(plots_r)}
 unset multiplot
