@@ -159,7 +159,7 @@ public struct Validation {
             return .object(fields)
         }
 
-        /// "best η cut-off 100.0 % (η < 0.4472)" for the text lines, or nothing.
+        /// ", best η cut-off 100.0 % (η < 0.4472, fitted)" for the text lines, or nothing.
         public var etaCutoffText: String {
             guard let etaCutoff, let etaCutoffAt else { return "" }
             return String(format: ", best η cut-off %.1f %% (η < %.4g, fitted)", 100 * etaCutoff, etaCutoffAt)
