@@ -155,8 +155,16 @@ public struct RunSummary: Sendable {
     }
 
     /// The keys of `easgd runs --json`.
-    public var json: JSON {
+    public var json: JSON { json(targets: []) }
+
+    /// `json`, and with `targets` each target's time (`time_to_target`, before the status: null times where the run
+    /// never reached it).
+    public func json(targets: [Double]) -> JSON {
         func opt(_ v: Double?) -> JSON { v.map { .number($0) } ?? .null }
+        let times: [(String, JSON)] = targets.isEmpty ? [] : [("time_to_target", .array(targets.map { t in
+            timeToTarget(t)?.json ?? .object([("target_test_error", .number(t)), ("seconds", .null), ("epochs", .null),
+                                              ("total_steps", .null)])
+        }))]
         return .object([
             ("dir", .string(dir)), ("method", .string(method.rawValue)), ("workers", .integer(workers)),
             ("tau", tau.map { .integer($0) } ?? .null), ("eta", .number(learningRate)),
@@ -164,19 +172,9 @@ public struct RunSummary: Sendable {
             ("alpha", opt(alpha))] + outerJSON + [("seed", seedJSON(seed)), ("init_seed", initSeed.map(seedJSON) ?? .null), ("backend", backend.map { .string($0.rawValue) } ?? .null),
             ("net", .string(net)), ("data", .string(data)), ("steps_per_worker", .integer(steps)),
             ("best_test_error", opt(bestTestError)), ("final_test_error", opt(finalTestError)),
-            ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds)),
+            ("wall_seconds", opt(wallSeconds)), ("virtual_seconds", opt(virtualSeconds))] + times + [
             ("status", .string(status.rawValue)), ("reason", reason.map { .string($0) } ?? .null),
         ])
-    }
-
-    /// `json` with each target's time (`time_to_target`: null times where the run never reached it).
-    public func json(targets: [Double]) -> JSON {
-        guard !targets.isEmpty, case .object(var fields) = json else { return json }
-        fields.insert(("time_to_target", .array(targets.map { t in
-            timeToTarget(t)?.json ?? .object([("target_test_error", .number(t)), ("seconds", .null), ("epochs", .null),
-                                              ("total_steps", .null)])
-        })), at: fields.count - 2)
-        return .object(fields)
     }
 
     public static func tableHeader(targets: [Double] = []) -> [String] {

@@ -120,12 +120,16 @@ public struct Validation {
         public var alwaysConverged: Double
         public var alwaysDiverged: Double
         public var gdRule: Double
-        /// The fitted cut-off's share and where it lies: the geometric midpoint of the two η values it falls between
-        /// (half the least η when every point should be unstable, twice the largest when every one stable; the
-        /// lowest such cut where several score the same). Nil without the points' η.
-        public var etaCutoff: Double?
-        public var etaCutoffAt: Double?
+        /// The fitted cut-off: its share, and where it lies, the geometric midpoint of the two η values it falls
+        /// between (half the least η when every point should be unstable, twice the largest when every one stable;
+        /// the lowest such cut where several score the same). Nil without the points' η.
+        public var etaCutoff: Cutoff?
         public var kappa: Double?
+
+        public struct Cutoff: Sendable, Equatable {
+            public var share: Double
+            public var at: Double
+        }
 
         public init(predicted: [Bool], converged: [Bool], etaH: [Double], eta: [Double]? = nil) {
             precondition(predicted.count == converged.count && etaH.count == converged.count && !converged.isEmpty)
@@ -140,29 +144,27 @@ public struct Validation {
             kappa = chance < 1 ? (agreement - chance) / (1 - chance) : nil
             if let eta, eta.count == converged.count {
                 let values = Array(Set(eta)).sorted()
-                var cuts = [values[0] / 2] + zip(values, values.dropFirst()).map { ($0 * $1).squareRoot() } + [values.last! * 2]
-                if values.count == 1 { cuts = [values[0] / 2, values[0] * 2] }
-                var best = (share: -1.0, at: 0.0)
+                let cuts = [values[0] / 2] + zip(values, values.dropFirst()).map { ($0 * $1).squareRoot() } + [values.last! * 2]
+                var best = Cutoff(share: -1, at: 0)
                 for c in cuts {
                     let s = share { eta[$0] < c }
-                    if s > best.share { best = (s, c) }
+                    if s > best.share { best = Cutoff(share: s, at: c) }
                 }
-                etaCutoff = best.share
-                etaCutoffAt = best.at
+                etaCutoff = best
             }
         }
 
         public var json: JSON {
             var fields: [(String, JSON)] = [("always_converged", .number(alwaysConverged)), ("always_diverged", .number(alwaysDiverged)),
                                             ("gd_rule", .number(gdRule))]
-            if let etaCutoff, let etaCutoffAt { fields += [("eta_cutoff", .number(etaCutoff)), ("eta_cutoff_at", .number(etaCutoffAt))] }
+            if let c = etaCutoff { fields += [("eta_cutoff", .number(c.share)), ("eta_cutoff_at", .number(c.at))] }
             return .object(fields)
         }
 
         /// ", best η cut-off 100.0 % (η < 0.4472, fitted)" for the text lines, or nothing.
         public var etaCutoffText: String {
-            guard let etaCutoff, let etaCutoffAt else { return "" }
-            return String(format: ", best η cut-off %.1f %% (η < %.4g, fitted)", 100 * etaCutoff, etaCutoffAt)
+            guard let c = etaCutoff else { return "" }
+            return String(format: ", best η cut-off %.1f %% (η < %.4g, fitted)", 100 * c.share, c.at)
         }
     }
 
@@ -445,7 +447,7 @@ public struct Validation {
         func settings(_ k: Int) -> [String] { trainArguments(eta: cells[k].eta, second: cells[k].second, net: net, data: data, subset: subset, fullBatch: fullBatch) }
         // Each point's settings once: its arguments, their text (kept as KEY.args) and the key derived from it.
         let arguments = cells.indices.map(settings)
-        let texts = arguments.map { $0.joined(separator: "\n") + "\n" }
+        let texts = arguments.map(Validation.argumentsText)
         let keys = texts.map(Validation.key)
         return try runPoints(cells, arguments: arguments, texts: texts, keys: keys, points: points, executable: executable, report: report)
     }
@@ -470,10 +472,13 @@ public struct Validation {
         return a
     }
 
+    /// A point's arguments as kept in KEY.args, one per line: the text its key is the digest of.
+    static func argumentsText(_ arguments: [String]) -> String { arguments.joined(separator: "\n") + "\n" }
+
     /// The directory of the net run at (η, second) under DIR/points (nil on the quadratic).
     func pointDirectory(eta e: Double, second: Double, dir: String) -> String? {
         guard case let .net(net, data, subset, fullBatch) = objective else { return nil }
-        let text = trainArguments(eta: e, second: second, net: net, data: data, subset: subset, fullBatch: fullBatch).joined(separator: "\n") + "\n"
+        let text = Validation.argumentsText(trainArguments(eta: e, second: second, net: net, data: data, subset: subset, fullBatch: fullBatch))
         return ((dir as NSString).appendingPathComponent("points") as NSString).appendingPathComponent(Validation.key(text))
     }
 
@@ -660,16 +665,16 @@ public struct Validation {
         }
         // Short enough for the figure's width: "trivial rules: all converge 83 %, ηh_max < 2 67 %, η cut-off 100 %, κ = 0.30".
         let baselines = "all converge \(String(format: "%.0f", 100 * scores.alwaysConverged)) %, {/Symbol h}h_{max} < 2 \(String(format: "%.0f", 100 * scores.gdRule)) %"
-            + (scores.etaCutoff.map { ", {/Symbol h} cut-off \(String(format: "%.0f", 100 * $0)) %" } ?? "")
+            + (scores.etaCutoff.map { ", {/Symbol h} cut-off \(String(format: "%.0f", 100 * $0.share)) %" } ?? "")
             + (scores.kappa.map { ", {/Symbol k} = \(String(format: "%.2f", $0))" } ?? "")
         var panel = HeatMapPanel(csv: mapFile, title: "\(method.rawValue), p = \(workers), round-robin, h_{max} = \(String(format: "%.4g", hMax)): \(String(format: "%.0f", 100 * scores.agreement)) % agree (radii > 3 as 3)\ntrivial rules: \(baselines)",
                                  xLabel: "{/Symbol h}", yLabel: axis.symbol, logX: true, minValue: least, maxValue: most)
         // The best cut-off on η alone, where it lies inside the map: a rule that ignores the second axis.
-        if let at = scores.etaCutoffAt, let share = scores.etaCutoff, at > eta.lowerBound, at < eta.upperBound {
+        if let c = scores.etaCutoff, c.at > eta.lowerBound, c.at < eta.upperBound {
             var line = CSV(header: ["eta", axis.name])
-            for s in [fineSecond.first!, fineSecond.last!] { line.row([try number(at), try number(s)]) }
+            for s in [fineSecond.first!, fineSecond.last!] { line.row([try number(c.at), try number(s)]) }
             panel.curves.append((try transaction.scratch(line.text, beside: prefix),
-                                 "best cut-off on {/Symbol h} alone (fitted): \(String(format: "%.0f", 100 * share)) %"))
+                                 "best cut-off on {/Symbol h} alone (fitted): \(String(format: "%.0f", 100 * c.share)) %"))
         }
         let styles = [("converged", "converged", "pt 6"), ("stalled", "stalled (fell < 5 % or at chance)", "pt 8"), ("diverged", "diverged", "pt 2")]
         for (outcome, title, point) in styles where points.contains(where: { $0.observed == outcome }) {

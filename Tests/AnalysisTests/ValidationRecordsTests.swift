@@ -35,7 +35,7 @@ private func record(_ steps: [Int], _ losses: [String]) -> String {
     #expect(try damage(record([0, 0, 0, 0], ["null", "null", "null", "null"]))?.contains("short of the budget") == true)
 }
 
-@Test func anAgreementComesWithItsBaselinesAndCohensKappa() {
+@Test func anAgreementComesWithItsBaselinesAndCohensKappa() throws {
     // Ten points worked by hand: the map says stable at 0…5, the runs converged at 0…3 and 6…7, and η·h_max is
     // below 2 at 0…7. Agreement: 0…3 (stable, converged) and 8, 9 (unstable, not converged) = 6/10. Always converged:
     // 6/10; always diverged: 4/10; GD's rule (stable iff ηh < 2): 0…7 agree with converged at 0…3, 6, 7 and disagree
@@ -51,8 +51,12 @@ private func record(_ steps: [Int], _ losses: [String]) -> String {
     // 0.08, 8/10 between 0.08 and 0.16, 6/10 above: the first 8/10, at √(0.02·0.04).
     let eta = [0.01, 0.01, 0.02, 0.02, 0.04, 0.04, 0.08, 0.08, 0.16, 0.16]
     let cut = Validation.Scores(predicted: predicted, converged: converged, etaH: etaH, eta: eta)
-    #expect(cut.etaCutoff == 0.8 && isClose(cut.etaCutoffAt!, (0.02 * 0.04).squareRoot(), relative: 1e-15))
+    let c = try #require(cut.etaCutoff)
+    #expect(c.share == 0.8 && isClose(c.at, (0.02 * 0.04).squareRoot(), relative: 1e-15))
     #expect(cut.agreement == s.agreement && cut.kappa == s.kappa && s.etaCutoff == nil)
+    // One η value: the cuts are half and twice it; every run converged, so the higher cut scores 1.
+    let one = Validation.Scores(predicted: [true, false], converged: [true, true], etaH: [1, 1], eta: [0.1, 0.1])
+    #expect(one.etaCutoff?.share == 1 && one.etaCutoff?.at == 0.2)
     // Every outcome the same: the chance agreement is 1 when the verdicts are too, and κ is undefined.
     #expect(Validation.Scores(predicted: [true, true], converged: [true, true], etaH: [1, 1]).kappa == nil)
 }

@@ -71,18 +71,21 @@ def completion_times(method, p, tau, steps_per_worker, compute, exchange, queue)
     return sorted(times)
 
 
-def retime(run, compute, exchange, queue):
-    """Each record's (total steps, test error, seconds under the given clock)."""
-    s = settings(run)
+def read(run):
+    """The run's settings and records."""
     with open(os.path.join(run, "metrics.jsonl")) as f:
-        records = [json.loads(line) for line in f]
+        return settings(run), [json.loads(line) for line in f]
+
+
+def retime(s, records, compute, exchange, queue):
+    """Each record's (total steps, test error, seconds under the given clock, seconds it holds)."""
     steps = max(max(r.get("worker_steps") or [r["step"] // s["workers"]]) for r in records)
     times = completion_times(s["method"], s["workers"], s["tau"], steps, compute, exchange, queue)
     out = []
     for r in records:
         k = r.get("total_steps", r.get("step"))
         out.append((k, r["test_error"], 0.0 if k == 0 else times[k - 1], r["seconds"]))
-    return s, out
+    return out
 
 
 def first_time(rows, target):
@@ -100,13 +103,15 @@ def main():
     targets = [float(x) / 100 for x in a.targets.split(",")]
     result = []
     for run in a.runs:
-        s, own = retime(run, s_compute := settings(run)["compute"], settings(run)["exchange"], False)
+        s, records = read(run)
+        own = retime(s, records, s["compute"], s["exchange"], False)
         worst = max(abs(t - recorded) for _, _, t, recorded in own)
         if worst > 1e-6 * max(1.0, own[-1][3]):
             raise SystemExit(f"easgd: {run}: re-timing at the run's own clock misses its records by {worst:.3g} s")
-        clocks = {"own": own, "new": retime(run, a.compute, a.exchange, False)[1], "new_queue": retime(run, a.compute, a.exchange, True)[1]}
+        clocks = {"own": own, "new": retime(s, records, a.compute, a.exchange, False),
+                  "new_queue": retime(s, records, a.compute, a.exchange, True)}
         entry = {"run": run, "method": s["method"], "workers": s["workers"], "tau": s["tau"],
-                 "own_clock": {"compute": s_compute, "exchange": s["exchange"]}, "own_clock_check_seconds": worst,
+                 "own_clock": {"compute": s["compute"], "exchange": s["exchange"]}, "own_clock_check_seconds": worst,
                  "end_seconds": {k: v[-1][2] for k, v in clocks.items()},
                  "time_to_target": [{"target_test_error": t, **{k: first_time(v, t) for k, v in clocks.items()}} for t in targets]}
         result.append(entry)

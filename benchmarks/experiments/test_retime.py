@@ -46,8 +46,8 @@ class RetimeTests(unittest.TestCase):
         self.assertEqual(len(runs), 9)
         for name in runs:
             run = os.path.join(RECORD, name)
-            s = retime.settings(run)
-            _, rows = retime.retime(run, s["compute"], s["exchange"], False)
+            s, records = retime.read(run)
+            rows = retime.retime(s, records, s["compute"], s["exchange"], False)
             for steps, _, t, recorded in rows:
                 self.assertAlmostEqual(t, recorded, delta=1e-9 * max(1, recorded), msg=f"{name} at {steps} steps")
 

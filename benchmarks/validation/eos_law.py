@@ -24,6 +24,18 @@ from scipy import stats
 
 
 def h_star(easgd, e):
+    """The round map's threshold at the run's settings (`easgd radius --solve h`), once per distinct setting: the
+    seeds of a setting share it."""
+    key = (easgd, e["method"], e["workers"], e["eta"], e["tau"], e.get("alpha"), e.get("momentum"), json.dumps(e.get("outer"), sort_keys=True))
+    if key not in _thresholds:
+        _thresholds[key] = _h_star(easgd, e)
+    return _thresholds[key]
+
+
+_thresholds = {}
+
+
+def _h_star(easgd, e):
     args = [easgd, "radius", "--method", e["method"], "--workers", str(e["workers"]), "--eta", repr(e["eta"]),
             "--tau", str(e["tau"]), "--solve", "h", "--json"]
     if e["method"] in ("easgd", "eamsgd"):
