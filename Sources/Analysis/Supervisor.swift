@@ -7,7 +7,8 @@
 // restart with fewer workers.
 // The run directory's records then show one continuous run: a resume drops the records made after the checkpoint
 // and goes on from it. A job that ends by diverging (exit 2) or on bad settings (64) is not restarted: running it
-// again would do the same; nor is one stopped by SIGINT, SIGTERM or SIGHUP (someone asked it to stop).
+// again would do the same; nor is one stopped by SIGINT, SIGTERM or SIGHUP (someone asked it to stop), nor one that
+// failed after its run wrote how it ended (a rank that would not end after the last message): that outcome stands.
 // Stopping the supervisor stops the job the way the job itself would want to be stopped: SIGINT, SIGTERM or SIGHUP
 // is forwarded once (SIGHUP as SIGTERM) to the job, or to an mpirun job's rank 0, which checkpoints every rank and
 // ends; the supervisor waits for that (up to `stopLimit` seconds, then kills the job, saying so), restarts nothing
@@ -109,6 +110,7 @@ public struct Supervisor {
                 return ExitStatus.signal(sig)
             }
             let status: Int32
+            let started = Date()
             // The launcher's grace after the run has ended: 60 s, or the job's stall limit when that is shorter.
             do { status = try job.execute(attempt, directory: directory, lingerLimit: min(60, StallLimit.seconds)) } catch let stopped as JobControl.StoppedBeforeStart {
                 say("easgd supervise: stopped by signal \(stopped.signal) before the next attempt started; nothing is running (continue with --resume \(directory))")
@@ -123,6 +125,13 @@ public struct Supervisor {
             if let final = job.endedLingering {
                 // The run itself had ended; only the launcher was stuck: its own outcome stands.
                 return final == .completed ? 0 : final == .diverged ? ExitStatus.diverged : status
+            }
+            if let final = Supervisor.outcomeWritten(directory, since: started), final != .interrupted {
+                // The run wrote how it ended during this attempt; a rank ended the launcher after that (rank 0's
+                // MPI_Finalize limit): its files are whole and its own outcome stands.
+                say("easgd supervise: the run \(final == .completed ? "completed" : "diverged") (\(RunFiles.status(directory))), but the launcher "
+                    + "ended with status \(status) after it (a rank did not end after its last message); not restarted")
+                return final == .completed ? 0 : ExitStatus.diverged
             }
             if status == ExitStatus.diverged || status == ExitStatus.usage {
                 say("easgd supervise: the job ended with status \(status) (\(status == ExitStatus.diverged ? "diverged" : "bad settings")); not restarted")
@@ -165,6 +174,15 @@ public struct Supervisor {
             say("easgd supervise: the job ended with status \(status); restart \(restarts) of \(maxRestarts) from the last checkpoint of \(directory): "
                 + attempt.joined(separator: " "))
         }
+    }
+
+    /// How the run in `directory` ended, when its status.json was written at or after `date` (a run removes the
+    /// file when it starts: an older one belongs to an earlier attempt).
+    static func outcomeWritten(_ directory: String, since date: Date) -> RunStatus.State? {
+        let path = RunFiles.status(directory)
+        guard let written = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+              written >= date.addingTimeInterval(-1) else { return nil }
+        return ((try? RunFiles.readStatus(directory)) ?? nil)?.state
     }
 
     /// Whether `host` runs `true` through `agent` (mpirun's remote launcher: `agent HOST COMMAND`), or ssh, within 20 s.

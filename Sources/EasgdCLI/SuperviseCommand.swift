@@ -13,14 +13,16 @@ struct SuperviseCommand: ParsableCommand {
             master reported) starts `easgd train --resume DIR` behind the same launcher, keeping the job's --steps, \
             --epochs, --minutes, --threads and --quiet, up to --max-restarts times. Each restart is said on \
             standard error; the run directory's records show one continuous run. A job that diverges (exit 2) or \
-            has bad settings (64) is not restarted, nor one stopped by SIGINT, SIGTERM or SIGHUP. Stopping the \
+            has bad settings (64) is not restarted, nor one stopped by SIGINT, SIGTERM or SIGHUP, nor one that \
+            fails after its run wrote status.json (a rank that would not end): the run's outcome stands. Stopping the \
             supervisor (Ctrl-C, SIGTERM, SIGHUP) forwards the signal once to the job (to an mpirun job's rank 0, \
             which checkpoints every rank), waits up to --stop-timeout seconds for it to checkpoint and end, restarts \
             nothing and exits with the job's status; a second signal kills the job at once. If the supervisor is \
             killed outright, the job gets SIGTERM (PR_SET_PDEATHSIG) and stops at a checkpoint. Before restarting an mpirun job over several hosts (--host or \
             --hostfile), every host but the first is asked to run `true` through mpirun's launcher (--mca \
             plm_rsh_agent, else ssh); one that does not answer within 20 s is left out with its slots, and the job \
-            restarts with that many fewer ranks (an elastic restart). Exit status: the last attempt's.
+            restarts with that many fewer ranks (an elastic restart). Exit status: the last attempt's, or 0 (2) when \
+            its run completed (diverged) and only the launcher failed.
               easgd supervise --max-restarts 3 -- mpirun -np 5 easgd train --backend mpi \\
                 --method easgd --lr 0.02 --steps 2000 --checkpoint-every 5 --out runs/p4
             """

@@ -63,15 +63,34 @@ public struct MPIDriver: BackendDriver {
             FileHandle.standardError.write(Data("easgd (rank \(rank)): \(error)\n".utf8))
             MPIRuntime.abort(1)
         }
-        if rank == 0 {
-            // MPI_Finalize waits for every rank. A worker stopped after its last message (a hung host, SIGSTOP while
-            // paused for a checkpoint) would hold rank 0 there forever, after the checkpoint is already written: so
-            // rank 0 gives Finalize the stall limit (after a signal, StallLimit.afterSignal) and then ends by SIGALRM,
-            // which mpirun reports and answers by ending the other ranks.
-            alarm(UInt32(StallLimit.atEnd(interrupted: result?.outcome.isInterrupted ?? false).rounded(.up)))
-        }
+        // MPI_Finalize waits for every rank. A worker stopped after its bye (a hung host, SIGSTOP while paused for a
+        // checkpoint) would hold rank 0 there forever, after the run's files are already whole: so rank 0 gives
+        // Finalize the stall limit (after a signal, StallLimit.afterSignal), then says so and ends by SIGALRM, which
+        // mpirun reports and answers by ending the other ranks.
+        let finalizing = rank == 0 ? FinalizeWatchdog(limit: StallLimit.atEnd(interrupted: result?.outcome.isInterrupted ?? false),
+                                                      directory: result?.run.directory) : nil
         MPIRuntime.finish()
-        if rank == 0 { alarm(0) }
+        finalizing?.done()
         return result
     }
+}
+
+/// Ends rank 0 by SIGALRM, with one line, when MPI_Finalize has not returned within `limit` seconds.
+final class FinalizeWatchdog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var finished = false
+
+    init(limit: Double, directory: String?) {
+        Thread { [self] in
+            Thread.sleep(forTimeInterval: limit)
+            guard lock.withLock({ !finished }) else { return }
+            FileHandle.standardError.write(Data(("easgd (rank 0): \(directory.map { "the run is written (\($0)), but " } ?? "")"
+                + "a rank did not finish MPI within \(Int(limit)) s of its bye (stopped or hung, EASGD_STALL_SECONDS); "
+                + "ending the job\n").utf8))
+            signal(SIGALRM, SIG_DFL)
+            raise(SIGALRM)
+        }.start()
+    }
+
+    func done() { lock.withLock { finished = true } }
 }

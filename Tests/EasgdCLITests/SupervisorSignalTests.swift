@@ -108,8 +108,8 @@ func aStoppedSupervisorLeavesTheJobCheckpointedAndItResumesToCompletion(backend:
 }
 
 /// A rank stopped after its last message keeps mpirun waiting forever once rank 0 has ended: rank 0 names a rank
-/// that does not say it is ending, and the supervisor ends a launcher still waiting after the run has ended; the
-/// run's own outcome stands (completed: exit 0).
+/// that does not say it is ending or does not finish MPI, and the supervisor ends a launcher still waiting after the
+/// run has ended; the run's own outcome stands (completed: exit 0, not restarted).
 @Test(.enabled(if: mpirun != nil))
 func aRankStoppedAtTheEndDoesNotHoldTheSupervisedJobForever() throws {
     let root = try temporaryDirectory()
@@ -135,9 +135,12 @@ func aRankStoppedAtTheEndDoesNotHoldTheSupervisedJobForever() throws {
     #expect(supervisor.terminationStatus == 0, "\(message)")
     #expect(Date().timeIntervalSince(stopped) < 60, "the job was held \(Date().timeIntervalSince(stopped)) s by a stopped rank")
     #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
+    #expect(!message.contains("restart 1"), "a completed run was restarted: \(message)")
     if stoppedInTime {
-        // Stopped after its last message (the supervisor ends the launcher) or just before it (rank 0 names it).
-        #expect(message.contains("the launcher still waits for a rank") || message.contains("did not end within"), "\(message)")
+        // Stopped before its bye (rank 0 names it), after its bye but inside MPI_Finalize (rank 0 says so and ends
+        // by SIGALRM; the supervisor keeps the run's outcome), or after both (the supervisor ends the launcher).
+        #expect(message.contains("did not end within") || message.contains("did not finish MPI within")
+                    || message.contains("the launcher still waits for a rank"), "\(message)")
     }
 }
 
@@ -157,4 +160,36 @@ func aRankStoppedAtTheEndDoesNotHoldTheSupervisedJobForever() throws {
     let resumed = try easgd(["train", "--resume", dir.path, "--steps", "120", "--quiet"])
     let last = try RunFiles.readMetrics(dir.path).last?.step
     #expect(resumed.status == 0 && last == 120, "\(resumed.stderr)")
+}
+
+/// A job that fails after its run wrote how it ended (a rank that would not finish MPI, ended by rank 0's limit)
+/// keeps that outcome and is not restarted; a status.json left from before the attempt does not count, and such a
+/// failure is restarted. The job is a shell script standing in for the launcher: each attempt appends to a count.
+@Test(arguments: [true, false])
+func aFailureAfterTheRunsOutcomeKeepsIt(writesOutcome: Bool) throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let script = root.appendingPathComponent("job.sh"), attempts = root.appendingPathComponent("attempts")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data("checkpoint".utf8).write(to: URL(fileURLWithPath: RunFiles.checkpoint(dir.path)))
+    try Data(#"{"status":"completed"}"#.utf8).write(to: URL(fileURLWithPath: RunFiles.status(dir.path)))
+    try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: RunFiles.status(dir.path))
+    let write = writesOutcome ? #"printf '{"status":"completed"}' > "$DIR/status.json""# : ":"
+    try Data("""
+        echo attempt >> '\(attempts.path)'
+        DIR='\(dir.path)'
+        \(write)
+        exit 1
+        """.utf8).write(to: script)
+    let supervisor = try launch(["supervise", "--max-restarts", "1", "--", "/bin/sh", script.path, "train", "--out", dir.path], log: log)
+    supervisor.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    let count = ((try? String(contentsOf: attempts, encoding: .utf8)) ?? "").split(separator: "\n").count
+    if writesOutcome {
+        #expect(supervisor.terminationStatus == 0 && count == 1, "\(count) attempts: \(message)")
+        #expect(message.contains("the run completed") && message.contains("not restarted"), "\(message)")
+    } else {
+        #expect(supervisor.terminationStatus == 1 && count == 2, "\(count) attempts: \(message)")
+        #expect(message.contains("restart 1 of 1") && !message.contains("the run completed"), "\(message)")
+    }
 }
