@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""The decisive Figure 2 runs (issue 33, item 3): notebook 02 states their design and the rules that decide claims
+(a), (b) and (c) before any of them ran; this script runs them and applies those rules.
+
+Every setting is searched the same way (halving.py: four rates, successive halving at the evaluation horizon of 24
+epochs of data per worker, seed 1); the winner's run is seed 1's run, and seeds 2 and 3 train at the chosen rate
+from the same initialisation (--init-seed 1). All on the simulated backend at a GPU-era clock: 15 ms a worker step,
+and the link model's one server moving 2.5 ms worth of an exchange of the CIFAR net's 351,946 parameters, with its
+queue (a request waits while the master serves another).
+
+  python3 benchmarks/experiments/decisive.py [--jobs 2] [--only NAME,...]   # run (again: continues)
+  python3 benchmarks/experiments/decisive.py --plan                         # the settings and their state
+  python3 benchmarks/experiments/decisive.py --report [--json]              # the statistics and the verdicts
+
+Resumable: a search continues its runs; a seed's run resumes from its checkpoint. A signal (SIGINT, SIGTERM)
+stops every run at a checkpoint and the script.
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from halving import records, status, steps_per_worker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EPOCH = 50000 / 128                        # steps of batch 128 in one pass over the training set
+EPOCHS = 24
+STEPS = round(EPOCHS * EPOCH)              # 9,375 steps per worker
+PARAMETERS = 351946
+COMPUTE = 0.015                            # virtual seconds per worker step
+EXCHANGE = 0.0025                          # virtual seconds per exchange of the whole net (in and out)
+BANDWIDTH = 8 * PARAMETERS / EXCHANGE      # the link model's bytes per second: 8n bytes per exchange
+SEEDS = (1, 2, 3)
+EXTRA = []
+T975_2DF = 4.302652729911275               # Student's t, 97.5 % quantile, 2 degrees of freedom
+
+# name: (label, options, candidate rates)
+SETTINGS = {
+    "eamsgd-tau16": ("EAMSGD τ = 16", ["--method", "eamsgd", "--workers", "4", "--tau", "16", "--momentum", "0.99"],
+                     [0.002, 0.004, 0.008, 0.016]),
+    "mdownpour-tau1": ("MDOWNPOUR τ = 1", ["--method", "mdownpour", "--workers", "4", "--momentum", "0.99"],
+                       [0.001, 0.002, 0.004, 0.008]),
+    "downpour-tau1": ("DOWNPOUR τ = 1", ["--method", "downpour", "--workers", "4", "--tau", "1"],
+                      [0.0125, 0.025, 0.05, 0.1]),
+    "easgd-tau1": ("EASGD τ = 1", ["--method", "easgd", "--workers", "4", "--tau", "1"], [0.025, 0.05, 0.1, 0.2]),
+    "easgd-tau64": ("EASGD τ = 64", ["--method", "easgd", "--workers", "4", "--tau", "64"], [0.025, 0.05, 0.1, 0.2]),
+    "downpour-tau16": ("DOWNPOUR τ = 16", ["--method", "downpour", "--workers", "4", "--tau", "16"],
+                       [0.0025, 0.005, 0.01, 0.02]),
+    # MSGD on the same clock: MDOWNPOUR with one worker and free communication is MSGD bit for bit (tested).
+    "msgd": ("MSGD", ["--method", "mdownpour", "--workers", "1", "--momentum", "0.99", "--communication-seconds", "0"],
+             [0.001, 0.002, 0.004, 0.008]),
+}
+
+
+def workers(name):
+    o = SETTINGS[name][1]
+    return int(o[o.index("--workers") + 1])
+
+
+def options(name, data):
+    p = workers(name)
+    clock = ["--compute-seconds", repr(COMPUTE)]
+    if name != "msgd":
+        clock += ["--link-bandwidth", f"{BANDWIDTH:.6g}"]
+    # Two evaluations per epoch of data per worker, on all 10,000 test images: 48 on the way.
+    every = max(1, round(p * EPOCH / 2))
+    return SETTINGS[name][1] + ["--backend", "simulated", "--net", "cifar", "--data", data, "--batch", "128",
+                                "--eval-every", str(every), "--checkpoint-every", "10", "--init-seed", "1"] + clock + EXTRA
+
+
+class Campaign:
+    def __init__(self, a, names):
+        self.a = a
+        self.names = names
+        self.stopping = False
+        self.lock = threading.Lock()
+        self.children = set()
+        self.started = time.time()
+        self.done_at_start = None
+
+    def search_dir(self, name):
+        return os.path.join(self.a.out, name, "search")
+
+    def chosen(self, name):
+        try:
+            with open(os.path.join(self.search_dir(name), "halving.json")) as f:
+                return json.load(f)["chosen_eta"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def seed_run(self, name, seed):
+        eta = self.chosen(name)
+        if eta is None:
+            return None
+        return os.path.join(self.search_dir(name), f"lr{eta:g}") if seed == 1 else os.path.join(self.a.out, name, f"s{seed}")
+
+    def worker_steps_done(self):
+        """Worker steps (summed over workers) in the settings' runs' records so far, and their planned total."""
+        done = 0
+        for name in self.names:
+            base = os.path.join(self.a.out, name)
+            for root, dirs, files in os.walk(base):
+                if "metrics.jsonl" in files:
+                    r = records(root)
+                    if r:
+                        last = r[-1]
+                        done += sum(last["worker_steps"]) if last.get("worker_steps") else last.get("total_steps", last.get("step", 0))
+        # Per setting: the search (4 × ¼ + 2 × ¼ + 1 × ½ = 2 budgets) and two more seeds (2 budgets).
+        planned = sum(4 * STEPS * workers(n) for n in self.names)
+        return done, planned
+
+    def progress(self, what):
+        done, planned = self.worker_steps_done()
+        if self.done_at_start is None:
+            self.done_at_start = done
+        elapsed = time.time() - self.started
+        rate = (done - self.done_at_start) / elapsed if elapsed > 0 else 0
+        eta = f", about {(planned - done) / rate / 3600:.1f} h to go at this session's pace" if rate > 0 else ""
+        print(f"[{time.strftime('%H:%M:%S')}] {what}: {done:,} of {planned:,} worker steps ({100 * done / planned:.1f} %){eta}",
+              flush=True)
+
+    def call(self, command, log):
+        with open(log, "a") as out, self.lock:
+            if self.stopping:
+                return None
+            process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+            self.children.add(process)
+        code = process.wait()
+        with self.lock:
+            self.children.discard(process)
+        return code
+
+    def setting(self, name):
+        if self.stopping:
+            return
+        label, _, etas = SETTINGS[name]
+        if self.chosen(name) is None:
+            self.progress(f"{label}: searching η ∈ {{{', '.join(f'{e:g}' for e in etas)}}}")
+            command = [sys.executable, os.path.join(HERE, "halving.py"), "--out", self.search_dir(name),
+                       "--etas", ",".join(repr(e) for e in etas), "--steps", str(STEPS), "--jobs", "1",
+                       "--easgd", self.a.easgd, "--"] + options(name, self.a.data) + ["--seed", "1"]
+            os.makedirs(os.path.join(self.a.out, name), exist_ok=True)
+            code = self.call(command, os.path.join(self.a.out, name, "search.log"))
+            if self.stopping:
+                return
+            if code != 0:
+                raise SystemExit(f"easgd: the search of {name} failed ({code}); see {os.path.join(self.a.out, name, 'search.log')}")
+        eta = self.chosen(name)
+        for seed in SEEDS[1:]:
+            run = self.seed_run(name, seed)
+            if status(run) in ("completed", "diverged"):
+                continue
+            self.progress(f"{label}: seed {seed} at η = {eta:g}")
+            if os.path.exists(os.path.join(run, "checkpoint.bin")):
+                command = [self.a.easgd, "train", "--resume", run, "--steps", str(STEPS), "--quiet"]
+            else:
+                subprocess.run(["rm", "-rf", run], check=True)
+                command = [self.a.easgd, "train"] + options(name, self.a.data) + ["--seed", str(seed), "--lr", repr(eta),
+                                                                                   "--steps", str(STEPS), "--quiet", "--out", run]
+            code = self.call(command, run + ".log")
+            if self.stopping:
+                return
+            if code not in (0, 2):
+                raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
+        self.progress(f"{label}: done")
+
+    def stop(self, signum, frame):
+        with self.lock:
+            self.stopping = True
+            children = list(self.children)
+        print(f"decisive: signal {signum}: stopping every run at a checkpoint", flush=True)
+        for p in children:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)   # the search's own runs are in its session
+            except ProcessLookupError:
+                pass
+
+    def run(self, names):
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGTERM, self.stop)
+        errors = []
+
+        def lane(queue):
+            try:
+                while queue and not self.stopping:
+                    self.setting(queue.pop(0))
+            except SystemExit as e:
+                errors.append(str(e))
+                self.stop(0, None)
+
+        queue = list(names)
+        threads = [threading.Thread(target=lane, args=(queue,)) for _ in range(self.a.jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise SystemExit(errors[0])
+        if self.stopping:
+            raise SystemExit(130)
+        self.progress("every setting" if len(names) == len(SETTINGS) else "these settings")
+
+    # MARK: the statistics and the rules stated in notebook 02
+
+    def best(self, run):
+        if status(run) == "diverged":
+            return 1.0
+        errors = [r["test_error"] for r in records(run) if r.get("test_error") is not None and math.isfinite(r["test_error"])]
+        return min(errors) if errors and status(run) == "completed" else None
+
+    def unstable(self, run):
+        """The instability sign: diverged, or a test loss above the untrained net's after the first epoch of data."""
+        if status(run) == "diverged":
+            return True
+        r = [x for x in records(run) if x.get("test_loss") is not None]
+        if not r:
+            return None
+        start = r[0]["test_loss"]
+        return any(x["test_loss"] > start for x in r if steps_per_worker(x) >= EPOCH)
+
+    def group(self, name):
+        runs = [self.seed_run(name, s) for s in SEEDS]
+        bests = [self.best(r) if r else None for r in runs]
+        return runs, bests
+
+    @staticmethod
+    def paired(a, b):
+        """A − B per seed, its mean and 95 % interval (Student's t, 2 degrees of freedom)."""
+        d = [x - y for x, y in zip(a, b)]
+        mean = sum(d) / len(d)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+        half = T975_2DF * sd / math.sqrt(len(d))
+        return {"differences": d, "mean": mean, "se": sd / math.sqrt(len(d)), "low": mean - half, "high": mean + half}
+
+    @staticmethod
+    def verdict(p):
+        """The claim says A's error is lower (A − B < 0): confirmed if the interval lies below 0; refuted if it
+        lies above, or B is ahead in every seed; otherwise inconclusive at this budget."""
+        if p["high"] < 0:
+            return "confirmed"
+        if p["low"] > 0 or all(x > 0 for x in p["differences"]):
+            return "refuted"
+        return "inconclusive at this budget"
+
+    def report(self):
+        groups = {n: self.group(n) for n in SETTINGS}
+        out = {"settings": {}, "claims": {}}
+        for n, (runs, bests) in groups.items():
+            out["settings"][n] = {"label": SETTINGS[n][0], "eta": self.chosen(n), "best_test_error": bests,
+                                  "unstable": [self.unstable(r) if r else None for r in runs], "runs": runs}
+        ready = lambda *ns: all(None not in groups[n][1] for n in ns)
+
+        def compare(a, b):
+            return self.paired(groups[a][1], groups[b][1]) if ready(a, b) else None
+
+        # (a) EAMSGD at τ = 16 against every comparator.
+        rivals = ["mdownpour-tau1", "downpour-tau1", "easgd-tau1", "easgd-tau64", "msgd"]
+        pairs = {r: compare("eamsgd-tau16", r) for r in rivals}
+        if all(pairs.values()):
+            vs = {r: self.verdict(p) for r, p in pairs.items()}
+            v = "refuted" if "refuted" in vs.values() else "confirmed" if set(vs.values()) == {"confirmed"} else "inconclusive at this budget"
+            out["claims"]["a"] = {"verdict": v, "against": {r: dict(pairs[r], verdict=vs[r]) for r in rivals}}
+        # (b) DOWNPOUR: (i) better at τ = 1 than at τ = 16; (ii) the instability sign at τ = 16 and not at τ = 1.
+        p = compare("downpour-tau1", "downpour-tau16")
+        if p:
+            signs16 = sum(bool(self.unstable(r)) for r in groups["downpour-tau16"][0])
+            signs1 = sum(bool(self.unstable(r)) for r in groups["downpour-tau1"][0])
+            ii = "confirmed" if signs16 >= 2 and signs1 == 0 else "refuted" if signs16 == 0 else "inconclusive at this budget"
+            out["claims"]["b"] = {"i": dict(p, verdict=self.verdict(p)), "ii": {"verdict": ii, "unstable_seeds_tau16": signs16,
+                                                                                "unstable_seeds_tau1": signs1}}
+        # (c) EASGD: lower error at τ = 64 than at τ = 1.
+        p = compare("easgd-tau64", "easgd-tau1")
+        if p:
+            out["claims"]["c"] = dict(p, verdict=self.verdict(p))
+        return out
+
+
+def show(report):
+    for n, s in report["settings"].items():
+        bests = ", ".join("—" if b is None else f"{100 * b:.2f}" for b in s["best_test_error"])
+        eta = "not yet chosen" if s["eta"] is None else f"η = {s['eta']:g}"
+        print(f"{s['label']:18s} {eta:16s} best test error by seed (%): {bests}")
+    fmt = lambda p: (f"{100 * p['mean']:+.2f} points (95 % {100 * p['low']:+.2f} to {100 * p['high']:+.2f}; "
+                     f"per seed {', '.join(f'{100 * x:+.2f}' for x in p['differences'])}): {p['verdict']}")
+    c = report["claims"]
+    if "a" in c:
+        print(f"(a) EAMSGD τ = 16 outperforms the comparators: {c['a']['verdict']}")
+        for r, p in c["a"]["against"].items():
+            print(f"      − {SETTINGS[r][0]}: {fmt(p)}")
+    if "b" in c:
+        print(f"(b-i) DOWNPOUR τ = 1 − τ = 16: {fmt(c['b']['i'])}")
+        ii = c["b"]["ii"]
+        print(f"(b-ii) the instability sign in {ii['unstable_seeds_tau16']} of 3 seeds at τ = 16, "
+              f"{ii['unstable_seeds_tau1']} at τ = 1: {ii['verdict']}")
+    if "c" in c:
+        print(f"(c) EASGD τ = 64 − τ = 1: {fmt(c['c'])}")
+    missing = [k for k in "abc" if k not in c]
+    if missing:
+        print(f"not yet decided (runs to come): {', '.join(missing)}")
+
+
+def main():
+    global STEPS, EXTRA
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=".build/experiments/decisive")
+    ap.add_argument("--data", default="../shared/data/cifar10-jpeg")
+    ap.add_argument("--easgd", default=".build/release/easgd")
+    ap.add_argument("--jobs", type=int, default=2, help="settings at a time (one thread each)")
+    ap.add_argument("--only", help="comma-separated setting names (default: all, in the stated order)")
+    ap.add_argument("--steps", type=int, default=STEPS, help="steps per worker at the horizon (a dry run's fewer)")
+    ap.add_argument("--extra", default="", help="options added to every run (a dry run's --train-subset, say)")
+    ap.add_argument("--plan", action="store_true")
+    ap.add_argument("--report", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    STEPS, EXTRA = a.steps, a.extra.split()
+    names = a.only.split(",") if a.only else list(SETTINGS)
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown or a.jobs < 1:
+        raise SystemExit(f"easgd: unknown setting {unknown[0]} (the settings: {', '.join(SETTINGS)})" if unknown
+                         else "easgd: --jobs must be at least 1")
+    c = Campaign(a, names)
+    if a.plan:
+        for n in names:
+            label, _, etas = SETTINGS[n]
+            print(f"{n}: {label}; η ∈ {{{', '.join(f'{e:g}' for e in etas)}}}; chosen: {c.chosen(n)}")
+            print(f"  easgd train {' '.join(options(n, a.data))} --seed S --lr η --steps {STEPS} --out ...")
+        done, planned = c.worker_steps_done()
+        print(f"{done:,} of {planned:,} worker steps done ({100 * done / planned:.1f} %)")
+    elif a.report:
+        r = c.report()
+        print(json.dumps(r, indent=2)) if a.json else show(r)
+    else:
+        if not os.path.isdir(a.data):
+            raise SystemExit(f"easgd: {a.data}: not a directory (the CIFAR-10 copy; --data)")
+        c.run(names)
+
+
+if __name__ == "__main__":
+    main()
