@@ -14,7 +14,7 @@ public struct QuadraticRun {
     public var curvatures: [Double]
     public var sigma: Double
     public var x0: Double
-    /// clock or round-robin.
+    /// clock, round-robin or random.
     public var schedule: Schedule
     public var steps: Int
     /// Record every this many worker steps in total (default: 200 records).
@@ -39,7 +39,6 @@ public struct QuadraticRun {
             return "admm runs round-robin: add --schedule round-robin"
         }
         if !settings.method.isParallel { return "\(settings.method.rawValue) is a sequential method; train-quadratic runs p workers and a master" }
-        if !schedule.simulatorRuns { return "--schedule \(schedule.rawValue): the simulator runs clock or round-robin order" }
         return nil
     }
 
@@ -67,8 +66,8 @@ public struct QuadraticRun {
                                        seed: SplitMix64.derived(from: seed, stream: UInt64($0)).state)
         }
         let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: Array(repeating: x0, count: n))
-        let simulator = SimulatedBackend(engine: engine, schedule: schedule)
-        let stepsPerEvent = method.stepsTogether ? workers : (schedule == .roundRobin ? settings.tau : 1)
+        let simulator = SimulatedBackend(engine: engine, schedule: schedule, orderSeed: seed)
+        let stepsPerEvent = method.stepsTogether ? workers : (schedule == .clock ? 1 : settings.tau)
         let events = (steps * workers + stepsPerEvent - 1) / stepsPerEvent
         let every = max(1, evalEvery ?? max(1, steps * workers / 200))
         var csv = CSV(header: ["total_steps", "virtual_seconds", "center_loss", "center_distance", "exchanges"])

@@ -41,7 +41,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "Curvatures h_j, comma-separated.") var h = NumberList([1])
     @Option(help: "Gradient noise σ.") var sigma: Double = 0
     @Option(help: "Starting value of every coordinate.") var x0: Double = 0
-    @Option(help: "Worker order: clock or round-robin (τ steps per activation).") var schedule: Schedule = .clock
+    @Option(help: "Worker order: clock, round-robin (τ steps per activation) or random (τ steps by a uniformly drawn worker per activation, from --seed).") var schedule: Schedule = .clock
     @Option(help: "Steps per worker.") var steps: Int
     @Option(help: "Record every this many steps in total (default: 200 records).") var evalEvery: Int?
     @Option(help: "Seed of the gradient noise.") var seed: UInt64 = 1

@@ -60,7 +60,7 @@ public struct TrainRequest: Sendable, Equatable {
     public var compressRounding: CodecRounding?
     public var errorFeedback: Bool?
     public var backend: Backend?
-    /// The simulator's order: clock or round-robin.
+    /// The simulator's order: clock, round-robin or random.
     public var schedule: Schedule?
     public var computeSeconds: Double?
     public var communicationSeconds: Double?
@@ -228,9 +228,6 @@ public struct TrainRequest: Sendable, Equatable {
                                                ("--communication-seconds", communicationSeconds != nil),
                                                ("--link-latency", linkLatency != nil), ("--link-bandwidth", linkBandwidth != nil)].first(where: \.1) {
             throw SettingsError("\(given.0) applies to the simulated backend: add --backend simulated")
-        }
-        if let schedule, !schedule.simulatorRuns {
-            throw SettingsError("--schedule \(schedule.rawValue): the simulator runs clock or round-robin order")
         }
         try backend.check(method)
         guard steps != nil, epochs == nil, minutes == nil else {

@@ -2,8 +2,8 @@
 //   clock        each worker steps when its own clock says so (the simulator's virtual time; the real order on
 //                the threads and MPI backends)
 //   round-robin  the workers take turns, τ steps per activation (section 4 of the paper)
-//   random       a uniformly random worker activates at each step (the maps' mean-square stability)
-// Stability maps take round-robin or random; the training simulator takes clock or round-robin.
+//   random       a uniformly random worker activates (τ steps) at each turn (the maps' mean-square stability)
+// Stability maps take round-robin or random; the training simulator takes all three.
 
 public enum Schedule: String, CaseIterable, Codable, Sendable {
     case clock
@@ -12,6 +12,4 @@ public enum Schedule: String, CaseIterable, Codable, Sendable {
 
     /// Whether a stability map exists for this order (clock order depends on the costs, so it has none).
     public var hasMap: Bool { self != .clock }
-    /// Whether the training simulator can run this order.
-    public var simulatorRuns: Bool { self != .random }
 }

@@ -36,6 +36,7 @@ struct EngineCheckpointState: Codable {
         var communicationTime: Double
         var nextRoundRobin: Int
         var serverFree: [Double]? = nil
+        var orderState: UInt64? = nil
     }
 }
 
@@ -103,7 +104,7 @@ extension ParallelEngine where Scalar == Float {
             workers: workers.map(\.snapshot),
             stopped: stopped.map { .init(worker: $0.worker, clock: $0.clock, reason: $0.reason) },
             simulator: simulator.map { .init(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
-                                              nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree) },
+                                              nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree, orderState: $0.orderState) },
             metricsCount: metricsCount, elapsedSeconds: wall?.elapsed, communicationSeconds: wall?.communication, runID: runID)
     }
 
@@ -122,7 +123,7 @@ extension ParallelEngine where Scalar == Float {
         try RunFiles.checkBinding(checkpointRunID: state.runID, configRunID: runID, checkpoint: path)
         try restore(state, buffers: buffers, path: path)
         let sim = state.simulator.map { SimulatorState(workerTimes: $0.workerTimes, now: $0.now, communicationTime: $0.communicationTime,
-                                                       nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree) }
+                                                       nextRoundRobin: $0.nextRoundRobin, serverFree: $0.serverFree, orderState: $0.orderState) }
         let wall = state.elapsedSeconds.map { WallClock(elapsed: $0, communication: state.communicationSeconds) }
         return (sim, wall, state.metricsCount, state.workers.reduce(0) { $0 + $1.clock })
     }
@@ -183,6 +184,8 @@ package struct SimulatorState {
     var nextRoundRobin: Int
     /// With a model of the server links, when each server is next free.
     var serverFree: [Double]? = nil
+    /// Random order: the state of the stream that draws the workers.
+    var orderState: UInt64? = nil
 }
 
 extension SimulatedBackend where Scalar == Float {

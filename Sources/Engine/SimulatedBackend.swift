@@ -3,7 +3,10 @@
 // says (ServerLinks.swift: S servers serving one request at a time, latency plus bytes over bandwidth). Events run
 // in virtual-time order, ties broken by the lower worker index, so a run is bit-identical for the same seed. With the round-robin schedule the workers take
 // turns, each activation being τ consecutive steps (the paper's section 4 scheme); the virtual clock then shows
-// what p devices would have taken.
+// what p devices would have taken. In random order each activation (τ consecutive steps, as in round-robin) is by a
+// live worker drawn uniformly and independently (the random-order maps' scheme), from a stream seeded by the run's
+// seed and checkpointed; the virtual clock is then each worker's own bookkeeping, not a schedule p devices would
+// keep.
 
 import Elastic
 import Training
@@ -30,15 +33,17 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     /// Virtual seconds spent communicating, summed over workers.
     public private(set) var communicationTime = 0.0
     private var nextRoundRobin = 0
+    /// Random order: the stream that draws each activation's worker.
+    private var order: SplitMix64
     /// With `costs.links`: when each server is next free.
     private var serverFree: [Double] = []
 
-    /// `schedule` is clock or round-robin (`Schedule.simulatorRuns`).
-    public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: Schedule = .clock) {
-        precondition(schedule.simulatorRuns, "the simulator runs clock or round-robin order")
+    /// `schedule`: clock, round-robin or random; `orderSeed` seeds random order's draws.
+    public init(engine: ParallelEngine<Scalar>, costs: VirtualCosts = VirtualCosts(), schedule: Schedule = .clock, orderSeed: UInt64 = 1) {
         self.engine = engine
         self.costs = costs
         self.schedule = schedule
+        order = SplitMix64(seed: SplitMix64.derived(from: orderSeed, stream: 0x5000).state)
         workerTimes = Array(repeating: 0, count: engine.workers.count)
     }
 
@@ -53,8 +58,8 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
                 for i in workerTimes.indices where engine.workers[i].alive { workerTimes[i] += cost }
                 if exchange { communicationTime += costs.communication * Double(engine.aliveWorkers) }
                 now = workerTimes.max() ?? now
-            } else if schedule == .roundRobin {
-                guard let w = nextLiveWorker() else { return }
+            } else if schedule != .clock {
+                guard let w = schedule == .random ? randomLiveWorker() : nextLiveWorker() else { return }
                 for _ in 0..<engine.settings.tau { advance(w) }
             } else {
                 guard let w = earliestLiveWorker() else { return }
@@ -73,13 +78,14 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     /// The virtual clocks, for checkpoints.
     var simulatorState: SimulatorState {
         get { SimulatorState(workerTimes: workerTimes, now: now, communicationTime: communicationTime, nextRoundRobin: nextRoundRobin,
-                             serverFree: costs.links == nil ? nil : serverFree) }
+                             serverFree: costs.links == nil ? nil : serverFree, orderState: schedule == .random ? order.state : nil) }
         set {
             workerTimes = newValue.workerTimes
             now = newValue.now
             communicationTime = newValue.communicationTime
             nextRoundRobin = newValue.nextRoundRobin
             serverFree = newValue.serverFree ?? []
+            if let state = newValue.orderState { order.state = state }
         }
     }
 
@@ -104,6 +110,11 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
             if best == nil || workerTimes[w.index] < workerTimes[best!.index] { best = w }
         }
         return best
+    }
+
+    private func randomLiveWorker() -> WorkerState<Scalar>? {
+        let live = engine.workers.filter(\.alive)
+        return live.isEmpty ? nil : live[order.nextInt(below: live.count)]
     }
 
     private func nextLiveWorker() -> WorkerState<Scalar>? {

@@ -28,7 +28,7 @@ public final class SimulatedExecutor: ParallelExecutor {
         try run.writeConfig(measuredComputeSeconds: computeSeconds)
         sim = SimulatedBackend(engine: run.engine, costs: VirtualCosts(compute: computeSeconds, communication: settings.communicationSeconds ?? 0,
                                                                           links: settings.links),
-                               schedule: settings.simulatorOrder ?? .clock)
+                               schedule: settings.simulatorOrder ?? .clock, orderSeed: settings.seed)
         if let clocks = run.restoredSimulator { sim.simulatorState = clocks }
     }
 

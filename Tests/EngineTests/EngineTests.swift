@@ -194,14 +194,14 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: Algorithm) {
     #expect(run() == run())
 }
 
-@Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour, .diloco, .asyncDiloco])
-func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm) throws {
+@Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour, .diloco, .asyncDiloco], [Schedule.clock, .random])
+func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm, schedule: Schedule) throws {
     func build() -> SimulatedBackend<Float> {
         var objectives: [any Objective<Float>] = quadratics(3, curvatures: [1, 3], minimizer: [1, 2], noise: 0.2, seed: 5)
         objectives.insert(PoisonedQuadratic(after: 50), at: 2)       // a worker stops before the checkpoint
         let engine = ParallelEngine<Float>(settings: EngineSettings(method: method, workers: 4, learningRate: 0.05, tau: 3, momentum: 0.6, weightDecay: 0),
                                            objectives: objectives, initial: [0, 0])
-        return SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.3))
+        return SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, communication: 0.3), schedule: schedule, orderSeed: 9)
     }
     func bits(_ s: SimulatedBackend<Float>) -> [UInt32] {
         let e = s.engine
