@@ -77,8 +77,11 @@ public struct RunSummary: Sendable {
             // Steps per worker: the furthest worker's clock in the last record. Not the records' step over p: step
             // counts the worker steps done in all, which after an elastic restart (p changed, new workers starting at
             // the furthest clock) is no multiple of the current p. Records from before worker_steps: step / p.
-            let steps = last.map { $0.workerSteps?.max() ?? $0.step / e.workers } ?? 0
-            let reached = last.map { $0.workerSteps.map { $0.allSatisfy { $0 >= s.steps } } ?? ($0.step >= s.steps * e.workers) } ?? false
+            // In random order the budget is p × steps in all (the workers' shares are drawn): the mean is reported.
+            let random = s.simulatorOrder == .random && !m.stepsTogether
+            let steps = last.map { random ? $0.step / e.workers : $0.workerSteps?.max() ?? $0.step / e.workers } ?? 0
+            let reached = last.map { random ? $0.step >= s.steps * e.workers
+                : $0.workerSteps.map { $0.allSatisfy { $0 >= s.steps } } ?? ($0.step >= s.steps * e.workers) } ?? false
             var summary = RunSummary(dir: dir, method: m, workers: e.workers, tau: m.takes(.tau) ? e.tau : nil,
                               learningRate: e.learningRate, lrSchedule: scheduleText(e.schedule, s.changes),
                               momentum: m.takes(.momentum) ? e.momentum : nil,

@@ -164,7 +164,7 @@ struct ParallelOptions: ParsableArguments {
     @Flag(help: "With --compress: each worker keeps what the codec lost and adds it to its next message.") var errorFeedback = false
     @Option(help: "threads (the default; \(Algorithm.names { $0.stepsTogether }) in lockstep), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1; not \(Algorithm.names { $0.stepsTogether })).")
     var backend: Backend?
-    @Option(help: "Simulated order: clock (default), round-robin (τ steps per activation) or random (τ steps by a uniformly drawn worker per activation, from the run's seed).") var schedule: Schedule?
+    @Option(help: "Simulated order: clock (default), round-robin (τ steps per activation) or random (τ steps by a uniformly drawn worker per activation, from the run's seed; the budget is then p × --steps in all).") var schedule: Schedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?
     @Option(help: "Virtual seconds per exchange (default 0).") var communicationSeconds: Double?
     @Option(help: ArgumentHelp("MPI: S ranks hold the center in S contiguous shards (default 1; under mpirun -np S+P).",

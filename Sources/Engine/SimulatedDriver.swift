@@ -34,7 +34,14 @@ public final class SimulatedExecutor: ParallelExecutor {
 
     public func advance(_ lifecycle: RunLifecycle) throws -> ExecutorStop {
         let engine = run.engine, steps = run.settings.steps
-        while engine.aliveWorkers > 0 && engine.workers.contains(where: { $0.alive && $0.clock < steps }) {
+        // In random order a worker is drawn whatever its count, so the budget is p × steps worker steps in all (the
+        // random-order scheme's activations); in the other orders each worker takes its steps.
+        let random = sim.schedule == .random && !engine.settings.method.stepsTogether
+        func budgetLeft() -> Bool {
+            random ? engine.workers.reduce(0) { $0 + $1.clock } < steps * engine.workers.count
+                : engine.workers.contains(where: { $0.alive && $0.clock < steps })
+        }
+        while engine.aliveWorkers > 0 && budgetLeft() {
             if let pause = lifecycle.pauseWanted() { return .paused(pause) }
             engine.rateScale = lifecycle.rateScale          // a plateau's cut applies from the next step on
             sim.run(events: 1)

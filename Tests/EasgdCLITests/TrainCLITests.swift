@@ -192,3 +192,27 @@ func badTrainingInputGetsOneLineError(arguments template: [String], needle: Stri
     let resumed = try easgd(["train", "--resume", root.appendingPathComponent("a").path, "--init-seed", "8"])
     #expect(resumed.status != 0 && resumed.stderr.contains("--init-seed"))
 }
+
+/// A run in random order (simulated) takes p × steps worker steps in all, the workers' shares drawn from its seed:
+/// it completes there, `runs` reports the mean steps per worker, and another seed draws other shares.
+@Test func aRandomOrderRunTakesItsBudgetInAll() throws {
+    let root = try temporaryDirectory()
+    func train(_ seed: Int) throws -> URL {
+        let dir = root.appendingPathComponent("r\(seed)")
+        let r = try easgd(["train", "--method", "downpour", "--workers", "3", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                           "--steps", "30", "--eval-every", "45", "--backend", "simulated", "--schedule", "random",
+                           "--compute-seconds", "0.01", "--seed", "\(seed)", "--data", try smallFashionMNIST.get().path, "--quiet",
+                           "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        return dir
+    }
+    let first = try train(1), second = try train(2)
+    let shares = try [first, second].map { dir -> [Int] in
+        let last = try #require(try RunFiles.readMetrics(dir.path).last)
+        #expect(last.step == 90 && (last.workerSteps ?? []).reduce(0, +) == 90)
+        return last.workerSteps ?? []
+    }
+    #expect(shares[0] != shares[1], "\(shares)")      // seed 1 happens to draw 30 each; seed 2 does not
+    let runs = try jsonArray(try easgd(["runs", first.path, "--json"]).stdout)
+    #expect(runs.first?["steps_per_worker"] as? Int == 30 && runs.first?["status"] as? String == "completed", "\(runs)")
+}
