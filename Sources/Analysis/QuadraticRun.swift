@@ -51,6 +51,9 @@ public struct QuadraticRun {
         /// ln ρ(F) and ρ(F) of the same scheme from `Dynamics`, where one exists (noiseless, one-dimensional,
         /// round-robin, a method with a round map).
         public var theory: (lnRadius: Double, radius: Double)?
+        /// Random order: the map's mean-square radius per round ρ(T)^{p/2} and its ln. By Jensen a run's growth
+        /// per round is at most that ln (E ln‖s‖ ≤ ½ ln E‖s‖²), up to sampling: the map's bound, not its value.
+        public var meanSquare: (lnRadius: Double, radius: Double)?
         /// Worker steps in total after which the center left the double range.
         public var overflowAt: Int?
         /// The center's loss at the first record and at the last one (nil when the center left the double range).
@@ -110,8 +113,17 @@ public struct QuadraticRun {
                                          curvatures: [curvatures[0]]).radius().radius
             theory = (log(radius), radius)
         }
+        var meanSquare: (lnRadius: Double, radius: Double)? = nil
+        if schedule == .random, sigma == 0, n == 1, method.hasRandomOrderMap {
+            let scheme = makeScheme(method, workers: workers, eta: settings.learningRate,
+                                    coupling: method == .admm ? .rho(settings.rho) : .alpha(settings.alpha),
+                                    h: curvatures[0], momentum: settings.momentum, tau: settings.tau, outer: settings.outer)
+            let random = RandomOrderScheme(scheme)
+            let radius = try random.meanSquareRadiusPerRound(solver: EigenSolver(maxDimension: random.reducedDimension))
+            meanSquare = (log(radius), radius)
+        }
         return Result(csv: csv.text, growthPerRound: slope.map { $0 * Double(workers * settings.tau) }, theory: theory,
-                      overflowAt: overflowAt, initialLoss: initialLoss, finalLoss: overflowAt == nil ? finalLoss : nil,
+                      meanSquare: meanSquare, overflowAt: overflowAt, initialLoss: initialLoss, finalLoss: overflowAt == nil ? finalLoss : nil,
                       stopped: engine.stopped)
     }
 
@@ -136,6 +148,10 @@ public struct QuadraticRun {
         if let theory = result.theory {
             fields += [("ln_spectral_radius", .number(theory.lnRadius)), ("spectral_radius", .number(theory.radius)),
                        ("stable", .bool(theory.radius <= 1 + StabilityMap.marginalBand))]
+        }
+        if let ms = result.meanSquare {
+            fields += [("ln_mean_square_radius", .number(ms.lnRadius)), ("mean_square_radius", .number(ms.radius)),
+                       ("mean_square_stable", .bool(ms.radius <= 1 + StabilityMap.marginalBand))]
         }
         fields.append(("overflow_at_total_steps", result.overflowAt.map { .integer($0) } ?? .null))
         fields.append(("stopped_workers", .integer(result.stopped.count)))

@@ -46,7 +46,7 @@ struct TrainQuadraticCommand: ParsableCommand {
     @Option(help: "Record every this many steps in total (default: 200 records).") var evalEvery: Int?
     @Option(help: "Seed of the gradient noise.") var seed: UInt64 = 1
     @Option(help: "The run directory to create.") var out: String
-    @Flag(help: "Print JSON: every setting, growth_per_round and, where the scheme has a map, spectral_radius and stable.") var json = false
+    @Flag(help: "Print JSON: every setting, growth_per_round and, where the scheme has a map, spectral_radius and stable (random order: mean_square_radius and mean_square_stable).") var json = false
 
     func validate() throws {
         try checkWorkers(workers)
@@ -94,6 +94,10 @@ struct TrainQuadraticCommand: ParsableCommand {
         }
         if let theory = result.theory {
             print("theory (Dynamics, the same scheme): ln ρ(F) = \(String(format: "%.9g", theory.lnRadius)) per round (ρ(F) = \(try number(theory.radius)))")
+        }
+        if let ms = result.meanSquare {
+            print("theory (Dynamics, random order): mean-square radius per round ρ(T)^(p/2) = \(try number(ms.radius)), ln = "
+                  + "\(String(format: "%.9g", ms.lnRadius)): one run's growth is at most this ln (Jensen), up to sampling")
         }
         if let overflowAt = result.overflowAt { print("the center left the double range after \(overflowAt) steps in total (diverged)") }
         for s in result.stopped { printError("worker \(s.worker) stopped at its step \(s.clock): \(s.reason)") }
