@@ -11,6 +11,7 @@ queue (a request waits while the master serves another).
   python3 benchmarks/experiments/decisive.py [--jobs 2] [--only NAME,...]   # run (again: continues)
   python3 benchmarks/experiments/decisive.py --plan                         # the settings and their state
   python3 benchmarks/experiments/decisive.py --report [--json]              # the statistics and the verdicts
+  python3 benchmarks/experiments/decisive.py --figures [--plots DIR]         # each claim's curves, seed bands
 
 Resumable: a search continues its runs; a seed's run resumes from its checkpoint. A signal (SIGINT, SIGTERM)
 stops every run at a checkpoint and the script.
@@ -281,6 +282,38 @@ class Campaign:
         return out
 
 
+# Each claim's figure: its settings' seed groups (mean and min–max band) on the virtual clock, with the targets.
+FIGURES = {
+    "a": ("(a) EAMSGD τ = 16 against the comparators, p = 4", ["eamsgd-tau16", "mdownpour-tau1", "downpour-tau1", "easgd-tau1",
+                                                              "easgd-tau64", "msgd"]),
+    "b": ("(b) DOWNPOUR at τ = 1 and τ = 16, p = 4", ["downpour-tau1", "downpour-tau16"]),
+    "c": ("(c) EASGD at τ = 1 and τ = 64, p = 4", ["easgd-tau1", "easgd-tau64"]),
+}
+
+
+def figures(c, plots):
+    """Draws every claim whose settings have all three seeds' runs complete; returns the figures' prefixes."""
+    os.makedirs(plots, exist_ok=True)
+    drawn = []
+    for claim, (title, names) in FIGURES.items():
+        groups = {n: c.group(n) for n in names}
+        if any(None in bests for _, bests in groups.values()):
+            print(f"({claim}): not drawn yet, its runs are not all complete")
+            continue
+        command = [c.a.easgd, "plot"] + [r for n in names for r in groups[n][0]] + ["--group-seeds", "--targets", "30,25,22"]
+        for n in names:
+            command += ["--label", f"{SETTINGS[n][0]}, η = {c.chosen(n):g} (3 seeds)"]
+        prefix = os.path.join(plots, f"decisive-{claim}")
+        command += ["--title", f"{title}: mean of 3 seeds, min–max band; 15 ms a step, 2.5 ms an exchange, queued",
+                    "--format", "png,svg", "--out", prefix]
+        r = subprocess.run(command, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"easgd: {' '.join(command)} failed ({r.returncode}): {r.stderr.strip()}")
+        drawn.append(prefix)
+        print(f"({claim}): {prefix}.png")
+    return drawn
+
+
 def show(report):
     for n, s in report["settings"].items():
         bests = ", ".join("—" if b is None else f"{100 * b:.2f}" for b in s["best_test_error"])
@@ -318,6 +351,8 @@ def main():
     ap.add_argument("--plan", action="store_true")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--figures", action="store_true")
+    ap.add_argument("--plots", default="plots/experiments")
     a = ap.parse_args()
     STEPS, EXTRA = a.steps, a.extra.split()
     names = a.only.split(",") if a.only else list(SETTINGS)
@@ -333,6 +368,8 @@ def main():
             print(f"  easgd train {' '.join(options(n, a.data))} --seed S --lr η --steps {STEPS} --out ...")
         done, planned = c.worker_steps_done()
         print(f"{done:,} of {planned:,} worker steps done ({100 * done / planned:.1f} %)")
+    elif a.figures:
+        figures(c, a.plots)
     elif a.report:
         r = c.report()
         print(json.dumps(r, indent=2)) if a.json else show(r)

@@ -15,7 +15,10 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from decisive import Campaign  # noqa: E402
-from test_halving import FAKE  # noqa: E402
+from test_halving import FAKE as HALVING_FAKE  # noqa: E402
+
+# The stand-in easgd of test_halving.py, which also answers plot (logged, nothing drawn).
+FAKE = HALVING_FAKE.replace('if args[0] == "advise":', 'if args[0] == "plot":\n    sys.exit(0)\nif args[0] == "advise":')
 
 
 class StatisticsTests(unittest.TestCase):
@@ -75,6 +78,19 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(report["claims"]["c"]["differences"], [0.0, 0.0, 0.0])
         self.assertEqual(report["claims"]["c"]["verdict"], "inconclusive at this budget")
         self.assertNotIn("a", report["claims"])
+        # The figures: only (c)'s settings are complete; its plot groups the six runs by seed, two labelled curves.
+        r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--easgd", fake, "--figures", "--plots", os.path.join(d, "plots")],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(a): not drawn yet", r.stdout)
+        with open(log) as f:
+            plots = [line.split() for line in f if line.startswith("plot ")]
+        self.assertEqual(len(plots), 1)
+        plot = plots[0]
+        self.assertEqual(sum(1 for x in plot if x.startswith(os.path.join(d, "out"))), 6)
+        self.assertEqual(plot.count("--label"), 2)
+        self.assertIn("--group-seeds", plot)
+        self.assertEqual(plot[plot.index("--out") + 1], os.path.join(d, "plots", "decisive-c"))
 
 
 if __name__ == "__main__":
