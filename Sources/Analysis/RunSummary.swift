@@ -24,6 +24,7 @@ public struct RunSummary: Sendable {
     public var outer: OuterSettings? = nil
     /// The codec the workers' updates went through (nil: none).
     public var compression: Compression? = nil
+    public var replyCompression: Codec? = nil
     public var seed: UInt64
     /// `--init-seed` where the run gave one (its initialisation's seed; nil: `seed`).
     public var initSeed: UInt64? = nil
@@ -93,6 +94,7 @@ public struct RunSummary: Sendable {
             summary.initSeed = s.initSeed
             summary.outer = m.takes(.outer) ? e.outer : nil
             summary.compression = e.compression
+            summary.replyCompression = e.replyCompression
             return summary
         }
         let o = s.optimizer
@@ -130,8 +132,8 @@ public struct RunSummary: Sendable {
          alpha.map { "\($0)" } ?? "-", backend?.rawValue ?? "-", net, data, String(steps), initSeed.map { "\($0)" } ?? "-"].joined(separator: "|")
     }
 
-    /// The method, with DiLoCo's outer step and the codec of its updates: "diloco (nesterov 0.7, 0.9) int8+ef"
-    /// (optimizer, η_o, β; format, stochastic rounding, a block other than 256, error feedback).
+    /// The method, with DiLoCo's outer step and the codecs of its updates and replies: "diloco (nesterov 0.7, 0.9)
+    /// int8+ef reply-int4" (optimizer, η_o, β; format, stochastic rounding, a block other than 256, error feedback).
     public var methodText: String {
         var text = method.rawValue
         if let o = outer {
@@ -142,6 +144,10 @@ public struct RunSummary: Sendable {
             text += " \(c.codec.format.rawValue)" + (c.codec.rounding == .stochastic ? "-stochastic" : "")
                 + (c.codec.blockSize != Codec.defaultBlockSize && [.int8, .int4].contains(c.codec.format) ? "/\(c.codec.blockSize)" : "")
                 + (c.errorFeedback ? "+ef" : "")
+        }
+        if let c = replyCompression {
+            text += " reply-\(c.format.rawValue)" + (c.rounding == .stochastic ? "-stochastic" : "")
+                + (c.blockSize != Codec.defaultBlockSize && [.int8, .int4].contains(c.format) ? "/\(c.blockSize)" : "")
         }
         return text
     }
@@ -154,7 +160,8 @@ public struct RunSummary: Sendable {
          ("inner_momentum", outer.map { .number($0.innerMomentum) } ?? .null),
          ("keeps_inner_velocity", outer.map { .bool($0.keepsInnerVelocity) } ?? .null),
          ("compress", .string(compression?.codec.format.rawValue ?? "none")),
-         ("error_feedback", .bool(compression?.errorFeedback == true))]
+         ("error_feedback", .bool(compression?.errorFeedback == true)),
+         ("compress_reply", .string(replyCompression?.format.rawValue ?? "none"))]
     }
 
     /// The keys of `easgd runs --json`.

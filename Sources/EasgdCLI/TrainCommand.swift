@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
         let o = parallel.outerOptions
         r.outer = o.outer; r.outerLr = o.outerLr; r.outerMomentum = o.outerMomentum; r.outerDelay = o.outerDelay
         r.innerMomentum = o.innerMomentum; r.keepInnerVelocity = o.keepInnerVelocity ? true : nil
-        r.compress = parallel.compress; r.compressBlock = parallel.compressBlock; r.compressRounding = parallel.compressRounding
+        r.compress = parallel.compress; r.compressReply = parallel.compressReply; r.compressBlock = parallel.compressBlock; r.compressRounding = parallel.compressRounding
         r.errorFeedback = parallel.errorFeedback ? true : nil
         r.computeSeconds = parallel.computeSeconds; r.communicationSeconds = parallel.communicationSeconds; r.out = out; r.resume = resume
         r.servers = parallel.servers; r.linkBandwidth = parallel.linkBandwidth; r.linkLatency = parallel.linkLatency
@@ -159,8 +159,12 @@ struct ParallelOptions: ParsableArguments {
                                discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; on MPI the codec's bytes are what travels (with --servers S, each server's slice encoded on its own, as the simulated link model's S servers do too), the records' bytes_sent count them, and the simulated link model charges them.",
                                valueName: "format"))
     var compress: CodecFormat?
-    @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)).") var compressBlock: Int?
-    @Option(help: "nearest (default) or stochastic (unbiased; coins drawn from the worker and its step).") var compressRounding: CodecRounding?
+    @Option(help: ArgumentHelp("Compress the center the master sends back (\(Algorithm.names(where: \.sendsUpdates))): none (default), fp16, bf16, int8 or int4; simulated and threads backends.",
+                               discussion: "Delta-coded: the master encodes the center minus what the worker last received, and both add what decodes, so what one reply misses goes with the next (it keeps p copies of the center). Block size and rounding from --compress-block and --compress-rounding; the records' bytes_received count the codec's bytes and the simulated link model charges them.",
+                               valueName: "format"))
+    var compressReply: CodecFormat?
+    @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)); for --compress and --compress-reply.") var compressBlock: Int?
+    @Option(help: "nearest (default) or stochastic (unbiased; coins drawn from the worker and its step); for --compress and --compress-reply.") var compressRounding: CodecRounding?
     @Flag(help: "With --compress: each worker keeps what the codec lost and adds it to its next message.") var errorFeedback = false
     @Option(help: "threads (the default; \(Algorithm.names { $0.stepsTogether }) in lockstep), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1; not \(Algorithm.names { $0.stepsTogether })).")
     var backend: Backend?

@@ -56,6 +56,8 @@ public struct TrainRequest: Sendable, Equatable {
     public var keepInnerVelocity: Bool?
     /// What the workers' updates go through: a codec's format, block and rounding, and error feedback.
     public var compress: CodecFormat?
+    /// The codec of the center sent back (delta-coded; block and rounding shared with `compress`).
+    public var compressReply: CodecFormat?
     public var compressBlock: Int?
     public var compressRounding: CodecRounding?
     public var errorFeedback: Bool?
@@ -87,7 +89,7 @@ public struct TrainRequest: Sendable, Equatable {
         [("--tau", tau != nil), ("--alpha", alpha != nil), ("--beta", beta != nil), ("--outer", outer != nil),
          ("--outer-lr", outerLr != nil), ("--outer-momentum", outerMomentum != nil), ("--outer-delay", outerDelay != nil),
          ("--inner-momentum", innerMomentum != nil), ("--keep-inner-velocity", keepInnerVelocity != nil),
-         ("--compress", compress != nil), ("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
+         ("--compress", compress != nil), ("--compress-reply", compressReply != nil), ("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
          ("--error-feedback", errorFeedback != nil),
          ("--backend", backend != nil), ("--schedule", schedule != nil), ("--compute-seconds", computeSeconds != nil),
          ("--communication-seconds", communicationSeconds != nil), ("--link-latency", linkLatency != nil),
@@ -203,10 +205,21 @@ public struct TrainRequest: Sendable, Equatable {
         }
         if let outerDelay, outerDelay != 0 && outerDelay != 1 { throw SettingsError("--outer-delay is 0 or 1 (rounds; got \(outerDelay))") }
         if method.takes(.outer) { try RunSettings.check(outer: resolvedOuter, method: method) }
-        if compress == nil || compress == CodecFormat.none,
-           let given = [("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil),
-                        ("--error-feedback", errorFeedback != nil)].first(where: \.1) {
-            throw SettingsError("\(given.0) needs --compress FORMAT (fp16, bf16, int8 or int4)")
+        let compressing = compress != nil && compress != CodecFormat.none
+        let replying = compressReply != nil && compressReply != CodecFormat.none
+        if !compressing, errorFeedback != nil { throw SettingsError("--error-feedback needs --compress FORMAT (fp16, bf16, int8 or int4)") }
+        if !compressing && !replying,
+           let given = [("--compress-block", compressBlock != nil), ("--compress-rounding", compressRounding != nil)].first(where: \.1) {
+            throw SettingsError("\(given.0) needs --compress FORMAT or --compress-reply FORMAT (fp16, bf16, int8 or int4)")
+        }
+        if replying {
+            guard method.sendsUpdates else {
+                throw SettingsError("--compress-reply applies where the master answers with the center (\(Algorithm.names(where: \.sendsUpdates))), not to \(method.rawValue)")
+            }
+            if resolvedBackend == .mpi {
+                throw SettingsError("--compress-reply runs on the simulated and threads backends; on MPI the reply is not encoded yet")
+            }
+            if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
         }
         if let compress, compress != CodecFormat.none {
             guard method.sendsUpdates else {
@@ -241,6 +254,11 @@ public struct TrainRequest: Sendable, Equatable {
     /// The codec the workers' updates go through (nil: none).
     var resolvedCompression: Compression? {
         .given(compress, rounding: compressRounding, blockSize: compressBlock, errorFeedback: errorFeedback == true)
+    }
+
+    /// The codec of the center sent back (nil: none).
+    var resolvedReplyCompression: Codec? {
+        Compression.given(compressReply, rounding: compressRounding, blockSize: compressBlock, errorFeedback: false)?.codec
     }
 
     /// DiLoCo's outer step as given, DiLoCo's defaults for the rest.
@@ -380,6 +398,7 @@ public struct TrainRequest: Sendable, Equatable {
                                     outer: method.takes(.outer) ? resolvedOuter : nil)
         engine.schedule = try rateSchedule
         engine.compression = resolvedCompression
+        engine.replyCompression = resolvedReplyCompression
         var settings = RunSettings(
             engine: engine, net: net, netSpec: spec.text, data: data, batch: resolvedBatch,
             seed: seed ?? TrainingDefaults.seed, backend: backend, schedule: schedule ?? .clock, computeSeconds: computeSeconds,

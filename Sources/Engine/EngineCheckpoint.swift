@@ -76,7 +76,7 @@ extension WorkerState {
     }
 
     /// The buffers that make up the worker's state, in a fixed order.
-    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier, residual] }
+    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier, residual, replyReference] }
 }
 
 extension ParallelEngine where Scalar == Float {
@@ -93,6 +93,8 @@ extension ParallelEngine where Scalar == Float {
                      ("w\(w.index).acc", w.accumulator, w.index), ("w\(w.index).lambda", w.multiplier, w.index)]
             // Only a run with error feedback has one (every other run's checkpoint keeps its list of buffers).
             if w.residual.count > 0 { list.append(("w\(w.index).residual", w.residual, w.index)) }
+            // Only a run with a compressed reply has one.
+            if w.replyReference.count > 0 { list.append(("w\(w.index).reply", w.replyReference, w.index)) }
         }
         return list
     }
@@ -167,6 +169,7 @@ extension ParallelEngine where Scalar == Float {
             w.accumulator.fill(0)
             w.multiplier.fill(0)
             w.residual.fill(0)
+            if w.replyReference.count > 0 { w.replyReference.copy(from: master.center) }
             w.clock = furthest
             w.exchanges = 0
             w.alive = true

@@ -41,6 +41,11 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var outer: OuterSettings?
     /// What the workers' updates go through on their way to the master (nil: Float32 as they are).
     public var compression: Compression?
+    /// The codec of what the master sends back when that is the center (the methods that send updates): the
+    /// master encodes x̃ − r_i, r_i what worker i last received, and both sides add what decodes to r_i, which
+    /// the worker takes as its parameters; so what a reply misses is sent with the next one (delta coding, error
+    /// feedback by construction). nil: Float32 as it is.
+    public var replyCompression: Codec?
     /// The slices of the center a compressed update is encoded in, each on its own (the codec's blocks restart at
     /// each slice): MPI's --servers, or the simulated link model's servers, so that every server decodes its own
     /// slice and every backend the same values (nil: one).
@@ -53,12 +58,16 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     }
 
     /// Bytes a worker sends in one exchange of n parameters (its update through the codec, slice by slice, or
-    /// Float32), and receives (Float32: the center, the elastic difference or the look-ahead point).
+    /// Float32), and receives (the center through the reply's codec, slice by slice, or Float32: the center, the
+    /// elastic difference or the look-ahead point).
     public func bytesSent(parameters n: Int) -> Int {
         guard let codec = compression?.codec else { return 4 * n }
         return messageSlices(n).map { codec.encodedBytes(count: $0.count) }.reduce(0, +)
     }
-    public func bytesReceived(parameters n: Int) -> Int { 4 * n }
+    public func bytesReceived(parameters n: Int) -> Int {
+        guard let codec = replyCompression else { return 4 * n }
+        return messageSlices(n).map { codec.encodedBytes(count: $0.count) }.reduce(0, +)
+    }
 
     public init(method: Algorithm, workers: Int, learningRate: Double, alpha: Double? = nil, beta: Double = TrainingDefaults.beta,
                 tau: Int = TrainingDefaults.tau, momentum: Double = TrainingDefaults.momentum,

@@ -39,7 +39,11 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         initial.withUnsafeBufferPointer { start in
             master.center.base.update(from: start.baseAddress!, count: initial.count)
             if settings.method.evaluatesAverage { master.average.base.update(from: start.baseAddress!, count: initial.count) }
-            for w in workers { w.parameters.base.update(from: start.baseAddress!, count: initial.count) }
+            for w in workers {
+                w.parameters.base.update(from: start.baseAddress!, count: initial.count)
+                // A compressed reply is coded against the center the worker holds: at the start, the initial point.
+                if w.replyReference.count > 0 { w.replyReference.base.update(from: start.baseAddress!, count: initial.count) }
+            }
             for copy in master.workerParameters { copy.base.update(from: start.baseAddress!, count: initial.count) }
         }
     }
@@ -203,6 +207,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         }
         for w in arriving {
             w.parameters.copy(from: master.center)
+            if let c = s.replyCompression { w.receiveCompressedReply(w.parameters, c) }
             if delta != 0 && s.outer?.keepsInnerVelocity != true { w.velocity.fill(0) }
             w.exchanges += 1
         }

@@ -19,10 +19,11 @@ extension RunSettings {
                                    outer: outer)
             e.schedule = lrSchedule
             e.compression = compression
+            e.replyCompression = replyCompression
             // A compressed update is encoded slice by slice where the center is held in slices (MPI's servers) or
             // modelled so (the simulated link model's), so that every backend decodes the same values.
             let slices = backend == .mpi ? (mpiServers ?? 1) : backend == .simulated ? (links?.servers ?? 1) : 1
-            if compression != nil, slices > 1 { e.slices = slices }
+            if compression != nil || replyCompression != nil, slices > 1 { e.slices = slices }
             return e
         }
         set {
@@ -38,6 +39,7 @@ extension RunSettings {
             lrSchedule = newValue.schedule
             outer = newValue.outer
             compression = newValue.compression
+            replyCompression = newValue.replyCompression
         }
     }
 
@@ -101,10 +103,12 @@ public final class ParallelTrainingRun {
         self.directory = directory
         // p replicas and the tester's two evaluators; each worker's parameters, gradient, velocity or accumulator
         // and the master's center, velocity and average; under MPI also rank 0's buffer per worker for overlapped
-        // exchanges, its message buffer and the tester's snapshot.
+        // exchanges, its message buffer and the tester's snapshot; with error feedback a residual per worker, and with
+        // a compressed reply the center as each worker last received it.
         let p = settings.engine.workers
         let mpi = settings.backend == .mpi ? p + 2 : 0
-        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3 + mpi),
+        let coded = (settings.engine.compression?.errorFeedback == true ? p : 0) + (settings.engine.replyCompression != nil ? p : 0)
+        try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3 + mpi + coded),
                                  for: "\(p) workers of net \(spec.text) at batch \(settings.batch)")
         self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)
         guard spec.classes == self.data.train.classes else {

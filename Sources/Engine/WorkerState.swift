@@ -16,6 +16,9 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// With compression: the encoded bytes of the worker's last message, one array per slice
     /// (`EngineSettings.messageSlices`) — what the MPI backend sends.
     public let wire: WireMessage
+    /// With a compressed reply: the center as this worker last received it (r_i), and the reply's bytes.
+    public let replyReference: FlatBuffer<Scalar>
+    let replyWire: WireMessage
     let slices: [Range<Int>]
     let gradient: FlatBuffer<Scalar>
     let lookahead: FlatBuffer<Scalar>
@@ -40,6 +43,8 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         let ranges = settings.messageSlices(n)
         slices = ranges
         wire = WireMessage(slices: settings.compression.map { c in ranges.map { [UInt8](repeating: 0, count: c.codec.encodedBytes(count: $0.count)) } } ?? [])
+        replyReference = FlatBuffer(count: settings.replyCompression == nil ? 0 : n)
+        replyWire = WireMessage(slices: settings.replyCompression.map { c in ranges.map { [UInt8](repeating: 0, count: c.encodedBytes(count: $0.count)) } } ?? [])
         gradient = FlatBuffer(count: n)
         lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour || innerNesterov ? n : 0)
     }
@@ -77,6 +82,21 @@ extension WorkerState {
     func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
         var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index))
         compression.send(message, residual: residual.pointer, slices: slices, into: &wire.slices, random: &random)
+    }
+
+    /// `x` holds the center the master sends; it becomes what the worker decodes of the compressed reply: r_i plus
+    /// decode(encode(x̃ − r_i)), slice by slice as the servers would send it, which is also the new r_i. The
+    /// stochastic rounding's coins come from the worker's index and clock (another stream than its updates').
+    func receiveCompressedReply(_ x: FlatBuffer<Scalar>, _ codec: Codec) {
+        let n = x.count
+        for k in 0..<n { x[k] -= replyReference[k] }
+        var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index) | (1 << 40))
+        let none = UnsafeMutableBufferPointer<Scalar>(start: nil, count: 0)
+        Compression(codec: codec, errorFeedback: false).send(x.pointer, residual: none, slices: slices, into: &replyWire.slices, random: &random)
+        for k in 0..<n {
+            replyReference[k] += x[k]
+            x[k] = replyReference[k]
+        }
     }
 
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }

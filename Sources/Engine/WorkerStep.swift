@@ -117,6 +117,7 @@ extension WorkerState {
                 guard link.pushAndPull(accumulator, into: parameters, loss: loss) else {
                     return .stopped("non-finite accumulated update (rejected by the master)")
                 }
+                if let c = s.replyCompression { receiveCompressedReply(parameters, c) }
                 communicated = true
             }
         case .mdownpour:

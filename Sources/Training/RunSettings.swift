@@ -44,6 +44,9 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var outer: OuterSettings?
     /// What the workers' updates go through on their way to the master (nil: Float32).
     public var compression: Compression?
+    /// The codec of the center the master sends back, delta-coded against what the worker last received (nil:
+    /// Float32).
+    public var replyCompression: Codec?
 
     // MARK: Net and data
     /// The net as given ("cifar", "small" or a notation string) and its notation.
@@ -155,7 +158,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
     // RunFiles' decoder reads them under today's names.
     enum CodingKeys: String, CodingKey {
         case method, learningRate = "eta", lrSchedule = "etaSchedule", momentum, movingRate, weightDecay, workers, alpha
-        case alphaFromBeta = "beta", tau, rho, outer, compression
+        case alphaFromBeta = "beta", tau, rho, outer, compression, replyCompression = "compressReply"
         case net, netSpec, data, batch, seed, initSeed, trainSubset, fullBatch, testSubset, convolutions
         case budget, evalEvery, checkpointEveryMinutes, sharpnessEvery, sharpnessOfWorkers
         case threads, backend, simulatorOrder, computeSeconds, communicationSeconds, links, mpiServers
@@ -187,6 +190,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         rho = try c.decodeIfPresent(Double.self, forKey: .rho)
         outer = try c.decodeIfPresent(OuterSettings.self, forKey: .outer)
         compression = try c.decodeIfPresent(Compression.self, forKey: .compression)
+        replyCompression = try c.decodeIfPresent(Codec.self, forKey: .replyCompression)
         net = try c.decode(String.self, forKey: .net)
         netSpec = try c.decode(String.self, forKey: .netSpec)
         data = try c.decode(String.self, forKey: .data)
@@ -231,6 +235,7 @@ public struct RunSettings: Codable, Equatable, Sendable {
         if method.takes(.rho) { try c.encodeIfPresent(rho, forKey: .rho) }
         if method.takes(.outer) { try c.encodeIfPresent(outer, forKey: .outer) }
         try c.encodeIfPresent(compression, forKey: .compression)
+        try c.encodeIfPresent(replyCompression, forKey: .replyCompression)
         try c.encode(net, forKey: .net)
         try c.encode(netSpec, forKey: .netSpec)
         try c.encode(data, forKey: .data)

@@ -85,6 +85,11 @@ func aShardedCompressedMPIRunSendsEachServerItsSliceEncoded() throws {
     (["--method", "downpour", "--compress", "none", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
     (["--method", "downpour", "--compress", "int8", "--compress-block", "0"], "--compress-block"),
     (["--method", "downpour", "--compress", "int9"], "int9"),
+    (["--method", "downpour", "--compress-block", "64"], "--compress-block needs --compress FORMAT or --compress-reply FORMAT"),
+    (["--method", "easgd", "--compress-reply", "int8"], "--compress-reply applies where the master answers with the center"),
+    (["--method", "mdownpour", "--compress-reply", "fp16"], "--compress-reply applies where the master answers with the center"),
+    (["--method", "downpour", "--compress-reply", "int8", "--backend", "mpi"], "--compress-reply runs on the simulated and threads backends"),
+    (["--method", "downpour", "--compress-reply", "int8", "--compress-block", "0"], "--compress-block"),
 ])
 func badCompressionIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(["train", "--lr", "0.1", "--steps", "3", "--out", "/tmp/never-written"] + arguments)
@@ -106,4 +111,26 @@ func badCompressionIsRefused(arguments: [String], message: String) throws {
     #expect(Set(groups.compactMap { $0["compress"] as? String }) == ["none", "int8"])
     let table = try easgd(["runs", root.path])
     #expect(table.stdout.contains("downpour int8+ef") && table.stdout.contains("downpour int8 "), "\(table.stdout)")
+}
+
+/// A compressed reply counts its bytes (int8: n + 4⌈n/256⌉ per exchange) in bytes_received, bytes_sent stays Float32,
+/// `runs` names it, and a run that differs only in it is not a seed of the plain run's setting.
+@Test func aCompressedReplyCountsItsBytesAndIsItsOwnSetting() throws {
+    let root = try temporaryDirectory()
+    let base = ["train", "--method", "downpour", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
+                "--steps", "8", "--eval-every", "8", "--backend", "simulated", "--compute-seconds", "0.01", "--quiet"]
+    for (name, extra) in [("plain", [String]()), ("reply", ["--compress-reply", "int8"])] {
+        let r = try easgd(base + extra + ["--data", try smallFashionMNIST.get().path, "--out", root.appendingPathComponent(name).path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    // The learning net's parameters: 5×5 kernels 1 → 8 and biases, 8·12·12 → 64, 64 → 10.
+    let n = (25 * 8 + 8) + (8 * 12 * 12 * 64 + 64) + (64 * 10 + 10)
+    let records = try RunFiles.readMetrics(root.appendingPathComponent("reply").path)
+    for r in records {
+        let exchanges = try #require(r.exchanges)
+        #expect(r.bytesSent == exchanges * 4 * n && r.bytesReceived == exchanges * (n + 4 * ((n + 255) / 256)), "\(r.bytesSent ?? -1) \(r.bytesReceived ?? -1) for \(exchanges)")
+    }
+    let grouped = try jsonArray(try easgd(["runs", root.path, "--group-seeds", "--json"]).stdout)
+    #expect(grouped.count == 2 && Set(grouped.compactMap { $0["compress_reply"] as? String }) == ["none", "int8"], "\(grouped)")
+    #expect(try easgd(["runs", root.path]).stdout.contains("downpour reply-int8"))
 }
