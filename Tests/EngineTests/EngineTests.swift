@@ -194,6 +194,24 @@ func aPoisonedWorkerDoesNotPoisonTheCenter(method: Algorithm) {
     #expect(run() == run())
 }
 
+/// `build()` run 1000 events straight, and another stopped after 400, checkpointed, restored into a fresh `build()`
+/// and run the other 600.
+func straightAndResumed(_ build: () -> SimulatedBackend<Float>) throws -> (straight: SimulatedBackend<Float>, resumed: SimulatedBackend<Float>) {
+    let straight = build()
+    straight.run(events: 1000)
+    let first = build()
+    first.run(events: 400)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-engine-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("engine.ckpt").path
+    try first.writeCheckpoint(to: path)
+    let resumed = build()
+    try resumed.restoreCheckpoint(from: path)
+    resumed.run(events: 600)
+    return (straight, resumed)
+}
+
 @Test(arguments: [Algorithm.easgd, .eamsgd, .adownpour, .mdownpour, .diloco, .asyncDiloco], [Schedule.clock, .random])
 func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm, schedule: Schedule) throws {
     func build() -> SimulatedBackend<Float> {
@@ -209,18 +227,7 @@ func simulatedRunResumedFromACheckpointIsBitIdentical(method: Algorithm, schedul
                 + e.workers.flatMap { $0.parameters.array + $0.velocity.array + $0.accumulator.array }).map(\.bitPattern)
             + s.workerTimes.map { UInt32(truncatingIfNeeded: $0.bitPattern) }
     }
-    let straight = build()
-    straight.run(events: 1000)
-    let first = build()
-    first.run(events: 400)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-engine-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let path = dir.appendingPathComponent("engine.ckpt").path
-    try first.writeCheckpoint(to: path)
-    let resumed = build()
-    try resumed.restoreCheckpoint(from: path)
-    resumed.run(events: 600)
+    let (straight, resumed) = try straightAndResumed(build)
     #expect(bits(resumed) == bits(straight))
     #expect(resumed.engine.stopped.map(\.worker) == straight.engine.stopped.map(\.worker) && straight.engine.stopped.map(\.worker) == [2])
     #expect(resumed.engine.master.clock == straight.engine.master.clock)
@@ -591,18 +598,7 @@ func aRunWithCompressedRepliesResumesBitForBit(method: Algorithm) throws {
         return (e.master.center.array + e.master.velocity.array + e.workers.flatMap { $0.parameters.array + $0.accumulator.array + $0.replyReference.array })
             .map(\.bitPattern)
     }
-    let straight = build()
-    straight.run(events: 1000)
-    let first = build()
-    first.run(events: 400)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("easgd-engine-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let path = dir.appendingPathComponent("engine.ckpt").path
-    try first.writeCheckpoint(to: path)
-    let resumed = build()
-    try resumed.restoreCheckpoint(from: path)
-    resumed.run(events: 600)
+    let (straight, resumed) = try straightAndResumed(build)
     #expect(bits(resumed) == bits(straight))
     #expect(straight.engine.workers[0].replyReference.count == 2)
 }

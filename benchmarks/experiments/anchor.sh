@@ -22,20 +22,7 @@ RATES=${RATES:-0.002 0.004 0.008 0.016}
 mkdir -p "$OUT"
 common=(--method msgd --momentum 0.99 --net cifar --data "$DATA" --batch 128 --threads 1 --eval-every "${EVAL_EVERY:-391}" --quiet ${EXTRA:-})
 
-# run NAME ARGS...: a line for xargs that trains NAME, or resumes it, or nothing if it has finished.
-run() {
-  local name=$1; shift
-  if grep -q '"completed"\|"diverged"' "$OUT/$name/status.json" 2>/dev/null; then return; fi
-  if [ -f "$OUT/$name/checkpoint.bin" ]; then
-    echo "$E train --resume $(printf '%q' "$OUT/$name") --quiet > $(printf '%q' "$OUT/$name.log") 2>&1"
-  else
-    rm -rf "${OUT:?}/$name"
-    echo "$E train $(printf '%q ' "${common[@]}" "$@" --out "$OUT/$name") > $(printf '%q' "$OUT/$name.log") 2>&1"
-  fi
-}
-go() {  # the lines on stdin, JOBS at a time; a diverged run (exit 2) is a result, anything else stops the campaign
-  xargs -d '\n' -r -P "$JOBS" -I{} sh -c '{}; s=$?; [ $s -eq 0 ] || [ $s -eq 2 ] || { echo "failed ($s): {}" >&2; exit 255; }'
-}
+. benchmarks/experiments/runs.sh
 
 echo "stage A: eta in {$RATES}, $SEARCH_EPOCHS epochs, seed 1"
 for eta in $RATES; do run "search-lr$eta" --lr "$eta" --seed 1 --init-seed 1 --epochs "$SEARCH_EPOCHS"; done | go

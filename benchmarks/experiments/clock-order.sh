@@ -17,19 +17,7 @@ DATA=${DATA:-../shared/data/cifar10-jpeg}
 mkdir -p "$OUT"
 common=(--backend simulated --net cifar --data "$DATA" --batch 128 --init-seed 1 --compute-seconds 0.015 --checkpoint-every 5 --quiet ${EXTRA:-})
 
-run() {  # run NAME ARGS...: a line that trains NAME, or resumes it, or nothing if it has finished
-  local name=$1; shift
-  if grep -q '"completed"\|"diverged"' "$OUT/$name/status.json" 2>/dev/null; then return; fi
-  if [ -f "$OUT/$name/checkpoint.bin" ]; then
-    echo "$E train --resume $(printf '%q' "$OUT/$name") --quiet > $(printf '%q' "$OUT/$name.log") 2>&1"
-  else
-    rm -rf "${OUT:?}/$name"
-    echo "$E train $(printf '%q ' "${common[@]}" "$@" --out "$OUT/$name") > $(printf '%q' "$OUT/$name.log") 2>&1"
-  fi
-}
-go() {
-  xargs -d '\n' -r -P "$JOBS" -I{} sh -c '{}; s=$?; [ $s -eq 0 ] || [ $s -eq 2 ] || { echo "failed ($s): {}" >&2; exit 255; }'
-}
+. benchmarks/experiments/runs.sh
 
 queue=(--link-bandwidth 1.12623e9 --steps 1563 --eval-every 782 --seed 1)
 {
