@@ -159,8 +159,8 @@ struct ParallelOptions: ParsableArguments {
                                discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; on MPI the codec's bytes are what travels (with --servers S, each server's slice encoded on its own, as the simulated link model's S servers do too), the records' bytes_sent count them, and the simulated link model charges them.",
                                valueName: "format"))
     var compress: CodecFormat?
-    @Option(help: ArgumentHelp("Compress the center the master sends back (\(Algorithm.names(where: \.sendsUpdates))): none (default), fp16, bf16, int8 or int4; simulated and threads backends.",
-                               discussion: "Delta-coded: the master encodes the center minus what the worker last received, and both add what decodes, so what one reply misses goes with the next (it keeps p copies of the center). Block size and rounding from --compress-block and --compress-rounding; the records' bytes_received count the codec's bytes and the simulated link model charges them.",
+    @Option(help: ArgumentHelp("Compress the center the master sends back (\(Algorithm.names(where: \.sendsUpdates))): none (default), fp16, bf16, int8 or int4.",
+                               discussion: "Delta-coded: the master encodes the center minus what the worker last received, and both add what decodes, so what one reply misses goes with the next (it keeps p copies of the center). On MPI the codec's bytes are what travels (one server: a sharded center's replies are not encoded yet). Block size and rounding from --compress-block and --compress-rounding; the records' bytes_received count the codec's bytes and the simulated link model charges them.",
                                valueName: "format"))
     var compressReply: CodecFormat?
     @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)); for --compress and --compress-reply.") var compressBlock: Int?

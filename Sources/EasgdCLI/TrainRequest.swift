@@ -216,8 +216,8 @@ public struct TrainRequest: Sendable, Equatable {
             guard method.sendsUpdates else {
                 throw SettingsError("--compress-reply applies where the master answers with the center (\(Algorithm.names(where: \.sendsUpdates))), not to \(method.rawValue)")
             }
-            if resolvedBackend == .mpi {
-                throw SettingsError("--compress-reply runs on the simulated and threads backends; on MPI the reply is not encoded yet")
+            if resolvedBackend == .mpi && resolvedServers > 1 {
+                throw SettingsError("--compress-reply on MPI comes from one server: give --servers 1 (a sharded center's replies are not encoded yet)")
             }
             if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
         }

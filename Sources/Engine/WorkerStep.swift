@@ -20,12 +20,16 @@ public protocol MasterLink<Scalar> {
     /// sends x (a copy; `loss` is the worker's previous one, since this step's is not known yet) and
     /// `endExchange` replaces x with x − α(x − x̃). False when not sent or rejected.
     var overlapsExchange: Bool { get }
+    /// Whether the link itself decodes a compressed reply into the worker's reference and parameters (MPI, where
+    /// the codec's bytes travel); otherwise the worker step codes the center it is handed.
+    var decodesReplies: Bool { get }
     func beginExchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool
     func endExchange(_ x: FlatBuffer<Scalar>) -> Bool
 }
 
 extension MasterLink {
     public var overlapsExchange: Bool { false }
+    public var decodesReplies: Bool { false }
     public func beginExchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool { preconditionFailure("this link does not overlap its exchanges") }
     public func endExchange(_ x: FlatBuffer<Scalar>) -> Bool { preconditionFailure("this link does not overlap its exchanges") }
 }
@@ -117,7 +121,7 @@ extension WorkerState {
                 guard link.pushAndPull(accumulator, into: parameters, loss: loss) else {
                     return .stopped("non-finite accumulated update (rejected by the master)")
                 }
-                if let c = s.replyCompression { receiveCompressedReply(parameters, c) }
+                if let c = s.replyCompression, !link.decodesReplies { receiveCompressedReply(parameters, c) }
                 communicated = true
             }
         case .mdownpour:

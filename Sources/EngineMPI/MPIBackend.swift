@@ -133,6 +133,17 @@ func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: 
     }
 }
 
+/// `sendWatched` for bytes (a compressed reply).
+func sendWatched(bytes: UnsafeRawPointer, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
+    var request = MPI_Request(bitPattern: 0)
+    MPI_Isend(bytes, Int32(count), easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
+    var flag: Int32 = 0
+    return poll(seconds: seconds) {
+        MPI_Test(&request, &flag, easgd_mpi_status_ignore())
+        return flag != 0
+    }
+}
+
 /// The same, giving up (nil) after `seconds`, so that the master can look at signals and silent workers meanwhile.
 func probe(from source: Int32 = easgd_mpi_any_source(), tags: [MessageTag]? = nil, seconds: Double) -> MPI_Status? {
     var status = MPI_Status()
@@ -243,6 +254,11 @@ public enum MPIBackend {
         if settings.engine.compression != nil {
             precondition(w.wire.slices.count == servers, "the worker encodes one slice per server")
             link.wire = w.wire
+        }
+        // A compressed reply arrives as the codec's bytes of x̃ − r; the link decodes it into r and x.
+        if let codec = settings.engine.replyCompression {
+            precondition(servers == 1, "a compressed reply comes from one server")
+            link.reply = MessageLink.Reply(codec: codec, reference: w.replyReference)
         }
         var stopReason: String? = nil
         // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.
@@ -361,6 +377,21 @@ struct MessageLink: MasterLink {
     /// With compression: the worker's encoded message, slice by slice (one slice per server), which a push sends as
     /// it is — the compressed bytes are what travels.
     var wire: WireMessage? = nil
+    /// With a compressed reply (one server): its codec, the worker's reference r (the center as last received) and
+    /// room for the bytes.
+    final class Reply {
+        let codec: Codec
+        let reference: FlatBuffer<Float>
+        let bytes: UnsafeMutableRawBufferPointer
+        init(codec: Codec, reference: FlatBuffer<Float>) {
+            self.codec = codec
+            self.reference = reference
+            bytes = .allocate(byteCount: codec.encodedBytes(count: reference.count), alignment: 16)
+        }
+        deinit { bytes.deallocate() }
+    }
+    var reply: Reply? = nil
+    var decodesReplies: Bool { reply != nil }
     private let pending = Pending()
     /// Per server: the bytes of a compressed push (its slice's encoded bytes, then the trailer).
     private let outgoingBytes: ByteBuffers
@@ -431,6 +462,14 @@ struct MessageLink: MasterLink {
                 }
                 guard flag != 0 else { continue }
                 let range = layout.range(k)
+                if let coded = self.reply, let reply, status.MPI_TAG != MessageTag.reject.rawValue,
+                   pending.tag == .push || pending.tag == .compressedPush {
+                    // The codec's bytes of x̃ − r: r += what decodes, and x = r.
+                    if !receiveReply(status, coded, into: reply) { accepted = false }
+                    answered[k] = true
+                    left -= 1
+                    continue
+                }
                 // An acknowledgement carries nothing: any buffer will do for its zero values.
                 let into = reply.map { $0.base + range.lowerBound } ?? outgoing[k].base
                 let got = try? receive(status, into: into, capacity: reply == nil ? 0 : range.count)
@@ -443,6 +482,26 @@ struct MessageLink: MasterLink {
         for k in 0..<layout.servers { MPI_Wait(&pending.sends[k], easgd_mpi_status_ignore()) }
         pending.waited += Double(Self.now() - start) * 1e-9
         return accepted
+    }
+
+    /// A compressed reply's bytes (of the expected size, else false), decoded: r += decoded, x = r.
+    private func receiveReply(_ status: MPI_Status, _ coded: Reply, into x: FlatBuffer<Float>) -> Bool {
+        var status = status
+        var count: Int32 = 0
+        MPI_Get_count(&status, easgd_mpi_byte(), &count)
+        let expected = coded.bytes.count
+        guard Int(count) == expected else {
+            _ = receiveData(status)          // taken off the wire, and refused
+            return false
+        }
+        MPI_Recv(coded.bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
+        coded.codec.decode(UnsafeRawBufferPointer(coded.bytes), into: x.pointer)
+        let r = coded.reference
+        for k in 0..<x.count {
+            r[k] += x[k]
+            x[k] = r[k]
+        }
+        return true
     }
 
     private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?,

@@ -29,8 +29,8 @@ public struct MPIDriver: BackendDriver {
             ComputeThreads.set(1)
             if rank == 0 {
                 let run = try self.make(make)
-                guard run.settings.replyCompression == nil else {
-                    throw SettingsError("\(run.directory) compresses the center's replies (--compress-reply), which runs on the simulated and threads backends only")
+                guard run.settings.replyCompression == nil || servers == 1 else {
+                    throw SettingsError("\(run.directory) compresses the center's replies (--compress-reply), which MPI sends from one server: give --servers 1")
                 }
                 guard run.settings.engine.workers == size - servers else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks for \(servers) server\(servers == 1 ? "" : "s") (use -np \(run.settings.engine.workers + servers))")

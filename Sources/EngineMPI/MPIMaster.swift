@@ -49,7 +49,8 @@ final class MPIMaster: ParallelExecutor {
         guard servers >= 1, servers <= whole else { throw MPIError(description: "--servers must be between 1 and the \(whole) parameters") }
         group = ServerGroup(layout: ShardLayout(count: whole, servers: servers))
         shard = servers == 1 ? run.engine.master : run.engine.master.shard(group.layout.range(0))
-        server = Server(master: shard, workers: run.engine.workers.count)
+        server = Server(master: shard, workers: run.engine.workers.count,
+                        references: run.settings.engine.replyCompression == nil ? [] : run.engine.workers.map(\.replyReference))
         status = run.engine.workers.map { _ in .running }
         progress = run.engine.workers.map(\.progress)
         served = run.engine.workers.map(\.clock)

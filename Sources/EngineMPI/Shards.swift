@@ -109,10 +109,21 @@ final class Server {
     private var wire: [UInt8] = []
     private var inFlight: [MPI_Request?]
     private(set) var time = ServingTime()
+    /// With a compressed reply (one server): per worker the center as it last received it (rank 0's copies of the
+    /// workers' references, which their states overwrite with the same values), the difference and its bytes.
+    private let references: [FlatBuffer<Float>]
+    private let difference: FlatBuffer<Float>
+    private var replyWire: [[UInt8]] = [[]]
 
-    init(master: MasterState<Float>, workers: Int) {
+    init(master: MasterState<Float>, workers: Int, references: [FlatBuffer<Float>] = []) {
         self.master = master
         n = master.center.count
+        precondition(references.isEmpty || (master.settings.replyCompression != nil && references.count == workers
+                                            && references.allSatisfy { $0.count == master.center.count }),
+                     "a compressed reply keeps one reference per worker, of the whole center")
+        self.references = references
+        difference = FlatBuffer(count: references.isEmpty ? 0 : n)
+        if let codec = master.settings.replyCompression, !references.isEmpty { replyWire = [[UInt8](repeating: 0, count: codec.encodedBytes(count: n))] }
         message = FlatBuffer(count: n + Trailer.count)
         lookahead = FlatBuffer(count: master.velocity.count > 0 ? n : 0)
         own = Array(repeating: nil, count: workers)
@@ -166,7 +177,27 @@ final class Server {
         case .exchange:
             served = try answer(full && master.acceptExchange(payload), with: buffer.base, count: n)
         case .push, .compressedPush:
-            served = try answer(full && master.acceptPush(payload) { _ in }, with: master.center.base, count: n)
+            if let codec = master.settings.replyCompression, !references.isEmpty {
+                guard full && master.acceptPush(payload, pull: { _ in }) else {
+                    send(buffer.base, count: 0, to: source, tag: .reject)
+                    served = .rejected
+                    break
+                }
+                // x̃ − r through the codec, with the coins the worker's own step would draw (its clock before the
+                // step: the trailer's less one); r += what decodes; the bytes go.
+                let r = references[k]
+                for j in 0..<n { difference[j] = master.center[j] - r[j] }
+                var random = SplitMix64.derived(from: UInt64(trailer.clock - 1), stream: UInt64(k) | (1 << 40))
+                let none = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+                Compression(codec: codec, errorFeedback: false).send(difference.pointer, residual: none, slices: [0..<n], into: &replyWire,
+                                                                     random: &random)
+                for j in 0..<n { r[j] += difference[j] }
+                let sent = replyWire[0].withUnsafeBytes { sendWatched(bytes: $0.baseAddress!, count: $0.count, to: source, tag: tag, seconds: seconds) }
+                guard sent else { throw ReplyNotTaken() }
+                served = .accepted
+            } else {
+                served = try answer(full && master.acceptPush(payload) { _ in }, with: master.center.base, count: n)
+            }
         case .lookahead:
             master.lookahead(into: lookahead.pointer)
             guard sendWatched(lookahead.base, count: n, to: source, tag: .lookahead, seconds: seconds) else { throw ReplyNotTaken() }
