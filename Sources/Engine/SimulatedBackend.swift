@@ -35,6 +35,9 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     private var nextRoundRobin = 0
     /// Random order: the stream that draws each activation's worker.
     private var order: SplitMix64
+    /// Clock and round-robin order: a worker whose clock has reached this many steps takes no more (with a queue
+    /// at the master, one that is done can be the earliest; nil: no limit).
+    public var budget: Int? = nil
     /// With `costs.links`: when each server is next free.
     private var serverFree: [Double] = []
 
@@ -104,9 +107,11 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         now = max(now, workerTimes[w.index])
     }
 
+    private func stepping(_ w: WorkerState<Scalar>) -> Bool { w.alive && budget.map { w.clock < $0 } ?? true }
+
     private func earliestLiveWorker() -> WorkerState<Scalar>? {
         var best: WorkerState<Scalar>? = nil
-        for w in engine.workers where w.alive {
+        for w in engine.workers where stepping(w) {
             if best == nil || workerTimes[w.index] < workerTimes[best!.index] { best = w }
         }
         return best
@@ -121,7 +126,7 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         let p = engine.workers.count
         for k in 0..<p {
             let w = engine.workers[(nextRoundRobin + k) % p]
-            if w.alive {
+            if stepping(w) {
                 nextRoundRobin = (w.index + 1) % p
                 return w
             }

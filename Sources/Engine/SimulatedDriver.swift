@@ -37,6 +37,7 @@ public final class SimulatedExecutor: ParallelExecutor {
         // In random order a worker is drawn whatever its count, so the budget is p × steps worker steps in all (the
         // random-order scheme's activations); in the other orders each worker takes its steps.
         let random = sim.schedule == .random && !engine.settings.method.stepsTogether
+        sim.budget = random ? nil : steps
         func budgetLeft() -> Bool {
             random ? engine.workers.reduce(0) { $0 + $1.clock } < steps * engine.workers.count
                 : engine.workers.contains(where: { $0.alive && $0.clock < steps })

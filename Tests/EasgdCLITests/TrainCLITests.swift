@@ -216,3 +216,16 @@ func badTrainingInputGetsOneLineError(arguments template: [String], needle: Stri
     let runs = try jsonArray(try easgd(["runs", first.path, "--json"]).stdout)
     #expect(runs.first?["steps_per_worker"] as? Int == 30 && runs.first?["status"] as? String == "completed", "\(runs)")
 }
+
+/// With the link model's queue at the master, a worker that has taken its steps can be the earliest on the virtual
+/// clock: it takes no more (before, workers ended up to two steps past their budget at p = 16).
+@Test func aQueuedSimulatedRunStopsEveryWorkerAtItsBudget() throws {
+    let dir = try temporaryDirectory().appendingPathComponent("queued")
+    // EAMSGD at p = 16, τ = 10, an exchange six times a step: before, worker 0 ended at 35 steps of 31.
+    let r = try easgd(["train", "--method", "eamsgd", "--workers", "16", "--tau", "10", "--lr", "0.02", "--net", learnNet,
+                       "--batch", "16", "--steps", "31", "--eval-every", "100000", "--backend", "simulated", "--compute-seconds", "0.001",
+                       "--link-bandwidth", "1e8", "--data", try smallFashionMNIST.get().path, "--quiet", "--out", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let last = try #require(try RunFiles.readMetrics(dir.path).last)
+    #expect(last.workerSteps == Array(repeating: 31, count: 16) && last.step == 16 * 31, "\(last.workerSteps ?? [])")
+}
