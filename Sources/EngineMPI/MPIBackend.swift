@@ -124,19 +124,17 @@ func poll(seconds: Double, _ done: () -> Bool) -> Bool {
 /// Sends to a worker without waiting forever: a large message to a worker stopped between its request and this
 /// reply would wait in MPI's rendezvous protocol. False when it is not taken within `seconds`.
 func sendWatched(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
-    var request = MPI_Request(bitPattern: 0)
-    MPI_Isend(buffer, Int32(count), easgd_mpi_float(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
-    var flag: Int32 = 0
-    return poll(seconds: seconds) {
-        MPI_Test(&request, &flag, easgd_mpi_status_ignore())
-        return flag != 0
-    }
+    sendWatched(UnsafeRawPointer(buffer), count: count, of: easgd_mpi_float(), to: rank, tag: tag, seconds: seconds)
 }
 
 /// `sendWatched` for bytes (a compressed reply).
 func sendWatched(bytes: UnsafeRawPointer, count: Int, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
+    sendWatched(bytes, count: count, of: easgd_mpi_byte(), to: rank, tag: tag, seconds: seconds)
+}
+
+private func sendWatched(_ buffer: UnsafeRawPointer, count: Int, of type: MPI_Datatype, to rank: Int, tag: MessageTag, seconds: Double) -> Bool {
     var request = MPI_Request(bitPattern: 0)
-    MPI_Isend(bytes, Int32(count), easgd_mpi_byte(), Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
+    MPI_Isend(buffer, Int32(count), type, Int32(rank), tag.rawValue, easgd_mpi_comm_world(), &request)
     var flag: Int32 = 0
     return poll(seconds: seconds) {
         MPI_Test(&request, &flag, easgd_mpi_status_ignore())
