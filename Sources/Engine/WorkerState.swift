@@ -88,15 +88,8 @@ extension WorkerState {
     /// decode(encode(x̃ − r_i)), slice by slice as the servers would send it, which is also the new r_i. The
     /// stochastic rounding's coins come from the worker's index and clock (another stream than its updates').
     func receiveCompressedReply(_ x: FlatBuffer<Scalar>, _ codec: Codec) {
-        let n = x.count
-        for k in 0..<n { x[k] -= replyReference[k] }
         var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index) | (1 << 40))
-        let none = UnsafeMutableBufferPointer<Scalar>(start: nil, count: 0)
-        Compression(codec: codec, errorFeedback: false).send(x.pointer, residual: none, slices: slices, into: &replyWire.slices, random: &random)
-        for k in 0..<n {
-            replyReference[k] += x[k]
-            x[k] = replyReference[k]
-        }
+        Compression.deltaReply(x.pointer, reference: replyReference.pointer, codec: codec, slices: slices, into: &replyWire.slices, random: &random)
     }
 
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }

@@ -183,15 +183,12 @@ final class Server {
                     served = .rejected
                     break
                 }
-                // x̃ − r through the codec, with the coins the worker's own step would draw (its clock before the
-                // step: the trailer's less one); r += what decodes; the bytes go.
-                let r = references[k]
-                for j in 0..<n { difference[j] = master.center[j] - r[j] }
+                // The delta-coded reply (Elastic's rule) with the coins the worker's own step would draw (its clock
+                // before the step: the trailer's less one); the bytes go.
+                difference.copy(from: master.center)
                 var random = SplitMix64.derived(from: UInt64(trailer.clock - 1), stream: UInt64(k) | (1 << 40))
-                let none = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-                Compression(codec: codec, errorFeedback: false).send(difference.pointer, residual: none, slices: [0..<n], into: &replyWire,
-                                                                     random: &random)
-                for j in 0..<n { r[j] += difference[j] }
+                Compression.deltaReply(difference.pointer, reference: references[k].pointer, codec: codec, slices: [0..<n], into: &replyWire,
+                                       random: &random)
                 let sent = replyWire[0].withUnsafeBytes { sendWatched(bytes: $0.baseAddress!, count: $0.count, to: source, tag: tag, seconds: seconds) }
                 guard sent else { throw ReplyNotTaken() }
                 served = .accepted
