@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
             and a master: --workers P, --tau, --alpha or --beta (DiLoCo: --outer, --outer-lr, --outer-momentum), \
             --backend threads (one thread per worker; the default; sync-easgd and diloco step them in lockstep), \
             simulated (one thread, a virtual clock of p devices; --compute-seconds, --communication-seconds, \
-            --schedule), or mpi (under mpirun -np P+1; not sync-easgd or diloco), with the budget as --steps per worker:
+            --schedule), or mpi (under mpirun -np P+1; sync-easgd and diloco in lockstep through rank 0), with the budget as --steps per worker:
               easgd train --method easgd --workers 4 --tau 4 --lr 0.05 --steps 300 \\
                 --eval-every 30s --out runs/easgd-p4
               easgd train --method easgd --workers 16 --tau 10 --lr 0.05 --steps 300 \\
@@ -166,7 +166,7 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Values per Float32 scale of int8 and int4 (default \(Codec.defaultBlockSize)); for --compress and --compress-reply.") var compressBlock: Int?
     @Option(help: "nearest (default) or stochastic (unbiased; coins drawn from the worker and its step); for --compress and --compress-reply.") var compressRounding: CodecRounding?
     @Flag(help: "With --compress: each worker keeps what the codec lost and adds it to its next message.") var errorFeedback = false
-    @Option(help: "threads (the default; \(Algorithm.names { $0.stepsTogether }) in lockstep), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1; not \(Algorithm.names { $0.stepsTogether })).")
+    @Option(help: "threads (the default; \(Algorithm.names { $0.stepsTogether }) in lockstep), simulated (one thread, virtual clock), or mpi (under mpirun -np P+1; \(Algorithm.names { $0.stepsTogether }) in lockstep through rank 0).")
     var backend: Backend?
     @Option(help: "Simulated order: clock (default), round-robin (τ steps per activation) or random (τ steps by a uniformly drawn worker per activation, from the run's seed; the budget is then p × --steps in all).") var schedule: Schedule?
     @Option(help: "Virtual seconds per worker step (default: measured once on this machine).") var computeSeconds: Double?

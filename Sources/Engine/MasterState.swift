@@ -96,6 +96,14 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
         return true
     }
 
+    /// Sync-EASGD's exchange of every stepping worker from the same time step (each x_i moves by α(x_i − x̃), the
+    /// center by the sum), in the workers' order.
+    @_specialize(exported: true, where Scalar == Float)
+    package func acceptSynchronousExchange(_ workers: [UnsafeMutableBufferPointer<Scalar>]) {
+        ElasticExchange.synchronousExchange(workers: workers, center: center.pointer, alpha: Scalar(settings.alpha))
+        accepted += workers.count
+    }
+
     /// MDOWNPOUR: the look-ahead point x̃ + δV at which a worker takes its gradient.
     @_specialize(exported: true, where Scalar == Float)
     package func lookahead(into y: UnsafeMutableBufferPointer<Scalar>) {

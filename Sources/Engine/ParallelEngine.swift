@@ -116,26 +116,20 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         precondition(s.method.stepsTogether)
         if s.method == .diloco { return dilocoStep(parallel: parallel, critical: critical) }
         let live = workers.filter(\.alive)
-        each(live, parallel: parallel) { w in
-            let loss = w.evaluate(at: w.parameters, decay: s.weightDecay)
-            return loss.isFinite && w.gradient.isFinite && w.parameters.isFinite ? nil : "non-finite loss, gradient or parameters"
-        }
+        each(live, parallel: parallel) { w in w.synchronousGradient(settings: s) }
         let stepping = live.filter(\.alive)
-        let eta = Scalar(stepping.first.map(rate) ?? s.learningRate)
+        let eta = stepping.first.map(rate) ?? s.learningRate
         var exchanged = false
         critical {
             if let first = stepping.first, first.clock % s.tau == 0 {
-                ElasticExchange.synchronousExchange(workers: stepping.map(\.parameters.pointer), center: master.center.pointer,
-                                                    alpha: Scalar(s.alpha))
-                master.accepted += stepping.count
+                master.acceptSynchronousExchange(stepping.map(\.parameters.pointer))
                 for w in stepping { w.exchanges += 1 }
                 exchanged = true
             }
             master.clock += 1
         }
         each(stepping, parallel: parallel) { w in
-            LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: eta)
-            w.clock += 1
+            w.synchronousLocalStep(learningRate: eta)
             return nil
         }
         return exchanged
@@ -161,21 +155,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
 
     private func dilocoStep(parallel: Bool, critical: (() -> Void) -> Void) -> Bool {
         let s = settings
-        let delta = Scalar(s.outer?.innerMomentum ?? 0)
-        each(workers.filter(\.alive), parallel: parallel) { w in
-            // Inner Nesterov: the gradient at the look-ahead point, then Elastic's Nesterov step (as EAMSGD's workers).
-            if delta != 0 { Nesterov.lookahead(parameters: w.parameters.readOnly, velocity: w.velocity.readOnly, momentum: delta, into: w.lookahead.pointer) }
-            let loss = w.evaluate(at: delta != 0 ? w.lookahead : w.parameters, decay: s.weightDecay)
-            if !(loss.isFinite && w.gradient.isFinite) { return "non-finite loss or gradient" }
-            if delta != 0 {
-                Nesterov.step(parameters: w.parameters.pointer, velocity: w.velocity.pointer, lookaheadGradient: w.gradient.readOnly,
-                              learningRate: Scalar(rate(w)), momentum: delta)
-            } else {
-                LocalStep.sgd(w.parameters.pointer, gradient: w.gradient.readOnly, learningRate: Scalar(rate(w)))
-            }
-            w.clock += 1
-            return nil
-        }
+        each(workers.filter(\.alive), parallel: parallel) { w in w.innerStep(settings: s, learningRate: rate(w)) }
         let stepping = workers.filter(\.alive)
         guard let first = stepping.first, first.clock % s.tau == 0 else { return false }
         var exchanged = false
@@ -186,8 +166,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
     /// The end of a DiLoCo round (the master's part and the restarts), for the workers that took its last step.
     private func dilocoRoundEnd(_ stepping: [WorkerState<Scalar>]) -> Bool {
         let s = settings
-        let delta = Scalar(s.outer?.innerMomentum ?? 0)
-        for w in stepping where !w.parameters.isFinite { stop(w, "non-finite parameters at the end of a round") }
+        for w in stepping where !w.parameters.isFinite { stop(w, WorkerState<Scalar>.nonFiniteAtRoundEnd) }
         let arriving = stepping.filter(\.alive)
         guard !arriving.isEmpty else { return false }
         if let c = s.compression {
@@ -202,14 +181,12 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             }
         }
         guard master.acceptRound(arriving.map(\.parameters.readOnly)) else {
-            for w in arriving { stop(w, "non-finite pseudo-gradient (rejected by the master)") }
+            for w in arriving { stop(w, WorkerState<Scalar>.roundRejected) }
             return false
         }
         for w in arriving {
             w.parameters.copy(from: master.center)
-            if let c = s.replyCompression { w.receiveCompressedReply(w.parameters, c) }
-            if delta != 0 && s.outer?.keepsInnerVelocity != true { w.velocity.fill(0) }
-            w.exchanges += 1
+            w.restartRound(settings: s)
         }
         return true
     }

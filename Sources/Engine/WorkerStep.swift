@@ -150,3 +150,52 @@ extension WorkerState {
         return loss
     }
 }
+
+// MARK: The worker's part of the methods that step every worker at once (sync-EASGD, DiLoCo), the same whether the
+// engine steps them together in one process or each runs on an MPI rank of its own (rank 0 holding the round).
+
+extension WorkerState {
+    package static var nonFiniteAtRoundEnd: String { "non-finite parameters at the end of a round" }
+    package static var roundRejected: String { "non-finite pseudo-gradient (rejected by the master)" }
+
+    /// Sync-EASGD: the gradient at the worker's current point (before the exchange); the reason to stop, if any.
+    @_specialize(exported: true, where Scalar == Float)
+    package func synchronousGradient(settings s: EngineSettings) -> String? {
+        let loss = evaluate(at: parameters, decay: s.weightDecay)
+        return loss.isFinite && gradient.isFinite && parameters.isFinite ? nil : "non-finite loss, gradient or parameters"
+    }
+
+    /// Sync-EASGD: the local step with the gradient taken before the exchange.
+    @_specialize(exported: true, where Scalar == Float)
+    package func synchronousLocalStep(learningRate eta: Double) {
+        LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: Scalar(eta))
+        clock += 1
+    }
+
+    /// DiLoCo: one inner step (SGD, or Nesterov with the gradient at the look-ahead point, as EAMSGD's workers); the
+    /// reason to stop, if any.
+    @_specialize(exported: true, where Scalar == Float)
+    package func innerStep(settings s: EngineSettings, learningRate: Double) -> String? {
+        let delta = Scalar(s.outer?.innerMomentum ?? 0)
+        if delta != 0 { Nesterov.lookahead(parameters: parameters.readOnly, velocity: velocity.readOnly, momentum: delta, into: lookahead.pointer) }
+        let loss = evaluate(at: delta != 0 ? lookahead : parameters, decay: s.weightDecay)
+        if !(loss.isFinite && gradient.isFinite) { return "non-finite loss or gradient" }
+        if delta != 0 {
+            Nesterov.step(parameters: parameters.pointer, velocity: velocity.pointer, lookaheadGradient: gradient.readOnly,
+                          learningRate: Scalar(learningRate), momentum: delta)
+        } else {
+            LocalStep.sgd(parameters.pointer, gradient: gradient.readOnly, learningRate: Scalar(learningRate))
+        }
+        clock += 1
+        return nil
+    }
+
+    /// DiLoCo: the restart at a round's end, `parameters` holding the new center: coded against the worker's
+    /// reference with a compressed reply, the inner velocity reset unless kept, the exchange counted.
+    @_specialize(exported: true, where Scalar == Float)
+    package func restartRound(settings s: EngineSettings) {
+        if let c = s.replyCompression { receiveCompressedReply(parameters, c) }
+        if (s.outer?.innerMomentum ?? 0) != 0 && s.outer?.keepsInnerVelocity != true { velocity.fill(0) }
+        exchanges += 1
+    }
+}

@@ -18,6 +18,7 @@
 // - End: a worker that is done (or was signalled itself) sends its state and waits for FINISH. When every worker
 //   has, rank 0 evaluates, checkpoints the whole system and sends FINISH, so every rank exits and none waits on a
 //   finished one.
+// - Sync-EASGD and DiLoCo step in lockstep through rank 0, pausing and stopping only at a round (Lockstep.swift).
 // Waiting ranks poll (MPI_Iprobe, then a short sleep) rather than spin in MPI_Recv: on a machine with fewer cores
 // than ranks, a spinning master or a worker waiting for its answer would take cores from the workers computing.
 
@@ -44,10 +45,11 @@ enum MessageTag: Int32 {
     case gather = 13       // rank 0 → server: empty;         server → rank 0: `ShardReport` (JSON), then its slices
     case overlappedExchange = 14   // as .exchange, sent before the worker computes its gradient (answered without waiting)
     case ping = 15         // rank 0 → server: empty;         server → rank 0: empty (it is alive and serving)
-    case serverSignal = 16 // server → rank 0: the signal its rank received (one value): stop the system
+    case serverSignal = 16 // server or lockstep worker → rank 0: the signal its rank received (one value): stop the system
     case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
     case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
     case compressedPush = 19   // as .push, the update as the codec's bytes of the server's slice, then the trailer's Floats as bytes
+    case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `RoundControl` (Lockstep.swift)
 }
 
 enum Control: Float {
@@ -259,6 +261,11 @@ public enum MPIBackend {
             link.reply = MessageLink.Reply(codec: codec, reference: w.replyReference)
         }
         var stopReason: String? = nil
+        // Sync-EASGD and DiLoCo step in lockstep: rounds through rank 0, pauses and stops only at a round.
+        let lockstep = settings.engine.method.stepsTogether
+        var rounds = LockstepLink(count: lockstep ? w.parameters.count : 0)
+        var ordered: Control? = nil           // the pause or stop a round's answer carried
+        var toldSignal = false
         // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.
         let rate = ParallelTrainingRun.learningRate(settings, stepsPerEpoch: replica.stream.batchesPerEpoch)
         var scale = 1.0
@@ -276,8 +283,10 @@ public enum MPIBackend {
             takeScale()                                    // none is left unreceived
         }
         while true {
-            if waiting(from: 0, tag: .control) {
-                switch try receiveControl() {
+            let control = try ordered ?? (waiting(from: 0, tag: .control) ? receiveControl() : nil)
+            ordered = nil
+            if let control {
+                switch control {
                 case .pause:
                     try send(StateMessage(kind: .paused, worker: w.snapshot), of: w, to: 0)
                     switch try receiveControl() {
@@ -293,8 +302,16 @@ public enum MPIBackend {
                 }
             }
             if let sig = StopSignal.pending {
-                try finish(.interrupted, signal: sig)
-                return stopReason
+                if !lockstep {
+                    try finish(.interrupted, signal: sig)
+                    return stopReason
+                }
+                // In lockstep the system stops at the next round: rank 0 is told, and this worker steps on to it.
+                if !toldSignal {
+                    var value = Float(sig)
+                    send(&value, count: 1, to: 0, tag: .serverSignal)
+                    toldSignal = true
+                }
             }
             if !w.alive || w.clock >= settings.steps {
                 try finish(.done)
@@ -304,7 +321,18 @@ public enum MPIBackend {
             let eta = rate.at(w.clock, scale: scale)
             link.clock = w.clock + 1
             link.rate = Float(eta)
-            if case .stopped(let reason) = w.step(settings: settings.engine, learningRate: eta, link: link) {
+            if lockstep {
+                let (outcome, answer) = try w.lockstepStep(settings: settings.engine, learningRate: eta, link: &rounds)
+                if case .stopped(let reason) = outcome {
+                    w.alive = false
+                    stopReason = reason
+                }
+                switch answer {
+                case .pause?: ordered = .pause
+                case .stop?: ordered = .stop
+                case .go?, nil: break
+                }
+            } else if case .stopped(let reason) = w.step(settings: settings.engine, learningRate: eta, link: link) {
                 w.alive = false
                 stopReason = reason
             }

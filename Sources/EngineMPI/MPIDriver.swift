@@ -32,6 +32,7 @@ public struct MPIDriver: BackendDriver {
                 guard run.settings.replyCompression == nil || servers == 1 else {
                     throw SettingsError("\(run.directory) compresses the center's replies (--compress-reply), which MPI sends from one server: give --servers 1")
                 }
+                try MPIDriver.checkLockstep(run.settings, servers: servers)
                 guard run.settings.engine.workers == size - servers else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks for \(servers) server\(servers == 1 ? "" : "s") (use -np \(run.settings.engine.workers + servers))")
                 }
@@ -75,6 +76,14 @@ public struct MPIDriver: BackendDriver {
         MPIRuntime.finish()
         finalizing?.done()
         return result
+    }
+}
+
+extension MPIDriver {
+    /// What MPI's lockstep (sync-EASGD, DiLoCo) does not carry: a sharded center, compressed messages.
+    public static func checkLockstep(_ settings: RunSettings, servers: Int) throws {
+        let compressed = settings.compression != nil || settings.replyCompression != nil
+        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers, compressed: compressed) { throw SettingsError(problem) }
     }
 }
 

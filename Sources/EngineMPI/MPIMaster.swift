@@ -41,6 +41,9 @@ final class MPIMaster: ParallelExecutor {
     private let stallLimit = StallLimit.seconds         // read once: the environment is not looked up per message
     /// The plateau schedule's scale the workers were last sent (they start at 1).
     private var sentScale = 1.0
+    /// Sync-EASGD and DiLoCo: the rounds (Lockstep.swift), and the pause or stop the next round's answers carry.
+    private let rounds: LockstepRounds?
+    private var wanted: RoundControl? = nil
 
     init(run: ParallelTrainingRun, servers: Int) throws {
         self.run = run
@@ -52,6 +55,7 @@ final class MPIMaster: ParallelExecutor {
         server = Server(master: shard, workers: run.engine.workers.count,
                         references: run.settings.engine.replyCompression == nil ? [] : run.engine.workers.map(\.replyReference))
         status = run.engine.workers.map { _ in .running }
+        rounds = run.settings.engine.method.stepsTogether ? LockstepRounds(engine: run.engine, rank: { [servers] in servers + $0 }) : nil
         progress = run.engine.workers.map(\.progress)
         served = run.engine.workers.map(\.clock)
     }
@@ -115,6 +119,11 @@ final class MPIMaster: ParallelExecutor {
     }
 
     private func stopRunning(_ control: Control) {
+        if rounds != nil {
+            // Lockstep: never between two rounds; the next round's answers carry it (a stop outranks a pause).
+            wanted = wanted == .stop || control == .stop ? .stop : .pause
+            return
+        }
         for (i, state) in status.enumerated() where state == .running { send(control, to: rank(i)) }
         pausing = true
     }
@@ -137,7 +146,7 @@ final class MPIMaster: ParallelExecutor {
         for (i, state) in status.enumerated() where state == .paused { send(.resume, to: rank(i)) }
         status = status.map { $0 == .paused ? .running : $0 }
         while status.contains(where: { $0 != .finished }) {
-            if !pausing, let pause = lifecycle.pauseWanted() {
+            if !pausing, wanted != .stop, let pause = lifecycle.pauseWanted() {
                 if case .signal(let sig) = pause { signal = signal ?? sig }
                 stopRunning(signal != nil ? .stop : .pause)
             }
@@ -157,6 +166,7 @@ final class MPIMaster: ParallelExecutor {
             try handle(announced, lifecycle)
         }
         // Every worker's final state is here: the clocks are exact now.
+        rounds?.settleClock()
         try logEvaluations(lifecycle, drain: true)
         server.settle()
         others = try watchingServers { try group.gather(into: run.engine.master, own: shard) }
@@ -169,10 +179,11 @@ final class MPIMaster: ParallelExecutor {
     private func checkSilence(_ lifecycle: RunLifecycle) throws {
         let now = lifecycle.wall()
         if signalledAt == nil, signal ?? StopSignal.pending != nil { signalledAt = now }
-        let limit = signalledAt.map { _ in min(stallLimit, StallLimit.afterSignal) } ?? stallLimit
+        let limit = signalledAt.map { _ in min(stallLimit, afterSignal) } ?? stallLimit
         let since = signalledAt ?? 0
-        // A paused worker waits for us; only a running one can be stalled.
-        guard let k = status.indices.first(where: { status[$0] == .running && now - max(lastHeard[$0], since) > limit }) else { return }
+        // A paused worker waits for us, and so does one at a round; only a running one can be stalled.
+        guard let k = status.indices.first(where: { status[$0] == .running && rounds?.waits($0) != true && now - max(lastHeard[$0], since) > limit })
+        else { return }
         let silent = now - lastHeard[k]
         // A worker waits for every server's reply: a stopped server silences the workers, so the servers are asked
         // first, and a server that does not answer is the one named.
@@ -182,6 +193,13 @@ final class MPIMaster: ParallelExecutor {
             throw stall("rank \(r) (server \(r)) does not answer (no reply within \(Int(wait)) s) and rank \(rank(k)) (worker \(k)), waiting on it, has sent nothing for \(why)")
         }
         throw stall("rank \(rank(k)) (worker \(k)) has sent nothing for \(why)")
+    }
+
+    /// How long the running workers have to answer after a signal: `StallLimit.afterSignal`, and in lockstep also
+    /// about two rounds' time (they stop at the next round).
+    private var afterSignal: Double {
+        guard let rounds else { return StallLimit.afterSignal }
+        return StallLimit.afterSignal + 2 * (rounds.lastRoundSeconds ?? stallLimit)
     }
 
     /// One message: a server's signal, a worker's state, or a request served (then an evaluation when one is due).
@@ -203,7 +221,22 @@ final class MPIMaster: ParallelExecutor {
         guard let tag = MessageTag(rawValue: announced.MPI_TAG), k >= 0, k < p else {
             throw MPIError(description: "unexpected message (tag \(announced.MPI_TAG)) from rank \(source)")
         }
-        if tag == .state { return try receiveState(announced, worker: k) }
+        if tag == .state { return try receiveState(announced, worker: k, lifecycle) }
+        if tag == .serverSignal {
+            // A lockstep worker's own signal: every rank stops at the next round.
+            var value: Float = 0
+            _ = try receive(announced, into: &value, capacity: 1)
+            signal = signal ?? Int32(value)
+            FileHandle.standardError.write(Data("rank \(source) (worker \(k)) received signal \(Int32(value)): stopping every rank at the next round\n".utf8))
+            return stopRunning(.stop)
+        }
+        if tag == .round, let rounds {
+            let trailer = try rounds.receive(announced, worker: k)
+            progress[k].loss = trailer.loss
+            progress[k].clock = trailer.clock
+            progress[k].communication = trailer.communication
+            return try completeRound(lifecycle)
+        }
         do {
             // The same master-side code as the other backends (`MasterState`), on the whole center or shard 0.
             let (trailer, outcome) = try server.serve(announced, tag: tag, worker: k, found: found, seconds: replyTimeout())
@@ -215,6 +248,33 @@ final class MPIMaster: ParallelExecutor {
         } catch is ReplyNotTaken {
             throw stall("rank \(source) (worker \(k)) did not take the master's reply within \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
         }
+        try evaluateIfDue(lifecycle)
+    }
+
+    /// The round, once every running worker has reached it: the master's part, the answers (with the pause or stop
+    /// that is wanted), then an evaluation when one is due.
+    private func completeRound(_ lifecycle: RunLifecycle) throws {
+        guard let rounds else { return }
+        let control = wanted ?? .go
+        let done: (workers: [Int], accepted: Bool)?
+        do {
+            done = try rounds.complete(running: status.map { $0 == .running }, control: control, now: lifecycle.wall(), seconds: replyTimeout())
+        } catch let slow as RoundNotTaken {
+            throw stall("rank \(rank(slow.worker)) (worker \(slow.worker)) did not take its round's answer within \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
+        }
+        guard let done else { return }
+        if done.accepted {
+            for k in done.workers { progress[k].exchanges += 1 }
+            if control != .go {
+                pausing = true
+                wanted = nil
+            }
+        }
+        try evaluateIfDue(lifecycle)
+    }
+
+    /// A snapshot for the tester when the schedule calls for one.
+    private func evaluateIfDue(_ lifecycle: RunLifecycle) throws {
         let now = lifecycle.wall()
         if lifecycle.evaluationDue(steps: progress.reduce(0) { $0 + $1.clock } + run.stepOffset, seconds: now) {
             // A copy of the model now; the tester evaluates it while this loop goes on serving.
@@ -231,7 +291,7 @@ final class MPIMaster: ParallelExecutor {
     }
 
     /// A worker's state: paused, done, or interrupted by a signal of its own (then every worker stops).
-    private func receiveState(_ announced: MPI_Status, worker k: Int) throws {
+    private func receiveState(_ announced: MPI_Status, worker k: Int, _ lifecycle: RunLifecycle) throws {
         let w = run.engine.workers[k], source = rank(k)
         let m: StateMessage
         do {
@@ -252,6 +312,8 @@ final class MPIMaster: ParallelExecutor {
             if !pausing { stopRunning(.stop) }        // tell the others to stop too
         case .start: throw MPIError(description: "rank \(source) sent a start state")
         }
+        // In lockstep a worker that stopped or finished no longer holds up the round.
+        if status[k] == .finished { try completeRound(lifecycle) }
     }
 
     /// The center after every worker's final state.
@@ -273,6 +335,11 @@ final class MPIMaster: ParallelExecutor {
         group.finish()
         let reported = progress.map(\.loss).map { $0.isFinite ? String(format: "%.4f", $0) : "stopped" }
         FileHandle.standardError.write(Data("worker losses (last minibatch): \(reported.joined(separator: ", "))\n".utf8))
+        if let rounds {
+            let perRound = rounds.time.perRequest.map { String(format: "%.2f ms", 1000 * $0) } ?? "none"
+            FileHandle.standardError.write(Data("rank 0's time per round (the master's part and the answers): \(perRound)\n".utf8))
+            return
+        }
         let perRequest = ([server.time] + others).map { $0.perRequest.map { String(format: "%.2f ms", 1000 * $0) } ?? "none" }
         FileHandle.standardError.write(Data("master-side time per request\(servers > 1 ? ", per shard" : ""): \(perRequest.joined(separator: ", "))\n".utf8))
     }

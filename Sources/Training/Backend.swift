@@ -9,15 +9,25 @@ import Records
 public enum Backend: String, Codable, CaseIterable, Sendable {
     case simulated, threads, mpi
 
-    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks, except that the
-    /// threads backend also steps every worker at once (sync-EASGD, DiLoCo), with a thread per worker; ADMM's fixed
-    /// round-robin order and MPI's lockstep are not built.
+    /// The simulator schedules every worker itself; threads and MPI workers run on their own clocks, except that
+    /// both also step every worker together (sync-EASGD, DiLoCo): the threads backend with a thread per worker, MPI
+    /// in lockstep through rank 0. ADMM's fixed round-robin order is the simulator's alone.
     public func canRun(_ method: Algorithm) -> Bool {
         switch self {
         case .simulated: true
-        case .threads: !method.needsFixedOrder
-        case .mpi: !method.needsEveryWorkerAtOnce
+        case .threads, .mpi: !method.needsFixedOrder
         }
+    }
+
+    /// What MPI's lockstep (sync-EASGD, DiLoCo through rank 0) cannot carry, said in one line: a sharded center
+    /// (the round is a whole-center operation) or compressed messages (Float32 rounds only).
+    public static func lockstepProblem(_ method: Algorithm, servers: Int, compressed: Bool) -> String? {
+        guard method.stepsTogether else { return nil }
+        if servers > 1 { return "\(method.rawValue) on MPI steps every worker together through rank 0, which holds the whole center: give --servers 1" }
+        if compressed {
+            return "\(method.rawValue) on MPI sends Float32 rounds; compressed rounds (--compress, --compress-reply) run on the simulated and threads backends"
+        }
+        return nil
     }
 
     /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.

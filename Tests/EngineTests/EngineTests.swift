@@ -343,21 +343,24 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
     for bad in ["[0]", "[\"0s\"]", "[\"-3\"]", "[\"s\"]", "[\"ten\"]"] { #expect(throws: (any Error).self) { try decode(bad) } }
 }
 
-@Test func onlyTheSimulatorRunsWhatNeedsEveryWorkerAtOnce() throws {
-    // Sync-EASGD and DiLoCo step every worker together, which the simulator and the threads backend (a thread per
-    // worker, in lockstep) do and MPI's workers, on their own clocks, do not; ADMM keeps a fixed round-robin order,
-    // the simulator's only. A method given no backend goes to threads where it can run.
+@Test func onlyTheSimulatorRunsADMMsFixedOrder() throws {
+    // Sync-EASGD and DiLoCo step every worker together, which every backend does (threads: a thread per worker in
+    // lockstep; MPI: a rank per worker, in lockstep through rank 0, with one server and Float32 rounds); ADMM keeps a
+    // fixed round-robin order, the simulator's only. A method given no backend goes to threads where it can run.
     for method in Algorithm.allCases where method.isParallel {
         let together = method == .syncEasgd || method == .diloco
         #expect(Backend.simulated.canRun(method))
         #expect(Backend.threads.canRun(method) == (method != .admm), "\(method)")
-        #expect(Backend.mpi.canRun(method) == !(together || method == .admm), "\(method)")
+        #expect(Backend.mpi.canRun(method) == (method != .admm), "\(method)")
         #expect(Backend.preferred(for: method) == (method == .admm ? .simulated : .threads), "\(method)")
-        if together || method == .admm {
+        if method == .admm {
             #expect(throws: SettingsError.self) { try Backend.mpi.check(method) }
         } else {
             #expect(throws: Never.self) { try Backend.mpi.check(method) }
         }
+        #expect((Backend.lockstepProblem(method, servers: 2, compressed: false) != nil) == together, "\(method)")
+        #expect((Backend.lockstepProblem(method, servers: 1, compressed: true) != nil) == together, "\(method)")
+        #expect(Backend.lockstepProblem(method, servers: 1, compressed: false) == nil, "\(method)")
     }
 }
 

@@ -1,0 +1,198 @@
+// The MPI backend's lockstep: the methods whose workers step together (sync-EASGD, DiLoCo), each worker on a rank of
+// its own and rank 0 holding the round.
+//
+// The protocol, beside MPIBackend.swift's:
+// - A worker steps on its own between two rounds (DiLoCo's H inner steps need nobody; sync-EASGD's τ − 1 steps
+//   without an exchange). At a round (sync-EASGD: after the gradient of a step whose clock is a multiple of τ;
+//   DiLoCo: after the inner step that makes it one) it sends ROUND: its x_i and the trailer, and waits.
+// - Rank 0 keeps each x_i as it arrives (in its copy of the worker's state) and, once every running worker's has,
+//   does the master's part in worker order — exactly the engine's (`MasterState.acceptRound`,
+//   `acceptSynchronousExchange`) — and answers each worker ROUND: its new x_i (DiLoCo: the center) followed by one
+//   control code, or REJECT (DiLoCo's pseudo-gradient not finite: every arriving worker stops, as in the engine).
+// - Pauses and stops happen only at a round, where the system is consistent: rank 0 never sends PAUSE or STOP
+//   between rounds; a checkpoint or signal that falls due waits for the next round, whose answers carry PAUSE or
+//   STOP (then as MPIBackend.swift says: the state, then RESUME or FINISH). A worker that receives a signal itself
+//   tells rank 0 (SIGNAL) and steps on to the round. A worker that stops (non-finite) or has taken its steps sends
+//   its final state instead, and the round goes on without it, as the engine's does.
+// - One server: the round is a whole-center operation (`--servers 1`), and the messages are Float32 (compression
+//   is the simulated and threads backends' for these methods).
+
+import CMPI
+import Dispatch
+import Elastic
+import Engine
+import Foundation
+import Training
+
+/// The code a round's answer ends with.
+enum RoundControl: Float {
+    case go = 0
+    case pause = 1
+    case stop = 3
+}
+
+// MARK: The worker's side
+
+/// A lockstep worker's way to rank 0: one ROUND message out, its answer back.
+struct LockstepLink {
+    let n: Int
+    private let buffer: FlatBuffer<Float>
+    /// Seconds from sending each round to holding its answer, summed (reported in every trailer).
+    private(set) var waited = 0.0
+
+    init(count n: Int) {
+        self.n = n
+        buffer = FlatBuffer(count: n + Trailer.count)
+    }
+
+    enum Answer { case accepted(RoundControl), rejected }
+
+    /// Sends `x` with the trailer (`clock`: the step in progress, as the tester counts it) and waits for the
+    /// answer: `x` becomes the master's reply.
+    mutating func round(_ x: FlatBuffer<Float>, loss: Double, clock: Int) throws -> Answer {
+        let start = DispatchTime.now().uptimeNanoseconds
+        buffer.base.update(from: x.base, count: n)
+        Trailer(loss: loss, clock: clock, communication: waited).write(to: buffer.base + n)
+        send(buffer.base, count: n + Trailer.count, to: 0, tag: .round)
+        let status = probe(from: 0, tags: [.round, .reject])
+        let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
+        waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if status.MPI_TAG == MessageTag.reject.rawValue { return .rejected }
+        guard count == n + 1, let control = RoundControl(rawValue: buffer[n]) else {
+            throw MPIError(description: "rank 0 answered a round with \(count) values, not \(n) and a control code")
+        }
+        x.base.update(from: buffer.base, count: n)
+        return .accepted(control)
+    }
+}
+
+extension WorkerState where Scalar == Float {
+    /// One step of a lockstep method on an MPI rank: the engine's worker part (`innerStep`, `synchronousGradient`,
+    /// `synchronousLocalStep`, `restartRound`), with the round through `link` when one falls due. Returns how the
+    /// step went and the control code of the round's answer, if there was a round.
+    func lockstepStep(settings s: EngineSettings, learningRate eta: Double, link: inout LockstepLink) throws -> (StepOutcome, RoundControl?) {
+        switch s.method {
+        case .diloco:
+            if let reason = innerStep(settings: s, learningRate: eta) { return (.stopped(reason), nil) }
+            guard clock % s.tau == 0 else { return (.stepped(communicated: false), nil) }
+            guard parameters.isFinite else { return (.stopped(Self.nonFiniteAtRoundEnd), nil) }
+            switch try link.round(parameters, loss: lastLoss, clock: clock) {
+            case .rejected: return (.stopped(Self.roundRejected), nil)
+            case .accepted(let control):
+                restartRound(settings: s)
+                return (.stepped(communicated: true), control)
+            }
+        case .syncEasgd:
+            if let reason = synchronousGradient(settings: s) { return (.stopped(reason), nil) }
+            var control: RoundControl? = nil
+            if clock % s.tau == 0 {
+                switch try link.round(parameters, loss: lastLoss, clock: clock + 1) {
+                case .rejected: return (.stopped("non-finite parameters (rejected by the master)"), nil)
+                case .accepted(let c):
+                    exchanges += 1
+                    control = c
+                }
+            }
+            synchronousLocalStep(learningRate: eta)
+            return (.stepped(communicated: control != nil), control)
+        default:
+            preconditionFailure("\(s.method.rawValue) does not step in lockstep")
+        }
+    }
+}
+
+// MARK: Rank 0's side
+
+/// Rank 0's part of the rounds: the x_i that have arrived (in its copies of the workers' states) and the master's
+/// step once all running workers' have.
+final class LockstepRounds {
+    private let engine: ParallelEngine<Float>
+    private let n: Int
+    private let buffer: FlatBuffer<Float>
+    private let reply: FlatBuffer<Float>
+    /// Per worker: whether its x_i for the coming round is here, and the step count it reported with it.
+    private var arrived: [Bool]
+    private var clocks: [Int]
+    /// How long the last whole round took (rank 0's wall seconds): after a signal the workers are given about a
+    /// round's time to reach the next.
+    private(set) var lastRoundSeconds: Double? = nil
+    /// Rank 0's time per round: the master's part and the answers.
+    private(set) var time = ServingTime()
+    private var lastRoundEnd: Double? = nil
+
+    private let rank: (Int) -> Int
+
+    init(engine: ParallelEngine<Float>, rank: @escaping (Int) -> Int) {
+        self.engine = engine
+        self.rank = rank
+        n = engine.master.center.count
+        buffer = FlatBuffer(count: n + Trailer.count)
+        reply = FlatBuffer(count: n + 1)
+        arrived = Array(repeating: false, count: engine.workers.count)
+        clocks = Array(repeating: 0, count: engine.workers.count)
+    }
+
+    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state; returns the trailer.
+    func receive(_ status: MPI_Status, worker k: Int) throws -> Trailer {
+        let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
+        guard count == n + Trailer.count else {
+            throw MPIError(description: "rank \(status.MPI_SOURCE) sent a round of \(count) values, not \(n + Trailer.count)")
+        }
+        guard !arrived[k] else { throw MPIError(description: "rank \(status.MPI_SOURCE) sent two rounds before the first was answered") }
+        engine.workers[k].parameters.base.update(from: buffer.base, count: n)
+        let trailer = Trailer(buffer.base + n)
+        arrived[k] = true
+        clocks[k] = trailer.clock
+        return trailer
+    }
+
+    /// The round, if every running worker's x_i is here (`running`: per worker, whether it is still stepping):
+    /// the master's part in worker order, then each arriving worker's answer ending in `control`. Returns the
+    /// workers answered, with whether they were accepted; nil while the round waits for someone.
+    func complete(running: [Bool], control: RoundControl, now: Double, seconds: Double) throws -> (workers: [Int], accepted: Bool)? {
+        let arriving = arrived.indices.filter { arrived[$0] }
+        guard !arriving.isEmpty, running.indices.allSatisfy({ !running[$0] || arrived[$0] }) else { return nil }
+        guard Set(arriving.map { clocks[$0] }).count == 1 else {
+            throw MPIError(description: "the workers reached a round at different steps (\(arriving.map { "worker \($0): \(clocks[$0])" }.joined(separator: ", ")))")
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let master = engine.master, workers = arriving.map { engine.workers[$0] }
+        var accepted = true
+        switch engine.settings.method {
+        case .diloco:
+            accepted = master.acceptRound(workers.map(\.parameters.readOnly))
+            if accepted { for w in workers { w.parameters.copy(from: master.center) } }
+        case .syncEasgd:
+            master.acceptSynchronousExchange(workers.map(\.parameters.pointer))
+            master.clock = max(master.clock, clocks[arriving[0]])
+        default:
+            preconditionFailure("\(engine.settings.method.rawValue) does not step in lockstep")
+        }
+        for (k, w) in zip(arriving, workers) {
+            if !accepted {
+                send(reply.base, count: 0, to: rank(k), tag: .reject)
+                continue
+            }
+            reply.base.update(from: w.parameters.base, count: n)
+            reply[n] = control.rawValue
+            guard sendWatched(reply.base, count: n + 1, to: rank(k), tag: .round, seconds: seconds) else { throw RoundNotTaken(worker: k) }
+        }
+        time.add(since: started)
+        arrived = arrived.map { _ in false }
+        if let end = lastRoundEnd { lastRoundSeconds = now - end }
+        lastRoundEnd = now
+        return (arriving, accepted)
+    }
+
+    /// Whether worker `k` waits for the round (it is silent because of the others, not of itself).
+    func waits(_ k: Int) -> Bool { arrived[k] }
+
+    /// The sync-EASGD master's clock counts synchronous steps: the workers' clocks once their states are in.
+    func settleClock() {
+        guard engine.settings.method == .syncEasgd else { return }
+        engine.master.clock = max(engine.master.clock, engine.workers.map(\.clock).max() ?? 0)
+    }
+}
+
+/// A worker did not take its round's answer within the stall limit.
+struct RoundNotTaken: Error { let worker: Int }

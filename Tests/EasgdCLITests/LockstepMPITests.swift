@@ -1,0 +1,96 @@
+// MPI's lockstep (issue 34): sync-EASGD and DiLoCo with each worker on a rank of its own and rank 0 holding the
+// round compute what the simulator computes, bit for bit (center, outer velocity, the delayed pseudo-gradient,
+// every worker's parameters, velocity and clock) — with inner momentum reset or kept, a delayed outer step, a
+// final partial round, checkpoints every few milliseconds and a run split and resumed under MPI; a signal to a
+// worker rank stops every rank at a round, from which the run resumes to the same system; what lockstep cannot
+// carry is refused in one line.
+
+import CommandTesting
+import Foundation
+import Testing
+import Training
+
+private func lockstep(_ method: [String], steps: Int) -> [String] {
+    ["train"] + method + ["--lr", "0.02", "--net", learnNet, "--batch", "16", "--eval-every", "20", "--steps", "\(steps)", "--quiet"]
+}
+
+private let simulated = ["--workers", "2", "--backend", "simulated", "--compute-seconds", "0.01"]
+
+private let variants: [[String]] = [
+    ["--method", "diloco", "--tau", "5", "--outer", "nesterov", "--outer-lr", "0.7", "--outer-momentum", "0.9", "--inner-momentum", "0.5"],
+    ["--method", "diloco", "--tau", "4", "--outer", "heavy-ball", "--outer-lr", "0.5", "--outer-momentum", "0.5", "--outer-delay", "1",
+     "--inner-momentum", "0.5", "--keep-inner-velocity"],
+    ["--method", "sync-easgd", "--tau", "3", "--alpha", "0.2"],
+]
+
+@Test(.enabled(if: mpirun != nil), arguments: variants.indices)
+func aLockstepMPIRunComputesWhatTheSimulatorComputes(variant: Int) throws {
+    // 33 steps: six whole rounds of DiLoCo's 5 and a partial seventh, which leaves the workers off the center.
+    let root = try temporaryDirectory()
+    let sim = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(lockstep(variants[variant], steps: 33) + simulated + ["--out", sim.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let m = try mpiRun(3, lockstep(variants[variant], steps: 33) + ["--backend", "mpi", "--out", mpi.path])
+    #expect(m.status == 0, "\(m.stderr)")
+    try expectSameSystem(sim, mpi)
+    let state = try Checkpoint.read(RunFiles.checkpoint(mpi.path), as: SystemProbe.self)
+    let tau = Int(variants[variant][3])!
+    #expect(state.state.workers.map(\.exchanges) == [33 / tau, 33 / tau], "one exchange per round (sync-EASGD's at steps 0, 3, …, 30)")
+    let records = try RunFiles.readMetrics(mpi.path), reference = try RunFiles.readMetrics(sim.path)
+    #expect(records.last?.testLoss == reference.last?.testLoss, "the final evaluation is of the same center")
+}
+
+@Test(.enabled(if: mpirun != nil), arguments: [0, 2])
+func aLockstepMPIRunPausesAtRoundsAndResumesBitForBit(variant: Int) throws {
+    // Checkpoints every 12 ms (each a pause of every rank at a round) and a stop at 17 steps, mid-round; resumed
+    // under MPI to 33: the straight simulated run's system.
+    let root = try temporaryDirectory()
+    let sim = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(lockstep(variants[variant], steps: 33) + simulated + ["--out", sim.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let first = try mpiRun(3, lockstep(variants[variant], steps: 17) + ["--backend", "mpi", "--checkpoint-every", "0.0002", "--out", mpi.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let again = try mpiRun(3, ["train", "--resume", mpi.path, "--steps", "33", "--quiet"])      // its checkpoints still every 12 ms
+    #expect(again.status == 0, "\(again.stderr)")
+    try expectSameSystem(sim, mpi)
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aSignalToALockstepWorkerStopsEveryRankAtARound() throws {
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let method = variants[0]
+    let process = try launch(lockstep(method, steps: 1_000_000) + ["--backend", "mpi", "--out", dir.path], ranks: 3, log: log)
+    try waitForRecords(3, in: dir)
+    let worker = try #require(mpiRank(2, of: process.processIdentifier))
+    let signalled = Date()
+    kill(worker, SIGTERM)
+    process.waitUntilExit()
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus != 0 && message.contains("rank 2 (worker 1) received signal \(SIGTERM)"), "\(message)")
+    #expect(Date().timeIntervalSince(signalled) < 30, "the stop took \(Date().timeIntervalSince(signalled)) s")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
+    // Both workers stopped at the same round (a multiple of τ = 5), and the run goes on from there to the system
+    // of a straight run.
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    let clocks = saved.workers.map(\.clock)
+    #expect(clocks.count == 2 && clocks[0] == clocks[1] && clocks[0] % 5 == 0 && clocks[0] > 0, "\(clocks)")
+    let target = clocks[0] + 8
+    let resumed = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "\(target)", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let straight = root.appendingPathComponent("straight")
+    let s = try easgd(lockstep(method, steps: target) + simulated + ["--out", straight.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    try expectSameSystem(straight, dir)
+}
+
+@Test(.enabled(if: mpirun != nil))
+func whatLockstepCannotCarryIsRefusedInOneLine() throws {
+    let root = try temporaryDirectory()
+    let sharded = try mpiRun(4, lockstep(variants[0], steps: 5) + ["--backend", "mpi", "--servers", "2", "--out", root.appendingPathComponent("a").path])
+    #expect(sharded.status != 0 && sharded.stderr.contains("diloco on MPI steps every worker together through rank 0, which holds the whole center: give --servers 1"),
+            "\(sharded.stderr)")
+    let compressed = try easgd(lockstep(variants[0], steps: 5) + ["--backend", "mpi", "--compress", "int8", "--out", root.appendingPathComponent("b").path])
+    #expect(compressed.status != 0 && compressed.stderr.contains("diloco on MPI sends Float32 rounds")
+            && compressed.stderr.split(separator: "\n").count == 1, "\(compressed.stderr)")
+}
