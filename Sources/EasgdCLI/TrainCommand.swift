@@ -155,8 +155,8 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "β = pα (default \(TrainingDefaults.beta)).") var beta: Double?
     /// DiLoCo's outer step and inner optimizer (the same options as radius and map; checked by the library's rules).
     @OptionGroup var outerOptions: OuterOptions
-    @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.sendsUpdates)): its update): none (default), fp16, bf16, int8 or int4.",
-                               discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). The master sees the decoded values on every backend; on MPI the codec's bytes are what travels (with --servers S, each server's slice encoded on its own, as the simulated link model's S servers do too), the records' bytes_sent count them, and the simulated link model charges them.",
+    @Option(help: ArgumentHelp("Compress what a worker sends (\(Algorithm.names(where: \.compresses)): its update, or EASGD's exchange): none (default), fp16, bf16, int8 or int4.",
+                               discussion: "int8 and int4 keep one Float32 scale per block of --compress-block values (default \(Codec.defaultBlockSize)). EASGD and EAMSGD send x − s, s what the master knows of x (the sum of the decoded messages, less the elastic differences since), and the master answers with the elastic difference α(s − x̃) in Float32: what one message misses goes with the next, so they take no --error-feedback and no --compress-reply (on MPI: one server, no overlap). The master sees the decoded values on every backend; on MPI the codec's bytes are what travels (with --servers S, each server's slice encoded on its own, as the simulated link model's S servers do too), the records' bytes_sent count them, and the simulated link model charges them.",
                                valueName: "format"))
     var compress: CodecFormat?
     @Option(help: ArgumentHelp("Compress the center the master sends back (\(Algorithm.names(where: \.sendsUpdates))): none (default), fp16, bf16, int8 or int4.",

@@ -222,8 +222,16 @@ public struct TrainRequest: Sendable, Equatable {
             if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
         }
         if let compress, compress != CodecFormat.none {
-            guard method.sendsUpdates else {
-                throw SettingsError("--compress applies to what a worker sends as an update (\(Algorithm.names(where: \.sendsUpdates))), not to \(method.rawValue)")
+            guard method.compresses else {
+                throw SettingsError("--compress applies to what a worker sends (\(Algorithm.names(where: \.compresses))), not to \(method.rawValue)")
+            }
+            if !method.sendsUpdates {
+                if errorFeedback == true {
+                    throw SettingsError("\(method.rawValue)'s coded exchange sends x − s, which keeps what the codec lost for the next message by itself: drop --error-feedback")
+                }
+                if resolvedBackend == .mpi && resolvedServers > 1 {
+                    throw SettingsError("\(method.rawValue)'s coded exchange on MPI goes to one server: give --servers 1 (a sharded center's copies of the workers are not built)")
+                }
             }
             if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
         }

@@ -114,6 +114,9 @@ public enum Algorithm: String, CaseIterable, Codable, Sendable {
     /// What the worker sends the master is an update (DOWNPOUR's accumulated steps, DiLoCo's pseudo-gradient), which
     /// a codec can compress (`--compress`); EASGD's workers send their parameters, MDOWNPOUR's a gradient per step.
     public var sendsUpdates: Bool { accumulates || self == .diloco }
+    /// The methods whose messages `--compress` codes: the updates, and EASGD's and EAMSGD's exchange (x − s, the
+    /// coded exchange, which keeps what the codec lost by construction).
+    public var compresses: Bool { sendsUpdates || self == .easgd || self == .eamsgd }
 
     /// The worker's gradient is taken at the point before its exchange (Algorithms 1 and 2), so the exchange can be
     /// in flight while the gradient is computed.

@@ -76,7 +76,7 @@ extension WorkerState {
     }
 
     /// The buffers that make up the worker's state, in a fixed order.
-    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier, residual, replyReference] }
+    public var transferBuffers: [FlatBuffer<Scalar>] { [parameters, velocity, accumulator, multiplier, residual, replyReference, sentReference] }
 }
 
 extension ParallelEngine where Scalar == Float {
@@ -95,6 +95,8 @@ extension ParallelEngine where Scalar == Float {
             if w.residual.count > 0 { list.append(("w\(w.index).residual", w.residual, w.index)) }
             // Only a run with a compressed reply has one.
             if w.replyReference.count > 0 { list.append(("w\(w.index).reply", w.replyReference, w.index)) }
+            // Only an EASGD or EAMSGD run with compression has one.
+            if w.sentReference.count > 0 { list.append(("w\(w.index).sent", w.sentReference, w.index)) }
         }
         return list
     }
@@ -170,6 +172,7 @@ extension ParallelEngine where Scalar == Float {
             w.multiplier.fill(0)
             w.residual.fill(0)
             if w.replyReference.count > 0 { w.replyReference.copy(from: master.center) }
+            if w.sentReference.count > 0 { w.sentReference.copy(from: master.center) }     // x = s: nothing to send yet
             w.clock = furthest
             w.exchanges = 0
             w.alive = true

@@ -52,6 +52,10 @@ public struct EngineSettings: Codable, Equatable, Sendable {
     public var slices: Int?
 
     /// The ranges a compressed message of n values is encoded in, one per slice.
+    /// EASGD and EAMSGD with `--compress`: the exchange's message is x − s through the codec (ElasticExchange's
+    /// coded exchange); the worker keeps s and a message buffer.
+    public var codesExchange: Bool { compression != nil && (method == .easgd || method == .eamsgd) }
+
     public func messageSlices(_ n: Int) -> [Range<Int>] {
         let layout = ShardLayout(count: n, servers: max(1, min(slices ?? 1, n)))
         return (0..<layout.servers).map(layout.range)

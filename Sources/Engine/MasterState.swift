@@ -53,6 +53,17 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
         return true
     }
 
+    /// EASGD's coded exchange (`--compress`): `message` holds what decodes of the worker's x − s, `reference` the
+    /// master's copy of s (in shared memory the worker's own); s += m̂, then both move by d = α(s − x̃), and
+    /// `message` becomes d for the worker.
+    @_specialize(exported: true, where Scalar == Float)
+    package func acceptCodedExchange(_ message: UnsafeMutableBufferPointer<Scalar>, reference: UnsafeMutableBufferPointer<Scalar>) -> Bool {
+        guard Scalar.allFinite(UnsafeBufferPointer(message)) else { rejected += 1; return false }
+        ElasticExchange.acceptCoded(message: message, reference: reference, center: center.pointer, alpha: Scalar(settings.alpha))
+        accepted += 1
+        return true
+    }
+
     /// DOWNPOUR push (x̃ ← x̃ + acc, acc zeroed) with the A/MVA average and the clock, or asynchronous DiLoCo's
     /// arrival (the outer step on −acc/p, acc zeroed); then `pull` receives x̃.
     @_specialize(exported: true, where Scalar == Float)

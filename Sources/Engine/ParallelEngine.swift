@@ -43,6 +43,8 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
                 w.parameters.base.update(from: start.baseAddress!, count: initial.count)
                 // A compressed reply is coded against the center the worker holds: at the start, the initial point.
                 if w.replyReference.count > 0 { w.replyReference.base.update(from: start.baseAddress!, count: initial.count) }
+                // A coded exchange's reference: the master knows the worker's starting point.
+                if w.sentReference.count > 0 { w.sentReference.base.update(from: start.baseAddress!, count: initial.count) }
             }
             for copy in master.workerParameters { copy.base.update(from: start.baseAddress!, count: initial.count) }
         }

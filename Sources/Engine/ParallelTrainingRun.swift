@@ -104,11 +104,13 @@ public final class ParallelTrainingRun {
         // p replicas and the tester's two evaluators; each worker's parameters, gradient, velocity or accumulator
         // and the master's center, velocity and average; under MPI also rank 0's buffer per worker for overlapped
         // exchanges, its message buffer and the tester's snapshot (in lockstep also its round's buffer and answer);
-        // with error feedback a residual per worker, and with
+        // with error feedback a residual per worker, with a coded exchange (EASGD) a reference and a message per
+        // worker, and with
         // a compressed reply the center as each worker last received it.
         let p = settings.engine.workers
         let mpi = settings.backend == .mpi ? p + 2 + (settings.engine.method.stepsTogether ? 2 : 0) : 0
         let coded = (settings.engine.compression?.errorFeedback == true ? p : 0) + (settings.engine.replyCompression != nil ? p : 0)
+            + (settings.engine.codesExchange ? 2 * p : 0)
         try MemoryEstimate.check(MemoryEstimate.training(spec, replicas: p, batch: settings.batch, evaluators: 2, vectors: 4 * p + 3 + mpi + coded),
                                  for: "\(p) workers of net \(spec.text) at batch \(settings.batch)")
         self.data = try (data ?? DataSource.load(settings.data)).trainSubset(settings.trainSubset, seed: settings.seed)

@@ -19,6 +19,9 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// With a compressed reply: the center as this worker last received it (r_i), and the reply's bytes.
     public let replyReference: FlatBuffer<Scalar>
     let replyWire: WireMessage
+    /// EASGD's coded exchange: the reference s (what the master knows of x) and the message's buffer.
+    public let sentReference: FlatBuffer<Scalar>
+    let codedMessage: FlatBuffer<Scalar>
     let slices: [Range<Int>]
     let gradient: FlatBuffer<Scalar>
     let lookahead: FlatBuffer<Scalar>
@@ -45,6 +48,8 @@ public final class WorkerState<Scalar: NetworkScalar>: @unchecked Sendable {
         wire = WireMessage(slices: settings.compression.map { c in ranges.map { [UInt8](repeating: 0, count: c.codec.encodedBytes(count: $0.count)) } } ?? [])
         replyReference = FlatBuffer(count: settings.replyCompression == nil ? 0 : n)
         replyWire = WireMessage(slices: settings.replyCompression.map { c in ranges.map { [UInt8](repeating: 0, count: c.encodedBytes(count: $0.count)) } } ?? [])
+        sentReference = FlatBuffer(count: settings.codesExchange ? n : 0)
+        codedMessage = FlatBuffer(count: settings.codesExchange ? n : 0)
         gradient = FlatBuffer(count: n)
         lookahead = FlatBuffer(count: settings.method.usesVelocity || settings.method == .mdownpour || innerNesterov ? n : 0)
     }

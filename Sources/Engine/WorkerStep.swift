@@ -25,6 +25,10 @@ public protocol MasterLink<Scalar> {
     var decodesReplies: Bool { get }
     func beginExchange(_ x: FlatBuffer<Scalar>, loss: Double) -> Bool
     func endExchange(_ x: FlatBuffer<Scalar>) -> Bool
+    /// EASGD's coded exchange: `message` holds what decodes of x − s (the codec's bytes are the worker's wire);
+    /// the master's copy of s takes it and the elastic difference d, and `message` becomes d; `reference` (the
+    /// worker's s) ends as the master's copy does.
+    func codedExchange(_ message: FlatBuffer<Scalar>, reference: FlatBuffer<Scalar>, loss: Double) -> Bool
 }
 
 extension MasterLink {
@@ -56,6 +60,12 @@ struct LocalMasterLink<Scalar: NetworkScalar>: MasterLink {
     func applyGradient(_ g: FlatBuffer<Scalar>, loss: Double, learningRate: Scalar) -> Bool {
         var ok = false
         critical { ok = master.acceptGradient(g.readOnly, learningRate: learningRate) }
+        return ok
+    }
+    /// In shared memory the master's copy of s is the worker's own.
+    func codedExchange(_ message: FlatBuffer<Scalar>, reference: FlatBuffer<Scalar>, loss: Double) -> Bool {
+        var ok = false
+        critical { ok = master.acceptCodedExchange(message.pointer, reference: reference.pointer) }
         return ok
     }
 }
@@ -100,7 +110,16 @@ extension WorkerState {
                 communicated = true
             } else {
                 guard finite else { return .stopped("non-finite loss or gradient") }
-                if exchangeDue {
+                if exchangeDue, let c = s.compression {
+                    // The coded exchange: x − s through the codec, the master's d back, x −= d.
+                    ElasticExchange.codedMessage(worker: parameters.readOnly, reference: sentReference.readOnly, into: codedMessage.pointer)
+                    compress(codedMessage.pointer, c)
+                    guard link.codedExchange(codedMessage, reference: sentReference, loss: loss) else {
+                        return .stopped("non-finite parameters (rejected by the master)")
+                    }
+                    ElasticExchange.applyDifference(worker: parameters.pointer, difference: codedMessage.readOnly)
+                    communicated = true
+                } else if exchangeDue {
                     guard link.exchange(parameters, loss: loss) else { return .stopped("non-finite parameters (rejected by the master)") }
                     communicated = true
                 }

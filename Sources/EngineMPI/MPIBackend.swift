@@ -50,6 +50,8 @@ enum MessageTag: Int32 {
     case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
     case compressedPush = 19   // as .push, the update as the codec's bytes of the server's slice, then the trailer's Floats as bytes
     case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `RoundControl` (Lockstep.swift)
+    case codedExchange = 21    // EASGD with --compress: the codec's bytes of x − s, then the trailer's Floats as bytes;
+                               // master → worker: the elastic difference d (Float32)
 }
 
 enum Control: Float {
@@ -247,8 +249,9 @@ public enum MPIBackend {
         send(&none, count: 0, to: 0, tag: .ready)
         _ = try receiveState(from: 0, into: w)
         let overlap = ProcessInfo.processInfo.environment["EASGD_MPI_OVERLAP"] != "0"
+        // A coded exchange (EASGD with --compress) is not overlapped: its message is x − s, taken after the gradient.
         var link = MessageLink(layout: ShardLayout(count: w.parameters.count, servers: servers),
-                               overlaps: overlap && settings.engine.method.takesGradientBeforeExchange,
+                               overlaps: overlap && settings.engine.method.takesGradientBeforeExchange && !settings.engine.codesExchange,
                                codec: settings.engine.compression?.codec)
         // A compressed update travels as the codec's bytes, one slice per server (the worker encodes it so).
         if settings.engine.compression != nil {
@@ -548,14 +551,25 @@ struct MessageLink: MasterLink {
         return true
     }
 
+    /// EASGD's coded exchange: the wire's bytes go (s += m̂ meanwhile, as the master does on its copy), the
+    /// elastic difference d comes back into `message`, and s −= d.
+    func codedExchange(_ message: FlatBuffer<Float>, reference: FlatBuffer<Float>, loss: Double) -> Bool {
+        guard let wire else { preconditionFailure("a coded exchange sends the codec's bytes") }
+        guard postBytes(wire, decoded: message, loss: loss, tag: .codedExchange) else { return false }
+        ElasticExchange.codedSent(reference: reference.pointer, message: message.readOnly)
+        guard collect(into: message, from: pending.started) else { return false }
+        ElasticExchange.codedAnswered(reference: reference.pointer, difference: message.readOnly)
+        return true
+    }
+
     /// A compressed push: each server gets its slice's encoded bytes and the trailer (non-blocking). `decoded` is
     /// what the bytes decode to (the worker's accumulator after the codec): with S > 1, one that is not finite goes
     /// nowhere (false), as for an uncompressed request.
-    private func postBytes(_ wire: WireMessage, decoded: FlatBuffer<Float>, loss: Double) -> Bool {
+    private func postBytes(_ wire: WireMessage, decoded: FlatBuffer<Float>, loss: Double, tag: MessageTag = .compressedPush) -> Bool {
         precondition(wire.slices.count == layout.servers && outgoingBytes.count == layout.servers, "one encoded slice per server")
         if layout.servers > 1, !Float.allFinite(decoded.readOnly) { return false }
         pending.started = Self.now()
-        pending.tag = .compressedPush
+        pending.tag = tag
         let trailer = Trailer(loss: loss, clock: clock, communication: pending.waited, rate: rate)
         var floats = [Float](repeating: 0, count: Trailer.count)
         floats.withUnsafeMutableBufferPointer { trailer.write(to: $0.baseAddress!) }
@@ -563,7 +577,7 @@ struct MessageLink: MasterLink {
             let bytes = wire.slices[k], out = outgoingBytes[k]
             bytes.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
             floats.withUnsafeBytes { (out.baseAddress! + bytes.count).copyMemory(from: $0.baseAddress!, byteCount: 4 * Trailer.count) }
-            MPI_Isend(out.baseAddress, Int32(bytes.count + 4 * Trailer.count), easgd_mpi_byte(), Int32(k), MessageTag.compressedPush.rawValue,
+            MPI_Isend(out.baseAddress, Int32(bytes.count + 4 * Trailer.count), easgd_mpi_byte(), Int32(k), tag.rawValue,
                       easgd_mpi_comm_world(), &pending.sends[k])
         }
         return true

@@ -53,7 +53,8 @@ final class MPIMaster: ParallelExecutor {
         group = ServerGroup(layout: ShardLayout(count: whole, servers: servers))
         shard = servers == 1 ? run.engine.master : run.engine.master.shard(group.layout.range(0))
         server = Server(master: shard, workers: run.engine.workers.count,
-                        references: run.settings.engine.replyCompression == nil ? [] : run.engine.workers.map(\.replyReference))
+                        references: run.settings.engine.replyCompression == nil ? [] : run.engine.workers.map(\.replyReference),
+                        sent: run.settings.engine.codesExchange ? run.engine.workers.map(\.sentReference) : [])
         status = run.engine.workers.map { _ in .running }
         rounds = run.settings.engine.method.stepsTogether ? LockstepRounds(engine: run.engine, rank: { [servers] in servers + $0 }) : nil
         progress = run.engine.workers.map(\.progress)

@@ -114,8 +114,14 @@ final class Server {
     private let references: [FlatBuffer<Float>]
     private let difference: FlatBuffer<Float>
     private var replyWire: [[UInt8]] = [[]]
+    /// EASGD's coded exchange (one server): per worker the master's copy of its reference s (rank 0's copies of the
+    /// workers' states, which their states overwrite with the same values).
+    private let sent: [FlatBuffer<Float>]
 
-    init(master: MasterState<Float>, workers: Int, references: [FlatBuffer<Float>] = []) {
+    init(master: MasterState<Float>, workers: Int, references: [FlatBuffer<Float>] = [], sent: [FlatBuffer<Float>] = []) {
+        precondition(sent.isEmpty || (master.settings.codesExchange && sent.count == workers && sent.allSatisfy { $0.count == master.center.count }),
+                     "a coded exchange keeps one reference per worker, of the whole center")
+        self.sent = sent
         self.master = master
         n = master.center.count
         precondition(references.isEmpty || (master.settings.replyCompression != nil && references.count == workers
@@ -145,7 +151,7 @@ final class Server {
             buffer = message
         }
         let count: Int, arrived: Int
-        if tag == .compressedPush {
+        if tag == .compressedPush || tag == .codedExchange {
             (count, arrived) = try receiveCompressed(status, into: buffer.base)
         } else {
             count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
@@ -176,6 +182,9 @@ final class Server {
             }
         case .exchange:
             served = try answer(full && master.acceptExchange(payload), with: buffer.base, count: n)
+        case .codedExchange:
+            guard k < sent.count else { throw MPIError(description: "rank \(source) sent a coded exchange to a server without the workers' references") }
+            served = try answer(full && master.acceptCodedExchange(payload, reference: sent[k].pointer), with: buffer.base, count: n)
         case .push, .compressedPush:
             if let codec = master.settings.replyCompression, !references.isEmpty {
                 guard full && master.acceptPush(payload, pull: { _ in }) else {

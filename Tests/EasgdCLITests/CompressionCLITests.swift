@@ -102,7 +102,9 @@ func aShardedCompressedMPIRunSendsEachServerItsSliceEncoded() throws {
 }
 
 @Test(arguments: [
-    (["--method", "easgd", "--compress", "int8"], "--compress applies to what a worker sends as an update"),
+    (["--method", "mdownpour", "--compress", "int8"], "--compress applies to what a worker sends (easgd, eamsgd, downpour"),
+    (["--method", "sync-easgd", "--compress", "int8"], "--compress applies to what a worker sends"),
+    (["--method", "easgd", "--compress", "int8", "--error-feedback"], "easgd's coded exchange sends x − s"),
     (["--method", "downpour", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
     (["--method", "downpour", "--compress", "none", "--error-feedback"], "--error-feedback needs --compress FORMAT"),
     (["--method", "downpour", "--compress", "int8", "--compress-block", "0"], "--compress-block"),
@@ -154,4 +156,49 @@ func badCompressionIsRefused(arguments: [String], message: String) throws {
     let grouped = try jsonArray(try easgd(["runs", root.path, "--group-seeds", "--json"]).stdout)
     #expect(grouped.count == 2 && Set(grouped.compactMap { $0["compress_reply"] as? String }) == ["none", "int8"], "\(grouped)")
     #expect(try easgd(["runs", root.path]).stdout.contains("downpour reply-int8"))
+}
+
+// EASGD's coded exchange (x − s through the codec, the elastic difference back in Float32): the same system on
+// one-worker MPI as in the simulator (the codec's bytes on MPI's wire, the master's copy of s on rank 0), a run
+// split and resumed bit for bit with s in the checkpoint, the codec's bytes in every record, and what it does not
+// take refused in one line.
+private let coded = ["train", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16", "--eval-every", "20",
+                     "--compress", "int4", "--compress-block", "100", "--compress-rounding", "stochastic", "--quiet"]
+
+@Test(.enabled(if: mpirun != nil), arguments: ["easgd", "eamsgd"])
+func aCodedEASGDExchangeOnMPIComputesWhatTheSimulatorComputes(method: String) throws {
+    let root = try temporaryDirectory()
+    let simulated = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(coded + ["--method", method, "--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--steps", "30",
+                               "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let m = try mpiRun(2, coded + ["--method", method, "--backend", "mpi", "--steps", "30", "--out", mpi.path])
+    #expect(m.status == 0, "\(m.stderr)")
+    try expectSameSystem(simulated, mpi)
+    let probe = try Checkpoint.read(RunFiles.checkpoint(mpi.path), as: SystemProbe.self)
+    let sent = try #require(probe.buffers["w0.sent"]), x = try #require(probe.buffers["w0.x"]), n = sent.count
+    #expect(n == x.count && sent != x, "int4 leaves what the master knows of x off x")
+    // Every exchange sends the codec's bytes (n/2 and a Float32 scale per block of 100) and receives d in Float32.
+    for r in try RunFiles.readMetrics(mpi.path) {
+        let exchanges = try #require(r.exchanges)
+        #expect(r.bytesSent == exchanges * ((n + 1) / 2 + 4 * ((n + 99) / 100)) && r.bytesReceived == exchanges * 4 * n)
+    }
+}
+
+@Test func aCodedEASGDRunResumesBitForBitAndRefusesWhatItDoesNotTake() throws {
+    let root = try temporaryDirectory()
+    let straight = root.appendingPathComponent("straight"), split = root.appendingPathComponent("split")
+    let sim = ["--method", "easgd", "--workers", "2", "--backend", "simulated", "--compute-seconds", "0.01"]
+    for (steps, dir) in [(40, straight), (15, split)] {
+        let r = try easgd(coded + sim + ["--steps", "\(steps)", "--out", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+    let resumed = try easgd(["train", "--resume", split.path, "--steps", "40", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    try expectSameSystem(straight, split)
+    for (extra, message) in [(["--error-feedback"], "keeps what the codec lost for the next message by itself"),
+                             (["--compress-reply", "int8"], "--compress-reply applies where the master answers with the center")] {
+        let r = try easgd(coded + sim + extra + ["--steps", "5", "--out", root.appendingPathComponent("refused").path])
+        #expect(r.status != 0 && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
 }

@@ -605,3 +605,53 @@ func aRunWithCompressedRepliesResumesBitForBit(method: Algorithm) throws {
     #expect(bits(resumed) == bits(straight))
     #expect(straight.engine.workers[0].replyReference.count == 2)
 }
+
+@Test(arguments: [Algorithm.easgd, .eamsgd])
+func aCodedEASGDExchangeIsTheRecursionWrittenOut(method: Algorithm) {
+    // One worker (τ = 2, α = 0.3) on a noiseless quadratic with int4 messages (blocks of two, nearest rounding),
+    // against the recursion written here from the rule (x − s through the codec, s += m̂, d = α(s − x̃), s −= d,
+    // x̃ += d, x −= d, then the local step with the gradient taken before the exchange). EAMSGD: the gradient at the
+    // look-ahead point x + δv and Nesterov's step. Float throughout, as the codec is.
+    let codec = Codec(.int4, blockSize: 2), eta: Float = 0.3, alpha: Float = 0.3, delta: Float = method == .eamsgd ? 0.5 : 0
+    var settings = EngineSettings(method: method, workers: 1, learningRate: Double(eta), alpha: Double(alpha), tau: 2,
+                                  momentum: Double(delta), weightDecay: 0)
+    settings.compression = Compression(codec: codec, errorFeedback: false)
+    let curvatures: [Double] = [1, 2.5, 0.3], minimum: [Double] = [1, -2, 0.5]
+    let engine = ParallelEngine<Float>(settings: settings, objectives: [QuadraticObjective<Float>(curvatures: curvatures, minimizer: minimum)],
+                                       initial: [4, 4, -3])
+    SimulatedBackend(engine: engine).run(events: 40)
+
+    var center: [Float] = [4, 4, -3], x = center, s = center, v: [Float] = [0, 0, 0], lost = false
+    for t in 0..<40 {
+        let point = (0..<3).map { x[$0] + delta * v[$0] }
+        let g = (0..<3).map { Float(curvatures[$0] * (Double(point[$0]) - minimum[$0])) }      // the objective's, in Double
+        if t % 2 == 0 {
+            let message = (0..<3).map { x[$0] - s[$0] }
+            var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 3)), decoded: [Float] = [0, 0, 0], unused = SplitMix64(seed: 0)
+            bytes.withUnsafeMutableBytes { raw in
+                message.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
+                decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
+            }
+            lost = lost || decoded != message
+            for k in 0..<3 {
+                s[k] += decoded[k]
+                let d = alpha * (s[k] - center[k])
+                s[k] -= d
+                center[k] += d
+                x[k] -= d
+            }
+        }
+        for k in 0..<3 {
+            if method == .eamsgd {
+                v[k] = delta * v[k] - eta * g[k]
+                x[k] += v[k]
+            } else {
+                x[k] -= eta * g[k]
+            }
+        }
+    }
+    #expect(engine.master.center.array.map(\.bitPattern) == center.map(\.bitPattern), "\(engine.master.center.array) against \(center)")
+    #expect(engine.workers[0].parameters.array.map(\.bitPattern) == x.map(\.bitPattern), "\(engine.workers[0].parameters.array) against \(x)")
+    #expect(engine.workers[0].sentReference.array.map(\.bitPattern) == s.map(\.bitPattern))
+    #expect(lost, "int4 with blocks of two loses something on the way (so the codec was in the path)")
+}
