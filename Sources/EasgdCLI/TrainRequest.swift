@@ -260,6 +260,9 @@ public struct TrainRequest: Sendable, Equatable {
         if backend == .mpi, let workers, let size = mpiWorldSize, workers != size - resolvedServers {
             throw SettingsError("--workers \(workers) but mpirun started \(size) ranks (S + P = \(resolvedServers) + \(workers) = \(resolvedServers + workers))")
         }
+        if backend == .mpi && mpiWorldSize == nil {
+            throw SettingsError("--backend mpi runs under mpirun: mpirun -np P+1 easgd train --backend mpi ... (P workers and rank 0)")
+        }
     }
 
     /// The codec the workers' updates go through (nil: none).
