@@ -38,6 +38,7 @@ public struct ExchangeBenchSettings: Sendable {
         count.add(p, 2, parameters, 4)
         count.add(parameters, 4)
         count.add(3, parameters, 4)       // every shard's center, message and look-ahead buffers, over all shards
+        if method == .easgd && compression != nil { count.add(p, 3, parameters, 4) }    // the coded exchange's s (both copies) and message
         return count.total
     }
 }
@@ -79,7 +80,9 @@ public enum ExchangeBench {
             let group = ServerGroup(layout: layout)
             let shard = S == 1 ? master : master.shard(layout.range(0))
             try group.start(from: master, workerClocks: Array(repeating: 0, count: p))
-            let server = Server(master: shard, workers: p)
+            // EASGD's coded exchange: rank 0's copies of the workers' s, which start at 0 on both sides.
+            let coded = settings.codesExchange ? (0..<p).map { _ in FlatBuffer<Float>(count: n) } : []
+            let server = Server(master: shard, workers: p, sent: coded)
             MPI_Barrier(easgd_mpi_comm_world())
             let start = DispatchTime.now().uptimeNanoseconds
             var reports: [WorkerReport] = []
@@ -116,6 +119,7 @@ public enum ExchangeBench {
         var link = MessageLink(layout: layout, codec: b.compression?.codec)
         let wire: WireMessage? = b.compression.map { c in WireMessage(slices: settings.messageSlices(n).map { [UInt8](repeating: 0, count: c.codec.encodedBytes(count: $0.count)) }) }
         link.wire = wire
+        let sent = FlatBuffer<Float>(count: settings.codesExchange ? n : 0), message = FlatBuffer<Float>(count: settings.codesExchange ? n : 0)
         MPI_Barrier(easgd_mpi_comm_world())
         var waited = 0.0
         for i in 0..<b.requests {
@@ -134,7 +138,17 @@ public enum ExchangeBench {
                 }
                 ok = link.pushAndPull(acc, into: x, loss: 0)
             default:
-                ok = link.exchange(x, loss: 0)
+                if let c = b.compression, let wire {
+                    // The worker's side of EASGD's coded exchange, as training's (WorkerState.step).
+                    ElasticExchange.codedMessage(worker: x.readOnly, reference: sent.readOnly, into: message.pointer)
+                    var random = SplitMix64(seed: UInt64(i))
+                    c.send(message.pointer, residual: UnsafeMutableBufferPointer<Float>(start: nil, count: 0), slices: settings.messageSlices(n),
+                           into: &wire.slices, random: &random)
+                    ok = link.codedExchange(message, reference: sent, loss: 0)
+                    if ok { ElasticExchange.applyDifference(worker: x.pointer, difference: message.readOnly) }
+                } else {
+                    ok = link.exchange(x, loss: 0)
+                }
             }
             waited += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             guard ok else { throw MPIError(description: "bench: rank 0 rejected request \(i) of rank \(rank)") }
