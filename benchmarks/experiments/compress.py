@@ -10,6 +10,8 @@ codec (`--compress`; int8 and int4 with one Float32 scale per block of 256 value
 defaults); the center's reply stays Float32:
   downpour-C      downpour, tau = 1 (each step's update pushed): C in none, fp16, int8, int4, int8-ef, int4-ef
   diloco-h50-C    diloco, H = 50, DiLoCo's outer Nesterov (0.7, 0.9), its pseudo-gradient through the codec
+  easgd-tau10-C   easgd, tau = 10, beta = 0.9: the coded exchange (x - s through the codec, the elastic difference
+                  back), C in none, fp16, int8, int4 (it keeps what the codec lost by construction: no -ef)
   (-ef: with --error-feedback, the worker keeping what the codec lost for its next message)
 
 Runs go into OUT/NAME-sS (default .build/compress); finished, they are kept (status.json completed or diverged), one
@@ -38,6 +40,7 @@ MARGIN = 0.5              # percentage points: "matches" when the paired interva
 METHODS = {
     "downpour": ["--method", "downpour", "--tau", "1"],
     "diloco-h50": ["--method", "diloco", "--tau", "50"],
+    "easgd-tau10": ["--method", "easgd", "--tau", "10"],
 }
 CODECS = {
     "none": [],
@@ -47,7 +50,7 @@ CODECS = {
     "int8-ef": ["--compress", "int8", "--error-feedback"],
     "int4-ef": ["--compress", "int4", "--error-feedback"],
 }
-CONFIGS = {f"{m}-{c}": (m, c) for m in METHODS for c in CODECS}
+CONFIGS = {f"{m}-{c}": (m, c) for m in METHODS for c in CODECS if not (m.startswith("easgd") and c.endswith("-ef"))}
 
 
 def arguments(name, seed, out):
