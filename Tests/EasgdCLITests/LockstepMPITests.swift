@@ -94,3 +94,28 @@ func whatLockstepCannotCarryIsRefusedInOneLine() throws {
     #expect(compressed.status != 0 && compressed.stderr.contains("diloco on MPI sends Float32 rounds")
             && compressed.stderr.split(separator: "\n").count == 1, "\(compressed.stderr)")
 }
+
+@Test(.enabled(if: mpirun != nil))
+func aStalledLockstepWorkerIsNamedNotTheOneWaitingAtTheRound() throws {
+    // Worker 1 stopped (SIGSTOP) while worker 0 reaches the round and waits there: the job ends within the stall
+    // limit naming rank 2 (worker 1), whose silence is its own, and keeps the last checkpoint.
+    let root = try temporaryDirectory()
+    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
+    let process = try launch(lockstep(variants[0], steps: 1_000_000) + ["--backend", "mpi", "--checkpoint-every", "0.01", "--out", dir.path],
+                             ranks: 3, log: log, environment: ["EASGD_STALL_SECONDS": "4"])
+    try waitForRecords(2, in: dir)
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) && Date() < deadline { usleep(50_000) }
+    let worker = try #require(mpiRank(2, of: process.processIdentifier))
+    let start = Date()
+    kill(worker, SIGSTOP)
+    process.waitUntilExit()
+    kill(worker, SIGKILL)
+    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus != 0 && message.contains("rank 2 (worker 1)") && !message.contains("rank 1 (worker 0) has sent nothing"),
+            "\(message)")
+    #expect(Date().timeIntervalSince(start) < 30, "the stall took \(Date().timeIntervalSince(start)) s to notice")
+    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
+    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
+    #expect(Set(saved.workers.map(\.clock)).count == 1, "the checkpoint is of a round: \(saved.workers.map(\.clock))")
+}
