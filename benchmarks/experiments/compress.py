@@ -25,11 +25,9 @@ codec's bytes, divided by p).
 
 import argparse
 import os
-import shutil
+import re
 import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import outer  # noqa: E402  (the setting, the records and the interval are outer.py's)
@@ -60,33 +58,6 @@ def arguments(name, seed, out):
             "--seed", str(seed), "--backend", "simulated", "--compute-seconds", "0.01", "--quiet", "--out", out])
 
 
-def keep(run):
-    if outer.state(run) not in ("completed", "diverged"):
-        return
-    target = os.path.join(RECORD, os.path.basename(run))
-    os.makedirs(target, exist_ok=True)
-    for name in ("config.json", "status.json", "metrics.jsonl"):
-        shutil.copyfile(os.path.join(run, name), os.path.join(target, name))
-
-
-def launch(easgd, name, seed, root):
-    run = os.path.join(root, f"{name}-s{seed}")
-    if outer.state(run) in ("completed", "diverged"):
-        keep(run)
-        return run, "kept"
-    if os.path.exists(os.path.join(run, "checkpoint.bin")):
-        command = [easgd, "train", "--resume", run, "--quiet"]
-    else:
-        shutil.rmtree(run, ignore_errors=True)
-        command = [easgd] + arguments(name, seed, run)
-    started = time.time()
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode not in (0, 2):          # exit 2: diverged, a result
-        raise SystemExit(f"compress.py: {name} seed {seed} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
-    keep(run)
-    return run, f"{time.time() - started:.0f} s"
-
-
 def verdict(mean, half):
     if half != half:                           # one seed: no interval
         return "-"
@@ -101,8 +72,30 @@ def verdict(mean, half):
 
 
 def report(root, seeds):
-    finals, bests, sent, received, diverged = {}, {}, {}, {}, {}
-    for name in CONFIGS:
+    rows = summary(root, seeds)
+    finals = {name: f for name, _, _, f, _ in rows}
+    print(f"{'configuration':22} {'runs':>4} {'final test error':>20} {'best test error':>20} {'final − uncompressed (paired)':>30} "
+          f"{'verdict':>13} {'MB sent':>9} {'MB received':>11} {'diverged':>8}")
+    for name, method, codec, f_, extra in rows:
+        f, fi = outer.interval([100 * v for v in f_.values()])
+        b, bi = outer.interval([100 * v for v in extra["bests"].values()])
+        base = finals.get(f"{method}-none", {})
+        common = [s for s in f_ if s in base]
+        if codec == "none" or not common:
+            difference, says = "-", "-"
+        else:
+            d, di = outer.interval([100 * (f_[s] - base[s]) for s in common])
+            difference, says = f"{d:+.2f} ± {di:.2f} pp", verdict(d, di)
+        print(f"{name:22} {len(f_):>4} {f:>10.2f} ± {fi:5.2f} % {b:>10.2f} ± {bi:5.2f} % {difference:>30} {says:>13} "
+              f"{extra['sent']:>9.1f} {extra['received']:>11.1f} {extra['diverged']:>8}")
+
+
+def summary(root, seeds):
+    """Per configuration with runs: (name, method, codec, final test error by seed, and the best test errors by
+    seed, the megabytes each worker sent and received, the diverged runs). A diverged run counts at chance (0.9)."""
+    rows = []
+    for name, (method, codec) in CONFIGS.items():
+        finals, extra = {}, {"bests": {}, "sent": 0.0, "received": 0.0, "diverged": 0}
         for s in seeds:
             run = os.path.join(root, f"{name}-s{s}")
             if outer.state(run) not in ("completed", "diverged"):
@@ -112,32 +105,71 @@ def report(root, seeds):
                 continue
             rs = outer.records(run)
             errors = [r.get("test_error") for r in rs if r.get("test_error") is not None]
-            if st == "diverged" or not errors:
-                diverged[name] = diverged.get(name, 0) + 1
-                finals.setdefault(name, {})[s] = 0.9
-                bests.setdefault(name, {})[s] = min(errors, default=0.9)
+            if st == "diverged" or not errors or rs[-1].get("test_error") is None:
+                extra["diverged"] += 1
+                finals[s], extra["bests"][s] = 0.9, min(errors, default=0.9)
             else:
-                finals.setdefault(name, {})[s] = rs[-1]["test_error"]
-                bests.setdefault(name, {})[s] = min(errors)
-            last = rs[-1] if rs else {}
-            sent[name] = last.get("bytes_sent", 0) / outer.WORKERS
-            received[name] = last.get("bytes_received", 0) / outer.WORKERS
-    print(f"{'configuration':22} {'runs':>4} {'final test error':>20} {'best test error':>20} {'final − uncompressed (paired)':>30} "
-          f"{'verdict':>13} {'MB sent':>9} {'MB received':>11} {'diverged':>8}")
-    for name, (method, codec) in CONFIGS.items():
-        if name not in finals:
-            continue
-        f, fi = outer.interval([100 * v for v in finals[name].values()])
-        b, bi = outer.interval([100 * v for v in bests[name].values()])
-        base = finals.get(f"{method}-none", {})
-        common = [s for s in finals[name] if s in base]
-        if codec == "none" or not common:
-            difference, says = "-", "-"
-        else:
-            d, di = outer.interval([100 * (finals[name][s] - base[s]) for s in common])
-            difference, says = f"{d:+.2f} ± {di:.2f} pp", verdict(d, di)
-        print(f"{name:22} {len(finals[name]):>4} {f:>10.2f} ± {fi:5.2f} % {b:>10.2f} ± {bi:5.2f} % {difference:>30} {says:>13} "
-              f"{sent[name] / 1e6:>9.1f} {received[name] / 1e6:>11.1f} {diverged.get(name, 0):>8}")
+                finals[s], extra["bests"][s] = rs[-1]["test_error"], min(errors)
+            extra["sent"] = rs[-1].get("bytes_sent", 0) / outer.WORKERS / 1e6
+            extra["received"] = rs[-1].get("bytes_received", 0) / outer.WORKERS / 1e6
+        if finals:
+            rows.append((name, method, codec, finals, extra))
+    return rows
+
+
+def figure(root, seeds, prefix):
+    """Final test error (mean and 95 % interval over the seeds) against the megabytes each worker sent, log scale,
+    one colour per method, each point named by its codec: PREFIX.png (and PREFIX.dat, what gnuplot read). The
+    labels are the script's own configuration names, passed to gnuplot as data, never as script text."""
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", prefix):
+        raise SystemExit(f"compress.py: --figure takes a plain path (letters, digits, . _ / -), not {prefix!r}")
+    rows = summary(root, seeds)
+    if any(len(f) < len(seeds) for _, _, _, f, _ in rows) or len(rows) < len(CONFIGS):
+        raise SystemExit("compress.py: not every configuration has all its seeds yet; no figure")
+    os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
+    colours = {"downpour": "#1f77b4", "diloco-h50": "#d62728", "easgd-tau10": "#2ca02c"}
+    titles = {"downpour": "DOWNPOUR τ = 1", "diloco-h50": "DiLoCo H = 50", "easgd-tau10": "EASGD τ = 10"}
+    data = prefix + ".dat"
+    with open(data + ".tmp", "w") as f:
+        for method in METHODS:
+            f.write(f"# {method}\n")
+            for name, m, codec, finals, extra in rows:
+                if m != method:
+                    continue
+                sent = extra["sent"]
+                mean, half = outer.interval([100 * v for v in finals.values()])
+                # The name above the point, or (error feedback) below it, so that a codec and its -ef twin, which
+                # send the same bytes, do not print over each other.
+                above, below = ("", codec) if codec.endswith("-ef") else (codec, "")
+                f.write(f'{sent:.6g} {mean:.6g} {half:.6g} "{above}" "{below}"\n')
+            f.write("\n\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(data + ".tmp", data)
+    plots = []
+    for k, method in enumerate(METHODS):
+        c = colours[method]
+        plots.append(f"'{data}' index {k} using 1:2:3 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
+        plots.append(f"'{data}' index {k} using 1:2:4 with labels offset char 1.6,0.7 font ',9' tc rgb '{c}' notitle")
+        plots.append(f"'{data}' index {k} using 1:2:5 with labels offset char 1.6,-0.7 font ',9' tc rgb '{c}' notitle")
+    script = "\n".join([
+        "set terminal pngcairo size 1000,640 enhanced font 'DejaVu Sans,11'",
+        f"set output '{prefix}.png.tmp'",
+        "set logscale x 10",
+        "set xlabel 'MB each worker sent in 1,500 steps (codec bytes, log scale)'",
+        "set ylabel 'final test error (%): mean and 95 % interval over 3 seeds'",
+        "set title 'Compressed exchanges on Fashion-MNIST, p = 4, equal compute (notebook 06, section 7)'",
+        "set key top right box opaque",
+        "set grid",
+        "plot " + ", \\\n     ".join(plots),
+    ]) + "\n"
+    done = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"compress.py: gnuplot failed: {done.stderr.strip()}")
+    with open(prefix + ".png.tmp", "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(prefix + ".png.tmp", prefix + ".png")
+    print(f"{prefix}.png")
 
 
 def main():
@@ -147,15 +179,13 @@ def main():
     parser.add_argument("--easgd", default=".build/release/easgd")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--figure", metavar="PREFIX", help="draw PREFIX.png (error against bytes) from the finished runs, then stop")
     a = parser.parse_args()
+    if a.figure:
+        return figure(a.out, list(range(1, a.seeds + 1)), a.figure)
     seeds = list(range(1, a.seeds + 1))
     if not a.report:
-        os.makedirs(a.out, exist_ok=True)
-        # Seed by seed, so that a stopped campaign has whole comparisons first.
-        jobs = [(name, s) for s in seeds for name in CONFIGS]
-        with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-            for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launch(a.easgd, j[0], j[1], a.out), jobs)):
-                print(f"{name} seed {s}: {how}", flush=True)
+        outer.run_all(a, CONFIGS, seeds, lambda name, s: outer.launch(a.easgd, name, s, a.out, arguments=arguments, record=RECORD))
     report(a.out, seeds)
 
 

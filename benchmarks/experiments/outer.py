@@ -73,10 +73,12 @@ def state(run):
         return None
 
 
-def launch(easgd, name, seed, root):
+def launch(easgd, name, seed, root, arguments=arguments, record=RECORD):
+    """Runs NAME's seed into ROOT/NAME-sSEED (kept when finished, resumed from a checkpoint, else started afresh)
+    and copies it into RECORD when it has finished; `arguments` gives a fresh run's command line."""
     run = os.path.join(root, f"{name}-s{seed}")
     if state(run) in ("completed", "diverged"):
-        keep(run)
+        keep(run, record)
         return run, "kept"
     if os.path.exists(os.path.join(run, "checkpoint.bin")):
         command = [easgd, "train", "--resume", run, "--quiet"]
@@ -88,16 +90,16 @@ def launch(easgd, name, seed, root):
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     # Exit 2 is a diverged run (status.json says so): a result, not a failure.
     if done.returncode not in (0, 2):
-        raise SystemExit(f"outer.py: {name} seed {seed} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
-    keep(run)
+        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {name} seed {seed} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    keep(run, record)
     return run, f"{time.time() - started:.0f} s"
 
 
-def keep(run):
+def keep(run, record=RECORD):
     """Copies a finished run's settings, status and records into the committed record."""
     if state(run) not in ("completed", "diverged"):
         return
-    target = os.path.join(RECORD, os.path.basename(run))
+    target = os.path.join(record, os.path.basename(run))
     os.makedirs(target, exist_ok=True)
     for name in ("config.json", "status.json", "metrics.jsonl"):
         shutil.copyfile(os.path.join(run, name), os.path.join(target, name))
@@ -193,12 +195,17 @@ def main():
     a = parser.parse_args()
     seeds = list(range(1, a.seeds + 1))
     if not a.report:
-        os.makedirs(a.out, exist_ok=True)
-        jobs = [(name, s) for s in seeds for name in CONFIGS]
-        with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-            for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launch(a.easgd, j[0], j[1], a.out), jobs)):
-                print(f"{name} seed {s}: {how}", flush=True)
+        run_all(a, CONFIGS, seeds, lambda name, s: launch(a.easgd, name, s, a.out))
     report(a.out, seeds, a.target)
+
+
+def run_all(a, configs, seeds, launcher):
+    """Every configuration's seeds, seed by seed (a stopped campaign has whole comparisons first), A.JOBS at once."""
+    os.makedirs(a.out, exist_ok=True)
+    jobs = [(name, s) for s in seeds for name in configs]
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launcher(*j), jobs)):
+            print(f"{name} seed {s}: {how}", flush=True)
 
 
 if __name__ == "__main__":

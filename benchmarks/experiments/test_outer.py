@@ -29,15 +29,20 @@ class OuterTests(unittest.TestCase):
         self.assertAlmostEqual(half, quantile * sd / math.sqrt(3), places=3)
 
     def test_the_record_reproduces_the_notebooks_table(self):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            outer.report("/nonexistent-outer-runs", [1, 2, 3], outer.TARGET)
-        rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
-        self.assertEqual(set(rows), set(outer.CONFIGS))
-        notebook = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "notebooks-text",
-                                     "06-elastic-averagings-descendants.md"), encoding="utf-8").read()
-        for name, line in rows.items():
-            self.assertIn(line, notebook, f"notebook 06 quotes {name}'s row as the record gives it")
+        expect_notebook_quotes(self, lambda: outer.report("/nonexistent-outer-runs", [1, 2, 3], outer.TARGET), outer.CONFIGS)
+
+
+def expect_notebook_quotes(test, report, configs):
+    """`report()` (reading the committed record only) prints a row per configuration, each quoted in notebook 06."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        report()
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
+    test.assertEqual(set(rows), set(configs))
+    notebook = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "notebooks-text",
+                                 "06-elastic-averagings-descendants.md"), encoding="utf-8").read()
+    for name, line in rows.items():
+        test.assertIn(line, notebook, f"notebook 06 quotes {name}'s row as the record gives it")
 
 
 if __name__ == "__main__":
