@@ -20,7 +20,7 @@ struct BenchExchangeCommand: ParsableCommand {
             time; a request's is its slowest shard's), the workers' mean round trip, the requests served per second, \
             and the payload bytes that arrived per request (over all shards). With --method downpour --compress \
             FORMAT the pushes travel as the codec's bytes, each shard's slice encoded on its own, as in training; \
-            with --method easgd --compress FORMAT (one server) the coded exchange's x − s does.
+            with --method easgd --compress FORMAT the coded exchange's x − s does, slice by slice.
               mpirun --oversubscribe -np 20 easgd bench exchange --servers 4 --payload imagenet --requests 20
             """
     )
@@ -30,7 +30,7 @@ struct BenchExchangeCommand: ParsableCommand {
     @Option(help: "Requests per worker.") var requests = 50
     @Option(help: "Seconds each worker sleeps before each request (0: back to back).") var computeSeconds = 0.0
     @Option(help: "easgd (elastic exchanges) or downpour (push and pull).", transform: parseMethod) var method: Algorithm = .easgd
-    @Option(help: ArgumentHelp("downpour: push through this codec (fp16, bf16, int8, int4), encoded slice by slice by the workers and decoded by the servers; easgd (one server): the coded exchange's x − s; the bytes that arrive are counted.", valueName: "format"))
+    @Option(help: ArgumentHelp("downpour: push through this codec (fp16, bf16, int8, int4), encoded slice by slice by the workers and decoded by the servers; easgd: the coded exchange's x − s; the bytes that arrive are counted.", valueName: "format"))
     var compress: CodecFormat?
     @Option(help: "With --compress int8 or int4: values per scale (default \(Codec.defaultBlockSize)).") var compressBlock: Int?
 
@@ -46,9 +46,6 @@ struct BenchExchangeCommand: ParsableCommand {
         guard (1...1_000_000).contains(requests) else { throw ValidationError("--requests must be between 1 and 1000000") }
         guard computeSeconds.isFinite, computeSeconds >= 0, computeSeconds <= 60 else { throw ValidationError("--compute-seconds must be in [0, 60]") }
         guard method == .easgd || method == .downpour else { throw ValidationError("--method must be easgd or downpour") }
-        if compress != nil, compress != CodecFormat.none, method == .easgd, servers > 1 {
-            throw ValidationError("--compress with --method easgd (the coded exchange) goes to one server: give --servers 1")
-        }
         if compressBlock != nil, compress == nil || compress == CodecFormat.none { throw ValidationError("--compress-block needs --compress FORMAT") }
         if let compressBlock { try checkLimit("--compress-block", compressBlock, 1...(1 << 20)) }
         let compression = Compression.given(compress, rounding: nil, blockSize: compressBlock, errorFeedback: false)

@@ -216,9 +216,6 @@ public struct TrainRequest: Sendable, Equatable {
             guard method.sendsUpdates else {
                 throw SettingsError("--compress-reply applies where the master answers with the center (\(Algorithm.names(where: \.sendsUpdates))), not to \(method.rawValue)")
             }
-            if resolvedBackend == .mpi && resolvedServers > 1 {
-                throw SettingsError("--compress-reply on MPI comes from one server: give --servers 1 (a sharded center's replies are not encoded yet)")
-            }
             if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }
         }
         if let compress, compress != CodecFormat.none {
@@ -228,9 +225,6 @@ public struct TrainRequest: Sendable, Equatable {
             if !method.sendsUpdates {
                 if errorFeedback == true {
                     throw SettingsError("\(method.rawValue)'s coded exchange sends x − s, which keeps what the codec lost for the next message by itself: drop --error-feedback")
-                }
-                if resolvedBackend == .mpi && resolvedServers > 1 {
-                    throw SettingsError("\(method.rawValue)'s coded exchange on MPI goes to one server: give --servers 1 (a sharded center's copies of the workers are not built)")
                 }
             }
             if let compressBlock, let problem = Limits.problem("--compress-block", compressBlock, 1...(1 << 20)) { throw SettingsError(problem) }

@@ -91,10 +91,23 @@ extension WorkerState {
 
     /// `x` holds the center the master sends; it becomes what the worker decodes of the compressed reply: r_i plus
     /// decode(encode(x̃ − r_i)), slice by slice as the servers would send it, which is also the new r_i. The
-    /// stochastic rounding's coins come from the worker's index and clock (another stream than its updates').
+    /// stochastic rounding's coins come from the worker's index, its clock and the slice (another stream than its
+    /// updates').
     func receiveCompressedReply(_ x: FlatBuffer<Scalar>, _ codec: Codec) {
-        var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index) | (1 << 40))
-        Compression.deltaReply(x.pointer, reference: replyReference.pointer, codec: codec, slices: slices, into: &replyWire.slices, random: &random)
+        for (j, range) in slices.enumerated() {
+            var random = Self.replyCoins(clock: clock, worker: index, slice: j)
+            var wire = [replyWire.slices[j]]
+            Compression.deltaReply(UnsafeMutableBufferPointer(rebasing: x.pointer[range]),
+                                   reference: UnsafeMutableBufferPointer(rebasing: replyReference.pointer[range]),
+                                   codec: codec, slices: [0..<range.count], into: &wire, random: &random)
+            replyWire.slices[j] = wire[0]
+        }
+    }
+
+    /// The coins of the reply's slice `slice` (a server's) to `worker` at its clock `clock`: a stream of its own per
+    /// slice, so that each server of a sharded center draws its slice's alone (slice 0's is the unsliced reply's).
+    package static func replyCoins(clock: Int, worker: Int, slice: Int) -> SplitMix64 {
+        SplitMix64.derived(from: UInt64(clock), stream: UInt64(worker) | (1 << 40) | (UInt64(slice) << 48))
     }
 
     public var progress: WorkerProgress { WorkerProgress(clock: clock, exchanges: exchanges, loss: alive ? lastLoss : .nan) }

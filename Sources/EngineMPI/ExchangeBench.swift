@@ -79,10 +79,10 @@ public enum ExchangeBench {
             for i in 0..<n { master.center[i] = Float(rng.nextUniform() - 0.5) }
             let group = ServerGroup(layout: layout)
             let shard = S == 1 ? master : master.shard(layout.range(0))
-            try group.start(from: master, workerClocks: Array(repeating: 0, count: p))
-            // EASGD's coded exchange: rank 0's copies of the workers' s, which start at 0 on both sides.
+            // EASGD's coded exchange: the master's copies of the workers' s, which start at 0 on both sides.
             let coded = settings.codesExchange ? (0..<p).map { _ in FlatBuffer<Float>(count: n) } : []
-            let server = Server(master: shard, workers: p, sent: coded)
+            try group.start(from: master, workerClocks: Array(repeating: 0, count: p), workerReferences: coded.map { [$0] })
+            let server = Server(master: shard, workers: p, sent: group.ownReferences(coded))
             MPI_Barrier(easgd_mpi_comm_world())
             let start = DispatchTime.now().uptimeNanoseconds
             var reports: [WorkerReport] = []

@@ -258,9 +258,9 @@ public enum MPIBackend {
             precondition(w.wire.slices.count == servers, "the worker encodes one slice per server")
             link.wire = w.wire
         }
-        // A compressed reply arrives as the codec's bytes of x̃ − r; the link decodes it into r and x.
+        // A compressed reply arrives as the codec's bytes of x̃ − r, one slice from each server; the link decodes
+        // each into its slice of r and x.
         if let codec = settings.engine.replyCompression {
-            precondition(servers == 1, "a compressed reply comes from one server")
             link.reply = MessageLink.Reply(codec: codec, reference: w.replyReference)
         }
         var stopReason: String? = nil
@@ -493,8 +493,8 @@ struct MessageLink: MasterLink {
                 let range = layout.range(k)
                 if let coded = self.reply, let reply, status.MPI_TAG != MessageTag.reject.rawValue,
                    pending.tag == .push || pending.tag == .compressedPush {
-                    // The codec's bytes of x̃ − r: r += what decodes, and x = r.
-                    if !receiveReply(status, coded, into: reply) { accepted = false }
+                    // The codec's bytes of this server's slice of x̃ − r: r += what decodes, and x = r there.
+                    if !receiveReply(status, coded, into: reply, range: range) { accepted = false }
                     answered[k] = true
                     left -= 1
                     continue
@@ -513,20 +513,21 @@ struct MessageLink: MasterLink {
         return accepted
     }
 
-    /// A compressed reply's bytes (of the expected size, else false), decoded: r += decoded, x = r.
-    private func receiveReply(_ status: MPI_Status, _ coded: Reply, into x: FlatBuffer<Float>) -> Bool {
+    /// A server's compressed reply: the bytes of its slice `range` (of the expected size, else false), decoded
+    /// there: r += decoded, x = r.
+    private func receiveReply(_ status: MPI_Status, _ coded: Reply, into x: FlatBuffer<Float>, range: Range<Int>) -> Bool {
         var status = status
         var count: Int32 = 0
         MPI_Get_count(&status, easgd_mpi_byte(), &count)
-        let expected = coded.bytes.count
-        guard Int(count) == expected else {
+        let expected = coded.codec.encodedBytes(count: range.count)
+        guard Int(count) == expected, expected <= coded.bytes.count else {
             _ = receiveData(status)          // taken off the wire, and refused
             return false
         }
         MPI_Recv(coded.bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
-        coded.codec.decode(UnsafeRawBufferPointer(coded.bytes), into: x.pointer)
+        coded.codec.decode(UnsafeRawBufferPointer(rebasing: coded.bytes[0..<expected]), into: UnsafeMutableBufferPointer(rebasing: x.pointer[range]))
         let r = coded.reference
-        for k in 0..<x.count {
+        for k in range {
             r[k] += x[k]
             x[k] = r[k]
         }

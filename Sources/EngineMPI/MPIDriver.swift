@@ -29,12 +29,6 @@ public struct MPIDriver: BackendDriver {
             ComputeThreads.set(1)
             if rank == 0 {
                 let run = try self.make(make)
-                guard run.settings.replyCompression == nil || servers == 1 else {
-                    throw SettingsError("\(run.directory) compresses the center's replies (--compress-reply), which MPI sends from one server: give --servers 1")
-                }
-                guard !run.settings.engine.codesExchange || servers == 1 else {
-                    throw SettingsError("\(run.directory) codes its exchanges (\(run.settings.engine.method.rawValue) with --compress), which MPI sends to one server: give --servers 1")
-                }
                 try MPIDriver.checkLockstep(run.settings, servers: servers)
                 guard run.settings.engine.workers == size - servers else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks for \(servers) server\(servers == 1 ? "" : "s") (use -np \(run.settings.engine.workers + servers))")

@@ -53,8 +53,8 @@ final class MPIMaster: ParallelExecutor {
         group = ServerGroup(layout: ShardLayout(count: whole, servers: servers))
         shard = servers == 1 ? run.engine.master : run.engine.master.shard(group.layout.range(0))
         server = Server(master: shard, workers: run.engine.workers.count,
-                        references: run.settings.engine.replyCompression == nil ? [] : run.engine.workers.map(\.replyReference),
-                        sent: run.settings.engine.codesExchange ? run.engine.workers.map(\.sentReference) : [])
+                        references: run.settings.engine.replyCompression == nil ? [] : group.ownReferences(run.engine.workers.map(\.replyReference)),
+                        sent: run.settings.engine.codesExchange ? group.ownReferences(run.engine.workers.map(\.sentReference)) : [])
         status = run.engine.workers.map { _ in .running }
         rounds = run.settings.engine.method.stepsTogether ? LockstepRounds(engine: run.engine, rank: { [servers] in servers + $0 }) : nil
         progress = run.engine.workers.map(\.progress)
@@ -72,7 +72,8 @@ final class MPIMaster: ParallelExecutor {
         try run.writeConfig(measuredComputeSeconds: nil)
         let settings = try JSONEncoder().encode(run.settings)
         for w in run.engine.workers { send(settings, to: rank(w.index), tag: .settings) }
-        try group.start(from: run.engine.master, workerClocks: run.engine.workers.map(\.clock))
+        try group.start(from: run.engine.master, workerClocks: run.engine.workers.map(\.clock),
+                        workerReferences: run.engine.workers.map { [$0.replyReference, $0.sentReference] })
         var none: Float = 0
         let loading = Stopwatch()
         for w in run.engine.workers {

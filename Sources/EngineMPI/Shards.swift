@@ -109,24 +109,27 @@ final class Server {
     private var wire: [UInt8] = []
     private var inFlight: [MPI_Request?]
     private(set) var time = ServingTime()
-    /// With a compressed reply (one server): per worker the center as it last received it (rank 0's copies of the
-    /// workers' references, which their states overwrite with the same values), the difference and its bytes.
+    /// With a compressed reply: per worker this shard's slice of the center as the worker last received it (with one
+    /// server rank 0's copies of the workers' references, which their states overwrite with the same values), the
+    /// difference and its bytes; `slice`, which shard this is (its coins).
     private let references: [FlatBuffer<Float>]
+    private let slice: Int
     private let difference: FlatBuffer<Float>
     private var replyWire: [[UInt8]] = [[]]
-    /// EASGD's coded exchange (one server): per worker the master's copy of its reference s (rank 0's copies of the
-    /// workers' states, which their states overwrite with the same values).
+    /// EASGD's coded exchange: per worker this shard's slice of the master's copy of its reference s (with one
+    /// server rank 0's copies of the workers' states, which their states overwrite with the same values).
     private let sent: [FlatBuffer<Float>]
 
-    init(master: MasterState<Float>, workers: Int, references: [FlatBuffer<Float>] = [], sent: [FlatBuffer<Float>] = []) {
+    init(master: MasterState<Float>, workers: Int, slice: Int = 0, references: [FlatBuffer<Float>] = [], sent: [FlatBuffer<Float>] = []) {
         precondition(sent.isEmpty || (master.settings.codesExchange && sent.count == workers && sent.allSatisfy { $0.count == master.center.count }),
-                     "a coded exchange keeps one reference per worker, of the whole center")
+                     "a coded exchange keeps one reference per worker, of the shard's size")
         self.sent = sent
+        self.slice = slice
         self.master = master
         n = master.center.count
         precondition(references.isEmpty || (master.settings.replyCompression != nil && references.count == workers
                                             && references.allSatisfy { $0.count == master.center.count }),
-                     "a compressed reply keeps one reference per worker, of the whole center")
+                     "a compressed reply keeps one reference per worker, of the shard's size")
         self.references = references
         difference = FlatBuffer(count: references.isEmpty ? 0 : n)
         if let codec = master.settings.replyCompression, !references.isEmpty { replyWire = [[UInt8](repeating: 0, count: codec.encodedBytes(count: n))] }
@@ -195,7 +198,7 @@ final class Server {
                 // The delta-coded reply (Elastic's rule) with the coins the worker's own step would draw (its clock
                 // before the step: the trailer's less one); the bytes go.
                 difference.copy(from: master.center)
-                var random = SplitMix64.derived(from: UInt64(trailer.clock - 1), stream: UInt64(k) | (1 << 40))
+                var random = WorkerState<Float>.replyCoins(clock: trailer.clock - 1, worker: k, slice: slice)
                 Compression.deltaReply(difference.pointer, reference: references[k].pointer, codec: codec, slices: [0..<n], into: &replyWire,
                                        random: &random)
                 let sent = replyWire[0].withUnsafeBytes { sendWatched(bytes: $0.baseAddress!, count: $0.count, to: source, tag: tag, seconds: seconds) }
@@ -283,14 +286,29 @@ struct ServerGroup {
     let layout: ShardLayout
     var servers: Int { layout.servers }
 
-    /// Sends each server its slice of `master`, the counters and the workers' clocks.
-    func start(from master: MasterState<Float>, workerClocks: [Int]) throws {
+    /// Sends each server its slice of `master`, the counters and the workers' clocks, and its slice of each worker's
+    /// references (`workerReferences`: per worker the reply's reference r_i and the coded exchange's s_i, each
+    /// empty when the run has none).
+    func start(from master: MasterState<Float>, workerClocks: [Int], workerReferences: [[FlatBuffer<Float>]] = []) throws {
         for k in 1..<servers {
             let range = layout.range(k)
             let start = ShardStart(settings: master.settings, lower: range.lowerBound, upper: range.upperBound,
                                    workerClocks: workerClocks, counters: master.counters)
             send(try JSONEncoder().encode(start), to: k, tag: .shardStart)
             for b in master.shardBuffers { send(b.base + range.lowerBound, count: range.count, to: k, tag: .stateBuffers) }
+            for b in workerReferences.joined() where b.count > 0 { send(b.base + range.lowerBound, count: range.count, to: k, tag: .stateBuffers) }
+        }
+    }
+
+    /// Copies of shard 0's slices of the workers' references, for rank 0's own shard when the center is sharded
+    /// (with one server rank 0 serves from its copies of the workers' states themselves).
+    func ownReferences(_ whole: [FlatBuffer<Float>]) -> [FlatBuffer<Float>] {
+        guard servers > 1 else { return whole }
+        let range = layout.range(0)
+        return whole.map { b in
+            let part = FlatBuffer<Float>(count: b.count > 0 ? range.count : 0)
+            if b.count > 0 { part.base.update(from: b.base + range.lowerBound, count: range.count) }
+            return part
         }
     }
 
@@ -393,9 +411,19 @@ extension MPIBackend {
             guard got == n else { throw MPIError(description: "rank 0 sent a slice of \(got) values, expected \(n)") }
         }
         shard.counters = start.counters
+        // Per worker its reply reference's slice and its coded exchange's s's, in the order rank 0 sent them.
+        let p = start.workerClocks.count
+        func slices(_ present: Bool) -> [FlatBuffer<Float>] { present ? (0..<p).map { _ in FlatBuffer<Float>(count: n) } : [] }
+        let references = slices(start.settings.replyCompression != nil), sent = slices(start.settings.codesExchange)
+        for w in 0..<p {
+            for b in [references, sent].compactMap({ $0.isEmpty ? nil : $0[w] }) {
+                let got = try receive(from: 0, tag: .stateBuffers, into: b.base, capacity: n)
+                guard got == n else { throw MPIError(description: "rank 0 sent a worker's reference slice of \(got) values, expected \(n)") }
+            }
+        }
         started()
         let method = start.settings.method
-        let server = Server(master: shard, workers: start.workerClocks.count)
+        let server = Server(master: shard, workers: p, slice: rank, references: references, sent: sent)
         var clocks = start.workerClocks           // each worker's clock as its last request here reported it
         var served = clocks.reduce(0, +)
         var snapshotAt: Int? = nil

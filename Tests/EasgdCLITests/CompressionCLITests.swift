@@ -68,10 +68,18 @@ func anMPIRunWithCompressedRepliesComputesWhatTheSimulatorComputes() throws {
     let probe = try Checkpoint.read(RunFiles.checkpoint(mpi.path), as: SystemProbe.self)
     let reference = try #require(probe.buffers["w0.reply"]), center = try #require(probe.buffers["center"])
     #expect(reference.count == center.count && reference != center, "int4 replies leave the reference off the center")
-    // A sharded center's replies are not encoded: refused in one line.
-    let sharded = try mpiRun(3, common + reply + ["--backend", "mpi", "--servers", "2", "--steps", "30",
-                                                  "--out", root.appendingPathComponent("sharded").path])
-    #expect(sharded.status != 0 && sharded.stderr.contains("--compress-reply on MPI comes from one server"), "\(sharded.status) \(sharded.stderr)")
+    // A sharded center's replies: each server encodes its slice with coins of its own, the worker decodes each into
+    // its slice of r; the simulator's link model with two servers codes the same slices. Run in two parts under MPI
+    // (the second starts the servers from the checkpoint's references, which are off the center): the same system.
+    let simulated2 = root.appendingPathComponent("simulated-2"), sharded = root.appendingPathComponent("sharded")
+    let s2 = try easgd(common + reply + ["--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--servers", "2",
+                                         "--link-bandwidth", "1e9", "--steps", "30", "--out", simulated2.path])
+    #expect(s2.status == 0, "\(s2.stderr)")
+    let first = try mpiRun(3, common + reply + ["--backend", "mpi", "--servers", "2", "--steps", "13", "--out", sharded.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let rest = try mpiRun(3, ["train", "--resume", sharded.path, "--servers", "2", "--steps", "30", "--quiet"])
+    #expect(rest.status == 0, "\(rest.stderr)")
+    try expectSameSystem(simulated2, sharded)
 }
 
 @Test(.enabled(if: mpirun != nil))
@@ -159,9 +167,9 @@ func badCompressionIsRefused(arguments: [String], message: String) throws {
 }
 
 // EASGD's coded exchange (x − s through the codec, the elastic difference back in Float32): the same system on
-// one-worker MPI as in the simulator (the codec's bytes on MPI's wire, the master's copy of s on rank 0), a run
-// split and resumed bit for bit with s in the checkpoint, the codec's bytes in every record, and what it does not
-// take refused in one line.
+// one-worker MPI as in the simulator (the codec's bytes on MPI's wire, the master's copy of s on rank 0, or its
+// slices on two servers), a run split and resumed bit for bit with s in the checkpoint, the codec's bytes in every
+// record, and what it does not take refused in one line.
 private let coded = ["train", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16", "--eval-every", "20",
                      "--compress", "int4", "--compress-block", "100", "--compress-rounding", "stochastic", "--quiet"]
 
@@ -183,6 +191,23 @@ func aCodedEASGDExchangeOnMPIComputesWhatTheSimulatorComputes(method: String) th
         let exchanges = try #require(r.exchanges)
         #expect(r.bytesSent == exchanges * ((n + 1) / 2 + 4 * ((n + 99) / 100)) && r.bytesReceived == exchanges * 4 * n)
     }
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aCodedEASGDExchangeToTwoServersComputesWhatTheSimulatorComputes() throws {
+    // Each server decodes its slice of x − s into its slice of the master's copy of s and answers its slice of d;
+    // the simulator's link model with two servers codes the same slices. Split in two under MPI (the second part
+    // starts the servers from the checkpoint's s): the same system bit for bit.
+    let root = try temporaryDirectory()
+    let simulated = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(coded + ["--method", "easgd", "--workers", "1", "--backend", "simulated", "--compute-seconds", "0.01", "--servers", "2",
+                               "--link-bandwidth", "1e9", "--steps", "30", "--out", simulated.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let first = try mpiRun(3, coded + ["--method", "easgd", "--backend", "mpi", "--servers", "2", "--steps", "13", "--out", mpi.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let rest = try mpiRun(3, ["train", "--resume", mpi.path, "--servers", "2", "--steps", "30", "--quiet"])
+    #expect(rest.status == 0, "\(rest.stderr)")
+    try expectSameSystem(simulated, mpi)
 }
 
 @Test func aCodedEASGDRunResumesBitForBitAndRefusesWhatItDoesNotTake() throws {
