@@ -84,7 +84,7 @@ extension WorkerState {
     /// Sends `message` through the settings' codec (in place), with this worker's residual; the stochastic rounding's
     /// coins are drawn from the worker's index and clock, so a resumed run draws the same ones.
     /// Each slice is encoded on its own into `wire` (the coins drawn in one sequence, slice after slice).
-    func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
+    package func compress(_ message: UnsafeMutableBufferPointer<Scalar>, _ compression: Compression) {
         var random = SplitMix64.derived(from: UInt64(clock), stream: UInt64(index))
         compression.send(message, residual: residual.pointer, slices: slices, into: &wire.slices, random: &random)
     }

@@ -14,8 +14,9 @@
 //   STOP (then as MPIBackend.swift says: the state, then RESUME or FINISH). A worker that receives a signal itself
 //   tells rank 0 (SIGNAL) and steps on to the round. A worker that stops (non-finite) or has taken its steps sends
 //   its final state instead, and the round goes on without it, as the engine's does.
-// - One server: the round is a whole-center operation (`--servers 1`), and the messages are Float32 (compression
-//   is the simulated and threads backends' for these methods).
+// - One server: the round is a whole-center operation (`--servers 1`). The messages are Float32, except that
+//   DiLoCo with --compress sends the codec's bytes of x̃ − x_i (COMPRESSEDROUND; rank 0 tells each worker the center
+//   at the start, and the reply is the next); a compressed reply is the simulated and threads backends'.
 
 import CMPI
 import Dispatch
@@ -39,10 +40,31 @@ struct LockstepLink {
     private let buffer: FlatBuffer<Float>
     /// Seconds from sending each round to holding its answer, summed (reported in every trailer).
     private(set) var waited = 0.0
+    /// DiLoCo with --compress: the center the round started from (what x̃ − x_i is taken against), the message's
+    /// buffer, and room for its bytes and the trailer.
+    let codes: Bool
+    let start: FlatBuffer<Float>
+    let message: FlatBuffer<Float>
+    private var bytes: [UInt8] = []
 
-    init(count n: Int) {
+    init(count n: Int, codes: Bool = false) {
         self.n = n
+        self.codes = codes
         buffer = FlatBuffer(count: n + Trailer.count)
+        start = FlatBuffer(count: codes ? n : 0)
+        message = FlatBuffer(count: codes ? n : 0)
+    }
+
+    /// A compressed round: the wire's bytes of x̃ − x_i (one slice: one server) and the trailer, then the answer
+    /// as `round`'s into `x`.
+    mutating func compressedRound(_ wire: WireMessage, into x: FlatBuffer<Float>, loss: Double, clock: Int) throws -> Answer {
+        precondition(wire.slices.count == 1, "a round goes to one server")
+        let start = DispatchTime.now().uptimeNanoseconds
+        var trailer = [Float](repeating: 0, count: Trailer.count)
+        trailer.withUnsafeMutableBufferPointer { Trailer(loss: loss, clock: clock, communication: waited).write(to: $0.baseAddress!) }
+        bytes = wire.slices[0] + trailer.withUnsafeBytes { Array($0) }
+        bytes.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32($0.count), easgd_mpi_byte(), 0, MessageTag.compressedRound.rawValue, easgd_mpi_comm_world()) }
+        return try answer(into: x, since: start)
     }
 
     enum Answer { case accepted(RoundControl), rejected }
@@ -54,6 +76,10 @@ struct LockstepLink {
         buffer.base.update(from: x.base, count: n)
         Trailer(loss: loss, clock: clock, communication: waited).write(to: buffer.base + n)
         send(buffer.base, count: n + Trailer.count, to: 0, tag: .round)
+        return try answer(into: x, since: start)
+    }
+
+    private mutating func answer(into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
         let status = probe(from: 0, tags: [.round, .reject])
         let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
         waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -76,9 +102,20 @@ extension WorkerState where Scalar == Float {
             if let reason = innerStep(settings: s, learningRate: eta) { return (.stopped(reason), nil) }
             guard clock % s.tau == 0 else { return (.stepped(communicated: false), nil) }
             guard parameters.isFinite else { return (.stopped(Self.nonFiniteAtRoundEnd), nil) }
-            switch try link.round(parameters, loss: lastLoss, clock: clock) {
+            let answer: LockstepLink.Answer
+            if let c = s.compression {
+                // The pseudo-gradient x̃ − x_i through the codec (the engine's round end: dilocoRoundEnd), its bytes sent.
+                let m = link.message, x̃ = link.start
+                for k in 0..<m.count { m[k] = x̃[k] - parameters[k] }
+                compress(m.pointer, c)
+                answer = try link.compressedRound(wire, into: parameters, loss: lastLoss, clock: clock)
+            } else {
+                answer = try link.round(parameters, loss: lastLoss, clock: clock)
+            }
+            switch answer {
             case .rejected: return (.stopped(Self.roundRejected), nil)
             case .accepted(let control):
+                if link.codes { link.start.copy(from: parameters) }       // the next round starts from this center
                 restartRound(settings: s)
                 return (.stepped(communicated: true), control)
             }
@@ -132,14 +169,32 @@ final class LockstepRounds {
         clocks = Array(repeating: 0, count: engine.workers.count)
     }
 
-    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state; returns the trailer.
+    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state (from a compressed round, x̃ minus what
+    /// decodes of x̃ − x_i, as the engine's round end computes it); returns the trailer.
     func receive(_ status: MPI_Status, worker k: Int) throws -> Trailer {
-        let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
-        guard count == n + Trailer.count else {
-            throw MPIError(description: "rank \(status.MPI_SOURCE) sent a round of \(count) values, not \(n + Trailer.count)")
-        }
         guard !arrived[k] else { throw MPIError(description: "rank \(status.MPI_SOURCE) sent two rounds before the first was answered") }
-        engine.workers[k].parameters.base.update(from: buffer.base, count: n)
+        let x = engine.workers[k].parameters
+        if status.MPI_TAG == MessageTag.compressedRound.rawValue {
+            guard let codec = engine.settings.compression?.codec else {
+                throw MPIError(description: "rank \(status.MPI_SOURCE) sent a compressed round to a run without compression")
+            }
+            let data = receiveData(status), coded = codec.encodedBytes(count: n)
+            guard data.count == coded + 4 * Trailer.count else {
+                throw MPIError(description: "a compressed round of \(data.count) bytes from rank \(status.MPI_SOURCE), not \(coded + 4 * Trailer.count)")
+            }
+            data.withUnsafeBytes { raw in
+                codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
+                UnsafeMutableRawPointer(buffer.base + n).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
+            }
+            let center = engine.master.center
+            for j in 0..<n { x[j] = center[j] - x[j] }
+        } else {
+            let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
+            guard count == n + Trailer.count else {
+                throw MPIError(description: "rank \(status.MPI_SOURCE) sent a round of \(count) values, not \(n + Trailer.count)")
+            }
+            x.base.update(from: buffer.base, count: n)
+        }
         let trailer = Trailer(buffer.base + n)
         arrived[k] = true
         clocks[k] = trailer.clock

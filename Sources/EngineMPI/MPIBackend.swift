@@ -52,6 +52,8 @@ enum MessageTag: Int32 {
     case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `RoundControl` (Lockstep.swift)
     case codedExchange = 21    // EASGD with --compress: the codec's bytes of x − s, then the trailer's Floats as bytes;
                                // master → worker: the elastic difference d (Float32)
+    case compressedRound = 22  // lockstep DiLoCo with --compress: the codec's bytes of x̃ − x_i, then the trailer's Floats
+                               // as bytes; answered as .round
 }
 
 enum Control: Float {
@@ -247,7 +249,15 @@ public enum MPIBackend {
         let w = WorkerState<Float>(index: rank - servers, settings: settings.engine, objective: replica)
         var none: Float = 0
         send(&none, count: 0, to: 0, tag: .ready)
+        // Sync-EASGD and DiLoCo step in lockstep: rounds through rank 0, pauses and stops only at a round.
+        let lockstep = settings.engine.method.stepsTogether
+        var rounds = LockstepLink(count: lockstep ? w.parameters.count : 0, codes: lockstep && settings.engine.compression != nil)
         _ = try receiveState(from: 0, into: w)
+        // A compressed DiLoCo round sends x̃ − x_i: the worker is told the center its round started from.
+        if rounds.codes {
+            let got = try receive(from: 0, tag: .stateBuffers, into: rounds.start.base, capacity: rounds.start.count)
+            guard got == rounds.start.count else { throw MPIError(description: "rank 0 sent a center of \(got) values") }
+        }
         let overlap = ProcessInfo.processInfo.environment["EASGD_MPI_OVERLAP"] != "0"
         // A coded exchange (EASGD with --compress) is not overlapped: its message is x − s, taken after the gradient.
         var link = MessageLink(layout: ShardLayout(count: w.parameters.count, servers: servers),
@@ -264,9 +274,6 @@ public enum MPIBackend {
             link.reply = MessageLink.Reply(codec: codec, reference: w.replyReference)
         }
         var stopReason: String? = nil
-        // Sync-EASGD and DiLoCo step in lockstep: rounds through rank 0, pauses and stops only at a round.
-        let lockstep = settings.engine.method.stepsTogether
-        var rounds = LockstepLink(count: lockstep ? w.parameters.count : 0)
         var ordered: Control? = nil           // the pause or stop a round's answer carried
         var toldSignal = false
         // The same schedule as the other backends', at this worker's clock; the plateau's scale as rank 0 sends it.

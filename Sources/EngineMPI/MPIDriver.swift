@@ -77,10 +77,11 @@ public struct MPIDriver: BackendDriver {
 }
 
 extension MPIDriver {
-    /// What MPI's lockstep (sync-EASGD, DiLoCo) does not carry: a sharded center, compressed messages.
+    /// What MPI's lockstep (sync-EASGD, DiLoCo) does not carry: a sharded center, a compressed reply.
     public static func checkLockstep(_ settings: RunSettings, servers: Int) throws {
-        let compressed = settings.compression != nil || settings.replyCompression != nil
-        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers, compressed: compressed) { throw SettingsError(problem) }
+        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers, compressedReply: settings.replyCompression != nil) {
+            throw SettingsError(problem)
+        }
     }
 }
 

@@ -139,7 +139,13 @@ final class MPIMaster: ParallelExecutor {
 
     private func serve(_ lifecycle: RunLifecycle) throws -> ExecutorStop {
         if !started {
-            for w in run.engine.workers { try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: rank(w.index)) }
+            for w in run.engine.workers {
+                try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: rank(w.index))
+                // A compressed DiLoCo round codes x̃ − x_i: the center the round started from (it moves only at rounds).
+                if rounds != nil && run.settings.engine.compression != nil {
+                    send(run.engine.master.center.base, count: run.engine.master.center.count, to: rank(w.index), tag: .stateBuffers)
+                }
+            }
             lastHeard = run.engine.workers.map { _ in lifecycle.wall() }
             started = true
             try logEvaluations(lifecycle)        // a resumed plateau's scale
@@ -232,7 +238,7 @@ final class MPIMaster: ParallelExecutor {
             FileHandle.standardError.write(Data("rank \(source) (worker \(k)) received signal \(Int32(value)): stopping every rank at the next round\n".utf8))
             return stopRunning(.stop)
         }
-        if tag == .round, let rounds {
+        if tag == .round || tag == .compressedRound, let rounds {
             let trailer = try rounds.receive(announced, worker: k)
             progress[k].loss = trailer.loss
             progress[k].clock = trailer.clock

@@ -345,8 +345,9 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
 
 @Test func onlyTheSimulatorRunsADMMsFixedOrder() throws {
     // Sync-EASGD and DiLoCo step every worker together, which every backend does (threads: a thread per worker in
-    // lockstep; MPI: a rank per worker, in lockstep through rank 0, with one server and Float32 rounds); ADMM keeps a
+    // lockstep; MPI: a rank per worker, in lockstep through rank 0); ADMM keeps a
     // fixed round-robin order, the simulator's only. A method given no backend goes to threads where it can run.
+    // MPI's lockstep answers rounds in Float32 from one server: a sharded center and a compressed reply are refused.
     for method in Algorithm.allCases where method.isParallel {
         let together = method == .syncEasgd || method == .diloco
         #expect(Backend.simulated.canRun(method))
@@ -358,9 +359,9 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
         } else {
             #expect(throws: Never.self) { try Backend.mpi.check(method) }
         }
-        #expect((Backend.lockstepProblem(method, servers: 2, compressed: false) != nil) == together, "\(method)")
-        #expect((Backend.lockstepProblem(method, servers: 1, compressed: true) != nil) == together, "\(method)")
-        #expect(Backend.lockstepProblem(method, servers: 1, compressed: false) == nil, "\(method)")
+        #expect((Backend.lockstepProblem(method, servers: 2, compressedReply: false) != nil) == together, "\(method)")
+        #expect((Backend.lockstepProblem(method, servers: 1, compressedReply: true) != nil) == together, "\(method)")
+        #expect(Backend.lockstepProblem(method, servers: 1, compressedReply: false) == nil, "\(method)")
     }
 }
 
