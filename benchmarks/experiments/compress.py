@@ -126,6 +126,7 @@ def figure(root, seeds, prefix):
     rows = summary(root, seeds)
     if any(len(f) < len(seeds) for _, _, _, f, _ in rows) or len(rows) < len(CONFIGS):
         raise SystemExit("compress.py: not every configuration has all its seeds yet; no figure")
+    everyone = {name: f for name, _, _, f, _ in rows}
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     colours = {"downpour": "#1f77b4", "diloco-h50": "#d62728", "easgd-tau10": "#2ca02c"}
     titles = {"downpour": "DOWNPOUR τ = 1", "diloco-h50": "DiLoCo H = 50", "easgd-tau10": "EASGD τ = 10"}
@@ -138,30 +139,47 @@ def figure(root, seeds, prefix):
                     continue
                 sent = extra["sent"]
                 mean, half = outer.interval([100 * v for v in finals.values()])
-                # The name above the point, or (error feedback) below it, so that a codec and its -ef twin, which
-                # send the same bytes, do not print over each other.
-                above, below = ("", codec) if codec.endswith("-ef") else (codec, "")
-                f.write(f'{sent:.6g} {mean:.6g} {half:.6g} "{above}" "{below}"\n')
+                # The paired difference to the method's uncompressed runs, which the rule judges (none: no point).
+                base = everyone[f"{method}-none"]
+                d, dh = (float("nan"), float("nan")) if codec == "none" else \
+                    outer.interval([100 * (finals[s] - base[s]) for s in finals])
+                # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
+                # which send the same bytes, do not print over each other.
+                right, left = ("", codec) if codec.endswith("-ef") else (codec, "")
+                f.write(f'{sent:.6g} {mean:.6g} {half:.6g} "{right}" "{left}" {d:.6g} {dh:.6g}\n')
             f.write("\n\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(data + ".tmp", data)
-    plots = []
+    absolute, paired = [], []
     for k, method in enumerate(METHODS):
         c = colours[method]
-        plots.append(f"'{data}' index {k} using 1:2:3 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
-        plots.append(f"'{data}' index {k} using 1:2:4 with labels offset char 1.6,0.7 font ',9' tc rgb '{c}' notitle")
-        plots.append(f"'{data}' index {k} using 1:2:5 with labels offset char 1.6,-0.7 font ',9' tc rgb '{c}' notitle")
+        absolute.append(f"'{data}' index {k} using 1:2:3 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
+        absolute.append(f"'{data}' index {k} using 1:2:4 with labels left offset char 0.7,0.6 font ',9' tc rgb '{c}' notitle")
+        absolute.append(f"'{data}' index {k} using 1:2:5 with labels right offset char -0.7,-0.6 font ',9' tc rgb '{c}' notitle")
+        paired.append(f"'{data}' index {k} using 1:6:7 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
+        paired.append(f"'{data}' index {k} using 1:6:4 with labels left offset char 0.7,0.6 font ',9' tc rgb '{c}' notitle")
+        paired.append(f"'{data}' index {k} using 1:6:5 with labels right offset char -0.7,-0.6 font ',9' tc rgb '{c}' notitle")
+    joined = lambda ps: ", \\\n     ".join(ps)
     script = "\n".join([
-        "set terminal pngcairo size 1000,640 enhanced font 'DejaVu Sans,11'",
+        "set terminal pngcairo size 1500,640 enhanced font 'DejaVu Sans,11'",
         f"set output '{prefix}.png.tmp'",
+        "set multiplot layout 1,2 title 'Compressed exchanges on Fashion-MNIST, p = 4, 1,500 steps per worker, 3 seeds (notebook 06, section 7)'",
         "set logscale x 10",
-        "set xlabel 'MB each worker sent in 1,500 steps (codec bytes, log scale)'",
-        "set ylabel 'final test error (%): mean and 95 % interval over 3 seeds'",
-        "set title 'Compressed exchanges on Fashion-MNIST, p = 4, equal compute (notebook 06, section 7)'",
-        "set key top right box opaque",
+        "set xrange [2:5000]",
+        "set xlabel 'MB each worker sent (codec bytes, log scale)'",
         "set grid",
-        "plot " + ", \\\n     ".join(plots),
+        "set key top right box opaque",
+        "set title 'final test error: mean and 95 % interval over the seeds'",
+        "set ylabel 'final test error (%)'",
+        "plot " + joined(absolute),
+        "set title 'what the rule judges: final − the method uncompressed, paired by seed'",
+        "set ylabel 'difference (percentage points), 95 % interval'",
+        "set yrange [-1.2:1.2]",
+        "set object 1 rect from 2,-0.5 to 5000,0.5 behind fc rgb '#eeeeee' fillstyle solid 1.0 noborder",
+        "set label 1 '±0.5 pp: matches' at 3,0.42 font ',9'",
+        "plot 0 lc rgb '#888888' dt 2 notitle, \\\n     " + joined(paired),
+        "unset multiplot",
     ]) + "\n"
     done = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     if done.returncode != 0:
