@@ -474,11 +474,7 @@ func aCompressedPushIsWhatTheCodecDecodes(errorFeedback: Bool) {
             }
         }
         let corrected = (0..<3).map { acc[$0] + (errorFeedback ? residual[$0] : 0) }
-        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 3)), decoded: [Float] = [0, 0, 0], unused = SplitMix64(seed: 0)
-        bytes.withUnsafeMutableBytes { raw in
-            corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
-            decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
-        }
+        let decoded = codecRoundTrip(codec, corrected)
         if errorFeedback { residual = (0..<3).map { corrected[$0] - decoded[$0] } }
         lost = lost || corrected != decoded
         for k in 0..<3 { center[k] += decoded[k] }
@@ -508,11 +504,7 @@ func aCompressedPushIsWhatTheCodecDecodes(errorFeedback: Bool) {
         for i in 0..<2 { for _ in 0..<2 { for k in 0..<2 { xs[i][k] -= 0.2 * (h[i][k] * (xs[i][k] - minimum[k])) } } }
         for i in 0..<2 {
             let corrected = (0..<2).map { (center[$0] - xs[i][$0]) + residual[i][$0] }
-            var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 2)), decoded: [Float] = [0, 0], unused = SplitMix64(seed: 0)
-            bytes.withUnsafeMutableBytes { raw in
-                corrected.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
-                decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
-            }
+            let decoded = codecRoundTrip(codec, corrected)
             residual[i] = (0..<2).map { corrected[$0] - decoded[$0] }
             xs[i] = (0..<2).map { center[$0] - decoded[$0] }
         }
@@ -567,11 +559,7 @@ func dilocosInnerNesterovEngineIsTheScheme(kept: Bool) {
         }
         for k in 0..<3 { center[k] += acc[k] }
         let difference = (0..<3).map { center[$0] - reference[$0] }
-        var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 3)), decoded: [Float] = [0, 0, 0], unused = SplitMix64(seed: 0)
-        bytes.withUnsafeMutableBytes { raw in
-            difference.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
-            decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
-        }
+        let decoded = codecRoundTrip(codec, difference)
         lost = lost || decoded != difference
         for k in 0..<3 { reference[k] += decoded[k] }
         x = reference
@@ -628,11 +616,7 @@ func aCodedEASGDExchangeIsTheRecursionWrittenOut(method: Algorithm) {
         let g = (0..<3).map { Float(curvatures[$0] * (Double(point[$0]) - minimum[$0])) }      // the objective's, in Double
         if t % 2 == 0 {
             let message = (0..<3).map { x[$0] - s[$0] }
-            var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: 3)), decoded: [Float] = [0, 0, 0], unused = SplitMix64(seed: 0)
-            bytes.withUnsafeMutableBytes { raw in
-                message.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
-                decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
-            }
+            let decoded = codecRoundTrip(codec, message)
             lost = lost || decoded != message
             for k in 0..<3 {
                 s[k] += decoded[k]
@@ -655,4 +639,15 @@ func aCodedEASGDExchangeIsTheRecursionWrittenOut(method: Algorithm) {
     #expect(engine.workers[0].parameters.array.map(\.bitPattern) == x.map(\.bitPattern), "\(engine.workers[0].parameters.array) against \(x)")
     #expect(engine.workers[0].sentReference.array.map(\.bitPattern) == s.map(\.bitPattern))
     #expect(lost, "int4 with blocks of two loses something on the way (so the codec was in the path)")
+}
+
+/// decode(encode(values)) with the codec itself (nearest rounding draws no coins): the tests' written-out recursions.
+private func codecRoundTrip(_ codec: Codec, _ values: [Float]) -> [Float] {
+    var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: values.count)), decoded = [Float](repeating: 0, count: values.count)
+    var unused = SplitMix64(seed: 0)
+    bytes.withUnsafeMutableBytes { raw in
+        values.withUnsafeBufferPointer { codec.encode($0, into: raw, random: &unused) }
+        decoded.withUnsafeMutableBufferPointer { codec.decode(UnsafeRawBufferPointer(raw), into: $0) }
+    }
+    return decoded
 }
