@@ -291,14 +291,19 @@ public struct Compression: Codable, Equatable, Sendable {
 extension Compression {
     /// A delta-coded reply (`--compress-reply`), the one rule both ends apply: `message` holds the center x̃ and
     /// becomes r + decode(encode(x̃ − r)), which is also the new `reference` r (what the receiver last got), so what
-    /// one reply misses goes with the next. Encoded slice by slice into `wire` as `send` does.
+    /// one reply misses goes with the next. Encoded slice by slice into `wire`, slice k with the coins `coins(k)`
+    /// (a stream per slice, so that each server of a sharded center draws its own slice's alone).
     public static func deltaReply<T: BinaryFloatingPoint>(_ message: UnsafeMutableBufferPointer<T>, reference: UnsafeMutableBufferPointer<T>,
                                                           codec: Codec, slices: [Range<Int>], into wire: inout [[UInt8]],
-                                                          random: inout SplitMix64) {
+                                                          coins: (Int) -> SplitMix64) {
         precondition(message.count == reference.count, "a reference of the message's size")
+        precondition(wire.count == slices.count, "one encoded array per slice")
         for k in message.indices { message[k] -= reference[k] }
-        let none = UnsafeMutableBufferPointer<T>(start: nil, count: 0)
-        Compression(codec: codec, errorFeedback: false).send(message, residual: none, slices: slices, into: &wire, random: &random)
+        let none = UnsafeMutableBufferPointer<T>(start: nil, count: 0), plain = Compression(codec: codec, errorFeedback: false)
+        for (j, range) in slices.enumerated() {
+            var random = coins(j)
+            wire[j].withUnsafeMutableBytes { plain.send(UnsafeMutableBufferPointer(rebasing: message[range]), residual: none, into: $0, random: &random) }
+        }
         for k in message.indices {
             reference[k] += message[k]
             message[k] = reference[k]

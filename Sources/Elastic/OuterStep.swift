@@ -61,6 +61,24 @@ public enum OuterStep {
 }
 
 extension OuterStep {
+    /// A compressed round's message from one worker: its own pseudo-gradient x̃ − x (what the codec then carries).
+    @inlinable
+    public static func workerMessage<T: BinaryFloatingPoint>(center c: UnsafeBufferPointer<T>, worker x: UnsafeBufferPointer<T>,
+                                                             into m: UnsafeMutableBufferPointer<T>) {
+        precondition(c.count == x.count && m.count == x.count, "center, worker and message differ in size")
+        for k in 0..<m.count { m[k] = c[k] - x[k] }
+    }
+
+    /// The worker's point the master takes from its decoded message m̂: x̃ − m̂.
+    @inlinable
+    public static func workerFromMessage<T: BinaryFloatingPoint>(center c: UnsafeBufferPointer<T>, message m: UnsafeBufferPointer<T>,
+                                                                 into x: UnsafeMutableBufferPointer<T>) {
+        precondition(c.count == m.count && x.count == m.count, "center, message and worker differ in size")
+        for k in 0..<x.count { x[k] = c[k] - m[k] }
+    }
+}
+
+extension OuterStep {
     /// One worker's arrival: Δ_i/p = −acc/p, then the outer step; `acc` is left zeroed (the caller pulls the center).
     @inlinable
     public static func applyArrival<T: BinaryFloatingPoint>(

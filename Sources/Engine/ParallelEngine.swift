@@ -177,9 +177,9 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             let message = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: n)
             defer { message.deallocate() }
             for w in arriving {
-                for k in 0..<n { message[k] = master.center[k] - w.parameters[k] }
+                OuterStep.workerMessage(center: master.center.readOnly, worker: w.parameters.readOnly, into: message)
                 w.compress(message, c)
-                for k in 0..<n { w.parameters[k] = master.center[k] - message[k] }
+                OuterStep.workerFromMessage(center: master.center.readOnly, message: UnsafeBufferPointer(message), into: w.parameters.pointer)
             }
         }
         guard master.acceptRound(arriving.map(\.parameters.readOnly)) else {

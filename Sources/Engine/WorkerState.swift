@@ -94,13 +94,8 @@ extension WorkerState {
     /// stochastic rounding's coins come from the worker's index, its clock and the slice (another stream than its
     /// updates').
     func receiveCompressedReply(_ x: FlatBuffer<Scalar>, _ codec: Codec) {
-        for (j, range) in slices.enumerated() {
-            var random = Self.replyCoins(clock: clock, worker: index, slice: j)
-            var wire = [replyWire.slices[j]]
-            Compression.deltaReply(UnsafeMutableBufferPointer(rebasing: x.pointer[range]),
-                                   reference: UnsafeMutableBufferPointer(rebasing: replyReference.pointer[range]),
-                                   codec: codec, slices: [0..<range.count], into: &wire, random: &random)
-            replyWire.slices[j] = wire[0]
+        Compression.deltaReply(x.pointer, reference: replyReference.pointer, codec: codec, slices: slices, into: &replyWire.slices) {
+            Self.replyCoins(clock: clock, worker: index, slice: $0)
         }
     }
 

@@ -25,13 +25,6 @@ import Engine
 import Foundation
 import Training
 
-/// The code a round's answer ends with.
-enum RoundControl: Float {
-    case go = 0
-    case pause = 1
-    case stop = 3
-}
-
 // MARK: The worker's side
 
 /// A lockstep worker's way to rank 0: one ROUND message out, its answer back.
@@ -40,12 +33,11 @@ struct LockstepLink {
     private let buffer: FlatBuffer<Float>
     /// Seconds from sending each round to holding its answer, summed (reported in every trailer).
     private(set) var waited = 0.0
-    /// DiLoCo with --compress: the center the round started from (what x̃ − x_i is taken against), the message's
-    /// buffer, and room for its bytes and the trailer.
+    /// DiLoCo with --compress: the center the round started from (what x̃ − x_i is taken against) and the
+    /// message's buffer.
     let codes: Bool
     let start: FlatBuffer<Float>
     let message: FlatBuffer<Float>
-    private var bytes: [UInt8] = []
 
     init(count n: Int, codes: Bool = false) {
         self.n = n
@@ -62,12 +54,13 @@ struct LockstepLink {
         let start = DispatchTime.now().uptimeNanoseconds
         var trailer = [Float](repeating: 0, count: Trailer.count)
         trailer.withUnsafeMutableBufferPointer { Trailer(loss: loss, clock: clock, communication: waited).write(to: $0.baseAddress!) }
-        bytes = wire.slices[0] + trailer.withUnsafeBytes { Array($0) }
+        let bytes = wire.slices[0] + trailer.withUnsafeBytes { Array($0) }
         bytes.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32($0.count), easgd_mpi_byte(), 0, MessageTag.compressedRound.rawValue, easgd_mpi_comm_world()) }
         return try answer(into: x, since: start)
     }
 
-    enum Answer { case accepted(RoundControl), rejected }
+    /// Accepted with the PAUSE or STOP the answer carries (its last value: a `Control` code, or 0 for none).
+    enum Answer { case accepted(Control?), rejected }
 
     /// Sends `x` with the trailer (`clock`: the step in progress, as the tester counts it) and waits for the
     /// answer: `x` becomes the master's reply.
@@ -84,7 +77,8 @@ struct LockstepLink {
         let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
         waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         if status.MPI_TAG == MessageTag.reject.rawValue { return .rejected }
-        guard count == n + 1, let control = RoundControl(rawValue: buffer[n]) else {
+        let code = buffer[n], control = Control(rawValue: code)
+        guard count == n + 1, code == 0 || control == .pause || control == .stop else {
             throw MPIError(description: "rank 0 answered a round with \(count) values, not \(n) and a control code")
         }
         x.base.update(from: buffer.base, count: n)
@@ -96,7 +90,7 @@ extension WorkerState where Scalar == Float {
     /// One step of a lockstep method on an MPI rank: the engine's worker part (`innerStep`, `synchronousGradient`,
     /// `synchronousLocalStep`, `restartRound`), with the round through `link` when one falls due. Returns how the
     /// step went and the control code of the round's answer, if there was a round.
-    func lockstepStep(settings s: EngineSettings, learningRate eta: Double, link: inout LockstepLink) throws -> (StepOutcome, RoundControl?) {
+    func lockstepStep(settings s: EngineSettings, learningRate eta: Double, link: inout LockstepLink) throws -> (StepOutcome, Control?) {
         switch s.method {
         case .diloco:
             if let reason = innerStep(settings: s, learningRate: eta) { return (.stopped(reason), nil) }
@@ -105,9 +99,8 @@ extension WorkerState where Scalar == Float {
             let answer: LockstepLink.Answer
             if let c = s.compression {
                 // The pseudo-gradient x̃ − x_i through the codec (the engine's round end: dilocoRoundEnd), its bytes sent.
-                let m = link.message, x̃ = link.start
-                for k in 0..<m.count { m[k] = x̃[k] - parameters[k] }
-                compress(m.pointer, c)
+                OuterStep.workerMessage(center: link.start.readOnly, worker: parameters.readOnly, into: link.message.pointer)
+                compress(link.message.pointer, c)
                 answer = try link.compressedRound(wire, into: parameters, loss: lastLoss, clock: clock)
             } else {
                 answer = try link.round(parameters, loss: lastLoss, clock: clock)
@@ -121,17 +114,18 @@ extension WorkerState where Scalar == Float {
             }
         case .syncEasgd:
             if let reason = synchronousGradient(settings: s) { return (.stopped(reason), nil) }
-            var control: RoundControl? = nil
+            var control: Control? = nil, exchanged = false
             if clock % s.tau == 0 {
                 switch try link.round(parameters, loss: lastLoss, clock: clock + 1) {
                 case .rejected: return (.stopped("non-finite parameters (rejected by the master)"), nil)
                 case .accepted(let c):
                     exchanges += 1
                     control = c
+                    exchanged = true
                 }
             }
             synchronousLocalStep(learningRate: eta)
-            return (.stepped(communicated: control != nil), control)
+            return (.stepped(communicated: exchanged), control)
         default:
             preconditionFailure("\(s.method.rawValue) does not step in lockstep")
         }
@@ -182,12 +176,12 @@ final class LockstepRounds {
             guard data.count == coded + 4 * Trailer.count else {
                 throw MPIError(description: "a compressed round of \(data.count) bytes from rank \(status.MPI_SOURCE), not \(coded + 4 * Trailer.count)")
             }
+            // The decoded message into the stand-in's buffer first, then x = x̃ − m̂ there (element by element, in place).
             data.withUnsafeBytes { raw in
                 codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
                 UnsafeMutableRawPointer(buffer.base + n).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
             }
-            let center = engine.master.center
-            for j in 0..<n { x[j] = center[j] - x[j] }
+            OuterStep.workerFromMessage(center: engine.master.center.readOnly, message: x.readOnly, into: x.pointer)
         } else {
             let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
             guard count == n + Trailer.count else {
@@ -203,8 +197,9 @@ final class LockstepRounds {
 
     /// The round, if every running worker's x_i is here (`running`: per worker, whether it is still stepping):
     /// the master's part in worker order, then each arriving worker's answer ending in `control`. Returns the
-    /// workers answered, with whether they were accepted; nil while the round waits for someone.
-    func complete(running: [Bool], control: RoundControl, now: Double, seconds: Double) throws -> (workers: [Int], accepted: Bool)? {
+    /// workers answered, with whether they were accepted; nil while the round waits for someone. `control`: the
+    /// PAUSE or STOP the answers carry (nil: none).
+    func complete(running: [Bool], control: Control?, now: Double, seconds: Double) throws -> (workers: [Int], accepted: Bool)? {
         let arriving = arrived.indices.filter { arrived[$0] }
         guard !arriving.isEmpty, running.indices.allSatisfy({ !running[$0] || arrived[$0] }) else { return nil }
         guard Set(arriving.map { clocks[$0] }).count == 1 else {
@@ -229,7 +224,7 @@ final class LockstepRounds {
                 continue
             }
             reply.base.update(from: w.parameters.base, count: n)
-            reply[n] = control.rawValue
+            reply[n] = control?.rawValue ?? 0
             guard sendWatched(reply.base, count: n + 1, to: rank(k), tag: .round, seconds: seconds) else { throw RoundNotTaken(worker: k) }
         }
         time.add(since: started)

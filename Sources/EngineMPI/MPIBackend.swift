@@ -49,7 +49,7 @@ enum MessageTag: Int32 {
     case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
     case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
     case compressedPush = 19   // as .push, the update as the codec's bytes of the server's slice, then the trailer's Floats as bytes
-    case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `RoundControl` (Lockstep.swift)
+    case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `Control` code or 0 (Lockstep.swift)
     case codedExchange = 21    // EASGD with --compress: the codec's bytes of x − s, then the trailer's Floats as bytes;
                                // master → worker: the elastic difference d (Float32)
     case compressedRound = 22  // lockstep DiLoCo with --compress: the codec's bytes of x̃ − x_i, then the trailer's Floats
@@ -337,11 +337,7 @@ public enum MPIBackend {
                     w.alive = false
                     stopReason = reason
                 }
-                switch answer {
-                case .pause?: ordered = .pause
-                case .stop?: ordered = .stop
-                case .go?, nil: break
-                }
+                ordered = answer
             } else if case .stopped(let reason) = w.step(settings: settings.engine, learningRate: eta, link: link) {
                 w.alive = false
                 stopReason = reason

@@ -43,7 +43,7 @@ final class MPIMaster: ParallelExecutor {
     private var sentScale = 1.0
     /// Sync-EASGD and DiLoCo: the rounds (Lockstep.swift), and the pause or stop the next round's answers carry.
     private let rounds: LockstepRounds?
-    private var wanted: RoundControl? = nil
+    private var wanted: Control? = nil
 
     init(run: ParallelTrainingRun, servers: Int) throws {
         self.run = run
@@ -263,7 +263,7 @@ final class MPIMaster: ParallelExecutor {
     /// that is wanted), then an evaluation when one is due.
     private func completeRound(_ lifecycle: RunLifecycle) throws {
         guard let rounds else { return }
-        let control = wanted ?? .go
+        let control = wanted
         let done: (workers: [Int], accepted: Bool)?
         do {
             done = try rounds.complete(running: status.map { $0 == .running }, control: control, now: lifecycle.wall(), seconds: replyTimeout())
@@ -273,7 +273,7 @@ final class MPIMaster: ParallelExecutor {
         guard let done else { return }
         if done.accepted {
             for k in done.workers { progress[k].exchanges += 1 }
-            if control != .go {
+            if control != nil {
                 pausing = true
                 wanted = nil
             }

@@ -198,9 +198,9 @@ final class Server {
                 // The delta-coded reply (Elastic's rule) with the coins the worker's own step would draw (its clock
                 // before the step: the trailer's less one); the bytes go.
                 difference.copy(from: master.center)
-                var random = WorkerState<Float>.replyCoins(clock: trailer.clock - 1, worker: k, slice: slice)
-                Compression.deltaReply(difference.pointer, reference: references[k].pointer, codec: codec, slices: [0..<n], into: &replyWire,
-                                       random: &random)
+                Compression.deltaReply(difference.pointer, reference: references[k].pointer, codec: codec, slices: [0..<n], into: &replyWire) { _ in
+                    WorkerState<Float>.replyCoins(clock: trailer.clock - 1, worker: k, slice: self.slice)
+                }
                 let sent = replyWire[0].withUnsafeBytes { sendWatched(bytes: $0.baseAddress!, count: $0.count, to: source, tag: tag, seconds: seconds) }
                 guard sent else { throw ReplyNotTaken() }
                 served = .accepted

@@ -126,7 +126,7 @@ def figure(root, seeds, prefix):
     rows = summary(root, seeds)
     if any(len(f) < len(seeds) for _, _, _, f, _ in rows) or len(rows) < len(CONFIGS):
         raise SystemExit("compress.py: not every configuration has all its seeds yet; no figure")
-    everyone = {name: f for name, _, _, f, _ in rows}
+    by_name = {name: f for name, _, _, f, _ in rows}
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     colours = {"downpour": "#1f77b4", "diloco-h50": "#d62728", "easgd-tau10": "#2ca02c"}
     titles = {"downpour": "DOWNPOUR τ = 1", "diloco-h50": "DiLoCo H = 50", "easgd-tau10": "EASGD τ = 10"}
@@ -140,7 +140,7 @@ def figure(root, seeds, prefix):
                 sent = extra["sent"]
                 mean, half = outer.interval([100 * v for v in finals.values()])
                 # The paired difference to the method's uncompressed runs, which the rule judges (none: no point).
-                base = everyone[f"{method}-none"]
+                base = by_name[f"{method}-none"]
                 d, dh = (float("nan"), float("nan")) if codec == "none" else \
                     outer.interval([100 * (finals[s] - base[s]) for s in finals])
                 # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
