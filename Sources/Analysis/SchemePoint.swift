@@ -24,9 +24,10 @@ public struct SchemePoint: Sendable {
     public var outer: OuterSettings?
     /// DiLoCo's workers' own curvatures h_i (heterogeneous data; nil: every worker's is `h`).
     public var workerCurvatures: [Double]?
-    /// DiLoCo: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
+    /// DiLoCo and round-robin EASGD: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
     public var sigma: Double?
-    /// DiLoCo with `sigma`: the codec its pseudo-gradients go through, and whether with error feedback (nil: none).
+    /// With `sigma`: the codec DiLoCo's pseudo-gradients (with error feedback or not) or EASGD's coded exchanges go
+    /// through (nil: none).
     public var compression: Compression?
 
     public init(method: Algorithm, workers: Int, eta: Double, coupling: Coupling, h: Double, momentum: Double, tau: Int,
@@ -77,7 +78,8 @@ public struct SchemePoint: Sendable {
 
     /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
     /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius. With `sigma`
-    /// (DiLoCo), also the center's stationary MSE (nil when the round is unstable or none was asked).
+    /// (DiLoCo, round-robin EASGD), also the center's stationary MSE (nil when the round is unstable or none was asked),
+    /// and with `compression` the same under the codec's noise (nil when not stable in mean square).
     public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON, centerMSE: Double?, quantised: QuantisedRound?) {
         let radius: Double
         var extra: [(String, JSON)] = []
@@ -126,7 +128,30 @@ public struct SchemePoint: Sendable {
             extra.append(("eigenvalues", .array(eigenvalues.map { .array([.number($0.re), .number($0.im)]) })))
         }
         let stable = radius <= 1 + StabilityMap.marginalBand
-        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra), nil, nil)
+        var mse: Double? = nil, quantised: QuantisedRound? = nil
+        if let sigma, let easgd = scheme as? RoundRobinEASGD {
+            // Round-robin EASGD with gradient noise, its exchanges coded or not (CodedExchangeNoise.swift): the
+            // codec's error enters the elastic difference, x − s carries it back (error feedback by construction).
+            let kappa = compression.flatMap { QuantisationNoise(codec: $0.codec, errorFeedback: false) }?.kappa
+            let plain = stable ? try easgd.codedExchangeNoise(sigma: sigma, kappa: 0) : nil
+            let noise = plain == nil ? nil : try kappa.flatMap { try easgd.codedExchangeNoise(sigma: sigma, kappa: $0) }
+            mse = plain?.centerMSE
+            if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
+            extra += [("sigma", .number(sigma)), ("center_mse", mse.map { .number($0) } ?? .null)]
+            if let compression, let kappa {
+                quantised = noise.map { QuantisedRound(centerMSE: $0.centerMSE, uncompressedMSE: $0.uncompressedMSE,
+                                                       errorVariance: $0.errorVariance, messageMeanSquare: $0.messageMeanSquare) }
+                let codec: [(String, JSON)] = [("compress", .string(compression.codec.format.rawValue)),
+                                               ("compress_rounding", .string(compression.codec.rounding.rawValue)),
+                                               ("compress_block", .integer(compression.codec.blockSize)), ("kappa", .number(kappa))]
+                let msRadius: JSON = noise.map { .number($0.meanSquareRadius) } ?? .null
+                let errorVariance: JSON = quantised.map { .number($0.errorVariance) } ?? .null
+                let coded: JSON = quantised.map { .number($0.centerMSE) } ?? .null
+                extra += codec + [("mean_square_radius", msRadius), ("codec_error_variance", errorVariance), ("center_mse_compressed", coded)]
+            }
+        }
+        return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra),
+                mse, quantised)
     }
 
     /// A trajectory of the Elastic update code from `initial` over `rounds` rounds, against ρ(F): what `simulate`

@@ -57,6 +57,13 @@ public struct Matrix: Equatable, Sendable {
 }
 
 extension Matrix {
+    /// Mᵀ.
+    public func transposed() -> Matrix {
+        var t = Matrix(rows: columns, columns: rows)
+        for i in 0..<rows { for j in 0..<columns { t[j, i] = self[i, j] } }
+        return t
+    }
+
     /// The matrix of a linear map on n coordinates, one column per basis vector: column k is `apply(e_k)`.
     public static func probing(_ n: Int, _ apply: ([Double]) -> [Double]) -> Matrix {
         var m = Matrix(rows: n, columns: n)

@@ -75,6 +75,13 @@ public struct QuantisedRound: Sendable {
     /// V: the codec's error variance per value of a message; E[w²], the message's mean square.
     public var errorVariance: Double
     public var messageMeanSquare: Double
+
+    public init(centerMSE: Double, uncompressedMSE: Double, errorVariance: Double, messageMeanSquare: Double) {
+        self.centerMSE = centerMSE
+        self.uncompressedMSE = uncompressedMSE
+        self.errorVariance = errorVariance
+        self.messageMeanSquare = messageMeanSquare
+    }
 }
 
 extension SynchronousOuterScheme {

@@ -73,6 +73,13 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
      "identical workers"),
     (["radius", "--method", "diloco", "--workers", "2", "--eta", "0.3", "--sigma", "1", "--compress", "int8", "--compress-block", "0"],
      "--compress-block"),
+    // EASGD's coded exchange as noise: round-robin only, no --error-feedback (built in), at most 16 workers.
+    (["radius", "--method", "easgd", "--workers", "2", "--eta", "0.3", "--alpha", "0.2", "--sigma", "1", "--schedule", "random"],
+     "the noisy round is the round-robin one"),
+    (["radius", "--method", "easgd", "--workers", "2", "--eta", "0.3", "--alpha", "0.2", "--sigma", "1", "--compress", "int4", "--error-feedback"],
+     "--error-feedback does not apply to easgd"),
+    (["radius", "--method", "easgd", "--workers", "17", "--eta", "0.3", "--alpha", "0.02", "--sigma", "1"], "--workers with --sigma"),
+    (["radius", "--method", "eamsgd", "--workers", "2", "--eta", "0.3", "--alpha", "0.2", "--sigma", "1"], "--sigma applies to"),
 ])
 func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(arguments)
@@ -303,4 +310,28 @@ func compareRefusesWhatItCannotDraw(extra: [String], message: String) throws {
     let r = try easgd(["compare", "--workers", "4", "--eta", "0.01:1", "--out", "/tmp/easgd-compare-never"] + extra)
     #expect(r.status == 64 && r.stderr.contains(message), "\(r.status) \(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: "/tmp/easgd-compare-never"))
+}
+
+@Test func radiusGivesEasgdsCodedExchangeNoiseInItsJSON() throws {
+    // The JSON carries what the text prints, from the same model: the uncompressed and coded center MSE, κ, the
+    // codec's error variance and the mean-square radius, which lies at or above ρ(F) (the codec's noise adds to the
+    // second moment's growth); without --compress only the uncompressed MSE.
+    let base = ["radius", "--method", "easgd", "--workers", "2", "--eta", "1.5", "--alpha", "0.2", "--sigma", "1", "--json"]
+    let plain = try easgd(base)
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let p = try jsonObject(plain.stdout)
+    #expect(p["center_mse"] as? Double != nil && p["center_mse_compressed"] == nil)
+    let coded = try easgd(base + ["--compress", "int4", "--compress-rounding", "stochastic"])
+    #expect(coded.status == 0, "\(coded.stderr)")
+    let c = try jsonObject(coded.stdout)
+    let mse = try #require(c["center_mse"] as? Double), compressed = try #require(c["center_mse_compressed"] as? Double)
+    let rho = try #require(c["spectral_radius"] as? Double), msRadius = try #require(c["mean_square_radius"] as? Double)
+    #expect(mse == p["center_mse"] as? Double)
+    #expect(compressed > mse * 1.1, "\(compressed) against \(mse)")          // the model: +21.9 %
+    #expect(msRadius >= rho && msRadius < 1, "\(msRadius) against \(rho)")
+    // Past the mean-square edge (η = 1.7776) the coded MSE is null, the uncompressed one finite.
+    let edge = try jsonObject(try easgd(["radius", "--method", "easgd", "--workers", "2", "--eta", "1.778", "--alpha", "0.2", "--sigma", "1",
+                                         "--compress", "int4", "--compress-rounding", "stochastic", "--json"]).stdout)
+    #expect(edge["center_mse"] as? Double != nil)
+    #expect(edge["center_mse_compressed"] is NSNull && edge["mean_square_radius"] is NSNull)
 }

@@ -15,12 +15,20 @@ queue (a request waits while the master serves another).
 
 Resumable: a search continues its runs; a seed's run resumes from its checkpoint. A signal (SIGINT, SIGTERM)
 stops every run at a checkpoint and the script.
+
+Across checkouts: .build/ does not outlive a machine, so every finished run's settings, status and records (and each
+finished search's halving.json) are copied into the committed record, benchmarks/experiments/decisive-record/ (small
+text, no checkpoints), as they finish; a campaign started in a checkout that lacks them brings them back from the
+record first. A search whose rung was recorded but not its end resumes from that rung: a run that must go on without
+its checkpoint is trained again from the start (the simulated backend is deterministic, so to the same bits).
+  python3 benchmarks/experiments/decisive.py --keep     # copy what has finished into the record now
 """
 
 import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +48,60 @@ BANDWIDTH = 8 * PARAMETERS / EXCHANGE      # the link model's bytes per second: 
 SEEDS = (1, 2, 3)
 EXTRA = []
 T975_2DF = 4.302652729911275               # Student's t, 97.5 % quantile, 2 degrees of freedom
+
+RECORD = os.path.join(HERE, "decisive-record")
+KEPT = ("config.json", "status.json", "metrics.jsonl")   # a run's settings, status and records: text, no checkpoint
+FINISHED = ("completed", "diverged")
+
+
+def keep(out, record):
+    """Copies every finished run (KEPT) and every finished search's halving.json under `out` into `record`, where
+    the record lacks it or holds an older version; returns how many files it wrote."""
+    written = 0
+
+    def copy(source, target):
+        nonlocal written
+        with open(source, "rb") as f:
+            data = f.read()
+        try:
+            with open(target, "rb") as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(source, target + ".tmp")
+        os.replace(target + ".tmp", target)
+        written += 1
+
+    for root, dirs, files in os.walk(out):
+        dirs.sort()
+        rel = os.path.relpath(root, out)
+        if "halving.json" in files:
+            copy(os.path.join(root, "halving.json"), os.path.join(record, rel, "halving.json"))
+        if status(root) in FINISHED and all(k in files for k in KEPT):
+            for k in KEPT:
+                copy(os.path.join(root, k), os.path.join(record, rel, k))
+    return written
+
+
+def restore(out, record):
+    """Brings the record's runs and searches into `out` where `out` has no such run or search at all (a run that
+    exists there, finished or not, is newer than the record's or the same); returns how many runs it brought."""
+    brought = 0
+    for root, dirs, files in os.walk(record):
+        dirs.sort()
+        target = os.path.join(out, os.path.relpath(root, record))
+        if "halving.json" in files and not os.path.exists(os.path.join(target, "halving.json")):
+            os.makedirs(target, exist_ok=True)
+            shutil.copyfile(os.path.join(root, "halving.json"), os.path.join(target, "halving.json"))
+        if all(k in files for k in KEPT) and not os.path.exists(target + "/metrics.jsonl"):
+            os.makedirs(target, exist_ok=True)
+            for k in KEPT:
+                shutil.copyfile(os.path.join(root, k), os.path.join(target, k))
+            brought += 1
+    return brought
+
 
 # name: (label, options, candidate rates)
 SETTINGS = {
@@ -81,6 +143,7 @@ class Campaign:
         self.names = names
         self.stopping = False
         self.lock = threading.Lock()
+        self.keeping = threading.Lock()
         self.children = set()
         self.started = time.time()
         self.done_at_start = None
@@ -123,6 +186,8 @@ class Campaign:
         elapsed = time.time() - self.started
         rate = (done - self.done_at_start) / elapsed if elapsed > 0 else 0
         eta = f", about {(planned - done) / rate / 3600:.1f} h to go at this session's pace" if rate > 0 else ""
+        with self.keeping:                  # one copy at a time: the lanes finish pieces together
+            keep(self.a.out, self.a.record)
         print(f"[{time.strftime('%H:%M:%S')}] {what}: {done:,} of {planned:,} worker steps ({100 * done / planned:.1f} %){eta}",
               flush=True)
 
@@ -201,6 +266,8 @@ class Campaign:
             t.start()
         for t in threads:
             t.join()
+        with self.keeping:                      # what finished before a stop, a search's rungs included
+            keep(self.a.out, self.a.record)
         if errors:
             raise SystemExit(errors[0])
         if self.stopping:
@@ -353,6 +420,8 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--figures", action="store_true")
     ap.add_argument("--plots", default="plots/experiments")
+    ap.add_argument("--record", default=RECORD, help="the committed record of finished runs (default: %(default)s)")
+    ap.add_argument("--keep", action="store_true", help="copy what has finished into the record, and stop")
     a = ap.parse_args()
     STEPS, EXTRA = a.steps, a.extra.split()
     names = a.only.split(",") if a.only else list(SETTINGS)
@@ -361,6 +430,12 @@ def main():
         raise SystemExit(f"easgd: unknown setting {unknown[0]} (the settings: {', '.join(SETTINGS)})" if unknown
                          else "easgd: --jobs must be at least 1")
     c = Campaign(a, names)
+    if a.keep:
+        print(f"decisive: {keep(a.out, a.record)} files written into {a.record}")
+        return
+    brought = restore(a.out, a.record)
+    if brought:
+        print(f"decisive: {brought} finished runs brought from {a.record} into {a.out}")
     if a.plan:
         for n in names:
             label, _, etas = SETTINGS[n]

@@ -48,7 +48,8 @@ class FlowTests(unittest.TestCase):
             f.write(FAKE)
         os.chmod(fake, 0o755)
         command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", os.path.join(d, "out"), "--data", d,
-                   "--easgd", fake, "--steps", "40", "--jobs", "2", "--only", "easgd-tau1,easgd-tau64"]
+                   "--easgd", fake, "--steps", "40", "--jobs", "2", "--only", "easgd-tau1,easgd-tau64",
+                   "--record", os.path.join(d, "record")]
         env = {**os.environ, "FAKE_LOG": log}
         r = subprocess.run(command, capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -70,6 +71,37 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(log) as f:
             self.assertEqual(len(f.readlines()), before)
+        # A new checkout (no .build): the record brings back every finished run and search; nothing trains again.
+        self.assertTrue(os.path.exists(os.path.join(d, "record", "easgd-tau64", "search", "halving.json")))
+        self.assertTrue(os.path.exists(os.path.join(d, "record", "easgd-tau64", "s3", "metrics.jsonl")))
+        self.assertFalse(any(f.endswith(".bin") or f.endswith(".log") for _, _, fs in os.walk(os.path.join(d, "record")) for f in fs))
+        before_report = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"],
+                                       capture_output=True, text=True).stdout
+        subprocess.run(["rm", "-rf", os.path.join(d, "out")], check=True)
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("12 finished runs brought from", r.stdout)
+        with open(log) as f:
+            self.assertEqual(len(f.readlines()), before)
+        # A search recorded only to its first rung: its eliminated candidates stay done, the ones going on train
+        # again from the start (no checkpoint), and the seeds after it are the record's.
+        subprocess.run(["rm", "-rf", os.path.join(d, "out")], check=True)
+        search = os.path.join(d, "record", "easgd-tau1", "search")
+        os.remove(os.path.join(search, "halving.json"))
+        for name in os.listdir(search):
+            path = os.path.join(search, name, "metrics.jsonl")
+            with open(path) as f:
+                lines = [x for x in f if json.loads(x)["total_steps"] <= 10]
+            with open(path, "w") as f:
+                f.writelines(lines)
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            again = [line.split() for line in f][before:]
+        self.assertEqual(sorted(c[c.index("--lr") + 1] for c in again if c[0] == "train" and "--resume" not in c),
+                         ["0.025", "0.05"])
+        self.assertEqual(subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"],
+                                        capture_output=True, text=True).stdout, before_report)
         # The report: equal runs in every seed (the stand-in ignores the seed), so τ = 64 − τ = 1 is 0 in each:
         # not confirmed (the interval is {0}) and not refuted (τ = 1 is not ahead in any seed).
         r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"], capture_output=True, text=True)
