@@ -24,9 +24,10 @@ public struct SchemePoint: Sendable {
     public var outer: OuterSettings?
     /// DiLoCo's workers' own curvatures h_i (heterogeneous data; nil: every worker's is `h`).
     public var workerCurvatures: [Double]?
-    /// DiLoCo and round-robin EASGD: the gradient noise σ whose stationary center MSE `radius` adds (nil: none asked).
+    /// DiLoCo and round-robin EASGD and EAMSGD: the gradient noise σ whose stationary center MSE `radius` adds (nil:
+    /// none asked).
     public var sigma: Double?
-    /// With `sigma`: the codec DiLoCo's pseudo-gradients (with error feedback or not) or EASGD's coded exchanges go
+    /// With `sigma`: the codec DiLoCo's pseudo-gradients (with error feedback or not) or EASGD's and EAMSGD's coded exchanges go
     /// through (nil: none).
     public var compression: Compression?
 
@@ -78,7 +79,7 @@ public struct SchemePoint: Sendable {
 
     /// ρ(F) of the round map (dgeev on the map probed from the update code), or for random order the mean-square
     /// radius per round ρ(T)^{p/2}; the JSON adds the eigenvalues or the per-activation radius. With `sigma`
-    /// (DiLoCo, round-robin EASGD), also the center's stationary MSE (nil when the round is unstable or none was asked),
+    /// (DiLoCo, round-robin EASGD and EAMSGD), also the center's stationary MSE (nil when the round is unstable or none was asked),
     /// and with `compression` the same under the codec's noise (nil when not stable in mean square).
     public func radius(schedule: Schedule) throws -> (radius: Double, stable: Bool, json: JSON, centerMSE: Double?, quantised: QuantisedRound?) {
         let radius: Double
@@ -129,12 +130,12 @@ public struct SchemePoint: Sendable {
         }
         let stable = radius <= 1 + StabilityMap.marginalBand
         var mse: Double? = nil, quantised: QuantisedRound? = nil
-        if let sigma, let easgd = scheme as? RoundRobinEASGD {
-            // Round-robin EASGD with gradient noise, its exchanges coded or not (CodedExchangeNoise.swift): the
-            // codec's error enters the elastic difference, x − s carries it back (error feedback by construction).
+        if let sigma, let model = codedNoiseModel(scheme, sigma: sigma) {
+            // Round-robin EASGD or EAMSGD with gradient noise, its exchanges coded or not (CodedExchangeNoise.swift):
+            // the codec's error enters the elastic difference, x − s carries it back (error feedback by construction).
             let kappa = compression.flatMap { QuantisationNoise(codec: $0.codec, errorFeedback: false) }?.kappa
-            let plain = stable ? try easgd.codedExchangeNoise(sigma: sigma, kappa: 0) : nil
-            let noise = plain == nil ? nil : try kappa.flatMap { try easgd.codedExchangeNoise(sigma: sigma, kappa: $0) }
+            let plain = stable ? try model(0) : nil
+            let noise = plain == nil ? nil : try kappa.flatMap { try model($0) }
             mse = plain?.centerMSE
             if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
             extra += [("sigma", .number(sigma)), ("center_mse", mse.map { .number($0) } ?? .null)]
@@ -152,6 +153,13 @@ public struct SchemePoint: Sendable {
         }
         return (radius, stable, .object(settingsJSON(schedule: schedule) + [("spectral_radius", .number(radius)), ("stable", .bool(stable))] + extra),
                 mse, quantised)
+    }
+
+    /// The coded exchange's noise model of a round-robin EASGD or EAMSGD scheme, as a function of κ (nil: another method).
+    private func codedNoiseModel(_ scheme: any RoundRobinScheme, sigma: Double) -> ((Double) throws -> CodedExchangeNoise?)? {
+        if let easgd = scheme as? RoundRobinEASGD { return { try easgd.codedExchangeNoise(sigma: sigma, kappa: $0) } }
+        if let eamsgd = scheme as? RoundRobinEAMSGD { return { try eamsgd.codedExchangeNoise(sigma: sigma, kappa: $0) } }
+        return nil
     }
 
     /// A trajectory of the Elastic update code from `initial` over `rounds` rounds, against ρ(F): what `simulate`

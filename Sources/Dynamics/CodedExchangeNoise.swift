@@ -1,5 +1,5 @@
-// EASGD's coded exchange (issue 35, item 4) as noise on round-robin EASGD with gradient noise: the center's
-// stationary mean-square error and whether the round stays stable in mean square.
+// EASGD's and EAMSGD's coded exchange (issue 35, item 4) as noise on their round-robin rounds with gradient noise:
+// the center's stationary mean-square error and whether the round stays stable in mean square.
 //
 // The exchange (Elastic's ElasticExchange.codedMessage/acceptCoded/applyDifference, what `--compress` runs): the
 // worker sends w = x − s through the codec, s being what the master knows of x; both add what decodes, w + e, to s;
@@ -16,9 +16,11 @@
 //   C ← A_i C A_iᵀ + σ² B_i B_iᵀ + κ (w_iᵀ C w_i) b_i b_iᵀ,    w_i the coefficients of x_i − s_i,
 // is linear in C (multiplicative noise); the round is the p activations in order, C ← L(C) + Q, solved for its
 // fixed point on the symmetric matrices ((2p + 1)(p + 1) unknowns), and the round is stable in mean square iff
-// ρ(L) < 1. With κ = 0 it is round-robin EASGD's own stationary MSE under gradient noise. The Monte Carlo with the
-// real codec through the engine checks it (EngineTests.codedExchangesHaveTheModelsCenterMSE); for p = 1, τ = 1 the
-// closed form on (x, x̃) with LinearGaussian2 does (DynamicsTests).
+// ρ(L) < 1. With κ = 0 it is round-robin EASGD's own stationary MSE under gradient noise. EAMSGD adds each worker's
+// velocity to the state, (x…, v…, s…, x̃), and its activation is Algorithm 2's (the gradient at the look-ahead point
+// of the pre-exchange iterate, the coded exchange, then the Nesterov step). The Monte Carlo with the real codec
+// through the engine checks both (EngineTests.codedExchangesHaveTheModelsCenterMSE); for p = 1, τ = 1 the closed
+// form on (x, x̃) with LinearGaussian2 checks EASGD's, and with δ = 0 EAMSGD's must be EASGD's (DynamicsTests).
 
 import Elastic
 import Foundation
@@ -43,14 +45,14 @@ extension RoundRobinEASGD {
     /// κ·E[w²] (module header); nil when the round is not stable in mean square.
     public func codedExchangeNoise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
         guard workers <= Self.codedNoiseMaxWorkers else {
-            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(Self.codedNoiseMaxWorkers) workers (its operator grows as p²)")
+            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(Self.codedNoiseMaxWorkers) workers with easgd (its operator grows as p²)")
         }
-        guard let compressed = try codedCovariance(sigma: sigma, kappa: kappa) else { return nil }
-        guard let plain = kappa == 0 ? compressed : try codedCovariance(sigma: sigma, kappa: 0) else { return nil }
-        let c = 2 * workers
-        return CodedExchangeNoise(centerMSE: compressed.covariance[c, c], uncompressedMSE: plain.covariance[c, c],
-                                  errorVariance: compressed.errorVariance, messageMeanSquare: compressed.messageMeanSquare,
-                                  meanSquareRadius: compressed.radius.squareRoot())
+        let p = workers
+        let round = CodedNoisyRound(workers: p, tau: tau, dimension: 2 * p + 1, center: 2 * p,
+                                    message: { $0 }, reference: { p + $0 }) { i, y, xi, e in
+            codedActivation(worker: i, state: &y, noise: xi, error: e)
+        }
+        return try round.noise(sigma: sigma, kappa: kappa)
     }
 
     /// Worker i's coded activation on the state (x…, s…, x̃) with gradient noises ξ (τ of them) and codec error e,
@@ -65,10 +67,7 @@ extension RoundRobinEASGD {
                 let g = UnsafeMutableBufferPointer(rebasing: scratch[0..<1]), m = UnsafeMutableBufferPointer(rebasing: scratch[1..<2])
                 objective.gradient(at: UnsafeBufferPointer(x), into: g)
                 g[0] -= xi[0]
-                ElasticExchange.codedMessage(worker: UnsafeBufferPointer(x), reference: UnsafeBufferPointer(reference), into: m)
-                m[0] += e                                        // what decodes
-                ElasticExchange.acceptCoded(message: m, reference: reference, center: center, alpha: alpha)
-                ElasticExchange.applyDifference(worker: x, difference: UnsafeBufferPointer(m))
+                codedExchange(worker: x, reference: reference, center: center, message: m, error: e, alpha: alpha)
                 LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
                 for k in 1..<tau {
                     objective.gradient(at: UnsafeBufferPointer(x), into: g)
@@ -78,25 +77,106 @@ extension RoundRobinEASGD {
             }
         }
     }
+}
 
-    /// The stationary covariance of y at the end of a round, the mean codec error variance and message mean square,
-    /// and ρ(L); nil when ρ(L) ≥ 1 or the system is singular.
-    func codedCovariance(sigma: Double, kappa: Double) throws -> (covariance: Matrix, errorVariance: Double, messageMeanSquare: Double, radius: Double)? {
-        let p = workers, d = 2 * p + 1
+extension RoundRobinEAMSGD {
+    /// The most workers EAMSGD's coded noise model takes: (3p + 1)(3p + 2)/2 unknowns.
+    public static let codedNoiseMaxWorkers = 8
+
+    /// As RoundRobinEASGD's, with each worker's velocity in the state.
+    public func codedExchangeNoise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
+        guard workers <= Self.codedNoiseMaxWorkers else {
+            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(Self.codedNoiseMaxWorkers) workers with eamsgd (its operator grows as p²)")
+        }
+        let p = workers
+        let round = CodedNoisyRound(workers: p, tau: tau, dimension: 3 * p + 1, center: 3 * p,
+                                    message: { $0 }, reference: { 2 * p + $0 }) { i, y, xi, e in
+            codedActivation(worker: i, state: &y, noise: xi, error: e)
+        }
+        return try round.noise(sigma: sigma, kappa: kappa)
+    }
+
+    /// Worker i's coded activation on (x…, v…, s…, x̃), Algorithm 2 with the coded exchange, by the Elastic rules.
+    func codedActivation(worker i: Int, state y: inout [Double], noise xi: [Double], error e: Double) {
+        let p = workers
+        y.withUnsafeMutableBufferPointer { s in
+            let x = UnsafeMutableBufferPointer(rebasing: s[i..<(i + 1)])
+            let v = UnsafeMutableBufferPointer(rebasing: s[(p + i)..<(p + i + 1)])
+            let reference = UnsafeMutableBufferPointer(rebasing: s[(2 * p + i)..<(2 * p + i + 1)])
+            let center = UnsafeMutableBufferPointer(rebasing: s[(3 * p)..<(3 * p + 1)])
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 3) { scratch in
+                let look = UnsafeMutableBufferPointer(rebasing: scratch[0..<1]), g = UnsafeMutableBufferPointer(rebasing: scratch[1..<2])
+                let m = UnsafeMutableBufferPointer(rebasing: scratch[2..<3])
+                for tick in 0..<tau {
+                    Nesterov.lookahead(parameters: UnsafeBufferPointer(x), velocity: UnsafeBufferPointer(v), momentum: momentum, into: look)
+                    objective.gradient(at: UnsafeBufferPointer(look), into: g)
+                    g[0] -= xi[tick]
+                    if tick == 0 { codedExchange(worker: x, reference: reference, center: center, message: m, error: e, alpha: alpha) }
+                    Nesterov.step(parameters: x, velocity: v, lookaheadGradient: UnsafeBufferPointer(g), learningRate: eta, momentum: momentum)
+                }
+            }
+        }
+    }
+}
+
+/// The coded exchange of one value with the codec's error e added to what decodes: the engine's sequence
+/// (ElasticExchange.codedMessage, the codec, acceptCoded, applyDifference).
+private func codedExchange(worker x: UnsafeMutableBufferPointer<Double>, reference: UnsafeMutableBufferPointer<Double>,
+                           center: UnsafeMutableBufferPointer<Double>, message m: UnsafeMutableBufferPointer<Double>, error e: Double, alpha: Double) {
+    ElasticExchange.codedMessage(worker: UnsafeBufferPointer(x), reference: UnsafeBufferPointer(reference), into: m)
+    m[0] += e                                        // what decodes
+    ElasticExchange.acceptCoded(message: m, reference: reference, center: center, alpha: alpha)
+    ElasticExchange.applyDifference(worker: x, difference: UnsafeBufferPointer(m))
+}
+
+/// A round-robin round with gradient noise and coded exchanges, linear in (state, noises, error): its activations,
+/// where each worker's message x_i − s_i and the center sit in the state, and the covariance's fixed point.
+struct CodedNoisyRound {
+    let workers: Int
+    let tau: Int
+    let dimension: Int
+    let center: Int
+    let message: (Int) -> Int
+    let reference: (Int) -> Int
+    let activate: (Int, inout [Double], [Double], Double) -> Void
+
+    init(workers: Int, tau: Int, dimension: Int, center: Int, message: @escaping (Int) -> Int, reference: @escaping (Int) -> Int,
+         activate: @escaping (Int, inout [Double], [Double], Double) -> Void) {
+        self.workers = workers
+        self.tau = tau
+        self.dimension = dimension
+        self.center = center
+        self.message = message
+        self.reference = reference
+        self.activate = activate
+    }
+
+    func noise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
+        guard let compressed = try covariance(sigma: sigma, kappa: kappa) else { return nil }
+        guard let plain = kappa == 0 ? compressed : try covariance(sigma: sigma, kappa: 0) else { return nil }
+        return CodedExchangeNoise(centerMSE: compressed.covariance[center, center], uncompressedMSE: plain.covariance[center, center],
+                                  errorVariance: compressed.errorVariance, messageMeanSquare: compressed.messageMeanSquare,
+                                  meanSquareRadius: compressed.radius.squareRoot())
+    }
+
+    /// The stationary covariance of the state at the end of a round, the mean codec error variance and message mean
+    /// square, and ρ(L); nil when ρ(L) ≥ 1 or the system is singular.
+    func covariance(sigma: Double, kappa: Double) throws -> (covariance: Matrix, errorVariance: Double, messageMeanSquare: Double, radius: Double)? {
+        let p = workers, d = dimension
         let zeros = [Double](repeating: 0, count: tau)
         // Per activation: A (probed), B's columns (one per tick's noise), b (the error's input), w (x_i − s_i).
         struct Activation { var a: Matrix; var noise: [[Double]]; var error: [Double]; var message: Int; var reference: Int }
         let activations: [Activation] = (0..<p).map { i in
-            let a = Matrix.probing(d) { e in var y = e; codedActivation(worker: i, state: &y, noise: zeros, error: 0); return y }
+            let a = Matrix.probing(d) { e in var y = e; activate(i, &y, zeros, 0); return y }
             let noise = (0..<tau).map { k -> [Double] in
                 var y = [Double](repeating: 0, count: d), xi = zeros
                 xi[k] = 1
-                codedActivation(worker: i, state: &y, noise: xi, error: 0)
+                activate(i, &y, xi, 0)
                 return y
             }
             var b = [Double](repeating: 0, count: d)
-            codedActivation(worker: i, state: &b, noise: zeros, error: 1)
-            return Activation(a: a, noise: noise, error: b, message: i, reference: p + i)
+            activate(i, &b, zeros, 1)
+            return Activation(a: a, noise: noise, error: b, message: message(i), reference: reference(i))
         }
         func messageSquare(_ c: Matrix, _ act: Activation) -> Double {
             c[act.message, act.message] - 2 * c[act.message, act.reference] + c[act.reference, act.reference]

@@ -28,7 +28,7 @@ struct RadiusCommand: ParsableCommand {
             error as state), and whether the round stays stable in mean square:
               easgd radius --method diloco --workers 4 --eta 0.3 --tau 4 --sigma 1 \\
                 --compress int4 --compress-rounding stochastic --error-feedback
-            Round-robin EASGD with σ: the center's stationary mean-square error at the end of a round; with \
+            Round-robin EASGD and EAMSGD with σ: the center's stationary mean-square error at the end of a round; with \
             --compress, every exchange coded (x − s through the codec, as `train --compress` runs it), the codec's \
             error entering the elastic difference, and the mean-square radius of the noisy round:
               easgd radius --method easgd --workers 4 --eta 0.5 --alpha 0.2 --tau 4 \\
@@ -46,21 +46,24 @@ struct RadiusCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --solve: the range searched (default: η and h over 1e-6…100 of their scale 1/h and 1/η, α over 1e-6…1, δ over 0…0.9999, τ over 1…64).", valueName: "LO:HI"), transform: parseRange)
     var range: ClosedRange<Double>?
     @Option(help: "With --solve: samples along the axis before refining (default 400; τ takes every integer).") var points = 400
-    @Option(help: "DiLoCo and round-robin EASGD: gradient noise σ (each gradient h·x − ξ, ξ of variance σ²); prints the center's stationary mean-square error at the end of a round.")
+    @Option(help: "DiLoCo and round-robin EASGD and EAMSGD: gradient noise σ (each gradient h·x − ξ, ξ of variance σ²); prints the center's stationary mean-square error at the end of a round.")
     var sigma: Double?
     @OptionGroup var compressionOptions: QuantisationOptions
 
     func validate() throws {
         if let sigma {
-            guard point.method.hasSynchronousMap || point.method == .easgd else {
-                throw ValidationError("--sigma applies to \(Algorithm.names(where: \.hasSynchronousMap)) and easgd (the noisy round's mean-square error)")
+            let elastic = point.method == .easgd || point.method == .eamsgd
+            guard point.method.hasSynchronousMap || elastic else {
+                throw ValidationError("--sigma applies to \(Algorithm.names(where: \.hasSynchronousMap)), easgd and eamsgd (the noisy round's mean-square error)")
             }
-            if point.method == .easgd {
-                guard schedule == .roundRobin else { throw ValidationError("--sigma with easgd: the noisy round is the round-robin one (--schedule round-robin)") }
+            if elastic {
+                let name = point.method.rawValue
+                guard schedule == .roundRobin else { throw ValidationError("--sigma with \(name): the noisy round is the round-robin one (--schedule round-robin)") }
                 if compressionOptions.errorFeedback {
-                    throw ValidationError("--error-feedback does not apply to easgd: its coded exchange sends x − s, so what a message misses goes with the next by construction")
+                    throw ValidationError("--error-feedback does not apply to \(name): its coded exchange sends x − s, so what a message misses goes with the next by construction")
                 }
-                try checkLimit("--workers with --sigma", point.workers, 1...RoundRobinEASGD.codedNoiseMaxWorkers)
+                let most = point.method == .easgd ? RoundRobinEASGD.codedNoiseMaxWorkers : RoundRobinEAMSGD.codedNoiseMaxWorkers
+                try checkLimit("--workers with --sigma", point.workers, 1...most)
             }
             guard solve == nil else { throw ValidationError("--sigma applies to one point, not to --solve") }
             if point.outerOptions.keepInnerVelocity {
@@ -118,7 +121,7 @@ struct RadiusCommand: ParsableCommand {
                 print(try result.centerMSE.map { "center MSE \(try number($0)) (stationary, per coordinate, at the end of a round; σ = \(plain(sigma)))" }
                       ?? "center MSE: unbounded (the round is unstable)")
                 if let compression = compressionOptions.compression, result.centerMSE != nil {
-                    let what = point.method == .easgd ? "coded exchanges" : "pseudo-gradients"
+                    let what = point.method.hasSynchronousMap ? "pseudo-gradients" : "coded exchanges"
                     let name = "\(compression.codec.format.rawValue) \(compression.codec.rounding.rawValue)" + (compression.errorFeedback ? " with error feedback" : "")
                     print(try result.quantised.map { q in
                         "with \(name) \(what): center MSE \(try number(q.centerMSE)) (\(String(format: "%+.3g", 100 * (q.centerMSE / q.uncompressedMSE - 1))) %; the codec's error variance \(try number(q.errorVariance)) per value, multiplicative noise model)"
@@ -156,7 +159,7 @@ struct RadiusCommand: ParsableCommand {
 /// radius --sigma's codec: DiLoCo's pseudo-gradients quantised or EASGD's exchanges coded, as noise on the round
 /// (Dynamics/QuantisationNoise.swift, CodedExchangeNoise.swift).
 struct QuantisationOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("With --sigma: the codec of DiLoCo's pseudo-gradients or EASGD's exchanges (fp16, bf16, int8, int4), as multiplicative noise; prints the center's MSE with it.",
+    @Option(help: ArgumentHelp("With --sigma: the codec of DiLoCo's pseudo-gradients or EASGD's and EAMSGD's exchanges (fp16, bf16, int8, int4), as multiplicative noise; prints the center's MSE with it.",
                                valueName: "format"))
     var compress: CodecFormat?
     @Option(help: "With --compress: nearest (default) or stochastic rounding.") var compressRounding: CodecRounding?

@@ -100,3 +100,17 @@ func theCodedExchangesNoiseMeetsItsClosedFormForOneWorker(kappa: Double) throws 
     let radius = try EigenSolver(maxDimension: 2).spectralRadius(of: RoundRobinEASGD(workers: 1, eta: edge * 1.01, alpha: alpha).probedRoundMap())
     #expect(radius < 1, "ρ(F) = \(radius) at 1.01 × the mean-square edge η = \(edge)")
 }
+
+@Test(arguments: [0.0, 0.03])
+func eamsgdsCodedExchangeNoiseWithoutMomentumIsEasgds(kappa: Double) throws {
+    // δ = 0 makes Algorithm 2 Algorithm 1 (the look-ahead is the iterate, the velocity one step): EAMSGD's model, on
+    // its larger state (x…, v…, s…, x̃), must give EASGD's numbers.
+    let easgd = try #require(try RoundRobinEASGD(workers: 3, eta: 0.4, alpha: 0.15, tau: 2).codedExchangeNoise(sigma: 0.8, kappa: kappa))
+    let eamsgd = try #require(try RoundRobinEAMSGD(workers: 3, eta: 0.4, alpha: 0.15, momentum: 0, tau: 2).codedExchangeNoise(sigma: 0.8, kappa: kappa))
+    #expect(isClose(eamsgd.centerMSE, easgd.centerMSE, relative: 1e-10), "\(eamsgd.centerMSE) against \(easgd.centerMSE)")
+    #expect(isClose(eamsgd.errorVariance, easgd.errorVariance, relative: 1e-10, absolute: 1e-300))
+    #expect(isClose(eamsgd.meanSquareRadius, easgd.meanSquareRadius, relative: 1e-8))
+    // And momentum changes them (the test would pass vacuously if δ were ignored).
+    let moving = try #require(try RoundRobinEAMSGD(workers: 3, eta: 0.4, alpha: 0.15, momentum: 0.5, tau: 2).codedExchangeNoise(sigma: 0.8, kappa: kappa))
+    #expect(abs(moving.centerMSE / easgd.centerMSE - 1) > 0.01)
+}

@@ -79,7 +79,8 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["radius", "--method", "easgd", "--workers", "2", "--eta", "0.3", "--alpha", "0.2", "--sigma", "1", "--compress", "int4", "--error-feedback"],
      "--error-feedback does not apply to easgd"),
     (["radius", "--method", "easgd", "--workers", "17", "--eta", "0.3", "--alpha", "0.02", "--sigma", "1"], "--workers with --sigma"),
-    (["radius", "--method", "eamsgd", "--workers", "2", "--eta", "0.3", "--alpha", "0.2", "--sigma", "1"], "--sigma applies to"),
+    (["radius", "--method", "eamsgd", "--workers", "9", "--eta", "0.3", "--alpha", "0.02", "--sigma", "1"], "--workers with --sigma"),
+    (["radius", "--method", "downpour", "--workers", "2", "--eta", "0.3", "--sigma", "1"], "--sigma applies to"),
 ])
 func whatDilocoCannotDoYetIsRefused(arguments: [String], message: String) throws {
     let r = try easgd(arguments)

@@ -19,7 +19,8 @@ communicate:
 Runs go into OUT/NAME-sS (default .build/outer); a finished run (status.json completed or diverged) is kept, one
 with a checkpoint resumed, any other directory removed and started again, so the script can be stopped and rerun.
 A finished run's config.json, status.json and metrics.jsonl are copied into benchmarks/experiments/outer-record/,
-which is committed: --report reads a run from OUT, else from there (a new checkout has no OUT).
+which is committed: --report reads a run from OUT, else from there (a new checkout has no OUT), and a run the record
+holds finished is not trained again where OUT lacks it.
 --report prints, per configuration, the final and best test error (mean and 95 % t-interval over the seeds), the
 difference to diloco-h1 and to sync-sgd paired by seed (mean and 95 % t-interval), the first step at which the test error reached
 the target (TARGET, default 0.15; a run that never did counts as not reaching it), the bytes sent and received per
@@ -80,6 +81,9 @@ def launch(easgd, name, seed, root, arguments=arguments, record=RECORD):
     if state(run) in ("completed", "diverged"):
         keep(run, record)
         return run, "kept"
+    recorded = os.path.join(record, f"{name}-s{seed}")
+    if state(run) is None and not os.path.exists(run) and state(recorded) in ("completed", "diverged"):
+        return recorded, "recorded"          # finished in an earlier checkout: the record is the run
     if os.path.exists(os.path.join(run, "checkpoint.bin")):
         command = [easgd, "train", "--resume", run, "--quiet"]
     else:

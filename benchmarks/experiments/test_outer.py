@@ -28,6 +28,28 @@ class OuterTests(unittest.TestCase):
         self.assertAlmostEqual(mean, sum(values) / 3, places=12)
         self.assertAlmostEqual(half, quantile * sd / math.sqrt(3), places=3)
 
+    def test_a_run_the_record_holds_finished_is_not_trained_again(self):
+        # A new checkout: OUT is empty, the record holds one finished run and one that was not; the stand-in easgd
+        # logs its calls, so only the second may train.
+        import json
+        import tempfile
+        d = tempfile.mkdtemp()
+        record, out, log = os.path.join(d, "record"), os.path.join(d, "out"), os.path.join(d, "calls")
+        for name, status in (("sync-sgd-s1", "completed"), ("sync-sgd-s2", "running")):
+            os.makedirs(os.path.join(record, name))
+            with open(os.path.join(record, name, "status.json"), "w") as f:
+                json.dump({"status": status}, f)
+        fake = os.path.join(d, "easgd")
+        with open(fake, "w") as f:
+            f.write(f"#!/bin/sh\necho \"$@\" >> {log}\nexit 0\n")
+        os.chmod(fake, 0o755)
+        self.assertEqual(outer.launch(fake, "sync-sgd", 1, out, record=record), (os.path.join(record, "sync-sgd-s1"), "recorded"))
+        self.assertFalse(os.path.exists(log))
+        run, how = outer.launch(fake, "sync-sgd", 2, out, record=record)
+        self.assertEqual(run, os.path.join(out, "sync-sgd-s2"))
+        with open(log) as f:
+            self.assertIn("--seed 2", f.read())
+
     def test_the_record_reproduces_the_notebooks_table(self):
         expect_notebook_quotes(self, lambda: outer.report("/nonexistent-outer-runs", [1, 2, 3], outer.TARGET), outer.CONFIGS)
 
