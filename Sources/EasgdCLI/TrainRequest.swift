@@ -245,7 +245,7 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("\(given.0) applies to the simulated backend: add --backend simulated")
         }
         try backend.check(method)
-        if backend == .mpi, let problem = Backend.lockstepProblem(method, servers: resolvedServers, compressedReply: replying) {
+        if backend == .mpi, let problem = Backend.lockstepProblem(method, servers: resolvedServers) {
             throw SettingsError(problem)
         }
         guard steps != nil, epochs == nil, minutes == nil else {

@@ -61,7 +61,9 @@ public enum OuterStep {
 }
 
 extension OuterStep {
-    /// A compressed round's message from one worker: its own pseudo-gradient x̃ − x (what the codec then carries).
+    /// A compressed round's message from one worker: its own pseudo-gradient, the point its round started from less
+    /// where it ended (x̃ − x; with compressed replies its start is the center as it decoded it, r), what the codec
+    /// then carries. The master takes the worker's point as the same start less what decodes: it keeps r too.
     @inlinable
     public static func workerMessage<T: BinaryFloatingPoint>(center c: UnsafeBufferPointer<T>, worker x: UnsafeBufferPointer<T>,
                                                              into m: UnsafeMutableBufferPointer<T>) {
@@ -69,7 +71,7 @@ extension OuterStep {
         for k in 0..<m.count { m[k] = c[k] - x[k] }
     }
 
-    /// The worker's point the master takes from its decoded message m̂: x̃ − m̂.
+    /// The worker's point the master takes from its decoded message m̂: its start (x̃, or r) − m̂.
     @inlinable
     public static func workerFromMessage<T: BinaryFloatingPoint>(center c: UnsafeBufferPointer<T>, message m: UnsafeBufferPointer<T>,
                                                                  into x: UnsafeMutableBufferPointer<T>) {

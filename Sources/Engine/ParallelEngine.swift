@@ -172,14 +172,17 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
         let arriving = stepping.filter(\.alive)
         guard !arriving.isEmpty else { return false }
         if let c = s.compression {
-            // Each worker sends its own pseudo-gradient x̃ − x_i through the codec: x_i becomes x̃ minus what arrives.
+            // Each worker sends its own pseudo-gradient (its round's start − x_i) through the codec: x_i becomes the
+            // start minus what arrives. The start is the center, or with compressed replies the center as the
+            // worker decoded it (its reply reference, which the master keeps too): what a worker can know.
             let n = master.center.count
             let message = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: n)
             defer { message.deallocate() }
             for w in arriving {
-                OuterStep.workerMessage(center: master.center.readOnly, worker: w.parameters.readOnly, into: message)
+                let start = s.replyCompression == nil ? master.center.readOnly : w.replyReference.readOnly
+                OuterStep.workerMessage(center: start, worker: w.parameters.readOnly, into: message)
                 w.compress(message, c)
-                OuterStep.workerFromMessage(center: master.center.readOnly, message: UnsafeBufferPointer(message), into: w.parameters.pointer)
+                OuterStep.workerFromMessage(center: start, message: UnsafeBufferPointer(message), into: w.parameters.pointer)
             }
         }
         guard master.acceptRound(arriving.map(\.parameters.readOnly)) else {

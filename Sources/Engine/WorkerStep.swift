@@ -210,10 +210,11 @@ extension WorkerState {
     }
 
     /// DiLoCo: the restart at a round's end, `parameters` holding the new center: coded against the worker's
-    /// reference with a compressed reply, the inner velocity reset unless kept, the exchange counted.
+    /// reference with a compressed reply (unless `replyDecoded`: MPI's worker has decoded the codec's bytes into
+    /// `parameters` and its reference already), the inner velocity reset unless kept, the exchange counted.
     @_specialize(exported: true, where Scalar == Float)
-    package func restartRound(settings s: EngineSettings) {
-        if let c = s.replyCompression { receiveCompressedReply(parameters, c) }
+    package func restartRound(settings s: EngineSettings, replyDecoded: Bool = false) {
+        if let c = s.replyCompression, !replyDecoded { receiveCompressedReply(parameters, c) }
         if (s.outer?.innerMomentum ?? 0) != 0 && s.outer?.keepsInnerVelocity != true { velocity.fill(0) }
         exchanges += 1
     }

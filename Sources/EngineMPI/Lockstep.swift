@@ -16,7 +16,10 @@
 //   its final state instead, and the round goes on without it, as the engine's does.
 // - One server: the round is a whole-center operation (`--servers 1`). The messages are Float32, except that
 //   DiLoCo with --compress sends the codec's bytes of x̃ − x_i (COMPRESSEDROUND; rank 0 tells each worker the center
-//   at the start, and the reply is the next); a compressed reply is the simulated and threads backends'.
+//   at the start, and the reply is the next), and with --compress-reply rank 0 answers with the codec's bytes of
+//   x̃ − r (COMPRESSEDROUND, the control code after them), r being the center as that worker last received it:
+//   rank 0 encodes on its copy of the worker's state with the coins the engine's worker draws (its clock, index),
+//   and both sides add what decodes to r.
 
 import CMPI
 import Dispatch
@@ -38,6 +41,8 @@ struct LockstepLink {
     let codes: Bool
     let start: FlatBuffer<Float>
     let message: FlatBuffer<Float>
+    /// DiLoCo with --compress-reply: the codec, the worker's reference r and room for the answer's bytes.
+    var reply: MessageLink.Reply? = nil
 
     init(count n: Int, codes: Bool = false) {
         self.n = n
@@ -73,7 +78,8 @@ struct LockstepLink {
     }
 
     private mutating func answer(into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
-        let status = probe(from: 0, tags: [.round, .reject])
+        let status = probe(from: 0, tags: [.round, .reject, .compressedRound])
+        if status.MPI_TAG == MessageTag.compressedRound.rawValue { return try compressedAnswer(status, into: x, since: start) }
         let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
         waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         if status.MPI_TAG == MessageTag.reject.rawValue { return .rejected }
@@ -82,6 +88,30 @@ struct LockstepLink {
             throw MPIError(description: "rank 0 answered a round with \(count) values, not \(n) and a control code")
         }
         x.base.update(from: buffer.base, count: n)
+        return .accepted(control)
+    }
+
+    /// A compressed answer: the codec's bytes of x̃ − r and the control code; x = r += what decodes.
+    private mutating func compressedAnswer(_ status: MPI_Status, into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
+        let data = receiveData(status)
+        waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        guard let reply else { throw MPIError(description: "rank 0 answered a round in a codec's bytes to a run without --compress-reply") }
+        let coded = reply.codec.encodedBytes(count: n)
+        guard data.count == coded + 4 else {
+            throw MPIError(description: "rank 0 answered a round with \(data.count) bytes, not \(coded) and a control code")
+        }
+        var code: Float = 0
+        data.withUnsafeBytes { raw in
+            reply.codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
+            withUnsafeMutableBytes(of: &code) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[coded..<(coded + 4)])) }
+        }
+        let control = Control(rawValue: code)
+        guard code == 0 || control == .pause || control == .stop else { throw MPIError(description: "rank 0 answered a round with the control code \(code)") }
+        let r = reply.reference
+        for k in 0..<n {
+            r[k] += x[k]
+            x[k] = r[k]
+        }
         return .accepted(control)
     }
 }
@@ -109,7 +139,7 @@ extension WorkerState where Scalar == Float {
             case .rejected: return (.stopped(Self.roundRejected), nil)
             case .accepted(let control):
                 if link.codes { link.start.copy(from: parameters) }       // the next round starts from this center
-                restartRound(settings: s)
+                restartRound(settings: s, replyDecoded: link.reply != nil)
                 return (.stepped(communicated: true), control)
             }
         case .syncEasgd:
@@ -141,6 +171,8 @@ final class LockstepRounds {
     private let n: Int
     private let buffer: FlatBuffer<Float>
     private let reply: FlatBuffer<Float>
+    /// DiLoCo with --compress-reply: each answer's bytes (the codec's, then the control code's four).
+    private var replyWire: [[UInt8]]
     /// Per worker: whether its x_i for the coming round is here, and the step count it reported with it.
     private var arrived: [Bool]
     private var clocks: [Int]
@@ -159,12 +191,14 @@ final class LockstepRounds {
         n = engine.master.center.count
         buffer = FlatBuffer(count: n + Trailer.count)
         reply = FlatBuffer(count: n + 1)
+        let count = n
+        replyWire = [[UInt8](repeating: 0, count: engine.settings.replyCompression.map { $0.encodedBytes(count: count) } ?? 0)]
         arrived = Array(repeating: false, count: engine.workers.count)
         clocks = Array(repeating: 0, count: engine.workers.count)
     }
 
-    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state (from a compressed round, x̃ minus what
-    /// decodes of x̃ − x_i, as the engine's round end computes it); returns the trailer.
+    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state (from a compressed round, the round's
+    /// start minus what decodes of start − x_i, as the engine's round end computes it); returns the trailer.
     func receive(_ status: MPI_Status, worker k: Int) throws -> Trailer {
         guard !arrived[k] else { throw MPIError(description: "rank \(status.MPI_SOURCE) sent two rounds before the first was answered") }
         let x = engine.workers[k].parameters
@@ -181,7 +215,9 @@ final class LockstepRounds {
                 codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
                 UnsafeMutableRawPointer(buffer.base + n).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
             }
-            OuterStep.workerFromMessage(center: engine.master.center.readOnly, message: x.readOnly, into: x.pointer)
+            // The worker's start: the center, or with compressed replies its reference (rank 0's copy of it).
+            let start = engine.settings.replyCompression == nil ? engine.master.center.readOnly : engine.workers[k].replyReference.readOnly
+            OuterStep.workerFromMessage(center: start, message: x.readOnly, into: x.pointer)
         } else {
             let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
             guard count == n + Trailer.count else {
@@ -221,6 +257,19 @@ final class LockstepRounds {
         for (k, w) in zip(arriving, workers) {
             if !accepted {
                 send(reply.base, count: 0, to: rank(k), tag: .reject)
+                continue
+            }
+            if let codec = engine.settings.replyCompression, engine.settings.method == .diloco {
+                // The delta-coded reply on rank 0's copy of the worker (x = r += what decodes, as the engine's
+                // restartRound), with the coins the worker's own restart draws: its clock at the round, its index.
+                let clock = clocks[k]
+                Compression.deltaReply(w.parameters.pointer, reference: w.replyReference.pointer, codec: codec, slices: [0..<n], into: &replyWire) { _ in
+                    WorkerState<Float>.replyCoins(clock: clock, worker: k, slice: 0)
+                }
+                var bytes = replyWire[0]
+                withUnsafeBytes(of: control?.rawValue ?? 0) { bytes.append(contentsOf: $0) }
+                let sent = bytes.withUnsafeBytes { sendWatched(bytes: $0.baseAddress!, count: $0.count, to: rank(k), tag: .compressedRound, seconds: seconds) }
+                guard sent else { throw RoundNotTaken(worker: k) }
                 continue
             }
             reply.base.update(from: w.parameters.base, count: n)

@@ -53,7 +53,9 @@ enum MessageTag: Int32 {
     case codedExchange = 21    // EASGD with --compress: the codec's bytes of x − s, then the trailer's Floats as bytes;
                                // master → worker: the elastic difference d (Float32)
     case compressedRound = 22  // lockstep DiLoCo with --compress: the codec's bytes of x̃ − x_i, then the trailer's Floats
-                               // as bytes; answered as .round
+                               // as bytes; answered as .round, or with --compress-reply as .compressedRound: the codec's
+                               // bytes of x̃ − r (r the center as the worker last received it), then the control code
+                               // as a Float's bytes
 }
 
 enum Control: Float {
@@ -272,6 +274,8 @@ public enum MPIBackend {
         // each into its slice of r and x.
         if let codec = settings.engine.replyCompression {
             link.reply = MessageLink.Reply(codec: codec, reference: w.replyReference)
+            // Lockstep DiLoCo: the round's answer is the codec's bytes of x̃ − r and the control code.
+            if lockstep { rounds.reply = link.reply }
         }
         var stopReason: String? = nil
         var ordered: Control? = nil           // the pause or stop a round's answer carried

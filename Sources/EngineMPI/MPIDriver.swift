@@ -79,7 +79,7 @@ public struct MPIDriver: BackendDriver {
 extension MPIDriver {
     /// What MPI's lockstep (sync-EASGD, DiLoCo) does not carry: a sharded center, a compressed reply.
     public static func checkLockstep(_ settings: RunSettings, servers: Int) throws {
-        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers, compressedReply: settings.replyCompression != nil) {
+        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers) {
             throw SettingsError(problem)
         }
     }

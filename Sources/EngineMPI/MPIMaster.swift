@@ -141,9 +141,11 @@ final class MPIMaster: ParallelExecutor {
         if !started {
             for w in run.engine.workers {
                 try send(StateMessage(kind: .start, worker: w.snapshot), of: w, to: rank(w.index))
-                // A compressed DiLoCo round codes x̃ − x_i: the center the round started from (it moves only at rounds).
+                // A compressed DiLoCo round codes start − x_i: the point the round started from, the center (it moves
+                // only at rounds) or with compressed replies the worker's reference (the center as it decoded it).
                 if rounds != nil && run.settings.engine.compression != nil {
-                    send(run.engine.master.center.base, count: run.engine.master.center.count, to: rank(w.index), tag: .stateBuffers)
+                    let start = run.settings.engine.replyCompression == nil ? run.engine.master.center : w.replyReference
+                    send(start.base, count: start.count, to: rank(w.index), tag: .stateBuffers)
                 }
             }
             lastHeard = run.engine.workers.map { _ in lifecycle.wall() }

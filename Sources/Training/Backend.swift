@@ -20,14 +20,10 @@ public enum Backend: String, Codable, CaseIterable, Sendable {
     }
 
     /// What MPI's lockstep (sync-EASGD, DiLoCo through rank 0) cannot carry, said in one line: a sharded center
-    /// (the round is a whole-center operation) or a compressed reply (the round's answer is Float32; DiLoCo's
-    /// pseudo-gradients go through --compress on MPI too).
-    public static func lockstepProblem(_ method: Algorithm, servers: Int, compressedReply: Bool) -> String? {
+    /// (the round is a whole-center operation). DiLoCo's --compress and --compress-reply go through it.
+    public static func lockstepProblem(_ method: Algorithm, servers: Int) -> String? {
         guard method.stepsTogether else { return nil }
         if servers > 1 { return "\(method.rawValue) on MPI steps every worker together through rank 0, which holds the whole center: give --servers 1" }
-        if compressedReply {
-            return "\(method.rawValue) on MPI answers each round in Float32; --compress-reply runs on the simulated and threads backends"
-        }
         return nil
     }
 

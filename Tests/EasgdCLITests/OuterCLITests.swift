@@ -43,8 +43,6 @@ func solvingDilocosInnerRateWithOneInnerStepGivesTheClosedForm(outer: String, lr
     (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--alpha", "0.2"], "DiLoCo has no coupling"),
     (["radius", "--method", "diloco", "--workers", "4", "--eta", "0.1", "--outer-momentum", "1"], "--outer-momentum must be in [0, 1)"),
     (["simulate", "--method", "diloco", "--workers", "2", "--eta", "0.1", "--rounds", "3", "--out", "/tmp/x"], "simulate runs the round-robin schemes"),
-    (["train", "--method", "diloco", "--lr", "0.1", "--steps", "3", "--backend", "mpi", "--compress-reply", "fp16", "--out", "/tmp/x"],
-     "diloco on MPI answers each round in Float32"),
     (["train", "--method", "easgd", "--lr", "0.1", "--steps", "3", "--outer-lr", "0.7", "--out", "/tmp/x"], "apply to diloco"),
     (["train", "--method", "async-diloco", "--lr", "0.1", "--steps", "3", "--outer-delay", "1", "--out", "/tmp/x"],
      "--outer-delay applies to diloco's synchronous rounds"),
