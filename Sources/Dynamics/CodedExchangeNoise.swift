@@ -44,15 +44,9 @@ extension RoundRobinEASGD {
     /// The center's stationary MSE under gradient noise σ with every exchange coded and the codec's error of variance
     /// κ·E[w²] (module header); nil when the round is not stable in mean square.
     public func codedExchangeNoise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
-        guard workers <= Self.codedNoiseMaxWorkers else {
-            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(Self.codedNoiseMaxWorkers) workers with easgd (its operator grows as p²)")
-        }
-        let p = workers
-        let round = CodedNoisyRound(workers: p, tau: tau, dimension: 2 * p + 1, center: 2 * p,
-                                    message: { $0 }, reference: { p + $0 }) { i, y, xi, e in
+        try CodedNoisyRound.of("easgd", workers: workers, most: Self.codedNoiseMaxWorkers, tau: tau, blocks: 1) { i, y, xi, e in
             codedActivation(worker: i, state: &y, noise: xi, error: e)
-        }
-        return try round.noise(sigma: sigma, kappa: kappa)
+        }.noise(sigma: sigma, kappa: kappa)
     }
 
     /// Worker i's coded activation on the state (x…, s…, x̃) with gradient noises ξ (τ of them) and codec error e,
@@ -85,15 +79,9 @@ extension RoundRobinEAMSGD {
 
     /// As RoundRobinEASGD's, with each worker's velocity in the state.
     public func codedExchangeNoise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
-        guard workers <= Self.codedNoiseMaxWorkers else {
-            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(Self.codedNoiseMaxWorkers) workers with eamsgd (its operator grows as p²)")
-        }
-        let p = workers
-        let round = CodedNoisyRound(workers: p, tau: tau, dimension: 3 * p + 1, center: 3 * p,
-                                    message: { $0 }, reference: { 2 * p + $0 }) { i, y, xi, e in
+        try CodedNoisyRound.of("eamsgd", workers: workers, most: Self.codedNoiseMaxWorkers, tau: tau, blocks: 2) { i, y, xi, e in
             codedActivation(worker: i, state: &y, noise: xi, error: e)
-        }
-        return try round.noise(sigma: sigma, kappa: kappa)
+        }.noise(sigma: sigma, kappa: kappa)
     }
 
     /// Worker i's coded activation on (x…, v…, s…, x̃), Algorithm 2 with the coded exchange, by the Elastic rules.
@@ -129,27 +117,28 @@ private func codedExchange(worker x: UnsafeMutableBufferPointer<Double>, referen
     ElasticExchange.applyDifference(worker: x, difference: UnsafeBufferPointer(m))
 }
 
-/// A round-robin round with gradient noise and coded exchanges, linear in (state, noises, error): its activations,
-/// where each worker's message x_i − s_i and the center sit in the state, and the covariance's fixed point.
+/// A round-robin round with gradient noise and coded exchanges, linear in (state, noises, error): its activations
+/// on the state (`blocks` per-worker blocks — x, or x and v —, then the references s, then the center), and the
+/// covariance's fixed point.
 struct CodedNoisyRound {
     let workers: Int
     let tau: Int
-    let dimension: Int
-    let center: Int
-    let message: (Int) -> Int
-    let reference: (Int) -> Int
+    let blocks: Int
     let activate: (Int, inout [Double], [Double], Double) -> Void
 
-    init(workers: Int, tau: Int, dimension: Int, center: Int, message: @escaping (Int) -> Int, reference: @escaping (Int) -> Int,
-         activate: @escaping (Int, inout [Double], [Double], Double) -> Void) {
-        self.workers = workers
-        self.tau = tau
-        self.dimension = dimension
-        self.center = center
-        self.message = message
-        self.reference = reference
-        self.activate = activate
+    /// `method`'s round, refused beyond `most` workers (the operator grows as p²).
+    static func of(_ method: String, workers: Int, most: Int, tau: Int, blocks: Int,
+                   activate: @escaping (Int, inout [Double], [Double], Double) -> Void) throws -> CodedNoisyRound {
+        guard workers <= most else {
+            throw NoiseModelUnavailable("the coded exchange's noise model takes at most \(most) workers with \(method) (its operator grows as p²)")
+        }
+        return CodedNoisyRound(workers: workers, tau: tau, blocks: blocks, activate: activate)
     }
+
+    var dimension: Int { (blocks + 1) * workers + 1 }
+    var center: Int { (blocks + 1) * workers }
+    func message(_ i: Int) -> Int { i }
+    func reference(_ i: Int) -> Int { blocks * workers + i }
 
     func noise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
         guard let compressed = try covariance(sigma: sigma, kappa: kappa) else { return nil }

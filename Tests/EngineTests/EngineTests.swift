@@ -381,17 +381,7 @@ func dilocosNoisyCenterHasTheLyapunovMSE(outer: OuterOptimizer, curvatures: [Dou
     let engine = ParallelEngine<Double>(settings: EngineSettings(method: .diloco, workers: p, learningRate: gamma, tau: steps,
                                                                  weightDecay: 0, outer: o),
                                         objectives: objectives, initial: [2])
-    let simulator = SimulatedBackend(engine: engine)
-    simulator.run(events: 200 * steps)
-    var batches: [Double] = [], sum = 0.0
-    for round in 1...30_000 {
-        simulator.run(events: steps)
-        let d = engine.master.center[0] - 2
-        sum += d * d
-        if round % 1_000 == 0 { batches.append(sum / 1_000); sum = 0 }
-    }
-    let mean = batches.reduce(0, +) / Double(batches.count)
-    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    let (mean, se) = centerMeanSquare(SimulatedBackend(engine: engine), burnIn: 200, rounds: 30_000, eventsPerRound: steps, batch: 1_000, minimum: 2)
     #expect(abs(mean - predicted) < 4 * se, "\(outer) h = \(curvatures): engine \(mean) ± \(se), Lyapunov \(predicted)")
     #expect(se < 0.03 * predicted, "the test resolves 3 %: \(se) against \(predicted)")
 }
@@ -425,18 +415,7 @@ func quantisedPseudoGradientsHaveTheModelsCenterMSE(format: CodecFormat, roundin
                                    seed: 300 + UInt64($0))
     }
     let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: [Double](repeating: 2, count: n))
-    let simulator = SimulatedBackend(engine: engine)
-    simulator.run(events: 100 * steps)
-    var batches: [Double] = [], sum = 0.0
-    for round in 1...3_000 {
-        simulator.run(events: steps)
-        var squares = 0.0
-        for j in 0..<n { let d = engine.master.center[j] - 2; squares += d * d }
-        sum += squares / Double(n)
-        if round % 100 == 0 { batches.append(sum / 100); sum = 0 }
-    }
-    let mean = batches.reduce(0, +) / Double(batches.count)
-    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    let (mean, se) = centerMeanSquare(SimulatedBackend(engine: engine), burnIn: 100, rounds: 3_000, eventsPerRound: steps, batch: 100, minimum: 2)
     // With error feedback the message carries the last error, which is bounded (uniform-like), not Gaussian: its
     // block maxima are smaller than the model's Gaussian c_B, and the model over-predicts (1.4 %, 5 standard errors,
     // at η_o = 1.4): it is allowed 2 % there.
@@ -446,6 +425,26 @@ func quantisedPseudoGradientsHaveTheModelsCenterMSE(format: CodecFormat, roundin
     #expect(se < 0.003 * predicted, "the test resolves 0.3 %: \(se) against \(predicted)")
     // The rival "compression changes nothing" is rejected where the model says it matters (int4: +2.7 % to +57 %).
     if format == .int4 { #expect(abs(predicted - uncompressed) > 10 * se, "\(predicted) against \(uncompressed) ± \(se)") }
+}
+
+/// The center's mean square deviation from `minimum` (averaged over its coordinates) at the end of each of `rounds`
+/// rounds after `burnIn`, with a batch-means standard error (batches of `batch` rounds): the Monte Carlo the
+/// noise models are held to.
+private func centerMeanSquare(_ simulator: SimulatedBackend<Double>, burnIn: Int, rounds: Int, eventsPerRound: Int, batch: Int,
+                              minimum: Double) -> (mean: Double, se: Double) {
+    let center = simulator.engine.master.center, n = center.count
+    simulator.run(events: burnIn * eventsPerRound)
+    var batches: [Double] = [], sum = 0.0
+    for r in 1...rounds {
+        simulator.run(events: eventsPerRound)
+        var squares = 0.0
+        for j in 0..<n { let d = center[j] - minimum; squares += d * d }
+        sum += squares / Double(n)
+        if r % batch == 0 { batches.append(sum / Double(batch)); sum = 0 }
+    }
+    let mean = batches.reduce(0, +) / Double(batches.count)
+    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    return (mean, se)
 }
 
 /// Round-robin points for the coded exchange's Monte Carlo: (method, p, η, α, τ, δ).
@@ -479,19 +478,8 @@ func codedExchangesHaveTheModelsCenterMSE(point: Int, format: CodecFormat, round
                                    seed: 500 + UInt64($0))
     }
     let engine = ParallelEngine<Double>(settings: settings, objectives: objectives, initial: [Double](repeating: 2, count: n))
-    let simulator = SimulatedBackend(engine: engine, schedule: .roundRobin)
-    let round = p * tau
-    simulator.run(events: 100 * round)
-    var batches: [Double] = [], sum = 0.0
-    for r in 1...1_500 {
-        simulator.run(events: round)
-        var squares = 0.0
-        for j in 0..<n { let d = engine.master.center[j] - 2; squares += d * d }
-        sum += squares / Double(n)
-        if r % 100 == 0 { batches.append(sum / 100); sum = 0 }
-    }
-    let mean = batches.reduce(0, +) / Double(batches.count)
-    let se = (batches.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(batches.count - 1) / Double(batches.count)).squareRoot()
+    let (mean, se) = centerMeanSquare(SimulatedBackend(engine: engine, schedule: .roundRobin), burnIn: 100, rounds: 1_500,
+                                      eventsPerRound: p * tau, batch: 100, minimum: 2)
     #expect(abs(mean - predicted) < 4 * se,
             "\(method) p \(p) η \(eta) α \(alpha) τ \(tau) δ \(delta) \(format) \(rounding): engine \(mean) ± \(se), model \(predicted) (uncompressed \(uncompressed))")
     #expect(se < 0.004 * predicted, "the test resolves 0.4 %: \(se) against \(predicted)")
