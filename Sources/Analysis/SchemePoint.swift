@@ -140,8 +140,10 @@ public struct SchemePoint: Sendable {
             if let mse, !mse.isFinite { throw OutputError("the center's mean-square error is not finite") }
             extra += [("sigma", .number(sigma)), ("center_mse", mse.map { .number($0) } ?? .null)]
             if let compression, let kappa {
-                quantised = noise.map { QuantisedRound(centerMSE: $0.centerMSE, uncompressedMSE: $0.uncompressedMSE,
-                                                       errorVariance: $0.errorVariance, messageMeanSquare: $0.messageMeanSquare) }
+                if let noise, let plain {
+                    quantised = QuantisedRound(centerMSE: noise.centerMSE, uncompressedMSE: plain.centerMSE,
+                                               errorVariance: noise.errorVariance, messageMeanSquare: noise.messageMeanSquare)
+                }
                 let codec: [(String, JSON)] = [("compress", .string(compression.codec.format.rawValue)),
                                                ("compress_rounding", .string(compression.codec.rounding.rawValue)),
                                                ("compress_block", .integer(compression.codec.blockSize)), ("kappa", .number(kappa))]

@@ -27,9 +27,8 @@ import Foundation
 
 /// The coded exchange's stationary statistics (per coordinate, at the end of a round).
 public struct CodedExchangeNoise: Sendable {
-    /// C of x̃: the center's mean-square error, with the codec's noise and without it (κ = 0).
+    /// C of x̃: the center's mean-square error under the codec's noise (κ = 0: without a codec).
     public var centerMSE: Double
-    public var uncompressedMSE: Double
     /// The codec's error variance per value, and E[w²] of a message, averaged over the p exchanges of a round.
     public var errorVariance: Double
     public var messageMeanSquare: Double
@@ -49,26 +48,13 @@ extension RoundRobinEASGD {
         }.noise(sigma: sigma, kappa: kappa)
     }
 
-    /// Worker i's coded activation on the state (x…, s…, x̃) with gradient noises ξ (τ of them) and codec error e,
-    /// by the Elastic rules.
+    /// Worker i's coded activation on the state (x…, s…, x̃) with gradient noises ξ (τ of them) and codec error e:
+    /// the scheme's own ticks with the coded exchange.
     func codedActivation(worker i: Int, state y: inout [Double], noise xi: [Double], error e: Double) {
         let p = workers
         y.withUnsafeMutableBufferPointer { s in
-            let x = UnsafeMutableBufferPointer(rebasing: s[i..<(i + 1)])
-            let reference = UnsafeMutableBufferPointer(rebasing: s[(p + i)..<(p + i + 1)])
-            let center = UnsafeMutableBufferPointer(rebasing: s[(2 * p)..<(2 * p + 1)])
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2) { scratch in
-                let g = UnsafeMutableBufferPointer(rebasing: scratch[0..<1]), m = UnsafeMutableBufferPointer(rebasing: scratch[1..<2])
-                objective.gradient(at: UnsafeBufferPointer(x), into: g)
-                g[0] -= xi[0]
-                codedExchange(worker: x, reference: reference, center: center, message: m, error: e, alpha: alpha)
-                LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
-                for k in 1..<tau {
-                    objective.gradient(at: UnsafeBufferPointer(x), into: g)
-                    g[0] -= xi[k]
-                    LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
-                }
-            }
+            let x = slot(s, i), reference = slot(s, p + i), center = slot(s, 2 * p)
+            ticks(x, noise: xi) { codedExchange(worker: x, reference: reference, center: center, error: e, alpha: alpha) }
         }
     }
 }
@@ -84,37 +70,31 @@ extension RoundRobinEAMSGD {
         }.noise(sigma: sigma, kappa: kappa)
     }
 
-    /// Worker i's coded activation on (x…, v…, s…, x̃), Algorithm 2 with the coded exchange, by the Elastic rules.
+    /// Worker i's coded activation on (x…, v…, s…, x̃): Algorithm 2's ticks with the coded exchange.
     func codedActivation(worker i: Int, state y: inout [Double], noise xi: [Double], error e: Double) {
         let p = workers
         y.withUnsafeMutableBufferPointer { s in
-            let x = UnsafeMutableBufferPointer(rebasing: s[i..<(i + 1)])
-            let v = UnsafeMutableBufferPointer(rebasing: s[(p + i)..<(p + i + 1)])
-            let reference = UnsafeMutableBufferPointer(rebasing: s[(2 * p + i)..<(2 * p + i + 1)])
-            let center = UnsafeMutableBufferPointer(rebasing: s[(3 * p)..<(3 * p + 1)])
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 3) { scratch in
-                let look = UnsafeMutableBufferPointer(rebasing: scratch[0..<1]), g = UnsafeMutableBufferPointer(rebasing: scratch[1..<2])
-                let m = UnsafeMutableBufferPointer(rebasing: scratch[2..<3])
-                for tick in 0..<tau {
-                    Nesterov.lookahead(parameters: UnsafeBufferPointer(x), velocity: UnsafeBufferPointer(v), momentum: momentum, into: look)
-                    objective.gradient(at: UnsafeBufferPointer(look), into: g)
-                    g[0] -= xi[tick]
-                    if tick == 0 { codedExchange(worker: x, reference: reference, center: center, message: m, error: e, alpha: alpha) }
-                    Nesterov.step(parameters: x, velocity: v, lookaheadGradient: UnsafeBufferPointer(g), learningRate: eta, momentum: momentum)
-                }
-            }
+            let x = slot(s, i), v = slot(s, p + i), reference = slot(s, 2 * p + i), center = slot(s, 3 * p)
+            ticks(x, v, noise: xi) { codedExchange(worker: x, reference: reference, center: center, error: e, alpha: alpha) }
         }
     }
+}
+
+/// Coordinate k of the state, as a one-value buffer.
+private func slot(_ s: UnsafeMutableBufferPointer<Double>, _ k: Int) -> UnsafeMutableBufferPointer<Double> {
+    UnsafeMutableBufferPointer(rebasing: s[k..<(k + 1)])
 }
 
 /// The coded exchange of one value with the codec's error e added to what decodes: the engine's sequence
 /// (ElasticExchange.codedMessage, the codec, acceptCoded, applyDifference).
 private func codedExchange(worker x: UnsafeMutableBufferPointer<Double>, reference: UnsafeMutableBufferPointer<Double>,
-                           center: UnsafeMutableBufferPointer<Double>, message m: UnsafeMutableBufferPointer<Double>, error e: Double, alpha: Double) {
-    ElasticExchange.codedMessage(worker: UnsafeBufferPointer(x), reference: UnsafeBufferPointer(reference), into: m)
-    m[0] += e                                        // what decodes
-    ElasticExchange.acceptCoded(message: m, reference: reference, center: center, alpha: alpha)
-    ElasticExchange.applyDifference(worker: x, difference: UnsafeBufferPointer(m))
+                           center: UnsafeMutableBufferPointer<Double>, error e: Double, alpha: Double) {
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { m in
+        ElasticExchange.codedMessage(worker: UnsafeBufferPointer(x), reference: UnsafeBufferPointer(reference), into: m)
+        m[0] += e                                        // what decodes
+        ElasticExchange.acceptCoded(message: m, reference: reference, center: center, alpha: alpha)
+        ElasticExchange.applyDifference(worker: x, difference: UnsafeBufferPointer(m))
+    }
 }
 
 /// A round-robin round with gradient noise and coded exchanges, linear in (state, noises, error): its activations
@@ -141,11 +121,9 @@ struct CodedNoisyRound {
     func reference(_ i: Int) -> Int { blocks * workers + i }
 
     func noise(sigma: Double, kappa: Double) throws -> CodedExchangeNoise? {
-        guard let compressed = try covariance(sigma: sigma, kappa: kappa) else { return nil }
-        guard let plain = kappa == 0 ? compressed : try covariance(sigma: sigma, kappa: 0) else { return nil }
-        return CodedExchangeNoise(centerMSE: compressed.covariance[center, center], uncompressedMSE: plain.covariance[center, center],
-                                  errorVariance: compressed.errorVariance, messageMeanSquare: compressed.messageMeanSquare,
-                                  meanSquareRadius: compressed.radius.squareRoot())
+        guard let c = try covariance(sigma: sigma, kappa: kappa) else { return nil }
+        return CodedExchangeNoise(centerMSE: c.covariance[center, center], errorVariance: c.errorVariance,
+                                  messageMeanSquare: c.messageMeanSquare, meanSquareRadius: c.radius.squareRoot())
     }
 
     /// The stationary covariance of the state at the end of a round, the mean codec error variance and message mean

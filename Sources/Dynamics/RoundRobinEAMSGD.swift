@@ -37,13 +37,22 @@ public struct RoundRobinEAMSGD: RoundRobinScheme {
         let x = UnsafeMutableBufferPointer(rebasing: s[xi..<(xi + 1)])
         let v = UnsafeMutableBufferPointer(rebasing: s[vi..<(vi + 1)])
         let c = UnsafeMutableBufferPointer(rebasing: s[ci..<(ci + 1)])
+        ticks(x, v, noise: nil) { ElasticExchange.exchange(worker: x, center: c, alpha: alpha) }
+    }
+
+    /// One activation's τ ticks on the worker's (x, v): the gradient at the look-ahead point of the pre-exchange
+    /// iterate (less the tick's gradient noise ξ_k, when given), `exchange` on the first tick, the Nesterov step. The
+    /// coded exchange's noise model runs the same ticks with its own exchange (CodedExchangeNoise.swift).
+    @inline(__always)
+    func ticks(_ x: UnsafeMutableBufferPointer<Double>, _ v: UnsafeMutableBufferPointer<Double>, noise xi: [Double]?, exchange: () -> Void) {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2) { scratch in
             let y = UnsafeMutableBufferPointer(rebasing: scratch[0..<1])
             let g = UnsafeMutableBufferPointer(rebasing: scratch[1..<2])
             for tick in 0..<tau {
                 Nesterov.lookahead(parameters: UnsafeBufferPointer(x), velocity: UnsafeBufferPointer(v), momentum: momentum, into: y)
                 objective.gradient(at: UnsafeBufferPointer(y), into: g)
-                if tick == 0 { ElasticExchange.exchange(worker: x, center: c, alpha: alpha) }
+                if let xi { g[0] -= xi[tick] }
+                if tick == 0 { exchange() }
                 Nesterov.step(parameters: x, velocity: v, lookaheadGradient: UnsafeBufferPointer(g), learningRate: eta, momentum: momentum)
             }
         }

@@ -31,12 +31,19 @@ public struct RoundRobinEASGD: RoundRobinScheme {
     public func activate(worker i: Int, state s: UnsafeMutableBufferPointer<Double>) {
         let x = UnsafeMutableBufferPointer(rebasing: s[i..<(i + 1)])
         let c = UnsafeMutableBufferPointer(rebasing: s[centerIndex..<(centerIndex + 1)])
+        ticks(x, noise: nil) { ElasticExchange.exchange(worker: x, center: c, alpha: alpha) }
+    }
+
+    /// One activation's τ ticks on the worker's x: the gradient at the pre-exchange point (less the tick's gradient
+    /// noise ξ_k, when given), `exchange` on the first tick, the SGD step. The coded exchange's noise model runs the
+    /// same ticks with its own exchange (CodedExchangeNoise.swift).
+    @inline(__always)
+    func ticks(_ x: UnsafeMutableBufferPointer<Double>, noise xi: [Double]?, exchange: () -> Void) {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { g in
-            objective.gradient(at: UnsafeBufferPointer(x), into: g)
-            ElasticExchange.exchange(worker: x, center: c, alpha: alpha)
-            LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
-            for _ in 1..<tau {
+            for tick in 0..<tau {
                 objective.gradient(at: UnsafeBufferPointer(x), into: g)
+                if let xi { g[0] -= xi[tick] }
+                if tick == 0 { exchange() }
                 LocalStep.sgd(x, gradient: UnsafeBufferPointer(g), learningRate: eta)
             }
         }

@@ -179,7 +179,7 @@ public final class ParallelEngine<Scalar: NetworkScalar>: @unchecked Sendable {
             let message = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: n)
             defer { message.deallocate() }
             for w in arriving {
-                let start = s.replyCompression == nil ? master.center.readOnly : w.replyReference.readOnly
+                let start = w.roundStart(center: master.center).readOnly
                 OuterStep.workerMessage(center: start, worker: w.parameters.readOnly, into: message)
                 w.compress(message, c)
                 OuterStep.workerFromMessage(center: start, message: UnsafeBufferPointer(message), into: w.parameters.pointer)

@@ -99,6 +99,11 @@ extension WorkerState {
         }
     }
 
+    /// DiLoCo: the point this worker's round started from, which its pseudo-gradient is taken against — the center,
+    /// or with compressed replies the center as the worker decoded it (its reply reference, which the master keeps
+    /// too): what a worker can know, on every backend.
+    package func roundStart(center: FlatBuffer<Scalar>) -> FlatBuffer<Scalar> { replyReference.count > 0 ? replyReference : center }
+
     /// The coins of the reply's slice `slice` (a server's) to `worker` at its clock `clock`: a stream of its own per
     /// slice, so that each server of a sharded center draws its slice's alone (slice 0's is the unsliced reply's).
     package static func replyCoins(clock: Int, worker: Int, slice: Int) -> SplitMix64 {

@@ -216,7 +216,7 @@ final class LockstepRounds {
                 UnsafeMutableRawPointer(buffer.base + n).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
             }
             // The worker's start: the center, or with compressed replies its reference (rank 0's copy of it).
-            let start = engine.settings.replyCompression == nil ? engine.master.center.readOnly : engine.workers[k].replyReference.readOnly
+            let start = engine.workers[k].roundStart(center: engine.master.center).readOnly
             OuterStep.workerFromMessage(center: start, message: x.readOnly, into: x.pointer)
         } else {
             let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)

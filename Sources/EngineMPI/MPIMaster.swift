@@ -144,7 +144,7 @@ final class MPIMaster: ParallelExecutor {
                 // A compressed DiLoCo round codes start − x_i: the point the round started from, the center (it moves
                 // only at rounds) or with compressed replies the worker's reference (the center as it decoded it).
                 if rounds != nil && run.settings.engine.compression != nil {
-                    let start = run.settings.engine.replyCompression == nil ? run.engine.master.center : w.replyReference
+                    let start = w.roundStart(center: run.engine.master.center)
                     send(start.base, count: start.count, to: rank(w.index), tag: .stateBuffers)
                 }
             }
