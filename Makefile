@@ -125,11 +125,13 @@ quality: build
 # The paper's CIFAR claims (notebook 02): the anchor (can MSGD reach the paper's error; about 2 core-hours), then the
 # decisive campaign of claims (a)-(c) (p = 4, 24 epochs per worker, three seeds, every rate searched at the horizon;
 # about 21 core-hours). Both are resumable: stop with Ctrl-C at any moment and run again to continue; progress and
-# ETA as they go; decisive.py --plan and --report. The earlier 8-epoch campaign (its appendix) is
-# `python3 benchmarks/experiments/campaign.py`.
+# ETA as they go; decisive.py --plan and --report. Then notebook 06 section 9 on the CIFAR net: DiLoCo against
+# synchronous training and elastic averaging, and what each codec costs (family.py; about 10 core-hours, resumable,
+# --plan and --report). The earlier 8-epoch campaign (its appendix) is `python3 benchmarks/experiments/campaign.py`.
 experiments: build
 	benchmarks/experiments/anchor.sh
 	python3 benchmarks/experiments/decisive.py
+	python3 benchmarks/experiments/family.py
 
 # Theory against training (notebook 05): the edge of stability of GD, Nesterov and the elastic methods on full-batch
 # Fashion-MNIST, the round-robin maps validated point by point on the quadratic, the small net and the CIFAR net,

@@ -232,8 +232,8 @@ public struct TrainRequest: Sendable, Equatable {
         if let linkLatency, let problem = Limits.problem("--link-latency", linkLatency, .nonNegative) { throw SettingsError(problem) }
         if let linkBandwidth, let problem = Limits.problem("--link-bandwidth", linkBandwidth, .positive) { throw SettingsError(problem) }
         if linkLatency != nil && linkBandwidth == nil { throw SettingsError("--link-latency needs --link-bandwidth (the link model)") }
-        if linkBandwidth != nil && method.needsEveryWorkerAtOnce {
-            throw SettingsError("the link model queues one worker's requests at a time; \(method.rawValue) exchanges every worker at once: give --communication-seconds")
+        if linkBandwidth != nil && method.needsFixedOrder {
+            throw SettingsError("the link model queues requests as they come; \(method.rawValue) runs in a fixed round-robin order: give --communication-seconds")
         }
         if linkBandwidth != nil && communicationSeconds != nil {
             throw SettingsError("give either --communication-seconds (a fixed cost per exchange) or the link model (--link-bandwidth, --link-latency)")

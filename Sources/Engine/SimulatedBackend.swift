@@ -57,9 +57,10 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         for _ in 0..<events {
             if engine.settings.method.stepsTogether {
                 let exchange = engine.synchronousStep()
-                let cost = costs.compute + (exchange ? costs.communication : 0)
+                let communication = exchange ? roundCommunication() : 0
+                let cost = costs.compute + communication
                 for i in workerTimes.indices where engine.workers[i].alive { workerTimes[i] += cost }
-                if exchange { communicationTime += costs.communication * Double(engine.aliveWorkers) }
+                if exchange { communicationTime += communication * Double(engine.aliveWorkers) }
                 now = workerTimes.max() ?? now
             } else if schedule != .clock {
                 guard let w = schedule == .random ? randomLiveWorker() : nextLiveWorker() else { return }
@@ -90,6 +91,20 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
             serverFree = newValue.serverFree ?? []
             if let state = newValue.orderState { order.state = state }
         }
+    }
+
+    /// A synchronous round's exchange (DiLoCo, sync-EASGD): `communication`, or on the links every live worker's
+    /// request leaving when the round's compute is done, served first come first served (in worker order, as they
+    /// leave together), the round going on when the last has been answered. With S = 1 server and no latency that
+    /// is p·(bytes sent + received)/bandwidth: the master moves every worker's message and reply in turn.
+    private func roundCommunication() -> Double {
+        guard let links = costs.links else { return costs.communication }
+        let sent = (workerTimes.indices.filter { engine.workers[$0].alive }.map { workerTimes[$0] }.max() ?? now) + costs.compute
+        let n = engine.master.center.count, s = engine.settings
+        let perEntry = Double(s.bytesSent(parameters: n) + s.bytesReceived(parameters: n)) / Double(max(n, 1))
+        var done = sent
+        for _ in 0..<engine.aliveWorkers { done = max(done, links.book(at: sent, entries: n, bytesPerEntry: perEntry, free: &serverFree)) }
+        return done - sent
     }
 
     private func advance(_ w: WorkerState<Scalar>) {

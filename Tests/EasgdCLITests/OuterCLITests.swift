@@ -163,6 +163,24 @@ func aDilocoRunTrainsAndResumesBitForBit(delayed: Bool, innerNesterov: Bool) thr
     #expect(buffers["w0.v"]?.isEmpty == !innerNesterov && config.contains("\"keeps_inner_velocity\" : true") == innerNesterov)
 }
 
+@Test func aDilocoRoundOnTheLinkModelCostsEveryWorkersRequestInTurn() throws {
+    // p = 2, H = 4, 10 ms a step, one server at 1e8 bytes/s: a round's two Float32 requests (8n bytes each) queue, so
+    // a round takes 4·0.01 + 2·8n/1e8 seconds; 40 steps per worker are 10 rounds. With int8 sent the request is
+    // n + 4⌈n/256⌉ bytes out and 4n back.
+    for int8 in [false, true] {
+        let dir = try temporaryDirectory().appendingPathComponent("links")
+        let r = try easgd(["train", "--method", "diloco", "--workers", "2", "--tau", "4", "--lr", "0.02", "--net", learnNet,
+                           "--batch", "8", "--steps", "40", "--eval-every", "80", "--backend", "simulated", "--compute-seconds", "0.01",
+                           "--link-bandwidth", "1e8", "--quiet", "--out", dir.path] + (int8 ? ["--compress", "int8"] : []))
+        #expect(r.status == 0, "\(r.stderr)")
+        let config = try jsonObject(String(contentsOfFile: dir.path + "/config.json", encoding: .utf8))
+        let n = try #require(jsonNumber((config["model"] as? [String: Any])?["parameters"]))
+        let request = int8 ? n + 4 * ((n + 255) / 256).rounded(.down) + 4 * n : 8 * n
+        let last = try #require(try RunFiles.readMetrics(dir.path).last)
+        #expect(isClose(last.seconds, 10 * (0.04 + 2 * request / 1e8), relative: 1e-9), "\(last.seconds) n = \(n)")
+    }
+}
+
 @Test func aDilocoMapWritesItsAxesUnderTheirNamesAndTheBoundaryTheClosedFormGives() throws {
     // H = 1 and outer SGD: s = η_o·γ, stable iff s < 2, so the boundary along γ is γ = 2/η_o on every row η_o > 1.
     let prefix = try temporaryDirectory().appendingPathComponent("dl").path

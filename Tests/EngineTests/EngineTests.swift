@@ -319,6 +319,31 @@ func roundRobinAsynchronousDilocoReproducesTheDynamicsTrajectory(outer: OuterOpt
     #expect(engine.workers[0].exchanges == 40 && engine.workers[2].exchanges == 40 && engine.master.accepted == 3 + 2 * 39)
 }
 
+@Test(arguments: [Algorithm.diloco, .syncEasgd])
+func aSynchronousRoundOnTheLinksWaitsForEveryWorkersRequest(method: Algorithm) {
+    // Closed forms: p = 3 workers, n = 2 parameters, 1 s of compute a step, an exchange every H = 4 steps (each
+    // step for sync-EASGD). One server at latency 0.5 s and 8 bytes/s serves a Float32 request (16 bytes) in
+    // 0.5 + 16/8 = 2.5 s; the three leave together and queue, so a round's exchange costs 7.5 s. With int8 sent
+    // (2 values + one 4-byte scale = 6 bytes, 8 back): 0.5 + 14/8 = 2.25 s a request, 6.75 s a round. Two servers
+    // (one value each): 0.5 + 8/8 = 1.5 s per request per server, 4.5 s a round.
+    func clock(servers: Int, int8: Bool) -> (now: Double, communication: Double) {
+        let tau = method == .diloco ? 4 : 1
+        var settings = EngineSettings(method: method, workers: 3, learningRate: 0.1, tau: tau, weightDecay: 0)
+        if int8 && method == .diloco { settings.compression = Compression(codec: Codec(.int8), errorFeedback: false) }
+        let engine = ParallelEngine<Float>(settings: settings, objectives: quadratics(3, curvatures: [1, 3], minimizer: [1, 2], noise: 0, seed: 3),
+                                           initial: [0, 0])
+        let links = ServerLinks(servers: servers, latency: 0.5, bandwidth: 8)
+        let sim = SimulatedBackend(engine: engine, costs: VirtualCosts(compute: 1, links: links))
+        sim.run(events: 5 * tau)                 // five rounds
+        return (sim.now, sim.communicationTime)
+    }
+    let tau = method == .diloco ? 4.0 : 1.0
+    let one = clock(servers: 1, int8: false)
+    #expect(isClose(one.now, 5 * (tau + 7.5), relative: 1e-12) && isClose(one.communication, 3 * 5 * 7.5, relative: 1e-12), "\(one)")
+    #expect(isClose(clock(servers: 2, int8: false).now, 5 * (tau + 4.5), relative: 1e-12))
+    if method == .diloco { #expect(isClose(clock(servers: 1, int8: true).now, 5 * (tau + 6.75), relative: 1e-12)) }
+}
+
 @Test func mdownpourWithOneWorkerIsMSGD() {
     // The experiments' MSGD reference on the virtual clock relies on this.
     let engine = ParallelEngine<Float>(settings: EngineSettings(method: .mdownpour, workers: 1, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3),

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""DiLoCo and its kin against synchronous training and elastic averaging, and what each codec costs, on the CIFAR net
+(notebook 06, section 9: the design, the hypotheses and the rules are stated there before any of these runs).
+
+  python3 benchmarks/experiments/family.py [--jobs 2]          # run (again: continues where it stopped)
+  python3 benchmarks/experiments/family.py --plan              # the runs and their state
+  python3 benchmarks/experiments/family.py --report            # the two tables and the verdicts
+
+Every run: the paper's CIFAR net on the CIFAR copy, p = 4 workers on the simulated backend, batch 128, weight decay
+the default, --init-seed 1, 2,343 steps per worker (6 epochs of data per worker, the decisive campaign's first rung),
+two evaluations per epoch of data per worker on all 10,000 test images, and the decisive campaign's GPU-era clock:
+15 ms a worker step, the link model's one server moving an exchange of the whole net in 2.5 ms, its queue on, so an
+exchange's time follows its bytes.
+
+Rates: each base below is searched once at this horizon (halving.py with one rung: four rates, seed 1, the lowest
+mean of the last two test errors wins); the winner's run is seed 1's run of its base, and every configuration that
+takes the base's rate trains seeds 2 and 3 (and seed 1 where it is not the base) at it. DOWNPOUR takes η = 0.1, the
+decisive campaign's choice at this very horizon (its search's first rung, committed in decisive-record/).
+
+Runs go into OUT (default .build/experiments/family): OUT/search/BASE/lrETA and OUT/NAME-sS. Finished runs' settings,
+status and records (and each search's halving.json) are copied into benchmarks/experiments/family-record/, which is
+committed: a run the record holds finished is not trained again, and --report reads the record where OUT lacks a run.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import outer  # noqa: E402  (the launcher, the records and the t-interval)
+from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS  # noqa: E402
+from halving import records, status, steps_per_worker  # noqa: E402
+
+RECORD = os.path.join(HERE, "family-record")
+WORKERS = 4
+STEPS = DECISIVE_STEPS // 4               # 2,343 steps per worker: the decisive search's first rung
+MARGIN = 1.0                              # percentage points: "matches" when the paired interval lies within ±MARGIN
+TARGETS = (0.35, 0.30)
+DOWNPOUR_ETA = 0.1                        # decisive-record/downpour-tau1/search/halving.json, rung 0 (tested)
+FINISHED = ("completed", "diverged")
+
+# The bases searched, with their candidate rates (a factor 2 apart).
+BASES = {
+    "sync-sgd": (["--method", "diloco", "--tau", "1", "--outer", "sgd", "--outer-lr", "1"], [0.05, 0.1, 0.2, 0.4]),
+    "diloco-h1": (["--method", "diloco", "--tau", "1"], [0.025, 0.05, 0.1, 0.2]),
+    "easgd-tau10": (["--method", "easgd", "--tau", "10"], [0.025, 0.05, 0.1, 0.2]),
+    "eamsgd-tau10": (["--method", "eamsgd", "--tau", "10", "--momentum", "0.99"], [0.002, 0.004, 0.008, 0.016]),
+}
+CODECS = {
+    "fp16": ["--compress", "fp16"],
+    "int8": ["--compress", "int8"],
+    "int4": ["--compress", "int4"],
+    "int4-ef": ["--compress", "int4", "--error-feedback"],
+}
+DOWNPOUR = ["--method", "downpour", "--tau", "1"]
+
+# name: (the base whose rate it takes, or None for DOWNPOUR's stated rate; its options; its table)
+CONFIGS = {
+    "sync-sgd": ("sync-sgd", BASES["sync-sgd"][0], "family"),
+    "diloco-h1": ("diloco-h1", BASES["diloco-h1"][0], "family"),
+    "diloco-h10": ("diloco-h1", ["--method", "diloco", "--tau", "10"], "family"),
+    "diloco-h50": ("diloco-h1", ["--method", "diloco", "--tau", "50"], "family"),
+    "diloco-h100": ("diloco-h1", ["--method", "diloco", "--tau", "100"], "family"),
+    "easgd-tau10": ("easgd-tau10", BASES["easgd-tau10"][0], "family"),
+    "eamsgd-tau10": ("eamsgd-tau10", BASES["eamsgd-tau10"][0], "family"),
+    "downpour": (None, DOWNPOUR, "codec"),
+}
+for _c, _o in CODECS.items():
+    CONFIGS[f"downpour-{_c}"] = (None, DOWNPOUR + _o, "codec")
+for _c, _o in CODECS.items():
+    CONFIGS[f"diloco-h50-{_c}"] = ("diloco-h1", CONFIGS["diloco-h50"][1] + _o, "codec")
+for _c, _o in CODECS.items():
+    if not _c.endswith("-ef"):             # EASGD's coded exchange keeps what the codec lost by construction
+        CONFIGS[f"easgd-tau10-{_c}"] = ("easgd-tau10", CONFIGS["easgd-tau10"][1] + _o, "codec")
+
+
+def common(data):
+    every = round(WORKERS * EPOCH / 2)    # two evaluations per epoch of data per worker: 12 on the way
+    return ["--workers", str(WORKERS), "--backend", "simulated", "--net", "cifar", "--data", data, "--batch", "128",
+            "--eval-every", str(every), "--checkpoint-every", "10", "--init-seed", "1",
+            "--compute-seconds", repr(COMPUTE), "--link-bandwidth", f"{BANDWIDTH:.6g}"]
+
+
+class Family:
+    def __init__(self, out, data, easgd, record=RECORD, steps=STEPS):
+        self.out, self.data, self.easgd, self.record, self.steps = out, data, easgd, record, steps
+
+    def search_dir(self, base, root=None):
+        return os.path.join(root or self.out, "search", base)
+
+    def chosen(self, base):
+        for root in (self.out, self.record):
+            try:
+                with open(os.path.join(self.search_dir(base, root), "halving.json")) as f:
+                    return json.load(f)["chosen_eta"], root
+            except (OSError, ValueError, KeyError):
+                continue
+        return None, None
+
+    def eta(self, name):
+        base = CONFIGS[name][0]
+        return DOWNPOUR_ETA if base is None else self.chosen(base)[0]
+
+    def run_dir(self, name, seed):
+        """Where NAME's seed lives: a base's seed 1 is its search's winner; elsewhere OUT/NAME-sS, or the record's."""
+        base = CONFIGS[name][0]
+        if seed == 1 and base == name:
+            eta, root = self.chosen(name)
+            return None if eta is None else os.path.join(self.search_dir(name, root), f"lr{eta:g}")
+        run = os.path.join(self.out, f"{name}-s{seed}")
+        recorded = os.path.join(self.record, f"{name}-s{seed}")
+        if status(run) not in FINISHED and not os.path.exists(run) and status(recorded) in FINISHED:
+            return recorded
+        return run
+
+    def keep(self):
+        """Copies every finished run (and every finished search's halving.json) from OUT into the record."""
+        for root, dirs, files in os.walk(self.out):
+            rel = os.path.relpath(root, self.out)
+            target = os.path.join(self.record, rel)
+            if "halving.json" in files:
+                os.makedirs(target, exist_ok=True)
+                shutil.copyfile(os.path.join(root, "halving.json"), os.path.join(target, "halving.json"))
+            if status(root) in FINISHED and all(k in files for k in ("config.json", "status.json", "metrics.jsonl")):
+                os.makedirs(target, exist_ok=True)
+                for k in ("config.json", "status.json", "metrics.jsonl"):
+                    shutil.copyfile(os.path.join(root, k), os.path.join(target, k))
+
+    def search(self, base, jobs):
+        if self.chosen(base)[0] is not None:
+            return
+        options, etas = BASES[base]
+        command = [sys.executable, os.path.join(HERE, "halving.py"), "--out", self.search_dir(base), "--rungs", "1",
+                   "--etas", ",".join(repr(e) for e in etas), "--steps", str(self.steps), "--jobs", str(jobs),
+                   "--easgd", self.easgd, "--"] + options + common(self.data) + ["--seed", "1"]
+        os.makedirs(self.search_dir(base), exist_ok=True)
+        with open(self.search_dir(base) + ".log", "a") as log:
+            code = subprocess.run(command, stdout=log, stderr=log).returncode
+        if code != 0:
+            raise SystemExit(f"easgd: the search of {base} failed ({code}); see {self.search_dir(base)}.log")
+        self.keep()
+        print(f"search {base}: η = {self.chosen(base)[0]:g}", flush=True)
+
+    def arguments(self, name, seed, out):
+        return (["train"] + CONFIGS[name][1] + common(self.data) + ["--lr", repr(self.eta(name)), "--steps", str(self.steps),
+                "--seed", str(seed), "--quiet", "--out", out])
+
+    def launch(self, name, seed):
+        run = self.run_dir(name, seed)
+        if run is not None and status(run) in FINISHED:
+            return run, "kept"
+        return outer.launch(self.easgd, name, seed, self.out, arguments=self.arguments, record=self.record)
+
+    def run(self, jobs):
+        for base in BASES:
+            self.search(base, jobs)
+
+        class A:
+            pass
+        a = A()
+        a.out, a.jobs = self.out, jobs
+        outer.run_all(a, CONFIGS, list(SEEDS), self.launch)
+        self.keep()
+
+    # MARK: the statistics and the stated rules
+
+    @staticmethod
+    def score(run):
+        """The mean of the last two test errors (at 5.5 and 6 epochs of data per worker); 0.9 (chance) if diverged."""
+        if status(run) == "diverged":
+            return 0.9
+        errors = [r["test_error"] for r in records(run) if r.get("test_error") is not None and math.isfinite(r["test_error"])]
+        return sum(errors[-2:]) / len(errors[-2:]) if errors else None
+
+    @staticmethod
+    def time_to(run, target):
+        """Virtual seconds of the first evaluation at or below TARGET, or None."""
+        return next((r.get("seconds") for r in records(run) if r.get("test_error") is not None and r["test_error"] <= target), None)
+
+    @staticmethod
+    def verdict(mean, half, margin=MARGIN):
+        """A paired difference (percentage points) with its 95 % half-width: "matches" within ±margin, "worse" or
+        "better" wholly beyond it, otherwise "inconclusive at this budget"."""
+        if half != half:
+            return "-"
+        low, high = mean - half, mean + half
+        if -margin <= low and high <= margin:
+            return "matches"
+        if low > margin:
+            return "worse"
+        if high < -margin:
+            return "better"
+        return "inconclusive at this budget"
+
+    def group(self, name):
+        runs = {s: self.run_dir(name, s) for s in SEEDS}
+        return {s: r for s, r in runs.items() if r is not None and status(r) in FINISHED}
+
+    def rows(self):
+        out = {}
+        for name in CONFIGS:
+            runs = self.group(name)
+            if not runs:
+                continue
+            scores = {s: self.score(r) for s, r in runs.items()}
+            last = {s: (records(r) or [{}])[-1] for s, r in runs.items()}
+            out[name] = {
+                "runs": runs, "scores": scores, "eta": self.eta(name),
+                "times": {t: [self.time_to(r, t) for r in runs.values()] for t in TARGETS},
+                "sent_mb": sum(x.get("bytes_sent", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
+                "received_mb": sum(x.get("bytes_received", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
+                "diverged": sum(status(r) == "diverged" for r in runs.values()),
+            }
+        return out
+
+    def paired(self, rows, name, base):
+        if name == base or name not in rows or base not in rows:
+            return None
+        a, b = rows[name]["scores"], rows[base]["scores"]
+        common_seeds = [s for s in a if s in b]
+        if len(common_seeds) < 2:
+            return None
+        mean, half = outer.interval([100 * (a[s] - b[s]) for s in common_seeds])
+        return mean, half, self.verdict(mean, half)
+
+    def report(self):
+        rows = self.rows()
+
+        def diff(name, base):
+            p = self.paired(rows, name, base)
+            return "-" if p is None else f"{p[0]:+.2f} ± {p[1]:.2f} pp {p[2]}"
+
+        def times(row):
+            cells = []
+            for t in TARGETS:
+                hits = [x for x in row["times"][t] if x is not None]
+                cells.append(f"{sum(hits) / len(hits):.1f} s ({len(hits)}/{len(row['times'][t])})" if hits else f"never (0/{len(row['times'][t])})")
+            return cells
+
+        for base, (_, etas) in BASES.items():
+            eta, root = self.chosen(base)
+            if eta is None:
+                continue
+            with open(os.path.join(self.search_dir(base, root), "halving.json")) as f:
+                ranked = json.load(f)["rungs"][-1]["candidates"]
+            scores = ", ".join(f"{c['eta']:g}: " + ("-" if c["score_test_error"] is None else f"{100 * c['score_test_error']:.2f} %")
+                               for c in sorted(ranked, key=lambda c: c["eta"]))
+            edge = " (at the edge of its grid)" if eta in (min(etas), max(etas)) else ""
+            print(f"search {base}: {scores} → η = {eta:g}{edge}")
+        codec_order = [n for prefix in ("downpour", "diloco-h50", "easgd-tau10") for n in CONFIGS
+                       if n == prefix or (n.startswith(prefix + "-") and CONFIGS[n][2] == "codec")]
+        for table in ("family", "codec"):
+            print("\nDiLoCo and its kin, p = 4 (score: mean of the last two test errors)" if table == "family" else
+                  "\nCompressed exchanges, p = 4 (paired against the same method uncompressed)")
+            print(f"{'configuration':20} {'η':>7} {'runs':>4} {'score':>17} "
+                  + (f"{'− diloco-h1 (paired)':>40} {'− sync-sgd (paired)':>40} " if table == "family" else f"{'− uncompressed (paired)':>40} ")
+                  + " ".join(f"{'to ' + format(t, '.0%'):>16}" for t in TARGETS) + f" {'MB sent':>9} {'MB recv':>9} {'div':>3}")
+            for name in ([n for n in CONFIGS if CONFIGS[n][2] == "family"] if table == "family" else codec_order):
+                if name not in rows:
+                    continue
+                row = rows[name]
+                m, h = outer.interval([100 * v for v in row["scores"].values()])
+                if table == "family":
+                    d = f"{diff(name, 'diloco-h1'):>40} {diff(name, 'sync-sgd'):>40}"
+                else:
+                    method = "downpour" if name.startswith("downpour") else "diloco-h50" if name.startswith("diloco") else "easgd-tau10"
+                    d = f"{diff(name, method):>40}"
+                print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {h:5.2f} % {d} "
+                      + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}")
+
+    def plan(self):
+        for base, (_, etas) in BASES.items():
+            eta, root = self.chosen(base)
+            print(f"search {base:14} η ∈ {{{', '.join(f'{e:g}' for e in etas)}}}: "
+                  + ("to run" if eta is None else f"chose η = {eta:g}" + (" (record)" if root == self.record else "")))
+        done = 0
+        for name in CONFIGS:
+            states = []
+            for s in SEEDS:
+                run = self.run_dir(name, s)
+                states.append("-" if run is None else status(run) or ("checkpoint" if os.path.exists(os.path.join(run, "checkpoint.bin")) else "to run"))
+                done += states[-1] in FINISHED
+            print(f"{name:20} {', '.join(states)}")
+        total = len(CONFIGS) * len(SEEDS)
+        print(f"{done} of {total} runs finished; each about 9,372 worker steps (about 9 minutes of a core at 0.055 s)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=".build/experiments/family")
+    ap.add_argument("--data", default="../shared/data/cifar10-jpeg")
+    ap.add_argument("--easgd", default=".build/release/easgd")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--record", default=RECORD, help="the committed record of finished runs (default: %(default)s)")
+    ap.add_argument("--steps", type=int, default=STEPS, help="steps per worker (a dry run's fewer)")
+    ap.add_argument("--plan", action="store_true")
+    ap.add_argument("--report", action="store_true")
+    a = ap.parse_args()
+    f = Family(a.out, a.data, a.easgd, a.record, a.steps)
+    if a.plan:
+        return f.plan()
+    if not a.report:
+        f.run(a.jobs)
+    f.report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Tests of family.py (run by `make test`): the stated rule on intervals worked by hand, the configurations and rates
+as notebook 06 section 9 states them, and the whole flow (searches, seeds, a rerun that trains nothing, a new
+checkout that restores from the record) with the stand-in easgd of test_halving.py.
+  python3 -m unittest discover -s benchmarks/experiments -p 'test_family.py'
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import family  # noqa: E402
+from test_halving import FAKE  # noqa: E402
+
+
+class RuleTests(unittest.TestCase):
+    def test_the_rule_on_intervals_worked_by_hand(self):
+        v = family.Family.verdict
+        self.assertEqual(v(0.2, 0.7), "matches")                        # [−0.5, 0.9] within ±1
+        self.assertEqual(v(0.0, 1.0), "matches")                        # the edges included
+        self.assertEqual(v(2.0, 0.8), "worse")                          # [1.2, 2.8]
+        self.assertEqual(v(-2.5, 1.0), "better")                        # [−3.5, −1.5]
+        self.assertEqual(v(0.8, 0.5), "inconclusive at this budget")    # [0.3, 1.3]
+        self.assertEqual(v(0.1, float("nan")), "-")
+
+    def test_the_score_is_the_mean_of_the_last_two_test_errors(self):
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, "metrics.jsonl"), "w") as f:
+            for e in (0.5, 0.4, None, 0.31, 0.29):
+                f.write(json.dumps({"test_error": e, "seconds": 10 * (e or 0)}) + "\n")
+        with open(os.path.join(d, "status.json"), "w") as f:
+            json.dump({"status": "completed"}, f)
+        self.assertAlmostEqual(family.Family.score(d), 0.30, places=12)
+        self.assertEqual(family.Family.time_to(d, 0.35), 3.1)
+        self.assertIsNone(family.Family.time_to(d, 0.2))
+        with open(os.path.join(d, "status.json"), "w") as f:
+            json.dump({"status": "diverged"}, f)
+        self.assertEqual(family.Family.score(d), 0.9)
+
+
+class DesignTests(unittest.TestCase):
+    def test_the_configurations_are_the_stated_ones(self):
+        # Seven in the family's table; DOWNPOUR at none and four codecs, DiLoCo H = 50 at four, EASGD at three.
+        family_table = [n for n, c in family.CONFIGS.items() if c[2] == "family"]
+        self.assertEqual(family_table, ["sync-sgd", "diloco-h1", "diloco-h10", "diloco-h50", "diloco-h100", "easgd-tau10", "eamsgd-tau10"])
+        self.assertEqual(len(family.CONFIGS), 19)
+        self.assertNotIn("easgd-tau10-int4-ef", family.CONFIGS)
+        self.assertEqual(family.STEPS, 2343)
+        options = family.CONFIGS["diloco-h50-int4-ef"][1] + family.common("/data")
+        for want in (["--tau", "50"], ["--compress", "int4"], ["--workers", "4"], ["--eval-every", "781"],
+                     ["--compute-seconds", "0.015"], ["--link-bandwidth", "1.12623e+09"], ["--init-seed", "1"]):
+            i = options.index(want[0])
+            self.assertEqual(options[i:i + 2], want)
+        self.assertIn("--error-feedback", options)
+
+    def test_downpours_rate_is_the_decisive_searchs_choice_at_this_horizon(self):
+        with open(os.path.join(HERE, "decisive-record", "downpour-tau1", "search", "halving.json")) as f:
+            h = json.load(f)
+        first = h["rungs"][0]
+        self.assertEqual(first["steps_per_worker"], family.STEPS)
+        self.assertEqual(first["candidates"][0]["eta"], family.DOWNPOUR_ETA)      # ranked best first
+
+
+class FlowTests(unittest.TestCase):
+    def test_searches_then_seeds_then_nothing_then_a_new_checkout(self):
+        d = tempfile.mkdtemp()
+        fake, log = os.path.join(d, "easgd"), os.path.join(d, "calls.log")
+        with open(fake, "w") as f:
+            f.write(FAKE)
+        os.chmod(fake, 0o755)
+        out, record = os.path.join(d, "out"), os.path.join(d, "record")
+        command = [sys.executable, os.path.join(HERE, "family.py"), "--out", out, "--data", d, "--easgd", fake,
+                   "--steps", "40", "--jobs", "2", "--record", record]
+        env = {**os.environ, "FAKE_LOG": log}
+
+        def calls():
+            with open(log) as f:
+                return [line.split() for line in f if line.startswith("train")]
+
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        trains = calls()
+        # Four searches of four rates (16 runs), then 19 configurations × 3 seeds less the four bases' seed 1.
+        self.assertEqual(len(trains), 16 + 19 * 3 - 4)
+        rate = lambda c: float(c[c.index("--lr") + 1])
+        by = lambda name, seed: [c for c in trains if c[c.index("--out") + 1].endswith(f"/{name}-s{seed}")]
+        # The stand-in's error is least at η = 0.02: DiLoCo's search (0.025 … 0.2) picks 0.025, every DiLoCo
+        # configuration takes it; EAMSGD's (0.002 … 0.016) 0.016; DOWNPOUR takes the stated 0.1.
+        self.assertEqual([rate(c) for c in by("diloco-h100", 2)], [0.025])
+        self.assertEqual([rate(c) for c in by("diloco-h50-int4-ef", 1)], [0.025])
+        self.assertEqual([rate(c) for c in by("eamsgd-tau10", 3)], [0.016])
+        self.assertEqual([rate(c) for c in by("downpour-int8", 1)], [0.1])
+        self.assertEqual(by("diloco-h1", 1), [])               # the search's winner is seed 1's run
+        self.assertIn("--error-feedback", by("downpour-int4-ef", 2)[0])
+        # The report: every configuration with three seeds (the stand-in ignores the seed: differences 0).
+        self.assertIn("diloco-h10", r.stdout)
+        self.assertIn("+0.00 ± 0.00 pp matches", r.stdout)
+        # Again: nothing trains.
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(calls()), len(trains))
+        # A new checkout: OUT gone, the record kept; nothing trains and the report is the same.
+        shutil.rmtree(out)
+        again = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(len(calls()), len(trains))
+        self.assertEqual(again.stdout.split("\nDiLoCo")[1:], r.stdout.split("\nDiLoCo")[1:])
+
+
+if __name__ == "__main__":
+    unittest.main()
