@@ -47,6 +47,7 @@ EXCHANGE = 0.0025                          # virtual seconds per exchange of the
 BANDWIDTH = 8 * PARAMETERS / EXCHANGE      # the link model's bytes per second: 8n bytes per exchange
 SEEDS = (1, 2, 3)
 EXTRA = []
+TARGETS = (0.30, 0.25, 0.22)                # test errors whose times are read on the clock (notebook 02)
 T975_2DF = 4.302652729911275               # Student's t, 97.5 % quantile, 2 degrees of freedom
 
 RECORD = os.path.join(HERE, "decisive-record")
@@ -298,6 +299,23 @@ class Campaign:
         return runs, bests
 
     @staticmethod
+    def seconds_to(run, target):
+        """The virtual seconds of a run's first evaluation at or below TARGET (the GPU-era clock), or None."""
+        return next((r.get("seconds") for r in records(run) if r.get("test_error") is not None and r["test_error"] <= target), None)
+
+    def core_hours(self):
+        """Every run's wall seconds so far (one thread each; a resumed run's are summed over its parts), searched
+        candidates included, in core-hours; from OUT where a run is there, else from the record."""
+        seconds = {}
+        for root in (self.a.record, self.a.out):       # OUT last: its runs are the newer
+            for d, dirs, files in os.walk(root):
+                if "metrics.jsonl" in files:
+                    r = records(d)
+                    if r and r[-1].get("wall_seconds") is not None:
+                        seconds[os.path.relpath(d, root)] = r[-1]["wall_seconds"]
+        return sum(seconds.values()) / 3600
+
+    @staticmethod
     def paired(a, b):
         """A − B per seed, its mean and 95 % interval (Student's t, 2 degrees of freedom)."""
         d = [x - y for x, y in zip(a, b)]
@@ -321,7 +339,10 @@ class Campaign:
         out = {"settings": {}, "claims": {}}
         for n, (runs, bests) in groups.items():
             out["settings"][n] = {"label": SETTINGS[n][0], "eta": self.chosen(n), "best_test_error": bests,
-                                  "unstable": [self.unstable(r) if r else None for r in runs], "runs": runs}
+                                  "unstable": [self.unstable(r) if r else None for r in runs], "runs": runs,
+                                  "seconds_to_target": {f"{t:g}": [self.seconds_to(r, t) if b is not None else None
+                                                                   for r, b in zip(runs, bests)] for t in TARGETS}}
+        out["core_hours"] = self.core_hours()
         ready = lambda *ns: all(None not in groups[n][1] for n in ns)
 
         def compare(a, b):
@@ -385,7 +406,14 @@ def show(report):
     for n, s in report["settings"].items():
         bests = ", ".join("—" if b is None else f"{100 * b:.2f}" for b in s["best_test_error"])
         eta = "not yet chosen" if s["eta"] is None else f"η = {s['eta']:g}"
-        print(f"{s['label']:18s} {eta:16s} best test error by seed (%): {bests}")
+        done = [b for b in s["best_test_error"] if b is not None]
+        times = []
+        for t, ts in s["seconds_to_target"].items():
+            hit = [x for x in ts if x is not None]
+            if done:
+                times.append(f"{100 * float(t):g} %: " + (f"{sum(hit) / len(hit):.1f} s ({len(hit)}/{len(done)})" if hit else f"never (0/{len(done)})"))
+        print(f"{s['label']:18s} {eta:16s} best test error by seed (%): {bests}"
+              + (f"; virtual seconds to {', '.join(times)}" if times else ""))
     fmt = lambda p: (f"{100 * p['mean']:+.2f} points (95 % {100 * p['low']:+.2f} to {100 * p['high']:+.2f}; "
                      f"per seed {', '.join(f'{100 * x:+.2f}' for x in p['differences'])}): {p['verdict']}")
     c = report["claims"]
@@ -400,6 +428,7 @@ def show(report):
               f"{ii['unstable_seeds_tau1']} at τ = 1: {ii['verdict']}")
     if "c" in c:
         print(f"(c) EASGD τ = 64 − τ = 1: {fmt(c['c'])}")
+    print(f"core-hours so far: {report['core_hours']:.1f} (every run's wall seconds, searches included, one thread each)")
     missing = [k for k in "abc" if k not in c]
     if missing:
         print(f"not yet decided (runs to come): {', '.join(missing)}")

@@ -26,14 +26,13 @@ import argparse
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
-from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS  # noqa: E402
+from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, Campaign  # noqa: E402
 from halving import records, status, steps_per_worker  # noqa: E402
 
 RECORD = os.path.join(HERE, "family-record")
@@ -119,17 +118,10 @@ class Family:
         return run
 
     def keep(self):
-        """Copies every finished run (and every finished search's halving.json) from OUT into the record."""
-        for root, dirs, files in os.walk(self.out):
-            rel = os.path.relpath(root, self.out)
-            target = os.path.join(self.record, rel)
-            if "halving.json" in files:
-                os.makedirs(target, exist_ok=True)
-                shutil.copyfile(os.path.join(root, "halving.json"), os.path.join(target, "halving.json"))
-            if status(root) in FINISHED and all(k in files for k in ("config.json", "status.json", "metrics.jsonl")):
-                os.makedirs(target, exist_ok=True)
-                for k in ("config.json", "status.json", "metrics.jsonl"):
-                    shutil.copyfile(os.path.join(root, k), os.path.join(target, k))
+        """Copies every finished run (and every finished search's halving.json) from OUT into the record (the
+        decisive campaign's copy: only what changed, each file under a temporary name, then renamed)."""
+        if os.path.isdir(self.out):
+            keep_finished(self.out, self.record)
 
     def search(self, base, jobs):
         if self.chosen(base)[0] is not None:
@@ -177,10 +169,7 @@ class Family:
         errors = [r["test_error"] for r in records(run) if r.get("test_error") is not None and math.isfinite(r["test_error"])]
         return sum(errors[-2:]) / len(errors[-2:]) if errors else None
 
-    @staticmethod
-    def time_to(run, target):
-        """Virtual seconds of the first evaluation at or below TARGET, or None."""
-        return next((r.get("seconds") for r in records(run) if r.get("test_error") is not None and r["test_error"] <= target), None)
+    time_to = staticmethod(Campaign.seconds_to)      # virtual seconds to a test error, or None
 
     @staticmethod
     def verdict(mean, half, margin=MARGIN):

@@ -40,6 +40,21 @@ class StatisticsTests(unittest.TestCase):
                          "inconclusive at this budget")
 
 
+class CoreHoursTests(unittest.TestCase):
+    def test_core_hours_sum_every_runs_wall_seconds_the_newer_copy_winning(self):
+        # The record holds a (1,800 s) and search/b (5,400 s); OUT holds a newer a (3,600 s): 9,000 s = 2.5 h.
+        d = tempfile.mkdtemp()
+        for root, run, wall in (("record", "a", 1800), ("record", "search/b", 5400), ("out", "a", 3600)):
+            os.makedirs(os.path.join(d, root, run))
+            with open(os.path.join(d, root, run, "metrics.jsonl"), "w") as f:
+                f.write(json.dumps({"total_steps": 0, "wall_seconds": 0}) + "\n")
+                f.write(json.dumps({"total_steps": 9, "wall_seconds": wall}) + "\n")
+
+        class A:
+            record, out = os.path.join(d, "record"), os.path.join(d, "out")
+        self.assertAlmostEqual(Campaign(A(), []).core_hours(), 2.5, places=12)
+
+
 class FlowTests(unittest.TestCase):
     def test_search_then_seeds_then_a_rerun_trains_nothing(self):
         d = tempfile.mkdtemp()
