@@ -58,15 +58,17 @@ def arguments(name, seed, out):
             "--seed", str(seed), "--backend", "simulated", "--compute-seconds", "0.01", "--quiet", "--out", out])
 
 
-def verdict(mean, half):
+def verdict(mean, half, margin=MARGIN):
+    """A paired difference (percentage points) and its 95 % half-width: "matches" within ±margin, "worse" or
+    "better" wholly beyond it, otherwise "inconclusive"."""
     if half != half:                           # one seed: no interval
         return "-"
     low, high = mean - half, mean + half
-    if -MARGIN <= low and high <= MARGIN:
+    if -margin <= low and high <= margin:
         return "matches"
-    if low > MARGIN:
+    if low > margin:
         return "worse"
-    if high < -MARGIN:
+    if high < -margin:
         return "better"
     return "inconclusive"
 

@@ -31,6 +31,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import compress  # noqa: E402  (the rule's verdict, at this section's margin)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
 from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, Campaign  # noqa: E402
 from halving import records, status, steps_per_worker  # noqa: E402
@@ -175,16 +176,8 @@ class Family:
     def verdict(mean, half, margin=MARGIN):
         """A paired difference (percentage points) with its 95 % half-width: "matches" within ±margin, "worse" or
         "better" wholly beyond it, otherwise "inconclusive at this budget"."""
-        if half != half:
-            return "-"
-        low, high = mean - half, mean + half
-        if -margin <= low and high <= margin:
-            return "matches"
-        if low > margin:
-            return "worse"
-        if high < -margin:
-            return "better"
-        return "inconclusive at this budget"
+        said = compress.verdict(mean, half, margin)
+        return "inconclusive at this budget" if said == "inconclusive" else said
 
     def group(self, name):
         runs = {s: self.run_dir(name, s) for s in SEEDS}

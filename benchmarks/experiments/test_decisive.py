@@ -15,7 +15,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from decisive import Campaign  # noqa: E402
-from test_halving import FAKE as HALVING_FAKE  # noqa: E402
+from test_halving import FAKE as HALVING_FAKE, install_stand_in  # noqa: E402
 
 # The stand-in easgd of test_halving.py, which also answers plot (logged, nothing drawn).
 FAKE = HALVING_FAKE.replace('if args[0] == "advise":', 'if args[0] == "plot":\n    sys.exit(0)\nif args[0] == "advise":')
@@ -58,10 +58,7 @@ class CoreHoursTests(unittest.TestCase):
 class FlowTests(unittest.TestCase):
     def test_search_then_seeds_then_a_rerun_trains_nothing(self):
         d = tempfile.mkdtemp()
-        fake, log = os.path.join(d, "easgd"), os.path.join(d, "calls.log")
-        with open(fake, "w") as f:
-            f.write(FAKE)
-        os.chmod(fake, 0o755)
+        fake, log = install_stand_in(d, FAKE)
         command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", os.path.join(d, "out"), "--data", d,
                    "--easgd", fake, "--steps", "40", "--jobs", "2", "--only", "easgd-tau1,easgd-tau64",
                    "--record", os.path.join(d, "record")]

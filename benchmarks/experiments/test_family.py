@@ -16,7 +16,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import family  # noqa: E402
-from test_halving import FAKE  # noqa: E402
+from test_halving import FAKE, install_stand_in  # noqa: E402
 
 
 class RuleTests(unittest.TestCase):
@@ -70,10 +70,7 @@ class DesignTests(unittest.TestCase):
 class FlowTests(unittest.TestCase):
     def test_searches_then_seeds_then_nothing_then_a_new_checkout(self):
         d = tempfile.mkdtemp()
-        fake, log = os.path.join(d, "easgd"), os.path.join(d, "calls.log")
-        with open(fake, "w") as f:
-            f.write(FAKE)
-        os.chmod(fake, 0o755)
+        fake, log = install_stand_in(d, FAKE)
         out, record = os.path.join(d, "out"), os.path.join(d, "record")
         command = [sys.executable, os.path.join(HERE, "family.py"), "--out", out, "--data", d, "--easgd", fake,
                    "--steps", "40", "--jobs", "2", "--record", record]

@@ -48,14 +48,19 @@ json.dump({"status": "completed"}, open(os.path.join(run, "status.json"), "w"))
 '''
 
 
+def install_stand_in(directory, text=FAKE):
+    """Writes the stand-in easgd (TEXT) into DIRECTORY; returns its path and the log its calls go to (FAKE_LOG)."""
+    fake, log = os.path.join(directory, "easgd"), os.path.join(directory, "calls.log")
+    with open(fake, "w") as f:
+        f.write(text)
+    os.chmod(fake, 0o755)
+    return fake, log
+
+
 class HalvingTests(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
-        self.fake = os.path.join(self.dir, "easgd")
-        with open(self.fake, "w") as f:
-            f.write(FAKE)
-        os.chmod(self.fake, 0o755)
-        self.log = os.path.join(self.dir, "calls.log")
+        self.fake, self.log = install_stand_in(self.dir)
         self.out = os.path.join(self.dir, "search")
 
     def search(self):
