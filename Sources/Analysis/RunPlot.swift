@@ -85,14 +85,13 @@ public struct RunPlot {
         var row = 0
         for (i, curve) in curves.enumerated() {
             let name = labels?[i] ?? URL(fileURLWithPath: curve[0].dir).lastPathComponent + (curve.count > 1 ? " (\(curve.count) seeds)" : "")
-            let steps = curve.dropFirst().reduce(Set(curve[0].records.map(\.step))) { $0.intersection($1.records.map(\.step)) }
-            let shared = curve[0].records.map(\.step).filter { steps.contains($0) }
+            let shared = SeedGroup.sharedEvaluations(curve.map(\.records))
             guard !shared.isEmpty else {
                 throw SettingsError("the runs \(curve.map(\.dir).joined(separator: ", ")) share no evaluation step, so their seeds cannot be averaged")
             }
             var unmarked = targets
-            for step in shared {
-                let records = curve.map { run in run.records.last { $0.step == step }! }
+            for records in shared {
+                let step = records[0].step
                 func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
                 let error = records.map(\.testError), loss = records.map(\.testLoss)
                 let meanError = mean(error)

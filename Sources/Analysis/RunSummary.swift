@@ -240,6 +240,46 @@ public struct SeedGroup: Sendable {
     public var best: SeedEstimate? { SeedEstimate(runs.map(\.bestTestError)) }
     public var final: SeedEstimate? { SeedEstimate(runs.map(\.finalTestError)) }
 
+    /// The evaluations the seeds share, one row per shared evaluation with each run's record (in `runs`' order).
+    /// The first run's evaluations are the reference; another run's evaluation is matched to the reference one
+    /// nearest it in steps, if it lies within a tenth of the reference's median interval between evaluations and
+    /// no other of that run's evaluations lies nearer the same reference one; a reference evaluation that some run
+    /// does not match is left out. Runs on one schedule match at equal steps. A run continued past its budget
+    /// (`train --resume --steps`, as a learning-rate search's rung does) evaluates at its old budget's end and may
+    /// go on a few steps off the others' schedule; those evaluations still pair with the others', one to one.
+    public static func sharedEvaluations(_ runs: [[MetricRecord]]) -> [[MetricRecord]] {
+        func lastPerStep(_ records: [MetricRecord]) -> [MetricRecord] {
+            var out: [MetricRecord] = []
+            for r in records {
+                if let last = out.last, last.step == r.step { out[out.count - 1] = r } else if out.last.map({ $0.step < r.step }) ?? true { out.append(r) }
+            }
+            return out
+        }
+        guard let first = runs.first.map(lastPerStep) else { return [] }
+        let steps = first.map(\.step)
+        let gaps = zip(steps.dropFirst(), steps).map { $0 - $1 }.sorted()
+        let tolerance = gaps.isEmpty ? 0 : gaps[gaps.count / 2] / 10
+        // matched[j][i]: run j's record for reference evaluation i, with its distance in steps.
+        var matched: [[(record: MetricRecord, distance: Int)?]] = [first.map { ($0, 0) }]
+        for run in runs.dropFirst().map(lastPerStep) {
+            var mine = [(record: MetricRecord, distance: Int)?](repeating: nil, count: steps.count)
+            for r in run {
+                // The nearest reference evaluation (the earlier on a tie).
+                var lo = 0, hi = steps.count
+                while lo < hi { let mid = (lo + hi) / 2; if steps[mid] < r.step { lo = mid + 1 } else { hi = mid } }
+                let candidates = [lo - 1, lo].filter { steps.indices.contains($0) }
+                guard let i = candidates.min(by: { abs(steps[$0] - r.step) < abs(steps[$1] - r.step) }) else { continue }
+                let d = abs(steps[i] - r.step)
+                if d <= tolerance, mine[i].map({ d < $0.distance }) ?? true { mine[i] = (r, d) }
+            }
+            matched.append(mine)
+        }
+        return steps.indices.compactMap { i in
+            let row = matched.compactMap { $0[i]?.record }
+            return row.count == runs.count ? row : nil
+        }
+    }
+
     /// How many of the runs reached `target`, and the estimates of their times (seconds of the runs' clock, epochs)
     /// over those that did: a mean over the runs that reached it, so read it with the count.
     public func timeToTarget(_ target: Double) -> (reached: Int, seconds: SeedEstimate?, epochs: SeedEstimate?) {

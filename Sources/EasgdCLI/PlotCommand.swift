@@ -30,7 +30,8 @@ struct PlotCommand: ParsableCommand {
             loss solid, train loss dashed). Time is the run's clock: wall-clock training time, or the simulated \
             backend's virtual seconds, said so on the axis; runs of both kinds cannot share a time axis. With \
             --group-seeds, runs that differ only in their seed are one curve: the mean at the evaluations they \
-            share, with a band from min to max. --targets 30,25 draws each test error as a dotted line and marks \
+            share (each matched to the first run's nearest, within a tenth of its evaluation interval, so a run \
+            continued past its budget pairs with the others), with a band from min to max. --targets 30,25 draws each test error as a dotted line and marks \
             where each curve (a group's mean) first reaches it. Examples:
               easgd plot runs/msgd runs/asgd --label MSGD --label ASGD --out plots/fashion
               easgd plot runs/easgd-s1 runs/easgd-s2 runs/easgd-s3 --group-seeds --log-y \\

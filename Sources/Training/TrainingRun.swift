@@ -296,8 +296,8 @@ public final class TrainingRun: RunExecutor {
         replica.dropout.state = state.dropout
         lossSum = state.lossSum
         lossCount = state.lossCount
-        // The schedule counts multiples of N from step 0.
+        // The schedule counts multiples of N from step 0 (restore's rule).
         try lifecycle.restore(records: RunFiles.readMetrics(directory), count: state.metricsCount, step: state.step,
-                              wallSeconds: state.wallSeconds, anchor: state.step / evalEvery * evalEvery)
+                              wallSeconds: state.wallSeconds)
     }
 }

@@ -5,6 +5,7 @@ import Analysis
 import Foundation
 import NumericTesting
 import Testing
+import Training
 
 @Test func studentTMeetsItsClosedFormsAndPublishedQuantiles() {
     // ν = 1 is Cauchy: F(t) = 1/2 + atan(t)/π; ν = 2: F(t) = 1/2 + t/(2√(2 + t²)).
@@ -50,4 +51,26 @@ import Testing
     #expect(isClose(try #require(e.interval).upperBound, -0.04 / 3 + half, relative: 1e-10))
     // No shared seed: no difference.
     #expect(PairedDifference([(1, 0.3)], [(2, 0.2)]).difference == nil)
+}
+
+@Test func seedsArePairedAtTheirSharedEvaluationsEvenWhenOneWasContinuedPastItsBudget() {
+    func run(_ steps: [Int]) -> [MetricRecord] {
+        steps.map { MetricRecord(step: $0, samples: $0, epoch: Double($0), seconds: Double($0), wallSeconds: 0, trainLoss: nil,
+                                 minibatchLoss: nil, testLoss: 1, testError: Double($0) / 1000) }
+    }
+    // A search's run (evaluations every 100 steps, its first budget ending at 204, continued to 400) against a seed
+    // on the plain schedule: the median interval is 100, so evaluations pair within 10 steps, each to its nearest;
+    // 204 has no partner (the other's 200 is nearer 200), 304 pairs with 300.
+    let searched = run([0, 100, 200, 204, 304, 400]), plain = run([0, 100, 200, 300, 400])
+    let rows = SeedGroup.sharedEvaluations([searched, plain])
+    #expect(rows.map { $0.map(\.step) } == [[0, 0], [100, 100], [200, 200], [304, 300], [400, 400]])
+    // A third seed without the evaluation at 100: that row goes.
+    #expect(SeedGroup.sharedEvaluations([searched, plain, run([0, 200, 300, 400])]).map { $0[0].step } == [0, 200, 304, 400])
+    // Schedules half an interval apart share only their start.
+    #expect(SeedGroup.sharedEvaluations([plain, run([0, 50, 150, 250, 350])]).map { $0[0].step } == [0])
+    // Equal schedules: every evaluation; a repeated step (a resumed run's record written again) counts once, the later.
+    var again = run([0, 100, 100, 200])
+    again[2].testError = 0.5
+    let rows2 = SeedGroup.sharedEvaluations([run([0, 100, 200]), again])
+    #expect(rows2.map { $0.map(\.step) } == [[0, 0], [100, 100], [200, 200]] && rows2[1][1].testError == 0.5)
 }

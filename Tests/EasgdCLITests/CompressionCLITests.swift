@@ -25,6 +25,10 @@ private let common = ["train", "--method", "downpour", "--tau", "2", "--lr", "0.
     let resumed = try easgd(["train", "--resume", split.path, "--steps", "40", "--quiet"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
     try expectSameSystem(straight, split)
+    // Continued past its budget (30 worker steps in all, a record at the end), the run evaluates every 20 steps
+    // from step 0 as the straight run does, not from its budget's end.
+    let straightSteps = try RunFiles.readMetrics(straight.path).map(\.step), splitSteps = try RunFiles.readMetrics(split.path).map(\.step)
+    #expect(straightSteps == [0, 20, 40, 60, 80] && splitSteps == [0, 20, 30, 40, 60, 80], "\(straightSteps) \(splitSteps)")
     let probe = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: SystemProbe.self)
     #expect(probe.buffers["w0.residual"]?.contains { $0 != 0 } == true, "the residual is kept and not empty")
     // Bytes: every exchange sends n values through int8 (a byte each and a Float32 scale per block of 100:
