@@ -247,18 +247,29 @@ final class MPIMaster: ParallelExecutor {
             progress[k].communication = trailer.communication
             return try completeRound(lifecycle)
         }
-        do {
-            // The same master-side code as the other backends (`MasterState`), on the whole center or shard 0.
-            let (trailer, outcome) = try server.serve(announced, tag: tag, worker: k, found: found, seconds: replyTimeout())
+        // The request's trailer into the worker's progress, then an evaluation if one is due. For an accepted exchange
+        // or push this runs before the answer leaves (`serve`'s `accepted`), so with a sharded center no shard can
+        // have served the worker's next request when the snapshot is gathered: with one worker it is exactly the
+        // model after this request.
+        var noted = false
+        func note(_ trailer: Trailer, accepted: Bool) throws {
             progress[k].loss = trailer.loss
             progress[k].clock = trailer.clock
             progress[k].communication = trailer.communication
             served[k] = trailer.clock
-            if outcome == .accepted { progress[k].exchanges += 1 }
+            if accepted { progress[k].exchanges += 1 }
+            noted = true
+            try evaluateIfDue(lifecycle)
+        }
+        do {
+            // The same master-side code as the other backends (`MasterState`), on the whole center or shard 0.
+            let (trailer, outcome) = try server.serve(announced, tag: tag, worker: k, found: found, seconds: replyTimeout()) {
+                try note($0, accepted: true)
+            }
+            if !noted { try note(trailer, accepted: outcome == .accepted) }
         } catch is ReplyNotTaken {
             throw stall("rank \(source) (worker \(k)) did not take the master's reply within \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
         }
-        try evaluateIfDue(lifecycle)
     }
 
     /// The round, once every running worker has reached it: the master's part, the answers (with the pause or stop

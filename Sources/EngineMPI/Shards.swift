@@ -141,7 +141,10 @@ final class Server {
 
     /// Serves the request `status` announced, from worker `k` (rank `source`), found at `found` (uptime ns);
     /// returns its trailer and how it went. Throws `ReplyNotTaken` when an awaited answer is not taken in time.
-    func serve(_ status: MPI_Status, tag: MessageTag, worker k: Int, found: UInt64, seconds: Double) throws -> (Trailer, Served) {
+    /// `accepted` runs once an exchange or push is applied and before its answer leaves: rank 0 takes a due
+    /// snapshot there, while the worker cannot yet have sent its next request to any shard.
+    func serve(_ status: MPI_Status, tag: MessageTag, worker k: Int, found: UInt64, seconds: Double,
+               accepted: (Trailer) throws -> Void = { _ in }) throws -> (Trailer, Served) {
         let source = Int(status.MPI_SOURCE)
         let overlapped = tag == .overlappedExchange
         let buffer: FlatBuffer<Float>
@@ -165,11 +168,12 @@ final class Server {
         let trailer = Trailer(buffer.base + count - Trailer.count)
         let full = count == n + Trailer.count
         let payload = UnsafeMutableBufferPointer(rebasing: buffer.pointer[0..<n])
-        func answer(_ accepted: Bool, with reply: UnsafePointer<Float>, count replyCount: Int) throws -> Served {
-            guard accepted else {
+        func answer(_ ok: Bool, with reply: UnsafePointer<Float>, count replyCount: Int) throws -> Served {
+            guard ok else {
                 send(buffer.base, count: 0, to: source, tag: .reject)
                 return .rejected
             }
+            try accepted(trailer)
             guard sendWatched(reply, count: replyCount, to: source, tag: tag, seconds: seconds) else { throw ReplyNotTaken() }
             return .accepted
         }
@@ -177,6 +181,7 @@ final class Server {
         switch tag {
         case .overlappedExchange:
             if full && master.acceptExchange(payload) {
+                try accepted(trailer)
                 MPI_Isend(buffer.base, Int32(n), easgd_mpi_float(), Int32(source), tag.rawValue, easgd_mpi_comm_world(), &inFlight[k])
                 served = .accepted
             } else {
@@ -195,6 +200,7 @@ final class Server {
                     served = .rejected
                     break
                 }
+                try accepted(trailer)
                 // The delta-coded reply (Elastic's rule) with the coins the worker's own step would draw (its clock
                 // before the step: the trailer's less one); the bytes go.
                 difference.copy(from: master.center)
