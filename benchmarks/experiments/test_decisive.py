@@ -87,7 +87,7 @@ class FlowTests(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(d, "record", "easgd-tau64", "search", "halving.json")))
         self.assertTrue(os.path.exists(os.path.join(d, "record", "easgd-tau64", "s3", "metrics.jsonl")))
         self.assertFalse(any(f.endswith(".bin") or f.endswith(".log") for _, _, fs in os.walk(os.path.join(d, "record")) for f in fs))
-        before_report = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"],
+        before_report = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--record", os.path.join(d, "record"), "--report", "--json"],
                                        capture_output=True, text=True).stdout
         subprocess.run(["rm", "-rf", os.path.join(d, "out")], check=True)
         r = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -112,18 +112,18 @@ class FlowTests(unittest.TestCase):
             again = [line.split() for line in f][before:]
         self.assertEqual(sorted(c[c.index("--lr") + 1] for c in again if c[0] == "train" and "--resume" not in c),
                          ["0.025", "0.05"])
-        self.assertEqual(subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"],
+        self.assertEqual(subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--record", os.path.join(d, "record"), "--report", "--json"],
                                         capture_output=True, text=True).stdout, before_report)
         # The report: equal runs in every seed (the stand-in ignores the seed), so τ = 64 − τ = 1 is 0 in each:
         # not confirmed (the interval is {0}) and not refuted (τ = 1 is not ahead in any seed).
-        r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--report", "--json"], capture_output=True, text=True)
+        r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--record", os.path.join(d, "record"), "--report", "--json"], capture_output=True, text=True)
         report = json.loads(r.stdout)
         self.assertEqual(report["settings"]["easgd-tau1"]["eta"], 0.025)
         self.assertEqual(report["claims"]["c"]["differences"], [0.0, 0.0, 0.0])
         self.assertEqual(report["claims"]["c"]["verdict"], "inconclusive at this budget")
         self.assertNotIn("a", report["claims"])
         # The figures: only (c)'s settings are complete; its plot groups the six runs by seed, two labelled curves.
-        r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--easgd", fake, "--figures", "--plots", os.path.join(d, "plots")],
+        r = subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--record", os.path.join(d, "record"), "--easgd", fake, "--figures", "--plots", os.path.join(d, "plots")],
                            capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("(a): not drawn yet", r.stdout)
