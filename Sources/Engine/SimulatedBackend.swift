@@ -100,11 +100,16 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
     private func roundCommunication() -> Double {
         guard let links = costs.links else { return costs.communication }
         let sent = (workerTimes.indices.filter { engine.workers[$0].alive }.map { workerTimes[$0] }.max() ?? now) + costs.compute
+        var done = sent
+        for _ in 0..<engine.aliveWorkers { done = max(done, book(links, at: sent)) }
+        return done - sent
+    }
+
+    /// One request on the links, sent at `time` (the codec's bytes, both ways); returns when it has been answered.
+    private func book(_ links: ServerLinks, at time: Double) -> Double {
         let n = engine.master.center.count, s = engine.settings
         let perEntry = Double(s.bytesSent(parameters: n) + s.bytesReceived(parameters: n)) / Double(max(n, 1))
-        var done = sent
-        for _ in 0..<engine.aliveWorkers { done = max(done, links.book(at: sent, entries: n, bytesPerEntry: perEntry, free: &serverFree)) }
-        return done - sent
+        return links.book(at: time, entries: n, bytesPerEntry: perEntry, free: &serverFree)
     }
 
     private func advance(_ w: WorkerState<Scalar>) {
@@ -113,9 +118,7 @@ public final class SimulatedBackend<Scalar: NetworkScalar> {
         if communicated, let links = costs.links {
             // The request leaves when the step's compute is done and waits for the last of its shards.
             let sent = workerTimes[w.index] + costs.compute
-            let n = engine.master.center.count, s = engine.settings
-            let perEntry = Double(s.bytesSent(parameters: n) + s.bytesReceived(parameters: n)) / Double(max(n, 1))
-            communication = links.book(at: sent, entries: n, bytesPerEntry: perEntry, free: &serverFree) - sent
+            communication = book(links, at: sent) - sent
         }
         communicationTime += communication
         workerTimes[w.index] += costs.compute + communication

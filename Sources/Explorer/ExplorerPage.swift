@@ -469,14 +469,34 @@ function seriesOf(group) {
   for (const run of runs) { if (!groups.has(run.settings_key)) groups.set(run.settings_key, []); groups.get(run.settings_key).push(run); }
   return [...groups.values()].map((g) => ({ label: `${g[0].method_text} η=${g[0].eta} (${g.length} seeds)`, colour: colourOf(g[0]), runs: g }));
 }
+// Seeds paired at the evaluations they share, the rule of `easgd plot --group-seeds` (SeedGroup.sharedEvaluations):
+// the first run's points are the reference; another run's point goes to the reference point nearest it in x, within
+// a tenth of the reference's median interval, one to one (the nearer wins; the earlier on a tie); a run's repeated x
+// counts once, the later; a reference point some run does not match is left out. Rows: [x, [y of each run]].
+function sharedEvaluations(per) {
+  const once = (run) => run.reduce((out, p) => { if (out.length && out[out.length - 1][0] === p[0]) out[out.length - 1] = p; else if (!out.length || out[out.length - 1][0] < p[0]) out.push(p); return out; }, []);
+  if (per.length === 0) return [];
+  const ref = once(per[0]), gaps = ref.slice(1).map((p, k) => p[0] - ref[k][0]).sort((a, b) => a - b);
+  const tolerance = gaps.length ? gaps[Math.floor(gaps.length / 2)] / 10 : 0;
+  const matched = per.slice(1).map((run) => {
+    const mine = new Array(ref.length).fill(null);
+    for (const p of once(run)) {
+      let i = -1;
+      for (let k = 0; k < ref.length; k++) if (i < 0 || Math.abs(ref[k][0] - p[0]) < Math.abs(ref[i][0] - p[0])) i = k;
+      if (i < 0) continue;
+      const d = Math.abs(ref[i][0] - p[0]);
+      if (d <= tolerance && (mine[i] === null || d < mine[i].d)) mine[i] = { y: p[1], d };
+    }
+    return mine;
+  });
+  return ref.flatMap((p, i) => matched.every((m) => m[i] !== null) ? [[p[0], [p[1], ...matched.map((m) => m[i].y)]]] : []);
+}
 function curves(id, series, value, xLabel, yLabel, thresholds) {
   const canvas = document.getElementById(id), c = canvas.getContext("2d"), b = { x: 52, y: 10, w: canvas.width - 64, h: canvas.height - 44 };
   c.clearRect(0, 0, canvas.width, canvas.height);
   const lines = series.map((s) => {
     const per = s.runs.map((run) => (METRICS[run.id] || []).map((r) => [r.epoch, value(r)]).filter(([x, y]) => y !== null && y !== undefined && isFinite(y)));
-    const n = Math.min(...per.map((p) => p.length));
-    const points = [];
-    for (let k = 0; k < n; k++) { const ys = per.map((p) => p[k][1]); points.push([per[0][k][0], ys.reduce((a, v) => a + v, 0) / ys.length, Math.min(...ys), Math.max(...ys)]); }
+    const points = sharedEvaluations(per).map(([x, ys]) => [x, ys.reduce((a, v) => a + v, 0) / ys.length, Math.min(...ys), Math.max(...ys)]);
     let hstar = [];
     if (thresholds) for (const run of s.runs) if (run.critical_eta_h !== null)
       hstar = hstar.concat((METRICS[run.id] || []).filter((r) => r.sharpness !== null && r.sharpness !== undefined).map((r) => [r.epoch, run.critical_eta_h / (r.eta ?? run.eta)]));

@@ -157,11 +157,11 @@ public final class RunLifecycle {
 
     /// A resumed run: the records its checkpoint counts (later ones are dropped when it starts), the step and the
     /// wall seconds it had reached. An evaluation schedule by steps goes on counting multiples of N from step 0
-    /// (`anchor`: the last multiple scheduled, by default the last at or below `step`), as the run would have
-    /// without the stop: the record a run writes at its budget's end, or a sharpness measurement's, does not move
-    /// it, so a run continued past its budget (`--resume --steps`) evaluates where one trained straight does. A
-    /// schedule by seconds goes on from the last record kept.
-    public func restore(records saved: [MetricRecord], count: Int, step: Int, wallSeconds: Double, anchor: Int? = nil) throws {
+    /// (from the last multiple at or below `step`), as the run would have without the stop: the record a run writes
+    /// at its budget's end, or a sharpness measurement's, does not move it, so a run continued past its budget
+    /// (`--resume --steps`) evaluates where one trained straight does. A schedule by seconds goes on from the last
+    /// record kept.
+    public func restore(records saved: [MetricRecord], count: Int, step: Int, wallSeconds: Double) throws {
         guard saved.count >= count else {
             throw DataError("\(RunFiles.metricsJSONL(directory)): has \(saved.count) records, the checkpoint expects \(count)")
         }
@@ -170,7 +170,7 @@ public final class RunLifecycle {
         for r in records { plateau?.observe(r.trainLoss ?? .nan) }
         lastCheckpointStep = step
         wallAtStart = wallSeconds
-        let lastScheduled = anchor ?? schedule.interval.steps.map { step / $0 * $0 } ?? records.last?.step ?? 0
+        let lastScheduled = schedule.interval.steps.map { step / $0 * $0 } ?? records.last?.step ?? 0
         schedule = EvaluationSchedule(schedule.interval, lastSteps: lastScheduled, lastSeconds: records.last?.seconds ?? 0)
         resumed = true
     }

@@ -293,6 +293,16 @@ def main():
                   f"easgd radius, run apart, says {name} there: {answer.stdout.strip()}")
         check(0.2 < points["fraction"] < 0.6, f"the unstable fraction {points['fraction']:.4f} is Figure 1's ADMM p = 8 (about a third)")
 
+        # Seeds are paired as `easgd plot --group-seeds` pairs them (SeedStatisticsTests' case, worked by hand): a
+        # search's run continued past its first budget (evaluations 0, 100, 200, 204, 304, 400) against a seed on the
+        # plain schedule (0, 100, 200, 300, 400): 204 has no partner, 304 pairs with 300.
+        rows = evaluate(page, "JSON.stringify(sharedEvaluations([[[0, 0], [100, 1], [200, 2], [204, 3], [304, 4], [400, 5]], "
+                              "[[0, 10], [100, 11], [200, 12], [300, 13], [400, 14]]]))")
+        check(json.loads(rows) == [[0, [0, 10]], [100, [1, 11]], [200, [2, 12]], [304, [4, 13]], [400, [5, 14]]],
+              f"the runs view pairs seeds at their shared evaluations as easgd plot does: {rows}")
+        rows = evaluate(page, "JSON.stringify(sharedEvaluations([[[0, 0], [100, 1], [200, 2]], [[0, 5], [50, 6], [150, 7], [200, 8]]]))")
+        check(json.loads(rows) == [[0, [0, 5]], [200, [2, 8]]], f"schedules half an interval apart share only what coincides: {rows}")
+
         # The runs view: a run written during the test appears with its curve.
         training = subprocess.Popen([args.easgd, "train", "--method", "msgd", "--lr", "0.05", "--momentum", "0.9",
                                      "--net", "(1,28)C(4,24)P(4,12)D(16,1)S(10,1)", "--batch", "32", "--steps", "60",

@@ -299,9 +299,9 @@ class Campaign:
         return runs, bests
 
     @staticmethod
-    def seconds_to(run, target):
-        """The virtual seconds of a run's first evaluation at or below TARGET (the GPU-era clock), or None."""
-        return next((r.get("seconds") for r in records(run) if r.get("test_error") is not None and r["test_error"] <= target), None)
+    def seconds_to(rs, target):
+        """The virtual seconds of the first of a run's records RS at or below TARGET (the GPU-era clock), or None."""
+        return next((r.get("seconds") for r in rs if r.get("test_error") is not None and r["test_error"] <= target), None)
 
     def core_hours(self):
         """Every run's wall seconds so far (one thread each; a resumed run's are summed over its parts), searched
@@ -338,10 +338,11 @@ class Campaign:
         groups = {n: self.group(n) for n in SETTINGS}
         out = {"settings": {}, "claims": {}}
         for n, (runs, bests) in groups.items():
+            finished = [records(r) if b is not None else None for r, b in zip(runs, bests)]
             out["settings"][n] = {"label": SETTINGS[n][0], "eta": self.chosen(n), "best_test_error": bests,
                                   "unstable": [self.unstable(r) if r else None for r in runs], "runs": runs,
-                                  "seconds_to_target": {f"{t:g}": [self.seconds_to(r, t) if b is not None else None
-                                                                   for r, b in zip(runs, bests)] for t in TARGETS}}
+                                  "seconds_to_target": {f"{t:g}": [self.seconds_to(rs, t) if rs is not None else None
+                                                                   for rs in finished] for t in TARGETS}}
         out["core_hours"] = self.core_hours()
         ready = lambda *ns: all(None not in groups[n][1] for n in ns)
 

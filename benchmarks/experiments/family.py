@@ -28,6 +28,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -153,24 +154,22 @@ class Family:
         for base in BASES:
             self.search(base, jobs)
 
-        class A:
-            pass
-        a = A()
-        a.out, a.jobs = self.out, jobs
-        outer.run_all(a, CONFIGS, list(SEEDS), self.launch)
+        outer.run_all(types.SimpleNamespace(out=self.out, jobs=jobs), CONFIGS, list(SEEDS), self.launch)
         self.keep()
 
     # MARK: the statistics and the stated rules
 
     @staticmethod
-    def score(run):
-        """The mean of the last two test errors (at 5.5 and 6 epochs of data per worker); 0.9 (chance) if diverged."""
+    def score(run, rs=None):
+        """The mean of the last two test errors (at 5.5 and 6 epochs of data per worker); 0.9 (chance) if diverged.
+        RS: the run's records, when already read."""
         if status(run) == "diverged":
             return 0.9
-        errors = [r["test_error"] for r in records(run) if r.get("test_error") is not None and math.isfinite(r["test_error"])]
+        errors = [r["test_error"] for r in (records(run) if rs is None else rs)
+                  if r.get("test_error") is not None and math.isfinite(r["test_error"])]
         return sum(errors[-2:]) / len(errors[-2:]) if errors else None
 
-    time_to = staticmethod(Campaign.seconds_to)      # virtual seconds to a test error, or None
+    time_to = staticmethod(Campaign.seconds_to)      # virtual seconds to a test error in a run's records, or None
 
     @staticmethod
     def verdict(mean, half, margin=MARGIN):
@@ -189,11 +188,12 @@ class Family:
             runs = self.group(name)
             if not runs:
                 continue
-            scores = {s: self.score(r) for s, r in runs.items()}
-            last = {s: (records(r) or [{}])[-1] for s, r in runs.items()}
+            rs = {s: records(r) for s, r in runs.items()}           # each run's records, read once
+            scores = {s: self.score(r, rs[s]) for s, r in runs.items()}
+            last = {s: (rs[s] or [{}])[-1] for s in runs}
             out[name] = {
                 "runs": runs, "scores": scores, "eta": self.eta(name),
-                "times": {t: [self.time_to(r, t) for r in runs.values()] for t in TARGETS},
+                "times": {t: [self.time_to(rs[s], t) for s in runs] for t in TARGETS},
                 "sent_mb": sum(x.get("bytes_sent", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
                 "received_mb": sum(x.get("bytes_received", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
                 "diverged": sum(status(r) == "diverged" for r in runs.values()),

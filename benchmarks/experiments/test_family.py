@@ -37,8 +37,11 @@ class RuleTests(unittest.TestCase):
         with open(os.path.join(d, "status.json"), "w") as f:
             json.dump({"status": "completed"}, f)
         self.assertAlmostEqual(family.Family.score(d), 0.30, places=12)
-        self.assertEqual(family.Family.time_to(d, 0.35), 3.1)
-        self.assertIsNone(family.Family.time_to(d, 0.2))
+        with open(os.path.join(d, "metrics.jsonl")) as f:
+            rs = [json.loads(line) for line in f]
+        self.assertAlmostEqual(family.Family.score(d, rs), 0.30, places=12)
+        self.assertEqual(family.Family.time_to(rs, 0.35), 3.1)
+        self.assertIsNone(family.Family.time_to(rs, 0.2))
         with open(os.path.join(d, "status.json"), "w") as f:
             json.dump({"status": "diverged"}, f)
         self.assertEqual(family.Family.score(d), 0.9)
