@@ -245,9 +245,6 @@ public struct TrainRequest: Sendable, Equatable {
             throw SettingsError("\(given.0) applies to the simulated backend: add --backend simulated")
         }
         try backend.check(method)
-        if backend == .mpi, let problem = Backend.lockstepProblem(method, servers: resolvedServers) {
-            throw SettingsError(problem)
-        }
         guard steps != nil, epochs == nil, minutes == nil else {
             throw SettingsError("parallel runs take their budget as --steps (per worker)")
         }

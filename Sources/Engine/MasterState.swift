@@ -94,17 +94,32 @@ public final class MasterState<Scalar: NetworkScalar>: @unchecked Sendable {
     /// workers.
     @_specialize(exported: true, where Scalar == Float)
     package func acceptRound(_ workers: [UnsafeBufferPointer<Scalar>]) -> Bool {
-        guard let outer = settings.outer, !workers.isEmpty else { preconditionFailure("a DiLoCo round needs its outer step and a worker") }
+        guard prepareRound(workers) else { rejected += workers.count; return false }
+        applyRound(workers: workers.count)
+        return true
+    }
+
+    /// The first half of `acceptRound`, for a center held in shards that must all accept a round or all refuse it
+    /// (MPI's sharded lockstep): the pseudo-gradient of this master's entries, and whether it is finite. Changes
+    /// no state.
+    @_specialize(exported: true, where Scalar == Float)
+    package func prepareRound(_ workers: [UnsafeBufferPointer<Scalar>]) -> Bool {
+        guard settings.outer != nil, !workers.isEmpty else { preconditionFailure("a DiLoCo round needs its outer step and a worker") }
         OuterStep.pseudoGradient(center: center.readOnly, workers: workers, into: pseudoGradient.pointer)
-        guard Scalar.allFinite(pseudoGradient.readOnly) else { rejected += workers.count; return false }
+        return Scalar.allFinite(pseudoGradient.readOnly)
+    }
+
+    /// The second half: the outer step on the prepared pseudo-gradient, counted for `count` workers.
+    @_specialize(exported: true, where Scalar == Float)
+    package func applyRound(workers count: Int) {
+        guard let outer = settings.outer else { preconditionFailure("a DiLoCo round needs its outer step") }
         if outer.delayed {
             for k in 0..<pending.count { swap(&pending.pointer[k], &pseudoGradient.pointer[k]) }
         }
         OuterStep.apply(outer.optimizer, center: center.pointer, velocity: velocity.pointer, pseudoGradient: pseudoGradient.readOnly,
                         learningRate: Scalar(outer.learningRate), momentum: Scalar(outer.momentum))
         clock += 1
-        accepted += workers.count
-        return true
+        accepted += count
     }
 
     /// Sync-EASGD's exchange of every stepping worker from the same time step (each x_i moves by α(x_i − x̃), the

@@ -14,12 +14,19 @@
 //   STOP (then as MPIBackend.swift says: the state, then RESUME or FINISH). A worker that receives a signal itself
 //   tells rank 0 (SIGNAL) and steps on to the round. A worker that stops (non-finite) or has taken its steps sends
 //   its final state instead, and the round goes on without it, as the engine's does.
-// - One server: the round is a whole-center operation (`--servers 1`). The messages are Float32, except that
-//   DiLoCo with --compress sends the codec's bytes of x̃ − x_i (COMPRESSEDROUND; rank 0 tells each worker the center
-//   at the start, and the reply is the next), and with --compress-reply rank 0 answers with the codec's bytes of
-//   x̃ − r (COMPRESSEDROUND, the control code after them), r being the center as that worker last received it:
-//   rank 0 encodes on its copy of the worker's state with the coins the engine's worker draws (its clock, index),
-//   and both sides add what decodes to r.
+// - The messages are Float32, except that DiLoCo with --compress sends the codec's bytes of x̃ − x_i
+//   (COMPRESSEDROUND; rank 0 tells each worker the center at the start, and the reply is the next), and with
+//   --compress-reply the answer is the codec's bytes of x̃ − r (COMPRESSEDROUND, the control code after them), r
+//   being the center as that worker last received it: encoded on the server's copy of r with the coins the
+//   engine's worker draws (its clock, index and the slice), and both sides add what decodes to r.
+// - A sharded center (`--servers S`, ranks 0…S−1 the servers, S…S+P−1 the workers): a worker sends server s its
+//   slice s of the message (a compressed one encoded slice by slice, as the engine's workers encode it when the
+//   center is held in S slices) and takes one answer from each, rank 0's carrying the control code (the others'
+//   0). Rank 0 still holds the round: once every running worker's slice 0 is in, it tells the other servers who
+//   arrived (ROUNDGO), each checks its slice (DiLoCo: its entries of the pseudo-gradient are finite) and says so
+//   (ROUNDVERDICT), and rank 0 sends the verdict of all (ROUNDDECISION): every shard applies the round, or every
+//   shard refuses it and answers REJECT, so the shards never disagree about a round. Every master-side rule of a
+//   round is element-wise, so the sharded run computes what the simulator computes, bit for bit.
 
 import CMPI
 import Dispatch
@@ -30,11 +37,15 @@ import Training
 
 // MARK: The worker's side
 
-/// A lockstep worker's way to rank 0: one ROUND message out, its answer back.
+/// A lockstep worker's way to the servers: its message as one slice per server out (ROUND), an answer from each
+/// back. With one server the slice is the whole vector and the server is rank 0.
 struct LockstepLink {
     let n: Int
-    private let buffer: FlatBuffer<Float>
-    /// Seconds from sending each round to holding its answer, summed (reported in every trailer).
+    /// Server s holds entries ranges[s] of the center.
+    let ranges: [Range<Int>]
+    /// Per server: its slice and the trailer out, its slice and the control code back.
+    private let buffers: [FlatBuffer<Float>]
+    /// Seconds from sending each round to holding its answers, summed (reported in every trailer).
     private(set) var waited = 0.0
     /// DiLoCo with --compress: the center the round started from (what x̃ − x_i is taken against) and the
     /// message's buffer.
@@ -44,75 +55,106 @@ struct LockstepLink {
     /// DiLoCo with --compress-reply: the codec, the worker's reference r and room for the answer's bytes.
     var reply: MessageLink.Reply? = nil
 
-    init(count n: Int, codes: Bool = false) {
+    init(count n: Int, servers: Int = 1, codes: Bool = false) {
         self.n = n
         self.codes = codes
-        buffer = FlatBuffer(count: n + Trailer.count)
+        ranges = n > 0 ? (0..<servers).map(ShardLayout(count: n, servers: servers).range) : []
+        buffers = ranges.map { FlatBuffer(count: $0.count + Trailer.count) }
         start = FlatBuffer(count: codes ? n : 0)
         message = FlatBuffer(count: codes ? n : 0)
     }
 
-    /// A compressed round: the wire's bytes of x̃ − x_i (one slice: one server) and the trailer, then the answer
-    /// as `round`'s into `x`.
-    mutating func compressedRound(_ wire: WireMessage, into x: FlatBuffer<Float>, loss: Double, clock: Int) throws -> Answer {
-        precondition(wire.slices.count == 1, "a round goes to one server")
-        let start = DispatchTime.now().uptimeNanoseconds
+    private func trailer(loss: Double, clock: Int) -> [Float] {
         var trailer = [Float](repeating: 0, count: Trailer.count)
         trailer.withUnsafeMutableBufferPointer { Trailer(loss: loss, clock: clock, communication: waited).write(to: $0.baseAddress!) }
-        let bytes = wire.slices[0] + trailer.withUnsafeBytes { Array($0) }
-        bytes.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32($0.count), easgd_mpi_byte(), 0, MessageTag.compressedRound.rawValue, easgd_mpi_comm_world()) }
-        return try answer(into: x, since: start)
+        return trailer
+    }
+
+    /// A compressed round: to each server the wire's bytes of its slice of x̃ − x_i and the trailer, then the
+    /// answers as `round`'s into `x`.
+    mutating func compressedRound(_ wire: WireMessage, into x: FlatBuffer<Float>, loss: Double, clock: Int) throws -> Answer {
+        precondition(wire.slices.count == ranges.count, "one encoded slice per server")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let trailerBytes = trailer(loss: loss, clock: clock).withUnsafeBytes { Array($0) }
+        for s in ranges.indices {
+            let bytes = wire.slices[s] + trailerBytes
+            bytes.withUnsafeBytes { _ = MPI_Send($0.baseAddress, Int32($0.count), easgd_mpi_byte(), Int32(s), MessageTag.compressedRound.rawValue, easgd_mpi_comm_world()) }
+        }
+        return try answers(into: x, since: start)
     }
 
     /// Accepted with the PAUSE or STOP the answer carries (its last value: a `Control` code, or 0 for none).
     enum Answer { case accepted(Control?), rejected }
 
-    /// Sends `x` with the trailer (`clock`: the step in progress, as the tester counts it) and waits for the
-    /// answer: `x` becomes the master's reply.
+    /// Sends `x` with the trailer (`clock`: the step in progress, as the tester counts it), a slice to each server,
+    /// and waits for the answers: `x` becomes the servers' reply.
     mutating func round(_ x: FlatBuffer<Float>, loss: Double, clock: Int) throws -> Answer {
         let start = DispatchTime.now().uptimeNanoseconds
-        buffer.base.update(from: x.base, count: n)
-        Trailer(loss: loss, clock: clock, communication: waited).write(to: buffer.base + n)
-        send(buffer.base, count: n + Trailer.count, to: 0, tag: .round)
-        return try answer(into: x, since: start)
-    }
-
-    private mutating func answer(into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
-        let status = probe(from: 0, tags: [.round, .reject, .compressedRound])
-        if status.MPI_TAG == MessageTag.compressedRound.rawValue { return try compressedAnswer(status, into: x, since: start) }
-        let count = try receive(status, into: buffer.base, capacity: n + Trailer.count)
-        waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        if status.MPI_TAG == MessageTag.reject.rawValue { return .rejected }
-        let code = buffer[n], control = Control(rawValue: code)
-        guard count == n + 1, code == 0 || control == .pause || control == .stop else {
-            throw MPIError(description: "rank 0 answered a round with \(count) values, not \(n) and a control code")
+        let trailer = Trailer(loss: loss, clock: clock, communication: waited)
+        for (s, r) in ranges.enumerated() {
+            let b = buffers[s]
+            b.base.update(from: x.base + r.lowerBound, count: r.count)
+            trailer.write(to: b.base + r.count)
+            send(b.base, count: r.count + Trailer.count, to: s, tag: .round)
         }
-        x.base.update(from: buffer.base, count: n)
-        return .accepted(control)
+        return try answers(into: x, since: start)
     }
 
-    /// A compressed answer: the codec's bytes of x̃ − r and the control code; x = r += what decodes.
-    private mutating func compressedAnswer(_ status: MPI_Status, into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
-        let data = receiveData(status)
+    /// One answer from each server, in the servers' order: all accepted (rank 0's control code is the round's) or
+    /// all rejected.
+    private mutating func answers(into x: FlatBuffer<Float>, since start: UInt64) throws -> Answer {
+        var rejected = 0, control: Control? = nil
+        for (s, r) in ranges.enumerated() {
+            let status = probe(from: Int32(s), tags: [.round, .reject, .compressedRound])
+            let code: Float
+            if status.MPI_TAG == MessageTag.compressedRound.rawValue {
+                code = try compressedAnswer(status, slice: r, into: x)
+            } else {
+                let b = buffers[s]
+                let count = try receive(status, into: b.base, capacity: r.count + Trailer.count)
+                if status.MPI_TAG == MessageTag.reject.rawValue {
+                    rejected += 1
+                    continue
+                }
+                guard count == r.count + 1 else {
+                    throw MPIError(description: "server \(s) answered a round with \(count) values, not \(r.count) and a control code")
+                }
+                code = b[r.count]
+                (x.base + r.lowerBound).update(from: b.base, count: r.count)
+            }
+            let c = Control(rawValue: code)
+            guard code == 0 || (s == 0 && (c == .pause || c == .stop)) else {
+                throw MPIError(description: "server \(s) answered a round with the control code \(code)")
+            }
+            if s == 0 { control = c }
+        }
         waited += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        guard let reply else { throw MPIError(description: "rank 0 answered a round in a codec's bytes to a run without --compress-reply") }
-        let coded = reply.codec.encodedBytes(count: n)
+        guard rejected == 0 || rejected == ranges.count else {
+            throw MPIError(description: "\(rejected) of \(ranges.count) servers rejected a round the others accepted")
+        }
+        return rejected > 0 ? .rejected : .accepted(control)
+    }
+
+    /// A compressed answer: the codec's bytes of this slice of x̃ − r and the control code; x = r += what decodes
+    /// (on the slice). Returns the code.
+    private func compressedAnswer(_ status: MPI_Status, slice: Range<Int>, into x: FlatBuffer<Float>) throws -> Float {
+        let data = receiveData(status)
+        guard let reply else { throw MPIError(description: "a server answered a round in a codec's bytes to a run without --compress-reply") }
+        let coded = reply.codec.encodedBytes(count: slice.count)
         guard data.count == coded + 4 else {
-            throw MPIError(description: "rank 0 answered a round with \(data.count) bytes, not \(coded) and a control code")
+            throw MPIError(description: "server \(status.MPI_SOURCE) answered a round with \(data.count) bytes, not \(coded) and a control code")
         }
         var code: Float = 0
         data.withUnsafeBytes { raw in
-            reply.codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
+            reply.codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: UnsafeMutableBufferPointer(rebasing: x.pointer[slice]))
             withUnsafeMutableBytes(of: &code) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[coded..<(coded + 4)])) }
         }
-        let control = Control(rawValue: code)
-        guard code == 0 || control == .pause || control == .stop else { throw MPIError(description: "rank 0 answered a round with the control code \(code)") }
         let r = reply.reference
-        for k in 0..<n {
+        for k in slice {
             r[k] += x[k]
             x[k] = r[k]
         }
-        return .accepted(control)
+        return code
     }
 }
 
@@ -162,109 +204,114 @@ extension WorkerState where Scalar == Float {
     }
 }
 
-// MARK: Rank 0's side
+// MARK: A shard's side (rank 0's or a server's)
 
-/// Rank 0's part of the rounds: the x_i that have arrived (in its copies of the workers' states) and the master's
-/// step once all running workers' have.
-final class LockstepRounds {
-    private let engine: ParallelEngine<Float>
-    private let n: Int
+/// One shard's part of the rounds: each arriving worker's entries of x_i (rank 0's: its copies of the workers'
+/// states; a server's: slots of its own), the master's part on them once rank 0 says who arrived, and the answers.
+/// With one server, rank 0's shard is the whole center.
+final class RoundShard {
+    let master: MasterState<Float>
+    /// Which shard this is (the compressed replies' coins), and its entry count.
+    let slice: Int
+    let m: Int
+    private let slots: [UnsafeMutableBufferPointer<Float>]
+    /// DiLoCo with --compress-reply: per worker its reference's entries (the center as it last received them).
+    private let references: [UnsafeMutableBufferPointer<Float>]
     private let buffer: FlatBuffer<Float>
     private let reply: FlatBuffer<Float>
-    /// DiLoCo with --compress-reply: each answer's bytes (the codec's, then the control code's four).
     private var replyWire: [[UInt8]]
-    /// Per worker: whether its x_i for the coming round is here, and the step count it reported with it.
-    private var arrived: [Bool]
-    private var clocks: [Int]
-    /// How long the last whole round took (rank 0's wall seconds): after a signal the workers are given about a
-    /// round's time to reach the next.
-    private(set) var lastRoundSeconds: Double? = nil
-    /// Rank 0's time per round: the master's part and the answers.
-    private(set) var time = ServingTime()
-    private var lastRoundEnd: Double? = nil
+    /// Per worker: whether its entries for the coming round are here, and the step count it reported with them.
+    private(set) var arrived: [Bool]
+    private(set) var clocks: [Int]
 
-    private let rank: (Int) -> Int
-
-    init(engine: ParallelEngine<Float>, rank: @escaping (Int) -> Int) {
-        self.engine = engine
-        self.rank = rank
-        n = engine.master.center.count
-        buffer = FlatBuffer(count: n + Trailer.count)
-        reply = FlatBuffer(count: n + 1)
-        let count = n
-        replyWire = [[UInt8](repeating: 0, count: engine.settings.replyCompression.map { $0.encodedBytes(count: count) } ?? 0)]
-        arrived = Array(repeating: false, count: engine.workers.count)
-        clocks = Array(repeating: 0, count: engine.workers.count)
+    init(master: MasterState<Float>, slice: Int, slots: [UnsafeMutableBufferPointer<Float>], references: [UnsafeMutableBufferPointer<Float>]) {
+        self.master = master
+        self.slice = slice
+        m = master.center.count
+        precondition(slots.allSatisfy { $0.count == master.center.count } && references.allSatisfy { $0.count == master.center.count })
+        self.slots = slots
+        self.references = references
+        buffer = FlatBuffer(count: m + Trailer.count)
+        reply = FlatBuffer(count: m + 1)
+        let count = m
+        replyWire = [[UInt8](repeating: 0, count: master.settings.replyCompression.map { $0.encodedBytes(count: count) } ?? 0)]
+        arrived = Array(repeating: false, count: slots.count)
+        clocks = Array(repeating: 0, count: slots.count)
     }
 
-    /// A worker's ROUND message: its x_i kept in rank 0's copy of its state (from a compressed round, the round's
-    /// start minus what decodes of start − x_i, as the engine's round end computes it); returns the trailer.
+    /// A worker's ROUND message: its entries of x_i into its slot (from a compressed round, the round's start minus
+    /// what decodes of start − x_i, as the engine's round end computes it); returns the trailer.
     func receive(_ status: MPI_Status, worker k: Int) throws -> Trailer {
         guard !arrived[k] else { throw MPIError(description: "rank \(status.MPI_SOURCE) sent two rounds before the first was answered") }
-        let x = engine.workers[k].parameters
+        let x = slots[k]
         if status.MPI_TAG == MessageTag.compressedRound.rawValue {
-            guard let codec = engine.settings.compression?.codec else {
+            guard let codec = master.settings.compression?.codec else {
                 throw MPIError(description: "rank \(status.MPI_SOURCE) sent a compressed round to a run without compression")
             }
-            let data = receiveData(status), coded = codec.encodedBytes(count: n)
+            let data = receiveData(status), coded = codec.encodedBytes(count: m)
             guard data.count == coded + 4 * Trailer.count else {
                 throw MPIError(description: "a compressed round of \(data.count) bytes from rank \(status.MPI_SOURCE), not \(coded + 4 * Trailer.count)")
             }
-            // The decoded message into the stand-in's buffer first, then x = x̃ − m̂ there (element by element, in place).
+            // The decoded message into the slot first, then x = start − m̂ there (element by element, in place).
             data.withUnsafeBytes { raw in
-                codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x.pointer)
-                UnsafeMutableRawPointer(buffer.base + n).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
+                codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x)
+                UnsafeMutableRawPointer(buffer.base + m).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
             }
-            // The worker's start: the center, or with compressed replies its reference (rank 0's copy of it).
-            let start = engine.workers[k].roundStart(center: engine.master.center).readOnly
-            OuterStep.workerFromMessage(center: start, message: x.readOnly, into: x.pointer)
+            // The worker's start: the center, or with compressed replies its reference (this shard's copy of it).
+            let start = references.isEmpty ? master.center.readOnly : UnsafeBufferPointer(references[k])
+            OuterStep.workerFromMessage(center: start, message: UnsafeBufferPointer(x), into: x)
         } else {
-            let count = try EngineMPI.receive(status, into: buffer.base, capacity: n + Trailer.count)
-            guard count == n + Trailer.count else {
-                throw MPIError(description: "rank \(status.MPI_SOURCE) sent a round of \(count) values, not \(n + Trailer.count)")
+            let count = try EngineMPI.receive(status, into: buffer.base, capacity: m + Trailer.count)
+            guard count == m + Trailer.count else {
+                throw MPIError(description: "rank \(status.MPI_SOURCE) sent a round of \(count) values, not \(m + Trailer.count)")
             }
-            x.base.update(from: buffer.base, count: n)
+            x.baseAddress!.update(from: buffer.base, count: m)
         }
-        let trailer = Trailer(buffer.base + n)
+        let trailer = Trailer(buffer.base + m)
         arrived[k] = true
         clocks[k] = trailer.clock
         return trailer
     }
 
-    /// The round, if every running worker's x_i is here (`running`: per worker, whether it is still stepping):
-    /// the master's part in worker order, then each arriving worker's answer ending in `control`. Returns the
-    /// workers answered, with whether they were accepted; nil while the round waits for someone. `control`: the
-    /// PAUSE or STOP the answers carry (nil: none).
-    func complete(running: [Bool], control: Control?, now: Double, seconds: Double) throws -> (workers: [Int], accepted: Bool)? {
-        let arriving = arrived.indices.filter { arrived[$0] }
-        guard !arriving.isEmpty, running.indices.allSatisfy({ !running[$0] || arrived[$0] }) else { return nil }
-        guard Set(arriving.map { clocks[$0] }).count == 1 else {
-            throw MPIError(description: "the workers reached a round at different steps (\(arriving.map { "worker \($0): \(clocks[$0])" }.joined(separator: ", ")))")
+    /// Whether this shard can take the round of `arriving` (DiLoCo: its entries of the pseudo-gradient are
+    /// finite; sync-EASGD: always). Changes no state.
+    func verdict(_ arriving: [Int]) -> Bool {
+        switch master.settings.method {
+        case .diloco: master.prepareRound(arriving.map { UnsafeBufferPointer(slots[$0]) })
+        case .syncEasgd: true
+        default: preconditionFailure("\(master.settings.method.rawValue) does not step in lockstep")
         }
-        let started = DispatchTime.now().uptimeNanoseconds
-        let master = engine.master, workers = arriving.map { engine.workers[$0] }
-        var accepted = true
-        switch engine.settings.method {
+    }
+
+    /// The round on this shard's entries, as every shard's verdicts decided (`accepted`), and each arriving
+    /// worker's answer (`control`: the PAUSE or STOP rank 0's answers carry; nil: none, and always for the other
+    /// servers). After `verdict` on the same workers. Throws `RoundNotTaken` when an answer is not taken within
+    /// `seconds`.
+    func finish(_ arriving: [Int], accepted: Bool, control: Control?, rank: (Int) -> Int, seconds: Double) throws {
+        defer { arrived = arrived.map { _ in false } }
+        guard accepted else {
+            master.rejected += arriving.count
+            for k in arriving { send(reply.base, count: 0, to: rank(k), tag: .reject) }
+            return
+        }
+        switch master.settings.method {
         case .diloco:
-            accepted = master.acceptRound(workers.map(\.parameters.readOnly))
-            if accepted { for w in workers { w.parameters.copy(from: master.center) } }
+            master.applyRound(workers: arriving.count)
+            for k in arriving { slots[k].baseAddress!.update(from: master.center.base, count: m) }
         case .syncEasgd:
-            master.acceptSynchronousExchange(workers.map(\.parameters.pointer))
+            master.acceptSynchronousExchange(arriving.map { slots[$0] })
             master.clock = max(master.clock, clocks[arriving[0]])
         default:
-            preconditionFailure("\(engine.settings.method.rawValue) does not step in lockstep")
+            preconditionFailure("\(master.settings.method.rawValue) does not step in lockstep")
         }
-        for (k, w) in zip(arriving, workers) {
-            if !accepted {
-                send(reply.base, count: 0, to: rank(k), tag: .reject)
-                continue
-            }
-            if let codec = engine.settings.replyCompression, engine.settings.method == .diloco {
-                // The delta-coded reply on rank 0's copy of the worker (x = r += what decodes, as the engine's
-                // restartRound), with the coins the worker's own restart draws: its clock at the round, its index.
-                let clock = clocks[k]
-                Compression.deltaReply(w.parameters.pointer, reference: w.replyReference.pointer, codec: codec, slices: [0..<n], into: &replyWire) { _ in
-                    WorkerState<Float>.replyCoins(clock: clock, worker: k, slice: 0)
+        for k in arriving {
+            if let codec = master.settings.replyCompression, master.settings.method == .diloco {
+                // The delta-coded reply on this shard's copy of the worker (x = r += what decodes, as the engine's
+                // restartRound), with the coins the worker's own restart draws for this slice: its clock at the
+                // round, its index, the slice.
+                let clock = clocks[k], slice = slice
+                Compression.deltaReply(slots[k], reference: references[k], codec: codec, slices: [0..<m], into: &replyWire) { _ in
+                    WorkerState<Float>.replyCoins(clock: clock, worker: k, slice: slice)
                 }
                 var bytes = replyWire[0]
                 withUnsafeBytes(of: control?.rawValue ?? 0) { bytes.append(contentsOf: $0) }
@@ -272,24 +319,118 @@ final class LockstepRounds {
                 guard sent else { throw RoundNotTaken(worker: k) }
                 continue
             }
-            reply.base.update(from: w.parameters.base, count: n)
-            reply[n] = control?.rawValue ?? 0
-            guard sendWatched(reply.base, count: n + 1, to: rank(k), tag: .round, seconds: seconds) else { throw RoundNotTaken(worker: k) }
+            reply.base.update(from: slots[k].baseAddress!, count: m)
+            reply[m] = control?.rawValue ?? 0
+            guard sendWatched(reply.base, count: m + 1, to: rank(k), tag: .round, seconds: seconds) else { throw RoundNotTaken(worker: k) }
         }
+    }
+}
+
+// MARK: Rank 0's side
+
+/// Rank 0's part of the rounds: its shard's (the whole center with one server) and the round's decision, once
+/// every running worker has arrived.
+final class LockstepRounds {
+    private let engine: ParallelEngine<Float>
+    private let own: RoundShard
+    private let group: ServerGroup
+    /// How long the last whole round took (rank 0's wall seconds): after a signal the workers are given about a
+    /// round's time to reach the next.
+    private(set) var lastRoundSeconds: Double? = nil
+    /// Rank 0's time per round: the master's part, the other servers' verdicts and the answers.
+    private(set) var time = ServingTime()
+    private var lastRoundEnd: Double? = nil
+
+    private let rank: (Int) -> Int
+
+    /// `shard`: rank 0's master (the engine's whole master with one server, else its slice 0).
+    init(engine: ParallelEngine<Float>, shard: MasterState<Float>, group: ServerGroup, rank: @escaping (Int) -> Int) {
+        self.engine = engine
+        self.group = group
+        self.rank = rank
+        let r = group.layout.range(0)
+        let replies = engine.settings.replyCompression != nil && engine.settings.method == .diloco
+        own = RoundShard(master: shard, slice: 0,
+                         slots: engine.workers.map { UnsafeMutableBufferPointer(rebasing: $0.parameters.pointer[r]) },
+                         references: replies ? engine.workers.map { UnsafeMutableBufferPointer(rebasing: $0.replyReference.pointer[r]) } : [])
+    }
+
+    /// A worker's ROUND message (its slice 0): kept in rank 0's copy of its state; returns the trailer.
+    func receive(_ status: MPI_Status, worker k: Int) throws -> Trailer { try own.receive(status, worker: k) }
+
+    /// The round, if every running worker's x_i is here (`running`: per worker, whether it is still stepping):
+    /// every shard's verdict, the master's part on each, then each arriving worker's answers, rank 0's ending in
+    /// `control`. Returns the workers answered, with whether they were accepted; nil while the round waits for
+    /// someone. `control`: the PAUSE or STOP the answers carry (nil: none).
+    func complete(running: [Bool], control: Control?, now: Double, seconds: Double) throws -> (workers: [Int], accepted: Bool)? {
+        let arriving = own.arrived.indices.filter { own.arrived[$0] }
+        guard !arriving.isEmpty, running.indices.allSatisfy({ !running[$0] || own.arrived[$0] }) else { return nil }
+        guard Set(arriving.map { own.clocks[$0] }).count == 1 else {
+            throw MPIError(description: "the workers reached a round at different steps (\(arriving.map { "worker \($0): \(own.clocks[$0])" }.joined(separator: ", ")))")
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        var accepted = own.verdict(arriving)
+        if group.servers > 1 {
+            // Who arrived, to every other server; their verdicts; the verdict of all back to them.
+            var go = arriving.map(Float.init)
+            for s in 1..<group.servers { send(&go, count: go.count, to: s, tag: .roundGo) }
+            for s in 1..<group.servers {
+                var verdict: Float = 0
+                let got = try EngineMPI.receive(try awaitServer(s, tag: .roundVerdict, for: "its verdict on a round"), into: &verdict, capacity: 1)
+                guard got == 1 else { throw MPIError(description: "server \(s) sent a verdict of \(got) values") }
+                accepted = accepted && verdict == 1
+            }
+            var decision: Float = accepted ? 1 : 0
+            for s in 1..<group.servers { send(&decision, count: 1, to: s, tag: .roundDecision) }
+        }
+        try own.finish(arriving, accepted: accepted, control: control, rank: rank, seconds: seconds)
         time.add(since: started)
-        arrived = arrived.map { _ in false }
         if let end = lastRoundEnd { lastRoundSeconds = now - end }
         lastRoundEnd = now
         return (arriving, accepted)
     }
 
     /// Whether worker `k` waits for the round (it is silent because of the others, not of itself).
-    func waits(_ k: Int) -> Bool { arrived[k] }
+    func waits(_ k: Int) -> Bool { own.arrived[k] }
 
     /// The sync-EASGD master's clock counts synchronous steps: the workers' clocks once their states are in.
     func settleClock() {
         guard engine.settings.method == .syncEasgd else { return }
         engine.master.clock = max(engine.master.clock, engine.workers.map(\.clock).max() ?? 0)
+    }
+}
+
+// MARK: A server's side
+
+extension RoundShard {
+    /// A server's part of a round, on rank 0's ROUNDGO (the arriving workers): their slices (each may still be on
+    /// its way), the verdict to rank 0, the decision from it, the round on this slice and the answers. A worker or
+    /// rank 0 silent beyond `seconds` ends the job.
+    func serve(_ status: MPI_Status, servers: Int, rank: Int, seconds: Double) throws {
+        var go = [Float](repeating: 0, count: arrived.count)
+        let count = try go.withUnsafeMutableBufferPointer { try EngineMPI.receive(status, into: $0.baseAddress!, capacity: arrived.count) }
+        let arriving = go[0..<count].map { Int($0) }
+        guard !arriving.isEmpty, arriving.allSatisfy({ $0 >= 0 && $0 < arrived.count }) else {
+            throw MPIError(description: "server \(rank): rank 0 announced a round of workers \(arriving)")
+        }
+        for k in arriving where !arrived[k] {
+            guard let status = probe(from: Int32(servers + k), tags: [.round, .compressedRound], seconds: seconds) else {
+                throw MPIError(description: "server \(rank): rank \(servers + k) (worker \(k)) did not send its slice of a round within \(Int(seconds)) s (EASGD_STALL_SECONDS)")
+            }
+            _ = try receive(status, worker: k)
+        }
+        var verdict: Float = verdict(arriving) ? 1 : 0
+        send(&verdict, count: 1, to: 0, tag: .roundVerdict)
+        guard let decided = probe(from: 0, tags: [.roundDecision], seconds: seconds) else {
+            throw MPIError(description: "server \(rank): rank 0 did not decide a round within \(Int(seconds)) s (EASGD_STALL_SECONDS)")
+        }
+        var decision: Float = 0
+        _ = try EngineMPI.receive(decided, into: &decision, capacity: 1)
+        do {
+            try finish(arriving, accepted: decision == 1, control: nil, rank: { servers + $0 }, seconds: seconds)
+        } catch let slow as RoundNotTaken {
+            throw MPIError(description: "server \(rank): rank \(servers + slow.worker) (worker \(slow.worker)) did not take its round's answer within \(Int(seconds)) s (EASGD_STALL_SECONDS)")
+        }
     }
 }
 

@@ -49,13 +49,16 @@ enum MessageTag: Int32 {
     case bye = 17          // rank ≥ 1 → rank 0: empty, its last message, sent as it ends
     case rate = 18         // rank 0 → worker: the plateau schedule's scale of the learning rate (8 bytes, a Double)
     case compressedPush = 19   // as .push, the update as the codec's bytes of the server's slice, then the trailer's Floats as bytes
-    case round = 20        // lockstep worker → rank 0: x_i, trailer;  rank 0 → worker: its new x_i, a `Control` code or 0 (Lockstep.swift)
+    case round = 20        // lockstep worker → server: its slice of x_i, trailer;  server → worker: its new slice, a `Control` code or 0 (Lockstep.swift)
     case codedExchange = 21    // EASGD with --compress: the codec's bytes of x − s, then the trailer's Floats as bytes;
                                // master → worker: the elastic difference d (Float32)
     case compressedRound = 22  // lockstep DiLoCo with --compress: the codec's bytes of x̃ − x_i, then the trailer's Floats
                                // as bytes; answered as .round, or with --compress-reply as .compressedRound: the codec's
                                // bytes of x̃ − r (r the center as the worker last received it), then the control code
                                // as a Float's bytes
+    case roundGo = 23      // rank 0 → server (lockstep, S > 1): the indices of the workers in the round (Floats)
+    case roundVerdict = 24 // server → rank 0: 1 if its slice can take the round, else 0
+    case roundDecision = 25    // rank 0 → server: 1 if every shard takes the round, else 0 (all answer REJECT)
 }
 
 enum Control: Float {
@@ -253,7 +256,7 @@ public enum MPIBackend {
         send(&none, count: 0, to: 0, tag: .ready)
         // Sync-EASGD and DiLoCo step in lockstep: rounds through rank 0, pauses and stops only at a round.
         let lockstep = settings.engine.method.stepsTogether
-        var rounds = LockstepLink(count: lockstep ? w.parameters.count : 0, codes: lockstep && settings.engine.compression != nil)
+        var rounds = LockstepLink(count: lockstep ? w.parameters.count : 0, servers: servers, codes: lockstep && settings.engine.compression != nil)
         _ = try receiveState(from: 0, into: w)
         // A compressed DiLoCo round sends x̃ − x_i: the worker is told the center its round started from.
         if rounds.codes {

@@ -29,7 +29,6 @@ public struct MPIDriver: BackendDriver {
             ComputeThreads.set(1)
             if rank == 0 {
                 let run = try self.make(make)
-                try MPIDriver.checkLockstep(run.settings, servers: servers)
                 guard run.settings.engine.workers == size - servers else {
                     throw SettingsError("\(run.directory) has p = \(run.settings.engine.workers) but mpirun started \(size) ranks for \(servers) server\(servers == 1 ? "" : "s") (use -np \(run.settings.engine.workers + servers))")
                 }
@@ -73,15 +72,6 @@ public struct MPIDriver: BackendDriver {
         MPIRuntime.finish()
         finalizing?.done()
         return result
-    }
-}
-
-extension MPIDriver {
-    /// What MPI's lockstep (sync-EASGD, DiLoCo) does not carry: a sharded center, a compressed reply.
-    public static func checkLockstep(_ settings: RunSettings, servers: Int) throws {
-        if let problem = Backend.lockstepProblem(settings.engine.method, servers: servers) {
-            throw SettingsError(problem)
-        }
     }
 }
 

@@ -56,7 +56,8 @@ final class MPIMaster: ParallelExecutor {
                         references: run.settings.engine.replyCompression == nil ? [] : group.ownReferences(run.engine.workers.map(\.replyReference)),
                         sent: run.settings.engine.codesExchange ? group.ownReferences(run.engine.workers.map(\.sentReference)) : [])
         status = run.engine.workers.map { _ in .running }
-        rounds = run.settings.engine.method.stepsTogether ? LockstepRounds(engine: run.engine, rank: { [servers] in servers + $0 }) : nil
+        rounds = run.settings.engine.method.stepsTogether
+            ? LockstepRounds(engine: run.engine, shard: shard, group: group, rank: { [servers] in servers + $0 }) : nil
         progress = run.engine.workers.map(\.progress)
         served = run.engine.workers.map(\.clock)
     }
@@ -175,12 +176,12 @@ final class MPIMaster: ParallelExecutor {
             }
             try handle(announced, lifecycle)
         }
-        // Every worker's final state is here: the clocks are exact now.
-        rounds?.settleClock()
         try logEvaluations(lifecycle, drain: true)
         server.settle()
         others = try watchingServers { try group.gather(into: run.engine.master, own: shard) }
         gathered = true
+        // Every worker's final state is here (and every shard's counters): the clocks are exact now.
+        rounds?.settleClock()
         return signal.map { .paused(.signal($0)) } ?? .budgetDone
     }
 
@@ -279,7 +280,9 @@ final class MPIMaster: ParallelExecutor {
         let control = wanted
         let done: (workers: [Int], accepted: Bool)?
         do {
-            done = try rounds.complete(running: status.map { $0 == .running }, control: control, now: lifecycle.wall(), seconds: replyTimeout())
+            done = try watchingServers {
+                try rounds.complete(running: status.map { $0 == .running }, control: control, now: lifecycle.wall(), seconds: replyTimeout())
+            }
         } catch let slow as RoundNotTaken {
             throw stall("rank \(rank(slow.worker)) (worker \(slow.worker)) did not take its round's answer within \(Int(replyTimeout())) s (EASGD_STALL_SECONDS)")
         }
@@ -304,7 +307,9 @@ final class MPIMaster: ParallelExecutor {
             if servers == 1 {
                 model.copy(from: run.engine.master.model(method))
             } else {
-                try watchingServers { try group.snapshot(steps: served.reduce(0, +), own: shard, method: method, into: model) }
+                // In lockstep the center moves only at rounds, each decided before this: every server's slice is
+                // of the last round already (its decision reached the server before this request).
+                try watchingServers { try group.snapshot(steps: rounds == nil ? served.reduce(0, +) : 0, own: shard, method: method, into: model) }
             }
             let snapshot = run.snapshot(model: model, seconds: now, wall: now, communication: communication(), workers: progress)
             try tester.submit { [lifecycle] in try lifecycle.append(snapshot)! }

@@ -68,8 +68,9 @@ struct ShardReport: Codable {
 }
 
 extension MasterState where Scalar == Float {
-    /// The buffers a shard holds a slice of (center; velocity for MDOWNPOUR; average for the A/MVA variants).
-    var shardBuffers: [FlatBuffer<Float>] { [center, velocity, average].filter { $0.count > 0 } }
+    /// The buffers a shard holds a slice of (center; velocity for MDOWNPOUR and DiLoCo's outer momentum; average for
+    /// the A/MVA variants; DiLoCo's delayed pseudo-gradient).
+    var shardBuffers: [FlatBuffer<Float>] { [center, velocity, average, pending].filter { $0.count > 0 } }
     var counters: ShardCounters {
         get { ShardCounters(clock: clock, accepted: accepted, rejected: rejected) }
         set { clock = newValue.clock; accepted = newValue.accepted; rejected = newValue.rejected }
@@ -430,6 +431,11 @@ extension MPIBackend {
         started()
         let method = start.settings.method
         let server = Server(master: shard, workers: p, slice: rank, references: references, sent: sent)
+        // Lockstep (sync-EASGD, DiLoCo): the rounds on this slice, each worker's entries in a slot of its own.
+        let slots = start.settings.method.stepsTogether ? (0..<p).map { _ in FlatBuffer<Float>(count: n) } : []
+        let rounds = slots.isEmpty ? nil
+            : RoundShard(master: shard, slice: rank, slots: slots.map(\.pointer),
+                         references: start.settings.method == .diloco ? references.map(\.pointer) : [])
         var clocks = start.workerClocks           // each worker's clock as its last request here reported it
         var served = clocks.reduce(0, +)
         var snapshotAt: Int? = nil
@@ -454,6 +460,17 @@ extension MPIBackend {
             let source = Int(status.MPI_SOURCE)
             guard let tag = MessageTag(rawValue: status.MPI_TAG) else {
                 throw MPIError(description: "server \(rank): unexpected message (tag \(status.MPI_TAG)) from rank \(source)")
+            }
+            if let rounds {
+                if source == 0 && tag == .roundGo {
+                    try rounds.serve(status, servers: servers, rank: rank, seconds: stallLimit)
+                    continue
+                }
+                if source >= servers && (tag == .round || tag == .compressedRound) {
+                    guard source - servers < p else { throw MPIError(description: "server \(rank): a round from rank \(source)") }
+                    _ = try rounds.receive(status, worker: source - servers)
+                    continue
+                }
             }
             if source == 0 && [.control, .snapshot, .gather, .ping].contains(tag) {
                 switch tag {

@@ -19,14 +19,6 @@ public enum Backend: String, Codable, CaseIterable, Sendable {
         }
     }
 
-    /// What MPI's lockstep (sync-EASGD, DiLoCo through rank 0) cannot carry, said in one line: a sharded center
-    /// (the round is a whole-center operation). DiLoCo's --compress and --compress-reply go through it.
-    public static func lockstepProblem(_ method: Algorithm, servers: Int) -> String? {
-        guard method.stepsTogether else { return nil }
-        if servers > 1 { return "\(method.rawValue) on MPI steps every worker together through rank 0, which holds the whole center: give --servers 1" }
-        return nil
-    }
-
     /// The backend a method runs on when none is given: threads, or the simulator where threads cannot run it.
     public static func preferred(for method: Algorithm) -> Backend { Backend.threads.canRun(method) ? .threads : .simulated }
 

@@ -2,8 +2,8 @@
 // round compute what the simulator computes, bit for bit (center, outer velocity, the delayed pseudo-gradient,
 // every worker's parameters, velocity, residual and clock) — with inner momentum reset or kept, a delayed outer
 // step, compressed pseudo-gradients with error feedback and compressed replies (issue 35), a final partial round, checkpoints every few milliseconds and a run split and resumed under MPI; a signal to a
-// worker rank stops every rank at a round, from which the run resumes to the same system; what lockstep cannot
-// carry is refused in one line.
+// worker rank stops every rank at a round, from which the run resumes to the same system; and with the center in
+// shards (--servers S), each server stepping its slice once every shard has said it can take the round.
 
 import CommandTesting
 import Foundation
@@ -90,12 +90,48 @@ func aSignalToALockstepWorkerStopsEveryRankAtARound() throws {
     try expectSameSystem(straight, dir)
 }
 
-@Test(.enabled(if: mpirun != nil))
-func whatLockstepCannotCarryIsRefusedInOneLine() throws {
+@Test(.enabled(if: mpirun != nil), arguments: variants.indices)
+func aShardedLockstepRunComputesWhatTheSimulatorComputes(variant: Int) throws {
+    // --servers 2: each worker's round goes out as two slices, each server steps its own (outer momentum, the delayed
+    // pseudo-gradient, a compressed pseudo-gradient and reply encoded slice by slice, each slice's coins its own)
+    // once rank 0 has every shard's verdict; the simulator, told of two servers, encodes in the same two slices.
     let root = try temporaryDirectory()
-    let sharded = try mpiRun(4, lockstep(variants[0], steps: 5) + ["--backend", "mpi", "--servers", "2", "--out", root.appendingPathComponent("a").path])
-    #expect(sharded.status != 0 && sharded.stderr.contains("diloco on MPI steps every worker together through rank 0, which holds the whole center: give --servers 1"),
-            "\(sharded.stderr)")
+    let sim = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let links = ["--servers", "2", "--link-latency", "0.001", "--link-bandwidth", "1e8"]
+    let s = try easgd(lockstep(variants[variant], steps: 33) + simulated + links + ["--out", sim.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let m = try mpiRun(4, lockstep(variants[variant], steps: 33) + ["--backend", "mpi", "--servers", "2", "--out", mpi.path])
+    #expect(m.status == 0, "\(m.stderr)")
+    try expectSameSystem(sim, mpi)
+    let records = try RunFiles.readMetrics(mpi.path), reference = try RunFiles.readMetrics(sim.path)
+    #expect(records.last?.testLoss == reference.last?.testLoss, "the final evaluation is of the same center")
+    guard variant == 0 else { return }
+    // MPI's lockstep evaluates at the round that reaches each evaluation's step: the unsharded MPI run's evaluations,
+    // each of the center gathered from both shards here.
+    let whole = root.appendingPathComponent("one-server")
+    let o = try mpiRun(3, lockstep(variants[variant], steps: 33) + ["--backend", "mpi", "--out", whole.path])
+    #expect(o.status == 0, "\(o.stderr)")
+    let unsharded = try RunFiles.readMetrics(whole.path)
+    #expect(records.count > 2 && records.map(\.testLoss) == unsharded.map(\.testLoss) && records.map(\.step) == unsharded.map(\.step),
+            "\(records.map(\.step)) \(unsharded.map(\.step))")
+}
+
+@Test(.enabled(if: mpirun != nil))
+func aShardedLockstepRunPausesResumesAndReshards() throws {
+    // DiLoCo with heavy-ball outer momentum and a delayed outer step (both held in shards): checkpoints every 12 ms
+    // with two servers (each a gather at a round), stopped mid-round at 17 steps, resumed on three servers to 25 and
+    // on one to 33: the straight simulated run's system (uncompressed, so the number of slices does not matter).
+    let root = try temporaryDirectory()
+    let sim = root.appendingPathComponent("simulated"), mpi = root.appendingPathComponent("mpi")
+    let s = try easgd(lockstep(variants[1], steps: 33) + simulated + ["--out", sim.path])
+    #expect(s.status == 0, "\(s.stderr)")
+    let first = try mpiRun(4, lockstep(variants[1], steps: 17) + ["--backend", "mpi", "--servers", "2", "--checkpoint-every", "0.0002", "--out", mpi.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let three = try mpiRun(5, ["train", "--resume", mpi.path, "--servers", "3", "--steps", "25", "--quiet"])
+    #expect(three.status == 0, "\(three.stderr)")
+    let one = try mpiRun(3, ["train", "--resume", mpi.path, "--servers", "1", "--steps", "33", "--quiet"])
+    #expect(one.status == 0, "\(one.stderr)")
+    try expectSameSystem(sim, mpi)
 }
 
 @Test(.enabled(if: mpirun != nil))
