@@ -223,8 +223,12 @@ final class RoundShard {
     /// Per worker: whether its entries for the coming round are here, and the step count it reported with them.
     private(set) var arrived: [Bool]
     private(set) var clocks: [Int]
+    /// What owns the slots' and references' memory, kept alive as long as this shard is.
+    private let owners: [AnyObject]
 
-    init(master: MasterState<Float>, slice: Int, slots: [UnsafeMutableBufferPointer<Float>], references: [UnsafeMutableBufferPointer<Float>]) {
+    init(master: MasterState<Float>, slice: Int, slots: [UnsafeMutableBufferPointer<Float>], references: [UnsafeMutableBufferPointer<Float>],
+         owners: [AnyObject]) {
+        self.owners = owners
         self.master = master
         self.slice = slice
         m = master.center.count
@@ -352,7 +356,8 @@ final class LockstepRounds {
         let replies = engine.settings.replyCompression != nil && engine.settings.method == .diloco
         own = RoundShard(master: shard, slice: 0,
                          slots: engine.workers.map { UnsafeMutableBufferPointer(rebasing: $0.parameters.pointer[r]) },
-                         references: replies ? engine.workers.map { UnsafeMutableBufferPointer(rebasing: $0.replyReference.pointer[r]) } : [])
+                         references: replies ? engine.workers.map { UnsafeMutableBufferPointer(rebasing: $0.replyReference.pointer[r]) } : [],
+                         owners: [engine])
     }
 
     /// A worker's ROUND message (its slice 0): kept in rank 0's copy of its state; returns the trailer.

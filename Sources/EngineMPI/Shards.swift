@@ -435,7 +435,7 @@ extension MPIBackend {
         let slots = start.settings.method.stepsTogether ? (0..<p).map { _ in FlatBuffer<Float>(count: n) } : []
         let rounds = slots.isEmpty ? nil
             : RoundShard(master: shard, slice: rank, slots: slots.map(\.pointer),
-                         references: start.settings.method == .diloco ? references.map(\.pointer) : [])
+                         references: start.settings.method == .diloco ? references.map(\.pointer) : [], owners: slots + references)
         var clocks = start.workerClocks           // each worker's clock as its last request here reported it
         var served = clocks.reduce(0, +)
         var snapshotAt: Int? = nil
