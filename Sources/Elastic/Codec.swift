@@ -309,4 +309,16 @@ extension Compression {
             message[k] = reference[k]
         }
     }
+
+    /// The receiver's half of `deltaReply`: `bytes` (the codec's of x̃ − r) decoded into `message`, which becomes
+    /// r + decoded, the new `reference` r too: the values the sender computed for it.
+    public static func acceptDeltaReply(_ bytes: UnsafeRawBufferPointer, codec: Codec, reference: UnsafeMutableBufferPointer<Float>,
+                                        into message: UnsafeMutableBufferPointer<Float>) {
+        precondition(message.count == reference.count, "a reference of the message's size")
+        codec.decode(bytes, into: message)
+        for k in message.indices {
+            reference[k] += message[k]
+            message[k] = reference[k]
+        }
+    }
 }

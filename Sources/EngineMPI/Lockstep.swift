@@ -40,7 +40,6 @@ import Training
 /// A lockstep worker's way to the servers: its message as one slice per server out (ROUND), an answer from each
 /// back. With one server the slice is the whole vector and the server is rank 0.
 struct LockstepLink {
-    let n: Int
     /// Server s holds entries ranges[s] of the center.
     let ranges: [Range<Int>]
     /// Per server: its slice and the trailer out, its slice and the control code back.
@@ -56,7 +55,6 @@ struct LockstepLink {
     var reply: MessageLink.Reply? = nil
 
     init(count n: Int, servers: Int = 1, codes: Bool = false) {
-        self.n = n
         self.codes = codes
         ranges = n > 0 ? (0..<servers).map(ShardLayout(count: n, servers: servers).range) : []
         buffers = ranges.map { FlatBuffer(count: $0.count + Trailer.count) }
@@ -135,26 +133,14 @@ struct LockstepLink {
         return rejected > 0 ? .rejected : .accepted(control)
     }
 
-    /// A compressed answer: the codec's bytes of this slice of x̃ − r and the control code; x = r += what decodes
-    /// (on the slice). Returns the code.
+    /// A compressed answer: the codec's bytes of this slice of x̃ − r, decoded by the delta-reply rule into x and r
+    /// on the slice, and the control code after them. Returns the code.
     private func compressedAnswer(_ status: MPI_Status, slice: Range<Int>, into x: FlatBuffer<Float>) throws -> Float {
-        let data = receiveData(status)
         guard let reply else { throw MPIError(description: "a server answered a round in a codec's bytes to a run without --compress-reply") }
-        let coded = reply.codec.encodedBytes(count: slice.count)
-        guard data.count == coded + 4 else {
-            throw MPIError(description: "server \(status.MPI_SOURCE) answered a round with \(data.count) bytes, not \(coded) and a control code")
+        guard let trailing = reply.receive(status, into: x, range: slice, trailing: 4) else {
+            throw MPIError(description: "server \(status.MPI_SOURCE) answered a round with bytes of the wrong count, not \(reply.codec.encodedBytes(count: slice.count)) and a control code")
         }
-        var code: Float = 0
-        data.withUnsafeBytes { raw in
-            reply.codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: UnsafeMutableBufferPointer(rebasing: x.pointer[slice]))
-            withUnsafeMutableBytes(of: &code) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[coded..<(coded + 4)])) }
-        }
-        let r = reply.reference
-        for k in slice {
-            r[k] += x[k]
-            x[k] = r[k]
-        }
-        return code
+        return trailing.loadUnaligned(as: Float.self)
     }
 }
 
@@ -220,6 +206,8 @@ final class RoundShard {
     private let buffer: FlatBuffer<Float>
     private let reply: FlatBuffer<Float>
     private var replyWire: [[UInt8]]
+    /// A coded round's bytes as they arrive.
+    private var wire: [UInt8] = []
     /// Per worker: whether its entries for the coming round are here, and the step count it reported with them.
     private(set) var arrived: [Bool]
     private(set) var clocks: [Int]
@@ -252,18 +240,11 @@ final class RoundShard {
             guard let codec = master.settings.compression?.codec else {
                 throw MPIError(description: "rank \(status.MPI_SOURCE) sent a compressed round to a run without compression")
             }
-            let data = receiveData(status), coded = codec.encodedBytes(count: m)
-            guard data.count == coded + 4 * Trailer.count else {
-                throw MPIError(description: "a compressed round of \(data.count) bytes from rank \(status.MPI_SOURCE), not \(coded + 4 * Trailer.count)")
-            }
-            // The decoded message into the slot first, then x = start − m̂ there (element by element, in place).
-            data.withUnsafeBytes { raw in
-                codec.decode(UnsafeRawBufferPointer(rebasing: raw[0..<coded]), into: x)
-                UnsafeMutableRawPointer(buffer.base + m).copyMemory(from: raw.baseAddress! + coded, byteCount: 4 * Trailer.count)
-            }
-            // The worker's start: the center, or with compressed replies its reference (this shard's copy of it).
+            // The decoded message m̂ into the buffer, then x = start − m̂ in the slot. The worker's start: the center,
+            // or with compressed replies its reference (this shard's copy of it).
+            _ = try receiveCoded(status, codec: codec, count: m, wire: &wire, into: buffer.base, what: "compressed round")
             let start = references.isEmpty ? master.center.readOnly : UnsafeBufferPointer(references[k])
-            OuterStep.workerFromMessage(center: start, message: UnsafeBufferPointer(x), into: x)
+            OuterStep.workerFromMessage(center: start, message: UnsafeBufferPointer(rebasing: buffer.readOnly[0..<m]), into: x)
         } else {
             let count = try EngineMPI.receive(status, into: buffer.base, capacity: m + Trailer.count)
             guard count == m + Trailer.count else {

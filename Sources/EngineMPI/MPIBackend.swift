@@ -416,8 +416,8 @@ struct MessageLink: MasterLink {
     /// With compression: the worker's encoded message, slice by slice (one slice per server), which a push sends as
     /// it is — the compressed bytes are what travels.
     var wire: WireMessage? = nil
-    /// With a compressed reply (one server): its codec, the worker's reference r (the center as last received) and
-    /// room for the bytes.
+    /// With a compressed reply: its codec, the worker's reference r (the center as last received) and room for the
+    /// bytes (a lockstep answer's control code after them).
     final class Reply {
         let codec: Codec
         let reference: FlatBuffer<Float>
@@ -425,9 +425,28 @@ struct MessageLink: MasterLink {
         init(codec: Codec, reference: FlatBuffer<Float>) {
             self.codec = codec
             self.reference = reference
-            bytes = .allocate(byteCount: codec.encodedBytes(count: reference.count), alignment: 16)
+            bytes = .allocate(byteCount: codec.encodedBytes(count: reference.count) + 4, alignment: 16)
         }
         deinit { bytes.deallocate() }
+
+        /// A server's compressed reply for entries `range`: the codec's bytes of x̃ − r and `trailing` bytes more,
+        /// decoded by the delta-reply rule (x = r += what decodes, on the range); returns the trailing bytes, or
+        /// nil (the message taken off the wire and refused) when its size is not the expected one.
+        func receive(_ status: MPI_Status, into x: FlatBuffer<Float>, range: Range<Int>, trailing: Int = 0) -> UnsafeRawBufferPointer? {
+            var status = status
+            var count: Int32 = 0
+            MPI_Get_count(&status, easgd_mpi_byte(), &count)
+            let expected = codec.encodedBytes(count: range.count)
+            guard Int(count) == expected + trailing, expected + trailing <= bytes.count else {
+                _ = receiveData(status)          // taken off the wire, and refused
+                return nil
+            }
+            MPI_Recv(bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
+            Compression.acceptDeltaReply(UnsafeRawBufferPointer(rebasing: bytes[0..<expected]), codec: codec,
+                                         reference: UnsafeMutableBufferPointer(rebasing: reference.pointer[range]),
+                                         into: UnsafeMutableBufferPointer(rebasing: x.pointer[range]))
+            return UnsafeRawBufferPointer(rebasing: bytes[expected..<(expected + trailing)])
+        }
     }
     var reply: Reply? = nil
     var decodesReplies: Bool { reply != nil }
@@ -504,7 +523,7 @@ struct MessageLink: MasterLink {
                 if let coded = self.reply, let reply, status.MPI_TAG != MessageTag.reject.rawValue,
                    pending.tag == .push || pending.tag == .compressedPush {
                     // The codec's bytes of this server's slice of x̃ − r: r += what decodes, and x = r there.
-                    if !receiveReply(status, coded, into: reply, range: range) { accepted = false }
+                    if coded.receive(status, into: reply, range: range) == nil { accepted = false }
                     answered[k] = true
                     left -= 1
                     continue
@@ -521,27 +540,6 @@ struct MessageLink: MasterLink {
         for k in 0..<layout.servers { MPI_Wait(&pending.sends[k], easgd_mpi_status_ignore()) }
         pending.waited += Double(Self.now() - start) * 1e-9
         return accepted
-    }
-
-    /// A server's compressed reply: the bytes of its slice `range` (of the expected size, else false), decoded
-    /// there: r += decoded, x = r.
-    private func receiveReply(_ status: MPI_Status, _ coded: Reply, into x: FlatBuffer<Float>, range: Range<Int>) -> Bool {
-        var status = status
-        var count: Int32 = 0
-        MPI_Get_count(&status, easgd_mpi_byte(), &count)
-        let expected = coded.codec.encodedBytes(count: range.count)
-        guard Int(count) == expected, expected <= coded.bytes.count else {
-            _ = receiveData(status)          // taken off the wire, and refused
-            return false
-        }
-        MPI_Recv(coded.bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
-        coded.codec.decode(UnsafeRawBufferPointer(rebasing: coded.bytes[0..<expected]), into: UnsafeMutableBufferPointer(rebasing: x.pointer[range]))
-        let r = coded.reference
-        for k in range {
-            r[k] += x[k]
-            x[k] = r[k]
-        }
-        return true
     }
 
     private func request(_ payload: FlatBuffer<Float>?, loss: Double, tag: MessageTag, reply: FlatBuffer<Float>?,

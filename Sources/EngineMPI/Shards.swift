@@ -233,21 +233,8 @@ final class Server {
         guard let codec = master.settings.compression?.codec else {
             throw MPIError(description: "rank \(status.MPI_SOURCE) sent a compressed push to a run without compression")
         }
-        let expected = codec.encodedBytes(count: n) + 4 * Trailer.count
-        if wire.count < expected { wire = [UInt8](repeating: 0, count: expected) }
-        var status = status
-        var count: Int32 = 0
-        MPI_Get_count(&status, easgd_mpi_byte(), &count)
-        guard Int(count) == expected else {
-            throw MPIError(description: "a compressed push of \(count) bytes from rank \(status.MPI_SOURCE), not \(expected)")
-        }
-        wire.withUnsafeMutableBytes { bytes in
-            MPI_Recv(bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
-            codec.decode(UnsafeRawBufferPointer(rebasing: bytes[0..<(expected - 4 * Trailer.count)]),
-                         into: UnsafeMutableBufferPointer(start: buffer, count: n))
-            (UnsafeMutableRawPointer(buffer + n)).copyMemory(from: bytes.baseAddress! + expected - 4 * Trailer.count, byteCount: 4 * Trailer.count)
-        }
-        return (n + Trailer.count, expected - 4 * Trailer.count)
+        let bytes = try receiveCoded(status, codec: codec, count: n, wire: &wire, into: buffer, what: "compressed push")
+        return (n + Trailer.count, bytes)
     }
 
     /// Completes every answer still in flight (each taken by now: its worker has stopped or paused since).
@@ -257,6 +244,25 @@ final class Server {
 }
 
 struct ReplyNotTaken: Error {}
+
+/// A worker's coded message to a server (a compressed push, a compressed round): the codec's bytes of n entries,
+/// decoded into `buffer`, then the trailer's Floats as bytes, copied after them; `wire` holds the bytes as they
+/// arrive. Returns the payload's bytes; a message of another size throws, naming `what` it was.
+func receiveCoded(_ status: MPI_Status, codec: Codec, count n: Int, wire: inout [UInt8], into buffer: UnsafeMutablePointer<Float>,
+                  what: String) throws -> Int {
+    let coded = codec.encodedBytes(count: n), expected = coded + 4 * Trailer.count
+    if wire.count < expected { wire = [UInt8](repeating: 0, count: expected) }
+    var status = status
+    var count: Int32 = 0
+    MPI_Get_count(&status, easgd_mpi_byte(), &count)
+    guard Int(count) == expected else { throw MPIError(description: "a \(what) of \(count) bytes from rank \(status.MPI_SOURCE), not \(expected)") }
+    wire.withUnsafeMutableBytes { bytes in
+        MPI_Recv(bytes.baseAddress, count, easgd_mpi_byte(), status.MPI_SOURCE, status.MPI_TAG, easgd_mpi_comm_world(), &status)
+        codec.decode(UnsafeRawBufferPointer(rebasing: bytes[0..<coded]), into: UnsafeMutableBufferPointer(start: buffer, count: n))
+        UnsafeMutableRawPointer(buffer + n).copyMemory(from: bytes.baseAddress! + coded, byteCount: 4 * Trailer.count)
+    }
+    return coded
+}
 
 // MARK: Rank 0's side of the other servers
 

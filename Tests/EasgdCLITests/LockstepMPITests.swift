@@ -61,31 +61,49 @@ func aLockstepMPIRunPausesAtRoundsAndResumesBitForBit(variant: Int) throws {
     try expectSameSystem(sim, mpi)
 }
 
-@Test(.enabled(if: mpirun != nil))
-func aSignalToALockstepWorkerStopsEveryRankAtARound() throws {
+/// The rank a signal or a stop is sent to: worker 1 of an unsharded run (rank 2), or server 1 of a run on two servers
+/// (rank 1, which keeps serving its slice of the rounds).
+struct LockstepTarget: Sendable, CustomTestStringConvertible {
+    var servers: Int
+    var rank: Int
+    var name: String
+    var testDescription: String { name }
+    var ranks: Int { servers + 2 }
+    var options: [String] { servers > 1 ? ["--servers", "\(servers)"] : [] }
+    static let worker = LockstepTarget(servers: 1, rank: 2, name: "rank 2 (worker 1)")
+    static let server = LockstepTarget(servers: 2, rank: 1, name: "rank 1 (server 1)")
+}
+
+@Test(.enabled(if: mpirun != nil), arguments: [LockstepTarget.worker, .server])
+func aSignalToALockstepRankStopsEveryRankAtARound(target: LockstepTarget) throws {
     let root = try temporaryDirectory()
     let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
     let method = variants[0]
-    let process = try launch(lockstep(method, steps: 1_000_000) + ["--backend", "mpi", "--out", dir.path], ranks: 3, log: log)
+    let process = try launch(lockstep(method, steps: 1_000_000) + ["--backend", "mpi"] + target.options + ["--out", dir.path],
+                             ranks: target.ranks, log: log)
     try waitForRecords(3, in: dir)
-    let worker = try #require(mpiRank(2, of: process.processIdentifier))
+    let rank = try #require(mpiRank(target.rank, of: process.processIdentifier))
     let signalled = Date()
-    kill(worker, SIGTERM)
+    kill(rank, SIGTERM)
     process.waitUntilExit()
     let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    #expect(process.terminationStatus != 0 && message.contains("rank 2 (worker 1) received signal \(SIGTERM)"), "\(message)")
+    #expect(process.terminationStatus != 0 && message.contains("\(target.name) received signal \(SIGTERM)"), "\(message)")
     #expect(Date().timeIntervalSince(signalled) < 30, "the stop took \(Date().timeIntervalSince(signalled)) s")
     #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
-    // Both workers stopped at the same round (a multiple of τ = 5), and the run goes on from there to the system
-    // of a straight run.
+    if target.servers > 1 {
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try RunFiles.readStatus(dir.path) == RunStatus(.interrupted, reason: "signal 15"))
+    }
+    // Both workers stopped at the same round (a multiple of τ = 5), and the run goes on from there (on as many
+    // servers) to the system of a straight run.
     let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
     let clocks = saved.workers.map(\.clock)
     #expect(clocks.count == 2 && clocks[0] == clocks[1] && clocks[0] % 5 == 0 && clocks[0] > 0, "\(clocks)")
-    let target = clocks[0] + 8
-    let resumed = try mpiRun(3, ["train", "--resume", dir.path, "--steps", "\(target)", "--quiet"])
+    let steps = clocks[0] + 8
+    let resumed = try mpiRun(target.ranks, ["train", "--resume", dir.path] + target.options + ["--steps", "\(steps)", "--quiet"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
     let straight = root.appendingPathComponent("straight")
-    let s = try easgd(lockstep(method, steps: target) + simulated + ["--out", straight.path])
+    let s = try easgd(lockstep(method, steps: steps) + simulated + ["--out", straight.path])
     #expect(s.status == 0, "\(s.stderr)")
     try expectSameSystem(straight, dir)
 }
@@ -134,75 +152,27 @@ func aShardedLockstepRunPausesResumesAndReshards() throws {
     try expectSameSystem(sim, mpi)
 }
 
-@Test(.enabled(if: mpirun != nil))
-func aSignalToAServerRankOfShardedRoundsStopsEveryRankAtARound() throws {
-    // DiLoCo on two servers: SIGTERM to server rank 1, which keeps serving its slice of the rounds; every rank stops
-    // at the next round, and the run resumes on two servers to the system of a straight run.
+@Test(.enabled(if: mpirun != nil), arguments: [LockstepTarget.worker, .server])
+func aStoppedLockstepRankIsNamedNotOneWaitingForIt(target: LockstepTarget) throws {
+    // Worker 1 stopped (SIGSTOP) while worker 0 reaches the round and waits there; or server 1 stopped while rank 0
+    // waits for its verdict or the workers for its answers: the job ends within the stall limit naming the stopped
+    // rank, whose silence is its own, and keeps a checkpoint of a round.
     let root = try temporaryDirectory()
     let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
-    let method = variants[0]
-    let process = try launch(lockstep(method, steps: 1_000_000) + ["--backend", "mpi", "--servers", "2", "--out", dir.path], ranks: 4, log: log)
-    try waitForRecords(3, in: dir)
-    let server = try #require(mpiRank(1, of: process.processIdentifier))
-    kill(server, SIGTERM)
-    process.waitUntilExit()
-    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    #expect(process.terminationStatus == 128 + SIGTERM && message.contains("rank 1 (server 1) received signal 15"), "\(message)")
-    #expect(try RunFiles.readStatus(dir.path) == RunStatus(.interrupted, reason: "signal 15"))
-    let clocks = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state.workers.map(\.clock)
-    #expect(clocks.count == 2 && clocks[0] == clocks[1] && clocks[0] % 5 == 0 && clocks[0] > 0, "\(clocks)")
-    let target = clocks[0] + 8
-    let resumed = try mpiRun(4, ["train", "--resume", dir.path, "--servers", "2", "--steps", "\(target)", "--quiet"])
-    #expect(resumed.status == 0, "\(resumed.stderr)")
-    let straight = root.appendingPathComponent("straight")
-    let s = try easgd(lockstep(method, steps: target) + simulated + ["--out", straight.path])
-    #expect(s.status == 0, "\(s.stderr)")
-    try expectSameSystem(straight, dir)
-}
-
-@Test(.enabled(if: mpirun != nil))
-func aStoppedServerRankOfShardedRoundsIsNamed() throws {
-    // Server rank 1 stopped (SIGSTOP) during sharded DiLoCo rounds: whether rank 0 is waiting for its verdict or the
-    // workers for its answers, the job ends within the stall limit naming rank 1, and keeps a checkpoint of a round.
-    let root = try temporaryDirectory()
-    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
-    let process = try launch(lockstep(variants[0], steps: 1_000_000) + ["--backend", "mpi", "--servers", "2", "--checkpoint-every", "0.01", "--out", dir.path],
-                             ranks: 4, log: log, environment: ["EASGD_STALL_SECONDS": "4"])
+    let process = try launch(lockstep(variants[0], steps: 1_000_000) + ["--backend", "mpi"] + target.options
+                             + ["--checkpoint-every", "0.01", "--out", dir.path],
+                             ranks: target.ranks, log: log, environment: ["EASGD_STALL_SECONDS": "4"])
     try waitForRecords(2, in: dir)
     let deadline = Date().addingTimeInterval(120)
     while !FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) && Date() < deadline { usleep(50_000) }
-    let server = try #require(mpiRank(1, of: process.processIdentifier))
+    let rank = try #require(mpiRank(target.rank, of: process.processIdentifier))
     let start = Date()
-    kill(server, SIGSTOP)
+    kill(rank, SIGSTOP)
     process.waitUntilExit()
-    kill(server, SIGKILL)
+    kill(rank, SIGKILL)
     let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    #expect(process.terminationStatus != 0 && message.contains("rank 1 (server 1)"), "\(message)")
-    #expect(Date().timeIntervalSince(start) < 30, "the stall took \(Date().timeIntervalSince(start)) s to notice")
-    #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
-    let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state
-    #expect(Set(saved.workers.map(\.clock)).count == 1, "the checkpoint is of a round: \(saved.workers.map(\.clock))")
-}
-
-@Test(.enabled(if: mpirun != nil))
-func aStalledLockstepWorkerIsNamedNotTheOneWaitingAtTheRound() throws {
-    // Worker 1 stopped (SIGSTOP) while worker 0 reaches the round and waits there: the job ends within the stall
-    // limit naming rank 2 (worker 1), whose silence is its own, and keeps the last checkpoint.
-    let root = try temporaryDirectory()
-    let dir = root.appendingPathComponent("run"), log = root.appendingPathComponent("log")
-    let process = try launch(lockstep(variants[0], steps: 1_000_000) + ["--backend", "mpi", "--checkpoint-every", "0.01", "--out", dir.path],
-                             ranks: 3, log: log, environment: ["EASGD_STALL_SECONDS": "4"])
-    try waitForRecords(2, in: dir)
-    let deadline = Date().addingTimeInterval(120)
-    while !FileManager.default.fileExists(atPath: RunFiles.checkpoint(dir.path)) && Date() < deadline { usleep(50_000) }
-    let worker = try #require(mpiRank(2, of: process.processIdentifier))
-    let start = Date()
-    kill(worker, SIGSTOP)
-    process.waitUntilExit()
-    kill(worker, SIGKILL)
-    let message = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    #expect(process.terminationStatus != 0 && message.contains("rank 2 (worker 1)") && !message.contains("rank 1 (worker 0) has sent nothing"),
-            "\(message)")
+    #expect(process.terminationStatus != 0 && message.contains(target.name) && !message.contains("rank 1 (worker 0) has sent nothing")
+            && !message.contains("rank \(target.servers) (worker 0) has sent nothing"), "\(message)")
     #expect(Date().timeIntervalSince(start) < 30, "the stall took \(Date().timeIntervalSince(start)) s to notice")
     #expect(try RunFiles.readStatus(dir.path)?.state == .interrupted)
     let saved = try Checkpoint.read(RunFiles.checkpoint(dir.path), as: SystemProbe.self).state

@@ -8,8 +8,10 @@ import Elastic
 import Foundation
 import Testing
 
-private func roundTrip(_ codec: Codec, _ x: [Float], seed: UInt64 = 1) -> [Float] {
-    var random = SplitMix64(seed: seed)
+private func roundTrip(_ codec: Codec, _ x: [Float], seed: UInt64 = 1) -> [Float] { roundTrip(codec, x, coins: SplitMix64(seed: seed)) }
+
+private func roundTrip(_ codec: Codec, _ x: [Float], coins: SplitMix64) -> [Float] {
+    var random = coins
     var bytes = [UInt8](repeating: 0, count: codec.encodedBytes(count: x.count))
     var out = [Float](repeating: 0, count: x.count)
     x.withUnsafeBufferPointer { input in bytes.withUnsafeMutableBytes { codec.encode(input, into: $0, random: &random) } }
@@ -209,4 +211,45 @@ func theKernelsEncodeAndDecodeBitForBitAsTheReference(format: CodecFormat) {
         if expected.isNaN ? !v.isNaN : expected.bitPattern != v.bitPattern { mismatches += 1 }
     }
     #expect(mismatches == 0)
+}
+
+@Test func theDeltaReplysReceiverComputesWhatItsSenderComputedForIt() {
+    // The sender's deltaReply (which also sets the sender's copy of r to what the receiver will hold) against the
+    // receiver's acceptDeltaReply on the wire's bytes, slice by slice (two slices, int4 with stochastic rounding), over
+    // 50 replies of a center that moves: the same bits in the receiver's x and r as the sender's, every reply. And
+    // against the format itself: the receiver's x is r_old + decode(encode(x̃ − r_old)) with the slice's coins.
+    let n = 301, codec = Codec(.int4, rounding: .stochastic, blockSize: 64)
+    let slices = [0..<150, 150..<301]
+    var senderReference = [Float](repeating: 0, count: n), receiverReference = [Float](repeating: 0, count: n)
+    var wire = slices.map { [UInt8](repeating: 0, count: codec.encodedBytes(count: $0.count)) }
+    var center = spread(n, seed: 11, decades: -3...0)
+    var drift = SplitMix64(seed: 12)
+    for reply in 0..<50 {
+        for k in 0..<n { center[k] += Float(0.01 * drift.nextGaussian()) }
+        let before = receiverReference
+        var sent = center
+        sent.withUnsafeMutableBufferPointer { message in
+            senderReference.withUnsafeMutableBufferPointer { reference in
+                Compression.deltaReply(message, reference: reference, codec: codec, slices: slices, into: &wire) {
+                    SplitMix64.derived(from: UInt64(reply), stream: UInt64($0))
+                }
+            }
+        }
+        var received = [Float](repeating: 0, count: n)
+        for (j, range) in slices.enumerated() {
+            wire[j].withUnsafeBytes { bytes in
+                receiverReference.withUnsafeMutableBufferPointer { r in
+                    received.withUnsafeMutableBufferPointer { x in
+                        Compression.acceptDeltaReply(bytes, codec: codec, reference: UnsafeMutableBufferPointer(rebasing: r[range]),
+                                                     into: UnsafeMutableBufferPointer(rebasing: x[range]))
+                    }
+                }
+            }
+            let difference = range.map { center[$0] - before[$0] }
+            let decoded = roundTrip(codec, difference, coins: SplitMix64.derived(from: UInt64(reply), stream: UInt64(j)))
+            #expect(zip(range, decoded).allSatisfy { received[$0].bitPattern == (before[$0] + $1).bitPattern }, "reply \(reply), slice \(j)")
+        }
+        #expect(received.map(\.bitPattern) == sent.map(\.bitPattern), "reply \(reply): x")
+        #expect(receiverReference.map(\.bitPattern) == senderReference.map(\.bitPattern), "reply \(reply): r")
+    }
 }
