@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""The decisive Figure 2 runs (issue 33, item 3): notebook 02 states their design and the rules that decide claims
-(a), (b) and (c) before any of them ran; this script runs them and applies those rules.
+"""The decisive Figure 2 and 3 runs (issue 33, item 3): notebook 02 states their design and the rules that decide
+claims (a)–(d) before any of them ran; this script runs them and applies those rules.
 
 Every setting is searched the same way (halving.py: four rates, successive halving at the evaluation horizon of 24
 epochs of data per worker, seed 1); the winner's run is seed 1's run, and seeds 2 and 3 train at the chosen rate
-from the same initialisation (--init-seed 1). All on the simulated backend at a GPU-era clock: 15 ms a worker step,
+from the same initialisation (--init-seed 1). Claim (d)'s settings (EAMSGD and EASGD at p = 4, 8, 16, τ = 10) then
+continue every run by 8 epochs of data per worker at a time while its best test error fell by more than 0.3 point
+over its last 8, up to 48 epochs. All on the simulated backend at a GPU-era clock: 15 ms a worker step,
 and the link model's one server moving 2.5 ms worth of an exchange of the CIFAR net's 351,946 parameters, with its
 queue (a request waits while the master serves another).
 
-  python3 benchmarks/experiments/decisive.py [--jobs 2] [--only NAME,...]   # run (again: continues)
+  python3 benchmarks/experiments/decisive.py [--jobs 2] [--claims abc|d] [--only NAME,...]   # run (again: continues)
   python3 benchmarks/experiments/decisive.py --plan                         # the settings and their state
   python3 benchmarks/experiments/decisive.py --report [--json]              # the statistics and the verdicts
   python3 benchmarks/experiments/decisive.py --figures [--plots DIR]         # each claim's curves, seed bands
@@ -120,6 +122,44 @@ SETTINGS = {
     "msgd": ("MSGD", ["--method", "mdownpour", "--workers", "1", "--momentum", "0.99", "--communication-seconds", "0"],
              [0.001, 0.002, 0.004, 0.008]),
 }
+# Claim (d): EAMSGD and EASGD at p = 4, 8, 16, τ = 10, each (method, p) searched at the same horizon. EASGD's
+# candidates are one factor 2 above (c)'s (stated in notebook 02 before any (d) run: both of (c)'s searches chose
+# the top of 0.025–0.2, better at every rung than the rate below it).
+D_WORKERS = (4, 8, 16)
+for _p in D_WORKERS:
+    SETTINGS[f"eamsgd-p{_p}"] = (f"EAMSGD p = {_p}, τ = 10", ["--method", "eamsgd", "--workers", str(_p), "--tau", "10",
+                                                              "--momentum", "0.99"], [0.002, 0.004, 0.008, 0.016])
+    SETTINGS[f"easgd-p{_p}"] = (f"EASGD p = {_p}, τ = 10", ["--method", "easgd", "--workers", str(_p), "--tau", "10"],
+                                [0.05, 0.1, 0.2, 0.4])
+D_SETTINGS = [n for n in SETTINGS if n.endswith(tuple(f"-p{p}" for p in D_WORKERS))]
+CLAIMS = {"abc": [n for n in SETTINGS if n not in D_SETTINGS], "d": D_SETTINGS}
+FALL = 0.003                               # (d): continue while the best error fell by more than 0.3 point ...
+LONGEST_EPOCHS = 48                         # ... over the last 8 epochs of data per worker, up to 48
+
+
+def extension(run, steps):
+    """Claim (d)'s rule for one run past the 24-epoch horizon of `steps` steps per worker (STEPS; a dry run's fewer):
+    the budget to continue it to, or None when it stops where it is. At a budget's end (24, 32, 40 epochs), 8 epochs
+    more while its best test error fell by more than 0.3 point over the last 8, up to 48; a run stopped on the way
+    to its next budget (a signal) goes on to that budget. None for a diverged run or one short of the horizon."""
+    rs = records(run)
+    if status(run) == "diverged" or not rs:
+        return None
+    end = steps_per_worker(rs[-1])
+    step8 = steps // 3                      # 8 of the horizon's 24 epochs: 3,125 steps per worker
+    if end < steps:
+        return None
+    at = steps + (end - steps) // step8 * step8          # the last budget's end reached
+    if end > at:
+        return at + step8
+    if at + step8 > steps * LONGEST_EPOCHS // EPOCHS:
+        return None
+    errors = [(steps_per_worker(r), r["test_error"]) for r in rs
+              if r.get("test_error") is not None and math.isfinite(r["test_error"])]
+    before = [e for s, e in errors if s <= end - step8]
+    if not before:
+        return None
+    return end + step8 if min(before) - min(e for _, e in errors) > FALL else None
 
 
 def workers(name):
@@ -221,7 +261,7 @@ class Campaign:
         eta = self.chosen(name)
         for seed in SEEDS[1:]:
             run = self.seed_run(name, seed)
-            if status(run) in ("completed", "diverged"):
+            if status(run) in ("completed", "diverged") or (name in D_SETTINGS and extension(run, STEPS) is not None):
                 continue
             self.progress(f"{label}: seed {seed} at η = {eta:g}")
             if os.path.exists(os.path.join(run, "checkpoint.bin")):
@@ -235,6 +275,20 @@ class Campaign:
                 return
             if code not in (0, 2):
                 raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
+        if name in D_SETTINGS:
+            for seed in SEEDS:
+                run = self.seed_run(name, seed)
+                while (budget := extension(run, STEPS)) is not None:
+                    self.progress(f"{label}: seed {seed} on to {budget / EPOCH:.0f} epochs per worker "
+                                  f"(its best error still falling)")
+                    command = [self.a.easgd, "train", "--resume", run, "--steps", str(budget), "--quiet"]
+                    code = self.call(command, run + ".log")
+                    if self.stopping:
+                        return
+                    if code not in (0, 2):
+                        raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
+                    if extension(run, STEPS) == budget:
+                        raise SystemExit(f"easgd: {' '.join(command)} did not reach {budget} steps per worker; see {run}.log")
         self.progress(f"{label}: done")
 
     def stop(self, signum, frame):
@@ -294,8 +348,10 @@ class Campaign:
         return any(x["test_loss"] > start for x in r if steps_per_worker(x) >= EPOCH)
 
     def group(self, name):
+        """A setting's seed runs and their best test errors (None while a run is to train further: (d)'s runs
+        until the rule stops them)."""
         runs = [self.seed_run(name, s) for s in SEEDS]
-        bests = [self.best(r) if r else None for r in runs]
+        bests = [self.best(r) if r and (name not in D_SETTINGS or extension(r, STEPS) is None) else None for r in runs]
         return runs, bests
 
     @staticmethod
@@ -368,6 +424,15 @@ class Campaign:
         p = compare("easgd-tau64", "easgd-tau1")
         if p:
             out["claims"]["c"] = dict(p, verdict=self.verdict(p))
+        # (d) Per seed the lower of EAMSGD's and EASGD's best errors, L_p; the rule on L_16 − L_4, L_8 beside.
+        if ready(*D_SETTINGS):
+            low = {p: [min(x, y) for x, y in zip(groups[f"eamsgd-p{p}"][1], groups[f"easgd-p{p}"][1])] for p in D_WORKERS}
+            p = self.paired(low[16], low[4])
+            out["claims"]["d"] = dict(p, verdict=self.verdict(p), lowest={str(k): v for k, v in low.items()},
+                                      p8_minus_p4=self.paired(low[8], low[4]))
+        for n in D_SETTINGS:
+            out["settings"][n]["epochs_per_worker"] = [
+                steps_per_worker(records(r)[-1]) / EPOCH if r and records(r) else None for r in groups[n][0]]
         return out
 
 
@@ -377,6 +442,7 @@ FIGURES = {
                                                               "easgd-tau64", "msgd"]),
     "b": ("(b) DOWNPOUR at τ = 1 and τ = 16, p = 4", ["downpour-tau1", "downpour-tau16"]),
     "c": ("(c) EASGD at τ = 1 and τ = 64, p = 4", ["easgd-tau1", "easgd-tau64"]),
+    "d": ("(d) EAMSGD and EASGD at p = 4, 8, 16, τ = 10", D_SETTINGS),
 }
 
 
@@ -413,8 +479,10 @@ def show(report):
             hit = [x for x in ts if x is not None]
             if done:
                 times.append(f"{100 * float(t):g} %: " + (f"{sum(hit) / len(hit):.1f} s ({len(hit)}/{len(done)})" if hit else f"never (0/{len(done)})"))
-        print(f"{s['label']:18s} {eta:16s} best test error by seed (%): {bests}"
-              + (f"; virtual seconds to {', '.join(times)}" if times else ""))
+        epochs = ("; epochs per worker: " + ", ".join("—" if e is None else f"{e:.0f}" for e in s["epochs_per_worker"])
+                  if s.get("epochs_per_worker") and done else "")
+        print(f"{s['label']:21s} {eta:16s} best test error by seed (%): {bests}"
+              + (f"; virtual seconds to {', '.join(times)}" if times else "") + epochs)
     fmt = lambda p: (f"{100 * p['mean']:+.2f} points (95 % {100 * p['low']:+.2f} to {100 * p['high']:+.2f}; "
                      f"per seed {', '.join(f'{100 * x:+.2f}' for x in p['differences'])}): {p['verdict']}")
     c = report["claims"]
@@ -429,8 +497,13 @@ def show(report):
               f"{ii['unstable_seeds_tau1']} at τ = 1: {ii['verdict']}")
     if "c" in c:
         print(f"(c) EASGD τ = 64 − τ = 1: {fmt(c['c'])}")
+    if "d" in c:
+        low = ", ".join(f"p = {p}: " + ", ".join(f"{100 * x:.2f}" for x in xs) for p, xs in c["d"]["lowest"].items())
+        print(f"(d) the lower of EAMSGD's and EASGD's best errors by seed (%): {low}")
+        print(f"(d) L_16 − L_4: {fmt(c['d'])}")
+        print(f"      L_8 − L_4, beside it: {fmt(dict(c['d']['p8_minus_p4'], verdict=Campaign.verdict(c['d']['p8_minus_p4'])))}")
     print(f"core-hours so far: {report['core_hours']:.1f} (every run's wall seconds, searches included, one thread each)")
-    missing = [k for k in "abc" if k not in c]
+    missing = [k for k in "abcd" if k not in c]
     if missing:
         print(f"not yet decided (runs to come): {', '.join(missing)}")
 
@@ -442,7 +515,9 @@ def main():
     ap.add_argument("--data", default="../shared/data/cifar10-jpeg")
     ap.add_argument("--easgd", default=".build/release/easgd")
     ap.add_argument("--jobs", type=int, default=2, help="settings at a time (one thread each)")
-    ap.add_argument("--only", help="comma-separated setting names (default: all, in the stated order)")
+    ap.add_argument("--claims", default="abcd", help="the claims whose settings to run: abc, d or abcd (default; "
+                    "(a)–(c)'s settings before (d)'s)")
+    ap.add_argument("--only", help="comma-separated setting names (default: the claims', in the stated order)")
     ap.add_argument("--steps", type=int, default=STEPS, help="steps per worker at the horizon (a dry run's fewer)")
     ap.add_argument("--extra", default="", help="options added to every run (a dry run's --train-subset, say)")
     ap.add_argument("--plan", action="store_true")
@@ -454,7 +529,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="copy what has finished into the record, and stop")
     a = ap.parse_args()
     STEPS, EXTRA = a.steps, a.extra.split()
-    names = a.only.split(",") if a.only else list(SETTINGS)
+    if a.claims not in ("abc", "d", "abcd"):
+        raise SystemExit(f"easgd: --claims {a.claims}: abc, d or abcd")
+    names = a.only.split(",") if a.only else [n for k in ("abc", "d") if k in a.claims for n in CLAIMS[k]]
     unknown = [n for n in names if n not in SETTINGS]
     if unknown or a.jobs < 1:
         raise SystemExit(f"easgd: unknown setting {unknown[0]} (the settings: {', '.join(SETTINGS)})" if unknown

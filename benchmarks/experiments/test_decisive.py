@@ -6,6 +6,7 @@ test_halving.py.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from decisive import Campaign  # noqa: E402
+from decisive import Campaign, extension  # noqa: E402
 from test_halving import FAKE as HALVING_FAKE, install_stand_in  # noqa: E402
 
 # The stand-in easgd of test_halving.py, which also answers plot (logged, nothing drawn).
@@ -38,6 +39,42 @@ class StatisticsTests(unittest.TestCase):
         self.assertEqual(Campaign.verdict({"differences": [0.03, 0.031, -0.001], "low": 0.001, "high": 0.05}), "refuted")
         self.assertEqual(Campaign.verdict({"differences": [0.01, -0.02, 0.005], "low": -0.03, "high": 0.03}),
                          "inconclusive at this budget")
+
+
+class ExtensionTests(unittest.TestCase):
+    """Claim (d)'s rule, by hand, at a dry run's horizon of 30 steps per worker: 8 epochs are 10 steps, 48 are 60."""
+
+    def run_with(self, errors, state="completed", workers=None):
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, "metrics.jsonl"), "w") as f:
+            for s, e in errors:
+                r = {"total_steps": s * (workers or 1), "test_error": e}
+                if workers:
+                    r["worker_steps"] = [s] * workers
+                f.write(json.dumps(r) + "\n")
+        with open(os.path.join(d, "status.json"), "w") as f:
+            json.dump({"status": state}, f)
+        return d
+
+    def test_on_by_8_epochs_while_the_best_fell_by_more_than_0_3_point(self):
+        # Best by step 20 (8 epochs before the end): 0.300; by 30: 0.2965, a fall of 0.35 point: on to 40.
+        self.assertEqual(extension(self.run_with([(10, 0.32), (20, 0.300), (25, 0.2990), (30, 0.2965)]), 30), 40)
+        # A fall of 0.25 point (0.300 to 0.2975, the lowest at 25, not at the end): it stops at 30.
+        self.assertIsNone(extension(self.run_with([(10, 0.32), (20, 0.300), (25, 0.2975), (30, 0.2990)]), 30))
+        # The best 8 epochs ago counts, not the error then: 0.290 at 15 and 0.2890 by 40 is a fall of 0.1 point.
+        self.assertIsNone(extension(self.run_with([(15, 0.290), (30, 0.30), (40, 0.2890)]), 30))
+        # Steps per worker are the workers' (worker_steps), not the summed total_steps.
+        self.assertEqual(extension(self.run_with([(20, 0.30), (30, 0.29)], workers=4), 30), 40)
+
+    def test_never_past_48_epochs_nor_for_a_diverged_run_or_one_short_of_the_horizon(self):
+        self.assertIsNone(extension(self.run_with([(50, 0.30), (60, 0.20)]), 30))
+        self.assertEqual(extension(self.run_with([(40, 0.30), (50, 0.20)]), 30), 60)
+        self.assertIsNone(extension(self.run_with([(20, 0.30), (30, 0.20)], state="diverged"), 30))
+        self.assertIsNone(extension(self.run_with([(10, 0.30), (25, 0.20)], state="interrupted"), 30))
+
+    def test_a_run_stopped_on_the_way_to_its_next_budget_goes_on_to_it(self):
+        # Interrupted at 35 on its way from 30 to 40: on to 40, whatever its errors.
+        self.assertEqual(extension(self.run_with([(20, 0.30), (30, 0.30), (35, 0.30)], state="interrupted"), 30), 40)
 
 
 class CoreHoursTests(unittest.TestCase):
@@ -135,6 +172,52 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(plot.count("--label"), 2)
         self.assertIn("--group-seeds", plot)
         self.assertEqual(plot[plot.index("--out") + 1], os.path.join(d, "plots", "decisive-c"))
+
+
+    def test_claim_d_continues_every_run_while_its_best_falls_and_decides_on_the_lowest_of_two_methods(self):
+        # A stand-in whose error stops falling at 40 steps: every run, at a horizon of 30, goes on to 40 (it fell 1
+        # point over the last 10 steps, 8 epochs here), then to 50 (it fell 1 point again, to its lowest at 40), and
+        # stops there (no fall over the last 10).
+        d = tempfile.mkdtemp()
+        fake, log = install_stand_in(d, FAKE.replace("- s / 1000", "- min(s, 40) / 1000"))
+        command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", os.path.join(d, "out"), "--data", d,
+                   "--easgd", fake, "--steps", "30", "--jobs", "2", "--claims", "d", "--record", os.path.join(d, "record")]
+        env = {**os.environ, "FAKE_LOG": log}
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            calls = [line.split() for line in f]
+        trains = [c for c in calls if c[0] == "train" and "--resume" not in c]
+        self.assertEqual(len(trains), 6 * (4 + 2))
+        self.assertEqual(sorted({c[c.index("--workers") + 1] for c in trains}), ["16", "4", "8"])
+        self.assertTrue(all(c[c.index("--tau") + 1] == "10" for c in trains))
+        self.assertEqual(sorted({c[c.index("--lr") + 1] for c in trains if "easgd" in c}), ["0.05", "0.1", "0.2", "0.4"])
+        # Past the search: every one of the 18 runs resumed to 40 and then to 50, never to 60.
+        # (The search's own resumptions go to its rungs, 15 and 30 steps.)
+        extended = [c[c.index("--steps") + 1] for c in calls if "--resume" in c]
+        self.assertEqual(sorted(x for x in extended if x not in ("15", "30")), ["40"] * 18 + ["50"] * 18)
+        report = json.loads(subprocess.run(command[:2] + ["--out", os.path.join(d, "out"), "--record", os.path.join(d, "record"),
+                                                          "--report", "--json"], capture_output=True, text=True).stdout)
+        # Each setting's chosen rate is the stand-in's best (nearest 0.02) and its best error the one at 40 steps.
+        self.assertEqual(report["settings"]["eamsgd-p16"]["eta"], 0.016)
+        self.assertEqual(report["settings"]["easgd-p8"]["eta"], 0.05)
+        # (Epochs of 50,000 images at batch 128: 50 steps are 0.128 of one.)
+        for e in report["settings"]["easgd-p4"]["epochs_per_worker"]:
+            self.assertAlmostEqual(e, 0.128, places=12)
+        low = 0.5 + abs(math.log2(0.016 / 0.02)) / 10 - 0.040
+        self.assertEqual(len(report["claims"]["d"]["lowest"]["16"]), 3)
+        for p in ("4", "8", "16"):
+            for x in report["claims"]["d"]["lowest"][p]:
+                self.assertAlmostEqual(x, low, places=12)
+        # Equal in every seed at every p: L_16 − L_4 is 0 in each, inconclusive (neither side ahead in any seed).
+        self.assertEqual(report["claims"]["d"]["differences"], [0.0, 0.0, 0.0])
+        self.assertEqual(report["claims"]["d"]["verdict"], "inconclusive at this budget")
+        # A second invocation trains nothing.
+        before = len(calls)
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            self.assertEqual(len(f.readlines()), before)
 
 
 if __name__ == "__main__":
