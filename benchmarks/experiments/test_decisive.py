@@ -93,17 +93,21 @@ class CoreHoursTests(unittest.TestCase):
 
 
 class FlowTests(unittest.TestCase):
-    def test_search_then_seeds_then_a_rerun_trains_nothing(self):
+    def campaign(self, stand_in, *selection):
+        """Runs decisive.py on a stand-in easgd in a new directory (jobs 2, its own record); returns the directory,
+        the command, its environment and the stand-in's calls."""
         d = tempfile.mkdtemp()
-        fake, log = install_stand_in(d, FAKE)
+        fake, log = install_stand_in(d, stand_in)
         command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", os.path.join(d, "out"), "--data", d,
-                   "--easgd", fake, "--steps", "40", "--jobs", "2", "--only", "easgd-tau1,easgd-tau64",
-                   "--record", os.path.join(d, "record")]
+                   "--easgd", fake, "--jobs", "2", "--record", os.path.join(d, "record")] + list(selection)
         env = {**os.environ, "FAKE_LOG": log}
         r = subprocess.run(command, capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(log) as f:
-            calls = [line.split() for line in f]
+            return d, fake, log, command, env, [line.split() for line in f]
+
+    def test_search_then_seeds_then_a_rerun_trains_nothing(self):
+        d, fake, log, command, env, calls = self.campaign(FAKE, "--steps", "40", "--only", "easgd-tau1,easgd-tau64")
         trains = [c for c in calls if c[0] == "train" and "--resume" not in c]
         # Four candidates each searched with seed 1; the chosen η (0.025 is nearest the stand-in's best, 0.02) then
         # trains seeds 2 and 3 from the same initialisation, in both settings.
@@ -178,15 +182,8 @@ class FlowTests(unittest.TestCase):
         # A stand-in whose error stops falling at 40 steps: every run, at a horizon of 30, goes on to 40 (it fell 1
         # point over the last 10 steps, 8 epochs here), then to 50 (it fell 1 point again, to its lowest at 40), and
         # stops there (no fall over the last 10).
-        d = tempfile.mkdtemp()
-        fake, log = install_stand_in(d, FAKE.replace("- s / 1000", "- min(s, 40) / 1000"))
-        command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", os.path.join(d, "out"), "--data", d,
-                   "--easgd", fake, "--steps", "30", "--jobs", "2", "--claims", "d", "--record", os.path.join(d, "record")]
-        env = {**os.environ, "FAKE_LOG": log}
-        r = subprocess.run(command, capture_output=True, text=True, env=env)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        with open(log) as f:
-            calls = [line.split() for line in f]
+        d, fake, log, command, env, calls = self.campaign(FAKE.replace("- s / 1000", "- min(s, 40) / 1000"),
+                                                          "--steps", "30", "--claims", "d")
         trains = [c for c in calls if c[0] == "train" and "--resume" not in c]
         self.assertEqual(len(trains), 6 * (4 + 2))
         self.assertEqual(sorted({c[c.index("--workers") + 1] for c in trains}), ["16", "4", "8"])
