@@ -37,8 +37,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // For the explorer's tests only: a channel to build a request's context on, and its logger (both already in
+        // Hummingbird's graph; its own test library would add an HTTP client and TLS to every test build).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -90,7 +92,10 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Dynamics", "Elastic", "Records", "Training", "NumericTesting"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "ExplorerTests", dependencies: ["Explorer", "EasgdCLI", "easgd", "CommandTesting", "Analysis", "Records", "Training",
-                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
+                                                         .product(name: "Hummingbird", package: "hummingbird"),
+                                                         .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EasgdCLITests", dependencies: ["EasgdCLI", "easgd", "CommandTesting", "Analysis", "Dynamics", "Training", "Records", "NumericTesting"]),
     ]
 )

@@ -1,4 +1,4 @@
-// The explorer's API through Hummingbird's test client: every endpoint against the JSON (and the files) of the
+// The explorer's API through its router (as Hummingbird's server calls it): every endpoint against the JSON (and the files) of the
 // command it stands for, run as the `easgd` executable; bad parameters, traversal attempts, oversized grids; the
 // supersession of stale maps; and the server as a process (its address line, SIGTERM, --host's warning).
 
@@ -10,7 +10,9 @@ import Foundation
 import FoundationNetworking
 #endif
 import Hummingbird
-import HummingbirdTesting
+import Logging
+import NIOConcurrencyHelpers
+import NIOEmbedded
 import Testing
 
 private func scratch() throws -> URL {
@@ -41,16 +43,27 @@ private func object(_ text: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text.prefix(200))")
 }
 
-/// GET `uri` from the explorer with the given roots: status and body.
+/// The body of a response, as the server would write it.
+private struct CollectedBody: ResponseBodyWriter {
+    let bytes = NIOLockedValueBox(ByteBuffer())
+    func write(_ buffer: ByteBuffer) async throws { _ = bytes.withLockedValue { $0.writeImmutableBuffer(buffer) } }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// GET `uri` from the explorer with the given roots: status and body. The request goes to the explorer's router
+/// itself, as Hummingbird's server hands it over (a handler's `HTTPResponseError` becomes its response in the
+/// router; anything else thrown is the server's 500), without a socket.
 private func get(_ uri: String, roots: [String] = [], workLimit: Int = 8) async throws -> (status: Int, body: String) {
     var explorer = Explorer(host: "127.0.0.1", port: 0, catalog: try RunCatalog(roots: roots), api: ExploreAPI.api)
     explorer.workLimit = workLimit
-    let app = Application(router: explorer.router())
-    return try await app.test(.router) { client in
-        try await client.execute(uri: uri, method: .get) { response in
-            (response.status.code, String(buffer: response.body))
-        }
-    }
+    let responder = explorer.router().buildResponder()
+    let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: uri), body: RequestBody(buffer: ByteBuffer()))
+    let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: NIOAsyncTestingChannel(), logger: Logger(label: "explorer-test")))
+    let response: Response
+    do { response = try await responder.respond(to: request, context: context) } catch { response = Response(status: .internalServerError) }
+    let body = CollectedBody()
+    try await response.body.write(body)
+    return (response.status.code, String(buffer: body.bytes.withLockedValue { $0 }))
 }
 
 @Test func radiusAnswersExactlyWhatRadiusJsonPrints() async throws {
