@@ -175,6 +175,7 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(sum(1 for x in plot if x.startswith(os.path.join(d, "out"))), 6)
         self.assertEqual(plot.count("--label"), 2)
         self.assertIn("--group-seeds", plot)
+        self.assertNotIn("--error-range", plot)            # only (a) is drawn on a narrower range
         self.assertEqual(plot[plot.index("--out") + 1], os.path.join(d, "plots", "decisive-c"))
 
 
