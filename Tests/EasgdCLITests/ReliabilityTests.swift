@@ -208,7 +208,7 @@ import Training
 /// kill -9 at `count` seeded random moments (each within `window` seconds of a start), each followed by a resume, until the run completes: every metrics line is
 /// valid JSON after every kill, a resume always works (a run killed before its first checkpoint starts again), and
 /// no temporary file survives a resume. Returns the directory.
-func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt64, within window: Double = 3) throws -> URL {
+func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt64, within window: Double) throws -> URL {
     var rng = SplitMix64(seed: seed)
     var kills = 0
     while kills < count {
@@ -249,14 +249,20 @@ func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt6
     return dir
 }
 
+/// A third of the seconds a straight run took: kills within it of each start leave at least three landed before a
+/// run of that length can finish (each attempt does at most a third of the work, and a resume starts again from its
+/// last checkpoint), on a fast machine or a slow one. A fixed window did not: 3 s let a run of 2.4 s finish after two.
+func killWindow(straightRunTook seconds: Double) -> Double { max(0.3, seconds / 3) }
+
 @Test func aSequentialRunKilledTenTimesEndsWithTheBitsOfAStraightRun() throws {
-    // 400 steps: at 200, a run on a fast, idle moment once finished before the third of its seeded kills landed.
     let root = try temporaryDirectory()
     let common = ["train", "--method", "msgd", "--lr", "0.01", "--momentum", "0.9", "--net", learnNet, "--batch", "16", "--steps", "400",
                   "--eval-every", "100", "--threads", "1", "--checkpoint-every", "0.002", "--quiet"]
     let straight = root.appendingPathComponent("straight")
+    let started = Date()
     #expect(try easgd(common + ["--out", straight.path]).status == 0)
-    let killed = try killAndResume(common, into: root.appendingPathComponent("killed"), count: 10, seed: 11)
+    let window = killWindow(straightRunTook: Date().timeIntervalSince(started))
+    let killed = try killAndResume(common, into: root.appendingPathComponent("killed"), count: 10, seed: 11, within: window)
     let a = try Checkpoint.read(RunFiles.checkpoint(straight.path), as: CheckpointProbe.self)
     let b = try Checkpoint.read(RunFiles.checkpoint(killed.path), as: CheckpointProbe.self)
     #expect(a.state.step == 400 && b.state.step == 400)
@@ -272,9 +278,11 @@ func killAndResume(_ arguments: [String], into dir: URL, count: Int, seed: UInt6
     let root = try temporaryDirectory()
     let arguments = ["train", "--method", "easgd", "--workers", "2", "--tau", "2", "--lr", "0.02", "--net", learnNet, "--batch", "16",
                      "--steps", "400", "--eval-every", "400", "--checkpoint-every", "0.002", "--quiet"]
-    // 400 steps per worker and kills within 1 s of each start: with 150 steps and 3 s a machine with a faster core
-    // (3.5 s for the straight run) finished the run before three kills had landed.
-    let dir = try killAndResume(arguments, into: root.appendingPathComponent("killed"), count: 10, seed: 12, within: 1)
+    // Kills within a third of a straight run's time of each start (killWindow).
+    let started = Date()
+    #expect(try easgd(arguments + ["--out", root.appendingPathComponent("straight").path]).status == 0)
+    let window = killWindow(straightRunTook: Date().timeIntervalSince(started))
+    let dir = try killAndResume(arguments, into: root.appendingPathComponent("killed"), count: 10, seed: 12, within: window)
     let records = try RunFiles.readMetrics(dir.path)
     #expect(records.last?.step == 800 && records.last?.workerSteps == [400, 400], "\(records.map(\.step))")
     #expect(try RunFiles.readStatus(dir.path)?.state == .completed)
