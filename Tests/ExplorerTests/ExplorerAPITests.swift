@@ -1,6 +1,7 @@
-// The explorer's API through its router (as Hummingbird's server calls it): every endpoint against the JSON (and the files) of the
-// command it stands for, run as the `easgd` executable; bad parameters, traversal attempts, oversized grids; the
-// supersession of stale maps; and the server as a process (its address line, SIGTERM, --host's warning).
+// The explorer's API through its router (as Hummingbird's server calls it): every endpoint against the JSON (and
+// the files) of the command it stands for, run as the `easgd` executable; bad parameters, traversal attempts,
+// oversized grids; the supersession of stale maps; and the server as a process (its address line, SIGTERM, --host's
+// warning).
 
 import CommandTesting
 @testable import EasgdCLI
