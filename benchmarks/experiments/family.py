@@ -18,7 +18,7 @@ takes the base's rate trains seeds 2 and 3 (and seed 1 where it is not the base)
 decisive campaign's choice at this very horizon (its search's first rung, committed in decisive-record/).
 
 A signal (Ctrl-C, or SIGTERM to this process alone) stops every run it started, each at a checkpoint, searches
-included, and ends with status 130; run again to continue.
+included, and ends with status 130; run again to continue (stopping.py).
 
 Runs go into OUT (default .build/experiments/family): OUT/search/BASE/lrETA and OUT/NAME-sS. Finished runs' settings,
 status and records (and each search's halving.json) are copied into benchmarks/experiments/family-record/, which is
@@ -29,11 +29,8 @@ import argparse
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +39,7 @@ import compress  # noqa: E402  (the rule's verdict, at this section's margin)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
 from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, Campaign  # noqa: E402
 from halving import records, status, steps_per_worker  # noqa: E402
+from stopping import Stop  # noqa: E402
 
 RECORD = os.path.join(HERE, "family-record")
 WORKERS = 4
@@ -93,53 +91,10 @@ def common(data):
             "--compute-seconds", repr(COMPUTE), "--link-bandwidth", f"{BANDWIDTH:.6g}"]
 
 
-def descendants(pid):
-    """Every living process below PID (children, their children, ...), read from /proc."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            parent = int(stat[stat.rindex(")") + 2:].split()[1])     # after "pid (name) state": the parent
-        except (OSError, ValueError, IndexError):
-            continue                                                 # gone meanwhile
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 class Family:
     def __init__(self, out, data, easgd, record=RECORD, steps=STEPS):
         self.out, self.data, self.easgd, self.record, self.steps = out, data, easgd, record, steps
-        self.stopping = self.finished = False
-
-    def stop(self, signum, frame):
-        """A signal: no run starts after it, and every process below this one gets SIGTERM once (easgd train
-        checkpoints and exits; a search's halving.py ends, its runs being signalled too). Looked for again every
-        half second until the work ends, so that a run started in the same instant is not missed."""
-        if self.stopping:
-            return
-        self.stopping = True
-        print(f"family: signal {signum}: stopping every run at a checkpoint", flush=True)
-
-        def forward():
-            signalled = set()
-            while not self.finished:
-                for pid in descendants(os.getpid()):
-                    if pid not in signalled:
-                        signalled.add(pid)
-                        try:
-                            os.kill(pid, signal.SIGTERM)
-                        except ProcessLookupError:
-                            pass
-                time.sleep(0.5)
-        threading.Thread(target=forward, daemon=True).start()
+        self.stop = Stop("family")           # installed while run() runs (stopping.py)
 
     def search_dir(self, base, root=None):
         return os.path.join(root or self.out, "search", base)
@@ -185,7 +140,7 @@ class Family:
         os.makedirs(self.search_dir(base), exist_ok=True)
         with open(self.search_dir(base) + ".log", "a") as log:
             code = subprocess.run(command, stdout=log, stderr=log).returncode
-        if self.stopping:
+        if self.stop.requested:
             return
         if code != 0:
             raise SystemExit(f"easgd: the search of {base} failed ({code}); see {self.search_dir(base)}.log")
@@ -200,28 +155,17 @@ class Family:
         run = self.run_dir(name, seed)
         if run is not None and status(run) in FINISHED:
             return run, "kept"
-        if self.stopping:
-            return run, "not started (stopping)"
-        try:
-            return outer.launch(self.easgd, name, seed, self.out, arguments=self.arguments, record=self.record)
-        except SystemExit:
-            if self.stopping:                   # stopped by the signal, at its checkpoint
-                return run, "stopped at a checkpoint"
-            raise
+        return outer.launch(self.easgd, name, seed, self.out, arguments=self.arguments, record=self.record, stop=self.stop)
 
     def run(self, jobs):
-        signal.signal(signal.SIGINT, self.stop)
-        signal.signal(signal.SIGTERM, self.stop)
-        try:
+        with self.stop:
             for base in BASES:
-                if not self.stopping:
+                if not self.stop.requested:
                     self.search(base, jobs)
-            if not self.stopping:
+            if not self.stop.requested:
                 outer.run_all(types.SimpleNamespace(out=self.out, jobs=jobs), CONFIGS, list(SEEDS), self.launch)
-        finally:
-            self.finished = True
         self.keep()                             # what finished before a stop
-        if self.stopping:
+        if self.stop.requested:
             raise SystemExit(130)
 
     # MARK: the statistics and the stated rules

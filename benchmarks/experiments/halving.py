@@ -3,10 +3,11 @@
 method and setting: every candidate η trains for a quarter of the budget (with three rungs), the better half goes on
 to half the budget, the better half of those to the whole; the winner is the best at the horizon, not at 200 steps.
 Each run is one `easgd train`, continued rung by rung with `easgd train --resume RUN --steps N`, so an interrupted
-search resumes where it stopped (its state is its runs' records). A candidate's score at a rung is the mean of its
-last two test errors at or before the rung's budget (one noisy evaluation does not decide); a diverged run scores
-1. Beside each candidate: the map's largest stable η at the sharpness its run reached after the first rung
-(`easgd advise`), so the search shows where it stands against the stability boundary.
+search resumes where it stopped (its state is its runs' records); a signal (Ctrl-C, or SIGTERM to it alone) stops
+its runs at their checkpoints and ends it with 130, nothing written (stopping.py). A candidate's score at a rung is
+the mean of its last two test errors at or before the rung's budget (one noisy evaluation does not decide); a
+diverged run scores 1. Beside each candidate: the map's largest stable η at the sharpness its run reached after the
+first rung (`easgd advise`), so the search shows where it stands against the stability boundary.
 
   python3 benchmarks/experiments/halving.py --out DIR --etas 0.004,0.008,0.016,0.032 --steps 3125 [--rungs 3] \\
       [--jobs 2] [--easgd .build/release/easgd] -- --method eamsgd --workers 4 --tau 16 --backend simulated ...
@@ -24,6 +25,7 @@ import subprocess
 import sys
 
 from campaign import write_atomically
+from stopping import Stop
 
 
 def records(run):
@@ -59,9 +61,10 @@ def reached(run, budget):
     return status(run) == "diverged" or any(steps_per_worker(r) >= budget for r in records(run))
 
 
-def train(easgd, run, eta, budget, extra):
-    """Trains `run` up to `budget` steps per worker: a new run, or its continuation."""
-    if reached(run, budget):
+def train(easgd, run, eta, budget, extra, stop=None):
+    """Trains `run` up to `budget` steps per worker: a new run, or its continuation; nothing once STOP (a
+    stopping.Stop) is requested, and a run the signal stopped is not a failure."""
+    if reached(run, budget) or (stop is not None and stop.requested):
         return 0
     log = open(run + ".log", "a")
     if os.path.exists(os.path.join(run, "checkpoint.bin")):
@@ -71,6 +74,8 @@ def train(easgd, run, eta, budget, extra):
             subprocess.run(["rm", "-rf", run], check=True)
         command = [easgd, "train", *extra, "--lr", repr(eta), "--steps", str(budget), "--out", run, "--quiet"]
     code = subprocess.run(command, stdout=log, stderr=log).returncode
+    if stop is not None and stop.requested:
+        return code
     if code not in (0, 2):       # 2: the run diverged, a result
         raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
     return code
@@ -103,21 +108,26 @@ def main():
     runs = {eta: os.path.join(a.out, f"lr{eta:g}") for eta in etas}
     alive = list(etas)
     history = []
-    for rung in range(a.rungs):
-        budget = a.steps // 2 ** (a.rungs - 1 - rung)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
-            list(pool.map(lambda e: train(a.easgd, runs[e], e, budget, extra), alive))
-        scores = {e: score(runs[e], budget) for e in alive}
-        ranked = sorted(alive, key=lambda e: (scores[e] if scores[e] is not None else 2.0, e))
-        keep = ranked[:max(1, math.ceil(len(alive) / 2))] if rung < a.rungs - 1 else ranked[:1]
-        entry = {"rung": rung, "steps_per_worker": budget,
-                 "candidates": [{"eta": e, "run": runs[e], "score_test_error": scores[e], "status": status(runs[e]),
-                                 "goes_on": e in keep} for e in ranked]}
-        if rung == 0:
-            for c in entry["candidates"]:
-                c["map_largest_stable_eta"] = largest_stable_eta(a.easgd, c["run"]) if c["status"] != "diverged" else None
-        history.append(entry)
-        alive = keep
+    with Stop("halving") as stop:    # a signal: its runs stop at their checkpoints, no rung is scored or written
+        for rung in range(a.rungs):
+            budget = a.steps // 2 ** (a.rungs - 1 - rung)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
+                list(pool.map(lambda e: train(a.easgd, runs[e], e, budget, extra, stop), alive))
+            if stop.requested:
+                raise SystemExit(130)
+            scores = {e: score(runs[e], budget) for e in alive}
+            ranked = sorted(alive, key=lambda e: (scores[e] if scores[e] is not None else 2.0, e))
+            keep = ranked[:max(1, math.ceil(len(alive) / 2))] if rung < a.rungs - 1 else ranked[:1]
+            entry = {"rung": rung, "steps_per_worker": budget,
+                     "candidates": [{"eta": e, "run": runs[e], "score_test_error": scores[e], "status": status(runs[e]),
+                                     "goes_on": e in keep} for e in ranked]}
+            if rung == 0:
+                for c in entry["candidates"]:
+                    c["map_largest_stable_eta"] = largest_stable_eta(a.easgd, c["run"]) if c["status"] != "diverged" else None
+            history.append(entry)
+            alive = keep
+    if stop.requested:               # during the map's advise: a rung without it is not written
+        raise SystemExit(130)
     result = {"etas": etas, "horizon_steps_per_worker": a.steps, "rungs": history, "chosen_eta": alive[0],
               "options": extra}
     write_atomically(os.path.join(a.out, "halving.json"), json.dumps(result, indent=2) + "\n")

@@ -17,7 +17,8 @@ communicate:
   async-sgd-h10    async-diloco, H = 10, outer SGD at rate 1
 
 Runs go into OUT/NAME-sS (default .build/outer); a finished run (status.json completed or diverged) is kept, one
-with a checkpoint resumed, any other directory removed and started again, so the script can be stopped and rerun.
+with a checkpoint resumed, any other directory removed and started again, so the script can be stopped and rerun:
+a signal (Ctrl-C, or SIGTERM to it alone) stops every run at a checkpoint and ends it with 130 (stopping.py).
 A finished run's config.json, status.json and metrics.jsonl are copied into benchmarks/experiments/outer-record/,
 which is committed: --report reads a run from OUT, else from there (a new checkout has no OUT), and a run the record
 holds finished is not trained again where OUT lacks it.
@@ -38,6 +39,8 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from stopping import Stop
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "outer-record")
 STEPS = 1500
@@ -74,9 +77,10 @@ def state(run):
         return None
 
 
-def launch(easgd, name, seed, root, arguments=arguments, record=RECORD):
+def launch(easgd, name, seed, root, arguments=arguments, record=RECORD, stop=None):
     """Runs NAME's seed into ROOT/NAME-sSEED (kept when finished, resumed from a checkpoint, else started afresh)
-    and copies it into RECORD when it has finished; `arguments` gives a fresh run's command line."""
+    and copies it into RECORD when it has finished; `arguments` gives a fresh run's command line. After STOP (a
+    stopping.Stop) is requested no run starts, and a run that the signal stopped is not a failure."""
     run = os.path.join(root, f"{name}-s{seed}")
     if state(run) in ("completed", "diverged"):
         keep(run, record)
@@ -89,9 +93,13 @@ def launch(easgd, name, seed, root, arguments=arguments, record=RECORD):
     else:
         shutil.rmtree(run, ignore_errors=True)
         command = [easgd] + arguments(name, seed, run)
+    if stop is not None and stop.requested:
+        return run, "not started (stopping)"
     env = dict(os.environ)
     started = time.time()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    if stop is not None and stop.requested and done.returncode not in (0, 2):
+        return run, "stopped at a checkpoint"
     # Exit 2 is a diverged run (status.json says so): a result, not a failure.
     if done.returncode not in (0, 2):
         raise SystemExit(f"{os.path.basename(sys.argv[0])}: {name} seed {seed} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
@@ -199,7 +207,10 @@ def main():
     a = parser.parse_args()
     seeds = list(range(1, a.seeds + 1))
     if not a.report:
-        run_all(a, CONFIGS, seeds, lambda name, s: launch(a.easgd, name, s, a.out))
+        with Stop("outer") as stop:
+            run_all(a, CONFIGS, seeds, lambda name, s: launch(a.easgd, name, s, a.out, stop=stop))
+        if stop.requested:
+            raise SystemExit(130)
     report(a.out, seeds, a.target)
 
 

@@ -8,17 +8,15 @@ checkout that restores from the record) with the stand-in easgd of test_halving.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import family  # noqa: E402
-from test_halving import FAKE, install_stand_in  # noqa: E402
+from test_halving import FAKE, install_stand_in, stop_when, stoppable  # noqa: E402
 
 
 class RuleTests(unittest.TestCase):
@@ -115,81 +113,22 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(again.stdout.split("\nDiLoCo")[1:], r.stdout.split("\nDiLoCo")[1:])
 
     def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
-        # The stand-in, slowed (FAKE_SLOW) and stopping on SIGTERM as easgd train does (a checkpoint, "interrupted",
-        # 143), says its pid. SIGTERM goes to family.py only, once during the first search (its halving.py and two
-        # runs below it) and once during the seeds: each time family.py ends with 130 and no run of it lives on.
+        # SIGTERM to family.py only, once during the first search (its halving.py and two runs below it) and once
+        # during the seeds: each time family.py ends with 130 and no run of it lives on (test_halving.stop_when).
         d = tempfile.mkdtemp()
-        slow = FAKE.replace('steps = int(opt("--steps"))\n', STOPPABLE).replace(
-            '        f.write(json.dumps({"total_steps": s, "test_error": error}) + "\\n")\n',
-            '        f.write(json.dumps({"total_steps": s, "test_error": error}) + "\\n")\n'
-            '        f.flush()\n        time.sleep(float(os.environ.get("FAKE_SLOW", "0")))\n')
-        self.assertIn("FAKE_SLOW", slow)
-        self.assertIn("FAKE_PIDS", slow)
-        fake, log = install_stand_in(d, slow)
-        out, record, pids = os.path.join(d, "out"), os.path.join(d, "record"), os.path.join(d, "pids")
+        fake, log = install_stand_in(d, stoppable())
+        out, record = os.path.join(d, "out"), os.path.join(d, "record")
         command = [sys.executable, os.path.join(HERE, "family.py"), "--out", out, "--data", d, "--easgd", fake,
                    "--steps", "40", "--jobs", "2", "--record", record]
-        env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": pids}
-
-        def alive(pid):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-            except OSError:
-                return False
-
-        def stop_when(started):
-            open(log, "a").close()
-            driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env={**env, "FAKE_SLOW": "0.1"})
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                with open(log) as f:
-                    if any(started(line) for line in f):
-                        break
-                time.sleep(0.05)
-            time.sleep(0.3)
-            driver.send_signal(signal.SIGTERM)
-            stdout, stderr = driver.communicate(timeout=60)
-            self.assertEqual(driver.returncode, 130, stderr)
-            self.assertIn("stopping every run at a checkpoint", stdout)
-            with open(pids) as f:
-                said = [int(x) for x in f.read().split()]
-            deadline = time.time() + 10
-            while any(alive(p) for p in said) and time.time() < deadline:
-                time.sleep(0.1)
-            self.assertEqual([p for p in said if alive(p)], [])
-            # And they were stopped, not left to finish: a run below says "interrupted".
-            statuses = [json.load(open(os.path.join(w, "status.json")))["status"] for w, _, fs in os.walk(out) if "status.json" in fs]
-            self.assertIn("interrupted", statuses)
-
-        stop_when(lambda line: line.startswith("train") and "/search/sync-sgd/" in line)
+        env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(d, "pids")}
+        stop_when(self, command, env, log, out, lambda line: line.startswith("train") and "/search/sync-sgd/" in line)
         self.assertTrue(os.path.exists(os.path.join(out, "search", "sync-sgd")))
-        stop_when(lambda line: line.startswith("train") and "-s2" in line)
+        stop_when(self, command, env, log, out, lambda line: line.startswith("train") and "-s2" in line)
         # Then to the end, unslowed: every configuration's three seeds, the report as in the full flow.
         r = subprocess.run(command, capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("+0.00 ± 0.00 pp matches", r.stdout)
         self.assertEqual(len([n for n in os.listdir(record) if n.endswith("-s3")]), 19)
-
-
-# The stand-in's lines that make it stoppable, in place of its "steps = ..." line (RUN is set by then); a run
-# resumed without --steps goes on to the budget it was given, as easgd's does.
-STOPPABLE = '''config = json.load(open(os.path.join(run, "config.json")))
-if "--steps" in args:
-    config["steps"] = steps = int(opt("--steps"))
-    json.dump(config, open(os.path.join(run, "config.json"), "w"))
-else:
-    steps = config["steps"]
-import signal, time
-with open(os.environ["FAKE_PIDS"], "a") as p:
-    p.write(f"{os.getpid()}\\n")
-def stopped(signum, frame):
-    open(os.path.join(run, "checkpoint.bin"), "w").close()
-    json.dump({"status": "interrupted"}, open(os.path.join(run, "status.json"), "w"))
-    sys.exit(143)
-signal.signal(signal.SIGTERM, stopped)
-'''
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ the step, so the rungs, the halving, the resumption and a divergence can be chec
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +57,71 @@ def install_stand_in(directory, text=FAKE):
         f.write(text)
     os.chmod(fake, 0o755)
     return fake, log
+
+
+# In place of the stand-in's "steps = ..." line (RUN is set by then): it says its pid in FAKE_PIDS and stops on SIGTERM
+# as easgd train does (a checkpoint, "interrupted", 143); a run resumed without --steps goes on to the budget it was
+# given, as easgd's does.
+STOPPABLE = '''config = json.load(open(os.path.join(run, "config.json")))
+if "--steps" in args:
+    config["steps"] = steps = int(opt("--steps"))
+    json.dump(config, open(os.path.join(run, "config.json"), "w"))
+else:
+    steps = config["steps"]
+import signal, time
+with open(os.environ["FAKE_PIDS"], "a") as p:
+    p.write(f"{os.getpid()}\\n")
+def stopped(signum, frame):
+    open(os.path.join(run, "checkpoint.bin"), "w").close()
+    json.dump({"status": "interrupted"}, open(os.path.join(run, "status.json"), "w"))
+    sys.exit(143)
+signal.signal(signal.SIGTERM, stopped)
+'''
+
+
+def stoppable():
+    """The stand-in, stoppable (STOPPABLE) and slowed by FAKE_SLOW seconds a record."""
+    text = FAKE.replace('steps = int(opt("--steps"))\n', STOPPABLE).replace(
+        '        f.write(json.dumps({"total_steps": s, "test_error": error}) + "\\n")\n',
+        '        f.write(json.dumps({"total_steps": s, "test_error": error}) + "\\n")\n'
+        '        f.flush()\n        time.sleep(float(os.environ.get("FAKE_SLOW", "0")))\n')
+    assert "FAKE_SLOW" in text and "FAKE_PIDS" in text
+    return text
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_when(test, command, env, log, out, started):
+    """Runs COMMAND (a driver) with the stoppable stand-in slowed, sends SIGTERM to it alone once a logged call
+    satisfies STARTED, and checks that it ends with 130, that no stand-in it started lives on, and that they were
+    stopped, not left to finish (a run under OUT says "interrupted")."""
+    open(log, "a").close()
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "FAKE_SLOW": "0.1"})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with open(log) as f:
+            if any(started(line) for line in f):
+                break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    driver.send_signal(signal.SIGTERM)
+    stdout, stderr = driver.communicate(timeout=60)
+    test.assertEqual(driver.returncode, 130, stderr)
+    test.assertIn("stopping every run at a checkpoint", stdout)
+    with open(env["FAKE_PIDS"]) as f:
+        said = [int(x) for x in f.read().split()]
+    deadline = time.time() + 10
+    while any(alive(p) for p in said) and time.time() < deadline:
+        time.sleep(0.1)
+    test.assertEqual([p for p in said if alive(p)], [])
+    statuses = [json.load(open(os.path.join(w, "status.json")))["status"] for w, _, fs in os.walk(out) if "status.json" in fs]
+    test.assertIn("interrupted", statuses)
 
 
 class HalvingTests(unittest.TestCase):
@@ -109,6 +176,19 @@ class HalvingTests(unittest.TestCase):
             r = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "FAKE_LOG": self.log})
             self.assertNotEqual(r.returncode, 0)
             self.assertTrue(r.stderr.startswith("easgd: ") and r.stderr.count("\n") == 1, r.stderr)
+
+
+    def test_a_signal_to_the_search_alone_stops_its_runs_writes_nothing_and_a_rerun_ends_the_same(self):
+        fake, log = install_stand_in(self.dir, stoppable())
+        command = [sys.executable, os.path.join(HERE, "halving.py"), "--out", self.out, "--etas", "0.005,0.01,0.02,0.04",
+                   "--steps", "40", "--rungs", "2", "--jobs", "2", "--easgd", fake, "--", "--method", "msgd"]
+        env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(self.dir, "pids")}
+        stop_when(self, command, env, log, self.out, lambda line: line.startswith("train"))
+        self.assertFalse(os.path.exists(os.path.join(self.out, "halving.json")))
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.out, "halving.json")) as f:
+            self.assertEqual(json.load(f)["chosen_eta"], 0.02)
 
 
 if __name__ == "__main__":

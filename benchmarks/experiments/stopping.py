@@ -1,0 +1,74 @@
+"""How the campaign drivers stop (family.py, outer.py, halving.py): a signal — Ctrl-C, or SIGTERM to the driver
+alone — starts no run after it and sends SIGTERM once to every process below the driver, so each `easgd train`
+checkpoints and exits and a search below it stops too; the driver then keeps what finished and ends with 130.
+
+    with Stop("family") as stop:
+        ...                      # launch runs unless stop.requested
+    if stop.requested:
+        raise SystemExit(130)
+
+(decisive.py and campaign.py stop their runs by the handles they keep, to the same effect.)
+"""
+
+import os
+import signal
+import threading
+import time
+
+
+def descendants(pid):
+    """Every living process below PID (children, their children, ...), read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            parent = int(stat[stat.rindex(")") + 2:].split()[1])     # after "pid (name) state": the parent
+        except (OSError, ValueError, IndexError):
+            continue                                                 # gone meanwhile
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class Stop:
+    """SIGINT and SIGTERM while the block runs: `requested` turns true, and every process below this one gets SIGTERM
+    once, looked for again every half second until the block ends (a run started in that instant is not missed)."""
+
+    def __init__(self, driver):
+        self.driver, self.requested, self.finished = driver, False, False
+
+    def __enter__(self):
+        self.previous = [(s, signal.signal(s, self.signalled)) for s in (signal.SIGINT, signal.SIGTERM)]
+        return self
+
+    def __exit__(self, *exc):
+        self.finished = True
+        for s, handler in self.previous:
+            signal.signal(s, handler)
+        return False
+
+    def signalled(self, signum, frame):
+        if self.requested:
+            return
+        self.requested = True
+        print(f"{self.driver}: signal {signum}: stopping every run at a checkpoint", flush=True)
+
+        def forward():
+            signalled = set()
+            while not self.finished:
+                for pid in descendants(os.getpid()):
+                    if pid not in signalled:
+                        signalled.add(pid)
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
+                time.sleep(0.5)
+        threading.Thread(target=forward, daemon=True).start()
