@@ -87,8 +87,8 @@ def report(root, seeds):
             difference, says = "-", "-"
         else:
             d, di = outer.interval([100 * (f_[s] - base[s]) for s in common])
-            difference, says = f"{d:+.2f} ± {di:.2f} pp", verdict(d, di)
-        print(f"{name:22} {len(f_):>4} {f:>10.2f} ± {fi:5.2f} % {b:>10.2f} ± {bi:5.2f} % {difference:>30} {says:>13} "
+            difference, says = f"{d:+.2f} ± {outer.half(di)} pp", verdict(d, di)
+        print(f"{name:22} {len(f_):>4} {f:>10.2f} ± {outer.half(fi, 5)} % {b:>10.2f} ± {outer.half(bi, 5)} % {difference:>30} {says:>13} "
               f"{extra['sent']:>9.1f} {extra['received']:>11.1f} {extra['diverged']:>8}")
 
 
@@ -143,12 +143,13 @@ def figure(root, seeds, prefix):
                 mean, half = outer.interval([100 * v for v in finals.values()])
                 # The paired difference to the method's uncompressed runs, which the rule judges (none: no point).
                 base = by_name[f"{method}-none"]
-                d, dh = (float("nan"), float("nan")) if codec == "none" else \
-                    outer.interval([100 * (finals[s] - base[s]) for s in finals])
+                # "?": gnuplot's missing value (set below), never "nan" in the data.
+                d, dh = ("?", "?") if codec == "none" else \
+                    (f"{x:.6g}" for x in outer.interval([100 * (finals[s] - base[s]) for s in finals]))
                 # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
                 # which send the same bytes, do not print over each other.
                 right, left = ("", codec) if codec.endswith("-ef") else (codec, "")
-                f.write(f'{sent:.6g} {mean:.6g} {half:.6g} "{right}" "{left}" {d:.6g} {dh:.6g}\n')
+                f.write(f'{sent:.6g} {mean:.6g} {half:.6g} "{right}" "{left}" {d} {dh}\n')
             f.write("\n\n")
         f.flush()
         os.fsync(f.fileno())
@@ -167,6 +168,7 @@ def figure(root, seeds, prefix):
         "set terminal pngcairo size 1500,640 enhanced font 'DejaVu Sans,11'",
         f"set output '{prefix}.png.tmp'",
         "set multiplot layout 1,2 title 'Compressed exchanges on Fashion-MNIST, p = 4, 1,500 steps per worker, 3 seeds (notebook 06, section 7)'",
+        "set datafile missing '?'",
         "set logscale x 10",
         "set xrange [2:5000]",
         "set xlabel 'MB each worker sent (codec bytes, log scale)'",

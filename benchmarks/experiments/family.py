@@ -226,7 +226,7 @@ class Family:
 
         def diff(name, base):
             p = self.paired(rows, name, base)
-            return "-" if p is None else f"{p[0]:+.2f} ± {p[1]:.2f} pp {p[2]}"
+            return "-" if p is None else f"{p[0]:+.2f} ± {outer.half(p[1])} pp {p[2]}"
 
         def times(row):
             cells = []
@@ -263,7 +263,7 @@ class Family:
                 else:
                     method = "downpour" if name.startswith("downpour") else "diloco-h50" if name.startswith("diloco") else "easgd-tau10"
                     d = f"{diff(name, method):>40}"
-                print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {h:5.2f} % {d} "
+                print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {outer.half(h, 5)} % {d} "
                       + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}")
 
     def plan(self):

@@ -146,6 +146,11 @@ def interval(values):
     return mean, t95(n) * sd / math.sqrt(n)
 
 
+def half(h, width=0):
+    """A 95 % half-width as printed: "-" where one run gives none (never "nan")."""
+    return f"{h:{width}.2f}" if math.isfinite(h) else "-".rjust(width)
+
+
 def report(root, seeds, target):
     rows, baselines = [], {}
     for name in CONFIGS:
@@ -188,10 +193,10 @@ def report(root, seeds, target):
             if name == base or not common:
                 return "-"
             d, di = interval([100 * (finals[s] - baseline[s]) for s in common])
-            return f"{d:+.2f} ± {di:.2f} pp"
+            return f"{d:+.2f} ± {half(di)} pp"
         hits = [h for h in reached if h is not None]
         steps = f"{sum(hits) / len(hits):.0f} ({len(hits)}/{len(reached)})" if hits else f"never (0/{len(reached)})"
-        print(f"{name:18} {len(finals):>4} {f:>10.2f} ± {fi:5.2f} % {b:>10.2f} ± {bi:5.2f} % {difference('sync-sgd'):>27} "
+        print(f"{name:18} {len(finals):>4} {f:>10.2f} ± {half(fi, 5)} % {b:>10.2f} ± {half(bi, 5)} % {difference('sync-sgd'):>27} "
               f"{difference('diloco-h1'):>27} {steps:>16} "
               f"{bytes_ / 1e6:>14.1f} {rises:>10} {diverged:>8}")
 

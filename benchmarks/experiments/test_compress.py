@@ -39,6 +39,21 @@ class CompressTests(unittest.TestCase):
             compress.figure("/nonexistent", [1, 2, 3], "plots/x' ; system('true")
         self.assertIn("plain path", str(refused.exception))
 
+    def test_the_figures_data_holds_no_non_finite_number(self):
+        # The uncompressed rows have no paired difference: gnuplot's missing value "?", never "nan".
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp()
+        try:
+            compress.figure("/nonexistent-compress-runs", [1, 2, 3], os.path.join(d, "f"))
+            with open(os.path.join(d, "f.dat")) as f:
+                fields = [x.lower() for line in f if not line.startswith("#") for x in line.split()]
+            self.assertEqual(fields.count("?"), 2 * 3)                  # d and its half-width, one row per method
+            self.assertFalse({"nan", "-nan", "inf", "-inf"} & set(fields))
+            self.assertTrue(os.path.getsize(os.path.join(d, "f.png")) > 10_000)
+        finally:
+            shutil.rmtree(d)
+
     def test_the_record_reproduces_the_notebooks_table(self):
         test_outer.expect_notebook_quotes(self, lambda: compress.report("/nonexistent-compress-runs", [1, 2, 3]), compress.CONFIGS)
 

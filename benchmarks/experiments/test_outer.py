@@ -28,6 +28,13 @@ class OuterTests(unittest.TestCase):
         self.assertAlmostEqual(mean, sum(values) / 3, places=12)
         self.assertAlmostEqual(half, quantile * sd / math.sqrt(3), places=3)
 
+    def test_one_run_prints_a_dash_for_its_interval_not_nan(self):
+        mean, half = outer.interval([31.88])
+        self.assertEqual(mean, 31.88)
+        self.assertEqual(outer.half(half, 5), "    -")
+        self.assertEqual(outer.half(0.456, 5), " 0.46")
+        self.assertEqual(outer.half(1.0), "1.00")
+
     def test_a_run_the_record_holds_finished_is_not_trained_again(self):
         # A new checkout: OUT is empty, the record holds one finished run and one that was not; the stand-in easgd
         # logs its calls, so only the second may train.
