@@ -127,7 +127,7 @@ quality: build
 # about 21 core-hours). Both are resumable: stop with Ctrl-C at any moment and run again to continue; progress and
 # ETA as they go; decisive.py --plan and --report. Then notebook 06 section 9 on the CIFAR net: DiLoCo against
 # synchronous training and elastic averaging, and what each codec costs (family.py; about 10 core-hours, resumable,
-# --plan and --report). Last, claim (d): EAMSGD and EASGD at p = 4, 8, 16 (decisive.py --claims d; about 45
+# --plan, --report and --figures). Last, claim (d): EAMSGD and EASGD at p = 4, 8, 16 (decisive.py --claims d; about 45
 # core-hours, more if runs go on past 24 epochs). The earlier 8-epoch campaign (its appendix) is
 # `python3 benchmarks/experiments/campaign.py`.
 experiments: build

@@ -5,6 +5,7 @@
   python3 benchmarks/experiments/family.py [--jobs 2]          # run (again: continues where it stopped)
   python3 benchmarks/experiments/family.py --plan              # the runs and their state
   python3 benchmarks/experiments/family.py --report            # the two tables and the verdicts
+  python3 benchmarks/experiments/family.py --figures [--plots plots/outer]   # the curves, once all seeds are in
 
 Every run: the paper's CIFAR net on the CIFAR copy, p = 4 workers on the simulated backend, batch 128, weight decay
 the default, --init-seed 1, 2,343 steps per worker (6 epochs of data per worker, the decisive campaign's first rung),
@@ -82,6 +83,27 @@ for _c, _o in CODECS.items():
 for _c, _o in CODECS.items():
     if not _c.endswith("-ef"):             # EASGD's coded exchange keeps what the codec lost by construction
         CONFIGS[f"easgd-tau10-{_c}"] = ("easgd-tau10", CONFIGS["easgd-tau10"][1] + _o, "codec")
+
+
+def label(name):
+    """A configuration's name as a reader says it: "DiLoCo H = 50, int4 + error feedback"."""
+    base, codec = name, None
+    for c in CODECS:
+        if name.endswith("-" + c):
+            base, codec = name[:-len(c) - 1], c.replace("-ef", " + error feedback")
+    said = {"sync-sgd": "synchronous SGD", "downpour": "DOWNPOUR τ = 1"}.get(base)
+    for prefix, words in (("diloco-h", "DiLoCo H = "), ("easgd-tau", "EASGD τ = "), ("eamsgd-tau", "EAMSGD τ = ")):
+        if base.startswith(prefix):
+            said = words + base[len(prefix):]
+    return said + (f", {codec}" if codec else "")
+
+
+# The figures (--figures): each configuration's seeds as one curve (mean, min–max band) on the virtual clock.
+FIGURES = {
+    "family-cifar": ("DiLoCo against synchronous SGD and elastic averaging", [n for n, c in CONFIGS.items() if c[2] == "family"]),
+}
+for _m in ("downpour", "diloco-h50", "easgd-tau10"):
+    FIGURES[f"codecs-cifar-{_m}"] = (f"{label(_m)} and its codecs", [_m] + [n for n in CONFIGS if n.startswith(_m + "-")])
 
 
 def common(data):
@@ -266,6 +288,30 @@ class Family:
                 print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {outer.half(h, 5)} % {d} "
                       + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}")
 
+    def figures(self, plots):
+        """Draws each figure whose configurations have all their seeds finished (easgd plot --group-seeds, png and
+        svg, PLOTS/NAME); returns the prefixes drawn."""
+        drawn = []
+        for figure, (title, names) in FIGURES.items():
+            groups = {n: self.group(n) for n in names}
+            if any(len(g) < len(SEEDS) for g in groups.values()):
+                print(f"{figure}: not drawn yet, its runs are not all finished")
+                continue
+            prefix = os.path.join(plots, figure)
+            command = ([self.easgd, "plot"] + [groups[n][s] for n in names for s in SEEDS]
+                       + ["--group-seeds", "--targets", ",".join(f"{100 * t:g}" for t in TARGETS)])
+            for n in names:
+                command += ["--label", f"{label(n)}, η = {self.eta(n):g}"]
+            command += ["--title", f"{title}: CIFAR net, p = 4, 6 epochs per worker; mean of 3 seeds, min–max band; "
+                        "15 ms a step, 2.5 ms an exchange, queued", "--format", "png,svg", "--out", prefix]
+            os.makedirs(plots, exist_ok=True)
+            r = subprocess.run(command, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"easgd: {' '.join(command)} failed ({r.returncode}): {r.stderr.strip()}")
+            drawn.append(prefix)
+            print(f"{figure}: {prefix}.png")
+        return drawn
+
     def plan(self):
         for base, (_, etas) in BASES.items():
             eta, root = self.chosen(base)
@@ -293,10 +339,14 @@ def main():
     ap.add_argument("--steps", type=int, default=STEPS, help="steps per worker (a dry run's fewer)")
     ap.add_argument("--plan", action="store_true")
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--figures", action="store_true", help="draw the curves of every finished figure, and stop")
+    ap.add_argument("--plots", default="plots/outer", help="where --figures draws (default: %(default)s)")
     a = ap.parse_args()
     f = Family(a.out, a.data, a.easgd, a.record, a.steps)
     if a.plan:
         return f.plan()
+    if a.figures:
+        return f.figures(a.plots)
     if not a.report:
         f.run(a.jobs)
     f.report()

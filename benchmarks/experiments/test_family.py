@@ -111,6 +111,27 @@ class FlowTests(unittest.TestCase):
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertEqual(len(calls()), len(trains))
         self.assertEqual(again.stdout.split("\nDiLoCo")[1:], r.stdout.split("\nDiLoCo")[1:])
+        # The figures: every configuration's three seeds, one labelled curve each, on the stated targets.
+        plots = os.path.join(d, "plots")
+        drawn = subprocess.run(command + ["--figures", "--plots", plots], capture_output=True, text=True, env=env)
+        self.assertEqual(drawn.returncode, 0, drawn.stderr)
+        with open(log) as f:
+            calls = [line.split() for line in f if line.startswith("plot ")]
+        self.assertEqual([c[c.index("--out") + 1] for c in calls],
+                         [os.path.join(plots, n) for n in ("family-cifar", "codecs-cifar-downpour", "codecs-cifar-diloco-h50",
+                                                           "codecs-cifar-easgd-tau10")])
+        family_plot = calls[0]
+        runs = [x for x in family_plot[1:family_plot.index("--group-seeds")]]
+        self.assertEqual(len(runs), 7 * 3)
+        self.assertEqual(runs[:3], [os.path.join(record, "search", "sync-sgd", "lr0.05"), os.path.join(record, "sync-sgd-s2"),
+                                    os.path.join(record, "sync-sgd-s3")])
+        self.assertEqual(family_plot.count("--label"), 7)
+        self.assertEqual(family_plot[family_plot.index("--targets") + 1], "35,30")
+        self.assertEqual(len(calls[3][1:calls[3].index("--group-seeds")]), 4 * 3)
+        with open(log) as f:
+            said = f.read()
+        self.assertIn("--label DiLoCo H = 50, int4 + error feedback, η = 0.025", said)
+        self.assertIn("--label DOWNPOUR τ = 1, fp16, η = 0.1", said)
 
     def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
         # SIGTERM to family.py only, once during the first search (its halving.py and two runs below it) and once
