@@ -449,26 +449,34 @@ FIGURES = {
 }
 
 
+def plot(easgd, runs, labels, title, prefix, targets, error_range=None):
+    """easgd plot of RUNS grouped by seed (one curve per label, mean and min–max band), the TARGETS (percent) marked,
+    PREFIX.png and .svg; a failure ends the driver with easgd's own message."""
+    command = [easgd, "plot"] + runs + ["--group-seeds", "--targets", ",".join(f"{t:g}" for t in targets)]
+    for text in labels:
+        command += ["--label", text]
+    if error_range:
+        command += ["--error-range", error_range]
+    command += ["--title", title, "--format", "png,svg", "--out", prefix]
+    os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
+    r = subprocess.run(command, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"easgd: {' '.join(command)} failed ({r.returncode}): {r.stderr.strip()}")
+    return prefix
+
+
 def figures(c, plots):
     """Draws every claim whose settings have all three seeds' runs complete; returns the figures' prefixes."""
-    os.makedirs(plots, exist_ok=True)
     drawn = []
     for claim, (title, names, error_range) in FIGURES.items():
         groups = {n: c.group(n) for n in names}
         if any(None in bests for _, bests in groups.values()):
             print(f"({claim}): not drawn yet, its runs are not all complete")
             continue
-        command = [c.a.easgd, "plot"] + [r for n in names for r in groups[n][0]] + ["--group-seeds", "--targets", "30,25,22"]
-        for n in names:
-            command += ["--label", f"{SETTINGS[n][0]}, η = {c.chosen(n):g} (3 seeds)"]
-        prefix = os.path.join(plots, f"decisive-{claim}")
-        if error_range:
-            command += ["--error-range", error_range]
-        command += ["--title", f"{title}: mean of 3 seeds, min–max band; 15 ms a step, 2.5 ms an exchange, queued",
-                    "--format", "png,svg", "--out", prefix]
-        r = subprocess.run(command, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"easgd: {' '.join(command)} failed ({r.returncode}): {r.stderr.strip()}")
+        prefix = plot(c.a.easgd, [r for n in names for r in groups[n][0]],
+                      [f"{SETTINGS[n][0]}, η = {c.chosen(n):g} (3 seeds)" for n in names],
+                      f"{title}: mean of 3 seeds, min–max band; 15 ms a step, 2.5 ms an exchange, queued",
+                      os.path.join(plots, f"decisive-{claim}"), (30, 25, 22), error_range)
         drawn.append(prefix)
         print(f"({claim}): {prefix}.png")
     return drawn

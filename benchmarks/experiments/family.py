@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compress  # noqa: E402  (the rule's verdict, at this section's margin)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
-from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, Campaign  # noqa: E402
+from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, plot, Campaign  # noqa: E402
 from halving import records, status, steps_per_worker  # noqa: E402
 from stopping import Stop  # noqa: E402
 
@@ -297,17 +297,10 @@ class Family:
             if any(len(g) < len(SEEDS) for g in groups.values()):
                 print(f"{figure}: not drawn yet, its runs are not all finished")
                 continue
-            prefix = os.path.join(plots, figure)
-            command = ([self.easgd, "plot"] + [groups[n][s] for n in names for s in SEEDS]
-                       + ["--group-seeds", "--targets", ",".join(f"{100 * t:g}" for t in TARGETS)])
-            for n in names:
-                command += ["--label", f"{label(n)}, η = {self.eta(n):g}"]
-            command += ["--title", f"{title}: CIFAR net, p = 4, 6 epochs per worker; mean of 3 seeds, min–max band; "
-                        "15 ms a step, 2.5 ms an exchange, queued", "--format", "png,svg", "--out", prefix]
-            os.makedirs(plots, exist_ok=True)
-            r = subprocess.run(command, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise SystemExit(f"easgd: {' '.join(command)} failed ({r.returncode}): {r.stderr.strip()}")
+            prefix = plot(self.easgd, [groups[n][s] for n in names for s in SEEDS],
+                          [f"{label(n)}, η = {self.eta(n):g}" for n in names],
+                          f"{title}: CIFAR net, p = 4, 6 epochs per worker; mean of 3 seeds, min–max band; "
+                          "15 ms a step, 2.5 ms an exchange, queued", os.path.join(plots, figure), [100 * t for t in TARGETS])
             drawn.append(prefix)
             print(f"{figure}: {prefix}.png")
         return drawn
