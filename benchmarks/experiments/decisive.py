@@ -15,8 +15,9 @@ queue (a request waits while the master serves another).
   python3 benchmarks/experiments/decisive.py --report [--json]              # the statistics and the verdicts
   python3 benchmarks/experiments/decisive.py --figures [--plots DIR]         # each claim's curves, seed bands
 
-Resumable: a search continues its runs; a seed's run resumes from its checkpoint. A signal (SIGINT, SIGTERM)
-stops every run at a checkpoint and the script.
+Resumable: a search continues its runs; a seed's run resumes from its checkpoint. A signal (Ctrl-C, or SIGTERM to
+this process alone) stops every run below it at a checkpoint, searches included, and ends with status 130; a run
+that fails stops the other lane's the same way, and the script ends with the failure (stopping.py).
 
 Across checkouts: .build/ does not outlive a machine, so every finished run's settings, status and records (and each
 finished search's halving.json) are copied into the committed record, benchmarks/experiments/decisive-record/ (small
@@ -31,13 +32,13 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 
 from halving import records, status, steps_per_worker
+from stopping import Stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EPOCH = 50000 / 128                        # steps of batch 128 in one pass over the training set
@@ -184,10 +185,9 @@ class Campaign:
     def __init__(self, a, names):
         self.a = a
         self.names = names
-        self.stopping = False
+        self.stop = Stop("decisive")         # installed while run() runs (stopping.py)
         self.lock = threading.Lock()
         self.keeping = threading.Lock()
-        self.children = set()
         self.started = time.time()
         self.done_at_start = None
 
@@ -235,18 +235,15 @@ class Campaign:
               flush=True)
 
     def call(self, command, log):
+        """COMMAND's exit status, or None when a stop came first (then it is not started)."""
         with open(log, "a") as out, self.lock:
-            if self.stopping:
+            if self.stop.requested:
                 return None
-            process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
-            self.children.add(process)
-        code = process.wait()
-        with self.lock:
-            self.children.discard(process)
-        return code
+            process = subprocess.Popen(command, stdout=out, stderr=out)
+        return process.wait()
 
     def setting(self, name):
-        if self.stopping:
+        if self.stop.requested:
             return
         label, _, etas = SETTINGS[name]
         if self.chosen(name) is None:
@@ -256,7 +253,7 @@ class Campaign:
                        "--easgd", self.a.easgd, "--"] + options(name, self.a.data) + ["--seed", "1"]
             os.makedirs(os.path.join(self.a.out, name), exist_ok=True)
             code = self.call(command, os.path.join(self.a.out, name, "search.log"))
-            if self.stopping:
+            if self.stop.requested:
                 return
             if code != 0:
                 raise SystemExit(f"easgd: the search of {name} failed ({code}); see {os.path.join(self.a.out, name, 'search.log')}")
@@ -273,7 +270,7 @@ class Campaign:
                 command = [self.a.easgd, "train"] + options(name, self.a.data) + ["--seed", str(seed), "--lr", repr(eta),
                                                                                    "--steps", str(STEPS), "--quiet", "--out", run]
             code = self.call(command, run + ".log")
-            if self.stopping:
+            if self.stop.requested:
                 return
             if code not in (0, 2):
                 raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
@@ -285,7 +282,7 @@ class Campaign:
                                   f"(its best error still falling)")
                     command = [self.a.easgd, "train", "--resume", run, "--steps", str(budget), "--quiet"]
                     code = self.call(command, run + ".log")
-                    if self.stopping:
+                    if self.stop.requested:
                         return
                     if code not in (0, 2):
                         raise SystemExit(f"easgd: {' '.join(command)} failed ({code}); see {run}.log")
@@ -293,41 +290,29 @@ class Campaign:
                         raise SystemExit(f"easgd: {' '.join(command)} did not reach {budget} steps per worker; see {run}.log")
         self.progress(f"{label}: done")
 
-    def stop(self, signum, frame):
-        with self.lock:
-            self.stopping = True
-            children = list(self.children)
-        print(f"decisive: signal {signum}: stopping every run at a checkpoint", flush=True)
-        for p in children:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)   # the search's own runs are in its session
-            except ProcessLookupError:
-                pass
-
     def run(self, names):
-        signal.signal(signal.SIGINT, self.stop)
-        signal.signal(signal.SIGTERM, self.stop)
         errors = []
 
         def lane(queue):
             try:
-                while queue and not self.stopping:
+                while queue and not self.stop.requested:
                     self.setting(queue.pop(0))
             except SystemExit as e:
                 errors.append(str(e))
-                self.stop(0, None)
+                self.stop.request("a run failed")     # the other lane's runs stop at a checkpoint too
 
         queue = list(names)
-        threads = [threading.Thread(target=lane, args=(queue,)) for _ in range(self.a.jobs)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with self.stop:
+            threads = [threading.Thread(target=lane, args=(queue,)) for _ in range(self.a.jobs)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         with self.keeping:                      # what finished before a stop, a search's rungs included
             keep(self.a.out, self.a.record)
         if errors:
             raise SystemExit(errors[0])
-        if self.stopping:
+        if self.stop.requested:
             raise SystemExit(130)
         self.progress("every setting" if len(names) == len(SETTINGS) else "these settings")
 

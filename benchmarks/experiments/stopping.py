@@ -1,4 +1,4 @@
-"""How the campaign drivers stop (family.py, outer.py, halving.py): a signal — Ctrl-C, or SIGTERM to the driver
+"""How the campaign drivers stop (decisive.py, family.py, outer.py, halving.py): a signal — Ctrl-C, or SIGTERM to the driver
 alone — starts no run after it and sends SIGTERM once to every process below the driver, so each `easgd train`
 checkpoints and exits and a search below it stops too; the driver then keeps what finished and ends with 130.
 
@@ -7,7 +7,9 @@ checkpoints and exits and a search below it stops too; the driver then keeps wha
     if stop.requested:
         raise SystemExit(130)
 
-(decisive.py and campaign.py stop their runs by the handles they keep, to the same effect.)
+A driver that must stop for a reason of its own (a run failed) calls stop.request(why): the same, without a signal.
+(campaign.py, the 8-epoch campaign of notebook 02's appendix, keeps its own: SIGINT to each run it started, runs
+that start no process of their own.)
 """
 
 import os
@@ -55,10 +57,14 @@ class Stop:
         return False
 
     def signalled(self, signum, frame):
+        self.request(f"signal {signum}")
+
+    def request(self, why):
+        """Starts no run after this and stops every process below this one, as a signal does (WHY is said)."""
         if self.requested:
             return
         self.requested = True
-        print(f"{self.driver}: signal {signum}: stopping every run at a checkpoint", flush=True)
+        print(f"{self.driver}: {why}: stopping every run at a checkpoint", flush=True)
 
         def forward():
             signalled = set()

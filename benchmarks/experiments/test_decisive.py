@@ -16,7 +16,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from decisive import Campaign, extension  # noqa: E402
-from test_halving import FAKE as HALVING_FAKE, install_stand_in  # noqa: E402
+from halving import status  # noqa: E402
+from test_halving import FAKE as HALVING_FAKE, alive, install_stand_in, stop_when, stoppable  # noqa: E402
 
 FAKE = HALVING_FAKE          # the stand-in easgd of test_halving.py (plot logged, nothing drawn)
 
@@ -177,6 +178,46 @@ class FlowTests(unittest.TestCase):
         self.assertNotIn("--error-range", plot)            # only (a) is drawn on a narrower range
         self.assertEqual(plot[plot.index("--out") + 1], os.path.join(d, "plots", "decisive-c"))
 
+
+    def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
+        # SIGTERM to decisive.py only, during the searches (a halving.py and its runs below each lane) and again
+        # during the seeds: 130 each time, no run of it alive after (test_halving.stop_when); then a rerun finishes.
+        d = tempfile.mkdtemp()
+        fake, log = install_stand_in(d, stoppable())
+        out = os.path.join(d, "out")
+        command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", out, "--data", d, "--easgd", fake,
+                   "--jobs", "2", "--record", os.path.join(d, "record"), "--steps", "200", "--only", "easgd-tau1,easgd-tau64"]
+        env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(d, "pids")}
+        # (200 steps: the search's shortest run, 50 steps, is 10 slowed records, so a run is under way at the signal)
+        stop_when(self, command, env, log, out, lambda line: line.startswith("train") and "/easgd-tau64/search/" in line)
+        self.assertFalse(os.path.exists(os.path.join(out, "easgd-tau64", "search", "halving.json")))
+        stop_when(self, command, env, log, out, lambda line: line.startswith("train") and line.rstrip().endswith("/s2"))
+        r = subprocess.run(command, capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("easgd-tau1", "easgd-tau64"):
+            for seed in (2, 3):
+                with open(os.path.join(out, name, f"s{seed}", "status.json")) as f:
+                    self.assertEqual(json.load(f)["status"], "completed")
+
+    def test_a_failed_run_stops_the_other_lanes_runs_and_ends_with_its_error(self):
+        # τ = 64's seed 2 fails at once; τ = 1's lane, slowed, is then at its own seeds: it is stopped at a
+        # checkpoint instead of going on to finish them, and the driver ends with the failure, nothing left running.
+        d = tempfile.mkdtemp()
+        failing = stoppable().replace('if args[0] == "plot":', 'if "--tau" in args and args[args.index("--tau") + 1] == "64" '
+                                      'and "--seed" in args and args[args.index("--seed") + 1] == "2":\n    sys.exit(1)\nif args[0] == "plot":')
+        self.assertIn("sys.exit(1)", failing)
+        fake, log = install_stand_in(d, failing)
+        out = os.path.join(d, "out")
+        command = [sys.executable, os.path.join(HERE, "decisive.py"), "--out", out, "--data", d, "--easgd", fake,
+                   "--jobs", "2", "--record", os.path.join(d, "record"), "--steps", "40", "--only", "easgd-tau1,easgd-tau64"]
+        env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(d, "pids"), "FAKE_SLOW": "0.1"}
+        r = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("a run failed: stopping every run at a checkpoint", r.stdout)
+        self.assertTrue(r.stderr.startswith("easgd: ") and "--tau 64" in r.stderr and r.stderr.count("\n") == 1, r.stderr)
+        with open(env["FAKE_PIDS"]) as f:
+            self.assertEqual([p for p in map(int, f.read().split()) if alive(p)], [])
+        self.assertNotEqual(status(os.path.join(out, "easgd-tau1", "s3")), "completed")
 
     def test_claim_d_continues_every_run_while_its_best_falls_and_decides_on_the_lowest_of_two_methods(self):
         # A stand-in whose error stops falling at 40 steps: every run, at a horizon of 30, goes on to 40 (it fell 1

@@ -122,7 +122,11 @@ def stop_when(test, command, env, log, out, started):
     while any(alive(p) for p in said) and time.time() < deadline:
         time.sleep(0.1)
     test.assertEqual([p for p in said if alive(p)], [])
-    statuses = [json.load(open(os.path.join(w, "status.json")))["status"] for w, _, fs in os.walk(out) if "status.json" in fs]
+    statuses = []
+    for w, _, fs in os.walk(out):
+        if "status.json" in fs:
+            with open(os.path.join(w, "status.json")) as f:
+                statuses.append(json.load(f)["status"])
     test.assertIn("interrupted", statuses)
 
 
@@ -183,7 +187,8 @@ class HalvingTests(unittest.TestCase):
     def test_a_signal_to_the_search_alone_stops_its_runs_writes_nothing_and_a_rerun_ends_the_same(self):
         fake, log = install_stand_in(self.dir, stoppable())
         command = [sys.executable, os.path.join(HERE, "halving.py"), "--out", self.out, "--etas", "0.005,0.01,0.02,0.04",
-                   "--steps", "40", "--rungs", "2", "--jobs", "2", "--easgd", fake, "--", "--method", "msgd"]
+                   "--steps", "80", "--rungs", "2", "--jobs", "2", "--easgd", fake, "--", "--method", "msgd"]
+        # (80 steps: the first rung's runs, 40 steps, are 8 slowed records, so two are under way at the signal)
         env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(self.dir, "pids")}
         stop_when(self, command, env, log, self.out, lambda line: line.startswith("train"))
         self.assertFalse(os.path.exists(os.path.join(self.out, "halving.json")))
