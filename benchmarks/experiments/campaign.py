@@ -574,13 +574,20 @@ class Campaign:
 
 
 def write_atomically(path, text):
-    """Writes `text` to `path` under a temporary name in the same directory, fsynced, then renamed into place."""
+    """Writes `text` (str or bytes) to `path` under a temporary name in the same directory, fsynced, then renamed
+    into place: a reader finds the old file or the new one, never half of one."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with open(temporary, "wb" if isinstance(text, bytes) else "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, path)
+
+
+def copy_atomically(source, target):
+    """SOURCE's bytes into TARGET by write_atomically."""
+    with open(source, "rb") as f:
+        write_atomically(target, f.read())
 
 
 def main():

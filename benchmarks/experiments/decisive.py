@@ -31,12 +31,12 @@ import argparse
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 
+from campaign import copy_atomically, write_atomically
 from halving import records, status, steps_per_worker
 from stopping import Stop
 
@@ -55,12 +55,14 @@ T975_2DF = 4.302652729911275               # Student's t, 97.5 % quantile, 2 deg
 
 RECORD = os.path.join(HERE, "decisive-record")
 KEPT = ("config.json", "status.json", "metrics.jsonl")   # a run's settings, status and records: text, no checkpoint
+ALSO_KEPT = ("advise.json",)                             # the map's verdict on its final model, where a driver asked
 FINISHED = ("completed", "diverged")
 
 
 def keep(out, record):
-    """Copies every finished run (KEPT) and every finished search's halving.json under `out` into `record`, where
-    the record lacks it or holds an older version; returns how many files it wrote."""
+    """Copies every finished run (KEPT, and ALSO_KEPT where present) and every finished search's halving.json
+    under `out` into `record`, where the record lacks it or holds an older version; returns how many files it
+    wrote."""
     written = 0
 
     def copy(source, target):
@@ -74,8 +76,7 @@ def keep(out, record):
         except OSError:
             pass
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(source, target + ".tmp")
-        os.replace(target + ".tmp", target)
+        write_atomically(target, data)
         written += 1
 
     for root, dirs, files in os.walk(out):
@@ -84,7 +85,7 @@ def keep(out, record):
         if "halving.json" in files:
             copy(os.path.join(root, "halving.json"), os.path.join(record, rel, "halving.json"))
         if status(root) in FINISHED and all(k in files for k in KEPT):
-            for k in KEPT:
+            for k in KEPT + tuple(k for k in ALSO_KEPT if k in files):
                 copy(os.path.join(root, k), os.path.join(record, rel, k))
     return written
 
@@ -98,11 +99,11 @@ def restore(out, record):
         target = os.path.join(out, os.path.relpath(root, record))
         if "halving.json" in files and not os.path.exists(os.path.join(target, "halving.json")):
             os.makedirs(target, exist_ok=True)
-            shutil.copyfile(os.path.join(root, "halving.json"), os.path.join(target, "halving.json"))
+            copy_atomically(os.path.join(root, "halving.json"), os.path.join(target, "halving.json"))
         if all(k in files for k in KEPT) and not os.path.exists(target + "/metrics.jsonl"):
             os.makedirs(target, exist_ok=True)
-            for k in KEPT:
-                shutil.copyfile(os.path.join(root, k), os.path.join(target, k))
+            for k in KEPT:                      # metrics.jsonl, which says the run is here, last
+                copy_atomically(os.path.join(root, k), os.path.join(target, k))
             brought += 1
     return brought
 

@@ -40,6 +40,7 @@ import compress  # noqa: E402  (the rule's verdict, at this section's margin)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
 from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, plot, Campaign  # noqa: E402
 from halving import records, status, steps_per_worker  # noqa: E402
+from campaign import write_atomically  # noqa: E402
 from stopping import Stop  # noqa: E402
 
 RECORD = os.path.join(HERE, "family-record")
@@ -175,9 +176,32 @@ class Family:
 
     def launch(self, name, seed):
         run = self.run_dir(name, seed)
-        if run is not None and status(run) in FINISHED:
-            return run, "kept"
-        return outer.launch(self.easgd, name, seed, self.out, arguments=self.arguments, record=self.record, stop=self.stop)
+        if run is None or status(run) not in FINISHED:
+            run, how = outer.launch(self.easgd, name, seed, self.out, arguments=self.arguments, record=self.record, stop=self.stop)
+        else:
+            how = "kept"
+        self.advise(run)
+        return run, how
+
+    def advise(self, run):
+        """The map on a completed run's final center: `easgd advise RUN --json` (h_max, the sharpness there, and h*,
+        the largest the run's settings keep stable), kept as RUN/advise.json and copied into the record with the
+        run. It needs the run's checkpoint, so only a run trained in this checkout is asked; a diverged one is not."""
+        target = os.path.join(run, "advise.json")
+        if (self.stop.requested or status(run) != "completed" or os.path.exists(target)
+                or not os.path.exists(os.path.join(run, "checkpoint.bin"))):
+            return
+        r = subprocess.run([self.easgd, "advise", run, "--json", "--out", os.path.join(run, "advise")],
+                           capture_output=True, text=True)
+        if self.stop.requested:
+            return
+        try:
+            said = json.loads(r.stdout) if r.returncode == 0 else None
+        except ValueError:
+            said = None
+        if said is None:
+            raise SystemExit(f"easgd: easgd advise {run} failed ({r.returncode}): {r.stderr.strip()}")
+        write_atomically(target, json.dumps(said, indent=2) + "\n")
 
     def run(self, jobs):
         with self.stop:
@@ -230,8 +254,21 @@ class Family:
                 "sent_mb": sum(x.get("bytes_sent", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
                 "received_mb": sum(x.get("bytes_received", 0) for x in last.values()) / len(last) / WORKERS / 1e6,
                 "diverged": sum(status(r) == "diverged" for r in runs.values()),
+                "map": [m for m in (self.map_said(r) for r in runs.values()) if m is not None],
             }
         return out
+
+    @staticmethod
+    def map_said(run):
+        """(h_max / h*, stable) from RUN's advise.json: the final center's sharpness against the largest its
+        settings keep stable (the map's verdict), or None where the run was not asked."""
+        try:
+            with open(os.path.join(run, "advise.json")) as f:
+                said = json.load(f)
+            ratio = said["h_max"] / said["h_star"]
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            return None
+        return (ratio, bool(said.get("stable"))) if math.isfinite(ratio) else None
 
     def paired(self, rows, name, base):
         if name == base or name not in rows or base not in rows:
@@ -249,6 +286,14 @@ class Family:
         def diff(name, base):
             p = self.paired(rows, name, base)
             return "-" if p is None else f"{p[0]:+.2f} ± {outer.half(p[1])} pp {p[2]}"
+
+        def sharpness(row):
+            said = row["map"]
+            if not said:
+                return "-"
+            ratios = [r for r, _ in said]
+            return (f"{sum(ratios) / len(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) "
+                    f"{sum(stable for _, stable in said)}/{len(said)}")
 
         def times(row):
             cells = []
@@ -269,12 +314,15 @@ class Family:
             print(f"search {base}: {scores} → η = {eta:g}{edge}")
         codec_order = [n for prefix in ("downpour", "diloco-h50", "easgd-tau10") for n in CONFIGS
                        if n == prefix or (n.startswith(prefix + "-") and CONFIGS[n][2] == "codec")]
+        print("\nh_max/h*: the final center's sharpness over the largest its settings keep stable (easgd advise; above 1,\n"
+              "the map calls the run unstable there): mean (range) over the seeds asked, and how many it calls stable.")
         for table in ("family", "codec"):
             print("\nDiLoCo and its kin, p = 4 (score: mean of the last two test errors)" if table == "family" else
                   "\nCompressed exchanges, p = 4 (paired against the same method uncompressed)")
             print(f"{'configuration':20} {'η':>7} {'runs':>4} {'score':>17} "
                   + (f"{'− diloco-h1 (paired)':>40} {'− sync-sgd (paired)':>40} " if table == "family" else f"{'− uncompressed (paired)':>40} ")
-                  + " ".join(f"{'to ' + format(t, '.0%'):>16}" for t in TARGETS) + f" {'MB sent':>9} {'MB recv':>9} {'div':>3}")
+                  + " ".join(f"{'to ' + format(t, '.0%'):>16}" for t in TARGETS) + f" {'MB sent':>9} {'MB recv':>9} {'div':>3}"
+                  + f"  {'h_max/h* (range) stable':>26}")
             for name in ([n for n in CONFIGS if CONFIGS[n][2] == "family"] if table == "family" else codec_order):
                 if name not in rows:
                     continue
@@ -286,7 +334,8 @@ class Family:
                     method = "downpour" if name.startswith("downpour") else "diloco-h50" if name.startswith("diloco") else "easgd-tau10"
                     d = f"{diff(name, method):>40}"
                 print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {outer.half(h, 5)} % {d} "
-                      + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}")
+                      + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}"
+                      + f"  {sharpness(row):>26}")
 
     def figures(self, plots):
         """Draws each figure whose configurations have all their seeds finished (easgd plot --group-seeds, png and

@@ -40,6 +40,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from campaign import copy_atomically
 from stopping import Stop
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "outer-record")
@@ -114,7 +115,7 @@ def keep(run, record=RECORD):
     target = os.path.join(record, os.path.basename(run))
     os.makedirs(target, exist_ok=True)
     for name in ("config.json", "status.json", "metrics.jsonl"):
-        shutil.copyfile(os.path.join(run, name), os.path.join(target, name))
+        copy_atomically(os.path.join(run, name), os.path.join(target, name))
 
 
 def records(run):

@@ -98,13 +98,21 @@ class FlowTests(unittest.TestCase):
         self.assertEqual([rate(c) for c in by("downpour-int8", 1)], [0.1])
         self.assertEqual(by("diloco-h1", 1), [])               # the search's winner is seed 1's run
         self.assertIn("--error-feedback", by("downpour-int4-ef", 2)[0])
-        # The report: every configuration with three seeds (the stand-in ignores the seed: differences 0).
+        # The report: every configuration with three seeds (the stand-in ignores the seed: differences 0), and the
+        # map asked once of each of the 57 runs (after the searches' 16, one per candidate), its ratio 2/4 reported.
         self.assertIn("diloco-h10", r.stdout)
         self.assertIn("+0.00 ± 0.00 pp matches", r.stdout)
-        # Again: nothing trains.
+        with open(log) as f:
+            advised = [line.split() for line in f if line.startswith("advise ")]
+        self.assertEqual(len(advised), 16 + 57)
+        self.assertEqual(len({a[1] for a in advised[16:]}), 57)
+        self.assertEqual(r.stdout.count("0.50 (0.50–0.50) 3/3"), 7 + 14)     # the two tables (H = 50, τ = 10 in both)
+        # Again: nothing trains, and the map is not asked again.
         r = subprocess.run(command, capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(calls()), len(trains))
+        with open(log) as f:
+            self.assertEqual(sum(line.startswith("advise ") for line in f), 16 + 57)
         # A new checkout: OUT gone, the record kept; nothing trains and the report is the same.
         shutil.rmtree(out)
         again = subprocess.run(command, capture_output=True, text=True, env=env)

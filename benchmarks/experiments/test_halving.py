@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The stand-in: train --lr E --steps N --out D writes records every 5 steps with test error
 # 0.5 + |log2(E / 0.02)|/10 − step/1000 (best at η = 0.02); η ≥ 1 diverges at step 5; --resume continues to N;
-# advise prints a margin; plot draws nothing. Every call is logged.
+# advise prints a margin and a sharpness half its h*; plot draws nothing. Every call is logged.
 FAKE = r'''#!/usr/bin/env python3
 import json, math, os, sys
 args = sys.argv[1:]
@@ -27,7 +27,7 @@ with open(os.environ["FAKE_LOG"], "a") as f:
 if args[0] == "plot":
     sys.exit(0)
 if args[0] == "advise":
-    print(json.dumps({"margin": {"eta_max": 0.1}}))
+    print(json.dumps({"margin": {"eta_max": 0.1}, "h_max": 2.0, "h_star": 4.0, "stable": True}))
     sys.exit(0)
 def opt(name):
     return args[args.index(name) + 1]
