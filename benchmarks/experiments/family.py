@@ -368,7 +368,10 @@ class Family:
                 done += states[-1] in FINISHED
             print(f"{name:20} {', '.join(states)}")
         total = len(CONFIGS) * len(SEEDS)
-        print(f"{done} of {total} runs finished; each about 9,372 worker steps (about 9 minutes of a core at 0.055 s)")
+        # A search not yet decided trains its other three candidates too (its winner is the base's seed 1).
+        left = total - done + sum(3 for base in BASES if self.chosen(base)[0] is None)
+        print(f"{done} of {total} runs finished; each about 9,372 worker steps (about 9 minutes of a core at 0.055 s): "
+              f"about {left * 9 / 60:.1f} core-hours to go, less what the runs under way have done")
 
 
 def main():

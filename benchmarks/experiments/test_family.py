@@ -83,9 +83,17 @@ class FlowTests(unittest.TestCase):
             with open(log) as f:
                 return [line.split() for line in f if line.startswith("train")]
 
+        # The plan before any run: 57 runs, and four searches' other three candidates each, 9 minutes apiece.
+        plan = subprocess.run(command + ["--plan"], capture_output=True, text=True, env=env).stdout
+        self.assertIn("0 of 57 runs finished", plan)
+        hours = float(plan.split("about ")[-1].split(" core-hours")[0])
+        self.assertAlmostEqual(hours, (57 + 4 * 3) * 9 / 60, delta=0.05)
         r = subprocess.run(command, capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         trains = calls()
+        plan = subprocess.run(command + ["--plan"], capture_output=True, text=True, env=env).stdout
+        self.assertIn("57 of 57 runs finished", plan)
+        self.assertIn("about 0.0 core-hours to go", plan)
         # Four searches of four rates (16 runs), then 19 configurations × 3 seeds less the four bases' seed 1.
         self.assertEqual(len(trains), 16 + 19 * 3 - 4)
         rate = lambda c: float(c[c.index("--lr") + 1])
