@@ -20,7 +20,8 @@ are copied into benchmarks/experiments/compress-record/, which is committed, and
 from there. --report prints, per configuration, the final and best test error (mean and 95 % t-interval over the
 seeds), the difference to the same method uncompressed paired by seed (mean and 95 % t-interval) with the verdict of
 the stated rule, and the megabytes each worker sent and received (the records' bytes_sent and bytes_received, the
-codec's bytes, divided by p).
+codec's bytes, divided by p). A signal (Ctrl-C, or SIGTERM to this process alone) stops every run at a checkpoint
+and ends with 130; run again to continue (stopping.py). --record names another record (a test's).
 """
 
 import argparse
@@ -73,8 +74,8 @@ def verdict(mean, half, margin=MARGIN):
     return "inconclusive"
 
 
-def report(root, seeds):
-    rows = summary(root, seeds)
+def report(root, seeds, record=RECORD):
+    rows = summary(root, seeds, record)
     finals = {name: f for name, _, _, f, _ in rows}
     print(f"{'configuration':22} {'runs':>4} {'final test error':>20} {'best test error':>20} {'final − uncompressed (paired)':>30} "
           f"{'verdict':>13} {'MB sent':>9} {'MB received':>11} {'diverged':>8}")
@@ -92,7 +93,7 @@ def report(root, seeds):
               f"{extra['sent']:>9.1f} {extra['received']:>11.1f} {extra['diverged']:>8}")
 
 
-def summary(root, seeds):
+def summary(root, seeds, record=RECORD):
     """Per configuration with runs: (name, method, codec, final test error by seed, and the best test errors by
     seed, the megabytes each worker sent and received, the diverged runs). A diverged run counts at chance (0.9)."""
     rows = []
@@ -101,7 +102,7 @@ def summary(root, seeds):
         for s in seeds:
             run = os.path.join(root, f"{name}-s{s}")
             if outer.state(run) not in ("completed", "diverged"):
-                run = os.path.join(RECORD, f"{name}-s{s}")
+                run = os.path.join(record, f"{name}-s{s}")
             st = outer.state(run)
             if st not in ("completed", "diverged"):
                 continue
@@ -119,13 +120,13 @@ def summary(root, seeds):
     return rows
 
 
-def figure(root, seeds, prefix):
+def figure(root, seeds, prefix, record=RECORD):
     """Final test error (mean and 95 % interval over the seeds) against the megabytes each worker sent, log scale,
     one colour per method, each point named by its codec: PREFIX.png (and PREFIX.dat, what gnuplot read). The
     labels are the script's own configuration names, passed to gnuplot as data, never as script text."""
     if not re.fullmatch(r"[A-Za-z0-9._/-]+", prefix):
         raise SystemExit(f"compress.py: --figure takes a plain path (letters, digits, . _ / -), not {prefix!r}")
-    rows = summary(root, seeds)
+    rows = summary(root, seeds, record)
     if any(len(f) < len(seeds) for _, _, _, f, _ in rows) or len(rows) < len(CONFIGS):
         raise SystemExit("compress.py: not every configuration has all its seeds yet; no figure")
     by_name = {name: f for name, _, _, f, _ in rows}
@@ -201,14 +202,16 @@ def main():
     parser.add_argument("--easgd", default=".build/release/easgd")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--record", default=RECORD, help="the committed record of finished runs (default: %(default)s)")
     parser.add_argument("--figure", metavar="PREFIX", help="draw PREFIX.png (error against bytes) from the finished runs, then stop")
     a = parser.parse_args()
     if a.figure:
-        return figure(a.out, list(range(1, a.seeds + 1)), a.figure)
+        return figure(a.out, list(range(1, a.seeds + 1)), a.figure, a.record)
     seeds = list(range(1, a.seeds + 1))
     if not a.report:
-        outer.run_all(a, CONFIGS, seeds, lambda name, s: outer.launch(a.easgd, name, s, a.out, arguments=arguments, record=RECORD))
-    report(a.out, seeds)
+        outer.run_stoppable(a, CONFIGS, seeds, "compress", lambda name, s, stop: outer.launch(
+            a.easgd, name, s, a.out, arguments=arguments, record=a.record, stop=stop))
+    report(a.out, seeds, a.record)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ with a checkpoint resumed, any other directory removed and started again, so the
 a signal (Ctrl-C, or SIGTERM to it alone) stops every run at a checkpoint and ends it with 130 (stopping.py).
 A finished run's config.json, status.json and metrics.jsonl are copied into benchmarks/experiments/outer-record/,
 which is committed: --report reads a run from OUT, else from there (a new checkout has no OUT), and a run the record
-holds finished is not trained again where OUT lacks it.
+holds finished is not trained again where OUT lacks it (--record names another record: a test's).
 --report prints, per configuration, the final and best test error (mean and 95 % t-interval over the seeds), the
 difference to diloco-h1 and to sync-sgd paired by seed (mean and 95 % t-interval), the first step at which the test error reached
 the target (TARGET, default 0.15; a run that never did counts as not reaching it), the bytes sent and received per
@@ -152,14 +152,14 @@ def half(h, width=0):
     return f"{h:{width}.2f}" if math.isfinite(h) else "-".rjust(width)
 
 
-def report(root, seeds, target):
+def report(root, seeds, target, record=RECORD):
     rows, baselines = [], {}
     for name in CONFIGS:
         finals, bests, reached, diverged, bytes_, rises = {}, {}, [], 0, None, 0
         for s in seeds:
             run = os.path.join(root, f"{name}-s{s}")
             if state(run) not in ("completed", "diverged"):
-                run = os.path.join(RECORD, f"{name}-s{s}")
+                run = os.path.join(record, f"{name}-s{s}")
             st = state(run)
             if st not in ("completed", "diverged"):
                 continue
@@ -210,14 +210,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--target", type=float, default=TARGET)
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--record", default=RECORD, help="the committed record of finished runs (default: %(default)s)")
     a = parser.parse_args()
     seeds = list(range(1, a.seeds + 1))
     if not a.report:
-        with Stop("outer") as stop:
-            run_all(a, CONFIGS, seeds, lambda name, s: launch(a.easgd, name, s, a.out, stop=stop))
-        if stop.requested:
-            raise SystemExit(130)
-    report(a.out, seeds, a.target)
+        run_stoppable(a, CONFIGS, seeds, "outer", lambda name, s, stop: launch(a.easgd, name, s, a.out, record=a.record, stop=stop))
+    report(a.out, seeds, a.target, a.record)
 
 
 def run_all(a, configs, seeds, launcher):
@@ -227,6 +225,15 @@ def run_all(a, configs, seeds, launcher):
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launcher(*j), jobs)):
             print(f"{name} seed {s}: {how}", flush=True)
+
+
+def run_stoppable(a, configs, seeds, driver, launcher):
+    """run_all under a stopping.Stop named DRIVER, LAUNCHER(name, seed, stop) starting each run; a signal stops
+    every run at a checkpoint and ends the driver with 130."""
+    with Stop(driver) as stop:
+        run_all(a, configs, seeds, lambda name, s: launcher(name, s, stop))
+    if stop.requested:
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ class CompressTests(unittest.TestCase):
         finally:
             shutil.rmtree(d)
 
+    def test_a_signal_to_the_driver_alone_stops_every_run_and_a_rerun_finishes(self):
+        test_outer.signalled_then_finished(self, "compress.py", compress.CONFIGS)
+
     def test_the_record_reproduces_the_notebooks_table(self):
         test_outer.expect_notebook_quotes(self, lambda: compress.report("/nonexistent-compress-runs", [1, 2, 3]), compress.CONFIGS)
 

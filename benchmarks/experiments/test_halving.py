@@ -38,7 +38,7 @@ if "--resume" in args:
 else:
     run, eta, start = opt("--out"), float(opt("--lr")), None
     os.makedirs(run)
-    json.dump({"eta": eta}, open(os.path.join(run, "config.json"), "w"))
+    json.dump({"eta": eta, "model": {"parameters": 100}}, open(os.path.join(run, "config.json"), "w"))
 steps = int(opt("--steps"))
 with open(os.path.join(run, "metrics.jsonl"), "a") as f:
     for s in range(0 if start is None else start + 5, steps + 1, 5):

@@ -11,8 +11,30 @@ import os
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import outer  # noqa: E402
+
+
+def signalled_then_finished(test, script, configs):
+    """SCRIPT (outer.py or compress.py) on the stoppable stand-in of test_halving.py, seed 1 only, its own OUT and
+    record: SIGTERM to it alone while its first runs train ends it with 130 and no run of it alive
+    (test_halving.stop_when); run again, it finishes every configuration into the record."""
+    import subprocess
+    import tempfile
+    from test_halving import install_stand_in, stop_when, stoppable
+    d = tempfile.mkdtemp()
+    fake, log = install_stand_in(d, stoppable())
+    out, record = os.path.join(d, "out"), os.path.join(d, "record")
+    command = [sys.executable, os.path.join(HERE, script), "--out", out, "--record", record, "--easgd", fake,
+               "--seeds", "1", "--jobs", "2"]
+    env = {**os.environ, "FAKE_LOG": log, "FAKE_PIDS": os.path.join(d, "pids")}
+    stop_when(test, command, env, log, out, lambda line: line.startswith("train"))
+    r = subprocess.run(command, capture_output=True, text=True, env=env)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    test.assertEqual(sorted(os.listdir(record)), sorted(f"{name}-s1" for name in configs))
+    for name in configs:
+        test.assertEqual(outer.state(os.path.join(record, f"{name}-s1")), "completed")
 
 
 class OuterTests(unittest.TestCase):
@@ -27,6 +49,9 @@ class OuterTests(unittest.TestCase):
             quantile = 4.302652729911275          # t_{0.975, 2}
         self.assertAlmostEqual(mean, sum(values) / 3, places=12)
         self.assertAlmostEqual(half, quantile * sd / math.sqrt(3), places=3)
+
+    def test_a_signal_to_the_driver_alone_stops_every_run_and_a_rerun_finishes(self):
+        signalled_then_finished(self, "outer.py", outer.CONFIGS)
 
     def test_one_run_prints_a_dash_for_its_interval_not_nan(self):
         mean, half = outer.interval([31.88])
