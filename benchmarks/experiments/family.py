@@ -314,6 +314,8 @@ class Family:
             print(f"search {base}: {scores} → η = {eta:g}{edge}")
         codec_order = [n for prefix in ("downpour", "diloco-h50", "easgd-tau10") for n in CONFIGS
                        if n == prefix or (n.startswith(prefix + "-") and CONFIGS[n][2] == "codec")]
+        print("\nSeed 1 of a searched base (" + ", ".join(BASES) + ") is its search's winner, chosen among four rates on its\n"
+              "own score: in a paired difference its seed 1 favours the base, a bias the interval does not include.")
         print("\nh_max/h*: the final center's sharpness over the largest its settings keep stable (easgd advise; above 1,\n"
               "the map calls the run unstable there): mean (range) over the seeds asked, and how many it calls stable.")
         for table in ("family", "codec"):
