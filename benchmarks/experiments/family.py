@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 import compress  # noqa: E402  (the rule's verdict, at this section's margin)
 import outer  # noqa: E402  (the launcher, the records and the t-interval)
 from decisive import BANDWIDTH, COMPUTE, EPOCH, SEEDS, STEPS as DECISIVE_STEPS, keep as keep_finished, plot, Campaign  # noqa: E402
-from halving import records, status, steps_per_worker  # noqa: E402
+from halving import ask_map, records, status, steps_per_worker  # noqa: E402
 from campaign import write_atomically  # noqa: E402
 from stopping import Stop  # noqa: E402
 
@@ -99,12 +99,16 @@ def label(name):
     return said + (f", {codec}" if codec else "")
 
 
+# The codec table's groups: each method uncompressed, then through each of its codecs (the report's rows, each
+# judged against the group's first; a figure each).
+CODEC_GROUPS = {m: [m] + [n for n in CONFIGS if n.startswith(m + "-") and CONFIGS[n][2] == "codec"]
+                for m in ("downpour", "diloco-h50", "easgd-tau10")}
+FAMILY = [n for n, c in CONFIGS.items() if c[2] == "family"]
+
 # The figures (--figures): each configuration's seeds as one curve (mean, min–max band) on the virtual clock.
-FIGURES = {
-    "family-cifar": ("DiLoCo against synchronous SGD and elastic averaging", [n for n, c in CONFIGS.items() if c[2] == "family"]),
-}
-for _m in ("downpour", "diloco-h50", "easgd-tau10"):
-    FIGURES[f"codecs-cifar-{_m}"] = (f"{label(_m)} and its codecs", [_m] + [n for n in CONFIGS if n.startswith(_m + "-")])
+FIGURES = {"family-cifar": ("DiLoCo against synchronous SGD and elastic averaging", FAMILY)}
+for _m, _names in CODEC_GROUPS.items():
+    FIGURES[f"codecs-cifar-{_m}"] = (f"{label(_m)} and its codecs", _names)
 
 
 def common(data):
@@ -191,16 +195,11 @@ class Family:
         if (self.stop.requested or status(run) != "completed" or os.path.exists(target)
                 or not os.path.exists(os.path.join(run, "checkpoint.bin"))):
             return
-        r = subprocess.run([self.easgd, "advise", run, "--json", "--out", os.path.join(run, "advise")],
-                           capture_output=True, text=True)
+        said, failure = ask_map(self.easgd, run)
         if self.stop.requested:
             return
-        try:
-            said = json.loads(r.stdout) if r.returncode == 0 else None
-        except ValueError:
-            said = None
         if said is None:
-            raise SystemExit(f"easgd: easgd advise {run} failed ({r.returncode}): {r.stderr.strip()}")
+            raise SystemExit(f"easgd: {failure}")
         write_atomically(target, json.dumps(said, indent=2) + "\n")
 
     def run(self, jobs):
@@ -312,8 +311,6 @@ class Family:
                                for c in sorted(ranked, key=lambda c: c["eta"]))
             edge = " (at the edge of its grid)" if eta in (min(etas), max(etas)) else ""
             print(f"search {base}: {scores} → η = {eta:g}{edge}")
-        codec_order = [n for prefix in ("downpour", "diloco-h50", "easgd-tau10") for n in CONFIGS
-                       if n == prefix or (n.startswith(prefix + "-") and CONFIGS[n][2] == "codec")]
         print("\nSeed 1 of a searched base (" + ", ".join(BASES) + ") is its search's winner, chosen among four rates on its\n"
               "own score: in a paired difference its seed 1 favours the base, a bias the interval does not include.")
         print("\nh_max/h*: the final center's sharpness over the largest its settings keep stable (easgd advise; above 1,\n"
@@ -325,7 +322,9 @@ class Family:
                   + (f"{'− diloco-h1 (paired)':>40} {'− sync-sgd (paired)':>40} " if table == "family" else f"{'− uncompressed (paired)':>40} ")
                   + " ".join(f"{'to ' + format(t, '.0%'):>16}" for t in TARGETS) + f" {'MB sent':>9} {'MB recv':>9} {'div':>3}"
                   + f"  {'h_max/h* (range) stable':>26}")
-            for name in ([n for n in CONFIGS if CONFIGS[n][2] == "family"] if table == "family" else codec_order):
+            against = ([(n, None) for n in FAMILY] if table == "family" else
+                       [(n, group[0]) for group in CODEC_GROUPS.values() for n in group])
+            for name, uncompressed in against:
                 if name not in rows:
                     continue
                 row = rows[name]
@@ -333,8 +332,7 @@ class Family:
                 if table == "family":
                     d = f"{diff(name, 'diloco-h1'):>40} {diff(name, 'sync-sgd'):>40}"
                 else:
-                    method = "downpour" if name.startswith("downpour") else "diloco-h50" if name.startswith("diloco") else "easgd-tau10"
-                    d = f"{diff(name, method):>40}"
+                    d = f"{diff(name, uncompressed):>40}"
                 print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {outer.half(h, 5)} % {d} "
                       + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}"
                       + f"  {sharpness(row):>26}")

@@ -81,11 +81,21 @@ def train(easgd, run, eta, budget, extra, stop=None):
     return code
 
 
-def largest_stable_eta(easgd, run):
+def ask_map(easgd, run):
+    """`easgd advise RUN --json` (its figure and table into RUN/advise.*): the map's answer on the run's model as a
+    dict, or None and easgd's message when it could not answer."""
     r = subprocess.run([easgd, "advise", run, "--json", "--out", os.path.join(run, "advise")], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None
-    return json.loads(r.stdout).get("margin", {}).get("eta_max")
+    try:
+        if r.returncode == 0:
+            return json.loads(r.stdout), None
+    except ValueError:
+        pass
+    return None, f"easgd advise {run} failed ({r.returncode}): {r.stderr.strip()}"
+
+
+def largest_stable_eta(easgd, run):
+    said, _ = ask_map(easgd, run)
+    return None if said is None else said.get("margin", {}).get("eta_max")
 
 
 def main():

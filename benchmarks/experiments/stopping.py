@@ -1,6 +1,7 @@
-"""How the campaign drivers stop (decisive.py, family.py, outer.py, compress.py, halving.py): a signal — Ctrl-C, or SIGTERM to the driver
-alone — starts no run after it and sends SIGTERM once to every process below the driver, so each `easgd train`
-checkpoints and exits and a search below it stops too; the driver then keeps what finished and ends with 130.
+"""How the campaign drivers stop (decisive.py, family.py, outer.py, compress.py, halving.py): a signal — Ctrl-C, or
+SIGTERM to the driver alone — starts no run after it and sends SIGTERM once to every process below the driver, so
+each `easgd train` checkpoints and exits and a search below it stops too; the driver then keeps what finished and
+ends with 130.
 
     with Stop("family") as stop:
         ...                      # launch runs unless stop.requested

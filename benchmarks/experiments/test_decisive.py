@@ -17,9 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from decisive import Campaign, extension  # noqa: E402
 from halving import status  # noqa: E402
-from test_halving import FAKE as HALVING_FAKE, alive, install_stand_in, stop_when, stoppable  # noqa: E402
+from test_halving import FAKE, alive, install_stand_in, stop_when, stoppable  # noqa: E402
 
-FAKE = HALVING_FAKE          # the stand-in easgd of test_halving.py (plot logged, nothing drawn)
 
 
 class StatisticsTests(unittest.TestCase):
