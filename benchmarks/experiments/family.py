@@ -18,6 +18,9 @@ mean of the last two test errors wins); the winner's run is seed 1's run of its 
 takes the base's rate trains seeds 2 and 3 (and seed 1 where it is not the base) at it. DOWNPOUR takes η = 0.1, the
 decisive campaign's choice at this very horizon (its search's first rung, committed in decisive-record/).
 
+Order: the family table's seeds first, then each codec group's (EASGD's, DiLoCo H = 50's, DOWNPOUR's: the cheapest to
+complete first), seed by seed within each, so that a campaign stopped part way has whole comparisons (ORDER).
+
 A signal (Ctrl-C, or SIGTERM to this process alone) stops every run it started, each at a checkpoint, searches
 included, and ends with status 130; run again to continue (stopping.py).
 
@@ -104,6 +107,13 @@ def label(name):
 CODEC_GROUPS = {m: [m] + [n for n in CONFIGS if n.startswith(m + "-") and CONFIGS[n][2] == "codec"]
                 for m in ("downpour", "diloco-h50", "easgd-tau10")}
 FAMILY = [n for n, c in CONFIGS.items() if c[2] == "family"]
+
+# The order the runs are trained in: one table or group at a time, seed by seed within it (the family table, then
+# the codec groups, the cheapest to complete first), so that a campaign stopped part way has whole comparisons.
+ORDER = []
+for _group in [FAMILY] + [CODEC_GROUPS[m] for m in ("easgd-tau10", "diloco-h50", "downpour")]:
+    ORDER += [(n, s) for s in SEEDS for n in _group if (n, s) not in ORDER]
+assert sorted(ORDER) == sorted((n, s) for n in CONFIGS for s in SEEDS)
 
 # The figures (--figures): each configuration's seeds as one curve (mean, min–max band) on the virtual clock.
 FIGURES = {"family-cifar": ("DiLoCo against synchronous SGD and elastic averaging", FAMILY)}
@@ -208,7 +218,8 @@ class Family:
                 if not self.stop.requested:
                     self.search(base, jobs)
             if not self.stop.requested:
-                outer.run_all(types.SimpleNamespace(out=self.out, jobs=jobs), CONFIGS, list(SEEDS), self.launch)
+                outer.run_all(types.SimpleNamespace(out=self.out, jobs=jobs), CONFIGS, list(SEEDS), self.launch,
+                              jobs=ORDER)
         self.keep()                             # what finished before a stop
         if self.stop.requested:
             raise SystemExit(130)

@@ -62,6 +62,17 @@ class DesignTests(unittest.TestCase):
             self.assertEqual(options[i:i + 2], want)
         self.assertIn("--error-feedback", options)
 
+    def test_the_order_completes_one_table_or_group_at_a_time(self):
+        # Every run once; the family table's 21 first; each codec group's runs together after it, EASGD's first.
+        order = family.ORDER
+        self.assertEqual(len(order), 57)
+        self.assertEqual(len(set(order)), 57)
+        self.assertEqual({n for n, _ in order[:21]}, set(family.FAMILY))
+        self.assertEqual([s for _, s in order[:21]], [1] * 7 + [2] * 7 + [3] * 7)
+        groups = [n.rsplit("-", 1)[0] if n.endswith(("fp16", "int8", "int4")) else n.replace("-int4-ef", "")
+                  for n, _ in order[21:]]
+        self.assertEqual(groups, ["easgd-tau10"] * 9 + ["diloco-h50"] * 12 + ["downpour"] * 15)
+
     def test_downpours_rate_is_the_decisive_searchs_choice_at_this_horizon(self):
         with open(os.path.join(HERE, "decisive-record", "downpour-tau1", "search", "halving.json")) as f:
             h = json.load(f)
