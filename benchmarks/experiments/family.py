@@ -288,6 +288,8 @@ class Family:
         if len(common_seeds) < 2:
             return None
         mean, half = outer.interval([100 * (a[s] - b[s]) for s in common_seeds])
+        if len(common_seeds) < len(SEEDS):      # the stated rule is over three paired seeds: no verdict before
+            return mean, half, f"pending ({len(common_seeds)} of {len(SEEDS)} seeds)"
         return mean, half, self.verdict(mean, half)
 
     def report(self):

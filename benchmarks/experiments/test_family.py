@@ -29,6 +29,20 @@ class RuleTests(unittest.TestCase):
         self.assertEqual(v(0.8, 0.5), "inconclusive at this budget")    # [0.3, 1.3]
         self.assertEqual(v(0.1, float("nan")), "-")
 
+    def test_no_verdict_before_three_paired_seeds(self):
+        # Differences 0.1 and 0.3 pp: mean 0.2, sd √0.02, t95(2) = 12.706 → half-width 12.706 · 0.1414 / √2 = 1.2706.
+        f = family.Family.__new__(family.Family)
+        rows = {"a": {"scores": {1: 0.201, 2: 0.203}}, "b": {"scores": {1: 0.200, 2: 0.200, 3: 0.2}}}
+        mean, half, said = f.paired(rows, "a", "b")
+        self.assertAlmostEqual(mean, 0.2, places=9)
+        self.assertAlmostEqual(half, 1.2706, places=3)
+        self.assertEqual(said, "pending (2 of 3 seeds)")
+        rows["a"]["scores"][3] = 0.202                  # 0.1, 0.3, 0.2: sd 0.1, t95(3) = 4.303 → 0.2484
+        mean, half, said = f.paired(rows, "a", "b")
+        self.assertAlmostEqual(half, 4.303 * 0.1 / 3 ** 0.5, places=3)
+        self.assertEqual(said, "matches")
+        self.assertIsNone(f.paired({"a": {"scores": {1: 0.2}}, "b": rows["b"]}, "a", "b"))
+
     def test_the_score_is_the_mean_of_the_last_two_test_errors(self):
         d = tempfile.mkdtemp()
         with open(os.path.join(d, "metrics.jsonl"), "w") as f:
