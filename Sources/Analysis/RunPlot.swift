@@ -120,26 +120,36 @@ public struct RunPlot {
 
     /// Each curve's colour when the figure compares methods: one hue per method, a shade per curve of that method
     /// (darkest for the smallest p, then τ, then η), so that a reader finds a method by colour and its settings by
-    /// shade; nil when every curve is one method (each then gets a colour of its own).
+    /// shade; nil when every curve is one method (each then gets a colour of its own), or when a method has more
+    /// curves than its hue has shades (two curves of one colour would be told apart by nothing).
     var colours: [String]? {
-        let methods = curves.map { $0[0].method }
+        let methods = curves.map { RunPlot.hue(of: $0[0]) }
         guard Set(methods).count > 1 else { return nil }
         var shadeOf: [Int: Int] = [:]
         for method in Set(methods) {
             let mine = curves.indices.filter { methods[$0] == method }
                 .sorted { (curves[$0][0].workers, curves[$0][0].tau ?? 0, curves[$0][0].learningRate, $0)
                           < (curves[$1][0].workers, curves[$1][0].tau ?? 0, curves[$1][0].learningRate, $1) }
+            guard mine.count <= (RunPlot.hues[method] ?? RunPlot.hues["other"]!).count else { return nil }
             for (k, i) in mine.enumerated() { shadeOf[i] = k }
         }
         return curves.indices.map { i in
-            let shades = RunPlot.hues[methods[i].rawValue] ?? RunPlot.hues["other"]!
-            return shades[shadeOf[i]! % shades.count]
+            let shades = RunPlot.hues[methods[i]] ?? RunPlot.hues["other"]!
+            return shades[shadeOf[i]!]
         }
     }
 
+    /// The hue a run takes: its method's, except DiLoCo with an outer step other than its own Nesterov (synchronous
+    /// SGD as H = 1 with outer SGD at rate 1, Local SGD, SlowMo's heavy ball), which takes grey, apart from DiLoCo.
+    static func hue(of run: RunSummary) -> String {
+        if run.method == .diloco, let outer = run.outer, outer.optimizer != .nesterov { return "other" }
+        return run.method.rawValue
+    }
+
     /// ColorBrewer's sequential hues, darkest first: EASGD blue, EAMSGD red, the DOWNPOUR family green, purple
-    /// and brown, the sequential methods grey.
+    /// and brown, DiLoCo yellow-orange-brown, the sequential methods (and DiLoCo with another outer step) grey.
     static let hues: [String: [String]] = [
+        "diloco": ["#662506", "#cc4c02", "#fe9929", "#fec44f"],
         "easgd": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"], "sync-easgd": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"],
         "eamsgd": ["#a50f15", "#de2d26", "#fb6a4a", "#fcae91"],
         "downpour": ["#006d2c", "#31a354", "#74c476", "#a1d99b"], "mdownpour": ["#54278f", "#756bb1", "#9e9ac8", "#bcbddc"],

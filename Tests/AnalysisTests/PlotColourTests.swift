@@ -28,6 +28,22 @@ private func run(_ method: Algorithm, workers: Int, tau: Int?, eta: Double) -> R
     #expect(RunPlot(runs: Array(runs.prefix(3)), axis: .steps, labels: nil, groupSeeds: false).colours == nil)
 }
 
+@Test func dilocoTakesItsOwnHueAndAnotherOuterStepTakesGrey() throws {
+    // Notebook 06's CIFAR figure: synchronous SGD (DiLoCo H = 1, outer SGD), DiLoCo H = 1, 10, 50, 100, EASGD.
+    // With synchronous SGD in DiLoCo's hue, five curves on four shades gave H = 1 and H = 100 one colour.
+    var runs = [1, 1, 10, 50, 100].map { run(.diloco, workers: 4, tau: $0, eta: 0.1) }
+    runs[0].outer = OuterSettings(optimizer: .sgd, learningRate: 1, momentum: 0)
+    for i in 1..<runs.count { runs[i].outer = OuterSettings(optimizer: .nesterov, learningRate: 0.7, momentum: 0.9) }
+    runs.append(run(.easgd, workers: 4, tau: 10, eta: 0.2))
+    let colours = try #require(RunPlot(runs: runs, axis: .steps, labels: nil, groupSeeds: false).colours)
+    #expect(colours[0] == RunPlot.hues["other"]![0])
+    #expect(Array(colours[1...4]) == RunPlot.hues["diloco"]!)         // darkest for H = 1
+    #expect(Set(colours).count == 6)
+    // More curves of one method than its hue has shades: no method colours rather than two curves alike.
+    runs[0].outer = runs[1].outer
+    #expect(RunPlot(runs: runs, axis: .steps, labels: nil, groupSeeds: false).colours == nil)
+}
+
 @Test func aThresholdSharedByRunsIsDrawnOnceAndNamedForEach() throws {
     let lines = try RunPlot.referenceLines([(43.7, "h*", "easgd", 1), (50, "2/{/Symbol h}", "easgd", 1),
                                             (35.0, "h*", "eamsgd", 2), (50, "2/{/Symbol h}", "eamsgd", 2),

@@ -349,6 +349,10 @@ class Family:
                 print(f"{name:20} {row['eta']:>7g} {len(row['scores']):>4} {m:>8.2f} ± {outer.half(h, 5)} % {d} "
                       + " ".join(f"{c:>16}" for c in times(row)) + f" {row['sent_mb']:>9.1f} {row['received_mb']:>9.1f} {row['diverged']:>3}"
                       + f"  {sharpness(row):>26}")
+            if table == "family":               # rival (A2): elastic averaging at DiLoCo H = 10's communication
+                print("\n(A2) against DiLoCo H = 10, the same bytes per round (paired)")
+                for name in ("easgd-tau10", "eamsgd-tau10"):
+                    print(f"{name:20} {diff(name, 'diloco-h10'):>40}")
 
     def figures(self, plots):
         """Draws each figure whose configurations have all their seeds finished (easgd plot --group-seeds, png and

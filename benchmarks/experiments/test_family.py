@@ -135,6 +135,9 @@ class FlowTests(unittest.TestCase):
         # map asked once of each of the 57 runs (after the searches' 16, one per candidate), its ratio 2/4 reported.
         self.assertIn("diloco-h10", r.stdout)
         self.assertIn("+0.00 ± 0.00 pp matches", r.stdout)
+        a2 = r.stdout.split("(A2) against DiLoCo H = 10")[1].splitlines()[1:3]
+        self.assertEqual([line.split()[0] for line in a2], ["easgd-tau10", "eamsgd-tau10"])
+        self.assertTrue(all(line.endswith("+0.00 ± 0.00 pp matches") for line in a2), a2)
         with open(log) as f:
             advised = [line.split() for line in f if line.startswith("advise ")]
         self.assertEqual(len(advised), 16 + 57)
