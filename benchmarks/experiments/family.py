@@ -387,8 +387,17 @@ class Family:
         total = len(CONFIGS) * len(SEEDS)
         # A search not yet decided trains its other three candidates too (its winner is the base's seed 1).
         left = total - done + sum(3 for base in BASES if self.chosen(base)[0] is None)
-        print(f"{done} of {total} runs finished; each about 9,372 worker steps (about 9 minutes of a core at 0.055 s): "
-              f"about {left * 9 / 60:.1f} core-hours to go, less what the runs under way have done")
+        # A run's cost: the median wall time of the finished runs (each one thread; evaluations and the map
+        # included), before any the estimate of 0.055 s a worker step, about 9 minutes.
+        walls = sorted(r[-1]["wall_seconds"] for r in (records(self.run_dir(n, s)) for n in CONFIGS for s in SEEDS
+                                                        if self.run_dir(n, s) and status(self.run_dir(n, s)) == "completed")
+                       if r and isinstance(r[-1].get("wall_seconds"), (int, float)))
+        minutes, said = 9.0, "about 9 minutes of a core at 0.055 s a step"
+        if walls:
+            minutes = walls[len(walls) // 2] / 60
+            said = f"{minutes:.1f} minutes of a core, the median of the {len(walls)} finished"
+        print(f"{done} of {total} runs finished; each about 9,372 worker steps ({said}): "
+              f"about {left * minutes / 60:.1f} core-hours to go, less what the runs under way have done")
 
 
 def main():

@@ -5,6 +5,7 @@ checkout that restores from the record) with the stand-in easgd of test_halving.
   python3 -m unittest discover -s benchmarks/experiments -p 'test_family.py'
 """
 
+import io
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -86,6 +88,24 @@ class DesignTests(unittest.TestCase):
         groups = [n.rsplit("-", 1)[0] if n.endswith(("fp16", "int8", "int4")) else n.replace("-int4-ef", "")
                   for n, _ in order[21:]]
         self.assertEqual(groups, ["easgd-tau10"] * 9 + ["diloco-h50"] * 12 + ["downpour"] * 15)
+
+    def test_the_plan_prices_a_run_at_the_median_wall_time_of_the_finished(self):
+        d = tempfile.mkdtemp()
+        for run, wall in (("diloco-h10-s2", 600), ("diloco-h10-s3", 720), ("downpour-s1", 660)):
+            os.makedirs(os.path.join(d, "out", run))
+            with open(os.path.join(d, "out", run, "metrics.jsonl"), "w") as f:
+                f.write(json.dumps({"total_steps": 9372, "wall_seconds": wall, "test_error": 0.3}) + "\n")
+            with open(os.path.join(d, "out", run, "status.json"), "w") as f:
+                json.dump({"status": "completed"}, f)
+        f = family.Family(os.path.join(d, "out"), "/data", "easgd", record=os.path.join(d, "record"))
+        with unittest.mock.patch("sys.stdout", new_callable=io.StringIO) as out:
+            f.plan()
+        last = out.getvalue().splitlines()[-1]
+        # Median 660 s = 11.0 minutes; 57 − 3 runs left and the four undecided searches' other 3 candidates each.
+        self.assertIn("3 of 57 runs finished", last)
+        self.assertIn("11.0 minutes of a core, the median of the 3 finished", last)
+        self.assertIn(f"about {(57 - 3 + 12) * 11 / 60:.1f} core-hours", last)
+        shutil.rmtree(d)
 
     def test_downpours_rate_is_the_decisive_searchs_choice_at_this_horizon(self):
         with open(os.path.join(HERE, "decisive-record", "downpour-tau1", "search", "halving.json")) as f:
