@@ -219,7 +219,7 @@ class Family:
                     self.search(base, jobs)
             if not self.stop.requested:
                 outer.run_all(types.SimpleNamespace(out=self.out, jobs=jobs), CONFIGS, list(SEEDS), self.launch,
-                              jobs=ORDER)
+                              order=ORDER)
         self.keep()                             # what finished before a stop
         if self.stop.requested:
             raise SystemExit(130)
@@ -376,22 +376,23 @@ class Family:
             eta, root = self.chosen(base)
             print(f"search {base:14} η ∈ {{{', '.join(f'{e:g}' for e in etas)}}}: "
                   + ("to run" if eta is None else f"chose η = {eta:g}" + (" (record)" if root == self.record else "")))
-        done = 0
+        done, walls = 0, []
         for name in CONFIGS:
             states = []
             for s in SEEDS:
                 run = self.run_dir(name, s)
                 states.append("-" if run is None else status(run) or ("checkpoint" if os.path.exists(os.path.join(run, "checkpoint.bin")) else "to run"))
                 done += states[-1] in FINISHED
+                last = (records(run) or [{}])[-1] if states[-1] == "completed" else {}
+                if isinstance(last.get("wall_seconds"), (int, float)):
+                    walls.append(last["wall_seconds"])
             print(f"{name:20} {', '.join(states)}")
         total = len(CONFIGS) * len(SEEDS)
         # A search not yet decided trains its other three candidates too (its winner is the base's seed 1).
         left = total - done + sum(3 for base in BASES if self.chosen(base)[0] is None)
         # A run's cost: the median wall time of the finished runs (each one thread; evaluations and the map
         # included), before any the estimate of 0.055 s a worker step, about 9 minutes.
-        walls = sorted(r[-1]["wall_seconds"] for r in (records(self.run_dir(n, s)) for n in CONFIGS for s in SEEDS
-                                                        if self.run_dir(n, s) and status(self.run_dir(n, s)) == "completed")
-                       if r and isinstance(r[-1].get("wall_seconds"), (int, float)))
+        walls.sort()
         minutes, said = 9.0, "about 9 minutes of a core at 0.055 s a step"
         if walls:
             minutes = walls[len(walls) // 2] / 60

@@ -218,11 +218,11 @@ def main():
     report(a.out, seeds, a.target, a.record)
 
 
-def run_all(a, configs, seeds, launcher, jobs=None):
+def run_all(a, configs, seeds, launcher, order=None):
     """Every configuration's seeds, seed by seed (a stopped campaign has whole comparisons first), A.JOBS at once;
-    JOBS, a list of (name, seed), gives another order."""
+    ORDER, a list of (name, seed), gives another order."""
     os.makedirs(a.out, exist_ok=True)
-    jobs = jobs or [(name, s) for s in seeds for name in configs]
+    jobs = order or [(name, s) for s in seeds for name in configs]
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         for (name, s), (run, how) in zip(jobs, pool.map(lambda j: launcher(*j), jobs)):
             print(f"{name} seed {s}: {how}", flush=True)
