@@ -122,31 +122,50 @@ def summary(root, seeds, record=RECORD):
 
 def figure(root, seeds, prefix, record=RECORD):
     """Final test error (mean and 95 % interval over the seeds) against the megabytes each worker sent, log scale,
-    one colour per method, each point named by its codec: PREFIX.png (and PREFIX.dat, what gnuplot read). The
-    labels are the script's own configuration names, passed to gnuplot as data, never as script text."""
-    if not re.fullmatch(r"[A-Za-z0-9._/-]+", prefix):
-        raise SystemExit(f"compress.py: --figure takes a plain path (letters, digits, . _ / -), not {prefix!r}")
+    one colour per method, each point named by its codec: PREFIX.png (and PREFIX.dat, what gnuplot read)."""
+    plain_path(prefix)
     rows = summary(root, seeds, record)
     if any(len(f) < len(seeds) for _, _, _, f, _ in rows) or len(rows) < len(CONFIGS):
         raise SystemExit("compress.py: not every configuration has all its seeds yet; no figure")
     by_name = {name: f for name, _, _, f, _ in rows}
+    methods = [(TITLES[m], COLOURS[m], [(codec, extra["sent"], finals, None if codec == "none" else by_name[f"{m}-none"])
+                                        for name, mm, codec, finals, extra in rows if mm == m])
+               for m in METHODS]
+    bytes_figure(methods, prefix, "Compressed exchanges on Fashion-MNIST, p = 4, 1,500 steps per worker, 3 seeds "
+                 "(notebook 06, section 7)", "final test error", MARGIN, (2, 5000))
+
+
+COLOURS = {"downpour": "#1f77b4", "diloco-h50": "#d62728", "easgd-tau10": "#2ca02c"}
+TITLES = {"downpour": "DOWNPOUR τ = 1", "diloco-h50": "DiLoCo H = 50", "easgd-tau10": "EASGD τ = 10"}
+
+
+def plain_path(prefix):
+    """A figure's path goes into gnuplot's script: only letters, digits, . _ / - may."""
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", prefix):
+        raise SystemExit(f"compress.py: --figure takes a plain path (letters, digits, . _ / -), not {prefix!r}")
+
+
+def bytes_figure(methods, prefix, title, score, margin, xrange):
+    """Each configuration's score (mean and 95 % interval over the seeds, percent) against the megabytes each worker
+    sent, log scale, and beside it the paired difference to its method uncompressed, which the rule judges (the
+    ±MARGIN band shaded): PREFIX.png, and PREFIX.dat, what gnuplot read. METHODS: [(title, colour, [(codec, MB
+    sent, {seed: score}, {seed: the uncompressed score} or None)])], scores as fractions. TITLE, SCORE (the left
+    axis's quantity) and the titles are the caller's own constants; the codec names are passed to gnuplot as data,
+    never as script text."""
+    plain_path(prefix)
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
-    colours = {"downpour": "#1f77b4", "diloco-h50": "#d62728", "easgd-tau10": "#2ca02c"}
-    titles = {"downpour": "DOWNPOUR τ = 1", "diloco-h50": "DiLoCo H = 50", "easgd-tau10": "EASGD τ = 10"}
     data = prefix + ".dat"
+    reach = 0.0                                 # the farthest a paired interval reaches from 0: the right panel's range
     with open(data + ".tmp", "w") as f:
-        for method in METHODS:
-            f.write(f"# {method}\n")
-            for name, m, codec, finals, extra in rows:
-                if m != method:
-                    continue
-                sent = extra["sent"]
-                mean, half = outer.interval([100 * v for v in finals.values()])
-                # The paired difference to the method's uncompressed runs, which the rule judges (none: no point).
-                base = by_name[f"{method}-none"]
-                # "?": gnuplot's missing value (set below), never "nan" in the data.
-                d, dh = ("?", "?") if codec == "none" else \
-                    (f"{x:.6g}" for x in outer.interval([100 * (finals[s] - base[s]) for s in finals]))
+        for name, _, rows in methods:
+            f.write(f"# {name}\n")
+            for codec, sent, scores, base in rows:
+                mean, half = outer.interval([100 * v for v in scores.values()])
+                # "?": gnuplot's missing value (set below), never "nan" in the data (the uncompressed: no difference).
+                d, dh = ("?", "?") if base is None else \
+                    (f"{x:.6g}" for x in outer.interval([100 * (scores[s] - base[s]) for s in scores]))
+                if base is not None:
+                    reach = max(reach, abs(float(d)) + float(dh))
                 # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
                 # which send the same bytes, do not print over each other.
                 right, left = ("", codec) if codec.endswith("-ef") else (codec, "")
@@ -156,33 +175,34 @@ def figure(root, seeds, prefix, record=RECORD):
         os.fsync(f.fileno())
     os.replace(data + ".tmp", data)
     absolute, paired = [], []
-    for k, method in enumerate(METHODS):
-        c = colours[method]
-        absolute.append(f"'{data}' index {k} using 1:2:3 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
+    for k, (name, c, _) in enumerate(methods):
+        absolute.append(f"'{data}' index {k} using 1:2:3 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{name}'")
         absolute.append(f"'{data}' index {k} using 1:2:4 with labels left offset char 0.7,0.6 font ',9' tc rgb '{c}' notitle")
         absolute.append(f"'{data}' index {k} using 1:2:5 with labels right offset char -0.7,-0.6 font ',9' tc rgb '{c}' notitle")
-        paired.append(f"'{data}' index {k} using 1:6:7 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{titles[method]}'")
+        paired.append(f"'{data}' index {k} using 1:6:7 with yerrorbars lc rgb '{c}' pt 7 ps 1.2 title '{name}'")
         paired.append(f"'{data}' index {k} using 1:6:4 with labels left offset char 0.7,0.6 font ',9' tc rgb '{c}' notitle")
         paired.append(f"'{data}' index {k} using 1:6:5 with labels right offset char -0.7,-0.6 font ',9' tc rgb '{c}' notitle")
     joined = lambda ps: ", \\\n     ".join(ps)
+    low, high = xrange
+    edge = max(2.4 * margin, 1.1 * reach)      # the band and every interval in view
     script = "\n".join([
         "set terminal pngcairo size 1500,640 enhanced font 'DejaVu Sans,11'",
         f"set output '{prefix}.png.tmp'",
-        "set multiplot layout 1,2 title 'Compressed exchanges on Fashion-MNIST, p = 4, 1,500 steps per worker, 3 seeds (notebook 06, section 7)'",
+        f"set multiplot layout 1,2 title '{title}'",
         "set datafile missing '?'",
         "set logscale x 10",
-        "set xrange [2:5000]",
+        f"set xrange [{low:g}:{high:g}]",
         "set xlabel 'MB each worker sent (codec bytes, log scale)'",
         "set grid",
         "set key top right box opaque",
-        "set title 'final test error: mean and 95 % interval over the seeds'",
-        "set ylabel 'final test error (%)'",
+        f"set title '{score}: mean and 95 % interval over the seeds'",
+        f"set ylabel '{score} (%)'",
         "plot " + joined(absolute),
-        "set title 'what the rule judges: final − the method uncompressed, paired by seed'",
+        f"set title 'what the rule judges: {score} − the method uncompressed, paired by seed'",
         "set ylabel 'difference (percentage points), 95 % interval'",
-        "set yrange [-1.2:1.2]",
-        "set object 1 rect from 2,-0.5 to 5000,0.5 behind fc rgb '#eeeeee' fillstyle solid 1.0 noborder",
-        "set label 1 '±0.5 pp: matches' at 3,0.42 font ',9'",
+        f"set yrange [{-edge:g}:{edge:g}]",
+        f"set object 1 rect from {low:g},{-margin:g} to {high:g},{margin:g} behind fc rgb '#eeeeee' fillstyle solid 1.0 noborder",
+        f"set label 1 '±{margin:g} pp: matches' at {1.5 * low:g},{margin - 0.08 * edge:g} font ',9'",
         "plot 0 lc rgb '#888888' dt 2 notitle, \\\n     " + joined(paired),
         "unset multiplot",
     ]) + "\n"

@@ -5,7 +5,8 @@
   python3 benchmarks/experiments/family.py [--jobs 2]          # run (again: continues where it stopped)
   python3 benchmarks/experiments/family.py --plan              # the runs and their state
   python3 benchmarks/experiments/family.py --report            # the two tables and the verdicts
-  python3 benchmarks/experiments/family.py --figures [--plots plots/outer]   # the curves, once all seeds are in
+  python3 benchmarks/experiments/family.py --figures [--plots plots/outer]   # the curves and the codecs' score
+                                                                             # against bytes, once all seeds are in
 
 Every run: the paper's CIFAR net on the CIFAR copy, p = 4 workers on the simulated backend, batch 128, weight decay
 the default, --init-seed 1, 2,343 steps per worker (6 epochs of data per worker, the decisive campaign's first rung),
@@ -119,6 +120,7 @@ assert sorted(ORDER) == sorted((n, s) for n in CONFIGS for s in SEEDS)
 FIGURES = {"family-cifar": ("DiLoCo against synchronous SGD and elastic averaging", FAMILY)}
 for _m, _names in CODEC_GROUPS.items():
     FIGURES[f"codecs-cifar-{_m}"] = (f"{label(_m)} and its codecs", _names)
+BYTES_FIGURE = "codecs-cifar-bytes"       # and every codec configuration's score against its bytes (PREFIX.png, .dat)
 
 
 def common(data):
@@ -369,6 +371,21 @@ class Family:
                           "15 ms a step, 2.5 ms an exchange, queued", os.path.join(plots, figure), [100 * t for t in TARGETS])
             drawn.append(prefix)
             print(f"{figure}: {prefix}.png")
+        # The codec table at a glance: each configuration's score against the bytes each worker sent, and the paired
+        # difference the rule judges, the ±MARGIN band shaded (section 7's figure, on the CIFAR net).
+        rows = self.rows()
+        if all(n in rows and len(rows[n]["scores"]) == len(SEEDS) for names in CODEC_GROUPS.values() for n in names):
+            methods = [(compress.TITLES[m], compress.COLOURS[m],
+                        [(n[len(m) + 1:] if n != m else "none", rows[n]["sent_mb"], rows[n]["scores"],
+                          None if n == m else rows[m]["scores"]) for n in names])
+                       for m, names in ((m, CODEC_GROUPS[m]) for m in ("downpour", "diloco-h50", "easgd-tau10"))]
+            prefix = os.path.join(plots, BYTES_FIGURE)
+            compress.bytes_figure(methods, prefix, "Compressed exchanges on the CIFAR net, p = 4, 6 epochs per worker, "
+                                  "3 seeds (notebook 06, section 9 (B))", "score (mean of the last two test errors)",
+                                  MARGIN, (2, 20000))
+            drawn.append(prefix)
+        else:
+            print(f"{BYTES_FIGURE}: not drawn yet, its runs are not all finished")
         return drawn
 
     def plan(self):

@@ -196,6 +196,17 @@ class FlowTests(unittest.TestCase):
             said = f.read()
         self.assertIn("--label DiLoCo H = 50, int4 + error feedback, η = 0.025", said)
         self.assertIn("--label DOWNPOUR τ = 1, fp16, η = 0.1", said)
+        # And the codecs' scores against their bytes: a block per method, a row per codec, uncompressed first with
+        # no difference ("?", gnuplot's missing value), every other difference 0 (the stand-in ignores the codec).
+        with open(os.path.join(plots, "codecs-cifar-bytes.dat")) as f:
+            blocks = [[line.split() for line in b.splitlines() if line and not line.startswith("#")]
+                      for b in f.read().split("\n\n\n") if b.strip()]
+        self.assertEqual([len(b) for b in blocks], [5, 5, 4])
+        self.assertEqual([row[3] for row in blocks[1]], ['"none"', '"fp16"', '"int8"', '"int4"', '""'])
+        self.assertEqual(blocks[1][4][4], '"int4-ef"')
+        self.assertEqual([row[5:] for b in blocks for row in b[:1]], [["?", "?"]] * 3)
+        self.assertEqual({float(x) for b in blocks for row in b[1:] for x in row[5:]}, {0.0})
+        self.assertGreater(os.path.getsize(os.path.join(plots, "codecs-cifar-bytes.png")), 10_000)
 
     def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
         # SIGTERM to family.py only, once during the first search (its halving.py and two runs below it) and once
