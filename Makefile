@@ -126,7 +126,7 @@ quality: build
 # decisive campaign of claims (a)-(c) (p = 4, 24 epochs per worker, three seeds, every rate searched at the horizon;
 # about 21 core-hours). Both are resumable: stop with Ctrl-C at any moment and run again to continue; progress and
 # ETA as they go; decisive.py --plan and --report. Then notebook 06 section 9 on the CIFAR net: DiLoCo against
-# synchronous training and elastic averaging, and what each codec costs (family.py; about 10 core-hours, resumable,
+# synchronous training and elastic averaging, and what each codec costs (family.py; 13.5 core-hours when it ran, resumable,
 # --plan, --report and --figures). Last, claim (d): EAMSGD and EASGD at p = 4, 8, 16 (decisive.py --claims d; about 45
 # core-hours, more if runs go on past 24 epochs). The earlier 8-epoch campaign (its appendix) is
 # `python3 benchmarks/experiments/campaign.py`.

@@ -145,17 +145,18 @@ def plain_path(prefix):
         raise SystemExit(f"compress.py: --figure takes a plain path (letters, digits, . _ / -), not {prefix!r}")
 
 
-def bytes_figure(methods, prefix, title, score, margin, xrange):
+def bytes_figure(methods, prefix, title, score, margin, xrange, band_label="top left", height=640):
     """Each configuration's score (mean and 95 % interval over the seeds, percent) against the megabytes each worker
     sent, log scale, and beside it the paired difference to its method uncompressed, which the rule judges (the
     ±MARGIN band shaded): PREFIX.png, and PREFIX.dat, what gnuplot read. METHODS: [(title, colour, [(codec, MB
     sent, {seed: score}, {seed: the uncompressed score} or None)])], scores as fractions. TITLE, SCORE (the left
-    axis's quantity) and the titles are the caller's own constants; the codec names are passed to gnuplot as data,
-    never as script text."""
+    axis's quantity: its words before " (" name the axis) and the titles are the caller's own constants; the codec
+    names are passed to gnuplot as data, never as script text. BAND_LABEL: where the band's "matches" goes ("top
+    left" or "bottom right", where the points leave room)."""
     plain_path(prefix)
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     data = prefix + ".dat"
-    reach = 0.0                                 # the farthest a paired interval reaches from 0: the right panel's range
+    reach = [0.0, 0.0]                          # the farthest the paired intervals reach below and above 0
     with open(data + ".tmp", "w") as f:
         for name, _, rows in methods:
             f.write(f"# {name}\n")
@@ -165,7 +166,7 @@ def bytes_figure(methods, prefix, title, score, margin, xrange):
                 d, dh = ("?", "?") if base is None else \
                     (f"{x:.6g}" for x in outer.interval([100 * (scores[s] - base[s]) for s in scores]))
                 if base is not None:
-                    reach = max(reach, abs(float(d)) + float(dh))
+                    reach = [min(reach[0], float(d) - float(dh)), max(reach[1], float(d) + float(dh))]
                 # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
                 # which send the same bytes, do not print over each other.
                 right, left = ("", codec) if codec.endswith("-ef") else (codec, "")
@@ -184,9 +185,11 @@ def bytes_figure(methods, prefix, title, score, margin, xrange):
         paired.append(f"'{data}' index {k} using 1:6:5 with labels right offset char -0.7,-0.6 font ',9' tc rgb '{c}' notitle")
     joined = lambda ps: ", \\\n     ".join(ps)
     low, high = xrange
-    edge = max(2.4 * margin, 1.1 * reach)      # the band and every interval in view
+    # The right panel's range: the band and every interval in view.
+    bottom, top = min(-2.4 * margin, 1.1 * reach[0]), max(2.4 * margin, 1.1 * reach[1])
+    edge = top - bottom
     script = "\n".join([
-        "set terminal pngcairo size 1500,640 enhanced font 'DejaVu Sans,11'",
+        f"set terminal pngcairo size 1500,{height} enhanced font 'DejaVu Sans,11'",
         f"set output '{prefix}.png.tmp'",
         f"set multiplot layout 1,2 title '{title}'",
         "set datafile missing '?'",
@@ -196,13 +199,14 @@ def bytes_figure(methods, prefix, title, score, margin, xrange):
         "set grid",
         "set key top right box opaque",
         f"set title '{score}: mean and 95 % interval over the seeds'",
-        f"set ylabel '{score} (%)'",
+        f"set ylabel '{score.split(' (')[0]} (%)'",
         "plot " + joined(absolute),
-        f"set title 'what the rule judges: {score} − the method uncompressed, paired by seed'",
+        "set title 'what the rule judges: the difference to the method uncompressed, paired by seed'",
         "set ylabel 'difference (percentage points), 95 % interval'",
-        f"set yrange [{-edge:g}:{edge:g}]",
+        f"set yrange [{bottom:g}:{top:g}]",
         f"set object 1 rect from {low:g},{-margin:g} to {high:g},{margin:g} behind fc rgb '#eeeeee' fillstyle solid 1.0 noborder",
-        f"set label 1 '±{margin:g} pp: matches' at {1.5 * low:g},{margin - 0.08 * edge:g} font ',9'",
+        f"set label 1 '±{margin:g} pp: matches' at {1.5 * low:g},{margin - 0.04 * edge:g} font ',9'" if band_label == "top left"
+        else f"set label 1 '±{margin:g} pp: matches' at {high / 1.5:g},{-margin + 0.025 * edge:g} right font ',9'",
         "plot 0 lc rgb '#888888' dt 2 notitle, \\\n     " + joined(paired),
         "unset multiplot",
     ]) + "\n"

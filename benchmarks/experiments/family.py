@@ -381,8 +381,8 @@ class Family:
                        for m, names in ((m, CODEC_GROUPS[m]) for m in ("downpour", "diloco-h50", "easgd-tau10"))]
             prefix = os.path.join(plots, BYTES_FIGURE)
             compress.bytes_figure(methods, prefix, "Compressed exchanges on the CIFAR net, p = 4, 6 epochs per worker, "
-                                  "3 seeds (notebook 06, section 9 (B))", "score (mean of the last two test errors)",
-                                  MARGIN, (2, 20000))
+                                  "3 seeds (notebook 06, section 9 (B))", "score (the mean of the last two test errors)",
+                                  MARGIN, (2, 20000), band_label="bottom right", height=760)
             drawn.append(prefix)
         else:
             print(f"{BYTES_FIGURE}: not drawn yet, its runs are not all finished")

@@ -208,6 +208,23 @@ class FlowTests(unittest.TestCase):
         self.assertEqual({float(x) for b in blocks for row in b[1:] for x in row[5:]}, {0.0})
         self.assertGreater(os.path.getsize(os.path.join(plots, "codecs-cifar-bytes.png")), 10_000)
 
+    def test_the_committed_record_reproduces_the_notebooks_tables(self):
+        # Section 9's two tables and (A2) lines, as --report prints them from the committed record alone (a new
+        # checkout's view): every configuration's row, quoted verbatim in notebook 06.
+        d = tempfile.mkdtemp()
+        try:
+            r = subprocess.run([sys.executable, os.path.join(HERE, "family.py"), "--out", os.path.join(d, "none"),
+                                "--report"], capture_output=True, text=True)
+        finally:
+            shutil.rmtree(d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [line for line in r.stdout.splitlines() if line.split() and line.split()[0] in family.CONFIGS]
+        self.assertEqual(len(rows), len(family.FAMILY) + 2 + sum(len(n) for n in family.CODEC_GROUPS.values()))
+        notebook = open(os.path.join(HERE, "..", "..", "notebooks-text", "06-elastic-averagings-descendants.md"),
+                        encoding="utf-8").read()
+        for line in rows:
+            self.assertIn(line, notebook, f"notebook 06 quotes {line.split()[0]}'s row as the record gives it")
+
     def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
         # SIGTERM to family.py only, once during the first search (its halving.py and two runs below it) and once
         # during the seeds: each time family.py ends with 130 and no run of it lives on (test_halving.stop_when).
