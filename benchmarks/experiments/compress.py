@@ -163,10 +163,11 @@ def bytes_figure(methods, prefix, title, score, margin, xrange, band_label="top 
             for codec, sent, scores, base in rows:
                 mean, half = outer.interval([100 * v for v in scores.values()])
                 # "?": gnuplot's missing value (set below), never "nan" in the data (the uncompressed: no difference).
-                d, dh = ("?", "?") if base is None else \
-                    (f"{x:.6g}" for x in outer.interval([100 * (scores[s] - base[s]) for s in scores]))
+                d, dh = "?", "?"
                 if base is not None:
-                    reach = [min(reach[0], float(d) - float(dh)), max(reach[1], float(d) + float(dh))]
+                    diff, diff_half = outer.interval([100 * (scores[s] - base[s]) for s in scores])
+                    reach = [min(reach[0], diff - diff_half), max(reach[1], diff + diff_half)]
+                    d, dh = f"{diff:.6g}", f"{diff_half:.6g}"
                 # The name right of the point, or (error feedback) left of it, so that a codec and its -ef twin,
                 # which send the same bytes, do not print over each other.
                 right, left = ("", codec) if codec.endswith("-ef") else (codec, "")

@@ -373,12 +373,13 @@ class Family:
             print(f"{figure}: {prefix}.png")
         # The codec table at a glance: each configuration's score against the bytes each worker sent, and the paired
         # difference the rule judges, the ±MARGIN band shaded (section 7's figure, on the CIFAR net).
-        rows = self.rows()
-        if all(n in rows and len(rows[n]["scores"]) == len(SEEDS) for names in CODEC_GROUPS.values() for n in names):
+        done = {os.path.basename(p) for p in drawn}
+        if all(f"codecs-cifar-{m}" in done for m in CODEC_GROUPS):      # every codec group has all its seeds
+            rows = self.rows()
             methods = [(compress.TITLES[m], compress.COLOURS[m],
                         [(n[len(m) + 1:] if n != m else "none", rows[n]["sent_mb"], rows[n]["scores"],
                           None if n == m else rows[m]["scores"]) for n in names])
-                       for m, names in ((m, CODEC_GROUPS[m]) for m in ("downpour", "diloco-h50", "easgd-tau10"))]
+                       for m, names in CODEC_GROUPS.items()]
             prefix = os.path.join(plots, BYTES_FIGURE)
             compress.bytes_figure(methods, prefix, "Compressed exchanges on the CIFAR net, p = 4, 6 epochs per worker, "
                                   "3 seeds (notebook 06, section 9 (B))", "score (the mean of the last two test errors)",

@@ -18,6 +18,7 @@ import unittest.mock
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import family  # noqa: E402
+import test_outer  # noqa: E402  (the notebook-quote check every campaign shares)
 from test_halving import FAKE, install_stand_in, stop_when, stoppable  # noqa: E402
 
 
@@ -211,19 +212,9 @@ class FlowTests(unittest.TestCase):
     def test_the_committed_record_reproduces_the_notebooks_tables(self):
         # Section 9's two tables and (A2) lines, as --report prints them from the committed record alone (a new
         # checkout's view): every configuration's row, quoted verbatim in notebook 06.
-        d = tempfile.mkdtemp()
-        try:
-            r = subprocess.run([sys.executable, os.path.join(HERE, "family.py"), "--out", os.path.join(d, "none"),
-                                "--report"], capture_output=True, text=True)
-        finally:
-            shutil.rmtree(d)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        rows = [line for line in r.stdout.splitlines() if line.split() and line.split()[0] in family.CONFIGS]
+        f = family.Family("/nonexistent-family-runs", "/nonexistent-data", "/nonexistent-easgd")
+        rows = test_outer.expect_notebook_quotes(self, f.report, family.CONFIGS, tables=True)
         self.assertEqual(len(rows), len(family.FAMILY) + 2 + sum(len(n) for n in family.CODEC_GROUPS.values()))
-        notebook = open(os.path.join(HERE, "..", "..", "notebooks-text", "06-elastic-averagings-descendants.md"),
-                        encoding="utf-8").read()
-        for line in rows:
-            self.assertIn(line, notebook, f"notebook 06 quotes {line.split()[0]}'s row as the record gives it")
 
     def test_a_signal_to_the_driver_alone_stops_every_run_at_a_checkpoint_and_a_rerun_finishes(self):
         # SIGTERM to family.py only, once during the first search (its halving.py and two runs below it) and once
